@@ -1,0 +1,95 @@
+// Tokenizer interface built from GGUF metadata (tokenizer.ggml.*). Implementations:
+// byte-level BPE (tokenizer.ggml.model = "gpt2"), later SentencePiece-style ("llama").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf_file.h"
+
+namespace zinfer::tok {
+
+// tokenizer.ggml.token_type values (llama_token_type).
+enum class TokenType : std::int32_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
+struct ChatMessage {
+  std::string role;     // "system" | "user" | "assistant"
+  std::string content;
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Builds the tokenizer a GGUF file describes; kModelLoadFailed naming the key on error.
+  static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::GgufFile& file);
+
+  // Encodes text. add_special: prepend BOS / append EOS where the model's flags say so.
+  // parse_special: text such as "<|im_start|>" becomes the control token (as llama.cpp's
+  // llama_tokenize(..., parse_special=true)); otherwise it is tokenized as plain text.
+  virtual std::vector<std::int32_t> encode(std::string_view text, bool add_special,
+                                           bool parse_special) const = 0;
+  // Bytes of one token as text (byte-level BPE mapped back to raw bytes; control tokens
+  // render as their text only when render_special is true, else as "").
+  virtual std::string token_to_piece(std::int32_t id, bool render_special) const = 0;
+  // Concatenated pieces; may contain incomplete UTF-8 at the end.
+  std::string decode(std::span<const std::int32_t> ids, bool render_special) const;
+
+  virtual std::int32_t vocab_size() const = 0;
+  virtual TokenType token_type(std::int32_t id) const = 0;
+  virtual const std::string& token_text(std::int32_t id) const = 0;  // as stored in the vocab
+
+  std::int32_t bos_id() const { return bos_id_; }
+  std::int32_t eos_id() const { return eos_id_; }
+  bool add_bos() const { return add_bos_; }
+  bool add_eos() const { return add_eos_; }
+  // End-of-generation: EOS, EOT and the model's other end-of-turn tokens (e.g. <|im_end|>).
+  bool is_eog(std::int32_t id) const;
+  const std::vector<std::int32_t>& eog_ids() const { return eog_ids_; }
+
+  // Formats messages with the model's chat template (tokenizer.chat_template), recognised
+  // by family (ChatML, Llama-3, ...). kInvalidParameter if the model has none we know.
+  Result<std::string> apply_chat_template(const std::vector<ChatMessage>& messages,
+                                          bool add_generation_prompt) const;
+  const std::string& chat_template() const { return chat_template_; }
+
+ protected:
+  std::int32_t bos_id_ = -1;
+  std::int32_t eos_id_ = -1;
+  bool add_bos_ = false;
+  bool add_eos_ = false;
+  std::vector<std::int32_t> eog_ids_;
+  std::string chat_template_;
+};
+
+// Turns a stream of token ids into text that is always complete UTF-8: bytes of a
+// character split across tokens are held back until the character is complete.
+class IncrementalDetokenizer {
+ public:
+  explicit IncrementalDetokenizer(const Tokenizer& tok, bool render_special = false)
+      : tok_(tok), render_special_(render_special) {}
+  // Returns the newly completed text (possibly empty).
+  std::string push(std::int32_t id);
+  // Returns whatever is held back (invalid trailing bytes become U+FFFD).
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  bool render_special_;
+  std::string pending_;
+};
+
+}  // namespace zinfer::tok

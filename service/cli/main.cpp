@@ -1,0 +1,19 @@
+// zinfer: entry point; dispatches to the subcommands in cmd_*.cpp.
+#include <vector>
+
+#include "service/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"zinfer: LLM inference worker (GGUF models, CPU and CUDA backends)"};
+  app.require_subcommand(1);
+  std::vector<zinfer::cli::Command> commands = {
+      zinfer::cli::register_inspect(app),
+      zinfer::cli::register_generate(app),
+      zinfer::cli::register_mkmodel(app),
+  };
+  CLI11_PARSE(app, argc, argv);
+  for (auto& c : commands) {
+    if (c.sub->parsed()) return c.run();
+  }
+  return 1;
+}
