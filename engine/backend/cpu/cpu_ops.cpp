@@ -1,0 +1,363 @@
+// CpuOps (see cpu_ops.h). Numerics follow ggml's CPU backend where it matters for token
+// identity with llama.cpp: RMSNorm sums squares in double, RoPE angles are built by repeated
+// multiplication in float, softmax sums in double.
+#include "engine/backend/cpu/cpu_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "engine/quant/quant_ops.h"
+
+namespace zinfer::cpu {
+
+using model::Tensor;
+using model::Weight;
+
+namespace {
+
+constexpr std::size_t kChunkFloats = std::size_t{1} << 22;  // 16 MiB scratch chunks
+
+Status shape_error(const char* op, const std::string& what) {
+  return make_error(ErrorCode::kInferenceFailed, std::string(op) + ": " + what);
+}
+
+inline float* row(Tensor t, std::int64_t r) { return t.data + r * t.stride; }
+
+}  // namespace
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+float gelu_tanh(float x) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+CpuOps::CpuOps(const CpuOpsConfig& config) : cfg_(config), pool_(config.n_threads) {
+  const std::size_t kv_floats = static_cast<std::size_t>(cfg_.n_layer) * cfg_.n_blocks * cfg_.block_size *
+                                static_cast<std::size_t>(cfg_.n_embd_kv);
+  k_cache_.assign(kv_floats, 0.0f);
+  v_cache_.assign(kv_floats, 0.0f);
+}
+
+void CpuOps::reset_scratch() {
+  chunk_index_ = 0;
+  chunk_used_ = 0;
+}
+
+Tensor CpuOps::alloc(std::int64_t rows, std::int64_t cols) {
+  // Round rows up to 16 floats so rows stay aligned relative to the chunk start.
+  const std::int64_t stride = (cols + 15) / 16 * 16;
+  const std::size_t need = static_cast<std::size_t>(std::max<std::int64_t>(rows, 1) * stride);
+  while (true) {
+    if (chunk_index_ < chunks_.size()) {
+      if (chunk_used_ + need <= chunk_sizes_[chunk_index_]) {
+        float* p = chunks_[chunk_index_].get() + chunk_used_;
+        chunk_used_ += need;
+        return Tensor{p, rows, cols, stride};
+      }
+      ++chunk_index_;
+      chunk_used_ = 0;
+      continue;
+    }
+    const std::size_t size = std::max(need, kChunkFloats);
+    chunks_.emplace_back(new float[size]);
+    chunk_sizes_.push_back(size);
+  }
+}
+
+Status CpuOps::embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
+  if (out.rows != static_cast<std::int64_t>(tokens.size()) || out.cols != table.ne0) {
+    return shape_error("embed", "output shape does not match tokens × n_embd");
+  }
+  const std::size_t rsize = quant::row_size(table.type, table.ne0);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::int32_t id = tokens[i];
+    if (id < 0 || id >= table.ne1) {
+      return make_error(ErrorCode::kInvalidParameter,
+                        "token id " + std::to_string(id) + " outside vocabulary [0, " +
+                            std::to_string(table.ne1) + ")");
+    }
+    const auto* src = static_cast<const std::uint8_t*>(table.data) + static_cast<std::size_t>(id) * rsize;
+    quant::dequantize_row(table.type, src, row(out, static_cast<std::int64_t>(i)), table.ne0);
+  }
+  return ok_status();
+}
+
+Status CpuOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
+  if (out.rows != in.rows || out.cols != in.cols) return shape_error("rms_norm", "shape mismatch");
+  const auto* wd = static_cast<const float*>(w.data);
+  for (std::int64_t r = 0; r < in.rows; ++r) {
+    const float* x = row(in, r);
+    float* y = row(out, r);
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < in.cols; ++i) sum += static_cast<double>(x[i] * x[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(in.cols));
+    const float s = 1.0f / std::sqrt(mean + eps);
+    for (std::int64_t i = 0; i < in.cols; ++i) y[i] = x[i] * s;
+    if (wd != nullptr) {
+      for (std::int64_t i = 0; i < in.cols; ++i) y[i] *= wd[i];
+    }
+  }
+  return ok_status();
+}
+
+Status CpuOps::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
+  if (out.rows != in.rows || out.cols != in.cols) return shape_error("layer_norm", "shape mismatch");
+  const auto* wd = static_cast<const float*>(w.data);
+  const auto* bd = static_cast<const float*>(b.data);
+  for (std::int64_t r = 0; r < in.rows; ++r) {
+    const float* x = row(in, r);
+    float* y = row(out, r);
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < in.cols; ++i) sum += x[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(in.cols));
+    double var = 0.0;
+    for (std::int64_t i = 0; i < in.cols; ++i) {
+      const float c = x[i] - mean;
+      var += static_cast<double>(c * c);
+    }
+    const float s = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(in.cols)) + eps);
+    for (std::int64_t i = 0; i < in.cols; ++i) {
+      float v = (x[i] - mean) * s;
+      if (wd != nullptr) v *= wd[i];
+      if (bd != nullptr) v += bd[i];
+      y[i] = v;
+    }
+  }
+  return ok_status();
+}
+
+Status CpuOps::matmul(Tensor out, Tensor in, const Weight& w) {
+  if (in.cols != w.ne0 || out.cols != w.ne1 || out.rows != in.rows) {
+    return shape_error("matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) +
+                                     "] × w [" + std::to_string(w.ne1) + "," + std::to_string(w.ne0) +
+                                     "] → out [" + std::to_string(out.rows) + "," +
+                                     std::to_string(out.cols) + "]");
+  }
+  const std::size_t w_row = quant::row_size(w.type, w.ne0);
+  const auto* wd = static_cast<const std::uint8_t*>(w.data);
+  const std::int64_t n_rows = in.rows;
+  if (cfg_.exact_matmul) {
+    pool_.parallel_for(w.ne1, [&](std::int64_t j0, std::int64_t j1, int) {
+      for (std::int64_t j = j0; j < j1; ++j) {
+        const void* wr = wd + static_cast<std::size_t>(j) * w_row;
+        for (std::int64_t r = 0; r < n_rows; ++r) row(out, r)[j] = quant::vec_dot_f32(w.type, w.ne0, wr, row(in, r));
+      }
+    });
+    return ok_status();
+  }
+  // llama.cpp-style: quantize each activation row once to the weight's vec_dot type.
+  const quant::GgmlType vdt = quant::traits(w.type).vec_dot_type;
+  const std::size_t a_row = quant::act_row_size(vdt, w.ne0);
+  act_buf_.resize(a_row * static_cast<std::size_t>(n_rows));
+  pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      quant::quantize_act_row(vdt, row(in, r), act_buf_.data() + static_cast<std::size_t>(r) * a_row, w.ne0);
+    }
+  });
+  const std::uint8_t* act = act_buf_.data();
+  pool_.parallel_for(w.ne1, [&](std::int64_t j0, std::int64_t j1, int) {
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const void* wr = wd + static_cast<std::size_t>(j) * w_row;
+      for (std::int64_t r = 0; r < n_rows; ++r) {
+        row(out, r)[j] = quant::vec_dot(w.type, w.ne0, wr, act + static_cast<std::size_t>(r) * a_row);
+      }
+    }
+  });
+  return ok_status();
+}
+
+Status CpuOps::add_bias(Tensor x, const Weight& b) {
+  if (b.ne0 != x.cols || b.type != quant::GgmlType::kF32) return shape_error("add_bias", "bias must be f32 [cols]");
+  const auto* bd = static_cast<const float*>(b.data);
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    float* y = row(x, r);
+    for (std::int64_t i = 0; i < x.cols; ++i) y[i] += bd[i];
+  }
+  return ok_status();
+}
+
+Status CpuOps::add(Tensor out, Tensor a, Tensor b) {
+  if (a.rows != b.rows || a.cols != b.cols || out.rows != a.rows || out.cols != a.cols) {
+    return shape_error("add", "shape mismatch");
+  }
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const float* x = row(a, r);
+    const float* y = row(b, r);
+    float* z = row(out, r);
+    for (std::int64_t i = 0; i < a.cols; ++i) z[i] = x[i] + y[i];
+  }
+  return ok_status();
+}
+
+Status CpuOps::scale(Tensor x, float s) {
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    float* y = row(x, r);
+    for (std::int64_t i = 0; i < x.cols; ++i) y[i] *= s;
+  }
+  return ok_status();
+}
+
+Status CpuOps::rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
+  if (x.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || x.rows != batch.n_tokens()) {
+    return shape_error("rope", "x must be [n_tokens, n_head * head_dim]");
+  }
+  const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
+  std::vector<float> cos_c(static_cast<std::size_t>(p.n_rot / 2)), sin_c(cos_c.size());
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    // Angles by repeated multiplication in float, as ggml builds its rope cache.
+    float theta = static_cast<float>(batch.positions[static_cast<std::size_t>(r)]);
+    for (std::size_t i = 0; i < cos_c.size(); ++i) {
+      const float t = p.freq_scale * theta;
+      cos_c[i] = std::cos(t);
+      sin_c[i] = std::sin(t);
+      theta *= theta_scale;
+    }
+    for (std::int32_t h = 0; h < p.n_head; ++h) {
+      float* v = row(x, r) + static_cast<std::int64_t>(h) * p.head_dim;
+      if (p.type == model::RopeType::kNorm) {
+        for (std::int32_t i = 0; i < p.n_rot / 2; ++i) {
+          const float x0 = v[2 * i], x1 = v[2 * i + 1];
+          v[2 * i] = x0 * cos_c[i] - x1 * sin_c[i];
+          v[2 * i + 1] = x0 * sin_c[i] + x1 * cos_c[i];
+        }
+      } else {
+        const std::int32_t half = p.n_rot / 2;
+        for (std::int32_t i = 0; i < half; ++i) {
+          const float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * cos_c[i] - x1 * sin_c[i];
+          v[i + half] = x0 * sin_c[i] + x1 * cos_c[i];
+        }
+      }
+    }
+  }
+  return ok_status();
+}
+
+float* CpuOps::kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot) {
+  const std::size_t per_layer = static_cast<std::size_t>(cfg_.n_blocks) * cfg_.block_size * cfg_.n_embd_kv;
+  return cache.data() + per_layer * layer + static_cast<std::size_t>(slot) * cfg_.n_embd_kv;
+}
+
+Status CpuOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
+                         const model::Batch& batch) {
+  const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
+  if (dkv != cfg_.n_embd_kv || k.cols != dkv || v.cols != dkv ||
+      q.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || out.cols != q.cols) {
+    return shape_error("attention", "q/k/v/out widths do not match the head geometry");
+  }
+  if (p.layer < 0 || p.layer >= cfg_.n_layer) return shape_error("attention", "layer out of range");
+  const std::int32_t bs = cfg_.block_size;
+  // 1. Store the new keys and values into their sequences' cache slots.
+  for (const auto& s : batch.seqs) {
+    for (std::int32_t t = 0; t < s.n_tokens; ++t) {
+      const std::int32_t pos = s.n_past + t;
+      const std::size_t bi = static_cast<std::size_t>(pos / bs);
+      if (bi >= s.block_table.size()) return shape_error("attention", "block table too short");
+      const std::int32_t slot = s.block_table[bi] * bs + pos % bs;
+      std::memcpy(kv_row(k_cache_, p.layer, slot), row(k, s.row_start + t), sizeof(float) * dkv);
+      std::memcpy(kv_row(v_cache_, p.layer, slot), row(v, s.row_start + t), sizeof(float) * dkv);
+    }
+  }
+  // 2. Causal attention over each sequence's cache; one work item per (token, head).
+  struct Item {
+    const model::SeqSpan* seq;
+    std::int32_t t;
+  };
+  std::vector<Item> items;
+  for (const auto& s : batch.seqs) {
+    for (std::int32_t t = 0; t < s.n_tokens; ++t) items.push_back({&s, t});
+  }
+  const std::int32_t group = p.n_head / p.n_head_kv;
+  const std::int64_t n_work = static_cast<std::int64_t>(items.size()) * p.n_head;
+  pool_.parallel_for(n_work, [&](std::int64_t w0, std::int64_t w1, int) {
+    std::vector<float> scores;
+    std::vector<float> acc(static_cast<std::size_t>(p.head_dim));
+    for (std::int64_t w = w0; w < w1; ++w) {
+      const Item& it = items[static_cast<std::size_t>(w / p.n_head)];
+      const std::int32_t h = static_cast<std::int32_t>(w % p.n_head);
+      const std::int32_t kvh = h / group;
+      const std::int32_t pos = it.seq->n_past + it.t;
+      const std::int32_t first = p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
+      const float* qv = row(q, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
+      scores.resize(static_cast<std::size_t>(pos - first + 1));
+      float mx = -INFINITY;
+      for (std::int32_t j = first; j <= pos; ++j) {
+        const std::int32_t slot = it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
+        const float* kr = kv_row(k_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
+        float dot = 0.0f;
+        for (std::int32_t d = 0; d < p.head_dim; ++d) dot += qv[d] * kr[d];
+        float sc = dot * p.scale;
+        if (p.softcap > 0.0f) sc = p.softcap * std::tanh(sc / p.softcap);
+        scores[static_cast<std::size_t>(j - first)] = sc;
+        mx = std::max(mx, sc);
+      }
+      double sum = 0.0;
+      for (auto& sc : scores) {
+        sc = std::exp(sc - mx);
+        sum += sc;
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (std::int32_t j = first; j <= pos; ++j) {
+        const std::int32_t slot = it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
+        const float* vr = kv_row(v_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
+        const float pj = scores[static_cast<std::size_t>(j - first)] * inv;
+        for (std::int32_t d = 0; d < p.head_dim; ++d) acc[static_cast<std::size_t>(d)] += pj * vr[d];
+      }
+      float* o = row(out, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
+      std::memcpy(o, acc.data(), sizeof(float) * static_cast<std::size_t>(p.head_dim));
+    }
+  });
+  return ok_status();
+}
+
+Status CpuOps::swiglu(Tensor out, Tensor gate, Tensor up) {
+  if (gate.rows != up.rows || gate.cols != up.cols) return shape_error("swiglu", "shape mismatch");
+  for (std::int64_t r = 0; r < gate.rows; ++r) {
+    const float* g = row(gate, r);
+    const float* u = row(up, r);
+    float* o = row(out, r);
+    for (std::int64_t i = 0; i < gate.cols; ++i) o[i] = silu(g[i]) * u[i];
+  }
+  return ok_status();
+}
+
+Status CpuOps::geglu(Tensor out, Tensor gate, Tensor up) {
+  if (gate.rows != up.rows || gate.cols != up.cols) return shape_error("geglu", "shape mismatch");
+  for (std::int64_t r = 0; r < gate.rows; ++r) {
+    const float* g = row(gate, r);
+    const float* u = row(up, r);
+    float* o = row(out, r);
+    for (std::int64_t i = 0; i < gate.cols; ++i) o[i] = gelu_tanh(g[i]) * u[i];
+  }
+  return ok_status();
+}
+
+Status CpuOps::gelu(Tensor x) {
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    float* y = row(x, r);
+    for (std::int64_t i = 0; i < x.cols; ++i) y[i] = gelu_tanh(y[i]);
+  }
+  return ok_status();
+}
+
+Status CpuOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
+  if (out.rows != static_cast<std::int64_t>(rows.size()) || out.cols != in.cols) {
+    return shape_error("gather_rows", "shape mismatch");
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= in.rows) return shape_error("gather_rows", "row index out of range");
+    std::memcpy(row(out, static_cast<std::int64_t>(i)), row(in, rows[i]), sizeof(float) * in.cols);
+  }
+  return ok_status();
+}
+
+Status CpuOps::to_host(Tensor t, float* host) {
+  for (std::int64_t r = 0; r < t.rows; ++r) std::memcpy(host + r * t.cols, row(t, r), sizeof(float) * t.cols);
+  return ok_status();
+}
+
+}  // namespace zinfer::cpu

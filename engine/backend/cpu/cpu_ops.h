@@ -1,0 +1,72 @@
+// CpuOps: the reference backend. Plain, multithreaded, and exact by construction: f32
+// activations, f32 KV cache, and matmuls that either quantize activations to the weight's
+// vec_dot type as llama.cpp does (default) or dot in float against dequantized weights
+// (exact_matmul — the oracle the CUDA kernels are checked against).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/backend/cpu/thread_pool.h"
+#include "engine/model/ops.h"
+
+namespace zinfer::cpu {
+
+struct CpuOpsConfig {
+  int n_threads = 1;              // worker threads (≥ 1)
+  bool exact_matmul = false;      // float dot products instead of quantized activations
+  std::int32_t n_layer = 0;       // KV cache geometry
+  std::int32_t n_embd_kv = 0;     // n_head_kv * head_dim
+  std::int32_t n_blocks = 0;      // KV blocks in the pool
+  std::int32_t block_size = 16;   // tokens per KV block
+};
+
+class CpuOps final : public model::Ops {
+ public:
+  explicit CpuOps(const CpuOpsConfig& config);
+
+  // Frees all scratch tensors; call before each forward pass.
+  void reset_scratch();
+
+  model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
+  Status embed(model::Tensor out, const model::Weight& table, std::span<const std::int32_t> tokens) override;
+  Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
+  Status layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w, const model::Weight& b,
+                    float eps) override;
+  Status matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
+  Status add_bias(model::Tensor x, const model::Weight& b) override;
+  Status add(model::Tensor out, model::Tensor a, model::Tensor b) override;
+  Status scale(model::Tensor x, float s) override;
+  Status rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
+  Status attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
+                   const model::AttnParams& p, const model::Batch& batch) override;
+  Status swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status gelu(model::Tensor x) override;
+  Status gather_rows(model::Tensor out, model::Tensor in, std::span<const std::int32_t> rows) override;
+  Status to_host(model::Tensor t, float* host) override;
+
+  std::size_t kv_bytes() const { return (k_cache_.size() + v_cache_.size()) * sizeof(float); }
+
+ private:
+  float* kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot);
+
+  CpuOpsConfig cfg_;
+  ThreadPool pool_;
+  // Scratch arena: chunks are never reallocated, so tensors stay valid until reset.
+  std::vector<std::unique_ptr<float[]>> chunks_;
+  std::vector<std::size_t> chunk_sizes_;
+  std::size_t chunk_index_ = 0;
+  std::size_t chunk_used_ = 0;
+  std::vector<std::uint8_t> act_buf_;  // quantized activations of the current matmul
+  // KV cache: [n_layer][n_blocks * block_size][n_embd_kv] f32.
+  std::vector<float> k_cache_;
+  std::vector<float> v_cache_;
+};
+
+// Element-wise helpers shared with tests.
+float silu(float x);
+float gelu_tanh(float x);
+
+}  // namespace zinfer::cpu

@@ -1,0 +1,61 @@
+// Llm: a loaded model (weights + tokenizer + architecture) on a backend, with a simple
+// per-sequence forward API used by the CLI, the tests and the scheduler.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/model/hparams.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace zinfer {
+
+struct LlmOptions {
+  std::string model_path;       // GGUF file
+  std::string device = "cpu";   // "cpu" (CUDA later)
+  int n_threads = 0;            // 0 → hardware concurrency
+  bool exact_matmul = false;    // CPU: float dot products instead of llama.cpp-style Q8 activations
+  std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
+  std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
+  std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB on CPU
+};
+
+// One sequence's share of a batched forward step.
+struct SeqInput {
+  std::int32_t seq_id = 0;
+  std::span<const std::int32_t> tokens;  // appended after the sequence's cached tokens
+  bool all_logits = false;               // logits for every token, else only the last
+};
+
+class Llm {
+ public:
+  virtual ~Llm() = default;
+  static Result<std::unique_ptr<Llm>> load(const LlmOptions& options);
+
+  virtual const tok::Tokenizer& tokenizer() const = 0;
+  virtual const model::Hparams& hparams() const = 0;
+
+  // Appends tokens to sequence seq_id (0 ≤ seq_id < n_seq_max) and returns logits:
+  // [tokens.size()][n_vocab] row-major when all_logits, else [n_vocab] for the last token.
+  virtual Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens,
+                                             bool all_logits) = 0;
+  // One forward pass over several sequences (continuous batching). Returns, per input, the
+  // logits as forward() would. kOutOfMemory when the KV pool cannot hold the new tokens
+  // (nothing is changed then).
+  virtual Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqInput> inputs) = 0;
+  // Forgets the sequence's KV cache.
+  virtual void reset(std::int32_t seq_id) = 0;
+  // Tokens cached for the sequence.
+  virtual std::int32_t seq_length(std::int32_t seq_id) const = 0;
+  // KV blocks free / total, for admission and stats.
+  virtual std::int32_t kv_free_blocks() const = 0;
+  virtual std::int32_t kv_total_blocks() const = 0;
+  virtual std::int32_t kv_block_size() const = 0;
+  virtual const LlmOptions& options() const = 0;
+};
+
+}  // namespace zinfer

@@ -1,0 +1,107 @@
+// Sequence (see sequence.h).
+#include "engine/sched/sequence.h"
+
+#include <algorithm>
+
+namespace zinfer::sched {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kNone: return "none";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kDeadline: return "deadline";
+  }
+  return "none";
+}
+
+Status validate(const GenerationParams& params, std::int32_t vocab_size) {
+  if (params.max_tokens < 1) {
+    return make_error(ErrorCode::kInvalidParameter,
+                      "max_tokens must be ≥ 1, got " + std::to_string(params.max_tokens));
+  }
+  for (std::size_t i = 0; i < params.stop.size(); ++i) {
+    if (params.stop[i].empty()) {
+      return make_error(ErrorCode::kInvalidParameter, "stop[" + std::to_string(i) + "] must not be empty");
+    }
+  }
+  for (std::size_t i = 0; i < params.stop_token_ids.size(); ++i) {
+    const std::int32_t id = params.stop_token_ids[i];
+    if (id < 0 || id >= vocab_size) {
+      return make_error(ErrorCode::kInvalidParameter, "stop_token_ids[" + std::to_string(i) + "] = " +
+                                                          std::to_string(id) + " is outside the vocabulary");
+    }
+  }
+  return sample::validate(params.sampling, vocab_size);
+}
+
+Sequence::Sequence(const tok::Tokenizer& tok, std::vector<std::int32_t> prompt, GenerationParams params,
+                   std::int32_t n_ctx)
+    : tok_(tok),
+      prompt_(std::move(prompt)),
+      params_(std::move(params)),
+      n_ctx_(n_ctx),
+      sampler_(params_.sampling),
+      detok_(tok),
+      stops_(params_.stop) {
+  history_ = prompt_;
+}
+
+std::span<const std::int32_t> Sequence::pending_input() const {
+  if (!prompt_fed_) return prompt_;
+  if (generated_.empty()) return {};
+  return std::span<const std::int32_t>(&generated_.back(), 1);
+}
+
+Result<StepOutput> Sequence::accept_logits(std::span<float> logits) {
+  StepOutput out;
+  if (finished()) return out;
+  prompt_fed_ = true;
+  const auto position = static_cast<std::int64_t>(generated_.size());
+  ZINFER_ASSIGN_OR_RETURN(sample::SampleResult s, sampler_.sample(logits, history_, position));
+  const std::int32_t id = s.token;
+  generated_.push_back(id);
+  history_.push_back(id);
+  out.tokens.push_back(id);
+  out.samples.push_back(std::move(s));
+
+  const bool eog = !params_.ignore_eos && tok_.is_eog(id);
+  const bool stop_id =
+      std::find(params_.stop_token_ids.begin(), params_.stop_token_ids.end(), id) != params_.stop_token_ids.end();
+  if (eog || stop_id) {
+    StepOutput tail = finish(FinishReason::kStop);
+    out.text += tail.text;
+    out.finish = FinishReason::kStop;
+    return out;
+  }
+  auto matched = stops_.push(detok_.push(id));
+  out.text += matched.emit;
+  if (matched.stopped) {
+    finish_ = FinishReason::kStop;
+    out.finish = finish_;
+    return out;
+  }
+  const bool at_max = static_cast<std::int32_t>(generated_.size()) >= params_.max_tokens;
+  const bool at_ctx = static_cast<std::int32_t>(history_.size()) >= n_ctx_;
+  if (at_max || at_ctx) {
+    StepOutput tail = finish(FinishReason::kLength);
+    out.text += tail.text;
+    out.finish = FinishReason::kLength;
+  }
+  return out;
+}
+
+StepOutput Sequence::finish(FinishReason reason) {
+  StepOutput out;
+  if (finished()) return out;
+  finish_ = reason;
+  // Release text held back for UTF-8 completion or a possible stop string.
+  auto matched = stops_.push(detok_.flush());
+  out.text = matched.emit;
+  if (!matched.stopped) out.text += stops_.flush();
+  out.finish = reason;
+  return out;
+}
+
+}  // namespace zinfer::sched

@@ -1,0 +1,144 @@
+// `zinfer generate`: load a model, run one prompt or chat message, stream the text.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "engine/model/llm.h"
+#include "engine/sched/sequence.h"
+#include "service/cli/commands.h"
+
+namespace zinfer::cli {
+namespace {
+
+struct GenerateArgs {
+  LlmOptions llm;
+  std::string prompt;
+  std::string chat;
+  std::string system;
+  sched::GenerationParams gen;
+  bool show_ids = false;
+  bool verbose = false;
+};
+
+int run_generate(GenerateArgs& a) {
+  spdlog::set_level(a.verbose ? spdlog::level::debug : spdlog::level::warn);
+  if (a.prompt.empty() == a.chat.empty()) {
+    std::cerr << "error: give exactly one of --prompt or --chat\n";
+    return 2;
+  }
+  auto t_load = std::chrono::steady_clock::now();
+  auto llm_r = Llm::load(a.llm);
+  if (!llm_r.ok()) {
+    std::cerr << "error: " << error_code_name(llm_r.error().code) << ": " << llm_r.error().message << "\n";
+    return 2;
+  }
+  Llm& llm = **llm_r;
+  const tok::Tokenizer& tok = llm.tokenizer();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
+
+  std::vector<std::int32_t> prompt_ids;
+  if (!a.chat.empty()) {
+    std::vector<tok::ChatMessage> msgs;
+    if (!a.system.empty()) msgs.push_back({"system", a.system});
+    msgs.push_back({"user", a.chat});
+    auto text = tok.apply_chat_template(msgs, true);
+    if (!text.ok()) {
+      std::cerr << "error: " << text.error().message << "\n";
+      return 2;
+    }
+    prompt_ids = tok.encode(*text, false, true);
+  } else {
+    prompt_ids = tok.encode(a.prompt, true, true);
+  }
+  if (prompt_ids.empty()) {
+    std::cerr << "error: the prompt encodes to no tokens\n";
+    return 2;
+  }
+  if (auto st = sched::validate(a.gen, llm.hparams().n_vocab); !st.ok()) {
+    std::cerr << "error: " << st.error().message << "\n";
+    return 2;
+  }
+  if (static_cast<std::int32_t>(prompt_ids.size()) >= llm.options().n_ctx) {
+    std::cerr << "error: prompt has " << prompt_ids.size() << " tokens, context is " << llm.options().n_ctx << "\n";
+    return 2;
+  }
+
+  sched::Sequence seq(tok, prompt_ids, a.gen, llm.options().n_ctx);
+  double prompt_ms = 0.0;
+  auto t_decode = std::chrono::steady_clock::now();
+  bool first = true;
+  while (!seq.finished()) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto logits = llm.forward(0, seq.pending_input(), false);
+    if (!logits.ok()) {
+      std::cerr << "\nerror: " << error_code_name(logits.error().code) << ": " << logits.error().message << "\n";
+      return 1;
+    }
+    auto step = seq.accept_logits(*logits);
+    if (!step.ok()) {
+      std::cerr << "\nerror: " << step.error().message << "\n";
+      return 1;
+    }
+    if (first) {
+      prompt_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      t_decode = std::chrono::steady_clock::now();
+      first = false;
+    }
+    std::cout << step->text << std::flush;
+  }
+  const double decode_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
+  std::cout << "\n";
+  const auto n_gen = static_cast<double>(seq.generated().size());
+  if (a.show_ids) {
+    std::cerr << "ids:";
+    for (auto id : seq.generated()) std::cerr << " " << id;
+    std::cerr << "\n";
+  }
+  std::fprintf(stderr,
+               "[%s] load %.0f ms | prompt %zu tokens in %.1f ms (%.1f tok/s) | generated %.0f tokens, "
+               "decode %.1f tok/s | finish: %s\n",
+               a.llm.device.c_str(), load_ms, prompt_ids.size(), prompt_ms,
+               1000.0 * static_cast<double>(prompt_ids.size()) / std::max(prompt_ms, 1e-3), n_gen,
+               n_gen > 1 ? 1000.0 * (n_gen - 1) / std::max(decode_ms, 1e-3) : 0.0,
+               sched::finish_reason_name(seq.finish_reason()));
+  return 0;
+}
+
+}  // namespace
+
+Command register_generate(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  args->gen.sampling.temperature = 0.0f;  // greedy unless --temp is given
+  CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt and stream it");
+  sub->add_option("-m,--model", args->llm.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  sub->add_option("-p,--prompt", args->prompt, "Plain prompt (special-token text is parsed)");
+  sub->add_option("-c,--chat", args->chat, "User message, formatted with the model's chat template");
+  sub->add_option("--system", args->system, "System message for --chat");
+  sub->add_option("-n,--max-tokens", args->gen.max_tokens, "Tokens to generate")->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--temp", args->gen.sampling.temperature, "Temperature (0 = greedy, the default)");
+  sub->add_option("--top-k", args->gen.sampling.top_k, "Top-k (0 = off)");
+  sub->add_option("--top-p", args->gen.sampling.top_p, "Top-p (1 = off)");
+  sub->add_option("--min-p", args->gen.sampling.min_p, "Min-p (0 = off)");
+  sub->add_option("--repeat-penalty", args->gen.sampling.repetition_penalty, "Repetition penalty (1 = off)");
+  sub->add_option("--presence-penalty", args->gen.sampling.presence_penalty, "Presence penalty");
+  sub->add_option("--frequency-penalty", args->gen.sampling.frequency_penalty, "Frequency penalty");
+  sub->add_option("--seed", args->gen.sampling.seed, "Sampling seed");
+  sub->add_option("--stop", args->gen.stop, "Stop string (repeatable)");
+  sub->add_flag("--ignore-eos", args->gen.ignore_eos, "Do not stop at end-of-generation tokens");
+  sub->add_option("--device", args->llm.device, "cpu (cuda when built with CUDA)");
+  sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
+  sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
+  sub->add_flag("--exact", args->llm.exact_matmul, "CPU: float dot products instead of q8 activations");
+  sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
+  sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
+  args->llm.n_seq_max = 1;
+  return Command{sub, [args] { return run_generate(*args); }};
+}
+
+}  // namespace zinfer::cli
