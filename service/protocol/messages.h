@@ -1,0 +1,125 @@
+// Wire messages of the zinfer protocol as C++ values (schemas/PROTOCOL.md is the spec).
+// Every message is one msgpack map with "v" (protocol version) and "type". The codec
+// (codec.h) turns bytes into these structs with limits and typed errors, and back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/sched/sequence.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace zinfer::protocol {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+// ---- client → worker ------------------------------------------------------------------
+
+struct SubmitMsg {
+  std::string job_id;                          // client-chosen, unique among the client's live jobs
+  // Exactly one of the three prompt forms:
+  std::optional<std::string> prompt;           // plain text (special-token text parsed: no)
+  std::optional<std::vector<std::int32_t>> prompt_tokens;
+  std::optional<std::vector<tok::ChatMessage>> messages;  // formatted with the chat template
+  sched::GenerationParams params;              // sampling, max_tokens, stop, stop_token_ids, ignore_eos
+  std::int32_t priority = 0;                   // higher runs first; ties in arrival order
+  std::optional<std::int64_t> deadline_ms;     // relative to receipt; expiry → DEADLINE_EXCEEDED / "deadline"
+  bool stream = true;                          // send token frames (false: only the terminal frame)
+};
+
+struct CancelMsg {
+  std::string job_id;
+};
+
+struct HealthMsg {};
+struct StatsMsg {};
+
+using ClientMessage = std::variant<SubmitMsg, CancelMsg, HealthMsg, StatsMsg>;
+
+// ---- worker → client ------------------------------------------------------------------
+
+struct AcceptedMsg {
+  std::string job_id;
+  std::int32_t queue_position = 0;  // 0 = will run in the next engine step
+};
+
+struct TokenLogprob {
+  std::int32_t token = 0;
+  float logprob = 0.0f;
+  std::vector<std::pair<std::int32_t, float>> top;  // top_logprobs alternatives
+};
+
+struct TokenMsg {
+  std::string job_id;
+  std::uint64_t seq = 0;                 // 0, 1, 2, ... per job
+  std::vector<std::int32_t> tokens;      // tokens gained in one engine step
+  std::string text;                      // complete UTF-8, stop strings held back
+  std::vector<TokenLogprob> logprobs;    // present when requested
+};
+
+struct Usage {
+  std::int32_t prompt_tokens = 0;
+  std::int32_t completion_tokens = 0;
+};
+
+struct Timings {
+  double queue_ms = 0.0;
+  double ttft_ms = 0.0;       // receipt → first token
+  double decode_ms = 0.0;     // first token → last token
+  double tokens_per_s = 0.0;  // completion tokens / decode time
+};
+
+struct DoneMsg {
+  std::string job_id;
+  std::uint64_t seq = 0;
+  sched::FinishReason finish_reason = sched::FinishReason::kStop;
+  std::string text;   // held-back tail (stream) or the whole text (stream = false)
+  std::vector<std::int32_t> tokens;  // tokens not sent in token frames (all when stream = false)
+  Usage usage;
+  Timings timings;
+};
+
+struct ErrorMsg {
+  std::optional<std::string> job_id;
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;  // names the offending field
+  bool retriable = false;
+};
+
+struct HealthReply {
+  std::string status;  // "ready" | "loading" | "draining"
+  std::string model;
+  std::string architecture;
+  std::vector<std::string> quant_types;
+  std::int32_t context_length = 0;
+  std::string device;
+  std::uint64_t vram_used_bytes = 0;
+  std::int32_t queue_depth = 0;
+  std::int32_t active_jobs = 0;
+  std::int32_t capacity = 0;  // max concurrent jobs
+  double uptime_s = 0.0;
+};
+
+struct StatsReply {
+  std::uint64_t jobs_accepted = 0;
+  std::uint64_t jobs_completed = 0;
+  std::uint64_t jobs_cancelled = 0;
+  std::uint64_t jobs_failed = 0;
+  std::uint64_t jobs_rejected = 0;
+  std::uint64_t tokens_generated = 0;
+  std::uint64_t prompt_tokens = 0;
+  std::int32_t queue_depth = 0;
+  std::int32_t active_jobs = 0;
+  std::int32_t kv_blocks_used = 0;
+  std::int32_t kv_blocks_total = 0;
+  std::uint64_t engine_steps = 0;
+  double uptime_s = 0.0;
+};
+
+using WorkerMessage = std::variant<AcceptedMsg, TokenMsg, DoneMsg, ErrorMsg, HealthReply, StatsReply>;
+
+}  // namespace zinfer::protocol
