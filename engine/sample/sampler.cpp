@@ -1,0 +1,169 @@
+// Sampler: runs the logits-processor chain (logits_processor.h), draws with Philox, and
+// reports raw-distribution logprobs.
+#include "engine/sample/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "engine/sample/logits_processor.h"
+#include "engine/sample/philox.h"
+#include "engine/sample/vec_math.h"
+
+namespace zinfer::sample {
+namespace {
+
+// Per-thread scratch, reused across calls: a Sampler lives as long as its job, and
+// keeping vocabulary-sized buffers per job would cost megabytes per concurrent job.
+struct Scratch {
+  Candidates candidates;
+  std::vector<float> weights;
+  std::vector<std::pair<std::int32_t, float>> originals;  // (id, logit before processing)
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Max and log-sum-exp of the raw logits; rejects NaN and +inf (a broken forward pass),
+// allows -inf (masked tokens) as long as one logit is finite. The offending index is
+// searched for only on failure, so the common path stays vectorised.
+Result<std::pair<float, double>> raw_log_normalizer(std::span<const float> logits,
+                                                    std::vector<float>& weights) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  if (any_nan_or_posinf(logits)) {
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      if (!(logits[i] < kInf)) {
+        return make_error(
+            ErrorCode::kInferenceFailed,
+            "logits[" + std::to_string(i) + "] is " + (std::isnan(logits[i]) ? "nan" : "+inf"));
+      }
+    }
+  }
+  const float max = max_f32(logits);
+  if (max == -kInf) return make_error(ErrorCode::kInferenceFailed, "logits are all -inf");
+  weights.resize(logits.size());
+  exp_shifted(logits, max, weights.data());
+  const double sum = sum_f64(weights);
+  return std::pair<float, double>{max, static_cast<double>(max) + std::log(sum)};
+}
+
+// Greedy over the processed logits: a vectorisable max, then the first index holding it.
+std::int32_t greedy_token(std::span<const float> logits) {
+  const float max = max_f32(logits);
+  std::size_t i = 0;
+  while (logits[i] != max) ++i;
+  return static_cast<std::int32_t>(i);
+}
+
+// The n largest raw logits in logit_desc order, one pass. n <= 20, so a sorted insert
+// into a tiny array beats any heap; equal logits never displace (lower ids came first).
+std::vector<TokenLogit> top_n(std::span<const float> logits, std::size_t n) {
+  std::vector<TokenLogit> best;
+  best.reserve(n + 1);
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    const float x = logits[i];
+    if (best.size() == n && !(x > best.back().logit)) continue;
+    auto pos =
+        std::find_if(best.begin(), best.end(), [x](const TokenLogit& t) { return t.logit < x; });
+    best.insert(pos, TokenLogit{static_cast<std::int32_t>(i), x});
+    if (best.size() > n) best.pop_back();
+  }
+  return best;
+}
+
+// Inverse-CDF draw over the survivors in id order: the first id whose cumulative weight
+// exceeds u * total. Tokens of weight 0 can never be chosen.
+std::int32_t draw(const Candidates& c, float u, std::vector<float>& weights) {
+  const std::span<const TokenLogit> items = c.items();
+  c.weights(weights);
+  const double target = static_cast<double>(u) * sum_f64(weights);
+  double cumulative = 0.0;
+  std::size_t last_positive = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (weights[i] <= 0.0f) continue;
+    cumulative += static_cast<double>(weights[i]);
+    last_positive = i;
+    if (cumulative > target) return items[i].id;
+  }
+  return items[last_positive].id;  // rounding put target at the very top
+}
+
+}  // namespace
+
+Sampler::Sampler(SamplingParams params) : params_(std::move(params)) {}
+
+Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const std::int32_t> history,
+                                     std::int64_t position) {
+  if (logits.empty()) return make_error(ErrorCode::kInvalidParameter, "logits is empty");
+  if (logits.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return make_error(ErrorCode::kInvalidParameter, "logits has more than 2^31-1 entries");
+  }
+  const auto vocab = static_cast<std::int32_t>(logits.size());
+  if (validated_vocab_ != vocab) {
+    ZINFER_RETURN_IF_ERROR(validate(params_, vocab));
+    validated_vocab_ = vocab;
+  }
+  if (position < 0) {
+    return make_error(ErrorCode::kInvalidParameter,
+                      "position must be >= 0, got " + std::to_string(position));
+  }
+
+  // Logprobs come from the untouched model output, so measure it before any stage runs.
+  Scratch& s = scratch();
+  ZINFER_ASSIGN_OR_RETURN(const auto normalizer, raw_log_normalizer(logits, s.weights));
+  const double log_z = normalizer.second;
+  SampleResult result;
+  if (params_.top_logprobs > 0) {
+    for (const TokenLogit& t : top_n(logits, static_cast<std::size_t>(params_.top_logprobs))) {
+      result.top_logprobs.emplace_back(t.id, static_cast<float>(t.logit - log_z));
+    }
+  }
+
+  // Stages 1-3 edit few entries in place; remember their raw values (first entry per id
+  // wins) instead of copying the whole vocabulary.
+  s.originals.clear();
+  for (const auto& [id, bias] : params_.logit_bias) {
+    s.originals.emplace_back(id, logits[static_cast<std::size_t>(id)]);
+  }
+  for (const std::int32_t id : penalty_window(history, params_.penalty_last_n)) {
+    if (id >= 0 && id < vocab) s.originals.emplace_back(id, logits[static_cast<std::size_t>(id)]);
+  }
+  apply_logit_bias(logits, params_.logit_bias);
+  ZINFER_RETURN_IF_ERROR(apply_penalties(logits, history, params_));
+  for (const auto& [id, raw] : s.originals) {
+    const float x = logits[static_cast<std::size_t>(id)];
+    if (std::isnan(x) || x == std::numeric_limits<float>::infinity()) {
+      return make_error(ErrorCode::kInvalidParameter, "logit of token " + std::to_string(id) +
+                                                          " overflowed after logit_bias/penalties");
+    }
+  }
+
+  if (params_.temperature == 0.0f) {
+    result.token = greedy_token(logits);
+  } else {
+    Candidates& c = s.candidates;
+    c.assign(logits);
+    if (c.max_logit() == -std::numeric_limits<float>::infinity()) {
+      return make_error(ErrorCode::kInferenceFailed, "logits are all -inf after penalties");
+    }
+    apply_temperature(c, params_.temperature);
+    apply_top_k(c, params_.top_k);
+    apply_top_p(c, params_.top_p);
+    apply_min_p(c, params_.min_p);
+    c.sort_by_id();
+    const float u = philox_uniform(params_.seed, static_cast<std::uint64_t>(position));
+    result.token = draw(c, u, s.weights);
+  }
+
+  float raw = logits[static_cast<std::size_t>(result.token)];
+  const auto touched = std::find_if(s.originals.begin(), s.originals.end(),
+                                    [&](const auto& o) { return o.first == result.token; });
+  if (touched != s.originals.end()) raw = touched->second;
+  result.logprob = static_cast<float>(static_cast<double>(raw) - log_z);
+  return result;
+}
+
+}  // namespace zinfer::sample
