@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Golden logits of synthetic models: tests/data/synthetic/<preset>_<type>.json.
 
-For tiny-llama and tiny-qwen2 in every supported weight type, runs
-`zinfer mkmodel --preset P --type T --seed 1234`, reads the file back with the `gguf`
+For tiny-llama and tiny-qwen2 in every supported weight type (plus the EXTRA real-shape
+cases), runs `zinfer mkmodel --preset P --type T --seed 1234`, reads the file back with the `gguf`
 package and computes float64 reference logits for a fixed 12-token sequence with
 tests/reference/reference_forward.py (independent of the engine). Each fixture records:
 
   file_size, file_fnv1a64   the C++ writer must reproduce the file byte for byte
   tensors                   name, type, ne, offset as gguf.GGUFReader sees them
   metadata                  the scalar keys (and array lengths) as gguf.GGUFReader sees them
-  logits_f32_b64            reference logits [12][n_vocab], little-endian float32, base64
+  positions, logits_f32_b64  reference logits [len(positions)][n_vocab] of those positions
+                            (all 12 for the tiny models), little-endian float32, base64
   q8_noise                  max |logit change| when activations are rounded to 8 bits per
                             block before every matmul (a simulation of llama.cpp's Q8
                             activations), which sizes the tolerance of the non-exact path
@@ -34,6 +35,10 @@ import reference_forward as rf  # noqa: E402
 PRESETS = ["tiny-llama", "tiny-qwen2"]
 TYPES = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
          "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+# Real shapes, cut to 2 layers: ne0 = 576 forces the Q4_K -> Q5_0 fallback next to real Q4_K
+# rows (ffn_down), 9 query heads share 3 KV heads, the output is tied and llama.cpp's mix
+# makes token_embd Q8_0 — as in the real SmolLM2 GGUF. Only the last positions are stored.
+EXTRA = [{"preset": "smollm2-135m", "type": "Q4_K", "layers": 2, "mix": True, "keep_last": 2}]
 SEED = 1234
 TOKENS = [509, 17, 300, 45, 260, 499, 77, 128, 256, 3, 411, 200]
 
@@ -95,30 +100,40 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "synthetic"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    cases = [{"preset": p, "type": t, "layers": 0, "mix": False, "keep_last": len(TOKENS)}
+             for p in PRESETS for t in TYPES] + EXTRA
     with tempfile.TemporaryDirectory() as tmp:
-        for preset in PRESETS:
-            for wtype in TYPES:
-                path = os.path.join(tmp, f"{preset}_{wtype}.gguf")
-                subprocess.run([a.zinfer, "mkmodel", "--preset", preset, "--type", wtype,
-                                "--seed", str(SEED), "--out", path], check=True, capture_output=True)
-                reader = GGUFReader(path)
-                model = rf.GgufModel(path)
-                logits = rf.forward(model, TOKENS)
-                tensors = [{"name": t.name, "type": t.tensor_type.name, "ne": [int(x) for x in t.shape],
-                            "offset": int(t.data_offset)} for t in reader.tensors]
-                fixture = {
-                    "preset": preset, "arch": model.arch, "type": wtype, "seed": SEED, "tokens": TOKENS,
-                    "n_vocab": int(logits.shape[1]), "file_size": os.path.getsize(path),
-                    "file_fnv1a64": fnv1a64(path), "tensors": tensors, "metadata": scalar_meta(reader),
-                    "max_abs_logit": float(np.abs(logits).max()),
-                    "q8_noise": q8_noise(model, wtype, logits),
-                    "logits_f32_b64": base64.b64encode(logits.astype("<f4").tobytes()).decode("ascii"),
-                }
-                out = os.path.join(a.out, f"{preset}_{wtype}.json")
-                with open(out, "w") as f:
-                    json.dump(fixture, f, indent=1)
-                print(f"{out}: max|logit| {fixture['max_abs_logit']:.3f} q8_noise {fixture['q8_noise']:.4f} "
-                      f"argmax {logits.argmax(axis=1).tolist()}")
+        for case in cases:
+            preset, wtype = case["preset"], case["type"]
+            path = os.path.join(tmp, f"{preset}_{wtype}.gguf")
+            cmd = [a.zinfer, "mkmodel", "--preset", preset, "--type", wtype, "--seed", str(SEED), "--out", path]
+            if case["layers"]:
+                cmd += ["--layers", str(case["layers"])]
+            if case["mix"]:
+                cmd += ["--mix"]
+            subprocess.run(cmd, check=True, capture_output=True)
+            reader = GGUFReader(path)
+            model = rf.GgufModel(path)
+            logits = rf.forward(model, TOKENS)
+            positions = list(range(len(TOKENS) - case["keep_last"], len(TOKENS)))
+            tensors = [{"name": t.name, "type": t.tensor_type.name, "ne": [int(x) for x in t.shape],
+                        "offset": int(t.data_offset)} for t in reader.tensors]
+            fixture = {
+                "preset": preset, "arch": model.arch, "type": wtype, "seed": SEED, "layers": case["layers"],
+                "mix": case["mix"], "tokens": TOKENS, "positions": positions,
+                "n_vocab": int(logits.shape[1]), "file_size": os.path.getsize(path),
+                "file_fnv1a64": fnv1a64(path), "tensors": tensors, "metadata": scalar_meta(reader),
+                "max_abs_logit": float(np.abs(logits[positions]).max()),
+                "q8_noise": q8_noise(model, wtype, logits),
+                "logits_f32_b64": base64.b64encode(logits[positions].astype("<f4").tobytes()).decode("ascii"),
+            }
+            suffix = f"_L{case['layers']}" if case["layers"] else ""
+            suffix += "_mix" if case["mix"] else ""
+            out = os.path.join(a.out, f"{preset}_{wtype}{suffix}.json")
+            with open(out, "w") as f:
+                json.dump(fixture, f, indent=1)
+            print(f"{out}: max|logit| {fixture['max_abs_logit']:.3f} q8_noise {fixture['q8_noise']:.4f} "
+                  f"argmax {logits[positions].argmax(axis=1).tolist()}")
     return 0
 
 

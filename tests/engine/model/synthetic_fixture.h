@@ -1,6 +1,6 @@
 // Reading tests/data/synthetic/<preset>_<type>.json (scripts/golden/synthetic_logits.py):
 // the fixture's options, file hash, tensor table and metadata as gguf.GGUFReader saw them,
-// and the float64 numpy reference logits stored as base64 float32.
+// and the float64 numpy reference logits (of the stored positions) as base64 float32.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,23 +12,55 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/synthetic_model.h"
 #include "tests/test_util.h"
 
 namespace zinfer::testing {
 
-inline const std::vector<std::string>& synthetic_presets_under_test() {
-  static const std::vector<std::string> v = {"tiny-llama", "tiny-qwen2"};
+// One fixture: tiny presets in every type, plus real shapes cut to a few layers.
+struct SyntheticCase {
+  std::string preset;
+  std::string type;
+  std::int32_t layers = 0;  // 0: the preset's
+  bool mix = false;         // llama.cpp-style output/embedding types
+  std::string name() const {
+    return preset + "_" + type + (layers > 0 ? "_L" + std::to_string(layers) : "") + (mix ? "_mix" : "");
+  }
+};
+
+inline std::vector<SyntheticCase> synthetic_cases() {
+  std::vector<SyntheticCase> v;
+  for (const char* p : {"tiny-llama", "tiny-qwen2"}) {
+    for (const char* t : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K",
+                          "Q5_K", "Q6_K"}) {
+      v.push_back({p, t});
+    }
+  }
+  v.push_back({"smollm2-135m", "Q4_K", 2, true});
   return v;
 }
 
-inline const std::vector<std::string>& synthetic_types_under_test() {
-  static const std::vector<std::string> v = {"F32",  "F16",  "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
-                                             "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"};
-  return v;
+// gtest-safe parameter name.
+inline std::string synthetic_case_id(const SyntheticCase& c) {
+  std::string s = c.name();
+  for (auto& ch : s) {
+    if (ch == '-' || ch == '.') ch = '_';
+  }
+  return s;
 }
 
-inline nlohmann::json load_synthetic_fixture(const std::string& preset, const std::string& type) {
-  std::ifstream in(data_path("synthetic/" + preset + "_" + type + ".json"));
+inline model::SyntheticOptions synthetic_options(const SyntheticCase& c, std::uint64_t seed) {
+  model::SyntheticOptions o;
+  o.preset = c.preset;
+  o.type = *quant::type_from_name(c.type);
+  o.seed = seed;
+  o.n_layers = c.layers;
+  o.embed_output = c.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
+  return o;
+}
+
+inline nlohmann::json load_synthetic_fixture(const SyntheticCase& c) {
+  std::ifstream in(data_path("synthetic/" + c.name() + ".json"));
   if (!in) return nlohmann::json();
   return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
 }

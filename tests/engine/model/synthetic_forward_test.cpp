@@ -25,41 +25,31 @@ namespace zinfer {
 namespace {
 
 struct Case {
-  std::string preset;
-  std::string type;
+  testing::SyntheticCase fixture;
   bool exact;
 };
 
 std::vector<Case> all_cases() {
   std::vector<Case> v;
   for (bool exact : {true, false}) {
-    for (const auto& p : testing::synthetic_presets_under_test()) {
-      for (const auto& t : testing::synthetic_types_under_test()) v.push_back({p, t, exact});
-    }
+    for (const auto& c : testing::synthetic_cases()) v.push_back({c, exact});
   }
   return v;
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  std::string s = info.param.preset + "_" + info.param.type + (info.param.exact ? "_exact" : "_q8act");
-  for (auto& c : s) {
-    if (c == '-') c = '_';
-  }
-  return s;
+  return testing::synthetic_case_id(info.param.fixture) + (info.param.exact ? "_exact" : "_q8act");
 }
 
 class SyntheticForward : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SyntheticForward, MatchesNumpyReference) {
   const Case& c = GetParam();
-  const auto fx = testing::load_synthetic_fixture(c.preset, c.type);
+  const auto fx = testing::load_synthetic_fixture(c.fixture);
   ASSERT_TRUE(fx.is_object()) << "missing fixture; run scripts/golden/synthetic_logits.py";
 
-  model::SyntheticOptions o;
-  o.preset = c.preset;
-  o.type = *quant::type_from_name(c.type);
-  o.seed = fx.at("seed").get<std::uint64_t>();
-  const std::string path = testing::temp_dir() + "/fwd_" + c.preset + "_" + c.type + ".gguf";
+  const auto o = testing::synthetic_options(c.fixture, fx.at("seed").get<std::uint64_t>());
+  const std::string path = testing::temp_dir() + "/fwd_" + c.fixture.name() + ".gguf";
   auto written = model::write_synthetic_model(o, path);
   ASSERT_TRUE(written.ok()) << written.error().message;
   ASSERT_EQ(testing::fnv1a64_file(path), fx.at("file_fnv1a64").get<std::string>())
@@ -77,10 +67,11 @@ TEST_P(SyntheticForward, MatchesNumpyReference) {
   const auto tokens = fx.at("tokens").get<std::vector<std::int32_t>>();
   auto logits = (*llm)->forward(0, tokens, /*all_logits=*/true);
   ASSERT_TRUE(logits.ok()) << logits.error().message;
-  const auto ref = testing::fixture_logits(fx);
+  const auto ref = testing::fixture_logits(fx);  // [positions][n_vocab]
+  const auto positions = fx.at("positions").get<std::vector<std::size_t>>();
   const std::size_t n_vocab = fx.at("n_vocab").get<std::size_t>();
-  ASSERT_EQ(ref.size(), tokens.size() * n_vocab);
-  ASSERT_EQ(logits->size(), ref.size());
+  ASSERT_EQ(ref.size(), positions.size() * n_vocab);
+  ASSERT_EQ(logits->size(), tokens.size() * n_vocab);
 
   const double q8_noise = fx.at("q8_noise").get<double>();
   const double atol = c.exact ? 1e-3 : 3.0 * q8_noise + 1e-2;
@@ -88,21 +79,27 @@ TEST_P(SyntheticForward, MatchesNumpyReference) {
   double max_diff = 0.0;
   std::size_t n_bad = 0;
   std::size_t first_bad = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const double got = (*logits)[i];
-    ASSERT_TRUE(std::isfinite(got)) << "logit " << i << " is not finite";
-    const double d = std::abs(got - static_cast<double>(ref[i]));
-    max_diff = std::max(max_diff, d);
-    if (d > atol + rtol * std::abs(static_cast<double>(ref[i]))) {
-      if (n_bad++ == 0) first_bad = i;
+  std::size_t first_bad_ref = 0;
+  for (std::size_t p = 0; p < positions.size(); ++p) {
+    for (std::size_t v = 0; v < n_vocab; ++v) {
+      const std::size_t i = positions[p] * n_vocab + v;
+      const double got = (*logits)[i];
+      const double want = ref[p * n_vocab + v];
+      ASSERT_TRUE(std::isfinite(got)) << "logit " << i << " is not finite";
+      const double d = std::abs(got - want);
+      max_diff = std::max(max_diff, d);
+      if (d > atol + rtol * std::abs(want) && n_bad++ == 0) {
+        first_bad = i;
+        first_bad_ref = p * n_vocab + v;
+      }
     }
   }
-  std::printf("[ %s %s %s ] max |logit diff| %.3g (atol %.3g, max |ref| %.3g)\n", c.preset.c_str(),
-              c.type.c_str(), c.exact ? "exact" : "q8-activations", max_diff, atol,
+  std::printf("[ %s %s ] max |logit diff| %.3g (atol %.3g, max |ref| %.3g)\n", c.fixture.name().c_str(),
+              c.exact ? "exact" : "q8-activations", max_diff, atol,
               fx.at("max_abs_logit").get<double>());
   EXPECT_EQ(n_bad, 0u) << n_bad << " logits out of tolerance; first at position " << first_bad / n_vocab
                        << " token " << first_bad % n_vocab << ": got " << (*logits)[first_bad] << " want "
-                       << ref[first_bad] << "; max diff " << max_diff;
+                       << ref[first_bad_ref] << "; max diff " << max_diff;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticForward, ::testing::ValuesIn(all_cases()), case_name);

@@ -20,25 +20,10 @@ namespace {
 
 using quant::GgmlType;
 
-struct Case {
-  std::string preset;
-  std::string type;
-};
+using testing::SyntheticCase;
 
-std::vector<Case> all_cases() {
-  std::vector<Case> v;
-  for (const auto& p : testing::synthetic_presets_under_test()) {
-    for (const auto& t : testing::synthetic_types_under_test()) v.push_back({p, t});
-  }
-  return v;
-}
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  std::string s = info.param.preset + "_" + info.param.type;
-  for (auto& c : s) {
-    if (c == '-') c = '_';
-  }
-  return s;
+std::string case_name(const ::testing::TestParamInfo<SyntheticCase>& info) {
+  return testing::synthetic_case_id(info.param);
 }
 
 std::string write_model(const std::string& preset, const std::string& type, std::uint64_t seed) {
@@ -52,12 +37,14 @@ std::string write_model(const std::string& preset, const std::string& type, std:
   return path;
 }
 
-class SyntheticFixture : public ::testing::TestWithParam<Case> {};
+class SyntheticFixture : public ::testing::TestWithParam<SyntheticCase> {};
 
 TEST_P(SyntheticFixture, WriterReproducesFixtureFile) {
-  const auto fx = testing::load_synthetic_fixture(GetParam().preset, GetParam().type);
+  const auto fx = testing::load_synthetic_fixture(GetParam());
   ASSERT_TRUE(fx.is_object()) << "missing fixture; run scripts/golden/synthetic_logits.py";
-  const std::string path = write_model(GetParam().preset, GetParam().type, fx.at("seed").get<std::uint64_t>());
+  const std::string path = testing::temp_dir() + "/" + GetParam().name() + ".gguf";
+  auto written = write_synthetic_model(testing::synthetic_options(GetParam(), fx.at("seed").get<std::uint64_t>()), path);
+  ASSERT_TRUE(written.ok()) << written.error().message;
   EXPECT_EQ(testing::read_file(path).size(), fx.at("file_size").get<std::size_t>());
   EXPECT_EQ(testing::fnv1a64_file(path), fx.at("file_fnv1a64").get<std::string>());
 
@@ -98,7 +85,7 @@ TEST_P(SyntheticFixture, WriterReproducesFixtureFile) {
   EXPECT_EQ((*file)->metadata().size(), fx.at("metadata").size());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticFixture, ::testing::ValuesIn(all_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticFixture, ::testing::ValuesIn(testing::synthetic_cases()), case_name);
 
 TEST(SyntheticModel, SeedDeterminesBytes) {
   const auto a = write_model("tiny-qwen2", "Q4_K", 5);
@@ -196,10 +183,12 @@ TEST(SyntheticModel, PresetsHavePublishedShapes) {
     std::set<std::string> names;
     for (const auto& t : plan->tensors) {
       names.insert(t.name);
-      if (t.name == "blk.0.attn_q.weight") EXPECT_EQ(t.ne[1], w.q_rows);
-      if (t.name == "blk.0.attn_k.weight") EXPECT_EQ(t.ne[1], w.kv_rows);
-      if (t.name == "blk.0.ffn_up.weight") EXPECT_EQ(t.ne[1], w.ff);
-      if (t.name == "token_embd.weight") EXPECT_EQ(t.ne[1], w.vocab);
+      const std::int64_t want_rows = t.name == "blk.0.attn_q.weight"   ? w.q_rows
+                                     : t.name == "blk.0.attn_k.weight" ? w.kv_rows
+                                     : t.name == "blk.0.ffn_up.weight" ? w.ff
+                                     : t.name == "token_embd.weight"   ? w.vocab
+                                                                       : t.ne[1];
+      EXPECT_EQ(t.ne[1], want_rows) << t.name;
     }
     EXPECT_EQ(names.count("output.weight"), w.has_output ? 1u : 0u);
     EXPECT_EQ(names.count("blk.0.attn_k.bias"), w.has_bias ? 1u : 0u);
