@@ -27,7 +27,7 @@ constexpr std::array<TypeTraits, 16> kTraits = {{
     {GgmlType::kQ6_K, "Q6_K", kQKK, 128 + 64 + 16 + 2, true, GgmlType::kQ8_K},
     {GgmlType::kQ8_K, "Q8_K", kQKK, 4 + 256 + 32, false, GgmlType::kQ8_K},
     {GgmlType::kBF16, "BF16", 1, 2, true, GgmlType::kBF16},
-    {GgmlType::kMXFP4, "MXFP4", kQK, 1 + 16, false, GgmlType::kQ8_0},
+    {GgmlType::kMXFP4, "MXFP4", kQK, 1 + 16, true, GgmlType::kQ8_0},
 }};
 
 }  // namespace

@@ -1,0 +1,74 @@
+// Internal: per-type dot-product kernels behind vec_dot.h, and the lane helpers that let the
+// scalar kernels reproduce the AVX2 summation order. Not part of the public API.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace zinfer::quant::detail {
+
+// Dot product of one weight row (n elements) with one activation row already in the
+// weight type's vec_dot_type.
+using VecDotFn = float (*)(std::int64_t n, const void* w, const void* act);
+
+// Portable kernels (always built).
+float dot_f32_scalar(std::int64_t n, const void* w, const void* a);
+float dot_f16_scalar(std::int64_t n, const void* w, const void* a);
+float dot_bf16_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q4_0_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q4_1_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q5_0_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q5_1_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q8_0_scalar(std::int64_t n, const void* w, const void* a);
+float dot_mxfp4_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q2_k_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q3_k_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q4_k_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q5_k_scalar(std::int64_t n, const void* w, const void* a);
+float dot_q6_k_scalar(std::int64_t n, const void* w, const void* a);
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define ZINFER_QUANT_AVX2 1
+float dot_f32_avx2(std::int64_t n, const void* w, const void* a);
+float dot_f16_avx2(std::int64_t n, const void* w, const void* a);
+float dot_bf16_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q4_0_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q4_1_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q5_0_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q5_1_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q8_0_avx2(std::int64_t n, const void* w, const void* a);
+float dot_mxfp4_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q2_k_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q3_k_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q4_k_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q5_k_avx2(std::int64_t n, const void* w, const void* a);
+float dot_q6_k_avx2(std::int64_t n, const void* w, const void* a);
+#endif
+
+// Eight float accumulators laid out like one __m256: lane l of a 32-element block holds the
+// products of elements 4l..4l+3 (what maddubs+madd produce). Scalar kernels use this so that
+// they round exactly like the AVX2 kernels (and like ggml's x86 kernels).
+struct Lanes8 {
+  float v[8] = {};
+
+  // v[l] = fma(d, float(lane_sum[l]), v[l])
+  void fma_block(float d, const std::int32_t* lane_sum) {
+    for (int l = 0; l < 8; ++l) v[l] = std::fma(d, static_cast<float>(lane_sum[l]), v[l]);
+  }
+  // The reduction order of ggml's hsum_float_8.
+  float hsum() const {
+    const float c0 = v[0] + v[4], c1 = v[1] + v[5], c2 = v[2] + v[6], c3 = v[3] + v[7];
+    return (c0 + c2) + (c1 + c3);
+  }
+};
+
+// lane[l] = sum_{k<4} a[4l+k] * b[4l+k] over a 32-element block.
+inline void lane_dots_32(const std::int8_t* a, const std::int8_t* b, std::int32_t* lane) {
+  for (int l = 0; l < 8; ++l) {
+    std::int32_t s = 0;
+    for (int k = 0; k < 4; ++k) s += static_cast<std::int32_t>(a[4 * l + k]) * b[4 * l + k];
+    lane[l] = s;
+  }
+}
+
+}  // namespace zinfer::quant::detail
