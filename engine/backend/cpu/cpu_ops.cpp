@@ -140,10 +140,21 @@ Status CpuOps::matmul(Tensor out, Tensor in, const Weight& w) {
   const auto* wd = static_cast<const std::uint8_t*>(w.data);
   const std::int64_t n_rows = in.rows;
   if (cfg_.exact_matmul) {
+    // Float dot products against the dequantized weight row. With several activation rows
+    // the weight row is dequantized once; vec_dot_f32 accumulates in the same lane order
+    // either way, so the result does not depend on the batch.
     pool_.parallel_for(w.ne1, [&](std::int64_t j0, std::int64_t j1, int) {
+      std::vector<float> wf(n_rows > 1 ? static_cast<std::size_t>(w.ne0) : 0);
       for (std::int64_t j = j0; j < j1; ++j) {
         const void* wr = wd + static_cast<std::size_t>(j) * w_row;
-        for (std::int64_t r = 0; r < n_rows; ++r) row(out, r)[j] = quant::vec_dot_f32(w.type, w.ne0, wr, row(in, r));
+        if (n_rows == 1) {
+          row(out, 0)[j] = quant::vec_dot_f32(w.type, w.ne0, wr, row(in, 0));
+          continue;
+        }
+        quant::dequantize_row(w.type, wr, wf.data(), w.ne0);
+        for (std::int64_t r = 0; r < n_rows; ++r) {
+          row(out, r)[j] = quant::vec_dot_f32(quant::GgmlType::kF32, w.ne0, wf.data(), row(in, r));
+        }
       }
     });
     return ok_status();
