@@ -1,5 +1,7 @@
-// Tokenizer interface built from GGUF metadata (tokenizer.ggml.*). Implementations:
-// byte-level BPE (tokenizer.ggml.model = "gpt2"), later SentencePiece-style ("llama").
+// Tokenizer interface built from GGUF metadata (tokenizer.ggml.*), and the incremental
+// detokenizer. Implementations: byte-level BPE (tokenizer.ggml.model = "gpt2",
+// bpe_tokenizer.h), later SentencePiece-style ("llama"). Behaviour follows llama.cpp's
+// tokenizer, which the tests use as the reference.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,7 @@ enum class TokenType : std::int32_t {
 };
 
 struct ChatMessage {
-  std::string role;     // "system" | "user" | "assistant"
+  std::string role;  // "system" | "user" | "assistant"
   std::string content;
 };
 
@@ -61,7 +63,10 @@ class Tokenizer {
   const std::vector<std::int32_t>& eog_ids() const { return eog_ids_; }
 
   // Formats messages with the model's chat template (tokenizer.chat_template), recognised
-  // by family (ChatML, Llama-3, ...). kInvalidParameter if the model has none we know.
+  // by family (ChatML, Llama-3, ...; chat_template.h) and rendered exactly as its Jinja
+  // source would with bos_token = the BOS token's text. Encode the result with
+  // parse_special = true and add_special = false. kInvalidParameter if the model has no
+  // template of a family we know.
   Result<std::string> apply_chat_template(const std::vector<ChatMessage>& messages,
                                           bool add_generation_prompt) const;
   const std::string& chat_template() const { return chat_template_; }
@@ -83,7 +88,8 @@ class IncrementalDetokenizer {
       : tok_(tok), render_special_(render_special) {}
   // Returns the newly completed text (possibly empty).
   std::string push(std::int32_t id);
-  // Returns whatever is held back (invalid trailing bytes become U+FFFD).
+  // Returns whatever is held back (an incomplete trailing sequence becomes one U+FFFD) and
+  // resets the state.
   std::string flush();
 
  private:

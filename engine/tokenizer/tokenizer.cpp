@@ -1,0 +1,40 @@
+// Tokenizer factory and the parts shared by every implementation: decode, the
+// end-of-generation test and chat-template formatting.
+#include "engine/tokenizer/tokenizer.h"
+
+#include <algorithm>
+
+#include "engine/tokenizer/bpe_tokenizer.h"
+#include "engine/tokenizer/chat_template.h"
+
+namespace zinfer::tok {
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& file) {
+  const Result<std::string> model = file.get_string("tokenizer.ggml.model");
+  if (!model.ok()) return model.error();
+  if (*model == "gpt2") {
+    ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe, BpeTokenizer::from_gguf(file));
+    return std::unique_ptr<Tokenizer>(std::move(bpe));
+  }
+  return make_error(ErrorCode::kModelLoadFailed,
+                    "tokenizer.ggml.model '" + *model + "' is not supported (supported: gpt2)");
+}
+
+std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool render_special) const {
+  std::string out;
+  for (std::int32_t id : ids) out += token_to_piece(id, render_special);
+  return out;
+}
+
+bool Tokenizer::is_eog(std::int32_t id) const {
+  return std::binary_search(eog_ids_.begin(), eog_ids_.end(), id);
+}
+
+Result<std::string> Tokenizer::apply_chat_template(const std::vector<ChatMessage>& messages,
+                                                   bool add_generation_prompt) const {
+  const std::string bos =
+      bos_id_ >= 0 && bos_id_ < vocab_size() ? token_text(bos_id_) : std::string();
+  return format_chat(chat_template_, messages, add_generation_prompt, bos);
+}
+
+}  // namespace zinfer::tok
