@@ -15,5 +15,8 @@ struct Command {
 Command register_inspect(CLI::App& app);
 Command register_generate(CLI::App& app);
 Command register_mkmodel(CLI::App& app);
+Command register_serve(CLI::App& app);
+Command register_submit(CLI::App& app);
+Command register_bench(CLI::App& app);
 
 }  // namespace zinfer::cli

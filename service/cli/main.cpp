@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
       zinfer::cli::register_inspect(app),
       zinfer::cli::register_generate(app),
       zinfer::cli::register_mkmodel(app),
+      zinfer::cli::register_serve(app),
+      zinfer::cli::register_submit(app),
+      zinfer::cli::register_bench(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands) {

@@ -1,0 +1,346 @@
+// Scheduler (see scheduler.h).
+//
+// A job's tokens are "known" = prompt + generated; the KV cache of its sequence holds the
+// first n_cached of them. Each step feeds known[n_cached, …) — a whole decode token or a
+// prompt chunk — and samples only once the last known token has been fed. Preemption simply
+// drops the cache (n_cached = 0): the job recomputes its known tokens later and continues
+// exactly where it was, because the forward pass is row-independent and sampling is keyed
+// by seed and position, never by batch composition.
+#include "engine/sched/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <tuple>
+
+namespace zinfer::sched {
+
+struct Scheduler::Job {
+  JobSpec spec;
+  std::uint64_t order = 0;  // add() order: FIFO among equal priorities
+  std::unique_ptr<Sequence> seq;
+  std::int32_t slot = -1;     // seq_id while running
+  std::int32_t n_cached = 0;  // known tokens held in the KV cache
+  bool started = false;
+  std::int32_t preemptions = 0;
+  std::optional<Clock::time_point> admitted_at, first_token_at, last_token_at;
+  std::vector<std::int32_t> input;  // this step's tokens (forward_batch reads them in place)
+
+  std::int32_t known() const {
+    return static_cast<std::int32_t>(seq->prompt().size() + seq->generated().size());
+  }
+  std::int32_t token_at(std::int32_t i) const {
+    const auto p = static_cast<std::int32_t>(seq->prompt().size());
+    return i < p ? seq->prompt()[static_cast<std::size_t>(i)] : seq->generated()[static_cast<std::size_t>(i - p)];
+  }
+  // Scheduling rank: higher priority first, then older.
+  auto rank() const { return std::make_tuple(-static_cast<std::int64_t>(spec.priority), order); }
+};
+
+namespace {
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+Status validate(const SchedulerConfig& config, const LlmOptions& llm_options) {
+  if (config.max_running < 1 || config.max_running > llm_options.n_seq_max) {
+    return make_error(ErrorCode::kInvalidParameter,
+                      "max_running must be in [1, n_seq_max=" + std::to_string(llm_options.n_seq_max) +
+                          "], got " + std::to_string(config.max_running));
+  }
+  if (config.max_step_tokens < 1) {
+    return make_error(ErrorCode::kInvalidParameter,
+                      "max_step_tokens must be ≥ 1, got " + std::to_string(config.max_step_tokens));
+  }
+  return ok_status();
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(Llm& llm, const SchedulerConfig& config) {
+  ZINFER_RETURN_IF_ERROR(validate(config, llm.options()));
+  return std::unique_ptr<Scheduler>(new Scheduler(llm, config));
+}
+
+Scheduler::Scheduler(Llm& llm, const SchedulerConfig& config) : llm_(llm), cfg_(config) {
+  for (std::int32_t s = cfg_.max_running - 1; s >= 0; --s) {
+    llm_.reset(s);  // start from empty sequences whatever the Llm was used for before
+    free_slots_.push_back(s);
+  }
+}
+
+Scheduler::~Scheduler() {
+  for (auto& [id, job] : jobs_) release(*job);
+}
+
+std::int32_t Scheduler::blocks_for(std::int32_t n_tokens) const {
+  const std::int32_t bs = llm_.kv_block_size();
+  return (n_tokens + bs - 1) / bs;
+}
+
+// Blocks the running jobs still need to hold all their known tokens plus the next one.
+std::int32_t Scheduler::reserved_blocks() const {
+  const std::int32_t n_ctx = llm_.options().n_ctx;
+  std::int32_t sum = 0;
+  for (const Job* j : running_) sum += blocks_for(std::min(j->known() + 1, n_ctx)) - blocks_for(j->n_cached);
+  return sum;
+}
+
+Status Scheduler::add(JobSpec spec) {
+  if (jobs_.count(spec.id) != 0) {
+    return make_error(ErrorCode::kInvalidParameter, "job id " + std::to_string(spec.id) + " is already live");
+  }
+  if (spec.prompt.empty()) return make_error(ErrorCode::kInvalidParameter, "prompt is empty");
+  const std::int32_t n_vocab = llm_.hparams().n_vocab;
+  for (std::size_t i = 0; i < spec.prompt.size(); ++i) {
+    if (spec.prompt[i] < 0 || spec.prompt[i] >= n_vocab) {
+      return make_error(ErrorCode::kInvalidParameter, "prompt[" + std::to_string(i) + "] = " +
+                                                          std::to_string(spec.prompt[i]) +
+                                                          " is outside the vocabulary of " +
+                                                          std::to_string(n_vocab));
+    }
+  }
+  const std::int32_t n_ctx = llm_.options().n_ctx;
+  if (static_cast<std::int64_t>(spec.prompt.size()) >= n_ctx) {
+    return make_error(ErrorCode::kPromptTooLong, "prompt has " + std::to_string(spec.prompt.size()) +
+                                                     " tokens; the context holds " + std::to_string(n_ctx) +
+                                                     " and at least one must be left to generate");
+  }
+  ZINFER_RETURN_IF_ERROR(validate(spec.params, n_vocab));
+
+  auto job = std::make_unique<Job>();
+  job->order = next_order_++;
+  job->seq = std::make_unique<Sequence>(llm_.tokenizer(), spec.prompt, spec.params, n_ctx);
+  job->spec = std::move(spec);
+  Job* raw = job.get();
+  jobs_.emplace(raw->spec.id, std::move(job));
+  enqueue_waiting(raw);
+  return ok_status();
+}
+
+void Scheduler::enqueue_waiting(Job* job) {
+  auto pos = std::upper_bound(waiting_.begin(), waiting_.end(), job,
+                              [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+  waiting_.insert(pos, job);
+}
+
+void Scheduler::release(Job& job) {
+  if (job.slot >= 0) {
+    llm_.reset(job.slot);
+    free_slots_.push_back(job.slot);
+    job.slot = -1;
+  }
+  job.n_cached = 0;
+}
+
+void Scheduler::erase(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  Job* job = it->second.get();
+  release(*job);
+  std::erase(waiting_, job);
+  std::erase(running_, job);
+  jobs_.erase(it);
+}
+
+void Scheduler::preempt(Job& job) {
+  spdlog::debug("scheduler: preempting job {} ({} tokens cached) — KV cache full", job.spec.id, job.n_cached);
+  release(job);
+  std::erase(running_, &job);
+  ++job.preemptions;
+  ++counters_.preemptions;
+  enqueue_waiting(&job);
+}
+
+void Scheduler::admit(Clock::time_point now) {
+  std::int32_t budget = llm_.kv_free_blocks() - reserved_blocks();
+  const std::int32_t n_ctx = llm_.options().n_ctx;
+  // Strict order: when the head does not fit, nobody behind it jumps ahead (no starvation).
+  while (!waiting_.empty() && !free_slots_.empty()) {
+    Job* job = waiting_.front();
+    const std::int32_t need = blocks_for(std::min(job->known() + 1, n_ctx));
+    if (need > budget && !running_.empty()) break;
+    waiting_.erase(waiting_.begin());
+    job->slot = free_slots_.back();
+    free_slots_.pop_back();
+    job->n_cached = 0;
+    job->started = true;
+    if (!job->admitted_at) job->admitted_at = now;
+    running_.push_back(job);
+    budget -= need;
+  }
+}
+
+JobEvent Scheduler::terminal_event(Job& job, StepOutput out, Clock::time_point now) {
+  JobEvent ev;
+  ev.id = job.spec.id;
+  ev.tokens = std::move(out.tokens);
+  ev.text = std::move(out.text);
+  ev.samples = std::move(out.samples);
+  ev.finish = out.finish;
+  ev.started = job.started;
+  ev.prompt_tokens = static_cast<std::int32_t>(job.seq->prompt().size());
+  ev.completion_tokens = static_cast<std::int32_t>(job.seq->generated().size());
+  ev.preemptions = job.preemptions;
+  const Clock::time_point arrival = job.spec.arrival;
+  ev.timings.queue_ms = ms_between(arrival, job.admitted_at.value_or(now));
+  if (job.first_token_at) {
+    ev.timings.ttft_ms = ms_between(arrival, *job.first_token_at);
+    ev.timings.decode_ms = ms_between(*job.first_token_at, *job.last_token_at);
+    if (ev.completion_tokens > 1 && ev.timings.decode_ms > 0.0) {
+      ev.timings.tokens_per_s = 1000.0 * (ev.completion_tokens - 1) / ev.timings.decode_ms;
+    }
+  }
+  return ev;
+}
+
+JobEvent Scheduler::error_event(Job& job, Error error, Clock::time_point now) {
+  JobEvent ev = terminal_event(job, StepOutput{}, now);
+  ev.finish = FinishReason::kNone;
+  ev.error = std::move(error);
+  return ev;
+}
+
+std::optional<JobEvent> Scheduler::cancel(JobId id, FinishReason reason) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  Job& job = *it->second;
+  JobEvent ev = terminal_event(job, job.seq->finish(reason), Clock::now());
+  ev.finish = reason;
+  erase(id);
+  return ev;
+}
+
+std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
+  std::vector<JobEvent> events;
+
+  // 1. Deadlines, for waiting and running jobs alike.
+  std::vector<JobId> expired;
+  for (const auto& [id, job] : jobs_) {
+    if (job->spec.deadline && *job->spec.deadline <= now) expired.push_back(id);
+  }
+  for (JobId id : expired) {
+    if (auto ev = cancel(id, FinishReason::kDeadline)) events.push_back(std::move(*ev));
+  }
+
+  // 2. Admission, then the batch: every decode, then prompt chunks in rank order.
+  admit(now);
+  if (running_.empty()) return events;
+  std::vector<Job*> order = running_;
+  std::sort(order.begin(), order.end(), [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+  std::int32_t n_decode = 0;
+  for (const Job* j : order) n_decode += j->known() - j->n_cached == 1 ? 1 : 0;
+  std::int32_t prefill_budget = std::max(cfg_.max_step_tokens - n_decode, llm_.kv_block_size());
+  std::vector<Job*> batch;
+  for (Job* j : order) {
+    const std::int32_t remaining = j->known() - j->n_cached;
+    std::int32_t n = 1;
+    if (remaining > 1) {
+      n = std::min(remaining, prefill_budget);
+      if (n <= 0) continue;
+      prefill_budget -= n;
+    }
+    j->input.clear();
+    for (std::int32_t i = 0; i < n; ++i) j->input.push_back(j->token_at(j->n_cached + i));
+    batch.push_back(j);
+  }
+
+  // 3. Make the batch fit the KV pool: preempt the lowest-ranked (youngest) running job
+  //    until it does. A lone job always fits: the pool holds at least n_ctx tokens.
+  while (true) {
+    std::int32_t need = 0;
+    for (const Job* j : batch) {
+      need += blocks_for(j->n_cached + static_cast<std::int32_t>(j->input.size())) - blocks_for(j->n_cached);
+    }
+    if (need <= llm_.kv_free_blocks() || running_.size() <= 1) break;
+    Job* victim = *std::max_element(running_.begin(), running_.end(),
+                                    [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+    std::erase(batch, victim);
+    preempt(*victim);
+  }
+  if (batch.empty()) return events;
+
+  // 4. One forward pass over every sequence in the batch.
+  std::vector<SeqInput> inputs;
+  inputs.reserve(batch.size());
+  for (const Job* j : batch) inputs.push_back(SeqInput{j->slot, j->input, false});
+  auto logits = llm_.forward_batch(inputs);
+  ++counters_.steps;
+  const Clock::time_point t = Clock::now();
+  if (!logits.ok()) {
+    if (logits.error().code == ErrorCode::kOutOfMemory && batch.size() > 1) {
+      // Not expected (the batch was sized above); recover by shedding the youngest job.
+      preempt(*batch.back());
+      return events;
+    }
+    for (Job* j : batch) {
+      const JobId id = j->spec.id;
+      events.push_back(error_event(*j, logits.error(), t));
+      erase(id);
+    }
+    return events;
+  }
+
+  // 5. Sample for the sequences whose last known token was just fed.
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Job* j = batch[i];
+    j->n_cached += static_cast<std::int32_t>(j->input.size());
+    counters_.tokens_prefilled += j->input.size();
+    if (j->n_cached < j->known()) continue;  // prompt chunk: nothing to sample yet
+    auto out = j->seq->accept_logits((*logits)[i]);
+    const JobId id = j->spec.id;
+    if (!out.ok()) {
+      events.push_back(error_event(*j, out.error(), t));
+      erase(id);
+      continue;
+    }
+    if (!j->first_token_at) j->first_token_at = t;
+    j->last_token_at = t;
+    counters_.tokens_generated += out->tokens.size();
+    if (out->finish != FinishReason::kNone) {
+      events.push_back(terminal_event(*j, std::move(*out), t));
+      erase(id);
+      continue;
+    }
+    JobEvent ev;
+    ev.id = id;
+    ev.tokens = std::move(out->tokens);
+    ev.text = std::move(out->text);
+    ev.samples = std::move(out->samples);
+    ev.started = true;
+    events.push_back(std::move(ev));
+  }
+  return events;
+}
+
+std::optional<Clock::time_point> Scheduler::next_deadline() const {
+  std::optional<Clock::time_point> best;
+  for (const auto& [id, job] : jobs_) {
+    if (job->spec.deadline && (!best || *job->spec.deadline < *best)) best = job->spec.deadline;
+  }
+  return best;
+}
+
+std::vector<JobId> Scheduler::waiting_ids() const {
+  std::vector<JobId> ids;
+  for (const Job* j : waiting_) ids.push_back(j->spec.id);
+  return ids;
+}
+
+std::vector<JobId> Scheduler::running_ids() const {
+  std::vector<JobId> ids;
+  for (const Job* j : running_) ids.push_back(j->spec.id);
+  return ids;
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats s = counters_;
+  s.waiting = static_cast<std::int32_t>(waiting_.size());
+  s.running = static_cast<std::int32_t>(running_.size());
+  s.kv_total_blocks = llm_.kv_total_blocks();
+  s.kv_used_blocks = s.kv_total_blocks - llm_.kv_free_blocks();
+  return s;
+}
+
+}  // namespace zinfer::sched

@@ -1,0 +1,127 @@
+// Scheduler: continuous batching over one Llm. Holds the jobs (waiting and running), admits
+// them by KV budget in priority-then-FIFO order, runs ONE forward_batch per step over every
+// running sequence (prompt chunks and decodes together), preempts instead of running out of
+// KV memory, enforces deadlines, and reports per-job events. No threads, no sockets: the
+// caller (the service's engine thread, a test, a benchmark) drives step().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/model/llm.h"
+#include "engine/sched/sequence.h"
+
+namespace zinfer::sched {
+
+using Clock = std::chrono::steady_clock;
+using JobId = std::uint64_t;
+
+struct SchedulerConfig {
+  std::int32_t max_running = 16;       // concurrent sequences (1 ≤ · ≤ LlmOptions.n_seq_max)
+  std::int32_t max_step_tokens = 512;  // tokens per forward step: all decodes, then prompt chunks
+};
+
+// kInvalidParameter naming the field when config does not fit the model's options.
+Status validate(const SchedulerConfig& config, const LlmOptions& llm_options);
+
+struct JobSpec {
+  JobId id = 0;                                // unique among live jobs
+  std::vector<std::int32_t> prompt;            // token ids, 1 ≤ size < n_ctx
+  GenerationParams params;
+  std::int32_t priority = 0;                   // higher runs first; ties in add() order
+  std::optional<Clock::time_point> deadline;   // absolute; checked at every step
+  Clock::time_point arrival = Clock::now();    // receipt time: the origin of queue/ttft timings
+};
+
+struct JobTimings {
+  double queue_ms = 0.0;      // arrival → first admitted
+  double ttft_ms = 0.0;       // arrival → first token
+  double decode_ms = 0.0;     // first token → last token
+  double tokens_per_s = 0.0;  // (completion tokens − 1) / decode time
+};
+
+// What one job gained in one step (or at cancel). At most one event per job per step.
+struct JobEvent {
+  JobId id = 0;
+  std::vector<std::int32_t> tokens;           // tokens gained
+  std::string text;                           // complete UTF-8 released (stop strings held back)
+  std::vector<sample::SampleResult> samples;  // per token: logprob and top logprobs
+  FinishReason finish = FinishReason::kNone;  // set on the terminal event of a normal end
+  std::optional<Error> error;                 // set on the terminal event of a failed job
+  bool started = false;  // the job was admitted at least once (false: it ended while waiting)
+  // Filled on terminal events:
+  std::int32_t prompt_tokens = 0;
+  std::int32_t completion_tokens = 0;
+  std::int32_t preemptions = 0;
+  JobTimings timings;
+
+  bool terminal() const { return finish != FinishReason::kNone || error.has_value(); }
+};
+
+struct SchedulerStats {
+  std::int32_t waiting = 0;
+  std::int32_t running = 0;
+  std::int32_t kv_used_blocks = 0;
+  std::int32_t kv_total_blocks = 0;
+  std::uint64_t steps = 0;             // forward passes run
+  std::uint64_t tokens_generated = 0;  // sampled tokens
+  std::uint64_t tokens_prefilled = 0;  // tokens fed to the model (prompts, recomputes, decodes)
+  std::uint64_t preemptions = 0;
+};
+
+class Scheduler {
+ public:
+  // The Llm must outlive the scheduler; the scheduler is its only user while it lives.
+  static Result<std::unique_ptr<Scheduler>> create(Llm& llm, const SchedulerConfig& config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a job. kInvalidParameter (empty prompt, token ids outside the vocabulary, bad
+  // params, duplicate id), kPromptTooLong (prompt leaves no room to generate in n_ctx).
+  Status add(JobSpec spec);
+  // Ends a live job now with `reason` (kCancelled, kDeadline, ...), frees its KV blocks and
+  // returns its terminal event (held-back text included); nullopt if the id is not live.
+  std::optional<JobEvent> cancel(JobId id, FinishReason reason = FinishReason::kCancelled);
+  // One engine step: expire deadlines, admit, build the batch, one forward_batch, sample.
+  // Returns at most one event per job: those that gained tokens or ended.
+  std::vector<JobEvent> step(Clock::time_point now = Clock::now());
+
+  bool idle() const { return jobs_.empty(); }
+  std::optional<Clock::time_point> next_deadline() const;
+  std::vector<JobId> waiting_ids() const;
+  std::vector<JobId> running_ids() const;
+  SchedulerStats stats() const;
+  const SchedulerConfig& config() const { return cfg_; }
+
+ private:
+  struct Job;
+  Scheduler(Llm& llm, const SchedulerConfig& config);
+
+  std::int32_t blocks_for(std::int32_t n_tokens) const;
+  std::int32_t reserved_blocks() const;
+  void admit(Clock::time_point now);
+  void preempt(Job& job);
+  void enqueue_waiting(Job* job);
+  void release(Job& job);
+  JobEvent terminal_event(Job& job, StepOutput out, Clock::time_point now);
+  JobEvent error_event(Job& job, Error error, Clock::time_point now);
+  void erase(JobId id);
+
+  Llm& llm_;
+  SchedulerConfig cfg_;
+  std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
+  std::vector<Job*> waiting_;       // sorted: priority desc, then add() order
+  std::vector<Job*> running_;       // admission order
+  std::vector<std::int32_t> free_slots_;  // seq_ids not held by a running job
+  std::uint64_t next_order_ = 0;
+  SchedulerStats counters_;
+};
+
+}  // namespace zinfer::sched

@@ -1,0 +1,315 @@
+// `zinfer submit`: send a JSONL batch of jobs to a worker over a DEALER socket with a bounded
+// in-flight window; write one JSON line per finished job (or per frame with --stream, or the
+// streamed text with --format text). Input lines carry the wire submit fields as JSON
+// (schemas/PROTOCOL.md §4.1); "v", "type" and "job_id" are filled in when absent.
+#include <unistd.h>
+#include <zmq.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "service/cli/commands.h"
+#include "service/protocol/codec.h"
+
+namespace zinfer::cli {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct SubmitArgs {
+  std::string connect;
+  std::string input = "-";
+  std::string output = "-";
+  std::string format = "json";
+  bool stream = false;
+  int window = 32;
+  int retries = 50;
+  double timeout_s = 600.0;
+};
+
+struct Job {
+  std::string job_id;
+  std::string frame;  // msgpack submit
+  int attempts = 0;
+  Clock::time_point retry_at;
+  std::string text;
+  json tokens = json::array();
+  json logprobs = json::array();
+};
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+class Session {
+ public:
+  Session(const SubmitArgs& a, std::istream& in, std::ostream& out) : a_(a), in_(in), out_(out) {}
+
+  int run() {
+    ctx_ = zmq_ctx_new();
+    sock_ = zmq_socket(ctx_, ZMQ_DEALER);
+    const int linger = 1000;
+    zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(sock_, a_.connect.c_str()) != 0) {
+      std::cerr << "error: --connect " << a_.connect << ": " << zmq_strerror(zmq_errno()) << "\n";
+      return 2;
+    }
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    last_frame_ = Clock::now();
+    started_ = Clock::now();
+    int rc = 0;
+    while (true) {
+      if (!fill_window(rc)) break;
+      if (in_flight_.empty() && retry_.empty() && input_done_) break;
+      zmq_pollitem_t item{sock_, 0, ZMQ_POLLIN, 0};
+      zmq_poll(&item, 1, 100);
+      while (receive_one()) {
+      }
+      if (!in_flight_.empty() && Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
+        for (auto& [id, job] : in_flight_) {
+          finish_error(job, "WORKER_LOST", "no frame from the worker for " + std::to_string(a_.timeout_s) + " s", true);
+        }
+        in_flight_.clear();
+        rc = 3;
+        break;
+      }
+      if (tty) progress(false);
+    }
+    if (tty) progress(true);
+    out_.flush();
+    zmq_close(sock_);
+    zmq_ctx_term(ctx_);
+    if (rc != 0) return rc;
+    return failed_ > 0 ? 1 : 0;
+  }
+
+ private:
+  // Reads the next job line; nullopt at end of input. Bad lines end the run (rc 2).
+  std::optional<Job> next_job(int& rc) {
+    std::string line;
+    while (std::getline(in_, line)) {
+      ++line_no_;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) {
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": not a JSON object\n";
+        rc = 2;
+        return std::nullopt;
+      }
+      if (!j.contains("v")) j["v"] = protocol::kProtocolVersion;
+      if (!j.contains("type")) j["type"] = "submit";
+      if (!j.contains("job_id")) j["job_id"] = "job-" + std::to_string(line_no_);
+      if (!j.contains("stream")) j["stream"] = a_.stream;
+      if (j["type"] != "submit" || !j["job_id"].is_string()) {
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": expected a submit with a string job_id\n";
+        rc = 2;
+        return std::nullopt;
+      }
+      Job job;
+      job.job_id = j["job_id"].get<std::string>();
+      const std::vector<std::uint8_t> bytes = json::to_msgpack(j);
+      job.frame.assign(bytes.begin(), bytes.end());
+      ++total_;
+      return job;
+    }
+    input_done_ = true;
+    return std::nullopt;
+  }
+
+  // Sends retries that are due and new jobs while the window has room; false on input errors.
+  bool fill_window(int& rc) {
+    const auto now = Clock::now();
+    while (static_cast<int>(in_flight_.size()) < a_.window) {
+      std::optional<Job> job;
+      if (!retry_.empty() && retry_.front().retry_at <= now) {
+        job = std::move(retry_.front());
+        retry_.pop_front();
+      } else if (!input_done_) {
+        job = next_job(rc);
+        if (rc != 0) return false;
+      }
+      if (!job) break;
+      if (in_flight_.count(job->job_id) != 0) {
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": job_id \"" << job->job_id
+                  << "\" is already in flight\n";
+        rc = 2;
+        return false;
+      }
+      ++job->attempts;
+      zmq_send(sock_, job->frame.data(), job->frame.size(), 0);
+      in_flight_.emplace(job->job_id, std::move(*job));
+    }
+    return true;
+  }
+
+  // Handles one frame if one is waiting.
+  bool receive_one() {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock_, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&msg);
+      return false;
+    }
+    last_frame_ = Clock::now();
+    const auto* data = static_cast<const std::uint8_t*>(zmq_msg_data(&msg));
+    const std::span<const std::uint8_t> bytes(data, zmq_msg_size(&msg));
+    auto decoded = protocol::decode_worker(bytes, protocol::DecodeLimits{});
+    json frame = json::from_msgpack(bytes, true, false);
+    zmq_msg_close(&msg);
+    if (!decoded.ok() || frame.is_discarded()) {
+      std::cerr << "warning: undecodable frame from the worker: "
+                << (decoded.ok() ? std::string("not msgpack") : decoded.error().message) << "\n";
+      return true;
+    }
+    const std::string id = frame.value("job_id", "");
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return true;
+    Job& job = it->second;
+    const std::string type = frame.value("type", "");
+    if (type == "token" || type == "done") {
+      const std::string text = frame.value("text", "");
+      job.text += text;
+      for (const auto& t : frame["tokens"]) job.tokens.push_back(t);
+      if (frame.contains("logprobs")) {
+        for (const auto& l : frame["logprobs"]) job.logprobs.push_back(l);
+      }
+      tokens_ += frame["tokens"].size();
+      if (a_.format == "text" && a_.stream) print_text(job.job_id, text);
+    }
+    if (a_.stream && a_.format == "json") out_ << dump(frame) << "\n";
+    if (type == "done") {
+      if (a_.format == "text") {
+        if (!a_.stream) print_text(job.job_id, job.text);
+        print_text(job.job_id, "\n(" + frame.value("finish_reason", "") + ", " +
+                                   std::to_string(job.tokens.size()) + " tokens)\n");
+        last_printed_.clear();
+      } else if (!a_.stream) {
+        json rec = frame;
+        rec.erase("v");
+        rec.erase("type");
+        rec.erase("seq");
+        rec["text"] = job.text;
+        rec["tokens"] = job.tokens;
+        if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
+        out_ << dump(rec) << "\n";
+      }
+      ++done_;
+      in_flight_.erase(it);
+    } else if (type == "error") {
+      const std::string code = frame.value("code", "");
+      if (code == "QUEUE_FULL" && job.attempts <= a_.retries) {
+        // Back off (50 ms doubling, at most 2 s) and send the same frame again.
+        const int shift = std::min(job.attempts - 1, 5);
+        job.retry_at = Clock::now() + std::chrono::milliseconds(std::min(2000, 50 << shift));
+        job.text.clear();
+        job.tokens = json::array();
+        retry_.push_back(std::move(job));
+        in_flight_.erase(it);
+        return true;
+      }
+      if (!a_.stream || a_.format == "text") finish_error(job, code, frame.value("message", ""), frame.value("retriable", false));
+      ++failed_;
+      in_flight_.erase(it);
+    }
+    return true;
+  }
+
+  void finish_error(const Job& job, const std::string& code, const std::string& message, bool retriable) {
+    if (a_.format == "text") {
+      print_text(job.job_id, "\nerror " + code + ": " + message + "\n");
+      last_printed_.clear();
+      return;
+    }
+    json rec = {{"job_id", job.job_id}, {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
+    out_ << dump(rec) << "\n";
+  }
+
+  void print_text(const std::string& job_id, const std::string& text) {
+    if (text.empty()) return;
+    if (last_printed_ != job_id) {
+      out_ << (last_printed_.empty() ? "" : "\n") << "[" << job_id << "] ";
+      last_printed_ = job_id;
+    }
+    out_ << text << std::flush;
+  }
+
+  void progress(bool final) {
+    const auto now = Clock::now();
+    if (!final && now - last_progress_ < std::chrono::milliseconds(200)) return;
+    last_progress_ = now;
+    const double s = std::chrono::duration<double>(now - started_).count();
+    std::fprintf(stderr, "\r[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s   %s",
+                 done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
+                 s > 0 ? static_cast<double>(tokens_) / s : 0.0, final ? "\n" : "");
+  }
+
+  const SubmitArgs& a_;
+  std::istream& in_;
+  std::ostream& out_;
+  void* ctx_ = nullptr;
+  void* sock_ = nullptr;
+  std::map<std::string, Job> in_flight_;
+  std::deque<Job> retry_;
+  bool input_done_ = false;
+  std::size_t line_no_ = 0, total_ = 0, done_ = 0, failed_ = 0, tokens_ = 0;
+  std::string last_printed_;
+  Clock::time_point last_frame_, started_, last_progress_;
+};
+
+int run_submit(const SubmitArgs& a) {
+  if (a.window < 1) {
+    std::cerr << "error: --window must be ≥ 1, got " << a.window << "\n";
+    return 2;
+  }
+  if (a.format != "json" && a.format != "text") {
+    std::cerr << "error: --format must be json or text, got '" << a.format << "'\n";
+    return 2;
+  }
+  std::ifstream in_file;
+  if (a.input != "-") {
+    in_file.open(a.input);
+    if (!in_file) {
+      std::cerr << "error: --input " << a.input << ": cannot open\n";
+      return 2;
+    }
+  }
+  std::ofstream out_file;
+  if (a.output != "-") {
+    out_file.open(a.output);
+    if (!out_file) {
+      std::cerr << "error: --output " << a.output << ": cannot open\n";
+      return 2;
+    }
+  }
+  Session s(a, a.input == "-" ? std::cin : in_file, a.output == "-" ? std::cout : out_file);
+  return s.run();
+}
+
+}  // namespace
+
+Command register_submit(CLI::App& app) {
+  auto a = std::make_shared<SubmitArgs>();
+  CLI::App* sub = app.add_subcommand("submit", "Send a JSONL batch of jobs to a worker and collect the results");
+  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")->required();
+  sub->add_option("-i,--input", a->input, "JSONL file of submits (one JSON object per line; - = stdin)")
+      ->capture_default_str();
+  sub->add_option("-o,--output", a->output, "Where results go (- = stdout)")->capture_default_str();
+  sub->add_flag("--stream", a->stream, "Stream tokens: one JSON line per frame (text as it comes with --format text)");
+  sub->add_option("--format", a->format, "json (machine-readable lines) or text (answers for people)")
+      ->capture_default_str();
+  sub->add_option("-w,--window", a->window, "Jobs in flight at once")->capture_default_str();
+  sub->add_option("--retries", a->retries, "Resubmissions of a job answered QUEUE_FULL")->capture_default_str();
+  sub->add_option("--timeout", a->timeout_s, "Seconds without any frame before in-flight jobs count as lost")
+      ->capture_default_str();
+  return Command{sub, [a] { return run_submit(*a); }};
+}
+
+}  // namespace zinfer::cli

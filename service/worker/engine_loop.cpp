@@ -1,0 +1,267 @@
+// EngineLoop (see engine_loop.h).
+#include "service/worker/engine_loop.h"
+
+#include <zmq.h>
+
+#include <exception>
+
+#include "service/protocol/codec.h"
+#include "service/worker/service_log.h"
+
+namespace zinfer::worker {
+namespace {
+
+std::vector<protocol::TokenLogprob> to_wire(const std::vector<sample::SampleResult>& samples) {
+  std::vector<protocol::TokenLogprob> out;
+  out.reserve(samples.size());
+  for (const auto& s : samples) out.push_back(protocol::TokenLogprob{s.token, s.logprob, s.top_logprobs});
+  return out;
+}
+
+template <typename T>
+void append(std::vector<T>& to, std::vector<T>&& from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+EngineLoop::EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint,
+                       std::int32_t max_pending_frames)
+    : engine_(engine),
+      zmq_context_(zmq_context),
+      wake_endpoint_(std::move(wake_endpoint)),
+      max_pending_frames_(max_pending_frames) {}
+
+EngineLoop::~EngineLoop() { stop(); }
+
+void EngineLoop::start() {
+  publish_snapshot_now();
+  thread_ = std::thread([this] { run(); });
+}
+
+void EngineLoop::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EngineLoop::push(Command cmd) {
+  {
+    std::lock_guard lk(mu_);
+    inbox_.push_back(std::move(cmd));
+  }
+  cv_.notify_one();
+}
+
+void EngineLoop::submit(SubmitCommand cmd) { push(std::move(cmd)); }
+void EngineLoop::cancel(JobHandle handle) { push(CancelCmd{handle}); }
+void EngineLoop::end_all() { push(EndAllCmd{}); }
+
+std::vector<OutFrame> EngineLoop::take_frames() {
+  std::vector<OutFrame> frames;
+  {
+    std::lock_guard lk(mu_);
+    frames.swap(outbox_);
+    wake_pending_ = false;
+  }
+  cv_.notify_one();  // the engine may be paused on max_pending_frames
+  return frames;
+}
+
+EngineSnapshot EngineLoop::snapshot() const {
+  std::lock_guard lk(snap_mu_);
+  return snap_;
+}
+
+void EngineLoop::publish_snapshot_now() {
+  const sched::SchedulerStats s = engine_.stats();
+  std::lock_guard lk(snap_mu_);
+  snap_.waiting = s.waiting;
+  snap_.running = s.running;
+  snap_.kv_used_blocks = s.kv_used_blocks;
+  snap_.kv_total_blocks = s.kv_total_blocks;
+  snap_.steps = s.steps;
+  snap_.tokens_generated = s.tokens_generated;
+  snap_.failed = failed_;
+}
+
+void EngineLoop::run() {
+  wake_socket_ = zmq_socket(zmq_context_, ZMQ_PAIR);
+  const int linger = 0;
+  zmq_setsockopt(wake_socket_, ZMQ_LINGER, &linger, sizeof(linger));
+  if (zmq_connect(wake_socket_, wake_endpoint_.c_str()) != 0) {
+    service_log().critical("engine thread: cannot connect {}: {}", wake_endpoint_, zmq_strerror(zmq_errno()));
+    failed_ = true;
+  }
+  std::deque<Command> cmds;
+  std::vector<OutFrame> frames;
+  while (true) {
+    bool step_now = false;
+    {
+      std::unique_lock lk(mu_);
+      auto can_step = [&] {
+        return !failed_ && !engine_.idle() && static_cast<std::int32_t>(outbox_.size()) < max_pending_frames_;
+      };
+      cv_.wait(lk, [&] { return stop_ || !inbox_.empty() || can_step(); });
+      if (stop_) break;
+      cmds.swap(inbox_);
+      step_now = can_step();
+    }
+    for (Command& c : cmds) apply(c, frames);
+    cmds.clear();
+    if (step_now && !engine_.idle()) {
+      try {
+        for (const sched::JobEvent& ev : engine_.step(sched::Clock::now())) {
+          emit(ev, frames);
+        }
+      } catch (const std::exception& e) {
+        fail_all(std::string("engine step failed: ") + e.what(), frames);
+      }
+    }
+    publish(frames);
+  }
+  zmq_close(wake_socket_);
+  wake_socket_ = nullptr;
+}
+
+void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
+  if (auto* submit = std::get_if<SubmitCommand>(&cmd)) {
+    WireJob w;
+    w.job_id = std::move(submit->job_id);
+    w.client = std::move(submit->client);
+    w.stream = submit->stream;
+    w.logprobs = submit->logprobs;
+    const JobHandle h = submit->handle;
+    jobs_.emplace(h, std::move(w));
+    Status st = failed_ ? Status(make_error(ErrorCode::kInternal, "the engine has failed; the worker is exiting"))
+                        : engine_.add(std::move(submit->spec));
+    if (!st.ok()) emit_error(h, st.error(), out);
+    return;
+  }
+  if (auto* c = std::get_if<CancelCmd>(&cmd)) {
+    if (jobs_.count(c->handle) == 0) return;  // already ended: cancel is idempotent
+    if (auto ev = engine_.cancel(c->handle, sched::FinishReason::kCancelled)) emit(*ev, out);
+    return;
+  }
+  // EndAllCmd
+  std::vector<sched::JobId> ids = engine_.waiting_ids();
+  for (sched::JobId id : engine_.running_ids()) ids.push_back(id);
+  for (sched::JobId id : ids) {
+    auto ev = engine_.cancel(id, sched::FinishReason::kCancelled);
+    if (!ev) continue;
+    if (ev->completion_tokens == 0) {
+      emit_error(id, make_error(ErrorCode::kDraining, "the worker drained before the job started"), out);
+    } else {
+      emit(*ev, out);
+    }
+  }
+}
+
+void EngineLoop::emit_error(JobHandle handle, const Error& error, std::vector<OutFrame>& out) {
+  auto it = jobs_.find(handle);
+  if (it == jobs_.end()) return;
+  WireJob& w = it->second;
+  OutFrame f;
+  f.handle = handle;
+  f.kind = FrameKind::kError;
+  f.error = error.code;
+  f.payload = protocol::encode(protocol::WorkerMessage(protocol::error_reply(error, w.job_id)));
+  out.push_back(std::move(f));
+  service_log().info("job {}/{}: error {}: {}", w.client, w.job_id, error_code_name(error.code), error.message);
+  jobs_.erase(it);
+}
+
+void EngineLoop::emit(const sched::JobEvent& ev, std::vector<OutFrame>& out) {
+  auto it = jobs_.find(ev.id);
+  if (it == jobs_.end()) return;
+  WireJob& w = it->second;
+  if (!ev.terminal()) {
+    if (!w.stream) {
+      w.held_text += ev.text;
+      w.held_tokens.insert(w.held_tokens.end(), ev.tokens.begin(), ev.tokens.end());
+      if (w.logprobs) append(w.held_logprobs, to_wire(ev.samples));
+      return;
+    }
+    protocol::TokenMsg m;
+    m.job_id = w.job_id;
+    m.seq = w.seq++;
+    m.tokens = ev.tokens;
+    m.text = ev.text;
+    if (w.logprobs) m.logprobs = to_wire(ev.samples);
+    out.push_back(OutFrame{ev.id, FrameKind::kToken, protocol::encode(protocol::WorkerMessage(std::move(m)))});
+    return;
+  }
+  if (ev.error) {
+    emit_error(ev.id, *ev.error, out);
+    return;
+  }
+  if (ev.finish == sched::FinishReason::kDeadline && ev.completion_tokens == 0) {
+    // Before the first token the deadline is an error (PROTOCOL.md §4.1); after it, a done.
+    emit_error(ev.id,
+               make_error(ErrorCode::kDeadlineExceeded,
+                          std::string("submit.deadline_ms: passed before the first token (") +
+                              (ev.started ? "while processing the prompt)" : "while queued)")),
+               out);
+    return;
+  }
+  protocol::DoneMsg d;
+  d.job_id = w.job_id;
+  d.seq = w.seq++;
+  d.finish_reason = ev.finish;
+  d.text = std::move(w.held_text) + ev.text;
+  d.tokens = std::move(w.held_tokens);
+  d.tokens.insert(d.tokens.end(), ev.tokens.begin(), ev.tokens.end());
+  if (w.logprobs) {
+    d.logprobs = std::move(w.held_logprobs);
+    append(d.logprobs, to_wire(ev.samples));
+  }
+  d.usage.prompt_tokens = ev.prompt_tokens;
+  d.usage.completion_tokens = ev.completion_tokens;
+  d.timings.queue_ms = ev.timings.queue_ms;
+  d.timings.ttft_ms = ev.timings.ttft_ms;
+  d.timings.decode_ms = ev.timings.decode_ms;
+  d.timings.tokens_per_s = ev.timings.tokens_per_s;
+  OutFrame f{ev.id, FrameKind::kDone, protocol::encode(protocol::WorkerMessage(std::move(d)))};
+  f.finish = ev.finish;
+  f.completion_tokens = static_cast<std::uint32_t>(ev.completion_tokens);
+  out.push_back(std::move(f));
+  service_log().info("job {}/{}: {} | prompt {} tok, completion {} tok | queue {:.1f} ms, ttft {:.1f} ms, "
+                     "decode {:.1f} ms ({:.1f} tok/s){}",
+                     w.client, w.job_id, sched::finish_reason_name(ev.finish), ev.prompt_tokens,
+                     ev.completion_tokens, ev.timings.queue_ms, ev.timings.ttft_ms, ev.timings.decode_ms,
+                     ev.timings.tokens_per_s,
+                     ev.preemptions > 0 ? fmt::format(", preempted {}×", ev.preemptions) : std::string());
+  jobs_.erase(it);
+}
+
+void EngineLoop::fail_all(const std::string& why, std::vector<OutFrame>& out) {
+  service_log().critical("{}; failing {} live jobs", why, jobs_.size());
+  failed_ = true;
+  std::vector<JobHandle> handles;
+  for (const auto& [h, w] : jobs_) handles.push_back(h);
+  for (JobHandle h : handles) emit_error(h, make_error(ErrorCode::kInternal, why), out);
+}
+
+void EngineLoop::publish(std::vector<OutFrame>& frames) {
+  // Numbers first: a client that has read a terminal frame and then asks for stats sees them.
+  publish_snapshot_now();
+  if (frames.empty()) return;
+  bool wake = false;
+  {
+    std::lock_guard lk(mu_);
+    if (outbox_.empty()) {
+      outbox_.swap(frames);
+    } else {
+      append(outbox_, std::move(frames));
+    }
+    wake = !wake_pending_;
+    wake_pending_ = true;
+  }
+  frames.clear();
+  if (wake && wake_socket_ != nullptr) zmq_send(wake_socket_, "", 0, ZMQ_DONTWAIT);
+}
+
+}  // namespace zinfer::worker

@@ -1,0 +1,135 @@
+// EngineLoop: the worker's engine thread. It owns the JobEngine, takes commands (submit,
+// cancel, drain) from the I/O thread through a mutex-protected inbox, runs engine steps, turns
+// each job's events into encoded wire frames (at most one per job per step, exactly one
+// terminal frame per job) and hands them back through an outbox, waking the I/O thread over
+// an inproc PAIR socket. It never touches the network and never waits on a client.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "service/protocol/messages.h"
+#include "service/worker/job_engine.h"
+
+namespace zinfer::worker {
+
+using JobHandle = std::uint64_t;  // worker-wide job id (also the JobEngine's JobId)
+
+// An accepted job, handed from the I/O thread to the engine thread.
+struct SubmitCommand {
+  JobHandle handle = 0;
+  std::string job_id;  // the client's id, echoed in frames
+  std::string client;  // printable client identity, for log lines
+  sched::JobSpec spec;  // spec.id == handle
+  bool stream = true;
+  bool logprobs = false;
+};
+
+enum class FrameKind : std::uint8_t { kToken, kDone, kError };
+
+// One encoded worker → client frame for one job.
+struct OutFrame {
+  JobHandle handle = 0;
+  FrameKind kind = FrameKind::kToken;
+  std::string payload;  // msgpack WorkerMessage
+  // For the I/O thread's accounting of terminal frames:
+  sched::FinishReason finish = sched::FinishReason::kNone;  // kDone
+  ErrorCode error = ErrorCode::kInternal;                   // kError
+  std::uint32_t completion_tokens = 0;                      // terminal frames
+  bool terminal() const { return kind != FrameKind::kToken; }
+};
+
+// Engine numbers published after every step (read by health/stats on the I/O thread).
+struct EngineSnapshot {
+  std::int32_t waiting = 0;
+  std::int32_t running = 0;
+  std::int32_t kv_used_blocks = 0;
+  std::int32_t kv_total_blocks = 0;
+  std::uint64_t steps = 0;
+  std::uint64_t tokens_generated = 0;
+  bool failed = false;  // the engine thread hit an unrecoverable error (worker must exit)
+};
+
+class EngineLoop {
+ public:
+  // wake_endpoint: an inproc:// endpoint the I/O thread has bound a PAIR socket to.
+  EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint, std::int32_t max_pending_frames);
+  ~EngineLoop();
+  EngineLoop(const EngineLoop&) = delete;
+  EngineLoop& operator=(const EngineLoop&) = delete;
+
+  void start();
+  // Stops the thread; live jobs are dropped without frames (use end_all() first).
+  void stop();
+
+  // Any thread. Commands are applied in order, before the next engine step.
+  void submit(SubmitCommand cmd);
+  void cancel(JobHandle handle);  // → done, finish_reason "cancelled" (no-op if not live)
+  // Drain timeout: every live job ends now — done "cancelled" if it produced tokens, else
+  // error DRAINING (retriable: it never started, another worker can run it).
+  void end_all();
+
+  // I/O thread, after a wake-up: the frames produced since the last call, in order.
+  std::vector<OutFrame> take_frames();
+  EngineSnapshot snapshot() const;
+
+ private:
+  struct CancelCmd {
+    JobHandle handle;
+  };
+  struct EndAllCmd {};
+  using Command = std::variant<SubmitCommand, CancelCmd, EndAllCmd>;
+
+  // Per-job wire state (engine thread only).
+  struct WireJob {
+    std::string job_id;
+    std::string client;
+    bool stream = true;
+    bool logprobs = false;
+    std::uint64_t seq = 0;               // next frame number
+    std::string held_text;               // stream = false: text so far
+    std::vector<std::int32_t> held_tokens;
+    std::vector<protocol::TokenLogprob> held_logprobs;
+  };
+
+  void push(Command cmd);
+  void run();
+  void apply(Command& cmd, std::vector<OutFrame>& out);
+  void emit(const sched::JobEvent& ev, std::vector<OutFrame>& out);
+  void emit_error(JobHandle handle, const Error& error, std::vector<OutFrame>& out);
+  void fail_all(const std::string& why, std::vector<OutFrame>& out);
+  void publish(std::vector<OutFrame>& frames);
+  void publish_snapshot_now();
+
+  JobEngine& engine_;
+  void* zmq_context_;
+  std::string wake_endpoint_;
+  std::int32_t max_pending_frames_;
+  std::thread thread_;
+
+  std::mutex mu_;  // guards the fields below
+  std::condition_variable cv_;
+  std::deque<Command> inbox_;
+  std::vector<OutFrame> outbox_;
+  bool wake_pending_ = false;
+  bool stop_ = false;
+
+  mutable std::mutex snap_mu_;
+  EngineSnapshot snap_;
+
+  std::unordered_map<JobHandle, WireJob> jobs_;  // engine thread only
+  bool failed_ = false;                          // engine thread only (published in snap_)
+  void* wake_socket_ = nullptr;                  // engine thread only
+};
+
+}  // namespace zinfer::worker

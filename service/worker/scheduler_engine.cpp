@@ -1,0 +1,39 @@
+// SchedulerEngine (see scheduler_engine.h).
+#include "service/worker/scheduler_engine.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "engine/gguf/gguf_file.h"
+
+namespace zinfer::worker {
+
+Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(const LlmOptions& llm_options,
+                                                                 const sched::SchedulerConfig& sched_config) {
+  auto engine = std::unique_ptr<SchedulerEngine>(new SchedulerEngine());
+  LlmOptions opt = llm_options;
+  opt.n_seq_max = std::max(opt.n_seq_max, sched_config.max_running);
+  ZINFER_ASSIGN_OR_RETURN(engine->llm_, Llm::load(opt));
+  ZINFER_ASSIGN_OR_RETURN(engine->sched_, sched::Scheduler::create(*engine->llm_, sched_config));
+
+  // The tensor types, for health replies: a second, metadata-only look at the file (mmap).
+  std::set<std::string> types;
+  ZINFER_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(opt.model_path));
+  for (const auto& t : file->tensors()) types.insert(std::string(quant::type_name(t.type)));
+
+  const Llm& llm = *engine->llm_;
+  EngineInfo& info = engine->info_;
+  info.model = llm.hparams().name.empty() ? std::filesystem::path(opt.model_path).filename().string()
+                                          : llm.hparams().name;
+  info.architecture = llm.hparams().arch;
+  info.quant_types.assign(types.begin(), types.end());
+  info.device = llm.options().device;
+  info.context_length = llm.options().n_ctx;
+  info.vocab_size = llm.hparams().n_vocab;
+  info.capacity = sched_config.max_running;
+  info.tokenizer = &llm.tokenizer();
+  return engine;
+}
+
+}  // namespace zinfer::worker

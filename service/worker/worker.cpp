@@ -1,0 +1,397 @@
+// Worker (see worker.h): the I/O thread's loop, request handling and the drain sequence.
+#include "service/worker/worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "service/worker/service_log.h"
+#include "service/worker/submit_prep.h"
+
+namespace zinfer::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxRequestsPerTurn = 4096;   // fairness between reading and routing frames
+constexpr auto kFlushGrace = std::chrono::seconds(5);  // after the drain deadline, for slow peers
+
+Error zmq_error(const std::string& what) {
+  return make_error(ErrorCode::kInvalidParameter, what + ": " + zmq_strerror(zmq_errno()));
+}
+
+}  // namespace
+
+std::string peer_label(const std::string& peer) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(peer.size() * 2);
+  for (unsigned char c : peer) {
+    s.push_back(kHex[c >> 4]);
+    s.push_back(kHex[c & 15]);
+  }
+  return s;
+}
+
+Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::unique_ptr<JobEngine> engine) {
+  ZINFER_RETURN_IF_ERROR(validate(config));
+  std::unique_ptr<Worker> w(new Worker());
+  w->config_ = config;
+  w->engine_ = std::move(engine);
+  w->limits_.max_frame_bytes = config.max_frame_bytes;
+  w->limits_.max_prompt_tokens =
+      std::min<std::size_t>(w->limits_.max_prompt_tokens, static_cast<std::size_t>(w->engine_->info().context_length));
+  w->started_at_ = Clock::now();
+
+  w->ctx_ = zmq_ctx_new();
+  w->router_ = zmq_socket(w->ctx_, ZMQ_ROUTER);
+  const int one = 1;
+  const int hwm = config.sndhwm;
+  // Transport cap well above the decoder's limit: larger frames still get a typed error,
+  // absurd ones cost the sender its connection instead of our memory.
+  const std::int64_t max_msg = static_cast<std::int64_t>(config.max_frame_bytes) * 4 + 4096;
+  const int linger = 2000;
+  zmq_setsockopt(w->router_, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+  zmq_setsockopt(w->router_, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+  zmq_setsockopt(w->router_, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
+  zmq_setsockopt(w->router_, ZMQ_LINGER, &linger, sizeof(linger));
+  if (zmq_bind(w->router_, config.bind.c_str()) != 0) return zmq_error("--bind " + config.bind);
+  char buf[1024];
+  std::size_t len = sizeof(buf);
+  zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len);
+  w->endpoint_ = std::string(buf, len > 0 && buf[len - 1] == '\0' ? len - 1 : len);
+
+  w->wake_ = zmq_socket(w->ctx_, ZMQ_PAIR);
+  const std::string wake_ep = "inproc://zinfer-engine-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(w.get()));
+  if (zmq_bind(w->wake_, wake_ep.c_str()) != 0) return zmq_error("inproc wake socket");
+  w->control_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->control_fd_ < 0) return make_error(ErrorCode::kInternal, std::string("eventfd: ") + std::strerror(errno));
+  w->sender_ = std::make_unique<RouterSender>(w->router_, config.max_peer_backlog_bytes);
+  w->loop_ = std::make_unique<EngineLoop>(*w->engine_, w->ctx_, wake_ep, config.max_pending_frames);
+  return w;
+}
+
+Worker::~Worker() {
+  if (loop_) loop_->stop();
+  loop_.reset();
+  if (wake_ != nullptr) zmq_close(wake_);
+  if (router_ != nullptr) zmq_close(router_);
+  if (ctx_ != nullptr) zmq_ctx_term(ctx_);  // waits up to the ROUTER's linger for queued frames
+  if (control_fd_ >= 0) close(control_fd_);
+}
+
+void Worker::request_drain() {
+  const std::uint64_t v = 1;
+  [[maybe_unused]] auto n = write(control_fd_, &v, sizeof(v));
+}
+
+void Worker::request_stop() {
+  stop_requested_.store(true);
+  request_drain();
+}
+
+double Worker::uptime_s() const { return std::chrono::duration<double>(Clock::now() - started_at_).count(); }
+
+int Worker::run() {
+  const EngineInfo& info = engine_->info();
+  service_log().info("serving {} ({}, ctx {}, {} concurrent) on {} at {}", info.model, info.architecture,
+                     info.context_length, info.capacity, info.device, endpoint_);
+  loop_->start();
+  zmq_pollitem_t items[3] = {{router_, 0, ZMQ_POLLIN, 0}, {wake_, 0, ZMQ_POLLIN, 0}, {nullptr, control_fd_, ZMQ_POLLIN, 0}};
+  while (true) {
+    long timeout_ms = -1;
+    if (sender_->has_backlog()) timeout_ms = 1;
+    if (draining_) timeout_ms = timeout_ms < 0 ? 20 : std::min<long>(timeout_ms, 20);
+    const int rc = zmq_poll(items, 3, timeout_ms);
+    if (rc < 0 && zmq_errno() != EINTR) {
+      service_log().critical("zmq_poll: {}", zmq_strerror(zmq_errno()));
+      exit_code_ = 1;
+      break;
+    }
+    if (rc > 0) {
+      if (items[2].revents & ZMQ_POLLIN) on_control();
+      if (items[1].revents & ZMQ_POLLIN) on_wake();
+      if (items[0].revents & ZMQ_POLLIN) receive_requests();
+    }
+    if (sender_->has_backlog()) flush_backlogs();
+    if (!draining_ && loop_->snapshot().failed) {
+      exit_code_ = 1;
+      begin_drain(0.0);
+    }
+    if (draining_) {
+      const auto now = Clock::now();
+      if (!end_all_sent_ && now >= drain_deadline_) {
+        if (!table_.empty()) service_log().warn("drain timeout: cancelling {} running jobs", table_.size());
+        loop_->end_all();
+        end_all_sent_ = true;
+      }
+      if (table_.empty() && (!sender_->has_backlog() || now >= drain_deadline_ + kFlushGrace)) {
+        if (sender_->has_backlog()) {
+          service_log().warn("exiting with {} frames undelivered to slow clients", sender_->backlog_frames());
+        }
+        break;
+      }
+    }
+  }
+  loop_->stop();
+  service_log().info("drained: {} accepted, {} completed, {} cancelled, {} failed, {} rejected; exiting",
+                     counters_.accepted, counters_.completed, counters_.cancelled, counters_.failed,
+                     counters_.rejected);
+  return exit_code_;
+}
+
+void Worker::on_control() {
+  std::uint64_t v = 0;
+  [[maybe_unused]] auto n = read(control_fd_, &v, sizeof(v));
+  begin_drain(stop_requested_.load() ? 0.0 : config_.drain_timeout_s);
+}
+
+void Worker::begin_drain(double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  if (draining_) {
+    drain_deadline_ = std::min(drain_deadline_, deadline);  // a stop during a drain shortens it
+    return;
+  }
+  draining_ = true;
+  drain_deadline_ = deadline;
+  service_log().info("draining: {} live jobs get up to {:.1f} s to finish", table_.size(), timeout_s);
+}
+
+void Worker::on_wake() {
+  char byte;
+  while (zmq_recv(wake_, &byte, sizeof(byte), ZMQ_DONTWAIT) >= 0) {
+  }
+  for (OutFrame& f : loop_->take_frames()) {
+    JobEntry* e = table_.get(f.handle);
+    if (e == nullptr) continue;
+    const std::string client = e->client;  // e may be invalidated by client_gone / erase
+    if (gone_.count(client) == 0) {
+      if (sender_->send(client, e->req_style, f.payload) == RouterSender::Outcome::kGone) {
+        client_gone(client, "unreachable");
+      }
+    }
+    if (!f.terminal()) continue;
+    if (f.kind == FrameKind::kError) {
+      ++counters_.failed;
+    } else if (f.finish == sched::FinishReason::kCancelled) {
+      ++counters_.cancelled;
+    } else {
+      ++counters_.completed;
+    }
+    table_.erase(f.handle);
+    if (gone_.count(client) != 0 && table_.handles_of(client).empty()) gone_.erase(client);
+  }
+  for (const std::string& peer : sender_->take_overflowed()) {
+    service_log().warn("client {} reads too slowly (backlog over {} bytes): cancelling its jobs", peer_label(peer),
+                       config_.max_peer_backlog_bytes);
+    for (std::uint64_t h : table_.handles_of(peer)) {
+      JobEntry* e = table_.get(h);
+      if (!e->cancel_requested) {
+        e->cancel_requested = true;
+        loop_->cancel(h);
+      }
+    }
+  }
+}
+
+void Worker::flush_backlogs() {
+  std::vector<std::string> gone;
+  sender_->flush(gone);
+  for (const auto& peer : gone) client_gone(peer, "unreachable");
+}
+
+void Worker::client_gone(const std::string& peer, const char* why) {
+  sender_->forget(peer);
+  auto handles = table_.handles_of(peer);
+  if (handles.empty()) return;
+  gone_.insert(peer);
+  std::size_t n = 0;
+  for (std::uint64_t h : handles) {
+    JobEntry* e = table_.get(h);
+    if (!e->cancel_requested) {
+      e->cancel_requested = true;
+      loop_->cancel(h);
+      ++n;
+    }
+  }
+  if (n > 0) service_log().info("client {} {}: cancelling its {} live jobs", peer_label(peer), why, n);
+}
+
+void Worker::receive_requests() {
+  for (int i = 0; i < kMaxRequestsPerTurn; ++i) {
+    zmq_msg_t parts[3];
+    int n = 0;
+    bool more = true;
+    bool extra = false;
+    while (more) {
+      zmq_msg_t part;
+      zmq_msg_init(&part);
+      if (zmq_msg_recv(&part, router_, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+        zmq_msg_close(&part);
+        for (int k = 0; k < n; ++k) zmq_msg_close(&parts[k]);
+        return;  // EAGAIN: nothing more to read
+      }
+      more = zmq_msg_more(&part) != 0;
+      if (n < 3) {
+        zmq_msg_init(&parts[n]);
+        zmq_msg_move(&parts[n++], &part);
+        zmq_msg_close(&part);
+      } else {
+        extra = true;
+        zmq_msg_close(&part);
+      }
+    }
+    const std::string peer(static_cast<const char*>(zmq_msg_data(&parts[0])), zmq_msg_size(&parts[0]));
+    const bool req_style = n >= 2 && zmq_msg_size(&parts[1]) == 0;
+    if (n == 2 || (n == 3 && req_style && !extra)) {
+      zmq_msg_t& body = parts[n - 1];
+      handle_request(peer, req_style,
+                     {static_cast<const std::uint8_t*>(zmq_msg_data(&body)), zmq_msg_size(&body)});
+    } else {
+      reject(peer, req_style,
+             make_error(ErrorCode::kInvalidRequest,
+                        "envelope: a request is one frame (DEALER) or an empty delimiter and one frame (REQ)"),
+             std::nullopt);
+    }
+    for (int k = 0; k < n; ++k) zmq_msg_close(&parts[k]);
+  }
+}
+
+void Worker::reply(const std::string& peer, bool req_style, const protocol::WorkerMessage& msg) {
+  if (sender_->send(peer, req_style, protocol::encode(msg)) == RouterSender::Outcome::kGone) {
+    client_gone(peer, "unreachable");
+  }
+}
+
+void Worker::reject(const std::string& peer, bool req_style, const Error& error, std::optional<std::string> job_id) {
+  ++counters_.rejected;
+  service_log().debug("client {}: rejected {}: {}: {}", peer_label(peer), job_id.value_or("-"),
+                      error_code_name(error.code), error.message);
+  reply(peer, req_style, protocol::error_reply(error, std::move(job_id)));
+}
+
+void Worker::handle_request(const std::string& peer, bool req_style, std::span<const std::uint8_t> payload) {
+  protocol::ClientDecodeResult decoded = protocol::decode_client(payload, limits_);
+  if (!decoded.ok()) {
+    reject(peer, req_style, decoded.error(), decoded.job_id());
+    return;
+  }
+  protocol::ClientMessage& msg = decoded.value();
+  if (auto* s = std::get_if<protocol::SubmitMsg>(&msg)) {
+    handle_submit(peer, req_style, std::move(*s));
+  } else if (auto* c = std::get_if<protocol::CancelMsg>(&msg)) {
+    handle_cancel(peer, c->job_id);
+  } else if (std::holds_alternative<protocol::HealthMsg>(msg)) {
+    reply(peer, req_style, health());
+  } else {
+    reply(peer, req_style, stats());
+  }
+}
+
+void Worker::handle_submit(const std::string& peer, bool req_style, protocol::SubmitMsg&& s) {
+  const auto received = Clock::now();
+  if (draining_) {
+    reject(peer, req_style, make_error(ErrorCode::kDraining, "the worker is draining; submit to another worker"),
+           s.job_id);
+    return;
+  }
+  if (table_.find(peer, s.job_id)) {
+    reject(peer, req_style,
+           make_error(ErrorCode::kDuplicateJob, "submit.job_id: \"" + s.job_id + "\" is already live for this client"),
+           s.job_id);
+    return;
+  }
+  const EngineSnapshot snap = loop_->snapshot();
+  const auto queued = std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running);
+  if (queued >= config_.max_queued) {
+    reject(peer, req_style,
+           make_error(ErrorCode::kQueueFull, "the queue holds " + std::to_string(queued) + " jobs (--max-queued " +
+                                                 std::to_string(config_.max_queued) + "); retry later"),
+           s.job_id);
+    return;
+  }
+  auto prompt = prepare_submit(s, engine_->info());
+  if (!prompt.ok()) {
+    reject(peer, req_style, prompt.error(), s.job_id);
+    return;
+  }
+
+  JobEntry& e = table_.insert(peer, s.job_id, req_style);
+  e.prompt_tokens = static_cast<std::int32_t>(prompt->size());
+  const std::int64_t free_slots = std::max<std::int64_t>(0, engine_->info().capacity - snap.running);
+  protocol::AcceptedMsg accepted{s.job_id, static_cast<std::int32_t>(std::max<std::int64_t>(0, queued - free_slots))};
+  if (sender_->send(peer, req_style, protocol::encode(accepted)) == RouterSender::Outcome::kGone) {
+    table_.erase(e.handle);  // nobody to answer: the job is dropped before it exists
+    return;
+  }
+  ++counters_.accepted;
+  counters_.prompt_tokens += prompt->size();
+
+  SubmitCommand cmd;
+  cmd.handle = e.handle;
+  cmd.job_id = s.job_id;
+  cmd.client = peer_label(peer);
+  cmd.stream = s.stream;
+  cmd.logprobs = s.logprobs;
+  cmd.spec.id = e.handle;
+  cmd.spec.prompt = std::move(*prompt);
+  cmd.spec.params = std::move(s.params);
+  cmd.spec.priority = s.priority;
+  cmd.spec.arrival = received;
+  if (s.deadline_ms) cmd.spec.deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  service_log().debug("job {}/{}: accepted ({} prompt tokens, priority {})", cmd.client, cmd.job_id,
+                      cmd.spec.prompt.size(), cmd.spec.priority);
+  loop_->submit(std::move(cmd));
+}
+
+void Worker::handle_cancel(const std::string& peer, const std::string& job_id) {
+  auto h = table_.find(peer, job_id);
+  if (!h) return;  // unknown or already finished: nothing to do
+  JobEntry* e = table_.get(*h);
+  if (e->cancel_requested) return;
+  e->cancel_requested = true;
+  loop_->cancel(*h);
+}
+
+protocol::HealthReply Worker::health() const {
+  const EngineInfo& info = engine_->info();
+  const EngineSnapshot snap = loop_->snapshot();
+  protocol::HealthReply h;
+  h.status = draining_ ? "draining" : "ready";
+  h.model = info.model;
+  h.architecture = info.architecture;
+  h.quant_types = info.quant_types;
+  h.context_length = info.context_length;
+  h.device = info.device;
+  h.vram_used_bytes = info.device_bytes_used;
+  h.active_jobs = snap.running;
+  h.queue_depth = static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running));
+  h.capacity = info.capacity;
+  h.uptime_s = uptime_s();
+  return h;
+}
+
+protocol::StatsReply Worker::stats() const {
+  const EngineSnapshot snap = loop_->snapshot();
+  protocol::StatsReply s;
+  s.jobs_accepted = counters_.accepted;
+  s.jobs_completed = counters_.completed;
+  s.jobs_cancelled = counters_.cancelled;
+  s.jobs_failed = counters_.failed;
+  s.jobs_rejected = counters_.rejected;
+  s.tokens_generated = snap.tokens_generated;
+  s.prompt_tokens = counters_.prompt_tokens;
+  s.active_jobs = snap.running;
+  s.queue_depth = static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running));
+  s.kv_blocks_used = snap.kv_used_blocks;
+  s.kv_blocks_total = snap.kv_total_blocks;
+  s.engine_steps = snap.steps;
+  s.uptime_s = uptime_s();
+  return s;
+}
+
+}  // namespace zinfer::worker

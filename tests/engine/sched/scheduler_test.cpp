@@ -1,0 +1,328 @@
+// Scheduler: continuous batching must not change any job's output. Reference: each job run
+// alone through the plain Llm::forward + Sequence loop that `zinfer generate` uses (one whole
+// prompt forward, then one token per forward) — no scheduler, no chunking, no batch-mates.
+// Then: 32 jobs together (chunked prompts, mixed prefill/decode steps), the same under a KV
+// pool so small that jobs are preempted and recomputed, priority/FIFO admission, deadlines,
+// cancel, validation. Every run asserts exactly one terminal event per job.
+// Models: a synthetic tiny-llama (Q4_1, random weights: fast, so many long jobs fit in a test)
+// and the real SmolLM2-135M Q4_1 for a smaller batch.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/model/llm.h"
+#include "engine/model/synthetic_model.h"
+#include "engine/sched/scheduler.h"
+#include "tests/test_util.h"
+
+namespace zinfer::sched {
+namespace {
+
+struct Output {
+  std::vector<std::int32_t> tokens;
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  int terminals = 0;
+  bool error = false;
+};
+
+// The `zinfer generate` path: whole prompt in one forward, then one token per forward.
+Output generate_alone(Llm& llm, const JobSpec& spec) {
+  llm.reset(0);
+  Sequence seq(llm.tokenizer(), spec.prompt, spec.params, llm.options().n_ctx);
+  Output out;
+  while (!seq.finished()) {
+    auto logits = llm.forward(0, seq.pending_input(), false);
+    EXPECT_TRUE(logits.ok()) << logits.error().message;
+    if (!logits.ok()) break;
+    auto step = seq.accept_logits(*logits);
+    EXPECT_TRUE(step.ok());
+    if (!step.ok()) break;
+    out.text += step->text;
+  }
+  llm.reset(0);
+  out.tokens = seq.generated();
+  out.finish = seq.finish_reason();
+  return out;
+}
+
+// Runs the scheduler to completion; checks one terminal event per job and nothing after it.
+std::map<JobId, Output> run_all(Scheduler& sched, std::size_t n_jobs, int max_steps = 100000) {
+  std::map<JobId, Output> outs;
+  for (int s = 0; s < max_steps && !sched.idle(); ++s) {
+    for (JobEvent& ev : sched.step()) {
+      Output& o = outs[ev.id];
+      EXPECT_EQ(o.terminals, 0) << "event after the terminal event of job " << ev.id;
+      o.tokens.insert(o.tokens.end(), ev.tokens.begin(), ev.tokens.end());
+      o.text += ev.text;
+      if (ev.terminal()) {
+        ++o.terminals;
+        o.finish = ev.finish;
+        o.error = ev.error.has_value();
+        EXPECT_EQ(ev.completion_tokens, static_cast<std::int32_t>(o.tokens.size()));
+      }
+    }
+  }
+  EXPECT_TRUE(sched.idle());
+  EXPECT_EQ(outs.size(), n_jobs);
+  for (const auto& [id, o] : outs) EXPECT_EQ(o.terminals, 1) << "job " << id;
+  const SchedulerStats st = sched.stats();
+  EXPECT_EQ(st.kv_used_blocks, 0) << "KV blocks leaked";
+  EXPECT_EQ(st.running, 0);
+  EXPECT_EQ(st.waiting, 0);
+  return outs;
+}
+
+// Job i: prompt of varied length (random in-vocabulary ids), greedy or seeded sampling.
+std::vector<JobSpec> make_jobs(int n, std::int32_t n_vocab, std::int32_t max_tokens, int max_prompt) {
+  std::mt19937 rng(1234);
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < n; ++i) {
+    JobSpec j;
+    j.id = 100 + static_cast<JobId>(i);
+    const int len = 1 + (i * 37) % max_prompt;
+    for (int t = 0; t < len; ++t) j.prompt.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(n_vocab)));
+    j.params.max_tokens = max_tokens;
+    j.params.ignore_eos = i % 4 != 3;  // most run to max_tokens; some may stop early
+    if (i % 2 == 0) {
+      j.params.sampling.temperature = 0.0f;
+    } else {
+      j.params.sampling.temperature = 0.9f;
+      j.params.sampling.top_p = 0.95f;
+      j.params.sampling.top_k = i % 3 == 0 ? 40 : 0;
+      j.params.sampling.repetition_penalty = i % 5 == 1 ? 1.1f : 1.0f;
+      j.params.sampling.seed = 7000 + static_cast<std::uint64_t>(i);
+    }
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
+}
+
+class TinyModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    path_ = testing::temp_dir() + "/sched_tiny_llama_q4_1.gguf";
+    model::SyntheticOptions o;
+    o.preset = "tiny-llama";
+    o.type = quant::GgmlType::kQ4_1;
+    o.seed = 5;
+    auto r = model::write_synthetic_model(o, path_);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0) {
+    LlmOptions opt;
+    opt.model_path = path_;
+    opt.n_threads = 2;
+    opt.n_ctx = 256;
+    opt.n_seq_max = 32;
+    opt.kv_cache_bytes = kv_bytes;
+    auto llm = Llm::load(opt);
+    EXPECT_TRUE(llm.ok()) << llm.error().message;
+    return llm.ok() ? std::move(*llm) : nullptr;
+  }
+  static std::string path_;
+};
+std::string TinyModel::path_;
+
+void expect_same_as_alone(Llm& llm, const std::vector<JobSpec>& jobs, const SchedulerConfig& cfg,
+                          bool expect_preemption) {
+  std::map<JobId, Output> alone;
+  for (const auto& j : jobs) alone[j.id] = generate_alone(llm, j);
+  auto sched = Scheduler::create(llm, cfg);
+  ASSERT_TRUE(sched.ok()) << sched.error().message;
+  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(j).ok());
+  auto together = run_all(**sched, jobs.size());
+  for (const auto& j : jobs) {
+    const Output& a = alone[j.id];
+    const Output& b = together[j.id];
+    EXPECT_FALSE(b.error) << "job " << j.id;
+    EXPECT_EQ(b.tokens, a.tokens) << "job " << j.id << " (prompt " << j.prompt.size() << " tokens, temp "
+                                  << j.params.sampling.temperature << ")";
+    EXPECT_EQ(b.text, a.text) << "job " << j.id;
+    EXPECT_EQ(b.finish, a.finish) << "job " << j.id;
+  }
+  const SchedulerStats st = (*sched)->stats();
+  if (expect_preemption) {
+    EXPECT_GT(st.preemptions, 0u) << "the small KV pool should have forced preemption";
+  } else {
+    EXPECT_EQ(st.preemptions, 0u);
+  }
+  // Batching really happened: far fewer forward passes than the jobs' tokens.
+  std::size_t total_tokens = 0;
+  for (const auto& [id, o] : together) total_tokens += o.tokens.size();
+  EXPECT_LT(st.steps, total_tokens / 2);
+}
+
+TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
+  auto llm = load(32 * 256 * 2048);  // room for every job's whole context: no preemption
+  ASSERT_NE(llm, nullptr);
+  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
+  SchedulerConfig cfg;
+  cfg.max_running = 32;
+  cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
+  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+}
+
+TEST_F(TinyModel, PreemptionUnderASmallKvPoolKeepsOutputs) {
+  // 2 layers × 128 KV floats × 2 (K, V) × 4 bytes = 2 KiB per token; 20 blocks of 16 tokens.
+  auto llm = load(20 * 16 * 2048);
+  ASSERT_NE(llm, nullptr);
+  ASSERT_EQ(llm->kv_total_blocks(), 20);
+  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
+  SchedulerConfig cfg;
+  cfg.max_running = 32;
+  cfg.max_step_tokens = 48;
+  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/true);
+}
+
+TEST_F(TinyModel, PriorityThenFifoAdmission) {
+  auto llm = load();
+  ASSERT_NE(llm, nullptr);
+  SchedulerConfig cfg;
+  cfg.max_running = 1;
+  auto sched = Scheduler::create(*llm, cfg);
+  ASSERT_TRUE(sched.ok());
+  const std::vector<std::pair<JobId, std::int32_t>> order_in = {{1, 0}, {2, 5}, {3, 0}, {4, 5}, {5, -3}};
+  for (auto [id, prio] : order_in) {
+    JobSpec j;
+    j.id = id;
+    j.prompt = {1, 2, 3};
+    j.priority = prio;
+    j.params.max_tokens = 2;
+    j.params.ignore_eos = true;
+    j.params.sampling.temperature = 0.0f;
+    ASSERT_TRUE((*sched)->add(j).ok());
+  }
+  std::vector<JobId> first_token_order;
+  std::map<JobId, int> terminals;
+  while (!(*sched)->idle()) {
+    for (const JobEvent& ev : (*sched)->step()) {
+      if (!ev.tokens.empty() && std::find(first_token_order.begin(), first_token_order.end(), ev.id) ==
+                                    first_token_order.end()) {
+        first_token_order.push_back(ev.id);
+      }
+      if (ev.terminal()) ++terminals[ev.id];
+    }
+  }
+  EXPECT_EQ(first_token_order, (std::vector<JobId>{2, 4, 1, 3, 5}));
+  for (auto [id, prio] : order_in) EXPECT_EQ(terminals[id], 1) << id;
+}
+
+TEST_F(TinyModel, DeadlinesInQueueAndWhileRunning) {
+  auto llm = load();
+  ASSERT_NE(llm, nullptr);
+  SchedulerConfig cfg;
+  cfg.max_running = 1;
+  auto sched = Scheduler::create(*llm, cfg);
+  ASSERT_TRUE(sched.ok());
+  const auto t0 = Clock::now();
+  JobSpec a;  // runs, then expires mid-generation
+  a.id = 1;
+  a.prompt = {5, 6, 7};
+  a.params.max_tokens = 1000;
+  a.params.ignore_eos = true;
+  a.deadline = t0 + std::chrono::hours(1);
+  JobSpec b = a;  // never admitted (max_running 1), expires in the queue
+  b.id = 2;
+  ASSERT_TRUE((*sched)->add(a).ok());
+  ASSERT_TRUE((*sched)->add(b).ok());
+  std::map<JobId, std::vector<JobEvent>> evs;
+  for (int s = 0; s < 3; ++s) {
+    for (auto& e : (*sched)->step(t0)) evs[e.id].push_back(std::move(e));
+  }
+  EXPECT_EQ(evs[1].size(), 3u);  // one token per step
+  EXPECT_TRUE(evs[2].empty());
+  for (auto& e : (*sched)->step(t0 + std::chrono::hours(2))) evs[e.id].push_back(std::move(e));
+  ASSERT_FALSE(evs[1].empty());
+  ASSERT_EQ(evs[2].size(), 1u);
+  EXPECT_EQ(evs[1].back().finish, FinishReason::kDeadline);
+  EXPECT_TRUE(evs[1].back().started);
+  EXPECT_EQ(evs[1].back().completion_tokens, 3);
+  EXPECT_EQ(evs[2].back().finish, FinishReason::kDeadline);
+  EXPECT_FALSE(evs[2].back().started);
+  EXPECT_TRUE((*sched)->idle());
+  EXPECT_EQ((*sched)->stats().kv_used_blocks, 0);
+}
+
+TEST_F(TinyModel, CancelFreesBlocksAndIsIdempotent) {
+  auto llm = load();
+  ASSERT_NE(llm, nullptr);
+  auto sched = Scheduler::create(*llm, SchedulerConfig{});
+  ASSERT_TRUE(sched.ok());
+  JobSpec j;
+  j.id = 9;
+  j.prompt.assign(40, 17);
+  j.params.max_tokens = 100;
+  j.params.ignore_eos = true;
+  ASSERT_TRUE((*sched)->add(j).ok());
+  (void)(*sched)->step();
+  (void)(*sched)->step();
+  EXPECT_GT((*sched)->stats().kv_used_blocks, 0);
+  auto ev = (*sched)->cancel(9);
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->finish, FinishReason::kCancelled);
+  EXPECT_TRUE(ev->terminal());
+  EXPECT_EQ(ev->completion_tokens, 2);
+  EXPECT_EQ((*sched)->stats().kv_used_blocks, 0);
+  EXPECT_FALSE((*sched)->cancel(9).has_value());
+  EXPECT_FALSE((*sched)->cancel(12345).has_value());
+  EXPECT_TRUE((*sched)->idle());
+}
+
+TEST_F(TinyModel, AddValidatesTheJob) {
+  auto llm = load();
+  ASSERT_NE(llm, nullptr);
+  auto sched = Scheduler::create(*llm, SchedulerConfig{});
+  ASSERT_TRUE(sched.ok());
+  JobSpec ok;
+  ok.id = 1;
+  ok.prompt = {1};
+  ASSERT_TRUE((*sched)->add(ok).ok());
+  auto dup = (*sched)->add(ok);
+  EXPECT_EQ(dup.error().code, ErrorCode::kInvalidParameter);
+  JobSpec empty = ok;
+  empty.id = 2;
+  empty.prompt.clear();
+  EXPECT_EQ((*sched)->add(empty).error().code, ErrorCode::kInvalidParameter);
+  JobSpec oov = ok;
+  oov.id = 3;
+  oov.prompt = {1, llm->hparams().n_vocab};
+  auto r = (*sched)->add(oov);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(r.error().message.find("prompt[1]"), std::string::npos) << r.error().message;
+  JobSpec long_prompt = ok;
+  long_prompt.id = 4;
+  long_prompt.prompt.assign(static_cast<std::size_t>(llm->options().n_ctx), 1);
+  EXPECT_EQ((*sched)->add(long_prompt).error().code, ErrorCode::kPromptTooLong);
+  JobSpec bad_params = ok;
+  bad_params.id = 5;
+  bad_params.params.max_tokens = 0;
+  auto p = (*sched)->add(bad_params);
+  EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(p.error().message.find("max_tokens"), std::string::npos);
+  SchedulerConfig too_many;
+  too_many.max_running = llm->options().n_seq_max + 1;
+  EXPECT_FALSE(Scheduler::create(*llm, too_many).ok());
+}
+
+TEST(SchedulerRealModel, SmolLm2JobsTogetherMatchEachAlone) {
+  ZINFER_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+  LlmOptions opt;
+  opt.model_path = path;
+  opt.n_threads = 2;
+  opt.n_ctx = 512;
+  opt.n_seq_max = 16;
+  auto llm = Llm::load(opt);
+  ASSERT_TRUE(llm.ok()) << llm.error().message;
+  auto jobs = make_jobs(12, (*llm)->hparams().n_vocab, 6, 30);
+  SchedulerConfig cfg;
+  cfg.max_running = 12;
+  cfg.max_step_tokens = 32;
+  expect_same_as_alone(**llm, jobs, cfg, /*expect_preemption=*/false);
+}
+
+}  // namespace
+}  // namespace zinfer::sched
