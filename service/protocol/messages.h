@@ -29,6 +29,13 @@ struct SubmitMsg {
   std::int32_t priority = 0;                   // higher runs first; ties in arrival order
   std::optional<std::int64_t> deadline_ms;     // relative to receipt; expiry → DEADLINE_EXCEEDED / "deadline"
   bool stream = true;                          // send token frames (false: only the terminal frame)
+  // Send per-token logprobs (with params.sampling.top_logprobs alternatives each). Wire:
+  // "logprobs": true | N (0..20) sets this and top_logprobs = N (true → 0).
+  bool logprobs = false;
+  // Whether the client sent "seed". When it did not, the decoder has already drawn a random
+  // seed into params.sampling.seed (OpenAI/vLLM semantics: no seed → not reproducible);
+  // encode_client() leaves "seed" out again when this is false.
+  bool seed_given = false;
 };
 
 struct CancelMsg {
@@ -79,6 +86,7 @@ struct DoneMsg {
   sched::FinishReason finish_reason = sched::FinishReason::kStop;
   std::string text;   // held-back tail (stream) or the whole text (stream = false)
   std::vector<std::int32_t> tokens;  // tokens not sent in token frames (all when stream = false)
+  std::vector<TokenLogprob> logprobs;  // one per entry of `tokens`, when the job asked for them
   Usage usage;
   Timings timings;
 };

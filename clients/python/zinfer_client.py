@@ -1,0 +1,202 @@
+"""Small Python client for a zinfer worker (schemas/PROTOCOL.md): pyzmq DEALER + msgpack.
+
+    from zinfer_client import Client
+    with Client("tcp://127.0.0.1:5555") as c:
+        print(c.health()["status"])
+        c.submit("job-1", prompt="The capital of France is", max_tokens=16, temperature=0)
+        for frame in c.frames("job-1"):          # accepted, token..., then done or error
+            if frame["type"] == "token":
+                print(frame["text"], end="", flush=True)
+        print(c.generate("job-2", prompt="Hi", max_tokens=8)["text"])
+
+One Client may have many jobs in flight: frames of other jobs that arrive while you iterate
+over one are buffered until you ask for them. A Client is not thread-safe (neither is a
+ZeroMQ socket); use one per thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any, Deque, Dict, Iterator, List, Optional
+
+import msgpack
+import zmq
+
+PROTOCOL_VERSION = 1
+TERMINAL_TYPES = ("done", "error")
+
+# Fields a submit may carry besides job_id and the prompt form (PROTOCOL.md §4.1).
+SUBMIT_FIELDS = (
+    "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
+    "frequency_penalty", "penalty_last_n", "logit_bias", "seed", "logprobs", "max_tokens", "stop",
+    "stop_token_ids", "ignore_eos", "priority", "deadline_ms", "stream",
+)
+
+
+class ZinferError(Exception):
+    """An error frame from the worker (or a local timeout, code "TIMEOUT")."""
+
+    def __init__(self, code: str, message: str, retriable: bool = False, job_id: Optional[str] = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retriable = retriable
+        self.job_id = job_id
+
+    @classmethod
+    def from_frame(cls, frame: Dict[str, Any]) -> "ZinferError":
+        return cls(frame.get("code", "UNKNOWN"), frame.get("message", ""), bool(frame.get("retriable")),
+                   frame.get("job_id"))
+
+
+def build_submit(job_id: str, prompt: Optional[str] = None, *, prompt_tokens: Optional[List[int]] = None,
+                 messages: Optional[List[Dict[str, str]]] = None, **params: Any) -> Dict[str, Any]:
+    """The submit map. Exactly one prompt form; params are the PROTOCOL.md §4.1 fields
+    (unknown names raise TypeError here rather than being silently ignored by the worker)."""
+    forms = [f for f, v in (("prompt", prompt), ("prompt_tokens", prompt_tokens), ("messages", messages))
+             if v is not None]
+    if len(forms) != 1:
+        raise TypeError(f"exactly one of prompt, prompt_tokens, messages is required, got {forms or 'none'}")
+    unknown = sorted(set(params) - set(SUBMIT_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown submit fields: {', '.join(unknown)}")
+    msg: Dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "submit", "job_id": job_id}
+    if prompt is not None:
+        msg["prompt"] = prompt
+    elif prompt_tokens is not None:
+        msg["prompt_tokens"] = list(prompt_tokens)
+    else:
+        msg["messages"] = [dict(m) for m in messages or []]
+    msg.update({k: v for k, v in params.items() if v is not None})
+    if isinstance(msg.get("logit_bias"), dict):
+        # Decimal-string keys, as in JSON (the worker accepts integer keys too).
+        msg["logit_bias"] = {str(k): v for k, v in msg["logit_bias"].items()}
+    return msg
+
+
+def pack(msg: Dict[str, Any]) -> bytes:
+    return msgpack.packb(msg, use_bin_type=True)
+
+
+def unpack(frame: bytes) -> Dict[str, Any]:
+    # strict_map_key=False: logit_bias may use integer keys.
+    return msgpack.unpackb(frame, raw=False, strict_map_key=False)
+
+
+class Client:
+    """A DEALER connection to one worker."""
+
+    def __init__(self, endpoint: str, *, identity: Optional[bytes] = None, timeout_s: float = 60.0,
+                 context: Optional[zmq.Context] = None):
+        self._own_context = context is None
+        self._ctx = context or zmq.Context()
+        self._sock = self._ctx.socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        if identity is not None:
+            self._sock.setsockopt(zmq.ROUTING_ID, identity)
+        self._sock.connect(endpoint)
+        self.timeout_s = timeout_s
+        self._jobs: Dict[str, Deque[Dict[str, Any]]] = collections.defaultdict(collections.deque)
+        self._other: Deque[Dict[str, Any]] = collections.deque()  # health, stats, errors without job_id
+
+    # -- requests --------------------------------------------------------------------------
+
+    def send(self, msg: Dict[str, Any]) -> None:
+        self._sock.send(pack(msg))
+
+    def submit(self, job_id: str, prompt: Optional[str] = None, **kwargs: Any) -> None:
+        """Sends a submit; read its frames with frames(job_id) or use generate()."""
+        self.send(build_submit(job_id, prompt, **kwargs))
+
+    def cancel(self, job_id: str) -> None:
+        """Idempotent. A live job then ends with done / finish_reason "cancelled"."""
+        self.send({"v": PROTOCOL_VERSION, "type": "cancel", "job_id": job_id})
+
+    def health(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
+        self.send({"v": PROTOCOL_VERSION, "type": "health"})
+        return self._await_reply("health", timeout_s)
+
+    def stats(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
+        self.send({"v": PROTOCOL_VERSION, "type": "stats"})
+        return self._await_reply("stats", timeout_s)
+
+    # -- responses -------------------------------------------------------------------------
+
+    def frames(self, job_id: str, timeout_s: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+        """Yields the job's frames in order (accepted, token*, done | error) and stops after the
+        terminal one. timeout_s bounds the wait for each frame (ZinferError "TIMEOUT")."""
+        queue = self._jobs[job_id]
+        try:
+            while True:
+                while not queue:
+                    self._receive_one(timeout_s)
+                frame = queue.popleft()
+                yield frame
+                if frame.get("type") in TERMINAL_TYPES:
+                    return
+        finally:
+            if not queue:
+                self._jobs.pop(job_id, None)
+
+    def generate(self, job_id: str, prompt: Optional[str] = None, *, timeout_s: Optional[float] = None,
+                 **kwargs: Any) -> Dict[str, Any]:
+        """Submits and waits for the end. Returns {"text", "tokens", "finish_reason", "usage",
+        "timings", "logprobs"}; raises ZinferError if the job ends with an error frame."""
+        self.submit(job_id, prompt, **kwargs)
+        text: List[str] = []
+        tokens: List[int] = []
+        logprobs: List[Dict[str, Any]] = []
+        for frame in self.frames(job_id, timeout_s):
+            kind = frame["type"]
+            if kind == "error":
+                raise ZinferError.from_frame(frame)
+            if kind in ("token", "done"):
+                text.append(frame["text"])
+                tokens.extend(frame["tokens"])
+                logprobs.extend(frame.get("logprobs", []))
+            if kind == "done":
+                return {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
+                        "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+        raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
+
+    def _await_reply(self, kind: str, timeout_s: Optional[float]) -> Dict[str, Any]:
+        while True:
+            for i, frame in enumerate(self._other):
+                if frame.get("type") == kind:
+                    del self._other[i]
+                    return frame
+                if frame.get("type") == "error":  # a health/stats request itself was rejected
+                    del self._other[i]
+                    raise ZinferError.from_frame(frame)
+            self._receive_one(timeout_s)
+
+    def _receive_one(self, timeout_s: Optional[float]) -> None:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if self._sock.poll(remaining_ms, zmq.POLLIN):
+                break
+            if time.monotonic() >= deadline:
+                raise ZinferError("TIMEOUT", f"no frame from the worker within {timeout:g} s", retriable=True)
+        parts = self._sock.recv_multipart()
+        frame = unpack(parts[-1])  # a REQ-style envelope would put an empty frame first
+        job_id = frame.get("job_id")
+        if job_id is not None and frame.get("type") in ("accepted", "token", "done", "error"):
+            self._jobs[job_id].append(frame)
+        else:
+            self._other.append(frame)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._sock.close(0)
+        if self._own_context:
+            self._ctx.term()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
