@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
 
 import msgpack
 import zmq
@@ -88,7 +88,9 @@ class Client:
     """A DEALER connection to one worker."""
 
     def __init__(self, endpoint: str, *, identity: Optional[bytes] = None, timeout_s: float = 60.0,
-                 context: Optional[zmq.Context] = None):
+                 context: Optional[zmq.Context] = None, frame_hook: Optional[Callable[[bytes], None]] = None):
+        """frame_hook, if given, sees every received payload before decoding (tests validate
+        live frames against the JSON Schemas with it)."""
         self._own_context = context is None
         self._ctx = context or zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
@@ -97,6 +99,7 @@ class Client:
             self._sock.setsockopt(zmq.ROUTING_ID, identity)
         self._sock.connect(endpoint)
         self.timeout_s = timeout_s
+        self.frame_hook = frame_hook
         self._jobs: Dict[str, Deque[Dict[str, Any]]] = collections.defaultdict(collections.deque)
         self._other: Deque[Dict[str, Any]] = collections.deque()  # health, stats, errors without job_id
 
@@ -104,6 +107,10 @@ class Client:
 
     def send(self, msg: Dict[str, Any]) -> None:
         self._sock.send(pack(msg))
+
+    def send_raw(self, payload: bytes) -> None:
+        """Sends bytes as they are (for testing a worker's handling of malformed frames)."""
+        self._sock.send(payload)
 
     def submit(self, job_id: str, prompt: Optional[str] = None, **kwargs: Any) -> None:
         """Sends a submit; read its frames with frames(job_id) or use generate()."""
@@ -181,6 +188,8 @@ class Client:
             if time.monotonic() >= deadline:
                 raise ZinferError("TIMEOUT", f"no frame from the worker within {timeout:g} s", retriable=True)
         parts = self._sock.recv_multipart()
+        if self.frame_hook is not None:
+            self.frame_hook(parts[-1])
         frame = unpack(parts[-1])  # a REQ-style envelope would put an empty frame first
         job_id = frame.get("job_id")
         if job_id is not None and frame.get("type") in ("accepted", "token", "done", "error"):
