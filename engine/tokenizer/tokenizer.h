@@ -1,7 +1,7 @@
 // Tokenizer interface built from GGUF metadata (tokenizer.ggml.*), and the incremental
 // detokenizer. Implementations: byte-level BPE (tokenizer.ggml.model = "gpt2",
-// bpe_tokenizer.h), later SentencePiece-style ("llama"). Behaviour follows llama.cpp's
-// tokenizer, which the tests use as the reference.
+// bpe_tokenizer.h) and SentencePiece-style ("llama", spm_tokenizer.h). Behaviour follows
+// llama.cpp's tokenizer, which the tests use as the reference.
 #pragma once
 
 #include <cstdint>
@@ -63,10 +63,11 @@ class Tokenizer {
   const std::vector<std::int32_t>& eog_ids() const { return eog_ids_; }
 
   // Formats messages with the model's chat template (tokenizer.chat_template), recognised
-  // by family (ChatML, Llama-3, ...; chat_template.h) and rendered exactly as its Jinja
-  // source would with bos_token = the BOS token's text. Encode the result with
-  // parse_special = true and add_special = false. kInvalidParameter if the model has no
-  // template of a family we know.
+  // by family (ChatML, Llama-3, Gemma, Phi-3; chat_template.h) and rendered exactly as its
+  // Jinja source would with bos_token / eos_token = the BOS / EOS token's text. Encode the
+  // result with parse_special = true and add_special = false. kInvalidParameter if the model
+  // has no template of a family we know, or the template rejects the messages (Gemma: roles
+  // must alternate user/assistant).
   Result<std::string> apply_chat_template(const std::vector<ChatMessage>& messages,
                                           bool add_generation_prompt) const;
   const std::string& chat_template() const { return chat_template_; }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 
 namespace zinfer::tok {
 namespace {
@@ -315,16 +316,64 @@ Result<SpecialTokens> Vocab::resolve_specials(const SpecialTokenKeys& keys,
   return s;
 }
 
+namespace {
+
+// Set of the 4-byte windows of a text, as bits of a 2^20-bit table: a token of 4 or more
+// bytes can occur in the text only if its first and last 4 bytes are both windows of it.
+// Gemma has ~6,400 special tokens; this turns most of the per-token scans of the text into
+// two bit tests.
+class WindowSet {
+ public:
+  explicit WindowSet(std::string_view text) : text_(text) {
+    bits_.resize(kWords);  // zero on first use in this thread, cleared again by the destructor
+    for (std::size_t i = 0; i + 4 <= text_.size(); ++i) {
+      const std::uint32_t h = hash(text_.data() + i);
+      bits_[h >> 6] |= std::uint64_t{1} << (h & 63);
+    }
+  }
+  ~WindowSet() {
+    for (std::size_t i = 0; i + 4 <= text_.size(); ++i) bits_[hash(text_.data() + i) >> 6] = 0;
+  }
+  WindowSet(const WindowSet&) = delete;
+  WindowSet& operator=(const WindowSet&) = delete;
+
+  // False only if `tok` (>= 4 bytes) cannot occur in the text.
+  bool may_contain(std::string_view tok) const {
+    return has(tok.data()) && has(tok.data() + tok.size() - 4);
+  }
+
+ private:
+  static constexpr std::size_t kWords = (std::size_t{1} << 20) / 64;
+  static std::uint32_t hash(const char* p) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    return (w * 0x9E3779B1u) >> 12;
+  }
+  bool has(const char* p) const {
+    const std::uint32_t h = hash(p);
+    return (bits_[h >> 6] >> (h & 63)) & 1;
+  }
+
+  std::string_view text_;
+  static thread_local std::vector<std::uint64_t> bits_;
+};
+
+thread_local std::vector<std::uint64_t> WindowSet::bits_;
+
+}  // namespace
+
 std::vector<TextFragment> Vocab::partition(std::string_view text, bool parse_special) const {
   std::vector<TextFragment> frags;
   if (text.empty()) return frags;
   frags.push_back({0, text.size(), -1});
   std::vector<TextFragment> next;
+  const WindowSet windows(text);
   for (std::int32_t id : special_by_length_) {
     const std::uint32_t a = attrs_[id];
     if (!parse_special && (a & (kAttrControl | kAttrUnknown)) != 0) continue;
     const std::string_view tok = texts_[id];
     // Cheap reject: most texts contain few or no special tokens.
+    if (tok.size() >= 4 && !windows.may_contain(tok)) continue;
     if (text.find(tok) == std::string_view::npos) continue;
     next.clear();
     for (const TextFragment& f : frags) {

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,11 +16,15 @@
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/unicode.h"
+#include "tests/engine/tokenizer/golden_fixture.h"
 #include "tests/test_util.h"
 
 namespace zinfer::tok {
 namespace {
 
+using golden::cpu_ms;
+using golden::from_hex;
+using golden::messages_of;
 using nlohmann::json;
 
 struct Fixture {
@@ -36,37 +39,6 @@ const Fixture kFixtures[] = {
     {"qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "tokenizer/qwen2_vectors.json",
      PreTokenizerKind::kQwen2},
 };
-
-std::string from_hex(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
-std::vector<ChatMessage> messages_of(const json& j) {
-  std::vector<ChatMessage> out;
-  for (const json& m : j)
-    out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-  return out;
-}
-
-// Thread CPU time: the budget below must not depend on how busy the (shared) machine is.
-double cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-std::uint64_t fnv1a64_pieces(const Tokenizer& t, bool render_special) {
-  std::uint64_t h = 0xCBF29CE484222325ull;
-  auto mix = [&](unsigned char b) { h = (h ^ b) * 0x100000001B3ull; };
-  for (std::int32_t id = 0; id < t.vocab_size(); ++id) {
-    for (char c : t.token_to_piece(id, render_special)) mix(static_cast<unsigned char>(c));
-    mix(0);
-  }
-  return h;
-}
 
 class TokenizerGolden : public ::testing::TestWithParam<Fixture> {
  protected:
@@ -165,13 +137,10 @@ TEST_P(TokenizerGolden, DecodeMatchesLlamaCppAndRoundTrips) {
 
 TEST_P(TokenizerGolden, EveryTokenPieceMatchesLlamaCpp) {
   LOAD_OR_SKIP(m);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(fnv1a64_pieces(*m.tok, true)));
-  EXPECT_EQ(std::string(buf), golden_["pieces_fnv1a64_special"].get<std::string>());
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(fnv1a64_pieces(*m.tok, false)));
-  EXPECT_EQ(std::string(buf), golden_["pieces_fnv1a64_plain"].get<std::string>());
+  EXPECT_EQ(golden::pieces_fnv1a64(*m.tok, true),
+            golden_["pieces_fnv1a64_special"].get<std::string>());
+  EXPECT_EQ(golden::pieces_fnv1a64(*m.tok, false),
+            golden_["pieces_fnv1a64_plain"].get<std::string>());
 }
 
 TEST_P(TokenizerGolden, ChatTemplateMatchesJinja) {

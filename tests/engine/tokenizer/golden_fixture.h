@@ -1,0 +1,53 @@
+// Helpers shared by the tokenizer golden tests (fixtures written by scripts/golden/
+// tokenizer_vectors.py and spm_tokenizer_vectors.py): hex decoding, chat messages from JSON,
+// thread CPU time for timing budgets, and the FNV-1a hash over every token's piece that the
+// scripts compute from llama.cpp.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/tokenizer/tokenizer.h"
+
+namespace zinfer::tok::golden {
+
+inline std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+inline std::vector<ChatMessage> messages_of(const nlohmann::json& j) {
+  std::vector<ChatMessage> out;
+  for (const nlohmann::json& m : j)
+    out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  return out;
+}
+
+// Thread CPU time: budgets must not depend on how busy the (shared) machine is.
+inline double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// FNV-1a 64 over token_to_piece(id) + '\0' for every id, as the golden scripts hash
+// llama.cpp's pieces; returned as 16 lowercase hex digits.
+inline std::string pieces_fnv1a64(const Tokenizer& t, bool render_special) {
+  std::uint64_t h = 0xCBF29CE484222325ull;
+  auto mix = [&](unsigned char b) { h = (h ^ b) * 0x100000001B3ull; };
+  for (std::int32_t id = 0; id < t.vocab_size(); ++id) {
+    for (char c : t.token_to_piece(id, render_special)) mix(static_cast<unsigned char>(c));
+    mix(0);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = kHex[h & 15];
+  return out;
+}
+
+}  // namespace zinfer::tok::golden
