@@ -6,7 +6,11 @@
 //
 // --mb sets the matrix size: above the last-level cache the number is the DRAM streaming rate
 // that bounds decode speed; a small --mb (e.g. 1) shows the in-cache compute rate.
-#include <chrono>
+// Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so a busy shared machine slows the
+// run down without skewing the rates much.
+#include <time.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +24,12 @@
 namespace {
 
 using zinfer::quant::GgmlType;
-using Clock = std::chrono::steady_clock;
+
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 struct Options {
   std::int64_t n = 576;
@@ -62,12 +71,12 @@ template <typename Fn>
 double time_per_call(double seconds, Fn&& fn) {
   fn();  // warm-up
   std::int64_t calls = 0;
-  const auto start = Clock::now();
+  const double start = thread_seconds();
   double elapsed = 0;
   do {
     fn();
     ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    elapsed = thread_seconds() - start;
   } while (elapsed < seconds);
   return elapsed / static_cast<double>(calls);
 }

@@ -62,6 +62,8 @@ TEST_P(GgmlParityTest, ActivationAndDotMatchLlamaCpp) {
   const auto gx = testing::load_quant_fixture("ggml_" + name + ".zqv");
   ASSERT_TRUE(fx.error.empty()) << fx.error;
   ASSERT_TRUE(gx.error.empty()) << gx.error;
+  // The bit-exact expectations are for ggml's AVX2 kernels (features: avx2, fma, f16c, ...).
+  ASSERT_EQ(gx.bytes("features").at(0), 1) << "fixture not recorded from an AVX2 build of ggml";
   const GgmlType vt = traits(type).vec_dot_type;
   const auto raw = fx.bytes("raw");
   const auto x = fx.values<float>("x");
