@@ -11,4 +11,5 @@ export ZINFER_REQUIRE_MODELS=1
 ctest --test-dir "${ZINFER_BUILD_DIR:-$ROOT/build}" --output-on-failure -j "$(nproc)" --timeout 900 -LE gpu
 if [ -x scripts/fuzz.sh ] && [ "${ZINFER_SKIP_FUZZ:-0}" != "1" ]; then
   bash scripts/fuzz.sh gguf_fuzzer "${ZINFER_FUZZ_SECONDS:-60}"
+  bash scripts/fuzz.sh protocol_fuzzer "${ZINFER_FUZZ_SECONDS:-60}"
 fi
