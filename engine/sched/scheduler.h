@@ -3,6 +3,19 @@
 // running sequence (prompt chunks and decodes together), preempts instead of running out of
 // KV memory, enforces deadlines, and reports per-job events. No threads, no sockets: the
 // caller (the service's engine thread, a test, a benchmark) drives step().
+//
+// Policies:
+//  - Admission: the waiting job at the head (priority desc, then add() order) starts when a
+//    seq slot is free (max_running) and its known tokens + 1 fit the free KV blocks left after
+//    what running jobs still need for their known tokens + 1. Nobody jumps a head that does not
+//    fit (no starvation). max_tokens is not reserved up front (it would idle most of the
+//    pool); growth past the pool is handled by preemption.
+//  - Preemption: when a step's batch does not fit the pool, the lowest-ranked running job
+//    (lowest priority, then youngest) loses its KV blocks and goes back to waiting; it later
+//    recomputes prompt + generated tokens and continues with identical output. Never OOM.
+//  - Batch: every running decode (1 token each), then prompt chunks in rank order up to
+//    max_step_tokens — one forward_batch per step.
+//  - Deadlines are checked at the start of every step, for waiting and running jobs.
 #pragma once
 
 #include <chrono>

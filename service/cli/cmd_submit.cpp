@@ -45,6 +45,7 @@ struct Job {
   std::string text;
   json tokens = json::array();
   json logprobs = json::array();
+  std::string line;  // --format text: the unfinished line
 };
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -182,15 +183,26 @@ class Session {
         for (const auto& l : frame["logprobs"]) job.logprobs.push_back(l);
       }
       tokens_ += frame["tokens"].size();
-      if (a_.format == "text" && a_.stream) print_text(job.job_id, text);
+      if (a_.format == "text" && a_.stream) {
+        job.line += text;
+        print_lines(job, false);
+      }
     }
-    if (a_.stream && a_.format == "json") out_ << dump(frame) << "\n";
+    if (a_.stream && a_.format == "json") {
+      clear_progress();
+      out_ << dump(frame) << "\n" << std::flush;
+    }
     if (type == "done") {
       if (a_.format == "text") {
-        if (!a_.stream) print_text(job.job_id, job.text);
-        print_text(job.job_id, "\n(" + frame.value("finish_reason", "") + ", " +
-                                   std::to_string(job.tokens.size()) + " tokens)\n");
-        last_printed_.clear();
+        if (!a_.stream) job.line = job.text;
+        print_lines(job, true);
+        const json& t = frame["timings"];
+        char summary[160];
+        std::snprintf(summary, sizeof(summary), "[%s] -- %s, %zu tokens, ttft %.0f ms, %.1f tok/s\n", job.job_id.c_str(),
+                      frame.value("finish_reason", "").c_str(), job.tokens.size(), t.value("ttft_ms", 0.0),
+                      t.value("tokens_per_s", 0.0));
+        clear_progress();
+        out_ << summary << std::flush;
       } else if (!a_.stream) {
         json rec = frame;
         rec.erase("v");
@@ -199,7 +211,8 @@ class Session {
         rec["text"] = job.text;
         rec["tokens"] = job.tokens;
         if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
-        out_ << dump(rec) << "\n";
+        clear_progress();
+        out_ << dump(rec) << "\n" << std::flush;
       }
       ++done_;
       in_flight_.erase(it);
@@ -223,22 +236,37 @@ class Session {
   }
 
   void finish_error(const Job& job, const std::string& code, const std::string& message, bool retriable) {
+    clear_progress();
     if (a_.format == "text") {
-      print_text(job.job_id, "\nerror " + code + ": " + message + "\n");
-      last_printed_.clear();
+      out_ << "[" << job.job_id << "] -- error " << code << ": " << message << "\n" << std::flush;
       return;
     }
     json rec = {{"job_id", job.job_id}, {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
     out_ << dump(rec) << "\n";
   }
 
-  void print_text(const std::string& job_id, const std::string& text) {
-    if (text.empty()) return;
-    if (last_printed_ != job_id) {
-      out_ << (last_printed_.empty() ? "" : "\n") << "[" << job_id << "] ";
-      last_printed_ = job_id;
+  // --format text: a job's text goes out a line at a time, prefixed with its id, so answers
+  // of concurrent jobs stay readable while they stream; the rest when the job ends.
+  void print_lines(Job& job, bool flush) {
+    clear_progress();
+    std::size_t nl;
+    while ((nl = job.line.find('\n')) != std::string::npos) {
+      out_ << "[" << job.job_id << "] " << job.line.substr(0, nl) << "\n";
+      job.line.erase(0, nl + 1);
     }
-    out_ << text << std::flush;
+    if (flush && !job.line.empty()) {
+      out_ << "[" << job.job_id << "] " << job.line << "\n";
+      job.line.clear();
+    }
+    out_ << std::flush;
+  }
+
+  // The progress line lives on stderr; erase it before writing results so both stay readable
+  // when they share a terminal.
+  void clear_progress() {
+    if (!progress_shown_) return;
+    std::fputs("\r\033[K", stderr);
+    progress_shown_ = false;
   }
 
   void progress(bool final) {
@@ -246,7 +274,8 @@ class Session {
     if (!final && now - last_progress_ < std::chrono::milliseconds(200)) return;
     last_progress_ = now;
     const double s = std::chrono::duration<double>(now - started_).count();
-    std::fprintf(stderr, "\r[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s   %s",
+    progress_shown_ = !final;
+    std::fprintf(stderr, "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s",
                  done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
                  s > 0 ? static_cast<double>(tokens_) / s : 0.0, final ? "\n" : "");
   }
@@ -260,8 +289,8 @@ class Session {
   std::deque<Job> retry_;
   bool input_done_ = false;
   std::size_t line_no_ = 0, total_ = 0, done_ = 0, failed_ = 0, tokens_ = 0;
-  std::string last_printed_;
   Clock::time_point last_frame_, started_, last_progress_;
+  bool progress_shown_ = false;
 };
 
 int run_submit(const SubmitArgs& a) {

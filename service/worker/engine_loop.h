@@ -105,7 +105,7 @@ class EngineLoop {
   void push(Command cmd);
   void run();
   void apply(Command& cmd, std::vector<OutFrame>& out);
-  void emit(const sched::JobEvent& ev, std::vector<OutFrame>& out);
+  void emit(sched::JobEvent& ev, std::vector<OutFrame>& out);  // moves the event's tokens/text out
   void emit_error(JobHandle handle, const Error& error, std::vector<OutFrame>& out);
   void fail_all(const std::string& why, std::vector<OutFrame>& out);
   void publish(std::vector<OutFrame>& frames);

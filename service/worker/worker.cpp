@@ -51,9 +51,10 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::
   w->router_ = zmq_socket(w->ctx_, ZMQ_ROUTER);
   const int one = 1;
   const int hwm = config.sndhwm;
-  // Transport cap well above the decoder's limit: larger frames still get a typed error,
-  // absurd ones cost the sender its connection instead of our memory.
-  const std::int64_t max_msg = static_cast<std::int64_t>(config.max_frame_bytes) * 4 + 4096;
+  // Transport cap well above the decoder's limit: frames up to it still get a typed
+  // INVALID_REQUEST, absurd ones cost the sender its connection instead of our memory.
+  const std::int64_t max_msg =
+      std::max<std::int64_t>(std::int64_t{64} << 20, static_cast<std::int64_t>(config.max_frame_bytes) * 4);
   const int linger = 2000;
   zmq_setsockopt(w->router_, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
   zmq_setsockopt(w->router_, ZMQ_SNDHWM, &hwm, sizeof(hwm));
@@ -246,8 +247,9 @@ void Worker::receive_requests() {
       }
     }
     const std::string peer(static_cast<const char*>(zmq_msg_data(&parts[0])), zmq_msg_size(&parts[0]));
-    const bool req_style = n >= 2 && zmq_msg_size(&parts[1]) == 0;
-    if (n == 2 || (n == 3 && req_style && !extra)) {
+    // [id, payload] is DEALER-style even when the payload is empty; [id, empty, …] is REQ-style.
+    const bool req_style = n == 3 && zmq_msg_size(&parts[1]) == 0;
+    if (n == 2 || (req_style && !extra)) {
       zmq_msg_t& body = parts[n - 1];
       handle_request(peer, req_style,
                      {static_cast<const std::uint8_t*>(zmq_msg_data(&body)), zmq_msg_size(&body)});

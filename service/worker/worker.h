@@ -10,7 +10,10 @@
 // [payload]; a REQ-style [empty, payload] is answered [empty, payload].
 // A cancel is answered by the job's own terminal frame (done, finish_reason "cancelled", or its
 // normal end if that came first); cancelling an unknown or finished job is a no-op.
-// Client loss is detected when a send to it fails (ROUTER_MANDATORY → EHOSTUNREACH).
+// Client loss is detected when a send to it fails (ROUTER_MANDATORY → EHOSTUNREACH): at the
+// next frame for a streaming job, at the terminal frame for stream=false jobs.
+// Frames over max_frame_bytes get INVALID_REQUEST; frames over max(64 MiB, 4 × max_frame_bytes)
+// are dropped by ZeroMQ together with the sender's connection (ZMQ_MAXMSGSIZE).
 #pragma once
 
 #include <atomic>

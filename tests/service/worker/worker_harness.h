@@ -117,11 +117,10 @@ class Client {
 
   bool has_terminal(const std::string& job_id) const {
     auto it = jobs.find(job_id);
-    if (it == jobs.end()) return false;
-    for (const json& f : it->second) {
-      if (f["type"] == "done" || f["type"] == "error") return true;
-    }
-    return false;
+    if (it == jobs.end() || it->second.empty()) return false;
+    // The invariant puts the terminal frame last; expect_job_invariant() checks the rest.
+    const json& f = it->second.back();
+    return f["type"] == "done" || f["type"] == "error";
   }
   std::size_t count(const std::string& job_id, const std::string& type) const {
     auto it = jobs.find(job_id);

@@ -93,57 +93,59 @@ std::vector<std::int32_t> tokenize(const Spec& s, const tok::Tokenizer& tok) {
   return tok.encode(text.ok() ? *text : std::string(), false, true);
 }
 
-class WorkerJobs : public ::testing::TestWithParam<std::string> {
- protected:
-  static void SetUpTestSuite() {
-    auto path = zinfer::testing::find_model(kModelFile);
-    if (!path) return;
-    LlmOptions opt;
-    opt.model_path = *path;
-    opt.n_threads = 2;
-    opt.n_ctx = 512;
-    opt.n_seq_max = 1;
-    auto llm = Llm::load(opt);
-    ASSERT_TRUE(llm.ok()) << llm.error().message;
-    for (const Spec& s : specs()) {
-      reference_.push_back(generate_alone(**llm, tokenize(s, (*llm)->tokenizer()), to_params(s)));
-    }
-  }
-
-  std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind, int max_running = 16) {
+// Standalone generations of specs(), computed once per process (ctest runs each test in its
+// own process, so only the test that needs them pays for them).
+const std::vector<JobOutput>& reference(const std::string& model) {
+  static const std::vector<JobOutput> ref = [&] {
+    std::vector<JobOutput> out;
     LlmOptions opt;
     opt.model_path = model;
     opt.n_threads = 2;
     opt.n_ctx = 512;
-    sched::SchedulerConfig sc;
-    sc.max_running = max_running;
-    sc.max_step_tokens = 96;  // long prompts arrive in chunks, interleaved with decodes
-    auto engine = SchedulerEngine::create(opt, sc);
-    EXPECT_TRUE(engine.ok()) << engine.error().message;
-    if (!engine.ok()) return nullptr;
-    WorkerConfig wc;
-    wc.bind = bind;
-    auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
-    return w->ok() ? std::move(w) : nullptr;
-  }
+    opt.n_seq_max = 1;
+    auto llm = Llm::load(opt);
+    EXPECT_TRUE(llm.ok()) << llm.error().message;
+    if (!llm.ok()) return out;
+    for (const Spec& s : specs()) out.push_back(generate_alone(**llm, tokenize(s, (*llm)->tokenizer()), to_params(s)));
+    return out;
+  }();
+  return ref;
+}
 
-  std::string bind_endpoint() const {
-    if (GetParam() == "tcp") return "tcp://127.0.0.1:0";
-    static int n = 0;  // short names: ipc paths are limited to ~100 bytes
-    return "ipc://" + zinfer::testing::temp_dir() + "/jobs" + std::to_string(n++) + ".sock";
-  }
+std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind, int max_running = 16) {
+  LlmOptions opt;
+  opt.model_path = model;
+  opt.n_threads = 2;
+  opt.n_ctx = 512;
+  sched::SchedulerConfig sc;
+  sc.max_running = max_running;
+  sc.max_step_tokens = 96;  // long prompts arrive in chunks, interleaved with decodes
+  auto engine = SchedulerEngine::create(opt, sc);
+  EXPECT_TRUE(engine.ok()) << engine.error().message;
+  if (!engine.ok()) return nullptr;
+  WorkerConfig wc;
+  wc.bind = bind;
+  auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
+  return w->ok() ? std::move(w) : nullptr;
+}
 
-  static std::vector<JobOutput> reference_;
+std::string bind_endpoint(const std::string& transport) {
+  if (transport == "tcp") return "tcp://127.0.0.1:0";
+  static int n = 0;  // short names: ipc paths are limited to ~100 bytes
+  return "ipc://" + zinfer::testing::temp_dir() + "/jobs" + std::to_string(n++) + ".sock";
+}
+
+class WorkerJobs : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string bind_endpoint() const { return testing::bind_endpoint(GetParam()); }
 };
-std::vector<JobOutput> WorkerJobs::reference_;
 
-TEST_P(WorkerJobs, ThreeClientsTenJobsEachMatchStandaloneGeneration) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  ASSERT_EQ(reference_.size(), 10u);
+// 3 clients × 10 concurrent jobs (client c's job j runs specs()[j]).
+void run_three_clients(const std::string& model, const std::string& transport, const std::vector<JobOutput>& ref) {
   Context ctx;
-  auto w = start_worker(model, bind_endpoint());
+  auto w = start_worker(model, bind_endpoint(transport));
   ASSERT_NE(w, nullptr);
-  if (GetParam() == "tcp") EXPECT_EQ(w->endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << w->endpoint();
+  if (transport == "tcp") EXPECT_EQ(w->endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << w->endpoint();
   EXPECT_EQ(w->endpoint().find(":0"), std::string::npos) << "ephemeral port not resolved: " << w->endpoint();
 
   const std::vector<Spec> all = specs();
@@ -179,11 +181,11 @@ TEST_P(WorkerJobs, ThreeClientsTenJobsEachMatchStandaloneGeneration) {
       const std::string id = prefix + "j" + std::to_string(j);
       expect_job_invariant(cl.jobs[id], id);
       const JobOutput got = collect(cl.jobs[id]);
-      EXPECT_EQ(got.tokens, reference_[j].tokens) << id;
-      EXPECT_EQ(got.text, reference_[j].text) << id;
-      EXPECT_EQ(got.finish, reference_[j].finish) << id;
+      EXPECT_EQ(got.tokens, ref[j].tokens) << id;
+      EXPECT_EQ(got.text, ref[j].text) << id;
+      EXPECT_EQ(got.finish, ref[j].finish) << id;
       const json& done = cl.jobs[id].back();
-      EXPECT_EQ(done["usage"]["completion_tokens"].get<std::size_t>(), reference_[j].tokens.size());
+      EXPECT_EQ(done["usage"]["completion_tokens"].get<std::size_t>(), ref[j].tokens.size());
       if (all[j].logprobs >= 0) {
         for (const json& f : cl.jobs[id]) {
           if (f["type"] != "token") continue;
@@ -202,6 +204,16 @@ TEST_P(WorkerJobs, ThreeClientsTenJobsEachMatchStandaloneGeneration) {
   EXPECT_EQ(stats["queue_depth"], 0);
   EXPECT_EQ(stats["kv_blocks_used"], 0);
   EXPECT_GT(stats["kv_blocks_total"].get<int>(), 0);
+}
+
+TEST(WorkerJobsBatch, ThreeClientsTenJobsEachMatchStandaloneGenerationOverTcpAndIpc) {
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::vector<JobOutput>& ref = reference(model);
+  ASSERT_EQ(ref.size(), 10u);
+  for (const char* transport : {"tcp", "ipc"}) {
+    SCOPED_TRACE(transport);
+    run_three_clients(model, transport, ref);
+  }
 }
 
 TEST_P(WorkerJobs, CancelMidStreamFreesResourcesAndIsIdempotent) {

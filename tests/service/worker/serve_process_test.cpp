@@ -1,0 +1,196 @@
+// The built `zinfer serve` and `zinfer submit` binaries as separate processes: SIGTERM drains a
+// real worker (running job finishes, new submits get DRAINING, exit status 0); bad flags are
+// refused at start-up naming the flag; `zinfer submit` runs a JSONL batch against it, and its
+// greedy answers equal a standalone generation (Llm::forward + Sequence) of the same prompt.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "tests/service/worker/worker_harness.h"
+#include "tests/test_util.h"
+
+namespace zinfer::worker::testing {
+namespace {
+
+std::string zinfer_bin() { return std::string(ZINFER_BINARY_DIR) + "/bin/zinfer"; }
+
+// Runs a command line, returning (exit status, stdout+stderr).
+std::pair<int, std::string> run_cmd(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, ""};
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// `zinfer serve` as a child process.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& model, const std::string& endpoint) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const std::string bin = zinfer_bin();
+      execl(bin.c_str(), bin.c_str(), "serve", "--model", model.c_str(), "--bind", endpoint.c_str(), "--ctx", "512",
+            "--threads", "2", "--max-running", "4", "--drain-timeout", "30", "--log-level", "warn",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  void signal(int sig) { kill(pid_, sig); }
+  // Exit status, or -1 if it has not exited within timeout_ms.
+  int wait(int timeout_ms) {
+    const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Clock::now() < end) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        reaped_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+bool wait_ready(Client& cl, int timeout_ms) {
+  cl.send(request("health"));
+  return cl.pump_until([&] { return !cl.others["health"].empty(); }, timeout_ms);
+}
+
+TEST(ServeProcess, SigtermDrainsTheWorkerAndExitsZero) {
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string ep = "ipc://" + zinfer::testing::temp_dir() + "/serve_sigterm.sock";
+  ServeProcess serve(model, ep);
+  Context ctx;
+  Client cl(ctx.get(), ep);
+  ASSERT_TRUE(wait_ready(cl, 60000)) << "zinfer serve did not answer health";
+  EXPECT_EQ(cl.others["health"][0]["status"], "ready");
+  cl.send(submit("a", {{"prompt", "Write a short poem."}, {"max_tokens", 12}, {"ignore_eos", true}, {"temperature", 0}}));
+  ASSERT_TRUE(cl.pump_until([&] { return cl.count("a", "token") >= 1; }));
+  serve.signal(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  cl.send(submit("b", {{"prompt", "Hi"}, {"max_tokens", 2}}));
+  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("a") && cl.has_terminal("b"); }));
+  expect_job_invariant(cl.jobs["a"], "a");
+  EXPECT_EQ(cl.last("a")["finish_reason"], "length");
+  EXPECT_EQ(collect(cl.jobs["a"]).tokens.size(), 12u);
+  expect_job_invariant(cl.jobs["b"], "b", /*accepted_expected=*/false);
+  EXPECT_EQ(cl.last("b")["code"], "DRAINING");
+  EXPECT_EQ(serve.wait(30000), 0) << "zinfer serve must exit 0 after draining";
+}
+
+TEST(ServeProcess, BadFlagsAreRefusedNamingTheFlag) {
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string base = zinfer_bin() + " serve --model " + model;
+  const std::pair<std::string, std::string> cases[] = {
+      {" --max-queued 0", "--max-queued"},
+      {" --max-running 0", "--max-running"},
+      {" --bind foo://x", "--bind"},
+      {" --drain-timeout -1", "--drain-timeout"},
+      {" --max-frame-bytes 10", "--max-frame-bytes"},
+      {" --device cuda:7", "--device"},
+      {" --ctx 4", "--ctx"},
+  };
+  for (const auto& [flags, name] : cases) {
+    auto [rc, out] = run_cmd(base + flags);
+    EXPECT_EQ(rc, 2) << flags << ": " << out;
+    EXPECT_NE(out.find(name), std::string::npos) << flags << ": " << out;
+  }
+  auto [rc, out] = run_cmd(zinfer_bin() + " serve --model /nonexistent.gguf");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("--model"), std::string::npos) << out;
+}
+
+TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string dir = zinfer::testing::temp_dir();
+  const std::string ep = "ipc://" + dir + "/serve_submit.sock";
+  {
+    std::ofstream jobs(dir + "/jobs.jsonl");
+    jobs << R"({"job_id": "greedy", "prompt": "The capital of France is", "max_tokens": 8, "temperature": 0})" << "\n"
+         << "\n"  // blank lines are skipped
+         << R"({"job_id": "chat", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 6, "temperature": 0})"
+         << "\n"
+         << R"({"prompt_tokens": [1, 504, 3458], "max_tokens": 4, "temperature": 0.8, "seed": 3})" << "\n"
+         << R"({"job_id": "bad", "prompt": "x", "temperature": -1})" << "\n";
+  }
+  ServeProcess serve(model, ep);
+  Context ctx;
+  Client probe(ctx.get(), ep);
+  ASSERT_TRUE(wait_ready(probe, 60000));
+
+  auto [rc, out] = run_cmd(zinfer_bin() + " submit --connect " + ep + " --input " + dir + "/jobs.jsonl --output " +
+                           dir + "/out.jsonl --window 2");
+  EXPECT_EQ(rc, 1) << "one job is invalid, so submit reports a failure: " << out;
+  std::ifstream in(dir + "/out.jsonl");
+  std::map<std::string, json> results;
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    results[j["job_id"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(results.size(), 4u) << out;
+  EXPECT_EQ(results["bad"]["error"]["code"], "INVALID_PARAMETER");
+  EXPECT_EQ(results["job-4"]["tokens"].size(), 4u);  // job_id defaults to the line number
+  for (const char* id : {"greedy", "chat", "job-4"}) {
+    EXPECT_TRUE(results[id].contains("finish_reason")) << results[id].dump();
+    EXPECT_TRUE(results[id].contains("usage"));
+    EXPECT_TRUE(results[id].contains("timings"));
+  }
+
+  // The greedy answer equals a standalone generation of the same prompt.
+  LlmOptions opt;
+  opt.model_path = model;
+  opt.n_threads = 2;
+  opt.n_ctx = 512;
+  opt.n_seq_max = 1;
+  auto llm = Llm::load(opt);
+  ASSERT_TRUE(llm.ok());
+  sched::GenerationParams p;
+  p.sampling.temperature = 0.0f;
+  p.max_tokens = 8;
+  const JobOutput ref =
+      generate_alone(**llm, (*llm)->tokenizer().encode("The capital of France is", true, false), p);
+  EXPECT_EQ(results["greedy"]["text"], ref.text);
+  EXPECT_EQ(results["greedy"]["tokens"].get<std::vector<std::int32_t>>(), ref.tokens);
+
+  // --stream: one JSON line per frame; the frames' text adds up to the same answer.
+  auto [rc2, out2] = run_cmd("head -1 " + dir + "/jobs.jsonl | " + zinfer_bin() + " submit --stream --connect " + ep);
+  EXPECT_EQ(rc2, 0) << out2;
+  std::istringstream frames(out2);
+  std::string text;
+  int n_frames = 0;
+  while (std::getline(frames, line)) {
+    json f = json::parse(line, nullptr, false);
+    if (f.is_discarded()) continue;  // progress lines (only on a terminal) are not JSON
+    ++n_frames;
+    if (f["type"] == "token" || f["type"] == "done") text += f["text"].get<std::string>();
+  }
+  EXPECT_GE(n_frames, 3);  // accepted, tokens, done
+  EXPECT_EQ(text, ref.text);
+
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait(30000), 0);
+}
+
+}  // namespace
+}  // namespace zinfer::worker::testing

@@ -1,0 +1,221 @@
+// Worker paths that need an engine misbehaving or much faster than a model, over real sockets
+// (ipc:// in a temp dir and TCP): engine errors end jobs with error frames; an engine that
+// throws fails every live job and makes run() return 1; a client that stops reading does not
+// stall the others and later gets every frame in order; one whose backlog overflows has its
+// jobs cancelled. The engines here are test doubles implementing worker::JobEngine.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <stdexcept>
+
+#include "tests/service/worker/worker_harness.h"
+#include "tests/test_util.h"
+
+namespace zinfer::worker::testing {
+namespace {
+
+// Every step gives each job one token (id = position, text "t<position> "); after
+// `fail_after` tokens a job ends with `error` instead (0 = never); throws from step() when
+// `throw_at_step` is reached (0 = never).
+class TestEngine final : public JobEngine {
+ public:
+  explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0)
+      : fail_after_(fail_after), throw_at_step_(throw_at_step), step_sleep_us_(step_sleep_us) {
+    info_.model = "test-engine";
+    info_.architecture = "none";
+    info_.device = "cpu";
+    info_.context_length = 4096;
+    info_.vocab_size = 1000;
+    info_.capacity = 64;
+  }
+  const EngineInfo& info() const override { return info_; }
+  Status add(sched::JobSpec spec) override {
+    jobs_[spec.id] = Job{spec.params.max_tokens, 0};
+    return ok_status();
+  }
+  std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return std::nullopt;
+    sched::JobEvent ev = base(id, it->second);
+    ev.finish = reason;
+    jobs_.erase(it);
+    return ev;
+  }
+  std::vector<sched::JobEvent> step(sched::Clock::time_point) override {
+    if (throw_at_step_ > 0 && ++steps_ >= throw_at_step_) throw std::runtime_error("simulated engine fault");
+    if (step_sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(step_sleep_us_));
+    std::vector<sched::JobEvent> events;
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      Job& j = it->second;
+      if (fail_after_ > 0 && j.produced >= fail_after_) {
+        sched::JobEvent ev = base(it->first, j);
+        ev.error = make_error(ErrorCode::kInferenceFailed, "logits[7] is nan");
+        events.push_back(std::move(ev));
+        it = jobs_.erase(it);
+        continue;
+      }
+      const int pos = j.produced++;
+      sched::JobEvent ev = base(it->first, j);
+      ev.tokens = {pos};
+      ev.text = "t" + std::to_string(pos) + " ";
+      if (j.produced >= j.max_tokens) {
+        ev.finish = sched::FinishReason::kLength;
+        events.push_back(std::move(ev));
+        it = jobs_.erase(it);
+      } else {
+        events.push_back(std::move(ev));
+        ++it;
+      }
+    }
+    return events;
+  }
+  bool idle() const override { return jobs_.empty(); }
+  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
+  std::vector<sched::JobId> waiting_ids() const override { return {}; }
+  std::vector<sched::JobId> running_ids() const override {
+    std::vector<sched::JobId> v;
+    for (const auto& [id, j] : jobs_) v.push_back(id);
+    return v;
+  }
+  sched::SchedulerStats stats() const override {
+    sched::SchedulerStats s;
+    s.running = static_cast<std::int32_t>(jobs_.size());
+    return s;
+  }
+
+ private:
+  struct Job {
+    int max_tokens;
+    int produced;
+  };
+  static sched::JobEvent base(sched::JobId id, const Job& j) {
+    sched::JobEvent ev;
+    ev.id = id;
+    ev.started = true;
+    ev.prompt_tokens = 1;
+    ev.completion_tokens = j.produced;
+    return ev;
+  }
+  EngineInfo info_;
+  int fail_after_, throw_at_step_, step_sleep_us_;
+  int steps_ = 0;
+  std::map<sched::JobId, Job> jobs_;
+};
+
+std::string ipc_endpoint(const std::string& name) { return "ipc://" + zinfer::testing::temp_dir() + "/" + name; }
+json tokens_job(int n) { return {{"prompt_tokens", {1}}, {"max_tokens", n}}; }
+
+TEST(WorkerFlow, EngineErrorsEndJobsWithErrorFrames) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_err.sock");
+  WorkerThread w(wc, std::make_unique<TestEngine>(/*fail_after=*/3));
+  ASSERT_TRUE(w.ok());
+  Client cl(ctx.get(), w.endpoint());
+  for (int j = 0; j < 5; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(100)));
+  cl.send(submit("short", tokens_job(2)));
+  ASSERT_TRUE(cl.pump_until([&] {
+    for (int j = 0; j < 5; ++j) {
+      if (!cl.has_terminal("j" + std::to_string(j))) return false;
+    }
+    return cl.has_terminal("short");
+  }));
+  for (int j = 0; j < 5; ++j) {
+    const std::string id = "j" + std::to_string(j);
+    expect_job_invariant(cl.jobs[id], id);
+    EXPECT_EQ(cl.last(id)["code"], "INFERENCE_FAILED");
+    EXPECT_EQ(cl.count(id, "token"), 3u);
+  }
+  expect_job_invariant(cl.jobs["short"], "short");
+  EXPECT_EQ(cl.last("short")["finish_reason"], "length");
+  EXPECT_EQ(collect(cl.jobs["short"]).text, "t0 t1 ");
+  const json stats = cl.ask("stats");
+  EXPECT_EQ(stats["jobs_failed"], 5);
+  EXPECT_EQ(stats["jobs_completed"], 1);
+}
+
+TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = "tcp://127.0.0.1:0";
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, /*throw_at_step=*/5, /*step_sleep_us=*/2000));
+  ASSERT_TRUE(w.ok());
+  Client cl(ctx.get(), w.endpoint());
+  for (int j = 0; j < 4; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(1000)));
+  ASSERT_TRUE(cl.pump_until([&] {
+    for (int j = 0; j < 4; ++j) {
+      if (!cl.has_terminal("j" + std::to_string(j))) return false;
+    }
+    return true;
+  }));
+  for (int j = 0; j < 4; ++j) {
+    const std::string id = "j" + std::to_string(j);
+    expect_job_invariant(cl.jobs[id], id);
+    EXPECT_EQ(cl.last(id)["code"], "INTERNAL");
+    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("simulated engine fault"), std::string::npos);
+  }
+  EXPECT_EQ(w.join(), 1) << "a failed engine must make the worker exit non-zero";
+}
+
+TEST(WorkerFlow, SlowReaderDoesNotStallOthersAndLosesNothing) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_slow.sock");
+  wc.sndhwm = 8;  // ZeroMQ queues little per peer, so the worker's own backlog takes over
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/20));
+  ASSERT_TRUE(w.ok());
+  Client slow(ctx.get(), w.endpoint());
+  Client fast(ctx.get(), w.endpoint());
+  // Small receive buffers on the slow side so the kernel cannot absorb everything either.
+  const int rcvhwm = 8;
+  zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+  const int n = 10000;
+  slow.send(submit("s", tokens_job(n)));
+  // The slow client reads only its accepted frame, then nothing while the fast one works.
+  ASSERT_TRUE(slow.pump_until([&] { return slow.count("s", "accepted") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto t0 = Clock::now();
+  fast.send(submit("f", tokens_job(200)));
+  ASSERT_TRUE(fast.pump_until([&] { return fast.has_terminal("f"); }, 20000));
+  const double fast_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  expect_job_invariant(fast.jobs["f"], "f");
+  EXPECT_LT(fast_s, 10.0);
+  // Now the slow reader catches up and must find every frame, in order.
+  ASSERT_TRUE(slow.pump_until([&] { return slow.has_terminal("s"); }, 60000));
+  expect_job_invariant(slow.jobs["s"], "s");
+  const JobOutput out = collect(slow.jobs["s"]);
+  ASSERT_EQ(out.tokens.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(out.tokens[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(slow.last("s")["finish_reason"], "length");
+}
+
+TEST(WorkerFlow, BacklogOverflowCancelsTheSlowClientsJobs) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_overflow.sock");
+  wc.sndhwm = 4;
+  wc.max_peer_backlog_bytes = 16 * 1024;
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/20));
+  ASSERT_TRUE(w.ok());
+  Client slow(ctx.get(), w.endpoint());
+  const int rcvhwm = 4;
+  zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+  slow.send(submit("s", tokens_job(1000000)));
+  ASSERT_TRUE(slow.pump_until([&] { return slow.count("s", "accepted") == 1; }));
+  // Without reading, wait for the worker to give up on this reader (its job ends).
+  Client probe(ctx.get(), w.endpoint());
+  ASSERT_TRUE(probe.pump_until(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return probe.ask("stats")["jobs_cancelled"] == 1;
+      },
+      30000));
+  EXPECT_EQ(probe.ask("stats")["active_jobs"], 0);
+  // Everything queued before the cancel, then the terminal frame, still arrives in order.
+  ASSERT_TRUE(slow.pump_until([&] { return slow.has_terminal("s"); }, 30000));
+  expect_job_invariant(slow.jobs["s"], "s");
+  EXPECT_EQ(slow.last("s")["finish_reason"], "cancelled");
+}
+
+}  // namespace
+}  // namespace zinfer::worker::testing
