@@ -16,12 +16,14 @@ namespace zinfer {
 
 struct LlmOptions {
   std::string model_path;       // GGUF file
-  std::string device = "cpu";   // "cpu" (CUDA later)
+  std::string device = "cpu";   // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
   int n_threads = 0;            // 0 → hardware concurrency
-  bool exact_matmul = false;    // CPU: float dot products instead of llama.cpp-style Q8 activations
+  bool exact_matmul = true;     // CPU: float dot products against dequantized weights (the oracle);
+                                // false → llama.cpp-style Q8 activations (faster, noisier)
   std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
   std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
-  std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB on CPU
+  std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
+                                    // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };
 
 // One sequence's share of a batched forward step.

@@ -30,6 +30,10 @@ float dot_q6_k_scalar(std::int64_t n, const void* w, const void* a);
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define ZINFER_QUANT_AVX2 1
 float dot_f32_avx2(std::int64_t n, const void* w, const void* a);
+// Exact-path (vec_dot_f32) kernels: weight blocks × float activations (vec_dot_float_avx2.cpp).
+float dot_f32_q4_0_avx2(std::int64_t n, const void* w, const float* x);
+float dot_f32_q4_1_avx2(std::int64_t n, const void* w, const float* x);
+float dot_f32_q8_0_avx2(std::int64_t n, const void* w, const float* x);
 float dot_f16_avx2(std::int64_t n, const void* w, const void* a);
 float dot_bf16_avx2(std::int64_t n, const void* w, const void* a);
 float dot_q4_0_avx2(std::int64_t n, const void* w, const void* a);

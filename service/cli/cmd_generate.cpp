@@ -134,7 +134,8 @@ Command register_generate(CLI::App& app) {
   sub->add_option("--device", args->llm.device, "cpu (cuda when built with CUDA)");
   sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
-  sub->add_flag("--exact", args->llm.exact_matmul, "CPU: float dot products instead of q8 activations");
+  sub->add_flag("--q8-act{false}", args->llm.exact_matmul,
+               "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;

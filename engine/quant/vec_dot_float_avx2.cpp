@@ -1,0 +1,84 @@
+// AVX2 fast paths of the exact dot product (vec_dot_f32) for the legacy block formats the
+// real models use most (Q4_0, Q4_1, Q8_0). They dequantize 8 elements at a time in registers
+// with the same two roundings as dequant.cpp (multiply, then add — never fused) and feed one
+// 8-lane FMA accumulator in element order, so the result is bit-identical to the generic
+// dequantize-into-a-buffer path; they just skip the buffer and the scalar unpacking.
+#include <cstdint>
+
+#include "engine/quant/block_types.h"
+#include "engine/quant/fp16.h"
+#include "engine/quant/vec_dot_kernels.h"
+
+#if defined(ZINFER_QUANT_AVX2)
+#include "engine/quant/simd_avx2.h"
+
+namespace zinfer::quant::detail {
+namespace {
+
+// Bytes 0..7 and 8..15 of v as 8 floats each.
+inline __m256 bytes_lo_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
+inline __m256 bytes_hi_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8))); }
+
+}  // namespace
+
+float dot_f32_q4_0_avx2(std::int64_t n, const void* w, const float* x) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m256 eight = _mm256_set1_ps(8.0f);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(b[i].d));
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+    const __m128i lo = _mm_and_si128(q, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+    // (q - 8) is exact in float, then one rounding for the multiply, as the scalar code.
+    const __m256 y0 = _mm256_mul_ps(d, _mm256_sub_ps(bytes_lo_ps(lo), eight));
+    const __m256 y1 = _mm256_mul_ps(d, _mm256_sub_ps(bytes_hi_ps(lo), eight));
+    const __m256 y2 = _mm256_mul_ps(d, _mm256_sub_ps(bytes_lo_ps(hi), eight));
+    const __m256 y3 = _mm256_mul_ps(d, _mm256_sub_ps(bytes_hi_ps(hi), eight));
+    acc = _mm256_fmadd_ps(y0, _mm256_loadu_ps(x), acc);
+    acc = _mm256_fmadd_ps(y1, _mm256_loadu_ps(x + 8), acc);
+    acc = _mm256_fmadd_ps(y2, _mm256_loadu_ps(x + 16), acc);
+    acc = _mm256_fmadd_ps(y3, _mm256_loadu_ps(x + 24), acc);
+  }
+  return avx2_hsum8(acc);
+}
+
+float dot_f32_q4_1_avx2(std::int64_t n, const void* w, const float* x) {
+  const auto* b = static_cast<const BlockQ4_1*>(w);
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(b[i].d));
+    const __m256 m = _mm256_set1_ps(fp16_to_f32(b[i].m));
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+    const __m128i lo = _mm_and_si128(q, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+    const __m256 y0 = _mm256_add_ps(_mm256_mul_ps(d, bytes_lo_ps(lo)), m);
+    const __m256 y1 = _mm256_add_ps(_mm256_mul_ps(d, bytes_hi_ps(lo)), m);
+    const __m256 y2 = _mm256_add_ps(_mm256_mul_ps(d, bytes_lo_ps(hi)), m);
+    const __m256 y3 = _mm256_add_ps(_mm256_mul_ps(d, bytes_hi_ps(hi)), m);
+    acc = _mm256_fmadd_ps(y0, _mm256_loadu_ps(x), acc);
+    acc = _mm256_fmadd_ps(y1, _mm256_loadu_ps(x + 8), acc);
+    acc = _mm256_fmadd_ps(y2, _mm256_loadu_ps(x + 16), acc);
+    acc = _mm256_fmadd_ps(y3, _mm256_loadu_ps(x + 24), acc);
+  }
+  return avx2_hsum8(acc);
+}
+
+float dot_f32_q8_0_avx2(std::int64_t n, const void* w, const float* x) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const __m256 d = _mm256_set1_ps(fp16_to_f32(b[i].d));
+    for (int k = 0; k < 4; ++k) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * k));
+      const __m256 y = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+      acc = _mm256_fmadd_ps(y, _mm256_loadu_ps(x + 8 * k), acc);
+    }
+  }
+  return avx2_hsum8(acc);
+}
+
+}  // namespace zinfer::quant::detail
+#endif
