@@ -48,5 +48,8 @@ std::string supported_architectures();
 // Defined by each architecture file.
 Result<std::unique_ptr<Architecture>> create_llama(const Hparams& hp, WeightSource& weights);
 Result<std::unique_ptr<Architecture>> create_qwen2(const Hparams& hp, WeightSource& weights);
+Result<std::unique_ptr<Architecture>> create_gemma3(const Hparams& hp, WeightSource& weights);
+Result<std::unique_ptr<Architecture>> create_phi3(const Hparams& hp, WeightSource& weights);
+Result<std::unique_ptr<Architecture>> create_gpt2(const Hparams& hp, WeightSource& weights);
 
 }  // namespace zinfer::model

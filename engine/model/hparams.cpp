@@ -37,6 +37,9 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
   if (head_dim == 0 || head_dim > 1024 || head_dim % 2 != 0) {
     return bad(a + "attention.key_length", "head dimension must be even and in [2, 1024]");
   }
+  // The KV cache holds one head size for both K and V.
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t v_dim, file.get_u32_or(a + "attention.value_length", head_dim));
+  if (v_dim != head_dim) return bad(a + "attention.value_length", "must equal attention.key_length");
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_rot, file.get_u32_or(a + "rope.dimension_count", head_dim));
   if (n_rot > head_dim || n_rot % 2 != 0) return bad(a + "rope.dimension_count", "must be even and ≤ head dim");
 
@@ -63,6 +66,14 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
     ZINFER_ASSIGN_OR_RETURN(hp.norm_eps, file.get_f32(ln_key));
   }
   if (!std::isfinite(hp.norm_eps) || hp.norm_eps < 0.0f) return bad(rms_key, "must be ≥ 0");
+
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t swa, file.get_u32_or(a + "attention.sliding_window", 0));
+  if (swa > (1u << 24)) return bad(a + "attention.sliding_window", "too large");
+  hp.sliding_window = static_cast<std::int32_t>(swa);
+  ZINFER_ASSIGN_OR_RETURN(hp.final_logit_softcap, file.get_f32_or(a + "final_logit_softcapping", 0.0f));
+  if (!std::isfinite(hp.final_logit_softcap) || hp.final_logit_softcap < 0.0f) {
+    return bad(a + "final_logit_softcapping", "must be ≥ 0");
+  }
 
   if (file.has(a + "vocab_size")) {
     ZINFER_ASSIGN_OR_RETURN(std::uint32_t nv, u32("vocab_size"));

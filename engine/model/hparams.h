@@ -29,6 +29,9 @@ struct Hparams {
   float rope_base = 10000.0f;    // <arch>.rope.freq_base
   float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor (linear scaling)
   float norm_eps = 1e-5f;        // layer_norm_rms_epsilon or layer_norm_epsilon
+  std::int32_t sliding_window = 0;    // <arch>.attention.sliding_window (0: none); which
+                                      // layers use it is the architecture's business
+  float final_logit_softcap = 0.0f;   // <arch>.final_logit_softcapping (0: off)
 
   std::int32_t n_embd_q() const { return n_head * head_dim; }
   std::int32_t n_embd_kv() const { return n_head_kv * head_dim; }

@@ -31,6 +31,12 @@ struct Tensor {
   std::int64_t stride = 0;  // floats between consecutive rows (≥ cols)
 
   Tensor cols_slice(std::int64_t col0, std::int64_t n) const { return {data + col0, rows, n, stride}; }
+  // True when rows follow each other without padding, so the buffer can be re-split.
+  bool contiguous() const { return stride == cols || rows <= 1; }
+  // The same contiguous buffer seen as rows of n columns, e.g. [tokens][n_head * head_dim]
+  // as [tokens * n_head][head_dim] for per-head norms. Precondition: contiguous() and
+  // cols % n == 0 (architectures check before calling).
+  Tensor split_rows(std::int64_t n) const { return {data, rows * cols / n, n, n}; }
 };
 
 // One sequence's part of a batch: its new tokens are rows [row_start, row_start + n_tokens)
@@ -79,7 +85,8 @@ class Ops {
 
   // out[i] = dequantized row tokens[i] of table.
   virtual Status embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) = 0;
-  // out = in / rms(in) * w (w may be absent → no scaling).
+  // out = in / rms(in) * w, per row (w may be absent → no scaling; else f32 [in.cols]).
+  // out may alias in.
   virtual Status rms_norm(Tensor out, Tensor in, const Weight& w, float eps) = 0;
   // out = (in - mean) / sqrt(var + eps) * w + b.
   virtual Status layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) = 0;
@@ -90,6 +97,8 @@ class Ops {
   // out = a + b (elementwise, same shape; out may alias a).
   virtual Status add(Tensor out, Tensor a, Tensor b) = 0;
   virtual Status scale(Tensor x, float s) = 0;
+  // x = cap * tanh(x / cap) (Gemma's logit soft-capping; cap > 0).
+  virtual Status softcap(Tensor x, float cap) = 0;
   // In-place rotary embedding of x = [rows][n_head * head_dim] at the batch positions.
   virtual Status rope(Tensor x, const RopeParams& p, const Batch& batch) = 0;
   // Stores k, v of the batch into the KV cache of layer p.layer, then causal attention of q

@@ -60,23 +60,30 @@ void write_metadata(const SyntheticPlan& plan, const SyntheticOptions& o, const 
   w.set_u32(a + ".embedding_length", static_cast<std::uint32_t>(p.n_embd));
   w.set_u32(a + ".feed_forward_length", static_cast<std::uint32_t>(p.n_ff));
   w.set_u32(a + ".attention.head_count", static_cast<std::uint32_t>(p.n_head));
-  w.set_u32(a + ".attention.head_count_kv", static_cast<std::uint32_t>(p.n_head_kv));
-  w.set_f32(a + ".rope.freq_base", p.rope_base);
-  w.set_f32(a + ".attention.layer_norm_rms_epsilon", p.rms_eps);
+  if (plan.arch->gqa_rope_keys) {
+    w.set_u32(a + ".attention.head_count_kv", static_cast<std::uint32_t>(p.n_head_kv));
+    w.set_f32(a + ".rope.freq_base", p.rope_base);
+  }
+  w.set_f32(a + (plan.arch->rms_norm ? ".attention.layer_norm_rms_epsilon" : ".attention.layer_norm_epsilon"),
+            p.rms_eps);
   w.set_u32("general.file_type", llama_file_type(o.type, o.embed_output));
   plan.arch->extra_metadata(p, w);
 
-  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_string("tokenizer.ggml.model", vocab.model);
   w.set_string("tokenizer.ggml.pre", vocab.pre);
   w.set("tokenizer.ggml.tokens", gguf::meta_string_array(vocab.tokens));
+  if (!vocab.scores.empty()) w.set("tokenizer.ggml.scores", gguf::meta_f32_array(vocab.scores));
   w.set("tokenizer.ggml.token_type", gguf::meta_i32_array(vocab.token_types));
-  w.set("tokenizer.ggml.merges", gguf::meta_string_array(vocab.merges));
+  if (!vocab.merges.empty()) w.set("tokenizer.ggml.merges", gguf::meta_string_array(vocab.merges));
   w.set_u32("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(vocab.bos_id));
   w.set_u32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(vocab.eos_id));
   if (vocab.unk_id >= 0) w.set_u32("tokenizer.ggml.unknown_token_id", static_cast<std::uint32_t>(vocab.unk_id));
-  w.set_u32("tokenizer.ggml.padding_token_id", static_cast<std::uint32_t>(vocab.pad_id));
+  if (vocab.pad_id >= 0) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<std::uint32_t>(vocab.pad_id));
   w.set_bool("tokenizer.ggml.add_bos_token", vocab.add_bos);
-  w.set_string("tokenizer.chat_template", vocab.chat_template);
+  if (vocab.add_sep) w.set_bool("tokenizer.ggml.add_sep_token", *vocab.add_sep);
+  if (vocab.add_eos) w.set_bool("tokenizer.ggml.add_eos_token", *vocab.add_eos);
+  if (vocab.add_space_prefix) w.set_bool("tokenizer.ggml.add_space_prefix", *vocab.add_space_prefix);
+  if (!vocab.chat_template.empty()) w.set_string("tokenizer.chat_template", vocab.chat_template);
   w.set_u32("general.quantization_version", 2);
 }
 

@@ -1,5 +1,5 @@
 // Preset table (hyperparameters from each model's published config.json) and the
-// llama / qwen2 tensor lists with llama.cpp's tensor names.
+// llama / qwen2 / gemma3 / phi3 / gpt2 tensor lists and metadata with llama.cpp's names.
 #include "engine/model/synthetic_presets.h"
 
 #include <array>
@@ -54,14 +54,107 @@ void llama_metadata(const SyntheticPreset& p, gguf::GgufWriter& w) {
 
 void no_metadata(const SyntheticPreset&, gguf::GgufWriter&) {}
 
-constexpr std::array<SyntheticArch, 2> kArchs = {{
+// Gemma 3: per-head q/k norms and post-attention / post-FFN norms; output tied.
+std::vector<TensorSpec> gemma3_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
+  const std::int64_t d = p.n_embd, hd = p.head_dim();
+  const std::int64_t q_dim = p.n_head * hd, kv_dim = p.n_head_kv * hd;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
+  for (std::int32_t i = 0; i < n_layer; ++i) {
+    t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_q.weight"), {d, q_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_k.weight"), {d, kv_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_v.weight"), {d, kv_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_q_norm.weight"), {hd}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_k_norm.weight"), {hd}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_output.weight"), {q_dim, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "post_attention_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "ffn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "ffn_gate.weight"), {d, p.n_ff}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_up.weight"), {d, p.n_ff}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "post_ffw_norm.weight"), {d}, TensorRole::kNorm});
+  }
+  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
+  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
+  return t;
+}
+
+// Gemma3Model.set_gguf_parameters: head size, sliding window (rope scaling only for 4B+).
+void gemma3_metadata(const SyntheticPreset& p, gguf::GgufWriter& w) {
+  w.set_u32("gemma3.attention.key_length", static_cast<std::uint32_t>(p.head_dim()));
+  w.set_u32("gemma3.attention.value_length", static_cast<std::uint32_t>(p.head_dim()));
+  w.set_u32("gemma3.attention.sliding_window", static_cast<std::uint32_t>(p.sliding_window));
+}
+
+// Phi-3: fused [q | k | v] projection and fused [gate | up] FFN input.
+std::vector<TensorSpec> phi3_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
+  const std::int64_t d = p.n_embd, hd = p.head_dim();
+  const std::int64_t q_dim = p.n_head * hd, kv_dim = p.n_head_kv * hd;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
+  for (std::int32_t i = 0; i < n_layer; ++i) {
+    t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_qkv.weight"), {d, q_dim + 2 * kv_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_output.weight"), {q_dim, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "ffn_up.weight"), {d, 2 * std::int64_t{p.n_ff}}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
+  }
+  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
+  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
+  return t;
+}
+
+// Phi3MiniModel.set_gguf_parameters (4k model: no rope scaling, so no factor tensors).
+void phi3_metadata(const SyntheticPreset& p, gguf::GgufWriter& w) {
+  w.set_u32("phi3.rope.scaling.original_context_length", static_cast<std::uint32_t>(p.n_ctx));
+  w.set_u32("phi3.rope.dimension_count", static_cast<std::uint32_t>(p.head_dim()));
+  w.set_u32("phi3.attention.sliding_window", static_cast<std::uint32_t>(p.sliding_window));
+}
+
+// GPT-2: learned positions, LayerNorm and linear biases everywhere, fused QKV.
+std::vector<TensorSpec> gpt2_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
+  const std::int64_t d = p.n_embd;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
+  t.push_back({"position_embd.weight", {d, p.n_ctx}, TensorRole::kMatmul});
+  for (std::int32_t i = 0; i < n_layer; ++i) {
+    t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_norm.bias"), {d}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_qkv.weight"), {d, 3 * d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_qkv.bias"), {3 * d}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_output.weight"), {d, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_output.bias"), {d}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "ffn_norm.bias"), {d}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_up.weight"), {d, p.n_ff}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_up.bias"), {p.n_ff}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "ffn_down.bias"), {d}, TensorRole::kBias});
+  }
+  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
+  t.push_back({"output_norm.bias", {d}, TensorRole::kBias});
+  // llama.cpp's GPT2 converter copies wte into output.weight, so real files are untied.
+  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
+  return t;
+}
+
+constexpr std::array<SyntheticArch, 5> kArchs = {{
     {"llama", llama_tensors, llama_metadata},
     {"qwen2", qwen2_tensors, no_metadata},
+    {"gemma3", gemma3_tensors, gemma3_metadata},
+    {"phi3", phi3_tensors, phi3_metadata},
+    {"gpt2", gpt2_tensors, no_metadata, /*gqa_rope_keys=*/false, /*rms_norm=*/false},
 }};
 
 // Tiny variants: every matmul ne0 (256, 512) is a multiple of 256 so all K-quants apply;
 // tiny-llama has its own output.weight, tiny-qwen2 ties it to token_embd (as Qwen2.5-0.5B).
-constexpr std::array<SyntheticPreset, 7> kPresets = {{
+// tiny-gemma3 has 6 layers so layer 5 is global while 0-4 slide over a 4-token window,
+// and a head size (128) unrelated to n_embd / n_head; tiny-phi3 uses GQA (4 q, 2 kv heads)
+// inside its fused QKV. The trailing columns are attention.key_length (0: n_embd / n_head)
+// and attention.sliding_window; GPT-2 presets ignore rope base and use eps as LayerNorm's.
+constexpr std::array<SyntheticPreset, 15> kPresets = {{
     // name, arch, general.name, size, layers, ctx, embd, ff, heads, kv, vocab, rope, eps, tied, vocab
     {"tiny-llama", "llama", "Tiny Llama (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f,
      1e-5f, false, VocabStyle::kLlama3},
@@ -77,6 +170,22 @@ constexpr std::array<SyntheticPreset, 7> kPresets = {{
      1000000.0f, 1e-6f, false, VocabStyle::kQwen2},
     {"llama-3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 32, 8192, 4096, 14336, 32, 8, 128256,
      500000.0f, 1e-5f, false, VocabStyle::kLlama3},
+    {"tiny-gemma3", "gemma3", "Tiny Gemma 3 (synthetic)", "1M", 6, 512, 256, 512, 4, 1, 512, 1000000.0f,
+     1e-6f, true, VocabStyle::kGemma3, 128, 4},
+    {"gemma-3-270m", "gemma3", "Gemma 3 270M (synthetic)", "270M", 18, 32768, 640, 2048, 4, 1, 262144,
+     1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 256, 512},
+    {"gemma-3-1b", "gemma3", "Gemma 3 1B (synthetic)", "1B", 26, 32768, 1152, 6912, 4, 1, 262144,
+     1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 256, 512},
+    {"tiny-phi3", "phi3", "Tiny Phi 3 (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f, 1e-5f,
+     false, VocabStyle::kPhi3, 0, 2047},
+    {"phi-3-mini-4k", "phi3", "Phi 3 Mini 4k (synthetic)", "3.8B", 32, 4096, 3072, 8192, 32, 32, 32064,
+     10000.0f, 1e-5f, false, VocabStyle::kPhi3, 0, 2047},
+    {"tiny-gpt2", "gpt2", "Tiny GPT-2 (synthetic)", "1M", 2, 128, 256, 1024, 4, 4, 512, 0.0f, 1e-5f, false,
+     VocabStyle::kGpt2},
+    {"gpt2", "gpt2", "GPT-2 (synthetic)", "124M", 12, 1024, 768, 3072, 12, 12, 50257, 0.0f, 1e-5f, false,
+     VocabStyle::kGpt2},
+    {"gpt2-medium", "gpt2", "GPT-2 Medium (synthetic)", "355M", 24, 1024, 1024, 4096, 16, 16, 50257, 0.0f,
+     1e-5f, false, VocabStyle::kGpt2},
 }};
 
 }  // namespace

@@ -30,7 +30,9 @@ struct SyntheticPreset {
   float rms_eps;                // attention.layer_norm_rms_epsilon
   bool tied_output;             // no output.weight: logits use token_embd
   VocabStyle vocab;
-  std::int32_t head_dim() const { return n_embd / n_head; }
+  std::int32_t key_length = 0;      // attention.key_length/value_length when not n_embd / n_head
+  std::int32_t sliding_window = 0;  // attention.sliding_window (0: not written)
+  std::int32_t head_dim() const { return key_length > 0 ? key_length : n_embd / n_head; }
 };
 
 // What a tensor is, which decides its type (weights follow the requested type; norms and
@@ -49,6 +51,8 @@ struct SyntheticArch {
   std::string_view name;  // general.architecture
   std::vector<TensorSpec> (*tensors)(const SyntheticPreset& p, std::int32_t n_layer);
   void (*extra_metadata)(const SyntheticPreset& p, gguf::GgufWriter& w);
+  bool gqa_rope_keys = true;  // writes attention.head_count_kv and rope.freq_base (not GPT-2)
+  bool rms_norm = true;       // layer_norm_rms_epsilon, else layer_norm_epsilon (GPT-2)
 };
 
 std::span<const SyntheticPreset> synthetic_presets();

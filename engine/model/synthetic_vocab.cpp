@@ -8,6 +8,7 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <span>
 #include <string_view>
 
 namespace zinfer::model {
@@ -109,6 +110,8 @@ std::map<std::vector<std::string>, std::int64_t> training_words() {
 
 }  // namespace
 
+std::string_view synthetic_training_text() { return kTrainingText; }
+
 std::string byte_token_text(std::uint8_t b) {
   static const std::array<std::uint32_t, 256> cp = byte_code_points(nullptr);
   std::string s;
@@ -117,19 +120,27 @@ std::string byte_token_text(std::uint8_t b) {
 }
 
 Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vocab) {
-  const std::int32_t n_fixed = 256 + static_cast<std::int32_t>(kSpecials.size());
+  if (style == VocabStyle::kGemma3 || style == VocabStyle::kPhi3) return build_spm_vocab(style, n_vocab);
+  // GPT-2 has a single special token; the ChatML families have three.
+  const std::span<const std::string_view> specials =
+      style == VocabStyle::kGpt2 ? std::span<const std::string_view>(kSpecials.data(), 1)
+                                 : std::span<const std::string_view>(kSpecials);
+  const std::int32_t n_fixed = 256 + static_cast<std::int32_t>(specials.size());
   if (n_vocab < n_fixed) {
     return make_error(ErrorCode::kInvalidParameter,
                       "vocab_size must be at least " + std::to_string(n_fixed) + ", got " + std::to_string(n_vocab));
   }
   SyntheticVocab v;
-  v.chat_template = std::string(kChatMl);
+  if (style != VocabStyle::kGpt2) v.chat_template = std::string(kChatMl);
   const bool specials_first = style == VocabStyle::kSmolLM;
-  v.pre = style == VocabStyle::kSmolLM ? "smollm" : style == VocabStyle::kQwen2 ? "qwen2" : "llama-bpe";
+  v.pre = style == VocabStyle::kSmolLM ? "smollm"
+          : style == VocabStyle::kQwen2 ? "qwen2"
+          : style == VocabStyle::kGpt2  ? "gpt-2"
+                                        : "llama-bpe";
   v.add_bos = style == VocabStyle::kLlama3;
 
   auto add_specials = [&] {
-    for (auto s : kSpecials) {
+    for (auto s : specials) {
       v.tokens.emplace_back(s);
       v.token_types.push_back(kTypeControl);
     }
@@ -182,6 +193,12 @@ Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vo
     words = std::move(next);
   }
 
+  // GPT-2's <|endoftext|> is its last id (50256), after everything learnt.
+  const std::int32_t n_before_specials = style == VocabStyle::kGpt2 ? n_vocab - 1 : 0;
+  while (static_cast<std::int32_t>(v.tokens.size()) < n_before_specials) {
+    v.tokens.push_back("[PAD" + std::to_string(v.tokens.size()) + "]");
+    v.token_types.push_back(kTypeUnused);
+  }
   if (!specials_first) add_specials();
   while (static_cast<std::int32_t>(v.tokens.size()) < n_vocab) {
     v.tokens.push_back("[PAD" + std::to_string(v.tokens.size()) + "]");
@@ -197,7 +214,11 @@ Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vo
   const std::int32_t eot = id_of("<|endoftext|>");
   const std::int32_t im_start = id_of("<|im_start|>");
   const std::int32_t im_end = id_of("<|im_end|>");
-  if (style == VocabStyle::kSmolLM) {
+  if (style == VocabStyle::kGpt2) {
+    v.bos_id = eot;  // GPT-2's tokenizer config names <|endoftext|> as bos, eos and unk
+    v.eos_id = eot;
+    v.unk_id = eot;
+  } else if (style == VocabStyle::kSmolLM) {
     v.bos_id = im_start;
     v.eos_id = im_end;
     v.pad_id = im_end;

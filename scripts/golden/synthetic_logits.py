@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Golden logits of synthetic models: tests/data/synthetic/<preset>_<type>.json.
 
-For tiny-llama and tiny-qwen2 in every supported weight type (plus the EXTRA real-shape
-cases), runs `zinfer mkmodel --preset P --type T --seed 1234`, reads the file back with the `gguf`
+For every tiny preset (llama, qwen2, gemma3, phi3, gpt2) in every supported weight type
+(plus the EXTRA real-shape cases), runs `zinfer mkmodel --preset P --type T --seed 1234`, reads the file back with the `gguf`
 package and computes float64 reference logits for a fixed 12-token sequence with
 tests/reference/reference_forward.py (independent of the engine). Each fixture records:
 
@@ -10,12 +10,15 @@ tests/reference/reference_forward.py (independent of the engine). Each fixture r
   tensors                   name, type, ne, offset as gguf.GGUFReader sees them
   metadata                  the scalar keys (and array lengths) as gguf.GGUFReader sees them
   positions, logits_f32_b64  reference logits [len(positions)][n_vocab] of those positions
-                            (all 12 for the tiny models), little-endian float32, base64
+                            (all 12 for tiny-llama/qwen2, the last 6 for the newer tiny
+                            presets to keep fixtures small — tiny-gemma3's 4-token window
+                            already slides from position 4), little-endian float32, base64
   q8_noise                  max |logit change| when activations are rounded to 8 bits per
                             block before every matmul (a simulation of llama.cpp's Q8
                             activations), which sizes the tolerance of the non-exact path
 
 Usage: scripts/golden/synthetic_logits.py --zinfer build-x/bin/zinfer [--out tests/data/synthetic]
+         [--presets tiny-gemma3,tiny-phi3]   (only these presets' fixtures)
 """
 import argparse
 import base64
@@ -33,6 +36,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 import reference_forward as rf  # noqa: E402
 
 PRESETS = ["tiny-llama", "tiny-qwen2"]
+# Stored positions per fixture: the newer presets keep the last 6 to stay small.
+NEW_PRESETS = ["tiny-gemma3", "tiny-phi3", "tiny-gpt2"]
+NEW_KEEP_LAST = 6
 TYPES = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
          "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 # Real shapes, cut to 2 layers: ne0 = 576 forces the Q4_K -> Q5_0 fallback next to real Q4_K
@@ -98,10 +104,17 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--zinfer", default=os.environ.get("ZINFER_BIN", os.path.join(ROOT, "build", "bin", "zinfer")))
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "synthetic"))
+    ap.add_argument("--presets", help="comma-separated presets to (re)generate; default all")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     cases = [{"preset": p, "type": t, "layers": 0, "mix": False, "keep_last": len(TOKENS)}
-             for p in PRESETS for t in TYPES] + EXTRA
+             for p in PRESETS for t in TYPES]
+    cases += [{"preset": p, "type": t, "layers": 0, "mix": False, "keep_last": NEW_KEEP_LAST}
+              for p in NEW_PRESETS for t in TYPES]
+    cases += EXTRA
+    if a.presets:
+        wanted = set(a.presets.split(","))
+        cases = [c for c in cases if c["preset"] in wanted]
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             preset, wtype = case["preset"], case["type"]

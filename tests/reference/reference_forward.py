@@ -14,8 +14,18 @@ float64, and each step is written the plain way from the definitions:
   FFN          down(silu(gate(x)) * up(x))
   output       output.weight, or token_embd.weight when the model ties them
 
-Architectures live in ARCHITECTURES (name -> forward function); gemma3/phi3/gpt2 can be
-added as their own functions next to the llama-family one.
+  gemma3       x * sqrt(n_embd); per layer x += postnorm(attn(prenorm(x))) with RMSNorm of
+               each q/k head before NEOX RoPE; layers il % 6 != 5 are local (keys within the
+               last sliding_window positions, rope base 10000, no scaling), the others
+               global (rope.freq_base, rope scaling); scores / sqrt(query_pre_attn_scalar)
+               (head_dim, or n_embd / n_head for the 62-layer 27B); x += postnorm(
+               down(gelu_tanh(gate) * up)); GGUF norm weights already include Gemma's +1
+  phi3         llama with fused attn_qkv ([q | k | v] output rows) and fused ffn_up
+               ([gate | up]), NEOX RoPE
+  gpt2         x = wte[tok] + wpe[pos]; LayerNorm with bias; fused QKV with bias; plain
+               multi-head attention; MLP down(gelu_tanh(up(x) + b) ) + b
+
+Architectures live in ARCHITECTURES (name -> forward function).
 
 Usage:
   reference_forward.py MODEL.gguf --tokens 1,2,3 [--greedy N] [--out logits.npy]
@@ -80,11 +90,13 @@ def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x: np.ndarray, positions: np.ndarray, n_rot: int, base: float, style: str) -> np.ndarray:
-    """x: (T, n_heads, head_dim). Rotates the first n_rot dims of every head."""
+def rope(x: np.ndarray, positions: np.ndarray, n_rot: int, base: float, style: str,
+         freq_scale: float = 1.0) -> np.ndarray:
+    """x: (T, n_heads, head_dim). Rotates the first n_rot dims of every head; positions are
+    multiplied by freq_scale (linear rope scaling: 1 / rope.scaling.factor)."""
     half = n_rot // 2
     inv_freq = base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
-    ang = positions.astype(np.float64)[:, None] * inv_freq[None, :]        # (T, half)
+    ang = (positions.astype(np.float64) * freq_scale)[:, None] * inv_freq[None, :]  # (T, half)
     cos = np.cos(ang)[:, None, :]
     sin = np.sin(ang)[:, None, :]
     out = x.copy()
@@ -101,15 +113,20 @@ def rope(x: np.ndarray, positions: np.ndarray, n_rot: int, base: float, style: s
     return out
 
 
-def causal_gqa_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """q: (T, H, D), k/v: (T, Hkv, D) -> (T, H*D)."""
+def causal_gqa_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float | None = None,
+                         window: int = 0) -> np.ndarray:
+    """q: (T, H, D), k/v: (T, Hkv, D) -> (T, H*D). Scores are q.k * scale (default
+    1/sqrt(D)); window > 0 lets query i see keys j with i - window < j <= i only."""
     T, H, D = q.shape
     group = H // k.shape[1]
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
     out = np.empty((T, H, D))
-    mask = np.triu(np.full((T, T), -np.inf), k=1)
+    i, j = np.arange(T)[:, None], np.arange(T)[None, :]
+    visible = (j <= i) & ((i - j < window) if window > 0 else True)
+    mask = np.where(visible, 0.0, -np.inf)
     for h in range(H):
         kh, vh = k[:, h // group, :], v[:, h // group, :]
-        s = q[:, h, :] @ kh.T / np.sqrt(D) + mask
+        s = q[:, h, :] @ kh.T * scale + mask
         s = np.exp(s - s.max(axis=-1, keepdims=True))
         out[:, h, :] = (s / s.sum(axis=-1, keepdims=True)) @ vh
     return out.reshape(T, H * D)
@@ -117,6 +134,16 @@ def causal_gqa_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndar
 
 def silu(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + np.exp(-x))
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -184,9 +211,103 @@ def forward_qwen2(m: GgufModel, tokens: list[int]) -> np.ndarray:
     return forward_llama_family(m, tokens, LlamaFamilyHparams.from_model(m, "neox", 10000.0))
 
 
+# ---- gemma3 ----------------------------------------------------------------------------
+
+def forward_gemma3(m: GgufModel, tokens: list[int]) -> np.ndarray:
+    T = len(tokens)
+    pos = np.arange(T)
+    n_layer, n_embd = int(m.key("block_count")), int(m.key("embedding_length"))
+    n_head = int(m.key("attention.head_count"))
+    n_head_kv = int(m.key("attention.head_count_kv", n_head))
+    hd = int(m.key("attention.key_length", n_embd // n_head))
+    n_rot = int(m.key("rope.dimension_count", hd))
+    eps = float(m.key("attention.layer_norm_rms_epsilon"))
+    window = int(m.key("attention.sliding_window", 0))
+    global_base = float(m.key("rope.freq_base", 1000000.0))
+    global_scale = 1.0 / float(m.key("rope.scaling.factor", 1.0))
+    softcap = float(m.key("final_logit_softcapping", 0.0))
+    # query_pre_attn_scalar is not in GGUF: head_dim, except Gemma 3 27B (62 layers).
+    scale = 1.0 / np.sqrt(n_embd // n_head if n_layer == 62 else hd)
+    x = m.tensor("token_embd.weight")[np.asarray(tokens)] * np.sqrt(n_embd)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        is_global = window == 0 or i % 6 == 5
+        base, fscale = (global_base, global_scale) if is_global else (10000.0, 1.0)
+        h = rms_norm(x, m.tensor(p + "attn_norm.weight"), eps)
+        q = linear(h, m.tensor(p + "attn_q.weight")).reshape(T, n_head, hd)
+        k = linear(h, m.tensor(p + "attn_k.weight")).reshape(T, n_head_kv, hd)
+        v = linear(h, m.tensor(p + "attn_v.weight")).reshape(T, n_head_kv, hd)
+        q = rope(rms_norm(q, m.tensor(p + "attn_q_norm.weight"), eps), pos, n_rot, base, "neox", fscale)
+        k = rope(rms_norm(k, m.tensor(p + "attn_k_norm.weight"), eps), pos, n_rot, base, "neox", fscale)
+        a = causal_gqa_attention(q, k, v, scale=scale, window=0 if is_global else window)
+        o = linear(a, m.tensor(p + "attn_output.weight"))
+        x = x + rms_norm(o, m.tensor(p + "post_attention_norm.weight"), eps)
+        h = rms_norm(x, m.tensor(p + "ffn_norm.weight"), eps)
+        f = gelu_tanh(linear(h, m.tensor(p + "ffn_gate.weight"))) * linear(h, m.tensor(p + "ffn_up.weight"))
+        f = linear(f, m.tensor(p + "ffn_down.weight"))
+        x = x + rms_norm(f, m.tensor(p + "post_ffw_norm.weight"), eps)
+    x = rms_norm(x, m.tensor("output_norm.weight"), eps)
+    w_out = m.tensor("output.weight") if m.has("output.weight") else m.tensor("token_embd.weight")
+    logits = x @ w_out.T
+    return softcap * np.tanh(logits / softcap) if softcap > 0 else logits
+
+
+# ---- phi3 ------------------------------------------------------------------------------
+
+def forward_phi3(m: GgufModel, tokens: list[int]) -> np.ndarray:
+    hp = LlamaFamilyHparams.from_model(m, "neox", 10000.0)
+    T = len(tokens)
+    pos = np.arange(T)
+    dq, dkv = hp.n_head * hp.head_dim, hp.n_head_kv * hp.head_dim
+    x = m.tensor("token_embd.weight")[np.asarray(tokens)]
+    for i in range(hp.n_layer):
+        p = f"blk.{i}."
+        h = rms_norm(x, m.tensor(p + "attn_norm.weight"), hp.eps)
+        qkv = linear(h, m.tensor(p + "attn_qkv.weight"))
+        q = qkv[:, :dq].reshape(T, hp.n_head, hp.head_dim)
+        k = qkv[:, dq:dq + dkv].reshape(T, hp.n_head_kv, hp.head_dim)
+        v = qkv[:, dq + dkv:].reshape(T, hp.n_head_kv, hp.head_dim)
+        q = rope(q, pos, hp.n_rot, hp.rope_base, "neox")
+        k = rope(k, pos, hp.n_rot, hp.rope_base, "neox")
+        x = x + linear(causal_gqa_attention(q, k, v), m.tensor(p + "attn_output.weight"))
+        h = rms_norm(x, m.tensor(p + "ffn_norm.weight"), hp.eps)
+        gu = linear(h, m.tensor(p + "ffn_up.weight"))
+        n_ff = gu.shape[-1] // 2
+        x = x + linear(silu(gu[:, :n_ff]) * gu[:, n_ff:], m.tensor(p + "ffn_down.weight"))
+    x = rms_norm(x, m.tensor("output_norm.weight"), hp.eps)
+    w_out = m.tensor("output.weight") if m.has("output.weight") else m.tensor("token_embd.weight")
+    return x @ w_out.T
+
+
+# ---- gpt2 ------------------------------------------------------------------------------
+
+def forward_gpt2(m: GgufModel, tokens: list[int]) -> np.ndarray:
+    T = len(tokens)
+    n_layer, d = int(m.key("block_count")), int(m.key("embedding_length"))
+    n_head = int(m.key("attention.head_count"))
+    eps = float(m.key("attention.layer_norm_epsilon"))
+    x = m.tensor("token_embd.weight")[np.asarray(tokens)] + m.tensor("position_embd.weight")[np.arange(T)]
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        h = layer_norm(x, m.tensor(p + "attn_norm.weight"), m.tensor(p + "attn_norm.bias"), eps)
+        qkv = linear(h, m.tensor(p + "attn_qkv.weight"), m.tensor(p + "attn_qkv.bias"))
+        q, k, v = (qkv[:, j * d:(j + 1) * d].reshape(T, n_head, d // n_head) for j in range(3))
+        a = causal_gqa_attention(q, k, v)
+        x = x + linear(a, m.tensor(p + "attn_output.weight"), m.tensor(p + "attn_output.bias"))
+        h = layer_norm(x, m.tensor(p + "ffn_norm.weight"), m.tensor(p + "ffn_norm.bias"), eps)
+        u = gelu_tanh(linear(h, m.tensor(p + "ffn_up.weight"), m.tensor(p + "ffn_up.bias")))
+        x = x + linear(u, m.tensor(p + "ffn_down.weight"), m.tensor(p + "ffn_down.bias"))
+    x = layer_norm(x, m.tensor("output_norm.weight"), m.tensor("output_norm.bias"), eps)
+    w_out = m.tensor("output.weight") if m.has("output.weight") else m.tensor("token_embd.weight")
+    return x @ w_out.T
+
+
 ARCHITECTURES = {
     "llama": forward_llama,
     "qwen2": forward_qwen2,
+    "gemma3": forward_gemma3,
+    "phi3": forward_phi3,
+    "gpt2": forward_gpt2,
 }
 
 

@@ -87,6 +87,9 @@ Status CpuOps::embed(Tensor out, const Weight& table, std::span<const std::int32
 
 Status CpuOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
   if (out.rows != in.rows || out.cols != in.cols) return shape_error("rms_norm", "shape mismatch");
+  if (w.present() && (w.ne0 != in.cols || w.type != quant::GgmlType::kF32)) {
+    return shape_error("rms_norm", "weight must be f32 [" + std::to_string(in.cols) + "]");
+  }
   const auto* wd = static_cast<const float*>(w.data);
   for (std::int64_t r = 0; r < in.rows; ++r) {
     const float* x = row(in, r);
@@ -207,6 +210,16 @@ Status CpuOps::scale(Tensor x, float s) {
   for (std::int64_t r = 0; r < x.rows; ++r) {
     float* y = row(x, r);
     for (std::int64_t i = 0; i < x.cols; ++i) y[i] *= s;
+  }
+  return ok_status();
+}
+
+Status CpuOps::softcap(Tensor x, float cap) {
+  if (!(cap > 0.0f)) return shape_error("softcap", "cap must be > 0");
+  const float inv = 1.0f / cap;
+  for (std::int64_t r = 0; r < x.rows; ++r) {
+    float* y = row(x, r);
+    for (std::int64_t i = 0; i < x.cols; ++i) y[i] = cap * std::tanh(y[i] * inv);
   }
   return ok_status();
 }

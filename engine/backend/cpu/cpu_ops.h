@@ -38,6 +38,7 @@ class CpuOps final : public model::Ops {
   Status add_bias(model::Tensor x, const model::Weight& b) override;
   Status add(model::Tensor out, model::Tensor a, model::Tensor b) override;
   Status scale(model::Tensor x, float s) override;
+  Status softcap(model::Tensor x, float cap) override;
   Status rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
   Status attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
                    const model::AttnParams& p, const model::Batch& batch) override;

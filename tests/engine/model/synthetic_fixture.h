@@ -30,7 +30,7 @@ struct SyntheticCase {
 
 inline std::vector<SyntheticCase> synthetic_cases() {
   std::vector<SyntheticCase> v;
-  for (const char* p : {"tiny-llama", "tiny-qwen2"}) {
+  for (const char* p : {"tiny-llama", "tiny-qwen2", "tiny-gemma3", "tiny-phi3", "tiny-gpt2"}) {
     for (const char* t : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K",
                           "Q5_K", "Q6_K"}) {
       v.push_back({p, t});

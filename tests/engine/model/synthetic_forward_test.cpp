@@ -1,4 +1,5 @@
-// CPU forward pass of synthetic tiny-llama / tiny-qwen2 models in every weight type against
+// CPU forward pass of the synthetic tiny models (llama, qwen2, gemma3 — with a sliding window
+// shorter than the sequence and one global layer —, phi3, gpt2) in every weight type against
 // the independent float64 numpy reference (tests/reference/reference_forward.py via
 // scripts/golden/synthetic_logits.py). The model is rewritten here with the C++ writer and
 // must hash to the file the reference read, so both sides see the same weights.
