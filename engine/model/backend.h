@@ -14,12 +14,17 @@
 namespace zinfer::model {
 
 struct BackendConfig {
-  int n_threads = 1;
-  bool exact_matmul = false;
-  std::int32_t n_layer = 0;
-  std::int32_t n_embd_kv = 0;
-  std::int32_t kv_blocks = 0;
-  std::int32_t kv_block_size = 16;
+  int n_threads = 1;                // CPU worker threads
+  bool exact_matmul = false;        // CPU: float dot products (the oracle)
+  std::int32_t n_layer = 0;         // KV cache geometry
+  std::int32_t n_embd_kv = 0;       // n_head_kv * head_dim
+  std::int32_t kv_blocks = 0;       // CPU: KV blocks in the pool (CUDA sizes its own)
+  std::int32_t kv_block_size = 16;  // tokens per KV block
+  // CUDA only.
+  int device_index = 0;             // cuda:<device_index>
+  std::int32_t n_ctx = 0;           // the pool must hold at least one full context
+  std::int32_t n_seq_max = 1;       // no point sizing the pool beyond n_ctx * n_seq_max
+  std::int64_t kv_cache_bytes = 0;  // explicit KV pool size; 0 → from free VRAM
 };
 
 class Backend {
@@ -30,9 +35,26 @@ class Backend {
   // Called before each forward pass (resets scratch memory).
   virtual void begin_forward() = 0;
   virtual std::string describe() const = 0;
+  // KV blocks of kv_block_size tokens the backend's cache holds (what the Llm's
+  // KvBlockAllocator may hand out).
+  virtual std::int32_t kv_blocks() const = 0;
 };
 
 // The CPU reference backend; weights are read in place from the file mapping.
-Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file, const BackendConfig& config);
+Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file,
+                                                    const BackendConfig& config);
+
+// The CUDA backend (engine/backend/cuda, built into the zinfer_kernels library): weights
+// uploaded to VRAM still quantized, a paged KV pool sized from free VRAM. kOutOfMemory (with
+// needed and free bytes) when the model and one context of KV cache do not fit;
+// kInvalidDevice when this program was built or linked without the CUDA backend.
+Result<std::unique_ptr<Backend>> create_cuda_backend(const gguf::GgufFile& file,
+                                                     const BackendConfig& config);
+
+// The engine library does not depend on CUDA: zinfer_kernels registers the CUDA factory at
+// start-up (engine/backend/cuda/cuda_backend_registration.cpp), create_cuda_backend calls it.
+using BackendFactory = Result<std::unique_ptr<Backend>> (*)(const gguf::GgufFile&,
+                                                            const BackendConfig&);
+void register_cuda_backend_factory(BackendFactory factory);
 
 }  // namespace zinfer::model

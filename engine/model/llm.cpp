@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "engine/model/architecture.h"
@@ -17,6 +19,20 @@ namespace {
 
 constexpr std::int32_t kKvBlockSize = 16;
 constexpr std::int64_t kCpuKvBudgetCap = std::int64_t{1} << 30;
+
+// "cpu" → -1; "cuda" → 0; "cuda:N" → N.
+Result<int> parse_device(const std::string& device) {
+  if (device == "cpu") return -1;
+  if (device == "cuda") return 0;
+  constexpr std::string_view kPrefix = "cuda:";
+  if (device.size() > kPrefix.size() && device.size() <= kPrefix.size() + 4 &&
+      device.compare(0, kPrefix.size(), kPrefix) == 0 &&
+      std::all_of(device.begin() + static_cast<std::ptrdiff_t>(kPrefix.size()), device.end(),
+                  [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::stoi(device.substr(kPrefix.size()));
+  }
+  return make_error(ErrorCode::kInvalidDevice, "device '" + device + "' is not valid (use cpu, cuda or cuda:N)");
+}
 
 class LlmImpl final : public Llm {
  public:
@@ -36,32 +52,39 @@ class LlmImpl final : public Llm {
     opt_.n_ctx = std::min(opt_.n_ctx, hp_.n_ctx_train);
     if (opt_.n_threads <= 0) opt_.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
+    ZINFER_ASSIGN_OR_RETURN(const int cuda_index, parse_device(opt_.device));
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
-    std::int64_t budget = opt_.kv_cache_bytes;
-    if (budget <= 0) {
-      budget = std::min<std::int64_t>(bytes_per_token * opt_.n_ctx * std::min(opt_.n_seq_max, 4), kCpuKvBudgetCap);
-    }
-    const std::int64_t blocks = budget / (bytes_per_token * kKvBlockSize);
     const std::int64_t min_blocks = (opt_.n_ctx + kKvBlockSize - 1) / kKvBlockSize;
-    if (blocks < min_blocks) {
-      return make_error(ErrorCode::kOutOfMemory,
-                        "KV cache budget of " + std::to_string(budget) + " bytes holds fewer than n_ctx=" +
-                            std::to_string(opt_.n_ctx) + " tokens (" + std::to_string(bytes_per_token) +
-                            " bytes per token)");
-    }
-    kv_ = std::make_unique<sched::KvBlockAllocator>(static_cast<std::int32_t>(blocks), kKvBlockSize);
-
-    if (opt_.device != "cpu") {
-      return make_error(ErrorCode::kInvalidDevice, "device '" + opt_.device + "' is not available (use cpu)");
-    }
     model::BackendConfig bc;
     bc.n_threads = opt_.n_threads;
     bc.exact_matmul = opt_.exact_matmul;
     bc.n_layer = hp_.n_layer;
     bc.n_embd_kv = hp_.n_embd_kv();
-    bc.kv_blocks = kv_->n_blocks();
     bc.kv_block_size = kKvBlockSize;
-    ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cpu_backend(*file_, bc));
+    if (cuda_index < 0) {
+      std::int64_t budget = opt_.kv_cache_bytes;
+      if (budget <= 0) {
+        budget = std::min<std::int64_t>(bytes_per_token * opt_.n_ctx * std::min(opt_.n_seq_max, 4), kCpuKvBudgetCap);
+      }
+      const std::int64_t blocks = budget / (bytes_per_token * kKvBlockSize);
+      if (blocks < min_blocks) {
+        return make_error(ErrorCode::kOutOfMemory,
+                          "KV cache budget of " + std::to_string(budget) + " bytes holds fewer than n_ctx=" +
+                              std::to_string(opt_.n_ctx) + " tokens (" + std::to_string(bytes_per_token) +
+                              " bytes per token)");
+      }
+      bc.kv_blocks = static_cast<std::int32_t>(blocks);
+      ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cpu_backend(*file_, bc));
+    } else {
+      // The CUDA backend sizes its KV pool from free VRAM (or kv_cache_bytes) after
+      // accounting for the weights, and fails with kOutOfMemory below one full context.
+      bc.device_index = cuda_index;
+      bc.n_ctx = opt_.n_ctx;
+      bc.n_seq_max = opt_.n_seq_max;
+      bc.kv_cache_bytes = opt_.kv_cache_bytes;
+      ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
+    }
+    kv_ = std::make_unique<sched::KvBlockAllocator>(backend_->kv_blocks(), kKvBlockSize);
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     spdlog::debug("loaded {} ({}, {} layers, d={}, vocab={}) on {} in {:.0f} ms; KV pool {} blocks × {}",

@@ -54,6 +54,7 @@ class CpuBackend final : public Backend {
   Ops& ops() override { return ops_; }
   WeightSource& weights() override { return weights_; }
   void begin_forward() override { ops_.reset_scratch(); }
+  std::int32_t kv_blocks() const override { return cfg_.n_blocks; }
   std::string describe() const override {
     return "cpu (" + std::to_string(cfg_.n_threads) + " threads, " +
            (cfg_.exact_matmul ? "float matmul" : "q8 activations") + ")";

@@ -1,0 +1,129 @@
+// CudaBackend and its KV pool planning (see cuda_backend.h).
+#include "engine/backend/cuda/cuda_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <string>
+
+#include "engine/backend/cuda/cuda_ops.h"
+#include "engine/backend/cuda/cuda_weights.h"
+#include "kernels/cuda_context.h"
+
+namespace zinfer::cuda {
+namespace {
+
+std::string mib(std::int64_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+class CudaBackend final : public model::Backend {
+ public:
+  CudaBackend(std::unique_ptr<CudaContext> ctx, std::unique_ptr<CudaOps> ops,
+              const gguf::GgufFile& file, std::int32_t kv_blocks)
+      : ctx_(std::move(ctx)), weights_(file, *ctx_), ops_(std::move(ops)), kv_blocks_(kv_blocks) {}
+
+  model::Ops& ops() override { return *ops_; }
+  model::WeightSource& weights() override { return weights_; }
+  void begin_forward() override {
+    if (!loaded_) {
+      weights_.release_staging();  // every weight was requested before the first pass
+      loaded_ = true;
+    }
+    ops_->begin_forward();
+  }
+  std::string describe() const override {
+    return ctx_->describe() + ": weights " +
+           mib(static_cast<std::int64_t>(weights_.uploaded_bytes())) + ", KV pool " +
+           mib(static_cast<std::int64_t>(ops_->kv_bytes())) + ", VRAM in use " +
+           mib(static_cast<std::int64_t>(ctx_->ledger().in_use()));
+  }
+  std::int32_t kv_blocks() const override { return kv_blocks_; }
+
+ private:
+  // Declaration order is destruction order reversed: buffers go before the context.
+  std::unique_ptr<CudaContext> ctx_;
+  CudaWeights weights_;
+  std::unique_ptr<CudaOps> ops_;
+  std::int32_t kv_blocks_;
+  bool loaded_ = false;
+};
+
+}  // namespace
+
+Result<KvPlan> plan_kv_pool(const model::BackendConfig& c, std::int64_t weight_bytes,
+                            std::int64_t free_bytes, int device_index) {
+  if (c.n_layer <= 0 || c.n_embd_kv <= 0 || c.kv_block_size <= 0 || c.n_ctx <= 0 ||
+      c.n_seq_max <= 0) {
+    return make_error(
+        ErrorCode::kInvalidParameter,
+        "CUDA backend: n_layer, n_embd_kv, kv_block_size, n_ctx and n_seq_max must be > 0");
+  }
+  const std::int64_t block_bytes = std::int64_t{2} * c.n_layer * c.n_embd_kv * 4 * c.kv_block_size;
+  const std::int64_t min_blocks = (c.n_ctx + c.kv_block_size - 1) / c.kv_block_size;
+  const std::int64_t needed = weight_bytes + min_blocks * block_bytes + kWorkingReserveBytes;
+  const std::string dev = "cuda:" + std::to_string(device_index);
+  if (needed > free_bytes) {
+    return make_error(ErrorCode::kOutOfMemory,
+                      "model needs " + std::to_string(needed) + " bytes of VRAM on " + dev +
+                          " (weights " + std::to_string(weight_bytes) +
+                          " + KV cache for n_ctx=" + std::to_string(c.n_ctx) + " tokens " +
+                          std::to_string(min_blocks * block_bytes) + " + working memory " +
+                          std::to_string(kWorkingReserveBytes) + ") but only " +
+                          std::to_string(free_bytes) + " bytes are free");
+  }
+  const std::int64_t left = free_bytes - weight_bytes - kWorkingReserveBytes;
+  std::int64_t blocks = 0;
+  if (c.kv_cache_bytes > 0) {
+    if (c.kv_cache_bytes > left) {
+      return make_error(ErrorCode::kOutOfMemory,
+                        "kv_cache_bytes=" + std::to_string(c.kv_cache_bytes) + " exceeds the " +
+                            std::to_string(left) + " bytes of VRAM on " + dev +
+                            " left after weights and working memory");
+    }
+    blocks = c.kv_cache_bytes / block_bytes;
+    if (blocks < min_blocks) {
+      return make_error(ErrorCode::kOutOfMemory,
+                        "kv_cache_bytes=" + std::to_string(c.kv_cache_bytes) +
+                            " holds fewer than n_ctx=" + std::to_string(c.n_ctx) + " tokens");
+    }
+  } else {
+    const std::int64_t cap =
+        (static_cast<std::int64_t>(c.n_ctx) * c.n_seq_max + c.kv_block_size - 1) / c.kv_block_size;
+    blocks = std::min(
+        static_cast<std::int64_t>(static_cast<double>(left) * kKvFreeFraction) / block_bytes, cap);
+    blocks = std::max(blocks, min_blocks);
+  }
+  blocks = std::min<std::int64_t>(blocks, std::numeric_limits<std::int32_t>::max());
+  return KvPlan{static_cast<std::int32_t>(blocks), blocks * block_bytes};
+}
+
+Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
+    const gguf::GgufFile& file, const model::BackendConfig& config) {
+  ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx,
+                          CudaContext::create(config.device_index));
+  std::int64_t weight_bytes = 0;
+  for (const auto& t : file.tensors()) weight_bytes += static_cast<std::int64_t>(t.nbytes);
+  ZINFER_ASSIGN_OR_RETURN(const MemInfo mem, ctx->mem_info());
+  ZINFER_ASSIGN_OR_RETURN(const KvPlan plan, plan_kv_pool(config, weight_bytes,
+                                                          static_cast<std::int64_t>(mem.free_bytes),
+                                                          config.device_index));
+  CudaOpsConfig oc;
+  oc.n_layer = config.n_layer;
+  oc.n_embd_kv = config.n_embd_kv;
+  oc.n_blocks = plan.blocks;
+  oc.block_size = config.kv_block_size;
+  ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
+  spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
+                mib(static_cast<std::int64_t>(mem.free_bytes)),
+                mib(static_cast<std::int64_t>(mem.total_bytes)), ctx->describe(), mib(weight_bytes),
+                plan.blocks, mib(plan.bytes));
+  return std::unique_ptr<model::Backend>(
+      std::make_unique<CudaBackend>(std::move(ctx), std::move(ops), file, plan.blocks));
+}
+
+}  // namespace zinfer::cuda

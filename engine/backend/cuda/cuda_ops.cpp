@@ -1,0 +1,320 @@
+// CudaOps (see cuda_ops.h): argument checks as in CpuOps, then one launcher per op.
+#include "engine/backend/cuda/cuda_ops.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/add.h"
+#include "kernels/add_bias.h"
+#include "kernels/cuda_check.h"
+#include "kernels/embed.h"
+#include "kernels/gather_rows.h"
+#include "kernels/geglu.h"
+#include "kernels/gelu.h"
+#include "kernels/kv_store.h"
+#include "kernels/layer_norm.h"
+#include "kernels/matvec.h"
+#include "kernels/quant_gemm.h"
+#include "kernels/rms_norm.h"
+#include "kernels/rope.h"
+#include "kernels/scale.h"
+#include "kernels/softcap.h"
+#include "kernels/swiglu.h"
+
+namespace zinfer::cuda {
+
+using model::Tensor;
+using model::Weight;
+
+namespace {
+
+constexpr std::size_t kScratchChunkBytes = std::size_t{64} << 20;
+
+Error shape_error(const char* op, const std::string& what) {
+  return make_error(ErrorCode::kInferenceFailed, std::string(op) + ": " + what);
+}
+
+MatrixView view(Tensor t) { return MatrixView{t.data, t.rows, t.cols, t.stride}; }
+QuantMatrixView view(const Weight& w) { return QuantMatrixView{w.type, w.ne0, w.ne1, w.data}; }
+
+// An optional f32 vector weight of n elements, or an error naming the op.
+Result<const float*> f32_vector(const char* op, const Weight& w, std::int64_t n) {
+  if (!w.present()) return static_cast<const float*>(nullptr);
+  if (w.ne0 != n || w.type != quant::GgmlType::kF32) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      std::string(op) + ": weight must be f32 [" + std::to_string(n) + "]");
+  }
+  return static_cast<const float*>(w.data);
+}
+
+}  // namespace
+
+CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
+    : ctx_(ctx), cfg_(config), arena_(ctx.ledger(), kScratchChunkBytes), uploader_(ctx.stream()) {}
+
+Result<std::unique_ptr<CudaOps>> CudaOps::create(CudaContext& ctx, const CudaOpsConfig& config) {
+  if (config.n_layer <= 0 || config.n_embd_kv <= 0 || config.n_blocks <= 0 ||
+      config.block_size <= 0) {
+    return make_error(ErrorCode::kInvalidParameter, "CudaOps: KV geometry must be positive");
+  }
+  auto ops = std::unique_ptr<CudaOps>(new CudaOps(ctx, config));
+  const std::size_t kv_floats = static_cast<std::size_t>(config.n_layer) * config.n_blocks *
+                                config.block_size * static_cast<std::size_t>(config.n_embd_kv);
+  ZINFER_RETURN_IF_ERROR(ctx.make_current());
+  ZINFER_ASSIGN_OR_RETURN(
+      ops->k_cache_, DeviceBuffer::allocate(ctx.ledger(), kv_floats * sizeof(float), "K cache"));
+  ZINFER_ASSIGN_OR_RETURN(
+      ops->v_cache_, DeviceBuffer::allocate(ctx.ledger(), kv_floats * sizeof(float), "V cache"));
+  return ops;
+}
+
+void CudaOps::begin_forward() {
+  pending_.reset();
+  batch_valid_ = false;
+  Status st = ctx_.make_current();
+  if (st.ok()) st = ctx_.synchronize();
+  if (!st.ok()) pending_ = st.error();
+  arena_.reset();
+  uploader_.reset();
+}
+
+Status CudaOps::ready() const {
+  if (pending_) return *pending_;
+  return ok_status();
+}
+
+Tensor CudaOps::alloc(std::int64_t rows, std::int64_t cols) {
+  const std::int64_t stride = (cols + 15) / 16 * 16;
+  const auto bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(rows, 1) * stride) * sizeof(float);
+  auto p = arena_.alloc(bytes);
+  if (!p.ok()) {
+    if (!pending_) pending_ = p.error();
+    return Tensor{nullptr, rows, cols, stride};
+  }
+  return Tensor{static_cast<float*>(*p), rows, cols, stride};
+}
+
+Result<std::int32_t*> CudaOps::upload_i32(std::span<const std::int32_t> values) {
+  ZINFER_ASSIGN_OR_RETURN(void* dst, arena_.alloc(std::max<std::size_t>(values.size_bytes(), 4)));
+  ZINFER_RETURN_IF_ERROR(uploader_.upload(values.data(), values.size_bytes(), dst));
+  return static_cast<std::int32_t*>(dst);
+}
+
+float* CudaOps::layer_cache(const DeviceBuffer& cache, std::int32_t layer) const {
+  const std::size_t per_layer = static_cast<std::size_t>(cfg_.n_blocks) * cfg_.block_size *
+                                static_cast<std::size_t>(cfg_.n_embd_kv);
+  return cache.as<float>() + per_layer * static_cast<std::size_t>(layer);
+}
+
+Result<CudaOps::DeviceBatch> CudaOps::device_batch(const model::Batch& batch) {
+  // Host image: [positions n][slots n][bt_offsets n][block tables ...].
+  const auto n = static_cast<std::size_t>(batch.n_tokens());
+  if (batch.positions.size() != n)
+    return shape_error("batch", "positions and tokens differ in length");
+  std::vector<std::int32_t>& m = meta_scratch_;
+  m.assign(3 * n, -1);
+  std::copy(batch.positions.begin(), batch.positions.end(), m.begin());
+  const std::int32_t bs = cfg_.block_size;
+  for (const auto& s : batch.seqs) {
+    const auto offset = static_cast<std::int32_t>(m.size() - 3 * n);
+    for (std::int32_t blk : s.block_table) {
+      if (blk < 0 || blk >= cfg_.n_blocks) return shape_error("attention", "block id out of range");
+    }
+    m.insert(m.end(), s.block_table.begin(), s.block_table.end());
+    for (std::int32_t t = 0; t < s.n_tokens; ++t) {
+      const std::int64_t row = static_cast<std::int64_t>(s.row_start) + t;
+      const std::int32_t pos = s.n_past + t;
+      if (row < 0 || static_cast<std::size_t>(row) >= n || m[n + row] != -1) {
+        return shape_error("batch", "sequence rows overlap or fall outside the batch");
+      }
+      const std::size_t bi = static_cast<std::size_t>(pos / bs);
+      if (pos < 0 || bi >= s.block_table.size())
+        return shape_error("attention", "block table too short");
+      if (m[row] != pos)
+        return shape_error("batch", "positions disagree with the sequences' n_past");
+      m[n + row] = s.block_table[bi] * bs + pos % bs;
+      m[2 * n + row] = offset;
+    }
+  }
+  for (std::size_t r = 0; r < n; ++r) {
+    if (m[n + r] < 0) return shape_error("batch", "a token row belongs to no sequence");
+  }
+  if (batch_valid_ && m == batch_host_) return batch_;
+  ZINFER_ASSIGN_OR_RETURN(std::int32_t * d, upload_i32(m));
+  batch_.positions = d;
+  batch_.slots = d + n;
+  batch_.bt_offsets = d + 2 * n;
+  batch_.block_tables = d + 3 * n;
+  batch_host_ = m;
+  batch_valid_ = true;
+  return batch_;
+}
+
+Status CudaOps::embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (out.rows != static_cast<std::int64_t>(tokens.size()) || out.cols != table.ne0) {
+    return shape_error("embed", "output shape does not match tokens × n_embd");
+  }
+  for (std::int32_t id : tokens) {
+    if (id < 0 || id >= table.ne1) {
+      return make_error(ErrorCode::kInvalidParameter, "token id " + std::to_string(id) +
+                                                          " outside vocabulary [0, " +
+                                                          std::to_string(table.ne1) + ")");
+    }
+  }
+  if (tokens.empty()) return ok_status();
+  ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_tokens, upload_i32(tokens));
+  return launch_embed(view(out), view(table), d_tokens, ctx_.stream());
+}
+
+Status CudaOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (out.rows != in.rows || out.cols != in.cols) return shape_error("rms_norm", "shape mismatch");
+  ZINFER_ASSIGN_OR_RETURN(const float* wd, f32_vector("rms_norm", w, in.cols));
+  return launch_rms_norm(view(out), view(in), wd, eps, ctx_.stream());
+}
+
+Status CudaOps::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (out.rows != in.rows || out.cols != in.cols)
+    return shape_error("layer_norm", "shape mismatch");
+  ZINFER_ASSIGN_OR_RETURN(const float* wd, f32_vector("layer_norm", w, in.cols));
+  ZINFER_ASSIGN_OR_RETURN(const float* bd, f32_vector("layer_norm", b, in.cols));
+  return launch_layer_norm(view(out), view(in), wd, bd, eps, ctx_.stream());
+}
+
+Status CudaOps::matmul(Tensor out, Tensor in, const Weight& w) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (in.cols != w.ne0 || out.cols != w.ne1 || out.rows != in.rows) {
+    return shape_error(
+        "matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
+                      std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → out [" +
+                      std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
+  }
+  if (in.rows == 0) return ok_status();
+  if (in.rows <= kMatvecMaxRows) return launch_matvec(view(out), view(in), view(w), ctx_.stream());
+  if (!gemm_tile_ && w.type != quant::GgmlType::kF32) {
+    ZINFER_ASSIGN_OR_RETURN(gemm_tile_,
+                            DeviceBuffer::allocate(ctx_.ledger(), kGemmTileFloats * sizeof(float),
+                                                   "matmul dequant tile"));
+  }
+  return quant_gemm(ctx_.cublas(), view(out), view(in), view(w), gemm_tile_.as<float>(),
+                    static_cast<std::int64_t>(gemm_tile_.size() / sizeof(float)), ctx_.stream());
+}
+
+Status CudaOps::add_bias(Tensor x, const Weight& b) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (!b.present() || b.ne0 != x.cols || b.type != quant::GgmlType::kF32) {
+    return shape_error("add_bias", "bias must be f32 [cols]");
+  }
+  return launch_add_bias(view(x), static_cast<const float*>(b.data), ctx_.stream());
+}
+
+Status CudaOps::add(Tensor out, Tensor a, Tensor b) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_add(view(out), view(a), view(b), ctx_.stream());
+}
+
+Status CudaOps::scale(Tensor x, float s) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_scale(view(x), s, ctx_.stream());
+}
+
+Status CudaOps::softcap(Tensor x, float cap) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_softcap(view(x), cap, ctx_.stream());
+}
+
+Status CudaOps::rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (x.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || x.rows != batch.n_tokens()) {
+    return shape_error("rope", "x must be [n_tokens, n_head * head_dim]");
+  }
+  ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
+  RopeArgs a;
+  a.n_head = p.n_head;
+  a.head_dim = p.head_dim;
+  a.n_rot = p.n_rot;
+  a.neox = p.type == model::RopeType::kNeox;
+  // The same float expression as CpuOps, evaluated on the host.
+  a.theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
+  a.freq_scale = p.freq_scale;
+  return launch_rope(view(x), a, db.positions, ctx_.stream());
+}
+
+Status CudaOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
+                          const model::Batch& batch) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
+  if (dkv != cfg_.n_embd_kv || k.cols != dkv || v.cols != dkv ||
+      q.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || out.cols != q.cols) {
+    return shape_error("attention", "q/k/v/out widths do not match the head geometry");
+  }
+  if (q.rows != batch.n_tokens() || k.rows != q.rows || v.rows != q.rows || out.rows != q.rows) {
+    return shape_error("attention", "q/k/v/out rows must equal the batch's tokens");
+  }
+  if (p.layer < 0 || p.layer >= cfg_.n_layer) return shape_error("attention", "layer out of range");
+  if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
+    return shape_error("attention", "n_head must be a multiple of n_head_kv");
+  }
+  ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
+  float* kc = layer_cache(k_cache_, p.layer);
+  float* vc = layer_cache(v_cache_, p.layer);
+  ZINFER_RETURN_IF_ERROR(launch_kv_store(view(k), view(v), kc, vc, db.slots, ctx_.stream()));
+  AttentionBatch ab;
+  ab.positions = db.positions;
+  ab.bt_offsets = db.bt_offsets;
+  ab.block_tables = db.block_tables;
+  ab.block_size = cfg_.block_size;
+  AttentionArgs a;
+  a.n_head = p.n_head;
+  a.n_head_kv = p.n_head_kv;
+  a.head_dim = p.head_dim;
+  a.scale = p.scale;
+  a.window = p.window;
+  a.softcap = p.softcap;
+  return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream());
+}
+
+Status CudaOps::swiglu(Tensor out, Tensor gate, Tensor up) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_swiglu(view(out), view(gate), view(up), ctx_.stream());
+}
+
+Status CudaOps::geglu(Tensor out, Tensor gate, Tensor up) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_geglu(view(out), view(gate), view(up), ctx_.stream());
+}
+
+Status CudaOps::gelu(Tensor x) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_gelu(view(x), ctx_.stream());
+}
+
+Status CudaOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (out.rows != static_cast<std::int64_t>(rows.size()) || out.cols != in.cols) {
+    return shape_error("gather_rows", "shape mismatch");
+  }
+  for (std::int32_t r : rows) {
+    if (r < 0 || r >= in.rows) return shape_error("gather_rows", "row index out of range");
+  }
+  if (rows.empty()) return ok_status();
+  ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_rows, upload_i32(rows));
+  return launch_gather_rows(view(out), view(in), d_rows, ctx_.stream());
+}
+
+Status CudaOps::to_host(Tensor t, float* host) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (t.rows > 0 && t.cols > 0) {
+    ZINFER_CUDA_CHECK(cudaMemcpy2DAsync(host, static_cast<std::size_t>(t.cols) * sizeof(float),
+                                        t.data, static_cast<std::size_t>(t.stride) * sizeof(float),
+                                        static_cast<std::size_t>(t.cols) * sizeof(float),
+                                        static_cast<std::size_t>(t.rows), cudaMemcpyDeviceToHost,
+                                        ctx_.stream()));
+  }
+  return ctx_.synchronize();
+}
+
+}  // namespace zinfer::cuda

@@ -1,0 +1,93 @@
+// CudaOps: model::Ops on an NVIDIA GPU. Activations are f32 tensors in a VRAM scratch arena,
+// weights stay in their GGUF block formats in VRAM, the KV cache is a paged f32 pool laid
+// out like CpuOps' ([n_layer][n_blocks * block_size][n_embd_kv]). Every op queues kernels
+// on the context's stream and returns at once; to_host() is the only synchronization of a
+// forward pass. Numerics follow CpuOps with exact_matmul (the oracle the tests compare to).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/backend/cuda/scratch_arena.h"
+#include "engine/backend/cuda/step_uploader.h"
+#include "engine/model/ops.h"
+#include "kernels/cuda_context.h"
+#include "kernels/device_buffer.h"
+#include "kernels/paged_attention.h"
+
+namespace zinfer::cuda {
+
+struct CudaOpsConfig {
+  std::int32_t n_layer = 0;      // KV cache geometry
+  std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
+  std::int32_t n_blocks = 0;     // KV blocks in the pool
+  std::int32_t block_size = 16;  // tokens per KV block
+};
+
+class CudaOps final : public model::Ops {
+ public:
+  // Allocates the KV pool; kOutOfMemory when it does not fit.
+  static Result<std::unique_ptr<CudaOps>> create(CudaContext& ctx, const CudaOpsConfig& config);
+
+  // Call before each forward pass: waits for the previous pass, rewinds scratch memory and
+  // clears a pending allocation error. A failure here is returned by every op of the pass.
+  void begin_forward();
+
+  model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
+  Status embed(model::Tensor out, const model::Weight& table,
+               std::span<const std::int32_t> tokens) override;
+  Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
+  Status layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
+                    const model::Weight& b, float eps) override;
+  Status matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
+  Status add_bias(model::Tensor x, const model::Weight& b) override;
+  Status add(model::Tensor out, model::Tensor a, model::Tensor b) override;
+  Status scale(model::Tensor x, float s) override;
+  Status softcap(model::Tensor x, float cap) override;
+  Status rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
+  Status attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
+                   const model::AttnParams& p, const model::Batch& batch) override;
+  Status swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status gelu(model::Tensor x) override;
+  Status gather_rows(model::Tensor out, model::Tensor in,
+                     std::span<const std::int32_t> rows) override;
+  Status to_host(model::Tensor t, float* host) override;
+
+  std::size_t kv_bytes() const { return k_cache_.size() + v_cache_.size(); }
+  std::size_t scratch_bytes() const { return arena_.capacity(); }
+
+ private:
+  // Per-token batch metadata in VRAM, uploaded once per forward pass.
+  struct DeviceBatch {
+    const std::int32_t* positions = nullptr;     // [n_tokens]
+    const std::int32_t* slots = nullptr;         // [n_tokens] KV slot of each new token
+    const std::int32_t* bt_offsets = nullptr;    // [n_tokens] start of its table in block_tables
+    const std::int32_t* block_tables = nullptr;  // concatenated tables of the batch's sequences
+  };
+
+  CudaOps(CudaContext& ctx, const CudaOpsConfig& config);
+  Status ready() const;
+  Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
+  Result<DeviceBatch> device_batch(const model::Batch& batch);
+  float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;
+
+  CudaContext& ctx_;
+  CudaOpsConfig cfg_;
+  ScratchArena arena_;
+  StepUploader uploader_;
+  DeviceBuffer k_cache_;    // [n_layer][n_blocks * block_size][n_embd_kv] f32
+  DeviceBuffer v_cache_;    // same layout
+  DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)
+  std::optional<Error> pending_;
+  // The current pass's DeviceBatch and the host image it was uploaded from: rope (twice)
+  // and attention of every layer see the same batch, so it is uploaded once per pass.
+  bool batch_valid_ = false;
+  DeviceBatch batch_;
+  std::vector<std::int32_t> batch_host_;
+  std::vector<std::int32_t> meta_scratch_;
+};
+
+}  // namespace zinfer::cuda

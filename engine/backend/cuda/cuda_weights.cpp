@@ -1,0 +1,120 @@
+// CudaWeights (see cuda_weights.h).
+#include "engine/backend/cuda/cuda_weights.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/quant/ggml_type.h"
+#include "kernels/cuda_check.h"
+
+namespace zinfer::cuda {
+namespace {
+
+constexpr std::size_t kStagingBytes = std::size_t{8} << 20;
+
+bool supported_on_cuda(quant::GgmlType t) {
+  switch (t) {
+    case quant::GgmlType::kF32:
+    case quant::GgmlType::kF16:
+    case quant::GgmlType::kBF16:
+    case quant::GgmlType::kQ4_0:
+    case quant::GgmlType::kQ4_1:
+    case quant::GgmlType::kQ5_0:
+    case quant::GgmlType::kQ5_1:
+    case quant::GgmlType::kQ8_0:
+    case quant::GgmlType::kQ2_K:
+    case quant::GgmlType::kQ3_K:
+    case quant::GgmlType::kQ4_K:
+    case quant::GgmlType::kQ5_K:
+    case quant::GgmlType::kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Result<model::Weight> CudaWeights::get(const std::string& name, std::int64_t ne0,
+                                       std::int64_t ne1) {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (t == nullptr)
+    return make_error(ErrorCode::kModelLoadFailed, "tensor '" + name + "' is missing");
+  return check_and_upload(*t, ne0, ne1);
+}
+
+Result<model::Weight> CudaWeights::get_optional(const std::string& name, std::int64_t ne0,
+                                                std::int64_t ne1) {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (t == nullptr) return model::Weight{};
+  return check_and_upload(*t, ne0, ne1);
+}
+
+Result<model::Weight> CudaWeights::check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,
+                                                    std::int64_t ne1) {
+  const std::int64_t rows = t.ne[1] * t.ne[2] * t.ne[3];
+  if (t.ne[0] != ne0 || rows != ne1) {
+    return make_error(ErrorCode::kModelLoadFailed,
+                      "tensor '" + t.name + "' has shape [" + std::to_string(t.ne[0]) + ", " +
+                          std::to_string(rows) + "], expected [" + std::to_string(ne0) + ", " +
+                          std::to_string(ne1) + "]");
+  }
+  if (!supported_on_cuda(t.type)) {
+    return make_error(ErrorCode::kModelLoadFailed, "tensor '" + t.name + "' has type " +
+                                                       std::string(quant::type_name(t.type)) +
+                                                       ", which the CUDA backend does not support");
+  }
+  if (ne1 == 1 && t.type != quant::GgmlType::kF32) {
+    return make_error(ErrorCode::kModelLoadFailed,
+                      "tensor '" + t.name + "': vectors (norms, biases) must be F32");
+  }
+  if (t.nbytes != quant::row_size(t.type, ne0) * static_cast<std::size_t>(ne1)) {
+    return make_error(ErrorCode::kModelLoadFailed,
+                      "tensor '" + t.name + "': byte size does not match its shape");
+  }
+  ZINFER_ASSIGN_OR_RETURN(const void* data, upload(t));
+  return model::Weight{t.type, ne0, ne1, data};
+}
+
+Result<const void*> CudaWeights::upload(const gguf::TensorInfo& t) {
+  if (auto it = tensors_.find(t.name); it != tensors_.end())
+    return static_cast<const void*>(it->second.data());
+  ZINFER_RETURN_IF_ERROR(ctx_.make_current());
+  ZINFER_ASSIGN_OR_RETURN(
+      DeviceBuffer buf, DeviceBuffer::allocate(ctx_.ledger(), t.nbytes, "tensor '" + t.name + "'"));
+  for (int i = 0; i < 2; ++i) {
+    if (!staging_[i]) {
+      ZINFER_ASSIGN_OR_RETURN(staging_[i], PinnedBuffer::allocate(kStagingBytes));
+      cudaEvent_t ev = nullptr;
+      ZINFER_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+      staged_[i].reset(ev);
+    }
+  }
+  cudaStream_t stream = ctx_.stream();
+  auto* dst = buf.as<std::uint8_t>();
+  std::size_t chunk = 0;
+  for (std::size_t off = 0; off < t.nbytes; off += kStagingBytes, ++chunk) {
+    const std::size_t n = std::min(kStagingBytes, static_cast<std::size_t>(t.nbytes) - off);
+    const std::size_t k = chunk % 2;
+    // The copy queued from this buffer two chunks ago must be done before we overwrite it.
+    ZINFER_CUDA_CHECK(cudaEventSynchronize(staged_[k].get()));
+    std::memcpy(staging_[k].data(), t.data + off, n);
+    ZINFER_CUDA_CHECK(
+        cudaMemcpyAsync(dst + off, staging_[k].data(), n, cudaMemcpyHostToDevice, stream));
+    ZINFER_CUDA_CHECK(cudaEventRecord(staged_[k].get(), stream));
+  }
+  ZINFER_CUDA_CHECK(cudaStreamSynchronize(stream));
+  uploaded_bytes_ += t.nbytes;
+  const void* p = buf.data();
+  tensors_.emplace(t.name, std::move(buf));
+  return p;
+}
+
+void CudaWeights::release_staging() {
+  for (int i = 0; i < 2; ++i) {
+    staged_[i].reset();
+    staging_[i] = PinnedBuffer();
+  }
+}
+
+}  // namespace zinfer::cuda

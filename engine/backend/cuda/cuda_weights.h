@@ -1,0 +1,46 @@
+// CudaWeights: the CUDA backend's WeightSource. Each tensor an architecture asks for is
+// checked like on the CPU, then copied to its own VRAM buffer still in its GGUF block
+// format, straight from the file mapping through two page-locked staging buffers (the
+// memcpy into one overlaps the DMA out of the other).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/gguf/gguf_file.h"
+#include "engine/model/architecture.h"
+#include "kernels/cuda_context.h"
+#include "kernels/cuda_handles.h"
+#include "kernels/device_buffer.h"
+
+namespace zinfer::cuda {
+
+class CudaWeights final : public model::WeightSource {
+ public:
+  CudaWeights(const gguf::GgufFile& file, CudaContext& ctx) : file_(file), ctx_(ctx) {}
+
+  Result<model::Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) override;
+  Result<model::Weight> get_optional(const std::string& name, std::int64_t ne0,
+                                     std::int64_t ne1) override;
+
+  // Bytes of weights now in VRAM.
+  std::size_t uploaded_bytes() const { return uploaded_bytes_; }
+  // Frees the staging buffers once loading is over.
+  void release_staging();
+
+ private:
+  Result<model::Weight> check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,
+                                         std::int64_t ne1);
+  Result<const void*> upload(const gguf::TensorInfo& t);
+
+  const gguf::GgufFile& file_;
+  CudaContext& ctx_;
+  std::map<std::string, DeviceBuffer, std::less<>> tensors_;  // by GGUF name
+  std::size_t uploaded_bytes_ = 0;
+  PinnedBuffer staging_[2];
+  EventPtr staged_[2];  // recorded after the copy out of staging_[i]
+};
+
+}  // namespace zinfer::cuda

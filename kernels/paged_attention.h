@@ -1,0 +1,43 @@
+// launch_paged_attention: causal attention of each query row over its own sequence's keys
+// in a paged f32 KV cache — many sequences of different lengths in one launch, GQA, an
+// optional sliding window and tanh soft-capping, fp32 softmax.
+//
+// KV is stored as f32 so the cache holds exactly the values the CPU oracle holds; an f16
+// (or fp8) cache halving the bytes read per step is a future option with its own tolerance.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/core/error.h"
+#include "kernels/matrix_view.h"
+
+namespace zinfer::cuda {
+
+// Per-token metadata, device arrays of q.rows entries.
+struct AttentionBatch {
+  const std::int32_t* positions = nullptr;     // position of the query token in its sequence
+  const std::int32_t* bt_offsets = nullptr;    // start of its sequence's table in block_tables
+  const std::int32_t* block_tables = nullptr;  // concatenated block tables of all sequences
+  std::int32_t block_size = 16;
+};
+
+struct AttentionArgs {
+  std::int32_t n_head = 0;
+  std::int32_t n_head_kv = 0;  // divides n_head
+  std::int32_t head_dim = 0;   // <= kMaxHeadDim
+  float scale = 1.0f;          // applied to q·k
+  std::int32_t window = 0;     // keys with pos > q_pos - window; 0 → all
+  float softcap = 0.0f;        // 0 → off
+};
+
+inline constexpr std::int32_t kMaxHeadDim = 256;
+
+// out, q: [rows][n_head * head_dim]; k_cache, v_cache: one layer's [n_slots][n_head_kv *
+// head_dim]. Keys/values of the query tokens themselves must already be stored.
+Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
+                              const float* v_cache, const AttentionBatch& batch,
+                              const AttentionArgs& a, cudaStream_t stream);
+
+}  // namespace zinfer::cuda

@@ -1,0 +1,49 @@
+// rms_norm_kernel: one block per row. As CpuOps does (and ggml), the float squares are
+// summed in double, the mean is rounded to float, and x·s and ·w are separate roundings.
+#include "kernels/cuda_check.h"
+#include "kernels/launch_util.cuh"
+#include "kernels/rms_norm.h"
+
+namespace zinfer::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void rms_norm_kernel(float* out, std::int64_t out_stride, const float* in,
+                                std::int64_t in_stride, std::int64_t rows, std::int64_t cols,
+                                const float* w, float eps) {
+  __shared__ double scratch[32];
+  for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* x = in + r * in_stride;
+    float* y = out + r * out_stride;
+    double sum = 0.0;
+    for (std::int64_t i = threadIdx.x; i < cols; i += kThreads)
+      sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+    sum = block_sum(sum, scratch);
+    const float mean = static_cast<float>(sum / static_cast<double>(cols));
+    const float s = 1.0f / sqrtf(mean + eps);
+    for (std::int64_t i = threadIdx.x; i < cols; i += kThreads) {
+      float v = __fmul_rn(x[i], s);
+      if (w != nullptr) v = __fmul_rn(v, w[i]);
+      y[i] = v;
+    }
+    __syncthreads();  // out may alias in: finish reading before the next row's reads
+  }
+}
+
+}  // namespace
+
+Status launch_rms_norm(MatrixView out, MatrixView in, const float* w, float eps,
+                       cudaStream_t stream) {
+  if (out.rows != in.rows || out.cols != in.cols) {
+    return make_error(ErrorCode::kInferenceFailed, "rms_norm: shape mismatch");
+  }
+  if (in.rows == 0 || in.cols == 0) return ok_status();
+  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(in.rows, 65535));
+  rms_norm_kernel<<<blocks, kThreads, 0, stream>>>(out.data, out.stride, in.data, in.stride,
+                                                   in.rows, in.cols, w, eps);
+  ZINFER_CUDA_LAUNCH_CHECK("rms_norm_kernel");
+  return ok_status();
+}
+
+}  // namespace zinfer::cuda

@@ -1,0 +1,107 @@
+// Paged attention on the GPU against CpuOps::attention: three sequences of different lengths
+// in non-contiguous KV blocks, over three steps (prefill, decode, a mixed step), so later
+// steps read keys stored by earlier ones. Q/K/V are column slices of one fused projection
+// (strided views). Geometries: GQA, MHA, MQA with sliding window and soft-capping, head
+// sizes 64/80/128/256. Both sides store f32 KV; the GPU uses an online fp32 softmax, the
+// CPU a two-pass one with a double sum. The float rounding of q·k grows with the head size
+// (the CPU sums it sequentially) and peaky scores amplify it, so the tolerance is
+// atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5 at 256 (seen on an H200: 3e-5 at 256).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tests/kernels/gpu_test_util.h"
+#include "tests/kernels/paged_batch.h"
+
+namespace zinfer {
+namespace {
+
+struct AttnCase {
+  std::string name;
+  std::int32_t n_head, n_head_kv, head_dim, window;
+  float softcap;
+  std::int32_t layer;
+};
+
+class PagedAttention : public ::testing::TestWithParam<AttnCase> {};
+
+TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
+  ZINFER_REQUIRE_GPU();
+  const AttnCase& c = GetParam();
+  const std::int32_t dkv = c.n_head_kv * c.head_dim, dq = c.n_head * c.head_dim;
+  constexpr std::int32_t kBlocks = 40, kBlockSize = 16;
+  auto p = testing::make_ops_pair(2, dkv, kBlocks, kBlockSize);
+  ASSERT_TRUE(p.gpu);
+  testing::PagedSeqs seqs(3, kBlocks, kBlockSize, 99);
+  const model::AttnParams ap{
+      c.layer,  c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+      c.window, c.softcap};
+  const std::vector<std::vector<std::int32_t>> steps = {{19, 33, 1}, {1, 7, 1}, {9, 0, 40}};
+  std::uint32_t seed = 1;
+  for (const auto& step : steps) {
+    const model::Batch& batch = seqs.step(step);
+    const std::int64_t n = batch.n_tokens();
+    const std::int64_t width = dq + 2 * dkv;
+    // Peaky scores: q and k with std 2 give |q·k|/sqrt(d) of several units.
+    const auto qkv = testing::random_floats(static_cast<std::size_t>(n * width), seed++, 2.0f);
+    p.gpu->begin_forward();
+    p.cpu->reset_scratch();
+    model::Tensor g = testing::gpu_tensor(*p.gpu, qkv, n, width);
+    model::Tensor gout = p.gpu->alloc(n, dq);
+    testing::poison(gout);
+    Status st = p.gpu->attention(gout, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
+                                 g.cols_slice(dq + dkv, dkv), ap, batch);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    model::Tensor h = testing::cpu_tensor(*p.cpu, qkv, n, width);
+    model::Tensor cout = p.cpu->alloc(n, dq);
+    ASSERT_TRUE(p.cpu
+                    ->attention(cout, h.cols_slice(0, dq), h.cols_slice(dq, dkv),
+                                h.cols_slice(dq + dkv, dkv), ap, batch)
+                    .ok());
+    const double tol = 5e-6 * std::sqrt(static_cast<double>(c.head_dim));
+    EXPECT_TRUE(testing::all_close(testing::download(gout), testing::host_copy(cout), tol, tol))
+        << c.name << " step with " << n << " tokens";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, PagedAttention,
+                         ::testing::Values(AttnCase{"gqa_6x2_d64", 6, 2, 64, 0, 0.0f, 1},
+                                           AttnCase{"mha_4x4_d128", 4, 4, 128, 0, 0.0f, 0},
+                                           AttnCase{"mqa_window8_softcap5", 4, 1, 64, 8, 5.0f, 1},
+                                           AttnCase{"d256_2x1", 2, 1, 256, 0, 0.0f, 0},
+                                           AttnCase{"d80_window3", 2, 2, 80, 3, 0.0f, 1}),
+                         [](const ::testing::TestParamInfo<AttnCase>& info) {
+                           return info.param.name;
+                         });
+
+TEST(PagedAttentionErrors, RejectsBadGeometryAndTables) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair(1, 64, 4, 16);
+  ASSERT_TRUE(p.gpu);
+  testing::PagedSeqs seqs(1, 4, 16, 3);
+  const model::Batch& batch = seqs.step({2});
+  p.gpu->begin_forward();
+  model::Tensor q = p.gpu->alloc(2, 128), kv = p.gpu->alloc(2, 64), out = p.gpu->alloc(2, 128);
+  // layer out of range
+  model::AttnParams ap{1, 2, 1, 64, 0.125f, 0, 0.0f};
+  EXPECT_EQ(p.gpu->attention(out, q, kv, kv, ap, batch).error().code, ErrorCode::kInferenceFailed);
+  // a block id outside the pool
+  model::Batch broken = batch;
+  const std::vector<std::int32_t> bad_table = {4};
+  broken.seqs[0].block_table = bad_table;
+  ap.layer = 0;
+  EXPECT_EQ(p.gpu->attention(out, q, kv, kv, ap, broken).error().code, ErrorCode::kInferenceFailed);
+  // head_dim beyond the kernel's limit
+  auto p2 = testing::make_ops_pair(1, 512, 4, 16);
+  p2.gpu->begin_forward();
+  model::Tensor q2 = p2.gpu->alloc(2, 512), kv2 = p2.gpu->alloc(2, 512),
+                out2 = p2.gpu->alloc(2, 512);
+  const model::AttnParams ap2{0, 1, 1, 512, 0.05f, 0, 0.0f};
+  EXPECT_EQ(p2.gpu->attention(out2, q2, kv2, kv2, ap2, batch).error().code,
+            ErrorCode::kInferenceFailed);
+}
+
+}  // namespace
+}  // namespace zinfer

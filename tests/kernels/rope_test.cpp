@@ -1,0 +1,71 @@
+// RoPE on the GPU against CpuOps: norm (adjacent pairs) and neox (halves) layouts, full and
+// partial rotation (n_rot < head_dim), linear frequency scaling, positions up to ~4000 in
+// several sequences. The angle is built with the same float operations on both sides; only
+// cosf/sinf may differ by an ulp or two: |diff| <= 2e-6 + 2e-6·|ref|.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/kernels/gpu_test_util.h"
+#include "tests/kernels/paged_batch.h"
+
+namespace zinfer {
+namespace {
+
+struct RopeCase {
+  model::RopeType type;
+  std::int32_t n_head, head_dim, n_rot;
+  float base, freq_scale;
+};
+
+TEST(Rope, MatchesCpu) {
+  ZINFER_REQUIRE_GPU();
+  const RopeCase cases[] = {
+      {model::RopeType::kNorm, 9, 64, 64, 100000.0f, 1.0f},
+      {model::RopeType::kNeox, 3, 128, 128, 1000000.0f, 1.0f},
+      {model::RopeType::kNeox, 4, 96, 32, 10000.0f, 0.25f},
+      {model::RopeType::kNorm, 2, 256, 128, 500000.0f, 1.0f},
+  };
+  auto p = testing::make_ops_pair(1, 64, 300, 16);
+  ASSERT_TRUE(p.gpu);
+  for (const RopeCase& c : cases) {
+    testing::PagedSeqs seqs(3, 300, 16, 7);
+    // Step 1 puts sequence 2 at position ~4000, the next steps rotate at various positions.
+    for (const std::vector<std::int32_t>& step :
+         std::vector<std::vector<std::int32_t>>{{19, 1, 4001}, {1, 7, 3}}) {
+      const model::Batch& batch = seqs.step(step);
+      const std::int64_t n = batch.n_tokens();
+      const std::int64_t cols = static_cast<std::int64_t>(c.n_head) * c.head_dim;
+      const model::RopeParams rp{c.n_head, c.head_dim, c.n_rot, c.type, c.base, c.freq_scale};
+      const auto x = testing::random_floats(static_cast<std::size_t>(n * cols), 31, 1.5f);
+      p.gpu->begin_forward();
+      p.cpu->reset_scratch();
+      model::Tensor gx = testing::gpu_tensor(*p.gpu, x, n, cols);
+      Status st = p.gpu->rope(gx, rp, batch);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      model::Tensor cx = testing::cpu_tensor(*p.cpu, x, n, cols);
+      ASSERT_TRUE(p.cpu->rope(cx, rp, batch).ok());
+      const std::vector<float> got = testing::download(gx);
+      EXPECT_NE(got, x);
+      EXPECT_TRUE(testing::all_close(got, testing::host_copy(cx), 2e-6, 2e-6))
+          << "type " << static_cast<int>(c.type) << " heads " << c.n_head << " head_dim "
+          << c.head_dim << " n_rot " << c.n_rot << " rows " << n;
+    }
+  }
+}
+
+TEST(Rope, RejectsBadShapes) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair(1, 64, 8, 16);
+  ASSERT_TRUE(p.gpu);
+  testing::PagedSeqs seqs(1, 8, 16, 1);
+  const model::Batch& batch = seqs.step({3});
+  p.gpu->begin_forward();
+  model::Tensor x = p.gpu->alloc(3, 100);
+  const model::RopeParams rp{2, 64, 64, model::RopeType::kNorm, 10000.0f, 1.0f};
+  EXPECT_EQ(p.gpu->rope(x, rp, batch).error().code, ErrorCode::kInferenceFailed);
+}
+
+}  // namespace
+}  // namespace zinfer
