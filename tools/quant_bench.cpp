@@ -1,6 +1,7 @@
 // Micro-benchmark of the CPU dot-product kernels on one core: GB/s of weight bytes streamed by
-// vec_dot_rows (one matrix-vector product) per weight type, for the AVX2 and scalar kernels,
-// plus the cost of quantizing the activation row. Weights are random valid blocks.
+// vec_dot_rows (one matrix-vector product) per weight type, for the AVX2 and scalar kernels and
+// for the exact path vec_dot_f32, plus the cost of quantizing the activation row. Weights are
+// random valid blocks.
 //
 //   quant_bench [--n 576] [--mb 64] [--type Q4_1] [--seconds 0.3] [--no-scalar]
 //
@@ -111,6 +112,10 @@ void bench_type(GgmlType type, const Options& opt) {
     });
     std::printf("   scalar %6.2f GB/s", bytes / t_scalar / 1e9);
   }
+  const double t_f32 = time_per_call(opt.seconds, [&] {
+    for (std::int64_t r = 0; r < rows; ++r) out[r] = zinfer::quant::vec_dot_f32(type, n, w.data() + r * row_bytes, x.data());
+  });
+  std::printf("   vec_dot_f32 %6.2f GB/s", bytes / t_f32 / 1e9);
   std::printf("   act %s %.2f us\n", std::string(zinfer::quant::type_name(vt)).c_str(), t_act * 1e6);
 }
 
