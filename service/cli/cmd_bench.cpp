@@ -4,9 +4,9 @@
 // Measured: frames/s delivered to clients (engine as fast as it goes), and the latency the
 // service adds to a frame — from the end of the engine step that produced it to the client
 // having received and decoded it — at a paced step rate, as under a real engine.
-#include <spdlog/spdlog.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spdlog/spdlog.h>
 #include <zmq.h>
 
 #include <algorithm>
@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "service/cli/bench_stub_engine.h"
 #include "service/cli/commands.h"
+#include "service/cli/frame_skimmer.h"
 #include "service/protocol/codec.h"
 #include "service/worker/service_log.h"
 #include "service/worker/worker.h"
@@ -30,200 +32,6 @@ namespace zinfer::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
-
-// The benchmark's engine: no model. Token i of a job is id i; the text of every frame is the
-// step's end time in ns, so a client can tell how long the frame took to reach it.
-class StubEngine final : public worker::JobEngine {
- public:
-  StubEngine(std::int32_t capacity, std::int64_t step_us) : step_us_(step_us) {
-    info_.model = "service-bench-stub";
-    info_.architecture = "none";
-    info_.device = "cpu";
-    info_.context_length = 1 << 20;
-    info_.vocab_size = 1 << 20;
-    info_.capacity = capacity;
-  }
-  const worker::EngineInfo& info() const override { return info_; }
-  Status add(sched::JobSpec spec) override {
-    jobs_.emplace(spec.id, Job{spec.params.max_tokens, 0, static_cast<std::int32_t>(spec.prompt.size())});
-    return ok_status();
-  }
-  std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) return std::nullopt;
-    sched::JobEvent ev = terminal(id, it->second, reason);
-    jobs_.erase(it);
-    return ev;
-  }
-  std::vector<sched::JobEvent> step(sched::Clock::time_point) override {
-    if (step_us_ > 0) {
-      next_step_ = std::max(next_step_ + std::chrono::microseconds(step_us_), Clock::now());
-      std::this_thread::sleep_until(next_step_);
-    }
-    std::vector<sched::JobEvent> events;
-    events.reserve(jobs_.size());
-    std::int32_t running = 0;
-    for (auto it = jobs_.begin(); it != jobs_.end() && running < info_.capacity; ++running) {
-      Job& j = it->second;
-      const auto token = static_cast<std::int32_t>(j.produced++);
-      if (j.produced >= j.max_tokens) {
-        sched::JobEvent ev = terminal(it->first, j, sched::FinishReason::kLength);
-        ev.tokens = {token};
-        events.push_back(std::move(ev));
-        it = jobs_.erase(it);
-      } else {
-        sched::JobEvent ev;
-        ev.id = it->first;
-        ev.tokens = {token};
-        ev.started = true;
-        events.push_back(std::move(ev));
-        ++it;
-      }
-      ++steps_tokens_;
-    }
-    ++steps_;
-    const std::string stamp = std::to_string(now_ns());
-    for (auto& ev : events) ev.text = stamp;
-    return events;
-  }
-  bool idle() const override { return jobs_.empty(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
-  std::vector<sched::JobId> waiting_ids() const override { return {}; }
-  std::vector<sched::JobId> running_ids() const override {
-    std::vector<sched::JobId> ids;
-    for (const auto& [id, j] : jobs_) ids.push_back(id);
-    return ids;
-  }
-  sched::SchedulerStats stats() const override {
-    sched::SchedulerStats s;
-    s.running = static_cast<std::int32_t>(jobs_.size());
-    s.steps = steps_;
-    s.tokens_generated = steps_tokens_;
-    return s;
-  }
-
- private:
-  struct Job {
-    std::int32_t max_tokens;
-    std::int32_t produced;
-    std::int32_t prompt_tokens;
-  };
-  static sched::JobEvent terminal(sched::JobId id, const Job& j, sched::FinishReason reason) {
-    sched::JobEvent ev;
-    ev.id = id;
-    ev.finish = reason;
-    ev.started = true;
-    ev.prompt_tokens = j.prompt_tokens;
-    ev.completion_tokens = j.produced;
-    return ev;
-  }
-  worker::EngineInfo info_;
-  std::int64_t step_us_;
-  Clock::time_point next_step_ = Clock::now();
-  std::map<sched::JobId, Job> jobs_;
-  std::uint64_t steps_ = 0, steps_tokens_ = 0;
-};
-
-// The client side of the benchmark reads only what it needs from a frame ("type" and
-// "text") with this minimal msgpack walker, so the clients — sharing the machine's cores with
-// the worker — cost as little as possible; a sample of frames is also fully decoded with the
-// strict codec to check they are valid protocol.
-class FrameSkimmer {
- public:
-  FrameSkimmer(const std::uint8_t* p, std::size_t n) : p_(p), end_(p + n) {}
-  // Fills type and text of a top-level map; false on anything unexpected.
-  bool read(std::string_view& type, std::string_view& text) {
-    std::uint32_t entries = 0;
-    if (!map_header(entries)) return false;
-    for (std::uint32_t i = 0; i < entries; ++i) {
-      std::string_view key;
-      if (!str(key)) return false;
-      if (key == "type" || key == "text") {
-        if (!str(key == "type" ? type : text)) return false;
-      } else if (!skip()) {
-        return false;
-      }
-    }
-    return true;
-  }
-
- private:
-  bool need(std::size_t n) const { return static_cast<std::size_t>(end_ - p_) >= n; }
-  std::uint64_t be(int bytes) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | *p_++;
-    return v;
-  }
-  bool map_header(std::uint32_t& n) {
-    if (!need(1)) return false;
-    const std::uint8_t b = *p_++;
-    if ((b & 0xf0) == 0x80) return (n = b & 0x0f), true;
-    if (b == 0xde && need(2)) return (n = static_cast<std::uint32_t>(be(2))), true;
-    if (b == 0xdf && need(4)) return (n = static_cast<std::uint32_t>(be(4))), true;
-    return false;
-  }
-  bool str(std::string_view& out) {
-    if (!need(1)) return false;
-    const std::uint8_t b = *p_++;
-    std::uint64_t len = 0;
-    if ((b & 0xe0) == 0xa0) {
-      len = b & 0x1f;
-    } else if (b == 0xd9 && need(1)) {
-      len = be(1);
-    } else if (b == 0xda && need(2)) {
-      len = be(2);
-    } else if (b == 0xdb && need(4)) {
-      len = be(4);
-    } else {
-      return false;
-    }
-    if (!need(len)) return false;
-    out = std::string_view(reinterpret_cast<const char*>(p_), len);
-    p_ += len;
-    return true;
-  }
-  bool skip(int depth = 0) {
-    if (!need(1) || depth > 8) return false;
-    const std::uint8_t b = *p_;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return ++p_, true;
-    if ((b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb)) {
-      std::string_view s;
-      return str(s);
-    }
-    std::uint64_t n = 0;
-    bool is_map = false;
-    ++p_;
-    switch (b) {
-      case 0xcc: case 0xd0: return need(1) && (p_ += 1, true);
-      case 0xcd: case 0xd1: return need(2) && (p_ += 2, true);
-      case 0xca: case 0xce: case 0xd2: return need(4) && (p_ += 4, true);
-      case 0xcb: case 0xcf: case 0xd3: return need(8) && (p_ += 8, true);
-      case 0xdc: if (!need(2)) return false; n = be(2); break;
-      case 0xdd: if (!need(4)) return false; n = be(4); break;
-      case 0xde: if (!need(2)) return false; n = be(2); is_map = true; break;
-      case 0xdf: if (!need(4)) return false; n = be(4); is_map = true; break;
-      default:
-        if ((b & 0xf0) == 0x90) {
-          n = b & 0x0f;
-        } else if ((b & 0xf0) == 0x80) {
-          n = b & 0x0f;
-          is_map = true;
-        } else {
-          return false;
-        }
-    }
-    for (std::uint64_t i = 0; i < n * (is_map ? 2 : 1); ++i) {
-      if (!skip(depth + 1)) return false;
-    }
-    return true;
-  }
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
 
 struct BenchArgs {
   bool service = false;
@@ -265,7 +73,7 @@ ClientResult run_client(const std::string& endpoint, int client, int jobs, int t
   std::uint64_t seen = 0;
   while (done < jobs) {
     if (zmq_msg_recv(&msg, s, 0) < 0) break;
-    const std::int64_t t = now_ns();
+    const std::int64_t t = steady_now_ns();
     const auto* data = static_cast<const std::uint8_t*>(zmq_msg_data(&msg));
     const std::size_t size = zmq_msg_size(&msg);
     std::string_view type, text;
@@ -370,7 +178,7 @@ Result<PhaseResult> run_transport_floor(const BenchArgs& a, int tokens, std::int
     for (int t = 0; t < tokens; ++t) {
       next = std::max(next + std::chrono::microseconds(step_us), Clock::now());
       std::this_thread::sleep_until(next);
-      const std::string stamp = std::to_string(now_ns());
+      const std::string stamp = std::to_string(steady_now_ns());
       for (const Job& j : jobs) {
         std::string frame;
         if (t + 1 < tokens) {

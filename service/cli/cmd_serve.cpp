@@ -48,7 +48,6 @@ std::string check_flags(const ServeArgs& a) {
   if (a.sched.max_step_tokens < 1) return "--max-step-tokens must be ≥ 1, got " + std::to_string(a.sched.max_step_tokens);
   if (a.llm.n_ctx < 16) return "--ctx must be ≥ 16, got " + std::to_string(a.llm.n_ctx);
   if (a.llm.n_threads < 0) return "--threads must be ≥ 0 (0 = all cores), got " + std::to_string(a.llm.n_threads);
-  if (a.llm.device != "cpu") return "--device must be cpu (this build has no CUDA backend), got '" + a.llm.device + "'";
   if (a.kv_cache_mb < 0) return "--kv-cache-mb must be ≥ 0 (0 = automatic), got " + std::to_string(a.kv_cache_mb);
   auto level = spdlog::level::from_str(a.log_level);
   if (level == spdlog::level::off && a.log_level != "off") {
@@ -73,7 +72,11 @@ int run_serve(ServeArgs& a) {
 
   auto engine = worker::SchedulerEngine::create(a.llm, a.sched);
   if (!engine.ok()) {
-    std::cerr << "error: " << error_code_name(engine.error().code) << ": " << engine.error().message << "\n";
+    const ErrorCode code = engine.error().code;
+    const char* flag = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound ? "--device "
+                       : code == ErrorCode::kModelLoadFailed                                      ? "--model "
+                                                                                                  : "";
+    std::cerr << "error: " << flag << error_code_name(code) << ": " << engine.error().message << "\n";
     return 2;
   }
   auto w = worker::Worker::create(a.worker, std::move(*engine));
@@ -120,7 +123,8 @@ Command register_serve(CLI::App& app) {
   sub->add_option("--max-peer-backlog", a->worker.max_peer_backlog_bytes,
                   "Bytes buffered for a slow client before its jobs are cancelled")
       ->capture_default_str();
-  sub->add_flag("--exact", a->llm.exact_matmul, "CPU: float dot products instead of q8 activations");
+  sub->add_flag("--q8-act{false}", a->llm.exact_matmul,
+               "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   return Command{sub, [a] { return run_serve(*a); }};
 }
