@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Cross-check of synthetic models and of reference_forward.py against llama.cpp.
 
-For tiny-llama and tiny-qwen2 in every weight type: writes the model with
+For every tiny preset (llama, qwen2, gemma3, phi3, gpt2) in every weight type: writes the model with
 `zinfer mkmodel`, loads it in llama.cpp (llama-cpp-python) — which checks our metadata,
 tensor names, tokenizer section and quant blocks are what llama.cpp expects — and
 compares llama.cpp's logits for a fixed 12-token sequence with the float64 reference.
 llama.cpp rounds activations to 8 bits for quantized weights (and keeps an F16 KV cache),
 so agreement is expected at the level of scripts/golden/synthetic_logits.py's q8_noise.
 
-Usage: check_synthetic_llamacpp.py --zinfer build-x/bin/zinfer
+Usage: check_synthetic_llamacpp.py --zinfer build-x/bin/zinfer [--presets tiny-gemma3,tiny-gpt2]
 """
 import argparse
 import os
@@ -28,11 +28,12 @@ TOKENS = [509, 17, 300, 45, 260, 499, 77, 128, 256, 3, 411, 200]
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--zinfer", required=True)
+    ap.add_argument("--presets", default="tiny-llama,tiny-qwen2,tiny-gemma3,tiny-phi3,tiny-gpt2")
     a = ap.parse_args()
     import llama_cpp
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for preset in ["tiny-llama", "tiny-qwen2"]:
+        for preset in a.presets.split(","):
             for wtype in TYPES:
                 path = os.path.join(tmp, f"{preset}_{wtype}.gguf")
                 subprocess.run([a.zinfer, "mkmodel", "--preset", preset, "--type", wtype, "--seed", "1234",
