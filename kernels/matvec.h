@@ -12,11 +12,12 @@
 
 namespace zinfer::cuda {
 
-// Largest number of activation rows one matvec launch handles; larger batches go through
-// the dequantize + GEMM path (quant_gemm.h).
-inline constexpr std::int64_t kMatvecMaxRows = 8;
+// Activation rows one warp multiplies with each dequantized weight group; more rows run as
+// more tiles of the same kernel. Up to this many rows the matvec is also the fastest path.
+inline constexpr std::int64_t kMatvecTileRows = 8;
 
-// in: [rows][w.ne0], out: [rows][w.ne1], 1 <= rows <= kMatvecMaxRows; out must not alias in.
+// in: [rows][w.ne0], out: [rows][w.ne1], rows >= 1; out must not alias in. Batch-invariant:
+// out[r] is bitwise the same for the same in[r] and W whatever the other rows are.
 Status launch_matvec(MatrixView out, MatrixView in, const QuantMatrixView& w, cudaStream_t stream);
 
 }  // namespace zinfer::cuda

@@ -2,7 +2,10 @@
 // infos, zero padding to the alignment before the data section and after every tensor.
 #include "engine/gguf/gguf_writer.h"
 
+#include <unistd.h>
+
 #include <cerrno>
+
 #include <cstring>
 
 namespace zinfer::gguf {
@@ -261,18 +264,41 @@ Status GgufWriter::pad_to(std::uint64_t alignment) {
   return ok_status();
 }
 
+Status GgufWriter::skip_raw(std::uint64_t n) {
+  if (n == 0) return ok_status();
+  if (std::fseek(file_, static_cast<long>(n), SEEK_CUR) != 0) {
+    return make_error(ErrorCode::kInternal, "seek in '" + path_ + "' failed: " + std::strerror(errno));
+  }
+  written_ += n;
+  skipped_ = true;
+  return ok_status();
+}
+
 Status GgufWriter::write_data(std::span<const std::uint8_t> bytes) {
+  return advance(bytes.size(), false, bytes.data());
+}
+
+Status GgufWriter::skip_data(std::uint64_t n) { return advance(n, true, nullptr); }
+
+// Moves n bytes through the tensors in order (writing `bytes` or seeking over holes),
+// padding at each tensor's end.
+Status GgufWriter::advance(std::uint64_t total, bool skip, const std::uint8_t* bytes) {
   if (file_ == nullptr) return make_error(ErrorCode::kInvalidParameter, "write_data before open()");
-  while (!bytes.empty()) {
+  while (total > 0) {
     if (cur_tensor_ >= tensors_.size()) {
       return make_error(ErrorCode::kInvalidParameter,
-                        "write_data: " + std::to_string(bytes.size()) + " bytes past the last tensor");
+                        "write_data: " + std::to_string(total) + " bytes past the last tensor");
     }
     const WriterTensor& t = tensors_[cur_tensor_];
-    std::uint64_t room = t.nbytes - cur_written_;
-    std::size_t n = bytes.size() < room ? bytes.size() : static_cast<std::size_t>(room);
-    ZINFER_RETURN_IF_ERROR(write_raw(bytes.data(), n));
-    bytes = bytes.subspan(n);
+    const std::uint64_t room = t.nbytes - cur_written_;
+    const std::uint64_t n = total < room ? total : room;
+    if (skip) {
+      ZINFER_RETURN_IF_ERROR(skip_raw(n));
+    } else {
+      ZINFER_RETURN_IF_ERROR(write_raw(bytes, static_cast<std::size_t>(n)));
+      bytes += n;
+    }
+    total -= n;
     cur_written_ += n;
     if (cur_written_ == t.nbytes) {
       ZINFER_RETURN_IF_ERROR(pad_to(alignment_));
@@ -294,7 +320,9 @@ Status GgufWriter::close() {
                       "close: tensor '" + name + "' has " + std::to_string(cur_written_) + " of " +
                           std::to_string(tensors_[cur_tensor_].nbytes) + " bytes written");
   }
-  int rc = std::fclose(file_);
+  int rc = std::fflush(file_);
+  if (rc == 0 && skipped_ && ::ftruncate(::fileno(file_), static_cast<off_t>(written_)) != 0) rc = -1;
+  rc = std::fclose(file_) != 0 ? -1 : rc;
   file_ = nullptr;
   if (rc != 0) {
     return make_error(ErrorCode::kInternal, "closing '" + path_ + "' failed: " + std::strerror(errno));

@@ -77,6 +77,9 @@ class GgufWriter {
   // Appends bytes of the current tensor (any chunking); crossing into the next tensor
   // inserts the alignment padding. More bytes than declared is an error.
   Status write_data(std::span<const std::uint8_t> bytes);
+  // Like write_data with n zero bytes, but seeks instead of writing: the file gets a hole
+  // (sparse on file systems that support it), so test files larger than disk or RAM are cheap.
+  Status skip_data(std::uint64_t n);
   // Index of the tensor the next write_data bytes belong to (tensors().size() when done).
   std::size_t current_tensor() const { return cur_tensor_; }
   // Checks every declared byte was written, then flushes and closes the file.
@@ -89,6 +92,8 @@ class GgufWriter {
 
  private:
   Status write_raw(const void* p, std::size_t n);
+  Status skip_raw(std::uint64_t n);
+  Status advance(std::uint64_t n, bool skip, const std::uint8_t* bytes);
   Status pad_to(std::uint64_t alignment);
   void serialize_header(std::vector<std::uint8_t>& out) const;
 
@@ -103,6 +108,7 @@ class GgufWriter {
   std::uint64_t data_start_ = 0;     // file offset of the data section
   std::size_t cur_tensor_ = 0;
   std::uint64_t cur_written_ = 0;    // bytes of the current tensor written
+  bool skipped_ = false;             // skip_data left holes: close() sets the length
   std::vector<char> io_buffer_;
 };
 

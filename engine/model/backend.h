@@ -9,6 +9,7 @@
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
+#include "engine/model/device_report.h"
 #include "engine/model/ops.h"
 
 namespace zinfer::model {
@@ -25,7 +26,9 @@ struct BackendConfig {
   std::int32_t n_ctx = 0;           // the pool must hold at least one full context
   std::int32_t n_seq_max = 1;       // no point sizing the pool beyond n_ctx * n_seq_max
   std::int64_t kv_cache_bytes = 0;  // explicit KV pool size; 0 → from free VRAM
+  bool batch_invariant = true;      // see LlmOptions::batch_invariant
 };
+
 
 class Backend {
  public:
@@ -38,6 +41,11 @@ class Backend {
   // KV blocks of kv_block_size tokens the backend's cache holds (what the Llm's
   // KvBlockAllocator may hand out).
   virtual std::int32_t kv_blocks() const = 0;
+  // The device and its memory accounting; the CPU backend holds no device memory.
+  virtual DeviceReport device_report() const { return {}; }
+  // After loading: proves every weight and KV buffer is plain device memory (CUDA:
+  // cudaPointerGetAttributes); kVramResidencyFailed naming the first one that is not.
+  virtual Status verify_residency() { return ok_status(); }
 };
 
 // The CPU reference backend; weights are read in place from the file mapping.
@@ -56,5 +64,10 @@ Result<std::unique_ptr<Backend>> create_cuda_backend(const gguf::GgufFile& file,
 using BackendFactory = Result<std::unique_ptr<Backend>> (*)(const gguf::GgufFile&,
                                                             const BackendConfig&);
 void register_cuda_backend_factory(BackendFactory factory);
+// CUDA devices visible to this process; 0 when the CUDA backend is not linked or no device
+// (or driver) is present. Registered by the CUDA library next to the factory.
+using DeviceCounter = int (*)();
+void register_cuda_device_counter(DeviceCounter counter);
+int cuda_device_count();
 
 }  // namespace zinfer::model

@@ -9,10 +9,17 @@ namespace {
 
 // Constant-initialized, so registration from another library's static initializer is safe.
 std::atomic<BackendFactory> g_cuda_factory{nullptr};
+std::atomic<DeviceCounter> g_cuda_counter{nullptr};
 
 }  // namespace
 
 void register_cuda_backend_factory(BackendFactory factory) { g_cuda_factory.store(factory); }
+void register_cuda_device_counter(DeviceCounter counter) { g_cuda_counter.store(counter); }
+
+int cuda_device_count() {
+  const DeviceCounter counter = g_cuda_counter.load();
+  return counter == nullptr ? 0 : counter();
+}
 
 Result<std::unique_ptr<Backend>> create_cuda_backend(const gguf::GgufFile& file,
                                                      const BackendConfig& config) {

@@ -21,7 +21,9 @@ constexpr std::int32_t kKvBlockSize = 16;
 constexpr std::int64_t kCpuKvBudgetCap = std::int64_t{1} << 30;
 
 // "cpu" → -1; "cuda" → 0; "cuda:N" → N.
+// "auto" resolves to cuda:0 when a CUDA device is visible, else cpu.
 Result<int> parse_device(const std::string& device) {
+  if (device == "auto") return model::cuda_device_count() > 0 ? 0 : -1;
   if (device == "cpu") return -1;
   if (device == "cuda") return 0;
   constexpr std::string_view kPrefix = "cuda:";
@@ -31,7 +33,7 @@ Result<int> parse_device(const std::string& device) {
                   [](char c) { return c >= '0' && c <= '9'; })) {
     return std::stoi(device.substr(kPrefix.size()));
   }
-  return make_error(ErrorCode::kInvalidDevice, "device '" + device + "' is not valid (use cpu, cuda or cuda:N)");
+  return make_error(ErrorCode::kInvalidDevice, "device '" + device + "' is not valid (use auto, cpu, cuda or cuda:N)");
 }
 
 class LlmImpl final : public Llm {
@@ -53,6 +55,7 @@ class LlmImpl final : public Llm {
     if (opt_.n_threads <= 0) opt_.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     ZINFER_ASSIGN_OR_RETURN(const int cuda_index, parse_device(opt_.device));
+    opt_.device = cuda_index < 0 ? "cpu" : "cuda:" + std::to_string(cuda_index);  // "auto" resolved
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
     const std::int64_t min_blocks = (opt_.n_ctx + kKvBlockSize - 1) / kKvBlockSize;
     model::BackendConfig bc;
@@ -82,10 +85,12 @@ class LlmImpl final : public Llm {
       bc.n_ctx = opt_.n_ctx;
       bc.n_seq_max = opt_.n_seq_max;
       bc.kv_cache_bytes = opt_.kv_cache_bytes;
+      bc.batch_invariant = opt_.batch_invariant;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     kv_ = std::make_unique<sched::KvBlockAllocator>(backend_->kv_blocks(), kKvBlockSize);
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));
+    ZINFER_RETURN_IF_ERROR(backend_->verify_residency());  // every weight is uploaded by now
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     spdlog::debug("loaded {} ({}, {} layers, d={}, vocab={}) on {} in {:.0f} ms; KV pool {} blocks × {}",
                   opt_.model_path, hp_.arch, hp_.n_layer, hp_.n_embd, hp_.n_vocab, backend_->describe(), ms,
@@ -186,6 +191,7 @@ class LlmImpl final : public Llm {
   std::int32_t kv_free_blocks() const override { return kv_->free_blocks(); }
   std::int32_t kv_total_blocks() const override { return kv_->n_blocks(); }
   std::int32_t kv_block_size() const override { return kv_->block_size(); }
+  model::DeviceReport device_report() const override { return backend_->device_report(); }
 
  private:
   LlmOptions opt_;

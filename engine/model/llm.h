@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/model/device_report.h"
 #include "engine/model/hparams.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -16,12 +17,16 @@ namespace zinfer {
 
 struct LlmOptions {
   std::string model_path;       // GGUF file
-  std::string device = "cpu";   // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
+  std::string device = "cpu";   // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
+                                // "auto" (cuda:0 when a CUDA device is visible, else cpu)
   int n_threads = 0;            // 0 → hardware concurrency
   bool exact_matmul = true;     // CPU: float dot products against dequantized weights (the oracle);
                                 // false → llama.cpp-style Q8 activations (faster, noisier)
   std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
   std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
+  bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
+                                // batch, so a job's tokens never depend on its batch-mates;
+                                // false → prompt-sized batches use cuBLAS (faster prefill)
   std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
                                     // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };
@@ -58,6 +63,8 @@ class Llm {
   virtual std::int32_t kv_total_blocks() const = 0;
   virtual std::int32_t kv_block_size() const = 0;
   virtual const LlmOptions& options() const = 0;
+  // The device, the memory held on it and whether its residency was verified at load (CUDA).
+  virtual model::DeviceReport device_report() const = 0;
 };
 
 }  // namespace zinfer

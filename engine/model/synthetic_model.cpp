@@ -189,6 +189,10 @@ Result<SyntheticReport> write_synthetic_model(const SyntheticOptions& o, const s
 
   std::vector<std::uint8_t> chunk;
   for (const auto& t : plan.tensors) {
+    if (o.zero_sparse) {
+      ZINFER_RETURN_IF_ERROR(w.skip_data(w.tensors()[w.current_tensor()].nbytes));
+      continue;
+    }
     const std::int64_t ne0 = t.ne[0];
     std::int64_t rows = 1;
     for (std::size_t i = 1; i < t.ne.size(); ++i) rows *= t.ne[i];

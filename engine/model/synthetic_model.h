@@ -26,6 +26,8 @@ struct SyntheticOptions {
   std::int32_t n_layers = 0;                               // 0 → the preset's block count
   EmbedOutputTypes embed_output = EmbedOutputTypes::kRequested;
   float weight_std = 0.03f;                                // std of dequantized matrices
+  bool zero_sparse = false;  // all tensor data left as zero-filled holes (a sparse file): for
+                             // start-up tests with models larger than any device, or disk
 };
 
 // One tensor as it will be written.

@@ -1,3 +1,4 @@
+// `zinfer bench --model FILE`: the engine alone (bench_engine.h).
 // `zinfer bench --service`: the service layer alone. A worker runs in this process on TCP
 // loopback with a trivial engine (each step gives every running job one token, instantly or at
 // a fixed step rate) and DEALER clients in threads of this process stream jobs from it.
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "service/cli/bench_engine.h"
 #include "service/cli/bench_stub_engine.h"
 #include "service/cli/commands.h"
 #include "service/cli/frame_skimmer.h"
@@ -34,6 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct BenchArgs {
+  EngineBenchArgs engine;
   bool service = false;
   int clients = 2;
   int jobs = 32;          // per client
@@ -212,8 +215,17 @@ double percentile(std::vector<double>& v, double q) {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (!a.engine.llm.model_path.empty()) {
+    if (a.service) {
+      std::cerr << "error: give one of --model (the engine) or --service (the service layer)\n";
+      return 2;
+    }
+    if (!a.engine.json) spdlog::set_level(spdlog::level::warn);
+    else spdlog::set_level(spdlog::level::err);
+    return run_engine_bench(a.engine);
+  }
   if (!a.service) {
-    std::cerr << "error: give --service (the engine is measured by `zinfer generate` and the scheduler tests)\n";
+    std::cerr << "error: give --model FILE (engine speed) or --service (the service layer alone)\n";
     return 2;
   }
   if (a.clients < 1 || a.jobs < 1 || a.tokens < 1 || a.latency_tokens < 1 || a.step_us < 1) {
@@ -264,7 +276,22 @@ int run_bench(const BenchArgs& a) {
 
 Command register_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
-  CLI::App* sub = app.add_subcommand("bench", "Benchmarks (--service: the ZeroMQ service layer alone)");
+  a->engine.llm.device = "auto";
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Benchmarks (--model FILE: engine speed on a device; --service: the ZeroMQ service layer alone)");
+  sub->add_option("-m,--model", a->engine.llm.model_path, "GGUF model: measure prefill and decode speed")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")->capture_default_str();
+  sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")->capture_default_str();
+  sub->add_option("--batch", a->engine.batches, "Concurrent sequences of a decode run (repeatable, e.g. --batch 1 --batch 32)")
+      ->capture_default_str();
+  sub->add_option("--repeats", a->engine.repeats, "Runs per measurement (the median is printed)")->capture_default_str();
+  sub->add_option("-t,--threads", a->engine.llm.n_threads, "CPU threads (0 = all cores)");
+  sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul, "CPU: llama.cpp-style Q8 activations");
+  sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
+                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
+  sub->add_flag("--json", a->engine.json, "Print one JSON object");
   sub->add_flag("--service", a->service, "Measure the service layer with a trivial engine over TCP loopback");
   sub->add_option("--clients", a->clients, "DEALER clients (threads)")->capture_default_str();
   sub->add_option("--jobs", a->jobs, "Concurrent jobs per client")->capture_default_str();

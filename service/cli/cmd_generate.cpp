@@ -114,6 +114,7 @@ int run_generate(GenerateArgs& a) {
 
 Command register_generate(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
+  args->llm.device = "auto";  // cuda:0 when a GPU is present
   args->gen.sampling.temperature = 0.0f;  // greedy unless --temp is given
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt and stream it");
   sub->add_option("-m,--model", args->llm.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
@@ -131,11 +132,13 @@ Command register_generate(CLI::App& app) {
   sub->add_option("--seed", args->gen.sampling.seed, "Sampling seed");
   sub->add_option("--stop", args->gen.stop, "Stop string (repeatable)");
   sub->add_flag("--ignore-eos", args->gen.ignore_eos, "Do not stop at end-of-generation tokens");
-  sub->add_option("--device", args->llm.device, "cpu (cuda when built with CUDA)");
+  sub->add_option("--device", args->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
+      ->capture_default_str();
   sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
   sub->add_flag("--q8-act{false}", args->llm.exact_matmul,
                "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+  sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant, "CUDA: cuBLAS for prompt-sized matmuls");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;

@@ -99,11 +99,13 @@ int run_serve(ServeArgs& a) {
 
 Command register_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
+  a->llm.device = "auto";  // cuda:0 when a GPU is present
   a->llm.n_ctx = 2048;
   CLI::App* sub = app.add_subcommand("serve", "Serve a model on a ZeroMQ ROUTER socket (drains on SIGTERM/SIGINT)");
   sub->add_option("-m,--model", a->llm.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
   sub->add_option("--bind", a->worker.bind, "ROUTER endpoint (tcp://host:port, ipc://path)")->capture_default_str();
-  sub->add_option("--device", a->llm.device, "cpu (cuda when built with CUDA)")->capture_default_str();
+  sub->add_option("--device", a->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
+      ->capture_default_str();
   sub->add_option("--max-queued", a->worker.max_queued, "Accepted jobs waiting to run; beyond → QUEUE_FULL")
       ->capture_default_str();
   sub->add_option("--max-running", a->sched.max_running, "Jobs generating concurrently (continuous batching)")
@@ -125,6 +127,9 @@ Command register_serve(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--q8-act{false}", a->llm.exact_matmul,
                "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+  sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
+                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then depend on its "
+                "batch-mates at float-rounding level)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   return Command{sub, [a] { return run_serve(*a); }};
 }

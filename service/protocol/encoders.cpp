@@ -117,7 +117,7 @@ void write(MsgWriter& w, const ErrorMsg& m) {
 }
 
 void write(MsgWriter& w, const HealthReply& m) {
-  w.map(13);
+  w.map(14);
   w.header("health");
   w.key("status");
   w.str(m.status);
@@ -134,6 +134,8 @@ void write(MsgWriter& w, const HealthReply& m) {
   w.str(m.device);
   w.key("vram_used_bytes");
   w.u64(m.vram_used_bytes);
+  w.key("vram_resident");
+  w.boolean(m.vram_resident);
   w.key("queue_depth");
   w.i64(m.queue_depth);
   w.key("active_jobs");

@@ -110,6 +110,7 @@ struct HealthReply {
   std::int32_t active_jobs = 0;
   std::int32_t capacity = 0;  // max concurrent jobs
   double uptime_s = 0.0;
+  bool vram_resident = false;  // weights and KV cache verified as plain device memory (CUDA)
 };
 
 struct StatsReply {

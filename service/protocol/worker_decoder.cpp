@@ -190,6 +190,7 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
     h.context_length = static_cast<std::int32_t>(ctx);
     ZINFER_ASSIGN_OR_RETURN(h.device, req_str(m, "device"));
     ZINFER_ASSIGN_OR_RETURN(h.vram_used_bytes, req_u64(m, "vram_used_bytes"));
+    ZINFER_ASSIGN_OR_RETURN(h.vram_resident, req_bool(m, "vram_resident"));
     ZINFER_ASSIGN_OR_RETURN(std::int64_t qd, req_int(m, "queue_depth", 0, kI32Max));
     ZINFER_ASSIGN_OR_RETURN(std::int64_t aj, req_int(m, "active_jobs", 0, kI32Max));
     ZINFER_ASSIGN_OR_RETURN(std::int64_t cap, req_int(m, "capacity", 0, kI32Max));

@@ -25,6 +25,7 @@ struct EngineInfo {
   std::int32_t vocab_size = 0;           // valid token ids are [0, vocab_size)
   std::int32_t capacity = 0;             // max concurrent sequences
   std::uint64_t device_bytes_used = 0;   // VRAM held (0 on CPU)
+  bool vram_resident = false;            // weights + KV cache verified as plain VRAM at load
   const tok::Tokenizer* tokenizer = nullptr;  // null: only prompt_tokens are accepted
 };
 

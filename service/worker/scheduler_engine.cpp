@@ -28,10 +28,13 @@ Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(const LlmOption
                                           : llm.hparams().name;
   info.architecture = llm.hparams().arch;
   info.quant_types.assign(types.begin(), types.end());
-  info.device = llm.options().device;
+  info.device = llm.device_report().name;
   info.context_length = llm.options().n_ctx;
   info.vocab_size = llm.hparams().n_vocab;
   info.capacity = sched_config.max_running;
+  const model::DeviceReport mem = llm.device_report();
+  info.device_bytes_used = mem.device_bytes;
+  info.vram_resident = mem.vram_resident;
   info.tokenizer = &llm.tokenizer();
   return engine;
 }

@@ -370,6 +370,7 @@ protocol::HealthReply Worker::health() const {
   h.context_length = info.context_length;
   h.device = info.device;
   h.vram_used_bytes = info.device_bytes_used;
+  h.vram_resident = info.vram_resident;
   h.active_jobs = snap.running;
   h.queue_depth = static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running));
   h.capacity = info.capacity;

@@ -1,6 +1,7 @@
 // Weight kernels against the CPU: dequantize_rows and embed must be bit-identical to
 // quant::dequantize_row (the CPU dequant verified against the gguf package); matmul
-// (matvec for <= 8 rows, dequant tile + cuBLAS FP32 beyond) must match a float64 dot product
+// (the batch-invariant matvec for any rows; with batch_invariant off, dequant tile + cuBLAS
+// FP32 beyond 8 rows) must match a float64 dot product
 // of the same dequantized weights and CpuOps' exact matmul (vec_dot_f32) within float32
 // accumulation error: |got - ref| <= 2e-5 · Σ|w·x| + 1e-6 (vs float64) and 4e-5 · Σ|w·x| +
 // 1e-6 (vs CpuOps), i.e. atol scaled by each output's magnitude plus rtol = 1e-6.
@@ -9,6 +10,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/model/synthetic_weights.h"
@@ -116,14 +118,17 @@ TEST_P(QuantKernels, EmbedIsBitExact) {
   }
 }
 
-TEST_P(QuantKernels, MatmulMatchesFloat64AndCpuOracle) {
+class QuantMatmul : public ::testing::TestWithParam<std::tuple<GgmlType, bool>> {};
+
+TEST_P(QuantMatmul, MatchesFloat64AndCpuOracle) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair();
+  const GgmlType type = std::get<0>(GetParam());
+  auto p = testing::make_ops_pair(1, 64, 8, 16, /*batch_invariant=*/std::get<1>(GetParam()));
   ASSERT_TRUE(p.gpu);
   int checked = 0;
-  for (std::int64_t ne0 : row_lengths(GetParam())) {
+  for (std::int64_t ne0 : row_lengths(type)) {
     for (std::int64_t ne1 : kRows) {
-      const HostWeight w = random_weight(GetParam(), ne0, ne1, 1000 * ne0 + ne1);
+      const HostWeight w = random_weight(type, ne0, ne1, 1000 * ne0 + ne1);
       cuda::DeviceBuffer dw = testing::device_bytes(*p.ctx, w.bytes.data(), w.bytes.size());
       const model::Weight gw{w.type, ne0, ne1, dw.data()};
       const model::Weight cw{w.type, ne0, ne1, w.bytes.data()};
@@ -171,6 +176,37 @@ TEST_P(QuantKernels, MatmulMatchesFloat64AndCpuOracle) {
   EXPECT_EQ(checked, 2 * 5 * 5);
 }
 
+// Batch invariance: each row of a many-row matmul is bitwise the row computed alone, and
+// rows are independent of where they sit in the batch (tile boundaries at 8, 16, ...).
+TEST_P(QuantKernels, MatmulRowsAreBatchInvariant) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair();
+  ASSERT_TRUE(p.gpu);
+  const std::int64_t ne0 = row_lengths(GetParam())[1], ne1 = 733, rows = 37;
+  const HostWeight w = random_weight(GetParam(), ne0, ne1, 4242);
+  cuda::DeviceBuffer dw = testing::device_bytes(*p.ctx, w.bytes.data(), w.bytes.size());
+  const model::Weight gw{w.type, ne0, ne1, dw.data()};
+  const auto x = testing::random_floats(static_cast<std::size_t>(rows * ne0), 31);
+  auto run = [&](std::int64_t first, std::int64_t n) {
+    p.gpu->begin_forward();
+    const std::vector<float> part(x.begin() + first * ne0, x.begin() + (first + n) * ne0);
+    model::Tensor gx = testing::gpu_tensor(*p.gpu, part, n, ne0);
+    model::Tensor gout = p.gpu->alloc(n, ne1);
+    testing::poison(gout);
+    EXPECT_TRUE(p.gpu->matmul(gout, gx, gw).ok());
+    return testing::download(gout);
+  };
+  const std::vector<float> all = run(0, rows);
+  const std::vector<float> middle = run(5, 13);  // rows 5..17 straddle two tile boundaries
+  for (std::int64_t r = 0; r < rows; r += 3) {
+    const std::vector<float> one = run(r, 1);
+    ASSERT_EQ(std::memcmp(one.data(), all.data() + r * ne1, ne1 * sizeof(float)), 0)
+        << "row " << r << " of " << rows << " differs from the row alone";
+  }
+  EXPECT_EQ(std::memcmp(middle.data(), all.data() + 5 * ne1, 13 * ne1 * sizeof(float)), 0)
+      << "rows 5..17 differ between a 13-row and a 37-row batch";
+}
+
 TEST_P(QuantKernels, MatvecWritesIntoStridedColumnSlices) {
   ZINFER_REQUIRE_GPU();
   auto p = testing::make_ops_pair();
@@ -198,6 +234,12 @@ TEST_P(QuantKernels, MatvecWritesIntoStridedColumnSlices) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes), type_param_name);
+INSTANTIATE_TEST_SUITE_P(
+    AllTypes, QuantMatmul, ::testing::Combine(::testing::ValuesIn(kTypes), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<GgmlType, bool>>& info) {
+      return std::string(quant::type_name(std::get<0>(info.param))) +
+             (std::get<1>(info.param) ? "_batch_invariant" : "_cublas");
+    });
 
 }  // namespace
 }  // namespace zinfer

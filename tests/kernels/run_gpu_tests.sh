@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Builds the engine, the CUDA kernels/backend and every tests/kernels/*_test without the
-# service's dependencies (-DZINFER_BUILD_SERVICE=OFF), runs the test binaries and prints a
-# summary last. Logs go to $OUT (default <repo>/gpu-test-logs): build.log, tests.log,
-# summary.txt. Environment: BUILD (build dir, default <repo>/build-gpu), JOBS (default 16),
-# ONLY (space-separated test names), GTEST_ARGS (extra flags for every binary),
-# SANITIZE (space-separated tests to rerun under compute-sanitizer memcheck).
+# Builds the engine, the CUDA kernels/backend and every tests/kernels/*_test, runs the test
+# binaries and prints a summary last. With carried Debian packages in <repo>/.deb
+# (scripts/fetch_device_debs.sh) the service and the zinfer CLI are built too (unpacked by
+# device_deps.sh into a private prefix); without them -DZINFER_BUILD_SERVICE=OFF.
+# Logs go to $OUT (default <repo>/gpu-test-logs): build.log, tests.log, summary.txt.
+# Environment: BUILD (build dir, default <repo>/build-gpu), JOBS (default 16), E2E=1 (then
+# run gpu_e2e.sh: zinfer generate/serve/submit/bench on the GPU),
+# ONLY (space-separated test names; "none" builds only), GTEST_ARGS (extra flags for every
+# binary), SANITIZE (space-separated "test" or "test:gtest_filter" entries to rerun under
+# compute-sanitizer memcheck; ZINFER_GPU_GOLDEN_CASES=1 and ZINFER_GPU_SANITIZE_SHORT=1 are
+# set for those runs).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/gpu-test-logs}
@@ -14,16 +19,24 @@ mkdir -p "$OUT"
 : > "$OUT/summary.txt"
 nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader >> "$OUT/summary.txt" 2>&1
 TESTS=$(cd "$ROOT/tests/kernels" && ls *_test.cpp | sed 's/\.cpp$//' | tr '\n' ' ')
+SERVICE=OFF
+TARGETS=$TESTS
+if ls "$ROOT"/.deb/*.deb > /dev/null 2>&1; then
+  . "$ROOT/tests/kernels/device_deps.sh"
+  SERVICE=ON
+  TARGETS="$TESTS zinfer"
+fi
 t0=$(date +%s)
-if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZINFER_BUILD_SERVICE=OFF > "$OUT/build.log" 2>&1 ||
-   ! cmake --build "$BUILD" -j"$JOBS" --target $TESTS >> "$OUT/build.log" 2>&1; then
+if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZINFER_BUILD_SERVICE=$SERVICE > "$OUT/build.log" 2>&1 ||
+   ! cmake --build "$BUILD" -j"$JOBS" --target $TARGETS >> "$OUT/build.log" 2>&1; then
   grep -E -A6 "error|Error" "$OUT/build.log" | head -120
   echo "BUILD FAILED"
   exit 1
 fi
-echo "build: $(( $(date +%s) - t0 )) s" >> "$OUT/summary.txt"
+echo "build (service $SERVICE): $(( $(date +%s) - t0 )) s" >> "$OUT/summary.txt"
 : > "$OUT/tests.log"
 for t in ${ONLY:-$TESTS}; do
+  [ "$t" = none ] && continue
   s=$(date +%s)
   timeout 240 "$BUILD/tests/$t" ${GTEST_ARGS:-} > "$OUT/current.log" 2>&1
   rc=$?
@@ -32,10 +45,17 @@ for t in ${ONLY:-$TESTS}; do
   echo "$t rc=$rc $(( $(date +%s) - s ))s $line" >> "$OUT/summary.txt"
 done
 rm -f "$OUT/current.log"
-for t in ${SANITIZE:-}; do
-  compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 "$BUILD/tests/$t" ${GTEST_ARGS:-} \
+if [ "${E2E:-0}" = 1 ] && [ -x "$BUILD/bin/zinfer" ]; then
+  BUILD="$BUILD" OUT="$OUT" bash "$ROOT/tests/kernels/gpu_e2e.sh"
+fi
+for entry in ${SANITIZE:-}; do
+  t=${entry%%:*}
+  filter=""
+  [ "$entry" != "$t" ] && filter="--gtest_filter=${entry#*:}"
+  ZINFER_GPU_GOLDEN_CASES=1 ZINFER_GPU_SANITIZE_SHORT=1 \
+    compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 "$BUILD/tests/$t" $filter \
     > "$OUT/memcheck_$t.log" 2>&1
-  echo "memcheck $t rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/memcheck_$t.log" | tail -1)" >> "$OUT/summary.txt"
+  echo "memcheck $entry rc=$? $(grep -E 'ERROR SUMMARY' "$OUT/memcheck_$t.log" | tail -1) $(grep -E '^\[  PASSED  \]|^\[  FAILED  \] [0-9]+ test' "$OUT/memcheck_$t.log" | tr '\n' ' ')" >> "$OUT/summary.txt"
 done
 grep -E "Failure|FAILED|Expected|Which is|error:|max \|" "$OUT/tests.log" | head -150
 cat "$OUT/summary.txt"

@@ -43,6 +43,24 @@ class CudaBackend final : public model::Backend {
            mib(static_cast<std::int64_t>(ctx_->ledger().in_use()));
   }
   std::int32_t kv_blocks() const override { return kv_blocks_; }
+  model::DeviceReport device_report() const override {
+    model::DeviceReport r;
+    r.name = ctx_->describe();
+    r.device_bytes = ctx_->ledger().in_use();
+    r.weight_bytes = weights_.uploaded_bytes();
+    r.kv_bytes = ops_->kv_bytes();
+    r.vram_resident = resident_;
+    return r;
+  }
+  Status verify_residency() override {
+    ZINFER_RETURN_IF_ERROR(weights_.verify_residency());
+    ZINFER_RETURN_IF_ERROR(ops_->verify_residency());
+    resident_ = true;
+    spdlog::info("cuda: residency verified: {} of weights and {} of KV cache in device memory",
+                 mib(static_cast<std::int64_t>(weights_.uploaded_bytes())),
+                 mib(static_cast<std::int64_t>(ops_->kv_bytes())));
+    return ok_status();
+  }
 
  private:
   // Declaration order is destruction order reversed: buffers go before the context.
@@ -51,6 +69,7 @@ class CudaBackend final : public model::Backend {
   std::unique_ptr<CudaOps> ops_;
   std::int32_t kv_blocks_;
   bool loaded_ = false;
+  bool resident_ = false;
 };
 
 }  // namespace
@@ -117,6 +136,7 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
   oc.n_embd_kv = config.n_embd_kv;
   oc.n_blocks = plan.blocks;
   oc.block_size = config.kv_block_size;
+  oc.batch_invariant = config.batch_invariant;
   ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
   spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
                 mib(static_cast<std::int64_t>(mem.free_bytes)),

@@ -15,6 +15,7 @@
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
 #include "kernels/quant_gemm.h"
+#include "kernels/residency.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
 #include "kernels/scale.h"
@@ -193,7 +194,8 @@ Status CudaOps::matmul(Tensor out, Tensor in, const Weight& w) {
                       std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
   }
   if (in.rows == 0) return ok_status();
-  if (in.rows <= kMatvecMaxRows) return launch_matvec(view(out), view(in), view(w), ctx_.stream());
+  if (cfg_.batch_invariant || in.rows <= kMatvecTileRows)
+    return launch_matvec(view(out), view(in), view(w), ctx_.stream());
   if (!gemm_tile_ && w.type != quant::GgmlType::kF32) {
     ZINFER_ASSIGN_OR_RETURN(gemm_tile_,
                             DeviceBuffer::allocate(ctx_.ledger(), kGemmTileFloats * sizeof(float),
@@ -315,6 +317,11 @@ Status CudaOps::to_host(Tensor t, float* host) {
                                         ctx_.stream()));
   }
   return ctx_.synchronize();
+}
+
+Status CudaOps::verify_residency() const {
+  ZINFER_RETURN_IF_ERROR(check_vram_resident(k_cache_.data(), "K cache"));
+  return check_vram_resident(v_cache_.data(), "V cache");
 }
 
 }  // namespace zinfer::cuda

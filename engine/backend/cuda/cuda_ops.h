@@ -24,6 +24,10 @@ struct CudaOpsConfig {
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
   std::int32_t n_blocks = 0;     // KV blocks in the pool
   std::int32_t block_size = 16;  // tokens per KV block
+  // true: every matmul runs the matvec kernel, whose per-row result does not depend on the
+  // batch; false: more than kMatvecTileRows rows go through dequant + cuBLAS (faster prefill,
+  // float-rounding differences between a row computed alone and in a batch).
+  bool batch_invariant = true;
 };
 
 class CudaOps final : public model::Ops {
@@ -57,6 +61,8 @@ class CudaOps final : public model::Ops {
   Status to_host(model::Tensor t, float* host) override;
 
   std::size_t kv_bytes() const { return k_cache_.size() + v_cache_.size(); }
+  // check_vram_resident on the KV pool.
+  Status verify_residency() const;
   std::size_t scratch_bytes() const { return arena_.capacity(); }
 
  private:

@@ -1,6 +1,8 @@
 // CudaWeights (see cuda_weights.h).
 #include "engine/backend/cuda/cuda_weights.h"
 
+#include "kernels/residency.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -115,6 +117,13 @@ void CudaWeights::release_staging() {
     staged_[i].reset();
     staging_[i] = PinnedBuffer();
   }
+}
+
+Status CudaWeights::verify_residency() const {
+  for (const auto& [name, buf] : tensors_) {
+    ZINFER_RETURN_IF_ERROR(check_vram_resident(buf.data(), "weight " + name));
+  }
+  return ok_status();
 }
 
 }  // namespace zinfer::cuda

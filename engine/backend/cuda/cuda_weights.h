@@ -29,6 +29,8 @@ class CudaWeights final : public model::WeightSource {
   std::size_t uploaded_bytes() const { return uploaded_bytes_; }
   // Frees the staging buffers once loading is over.
   void release_staging();
+  // check_vram_resident on every uploaded tensor.
+  Status verify_residency() const;
 
  private:
   Result<model::Weight> check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,

@@ -166,6 +166,32 @@ TEST(GgufWriter, RoundTripThroughReader) {
   EXPECT_EQ(f.tensors()[1].ne[1], 2);
 }
 
+// skip_data leaves holes: a 4 GiB tensor costs no disk, reads back as zeros, and the file
+// has exactly the declared length (the tail is a hole, so close() must set the size).
+TEST(GgufWriter, SkipDataWritesSparseZeros) {
+  GgufWriter w;
+  w.set_string("general.architecture", "testarch");
+  const std::int64_t small[] = {8};
+  const std::int64_t big[] = {std::int64_t{1} << 20, 1024};  // F32: 4 GiB
+  ASSERT_TRUE(w.add_tensor("a", quant::GgmlType::kF32, small).ok());
+  ASSERT_TRUE(w.add_tensor("b", quant::GgmlType::kF32, big).ok());
+  const std::string path = testing::temp_dir() + "/writer_sparse.gguf";
+  ASSERT_TRUE(w.open(path).ok());
+  const float a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_TRUE(w.write_data(std::span(reinterpret_cast<const std::uint8_t*>(a), sizeof a)).ok());
+  ASSERT_TRUE(w.skip_data(std::uint64_t{4} << 30).ok());
+  EXPECT_FALSE(w.skip_data(1).ok());  // past the last tensor
+  ASSERT_TRUE(w.close().ok());
+  auto file = GgufFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  const TensorInfo& tb = (*file)->tensors().at(1);
+  EXPECT_EQ(tb.nbytes, std::uint64_t{4} << 30);
+  EXPECT_EQ(w.file_size(), tb.offset + (*file)->data_offset() + tb.nbytes);
+  EXPECT_EQ(std::memcmp((*file)->tensors().at(0).data, a, sizeof a), 0);
+  const auto* bytes = static_cast<const std::uint8_t*>(tb.data);
+  for (std::uint64_t off : {std::uint64_t{0}, std::uint64_t{1} << 31, tb.nbytes - 1}) EXPECT_EQ(bytes[off], 0) << off;
+}
+
 TEST(GgufWriter, RejectsInvalidUse) {
   const std::int64_t ne_ok[] = {32};
   const std::int64_t ne_33[] = {33};

@@ -1,6 +1,6 @@
 // Device selection in Llm::load for a program that does not link the CUDA backend (every CPU
 // test binary): "cuda" and "cuda:N" are well-formed but unavailable, anything else is not a
-// device; both are kInvalidDevice naming the device, and "cpu" still loads.
+// device; both are kInvalidDevice naming the device, and "cpu" and "auto" load on the CPU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -35,6 +35,12 @@ TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
   auto ok = Llm::load(lo);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_GT((*ok)->kv_total_blocks(), 0);
+  EXPECT_FALSE((*ok)->device_report().vram_resident);
+  // "auto" without a CUDA backend (or device) is the CPU, and the options say so.
+  lo.device = "auto";
+  auto autodev = Llm::load(lo);
+  ASSERT_TRUE(autodev.ok()) << autodev.error().message;
+  EXPECT_EQ((*autodev)->options().device, "cpu");
 }
 
 }  // namespace

@@ -289,7 +289,7 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   json want_health = {{"v", 1},           {"type", "health"},   {"status", "ready"},
                       {"model", "SmolLM2-135M-Instruct"},      {"architecture", "llama"},
                       {"quant_types", {"Q4_1", "Q8_0", "F32"}}, {"context_length", 8192},
-                      {"device", "cpu"},  {"vram_used_bytes", 0}, {"queue_depth", 2},
+                      {"device", "cpu"},  {"vram_used_bytes", 0}, {"vram_resident", false}, {"queue_depth", 2},
                       {"active_jobs", 1}, {"capacity", 8},     {"uptime_s", 12.5}};
   EXPECT_EQ(unpack(encode(health)), want_health);
   auto h = decode_worker(as_bytes(encode(health)), DecodeLimits{});

@@ -1,0 +1,18 @@
+// DeviceReport: where a model runs and what it holds there — filled by the backend, read by
+// health replies, zinfer bench and the start-up log.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace zinfer::model {
+
+struct DeviceReport {
+  std::string name = "cpu";        // "cpu", "cuda:0 (NVIDIA H100 80GB HBM3, sm_90, 132 SMs, 79.2 GiB)"
+  std::uint64_t device_bytes = 0;  // device memory held (weights, KV pool, scratch); 0 on CPU
+  std::uint64_t weight_bytes = 0;  // weights in device memory
+  std::uint64_t kv_bytes = 0;      // KV pool in device memory
+  bool vram_resident = false;      // every weight and KV buffer verified as plain VRAM
+};
+
+}  // namespace zinfer::model

@@ -1,0 +1,186 @@
+// zinfer bench --model: see bench_engine.h. Every measurement ends with the logits on the
+// host (what the scheduler samples from), so a timed forward pass includes its device→host
+// copy and synchronisation. Token ids are fixed pseudo-random ids: speed does not depend on
+// them. A warm-up pass runs first (uploads finish, lazily allocated buffers appear).
+#include "service/cli/bench_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace zinfer::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::vector<std::int32_t> ids(std::int32_t n_vocab, int n, int salt) {
+  std::vector<std::int32_t> out(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    out[static_cast<std::size_t>(i)] =
+        static_cast<std::int32_t>((static_cast<std::int64_t>(i) * 7919 + salt * 104729 + 11) %
+                                  (n_vocab / 2) + n_vocab / 8);
+  }
+  return out;
+}
+
+// Prompt processing: one forward pass over `n` tokens of a fresh sequence.
+Result<double> time_prefill(Llm& llm, int n) {
+  const auto prompt = ids(llm.hparams().n_vocab, n, 1);
+  llm.reset(0);
+  const auto t0 = Clock::now();
+  ZINFER_RETURN_IF_ERROR(llm.forward(0, prompt, false));
+  const double ms = ms_since(t0);
+  llm.reset(0);
+  return ms;
+}
+
+// Decoding: `batch` sequences that hold a 32-token context, then `steps` forward passes of
+// one token per sequence. Returns the milliseconds per step.
+Result<double> time_decode(Llm& llm, int batch, int steps) {
+  const std::int32_t n_vocab = llm.hparams().n_vocab;
+  std::vector<std::vector<std::int32_t>> ctx(static_cast<std::size_t>(batch));
+  std::vector<SeqInput> in(static_cast<std::size_t>(batch));
+  for (int b = 0; b < batch; ++b) {
+    llm.reset(b);
+    ctx[static_cast<std::size_t>(b)] = ids(n_vocab, 32, 100 + b);
+    in[static_cast<std::size_t>(b)] = SeqInput{b, ctx[static_cast<std::size_t>(b)], false};
+  }
+  ZINFER_RETURN_IF_ERROR(llm.forward_batch(in));
+  std::vector<std::vector<std::int32_t>> next(static_cast<std::size_t>(batch));
+  const auto t0 = Clock::now();
+  for (int s = 0; s < steps; ++s) {
+    for (int b = 0; b < batch; ++b) {
+      next[static_cast<std::size_t>(b)] = {static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
+      in[static_cast<std::size_t>(b)] = SeqInput{b, next[static_cast<std::size_t>(b)], false};
+    }
+    ZINFER_RETURN_IF_ERROR(llm.forward_batch(in));
+  }
+  const double ms = ms_since(t0) / steps;
+  for (int b = 0; b < batch; ++b) llm.reset(b);
+  return ms;
+}
+
+struct DecodeResult {
+  int batch = 0;
+  double ms_per_step = 0.0;
+};
+
+}  // namespace
+
+int run_engine_bench(const EngineBenchArgs& a) {
+  if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.repeats < 1 || a.batches.empty() ||
+      std::any_of(a.batches.begin(), a.batches.end(), [](int b) { return b < 1; })) {
+    std::cerr << "error: --prompt-tokens, --decode-tokens, --repeats and every --batch must be ≥ 1\n";
+    return 2;
+  }
+  LlmOptions lo = a.llm;
+  const int max_batch = *std::max_element(a.batches.begin(), a.batches.end());
+  lo.n_seq_max = std::max(lo.n_seq_max, max_batch);
+  lo.n_ctx = std::max(lo.n_ctx, std::max(a.prompt_tokens, 32 + a.decode_tokens) + 1);
+  const auto t_load = Clock::now();
+  auto loaded = Llm::load(lo);
+  if (!loaded.ok()) {
+    std::cerr << "error: " << loaded.error().message << "\n";
+    return 1;
+  }
+  const double load_ms = ms_since(t_load);
+  Llm& llm = **loaded;
+  if (llm.options().n_ctx <= a.prompt_tokens || llm.options().n_ctx <= 32 + a.decode_tokens) {
+    std::cerr << "error: the model's context (" << llm.options().n_ctx
+              << " tokens) is too short for --prompt-tokens / --decode-tokens\n";
+    return 2;
+  }
+  // Warm-up: a short prompt and a few decode steps.
+  if (auto w = time_prefill(llm, 16); !w.ok()) {
+    std::cerr << "error: " << w.error().message << "\n";
+    return 1;
+  }
+  if (auto w = time_decode(llm, 1, 2); !w.ok()) {
+    std::cerr << "error: " << w.error().message << "\n";
+    return 1;
+  }
+
+  std::vector<double> prefill_ms;
+  for (int r = 0; r < a.repeats; ++r) {
+    auto ms = time_prefill(llm, a.prompt_tokens);
+    if (!ms.ok()) {
+      std::cerr << "error: prefill: " << ms.error().message << "\n";
+      return 1;
+    }
+    prefill_ms.push_back(*ms);
+  }
+  std::vector<DecodeResult> decode;
+  for (int b : a.batches) {
+    std::vector<double> ms;
+    for (int r = 0; r < a.repeats; ++r) {
+      auto m = time_decode(llm, b, a.decode_tokens);
+      if (!m.ok()) {
+        std::cerr << "error: decode batch " << b << ": " << m.error().message << "\n";
+        return 1;
+      }
+      ms.push_back(*m);
+    }
+    decode.push_back({b, median(ms)});
+  }
+
+  const model::DeviceReport dev = llm.device_report();
+  const model::Hparams& hp = llm.hparams();
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(lo.model_path, ec);
+  const double p_ms = median(prefill_ms);
+  if (a.json) {
+    nlohmann::json j;
+    j["device"] = dev.name;
+    j["model"] = {{"file", lo.model_path}, {"name", hp.name}, {"architecture", hp.arch},
+                  {"layers", hp.n_layer}, {"file_bytes", ec ? 0 : file_bytes}};
+    j["options"] = {{"batch_invariant", llm.options().batch_invariant},
+                    {"exact_matmul", llm.options().exact_matmul},
+                    {"threads", llm.options().n_threads}, {"repeats", a.repeats}};
+    j["load_ms"] = load_ms;
+    j["prefill"] = {{"tokens", a.prompt_tokens}, {"ms", p_ms},
+                    {"tokens_per_s", a.prompt_tokens * 1000.0 / p_ms}};
+    for (const auto& d : decode) {
+      j["decode"].push_back({{"batch", d.batch}, {"steps", a.decode_tokens}, {"ms_per_step", d.ms_per_step},
+                             {"tokens_per_s", d.batch * 1000.0 / d.ms_per_step}});
+    }
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("zinfer bench: %s (%s, %d layers, %.0f MB) on %s\n", hp.name.c_str(), hp.arch.c_str(),
+              hp.n_layer, ec ? 0.0 : static_cast<double>(file_bytes) / 1e6, dev.name.c_str());
+  if (dev.name != "cpu") {
+    std::printf("  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB), residency %s; batch-invariant matmuls %s\n",
+                static_cast<double>(dev.device_bytes) / 1048576.0, static_cast<double>(dev.weight_bytes) / 1048576.0,
+                static_cast<double>(dev.kv_bytes) / 1048576.0, dev.vram_resident ? "verified" : "NOT verified",
+                llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)");
+  } else {
+    std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
+                llm.options().exact_matmul ? "exact float" : "Q8-activation");
+  }
+  std::printf("  load %.0f ms; medians of %d runs\n", load_ms, a.repeats);
+  std::printf("  prefill %5d tokens      %9.2f ms        %9.1f tokens/s\n", a.prompt_tokens, p_ms,
+              a.prompt_tokens * 1000.0 / p_ms);
+  for (const auto& d : decode) {
+    std::printf("  decode  batch %3d        %9.3f ms/step   %9.1f tokens/s (%.1f per sequence)\n", d.batch,
+                d.ms_per_step, d.batch * 1000.0 / d.ms_per_step, 1000.0 / d.ms_per_step);
+  }
+  return 0;
+}
+
+}  // namespace zinfer::cli

@@ -1,0 +1,24 @@
+// `zinfer bench --model FILE`: the engine alone (no sockets) — prompt processing speed,
+// batch-1 decode speed and batched decode throughput of one model on one device.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/model/llm.h"
+
+namespace zinfer::cli {
+
+struct EngineBenchArgs {
+  LlmOptions llm;
+  int prompt_tokens = 512;         // tokens of the prefill measurement
+  int decode_tokens = 128;         // decode steps per measurement
+  std::vector<int> batches = {1};  // concurrent sequences for the decode measurements
+  int repeats = 3;                 // each measurement; the median is reported
+  bool json = false;               // one JSON object on stdout instead of the table
+};
+
+// Runs the measurements and prints them with the device and model named; exit code.
+int run_engine_bench(const EngineBenchArgs& args);
+
+}  // namespace zinfer::cli
