@@ -91,7 +91,7 @@ void launch_typed(MatrixView out, MatrixView in, const QuantMatrixView& w, cudaS
 Status launch_matvec(MatrixView out, MatrixView in, const QuantMatrixView& w, cudaStream_t stream) {
   if (in.rows < 1 || out.rows != in.rows || in.cols != w.ne0 || out.cols != w.ne1 ||
       (w.ne1 + kWarps - 1) / kWarps * ((in.rows + kMatvecTileRows - 1) / kMatvecTileRows) >
-          std::numeric_limits<int>::max()) {
+          std::numeric_limits<unsigned>::max()) {  // larger grids the runtime rejects at launch
     return make_error(ErrorCode::kInferenceFailed,
                       "matvec: bad shapes (in [" + std::to_string(in.rows) + "," +
                           std::to_string(in.cols) + "], w [" + std::to_string(w.ne1) + "," +
