@@ -50,11 +50,14 @@ ErrorCode error_code_for(cublasStatus_t status) {
 Error cuda_error(cudaError_t err, const char* stmt, const char* file, int line) {
   std::string msg = std::string(cudaGetErrorName(err)) + " (" + cudaGetErrorString(err) + ") in `" +
                     stmt + "` at " + file + ":" + std::to_string(line);
-  if (is_sticky_error(err)) {
+  const bool sticky = is_sticky_error(err);
+  if (sticky) {
     msg = "sticky CUDA error, the context is unusable and the worker must restart: " + msg;
     spdlog::critical("cuda: {}", msg);
   }
-  return make_error(error_code_for(err), std::move(msg));
+  Error e = make_error(error_code_for(err), std::move(msg));
+  e.fatal = sticky;
+  return e;
 }
 
 Error cublas_error(cublasStatus_t status, const char* stmt, const char* file, int line) {

@@ -39,6 +39,9 @@ bool error_code_retriable(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kUnknown;
   std::string message;  // names the offending field / key / tensor
+  // The engine cannot go on (e.g. a sticky CUDA error destroyed the context): the worker
+  // fails every live job with this error and exits non-zero (STYLE.md).
+  bool fatal = false;
 };
 
 inline Error make_error(ErrorCode code, std::string message) {

@@ -119,12 +119,16 @@ void EngineLoop::run() {
     if (step_now && !engine_.idle()) {
       try {
         std::vector<sched::JobEvent> events = engine_.step(sched::Clock::now());
+        std::optional<Error> fatal;
         for (std::size_t i = 0; i < events.size(); ++i) {
+          if (events[i].error && events[i].error->fatal && !fatal) fatal = events[i].error;
           emit(events[i], frames);
           // Hand frames over in slices so the I/O thread starts sending while the rest of a
           // large step is still being encoded (the two threads overlap on two cores).
           if (frames.size() >= kPublishSlice && i + 1 < events.size()) publish(frames);
         }
+        // A fatal engine error (sticky CUDA error): every other live job ends with it too.
+        if (fatal) fail_all(*fatal, frames);
       } catch (const std::exception& e) {
         fail_all(std::string("engine step failed: ") + e.what(), frames);
       }
@@ -247,11 +251,15 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out) {
 }
 
 void EngineLoop::fail_all(const std::string& why, std::vector<OutFrame>& out) {
-  service_log().critical("{}; failing {} live jobs", why, jobs_.size());
+  fail_all(make_error(ErrorCode::kInternal, why), out);
+}
+
+void EngineLoop::fail_all(const Error& error, std::vector<OutFrame>& out) {
+  service_log().critical("{}; failing {} live jobs", error.message, jobs_.size());
   failed_ = true;
   std::vector<JobHandle> handles;
   for (const auto& [h, w] : jobs_) handles.push_back(h);
-  for (JobHandle h : handles) emit_error(h, make_error(ErrorCode::kInternal, why), out);
+  for (JobHandle h : handles) emit_error(h, error, out);
 }
 
 void EngineLoop::publish(std::vector<OutFrame>& frames) {

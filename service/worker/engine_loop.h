@@ -108,6 +108,8 @@ class EngineLoop {
   void emit(sched::JobEvent& ev, std::vector<OutFrame>& out);  // moves the event's tokens/text out
   void emit_error(JobHandle handle, const Error& error, std::vector<OutFrame>& out);
   void fail_all(const std::string& why, std::vector<OutFrame>& out);
+  // Ends every live job with `error` and marks the engine failed (the worker then exits 1).
+  void fail_all(const Error& error, std::vector<OutFrame>& out);
   void publish(std::vector<OutFrame>& frames);
   void publish_snapshot_now();
 

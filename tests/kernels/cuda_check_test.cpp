@@ -91,6 +91,8 @@ TEST(CudaCheck, ClassifiesErrors) {
   EXPECT_EQ(e.code, ErrorCode::kKernelLaunchFailed);
   EXPECT_NE(e.message.find("sticky"), std::string::npos) << e.message;
   EXPECT_NE(e.message.find("f.cu:7"), std::string::npos) << e.message;
+  EXPECT_TRUE(e.fatal) << "a sticky error must end the worker";
+  EXPECT_FALSE(cuda::cuda_error(cudaErrorMemoryAllocation, "cudaMalloc", "f.cu", 8).fatal);
 }
 
 }  // namespace

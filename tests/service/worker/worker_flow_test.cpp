@@ -19,8 +19,11 @@ namespace {
 // `throw_at_step` is reached (0 = never).
 class TestEngine final : public JobEngine {
  public:
-  explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0)
-      : fail_after_(fail_after), throw_at_step_(throw_at_step), step_sleep_us_(step_sleep_us) {
+  explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0, int fatal_at_step = 0)
+      : fail_after_(fail_after),
+        throw_at_step_(throw_at_step),
+        step_sleep_us_(step_sleep_us),
+        fatal_at_step_(fatal_at_step) {
     info_.model = "test-engine";
     info_.architecture = "none";
     info_.device = "cpu";
@@ -42,7 +45,18 @@ class TestEngine final : public JobEngine {
     return ev;
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override {
-    if (throw_at_step_ > 0 && ++steps_ >= throw_at_step_) throw std::runtime_error("simulated engine fault");
+    ++steps_;
+    if (throw_at_step_ > 0 && steps_ >= throw_at_step_) throw std::runtime_error("simulated engine fault");
+    if (fatal_at_step_ > 0 && steps_ == fatal_at_step_ && !jobs_.empty()) {
+      // What the scheduler reports when a forward pass hits a sticky CUDA error: the batch's
+      // jobs (here: the first) end with the fatal error.
+      auto it = jobs_.begin();
+      sched::JobEvent ev = base(it->first, it->second);
+      ev.error = make_error(ErrorCode::kKernelLaunchFailed, "sticky CUDA error (simulated)");
+      ev.error->fatal = true;
+      jobs_.erase(it);
+      return {ev};
+    }
     if (step_sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(step_sleep_us_));
     std::vector<sched::JobEvent> events;
     for (auto it = jobs_.begin(); it != jobs_.end();) {
@@ -97,7 +111,7 @@ class TestEngine final : public JobEngine {
     return ev;
   }
   EngineInfo info_;
-  int fail_after_, throw_at_step_, step_sleep_us_;
+  int fail_after_, throw_at_step_, step_sleep_us_, fatal_at_step_;
   int steps_ = 0;
   std::map<sched::JobId, Job> jobs_;
 };
@@ -155,6 +169,29 @@ TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
     EXPECT_NE(cl.last(id)["message"].get<std::string>().find("simulated engine fault"), std::string::npos);
   }
   EXPECT_EQ(w.join(), 1) << "a failed engine must make the worker exit non-zero";
+}
+
+TEST(WorkerFlow, FatalEngineErrorEndsEveryLiveJobAndRunReturnsOne) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_fatal.sock");
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000, /*fatal_at_step=*/5));
+  ASSERT_TRUE(w.ok());
+  Client cl(ctx.get(), w.endpoint());
+  for (int j = 0; j < 4; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(1000)));
+  ASSERT_TRUE(cl.pump_until([&] {
+    for (int j = 0; j < 4; ++j) {
+      if (!cl.has_terminal("j" + std::to_string(j))) return false;
+    }
+    return true;
+  }));
+  for (int j = 0; j < 4; ++j) {
+    const std::string id = "j" + std::to_string(j);
+    expect_job_invariant(cl.jobs[id], id);
+    EXPECT_EQ(cl.last(id)["code"], "KERNEL_LAUNCH_FAILED") << id;
+    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("sticky"), std::string::npos);
+  }
+  EXPECT_EQ(w.join(), 1) << "a sticky device error must make the worker exit non-zero";
 }
 
 TEST(WorkerFlow, SlowReaderDoesNotStallOthersAndLosesNothing) {
