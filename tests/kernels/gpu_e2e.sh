@@ -56,7 +56,9 @@ Q="/tmp/zinfer-qwen2.5-0.5b-q4_k.gguf"
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
   "$Z" bench --model "$Q" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --batch 8 --batch 32
   "$Z" bench --model "$Q" --device cuda --prompt-tokens 512 --decode-tokens 32 --batch 1 --fast-prefill
-  [ -f "$SMOL" ] && "$Z" bench --model "$SMOL" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --batch 32
+  if [ -f "$SMOL" ]; then
+    "$Z" bench --model "$SMOL" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --batch 32
+  fi
 } > "$OUT/e2e_bench.txt" 2>&1 || rc=1
 echo "e2e rc=$rc" >> "$OUT/summary.txt"
 exit $rc

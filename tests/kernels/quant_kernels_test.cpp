@@ -197,7 +197,10 @@ TEST_P(QuantKernels, MatmulRowsAreBatchInvariant) {
     return testing::download(gout);
   };
   const std::vector<float> all = run(0, rows);
-  const std::vector<float> middle = run(5, 13);  // rows 5..17 straddle two tile boundaries
+  // Tiles must agree bitwise: 37 rows = four full 8-row tiles and a partial one, 13 rows and
+  // 6 rows start mid-tile, 1 row = the decode path (NR = 1).
+  const std::vector<float> middle = run(5, 13);
+  const std::vector<float> six = run(20, 6);
   for (std::int64_t r = 0; r < rows; r += 3) {
     const std::vector<float> one = run(r, 1);
     ASSERT_EQ(std::memcmp(one.data(), all.data() + r * ne1, ne1 * sizeof(float)), 0)
@@ -205,6 +208,8 @@ TEST_P(QuantKernels, MatmulRowsAreBatchInvariant) {
   }
   EXPECT_EQ(std::memcmp(middle.data(), all.data() + 5 * ne1, 13 * ne1 * sizeof(float)), 0)
       << "rows 5..17 differ between a 13-row and a 37-row batch";
+  EXPECT_EQ(std::memcmp(six.data(), all.data() + 20 * ne1, 6 * ne1 * sizeof(float)), 0)
+      << "rows 20..25 differ between a 6-row and a 37-row batch";
 }
 
 TEST_P(QuantKernels, MatvecWritesIntoStridedColumnSlices) {
