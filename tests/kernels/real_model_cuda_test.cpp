@@ -1,6 +1,7 @@
 // Real models on the GPU against Hugging Face transformers and the CPU exact path:
 // SmolLM2-135M-Instruct Q4_1 (tests/data/golden/smollm2_hf_greedy.json, 10 prompts) and
-// Gemma-3-270M Q4_K_M (gemma3_hf_greedy.json, 9 prompts, one past the 512-token window).
+// Gemma-3-270M Q4_K_M (gemma3_hf_greedy.json, 9 prompts, one past the 512-token window) and,
+// when present, Qwen2.5-Coder-0.5B Q4_K_M (qwen_hf_greedy.json, 10 prompts).
 // For every prompt, 64 greedy steps, decoded incrementally through the paged KV cache and
 // teacher-forced with the golden id (one flip must not turn the rest into noise):
 //  - the GPU's argmax is transformers' id and the CPU exact path's argmax, except at a near
@@ -45,6 +46,7 @@ struct RealModel {
 const RealModel kModels[] = {
     {"smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "golden/smollm2_hf_greedy.json"},
     {"gemma3", "gemma-3-270m-q4_k_m.gguf", "golden/gemma3_hf_greedy.json"},
+    {"qwen2", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "golden/qwen_hf_greedy.json"},
 };
 
 std::int32_t argmax(const std::vector<float>& l) {

@@ -3,7 +3,8 @@
 // weights — the oracle the CUDA kernels are checked against) must pick exactly the ids that
 // transformers (float32, its own PyTorch implementation, reading the same GGUF) picked.
 //
-// Fixture: tests/data/golden/smollm2_hf_greedy.json, written by scripts/golden/hf_goldens.py.
+// Fixtures: tests/data/golden/smollm2_hf_greedy.json and qwen_hf_greedy.json (Qwen2.5-Coder-
+// 0.5B, smallest top-2 margin 0.012), written by scripts/golden/hf_goldens.py.
 // Decoding is incremental (prompt, then one token per forward through the KV cache) and
 // teacher-forced with the golden id so one flip cannot turn later comparisons into noise;
 // any differing greedy id still fails. The top-20 logits of every step must agree within
@@ -54,9 +55,10 @@ void check_step(const std::vector<float>& logits, const json& step, std::int32_t
   }
 }
 
-TEST(HfGolden, SmolLM2GreedyTokenIdentity) {
-  ZINFER_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
-  const std::string text = testing::read_file(testing::data_path("golden/smollm2_hf_greedy.json"));
+// Greedy decoding of every case in `fixture` with the model at `path` must be transformers'
+// ids, with the top-20 logits within kLogitTolerance.
+void check_against_fixture(const std::string& path, const char* fixture) {
+  const std::string text = testing::read_file(testing::data_path(fixture));
   ASSERT_FALSE(text.empty());
   const json doc = json::parse(text);
   LlmOptions opt;
@@ -92,6 +94,18 @@ TEST(HfGolden, SmolLM2GreedyTokenIdentity) {
   }
   std::printf("worst top-20 logit diff over all cases: %.2e (tolerance %.1e)\n", worst, kLogitTolerance);
   (*llm)->reset(0);
+}
+
+TEST(HfGolden, SmolLM2GreedyTokenIdentity) {
+  ZINFER_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+  check_against_fixture(path, "golden/smollm2_hf_greedy.json");
+}
+
+// Qwen2.5-Coder-0.5B-Instruct (architecture qwen2: QKV biases, NeoX RoPE, 151,936-token
+// vocabulary, Q4_K_M mix with Q5_0/Q6_K/Q8_0 tensors): the same contract.
+TEST(HfGolden, Qwen2GreedyTokenIdentity) {
+  ZINFER_REQUIRE_MODEL(path, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+  check_against_fixture(path, "golden/qwen_hf_greedy.json");
 }
 
 }  // namespace
