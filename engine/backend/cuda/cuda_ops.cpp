@@ -9,7 +9,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/embed.h"
 #include "kernels/gather_rows.h"
-#include "kernels/geglu.h"
+#include "kernels/gated_activation.h"
 #include "kernels/gelu.h"
 #include "kernels/kv_store.h"
 #include "kernels/layer_norm.h"
@@ -20,7 +20,6 @@
 #include "kernels/rope.h"
 #include "kernels/scale.h"
 #include "kernels/softcap.h"
-#include "kernels/swiglu.h"
 
 namespace zinfer::cuda {
 

@@ -1,13 +1,15 @@
 // CudaWeights (see cuda_weights.h).
 #include "engine/backend/cuda/cuda_weights.h"
 
-#include "kernels/residency.h"
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "engine/quant/ggml_type.h"
 #include "kernels/cuda_check.h"
+#include "kernels/residency.h"
 
 namespace zinfer::cuda {
 namespace {
@@ -107,9 +109,26 @@ Result<const void*> CudaWeights::upload(const gguf::TensorInfo& t) {
   }
   ZINFER_CUDA_CHECK(cudaStreamSynchronize(stream));
   uploaded_bytes_ += t.nbytes;
+  log_progress();
   const void* p = buf.data();
   tensors_.emplace(t.name, std::move(buf));
   return p;
+}
+
+void CudaWeights::log_progress() {
+  if (total_bytes_ == 0) {
+    for (const auto& info : file_.tensors()) total_bytes_ += info.nbytes;
+    load_start_ = std::chrono::steady_clock::now();
+  }
+  // A line at every further tenth of the model's bytes (what the architecture asks for can
+  // be a little less than the file holds, so the last line may say 9x%).
+  const int tenth = static_cast<int>(10 * uploaded_bytes_ / std::max<std::size_t>(total_bytes_, 1));
+  if (tenth <= logged_tenth_) return;
+  logged_tenth_ = tenth;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start_).count();
+  spdlog::info("cuda: uploaded {:.0f} of {:.0f} MiB of weights ({}%) in {:.2f} s ({:.2f} GB/s)",
+               static_cast<double>(uploaded_bytes_) / 1048576.0, static_cast<double>(total_bytes_) / 1048576.0,
+               10 * tenth, s, s > 0 ? static_cast<double>(uploaded_bytes_) / s / 1e9 : 0.0);
 }
 
 void CudaWeights::release_staging() {

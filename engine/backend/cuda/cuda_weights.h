@@ -4,6 +4,7 @@
 // memcpy into one overlaps the DMA out of the other).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -36,11 +37,15 @@ class CudaWeights final : public model::WeightSource {
   Result<model::Weight> check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,
                                          std::int64_t ne1);
   Result<const void*> upload(const gguf::TensorInfo& t);
+  void log_progress();  // info line at each further 10% of the file's tensor bytes
 
   const gguf::GgufFile& file_;
   CudaContext& ctx_;
   std::map<std::string, DeviceBuffer, std::less<>> tensors_;  // by GGUF name
   std::size_t uploaded_bytes_ = 0;
+  std::size_t total_bytes_ = 0;  // every tensor in the file (set on the first upload)
+  int logged_tenth_ = 0;
+  std::chrono::steady_clock::time_point load_start_;
   PinnedBuffer staging_[2];
   EventPtr staged_[2];  // recorded after the copy out of staging_[i]
 };
