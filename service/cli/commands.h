@@ -18,5 +18,6 @@ Command register_mkmodel(CLI::App& app);
 Command register_serve(CLI::App& app);
 Command register_submit(CLI::App& app);
 Command register_bench(CLI::App& app);
+Command register_health(CLI::App& app);
 
 }  // namespace zinfer::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       zinfer::cli::register_serve(app),
       zinfer::cli::register_submit(app),
       zinfer::cli::register_bench(app),
+      zinfer::cli::register_health(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands) {

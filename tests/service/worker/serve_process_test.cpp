@@ -98,6 +98,38 @@ TEST(ServeProcess, SigtermDrainsTheWorkerAndExitsZero) {
   EXPECT_EQ(serve.wait(30000), 0) << "zinfer serve must exit 0 after draining";
 }
 
+// `zinfer health` as a probe: exit 0 and the health JSON from a ready worker, 3 when residency
+// is required of a CPU worker, the counters with --stats, 1 when nothing answers.
+TEST(ServeProcess, HealthCliProbesTheWorker) {
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string ep = "ipc://" + zinfer::testing::temp_dir() + "/serve_health.sock";
+  ServeProcess serve(model, ep);
+  Context ctx;
+  Client cl(ctx.get(), ep);
+  ASSERT_TRUE(wait_ready(cl, 60000)) << "zinfer serve did not answer health";
+  const std::string health = zinfer_bin() + " health --connect " + ep;
+  auto [rc, out] = run_cmd(health);
+  EXPECT_EQ(rc, 0) << out;
+  const json h = json::parse(out.substr(0, out.find('\n')), nullptr, false);
+  ASSERT_TRUE(h.is_object()) << out;
+  EXPECT_EQ(h["type"], "health");
+  EXPECT_EQ(h["status"], "ready");
+  EXPECT_EQ(h["device"], "cpu");
+  EXPECT_EQ(h["vram_resident"], false);
+  auto [rc_res, out_res] = run_cmd(health + " --require-resident");
+  EXPECT_EQ(rc_res, 3) << out_res;
+  EXPECT_NE(out_res.find("not verified resident"), std::string::npos) << out_res;
+  auto [rc_stats, out_stats] = run_cmd(health + " --stats");
+  EXPECT_EQ(rc_stats, 0) << out_stats;
+  EXPECT_NE(out_stats.find("\"jobs_accepted\""), std::string::npos) << out_stats;
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait(30000), 0);
+  auto [rc_gone, out_gone] =
+      run_cmd(zinfer_bin() + " health --timeout 0.3 --connect ipc://" + zinfer::testing::temp_dir() + "/nobody.sock");
+  EXPECT_EQ(rc_gone, 1) << out_gone;
+  EXPECT_NE(out_gone.find("no health reply"), std::string::npos) << out_gone;
+}
+
 TEST(ServeProcess, BadFlagsAreRefusedNamingTheFlag) {
   ZINFER_REQUIRE_MODEL(model, kModelFile);
   const std::string base = zinfer_bin() + " serve --model " + model;
