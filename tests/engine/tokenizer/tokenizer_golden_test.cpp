@@ -84,15 +84,7 @@ Loaded& load(const std::string& path) {
 TEST_P(TokenizerGolden, SpecialIdsFlagsAndEog) {
   LOAD_OR_SKIP(m);
   const Tokenizer& t = *m.tok;
-  EXPECT_EQ(t.vocab_size(), golden_["n_vocab"].get<int>());
-  EXPECT_EQ(t.bos_id(), golden_["bos"].get<int>());
-  EXPECT_EQ(t.eos_id(), golden_["eos"].get<int>());
-  EXPECT_EQ(t.add_bos(), golden_["add_bos"].get<bool>());
-  EXPECT_EQ(t.add_eos(), golden_["add_eos"].get<bool>());
-  EXPECT_EQ(t.eog_ids(), golden_["eog"].get<std::vector<std::int32_t>>());
-  for (std::int32_t id : t.eog_ids()) EXPECT_TRUE(t.is_eog(id));
-  EXPECT_FALSE(t.is_eog(-1));
-  EXPECT_FALSE(t.is_eog(t.vocab_size()));
+  golden::expect_special_ids(t, golden_);
   const auto* bpe = dynamic_cast<const BpeTokenizer*>(&t);
   ASSERT_NE(bpe, nullptr);
   EXPECT_EQ(bpe->pre_tokenizer(), GetParam().pre);
@@ -100,17 +92,7 @@ TEST_P(TokenizerGolden, SpecialIdsFlagsAndEog) {
 
 TEST_P(TokenizerGolden, EncodeMatchesLlamaCpp) {
   LOAD_OR_SKIP(m);
-  const Tokenizer& t = *m.tok;
-  ASSERT_GE(golden_["vectors"].size(), 60u);
-  for (const json& v : golden_["vectors"]) {
-    const std::string name = v["name"];
-    const std::string input = from_hex(v["bytes_hex"]);
-    EXPECT_EQ(t.encode(input, false, false), v["ids"].get<std::vector<std::int32_t>>()) << name;
-    EXPECT_EQ(t.encode(input, false, true), v["ids_parse_special"].get<std::vector<std::int32_t>>())
-        << name;
-    EXPECT_EQ(t.encode(input, true, true), v["ids_add_special"].get<std::vector<std::int32_t>>())
-        << name;
-  }
+  golden::expect_encodings(*m.tok, golden_);
 }
 
 TEST_P(TokenizerGolden, DecodeMatchesLlamaCppAndRoundTrips) {
