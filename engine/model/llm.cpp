@@ -172,6 +172,9 @@ class LlmImpl final : public Llm {
       for (const auto& s : batch.seqs) kv_->truncate(s.seq_id, s.n_past);
       return st.error();
     }
+    if (opt_.prefix_cache) {
+      for (const SeqInput& in : inputs) kv_->commit(in.seq_id, in.tokens);  // publish full blocks
+    }
     host_logits_.resize(logit_rows_.size() * static_cast<std::size_t>(hp_.n_vocab));
     ZINFER_RETURN_IF_ERROR(ops.to_host(logits, host_logits_.data()));
 
@@ -187,6 +190,10 @@ class LlmImpl final : public Llm {
   }
 
   void reset(std::int32_t seq_id) override { kv_->release(seq_id); }
+  std::int32_t reuse_prefix(std::int32_t seq_id, std::span<const std::int32_t> tokens) override {
+    if (!opt_.prefix_cache || seq_id < 0 || seq_id >= opt_.n_seq_max || tokens.size() < 2) return 0;
+    return kv_->attach(seq_id, tokens, static_cast<std::int32_t>(tokens.size()) - 1);
+  }
   std::int32_t seq_length(std::int32_t seq_id) const override { return kv_->length(seq_id); }
   std::int32_t kv_free_blocks() const override { return kv_->free_blocks(); }
   std::int32_t kv_total_blocks() const override { return kv_->n_blocks(); }

@@ -24,6 +24,9 @@ struct LlmOptions {
                                 // false → llama.cpp-style Q8 activations (faster, noisier)
   std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
   std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
+  bool prefix_cache = false;    // reuse_prefix() may attach cached KV blocks of earlier
+                                // sequences with the same leading tokens (off by default
+                                // until it has run on a GPU; CPU-verified)
   bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
                                 // batch, so a job's tokens never depend on its batch-mates;
                                 // false → prompt-sized batches use cuBLAS (faster prefill)
@@ -56,6 +59,12 @@ class Llm {
   virtual Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqInput> inputs) = 0;
   // Forgets the sequence's KV cache.
   virtual void reset(std::int32_t seq_id) = 0;
+  // Prefix caching: for an empty sequence, attaches the KV of the longest run of whole cached
+  // blocks that `tokens` starts with (never all of them: the last token is always computed,
+  // so its logits exist) and returns how many tokens are now cached; the caller then feeds
+  // tokens from that index on. 0 when prefix_cache is off or nothing matches. Outputs are
+  // bitwise the same as recomputing (kv_block_allocator.h explains why).
+  virtual std::int32_t reuse_prefix(std::int32_t seq_id, std::span<const std::int32_t> tokens) = 0;
   // Tokens cached for the sequence.
   virtual std::int32_t seq_length(std::int32_t seq_id) const = 0;
   // KV blocks free / total, for admission and stats.

@@ -164,7 +164,12 @@ void Scheduler::admit(Clock::time_point now) {
     waiting_.erase(waiting_.begin());
     job->slot = free_slots_.back();
     free_slots_.pop_back();
-    job->n_cached = 0;
+    // Prefix caching: the job's KV starts with the longest cached run of whole blocks of its
+    // known tokens (a shared system prompt, or its own tokens after a preemption).
+    std::vector<std::int32_t> known(static_cast<std::size_t>(job->known()));
+    for (std::int32_t i = 0; i < job->known(); ++i) known[static_cast<std::size_t>(i)] = job->token_at(i);
+    job->n_cached = llm_.reuse_prefix(job->slot, known);
+    counters_.tokens_reused += static_cast<std::uint64_t>(job->n_cached);
     job->started = true;
     if (!job->admitted_at) job->admitted_at = now;
     running_.push_back(job);

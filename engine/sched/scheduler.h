@@ -85,6 +85,7 @@ struct SchedulerStats {
   std::uint64_t steps = 0;             // forward passes run
   std::uint64_t tokens_generated = 0;  // sampled tokens
   std::uint64_t tokens_prefilled = 0;  // tokens fed to the model (prompts, recomputes, decodes)
+  std::uint64_t tokens_reused = 0;     // known tokens taken from the prefix cache instead
   std::uint64_t preemptions = 0;
 };
 

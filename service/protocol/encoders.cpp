@@ -147,13 +147,13 @@ void write(MsgWriter& w, const HealthReply& m) {
 }
 
 void write(MsgWriter& w, const StatsReply& m) {
-  w.map(15);
+  w.map(16);
   w.header("stats");
   const std::pair<const char*, std::uint64_t> counters[] = {
       {"jobs_accepted", m.jobs_accepted},   {"jobs_completed", m.jobs_completed},
       {"jobs_cancelled", m.jobs_cancelled}, {"jobs_failed", m.jobs_failed},
       {"jobs_rejected", m.jobs_rejected},   {"tokens_generated", m.tokens_generated},
-      {"prompt_tokens", m.prompt_tokens}};
+      {"prompt_tokens", m.prompt_tokens},   {"prompt_tokens_cached", m.prompt_tokens_cached}};
   for (const auto& [name, value] : counters) {
     w.key(name);
     w.u64(value);

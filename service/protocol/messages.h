@@ -127,6 +127,7 @@ struct StatsReply {
   std::int32_t kv_blocks_total = 0;
   std::uint64_t engine_steps = 0;
   double uptime_s = 0.0;
+  std::uint64_t prompt_tokens_cached = 0;  // prompt tokens served from the prefix cache
 };
 
 using WorkerMessage = std::variant<AcceptedMsg, TokenMsg, DoneMsg, ErrorMsg, HealthReply, StatsReply>;

@@ -208,6 +208,7 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
   ZINFER_ASSIGN_OR_RETURN(s.jobs_rejected, req_u64(m, "jobs_rejected"));
   ZINFER_ASSIGN_OR_RETURN(s.tokens_generated, req_u64(m, "tokens_generated"));
   ZINFER_ASSIGN_OR_RETURN(s.prompt_tokens, req_u64(m, "prompt_tokens"));
+  ZINFER_ASSIGN_OR_RETURN(s.prompt_tokens_cached, req_u64(m, "prompt_tokens_cached"));
   ZINFER_ASSIGN_OR_RETURN(std::int64_t qd, req_int(m, "queue_depth", 0, kI32Max));
   ZINFER_ASSIGN_OR_RETURN(std::int64_t aj, req_int(m, "active_jobs", 0, kI32Max));
   ZINFER_ASSIGN_OR_RETURN(std::int64_t used, req_int(m, "kv_blocks_used", 0, kI32Max));

@@ -88,6 +88,7 @@ void EngineLoop::publish_snapshot_now() {
   snap_.kv_total_blocks = s.kv_total_blocks;
   snap_.steps = s.steps;
   snap_.tokens_generated = s.tokens_generated;
+  snap_.tokens_reused = s.tokens_reused;
   snap_.failed = failed_;
 }
 

@@ -57,6 +57,7 @@ struct EngineSnapshot {
   std::int32_t kv_total_blocks = 0;
   std::uint64_t steps = 0;
   std::uint64_t tokens_generated = 0;
+  std::uint64_t tokens_reused = 0;  // known tokens taken from the prefix cache
   bool failed = false;  // the engine thread hit an unrecoverable error (worker must exit)
 };
 

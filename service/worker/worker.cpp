@@ -393,6 +393,7 @@ protocol::StatsReply Worker::stats() const {
   s.kv_blocks_used = snap.kv_used_blocks;
   s.kv_blocks_total = snap.kv_total_blocks;
   s.engine_steps = snap.steps;
+  s.prompt_tokens_cached = snap.tokens_reused;
   s.uptime_s = uptime_s();
   return s;
 }

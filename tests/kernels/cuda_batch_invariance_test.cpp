@@ -9,7 +9,7 @@
 // attention, norms and RoPE work per token; sampling keys its Philox stream by the job's
 // seed and position. Models: a synthetic model with Qwen2.5-0.5B shapes (4 layers, Q4_K) —
 // random weights give flat logits, many near ties, the hardest case for invariance — and
-// the real SmolLM2-135M-Instruct when it is fetched.
+// the real SmolLM2-135M-Instruct when it is fetched; and once more with prefix caching on.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -117,8 +117,9 @@ void check_batch_invariance(Llm& llm, const char* label) {
               equal, kJobs, most);
 }
 
-LlmOptions gpu_options(const std::string& path) {
+LlmOptions gpu_options(const std::string& path, bool prefix_cache = false) {
   LlmOptions lo;
+  lo.prefix_cache = prefix_cache;
   lo.model_path = path;
   lo.device = "cuda";
   lo.n_ctx = 512;
@@ -139,6 +140,24 @@ TEST(CudaBatchInvariance, SyntheticQwenShapes) {
   auto llm = Llm::load(gpu_options(path));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   check_batch_invariance(**llm, "synthetic qwen2.5-0.5b shapes");
+}
+
+// With prefix caching, every "alone" run after the batch run starts from the KV blocks its own
+// prompt published during the batch run (and job i's blocks are shared with nobody else): the
+// attached KV must give bitwise the same tokens and log-probabilities as computing it.
+TEST(CudaBatchInvariance, SyntheticQwenShapesWithPrefixCache) {
+  ZINFER_REQUIRE_GPU();
+  model::SyntheticOptions o;
+  o.preset = "qwen2.5-0.5b";
+  o.type = quant::GgmlType::kQ4_K;
+  o.seed = 5;
+  o.n_layers = 4;
+  const std::string path = testing::temp_dir() + "/batch_qwen_shapes_pc.gguf";
+  auto written = model::write_synthetic_model(o, path);
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  auto llm = Llm::load(gpu_options(path, /*prefix_cache=*/true));
+  ASSERT_TRUE(llm.ok()) << llm.error().message;
+  check_batch_invariance(**llm, "synthetic qwen2.5-0.5b shapes, prefix cache on");
 }
 
 TEST(CudaBatchInvariance, SmolLM2) {

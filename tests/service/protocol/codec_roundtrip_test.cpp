@@ -296,11 +296,12 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ(std::get<HealthReply>(*h).quant_types, health.quant_types);
 
-  StatsReply stats{10, 7, 1, 1, 3, 900, 1200, 2, 1, 40, 512, 333, 60.0};
+  StatsReply stats{10, 7, 1, 1, 3, 900, 1200, 2, 1, 40, 512, 333, 60.0, 640};
   json want_stats = {{"v", 1},           {"type", "stats"},        {"jobs_accepted", 10}, {"jobs_completed", 7},
                      {"jobs_cancelled", 1}, {"jobs_failed", 1},    {"jobs_rejected", 3},  {"tokens_generated", 900},
                      {"prompt_tokens", 1200}, {"queue_depth", 2},  {"active_jobs", 1},    {"kv_blocks_used", 40},
-                     {"kv_blocks_total", 512}, {"engine_steps", 333}, {"uptime_s", 60.0}};
+                     {"kv_blocks_total", 512}, {"engine_steps", 333}, {"uptime_s", 60.0},
+                     {"prompt_tokens_cached", 640}};
   EXPECT_EQ(unpack(encode(stats)), want_stats);
   auto s = decode_worker(as_bytes(encode(stats)), DecodeLimits{});
   ASSERT_TRUE(s.ok()) << s.error().message;

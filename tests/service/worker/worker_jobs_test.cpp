@@ -114,6 +114,7 @@ const std::vector<JobOutput>& reference(const std::string& model) {
 
 std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind, int max_running = 16) {
   LlmOptions opt;
+  opt.prefix_cache = true;  // outputs must not change with it (checked against standalone runs)
   opt.model_path = model;
   opt.n_threads = 2;
   opt.n_ctx = 512;
@@ -204,6 +205,9 @@ void run_three_clients(const std::string& model, const std::string& transport, c
   EXPECT_EQ(stats["queue_depth"], 0);
   EXPECT_EQ(stats["kv_blocks_used"], 0);
   EXPECT_GT(stats["kv_blocks_total"].get<int>(), 0);
+  // 16 run at once, so the last 14 jobs start after identical prompts (same specs, other
+  // clients) stored their blocks: the prefix cache served them, and outputs stayed equal.
+  EXPECT_GT(stats["prompt_tokens_cached"].get<int>(), 0);
 }
 
 TEST(WorkerJobsBatch, ThreeClientsTenJobsEachMatchStandaloneGenerationOverTcpAndIpc) {
