@@ -127,8 +127,8 @@ LlmOptions gpu_options(const std::string& path, bool prefix_cache = false) {
   return lo;
 }
 
-TEST(CudaBatchInvariance, SyntheticQwenShapes) {
-  ZINFER_REQUIRE_GPU();
+// The synthetic Qwen2.5-0.5B-shape model (4 layers, Q4_K) on the GPU.
+void check_synthetic_qwen(bool prefix_cache, const char* label) {
   model::SyntheticOptions o;
   o.preset = "qwen2.5-0.5b";
   o.type = quant::GgmlType::kQ4_K;
@@ -137,9 +137,14 @@ TEST(CudaBatchInvariance, SyntheticQwenShapes) {
   const std::string path = testing::temp_dir() + "/batch_qwen_shapes.gguf";
   auto written = model::write_synthetic_model(o, path);
   ASSERT_TRUE(written.ok()) << written.error().message;
-  auto llm = Llm::load(gpu_options(path));
+  auto llm = Llm::load(gpu_options(path, prefix_cache));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
-  check_batch_invariance(**llm, "synthetic qwen2.5-0.5b shapes");
+  check_batch_invariance(**llm, label);
+}
+
+TEST(CudaBatchInvariance, SyntheticQwenShapes) {
+  ZINFER_REQUIRE_GPU();
+  check_synthetic_qwen(false, "synthetic qwen2.5-0.5b shapes");
 }
 
 // With prefix caching, every "alone" run after the batch run starts from the KV blocks its own
@@ -147,17 +152,7 @@ TEST(CudaBatchInvariance, SyntheticQwenShapes) {
 // attached KV must give bitwise the same tokens and log-probabilities as computing it.
 TEST(CudaBatchInvariance, SyntheticQwenShapesWithPrefixCache) {
   ZINFER_REQUIRE_GPU();
-  model::SyntheticOptions o;
-  o.preset = "qwen2.5-0.5b";
-  o.type = quant::GgmlType::kQ4_K;
-  o.seed = 5;
-  o.n_layers = 4;
-  const std::string path = testing::temp_dir() + "/batch_qwen_shapes_pc.gguf";
-  auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
-  auto llm = Llm::load(gpu_options(path, /*prefix_cache=*/true));
-  ASSERT_TRUE(llm.ok()) << llm.error().message;
-  check_batch_invariance(**llm, "synthetic qwen2.5-0.5b shapes, prefix cache on");
+  check_synthetic_qwen(true, "synthetic qwen2.5-0.5b shapes, prefix cache on");
 }
 
 TEST(CudaBatchInvariance, SmolLM2) {
