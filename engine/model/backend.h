@@ -27,6 +27,8 @@ struct BackendConfig {
   std::int32_t n_seq_max = 1;       // no point sizing the pool beyond n_ctx * n_seq_max
   std::int64_t kv_cache_bytes = 0;  // explicit KV pool size; 0 → from free VRAM
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
+  bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
+  std::int32_t n_vocab = 0;         // token ids are checked against it once per step
 };
 
 
@@ -37,6 +39,13 @@ class Backend {
   virtual WeightSource& weights() = 0;
   // Called before each forward pass (resets scratch memory).
   virtual void begin_forward() = 0;
+  // Runs one forward pass of `arch` over the batch, writing logits for logit_rows. This is
+  // where a backend may capture and replay whole steps (CUDA graphs); the default runs the
+  // architecture's ops directly.
+  virtual Status forward(Architecture& arch, const Batch& batch,
+                         std::span<const std::int32_t> logit_rows, Tensor logits) {
+    return arch.forward(ops(), batch, logit_rows, logits);
+  }
   virtual std::string describe() const = 0;
   // KV blocks of kv_block_size tokens the backend's cache holds (what the Llm's
   // KvBlockAllocator may hand out).

@@ -13,6 +13,9 @@ struct DeviceReport {
   std::uint64_t weight_bytes = 0;  // weights in device memory
   std::uint64_t kv_bytes = 0;      // KV pool in device memory
   bool vram_resident = false;      // every weight and KV buffer verified as plain VRAM
+  std::uint64_t scratch_bytes = 0;   // working memory: activations and per-step inputs
+  std::uint64_t graphs = 0;          // CUDA graphs held (one per decode-step shape)
+  std::uint64_t graph_replays = 0;   // decode steps run by replaying a graph
 };
 
 }  // namespace zinfer::model

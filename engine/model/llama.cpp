@@ -60,10 +60,9 @@ class Llama final : public Architecture {
     const std::int64_t n = batch.n_tokens();
     const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv();
     Tensor x = ops.alloc(n, d);
-    Tensor h = ops.alloc(n, d);
     Tensor q = ops.alloc(n, dq), k = ops.alloc(n, dkv), v = ops.alloc(n, dkv);
     Tensor attn = ops.alloc(n, dq);
-    Tensor gate = ops.alloc(n, hp_.n_ff), up = ops.alloc(n, hp_.n_ff);
+    Tensor gate = ops.alloc(n, hp_.n_ff);
 
     const RopeParams rq{hp_.n_head, hp_.head_dim, hp_.n_rot, variant_.rope_type, hp_.rope_base,
                         hp_.rope_freq_scale};
@@ -75,29 +74,17 @@ class Llama final : public Architecture {
     ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<std::size_t>(il)];
-      // Attention block.
-      ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.attn_norm, hp_.norm_eps));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(q, h, L.wq));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(k, h, L.wk));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(v, h, L.wv));
-      if (variant_.qkv_bias) {
-        ZINFER_RETURN_IF_ERROR(ops.add_bias(q, L.bq));
-        ZINFER_RETURN_IF_ERROR(ops.add_bias(k, L.bk));
-        ZINFER_RETURN_IF_ERROR(ops.add_bias(v, L.bv));
-      }
-      ZINFER_RETURN_IF_ERROR(ops.rope(q, rq, batch));
-      ZINFER_RETURN_IF_ERROR(ops.rope(k, rk, batch));
+      // Attention block: q, k, v from the normed input (one fused op), attention over the
+      // cache, output projection added into the residual stream.
+      const QkvWeights qkv{L.wq, L.wk, L.wv, L.bq, L.bk, L.bv};
+      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv, rq, rk, batch));
       ap.layer = il;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
-      ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
-      // Feed-forward block.
-      ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.ffn_norm, hp_.norm_eps));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(gate, h, L.w_gate));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(up, h, L.w_up));
-      ZINFER_RETURN_IF_ERROR(ops.swiglu(gate, gate, up));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(h, gate, L.w_down));
-      ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
+      ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.wo));
+      // Feed-forward block: SwiGLU of the normed input, down projection into the residual.
+      ZINFER_RETURN_IF_ERROR(
+          ops.norm_gated_matmul(gate, x, L.ffn_norm, hp_.norm_eps, L.w_gate, L.w_up, GatedActivation::kSilu));
+      ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, gate, L.w_down));
     }
     const auto n_out = static_cast<std::int64_t>(logit_rows.size());
     Tensor last = ops.alloc(n_out, d);

@@ -86,6 +86,8 @@ class LlmImpl final : public Llm {
       bc.n_seq_max = opt_.n_seq_max;
       bc.kv_cache_bytes = opt_.kv_cache_bytes;
       bc.batch_invariant = opt_.batch_invariant;
+      bc.cuda_graphs = opt_.cuda_graphs;
+      bc.n_vocab = hp_.n_vocab;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     kv_ = std::make_unique<sched::KvBlockAllocator>(backend_->kv_blocks(), kKvBlockSize);
@@ -166,7 +168,7 @@ class LlmImpl final : public Llm {
     backend_->begin_forward();
     model::Ops& ops = backend_->ops();
     model::Tensor logits = ops.alloc(static_cast<std::int64_t>(logit_rows_.size()), hp_.n_vocab);
-    Status st = arch_->forward(ops, batch, logit_rows_, logits);
+    Status st = backend_->forward(*arch_, batch, logit_rows_, logits);
     if (!st.ok()) {
       // Roll back this step's KV reservation; earlier tokens stay cached.
       for (const auto& s : batch.seqs) kv_->truncate(s.seq_id, s.n_past);

@@ -30,6 +30,9 @@ struct LlmOptions {
   bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
                                 // batch, so a job's tokens never depend on its batch-mates;
                                 // false → prompt-sized batches use cuBLAS (faster prefill)
+  bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
+                                // CUDA graphs and replayed; false → every kernel launched
+                                // eagerly (debugging, profiling single kernels)
   std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
                                     // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };

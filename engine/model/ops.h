@@ -2,6 +2,7 @@
 // against: one forward pass description, two backends (CPU reference, CUDA).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -66,6 +67,14 @@ struct RopeParams {
   float freq_scale = 1.0f;
 };
 
+// The three projections of an attention input and their optional biases (Qwen2).
+struct QkvWeights {
+  Weight wq, wk, wv;
+  Weight bq, bk, bv;  // absent → no bias
+};
+
+enum class GatedActivation { kSilu, kGeluTanh };
+
 struct AttnParams {
   std::int32_t layer = 0;
   std::int32_t n_head = 0;
@@ -82,6 +91,15 @@ class Ops {
 
   // Scratch activation valid until the end of the current forward pass.
   virtual Tensor alloc(std::int64_t rows, std::int64_t cols) = 0;
+  // Scratch scopes: what alloc() handed out after scratch_mark() may be handed out again
+  // after scratch_release(mark) (the fused ops' compositions release their temporaries, so
+  // scratch does not grow with the number of layers). Backends without it keep everything.
+  struct ScratchMark {
+    std::size_t chunk = 0;
+    std::size_t used = 0;
+  };
+  virtual ScratchMark scratch_mark() { return {}; }
+  virtual void scratch_release(ScratchMark /*mark*/) {}
 
   // out[i] = dequantized row tokens[i] of table.
   virtual Status embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) = 0;
@@ -115,6 +133,21 @@ class Ops {
   virtual Status gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) = 0;
   // Copies a tensor to host memory (row-major, cols per row).
   virtual Status to_host(Tensor t, float* host) = 0;
+
+  // Fused ops. Each is defined by its composition of the ops above (ops.cpp), which is what
+  // the CPU backend runs; a backend may replace one with a single kernel that computes the
+  // same float operations, so the architectures are written once for every backend.
+  //
+  // x += in · wᵀ (the residual add after an output projection).
+  virtual Status matmul_add(Tensor x, Tensor in, const Weight& w);
+  // out = act(h · gateᵀ) * (h · upᵀ) with h = rms_norm(x, norm, eps): a gated FFN's input.
+  virtual Status norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                                   const Weight& gate, const Weight& up, GatedActivation act);
+  // h = rms_norm(x, norm, eps); q = rope(h · wqᵀ + bq), k = rope(h · wkᵀ + bk),
+  // v = h · wvᵀ + bv: an attention block's input.
+  virtual Status norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
+                               float eps, const QkvWeights& w, const RopeParams& rq,
+                               const RopeParams& rk, const Batch& batch);
 };
 
 }  // namespace zinfer::model

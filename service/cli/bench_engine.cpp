@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/gguf/gguf_file.h"
+
 namespace zinfer::cli {
 namespace {
 
@@ -50,15 +52,15 @@ Result<double> time_prefill(Llm& llm, int n) {
   return ms;
 }
 
-// Decoding: `batch` sequences that hold a 32-token context, then `steps` forward passes of
-// one token per sequence. Returns the milliseconds per step.
-Result<double> time_decode(Llm& llm, int batch, int steps) {
+// Decoding: `batch` sequences that hold a `context`-token context, then `steps` forward
+// passes of one token per sequence. Returns the milliseconds per step.
+Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
   const std::int32_t n_vocab = llm.hparams().n_vocab;
   std::vector<std::vector<std::int32_t>> ctx(static_cast<std::size_t>(batch));
   std::vector<SeqInput> in(static_cast<std::size_t>(batch));
   for (int b = 0; b < batch; ++b) {
     llm.reset(b);
-    ctx[static_cast<std::size_t>(b)] = ids(n_vocab, 32, 100 + b);
+    ctx[static_cast<std::size_t>(b)] = ids(n_vocab, context, 100 + b);
     in[static_cast<std::size_t>(b)] = SeqInput{b, ctx[static_cast<std::size_t>(b)], false};
   }
   ZINFER_RETURN_IF_ERROR(llm.forward_batch(in));
@@ -76,6 +78,21 @@ Result<double> time_decode(Llm& llm, int batch, int steps) {
   return ms;
 }
 
+// Bytes one decode step must read from the weights: all of them except an untied token
+// embedding table, of which it reads one row (a tied table is the output matrix, read whole).
+std::uint64_t decode_read_bytes(const std::string& path) {
+  auto f = gguf::GgufFile::open(path);
+  if (!f.ok()) return 0;
+  std::uint64_t total = 0, embd = 0;
+  bool has_output = false;
+  for (const auto& t : (*f)->tensors()) {
+    total += t.nbytes;
+    if (t.name == "token_embd.weight") embd = t.nbytes;
+    if (t.name == "output.weight") has_output = true;
+  }
+  return has_output ? total - embd : total;
+}
+
 struct DecodeResult {
   int batch = 0;
   double ms_per_step = 0.0;
@@ -84,15 +101,15 @@ struct DecodeResult {
 }  // namespace
 
 int run_engine_bench(const EngineBenchArgs& a) {
-  if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.repeats < 1 || a.batches.empty() ||
+  if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.decode_context < 1 || a.repeats < 1 || a.batches.empty() ||
       std::any_of(a.batches.begin(), a.batches.end(), [](int b) { return b < 1; })) {
-    std::cerr << "error: --prompt-tokens, --decode-tokens, --repeats and every --batch must be ≥ 1\n";
+    std::cerr << "error: --prompt-tokens, --decode-tokens, --decode-context, --repeats and every --batch must be ≥ 1\n";
     return 2;
   }
   LlmOptions lo = a.llm;
   const int max_batch = *std::max_element(a.batches.begin(), a.batches.end());
   lo.n_seq_max = std::max(lo.n_seq_max, max_batch);
-  lo.n_ctx = std::max(lo.n_ctx, std::max(a.prompt_tokens, 32 + a.decode_tokens) + 1);
+  lo.n_ctx = std::max(lo.n_ctx, std::max(a.prompt_tokens, a.decode_context + a.decode_tokens) + 1);
   const auto t_load = Clock::now();
   auto loaded = Llm::load(lo);
   if (!loaded.ok()) {
@@ -101,7 +118,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
   }
   const double load_ms = ms_since(t_load);
   Llm& llm = **loaded;
-  if (llm.options().n_ctx <= a.prompt_tokens || llm.options().n_ctx <= 32 + a.decode_tokens) {
+  if (llm.options().n_ctx <= a.prompt_tokens || llm.options().n_ctx <= a.decode_context + a.decode_tokens) {
     std::cerr << "error: the model's context (" << llm.options().n_ctx
               << " tokens) is too short for --prompt-tokens / --decode-tokens\n";
     return 2;
@@ -111,7 +128,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::cerr << "error: " << w.error().message << "\n";
     return 1;
   }
-  if (auto w = time_decode(llm, 1, 2); !w.ok()) {
+  if (auto w = time_decode(llm, 1, 2, a.decode_context); !w.ok()) {
     std::cerr << "error: " << w.error().message << "\n";
     return 1;
   }
@@ -129,7 +146,15 @@ int run_engine_bench(const EngineBenchArgs& a) {
   for (int b : a.batches) {
     std::vector<double> ms;
     for (int r = 0; r < a.repeats; ++r) {
-      auto m = time_decode(llm, b, a.decode_tokens);
+      // A first untimed run captures this batch size's decode graphs.
+      if (r == 0) {
+        auto w = time_decode(llm, b, 3, a.decode_context);
+        if (!w.ok()) {
+          std::cerr << "error: decode batch " << b << ": " << w.error().message << "\n";
+          return 1;
+        }
+      }
+      auto m = time_decode(llm, b, a.decode_tokens, a.decode_context);
       if (!m.ok()) {
         std::cerr << "error: decode batch " << b << ": " << m.error().message << "\n";
         return 1;
@@ -148,10 +173,14 @@ int run_engine_bench(const EngineBenchArgs& a) {
     nlohmann::json j;
     j["device"] = dev.name;
     j["model"] = {{"file", lo.model_path}, {"name", hp.name}, {"architecture", hp.arch},
-                  {"layers", hp.n_layer}, {"file_bytes", ec ? 0 : file_bytes}};
+                  {"layers", hp.n_layer}, {"file_bytes", ec ? 0 : file_bytes},
+                  {"decode_read_bytes", decode_read_bytes(lo.model_path)}};
     j["options"] = {{"batch_invariant", llm.options().batch_invariant},
                     {"exact_matmul", llm.options().exact_matmul},
-                    {"threads", llm.options().n_threads}, {"repeats", a.repeats}};
+                    {"threads", llm.options().n_threads}, {"repeats", a.repeats},
+                    {"cuda_graphs", llm.options().cuda_graphs}, {"decode_context", a.decode_context}};
+    j["memory"] = {{"device_bytes", dev.device_bytes}, {"weight_bytes", dev.weight_bytes},
+                   {"kv_bytes", dev.kv_bytes}, {"scratch_bytes", dev.scratch_bytes}};
     j["load_ms"] = load_ms;
     j["prefill"] = {{"tokens", a.prompt_tokens}, {"ms", p_ms},
                     {"tokens_per_s", a.prompt_tokens * 1000.0 / p_ms}};
@@ -165,10 +194,13 @@ int run_engine_bench(const EngineBenchArgs& a) {
   std::printf("zinfer bench: %s (%s, %d layers, %.0f MB) on %s\n", hp.name.c_str(), hp.arch.c_str(),
               hp.n_layer, ec ? 0.0 : static_cast<double>(file_bytes) / 1e6, dev.name.c_str());
   if (dev.name != "cpu") {
-    std::printf("  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB), residency %s; batch-invariant matmuls %s\n",
+    std::printf("  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB, working memory %.0f MiB), residency %s; "
+                "batch-invariant matmuls %s; decode graphs %s\n",
                 static_cast<double>(dev.device_bytes) / 1048576.0, static_cast<double>(dev.weight_bytes) / 1048576.0,
-                static_cast<double>(dev.kv_bytes) / 1048576.0, dev.vram_resident ? "verified" : "NOT verified",
-                llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)");
+                static_cast<double>(dev.kv_bytes) / 1048576.0, static_cast<double>(dev.scratch_bytes) / 1048576.0,
+                dev.vram_resident ? "verified" : "NOT verified",
+                llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
+                llm.options().cuda_graphs ? "on" : "off");
   } else {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 llm.options().exact_matmul ? "exact float" : "Q8-activation");

@@ -13,6 +13,7 @@ struct EngineBenchArgs {
   LlmOptions llm;
   int prompt_tokens = 512;         // tokens of the prefill measurement
   int decode_tokens = 128;         // decode steps per measurement
+  int decode_context = 32;         // tokens each sequence holds before the timed decode steps
   std::vector<int> batches = {1};  // concurrent sequences for the decode measurements
   int repeats = 3;                 // each measurement; the median is reported
   bool json = false;               // one JSON object on stdout instead of the table

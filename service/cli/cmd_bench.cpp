@@ -284,6 +284,9 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")->capture_default_str();
   sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")->capture_default_str();
+  sub->add_option("--decode-context", a->engine.decode_context,
+                  "Tokens each sequence holds before the timed decode steps")
+      ->capture_default_str();
   sub->add_option("--batch", a->engine.batches, "Concurrent sequences of a decode run (repeatable, e.g. --batch 1 --batch 32)")
       ->capture_default_str();
   sub->add_option("--repeats", a->engine.repeats, "Runs per measurement (the median is printed)")->capture_default_str();
@@ -291,6 +294,8 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul, "CPU: llama.cpp-style Q8 activations");
   sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
+  sub->add_flag("--no-graphs{false}", a->engine.llm.cuda_graphs,
+                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
   sub->add_flag("--json", a->engine.json, "Print one JSON object");
   sub->add_flag("--service", a->service, "Measure the service layer with a trivial engine over TCP loopback");
   sub->add_option("--clients", a->clients, "DEALER clients (threads)")->capture_default_str();

@@ -139,6 +139,8 @@ Command register_generate(CLI::App& app) {
   sub->add_flag("--q8-act{false}", args->llm.exact_matmul,
                "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
   sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant, "CUDA: cuBLAS for prompt-sized matmuls");
+  sub->add_flag("--no-graphs{false}", args->llm.cuda_graphs,
+                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;

@@ -132,6 +132,8 @@ Command register_serve(CLI::App& app) {
   sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then depend on its "
                 "batch-mates at float-rounding level)");
+  sub->add_flag("--no-graphs{false}", a->llm.cuda_graphs,
+                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
   return Command{sub, [a] { return run_serve(*a); }};
 }

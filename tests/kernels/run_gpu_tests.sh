@@ -24,7 +24,7 @@ TARGETS=$TESTS
 if ls "$ROOT"/.deb/*.deb > /dev/null 2>&1; then
   . "$ROOT/tests/kernels/device_deps.sh"
   SERVICE=ON
-  TARGETS="$TESTS zinfer"
+  TARGETS="$TESTS zinfer copy_bandwidth"
 fi
 t0=$(date +%s)
 if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZINFER_BUILD_SERVICE=$SERVICE > "$OUT/build.log" 2>&1 ||

@@ -30,6 +30,11 @@ class CpuOps final : public model::Ops {
   void reset_scratch();
 
   model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
+  ScratchMark scratch_mark() override { return {chunk_index_, chunk_used_}; }
+  void scratch_release(ScratchMark m) override {
+    chunk_index_ = m.chunk;
+    chunk_used_ = m.used;
+  }
   Status embed(model::Tensor out, const model::Weight& table, std::span<const std::int32_t> tokens) override;
   Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
   Status layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w, const model::Weight& b,

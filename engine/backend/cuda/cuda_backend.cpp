@@ -9,11 +9,15 @@
 #include <string>
 
 #include "engine/backend/cuda/cuda_ops.h"
+#include "engine/backend/cuda/step_graphs.h"
 #include "engine/backend/cuda/cuda_weights.h"
 #include "kernels/cuda_context.h"
 
 namespace zinfer::cuda {
 namespace {
+
+// Decode steps with more rows than this run eagerly (their launch overhead is amortized).
+constexpr std::int64_t kMaxGraphRows = 512;
 
 std::string mib(std::int64_t bytes) {
   char buf[64];
@@ -24,8 +28,12 @@ std::string mib(std::int64_t bytes) {
 class CudaBackend final : public model::Backend {
  public:
   CudaBackend(std::unique_ptr<CudaContext> ctx, std::unique_ptr<CudaOps> ops,
-              const gguf::GgufFile& file, std::int32_t kv_blocks)
-      : ctx_(std::move(ctx)), weights_(file, *ctx_), ops_(std::move(ops)), kv_blocks_(kv_blocks) {}
+              const gguf::GgufFile& file, std::int32_t kv_blocks, bool graphs)
+      : ctx_(std::move(ctx)),
+        weights_(file, *ctx_),
+        ops_(std::move(ops)),
+        kv_blocks_(kv_blocks),
+        graphs_enabled_(graphs) {}
 
   model::Ops& ops() override { return *ops_; }
   model::WeightSource& weights() override { return weights_; }
@@ -35,6 +43,25 @@ class CudaBackend final : public model::Backend {
       loaded_ = true;
     }
     ops_->begin_forward();
+  }
+  Status forward(model::Architecture& arch, const model::Batch& batch,
+                 std::span<const std::int32_t> logit_rows, model::Tensor logits) override {
+    ZINFER_RETURN_IF_ERROR(ops_->prepare_step(batch, logit_rows));
+    const auto record = [&]() -> Status {
+      ZINFER_RETURN_IF_ERROR(ops_->upload_step());
+      return arch.forward(*ops_, batch, logit_rows, logits);
+    };
+    // Decode steps (one new token per sequence) repeat with the same shape: graph them.
+    const bool decode = std::all_of(batch.seqs.begin(), batch.seqs.end(),
+                                    [](const model::SeqSpan& s) { return s.n_tokens == 1; });
+    if (!graphs_enabled_ || !decode || batch.n_tokens() > kMaxGraphRows) return record();
+    StepShape shape;
+    shape.rows = batch.n_tokens();
+    shape.logit_rows = static_cast<std::int64_t>(logit_rows.size());
+    shape.table_width = ops_->step_inputs().width();
+    shape.logits = logits.data;
+    shape.inputs_generation = ops_->step_inputs().generation();
+    return graphs_.run(shape, ctx_->stream(), record);
   }
   std::string describe() const override {
     return ctx_->describe() + ": weights " +
@@ -50,6 +77,9 @@ class CudaBackend final : public model::Backend {
     r.weight_bytes = weights_.uploaded_bytes();
     r.kv_bytes = ops_->kv_bytes();
     r.vram_resident = resident_;
+    r.scratch_bytes = ops_->scratch_bytes();
+    r.graphs = graphs_.size();
+    r.graph_replays = graphs_.replays();
     return r;
   }
   Status verify_residency() override {
@@ -68,6 +98,8 @@ class CudaBackend final : public model::Backend {
   CudaWeights weights_;
   std::unique_ptr<CudaOps> ops_;
   std::int32_t kv_blocks_;
+  bool graphs_enabled_;
+  StepGraphs graphs_;
   bool loaded_ = false;
   bool resident_ = false;
 };
@@ -137,13 +169,15 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
   oc.n_blocks = plan.blocks;
   oc.block_size = config.kv_block_size;
   oc.batch_invariant = config.batch_invariant;
+  oc.n_vocab = config.n_vocab;
   ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
   spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
                 mib(static_cast<std::int64_t>(mem.free_bytes)),
                 mib(static_cast<std::int64_t>(mem.total_bytes)), ctx->describe(), mib(weight_bytes),
                 plan.blocks, mib(plan.bytes));
   return std::unique_ptr<model::Backend>(
-      std::make_unique<CudaBackend>(std::move(ctx), std::move(ops), file, plan.blocks));
+      std::make_unique<CudaBackend>(std::move(ctx), std::move(ops), file, plan.blocks,
+                                    config.cuda_graphs));
 }
 
 }  // namespace zinfer::cuda

@@ -8,6 +8,7 @@
 #include "kernels/add_bias.h"
 #include "kernels/cuda_check.h"
 #include "kernels/embed.h"
+#include "kernels/fused_matvec.h"
 #include "kernels/gather_rows.h"
 #include "kernels/gated_activation.h"
 #include "kernels/gelu.h"
@@ -50,7 +51,11 @@ Result<const float*> f32_vector(const char* op, const Weight& w, std::int64_t n)
 }  // namespace
 
 CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
-    : ctx_(ctx), cfg_(config), arena_(ctx.ledger(), kScratchChunkBytes), uploader_(ctx.stream()) {}
+    : ctx_(ctx),
+      cfg_(config),
+      arena_(ctx.ledger(), kScratchChunkBytes),
+      uploader_(ctx.stream()),
+      step_(ctx.ledger(), config.n_blocks, config.block_size) {}
 
 Result<std::unique_ptr<CudaOps>> CudaOps::create(CudaContext& ctx, const CudaOpsConfig& config) {
   if (config.n_layer <= 0 || config.n_embd_kv <= 0 || config.n_blocks <= 0 ||
@@ -76,7 +81,22 @@ void CudaOps::begin_forward() {
   if (!st.ok()) pending_ = st.error();
   arena_.reset();
   uploader_.reset();
+  step_.clear();
 }
+
+Status CudaOps::prepare_step(const model::Batch& batch, std::span<const std::int32_t> logit_rows) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  for (std::int32_t id : batch.tokens) {
+    if (id < 0 || (cfg_.n_vocab > 0 && id >= cfg_.n_vocab)) {
+      return make_error(ErrorCode::kInvalidParameter, "token id " + std::to_string(id) +
+                                                          " outside vocabulary [0, " +
+                                                          std::to_string(cfg_.n_vocab) + ")");
+    }
+  }
+  return step_.prepare(batch, logit_rows);
+}
+
+Status CudaOps::upload_step() { return step_.upload(ctx_.stream()); }
 
 Status CudaOps::ready() const {
   if (pending_) return *pending_;
@@ -108,6 +128,10 @@ float* CudaOps::layer_cache(const DeviceBuffer& cache, std::int32_t layer) const
 }
 
 Result<CudaOps::DeviceBatch> CudaOps::device_batch(const model::Batch& batch) {
+  if (step_.is_tokens(batch.tokens)) {
+    const StepInputs::Device& d = step_.device();
+    return DeviceBatch{d.positions, d.slots, d.bt_offsets, d.block_tables};
+  }
   // Host image: [positions n][slots n][bt_offsets n][block tables ...].
   const auto n = static_cast<std::size_t>(batch.n_tokens());
   if (batch.positions.size() != n)
@@ -164,6 +188,9 @@ Status CudaOps::embed(Tensor out, const Weight& table, std::span<const std::int3
     }
   }
   if (tokens.empty()) return ok_status();
+  if (step_.is_tokens(tokens)) {
+    return launch_embed(view(out), view(table), step_.device().tokens, ctx_.stream());
+  }
   ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_tokens, upload_i32(tokens));
   return launch_embed(view(out), view(table), d_tokens, ctx_.stream());
 }
@@ -193,8 +220,12 @@ Status CudaOps::matmul(Tensor out, Tensor in, const Weight& w) {
                       std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
   }
   if (in.rows == 0) return ok_status();
-  if (cfg_.batch_invariant || in.rows <= kMatvecTileRows)
+  if (cfg_.batch_invariant || in.rows <= kMatvecTileRows) {
+    // The choice depends on the weight and buffers, never on the row count (invariance).
+    if (matvec_pieces_supported(view(w), view(in)))
+      return launch_matvec_pieces(view(out), view(in), view(w), false, ctx_.stream());
     return launch_matvec(view(out), view(in), view(w), ctx_.stream());
+  }
   if (!gemm_tile_ && w.type != quant::GgmlType::kF32) {
     ZINFER_ASSIGN_OR_RETURN(gemm_tile_,
                             DeviceBuffer::allocate(ctx_.ledger(), kGemmTileFloats * sizeof(float),
@@ -302,6 +333,9 @@ Status CudaOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t>
     if (r < 0 || r >= in.rows) return shape_error("gather_rows", "row index out of range");
   }
   if (rows.empty()) return ok_status();
+  if (step_.is_logit_rows(rows)) {
+    return launch_gather_rows(view(out), view(in), step_.device().logit_rows, ctx_.stream());
+  }
   ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_rows, upload_i32(rows));
   return launch_gather_rows(view(out), view(in), d_rows, ctx_.stream());
 }
@@ -316,6 +350,80 @@ Status CudaOps::to_host(Tensor t, float* host) {
                                         ctx_.stream()));
   }
   return ctx_.synchronize();
+}
+
+// The fused ops: one kernel when the weights qualify for the piece kernels, else the
+// composition (the decision depends on weights and shapes only, never on the batch size).
+
+bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
+  return (cfg_.batch_invariant || rows <= kMatvecTileRows) &&
+         matvec_pieces_supported(view(w), view(in));
+}
+
+Status CudaOps::matmul_add(Tensor x, Tensor in, const Weight& w) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (in.cols != w.ne0 || x.cols != w.ne1 || x.rows != in.rows) {
+    return shape_error("matmul_add", "shapes do not match the weight");
+  }
+  if (in.rows == 0) return ok_status();
+  if (!fused_ok(w, in, in.rows)) return Ops::matmul_add(x, in, w);
+  return launch_matvec_pieces(view(x), view(in), view(w), true, ctx_.stream());
+}
+
+Status CudaOps::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                                  const Weight& gate, const Weight& up,
+                                  model::GatedActivation act) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (x.cols != gate.ne0 || out.cols != gate.ne1 || out.rows != x.rows || gate.type != up.type ||
+      gate.ne0 != up.ne0 || gate.ne1 != up.ne1) {
+    return shape_error("norm_gated_matmul", "shapes do not match the weights");
+  }
+  ZINFER_ASSIGN_OR_RETURN(const float* nw, f32_vector("norm_gated_matmul", norm, x.cols));
+  if (x.rows == 0) return ok_status();
+  if (!fused_ok(gate, x, x.rows)) return Ops::norm_gated_matmul(out, x, norm, eps, gate, up, act);
+  return launch_norm_gated_matvec(
+      view(out), view(x), nw, eps, view(gate), view(up),
+      act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh, ctx_.stream());
+}
+
+Status CudaOps::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
+                              float eps, const model::QkvWeights& w, const model::RopeParams& rq,
+                              const model::RopeParams& rk, const model::Batch& batch) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
+  const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&
+                          rq.type == rk.type && rq.base == rk.base &&
+                          rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
+  if (x.rows == 0) return ok_status();
+  if (!same_type || !rope_match || q.rows != batch.n_tokens() || !fused_ok(w.wq, x, x.rows)) {
+    return Ops::norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
+  }
+  ZINFER_ASSIGN_OR_RETURN(const float* nw, f32_vector("norm_qkv_rope", norm, x.cols));
+  ZINFER_ASSIGN_OR_RETURN(const float* bq, f32_vector("norm_qkv_rope", w.bq, w.wq.ne1));
+  ZINFER_ASSIGN_OR_RETURN(const float* bk, f32_vector("norm_qkv_rope", w.bk, w.wk.ne1));
+  ZINFER_ASSIGN_OR_RETURN(const float* bv, f32_vector("norm_qkv_rope", w.bv, w.wv.ne1));
+  ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
+  QkvRopeArgs a;
+  a.q = view(q);
+  a.k = view(k);
+  a.v = view(v);
+  a.wq = view(w.wq);
+  a.wk = view(w.wk);
+  a.wv = view(w.wv);
+  a.bq = bq;
+  a.bk = bk;
+  a.bv = bv;
+  a.norm_w = nw;
+  a.eps = eps;
+  a.n_head = rq.n_head;
+  a.n_head_kv = rk.n_head;
+  a.head_dim = rq.head_dim;
+  a.n_rot = rq.n_rot;
+  a.neox = rq.type == model::RopeType::kNeox;
+  a.theta_scale = std::pow(rq.base, -2.0f / static_cast<float>(rq.n_rot));  // as rope()
+  a.freq_scale = rq.freq_scale;
+  a.positions = db.positions;
+  return launch_norm_qkv_rope(view(x), a, ctx_.stream());
 }
 
 Status CudaOps::verify_residency() const {

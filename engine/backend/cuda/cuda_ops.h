@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/backend/cuda/scratch_arena.h"
+#include "engine/backend/cuda/step_inputs.h"
 #include "engine/backend/cuda/step_uploader.h"
 #include "engine/model/ops.h"
 #include "kernels/cuda_context.h"
@@ -28,6 +29,7 @@ struct CudaOpsConfig {
   // batch; false: more than kMatvecTileRows rows go through dequant + cuBLAS (faster prefill,
   // float-rounding differences between a row computed alone and in a batch).
   bool batch_invariant = true;
+  std::int32_t n_vocab = 0;  // token ids are checked against it once per step (0: unchecked)
 };
 
 class CudaOps final : public model::Ops {
@@ -40,6 +42,8 @@ class CudaOps final : public model::Ops {
   void begin_forward();
 
   model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
+  ScratchMark scratch_mark() override { return {arena_.chunk(), arena_.used()}; }
+  void scratch_release(ScratchMark m) override { arena_.rewind(m.chunk, m.used); }
   Status embed(model::Tensor out, const model::Weight& table,
                std::span<const std::int32_t> tokens) override;
   Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
@@ -59,7 +63,22 @@ class CudaOps final : public model::Ops {
   Status gather_rows(model::Tensor out, model::Tensor in,
                      std::span<const std::int32_t> rows) override;
   Status to_host(model::Tensor t, float* host) override;
+  Status matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
+  Status norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
+                           float eps, const model::Weight& gate, const model::Weight& up,
+                           model::GatedActivation act) override;
+  Status norm_qkv_rope(model::Tensor q, model::Tensor k, model::Tensor v, model::Tensor x,
+                       const model::Weight& norm, float eps, const model::QkvWeights& w,
+                       const model::RopeParams& rq, const model::RopeParams& rk,
+                       const model::Batch& batch) override;
 
+  // Once per forward pass, before the architecture runs: validates the batch and lays out
+  // its metadata (StepInputs); upload_step() queues the one copy to VRAM. The ops of the
+  // pass then read tokens, positions, KV slots, block tables and logit rows from there, so
+  // a captured graph of the pass stays valid for every later step of the same shape.
+  Status prepare_step(const model::Batch& batch, std::span<const std::int32_t> logit_rows);
+  Status upload_step();
+  const StepInputs& step_inputs() const { return step_; }
   std::size_t kv_bytes() const { return k_cache_.size() + v_cache_.size(); }
   // check_vram_resident on the KV pool.
   Status verify_residency() const;
@@ -76,6 +95,8 @@ class CudaOps final : public model::Ops {
 
   CudaOps(CudaContext& ctx, const CudaOpsConfig& config);
   Status ready() const;
+  // Whether a fused op may run as one piece kernel for this weight and input.
+  bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
   Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
   Result<DeviceBatch> device_batch(const model::Batch& batch);
   float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;
@@ -84,6 +105,7 @@ class CudaOps final : public model::Ops {
   CudaOpsConfig cfg_;
   ScratchArena arena_;
   StepUploader uploader_;
+  StepInputs step_;
   DeviceBuffer k_cache_;    // [n_layer][n_blocks * block_size][n_embd_kv] f32
   DeviceBuffer v_cache_;    // same layout
   DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)

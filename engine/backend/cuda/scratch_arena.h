@@ -25,6 +25,14 @@ class ScratchArena {
     index_ = 0;
     used_ = 0;
   }
+  // Rewinds to an earlier position (what was allocated since is free to hand out again;
+  // the stream orders its later reuse after its earlier users).
+  std::size_t chunk() const { return index_; }
+  std::size_t used() const { return used_; }
+  void rewind(std::size_t chunk, std::size_t used) {
+    index_ = chunk;
+    used_ = used;
+  }
   std::size_t capacity() const;
 
   static constexpr std::size_t kAlign = 256;

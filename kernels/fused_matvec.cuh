@@ -1,0 +1,278 @@
+// fused_matvec_kernel<T, NR, Mode>: the kernel behind fused_matvec.h, instantiated per mode
+// in fused_matvec_{plain,gated,qkv}.cu (three files so they compile in parallel).
+//
+// Grid: one block per (tile of NR activation rows, kUnitsPerBlock units); the tile index
+// varies fastest so blocks sharing weight rows run together and hit L2. A unit is one warp's
+// work: two weight rows A and B (rows 2u, 2u+1 of one matrix; gate row u and up row u; or a
+// RoPE pair of a Q/K head, or two V rows). Lane l takes pieces l, l+32, ... of the rows, so
+// one warp reads the rows front to back; per output the sum is each lane's fmaf chain over
+// its pieces, then a fixed butterfly — an order set by K alone (batch invariance).
+#pragma once
+
+#include <cfloat>
+
+#include "kernels/activation.cuh"
+#include "kernels/fused_matvec.h"
+#include "kernels/launch_util.cuh"
+#include "kernels/quant_piece.cuh"
+
+namespace zinfer::cuda {
+
+enum class MatvecMode { kPlain, kGated, kQkvRope };
+
+inline constexpr int kFusedWarps = 4;
+inline constexpr int kFusedThreads = kFusedWarps * 32;
+inline constexpr int kFusedTileRows = 8;  // activation rows per tile (NR = 8 kernels)
+
+struct FusedMatvecParams {
+  const float* in = nullptr;  // [rows][in_stride]
+  std::int64_t in_stride = 0;
+  std::int64_t rows = 0;
+  std::int64_t n_tiles = 0;
+  std::int64_t n_units = 0;
+  std::int64_t k = 0;  // elements per weight row (multiple of 32)
+  std::size_t row_bytes = 0;
+  const std::uint8_t* w[3] = {nullptr, nullptr, nullptr};
+  float* out[3] = {nullptr, nullptr, nullptr};
+  std::int64_t out_stride[3] = {0, 0, 0};
+  const float* bias[3] = {nullptr, nullptr, nullptr};
+  std::int64_t ne1 = 0;  // kPlain: rows of w[0]
+  bool accumulate = false;
+  GatedAct act = GatedAct::kSilu;
+  bool norm = false;  // RMSNorm prologue (kGated, kQkvRope)
+  const float* norm_w = nullptr;
+  float eps = 0.0f;
+  // kQkvRope
+  int n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
+  bool neox = false;
+  float theta_scale = 1.0f, freq_scale = 1.0f;
+  const std::int32_t* positions = nullptr;
+};
+
+// Which rows a unit computes: matrix and row of A and of B, B valid, rotate with pair index.
+struct UnitRows {
+  int ma = 0, mb = 0;
+  std::int64_t ja = 0, jb = 0;
+  bool b_valid = true;
+  bool rotate = false;
+  int rot_i = 0;
+};
+
+template <MatvecMode M>
+__device__ __forceinline__ UnitRows unit_rows(const FusedMatvecParams& p, std::int64_t u) {
+  UnitRows r;
+  if constexpr (M == MatvecMode::kPlain) {
+    r.ja = 2 * u;
+    r.jb = 2 * u + 1;
+    r.b_valid = r.jb < p.ne1;
+    if (!r.b_valid) r.jb = r.ja;
+  } else if constexpr (M == MatvecMode::kGated) {
+    r.ma = 0;
+    r.mb = 1;
+    r.ja = r.jb = u;
+  } else {
+    const int pph = p.head_dim / 2;  // pairs per head
+    const std::int64_t uq = static_cast<std::int64_t>(p.n_head) * pph;
+    const std::int64_t uk = static_cast<std::int64_t>(p.n_head_kv) * pph;
+    if (u < uq + uk) {
+      const int m = u < uq ? 0 : 1;
+      const std::int64_t local = m == 0 ? u : u - uq;
+      const std::int64_t head = local / pph;
+      const int pi = static_cast<int>(local % pph);
+      const int half_rot = p.n_rot / 2;
+      int d0, d1;
+      if (pi < half_rot) {
+        d0 = p.neox ? pi : 2 * pi;
+        d1 = p.neox ? pi + half_rot : 2 * pi + 1;
+        r.rotate = true;
+        r.rot_i = pi;
+      } else {
+        d0 = p.n_rot + 2 * (pi - half_rot);
+        d1 = d0 + 1;
+      }
+      r.ma = r.mb = m;
+      r.ja = head * p.head_dim + d0;
+      r.jb = head * p.head_dim + d1;
+    } else {
+      const std::int64_t local = u - uq - uk;
+      r.ma = r.mb = 2;
+      r.ja = 2 * local;
+      r.jb = 2 * local + 1;
+    }
+  }
+  return r;
+}
+
+// Loads 8 activations of row r at element e, normalized as rms_norm does when asked.
+template <bool NORM>
+__device__ __forceinline__ void load_x8(const float* x, const float* nw, float s, float (&v)[8],
+                                        const float (&w8)[8]) {
+  const float4 a = reinterpret_cast<const float4*>(x)[0];
+  const float4 b = reinterpret_cast<const float4*>(x)[1];
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+  if constexpr (NORM) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      v[i] = __fmul_rn(v[i], s);
+      if (nw != nullptr) v[i] = __fmul_rn(v[i], w8[i]);
+    }
+  }
+}
+
+template <GgmlType T, int NR, MatvecMode M>
+__global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const FusedMatvecParams p) {
+  constexpr bool kNorm = M != MatvecMode::kPlain;
+  using PT = PieceTraits<T>;
+  __shared__ float s_scale[NR];
+  __shared__ double s_red[32];
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const std::int64_t tile = static_cast<std::int64_t>(blockIdx.x) % p.n_tiles;
+  const std::int64_t u = (static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * kFusedWarps + warp;
+  const std::int64_t row0 = tile * NR;
+  const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
+  const float* in = p.in + row0 * p.in_stride;
+
+  if constexpr (kNorm) {
+    // rms_norm's scale for each row of the tile: float squares summed in double.
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      if (r < n_rows) {
+        const float* x = in + r * p.in_stride;
+        double sum = 0.0;
+        for (std::int64_t i = threadIdx.x; i < p.k; i += kFusedThreads)
+          sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+        sum = block_sum(sum, s_red);
+        if (threadIdx.x == 0) {
+          const float mean = static_cast<float>(sum / static_cast<double>(p.k));
+          s_scale[r] = 1.0f / sqrtf(mean + p.eps);
+        }
+      }
+    }
+    __syncthreads();
+  }
+  if (u >= p.n_units) return;
+
+  const UnitRows ur = unit_rows<M>(p, u);
+  const std::uint8_t* wa = p.w[ur.ma] + static_cast<std::size_t>(ur.ja) * p.row_bytes;
+  const std::uint8_t* wb = p.w[ur.mb] + static_cast<std::size_t>(ur.jb) * p.row_bytes;
+  float scale[NR];
+#pragma unroll
+  for (int r = 0; r < NR; ++r) scale[r] = kNorm && r < n_rows ? s_scale[r] : 1.0f;
+
+  float acc_a[NR], acc_b[NR];
+#pragma unroll
+  for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
+
+  const std::int64_t n_pieces = p.k / kPieceElems;
+  for (std::int64_t pc = lane; pc < n_pieces; pc += 32) {
+    const auto pa = PT::load(wa, pc);
+    const auto pb = PT::load(wb, pc);
+#pragma unroll
+    for (int sub = 0; sub < 4; ++sub) {
+      float va[8], vb[8];
+      PT::dequant8(pa, sub, va);
+      PT::dequant8(pb, sub, vb);
+      const std::int64_t e = pc * kPieceElems + 8 * sub;
+      float w8[8];
+      if constexpr (kNorm) {
+        if (p.norm_w != nullptr) {
+          const float4 a = reinterpret_cast<const float4*>(p.norm_w + e)[0];
+          const float4 b = reinterpret_cast<const float4*>(p.norm_w + e)[1];
+          w8[0] = a.x, w8[1] = a.y, w8[2] = a.z, w8[3] = a.w;
+          w8[4] = b.x, w8[5] = b.y, w8[6] = b.z, w8[7] = b.w;
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+        if (NR == 1 || r < n_rows) {
+          float x[8];
+          load_x8<kNorm>(in + r * p.in_stride + e, p.norm_w, scale[r], x, w8);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            acc_a[r] = fmaf(va[i], x[i], acc_a[r]);
+            acc_b[r] = fmaf(vb[i], x[i], acc_b[r]);
+          }
+        }
+      }
+    }
+  }
+
+  // RoPE angles, one activation row per lane (the same float steps as rope_kernel).
+  float cos_l = 1.0f, sin_l = 0.0f;
+  if constexpr (M == MatvecMode::kQkvRope) {
+    if (ur.rotate && lane < n_rows) {
+      float theta = static_cast<float>(p.positions[row0 + lane]);
+      for (int k = 0; k < ur.rot_i; ++k) theta = __fmul_rn(theta, p.theta_scale);
+      const float t = __fmul_rn(p.freq_scale, theta);
+      cos_l = cosf(t);
+      sin_l = sinf(t);
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    float a = warp_sum(acc_a[r]);
+    float b = warp_sum(acc_b[r]);
+    if constexpr (M == MatvecMode::kQkvRope) {
+      const float c = __shfl_sync(0xffffffffu, cos_l, r);
+      const float s = __shfl_sync(0xffffffffu, sin_l, r);
+      if (lane == r && r < n_rows) {
+        if (p.bias[ur.ma] != nullptr) a = __fadd_rn(a, p.bias[ur.ma][ur.ja]);
+        if (p.bias[ur.mb] != nullptr) b = __fadd_rn(b, p.bias[ur.mb][ur.jb]);
+        if (ur.rotate) {
+          const float x0 = a, x1 = b;
+          a = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+          b = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+        }
+        p.out[ur.ma][(row0 + r) * p.out_stride[ur.ma] + ur.ja] = a;
+        p.out[ur.mb][(row0 + r) * p.out_stride[ur.mb] + ur.jb] = b;
+      }
+    } else if (lane == r && r < n_rows) {
+      if constexpr (M == MatvecMode::kGated) {
+        const float g = p.act == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
+        p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
+      } else {
+        float* o = p.out[0] + (row0 + r) * p.out_stride[0];
+        if (p.accumulate) {
+          o[ur.ja] = __fadd_rn(o[ur.ja], a);
+          if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
+        } else {
+          o[ur.ja] = a;
+          if (ur.b_valid) o[ur.jb] = b;
+        }
+      }
+    }
+  }
+}
+
+// Launches the NR = 1 or NR = kFusedTileRows instance for p.rows activation rows.
+template <GgmlType T, MatvecMode M>
+void launch_fused_matvec_typed(FusedMatvecParams p, cudaStream_t stream) {
+  const int nr = p.rows == 1 ? 1 : kFusedTileRows;
+  p.n_tiles = (p.rows + nr - 1) / nr;
+  const std::int64_t unit_blocks = (p.n_units + kFusedWarps - 1) / kFusedWarps;
+  const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
+  if (nr == 1) {
+    fused_matvec_kernel<T, 1, M><<<grid, kFusedThreads, 0, stream>>>(p);
+  } else {
+    fused_matvec_kernel<T, kFusedTileRows, M><<<grid, kFusedThreads, 0, stream>>>(p);
+  }
+}
+
+// Calls launch_fused_matvec_typed<T, M> for the runtime type; false if unsupported.
+template <MatvecMode M>
+bool dispatch_fused_matvec(GgmlType t, const FusedMatvecParams& p, cudaStream_t stream) {
+  return dispatch_weight_type(
+      t, [&](auto tc) { launch_fused_matvec_typed<decltype(tc)::value, M>(p, stream); });
+}
+
+// Grid size check shared by the launchers (the runtime rejects more than 2^31 - 1 blocks).
+inline bool fused_grid_fits(std::int64_t n_units, std::int64_t rows) {
+  const int nr = rows == 1 ? 1 : kFusedTileRows;
+  const std::int64_t blocks =
+      (n_units + kFusedWarps - 1) / kFusedWarps * ((rows + nr - 1) / nr);
+  return blocks >= 1 && blocks <= 0x7fffffff;
+}
+
+}  // namespace zinfer::cuda

