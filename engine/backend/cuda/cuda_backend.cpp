@@ -61,7 +61,7 @@ class CudaBackend final : public model::Backend {
     shape.table_width = ops_->step_inputs().width();
     shape.logits = logits.data;
     shape.inputs_generation = ops_->step_inputs().generation();
-    return graphs_.run(shape, ctx_->stream(), record);
+    return graphs_.run(shape, ctx_->stream(), record, [&](bool on) { ops_->set_capturing(on); });
   }
   std::string describe() const override {
     return ctx_->describe() + ": weights " +

@@ -116,6 +116,11 @@ Tensor CudaOps::alloc(std::int64_t rows, std::int64_t cols) {
 }
 
 Result<std::int32_t*> CudaOps::upload_i32(std::span<const std::int32_t> values) {
+  // A graph would replay this copy with the values of the step it was captured in: per-step
+  // data must come from StepInputs, so an upload fails the capture (the step runs eagerly).
+  if (capturing_) {
+    return make_error(ErrorCode::kInferenceFailed, "per-step upload outside StepInputs during graph capture");
+  }
   ZINFER_ASSIGN_OR_RETURN(void* dst, arena_.alloc(std::max<std::size_t>(values.size_bytes(), 4)));
   ZINFER_RETURN_IF_ERROR(uploader_.upload(values.data(), values.size_bytes(), dst));
   return static_cast<std::int32_t*>(dst);
@@ -190,6 +195,9 @@ Status CudaOps::embed(Tensor out, const Weight& table, std::span<const std::int3
   if (tokens.empty()) return ok_status();
   if (step_.is_tokens(tokens)) {
     return launch_embed(view(out), view(table), step_.device().tokens, ctx_.stream());
+  }
+  if (step_.is_positions(tokens)) {  // GPT-2's learned position embeddings
+    return launch_embed(view(out), view(table), step_.device().positions, ctx_.stream());
   }
   ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_tokens, upload_i32(tokens));
   return launch_embed(view(out), view(table), d_tokens, ctx_.stream());

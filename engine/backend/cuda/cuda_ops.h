@@ -79,6 +79,8 @@ class CudaOps final : public model::Ops {
   Status prepare_step(const model::Batch& batch, std::span<const std::int32_t> logit_rows);
   Status upload_step();
   const StepInputs& step_inputs() const { return step_; }
+  // Set while a step is being captured as a graph: uploads outside StepInputs then fail.
+  void set_capturing(bool on) { capturing_ = on; }
   std::size_t kv_bytes() const { return k_cache_.size() + v_cache_.size(); }
   // check_vram_resident on the KV pool.
   Status verify_residency() const;
@@ -106,6 +108,7 @@ class CudaOps final : public model::Ops {
   ScratchArena arena_;
   StepUploader uploader_;
   StepInputs step_;
+  bool capturing_ = false;
   DeviceBuffer k_cache_;    // [n_layer][n_blocks * block_size][n_embd_kv] f32
   DeviceBuffer v_cache_;    // same layout
   DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)

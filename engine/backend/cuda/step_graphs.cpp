@@ -8,7 +8,8 @@
 namespace zinfer::cuda {
 
 Status StepGraphs::run(const StepShape& shape, cudaStream_t stream,
-                       const std::function<Status()>& record) {
+                       const std::function<Status()>& record,
+                       const std::function<void(bool)>& capturing) {
   Entry& e = entries_[shape];
   if (e.exec) {
     ZINFER_CUDA_CHECK(cudaGraphLaunch(e.exec.get(), stream));
@@ -18,7 +19,9 @@ Status StepGraphs::run(const StepShape& shape, cudaStream_t stream,
   if (e.failed || e.seen++ == 0) return record();
 
   ZINFER_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  capturing(true);
   const Status recorded = record();
+  capturing(false);
   cudaGraph_t raw = nullptr;
   const cudaError_t end = cudaStreamEndCapture(stream, &raw);
   GraphPtr graph(raw);

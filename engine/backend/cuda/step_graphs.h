@@ -37,7 +37,9 @@ class StepGraphs {
  public:
   // Runs one step of `shape` on `stream`: `record` queues the whole step (the inputs' copy
   // and every kernel); it is called directly (eager) or under stream capture.
-  Status run(const StepShape& shape, cudaStream_t stream, const std::function<Status()>& record);
+  // `capturing(true/false)` brackets a capture (the ops refuse per-step uploads inside it).
+  Status run(const StepShape& shape, cudaStream_t stream, const std::function<Status()>& record,
+             const std::function<void(bool)>& capturing);
   void clear() { entries_.clear(); }
   std::size_t size() const { return entries_.size(); }
   // Steps replayed from a graph / captured, for tests and stats.

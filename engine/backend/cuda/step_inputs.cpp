@@ -85,6 +85,7 @@ Status StepInputs::prepare(const model::Batch& batch, std::span<const std::int32
   dev_ = Device{d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 4 * n + m};
   used_ints_ = ints;
   tokens_host_ = batch.tokens.data();
+  positions_host_ = batch.positions.data();
   rows_host_ = logit_rows.data();
   n_ = n;
   m_ = m;

@@ -49,6 +49,9 @@ class StepInputs {
   bool is_tokens(std::span<const std::int32_t> s) const {
     return prepared_ && s.data() == tokens_host_ && s.size() == n_;
   }
+  bool is_positions(std::span<const std::int32_t> s) const {
+    return prepared_ && s.data() == positions_host_ && s.size() == n_;
+  }
   bool is_logit_rows(std::span<const std::int32_t> s) const {
     return prepared_ && s.data() == rows_host_ && s.size() == m_;
   }
@@ -70,6 +73,7 @@ class StepInputs {
   Device dev_;
   bool prepared_ = false;
   const std::int32_t* tokens_host_ = nullptr;
+  const std::int32_t* positions_host_ = nullptr;
   const std::int32_t* rows_host_ = nullptr;
   std::size_t n_ = 0, m_ = 0;
   std::int32_t width_ = 0;

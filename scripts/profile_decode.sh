@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Where a decode step's GPU time goes: runs `zinfer bench` under Nsight Compute (ncu, clocks
+# left alone) with graphs off, profiles the kernels of STEPS decode steps at batch BATCH, and
+# prints per kernel name: launches per step, µs per step and µs per launch. Run on the GPU
+# host after a build with the service (tests/kernels/run_gpu_tests.sh builds one).
+# Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD=${BUILD:-$ROOT/build-gpu}
+OUT=${OUT:-$ROOT/peer-results}
+MODEL=$1
+BATCH=${2:-1}
+STEPS=${3:-4}
+mkdir -p "$OUT"
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+[ -n "$NCU" ] || { echo "ncu not found" >&2; exit 1; }
+# About ten forward passes (warm-up, prefill, graph warm-up) precede the timed decode steps:
+# skip SKIP launches, profile COUNT, and summarize the last STEPS whole passes among them.
+"$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
+  --launch-skip "${SKIP:-2000}" --launch-count "${COUNT:-800}" "$BUILD/bin/zinfer" bench --model "$MODEL" --device cuda --no-graphs \
+  --prompt-tokens 16 --decode-tokens 24 --batch "$BATCH" --repeats 1 > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
+python3 - "$OUT/ncu_decode.csv" "$STEPS" <<'PY'
+import csv, sys, collections, re
+rows = []
+with open(sys.argv[1]) as f:
+    lines = [l for l in f if l.startswith('"')]
+for r in csv.DictReader(lines):
+    if r.get("Metric Name") == "gpu__time_duration.sum":
+        rows.append((int(r["ID"]), re.sub(r"\(.*", "", r["Kernel Name"]).strip(), float(r["Metric Value"]) / 1e3))
+rows.sort()
+# One decode step ends with the output projection, the largest matvec; find step boundaries
+# by the embed kernel that starts every forward pass.
+starts = [i for i, (_, n, _) in enumerate(rows) if n.startswith("embed_kernel")]
+steps = int(sys.argv[2])
+if len(starts) < steps + 2:
+    print("too few passes profiled:", len(starts)); sys.exit(0)
+sel = rows[starts[-steps - 1]:starts[-1]]
+agg = collections.OrderedDict()
+for _, n, us in sel:
+    a = agg.setdefault(n, [0, 0.0]); a[0] += 1; a[1] += us
+total = sum(a[1] for a in agg.values())
+print(f"{len(sel)/steps:.0f} kernels per step, {total/steps:.1f} us of kernel time per step")
+for n, (c, us) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {n[:60]:60} {c/steps:6.1f}/step {us/steps:9.1f} us/step {us/c:8.2f} us each")
+PY
