@@ -31,6 +31,7 @@ struct FusedMatvecParams {
   std::int64_t n_tiles = 0;
   std::int64_t n_units = 0;
   std::int64_t k = 0;  // elements per weight row (multiple of 32)
+  int warps_per_unit = 1;  // 1, 2 or 4 warps split a unit's pieces (split_warps(k))
   std::size_t row_bytes = 0;
   const std::uint8_t* w[3] = {nullptr, nullptr, nullptr};
   float* out[3] = {nullptr, nullptr, nullptr};
@@ -48,6 +49,13 @@ struct FusedMatvecParams {
   float theta_scale = 1.0f, freq_scale = 1.0f;
   const std::int32_t* positions = nullptr;
 };
+
+// Warps that share one unit's pieces, from the row length alone (so the summation order is a
+// function of K): long rows get more warps in flight per unit.
+inline int split_warps(std::int64_t k) {
+  const std::int64_t pieces = k / kPieceElems;
+  return pieces >= 128 ? 4 : (pieces >= 64 ? 2 : 1);
+}
 
 // Which rows a unit computes: matrix and row of A and of B, B valid, rotate with pair index.
 struct UnitRows {
@@ -125,10 +133,14 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
   using PT = PieceTraits<T>;
   __shared__ float s_scale[NR];
   __shared__ double s_red[32];
+  __shared__ float s_part[kFusedWarps][NR][2];
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int wpu = p.warps_per_unit;
+  const int part = warp % wpu;  // which share of the pieces this warp sums
   const std::int64_t tile = static_cast<std::int64_t>(blockIdx.x) % p.n_tiles;
-  const std::int64_t u = (static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * kFusedWarps + warp;
+  const std::int64_t u =
+      (static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * (kFusedWarps / wpu) + warp / wpu;
   const std::int64_t row0 = tile * NR;
   const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
   const float* in = p.in + row0 * p.in_stride;
@@ -138,10 +150,16 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
 #pragma unroll
     for (int r = 0; r < NR; ++r) {
       if (r < n_rows) {
-        const float* x = in + r * p.in_stride;
+        const float4* x4 = reinterpret_cast<const float4*>(in + r * p.in_stride);
         double sum = 0.0;
-        for (std::int64_t i = threadIdx.x; i < p.k; i += kFusedThreads)
-          sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+#pragma unroll 4
+        for (std::int64_t i = threadIdx.x; i < p.k / 4; i += kFusedThreads) {
+          const float4 v = x4[i];
+          sum += static_cast<double>(__fmul_rn(v.x, v.x));
+          sum += static_cast<double>(__fmul_rn(v.y, v.y));
+          sum += static_cast<double>(__fmul_rn(v.z, v.z));
+          sum += static_cast<double>(__fmul_rn(v.w, v.w));
+        }
         sum = block_sum(sum, s_red);
         if (threadIdx.x == 0) {
           const float mean = static_cast<float>(sum / static_cast<double>(p.k));
@@ -151,9 +169,8 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
     }
     __syncthreads();
   }
-  if (u >= p.n_units) return;
-
-  const UnitRows ur = unit_rows<M>(p, u);
+  const bool active = u < p.n_units;
+  const UnitRows ur = unit_rows<M>(p, active ? u : 0);
   const std::uint8_t* wa = p.w[ur.ma] + static_cast<std::size_t>(ur.ja) * p.row_bytes;
   const std::uint8_t* wb = p.w[ur.mb] + static_cast<std::size_t>(ur.jb) * p.row_bytes;
   float scale[NR];
@@ -165,7 +182,9 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
   for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
 
   const std::int64_t n_pieces = p.k / kPieceElems;
-  for (std::int64_t pc = lane; pc < n_pieces; pc += 32) {
+  const std::int64_t per_part = (n_pieces + wpu - 1) / wpu;
+  const std::int64_t pc_end = min(n_pieces, (part + 1) * per_part);
+  for (std::int64_t pc = part * per_part + lane; active && pc < pc_end; pc += 32) {
     const auto pa = PT::load(wa, pc);
     const auto pb = PT::load(wb, pc);
 #pragma unroll
@@ -174,7 +193,7 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
       PT::dequant8(pa, sub, va);
       PT::dequant8(pb, sub, vb);
       const std::int64_t e = pc * kPieceElems + 8 * sub;
-      float w8[8];
+      float w8[8] = {};
       if constexpr (kNorm) {
         if (p.norm_w != nullptr) {
           const float4 a = reinterpret_cast<const float4*>(p.norm_w + e)[0];
@@ -197,6 +216,31 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
       }
     }
   }
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    acc_a[r] = warp_sum(acc_a[r]);
+    acc_b[r] = warp_sum(acc_b[r]);
+  }
+  if (wpu > 1) {
+    // The parts' sums are added in part order by the unit's first warp.
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+        s_part[warp][r][0] = acc_a[r];
+        s_part[warp][r][1] = acc_b[r];
+      }
+    }
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      for (int w = 1; w < wpu; ++w) {
+        acc_a[r] += s_part[warp + w][r][0];
+        acc_b[r] += s_part[warp + w][r][1];
+      }
+    }
+  }
+  if (!active) return;
 
   // RoPE angles, one activation row per lane (the same float steps as rope_kernel).
   float cos_l = 1.0f, sin_l = 0.0f;
@@ -212,8 +256,8 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
 
 #pragma unroll
   for (int r = 0; r < NR; ++r) {
-    float a = warp_sum(acc_a[r]);
-    float b = warp_sum(acc_b[r]);
+    float a = acc_a[r];
+    float b = acc_b[r];
     if constexpr (M == MatvecMode::kQkvRope) {
       const float c = __shfl_sync(0xffffffffu, cos_l, r);
       const float s = __shfl_sync(0xffffffffu, sin_l, r);
@@ -251,7 +295,9 @@ template <GgmlType T, MatvecMode M>
 void launch_fused_matvec_typed(FusedMatvecParams p, cudaStream_t stream) {
   const int nr = p.rows == 1 ? 1 : kFusedTileRows;
   p.n_tiles = (p.rows + nr - 1) / nr;
-  const std::int64_t unit_blocks = (p.n_units + kFusedWarps - 1) / kFusedWarps;
+  p.warps_per_unit = split_warps(p.k);
+  const std::int64_t units_per_block = kFusedWarps / p.warps_per_unit;
+  const std::int64_t unit_blocks = (p.n_units + units_per_block - 1) / units_per_block;
   const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
   if (nr == 1) {
     fused_matvec_kernel<T, 1, M><<<grid, kFusedThreads, 0, stream>>>(p);
@@ -270,8 +316,7 @@ bool dispatch_fused_matvec(GgmlType t, const FusedMatvecParams& p, cudaStream_t 
 // Grid size check shared by the launchers (the runtime rejects more than 2^31 - 1 blocks).
 inline bool fused_grid_fits(std::int64_t n_units, std::int64_t rows) {
   const int nr = rows == 1 ? 1 : kFusedTileRows;
-  const std::int64_t blocks =
-      (n_units + kFusedWarps - 1) / kFusedWarps * ((rows + nr - 1) / nr);
+  const std::int64_t blocks = n_units * ((rows + nr - 1) / nr);  // worst case: 4 warps a unit
   return blocks >= 1 && blocks <= 0x7fffffff;
 }
 

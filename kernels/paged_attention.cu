@@ -1,8 +1,12 @@
-// paged_attention_kernel: one block per (query token, head), kWarps warps. Warp w takes keys
-// first+w, first+w+kWarps, ...; the lanes split head_dim (lane l holds dims l, l+32, ...),
-// so a key row is one coalesced read and q·k one warp reduction. Each warp keeps an online
-// softmax (running max m, sum l, weighted values acc); the warps' partial states are merged
-// in shared memory at the end. Scores, exponentials and sums are fp32.
+// paged_attention_kernel: one block per (query token, head), kWarps warps. The query row is
+// staged in shared memory. Warps take chunks of 32 consecutive keys (warp w: keys first+32w,
+// first+32(w+kWarps), ...); in a chunk each lane scores one key (its slot looked up in the
+// block table, the key row read as float4s), so 32 keys' loads are in flight at once. Each
+// warp keeps an online softmax (running max m, sum l, weighted values acc, lane l holding
+// dims l, l+32, ...): per chunk the scores' max and the exponentials' sum are warp
+// reductions, and the values are accumulated key by key in chunk order. The warps' partial
+// states are merged in shared memory at the end. All of it is fp32 and the order of every
+// sum depends only on the query's own position (batch invariance).
 #include <cfloat>
 
 #include "kernels/cuda_check.h"
@@ -22,6 +26,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ float s_m[kWarps];
   __shared__ float s_l[kWarps];
   __shared__ float s_acc[kWarps][kMaxHeadDim];
+  __shared__ __align__(16) float s_q[kMaxHeadDim];
 
   const std::int64_t row = blockIdx.x;
   const int h = static_cast<int>(blockIdx.y);
@@ -32,40 +37,56 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int pos = b.positions[row];
   const int first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
   const std::int32_t* table = b.block_tables + b.bt_offsets[row];
-
-  float qv[kPerLane];
-  float acc[kPerLane];
   const float* qh = q + row * q_stride + static_cast<std::int64_t>(h) * a.head_dim;
+  for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) s_q[d] = qh[d];
+  __syncthreads();
+  const bool vec4 = a.head_dim % 4 == 0;
+
+  float acc[kPerLane];
 #pragma unroll
-  for (int i = 0; i < kPerLane; ++i) {
-    const int d = lane + 32 * i;
-    qv[i] = d < a.head_dim ? qh[d] : 0.0f;
-    acc[i] = 0.0f;
-  }
+  for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
   float m = -FLT_MAX;
   float l = 0.0f;
-  for (int j = first + warp; j <= pos; j += kWarps) {
-    const std::int64_t slot =
-        static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
-    const float* kr = k_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
-    const float* vr = v_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
-    float dot = 0.0f;
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int d = lane + 32 * i;
-      if (d < a.head_dim) dot = fmaf(qv[i], kr[d], dot);
+  for (int c = first + 32 * warp; c <= pos; c += 32 * kWarps) {
+    const int j = c + lane;
+    const bool valid = j <= pos;
+    std::int64_t slot = 0;
+    float s = -FLT_MAX;
+    if (valid) {
+      slot = static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
+      const float* kr = k_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+      float dot = 0.0f;
+      if (vec4) {
+        for (int d = 0; d < a.head_dim; d += 4) {
+          const float4 kv = *reinterpret_cast<const float4*>(kr + d);
+          const float4 qv = *reinterpret_cast<const float4*>(s_q + d);
+          dot = fmaf(qv.x, kv.x, dot);
+          dot = fmaf(qv.y, kv.y, dot);
+          dot = fmaf(qv.z, kv.z, dot);
+          dot = fmaf(qv.w, kv.w, dot);
+        }
+      } else {
+        for (int d = 0; d < a.head_dim; ++d) dot = fmaf(s_q[d], kr[d], dot);
+      }
+      s = dot * a.scale;
+      if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
     }
-    dot = warp_sum(dot);
-    float s = dot * a.scale;
-    if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
-    const float m_new = fmaxf(m, s);
+    const float m_new = fmaxf(m, warp_max(s));
     const float corr = expf(m - m_new);
-    const float p = expf(s - m_new);
-    l = l * corr + p;
+    const float p = valid ? expf(s - m_new) : 0.0f;
+    l = l * corr + warp_sum(p);
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int d = lane + 32 * i;
-      acc[i] = acc[i] * corr + (d < a.head_dim ? p * vr[d] : 0.0f);
+    for (int i = 0; i < kPerLane; ++i) acc[i] *= corr;
+    const int n_keys = min(32, pos - c + 1);
+    for (int jj = 0; jj < n_keys; ++jj) {
+      const float pj = __shfl_sync(0xffffffffu, p, jj);
+      const std::int64_t slot_j = __shfl_sync(0xffffffffu, slot, jj);
+      const float* vr = v_cache + slot_j * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d < a.head_dim) acc[i] = fmaf(pj, vr[d], acc[i]);
+      }
     }
     m = m_new;
   }

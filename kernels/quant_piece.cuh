@@ -40,6 +40,14 @@ __device__ __forceinline__ std::uint32_t byte_of8(const std::uint32_t (&w)[8], i
   return (w[i >> 2] >> (8 * (i & 3))) & 0xffu;
 }
 
+// Exact small-integer → float without the quarter-rate I2F: 2^23 | q is the float 2^23 + q,
+// so subtracting 2^23 + offset gives q - offset exactly (q < 2^23, offset small). The values
+// equal static_cast<float>(q - offset) bit for bit.
+template <int kOffset = 0>
+__device__ __forceinline__ float q_to_f32(std::uint32_t q) {
+  return __int_as_float(0x4B000000u | q) - (8388608.0f + static_cast<float>(kOffset));
+}
+
 // Default: the piece is a pointer, dequant8 reads memory through group8.
 template <GgmlType T>
 struct PieceTraits {
@@ -124,7 +132,7 @@ struct PieceTraits<GgmlType::kQ4_0> {
   }
   __device__ static void dequant8(const Piece& pc, int sub, float (&v)[8]) {
 #pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = __fmul_rn(pc.d, static_cast<float>(nib(pc.qs, sub, i) - 8));
+    for (int i = 0; i < 8; ++i) v[i] = __fmul_rn(pc.d, q_to_f32<8>(nib(pc.qs, sub, i)));
   }
 };
 
@@ -147,7 +155,7 @@ struct PieceTraits<GgmlType::kQ4_1> {
   __device__ static void dequant8(const Piece& pc, int sub, float (&v)[8]) {
 #pragma unroll
     for (int i = 0; i < 8; ++i)
-      v[i] = __fadd_rn(__fmul_rn(pc.d, static_cast<float>(nib(pc.qs, sub, i))), pc.m);
+      v[i] = __fadd_rn(__fmul_rn(pc.d, q_to_f32(nib(pc.qs, sub, i))), pc.m);
   }
 };
 
@@ -172,7 +180,7 @@ struct PieceTraits<GgmlType::kQ5_0> {
     for (int i = 0; i < 8; ++i) {
       const int e = 8 * sub + i;
       const int h = static_cast<int>((pc.qh >> e) & 1u) << 4;
-      v[i] = __fmul_rn(pc.d, static_cast<float>((nib(pc.qs, sub, i) | h) - 16));
+      v[i] = __fmul_rn(pc.d, q_to_f32<16>(nib(pc.qs, sub, i) | h));
     }
   }
 };
@@ -194,8 +202,8 @@ struct PieceTraits<GgmlType::kQ8_0> {
   __device__ static void dequant8(const Piece& pc, int sub, float (&v)[8]) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const auto q = static_cast<std::int8_t>(byte_of8(pc.qs, 8 * sub + i));
-      v[i] = __fmul_rn(static_cast<float>(q), pc.d);
+      // The signed byte q as q + 128 (flip the sign bit), then back: exact.
+      v[i] = __fmul_rn(q_to_f32<128>(byte_of8(pc.qs, 8 * sub + i) ^ 0x80u), pc.d);
     }
   }
 };
@@ -263,7 +271,7 @@ struct K4PieceTraits {
         const std::uint32_t hb = ((i < 4 ? h0 : h1) >> (8 * (i & 3))) & 0xffu;
         qv |= static_cast<int>((hb >> pc.s) & 1u) << 4;
       }
-      v[i] = __fsub_rn(__fmul_rn(pc.d1, static_cast<float>(qv)), pc.m1);
+      v[i] = __fsub_rn(__fmul_rn(pc.d1, q_to_f32(static_cast<std::uint32_t>(qv))), pc.m1);
     }
   }
 };
@@ -311,7 +319,7 @@ struct PieceTraits<GgmlType::kQ6_K> {
       const int l = 8 * sub + i;
       const int qv = static_cast<int>((byte_of8(pc.ql, l) >> pc.lshift) & 0x0fu) |
                      (static_cast<int>((byte_of8(pc.qh, l) >> pc.hshift) & 3u) << 4);
-      v[i] = __fmul_rn(d1, static_cast<float>(qv - 32));
+      v[i] = __fmul_rn(d1, q_to_f32<32>(static_cast<std::uint32_t>(qv)));
     }
   }
 };
