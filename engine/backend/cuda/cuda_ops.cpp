@@ -2,6 +2,7 @@
 #include "engine/backend/cuda/cuda_ops.h"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "kernels/add.h"
@@ -350,14 +351,22 @@ Status CudaOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t>
 
 Status CudaOps::to_host(Tensor t, float* host) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (t.rows > 0 && t.cols > 0) {
-    ZINFER_CUDA_CHECK(cudaMemcpy2DAsync(host, static_cast<std::size_t>(t.cols) * sizeof(float),
-                                        t.data, static_cast<std::size_t>(t.stride) * sizeof(float),
-                                        static_cast<std::size_t>(t.cols) * sizeof(float),
-                                        static_cast<std::size_t>(t.rows), cudaMemcpyDeviceToHost,
-                                        ctx_.stream()));
+  if (t.rows <= 0 || t.cols <= 0) return ctx_.synchronize();
+  // Through page-locked memory: a copy into pageable memory is staged by the driver in small
+  // pieces and costs several times as long (logits are ~0.6 MB a row for 152k vocabularies).
+  const std::size_t row_bytes = static_cast<std::size_t>(t.cols) * sizeof(float);
+  const std::size_t bytes = row_bytes * static_cast<std::size_t>(t.rows);
+  if (readback_.size() < bytes) {
+    readback_ = PinnedBuffer();
+    ZINFER_ASSIGN_OR_RETURN(readback_, PinnedBuffer::allocate(bytes));
   }
-  return ctx_.synchronize();
+  ZINFER_CUDA_CHECK(cudaMemcpy2DAsync(readback_.data(), row_bytes, t.data,
+                                      static_cast<std::size_t>(t.stride) * sizeof(float), row_bytes,
+                                      static_cast<std::size_t>(t.rows), cudaMemcpyDeviceToHost,
+                                      ctx_.stream()));
+  ZINFER_RETURN_IF_ERROR(ctx_.synchronize());
+  std::memcpy(host, readback_.data(), bytes);
+  return ok_status();
 }
 
 // The fused ops: one kernel when the weights qualify for the piece kernels, else the

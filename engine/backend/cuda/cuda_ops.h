@@ -109,6 +109,7 @@ class CudaOps final : public model::Ops {
   StepUploader uploader_;
   StepInputs step_;
   bool capturing_ = false;
+  PinnedBuffer readback_;  // page-locked landing buffer of to_host()
   DeviceBuffer k_cache_;    // [n_layer][n_blocks * block_size][n_embd_kv] f32
   DeviceBuffer v_cache_;    // same layout
   DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)
