@@ -316,14 +316,14 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
            s.job_id);
     return;
   }
-  auto prompt = prepare_submit(s, engine_->info());
-  if (!prompt.ok()) {
-    reject(peer, req_style, prompt.error(), s.job_id);
+  auto spec = prepare_submit(s, engine_->info());
+  if (!spec.ok()) {
+    reject(peer, req_style, spec.error(), s.job_id);
     return;
   }
 
   JobEntry& e = table_.insert(peer, s.job_id, req_style);
-  e.prompt_tokens = static_cast<std::int32_t>(prompt->size());
+  e.prompt_tokens = static_cast<std::int32_t>(spec->prompt().size());
   const std::int64_t free_slots = std::max<std::int64_t>(0, engine_->info().capacity - snap.running);
   protocol::AcceptedMsg accepted{s.job_id, static_cast<std::int32_t>(std::max<std::int64_t>(0, queued - free_slots))};
   if (sender_->send(peer, req_style, protocol::encode(accepted)) == RouterSender::Outcome::kGone) {
@@ -331,22 +331,15 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
     return;
   }
   ++counters_.accepted;
-  counters_.prompt_tokens += prompt->size();
+  counters_.prompt_tokens += spec->prompt().size();
 
-  SubmitCommand cmd;
-  cmd.handle = e.handle;
-  cmd.job_id = s.job_id;
-  cmd.client = peer_label(peer);
-  cmd.stream = s.stream;
-  cmd.logprobs = s.logprobs;
-  cmd.spec.id = e.handle;
-  cmd.spec.prompt = std::move(*prompt);
-  cmd.spec.params = std::move(s.params);
-  cmd.spec.priority = s.priority;
-  cmd.spec.arrival = received;
-  if (s.deadline_ms) cmd.spec.deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  spec->id = e.handle;
+  spec->priority = s.priority;
+  spec->arrival = received;
+  if (s.deadline_ms) spec->deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  SubmitCommand cmd{e.handle, s.job_id, peer_label(peer), std::move(*spec), s.stream, s.logprobs};
   service_log().debug("job {}/{}: accepted ({} prompt tokens, priority {})", cmd.client, cmd.job_id,
-                      cmd.spec.prompt.size(), cmd.spec.priority);
+                      cmd.spec.prompt().size(), cmd.spec.priority);
   loop_->submit(std::move(cmd));
 }
 

@@ -33,7 +33,7 @@ class TestEngine final : public JobEngine {
   }
   const EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
-    jobs_[spec.id] = Job{spec.params.max_tokens, 0};
+    jobs_[spec.id] = Job{spec.params().max_tokens, 0};
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
