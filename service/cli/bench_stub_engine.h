@@ -39,9 +39,7 @@ class StubEngine final : public worker::JobEngine {
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override;
   bool idle() const override { return jobs_.empty(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
-  std::vector<sched::JobId> waiting_ids() const override { return {}; }
-  std::vector<sched::JobId> running_ids() const override {
+  std::vector<sched::JobId> live_ids() const override {
     std::vector<sched::JobId> ids;
     for (const auto& [id, j] : jobs_) ids.push_back(id);
     return ids;

@@ -84,9 +84,7 @@ class TestEngine final : public JobEngine {
     return events;
   }
   bool idle() const override { return jobs_.empty(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
-  std::vector<sched::JobId> waiting_ids() const override { return {}; }
-  std::vector<sched::JobId> running_ids() const override {
+  std::vector<sched::JobId> live_ids() const override {
     std::vector<sched::JobId> v;
     for (const auto& [id, j] : jobs_) v.push_back(id);
     return v;
