@@ -1,10 +1,12 @@
-// Llm implementation shared by all backends: owns the file mapping, tokenizer, architecture,
-// KV block bookkeeping; builds batches and asks the backend's ops to run them.
+// Llm implementation shared by all backends: owns the file mapping, tokenizer, architecture
+// and backend; turns a planned batch (engine/model/llm.h SeqStep) into the ops' Batch and
+// runs it. KV block bookkeeping belongs to the caller (engine/kv/).
 #include "engine/model/llm.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -12,7 +14,6 @@
 
 #include "engine/model/architecture.h"
 #include "engine/model/backend.h"
-#include "engine/sched/kv_block_allocator.h"
 
 namespace zinfer {
 namespace {
@@ -90,13 +91,12 @@ class LlmImpl final : public Llm {
       bc.n_vocab = hp_.n_vocab;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
-    kv_ = std::make_unique<sched::KvBlockAllocator>(backend_->kv_blocks(), kKvBlockSize);
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));
     ZINFER_RETURN_IF_ERROR(backend_->verify_residency());  // every weight is uploaded by now
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     spdlog::debug("loaded {} ({}, {} layers, d={}, vocab={}) on {} in {:.0f} ms; KV pool {} blocks × {}",
                   opt_.model_path, hp_.arch, hp_.n_layer, hp_.n_embd, hp_.n_vocab, backend_->describe(), ms,
-                  kv_->n_blocks(), kKvBlockSize);
+                  backend_->kv_blocks(), kKvBlockSize);
     return ok_status();
   }
 
@@ -104,61 +104,29 @@ class LlmImpl final : public Llm {
   const model::Hparams& hparams() const override { return hp_; }
   const LlmOptions& options() const override { return opt_; }
 
-  Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens,
-                                     bool all_logits) override {
-    SeqInput in{seq_id, tokens, all_logits};
-    ZINFER_ASSIGN_OR_RETURN(auto out, forward_batch(std::span<const SeqInput>(&in, 1)));
-    return std::move(out[0]);
-  }
-
-  Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqInput> inputs) override {
-    // Validate everything before touching the KV cache, so a bad input changes nothing.
-    std::int32_t total_blocks = 0;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const SeqInput& in = inputs[i];
-      if (in.seq_id < 0 || in.seq_id >= opt_.n_seq_max) {
-        return make_error(ErrorCode::kInvalidParameter, "seq_id " + std::to_string(in.seq_id) + " out of range");
-      }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (inputs[j].seq_id == in.seq_id) return make_error(ErrorCode::kInvalidParameter, "seq_id repeated in batch");
-      }
-      if (in.tokens.empty()) return make_error(ErrorCode::kInvalidParameter, "sequence with no tokens");
-      if (kv_->length(in.seq_id) + static_cast<std::int64_t>(in.tokens.size()) > opt_.n_ctx) {
-        return make_error(ErrorCode::kPromptTooLong, "sequence would exceed n_ctx=" + std::to_string(opt_.n_ctx));
-      }
-      for (std::int32_t t : in.tokens) {
-        if (t < 0 || t >= hp_.n_vocab) {
-          return make_error(ErrorCode::kInvalidParameter, "token id " + std::to_string(t) + " outside vocabulary");
-        }
-      }
-      total_blocks += kv_->blocks_needed(in.seq_id, static_cast<std::int32_t>(in.tokens.size()));
-    }
-    if (total_blocks > kv_->free_blocks()) {
-      return make_error(ErrorCode::kOutOfMemory, "KV cache full: batch needs " + std::to_string(total_blocks) +
-                                                     " blocks, " + std::to_string(kv_->free_blocks()) + " free");
-    }
-
+  Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
     tokens_.clear();
     positions_.clear();
     logit_rows_.clear();
     model::Batch batch;
-    std::vector<std::int32_t> first_logit(inputs.size());
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const SeqInput& in = inputs[i];
-      const std::int32_t n_past = kv_->length(in.seq_id);
+    std::vector<std::int32_t> first_logit(steps.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const SeqStep& in = steps[i];
       const auto n = static_cast<std::int32_t>(in.tokens.size());
-      ZINFER_RETURN_IF_ERROR(kv_->reserve(in.seq_id, n));
+      // The planner's invariants (sched::Scheduler, sched::SequenceRunner).
+      assert(n >= 1 && in.n_past >= 0 && in.n_past + n <= opt_.n_ctx);
+      assert(static_cast<std::int64_t>(in.block_table.size()) * kKvBlockSize >= in.n_past + n);
       model::SeqSpan s;
-      s.seq_id = in.seq_id;
-      s.n_past = n_past;
+      s.seq_id = static_cast<std::int32_t>(i);
+      s.n_past = in.n_past;
       s.n_tokens = n;
       s.row_start = static_cast<std::int32_t>(tokens_.size());
-      s.block_table = kv_->block_table(in.seq_id);
+      s.block_table = in.block_table;
       batch.seqs.push_back(s);
       first_logit[i] = static_cast<std::int32_t>(logit_rows_.size());
       for (std::int32_t t = 0; t < n; ++t) {
         tokens_.push_back(in.tokens[static_cast<std::size_t>(t)]);
-        positions_.push_back(n_past + t);
+        positions_.push_back(in.n_past + t);
         if (in.all_logits || t == n - 1) logit_rows_.push_back(s.row_start + t);
       }
     }
@@ -168,22 +136,14 @@ class LlmImpl final : public Llm {
     backend_->begin_forward();
     model::Ops& ops = backend_->ops();
     model::Tensor logits = ops.alloc(static_cast<std::int64_t>(logit_rows_.size()), hp_.n_vocab);
-    Status st = backend_->forward(*arch_, batch, logit_rows_, logits);
-    if (!st.ok()) {
-      // Roll back this step's KV reservation; earlier tokens stay cached.
-      for (const auto& s : batch.seqs) kv_->truncate(s.seq_id, s.n_past);
-      return st.error();
-    }
-    if (opt_.prefix_cache) {
-      for (const SeqInput& in : inputs) kv_->commit(in.seq_id, in.tokens);  // publish full blocks
-    }
+    ZINFER_RETURN_IF_ERROR(backend_->forward(*arch_, batch, logit_rows_, logits));
     host_logits_.resize(logit_rows_.size() * static_cast<std::size_t>(hp_.n_vocab));
     ZINFER_RETURN_IF_ERROR(ops.to_host(logits, host_logits_.data()));
 
-    std::vector<std::vector<float>> out(inputs.size());
+    std::vector<std::vector<float>> out(steps.size());
     const auto V = static_cast<std::size_t>(hp_.n_vocab);
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const std::size_t rows = inputs[i].all_logits ? inputs[i].tokens.size() : 1;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const std::size_t rows = steps[i].all_logits ? steps[i].tokens.size() : 1;
       const std::size_t begin = static_cast<std::size_t>(first_logit[i]) * V;
       out[i].assign(host_logits_.begin() + static_cast<std::ptrdiff_t>(begin),
                     host_logits_.begin() + static_cast<std::ptrdiff_t>(begin + rows * V));
@@ -191,15 +151,8 @@ class LlmImpl final : public Llm {
     return out;
   }
 
-  void reset(std::int32_t seq_id) override { kv_->release(seq_id); }
-  std::int32_t reuse_prefix(std::int32_t seq_id, std::span<const std::int32_t> tokens) override {
-    if (!opt_.prefix_cache || seq_id < 0 || seq_id >= opt_.n_seq_max || tokens.size() < 2) return 0;
-    return kv_->attach(seq_id, tokens, static_cast<std::int32_t>(tokens.size()) - 1);
-  }
-  std::int32_t seq_length(std::int32_t seq_id) const override { return kv_->length(seq_id); }
-  std::int32_t kv_free_blocks() const override { return kv_->free_blocks(); }
-  std::int32_t kv_total_blocks() const override { return kv_->n_blocks(); }
-  std::int32_t kv_block_size() const override { return kv_->block_size(); }
+  std::int32_t kv_blocks() const override { return backend_->kv_blocks(); }
+  std::int32_t kv_block_size() const override { return kKvBlockSize; }
   model::DeviceReport device_report() const override { return backend_->device_report(); }
 
  private:
@@ -207,7 +160,6 @@ class LlmImpl final : public Llm {
   std::unique_ptr<gguf::GgufFile> file_;
   model::Hparams hp_;
   std::unique_ptr<tok::Tokenizer> tok_;
-  std::unique_ptr<sched::KvBlockAllocator> kv_;
   std::unique_ptr<model::Backend> backend_;
   std::unique_ptr<model::Architecture> arch_;
   std::vector<std::int32_t> tokens_, positions_, logit_rows_;

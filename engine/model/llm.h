@@ -1,5 +1,7 @@
-// Llm: a loaded model (weights + tokenizer + architecture) on a backend, with a simple
-// per-sequence forward API used by the CLI, the tests and the scheduler.
+// Llm: a loaded model (weights + tokenizer + architecture) on a backend. It executes planned
+// forward passes: the caller (the scheduler, or SequenceRunner for one-off sequences) owns the
+// KV block allocator (engine/kv/) and says, per sequence, how many tokens its KV cache holds
+// and in which blocks; the Llm never decides who gets KV memory.
 #pragma once
 
 #include <cstdint>
@@ -24,9 +26,6 @@ struct LlmOptions {
                                 // false → llama.cpp-style Q8 activations (faster, noisier)
   std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
   std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
-  bool prefix_cache = false;    // reuse_prefix() may attach cached KV blocks of earlier
-                                // sequences with the same leading tokens (off by default
-                                // until it has run on a GPU; CPU-verified)
   bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
                                 // batch, so a job's tokens never depend on its batch-mates;
                                 // false → prompt-sized batches use cuBLAS (faster prefill)
@@ -37,11 +36,14 @@ struct LlmOptions {
                                     // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };
 
-// One sequence's share of a batched forward step.
-struct SeqInput {
-  std::int32_t seq_id = 0;
-  std::span<const std::int32_t> tokens;  // appended after the sequence's cached tokens
-  bool all_logits = false;               // logits for every token, else only the last
+// One sequence's share of a planned forward step. Its KV cache holds n_past tokens in the
+// first blocks of block_table; the table already has room for the new tokens (the planner
+// reserved it). Token ids were checked at the boundary (sched::JobSpec): < n_vocab.
+struct SeqStep {
+  std::span<const std::int32_t> tokens;       // [n] new tokens at positions [n_past, n_past + n), n ≥ 1
+  std::int32_t n_past = 0;                    // tokens already in the sequence's KV cache
+  std::span<const std::int32_t> block_table;  // ≥ ceil((n_past + n) / kv_block_size()) block ids
+  bool all_logits = false;                    // logits for every token, else only the last
 };
 
 class Llm {
@@ -52,27 +54,15 @@ class Llm {
   virtual const tok::Tokenizer& tokenizer() const = 0;
   virtual const model::Hparams& hparams() const = 0;
 
-  // Appends tokens to sequence seq_id (0 ≤ seq_id < n_seq_max) and returns logits:
+  // One forward pass over the planned steps of several sequences (continuous batching);
+  // stores their new tokens' KV in the given blocks. Returns, per step, the logits:
   // [tokens.size()][n_vocab] row-major when all_logits, else [n_vocab] for the last token.
-  virtual Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens,
-                                             bool all_logits) = 0;
-  // One forward pass over several sequences (continuous batching). Returns, per input, the
-  // logits as forward() would. kOutOfMemory when the KV pool cannot hold the new tokens
-  // (nothing is changed then).
-  virtual Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqInput> inputs) = 0;
-  // Forgets the sequence's KV cache.
-  virtual void reset(std::int32_t seq_id) = 0;
-  // Prefix caching: for an empty sequence, attaches the KV of the longest run of whole cached
-  // blocks that `tokens` starts with (never all of them: the last token is always computed,
-  // so its logits exist) and returns how many tokens are now cached; the caller then feeds
-  // tokens from that index on. 0 when prefix_cache is off or nothing matches. Outputs are
-  // bitwise the same as recomputing (kv_block_allocator.h explains why).
-  virtual std::int32_t reuse_prefix(std::int32_t seq_id, std::span<const std::int32_t> tokens) = 0;
-  // Tokens cached for the sequence.
-  virtual std::int32_t seq_length(std::int32_t seq_id) const = 0;
-  // KV blocks free / total, for admission and stats.
-  virtual std::int32_t kv_free_blocks() const = 0;
-  virtual std::int32_t kv_total_blocks() const = 0;
+  // Preconditions (asserted): n ≥ 1, n_past + n ≤ n_ctx, tables long enough. Errors come
+  // only from the device (kernel launch, transfer); the KV pool is never out of memory here.
+  virtual Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) = 0;
+  // The backend's KV pool: kv_blocks() blocks of kv_block_size() tokens, what the planner's
+  // kv::KvBlockAllocator hands out.
+  virtual std::int32_t kv_blocks() const = 0;
   virtual std::int32_t kv_block_size() const = 0;
   virtual const LlmOptions& options() const = 0;
   // The device, the memory held on it and whether its residency was verified at load (CUDA).

@@ -85,12 +85,24 @@ struct AttnParams {
   float softcap = 0.0f;        // tanh soft-capping of scores; 0 → off
 };
 
+// KV cache geometry of a backend, known to the front so it can check attention's arguments.
+struct KvGeometry {
+  std::int32_t n_layer = 0;     // layers with a KV cache
+  std::int32_t n_embd_kv = 0;   // n_head_kv * head_dim per token and layer
+  std::int32_t block_size = 0;  // tokens per KV block
+};
+
+// The front every architecture calls is non-virtual: it checks the arguments' shapes once
+// (a mismatch is kInferenceFailed naming the op: a bug in an architecture file, never bad
+// input) and calls the backend's do_* implementation, which trusts them. Token ids were
+// range-checked at the boundary where a request became a job (sched::JobSpec); embed only
+// asserts it.
 class Ops {
  public:
   virtual ~Ops() = default;
 
   // Scratch activation valid until the end of the current forward pass.
-  virtual Tensor alloc(std::int64_t rows, std::int64_t cols) = 0;
+  Tensor alloc(std::int64_t rows, std::int64_t cols) { return do_alloc(rows, cols); }
   // Scratch scopes: what alloc() handed out after scratch_mark() may be handed out again
   // after scratch_release(mark) (the fused ops' compositions release their temporaries, so
   // scratch does not grow with the number of layers). Backends without it keep everything.
@@ -102,52 +114,84 @@ class Ops {
   virtual void scratch_release(ScratchMark /*mark*/) {}
 
   // out[i] = dequantized row tokens[i] of table.
-  virtual Status embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) = 0;
+  Status embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens);
   // out = in / rms(in) * w, per row (w may be absent → no scaling; else f32 [in.cols]).
   // out may alias in.
-  virtual Status rms_norm(Tensor out, Tensor in, const Weight& w, float eps) = 0;
-  // out = (in - mean) / sqrt(var + eps) * w + b.
-  virtual Status layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) = 0;
+  Status rms_norm(Tensor out, Tensor in, const Weight& w, float eps);
+  // out = (in - mean) / sqrt(var + eps) * w + b (w, b: absent or f32 [in.cols]).
+  Status layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps);
   // out[rows][w.ne1] = in[rows][w.ne0] · wᵀ.
-  virtual Status matmul(Tensor out, Tensor in, const Weight& w) = 0;
+  Status matmul(Tensor out, Tensor in, const Weight& w);
   // x[r] += b (b is an f32 vector of x.cols).
-  virtual Status add_bias(Tensor x, const Weight& b) = 0;
+  Status add_bias(Tensor x, const Weight& b);
   // out = a + b (elementwise, same shape; out may alias a).
-  virtual Status add(Tensor out, Tensor a, Tensor b) = 0;
-  virtual Status scale(Tensor x, float s) = 0;
+  Status add(Tensor out, Tensor a, Tensor b);
+  Status scale(Tensor x, float s) { return do_scale(x, s); }
   // x = cap * tanh(x / cap) (Gemma's logit soft-capping; cap > 0).
-  virtual Status softcap(Tensor x, float cap) = 0;
+  Status softcap(Tensor x, float cap);
   // In-place rotary embedding of x = [rows][n_head * head_dim] at the batch positions.
-  virtual Status rope(Tensor x, const RopeParams& p, const Batch& batch) = 0;
+  Status rope(Tensor x, const RopeParams& p, const Batch& batch);
   // Stores k, v of the batch into the KV cache of layer p.layer, then causal attention of q
   // over each sequence's cached keys. q: [rows][n_head*head_dim], k/v: [rows][n_head_kv*head_dim].
-  virtual Status attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p,
-                           const Batch& batch) = 0;
+  Status attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p, const Batch& batch);
   // out = silu(gate) * up.
-  virtual Status swiglu(Tensor out, Tensor gate, Tensor up) = 0;
+  Status swiglu(Tensor out, Tensor gate, Tensor up);
   // out = gelu_tanh(gate) * up.
-  virtual Status geglu(Tensor out, Tensor gate, Tensor up) = 0;
+  Status geglu(Tensor out, Tensor gate, Tensor up);
   // x = gelu_tanh(x).
-  virtual Status gelu(Tensor x) = 0;
+  Status gelu(Tensor x) { return do_gelu(x); }
   // out[i] = in[rows[i]].
-  virtual Status gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) = 0;
+  Status gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows);
   // Copies a tensor to host memory (row-major, cols per row).
-  virtual Status to_host(Tensor t, float* host) = 0;
+  Status to_host(Tensor t, float* host) { return do_to_host(t, host); }
 
-  // Fused ops. Each is defined by its composition of the ops above (ops.cpp), which is what
-  // the CPU backend runs; a backend may replace one with a single kernel that computes the
-  // same float operations, so the architectures are written once for every backend.
+  // Fused ops. Each is defined by its composition of the ops above (the default do_*
+  // implementations in ops.cpp), which is what the CPU backend runs; a backend may replace
+  // one with a single kernel that computes the same float operations, so the architectures
+  // are written once for every backend.
   //
   // x += in · wᵀ (the residual add after an output projection).
-  virtual Status matmul_add(Tensor x, Tensor in, const Weight& w);
+  Status matmul_add(Tensor x, Tensor in, const Weight& w);
   // out = act(h · gateᵀ) * (h · upᵀ) with h = rms_norm(x, norm, eps): a gated FFN's input.
-  virtual Status norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
-                                   const Weight& gate, const Weight& up, GatedActivation act);
+  Status norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps, const Weight& gate,
+                           const Weight& up, GatedActivation act);
   // h = rms_norm(x, norm, eps); q = rope(h · wqᵀ + bq), k = rope(h · wkᵀ + bk),
   // v = h · wvᵀ + bv: an attention block's input.
-  virtual Status norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
-                               float eps, const QkvWeights& w, const RopeParams& rq,
-                               const RopeParams& rk, const Batch& batch);
+  Status norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
+                       const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
+                       const Batch& batch);
+
+ protected:
+  explicit Ops(const KvGeometry& kv) : kv_(kv) {}
+
+  // The backend's implementations: called only by the front above, with checked shapes.
+  virtual Tensor do_alloc(std::int64_t rows, std::int64_t cols) = 0;
+  virtual Status do_embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) = 0;
+  virtual Status do_rms_norm(Tensor out, Tensor in, const Weight& w, float eps) = 0;
+  virtual Status do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) = 0;
+  virtual Status do_matmul(Tensor out, Tensor in, const Weight& w) = 0;
+  virtual Status do_add_bias(Tensor x, const Weight& b) = 0;
+  virtual Status do_add(Tensor out, Tensor a, Tensor b) = 0;
+  virtual Status do_scale(Tensor x, float s) = 0;
+  virtual Status do_softcap(Tensor x, float cap) = 0;
+  virtual Status do_rope(Tensor x, const RopeParams& p, const Batch& batch) = 0;
+  virtual Status do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p,
+                              const Batch& batch) = 0;
+  virtual Status do_swiglu(Tensor out, Tensor gate, Tensor up) = 0;
+  virtual Status do_geglu(Tensor out, Tensor gate, Tensor up) = 0;
+  virtual Status do_gelu(Tensor x) = 0;
+  virtual Status do_gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) = 0;
+  virtual Status do_to_host(Tensor t, float* host) = 0;
+  // The fused ops: by default their compositions (ops.cpp).
+  virtual Status do_matmul_add(Tensor x, Tensor in, const Weight& w);
+  virtual Status do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                                      const Weight& gate, const Weight& up, GatedActivation act);
+  virtual Status do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
+                                  float eps, const QkvWeights& w, const RopeParams& rq,
+                                  const RopeParams& rk, const Batch& batch);
+
+ private:
+  KvGeometry kv_;
 };
 
 }  // namespace zinfer::model

@@ -3,6 +3,7 @@
 #include "engine/sample/sampler.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -97,19 +98,12 @@ Sampler::Sampler(SamplingParams params) : params_(std::move(params)) {}
 
 Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const std::int32_t> history,
                                      std::int64_t position) {
-  if (logits.empty()) return make_error(ErrorCode::kInvalidParameter, "logits is empty");
-  if (logits.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
-    return make_error(ErrorCode::kInvalidParameter, "logits has more than 2^31-1 entries");
-  }
+  // Invariants of the caller (Sequence): params_ passed validate() for this vocabulary when
+  // the job was made (sched::JobSpec::check), logits are one row of the model's output.
+  assert(!logits.empty() && logits.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
+  assert(position >= 0);
+  assert(validate(params_, static_cast<std::int32_t>(logits.size())).ok());
   const auto vocab = static_cast<std::int32_t>(logits.size());
-  if (validated_vocab_ != vocab) {
-    ZINFER_RETURN_IF_ERROR(validate(params_, vocab));
-    validated_vocab_ = vocab;
-  }
-  if (position < 0) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "position must be >= 0, got " + std::to_string(position));
-  }
 
   // Logprobs come from the untouched model output, so measure it before any stage runs.
   Scratch& s = scratch();

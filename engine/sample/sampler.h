@@ -30,14 +30,15 @@ struct SampleResult {
 
 class Sampler {
  public:
-  // Validation happens on the first sample() call, when the vocabulary size is known.
+  // params passed validate() against the model's vocabulary (sched::JobSpec::check does it).
   explicit Sampler(SamplingParams params);
 
   // logits: [vocab] for this position; used as scratch (bias and penalties are applied in
   // place). history: prompt + generated tokens so far (the penalty window is its tail).
   // position: index of the token being generated within the job (0 for the first).
-  // Errors: kInvalidParameter (params, empty logits, negative position, history ids out
-  // of range), kInferenceFailed (NaN or +inf logits, or no finite logit).
+  // Preconditions (asserted): logits not empty, position ≥ 0. Errors: kInvalidParameter
+  // (history ids out of range, a logit overflowed by bias/penalties), kInferenceFailed (NaN
+  // or +inf logits, or no finite logit).
   Result<SampleResult> sample(std::span<float> logits, std::span<const std::int32_t> history,
                               std::int64_t position);
 
@@ -45,7 +46,6 @@ class Sampler {
 
  private:
   SamplingParams params_;
-  std::int32_t validated_vocab_ = 0;  // vocab size params_ were validated against
 };
 
 }  // namespace zinfer::sample

@@ -11,11 +11,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <tuple>
 
 namespace zinfer::sched {
 
 struct Scheduler::Job {
+  explicit Job(JobSpec s) : spec(std::move(s)) {}
   JobSpec spec;
   std::uint64_t order = 0;  // add() order: FIFO among equal priorities
   std::unique_ptr<Sequence> seq;
@@ -63,56 +65,33 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(Llm& llm, const SchedulerCo
   return std::unique_ptr<Scheduler>(new Scheduler(llm, config));
 }
 
-Scheduler::Scheduler(Llm& llm, const SchedulerConfig& config) : llm_(llm), cfg_(config) {
-  for (std::int32_t s = cfg_.max_running - 1; s >= 0; --s) {
-    llm_.reset(s);  // start from empty sequences whatever the Llm was used for before
-    free_slots_.push_back(s);
-  }
+Scheduler::Scheduler(Llm& llm, const SchedulerConfig& config)
+    : llm_(llm), cfg_(config), kv_(llm.kv_blocks(), llm.kv_block_size()) {
+  for (std::int32_t s = cfg_.max_running - 1; s >= 0; --s) free_slots_.push_back(s);
 }
 
 Scheduler::~Scheduler() {
   for (auto& [id, job] : jobs_) release(*job);
 }
 
-std::int32_t Scheduler::blocks_for(std::int32_t n_tokens) const {
-  const std::int32_t bs = llm_.kv_block_size();
-  return (n_tokens + bs - 1) / bs;
-}
-
 // Blocks the running jobs still need to hold all their known tokens plus the next one.
 std::int32_t Scheduler::reserved_blocks() const {
   const std::int32_t n_ctx = llm_.options().n_ctx;
   std::int32_t sum = 0;
-  for (const Job* j : running_) sum += blocks_for(std::min(j->known() + 1, n_ctx)) - blocks_for(j->n_cached);
+  for (const Job* j : running_) sum += kv_.blocks_needed(j->slot, std::min(j->known() + 1, n_ctx) - j->n_cached);
   return sum;
 }
 
+JobLimits Scheduler::limits() const { return JobLimits{llm_.hparams().n_vocab, llm_.options().n_ctx}; }
+
 Status Scheduler::add(JobSpec spec) {
+  assert(spec.limits() == limits());  // checked against this model (JobSpec::check)
   if (jobs_.count(spec.id) != 0) {
     return make_error(ErrorCode::kInvalidParameter, "job id " + std::to_string(spec.id) + " is already live");
   }
-  if (spec.prompt.empty()) return make_error(ErrorCode::kInvalidParameter, "prompt is empty");
-  const std::int32_t n_vocab = llm_.hparams().n_vocab;
-  for (std::size_t i = 0; i < spec.prompt.size(); ++i) {
-    if (spec.prompt[i] < 0 || spec.prompt[i] >= n_vocab) {
-      return make_error(ErrorCode::kInvalidParameter, "prompt[" + std::to_string(i) + "] = " +
-                                                          std::to_string(spec.prompt[i]) +
-                                                          " is outside the vocabulary of " +
-                                                          std::to_string(n_vocab));
-    }
-  }
-  const std::int32_t n_ctx = llm_.options().n_ctx;
-  if (static_cast<std::int64_t>(spec.prompt.size()) >= n_ctx) {
-    return make_error(ErrorCode::kPromptTooLong, "prompt has " + std::to_string(spec.prompt.size()) +
-                                                     " tokens; the context holds " + std::to_string(n_ctx) +
-                                                     " and at least one must be left to generate");
-  }
-  ZINFER_RETURN_IF_ERROR(validate(spec.params, n_vocab));
-
-  auto job = std::make_unique<Job>();
+  auto job = std::make_unique<Job>(std::move(spec));
   job->order = next_order_++;
-  job->seq = std::make_unique<Sequence>(llm_.tokenizer(), spec.prompt, spec.params, n_ctx);
-  job->spec = std::move(spec);
+  job->seq = std::make_unique<Sequence>(llm_.tokenizer(), job->spec);
   Job* raw = job.get();
   jobs_.emplace(raw->spec.id, std::move(job));
   enqueue_waiting(raw);
@@ -127,7 +106,7 @@ void Scheduler::enqueue_waiting(Job* job) {
 
 void Scheduler::release(Job& job) {
   if (job.slot >= 0) {
-    llm_.reset(job.slot);
+    kv_.release(job.slot);
     free_slots_.push_back(job.slot);
     job.slot = -1;
   }
@@ -154,12 +133,13 @@ void Scheduler::preempt(Job& job) {
 }
 
 void Scheduler::admit(Clock::time_point now) {
-  std::int32_t budget = llm_.kv_free_blocks() - reserved_blocks();
+  std::int32_t budget = kv_.free_blocks() - reserved_blocks();
   const std::int32_t n_ctx = llm_.options().n_ctx;
   // Strict order: when the head does not fit, nobody behind it jumps ahead (no starvation).
   while (!waiting_.empty() && !free_slots_.empty()) {
     Job* job = waiting_.front();
-    const std::int32_t need = blocks_for(std::min(job->known() + 1, n_ctx));
+    // A free slot holds no blocks: this is the job's whole known context plus one token.
+    const std::int32_t need = kv_.blocks_needed(free_slots_.back(), std::min(job->known() + 1, n_ctx));
     if (need > budget && !running_.empty()) break;
     waiting_.erase(waiting_.begin());
     job->slot = free_slots_.back();
@@ -168,7 +148,10 @@ void Scheduler::admit(Clock::time_point now) {
     // known tokens (a shared system prompt, or its own tokens after a preemption).
     std::vector<std::int32_t> known(static_cast<std::size_t>(job->known()));
     for (std::int32_t i = 0; i < job->known(); ++i) known[static_cast<std::size_t>(i)] = job->token_at(i);
-    job->n_cached = llm_.reuse_prefix(job->slot, known);
+    // Never the whole of it: the last known token is always fed, so its logits exist.
+    job->n_cached = cfg_.prefix_cache && known.size() >= 2
+                        ? kv_.attach(job->slot, known, static_cast<std::int32_t>(known.size()) - 1)
+                        : 0;
     counters_.tokens_reused += static_cast<std::uint64_t>(job->n_cached);
     job->started = true;
     if (!job->admitted_at) job->admitted_at = now;
@@ -236,7 +219,7 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   std::sort(order.begin(), order.end(), [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
   std::int32_t n_decode = 0;
   for (const Job* j : order) n_decode += j->known() - j->n_cached == 1 ? 1 : 0;
-  std::int32_t prefill_budget = std::max(cfg_.max_step_tokens - n_decode, llm_.kv_block_size());
+  std::int32_t prefill_budget = std::max(cfg_.max_step_tokens - n_decode, kv_.block_size());
   std::vector<Job*> batch;
   for (Job* j : order) {
     const std::int32_t remaining = j->known() - j->n_cached;
@@ -251,45 +234,48 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     batch.push_back(j);
   }
 
-  // 3. Make the batch fit the KV pool: preempt the lowest-ranked (youngest) running job
-  //    until it does. A lone job always fits: the pool holds at least n_ctx tokens.
-  while (true) {
-    std::int32_t need = 0;
-    for (const Job* j : batch) {
-      need += blocks_for(j->n_cached + static_cast<std::int32_t>(j->input.size())) - blocks_for(j->n_cached);
+  // 3. Give the batch its KV blocks, in rank order. When the pool is short, the lowest-ranked
+  //    running job is preempted (it ranks at or below the job being served, so blocks already
+  //    given this step are never taken back) until the reservation succeeds. A lone job
+  //    always fits: the pool holds at least n_ctx tokens. The forward pass then only writes
+  //    into blocks it was given — it cannot run out of KV memory.
+  std::vector<Job*> planned;
+  for (Job* j : batch) {
+    if (j->slot < 0) continue;  // preempted below for a higher-ranked job
+    const auto n = static_cast<std::int32_t>(j->input.size());
+    while (!kv_.reserve(j->slot, n).ok()) {
+      Job* victim = *std::max_element(running_.begin(), running_.end(),
+                                      [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+      assert(victim != j || running_.size() > 1);  // the pool holds one full context
+      preempt(*victim);
+      if (victim == j) break;
     }
-    if (need <= llm_.kv_free_blocks() || running_.size() <= 1) break;
-    Job* victim = *std::max_element(running_.begin(), running_.end(),
-                                    [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
-    std::erase(batch, victim);
-    preempt(*victim);
+    if (j->slot >= 0) planned.push_back(j);
   }
-  if (batch.empty()) return events;
+  if (planned.empty()) return events;
 
-  // 4. One forward pass over every sequence in the batch.
-  std::vector<SeqInput> inputs;
-  inputs.reserve(batch.size());
-  for (const Job* j : batch) inputs.push_back(SeqInput{j->slot, j->input, false});
-  auto logits = llm_.forward_batch(inputs);
+  // 4. One forward pass over every planned sequence.
+  std::vector<SeqStep> steps;
+  steps.reserve(planned.size());
+  for (const Job* j : planned) steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false});
+  auto logits = llm_.forward_batch(steps);
   ++counters_.steps;
   const Clock::time_point t = Clock::now();
-  if (!logits.ok()) {
-    if (logits.error().code == ErrorCode::kOutOfMemory && batch.size() > 1) {
-      // Not expected (the batch was sized above); recover by shedding the youngest job.
-      preempt(*batch.back());
-      return events;
-    }
-    for (Job* j : batch) {
+  if (!logits.ok()) {  // a device error: every job of the step ends with it
+    for (Job* j : planned) {
       const JobId id = j->spec.id;
       events.push_back(error_event(*j, logits.error(), t));
       erase(id);
     }
     return events;
   }
+  if (cfg_.prefix_cache) {
+    for (const Job* j : planned) kv_.commit(j->slot, j->input);  // publish the blocks they filled
+  }
 
   // 5. Sample for the sequences whose last known token was just fed.
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    Job* j = batch[i];
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    Job* j = planned[i];
     j->n_cached += static_cast<std::int32_t>(j->input.size());
     counters_.tokens_prefilled += j->input.size();
     if (j->n_cached < j->known()) continue;  // prompt chunk: nothing to sample yet
@@ -343,8 +329,8 @@ SchedulerStats Scheduler::stats() const {
   SchedulerStats s = counters_;
   s.waiting = static_cast<std::int32_t>(waiting_.size());
   s.running = static_cast<std::int32_t>(running_.size());
-  s.kv_total_blocks = llm_.kv_total_blocks();
-  s.kv_used_blocks = s.kv_total_blocks - llm_.kv_free_blocks();
+  s.kv_total_blocks = kv_.n_blocks();
+  s.kv_used_blocks = s.kv_total_blocks - kv_.free_blocks();
   return s;
 }
 

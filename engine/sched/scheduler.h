@@ -1,7 +1,9 @@
-// Scheduler: continuous batching over one Llm. Holds the jobs (waiting and running), admits
-// them by KV budget in priority-then-FIFO order, runs ONE forward_batch per step over every
-// running sequence (prompt chunks and decodes together), preempts instead of running out of
-// KV memory, enforces deadlines, and reports per-job events. No threads, no sockets: the
+// Scheduler: continuous batching over one Llm. Holds the jobs (waiting and running) and the
+// KV cache's block allocator (engine/kv/) — the one owner of KV memory: it admits jobs by KV
+// budget in priority-then-FIFO order, reserves each step's blocks (preempting instead of
+// running out), reuses cached prefixes, and hands the planned batch (n_past + block tables)
+// to ONE Llm::forward_batch per step over every running sequence (prompt chunks and decodes
+// together). It enforces deadlines and reports per-job events. No threads, no sockets: the
 // caller (the service's engine thread, a test, a benchmark) drives step().
 //
 // Policies:
@@ -12,7 +14,10 @@
 //    pool); growth past the pool is handled by preemption.
 //  - Preemption: when a step's batch does not fit the pool, the lowest-ranked running job
 //    (lowest priority, then youngest) loses its KV blocks and goes back to waiting; it later
-//    recomputes prompt + generated tokens and continues with identical output. Never OOM.
+//    recomputes prompt + generated tokens and continues with identical output. Blocks are
+//    reserved before the forward pass, so the forward pass never runs out of KV memory.
+//  - Prefix reuse (config.prefix_cache): an admitted job starts from the longest run of
+//    cached full blocks its known tokens begin with; the blocks each step fills are published.
 //  - Batch: every running decode (1 token each), then prompt chunks in rank order up to
 //    max_step_tokens — one forward_batch per step.
 //  - Deadlines are checked at the start of every step, for waiting and running jobs.
@@ -27,30 +32,23 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/kv/kv_block_allocator.h"
 #include "engine/model/llm.h"
+#include "engine/sched/job_spec.h"
 #include "engine/sched/sequence.h"
 
 namespace zinfer::sched {
 
-using Clock = std::chrono::steady_clock;
-using JobId = std::uint64_t;
-
 struct SchedulerConfig {
   std::int32_t max_running = 16;       // concurrent sequences (1 ≤ · ≤ LlmOptions.n_seq_max)
   std::int32_t max_step_tokens = 512;  // tokens per forward step: all decodes, then prompt chunks
+  bool prefix_cache = false;           // reuse cached KV blocks of earlier jobs with the same
+                                       // leading tokens (off by default until it has run on a
+                                       // GPU; CPU-verified)
 };
 
 // kInvalidParameter naming the field when config does not fit the model's options.
 Status validate(const SchedulerConfig& config, const LlmOptions& llm_options);
-
-struct JobSpec {
-  JobId id = 0;                                // unique among live jobs
-  std::vector<std::int32_t> prompt;            // token ids, 1 ≤ size < n_ctx
-  GenerationParams params;
-  std::int32_t priority = 0;                   // higher runs first; ties in add() order
-  std::optional<Clock::time_point> deadline;   // absolute; checked at every step
-  Clock::time_point arrival = Clock::now();    // receipt time: the origin of queue/ttft timings
-};
 
 struct JobTimings {
   double queue_ms = 0.0;      // arrival → first admitted
@@ -91,14 +89,17 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  // The Llm must outlive the scheduler; the scheduler is its only user while it lives.
+  // The Llm must outlive the scheduler; the scheduler is its only user while it lives (and
+  // the only owner of its KV pool).
   static Result<std::unique_ptr<Scheduler>> create(Llm& llm, const SchedulerConfig& config);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a job. kInvalidParameter (empty prompt, token ids outside the vocabulary, bad
-  // params, duplicate id), kPromptTooLong (prompt leaves no room to generate in n_ctx).
+  // What a job must be checked against (JobSpec::check) before add().
+  JobLimits limits() const;
+  // Queues a job; its contents were checked against limits(). kInvalidParameter only for an
+  // id that is already live.
   Status add(JobSpec spec);
   // Ends a live job now with `reason` (kCancelled, kDeadline, ...), frees its KV blocks and
   // returns its terminal event (held-back text included); nullopt if the id is not live.
@@ -118,7 +119,6 @@ class Scheduler {
   struct Job;
   Scheduler(Llm& llm, const SchedulerConfig& config);
 
-  std::int32_t blocks_for(std::int32_t n_tokens) const;
   std::int32_t reserved_blocks() const;
   void admit(Clock::time_point now);
   void preempt(Job& job);
@@ -130,6 +130,7 @@ class Scheduler {
 
   Llm& llm_;
   SchedulerConfig cfg_;
+  kv::KvBlockAllocator kv_;  // the KV pool's blocks: which job's positions live where
   std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
   std::vector<Job*> waiting_;       // sorted: priority desc, then add() order
   std::vector<Job*> running_;       // admission order

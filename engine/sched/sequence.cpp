@@ -16,32 +16,11 @@ const char* finish_reason_name(FinishReason r) {
   return "none";
 }
 
-Status validate(const GenerationParams& params, std::int32_t vocab_size) {
-  if (params.max_tokens < 1) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "max_tokens must be ≥ 1, got " + std::to_string(params.max_tokens));
-  }
-  for (std::size_t i = 0; i < params.stop.size(); ++i) {
-    if (params.stop[i].empty()) {
-      return make_error(ErrorCode::kInvalidParameter, "stop[" + std::to_string(i) + "] must not be empty");
-    }
-  }
-  for (std::size_t i = 0; i < params.stop_token_ids.size(); ++i) {
-    const std::int32_t id = params.stop_token_ids[i];
-    if (id < 0 || id >= vocab_size) {
-      return make_error(ErrorCode::kInvalidParameter, "stop_token_ids[" + std::to_string(i) + "] = " +
-                                                          std::to_string(id) + " is outside the vocabulary");
-    }
-  }
-  return sample::validate(params.sampling, vocab_size);
-}
-
-Sequence::Sequence(const tok::Tokenizer& tok, std::vector<std::int32_t> prompt, GenerationParams params,
-                   std::int32_t n_ctx)
+Sequence::Sequence(const tok::Tokenizer& tok, const JobSpec& spec)
     : tok_(tok),
-      prompt_(std::move(prompt)),
-      params_(std::move(params)),
-      n_ctx_(n_ctx),
+      prompt_(spec.prompt()),
+      params_(spec.params()),
+      n_ctx_(spec.limits().n_ctx),
       sampler_(params_.sampling),
       detok_(tok),
       stops_(params_.stop) {

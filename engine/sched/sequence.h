@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/sched/job_spec.h"
 #include "engine/sample/sampler.h"
 #include "engine/sample/sampling_params.h"
 #include "engine/sample/stop_matcher.h"
@@ -25,17 +26,6 @@ enum class FinishReason : std::uint8_t {
 };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
-struct GenerationParams {
-  sample::SamplingParams sampling;
-  std::int32_t max_tokens = 256;             // ≥ 1
-  std::vector<std::string> stop;             // stop strings (excluded from the text)
-  std::vector<std::int32_t> stop_token_ids;  // extra ids that end generation
-  bool ignore_eos = false;                   // keep going past end-of-generation tokens
-};
-
-// kInvalidParameter naming the field.
-Status validate(const GenerationParams& params, std::int32_t vocab_size);
-
 struct StepOutput {
   std::vector<std::int32_t> tokens;             // tokens gained this step
   std::string text;                             // complete UTF-8 released this step
@@ -45,8 +35,8 @@ struct StepOutput {
 
 class Sequence {
  public:
-  Sequence(const tok::Tokenizer& tok, std::vector<std::int32_t> prompt, GenerationParams params,
-           std::int32_t n_ctx);
+  // The spec's prompt and parameters were checked (JobSpec::check); the sequence trusts them.
+  Sequence(const tok::Tokenizer& tok, const JobSpec& spec);
 
   const std::vector<std::int32_t>& prompt() const { return prompt_; }
   const std::vector<std::int32_t>& generated() const { return generated_; }

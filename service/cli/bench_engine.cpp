@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_file.h"
+#include "engine/sched/sequence_runner.h"
 
 namespace zinfer::cli {
 namespace {
@@ -44,12 +45,10 @@ std::vector<std::int32_t> ids(std::int32_t n_vocab, int n, int salt) {
 // Prompt processing: one forward pass over `n` tokens of a fresh sequence.
 Result<double> time_prefill(Llm& llm, int n) {
   const auto prompt = ids(llm.hparams().n_vocab, n, 1);
-  llm.reset(0);
+  sched::SequenceRunner run(llm);
   const auto t0 = Clock::now();
-  ZINFER_RETURN_IF_ERROR(llm.forward(0, prompt, false));
-  const double ms = ms_since(t0);
-  llm.reset(0);
-  return ms;
+  ZINFER_RETURN_IF_ERROR(run.forward(0, prompt, false));
+  return ms_since(t0);
 }
 
 // Decoding: `batch` sequences that hold a `context`-token context, then `steps` forward
@@ -57,25 +56,23 @@ Result<double> time_prefill(Llm& llm, int n) {
 Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
   const std::int32_t n_vocab = llm.hparams().n_vocab;
   std::vector<std::vector<std::int32_t>> ctx(static_cast<std::size_t>(batch));
-  std::vector<SeqInput> in(static_cast<std::size_t>(batch));
+  std::vector<sched::SeqInput> in(static_cast<std::size_t>(batch));
+  sched::SequenceRunner run(llm);
   for (int b = 0; b < batch; ++b) {
-    llm.reset(b);
     ctx[static_cast<std::size_t>(b)] = ids(n_vocab, context, 100 + b);
-    in[static_cast<std::size_t>(b)] = SeqInput{b, ctx[static_cast<std::size_t>(b)], false};
+    in[static_cast<std::size_t>(b)] = sched::SeqInput{b, ctx[static_cast<std::size_t>(b)], false};
   }
-  ZINFER_RETURN_IF_ERROR(llm.forward_batch(in));
+  ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
   std::vector<std::vector<std::int32_t>> next(static_cast<std::size_t>(batch));
   const auto t0 = Clock::now();
   for (int s = 0; s < steps; ++s) {
     for (int b = 0; b < batch; ++b) {
       next[static_cast<std::size_t>(b)] = {static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
-      in[static_cast<std::size_t>(b)] = SeqInput{b, next[static_cast<std::size_t>(b)], false};
+      in[static_cast<std::size_t>(b)] = sched::SeqInput{b, next[static_cast<std::size_t>(b)], false};
     }
-    ZINFER_RETURN_IF_ERROR(llm.forward_batch(in));
+    ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
   }
-  const double ms = ms_since(t0) / steps;
-  for (int b = 0; b < batch; ++b) llm.reset(b);
-  return ms;
+  return ms_since(t0) / steps;
 }
 
 // Bytes one decode step must read from the weights: all of them except an untied token

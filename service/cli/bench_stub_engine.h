@@ -27,7 +27,7 @@ class StubEngine final : public worker::JobEngine {
   }
   const worker::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
-    jobs_.emplace(spec.id, Job{spec.params.max_tokens, 0, static_cast<std::int32_t>(spec.prompt.size())});
+    jobs_.emplace(spec.id, Job{spec.params().max_tokens, 0, static_cast<std::int32_t>(spec.prompt().size())});
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
@@ -39,9 +39,7 @@ class StubEngine final : public worker::JobEngine {
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override;
   bool idle() const override { return jobs_.empty(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
-  std::vector<sched::JobId> waiting_ids() const override { return {}; }
-  std::vector<sched::JobId> running_ids() const override {
+  std::vector<sched::JobId> live_ids() const override {
     std::vector<sched::JobId> ids;
     for (const auto& [id, j] : jobs_) ids.push_back(id);
     return ids;

@@ -9,6 +9,7 @@
 
 #include "engine/model/llm.h"
 #include "engine/sched/sequence.h"
+#include "engine/sched/sequence_runner.h"
 #include "service/cli/commands.h"
 
 namespace zinfer::cli {
@@ -59,22 +60,21 @@ int run_generate(GenerateArgs& a) {
     std::cerr << "error: the prompt encodes to no tokens\n";
     return 2;
   }
-  if (auto st = sched::validate(a.gen, llm.hparams().n_vocab); !st.ok()) {
-    std::cerr << "error: " << st.error().message << "\n";
+  auto spec = sched::JobSpec::check(std::move(prompt_ids), a.gen, {llm.hparams().n_vocab, llm.options().n_ctx});
+  if (!spec.ok()) {
+    std::cerr << "error: " << spec.error().message << "\n";
     return 2;
   }
-  if (static_cast<std::int32_t>(prompt_ids.size()) >= llm.options().n_ctx) {
-    std::cerr << "error: prompt has " << prompt_ids.size() << " tokens, context is " << llm.options().n_ctx << "\n";
-    return 2;
-  }
+  const std::size_t n_prompt = spec->prompt().size();
 
-  sched::Sequence seq(tok, prompt_ids, a.gen, llm.options().n_ctx);
+  sched::Sequence seq(tok, *spec);
+  sched::SequenceRunner run(llm);
   double prompt_ms = 0.0;
   auto t_decode = std::chrono::steady_clock::now();
   bool first = true;
   while (!seq.finished()) {
     auto t0 = std::chrono::steady_clock::now();
-    auto logits = llm.forward(0, seq.pending_input(), false);
+    auto logits = run.forward(0, seq.pending_input(), false);
     if (!logits.ok()) {
       std::cerr << "\nerror: " << error_code_name(logits.error().code) << ": " << logits.error().message << "\n";
       return 1;
@@ -103,8 +103,8 @@ int run_generate(GenerateArgs& a) {
   std::fprintf(stderr,
                "[%s] load %.0f ms | prompt %zu tokens in %.1f ms (%.1f tok/s) | generated %.0f tokens, "
                "decode %.1f tok/s | finish: %s\n",
-               a.llm.device.c_str(), load_ms, prompt_ids.size(), prompt_ms,
-               1000.0 * static_cast<double>(prompt_ids.size()) / std::max(prompt_ms, 1e-3), n_gen,
+               a.llm.device.c_str(), load_ms, n_prompt, prompt_ms,
+               1000.0 * static_cast<double>(n_prompt) / std::max(prompt_ms, 1e-3), n_gen,
                n_gen > 1 ? 1000.0 * (n_gen - 1) / std::max(decode_ms, 1e-3) : 0.0,
                sched::finish_reason_name(seq.finish_reason()));
   return 0;

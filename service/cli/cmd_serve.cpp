@@ -127,7 +127,7 @@ Command register_serve(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--q8-act{false}", a->llm.exact_matmul,
                "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
-  sub->add_flag("--prefix-cache", a->llm.prefix_cache,
+  sub->add_flag("--prefix-cache", a->sched.prefix_cache,
                 "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching)");
   sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then depend on its "

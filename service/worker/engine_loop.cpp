@@ -82,13 +82,7 @@ EngineSnapshot EngineLoop::snapshot() const {
 void EngineLoop::publish_snapshot_now() {
   const sched::SchedulerStats s = engine_.stats();
   std::lock_guard lk(snap_mu_);
-  snap_.waiting = s.waiting;
-  snap_.running = s.running;
-  snap_.kv_used_blocks = s.kv_used_blocks;
-  snap_.kv_total_blocks = s.kv_total_blocks;
-  snap_.steps = s.steps;
-  snap_.tokens_generated = s.tokens_generated;
-  snap_.tokens_reused = s.tokens_reused;
+  snap_.engine = s;
   snap_.failed = failed_;
 }
 
@@ -161,9 +155,7 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     return;
   }
   // EndAllCmd
-  std::vector<sched::JobId> ids = engine_.waiting_ids();
-  for (sched::JobId id : engine_.running_ids()) ids.push_back(id);
-  for (sched::JobId id : ids) {
+  for (sched::JobId id : engine_.live_ids()) {
     auto ev = engine_.cancel(id, sched::FinishReason::kCancelled);
     if (!ev) continue;
     if (ev->completion_tokens == 0) {

@@ -49,15 +49,9 @@ struct OutFrame {
   bool terminal() const { return kind != FrameKind::kToken; }
 };
 
-// Engine numbers published after every step (read by health/stats on the I/O thread).
+// The engine's numbers as of the last step, published for the I/O thread (health/stats).
 struct EngineSnapshot {
-  std::int32_t waiting = 0;
-  std::int32_t running = 0;
-  std::int32_t kv_used_blocks = 0;
-  std::int32_t kv_total_blocks = 0;
-  std::uint64_t steps = 0;
-  std::uint64_t tokens_generated = 0;
-  std::uint64_t tokens_reused = 0;  // known tokens taken from the prefix cache
+  sched::SchedulerStats engine;  // the scheduler's own stats struct, as it reported it
   bool failed = false;  // the engine thread hit an unrecoverable error (worker must exit)
 };
 

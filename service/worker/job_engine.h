@@ -40,9 +40,8 @@ class JobEngine {
   // One step; at most one event per job.
   virtual std::vector<sched::JobEvent> step(sched::Clock::time_point now) = 0;
   virtual bool idle() const = 0;
-  virtual std::optional<sched::Clock::time_point> next_deadline() const = 0;
-  virtual std::vector<sched::JobId> waiting_ids() const = 0;
-  virtual std::vector<sched::JobId> running_ids() const = 0;
+  // Every live job, waiting ones first (the drain timeout ends them all).
+  virtual std::vector<sched::JobId> live_ids() const = 0;
   virtual sched::SchedulerStats stats() const = 0;
 };
 

@@ -23,9 +23,11 @@ class SchedulerEngine final : public JobEngine {
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point now) override { return sched_->step(now); }
   bool idle() const override { return sched_->idle(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return sched_->next_deadline(); }
-  std::vector<sched::JobId> waiting_ids() const override { return sched_->waiting_ids(); }
-  std::vector<sched::JobId> running_ids() const override { return sched_->running_ids(); }
+  std::vector<sched::JobId> live_ids() const override {
+    std::vector<sched::JobId> ids = sched_->waiting_ids();
+    for (sched::JobId id : sched_->running_ids()) ids.push_back(id);
+    return ids;
+  }
   sched::SchedulerStats stats() const override { return sched_->stats(); }
 
  private:

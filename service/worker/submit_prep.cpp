@@ -5,18 +5,11 @@
 
 namespace zinfer::worker {
 
-Result<std::vector<std::int32_t>> prepare_submit(const protocol::SubmitMsg& s, const EngineInfo& info) {
+Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const EngineInfo& info) {
   std::vector<std::int32_t> ids;
   const tok::Tokenizer* tok = info.tokenizer;
   if (s.prompt_tokens) {
     ids = *s.prompt_tokens;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i] < 0 || ids[i] >= info.vocab_size) {
-        return make_error(ErrorCode::kInvalidRequest,
-                          "submit.prompt_tokens[" + std::to_string(i) + "]: token id " + std::to_string(ids[i]) +
-                              " is outside the vocabulary [0, " + std::to_string(info.vocab_size) + ")");
-      }
-    }
   } else if (s.prompt) {
     if (tok == nullptr) {
       return make_error(ErrorCode::kInvalidRequest, "submit.prompt: this worker accepts prompt_tokens only");
@@ -34,16 +27,16 @@ Result<std::vector<std::int32_t>> prepare_submit(const protocol::SubmitMsg& s, c
   } else {
     return make_error(ErrorCode::kInvalidRequest, "submit: one of prompt, prompt_tokens, messages is required");
   }
-  if (ids.empty()) return make_error(ErrorCode::kInvalidRequest, "submit.prompt: encodes to no tokens");
-  if (static_cast<std::int64_t>(ids.size()) >= info.context_length) {
-    return make_error(ErrorCode::kPromptTooLong, "submit.prompt: " + std::to_string(ids.size()) +
-                                                     " tokens; the context holds " +
-                                                     std::to_string(info.context_length) +
-                                                     " and at least one must be left to generate");
+  if (ids.empty() && !s.prompt_tokens) {
+    return make_error(ErrorCode::kInvalidRequest, "submit.prompt: encodes to no tokens");
   }
-  Status st = sched::validate(s.params, info.vocab_size);
-  if (!st.ok()) return make_error(st.error().code, "submit." + st.error().message);
-  return ids;
+  auto spec = sched::JobSpec::check(std::move(ids), s.params, sched::JobLimits{info.vocab_size, info.context_length});
+  if (spec.ok()) return spec;
+  // "prompt..." names the engine's field: say which form of the submit it came from.
+  const std::string& msg = spec.error().message;
+  const std::string prompt_field = s.prompt_tokens ? "submit.prompt_tokens" : s.messages ? "submit.messages" : "submit.prompt";
+  const bool about_prompt = msg.compare(0, 6, "prompt") == 0;
+  return make_error(spec.error().code, about_prompt ? prompt_field + msg.substr(6) : "submit." + msg);
 }
 
 }  // namespace zinfer::worker

@@ -308,7 +308,7 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
     return;
   }
   const EngineSnapshot snap = loop_->snapshot();
-  const auto queued = std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running);
+  const std::int32_t queued = queue_depth(snap);
   if (queued >= config_.max_queued) {
     reject(peer, req_style,
            make_error(ErrorCode::kQueueFull, "the queue holds " + std::to_string(queued) + " jobs (--max-queued " +
@@ -316,37 +316,30 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
            s.job_id);
     return;
   }
-  auto prompt = prepare_submit(s, engine_->info());
-  if (!prompt.ok()) {
-    reject(peer, req_style, prompt.error(), s.job_id);
+  auto spec = prepare_submit(s, engine_->info());
+  if (!spec.ok()) {
+    reject(peer, req_style, spec.error(), s.job_id);
     return;
   }
 
   JobEntry& e = table_.insert(peer, s.job_id, req_style);
-  e.prompt_tokens = static_cast<std::int32_t>(prompt->size());
-  const std::int64_t free_slots = std::max<std::int64_t>(0, engine_->info().capacity - snap.running);
-  protocol::AcceptedMsg accepted{s.job_id, static_cast<std::int32_t>(std::max<std::int64_t>(0, queued - free_slots))};
+  e.prompt_tokens = static_cast<std::int32_t>(spec->prompt().size());
+  const std::int32_t free_slots = std::max(0, engine_->info().capacity - snap.engine.running);
+  protocol::AcceptedMsg accepted{s.job_id, std::max(0, queued - free_slots)};
   if (sender_->send(peer, req_style, protocol::encode(accepted)) == RouterSender::Outcome::kGone) {
     table_.erase(e.handle);  // nobody to answer: the job is dropped before it exists
     return;
   }
   ++counters_.accepted;
-  counters_.prompt_tokens += prompt->size();
+  counters_.prompt_tokens += spec->prompt().size();
 
-  SubmitCommand cmd;
-  cmd.handle = e.handle;
-  cmd.job_id = s.job_id;
-  cmd.client = peer_label(peer);
-  cmd.stream = s.stream;
-  cmd.logprobs = s.logprobs;
-  cmd.spec.id = e.handle;
-  cmd.spec.prompt = std::move(*prompt);
-  cmd.spec.params = std::move(s.params);
-  cmd.spec.priority = s.priority;
-  cmd.spec.arrival = received;
-  if (s.deadline_ms) cmd.spec.deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  spec->id = e.handle;
+  spec->priority = s.priority;
+  spec->arrival = received;
+  if (s.deadline_ms) spec->deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  SubmitCommand cmd{e.handle, s.job_id, peer_label(peer), std::move(*spec), s.stream, s.logprobs};
   service_log().debug("job {}/{}: accepted ({} prompt tokens, priority {})", cmd.client, cmd.job_id,
-                      cmd.spec.prompt.size(), cmd.spec.priority);
+                      cmd.spec.prompt().size(), cmd.spec.priority);
   loop_->submit(std::move(cmd));
 }
 
@@ -357,6 +350,12 @@ void Worker::handle_cancel(const std::string& peer, const std::string& job_id) {
   if (e->cancel_requested) return;
   e->cancel_requested = true;
   loop_->cancel(*h);
+}
+
+// Accepted jobs not running yet: the live jobs of the table minus those the engine runs (a
+// job in flight between the threads counts as queued).
+std::int32_t Worker::queue_depth(const EngineSnapshot& snap) const {
+  return static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.engine.running));
 }
 
 protocol::HealthReply Worker::health() const {
@@ -371,8 +370,8 @@ protocol::HealthReply Worker::health() const {
   h.device = info.device;
   h.vram_used_bytes = info.device_bytes_used;
   h.vram_resident = info.vram_resident;
-  h.active_jobs = snap.running;
-  h.queue_depth = static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running));
+  h.active_jobs = snap.engine.running;
+  h.queue_depth = queue_depth(snap);
   h.capacity = info.capacity;
   h.uptime_s = uptime_s();
   return h;
@@ -386,14 +385,14 @@ protocol::StatsReply Worker::stats() const {
   s.jobs_cancelled = counters_.cancelled;
   s.jobs_failed = counters_.failed;
   s.jobs_rejected = counters_.rejected;
-  s.tokens_generated = snap.tokens_generated;
+  s.tokens_generated = snap.engine.tokens_generated;
   s.prompt_tokens = counters_.prompt_tokens;
-  s.active_jobs = snap.running;
-  s.queue_depth = static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.running));
-  s.kv_blocks_used = snap.kv_used_blocks;
-  s.kv_blocks_total = snap.kv_total_blocks;
-  s.engine_steps = snap.steps;
-  s.prompt_tokens_cached = snap.tokens_reused;
+  s.active_jobs = snap.engine.running;
+  s.queue_depth = queue_depth(snap);
+  s.kv_blocks_used = snap.engine.kv_used_blocks;
+  s.kv_blocks_total = snap.engine.kv_total_blocks;
+  s.engine_steps = snap.engine.steps;
+  s.prompt_tokens_cached = snap.engine.tokens_reused;
   s.uptime_s = uptime_s();
   return s;
 }

@@ -76,6 +76,7 @@ class Worker {
   void client_gone(const std::string& peer, const char* why);
   void flush_backlogs();
   void begin_drain(double timeout_s);
+  std::int32_t queue_depth(const EngineSnapshot& snap) const;
   protocol::HealthReply health() const;
   protocol::StatsReply stats() const;
   double uptime_s() const;

@@ -39,44 +39,43 @@ struct Output {
   bool ok = true;
 };
 
-sched::JobSpec make_job(int i, std::int32_t n_vocab) {
-  sched::JobSpec s;
-  s.id = static_cast<sched::JobId>(i + 1);
+sched::JobSpec make_job(int i, const sched::JobLimits& limits) {
+  const std::int32_t n_vocab = limits.n_vocab;
+  std::vector<std::int32_t> prompt;
   const int len = 1 + (i * 37) % 300;
   for (int k = 0; k < len; ++k)
-    s.prompt.push_back(static_cast<std::int32_t>((i * 7919 + k * 104729 + 13) % (n_vocab - 600) + 300));
-  s.params.max_tokens = kMaxTokens;
-  s.params.ignore_eos = true;
+    prompt.push_back(static_cast<std::int32_t>((i * 7919 + k * 104729 + 13) % (n_vocab - 600) + 300));
+  sched::GenerationParams params;
+  params.max_tokens = kMaxTokens;
+  params.ignore_eos = true;
   if (i % 2 == 0) {
-    s.params.sampling.temperature = 0.0f;
+    params.sampling.temperature = 0.0f;
   } else {
-    s.params.sampling.temperature = 0.9f;
-    s.params.sampling.top_k = 50;
-    s.params.sampling.top_p = 0.95f;
-    s.params.sampling.seed = 1000 + static_cast<std::uint64_t>(i);
+    params.sampling.temperature = 0.9f;
+    params.sampling.top_k = 50;
+    params.sampling.top_p = 0.95f;
+    params.sampling.seed = 1000 + static_cast<std::uint64_t>(i);
   }
-  return s;
+  auto s = sched::JobSpec::check(std::move(prompt), std::move(params), limits);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  sched::JobSpec spec = std::move(s).value();
+  spec.id = static_cast<sched::JobId>(i + 1);
+  return spec;
 }
 
 // Runs the jobs to completion in one scheduler; returns outputs by job id and the most jobs
 // that ran in one step.
-std::map<sched::JobId, Output> run(Llm& llm, const std::vector<sched::JobSpec>& jobs,
+std::map<sched::JobId, Output> run(sched::Scheduler& s, const std::vector<sched::JobSpec>& jobs,
                                    int* max_running = nullptr) {
-  sched::SchedulerConfig cfg;
-  cfg.max_running = kJobs;
-  cfg.max_step_tokens = 256;
-  auto s = sched::Scheduler::create(llm, cfg);
-  EXPECT_TRUE(s.ok()) << s.error().message;
   std::map<sched::JobId, Output> out;
-  if (!s.ok()) return out;
   for (const auto& j : jobs) {
-    const Status st = (*s)->add(j);
+    const Status st = s.add(j);
     EXPECT_TRUE(st.ok()) << st.error().message;
   }
   int most = 0;
-  while (!(*s)->idle()) {
-    const std::vector<sched::JobEvent> events = (*s)->step();
-    most = std::max(most, static_cast<int>((*s)->running_ids().size()));
+  while (!s.idle()) {
+    const std::vector<sched::JobEvent> events = s.step();
+    most = std::max(most, static_cast<int>(s.running_ids().size()));
     for (const auto& ev : events) {
       Output& o = out[ev.id];
       o.tokens.insert(o.tokens.end(), ev.tokens.begin(), ev.tokens.end());
@@ -91,24 +90,31 @@ std::map<sched::JobId, Output> run(Llm& llm, const std::vector<sched::JobSpec>& 
   return out;
 }
 
-void check_batch_invariance(Llm& llm, const char* label) {
-  const std::int32_t n_vocab = llm.hparams().n_vocab;
+// One scheduler runs the batch, then each job alone (so with the prefix cache on, the alone
+// runs find the blocks the batch run published).
+void check_batch_invariance(Llm& llm, bool prefix_cache, const char* label) {
+  sched::SchedulerConfig cfg;
+  cfg.max_running = kJobs;
+  cfg.max_step_tokens = 256;
+  cfg.prefix_cache = prefix_cache;
+  auto sched = sched::Scheduler::create(llm, cfg);
+  ASSERT_TRUE(sched.ok()) << sched.error().message;
   std::vector<sched::JobSpec> jobs;
-  for (int i = 0; i < kJobs; ++i) jobs.push_back(make_job(i, n_vocab));
+  for (int i = 0; i < kJobs; ++i) jobs.push_back(make_job(i, (*sched)->limits()));
   int most = 0;
-  const auto together = run(llm, jobs, &most);
+  const auto together = run(**sched, jobs, &most);
   ASSERT_EQ(together.size(), static_cast<std::size_t>(kJobs));
   EXPECT_GE(most, kJobs / 2) << "the batch never held many jobs at once";
   int equal = 0;
   for (int i = 0; i < kJobs; ++i) {
-    const auto alone = run(llm, {jobs[static_cast<std::size_t>(i)]});
+    const auto alone = run(**sched, {jobs[static_cast<std::size_t>(i)]});
     const sched::JobId id = jobs[static_cast<std::size_t>(i)].id;
     ASSERT_EQ(alone.count(id), 1u);
     const Output& a = alone.at(id);
     const Output& b = together.at(id);
     ASSERT_EQ(a.tokens.size(), static_cast<std::size_t>(kMaxTokens)) << "job " << id;
     EXPECT_EQ(b.tokens, a.tokens) << label << " job " << id << " (prompt "
-                                  << jobs[static_cast<std::size_t>(i)].prompt.size()
+                                  << jobs[static_cast<std::size_t>(i)].prompt().size()
                                   << " tokens, " << (i % 2 ? "sampled" : "greedy") << ")";
     EXPECT_EQ(b.logprobs, a.logprobs) << label << " job " << id << ": log-probabilities differ";
     equal += (b.tokens == a.tokens && b.logprobs == a.logprobs) ? 1 : 0;
@@ -117,9 +123,8 @@ void check_batch_invariance(Llm& llm, const char* label) {
               equal, kJobs, most);
 }
 
-LlmOptions gpu_options(const std::string& path, bool prefix_cache = false) {
+LlmOptions gpu_options(const std::string& path) {
   LlmOptions lo;
-  lo.prefix_cache = prefix_cache;
   lo.model_path = path;
   lo.device = "cuda";
   lo.n_ctx = 512;
@@ -137,9 +142,9 @@ void check_synthetic_qwen(bool prefix_cache, const char* label) {
   const std::string path = testing::temp_dir() + "/batch_qwen_shapes.gguf";
   auto written = model::write_synthetic_model(o, path);
   ASSERT_TRUE(written.ok()) << written.error().message;
-  auto llm = Llm::load(gpu_options(path, prefix_cache));
+  auto llm = Llm::load(gpu_options(path));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
-  check_batch_invariance(**llm, label);
+  check_batch_invariance(**llm, prefix_cache, label);
 }
 
 TEST(CudaBatchInvariance, SyntheticQwenShapes) {
@@ -160,7 +165,7 @@ TEST(CudaBatchInvariance, SmolLM2) {
   ZINFER_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
   auto llm = Llm::load(gpu_options(path));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
-  check_batch_invariance(**llm, "SmolLM2-135M");
+  check_batch_invariance(**llm, /*prefix_cache=*/false, "SmolLM2-135M");
 }
 
 }  // namespace

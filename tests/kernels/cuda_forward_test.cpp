@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
@@ -86,6 +87,8 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
   const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;
+  sched::SequenceRunner run_cpu(**cpu);
+  sched::SequenceRunner run_gpu(**gpu);
 
   auto prompt = [&](std::size_t n, std::int32_t salt) {
     std::vector<std::int32_t> t(n);
@@ -105,9 +108,9 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
   };
 
   std::vector<std::vector<std::int32_t>> toks = {prompt(23, 1), prompt(5, 2), prompt(1, 3)};
-  std::vector<SeqInput> in = {{0, toks[0], true}, {1, toks[1], false}, {2, toks[2], true}};
-  auto rc = (*cpu)->forward_batch(in);
-  auto rg = (*gpu)->forward_batch(in);
+  std::vector<sched::SeqInput> in = {{0, toks[0], true}, {1, toks[1], false}, {2, toks[2], true}};
+  auto rc = run_cpu.forward_batch(in);
+  auto rg = run_gpu.forward_batch(in);
   ASSERT_TRUE(rc.ok()) << rc.error().message;
   ASSERT_TRUE(rg.ok()) << rg.error().message;
   compare(*rg, *rc, "prefill");
@@ -117,19 +120,19 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
       const std::vector<float>& l = (*rc)[i];
       next[i] = {argmax(std::vector<float>(l.end() - n_vocab, l.end()))};
     }
-    std::vector<SeqInput> dec = {{0, next[0], false}, {1, next[1], false}, {2, next[2], false}};
-    rc = (*cpu)->forward_batch(dec);
-    rg = (*gpu)->forward_batch(dec);
+    std::vector<sched::SeqInput> dec = {{0, next[0], false}, {1, next[1], false}, {2, next[2], false}};
+    rc = run_cpu.forward_batch(dec);
+    rg = run_gpu.forward_batch(dec);
     ASSERT_TRUE(rc.ok()) << rc.error().message;
     ASSERT_TRUE(rg.ok()) << rg.error().message;
     compare(*rg, *rc, "decode step " + std::to_string(step));
   }
   const std::vector<std::int32_t> one = {argmax((*rc)[0])};
-  auto lc = (*cpu)->forward(0, one, false);
-  auto lg = (*gpu)->forward(0, one, false);
+  auto lc = run_cpu.forward(0, one, false);
+  auto lg = run_gpu.forward(0, one, false);
   ASSERT_TRUE(lc.ok() && lg.ok());
   compare({*lg}, {*lc}, "single-sequence step");
-  EXPECT_EQ((*gpu)->seq_length(0), 23 + 4 + 1);
+  EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
   std::printf("%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(), max_diff);
 }
 
@@ -169,7 +172,7 @@ TEST(CudaLoad, TypedErrors) {
   lo.n_seq_max = 1;
   auto ok = Llm::load(lo);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
-  EXPECT_GE((*ok)->kv_total_blocks(), 512 / (*ok)->kv_block_size());
+  EXPECT_GE((*ok)->kv_blocks(), 512 / (*ok)->kv_block_size());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "engine/model/llm.h"
 #include "engine/model/synthetic_model.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -51,19 +52,20 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
   ASSERT_TRUE(eager.ok()) << eager.error().message;
 
   const std::int32_t n_vocab = (*graphs)->hparams().n_vocab;
+  sched::SequenceRunner run_graphs(**graphs), run_eager(**eager);
   std::vector<std::vector<std::int32_t>> prompts = {{5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1},
                                                     {11, 13}, {400}};
-  for (Llm* m : {graphs->get(), eager->get()}) {
-    std::vector<SeqInput> in;
+  for (sched::SequenceRunner* m : {&run_graphs, &run_eager}) {
+    std::vector<sched::SeqInput> in;
     for (std::size_t s = 0; s < prompts.size(); ++s)
-      in.push_back(SeqInput{static_cast<std::int32_t>(s), prompts[s], false});
+      in.push_back(sched::SeqInput{static_cast<std::int32_t>(s), prompts[s], false});
     auto out = m->forward_batch(in);
     ASSERT_TRUE(out.ok()) << out.error().message;
   }
   // 60 steps: all three sequences, then sequence 1 alone every fourth step.
   for (int step = 0; step < 60; ++step) {
     std::vector<std::vector<std::int32_t>> next;
-    std::vector<SeqInput> in;
+    std::vector<sched::SeqInput> in;
     for (std::int32_t s = 0; s < 3; ++s) {
       if (step % 4 == 3 && s != 1) continue;
       next.push_back({static_cast<std::int32_t>((step * 131 + s * 17) % (n_vocab / 2) + 3)});
@@ -71,10 +73,10 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
     std::size_t i = 0;
     for (std::int32_t s = 0; s < 3; ++s) {
       if (step % 4 == 3 && s != 1) continue;
-      in.push_back(SeqInput{s, next[i++], false});
+      in.push_back(sched::SeqInput{s, next[i++], false});
     }
-    auto a = (*graphs)->forward_batch(in);
-    auto b = (*eager)->forward_batch(in);
+    auto a = run_graphs.forward_batch(in);
+    auto b = run_eager.forward_batch(in);
     ASSERT_TRUE(a.ok()) << a.error().message;
     ASSERT_TRUE(b.ok()) << b.error().message;
     ASSERT_EQ(a->size(), b->size());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
@@ -54,6 +55,8 @@ TEST(CudaLargeModel, Llama3ShapesMatchCpu) {
   t0 = std::chrono::steady_clock::now();
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
+  sched::SequenceRunner run_cpu(**cpu);
+  sched::SequenceRunner run_gpu(**gpu);
   std::printf("GPU load %.2f s\n", seconds_since(t0));
 
   std::vector<std::int32_t> tokens(13);
@@ -62,10 +65,10 @@ TEST(CudaLargeModel, Llama3ShapesMatchCpu) {
   double max_diff = 0.0;
   for (int step = 0; step < 3; ++step) {
     t0 = std::chrono::steady_clock::now();
-    auto lc = (*cpu)->forward(0, tokens, false);
+    auto lc = run_cpu.forward(0, tokens, false);
     const double cpu_s = seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
-    auto lg = (*gpu)->forward(0, tokens, false);
+    auto lg = run_gpu.forward(0, tokens, false);
     const double gpu_s = seconds_since(t0);
     ASSERT_TRUE(lc.ok()) << lc.error().message;
     ASSERT_TRUE(lg.ok()) << lg.error().message;

@@ -83,7 +83,7 @@ TEST_P(FusedOps, MatmulAddMatchesComposition) {
     model::Tensor cx = testing::cpu_tensor(*p.cpu, x, rows, k);
     model::Tensor cy = testing::cpu_tensor(*p.cpu, acc, rows, n_out);
     ASSERT_TRUE(p.gpu->matmul_add(gy, gx, w.gpu).ok());
-    ASSERT_TRUE(p.cpu->model::Ops::matmul_add(cy, cx, w.cpu).ok());
+    ASSERT_TRUE(p.cpu->matmul_add(cy, cx, w.cpu).ok());
     EXPECT_TRUE(testing::all_close(testing::download(gy), testing::host_copy(cy), kAtol, kRtol))
         << "rows " << rows;
   }
@@ -109,7 +109,7 @@ TEST_P(FusedOps, NormGatedMatmulMatchesCompositionAndIsBatchInvariant) {
     model::Tensor cx = testing::cpu_tensor(*p.cpu, x, rows, k);
     model::Tensor cout = p.cpu->alloc(rows, ff);
     ASSERT_TRUE(p.gpu->norm_gated_matmul(gout, gx, norm.gpu, 1e-6f, gate.gpu, up.gpu, act).ok());
-    ASSERT_TRUE(p.cpu->model::Ops::norm_gated_matmul(cout, cx, norm.cpu, 1e-6f, gate.cpu, up.cpu, act).ok());
+    ASSERT_TRUE(p.cpu->norm_gated_matmul(cout, cx, norm.cpu, 1e-6f, gate.cpu, up.cpu, act).ok());
     const auto batched = testing::download(gout);
     EXPECT_TRUE(testing::all_close(batched, testing::host_copy(cout), kAtol, kRtol));
     // Row 11 alone gives the same bits as inside the batch.
@@ -171,7 +171,7 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
     model::Tensor cx = testing::cpu_tensor(*p.cpu, x, rows, k);
     model::Tensor cq = p.cpu->alloc(rows, dq), ck = p.cpu->alloc(rows, dkv), cv = p.cpu->alloc(rows, dkv);
     ASSERT_TRUE(p.gpu->norm_qkv_rope(gq, gk, gv, gx, norm.gpu, 1e-5f, gw, rq, rk, batch).ok());
-    ASSERT_TRUE(p.cpu->model::Ops::norm_qkv_rope(cq, ck, cv, cx, norm.cpu, 1e-5f, cw, rq, rk, batch).ok());
+    ASSERT_TRUE(p.cpu->norm_qkv_rope(cq, ck, cv, cx, norm.cpu, 1e-5f, cw, rq, rk, batch).ok());
     EXPECT_TRUE(testing::all_close(testing::download(gq), testing::host_copy(cq), kAtol, kRtol)) << "q";
     EXPECT_TRUE(testing::all_close(testing::download(gk), testing::host_copy(ck), kAtol, kRtol)) << "k";
     EXPECT_TRUE(testing::all_close(testing::download(gv), testing::host_copy(cv), kAtol, kRtol)) << "v";

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -102,14 +103,14 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
     const std::vector<std::int32_t> golden = c["generated_ids"];
     const auto& steps = c["steps"];
     ASSERT_EQ(golden.size(), steps.size());
-    (*cpu)->reset(0);
-    (*gpu)->reset(0);
+    sched::SequenceRunner run_cpu(**cpu);
+    sched::SequenceRunner run_gpu(**gpu);
     Tally t;
     std::vector<std::int32_t> feed = prompt;
     std::string text;
     for (std::size_t s = 0; s < golden.size(); ++s) {
-      auto lg = (*gpu)->forward(0, feed, false);
-      auto lc = (*cpu)->forward(0, feed, false);
+      auto lg = run_gpu.forward(0, feed, false);
+      auto lc = run_cpu.forward(0, feed, false);
       ASSERT_TRUE(lg.ok()) << lg.error().message;
       ASSERT_TRUE(lc.ok()) << lc.error().message;
       const std::string where = std::string(m.name) + "/" + name + " step " + std::to_string(s);

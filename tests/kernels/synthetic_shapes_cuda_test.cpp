@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
 #include "engine/quant/ggml_type.h"
 #include "tests/kernels/gpu_test_util.h"
@@ -77,14 +78,16 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
   const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;
+  auto run_cpu = std::make_unique<sched::SequenceRunner>(**cpu);
+  auto run_gpu = std::make_unique<sched::SequenceRunner>(**gpu);
 
   std::vector<std::int32_t> tokens(13);
   for (std::size_t i = 0; i < tokens.size(); ++i)
     tokens[i] = static_cast<std::int32_t>((i * 7919 + 101) % static_cast<std::size_t>(n_vocab));
   double max_diff = 0.0;
   for (int step = 0; step < 3; ++step) {
-    auto lc = (*cpu)->forward(0, tokens, false);
-    auto lg = (*gpu)->forward(0, tokens, false);
+    auto lc = run_cpu->forward(0, tokens, false);
+    auto lg = run_gpu->forward(0, tokens, false);
     ASSERT_TRUE(lc.ok()) << lc.error().message;
     ASSERT_TRUE(lg.ok()) << lg.error().message;
     ASSERT_EQ(lc->size(), static_cast<std::size_t>(n_vocab));
@@ -97,6 +100,8 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
               "max |gpu - cpu| logit %.3g\n",
               shape.preset, type.c_str(), o.n_layers == 0 ? -1 : o.n_layers,
               written->fallbacks.size(), written->file_size / 1e6, write_s, max_diff);
+  run_cpu.reset();
+  run_gpu.reset();
   cpu->reset();  // unload (and unmap) before the file goes
   gpu->reset();
   std::filesystem::remove(path);

@@ -19,10 +19,6 @@ namespace {
 
 constexpr std::size_t kChunkFloats = std::size_t{1} << 22;  // 16 MiB scratch chunks
 
-Status shape_error(const char* op, const std::string& what) {
-  return make_error(ErrorCode::kInferenceFailed, std::string(op) + ": " + what);
-}
-
 inline float* row(Tensor t, std::int64_t r) { return t.data + r * t.stride; }
 
 }  // namespace
@@ -34,7 +30,10 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
-CpuOps::CpuOps(const CpuOpsConfig& config) : cfg_(config), pool_(config.n_threads) {
+CpuOps::CpuOps(const CpuOpsConfig& config)
+    : Ops(model::KvGeometry{config.n_layer, config.n_embd_kv, config.block_size}),
+      cfg_(config),
+      pool_(config.n_threads) {
   const std::size_t kv_floats = static_cast<std::size_t>(cfg_.n_layer) * cfg_.n_blocks * cfg_.block_size *
                                 static_cast<std::size_t>(cfg_.n_embd_kv);
   k_cache_.assign(kv_floats, 0.0f);
@@ -46,7 +45,7 @@ void CpuOps::reset_scratch() {
   chunk_used_ = 0;
 }
 
-Tensor CpuOps::alloc(std::int64_t rows, std::int64_t cols) {
+Tensor CpuOps::do_alloc(std::int64_t rows, std::int64_t cols) {
   // Round rows up to 16 floats so rows stay aligned relative to the chunk start.
   const std::int64_t stride = (cols + 15) / 16 * 16;
   const std::size_t need = static_cast<std::size_t>(std::max<std::int64_t>(rows, 1) * stride);
@@ -67,29 +66,17 @@ Tensor CpuOps::alloc(std::int64_t rows, std::int64_t cols) {
   }
 }
 
-Status CpuOps::embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
-  if (out.rows != static_cast<std::int64_t>(tokens.size()) || out.cols != table.ne0) {
-    return shape_error("embed", "output shape does not match tokens × n_embd");
-  }
+Status CpuOps::do_embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
   const std::size_t rsize = quant::row_size(table.type, table.ne0);
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const std::int32_t id = tokens[i];
-    if (id < 0 || id >= table.ne1) {
-      return make_error(ErrorCode::kInvalidParameter,
-                        "token id " + std::to_string(id) + " outside vocabulary [0, " +
-                            std::to_string(table.ne1) + ")");
-    }
     const auto* src = static_cast<const std::uint8_t*>(table.data) + static_cast<std::size_t>(id) * rsize;
     quant::dequantize_row(table.type, src, row(out, static_cast<std::int64_t>(i)), table.ne0);
   }
   return ok_status();
 }
 
-Status CpuOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
-  if (out.rows != in.rows || out.cols != in.cols) return shape_error("rms_norm", "shape mismatch");
-  if (w.present() && (w.ne0 != in.cols || w.type != quant::GgmlType::kF32)) {
-    return shape_error("rms_norm", "weight must be f32 [" + std::to_string(in.cols) + "]");
-  }
+Status CpuOps::do_rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
   const auto* wd = static_cast<const float*>(w.data);
   for (std::int64_t r = 0; r < in.rows; ++r) {
     const float* x = row(in, r);
@@ -106,8 +93,7 @@ Status CpuOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
   return ok_status();
 }
 
-Status CpuOps::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
-  if (out.rows != in.rows || out.cols != in.cols) return shape_error("layer_norm", "shape mismatch");
+Status CpuOps::do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
   const auto* wd = static_cast<const float*>(w.data);
   const auto* bd = static_cast<const float*>(b.data);
   for (std::int64_t r = 0; r < in.rows; ++r) {
@@ -132,13 +118,7 @@ Status CpuOps::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& 
   return ok_status();
 }
 
-Status CpuOps::matmul(Tensor out, Tensor in, const Weight& w) {
-  if (in.cols != w.ne0 || out.cols != w.ne1 || out.rows != in.rows) {
-    return shape_error("matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) +
-                                     "] × w [" + std::to_string(w.ne1) + "," + std::to_string(w.ne0) +
-                                     "] → out [" + std::to_string(out.rows) + "," +
-                                     std::to_string(out.cols) + "]");
-  }
+Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   const std::size_t w_row = quant::row_size(w.type, w.ne0);
   const auto* wd = static_cast<const std::uint8_t*>(w.data);
   const std::int64_t n_rows = in.rows;
@@ -183,8 +163,7 @@ Status CpuOps::matmul(Tensor out, Tensor in, const Weight& w) {
   return ok_status();
 }
 
-Status CpuOps::add_bias(Tensor x, const Weight& b) {
-  if (b.ne0 != x.cols || b.type != quant::GgmlType::kF32) return shape_error("add_bias", "bias must be f32 [cols]");
+Status CpuOps::do_add_bias(Tensor x, const Weight& b) {
   const auto* bd = static_cast<const float*>(b.data);
   for (std::int64_t r = 0; r < x.rows; ++r) {
     float* y = row(x, r);
@@ -193,10 +172,7 @@ Status CpuOps::add_bias(Tensor x, const Weight& b) {
   return ok_status();
 }
 
-Status CpuOps::add(Tensor out, Tensor a, Tensor b) {
-  if (a.rows != b.rows || a.cols != b.cols || out.rows != a.rows || out.cols != a.cols) {
-    return shape_error("add", "shape mismatch");
-  }
+Status CpuOps::do_add(Tensor out, Tensor a, Tensor b) {
   for (std::int64_t r = 0; r < a.rows; ++r) {
     const float* x = row(a, r);
     const float* y = row(b, r);
@@ -206,7 +182,7 @@ Status CpuOps::add(Tensor out, Tensor a, Tensor b) {
   return ok_status();
 }
 
-Status CpuOps::scale(Tensor x, float s) {
+Status CpuOps::do_scale(Tensor x, float s) {
   for (std::int64_t r = 0; r < x.rows; ++r) {
     float* y = row(x, r);
     for (std::int64_t i = 0; i < x.cols; ++i) y[i] *= s;
@@ -214,8 +190,7 @@ Status CpuOps::scale(Tensor x, float s) {
   return ok_status();
 }
 
-Status CpuOps::softcap(Tensor x, float cap) {
-  if (!(cap > 0.0f)) return shape_error("softcap", "cap must be > 0");
+Status CpuOps::do_softcap(Tensor x, float cap) {
   const float inv = 1.0f / cap;
   for (std::int64_t r = 0; r < x.rows; ++r) {
     float* y = row(x, r);
@@ -224,10 +199,7 @@ Status CpuOps::softcap(Tensor x, float cap) {
   return ok_status();
 }
 
-Status CpuOps::rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
-  if (x.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || x.rows != batch.n_tokens()) {
-    return shape_error("rope", "x must be [n_tokens, n_head * head_dim]");
-  }
+Status CpuOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
   std::vector<float> cos_c(static_cast<std::size_t>(p.n_rot / 2)), sin_c(cos_c.size());
   for (std::int64_t r = 0; r < x.rows; ++r) {
@@ -265,21 +237,15 @@ float* CpuOps::kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_
   return cache.data() + per_layer * layer + static_cast<std::size_t>(slot) * cfg_.n_embd_kv;
 }
 
-Status CpuOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
+Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
                          const model::Batch& batch) {
   const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
-  if (dkv != cfg_.n_embd_kv || k.cols != dkv || v.cols != dkv ||
-      q.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || out.cols != q.cols) {
-    return shape_error("attention", "q/k/v/out widths do not match the head geometry");
-  }
-  if (p.layer < 0 || p.layer >= cfg_.n_layer) return shape_error("attention", "layer out of range");
   const std::int32_t bs = cfg_.block_size;
   // 1. Store the new keys and values into their sequences' cache slots.
   for (const auto& s : batch.seqs) {
     for (std::int32_t t = 0; t < s.n_tokens; ++t) {
       const std::int32_t pos = s.n_past + t;
       const std::size_t bi = static_cast<std::size_t>(pos / bs);
-      if (bi >= s.block_table.size()) return shape_error("attention", "block table too short");
       const std::int32_t slot = s.block_table[bi] * bs + pos % bs;
       std::memcpy(kv_row(k_cache_, p.layer, slot), row(k, s.row_start + t), sizeof(float) * dkv);
       std::memcpy(kv_row(v_cache_, p.layer, slot), row(v, s.row_start + t), sizeof(float) * dkv);
@@ -338,8 +304,7 @@ Status CpuOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::
   return ok_status();
 }
 
-Status CpuOps::swiglu(Tensor out, Tensor gate, Tensor up) {
-  if (gate.rows != up.rows || gate.cols != up.cols) return shape_error("swiglu", "shape mismatch");
+Status CpuOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {
   for (std::int64_t r = 0; r < gate.rows; ++r) {
     const float* g = row(gate, r);
     const float* u = row(up, r);
@@ -349,8 +314,7 @@ Status CpuOps::swiglu(Tensor out, Tensor gate, Tensor up) {
   return ok_status();
 }
 
-Status CpuOps::geglu(Tensor out, Tensor gate, Tensor up) {
-  if (gate.rows != up.rows || gate.cols != up.cols) return shape_error("geglu", "shape mismatch");
+Status CpuOps::do_geglu(Tensor out, Tensor gate, Tensor up) {
   for (std::int64_t r = 0; r < gate.rows; ++r) {
     const float* g = row(gate, r);
     const float* u = row(up, r);
@@ -360,7 +324,7 @@ Status CpuOps::geglu(Tensor out, Tensor gate, Tensor up) {
   return ok_status();
 }
 
-Status CpuOps::gelu(Tensor x) {
+Status CpuOps::do_gelu(Tensor x) {
   for (std::int64_t r = 0; r < x.rows; ++r) {
     float* y = row(x, r);
     for (std::int64_t i = 0; i < x.cols; ++i) y[i] = gelu_tanh(y[i]);
@@ -368,18 +332,14 @@ Status CpuOps::gelu(Tensor x) {
   return ok_status();
 }
 
-Status CpuOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
-  if (out.rows != static_cast<std::int64_t>(rows.size()) || out.cols != in.cols) {
-    return shape_error("gather_rows", "shape mismatch");
-  }
+Status CpuOps::do_gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] < 0 || rows[i] >= in.rows) return shape_error("gather_rows", "row index out of range");
     std::memcpy(row(out, static_cast<std::int64_t>(i)), row(in, rows[i]), sizeof(float) * in.cols);
   }
   return ok_status();
 }
 
-Status CpuOps::to_host(Tensor t, float* host) {
+Status CpuOps::do_to_host(Tensor t, float* host) {
   for (std::int64_t r = 0; r < t.rows; ++r) std::memcpy(host + r * t.cols, row(t, r), sizeof(float) * t.cols);
   return ok_status();
 }

@@ -29,33 +29,33 @@ class CpuOps final : public model::Ops {
   // Frees all scratch tensors; call before each forward pass.
   void reset_scratch();
 
-  model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
   ScratchMark scratch_mark() override { return {chunk_index_, chunk_used_}; }
   void scratch_release(ScratchMark m) override {
     chunk_index_ = m.chunk;
     chunk_used_ = m.used;
   }
-  Status embed(model::Tensor out, const model::Weight& table, std::span<const std::int32_t> tokens) override;
-  Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
-  Status layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w, const model::Weight& b,
-                    float eps) override;
-  Status matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
-  Status add_bias(model::Tensor x, const model::Weight& b) override;
-  Status add(model::Tensor out, model::Tensor a, model::Tensor b) override;
-  Status scale(model::Tensor x, float s) override;
-  Status softcap(model::Tensor x, float cap) override;
-  Status rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
-  Status attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
-                   const model::AttnParams& p, const model::Batch& batch) override;
-  Status swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
-  Status geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
-  Status gelu(model::Tensor x) override;
-  Status gather_rows(model::Tensor out, model::Tensor in, std::span<const std::int32_t> rows) override;
-  Status to_host(model::Tensor t, float* host) override;
-
   std::size_t kv_bytes() const { return (k_cache_.size() + v_cache_.size()) * sizeof(float); }
 
  private:
+  model::Tensor do_alloc(std::int64_t rows, std::int64_t cols) override;
+  Status do_embed(model::Tensor out, const model::Weight& table, std::span<const std::int32_t> tokens) override;
+  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
+  Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w, const model::Weight& b,
+                    float eps) override;
+  Status do_matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
+  Status do_add_bias(model::Tensor x, const model::Weight& b) override;
+  Status do_add(model::Tensor out, model::Tensor a, model::Tensor b) override;
+  Status do_scale(model::Tensor x, float s) override;
+  Status do_softcap(model::Tensor x, float cap) override;
+  Status do_rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
+  Status do_attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
+                   const model::AttnParams& p, const model::Batch& batch) override;
+  Status do_swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status do_geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status do_gelu(model::Tensor x) override;
+  Status do_gather_rows(model::Tensor out, model::Tensor in, std::span<const std::int32_t> rows) override;
+  Status do_to_host(model::Tensor t, float* host) override;
+
   float* kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot);
 
   CpuOpsConfig cfg_;

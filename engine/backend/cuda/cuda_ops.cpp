@@ -1,4 +1,5 @@
-// CudaOps (see cuda_ops.h): argument checks as in CpuOps, then one launcher per op.
+// CudaOps (see cuda_ops.h): one launcher per op; the ops front (engine/model/ops.h) has
+// checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
 #include <cmath>
@@ -39,20 +40,11 @@ Error shape_error(const char* op, const std::string& what) {
 MatrixView view(Tensor t) { return MatrixView{t.data, t.rows, t.cols, t.stride}; }
 QuantMatrixView view(const Weight& w) { return QuantMatrixView{w.type, w.ne0, w.ne1, w.data}; }
 
-// An optional f32 vector weight of n elements, or an error naming the op.
-Result<const float*> f32_vector(const char* op, const Weight& w, std::int64_t n) {
-  if (!w.present()) return static_cast<const float*>(nullptr);
-  if (w.ne0 != n || w.type != quant::GgmlType::kF32) {
-    return make_error(ErrorCode::kInferenceFailed,
-                      std::string(op) + ": weight must be f32 [" + std::to_string(n) + "]");
-  }
-  return static_cast<const float*>(w.data);
-}
-
 }  // namespace
 
 CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
-    : ctx_(ctx),
+    : Ops(model::KvGeometry{config.n_layer, config.n_embd_kv, config.block_size}),
+      ctx_(ctx),
       cfg_(config),
       arena_(ctx.ledger(), kScratchChunkBytes),
       uploader_(ctx.stream()),
@@ -104,7 +96,7 @@ Status CudaOps::ready() const {
   return ok_status();
 }
 
-Tensor CudaOps::alloc(std::int64_t rows, std::int64_t cols) {
+Tensor CudaOps::do_alloc(std::int64_t rows, std::int64_t cols) {
   const std::int64_t stride = (cols + 15) / 16 * 16;
   const auto bytes =
       static_cast<std::size_t>(std::max<std::int64_t>(rows, 1) * stride) * sizeof(float);
@@ -181,18 +173,8 @@ Result<CudaOps::DeviceBatch> CudaOps::device_batch(const model::Batch& batch) {
   return batch_;
 }
 
-Status CudaOps::embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
+Status CudaOps::do_embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (out.rows != static_cast<std::int64_t>(tokens.size()) || out.cols != table.ne0) {
-    return shape_error("embed", "output shape does not match tokens × n_embd");
-  }
-  for (std::int32_t id : tokens) {
-    if (id < 0 || id >= table.ne1) {
-      return make_error(ErrorCode::kInvalidParameter, "token id " + std::to_string(id) +
-                                                          " outside vocabulary [0, " +
-                                                          std::to_string(table.ne1) + ")");
-    }
-  }
   if (tokens.empty()) return ok_status();
   if (step_.is_tokens(tokens)) {
     return launch_embed(view(out), view(table), step_.device().tokens, ctx_.stream());
@@ -204,30 +186,21 @@ Status CudaOps::embed(Tensor out, const Weight& table, std::span<const std::int3
   return launch_embed(view(out), view(table), d_tokens, ctx_.stream());
 }
 
-Status CudaOps::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
+Status CudaOps::do_rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (out.rows != in.rows || out.cols != in.cols) return shape_error("rms_norm", "shape mismatch");
-  ZINFER_ASSIGN_OR_RETURN(const float* wd, f32_vector("rms_norm", w, in.cols));
+  const auto* wd = static_cast<const float*>(w.data);
   return launch_rms_norm(view(out), view(in), wd, eps, ctx_.stream());
 }
 
-Status CudaOps::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
+Status CudaOps::do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (out.rows != in.rows || out.cols != in.cols)
-    return shape_error("layer_norm", "shape mismatch");
-  ZINFER_ASSIGN_OR_RETURN(const float* wd, f32_vector("layer_norm", w, in.cols));
-  ZINFER_ASSIGN_OR_RETURN(const float* bd, f32_vector("layer_norm", b, in.cols));
+  const auto* wd = static_cast<const float*>(w.data);
+  const auto* bd = static_cast<const float*>(b.data);
   return launch_layer_norm(view(out), view(in), wd, bd, eps, ctx_.stream());
 }
 
-Status CudaOps::matmul(Tensor out, Tensor in, const Weight& w) {
+Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (in.cols != w.ne0 || out.cols != w.ne1 || out.rows != in.rows) {
-    return shape_error(
-        "matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
-                      std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → out [" +
-                      std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
-  }
   if (in.rows == 0) return ok_status();
   if (cfg_.batch_invariant || in.rows <= kMatvecTileRows) {
     // The choice depends on the weight and buffers, never on the row count (invariance).
@@ -244,34 +217,28 @@ Status CudaOps::matmul(Tensor out, Tensor in, const Weight& w) {
                     static_cast<std::int64_t>(gemm_tile_.size() / sizeof(float)), ctx_.stream());
 }
 
-Status CudaOps::add_bias(Tensor x, const Weight& b) {
+Status CudaOps::do_add_bias(Tensor x, const Weight& b) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (!b.present() || b.ne0 != x.cols || b.type != quant::GgmlType::kF32) {
-    return shape_error("add_bias", "bias must be f32 [cols]");
-  }
   return launch_add_bias(view(x), static_cast<const float*>(b.data), ctx_.stream());
 }
 
-Status CudaOps::add(Tensor out, Tensor a, Tensor b) {
+Status CudaOps::do_add(Tensor out, Tensor a, Tensor b) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_add(view(out), view(a), view(b), ctx_.stream());
 }
 
-Status CudaOps::scale(Tensor x, float s) {
+Status CudaOps::do_scale(Tensor x, float s) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_scale(view(x), s, ctx_.stream());
 }
 
-Status CudaOps::softcap(Tensor x, float cap) {
+Status CudaOps::do_softcap(Tensor x, float cap) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_softcap(view(x), cap, ctx_.stream());
 }
 
-Status CudaOps::rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
+Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (x.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || x.rows != batch.n_tokens()) {
-    return shape_error("rope", "x must be [n_tokens, n_head * head_dim]");
-  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   RopeArgs a;
   a.n_head = p.n_head;
@@ -284,21 +251,9 @@ Status CudaOps::rope(Tensor x, const model::RopeParams& p, const model::Batch& b
   return launch_rope(view(x), a, db.positions, ctx_.stream());
 }
 
-Status CudaOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
+Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
                           const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
-  const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
-  if (dkv != cfg_.n_embd_kv || k.cols != dkv || v.cols != dkv ||
-      q.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || out.cols != q.cols) {
-    return shape_error("attention", "q/k/v/out widths do not match the head geometry");
-  }
-  if (q.rows != batch.n_tokens() || k.rows != q.rows || v.rows != q.rows || out.rows != q.rows) {
-    return shape_error("attention", "q/k/v/out rows must equal the batch's tokens");
-  }
-  if (p.layer < 0 || p.layer >= cfg_.n_layer) return shape_error("attention", "layer out of range");
-  if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
-    return shape_error("attention", "n_head must be a multiple of n_head_kv");
-  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   float* kc = layer_cache(k_cache_, p.layer);
   float* vc = layer_cache(v_cache_, p.layer);
@@ -318,29 +273,23 @@ Status CudaOps::attention(Tensor out, Tensor q, Tensor k, Tensor v, const model:
   return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream());
 }
 
-Status CudaOps::swiglu(Tensor out, Tensor gate, Tensor up) {
+Status CudaOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_swiglu(view(out), view(gate), view(up), ctx_.stream());
 }
 
-Status CudaOps::geglu(Tensor out, Tensor gate, Tensor up) {
+Status CudaOps::do_geglu(Tensor out, Tensor gate, Tensor up) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_geglu(view(out), view(gate), view(up), ctx_.stream());
 }
 
-Status CudaOps::gelu(Tensor x) {
+Status CudaOps::do_gelu(Tensor x) {
   ZINFER_RETURN_IF_ERROR(ready());
   return launch_gelu(view(x), ctx_.stream());
 }
 
-Status CudaOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
+Status CudaOps::do_gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (out.rows != static_cast<std::int64_t>(rows.size()) || out.cols != in.cols) {
-    return shape_error("gather_rows", "shape mismatch");
-  }
-  for (std::int32_t r : rows) {
-    if (r < 0 || r >= in.rows) return shape_error("gather_rows", "row index out of range");
-  }
   if (rows.empty()) return ok_status();
   if (step_.is_logit_rows(rows)) {
     return launch_gather_rows(view(out), view(in), step_.device().logit_rows, ctx_.stream());
@@ -349,7 +298,7 @@ Status CudaOps::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t>
   return launch_gather_rows(view(out), view(in), d_rows, ctx_.stream());
 }
 
-Status CudaOps::to_host(Tensor t, float* host) {
+Status CudaOps::do_to_host(Tensor t, float* host) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (t.rows <= 0 || t.cols <= 0) return ctx_.synchronize();
   // Through page-locked memory: a copy into pageable memory is staged by the driver in small
@@ -377,48 +326,43 @@ bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
          matvec_pieces_supported(view(w), view(in));
 }
 
-Status CudaOps::matmul_add(Tensor x, Tensor in, const Weight& w) {
+Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (in.cols != w.ne0 || x.cols != w.ne1 || x.rows != in.rows) {
-    return shape_error("matmul_add", "shapes do not match the weight");
-  }
   if (in.rows == 0) return ok_status();
-  if (!fused_ok(w, in, in.rows)) return Ops::matmul_add(x, in, w);
+  if (!fused_ok(w, in, in.rows)) return Ops::do_matmul_add(x, in, w);
   return launch_matvec_pieces(view(x), view(in), view(w), true, ctx_.stream());
 }
 
-Status CudaOps::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
-                                  const Weight& gate, const Weight& up,
-                                  model::GatedActivation act) {
+Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                                     const Weight& gate, const Weight& up,
+                                     model::GatedActivation act) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (x.cols != gate.ne0 || out.cols != gate.ne1 || out.rows != x.rows || gate.type != up.type ||
-      gate.ne0 != up.ne0 || gate.ne1 != up.ne1) {
-    return shape_error("norm_gated_matmul", "shapes do not match the weights");
-  }
-  ZINFER_ASSIGN_OR_RETURN(const float* nw, f32_vector("norm_gated_matmul", norm, x.cols));
+  const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
-  if (!fused_ok(gate, x, x.rows)) return Ops::norm_gated_matmul(out, x, norm, eps, gate, up, act);
+  if (!fused_ok(gate, x, x.rows)) return Ops::do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
   return launch_norm_gated_matvec(
       view(out), view(x), nw, eps, view(gate), view(up),
       act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh, ctx_.stream());
 }
 
-Status CudaOps::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
-                              float eps, const model::QkvWeights& w, const model::RopeParams& rq,
-                              const model::RopeParams& rk, const model::Batch& batch) {
+Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
+                                 float eps, const model::QkvWeights& w,
+                                 const model::RopeParams& rq, const model::RopeParams& rk,
+                                 const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
   const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&
                           rq.type == rk.type && rq.base == rk.base &&
                           rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
-  if (!same_type || !rope_match || q.rows != batch.n_tokens() || !fused_ok(w.wq, x, x.rows)) {
-    return Ops::norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
+  if (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows)) {
+    return Ops::do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
   }
-  ZINFER_ASSIGN_OR_RETURN(const float* nw, f32_vector("norm_qkv_rope", norm, x.cols));
-  ZINFER_ASSIGN_OR_RETURN(const float* bq, f32_vector("norm_qkv_rope", w.bq, w.wq.ne1));
-  ZINFER_ASSIGN_OR_RETURN(const float* bk, f32_vector("norm_qkv_rope", w.bk, w.wk.ne1));
-  ZINFER_ASSIGN_OR_RETURN(const float* bv, f32_vector("norm_qkv_rope", w.bv, w.wv.ne1));
+  // The front checked: f32 vectors of the right widths, or absent (null).
+  const auto* nw = static_cast<const float*>(norm.data);
+  const auto* bq = static_cast<const float*>(w.bq.data);
+  const auto* bk = static_cast<const float*>(w.bk.data);
+  const auto* bv = static_cast<const float*>(w.bv.data);
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   QkvRopeArgs a;
   a.q = view(q);

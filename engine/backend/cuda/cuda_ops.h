@@ -41,36 +41,8 @@ class CudaOps final : public model::Ops {
   // clears a pending allocation error. A failure here is returned by every op of the pass.
   void begin_forward();
 
-  model::Tensor alloc(std::int64_t rows, std::int64_t cols) override;
   ScratchMark scratch_mark() override { return {arena_.chunk(), arena_.used()}; }
   void scratch_release(ScratchMark m) override { arena_.rewind(m.chunk, m.used); }
-  Status embed(model::Tensor out, const model::Weight& table,
-               std::span<const std::int32_t> tokens) override;
-  Status rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
-  Status layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
-                    const model::Weight& b, float eps) override;
-  Status matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
-  Status add_bias(model::Tensor x, const model::Weight& b) override;
-  Status add(model::Tensor out, model::Tensor a, model::Tensor b) override;
-  Status scale(model::Tensor x, float s) override;
-  Status softcap(model::Tensor x, float cap) override;
-  Status rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
-  Status attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
-                   const model::AttnParams& p, const model::Batch& batch) override;
-  Status swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
-  Status geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
-  Status gelu(model::Tensor x) override;
-  Status gather_rows(model::Tensor out, model::Tensor in,
-                     std::span<const std::int32_t> rows) override;
-  Status to_host(model::Tensor t, float* host) override;
-  Status matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
-  Status norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
-                           float eps, const model::Weight& gate, const model::Weight& up,
-                           model::GatedActivation act) override;
-  Status norm_qkv_rope(model::Tensor q, model::Tensor k, model::Tensor v, model::Tensor x,
-                       const model::Weight& norm, float eps, const model::QkvWeights& w,
-                       const model::RopeParams& rq, const model::RopeParams& rk,
-                       const model::Batch& batch) override;
 
   // Once per forward pass, before the architecture runs: validates the batch and lays out
   // its metadata (StepInputs); upload_step() queues the one copy to VRAM. The ops of the
@@ -94,6 +66,35 @@ class CudaOps final : public model::Ops {
     const std::int32_t* bt_offsets = nullptr;    // [n_tokens] start of its table in block_tables
     const std::int32_t* block_tables = nullptr;  // concatenated tables of the batch's sequences
   };
+
+  model::Tensor do_alloc(std::int64_t rows, std::int64_t cols) override;
+  Status do_embed(model::Tensor out, const model::Weight& table,
+               std::span<const std::int32_t> tokens) override;
+  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
+  Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
+                    const model::Weight& b, float eps) override;
+  Status do_matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
+  Status do_add_bias(model::Tensor x, const model::Weight& b) override;
+  Status do_add(model::Tensor out, model::Tensor a, model::Tensor b) override;
+  Status do_scale(model::Tensor x, float s) override;
+  Status do_softcap(model::Tensor x, float cap) override;
+  Status do_rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
+  Status do_attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
+                   const model::AttnParams& p, const model::Batch& batch) override;
+  Status do_swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status do_geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
+  Status do_gelu(model::Tensor x) override;
+  Status do_gather_rows(model::Tensor out, model::Tensor in,
+                     std::span<const std::int32_t> rows) override;
+  Status do_to_host(model::Tensor t, float* host) override;
+  Status do_matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
+  Status do_norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
+                              float eps, const model::Weight& gate, const model::Weight& up,
+                              model::GatedActivation act) override;
+  Status do_norm_qkv_rope(model::Tensor q, model::Tensor k, model::Tensor v, model::Tensor x,
+                          const model::Weight& norm, float eps, const model::QkvWeights& w,
+                          const model::RopeParams& rq, const model::RopeParams& rk,
+                          const model::Batch& batch) override;
 
   CudaOps(CudaContext& ctx, const CudaOpsConfig& config);
   Status ready() const;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/test_util.h"
 
 namespace zinfer {
@@ -77,7 +78,8 @@ TEST(Gemma3Golden, NumpyReferenceLogits) {
   const std::vector<std::int32_t> tokens = fx["tokens"];
   const auto n_vocab = fx["n_vocab"].get<std::size_t>();
   ASSERT_EQ(static_cast<std::size_t>(llm->hparams().n_vocab), n_vocab);
-  auto logits = llm->forward(0, tokens, /*all_logits=*/true);
+  sched::SequenceRunner run(*llm);
+  auto logits = run.forward(0, tokens, /*all_logits=*/true);
   ASSERT_TRUE(logits.ok()) << logits.error().message;
   const std::vector<std::size_t> sample = fx["sample_ids"];
   double max_diff = 0.0;
@@ -129,7 +131,8 @@ TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
   double max_diff = 0.0;
   int mismatches = 0;
   std::string first;
-  auto logits = llm->forward(0, prompt, false);
+  sched::SequenceRunner run(*llm);
+  auto logits = run.forward(0, prompt, false);
   ASSERT_TRUE(logits.ok()) << logits.error().message;
   for (std::size_t s = 0; s < golden.size(); ++s) {
     const std::vector<float>& row = *logits;
@@ -145,7 +148,7 @@ TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
     }
     if (s + 1 == golden.size()) break;
     const std::int32_t next = golden[s];  // teacher forcing
-    logits = llm->forward(0, std::span<const std::int32_t>(&next, 1), false);
+    logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
     ASSERT_TRUE(logits.ok()) << logits.error().message;
   }
   std::printf("[ %-12s ] %zu prompt tokens, %zu steps, max top-%zu logit diff vs transformers %.2e\n",

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 
@@ -166,8 +167,8 @@ TEST_P(GoldenTokensTest, MatchesLlamaCpp) {
   }
 
   // Prefill with all logits: every prompt position against llama.cpp's top-k.
-  llm->reset(0);
-  auto pre = llm->forward(0, prompt, /*all_logits=*/true);
+  sched::SequenceRunner run(*llm);
+  auto pre = run.forward(0, prompt, /*all_logits=*/true);
   ASSERT_TRUE(pre.ok()) << pre.error().message;
   ASSERT_EQ(pre->size(), prompt.size() * static_cast<std::size_t>(n_vocab));
   std::vector<double> prompt_diffs;  // per position: max over the golden top-k ids
@@ -211,7 +212,7 @@ TEST_P(GoldenTokensTest, MatchesLlamaCpp) {
     }
     if (s + 1 == golden.size()) break;
     const std::int32_t next = golden[s];
-    auto out = llm->forward(0, std::span<const std::int32_t>(&next, 1), /*all_logits=*/false);
+    auto out = run.forward(0, std::span<const std::int32_t>(&next, 1), /*all_logits=*/false);
     ASSERT_TRUE(out.ok()) << "step " << s << ": " << out.error().message;
     row = std::move(out).value();
   }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/test_util.h"
 
 namespace zinfer {
@@ -68,6 +69,7 @@ void check_against_fixture(const std::string& path, const char* fixture) {
   opt.n_seq_max = 1;
   auto llm = Llm::load(opt);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
+  sched::SequenceRunner run(**llm);
   double worst = 0.0;
   for (const auto& c : doc["cases"]) {
     const std::string name = c["name"];
@@ -75,15 +77,15 @@ void check_against_fixture(const std::string& path, const char* fixture) {
     const std::vector<std::int32_t> golden = c["generated_ids"];
     const auto& steps = c["steps"];
     ASSERT_EQ(golden.size(), steps.size());
-    (*llm)->reset(0);
+    run.reset(0);
     StepCheck check;
-    auto logits = (*llm)->forward(0, prompt, false);
+    auto logits = run.forward(0, prompt, false);
     ASSERT_TRUE(logits.ok()) << logits.error().message;
     for (std::size_t s = 0; s < golden.size(); ++s) {
       check_step(*logits, steps[s], golden[s], static_cast<int>(s), check);
       if (s + 1 == golden.size()) break;
       const std::int32_t next = golden[s];  // teacher forcing
-      logits = (*llm)->forward(0, std::span<const std::int32_t>(&next, 1), false);
+      logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
       ASSERT_TRUE(logits.ok()) << logits.error().message;
     }
     worst = std::max(worst, check.max_diff);
@@ -93,7 +95,6 @@ void check_against_fixture(const std::string& path, const char* fixture) {
     EXPECT_LE(check.max_diff, kLogitTolerance) << name;
   }
   std::printf("worst top-20 logit diff over all cases: %.2e (tolerance %.1e)\n", worst, kLogitTolerance);
-  (*llm)->reset(0);
 }
 
 TEST(HfGolden, SmolLM2GreedyTokenIdentity) {

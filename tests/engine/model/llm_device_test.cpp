@@ -34,7 +34,7 @@ TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
   lo.device = "cpu";
   auto ok = Llm::load(lo);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
-  EXPECT_GT((*ok)->kv_total_blocks(), 0);
+  EXPECT_GT((*ok)->kv_blocks(), 0);
   EXPECT_FALSE((*ok)->device_report().vram_resident);
   // "auto" without a CUDA backend (or device) is the CPU, and the options say so.
   lo.device = "auto";

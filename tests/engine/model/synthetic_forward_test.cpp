@@ -18,6 +18,7 @@
 #include <string>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
 #include "tests/engine/model/synthetic_fixture.h"
 #include "tests/test_util.h"
@@ -66,7 +67,8 @@ TEST_P(SyntheticForward, MatchesNumpyReference) {
   ASSERT_TRUE(llm.ok()) << llm.error().message;
 
   const auto tokens = fx.at("tokens").get<std::vector<std::int32_t>>();
-  auto logits = (*llm)->forward(0, tokens, /*all_logits=*/true);
+  sched::SequenceRunner run(**llm);
+  auto logits = run.forward(0, tokens, /*all_logits=*/true);
   ASSERT_TRUE(logits.ok()) << logits.error().message;
   const auto ref = testing::fixture_logits(fx);  // [positions][n_vocab]
   const auto positions = fx.at("positions").get<std::vector<std::size_t>>();

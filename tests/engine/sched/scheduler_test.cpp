@@ -17,6 +17,7 @@
 #include "engine/model/llm.h"
 #include "engine/model/synthetic_model.h"
 #include "engine/sched/scheduler.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/test_util.h"
 
 namespace zinfer::sched {
@@ -30,13 +31,34 @@ struct Output {
   bool error = false;
 };
 
+// A job as these tests write it; spec() checks it into the engine's JobSpec.
+struct Req {
+  JobId id = 0;
+  std::vector<std::int32_t> prompt;
+  GenerationParams params;
+  std::int32_t priority = 0;
+  std::optional<Clock::time_point> deadline;
+};
+
+JobSpec spec(const Req& r, const JobLimits& limits) {
+  auto s = JobSpec::check(r.prompt, r.params, limits);
+  EXPECT_TRUE(s.ok()) << "job " << r.id << ": " << s.error().message;
+  JobSpec out = std::move(s).value();
+  out.id = r.id;
+  out.priority = r.priority;
+  out.deadline = r.deadline;
+  return out;
+}
+
+JobLimits limits_of(const Llm& llm) { return JobLimits{llm.hparams().n_vocab, llm.options().n_ctx}; }
+
 // The `zinfer generate` path: whole prompt in one forward, then one token per forward.
-Output generate_alone(Llm& llm, const JobSpec& spec) {
-  llm.reset(0);
-  Sequence seq(llm.tokenizer(), spec.prompt, spec.params, llm.options().n_ctx);
+Output generate_alone(Llm& llm, const Req& req) {
+  SequenceRunner run(llm);
+  Sequence seq(llm.tokenizer(), spec(req, limits_of(llm)));
   Output out;
   while (!seq.finished()) {
-    auto logits = llm.forward(0, seq.pending_input(), false);
+    auto logits = run.forward(0, seq.pending_input(), false);
     EXPECT_TRUE(logits.ok()) << logits.error().message;
     if (!logits.ok()) break;
     auto step = seq.accept_logits(*logits);
@@ -44,7 +66,6 @@ Output generate_alone(Llm& llm, const JobSpec& spec) {
     if (!step.ok()) break;
     out.text += step->text;
   }
-  llm.reset(0);
   out.tokens = seq.generated();
   out.finish = seq.finish_reason();
   return out;
@@ -78,11 +99,11 @@ std::map<JobId, Output> run_all(Scheduler& sched, std::size_t n_jobs, int max_st
 }
 
 // Job i: prompt of varied length (random in-vocabulary ids), greedy or seeded sampling.
-std::vector<JobSpec> make_jobs(int n, std::int32_t n_vocab, std::int32_t max_tokens, int max_prompt) {
+std::vector<Req> make_jobs(int n, std::int32_t n_vocab, std::int32_t max_tokens, int max_prompt) {
   std::mt19937 rng(1234);
-  std::vector<JobSpec> jobs;
+  std::vector<Req> jobs;
   for (int i = 0; i < n; ++i) {
-    JobSpec j;
+    Req j;
     j.id = 100 + static_cast<JobId>(i);
     const int len = 1 + (i * 37) % max_prompt;
     for (int t = 0; t < len; ++t) j.prompt.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(n_vocab)));
@@ -113,9 +134,8 @@ class TinyModel : public ::testing::Test {
     auto r = model::write_synthetic_model(o, path_);
     ASSERT_TRUE(r.ok()) << r.error().message;
   }
-  std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0, bool prefix_cache = true) {
+  std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0) {
     LlmOptions opt;
-    opt.prefix_cache = prefix_cache;
     opt.model_path = path_;
     opt.n_threads = 2;
     opt.n_ctx = 256;
@@ -129,13 +149,13 @@ class TinyModel : public ::testing::Test {
 };
 std::string TinyModel::path_;
 
-void expect_same_as_alone(Llm& llm, const std::vector<JobSpec>& jobs, const SchedulerConfig& cfg,
+void expect_same_as_alone(Llm& llm, const std::vector<Req>& jobs, const SchedulerConfig& cfg,
                           bool expect_preemption) {
   std::map<JobId, Output> alone;
   for (const auto& j : jobs) alone[j.id] = generate_alone(llm, j);
   auto sched = Scheduler::create(llm, cfg);
   ASSERT_TRUE(sched.ok()) << sched.error().message;
-  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(j).ok());
+  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
   auto together = run_all(**sched, jobs.size());
   for (const auto& j : jobs) {
     const Output& a = alone[j.id];
@@ -163,6 +183,7 @@ TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
   ASSERT_NE(llm, nullptr);
   auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
   SchedulerConfig cfg;
+  cfg.prefix_cache = true;
   cfg.max_running = 32;
   cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
   expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
@@ -172,30 +193,28 @@ TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
 // the cache on and off. Outputs are identical — and equal to each job alone — while the cache
 // serves the shared blocks to every job admitted after the first ones stored them.
 TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithUnchangedOutputs) {
-  auto on = load(0, /*prefix_cache=*/true);
-  auto off = load(0, /*prefix_cache=*/false);
-  ASSERT_NE(on, nullptr);
-  ASSERT_NE(off, nullptr);
-  std::vector<JobSpec> jobs = make_jobs(12, on->hparams().n_vocab, 16, 20);
+  auto llm = load(0);
+  ASSERT_NE(llm, nullptr);
+  std::vector<Req> jobs = make_jobs(12, llm->hparams().n_vocab, 16, 20);
   std::vector<std::int32_t> prefix;
-  for (int t = 0; t < 70; ++t) prefix.push_back((t * 131 + 7) % on->hparams().n_vocab);
-  for (JobSpec& j : jobs) j.prompt.insert(j.prompt.begin(), prefix.begin(), prefix.end());
+  for (int t = 0; t < 70; ++t) prefix.push_back((t * 131 + 7) % llm->hparams().n_vocab);
+  for (Req& j : jobs) j.prompt.insert(j.prompt.begin(), prefix.begin(), prefix.end());
   SchedulerConfig cfg;
   cfg.max_running = 4;  // later jobs are admitted after earlier ones stored the prefix
   cfg.max_step_tokens = 48;
   std::map<JobId, Output> outs[2];
   SchedulerStats stats[2];
-  Llm* llms[2] = {on.get(), off.get()};
   for (int k = 0; k < 2; ++k) {
-    auto sched = Scheduler::create(*llms[k], cfg);
+    cfg.prefix_cache = k == 0;
+    auto sched = Scheduler::create(*llm, cfg);
     ASSERT_TRUE(sched.ok()) << sched.error().message;
-    for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(j).ok());
+    for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
     outs[k] = run_all(**sched, jobs.size());
     stats[k] = (*sched)->stats();
   }
   for (const auto& j : jobs) {
     EXPECT_EQ(outs[0][j.id].tokens, outs[1][j.id].tokens) << "job " << j.id;
-    EXPECT_EQ(outs[0][j.id].tokens, generate_alone(*off, j).tokens) << "job " << j.id;
+    EXPECT_EQ(outs[0][j.id].tokens, generate_alone(*llm, j).tokens) << "job " << j.id;
   }
   EXPECT_GE(stats[0].tokens_reused, 8u * 64u) << "jobs 5..12 should each reuse the 4 shared blocks";
   EXPECT_EQ(stats[1].tokens_reused, 0u);
@@ -210,31 +229,103 @@ TEST_F(TinyModel, PreemptionUnderASmallKvPoolKeepsOutputs) {
   // 2 layers × 128 KV floats × 2 (K, V) × 4 bytes = 2 KiB per token; 20 blocks of 16 tokens.
   auto llm = load(20 * 16 * 2048);
   ASSERT_NE(llm, nullptr);
-  ASSERT_EQ(llm->kv_total_blocks(), 20);
+  ASSERT_EQ(llm->kv_blocks(), 20);
   auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
   SchedulerConfig cfg;
+  cfg.prefix_cache = true;
   cfg.max_running = 32;
   cfg.max_step_tokens = 48;
   expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/true);
+}
+
+// The scheduler owns the KV pool and plans every step before the forward pass: an Llm that
+// checks each planned batch sees only steps whose block tables hold every position they
+// store, block ids inside the pool, and no block written by one sequence while another
+// sequence's table holds it. It never refuses a batch for lack of KV memory (it has no way
+// to: the Llm allocates nothing), yet the pool is small enough to force preemption, and with
+// the prefix cache on, shared blocks are only ever read.
+class PlanCheckingLlm final : public Llm {
+ public:
+  explicit PlanCheckingLlm(Llm& inner) : inner_(inner) {}
+  const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
+  const model::Hparams& hparams() const override { return inner_.hparams(); }
+  std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
+  std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
+  const LlmOptions& options() const override { return inner_.options(); }
+  model::DeviceReport device_report() const override { return inner_.device_report(); }
+
+  Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
+    ++batches;
+    const std::int32_t bs = kv_block_size();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const SeqStep& st = steps[i];
+      const auto n = static_cast<std::int32_t>(st.tokens.size());
+      EXPECT_GE(n, 1);
+      EXPECT_LE(st.n_past + n, options().n_ctx);
+      EXPECT_GE(static_cast<std::int64_t>(st.block_table.size()) * bs, st.n_past + n) << "table too short";
+      for (std::int32_t b : st.block_table) {
+        EXPECT_TRUE(b >= 0 && b < kv_blocks()) << "block " << b << " outside the pool";
+      }
+      for (std::int32_t pos = st.n_past; pos < st.n_past + n; pos += 1) {
+        const std::int32_t written = st.block_table[static_cast<std::size_t>(pos / bs)];
+        for (std::size_t k = 0; k < steps.size(); ++k) {
+          if (k == i) continue;
+          for (std::int32_t b : steps[k].block_table) {
+            EXPECT_NE(b, written) << "block " << b << " written by one sequence, held by another";
+          }
+        }
+      }
+    }
+    return inner_.forward_batch(steps);
+  }
+
+  int batches = 0;
+
+ private:
+  Llm& inner_;
+};
+
+TEST_F(TinyModel, PlannedBatchesAlwaysFitTheKvPool) {
+  auto llm = load(20 * 16 * 2048);  // 20 blocks of 16 tokens: preemption is forced
+  ASSERT_NE(llm, nullptr);
+  PlanCheckingLlm checked(*llm);
+  auto jobs = make_jobs(16, llm->hparams().n_vocab, 24, 120);
+  std::vector<std::int32_t> prefix;  // shared by half the jobs: the prefix cache serves it
+  for (int t = 0; t < 40; ++t) prefix.push_back((t * 53 + 3) % llm->hparams().n_vocab);
+  for (std::size_t i = 0; i < jobs.size(); i += 2) jobs[i].prompt.insert(jobs[i].prompt.begin(), prefix.begin(), prefix.end());
+  SchedulerConfig cfg;
+  cfg.max_running = 16;
+  cfg.max_step_tokens = 48;
+  cfg.prefix_cache = true;
+  auto sched = Scheduler::create(checked, cfg);
+  ASSERT_TRUE(sched.ok()) << sched.error().message;
+  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
+  auto outs = run_all(**sched, jobs.size());
+  for (const auto& [id, o] : outs) EXPECT_FALSE(o.error) << "job " << id;
+  const SchedulerStats st = (*sched)->stats();
+  EXPECT_GT(st.preemptions, 0u) << "the small pool should have forced preemption";
+  EXPECT_GT(st.tokens_reused, 0u) << "the shared prefix should have come from the cache";
+  EXPECT_EQ(static_cast<std::uint64_t>(checked.batches), st.steps);
 }
 
 TEST_F(TinyModel, PriorityThenFifoAdmission) {
   auto llm = load();
   ASSERT_NE(llm, nullptr);
   SchedulerConfig cfg;
+  cfg.prefix_cache = true;
   cfg.max_running = 1;
   auto sched = Scheduler::create(*llm, cfg);
   ASSERT_TRUE(sched.ok());
   const std::vector<std::pair<JobId, std::int32_t>> order_in = {{1, 0}, {2, 5}, {3, 0}, {4, 5}, {5, -3}};
   for (auto [id, prio] : order_in) {
-    JobSpec j;
+    Req j;
     j.id = id;
     j.prompt = {1, 2, 3};
     j.priority = prio;
     j.params.max_tokens = 2;
     j.params.ignore_eos = true;
     j.params.sampling.temperature = 0.0f;
-    ASSERT_TRUE((*sched)->add(j).ok());
+    ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
   }
   std::vector<JobId> first_token_order;
   std::map<JobId, int> terminals;
@@ -255,20 +346,21 @@ TEST_F(TinyModel, DeadlinesInQueueAndWhileRunning) {
   auto llm = load();
   ASSERT_NE(llm, nullptr);
   SchedulerConfig cfg;
+  cfg.prefix_cache = true;
   cfg.max_running = 1;
   auto sched = Scheduler::create(*llm, cfg);
   ASSERT_TRUE(sched.ok());
   const auto t0 = Clock::now();
-  JobSpec a;  // runs, then expires mid-generation
+  Req a;  // runs, then expires mid-generation
   a.id = 1;
   a.prompt = {5, 6, 7};
   a.params.max_tokens = 1000;
   a.params.ignore_eos = true;
   a.deadline = t0 + std::chrono::hours(1);
-  JobSpec b = a;  // never admitted (max_running 1), expires in the queue
+  Req b = a;  // never admitted (max_running 1), expires in the queue
   b.id = 2;
-  ASSERT_TRUE((*sched)->add(a).ok());
-  ASSERT_TRUE((*sched)->add(b).ok());
+  ASSERT_TRUE((*sched)->add(spec(a, (*sched)->limits())).ok());
+  ASSERT_TRUE((*sched)->add(spec(b, (*sched)->limits())).ok());
   std::map<JobId, std::vector<JobEvent>> evs;
   for (int s = 0; s < 3; ++s) {
     for (auto& e : (*sched)->step(t0)) evs[e.id].push_back(std::move(e));
@@ -292,12 +384,12 @@ TEST_F(TinyModel, CancelFreesBlocksAndIsIdempotent) {
   ASSERT_NE(llm, nullptr);
   auto sched = Scheduler::create(*llm, SchedulerConfig{});
   ASSERT_TRUE(sched.ok());
-  JobSpec j;
+  Req j;
   j.id = 9;
   j.prompt.assign(40, 17);
   j.params.max_tokens = 100;
   j.params.ignore_eos = true;
-  ASSERT_TRUE((*sched)->add(j).ok());
+  ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
   (void)(*sched)->step();
   (void)(*sched)->step();
   EXPECT_GT((*sched)->stats().kv_used_blocks, 0);
@@ -312,37 +404,68 @@ TEST_F(TinyModel, CancelFreesBlocksAndIsIdempotent) {
   EXPECT_TRUE((*sched)->idle());
 }
 
-TEST_F(TinyModel, AddValidatesTheJob) {
+// The boundary: JobSpec::check is where a job's contents are checked, once, with a typed
+// error naming the field; the scheduler then only refuses an id that is already live.
+TEST_F(TinyModel, JobSpecCheckIsTheBoundary) {
   auto llm = load();
   ASSERT_NE(llm, nullptr);
   auto sched = Scheduler::create(*llm, SchedulerConfig{});
   ASSERT_TRUE(sched.ok());
-  JobSpec ok;
-  ok.id = 1;
-  ok.prompt = {1};
-  ASSERT_TRUE((*sched)->add(ok).ok());
-  auto dup = (*sched)->add(ok);
+  const JobLimits lim = (*sched)->limits();
+  EXPECT_EQ(lim.n_vocab, llm->hparams().n_vocab);
+  EXPECT_EQ(lim.n_ctx, llm->options().n_ctx);
+  GenerationParams params;
+  auto ok = JobSpec::check({1}, params, lim);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  ok->id = 1;
+  ASSERT_TRUE((*sched)->add(*ok).ok());
+  auto dup = (*sched)->add(*ok);
+  ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.error().code, ErrorCode::kInvalidParameter);
-  JobSpec empty = ok;
-  empty.id = 2;
-  empty.prompt.clear();
-  EXPECT_EQ((*sched)->add(empty).error().code, ErrorCode::kInvalidParameter);
-  JobSpec oov = ok;
-  oov.id = 3;
-  oov.prompt = {1, llm->hparams().n_vocab};
-  auto r = (*sched)->add(oov);
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidParameter);
-  EXPECT_NE(r.error().message.find("prompt[1]"), std::string::npos) << r.error().message;
-  JobSpec long_prompt = ok;
-  long_prompt.id = 4;
-  long_prompt.prompt.assign(static_cast<std::size_t>(llm->options().n_ctx), 1);
-  EXPECT_EQ((*sched)->add(long_prompt).error().code, ErrorCode::kPromptTooLong);
-  JobSpec bad_params = ok;
-  bad_params.id = 5;
-  bad_params.params.max_tokens = 0;
-  auto p = (*sched)->add(bad_params);
+  EXPECT_NE(dup.error().message.find("already live"), std::string::npos) << dup.error().message;
+
+  auto empty = JobSpec::check({}, params, lim);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, ErrorCode::kInvalidRequest);
+  EXPECT_EQ(empty.error().message, "prompt: is empty");
+  auto oov = JobSpec::check({1, lim.n_vocab}, params, lim);
+  ASSERT_FALSE(oov.ok());
+  EXPECT_EQ(oov.error().code, ErrorCode::kInvalidRequest);
+  EXPECT_EQ(oov.error().message.rfind("prompt[1]: token id " + std::to_string(lim.n_vocab), 0), 0u)
+      << oov.error().message;
+  auto negative = JobSpec::check({-1}, params, lim);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.error().code, ErrorCode::kInvalidRequest);
+  auto too_long = JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx), 1), params, lim);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.error().code, ErrorCode::kPromptTooLong);
+  EXPECT_TRUE(JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx) - 1, 1), params, lim).ok())
+      << "a prompt that leaves one token of context is accepted";
+
+  GenerationParams bad = params;
+  bad.max_tokens = 0;
+  auto p = JobSpec::check({1}, bad, lim);
+  ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
-  EXPECT_NE(p.error().message.find("max_tokens"), std::string::npos);
+  EXPECT_EQ(p.error().message, "max_tokens must be ≥ 1, got 0");
+  bad = params;
+  bad.stop_token_ids = {lim.n_vocab};
+  p = JobSpec::check({1}, bad, lim);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_EQ(p.error().message.rfind("stop_token_ids[0]", 0), 0u) << p.error().message;
+  bad = params;
+  bad.sampling.logit_bias = {{lim.n_vocab, 1.0f}};  // vocabulary-dependent sampling value
+  p = JobSpec::check({1}, bad, lim);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(p.error().message.find("logit_bias[0]"), std::string::npos) << p.error().message;
+  bad = params;
+  bad.sampling.top_p = 1.5f;
+  p = JobSpec::check({1}, bad, lim);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().message, "top_p must be in (0, 1], got 1.5");
+
   SchedulerConfig too_many;
   too_many.max_running = llm->options().n_seq_max + 1;
   EXPECT_FALSE(Scheduler::create(*llm, too_many).ok());

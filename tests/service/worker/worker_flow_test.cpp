@@ -33,7 +33,7 @@ class TestEngine final : public JobEngine {
   }
   const EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
-    jobs_[spec.id] = Job{spec.params.max_tokens, 0};
+    jobs_[spec.id] = Job{spec.params().max_tokens, 0};
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
@@ -84,9 +84,7 @@ class TestEngine final : public JobEngine {
     return events;
   }
   bool idle() const override { return jobs_.empty(); }
-  std::optional<sched::Clock::time_point> next_deadline() const override { return std::nullopt; }
-  std::vector<sched::JobId> waiting_ids() const override { return {}; }
-  std::vector<sched::JobId> running_ids() const override {
+  std::vector<sched::JobId> live_ids() const override {
     std::vector<sched::JobId> v;
     for (const auto& [id, j] : jobs_) v.push_back(id);
     return v;

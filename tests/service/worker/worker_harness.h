@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/sequence_runner.h"
 #include "engine/sched/sequence.h"
 #include "service/worker/job_engine.h"
 #include "service/worker/worker.h"
@@ -201,11 +202,16 @@ inline JobOutput collect(const std::vector<json>& frames) {
 
 // The `zinfer generate` path: the whole prompt in one forward, then one token per forward.
 inline JobOutput generate_alone(Llm& llm, const std::vector<std::int32_t>& prompt, const sched::GenerationParams& p) {
-  llm.reset(0);
-  sched::Sequence seq(llm.tokenizer(), prompt, p, llm.options().n_ctx);
+  sched::SequenceRunner run(llm);
+  auto spec = sched::JobSpec::check(prompt, p, {llm.hparams().n_vocab, llm.options().n_ctx});
+  if (!spec.ok()) {
+    ADD_FAILURE() << spec.error().message;
+    return {};
+  }
+  sched::Sequence seq(llm.tokenizer(), *spec);
   JobOutput out;
   while (!seq.finished()) {
-    auto logits = llm.forward(0, seq.pending_input(), false);
+    auto logits = run.forward(0, seq.pending_input(), false);
     if (!logits.ok()) {
       ADD_FAILURE() << logits.error().message;
       break;
@@ -217,7 +223,6 @@ inline JobOutput generate_alone(Llm& llm, const std::vector<std::int32_t>& promp
     }
     out.text += step->text;
   }
-  llm.reset(0);
   out.tokens = seq.generated();
   out.finish = sched::finish_reason_name(seq.finish_reason());
   return out;

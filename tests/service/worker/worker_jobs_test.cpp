@@ -114,11 +114,11 @@ const std::vector<JobOutput>& reference(const std::string& model) {
 
 std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind, int max_running = 16) {
   LlmOptions opt;
-  opt.prefix_cache = true;  // outputs must not change with it (checked against standalone runs)
   opt.model_path = model;
   opt.n_threads = 2;
   opt.n_ctx = 512;
   sched::SchedulerConfig sc;
+  sc.prefix_cache = true;  // outputs must not change with it (checked against standalone runs)
   sc.max_running = max_running;
   sc.max_step_tokens = 96;  // long prompts arrive in chunks, interleaved with decodes
   auto engine = SchedulerEngine::create(opt, sc);

@@ -21,7 +21,7 @@
 
 #include "engine/core/error.h"
 
-namespace zinfer::sched {
+namespace zinfer::kv {
 
 class KvBlockAllocator {
  public:
@@ -91,4 +91,4 @@ class KvBlockAllocator {
   std::unordered_map<std::int32_t, SeqState> seqs_;
 };
 
-}  // namespace zinfer::sched
+}  // namespace zinfer::kv

@@ -1,10 +1,10 @@
 // Paged KV-cache bookkeeping with prefix sharing (see kv_block_allocator.h).
-#include "engine/sched/kv_block_allocator.h"
+#include "engine/kv/kv_block_allocator.h"
 
 #include <algorithm>
 #include <string>
 
-namespace zinfer::sched {
+namespace zinfer::kv {
 
 KvBlockAllocator::KvBlockAllocator(std::int32_t n_blocks, std::int32_t block_size)
     : n_blocks_(n_blocks),
@@ -178,4 +178,4 @@ void KvBlockAllocator::commit(std::int32_t seq_id, std::span<const std::int32_t>
   }
 }
 
-}  // namespace zinfer::sched
+}  // namespace zinfer::kv

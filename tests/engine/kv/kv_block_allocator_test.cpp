@@ -2,14 +2,14 @@
 // exact token chain, shared with refcounts, cached after release (counted as free), evicted
 // least recently released first (a chain's last block before its parents), and a partial
 // block is never shared.
-#include "engine/sched/kv_block_allocator.h"
+#include "engine/kv/kv_block_allocator.h"
 
 #include <gtest/gtest.h>
 
 #include <numeric>
 #include <vector>
 
-namespace zinfer::sched {
+namespace zinfer::kv {
 namespace {
 
 constexpr std::int32_t kBs = 4;
@@ -105,4 +105,4 @@ TEST(KvBlockAllocator, RollbackNeverCutsIntoCommittedTokens) {
 }
 
 }  // namespace
-}  // namespace zinfer::sched
+}  // namespace zinfer::kv
