@@ -85,7 +85,7 @@ fetch_llama_vocabs() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ ! -f "$sdist" ]; then
     echo "[models] downloading $pkg (source distribution, for its vocabulary files)"
-    python3 -m pip download -q --no-deps --no-binary :all: "$pkg" -d "$DEST/cache"
+    python3 -m pip download -q --no-deps --no-binary llama-cpp-python "$pkg" -d "$DEST/cache"
   fi
   for entry in "${missing[@]}"; do
     name="${entry%% *}" sha="${entry#* }"

@@ -30,6 +30,8 @@ struct LlmOptions {
   bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
                                 // batch, so a job's tokens never depend on its batch-mates;
                                 // false → prompt-sized batches use cuBLAS (faster prefill)
+  std::string tokenizer_pre;     // replaces the file's tokenizer.ggml.pre (experts: a wrong
+                                // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
                                     // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };
