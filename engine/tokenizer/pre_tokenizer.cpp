@@ -88,7 +88,7 @@ struct Alias {
   std::string_view name;
   std::string_view id;
 };
-constexpr std::array<Alias, 35> kAliases = {{
+constexpr std::array<Alias, 44> kAliases = {{
     {"phi-2", "gpt-2"},          {"jina-es", "gpt-2"},        {"jina-de", "gpt-2"},
     {"gigachat", "gpt-2"},       {"jina-v2-es", "gpt-2"},     {"jina-v2-de", "gpt-2"},
     {"a.x-4.0", "gpt-2"},        {"mellum", "gpt-2"},         {"mpt", "gpt-2"},
@@ -100,7 +100,10 @@ constexpr std::array<Alias, 35> kAliases = {{
     {"pixtral", "llama3"},       {"smaug-bpe", "dbrx"},       {"glm5", "glm4"},
     {"deepseek-r1-qwen", "qwen2"}, {"megrez", "qwen2"},       {"stablelm2", "qwen2"},
     {"hunyuan", "qwen2"},        {"kormo", "qwen2"},          {"f2llmv2", "qwen2"},
-    {"solar-open", "qwen2"},     {"llama4", "gpt-4o"},
+    {"solar-open", "qwen2"},     {"grok-2", "qwen2"},         {"llama4", "gpt-4o"},
+    {"kanana2", "gpt-4o"},       {"talkie", "gpt-4o"},        {"minimax-m2", "gpt-4o"},
+    {"midm-2.0", "llama3"},      {"lfm2", "llama3"},          {"jina-v5-nano", "llama3"},
+    {"modern-bert", "gpt-2"},    {"mellum2", "starcoder"},
 }};
 
 const PreTokenizerRules* find_rules(std::string_view id) {

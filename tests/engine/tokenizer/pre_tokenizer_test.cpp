@@ -1,5 +1,5 @@
-// Pre-tokenizer word splits against the regexes llama.cpp uses, run by Python's `regex`
-// module (tests/data/tokenizer/pretokenizer_vectors.json from
+// Pre-tokenizer word splits of every table row against the families' regexes run by
+// Python's `regex` module (tests/data/tokenizer/pretokenizer_vectors.json from
 // scripts/golden/pretokenizer_vectors.py), plus a few hand-derived splits and the
 // tokenizer.ggml.pre name table.
 #include "engine/tokenizer/pre_tokenizer.h"
@@ -42,12 +42,23 @@ TEST(PreTokenizer, MatchesPythonRegexReference) {
       testing::read_file(testing::data_path("tokenizer/pretokenizer_vectors.json"));
   ASSERT_FALSE(text.empty());
   const nlohmann::json ref = nlohmann::json::parse(text);
+  // Fixture key → the tokenizer.ggml.pre name whose rules it holds.
   const std::pair<const char*, std::string_view> kinds[] = {
       {"gpt2", "gpt-2"},
       {"digits_gpt2", "smollm"},
       {"llama3", "llama-bpe"},
       {"qwen2", "qwen2"},
+      {"default", "default"},
+      {"qwen35", "qwen35"},
+      {"deepseek-llm", "deepseek-llm"},
+      {"deepseek-coder", "deepseek-coder"},
+      {"deepseek-v3", "deepseek-v3"},
+      {"falcon", "falcon"},
+      {"gpt-4o", "llama4"},
+      {"tekken", "tekken"},
+      {"gemma4", "gemma4"},
   };
+  ASSERT_EQ(ref["patterns"].size(), std::size(kinds));
   ASSERT_GE(ref["cases"].size(), 60u);
   for (const auto& c : ref["cases"]) {
     const std::string input = c["text"];
