@@ -435,13 +435,14 @@ Result<SplitRegex> SplitRegex::compile(std::string_view pattern) {
 }
 
 std::ptrdiff_t SplitRegex::run(const CodepointText& t, std::size_t begin, std::size_t end,
-                               std::int32_t pc, std::size_t pos) const {
+                               std::int32_t pc, std::size_t pos, Memo* memo) const {
   // Backtrack points (pc, pos); a nested run (lookahead) works above its caller's entries.
   thread_local std::vector<std::pair<std::int32_t, std::size_t>> stack;
   const std::size_t base = stack.size();
   while (true) {
     const Inst& in = prog_[static_cast<std::size_t>(pc)];
     bool ok = true;
+    if (memo != nullptr) ++memo->steps;
     switch (in.op) {
       case Op::kChar:
         ok = pos < end && (in.flag ? to_lower(t.cps[pos]) : t.cps[pos]) == in.cp;
@@ -459,6 +460,15 @@ std::ptrdiff_t SplitRegex::run(const CodepointText& t, std::size_t begin, std::s
         ++pc;
         break;
       case Op::kSplit:
+        if (memo != nullptr && memo->on) {
+          const std::uint64_t key = (static_cast<std::uint64_t>(pc) << 40) | pos;
+          std::uint32_t& seen = memo->seen[key];
+          if (seen == memo->generation) {
+            ok = false;  // explored before, and it failed
+            break;
+          }
+          seen = memo->generation;
+        }
         stack.emplace_back(in.y, pos);
         pc = in.x;
         break;
@@ -470,7 +480,7 @@ std::ptrdiff_t SplitRegex::run(const CodepointText& t, std::size_t begin, std::s
         stack.resize(base);
         return static_cast<std::ptrdiff_t>(pos);
       case Op::kLook:
-        ok = (run(t, begin, end, pc + 1, pos) >= 0) != in.flag;
+        ok = (run(t, begin, end, pc + 1, pos, nullptr) >= 0) != in.flag;
         pc = in.x;
         break;
       case Op::kBegin:
@@ -493,15 +503,19 @@ std::ptrdiff_t SplitRegex::run(const CodepointText& t, std::size_t begin, std::s
 
 std::ptrdiff_t SplitRegex::match_at(const CodepointText& t, std::size_t begin, std::size_t pos,
                                     std::size_t end) const {
-  return run(t, begin, end, 0, pos);
+  return run(t, begin, end, 0, pos, nullptr);
 }
 
 void SplitRegex::split(const CodepointText& t, std::size_t begin, std::size_t end,
                        std::vector<std::size_t>& ends) const {
   std::size_t gap = begin;  // start of the unmatched run before pos
   std::size_t pos = begin;
+  Memo memo;
+  const std::size_t step_budget = 64 * (end - begin) + 4096;
   while (pos < end) {
-    const std::ptrdiff_t m = match_at(t, begin, pos, end);
+    memo.on = memo.on || memo.steps > step_budget;
+    const std::ptrdiff_t m = run(t, begin, end, 0, pos, &memo);
+    if (m >= 0) ++memo.generation;  // states of a successful attempt may succeed again
     if (m > static_cast<std::ptrdiff_t>(pos)) {
       if (gap < pos) ends.push_back(pos);
       pos = static_cast<std::size_t>(m);

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -71,10 +72,24 @@ class SplitRegex {
   class Compiler;  // pattern text → prog_ and classes_ (split_regex.cpp)
 
   SplitRegex() = default;
+  // Failed (kSplit pc, pos) states of the match attempts of one split(). Within a piece a
+  // state's outcome does not depend on where the attempt started (no backreferences; ^ is
+  // the piece start), and without empty loops a state cannot recur inside its own subtree,
+  // so a state seen again has failed before. Pruning it bounds the work by program size ×
+  // piece length (RE2's BitState idea), where plain backtracking is quadratic, e.g. `\s+$`
+  // over a long run of spaces that does not end the piece. Only switched on once an
+  // input has cost more than a few steps per character, so ordinary text pays nothing.
+  struct Memo {
+    bool on = false;
+    std::size_t steps = 0;
+    std::uint32_t generation = 1;  // a successful match starts a new one
+    std::unordered_map<std::uint64_t, std::uint32_t> seen;
+  };
+
   // Runs program from pc at pos; the end position of the first path reaching kMatch or
-  // kLookEnd, or -1.
+  // kLookEnd, or -1. memo: null inside lookahead bodies and for match_at.
   std::ptrdiff_t run(const CodepointText& t, std::size_t begin, std::size_t end, std::int32_t pc,
-                     std::size_t pos) const;
+                     std::size_t pos, Memo* memo) const;
 
   std::string pattern_;
   std::vector<Inst> prog_;

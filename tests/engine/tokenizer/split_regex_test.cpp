@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/tokenizer/unicode.h"
+#include "tests/engine/tokenizer/golden_fixture.h"
 
 namespace zinfer::tok {
 namespace {
@@ -78,6 +79,17 @@ TEST(SplitRegex, LookaheadAndAnchorsSeeOnlyThePiece) {
   EXPECT_EQ(re->match_at(t, 0, 1, 3), 3);   // "  " ends the piece [0, 3)
   EXPECT_EQ(re->match_at(t, 0, 1, 6), -1);  // ... but not the whole text
   EXPECT_EQ(re->match_at(t, 0, 4, 6), 6);
+}
+
+// Plain backtracking is quadratic here (`\s+$` fails from every space of the run); the
+// failed-state memo keeps it linear and must not change the result once it is on.
+TEST(SplitRegex, LongFailingRunsStayLinear) {
+  const std::string spaces(200000, ' ');
+  const double t0 = golden::cpu_ms();
+  EXPECT_EQ(split(R"(\s+$|x)", spaces + "1x  "), (Pieces{spaces + "1", "x", "  "}));
+  EXPECT_EQ(split(R"(\s*[\r\n]+|\p{L}+)", spaces + "ab" + spaces + "\n"),
+            (Pieces{spaces, "ab", spaces + "\n"}));
+  EXPECT_LT(golden::cpu_ms() - t0, 2000.0);
 }
 
 TEST(SplitRegex, UnsupportedPatternsFailCleanly) {
