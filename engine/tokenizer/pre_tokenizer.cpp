@@ -42,7 +42,8 @@ constexpr std::array kDeepseekLlm = {
     R"re(\p{N}+)re"sv,
 };
 constexpr std::array kDeepseekCoder = {
-    R"re([\r\n])re"sv, R"re(\s?\p{L}+)re"sv, R"re(\s?\p{P}+)re"sv, R"re([\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+)re"sv,
+    R"re([\r\n])re"sv,    R"re(\s?\p{L}+)re"sv,
+    R"re(\s?\p{P}+)re"sv, R"re([\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+)re"sv,
     R"re(\p{N})re"sv,
 };
 constexpr std::array kDeepseekV3 = {
@@ -88,23 +89,25 @@ struct Alias {
   std::string_view name;
   std::string_view id;
 };
+// clang-format off
 constexpr std::array<Alias, 44> kAliases = {{
-    {"phi-2", "gpt-2"},          {"jina-es", "gpt-2"},        {"jina-de", "gpt-2"},
-    {"gigachat", "gpt-2"},       {"jina-v2-es", "gpt-2"},     {"jina-v2-de", "gpt-2"},
-    {"a.x-4.0", "gpt-2"},        {"mellum", "gpt-2"},         {"mpt", "gpt-2"},
-    {"olmo", "gpt-2"},           {"jais", "gpt-2"},           {"trillion", "gpt-2"},
-    {"exaone4", "gpt-2"},        {"granite-docling", "gpt-2"}, {"refact", "starcoder"},
-    {"command-r", "starcoder"},  {"smollm", "starcoder"},     {"codeshell", "starcoder"},
-    {"exaone", "starcoder"},     {"minerva-7b", "starcoder"}, {"llama-v3", "llama3"},
-    {"llama-bpe", "llama3"},     {"falcon3", "llama3"},       {"falcon-h1", "llama3"},
-    {"pixtral", "llama3"},       {"smaug-bpe", "dbrx"},       {"glm5", "glm4"},
-    {"deepseek-r1-qwen", "qwen2"}, {"megrez", "qwen2"},       {"stablelm2", "qwen2"},
-    {"hunyuan", "qwen2"},        {"kormo", "qwen2"},          {"f2llmv2", "qwen2"},
-    {"solar-open", "qwen2"},     {"grok-2", "qwen2"},         {"llama4", "gpt-4o"},
-    {"kanana2", "gpt-4o"},       {"talkie", "gpt-4o"},        {"minimax-m2", "gpt-4o"},
-    {"midm-2.0", "llama3"},      {"lfm2", "llama3"},          {"jina-v5-nano", "llama3"},
-    {"modern-bert", "gpt-2"},    {"mellum2", "starcoder"},
+    {"phi-2", "gpt-2"}, {"jina-es", "gpt-2"}, {"jina-de", "gpt-2"}, {"gigachat", "gpt-2"},
+    {"jina-v2-es", "gpt-2"}, {"jina-v2-de", "gpt-2"}, {"a.x-4.0", "gpt-2"}, {"mellum", "gpt-2"},
+    {"mpt", "gpt-2"}, {"olmo", "gpt-2"}, {"jais", "gpt-2"}, {"trillion", "gpt-2"},
+    {"exaone4", "gpt-2"}, {"granite-docling", "gpt-2"}, {"modern-bert", "gpt-2"},
+    {"refact", "starcoder"}, {"command-r", "starcoder"}, {"smollm", "starcoder"},
+    {"codeshell", "starcoder"}, {"exaone", "starcoder"}, {"minerva-7b", "starcoder"},
+    {"mellum2", "starcoder"},
+    {"llama-v3", "llama3"}, {"llama-bpe", "llama3"}, {"falcon3", "llama3"}, {"falcon-h1", "llama3"},
+    {"pixtral", "llama3"}, {"midm-2.0", "llama3"}, {"lfm2", "llama3"}, {"jina-v5-nano", "llama3"},
+    {"smaug-bpe", "dbrx"},
+    {"glm5", "glm4"},
+    {"deepseek-r1-qwen", "qwen2"}, {"megrez", "qwen2"}, {"stablelm2", "qwen2"},
+    {"hunyuan", "qwen2"}, {"kormo", "qwen2"}, {"f2llmv2", "qwen2"}, {"solar-open", "qwen2"},
+    {"grok-2", "qwen2"},
+    {"llama4", "gpt-4o"}, {"kanana2", "gpt-4o"}, {"talkie", "gpt-4o"}, {"minimax-m2", "gpt-4o"},
 }};
+// clang-format on
 
 const PreTokenizerRules* find_rules(std::string_view id) {
   for (const PreTokenizerRules& r : kRules) {
@@ -151,7 +154,8 @@ Result<PreTokenizer> PreTokenizer::from_name(std::string_view name) {
     return make_error(ErrorCode::kModelLoadFailed,
                       "tokenizer.ggml.pre '" + std::string(name) +
                           "' is not a supported pre-tokenizer (override with --tokenizer-pre; "
-                          "supported: " + supported_names() + ")");
+                          "supported: " +
+                          supported_names() + ")");
   }
   PreTokenizer p;
   p.rules_ = rules;

@@ -21,12 +21,12 @@ namespace zinfer::tok {
 
 // One pre-tokenizer: what llama.cpp calls a LLAMA_VOCAB_PRE_TYPE.
 struct PreTokenizerRules {
-  std::string_view id;                     // e.g. "qwen35"; also accepted as a name
+  std::string_view id;                        // e.g. "qwen35"; also accepted as a name
   std::span<const std::string_view> regexes;  // Split steps, in order
-  bool ignore_merges = false;  // a word that is itself a token is emitted without merging
-  bool add_bos = false;        // default of tokenizer.ggml.add_bos_token
-  bool byte_encode = true;     // GPT-2 byte-level alphabet; false: raw UTF-8 with <0xXX>
-                               // byte-fallback tokens (SentencePiece-style BPE)
+  bool ignore_merges = false;      // a word that is itself a token is emitted without merging
+  bool add_bos = false;            // default of tokenizer.ggml.add_bos_token
+  bool byte_encode = true;         // GPT-2 byte-level alphabet; false: raw UTF-8 with <0xXX>
+                                   // byte-fallback tokens (SentencePiece-style BPE)
   bool escape_whitespace = false;  // ' ' → U+2581 before splitting (SentencePiece-style)
   bool newline_words = false;      // a word of only '\n' that is a token stays whole (Gemma 4)
   bool force_add_bos = false;      // add BOS even when the file says not to (Gemma 4)

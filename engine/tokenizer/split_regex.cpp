@@ -17,7 +17,8 @@ using GC = GeneralCategory;
 
 std::uint32_t bit(GC c) { return std::uint32_t{1} << static_cast<unsigned>(c); }
 
-constexpr std::uint32_t kAllCategories = (std::uint32_t{1} << (static_cast<unsigned>(GC::kZs) + 1)) - 1;
+constexpr std::uint32_t kAllCategories =
+    (std::uint32_t{1} << (static_cast<unsigned>(GC::kZs) + 1)) - 1;
 
 // \p{name}: a general category or a one-letter group of them.
 std::uint32_t category_mask(std::string_view name) {
@@ -145,7 +146,8 @@ class SplitRegex::Compiler {
     } else {
       return a;
     }
-    if (more() && (peek() == '?' || peek() == '+')) fail("lazy or possessive quantifiers are not supported");
+    if (more() && (peek() == '?' || peek() == '+'))
+      fail("lazy or possessive quantifiers are not supported");
     Node r = node(Node::Kind::kRepeat);
     r.min = lo;
     r.max = hi;
@@ -226,7 +228,8 @@ class SplitRegex::Compiler {
     if (!more()) fail("pattern ends after '\\'");
     const std::uint32_t c = p_[i_++];
     auto complement = [&](std::uint32_t mask) { return kAllCategories & ~mask; };
-    const std::uint32_t word = category_mask("L") | category_mask("M") | bit(GC::kNd) | bit(GC::kPc);
+    const std::uint32_t word =
+        category_mask("L") | category_mask("M") | bit(GC::kNd) | bit(GC::kPc);
     switch (c) {
       case 's':
         set.whitespace = true;

@@ -52,22 +52,31 @@ class SplitRegex {
   // One item of a bracket class (or of \p{..} and friends outside one).
   struct ClassSet {
     bool negated = false;
-    std::uint32_t categories = 0;  // bit per GeneralCategory
-    bool whitespace = false;       // \s
-    bool non_whitespace = false;   // \S
+    std::uint32_t categories = 0;                                 // bit per GeneralCategory
+    bool whitespace = false;                                      // \s
+    bool non_whitespace = false;                                  // \S
     std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;  // sorted, inclusive
     bool matches(std::uint32_t cp, const CodepointClass& c) const;
   };
 
   enum class Op : std::uint8_t {
-    kChar, kClass, kAny, kSplit, kJmp, kMatch, kLook, kLookEnd, kBegin, kEnd,
+    kChar,
+    kClass,
+    kAny,
+    kSplit,
+    kJmp,
+    kMatch,
+    kLook,
+    kLookEnd,
+    kBegin,
+    kEnd,
   };
   struct Inst {
     Op op = Op::kMatch;
-    bool flag = false;      // kChar: fold case; kLook: negative lookahead
-    std::uint32_t cp = 0;   // kChar
-    std::int32_t x = 0;     // kClass: class index; kSplit: preferred branch; kJmp, kLook: target
-    std::int32_t y = 0;     // kSplit: the other branch
+    bool flag = false;     // kChar: fold case; kLook: negative lookahead
+    std::uint32_t cp = 0;  // kChar
+    std::int32_t x = 0;    // kClass: class index; kSplit: preferred branch; kJmp, kLook: target
+    std::int32_t y = 0;    // kSplit: the other branch
   };
   class Compiler;  // pattern text → prog_ and classes_ (split_regex.cpp)
 

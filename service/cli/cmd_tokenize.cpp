@@ -80,8 +80,8 @@ std::string quote_piece(const std::string& piece) {
   while (i < piece.size()) {
     const auto b = static_cast<unsigned char>(piece[i]);
     std::size_t len = 1;
-    const bool valid = tok::classify_utf8(std::string_view(piece).substr(i), &len) ==
-                       tok::Utf8Status::kComplete;
+    const bool valid =
+        tok::classify_utf8(std::string_view(piece).substr(i), &len) == tok::Utf8Status::kComplete;
     if (b == '\\' || b == '\'') {
       out += '\\';
       out += static_cast<char>(b);
@@ -145,7 +145,8 @@ int run_tokenize(const TokenizeArgs& a) {
     w.end_object();
     std::cout << '\n';
   } else if (a.pieces) {
-    for (std::int32_t id : ids) std::cout << id << '\t' << quote_piece(t.token_to_piece(id, true)) << '\n';
+    for (std::int32_t id : ids)
+      std::cout << id << '\t' << quote_piece(t.token_to_piece(id, true)) << '\n';
   } else {
     for (std::size_t i = 0; i < ids.size(); ++i) std::cout << (i > 0 ? " " : "") << ids[i];
     std::cout << '\n';
@@ -187,9 +188,10 @@ int run_detokenize(const DetokenizeArgs& a) {
   const tok::Tokenizer& t = *l->tok;
   for (std::int32_t id : *ids) {
     if (id < 0 || id >= t.vocab_size()) {
-      return print_error(make_error(ErrorCode::kInvalidParameter,
-                                    "--ids: token " + std::to_string(id) + " is outside the vocab of " +
-                                        std::to_string(t.vocab_size())));
+      return print_error(
+          make_error(ErrorCode::kInvalidParameter, "--ids: token " + std::to_string(id) +
+                                                       " is outside the vocab of " +
+                                                       std::to_string(t.vocab_size())));
     }
   }
   std::cout << t.decode(*ids, !a.skip_special);
@@ -198,7 +200,8 @@ int run_detokenize(const DetokenizeArgs& a) {
 }
 
 void add_tokenizer_options(CLI::App* sub, TokenizerArgs& a) {
-  sub->add_option("-m,--model", a.model, "GGUF file: a model or a vocabulary-only file")->required();
+  sub->add_option("-m,--model", a.model, "GGUF file: a model or a vocabulary-only file")
+      ->required();
   sub->add_option("--tokenizer-pre", a.tokenizer_pre,
                   "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
 }

@@ -31,13 +31,20 @@ struct Family {
 };
 
 const Family kFamilies[] = {
-    {"qwen35", "qwen35"},           {"qwen2", "qwen2"},
-    {"deepseek-llm", "deepseek-llm"}, {"deepseek-coder", "deepseek-coder"},
-    {"deepseek-v3", "deepseek-v3"}, {"falcon", "falcon"},
-    {"gpt-4o", "gpt-4o"},           {"llama4", "gpt-4o"},
-    {"tekken", "tekken"},           {"smollm", "starcoder"},
-    {"starcoder", "starcoder"},     {"llama-bpe", "llama3"},
-    {"gpt-2", "gpt-2"},             {"gemma4", "gemma4"},
+    {"qwen35", "qwen35"},
+    {"qwen2", "qwen2"},
+    {"deepseek-llm", "deepseek-llm"},
+    {"deepseek-coder", "deepseek-coder"},
+    {"deepseek-v3", "deepseek-v3"},
+    {"falcon", "falcon"},
+    {"gpt-4o", "gpt-4o"},
+    {"llama4", "gpt-4o"},
+    {"tekken", "tekken"},
+    {"smollm", "starcoder"},
+    {"starcoder", "starcoder"},
+    {"llama-bpe", "llama3"},
+    {"gpt-2", "gpt-2"},
+    {"gemma4", "gemma4"},
 };
 
 std::string fixture_path(const std::string& name) {
@@ -49,23 +56,23 @@ bool exists(const std::string& path) { return std::ifstream(path).good(); }
 class BpeFamily : public ::testing::TestWithParam<Family> {
  protected:
   void SetUp() override {
-    const std::string text = testing::read_file(fixture_path(std::string(GetParam().fixture) + ".json"));
+    const std::string text =
+        testing::read_file(fixture_path(std::string(GetParam().fixture) + ".json"));
     ASSERT_FALSE(text.empty()) << "missing fixture for " << GetParam().fixture;
     golden_ = json::parse(text);
   }
   json golden_;
 };
 
-
 // The vocabulary: committed next to the fixture (synthetic ones), else fetched into the
 // models cache by scripts/fetch_models.sh.
-#define LOAD_OR_SKIP(var)                                                \
-  const std::string var##_name = golden_["vocab"].get<std::string>();    \
-  std::string var##_path = fixture_path(var##_name);                     \
-  if (!exists(var##_path)) {                                             \
-    ZINFER_REQUIRE_MODEL(var##_cached, var##_name);                      \
-    var##_path = var##_cached;                                           \
-  }                                                                      \
+#define LOAD_OR_SKIP(var)                                                 \
+  const std::string var##_name = golden_["vocab"].get<std::string>();     \
+  std::string var##_path = fixture_path(var##_name);                      \
+  if (!exists(var##_path)) {                                              \
+    ZINFER_REQUIRE_MODEL(var##_cached, var##_name);                       \
+    var##_path = var##_cached;                                            \
+  }                                                                       \
   golden::LoadedTokenizer& var = golden::load_tokenizer_once(var##_path); \
   ASSERT_NE(var.tok, nullptr)
 

@@ -93,8 +93,9 @@ TEST(SplitRegex, LongFailingRunsStayLinear) {
 }
 
 TEST(SplitRegex, UnsupportedPatternsFailCleanly) {
-  for (const char* pattern : {"(", "a)", "[a", "a{3,1}", R"(\p{Xx})", "a*?", "a++", "(?<=a)b", "(a*)*",
-                              R"(\q)", "[z-a]", "[[a]]", R"(\x{110000})", "*a", "a{", R"(\)", "(?P<n>a)"}) {
+  for (const char* pattern :
+       {"(", "a)", "[a", "a{3,1}", R"(\p{Xx})", "a*?", "a++", "(?<=a)b", "(a*)*", R"(\q)", "[z-a]",
+        "[[a]]", R"(\x{110000})", "*a", "a{", R"(\)", "(?P<n>a)"}) {
     Result<SplitRegex> re = SplitRegex::compile(pattern);
     ASSERT_FALSE(re.ok()) << pattern;
     EXPECT_EQ(re.error().code, ErrorCode::kInvalidParameter) << pattern;

@@ -76,7 +76,8 @@ TEST(UnknownPreTokenizer, ModelLoadIsRefused) {
   ASSERT_TRUE(original.ok());
   const std::string pre = *(*original)->get_string(kPreKey);
   const std::string unknown(pre.size(), 'x');
-  const std::string patched = testing::copy_with_gguf_string(model, kPreKey, unknown, "tiny_unknown_pre.gguf");
+  const std::string patched =
+      testing::copy_with_gguf_string(model, kPreKey, unknown, "tiny_unknown_pre.gguf");
   ASSERT_FALSE(patched.empty());
 
   LlmOptions lo;

@@ -17,8 +17,8 @@
 namespace {
 
 using nlohmann::json;
-using zinfer::testing::RunResult;
 using zinfer::testing::run_zinfer;
+using zinfer::testing::RunResult;
 using zinfer::tok::golden::from_hex;
 
 std::string family_path(const std::string& name) {
@@ -51,8 +51,10 @@ Case pick(const json& golden, const std::string& text) {
 
 constexpr const char* kCode = "def f(x):\n    return x**2\n";
 constexpr const char* kEmoji = "\U0001f468\u200d\U0001f469\u200d\U0001f467";  // ZWJ family
-constexpr const char* kJapanese = "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8\u3067\u3059\u3002";
-constexpr const char* kPunctuation = "Hello, world! ... !!!??? \u00abquotes\u00bb \u2014 dash \u2013";
+constexpr const char* kJapanese =
+    "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8\u3067\u3059\u3002";
+constexpr const char* kPunctuation =
+    "Hello, world! ... !!!??? \u00abquotes\u00bb \u2014 dash \u2013";
 
 std::string joined(const std::vector<std::int32_t>& ids) {
   std::string s;
@@ -92,8 +94,8 @@ TEST(TokenizeCommandTest, IdsOnVocabOnlyFile) {
   const json g = fixture("gpt-4o");
   for (const char* name : {kCode, kEmoji, kJapanese}) {
     const Case c = pick(g, name);
-    const RunResult r = run_zinfer("tokenize --model '" + family_path("gpt-4o.gguf") + "' --file '" +
-                                   c.file + "' --parse-special");
+    const RunResult r = run_zinfer("tokenize --model '" + family_path("gpt-4o.gguf") +
+                                   "' --file '" + c.file + "' --parse-special");
     ASSERT_EQ(r.exit_code, 0) << name;
     EXPECT_EQ(r.out, joined(c.ids) + "\n") << name;
     const RunResult explicit_ids = run_zinfer("tokenize --model '" + family_path("gpt-4o.gguf") +
@@ -105,7 +107,8 @@ TEST(TokenizeCommandTest, IdsOnVocabOnlyFile) {
 TEST(TokenizeCommandTest, PiecesFormat) {
   REQUIRE_ZINFER_BINARY();
   const Case c = pick(fixture("gpt-4o"), kCode);
-  const RunResult r = run_zinfer("tokenize -m '" + family_path("gpt-4o.gguf") + "' --pieces -f '" + c.file + "'");
+  const RunResult r =
+      run_zinfer("tokenize -m '" + family_path("gpt-4o.gguf") + "' --pieces -f '" + c.file + "'");
   ASSERT_EQ(r.exit_code, 0);
   std::vector<std::int32_t> ids;
   std::string text;
@@ -128,7 +131,8 @@ TEST(TokenizeCommandTest, PiecesFormat) {
 TEST(TokenizeCommandTest, JsonFormat) {
   REQUIRE_ZINFER_BINARY();
   const Case c = pick(fixture("tekken"), kPunctuation);
-  const RunResult r = run_zinfer("tokenize --model '" + family_path("tekken.gguf") + "' --json --file '" + c.file + "'");
+  const RunResult r = run_zinfer("tokenize --model '" + family_path("tekken.gguf") +
+                                 "' --json --file '" + c.file + "'");
   ASSERT_EQ(r.exit_code, 0);
   const json d = json::parse(r.out);
   EXPECT_EQ(d["ids"].get<std::vector<std::int32_t>>(), c.ids);
@@ -141,9 +145,11 @@ TEST(TokenizeCommandTest, JsonFormat) {
 TEST(TokenizeCommandTest, SpecialTokenFlags) {
   REQUIRE_ZINFER_BINARY();
   const std::string model = family_path("tekken.gguf");
-  const RunResult parsed = run_zinfer("tokenize -m '" + model + "' --text '<|im_start|>hi' --parse-special");
+  const RunResult parsed =
+      run_zinfer("tokenize -m '" + model + "' --text '<|im_start|>hi' --parse-special");
   const RunResult plain = run_zinfer("tokenize -m '" + model + "' --text '<|im_start|>hi'");
-  const RunResult bos = run_zinfer("tokenize -m '" + model + "' --text '<|im_start|>hi' --parse-special --add-special");
+  const RunResult bos = run_zinfer("tokenize -m '" + model +
+                                   "' --text '<|im_start|>hi' --parse-special --add-special");
   ASSERT_EQ(parsed.exit_code, 0);
   EXPECT_EQ(parsed.out.substr(0, 2), "2 ");  // <|im_start|> is id 2
   EXPECT_NE(plain.out, parsed.out);
@@ -165,18 +171,21 @@ TEST(DetokenizeCommandTest, RestoresTheTextByteForByte) {
     const json g = fixture(family);
     for (const char* name : {kEmoji, kCode, "\n\n\n"}) {
       const Case c = pick(g, name);
-      const RunResult r = run_zinfer("detokenize --model '" + family_path(std::string(family) + ".gguf") +
-                                     "' --ids '" + joined(c.ids) + "'");
+      const RunResult r =
+          run_zinfer("detokenize --model '" + family_path(std::string(family) + ".gguf") +
+                     "' --ids '" + joined(c.ids) + "'");
       ASSERT_EQ(r.exit_code, 0);
       EXPECT_EQ(r.out, c.text) << family;
     }
   }
-  const RunResult bracketed = run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") + "' --ids '[2, 0]'");
+  const RunResult bracketed =
+      run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") + "' --ids '[2, 0]'");
   EXPECT_EQ(bracketed.out, "<|im_start|><s>");
-  const RunResult skipped =
-      run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") + "' --ids '[2, 0]' --skip-special");
+  const RunResult skipped = run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") +
+                                       "' --ids '[2, 0]' --skip-special");
   EXPECT_EQ(skipped.out, "");
-  const RunResult outside = run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") + "' --ids '99999999' 2>&1");
+  const RunResult outside =
+      run_zinfer("detokenize -m '" + family_path("gpt-4o.gguf") + "' --ids '99999999' 2>&1");
   EXPECT_EQ(outside.exit_code, 2);
   EXPECT_NE(outside.out.find("INVALID_PARAMETER"), std::string::npos) << outside.out;
 }
@@ -191,8 +200,8 @@ TEST(TokenizeCommandTest, UnknownPreTokenizerExitsTwoUnlessOverridden) {
   EXPECT_NE(refused.out.find("MODEL_LOAD_FAILED"), std::string::npos) << refused.out;
   EXPECT_NE(refused.out.find("'gpt-4x'"), std::string::npos) << refused.out;
   const Case c = pick(fixture("gpt-4o"), kCode);
-  const RunResult overridden =
-      run_zinfer("tokenize -m '" + patched + "' --tokenizer-pre gpt-4o -f '" + c.file + "' 2>/dev/null");
+  const RunResult overridden = run_zinfer(
+      "tokenize -m '" + patched + "' --tokenizer-pre gpt-4o -f '" + c.file + "' 2>/dev/null");
   EXPECT_EQ(overridden.exit_code, 0);
   EXPECT_EQ(overridden.out, joined(c.ids) + "\n");
 }
