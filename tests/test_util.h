@@ -18,6 +18,12 @@ bool models_required();
 std::string read_file(const std::string& path);
 // A fresh temporary directory for this test process.
 std::string temp_dir();
+// Copies a GGUF file to temp_dir()/out_name with the string value of metadata key `key`
+// replaced by `value`, which must have the old value's length (so no offset moves): a
+// synthetic file with, e.g., an unknown tokenizer.ggml.pre. Returns the path, or "" (and a
+// test failure) if the file or the value is not found.
+std::string copy_with_gguf_string(const std::string& path, const std::string& key,
+                                  const std::string& value, const std::string& out_name);
 
 }  // namespace zinfer::testing
 

@@ -44,7 +44,7 @@ class LlmImpl final : public Llm {
     const auto t0 = std::chrono::steady_clock::now();
     ZINFER_ASSIGN_OR_RETURN(file_, gguf::GgufFile::open(opt.model_path));
     ZINFER_ASSIGN_OR_RETURN(hp_, model::read_hparams(*file_));
-    ZINFER_ASSIGN_OR_RETURN(tok_, tok::Tokenizer::from_gguf(*file_));
+    ZINFER_ASSIGN_OR_RETURN(tok_, tok::Tokenizer::from_gguf(*file_, {opt.tokenizer_pre}));
     if (tok_->vocab_size() > hp_.n_vocab) {
       return make_error(ErrorCode::kModelLoadFailed, "tokenizer has " + std::to_string(tok_->vocab_size()) +
                                                          " tokens but the model's vocab_size is " +

@@ -32,6 +32,8 @@ struct LlmOptions {
   bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
                                 // CUDA graphs and replayed; false → every kernel launched
                                 // eagerly (debugging, profiling single kernels)
+  std::string tokenizer_pre;     // replaces the file's tokenizer.ggml.pre (experts: a wrong
+                                // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
                                     // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };

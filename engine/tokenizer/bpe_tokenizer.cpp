@@ -46,6 +46,36 @@ struct Symbol {
   std::int32_t next;
 };
 constexpr std::int32_t kDead = -2;
+constexpr std::int32_t kNoSymbol = -3;  // a character that is neither a token nor in a merge
+
+constexpr std::string_view kEscapedSpace = "\xE2\x96\x81";  // U+2581
+
+std::string escape_whitespace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == ' ') {
+      out += kEscapedSpace;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string unescape_whitespace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.substr(i, kEscapedSpace.size()) == kEscapedSpace) {
+      out.push_back(' ');
+      i += kEscapedSpace.size() - 1;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
 
 // "<0xAB>" → 0xAB; -1 for any other text.
 int parse_byte_token(std::string_view text) {
@@ -64,7 +94,8 @@ int parse_byte_token(std::string_view text) {
 
 }  // namespace
 
-Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::from_gguf(const gguf::GgufFile& file) {
+Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::from_gguf(const gguf::GgufFile& file,
+                                                              const std::string& pre_override) {
   BpeSpec spec;
   ZINFER_ASSIGN_OR_RETURN(Vocab vocab, Vocab::from_gguf(file));
   const gguf::MetaValue* merges = file.find(kMergesKey);
@@ -77,6 +108,14 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::from_gguf(const gguf::GgufFi
   spec.merges.reserve(merges->arr.size());
   for (const gguf::MetaValue& m : merges->arr) spec.merges.push_back(m.s);
   ZINFER_ASSIGN_OR_RETURN(spec.pre, file.get_string_or("tokenizer.ggml.pre", ""));
+  // llama.cpp: the "gemma4" tokenizer model implies its pre-tokenizer whatever the key says.
+  ZINFER_ASSIGN_OR_RETURN(const std::string model, file.get_string("tokenizer.ggml.model"));
+  if (model == "gemma4") spec.pre = "gemma4";
+  if (!pre_override.empty()) {
+    spdlog::warn("tokenizer: pre-tokenizer '{}' chosen by override (the file says '{}')",
+                 pre_override, spec.pre);
+    spec.pre = pre_override;
+  }
   ZINFER_ASSIGN_OR_RETURN(spec.special, SpecialTokenKeys::from_gguf(file));
   ZINFER_ASSIGN_OR_RETURN(spec.chat_template, file.get_string_or("tokenizer.chat_template", ""));
 
@@ -95,18 +134,34 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(BpeSpec spec) {
 }
 
 Status BpeTokenizer::init(const BpeSpec& spec) {
-  pre_ = pre_tokenizer_config(spec.pre);
-  if (!pre_.known) {
-    spdlog::warn("tokenizer: unknown tokenizer.ggml.pre '{}', using the GPT-2 pre-tokenizer",
-                 spec.pre);
+  std::string pre_name = spec.pre;
+  if (pre_name.empty()) {
+    // llama.cpp keeps going with its default split rules; so do we, loudly.
+    spdlog::warn(
+        "tokenizer: tokenizer.ggml.pre is missing; using llama.cpp's '{}' pre-tokenizer. Token "
+        "ids may differ from the model's own tokenizer: regenerate the GGUF or pass "
+        "--tokenizer-pre",
+        PreTokenizer::kDefaultName);
+    pre_name = PreTokenizer::kDefaultName;
   }
-  // llama.cpp's defaults for gpt2-type vocabs: BOS = EOS = 11 unless the file says otherwise.
+  ZINFER_ASSIGN_OR_RETURN(pre_, PreTokenizer::from_name(pre_name));
+  const PreTokenizerRules& rules = pre_.rules();
+  // llama.cpp's defaults when the file names no BOS/EOS (11 for gpt2-type vocabs).
   SpecialTokens defaults;
-  defaults.bos = 11;
-  defaults.eos = 11;
-  defaults.add_bos = pre_.add_bos;
+  defaults.bos = rules.default_bos;
+  defaults.eos = rules.default_eos;
+  defaults.add_bos = rules.add_bos;
   defaults.add_eos = false;
   ZINFER_ASSIGN_OR_RETURN(SpecialTokens specials, vocab_.resolve_specials(spec.special, defaults));
+  if (rules.force_add_bos && !specials.add_bos) {
+    if (specials.bos < 0) {
+      return make_error(ErrorCode::kModelLoadFailed,
+                        "pre-tokenizer '" + pre_name + "' needs BOS but the file has no BOS id");
+    }
+    spdlog::warn("tokenizer: tokenizer.ggml.add_bos_token overridden to true for '{}' (llama.cpp)",
+                 pre_name);
+    specials.add_bos = true;
+  }
   bos_id_ = specials.bos;
   eos_id_ = specials.eos;
   add_bos_ = specials.add_bos;
@@ -118,7 +173,10 @@ Status BpeTokenizer::init(const BpeSpec& spec) {
   for (int b = 0; b < 256; ++b) {
     std::string text;
     append_utf8(text, byte_to_codepoint(static_cast<std::uint8_t>(b)));
-    byte_symbol_[b] = intern(text);
+    if (rules.byte_encode) byte_symbol_[b] = intern(text);
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    const char name[] = {'<', '0', 'x', kHex[b >> 4], kHex[b & 15], '>'};
+    byte_token_[b] = vocab_.find(std::string_view(name, sizeof(name)));
   }
 
   pieces_.resize(static_cast<std::size_t>(vocab_.size()));
@@ -129,7 +187,7 @@ Status BpeTokenizer::init(const BpeSpec& spec) {
     if ((a & (kAttrUnknown | kAttrControl | kAttrUserDefined)) != 0) {
       piece = text;
     } else if ((a & kAttrNormal) != 0) {
-      piece = byte_level_to_bytes(text);
+      piece = rules.byte_encode ? byte_level_to_bytes(text) : unescape_whitespace(text);
     } else if ((a & kAttrByte) != 0) {
       if (const int byte = parse_byte_token(text); byte >= 0)
         piece.push_back(static_cast<char>(byte));
@@ -228,7 +286,12 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_s
     if (f.token >= 0) {
       out.push_back(f.token);
     } else {
-      encode_raw(text.substr(f.offset, f.length), out);
+      std::string_view raw = text.substr(f.offset, f.length);
+      if (pre_.rules().escape_whitespace) {
+        encode_raw(escape_whitespace(raw), out);
+      } else {
+        encode_raw(raw, out);
+      }
     }
   }
   if (add_special && add_eos_) out.push_back(eos_id_);
@@ -239,7 +302,7 @@ void BpeTokenizer::encode_raw(std::string_view text, std::vector<std::int32_t>& 
   const std::vector<std::uint32_t> cps = decode_utf8_lenient(text);
   std::vector<std::size_t> ends;
   ends.reserve(cps.size() / 3 + 1);
-  pre_tokenize(pre_.kind, cps, ends);
+  pre_.split(cps, ends);
   // Words are re-encoded from code points, so invalid input bytes become U+FFFD exactly
   // as llama.cpp's unicode_regex_split does.
   std::string word;
@@ -254,21 +317,41 @@ void BpeTokenizer::encode_raw(std::string_view text, std::vector<std::int32_t>& 
 
 void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
   if (word.empty()) return;
-  if (pre_.ignore_merges) {
-    if (const std::int32_t id = vocab_.find(bytes_to_byte_level(word)); id >= 0) {
+  const PreTokenizerRules& rules = pre_.rules();
+  if (rules.ignore_merges ||
+      (rules.newline_words && word.find_first_not_of('\n') == std::string_view::npos)) {
+    const std::int32_t id = vocab_.find(rules.byte_encode ? bytes_to_byte_level(word) : word);
+    if (id >= 0) {
       out.push_back(id);
       return;
     }
   }
   // Scratch buffers survive across words and calls of this thread.
   thread_local std::vector<Symbol> symbols;
+  thread_local std::vector<std::int32_t> offsets;  // byte offset in word of each symbol
   thread_local std::vector<Bigram> heap;
-  const auto n = static_cast<std::int32_t>(word.size());
-  symbols.resize(static_cast<std::size_t>(n));
+  symbols.clear();
+  offsets.clear();
   heap.clear();
+  if (rules.byte_encode) {
+    for (std::size_t i = 0; i < word.size(); ++i) {
+      symbols.push_back(Symbol{byte_symbol_[static_cast<std::uint8_t>(word[i])], 0, 0});
+      offsets.push_back(static_cast<std::int32_t>(i));
+    }
+  } else {
+    // One symbol per UTF-8 character (the word is valid UTF-8: pre-tokenized code points).
+    std::size_t i = 0;
+    while (i < word.size()) {
+      const std::size_t start = i;
+      next_codepoint_lenient(word, &i);
+      symbols.push_back(Symbol{char_symbol(word.substr(start, i - start)), 0, 0});
+      offsets.push_back(static_cast<std::int32_t>(start));
+    }
+  }
+  const auto n = static_cast<std::int32_t>(symbols.size());
   for (std::int32_t i = 0; i < n; ++i) {
-    symbols[i] =
-        Symbol{byte_symbol_[static_cast<std::uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
+    symbols[i].prev = i - 1;
+    symbols[i].next = i + 1 < n ? i + 1 : -1;
   }
   auto try_add = [&](std::int32_t left, std::int32_t right) {
     if (left < 0 || right < 0) return;
@@ -298,16 +381,32 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>&
 
   for (std::int32_t i = 0; i >= 0; i = symbols[i].next) {
     const std::int32_t id = symbols[i].id;
-    if (id < vocab_.size()) {
+    if (id >= 0 && id < vocab_.size()) {
       out.push_back(id);
       continue;
     }
-    // A merge result that is not a token (malformed vocab): llama.cpp falls back to the
-    // single-byte tokens of its text and silently drops the bytes that have none.
-    for (char c : symbol_text(id)) {
-      if (const std::int32_t t = vocab_.find(std::string_view(&c, 1)); t >= 0) out.push_back(t);
+    if (rules.byte_encode) {
+      // A merge result that is not a token (malformed vocab): llama.cpp falls back to the
+      // single-byte tokens of its text and silently drops the bytes that have none.
+      for (char c : symbol_text(id)) {
+        if (const std::int32_t t = vocab_.find(std::string_view(&c, 1)); t >= 0) out.push_back(t);
+      }
+      continue;
+    }
+    // SentencePiece-style: the symbol's raw bytes as <0xXX> tokens (byte fallback).
+    const std::int32_t next = symbols[i].next;
+    const std::size_t end = next >= 0 ? static_cast<std::size_t>(offsets[next]) : word.size();
+    for (std::size_t k = static_cast<std::size_t>(offsets[i]); k < end; ++k) {
+      const std::int32_t t = byte_token_[static_cast<std::uint8_t>(word[k])];
+      if (t >= 0) out.push_back(t);
     }
   }
+}
+
+std::int32_t BpeTokenizer::char_symbol(std::string_view text) const {
+  if (const std::int32_t id = vocab_.find(text); id >= 0) return id;
+  auto it = extra_lookup_.find(std::string(text));
+  return it != extra_lookup_.end() ? it->second : kNoSymbol;
 }
 
 }  // namespace zinfer::tok

@@ -1,6 +1,8 @@
-// BpeTokenizer: byte-level BPE (tokenizer.ggml.model = "gpt2"), matching llama.cpp's
-// tokenization: special tokens split out first, then the model's pre-tokenizer, then merges
-// by rank inside each word over the GPT-2 byte alphabet.
+// BpeTokenizer: BPE as llama.cpp tokenizes it: special tokens split out first, then the
+// model's pre-tokenizer (pre_tokenizer.h), then merges by rank inside each word. Byte-level
+// vocabularies (tokenizer.ggml.model = "gpt2") merge over the GPT-2 byte alphabet;
+// SentencePiece-style ones ("gemma4") over UTF-8 characters, with spaces written as U+2581
+// and <0xXX> tokens for bytes no merge covers.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +26,16 @@ struct BpeSpec {
   std::vector<std::string> tokens;  // tokenizer.ggml.tokens
   std::vector<TokenType> types;     // tokenizer.ggml.token_type (empty: all normal)
   std::vector<std::string> merges;  // tokenizer.ggml.merges, "left right", rank = index
-  std::string pre;                  // tokenizer.ggml.pre
+  std::string pre;                  // tokenizer.ggml.pre ("" → llama.cpp's default, warned)
   SpecialTokenKeys special;         // tokenizer.ggml.*_token_id, add_bos/add_eos_token
   std::string chat_template;        // tokenizer.chat_template
 };
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  static Result<std::unique_ptr<BpeTokenizer>> from_gguf(const gguf::GgufFile& file);
+  // pre_override, when set, replaces the file's tokenizer.ggml.pre.
+  static Result<std::unique_ptr<BpeTokenizer>> from_gguf(const gguf::GgufFile& file,
+                                                         const std::string& pre_override = {});
   static Result<std::unique_ptr<BpeTokenizer>> create(BpeSpec spec);
 
   std::vector<std::int32_t> encode(std::string_view text, bool add_special,
@@ -41,7 +45,7 @@ class BpeTokenizer final : public Tokenizer {
   TokenType token_type(std::int32_t id) const override;
   const std::string& token_text(std::int32_t id) const override;
 
-  PreTokenizerKind pre_tokenizer() const { return pre_.kind; }
+  const PreTokenizer& pre_tokenizer() const { return pre_; }
   const Vocab& vocab() const { return vocab_; }
 
  private:
@@ -60,12 +64,15 @@ class BpeTokenizer final : public Tokenizer {
   // Encodes one pre-tokenized word (raw bytes) and appends its ids.
   void encode_word(std::string_view word, std::vector<std::int32_t>& out) const;
   void encode_raw(std::string_view text, std::vector<std::int32_t>& out) const;
+  // Symbol id of one UTF-8 character (SentencePiece-style vocabs), or kNoSymbol.
+  std::int32_t char_symbol(std::string_view text) const;
   // Byte-level text of a symbol id (vocab token or interned merge result).
   const std::string& symbol_text(std::int32_t id) const;
 
   Vocab vocab_;
-  PreTokenizerConfig pre_;
-  std::int32_t byte_symbol_[256] = {};  // symbol id of each raw byte (-1: not in vocab)
+  PreTokenizer pre_;
+  std::int32_t byte_symbol_[256] = {};  // byte-level vocabs: symbol id of each raw byte
+  std::int32_t byte_token_[256] = {};   // id of the <0xXX> token of each byte (-1: none)
   // Open-addressing table keyed by (left << 32 | right); empty slots have key kEmptyKey.
   std::vector<std::uint64_t> merge_keys_;
   std::vector<MergeInfo> merge_values_;

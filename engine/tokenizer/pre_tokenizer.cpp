@@ -1,249 +1,185 @@
-// Pre-tokenizer matchers (see pre_tokenizer.h). Each matcher walks one piece of text left to
-// right and, at each position, tries the pattern's alternatives in order, as a backtracking
-// regex engine would; the comments name the alternative each branch implements.
+// The pre-tokenizer table (see pre_tokenizer.h). Regexes are copied from the families'
+// tokenizer.json files as llama.cpp quotes them in src/llama-vocab.cpp ("original regex
+// from tokenizer.json" where llama.cpp rewrites one for std::regex); names and flags follow
+// llama_vocab::load.
 #include "engine/tokenizer/pre_tokenizer.h"
 
 #include <array>
-#include <utility>
-
-#include "engine/tokenizer/unicode.h"
+#include <map>
+#include <mutex>
 
 namespace zinfer::tok {
 namespace {
 
-// The input with its classes looked up once.
-struct Text {
-  std::span<const std::uint32_t> cps;
-  std::vector<CodepointClass> cls;
+using std::string_view_literals::operator""sv;
+
+// GPT-2's pattern, also the last step of several others.
+constexpr std::string_view kGpt2Regex =
+    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))re";
+
+constexpr std::array kGpt2 = {kGpt2Regex};
+// llama.cpp's choice for a BPE file that names no pre-tokenizer.
+constexpr std::array kDefault = {R"re([\p{P}\$\+<=>\^~\|]+)re"sv, kGpt2Regex, R"re(\p{N}+)re"sv,
+                                 R"re([0-9][0-9][0-9])re"sv};
+// StarCoder, SmolLM, Refact, Command-R, ...: every digit alone, then GPT-2.
+constexpr std::array kDigitsGpt2 = {R"re(\p{N})re"sv, kGpt2Regex};
+constexpr std::array kLlama3 = {
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv};
+constexpr std::array kQwen2 = {
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv};
+// Qwen3.5: combining marks stay with their letters.
+constexpr std::array kQwen35 = {
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv};
+// DeepSeek's letter, punctuation and CJK ranges are written as \x{..} escapes: several of
+// those code points (U+1F7D, U+2126, U+212A, ...) change under Unicode normalization, which
+// editors and tools apply to literal text.
+constexpr std::array kDeepseekLlm = {
+    R"re([\r\n])re"sv,
+    R"re(\s?[A-Za-z\x{B5}\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{1BA}\x{1BC}-\x{1BF}\x{1C4}-\x{293}\x{295}-\x{2AF}\x{370}-\x{373}\x{376}\x{377}\x{37B}-\x{37D}\x{37F}\x{386}\x{388}-\x{38A}\x{38C}\x{38E}-\x{3A1}\x{3A3}-\x{3F5}\x{3F7}-\x{481}\x{48A}-\x{52F}\x{531}-\x{556}\x{10A0}-\x{10C5}\x{13A0}-\x{13F5}\x{13F8}-\x{13FD}\x{1C90}-\x{1CBA}\x{1CBD}-\x{1CBF}\x{1D00}-\x{1D2B}\x{1D6B}-\x{1D77}\x{1D79}-\x{1D9A}\x{1E00}-\x{1F15}\x{1F18}-\x{1F1D}\x{1F20}-\x{1F45}\x{1F48}-\x{1F4D}\x{1F50}-\x{1F57}\x{1F59}\x{1F5B}\x{1F5D}\x{1F5F}-\x{1F7D}\x{1F80}-\x{1FB4}\x{1FB6}-\x{1FBC}\x{1FBE}\x{1FC2}-\x{1FC4}\x{1FC6}-\x{1FCC}\x{1FD0}-\x{1FD3}\x{1FD6}-\x{1FDB}\x{1FE0}-\x{1FEC}\x{1FF2}-\x{1FF4}\x{1FF6}-\x{1FFC}\x{2102}\x{2107}\x{210A}-\x{2113}\x{2115}\x{2119}-\x{211D}\x{2124}\x{2126}\x{2128}\x{212A}-\x{212D}\x{212F}-\x{2134}\x{2139}\x{213C}-\x{213F}\x{2145}-\x{2149}\x{214E}\x{2183}\x{2184}\x{2C00}-\x{2C7B}\x{2C7E}-\x{2CE4}\x{2CEB}-\x{2CEE}\x{2CF2}\x{2CF3}\x{A640}-\x{A66D}\x{A680}-\x{A69B}\x{A722}-\x{A76F}\x{A771}-\x{A787}\x{A78B}-\x{A78E}\x{AB70}-\x{ABBF}\x{FB00}-\x{FB06}\x{FB13}-\x{FB17}\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}\x{10400}-\x{1044F}\x{104B0}-\x{104D3}\x{104D8}-\x{104FB}\x{10C80}-\x{10CB2}\x{10CC0}-\x{10CF2}\x{118A0}-\x{118DF}\x{1E900}-\x{1E943}]+)re"sv,
+    R"re(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)re"sv,
+    R"re(\s+$)re"sv,
+    R"re([\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+)re"sv,
+    R"re(\p{N}+)re"sv,
 };
-
-bool is_other(const CodepointClass& c) { return !c.whitespace && !c.is_letter() && !c.is_number(); }
-
-bool is_cr_lf(std::uint32_t cp) { return cp == '\r' || cp == '\n'; }
-
-// Length of a contraction 's 't 're 've 'm 'll 'd at pos (0 if none). With fold_case the
-// letters match either case (llama3's (?i:...)).
-std::size_t contraction_length(const Text& t, std::size_t pos, std::size_t end, bool fold_case) {
-  if (t.cps[pos] != '\'' || pos + 1 >= end) return 0;
-  auto letter = [&](std::size_t p) { return fold_case ? to_lower(t.cps[p]) : t.cps[p]; };
-  const std::uint32_t c1 = letter(pos + 1);
-  if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return 2;
-  if (pos + 2 >= end) return 0;
-  const std::uint32_t c2 = letter(pos + 2);
-  if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return 3;
-  return 0;
-}
-
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S) over [begin, end).
-// A lone whitespace before a non-space matches nothing; like llama.cpp we still emit it
-// as its own word (a regex split keeps unmatched text as a piece).
-void split_gpt2(const Text& t, std::size_t begin, std::size_t end, std::vector<std::size_t>& ends) {
-  std::size_t pos = begin;
-  while (pos < end) {
-    if (const std::size_t n = contraction_length(t, pos, end, false); n > 0) {
-      pos += n;
-      ends.push_back(pos);
-      continue;
-    }
-    // The optional literal space of " ?X+": X is tested after it.
-    const std::size_t x = (t.cps[pos] == ' ' && pos + 1 < end) ? pos + 1 : pos;
-    const CodepointClass& cx = t.cls[x];
-    bool (*same)(const CodepointClass&) = nullptr;
-    if (cx.is_letter()) {
-      same = [](const CodepointClass& c) { return c.is_letter(); };
-    } else if (cx.is_number()) {
-      same = [](const CodepointClass& c) { return c.is_number(); };
-    } else if (is_other(cx)) {
-      same = is_other;
-    }
-    if (same != nullptr) {
-      std::size_t p = x + 1;
-      while (p < end && same(t.cls[p])) ++p;
-      pos = p;
-      ends.push_back(pos);
-      continue;
-    }
-    // Here t.cps[pos] is whitespace. \s+(?!\S): a run followed by a non-space gives back
-    // its last character, which then prefixes the next word (or stands alone).
-    std::size_t n = 0;
-    while (pos + n < end && t.cls[pos + n].whitespace) ++n;
-    pos += (n > 1 && pos + n < end) ? n - 1 : n;
-    ends.push_back(pos);
-  }
-}
-
-// \p{N} first: each number code point is its own piece; the GPT-2 pattern runs on the rest.
-void split_digits_gpt2(const Text& t, std::size_t begin, std::size_t end,
-                       std::vector<std::size_t>& ends) {
-  std::size_t pos = begin;
-  while (pos < end) {
-    if (t.cls[pos].is_number()) {
-      ends.push_back(++pos);
-      continue;
-    }
-    std::size_t run_end = pos + 1;
-    while (run_end < end && !t.cls[run_end].is_number()) ++run_end;
-    split_gpt2(t, pos, run_end, ends);
-    pos = run_end;
-  }
-}
-
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}
-// | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-void split_llama3(const Text& t, std::size_t begin, std::size_t end, std::size_t max_digits,
-                  std::vector<std::size_t>& ends) {
-  std::size_t pos = begin;
-  while (pos < end) {
-    const std::uint32_t c = t.cps[pos];
-    const CodepointClass& cc = t.cls[pos];
-    if (const std::size_t n = contraction_length(t, pos, end, true); n > 0) {
-      pos += n;
-      ends.push_back(pos);
-      continue;
-    }
-    // [^\r\n\p{L}\p{N}]?\p{L}+
-    if (!is_cr_lf(c) && !cc.is_number() &&
-        (cc.is_letter() || (pos + 1 < end && t.cls[pos + 1].is_letter()))) {
-      std::size_t p = pos + 1;
-      while (p < end && t.cls[p].is_letter()) ++p;
-      pos = p;
-      ends.push_back(pos);
-      continue;
-    }
-    // \p{N}{1,max_digits}
-    if (cc.is_number()) {
-      std::size_t p = pos + 1;
-      while (p < end && p - pos < max_digits && t.cls[p].is_number()) ++p;
-      pos = p;
-      ends.push_back(pos);
-      continue;
-    }
-    // " ?[^\s\p{L}\p{N}]+[\r\n]*"
-    const std::size_t x = (c == ' ' && pos + 1 < end) ? pos + 1 : pos;
-    if (is_other(t.cls[x])) {
-      std::size_t p = x + 1;
-      while (p < end && is_other(t.cls[p])) ++p;
-      while (p < end && is_cr_lf(t.cps[p])) ++p;
-      pos = p;
-      ends.push_back(pos);
-      continue;
-    }
-    // Whitespace run [pos, pos + n).
-    std::size_t n = 0;
-    std::size_t after_last_cr_lf = 0;
-    while (pos + n < end && t.cls[pos + n].whitespace) {
-      if (is_cr_lf(t.cps[pos + n])) after_last_cr_lf = pos + n + 1;
-      ++n;
-    }
-    if (after_last_cr_lf > 0) {
-      pos = after_last_cr_lf;  // \s*[\r\n]+ : greedy \s* backtracks to the last newline
-    } else if (n > 1 && pos + n < end) {
-      pos += n - 1;  // \s+(?!\S)
-    } else {
-      pos += n > 0 ? n : 1;  // \s+ (n == 0 cannot happen: every class is covered above)
-    }
-    ends.push_back(pos);
-  }
-}
-
-struct NamedConfig {
-  std::string_view name;
-  PreTokenizerConfig config;
+constexpr std::array kDeepseekCoder = {
+    R"re([\r\n])re"sv,    R"re(\s?\p{L}+)re"sv,
+    R"re(\s?\p{P}+)re"sv, R"re([\x{4E00}-\x{9FA5}\x{800}-\x{4E00}\x{AC00}-\x{D7FF}]+)re"sv,
+    R"re(\p{N})re"sv,
 };
+constexpr std::array kDeepseekV3 = {
+    R"re(\p{N}{1,3})re"sv,
+    R"re([\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}]+)re"sv,
+    R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv,
+};
+constexpr std::array kFalcon = {R"re([\p{P}\$\+<=>\^~\|`]+)re"sv, kGpt2Regex,
+                                R"re([0-9][0-9][0-9])re"sv};
+// o200k (GPT-4o, gpt-oss) and Llama 4: case-aware words with their contractions.
+constexpr std::array kGpt4o = {
+    R"re([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv};
+// Mistral tekken: o200k's words without contractions, single digits.
+constexpr std::array kTekken = {
+    R"re([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"sv};
+// Gemma 4: SentencePiece-style BPE over the whole line; only newlines split.
+constexpr std::array kGemma4 = {R"re([^\n]+|[\n]+)re"sv};
 
-// tokenizer.ggml.pre values and their flags, as in llama.cpp's llama_vocab::load. Not
-// reproduced: chatglm-bpe/glm4 also drop llama.cpp's default BOS id (only matters when the
-// file has no bos_token_id), and families with other patterns (deepseek-llm, tekken, gpt-4o,
-// ...) fall back to GPT-2 with a warning.
-constexpr PreTokenizerConfig kGpt2Cfg{PreTokenizerKind::kGpt2, false, false, true};
-constexpr PreTokenizerConfig kDigitsCfg{PreTokenizerKind::kDigitsGpt2, false, false, true};
-constexpr PreTokenizerConfig kLlama3Cfg{PreTokenizerKind::kLlama3, true, true, true};
-constexpr PreTokenizerConfig kLlama3NoBosCfg{PreTokenizerKind::kLlama3, false, false, true};
-constexpr PreTokenizerConfig kQwen2Cfg{PreTokenizerKind::kQwen2, false, false, true};
-constexpr std::array<NamedConfig, 37> kConfigs = {{
-    {"gpt-2", kGpt2Cfg},
-    {"phi-2", kGpt2Cfg},
-    {"jina-es", kGpt2Cfg},
-    {"jina-de", kGpt2Cfg},
-    {"gigachat", kGpt2Cfg},
-    {"jina-v2-es", kGpt2Cfg},
-    {"jina-v2-de", kGpt2Cfg},
-    {"a.x-4.0", kGpt2Cfg},
-    {"mellum", kGpt2Cfg},
-    {"mpt", kGpt2Cfg},
-    {"olmo", kGpt2Cfg},
-    {"jais", kGpt2Cfg},
-    {"trillion", kGpt2Cfg},
-    {"exaone4", kGpt2Cfg},
-    {"granite-docling", kGpt2Cfg},
-    {"starcoder", kDigitsCfg},
-    {"refact", kDigitsCfg},
-    {"command-r", kDigitsCfg},
-    {"smollm", kDigitsCfg},
-    {"codeshell", kDigitsCfg},
-    {"exaone", kDigitsCfg},
-    {"minerva-7b", kDigitsCfg},
-    {"llama3", kLlama3Cfg},
-    {"llama-v3", kLlama3Cfg},
-    {"llama-bpe", kLlama3Cfg},
-    {"falcon3", kLlama3Cfg},
-    {"falcon-h1", kLlama3Cfg},
-    {"pixtral", kLlama3Cfg},
-    {"dbrx", kLlama3NoBosCfg},
-    {"smaug-bpe", kLlama3NoBosCfg},
-    {"chatglm-bpe", kLlama3NoBosCfg},
-    {"glm4", kLlama3NoBosCfg},
-    {"qwen2", kQwen2Cfg},
-    {"deepseek-r1-qwen", kQwen2Cfg},
-    {"megrez", kQwen2Cfg},
-    {"stablelm2", kQwen2Cfg},
-    {"hunyuan", kQwen2Cfg},
+// clang-format off
+constexpr std::array<PreTokenizerRules, 16> kRules = {{
+    // id               regexes        ignore add_bos byte   escape newline force bos  eos
+    {"default",         kDefault,      false, false,  true,  false, false,  false,  11,  11},
+    {"gpt-2",           kGpt2,         false, false,  true,  false, false,  false,  11,  11},
+    {"starcoder",       kDigitsGpt2,   false, false,  true,  false, false,  false,  11,  11},
+    {"llama3",          kLlama3,       true,  true,   true,  false, false,  false,  11,  11},
+    {"dbrx",            kLlama3,       false, false,  true,  false, false,  false,  11,  11},
+    {"chatglm-bpe",     kLlama3,       false, false,  true,  false, false,  false,  -1,  11},
+    {"glm4",            kLlama3,       true,  false,  true,  false, false,  false,  -1,  11},
+    {"qwen2",           kQwen2,        false, false,  true,  false, false,  false,  11,  11},
+    {"qwen35",          kQwen35,       false, false,  true,  false, false,  false,  11,  11},
+    {"deepseek-llm",    kDeepseekLlm,  false, false,  true,  false, false,  false,  11,  11},
+    {"deepseek-coder",  kDeepseekCoder,false, false,  true,  false, false,  false,  11,  11},
+    {"deepseek-v3",     kDeepseekV3,   false, false,  true,  false, false,  false,  11,  11},
+    {"falcon",          kFalcon,       false, false,  true,  false, false,  false,  11,  11},
+    {"gpt-4o",          kGpt4o,        false, false,  true,  false, false,  false,  11,  11},
+    {"tekken",          kTekken,       true,  true,   true,  false, false,  false,  11,  11},
+    {"gemma4",          kGemma4,       false, true,   false, true,  true,  true,    -1,  -1},
 }};
+// clang-format on
+
+// Other tokenizer.ggml.pre values and the row they select (llama.cpp's aliases).
+struct Alias {
+  std::string_view name;
+  std::string_view id;
+};
+// clang-format off
+constexpr std::array<Alias, 44> kAliases = {{
+    {"phi-2", "gpt-2"}, {"jina-es", "gpt-2"}, {"jina-de", "gpt-2"}, {"gigachat", "gpt-2"},
+    {"jina-v2-es", "gpt-2"}, {"jina-v2-de", "gpt-2"}, {"a.x-4.0", "gpt-2"}, {"mellum", "gpt-2"},
+    {"mpt", "gpt-2"}, {"olmo", "gpt-2"}, {"jais", "gpt-2"}, {"trillion", "gpt-2"},
+    {"exaone4", "gpt-2"}, {"granite-docling", "gpt-2"}, {"modern-bert", "gpt-2"},
+    {"refact", "starcoder"}, {"command-r", "starcoder"}, {"smollm", "starcoder"},
+    {"codeshell", "starcoder"}, {"exaone", "starcoder"}, {"minerva-7b", "starcoder"},
+    {"mellum2", "starcoder"},
+    {"llama-v3", "llama3"}, {"llama-bpe", "llama3"}, {"falcon3", "llama3"}, {"falcon-h1", "llama3"},
+    {"pixtral", "llama3"}, {"midm-2.0", "llama3"}, {"lfm2", "llama3"}, {"jina-v5-nano", "llama3"},
+    {"smaug-bpe", "dbrx"},
+    {"glm5", "glm4"},
+    {"deepseek-r1-qwen", "qwen2"}, {"megrez", "qwen2"}, {"stablelm2", "qwen2"},
+    {"hunyuan", "qwen2"}, {"kormo", "qwen2"}, {"f2llmv2", "qwen2"}, {"solar-open", "qwen2"},
+    {"grok-2", "qwen2"},
+    {"llama4", "gpt-4o"}, {"kanana2", "gpt-4o"}, {"talkie", "gpt-4o"}, {"minimax-m2", "gpt-4o"},
+}};
+// clang-format on
+
+const PreTokenizerRules* find_rules(std::string_view id) {
+  for (const PreTokenizerRules& r : kRules) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+// Compiled once per row, shared by every tokenizer that uses it.
+Result<std::shared_ptr<const std::vector<SplitRegex>>> compiled(const PreTokenizerRules& rules) {
+  static std::mutex mu;
+  static std::map<const PreTokenizerRules*, std::shared_ptr<const std::vector<SplitRegex>>> cache;
+  const std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(&rules);
+  if (it != cache.end()) return it->second;
+  auto regexes = std::make_shared<std::vector<SplitRegex>>();
+  for (std::string_view pattern : rules.regexes) {
+    ZINFER_ASSIGN_OR_RETURN(SplitRegex re, SplitRegex::compile(pattern));
+    regexes->push_back(std::move(re));
+  }
+  cache.emplace(&rules, regexes);
+  return std::shared_ptr<const std::vector<SplitRegex>>(std::move(regexes));
+}
 
 }  // namespace
 
-PreTokenizerConfig pre_tokenizer_config(std::string_view pre_name) {
-  for (const NamedConfig& c : kConfigs) {
-    if (c.name == pre_name) return c.config;
-  }
-  PreTokenizerConfig fallback = kGpt2Cfg;
-  fallback.known = false;
-  return fallback;
+std::string PreTokenizer::supported_names() {
+  std::string out;
+  auto add = [&](std::string_view n) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  };
+  for (const PreTokenizerRules& r : kRules) add(r.id);
+  for (const Alias& a : kAliases) add(a.name);
+  return out;
 }
 
-const char* pre_tokenizer_name(PreTokenizerKind kind) {
-  switch (kind) {
-    case PreTokenizerKind::kGpt2:
-      return "gpt2";
-    case PreTokenizerKind::kDigitsGpt2:
-      return "digits+gpt2";
-    case PreTokenizerKind::kLlama3:
-      return "llama3";
-    case PreTokenizerKind::kQwen2:
-      return "qwen2";
+Result<PreTokenizer> PreTokenizer::from_name(std::string_view name) {
+  const PreTokenizerRules* rules = find_rules(name);
+  for (const Alias& a : kAliases) {
+    if (rules == nullptr && a.name == name) rules = find_rules(a.id);
   }
-  return "?";
+  if (rules == nullptr) {
+    return make_error(ErrorCode::kModelLoadFailed,
+                      "tokenizer.ggml.pre '" + std::string(name) +
+                          "' is not a supported pre-tokenizer (override with --tokenizer-pre; "
+                          "supported: " +
+                          supported_names() + ")");
+  }
+  PreTokenizer p;
+  p.rules_ = rules;
+  p.name_ = name;
+  ZINFER_ASSIGN_OR_RETURN(p.regexes_, compiled(*rules));
+  return p;
 }
 
-void pre_tokenize(PreTokenizerKind kind, std::span<const std::uint32_t> cps,
-                  std::vector<std::size_t>& word_ends) {
-  Text t{cps, {}};
-  t.cls.reserve(cps.size());
-  for (std::uint32_t cp : cps) t.cls.push_back(codepoint_class(cp));
-  switch (kind) {
-    case PreTokenizerKind::kGpt2:
-      split_gpt2(t, 0, cps.size(), word_ends);
-      break;
-    case PreTokenizerKind::kDigitsGpt2:
-      split_digits_gpt2(t, 0, cps.size(), word_ends);
-      break;
-    case PreTokenizerKind::kLlama3:
-      split_llama3(t, 0, cps.size(), 3, word_ends);
-      break;
-    case PreTokenizerKind::kQwen2:
-      split_llama3(t, 0, cps.size(), 1, word_ends);
-      break;
+void PreTokenizer::split(std::span<const std::uint32_t> cps,
+                         std::vector<std::size_t>& word_ends) const {
+  if (cps.empty()) return;
+  const CodepointText text(cps);
+  std::vector<std::size_t> pieces{cps.size()};
+  std::vector<std::size_t> next;
+  for (const SplitRegex& re : *regexes_) {
+    next.clear();
+    std::size_t begin = 0;
+    for (std::size_t end : pieces) {
+      re.split(text, begin, end, next);
+      begin = end;
+    }
+    pieces.swap(next);
   }
+  word_ends.insert(word_ends.end(), pieces.begin(), pieces.end());
 }
 
 }  // namespace zinfer::tok

@@ -10,11 +10,13 @@
 
 namespace zinfer::tok {
 
-Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& file) {
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& file,
+                                                        const TokenizerOptions& options) {
   const Result<std::string> model = file.get_string("tokenizer.ggml.model");
   if (!model.ok()) return model.error();
-  if (*model == "gpt2") {
-    ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe, BpeTokenizer::from_gguf(file));
+  if (*model == "gpt2" || *model == "gemma4") {
+    ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> bpe,
+                            BpeTokenizer::from_gguf(file, options.pre_override));
     return std::unique_ptr<Tokenizer>(std::move(bpe));
   }
   if (*model == "llama") {
@@ -22,7 +24,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& fi
     return std::unique_ptr<Tokenizer>(std::move(spm));
   }
   return make_error(ErrorCode::kModelLoadFailed, "tokenizer.ggml.model '" + *model +
-                                                     "' is not supported (supported: gpt2, llama)");
+                                                     "' is not supported (supported: gpt2, gemma4, llama)");
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool render_special) const {

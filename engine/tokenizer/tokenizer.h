@@ -1,6 +1,7 @@
 // Tokenizer interface built from GGUF metadata (tokenizer.ggml.*), and the incremental
-// detokenizer. Implementations: byte-level BPE (tokenizer.ggml.model = "gpt2",
-// bpe_tokenizer.h) and SentencePiece-style ("llama", spm_tokenizer.h). Behaviour follows
+// detokenizer. Implementations: BPE (tokenizer.ggml.model = "gpt2", byte-level, or
+// "gemma4", SentencePiece-style; bpe_tokenizer.h) and SentencePiece ("llama",
+// spm_tokenizer.h). Behaviour follows
 // llama.cpp's tokenizer, which the tests use as the reference.
 #pragma once
 
@@ -27,6 +28,12 @@ enum class TokenType : std::int32_t {
   kByte = 6,
 };
 
+// How a tokenizer is built besides what the file says.
+struct TokenizerOptions {
+  std::string pre_override;  // used instead of tokenizer.ggml.pre when set (experts only: a
+                             // wrong pre-tokenizer silently changes token ids)
+};
+
 struct ChatMessage {
   std::string role;  // "system" | "user" | "assistant"
   std::string content;
@@ -36,8 +43,10 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Builds the tokenizer a GGUF file describes; kModelLoadFailed naming the key on error.
-  static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::GgufFile& file);
+  // Builds the tokenizer a GGUF file describes; kModelLoadFailed naming the key on error,
+  // and for a tokenizer model or pre-tokenizer this code does not know.
+  static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::GgufFile& file,
+                                                      const TokenizerOptions& options = {});
 
   // Encodes text. add_special: prepend BOS / append EOS where the model's flags say so.
   // parse_special: text such as "<|im_start|>" becomes the control token (as llama.cpp's

@@ -18,6 +18,7 @@ import sys
 import regex
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pre_tokenizer_rules import DEFAULT, FAMILIES  # noqa: E402
 from tokenizer_vectors import test_strings  # noqa: E402
 
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
@@ -31,7 +32,12 @@ KINDS = {
     "digits_gpt2": [r"\p{N}", GPT2],
     "llama3": [LLAMA3],
     "qwen2": [QWEN2],
+    "default": DEFAULT,
 }
+# Every other family of pre_tokenizer_rules.py, keyed by its tokenizer.ggml.pre name.
+for _name in ("qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "falcon", "gpt-4o", "tekken",
+              "gemma4"):
+    KINDS[_name] = FAMILIES[_name][0]
 
 EXTRA = [
     "don't DON'T Don'T it's IT'S we'LL they'Ve",

@@ -134,6 +134,8 @@ Command register_generate(CLI::App& app) {
   sub->add_flag("--ignore-eos", args->gen.ignore_eos, "Do not stop at end-of-generation tokens");
   sub->add_option("--device", args->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();
+  sub->add_option("--tokenizer-pre", args->llm.tokenizer_pre,
+                  "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
   sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
   sub->add_flag("--q8-act{false}", args->llm.exact_matmul,

@@ -114,6 +114,8 @@ Command register_serve(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--ctx", a->llm.n_ctx, "Context length per job (tokens)")->capture_default_str();
   sub->add_option("--kv-cache-mb", a->kv_cache_mb, "KV cache pool size (0 = automatic)")->capture_default_str();
+  sub->add_option("--tokenizer-pre", a->llm.tokenizer_pre,
+                  "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
   sub->add_option("-t,--threads", a->llm.n_threads, "CPU threads for the forward pass (0 = all cores)")
       ->capture_default_str();
   sub->add_option("--drain-timeout", a->worker.drain_timeout_s, "Seconds jobs get to finish after SIGTERM")

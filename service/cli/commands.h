@@ -19,5 +19,7 @@ Command register_serve(CLI::App& app);
 Command register_submit(CLI::App& app);
 Command register_bench(CLI::App& app);
 Command register_health(CLI::App& app);
+Command register_tokenize(CLI::App& app);
+Command register_detokenize(CLI::App& app);
 
 }  // namespace zinfer::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
       zinfer::cli::register_submit(app),
       zinfer::cli::register_bench(app),
       zinfer::cli::register_health(app),
+      zinfer::cli::register_tokenize(app),
+      zinfer::cli::register_detokenize(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands) {

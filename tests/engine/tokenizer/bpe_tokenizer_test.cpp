@@ -120,12 +120,21 @@ TEST(BpeTokenizer, BosEosFlagsAndEog) {
   EXPECT_EQ(t->token_to_piece(258, false), "");
 }
 
-TEST(BpeTokenizer, UnknownPreTokenizerFallsBackToGpt2) {
+TEST(BpeTokenizer, UnknownPreTokenizerIsRefused) {
   auto spec = byte_spec({}, {});
   spec.pre = "some-future-model";
+  auto t = BpeTokenizer::create(std::move(spec));
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code, ErrorCode::kModelLoadFailed);
+  EXPECT_NE(t.error().message.find("'some-future-model'"), std::string::npos);
+}
+
+TEST(BpeTokenizer, MissingPreTokenizerUsesLlamaCppDefault) {
+  auto spec = byte_spec({}, {});
+  spec.pre = "";
   auto t = make(std::move(spec));
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->pre_tokenizer(), PreTokenizerKind::kGpt2);
+  EXPECT_EQ(t->pre_tokenizer().rules().id, "default");
 }
 
 TEST(BpeTokenizer, Llama3IgnoresMergesForWholeWordTokens) {

@@ -1,6 +1,6 @@
 // Helpers shared by the tokenizer golden tests (fixtures written by scripts/golden/
-// tokenizer_vectors.py and spm_tokenizer_vectors.py): hex decoding, chat messages from JSON,
-// thread CPU time for timing budgets, the FNV-1a hash over every token's piece that the
+// tokenizer_vectors.py, spm_tokenizer_vectors.py and bpe_family_vectors.py): hex decoding,
+// chat messages from JSON, thread CPU time for timing budgets, loading a tokenizer once, the FNV-1a hash over every token's piece that the
 // scripts compute from llama.cpp, and the checks both fixture formats share (special ids and
 // flags, encodings in the three special-token modes).
 #pragma once
@@ -9,10 +9,13 @@
 
 #include <cstdint>
 #include <ctime>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace zinfer::tok::golden {
@@ -36,6 +39,33 @@ inline double cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// A GGUF file and the tokenizer built from it (tok is null if either failed, with a test
+// failure recorded); build_ms is the thread CPU time the build took.
+struct LoadedTokenizer {
+  std::unique_ptr<gguf::GgufFile> file;
+  std::unique_ptr<Tokenizer> tok;
+  double build_ms = 0;
+};
+
+// Loads each path once per test process: the GGUF parse dominates test time.
+inline LoadedTokenizer& load_tokenizer_once(const std::string& path) {
+  static std::map<std::string, LoadedTokenizer> cache;
+  auto it = cache.find(path);
+  if (it != cache.end()) return it->second;
+  LoadedTokenizer l;
+  auto file = gguf::GgufFile::open(path);
+  EXPECT_TRUE(file.ok()) << file.error().message;
+  if (file.ok()) {
+    l.file = std::move(file.value());
+    const double t0 = cpu_ms();
+    auto tok = Tokenizer::from_gguf(*l.file);
+    l.build_ms = cpu_ms() - t0;
+    EXPECT_TRUE(tok.ok()) << tok.error().message;
+    if (tok.ok()) l.tok = std::move(tok.value());
+  }
+  return cache.emplace(path, std::move(l)).first->second;
 }
 
 // FNV-1a 64 over token_to_piece(id) + '\0' for every id, as the golden scripts hash

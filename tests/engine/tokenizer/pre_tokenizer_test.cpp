@@ -1,5 +1,5 @@
-// Pre-tokenizer word splits against the regexes llama.cpp uses, run by Python's `regex`
-// module (tests/data/tokenizer/pretokenizer_vectors.json from
+// Pre-tokenizer word splits of every table row against the families' regexes run by
+// Python's `regex` module (tests/data/tokenizer/pretokenizer_vectors.json from
 // scripts/golden/pretokenizer_vectors.py), plus a few hand-derived splits and the
 // tokenizer.ggml.pre name table.
 #include "engine/tokenizer/pre_tokenizer.h"
@@ -16,10 +16,13 @@
 namespace zinfer::tok {
 namespace {
 
-std::vector<std::string> split(PreTokenizerKind kind, const std::string& text) {
+std::vector<std::string> split(std::string_view pre, const std::string& text) {
   const std::vector<std::uint32_t> cps = decode_utf8_lenient(text);
   std::vector<std::size_t> ends;
-  pre_tokenize(kind, cps, ends);
+  Result<PreTokenizer> p = PreTokenizer::from_name(pre);
+  EXPECT_TRUE(p.ok()) << pre;
+  if (!p.ok()) return {};
+  p->split(cps, ends);
   std::vector<std::string> words;
   std::size_t begin = 0;
   for (std::size_t end : ends) {
@@ -39,12 +42,23 @@ TEST(PreTokenizer, MatchesPythonRegexReference) {
       testing::read_file(testing::data_path("tokenizer/pretokenizer_vectors.json"));
   ASSERT_FALSE(text.empty());
   const nlohmann::json ref = nlohmann::json::parse(text);
-  const std::pair<const char*, PreTokenizerKind> kinds[] = {
-      {"gpt2", PreTokenizerKind::kGpt2},
-      {"digits_gpt2", PreTokenizerKind::kDigitsGpt2},
-      {"llama3", PreTokenizerKind::kLlama3},
-      {"qwen2", PreTokenizerKind::kQwen2},
+  // Fixture key → the tokenizer.ggml.pre name whose rules it holds.
+  const std::pair<const char*, std::string_view> kinds[] = {
+      {"gpt2", "gpt-2"},
+      {"digits_gpt2", "smollm"},
+      {"llama3", "llama-bpe"},
+      {"qwen2", "qwen2"},
+      {"default", "default"},
+      {"qwen35", "qwen35"},
+      {"deepseek-llm", "deepseek-llm"},
+      {"deepseek-coder", "deepseek-coder"},
+      {"deepseek-v3", "deepseek-v3"},
+      {"falcon", "falcon"},
+      {"gpt-4o", "llama4"},
+      {"tekken", "tekken"},
+      {"gemma4", "gemma4"},
   };
+  ASSERT_EQ(ref["patterns"].size(), std::size(kinds));
   ASSERT_GE(ref["cases"].size(), 60u);
   for (const auto& c : ref["cases"]) {
     const std::string input = c["text"];
@@ -55,34 +69,70 @@ TEST(PreTokenizer, MatchesPythonRegexReference) {
 }
 
 TEST(PreTokenizer, HandDerivedSplits) {
-  EXPECT_EQ(split(PreTokenizerKind::kGpt2, "Hello world"), (Words{"Hello", " world"}));
-  EXPECT_EQ(split(PreTokenizerKind::kGpt2, "a   b"), (Words{"a", "  ", " b"}));
-  EXPECT_EQ(split(PreTokenizerKind::kGpt2, "I'm 42!"), (Words{"I", "'m", " 42", "!"}));
-  EXPECT_EQ(split(PreTokenizerKind::kDigitsGpt2, "x 2024"), (Words{"x", " ", "2", "0", "2", "4"}));
-  EXPECT_EQ(split(PreTokenizerKind::kLlama3, "DON'T 1234567"),
+  EXPECT_EQ(split("gpt-2", "Hello world"), (Words{"Hello", " world"}));
+  EXPECT_EQ(split("gpt-2", "a   b"), (Words{"a", "  ", " b"}));
+  EXPECT_EQ(split("gpt-2", "I'm 42!"), (Words{"I", "'m", " 42", "!"}));
+  EXPECT_EQ(split("starcoder", "x 2024"), (Words{"x", " ", "2", "0", "2", "4"}));
+  EXPECT_EQ(split("llama3", "DON'T 1234567"),
             (Words{"DON", "'T", " ", "123", "456", "7"}));
-  EXPECT_EQ(split(PreTokenizerKind::kQwen2, "a 123"), (Words{"a", " ", "1", "2", "3"}));
-  EXPECT_EQ(split(PreTokenizerKind::kLlama3, "x\n\n  y"), (Words{"x", "\n\n", " ", " y"}));
-  EXPECT_EQ(split(PreTokenizerKind::kLlama3, "(hi)!!\n"), (Words{"(hi", ")!!\n"}));
+  EXPECT_EQ(split("qwen2", "a 123"), (Words{"a", " ", "1", "2", "3"}));
+  EXPECT_EQ(split("llama3", "x\n\n  y"), (Words{"x", "\n\n", " ", " y"}));
+  EXPECT_EQ(split("llama3", "(hi)!!\n"), (Words{"(hi", ")!!\n"}));
   // Combining marks are not letters: NFD "é" splits before the mark.
-  EXPECT_EQ(split(PreTokenizerKind::kGpt2, "cafe\xCC\x81"), (Words{"cafe", "\xCC\x81"}));
-  EXPECT_TRUE(split(PreTokenizerKind::kLlama3, "").empty());
+  EXPECT_EQ(split("gpt-2", "cafe\xCC\x81"), (Words{"cafe", "\xCC\x81"}));
+  EXPECT_TRUE(split("llama3", "").empty());
 }
 
 TEST(PreTokenizer, NameTable) {
-  EXPECT_EQ(pre_tokenizer_config("smollm").kind, PreTokenizerKind::kDigitsGpt2);
-  EXPECT_EQ(pre_tokenizer_config("starcoder").kind, PreTokenizerKind::kDigitsGpt2);
-  EXPECT_EQ(pre_tokenizer_config("qwen2").kind, PreTokenizerKind::kQwen2);
-  EXPECT_EQ(pre_tokenizer_config("gpt-2").kind, PreTokenizerKind::kGpt2);
-  const PreTokenizerConfig l3 = pre_tokenizer_config("llama-bpe");
-  EXPECT_EQ(l3.kind, PreTokenizerKind::kLlama3);
-  EXPECT_TRUE(l3.ignore_merges);
-  EXPECT_TRUE(l3.add_bos);
-  EXPECT_TRUE(pre_tokenizer_config("llama3").known);
-  const PreTokenizerConfig unknown = pre_tokenizer_config("no-such-pre");
-  EXPECT_FALSE(unknown.known);
-  EXPECT_EQ(unknown.kind, PreTokenizerKind::kGpt2);
-  EXPECT_FALSE(pre_tokenizer_config("").known);
+  auto rules_of = [](std::string_view name) {
+    Result<PreTokenizer> p = PreTokenizer::from_name(name);
+    EXPECT_TRUE(p.ok()) << name;
+    return p.ok() ? p->rules().id : std::string_view("(none)");
+  };
+  EXPECT_EQ(rules_of("smollm"), "starcoder");
+  EXPECT_EQ(rules_of("command-r"), "starcoder");
+  EXPECT_EQ(rules_of("deepseek-r1-qwen"), "qwen2");
+  EXPECT_EQ(rules_of("llama4"), "gpt-4o");
+  EXPECT_EQ(rules_of("qwen35"), "qwen35");
+  Result<PreTokenizer> l3 = PreTokenizer::from_name("llama-bpe");
+  ASSERT_TRUE(l3.ok());
+  EXPECT_EQ(l3->rules().id, "llama3");
+  EXPECT_EQ(l3->name(), "llama-bpe");
+  EXPECT_TRUE(l3->rules().ignore_merges);
+  EXPECT_TRUE(l3->rules().add_bos);
+  Result<PreTokenizer> gemma4 = PreTokenizer::from_name("gemma4");
+  ASSERT_TRUE(gemma4.ok());
+  EXPECT_FALSE(gemma4->rules().byte_encode);
+  EXPECT_TRUE(gemma4->rules().escape_whitespace);
+}
+
+// Every row's regexes compile, and each name in the list is accepted.
+TEST(PreTokenizer, EverySupportedNameLoads) {
+  const std::string names = PreTokenizer::supported_names();
+  std::size_t begin = 0;
+  int n = 0;
+  while (begin < names.size()) {
+    std::size_t end = names.find(", ", begin);
+    if (end == std::string::npos) end = names.size();
+    const std::string name = names.substr(begin, end - begin);
+    Result<PreTokenizer> p = PreTokenizer::from_name(name);
+    EXPECT_TRUE(p.ok()) << name << ": " << (p.ok() ? "" : p.error().message);
+    ++n;
+    begin = end + 2;
+  }
+  EXPECT_GE(n, 40);
+}
+
+// An unknown name is refused (no fallback): the error names it and lists the supported ones.
+TEST(PreTokenizer, UnknownNameIsAnError) {
+  for (std::string_view name : {"no-such-pre", "", "GPT-2", "qwen3.5"}) {
+    Result<PreTokenizer> p = PreTokenizer::from_name(name);
+    ASSERT_FALSE(p.ok()) << name;
+    EXPECT_EQ(p.error().code, ErrorCode::kModelLoadFailed);
+    EXPECT_NE(p.error().message.find("'" + std::string(name) + "'"), std::string::npos);
+    EXPECT_NE(p.error().message.find("qwen35"), std::string::npos);
+    EXPECT_NE(p.error().message.find("deepseek-coder"), std::string::npos);
+  }
 }
 
 }  // namespace

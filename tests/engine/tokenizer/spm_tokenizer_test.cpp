@@ -42,34 +42,7 @@ const Fixture kFixtures[] = {
      true},
 };
 
-struct Loaded {
-  std::unique_ptr<gguf::GgufFile> file;
-  std::unique_ptr<Tokenizer> tok;
-  const SpmTokenizer* spm = nullptr;
-  double build_ms = 0;
-};
-
-// Loads each model's tokenizer once (the GGUF parse dominates test time).
-Loaded& load(const std::string& path) {
-  static std::map<std::string, Loaded> cache;
-  auto it = cache.find(path);
-  if (it != cache.end()) return it->second;
-  Loaded l;
-  auto file = gguf::GgufFile::open(path);
-  EXPECT_TRUE(file.ok()) << file.error().message;
-  if (file.ok()) {
-    l.file = std::move(file.value());
-    const double t0 = cpu_ms();
-    auto tok = Tokenizer::from_gguf(*l.file);
-    l.build_ms = cpu_ms() - t0;
-    EXPECT_TRUE(tok.ok()) << tok.error().message;
-    if (tok.ok()) {
-      l.tok = std::move(tok.value());
-      l.spm = dynamic_cast<const SpmTokenizer*>(l.tok.get());
-    }
-  }
-  return cache.emplace(path, std::move(l)).first->second;
-}
+using Loaded = golden::LoadedTokenizer;
 
 class SpmGolden : public ::testing::TestWithParam<Fixture> {
  protected:
@@ -89,15 +62,16 @@ class SpmGolden : public ::testing::TestWithParam<Fixture> {
     ZINFER_REQUIRE_MODEL(real_path, GetParam().model); \
     var##_path = real_path;                            \
   }                                                    \
-  Loaded& var = load(var##_path);                      \
+  Loaded& var = golden::load_tokenizer_once(var##_path);                      \
   ASSERT_NE(var.tok, nullptr);                         \
-  ASSERT_NE(var.spm, nullptr) << "tokenizer.ggml.model = llama must build an SpmTokenizer"
+  const auto* var##_spm = dynamic_cast<const SpmTokenizer*>(var.tok.get()); \
+  ASSERT_NE(var##_spm, nullptr) << "tokenizer.ggml.model = llama must build an SpmTokenizer"
 
 TEST_P(SpmGolden, SpecialIdsFlagsAndEog) {
   LOAD_OR_SKIP(m);
   const Tokenizer& t = *m.tok;
   golden::expect_special_ids(t, golden_);
-  EXPECT_EQ(m.spm->add_space_prefix(), GetParam().add_space_prefix);
+  EXPECT_EQ(m_spm->add_space_prefix(), GetParam().add_space_prefix);
 }
 
 TEST_P(SpmGolden, EncodeMatchesLlamaCpp) {
@@ -107,7 +81,7 @@ TEST_P(SpmGolden, EncodeMatchesLlamaCpp) {
 
 TEST_P(SpmGolden, DecodeMatchesLlamaCppAndRoundTrips) {
   LOAD_OR_SKIP(m);
-  const SpmTokenizer& t = *m.spm;
+  const SpmTokenizer& t = *m_spm;
   int round_trips = 0;
   for (const json& v : golden_["vectors"]) {
     const std::string name = v["name"];
