@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/service/cli/zinfer_process.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -20,30 +21,8 @@ using nlohmann::json;
 
 constexpr const char* kModel = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
-std::string zinfer_binary() { return std::string(ZINFER_BINARY_DIR) + "/bin/zinfer"; }
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout only; stderr goes to the test log
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  const std::string cmd = "'" + zinfer_binary() + "' " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-#define REQUIRE_ZINFER_BINARY()                                                       \
-  if (!std::filesystem::exists(zinfer_binary())) {                                   \
-    GTEST_SKIP() << "build the zinfer target first: " << zinfer_binary() << " missing"; \
-  }
+using zinfer::testing::RunResult;
+RunResult run(const std::string& args) { return zinfer::testing::run_zinfer(args); }
 
 // Value of a scalar metadata entry of the reference, as JSON.
 const json& ref_value(const json& golden, const std::string& key) { return golden["metadata"][key]["value"]; }

@@ -318,6 +318,9 @@ TEST(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
   EXPECT_EQ(cl.last("queued")["type"], "error");
   EXPECT_EQ(cl.last("queued")["code"], "DRAINING");
   EXPECT_EQ(cl.last("queued")["retriable"], true);
+  // The reason PROTOCOL.md §5 and ERRORS.md document for a drain-timeout expiry.
+  EXPECT_EQ(cl.last("queued")["message"],
+            "the drain timeout expired before the job produced a token (while queued); submit it to another worker");
   EXPECT_EQ(w->join(), 0);
 }
 
