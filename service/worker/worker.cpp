@@ -23,7 +23,7 @@ constexpr int kMaxRequestsPerTurn = 4096;   // fairness between reading and rout
 constexpr auto kFlushGrace = std::chrono::seconds(5);  // after the drain deadline, for slow peers
 
 Error zmq_error(const std::string& what) {
-  return make_error(ErrorCode::kInvalidParameter, what + ": " + zmq_strerror(zmq_errno()));
+  return make_error(ErrorCode::kInternal, what + ": " + zmq_strerror(zmq_errno()));
 }
 
 }  // namespace
@@ -67,7 +67,7 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::
   ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.bind, "--bind"));
   char buf[1024];
   std::size_t len = sizeof(buf);
-  zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len);
+  if (zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len) != 0) return zmq_error("ZMQ_LAST_ENDPOINT");
   w->endpoint_ = std::string(buf, len > 0 && buf[len - 1] == '\0' ? len - 1 : len);
 
   w->wake_ = zmq_socket(w->ctx_, ZMQ_PAIR);
