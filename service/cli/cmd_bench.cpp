@@ -26,7 +26,10 @@
 #include "service/cli/bench_stub_engine.h"
 #include "service/cli/commands.h"
 #include "service/cli/frame_skimmer.h"
+#include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
+#include "service/transport/endpoint.h"
+#include "service/transport/socket_options.h"
 #include "service/worker/service_log.h"
 #include "service/worker/worker.h"
 
@@ -55,11 +58,15 @@ struct ClientResult {
 ClientResult run_client(const std::string& endpoint, int client, int jobs, int tokens, bool measure) {
   pthread_setname_np(pthread_self(), "bench-client");
   ClientResult r;
-  void* ctx = zmq_ctx_new();
-  void* s = zmq_socket(ctx, ZMQ_DEALER);
-  const int hwm = 0;
-  zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-  zmq_connect(s, endpoint.c_str());
+  client::DealerOptions options;
+  options.rcvhwm = 0;  // every frame of the run is read; none may be held back by the worker
+  auto connected = client::DealerClient::connect(endpoint, options);
+  if (!connected.ok()) {
+    std::fprintf(stderr, "bench client %d: %s\n", client, connected.error().message.c_str());
+    r.errors = 1;
+    return r;
+  }
+  client::DealerClient& s = **connected;
   for (int j = 0; j < jobs; ++j) {
     protocol::SubmitMsg m;
     m.job_id = "c" + std::to_string(client) + "-j" + std::to_string(j);
@@ -67,18 +74,17 @@ ClientResult run_client(const std::string& endpoint, int client, int jobs, int t
     m.params.max_tokens = tokens;
     m.seed_given = true;
     const std::string frame = protocol::encode_client(protocol::ClientMessage(m));
-    zmq_send(s, frame.data(), frame.size(), 0);
+    s.send(frame);
   }
   if (measure) r.latency_us.reserve(static_cast<std::size_t>(jobs) * static_cast<std::size_t>(tokens));
   int done = 0;
-  zmq_msg_t msg;
-  zmq_msg_init(&msg);
   std::uint64_t seen = 0;
   while (done < jobs) {
-    if (zmq_msg_recv(&msg, s, 0) < 0) break;
+    client::Frame msg;
+    if (!s.recv(msg, -1)) break;
     const std::int64_t t = steady_now_ns();
-    const auto* data = static_cast<const std::uint8_t*>(zmq_msg_data(&msg));
-    const std::size_t size = zmq_msg_size(&msg);
+    const auto* data = msg.bytes().data();
+    const std::size_t size = msg.bytes().size();
     std::string_view type, text;
     if (!FrameSkimmer(data, size).read(type, text)) {
       ++r.errors;
@@ -99,9 +105,6 @@ ClientResult run_client(const std::string& endpoint, int client, int jobs, int t
     std::from_chars(text.data(), text.data() + text.size(), stamp);
     if (measure) r.latency_us.push_back(static_cast<double>(t - stamp) / 1000.0);
   }
-  zmq_msg_close(&msg);
-  zmq_close(s);
-  zmq_ctx_term(ctx);
   return r;
 }
 
@@ -152,12 +155,12 @@ Result<PhaseResult> run_service(const BenchArgs& a, int tokens, std::int64_t ste
 Result<PhaseResult> run_transport_floor(const BenchArgs& a, int tokens, std::int64_t step_us) {
   void* ctx = zmq_ctx_new();
   void* router = zmq_socket(ctx, ZMQ_ROUTER);
-  const int hwm = 0;
-  zmq_setsockopt(router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-  if (zmq_bind(router, "tcp://127.0.0.1:0") != 0) {
+  Status st = transport::set_option(router, ZMQ_SNDHWM, 0, "ZMQ_SNDHWM");
+  if (st.ok()) st = transport::bind_endpoint(router, "tcp://127.0.0.1:0", "transport floor");
+  if (!st.ok()) {
     zmq_close(router);
     zmq_ctx_term(ctx);
-    return make_error(ErrorCode::kInternal, std::string("bind: ") + zmq_strerror(zmq_errno()));
+    return st.error();
   }
   char ep[256];
   std::size_t len = sizeof(ep);
@@ -279,8 +282,7 @@ Command register_bench(CLI::App& app) {
   a->engine.llm.device = "auto";
   CLI::App* sub = app.add_subcommand(
       "bench", "Benchmarks (--model FILE: engine speed on a device; --service: the ZeroMQ service layer alone)");
-  sub->add_option("-m,--model", a->engine.llm.model_path, "GGUF model: measure prefill and decode speed")
-      ->check(CLI::ExistingFile);
+  sub->add_option("-m,--model", a->engine.llm.model_path, "GGUF model: measure prefill and decode speed");
   sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")->capture_default_str();
   sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")->capture_default_str();

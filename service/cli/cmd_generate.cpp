@@ -11,6 +11,7 @@
 #include "engine/sched/sequence.h"
 #include "engine/sched/sequence_runner.h"
 #include "service/cli/commands.h"
+#include "service/cli/exit_codes.h"
 
 namespace zinfer::cli {
 namespace {
@@ -33,10 +34,7 @@ int run_generate(GenerateArgs& a) {
   }
   auto t_load = std::chrono::steady_clock::now();
   auto llm_r = Llm::load(a.llm);
-  if (!llm_r.ok()) {
-    std::cerr << "error: " << error_code_name(llm_r.error().code) << ": " << llm_r.error().message << "\n";
-    return 2;
-  }
+  if (!llm_r.ok()) return report_bad_input(llm_r.error());
   Llm& llm = **llm_r;
   const tok::Tokenizer& tok = llm.tokenizer();
   const double load_ms =
@@ -72,6 +70,7 @@ int run_generate(GenerateArgs& a) {
   double prompt_ms = 0.0;
   auto t_decode = std::chrono::steady_clock::now();
   bool first = true;
+  bool ends_with_newline = true;  // nothing printed yet
   while (!seq.finished()) {
     auto t0 = std::chrono::steady_clock::now();
     auto logits = run.forward(0, seq.pending_input(), false);
@@ -90,10 +89,13 @@ int run_generate(GenerateArgs& a) {
       first = false;
     }
     std::cout << step->text << std::flush;
+    if (!step->text.empty()) ends_with_newline = step->text.back() == '\n';
   }
   const double decode_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
-  std::cout << "\n";
+  // The statistics go to stderr on a line of their own, also when the text has no final newline.
+  if (!ends_with_newline) std::cout << "\n";
+  std::cout << std::flush;
   const auto n_gen = static_cast<double>(seq.generated().size());
   if (a.show_ids) {
     std::cerr << "ids:";
@@ -103,7 +105,7 @@ int run_generate(GenerateArgs& a) {
   std::fprintf(stderr,
                "[%s] load %.0f ms | prompt %zu tokens in %.1f ms (%.1f tok/s) | generated %.0f tokens, "
                "decode %.1f tok/s | finish: %s\n",
-               a.llm.device.c_str(), load_ms, n_prompt, prompt_ms,
+               llm.device_report().name.c_str(), load_ms, n_prompt, prompt_ms,
                1000.0 * static_cast<double>(n_prompt) / std::max(prompt_ms, 1e-3), n_gen,
                n_gen > 1 ? 1000.0 * (n_gen - 1) / std::max(decode_ms, 1e-3) : 0.0,
                sched::finish_reason_name(seq.finish_reason()));
@@ -117,7 +119,7 @@ Command register_generate(CLI::App& app) {
   args->llm.device = "auto";  // cuda:0 when a GPU is present
   args->gen.sampling.temperature = 0.0f;  // greedy unless --temp is given
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt and stream it");
-  sub->add_option("-m,--model", args->llm.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  sub->add_option("-m,--model", args->llm.model_path, "GGUF model file")->required();
   sub->add_option("-p,--prompt", args->prompt, "Plain prompt (special-token text is parsed)");
   sub->add_option("-c,--chat", args->chat, "User message, formatted with the model's chat template");
   sub->add_option("--system", args->system, "System message for --chat");

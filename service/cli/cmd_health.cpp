@@ -4,10 +4,10 @@
 //   0  the worker answered and is ready (with --require-resident: and its model is verified
 //      resident in VRAM)
 //   1  no answer within --timeout, or an answer that is not a health/stats frame
+//   2  --connect is not a usable endpoint
 //   3  the worker answered but is loading or draining, or not resident when required
-#include <zmq.h>
-
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "service/cli/commands.h"
+#include "service/cli/exit_codes.h"
+#include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
 
 namespace zinfer::cli {
@@ -29,65 +31,59 @@ struct HealthArgs {
   bool require_resident = false;
 };
 
-// One request, one reply; nullopt-like empty json on timeout or a broken reply.
-json ask(const HealthArgs& a, const std::string& type, std::string& why) {
-  void* ctx = zmq_ctx_new();
-  void* sock = zmq_socket(ctx, ZMQ_DEALER);
-  const int linger = 0;
-  zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
-  json reply;
-  if (zmq_connect(sock, a.connect.c_str()) != 0) {
-    why = "--connect " + a.connect + ": " + zmq_strerror(zmq_errno());
-  } else {
-    const std::vector<std::uint8_t> req = json::to_msgpack(json{{"v", protocol::kProtocolVersion}, {"type", type}});
-    zmq_send(sock, req.data(), req.size(), ZMQ_DONTWAIT);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
-    while (reply.is_null()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        why = "no " + type + " reply from " + a.connect + " within " + std::to_string(a.timeout_s) + " s";
-        break;
-      }
-      zmq_pollitem_t item{sock, 0, ZMQ_POLLIN, 0};
-      if (zmq_poll(&item, 1, static_cast<long>(left.count())) <= 0) continue;
-      zmq_msg_t msg;
-      zmq_msg_init(&msg);
-      if (zmq_msg_recv(&msg, sock, 0) >= 0) {
-        const auto* p = static_cast<const std::uint8_t*>(zmq_msg_data(&msg));
-        json j = json::from_msgpack(p, p + zmq_msg_size(&msg), /*strict=*/true, /*allow_exceptions=*/false);
-        // Token frames of other jobs cannot reach this fresh identity; anything but the
-        // answer is a protocol error worth reporting.
-        if (j.is_object() && j.value("type", "") == type) {
-          reply = std::move(j);
-        } else {
-          why = "unexpected reply: " + (j.is_discarded() ? std::string("not msgpack") : j.dump());
-          zmq_msg_close(&msg);
-          break;
-        }
-      }
-      zmq_msg_close(&msg);
-    }
+// "5 s", "0.5 s", "1.25 s": durations as a person would write them.
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g s", s);
+  return buf;
+}
+
+// One request, one reply; an empty json (and `why`) on a bad endpoint, a timeout or a broken reply.
+json ask(const HealthArgs& a, const std::string& type, std::string& why, bool& bad_endpoint) {
+  auto client = client::DealerClient::connect(a.connect, client::DealerOptions{});
+  bad_endpoint = !client.ok();
+  if (!client.ok()) {
+    why = client.error().message;
+    return json();
   }
-  zmq_close(sock);
-  zmq_ctx_term(ctx);
-  return reply;
+  const std::vector<std::uint8_t> req = json::to_msgpack(json{{"v", protocol::kProtocolVersion}, {"type", type}});
+  (*client)->send(std::string_view(reinterpret_cast<const char*>(req.data()), req.size()), /*dont_wait=*/true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      why = "no " + type + " reply from " + a.connect + " within " + seconds_text(a.timeout_s);
+      return json();
+    }
+    client::Frame frame;
+    if (!(*client)->recv(frame, static_cast<int>(left.count()))) continue;
+    const auto bytes = frame.bytes();
+    json j = json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+    // Token frames of other jobs cannot reach this fresh identity; anything but the answer is
+    // a protocol error worth reporting.
+    if (j.is_object() && j.value("type", "") == type) return j;
+    why = "unexpected reply: " + (j.is_discarded() ? std::string("not msgpack") : j.dump());
+    return json();
+  }
 }
 
 int run_health(const HealthArgs& a) {
   std::string why;
-  const json reply = ask(a, a.stats ? "stats" : "health", why);
+  bool bad_endpoint = false;
+  const json reply = ask(a, a.stats ? "stats" : "health", why, bad_endpoint);
   if (reply.is_null()) {
     std::cerr << "error: " << why << "\n";
-    return 1;
+    return bad_endpoint ? kExitBadInput : kExitFailed;
   }
   std::cout << reply.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   if (a.stats) return 0;
   if (reply.value("status", "") != "ready") {
-    std::cerr << "worker is " << reply.value("status", "?") << "\n";
+    std::cerr << "error: the worker is " << reply.value("status", "?") << "\n";
     return 3;
   }
   if (a.require_resident && !reply.value("vram_resident", false)) {
-    std::cerr << "worker's model is not verified resident in VRAM (device " << reply.value("device", "?") << ")\n";
+    std::cerr << "error: the worker's model is not verified resident in VRAM (device " << reply.value("device", "?")
+              << ")\n";
     return 3;
   }
   return 0;

@@ -14,6 +14,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "service/cli/commands.h"
+#include "service/cli/exit_codes.h"
 #include "service/cli/json_writer.h"
 
 namespace zinfer::cli {
@@ -54,7 +55,6 @@ constexpr HyperKey kHyperKeys[] = {
     {"vocab_size", true},
 };
 
-constexpr int kExitBadFile = 2;
 
 bool is_unsigned(ValueType t) {
   return t == ValueType::kUInt8 || t == ValueType::kUInt16 || t == ValueType::kUInt32 || t == ValueType::kUInt64;
@@ -328,14 +328,14 @@ int run_inspect(const InspectOptions& opt, std::ostream& out, std::ostream& err)
   auto file = GgufFile::open(opt.path);
   if (!file.ok()) {
     const Error& e = file.error();
-    err << "error: " << error_code_name(e.code) << ": " << e.message << '\n';
+    report_bad_input(e, {}, err);
     if (opt.json) {
       JsonWriter w(out);
       w.begin_object().key("error").begin_object();
       w.key("code").value(error_code_name(e.code)).key("message").value(e.message);
       w.end_object().end_object();
     }
-    return kExitBadFile;
+    return kExitBadInput;
   }
   const Summary summary = summarize(**file);
   if (opt.json) {

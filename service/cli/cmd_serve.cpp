@@ -11,6 +11,7 @@
 #include "engine/model/llm.h"
 #include "engine/sched/scheduler.h"
 #include "service/cli/commands.h"
+#include "service/cli/exit_codes.h"
 #include "service/worker/scheduler_engine.h"
 #include "service/worker/service_log.h"
 #include "service/worker/worker.h"
@@ -73,11 +74,8 @@ int run_serve(ServeArgs& a) {
   auto engine = worker::SchedulerEngine::create(a.llm, a.sched);
   if (!engine.ok()) {
     const ErrorCode code = engine.error().code;
-    const char* flag = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound ? "--device "
-                       : code == ErrorCode::kModelLoadFailed                                      ? "--model "
-                                                                                                  : "";
-    std::cerr << "error: " << flag << error_code_name(code) << ": " << engine.error().message << "\n";
-    return 2;
+    const bool device = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound;
+    return report_bad_input(engine.error(), device ? "--device" : "");
   }
   auto w = worker::Worker::create(a.worker, std::move(*engine));
   if (!w.ok()) {
@@ -102,7 +100,7 @@ Command register_serve(CLI::App& app) {
   a->llm.device = "auto";  // cuda:0 when a GPU is present
   a->llm.n_ctx = 2048;
   CLI::App* sub = app.add_subcommand("serve", "Serve a model on a ZeroMQ ROUTER socket (drains on SIGTERM/SIGINT)");
-  sub->add_option("-m,--model", a->llm.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  sub->add_option("-m,--model", a->llm.model_path, "GGUF model file")->required();
   sub->add_option("--bind", a->worker.bind, "ROUTER endpoint (tcp://host:port, ipc://path)")->capture_default_str();
   sub->add_option("--device", a->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();

@@ -3,7 +3,6 @@
 // streamed text with --format text). Input lines carry the wire submit fields as JSON
 // (schemas/PROTOCOL.md §4.1); "v", "type" and "job_id" are filled in when absent.
 #include <unistd.h>
-#include <zmq.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,6 +17,8 @@
 #include <thread>
 
 #include "service/cli/commands.h"
+#include "service/cli/exit_codes.h"
+#include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
 
 namespace zinfer::cli {
@@ -50,19 +51,28 @@ struct Job {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// The parser's own message with its column, minus the library's prefix: "column 7: syntax
+// error while parsing object key - invalid literal; last read: '{"a":1,x'; expected string literal".
+std::string parse_error_text(const json::parse_error& e) {
+  std::string what = e.what();
+  if (const auto at = what.find("column "); at != std::string::npos) return what.substr(at);
+  if (const auto at = what.find("] "); at != std::string::npos) return what.substr(at + 2);
+  return what;
+}
+
 class Session {
  public:
   Session(const SubmitArgs& a, std::istream& in, std::ostream& out) : a_(a), in_(in), out_(out) {}
 
   int run() {
-    ctx_ = zmq_ctx_new();
-    sock_ = zmq_socket(ctx_, ZMQ_DEALER);
-    const int linger = 1000;
-    zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
-    if (zmq_connect(sock_, a_.connect.c_str()) != 0) {
-      std::cerr << "error: --connect " << a_.connect << ": " << zmq_strerror(zmq_errno()) << "\n";
-      return 2;
+    client::DealerOptions options;
+    options.linger_ms = 1000;
+    auto connected = client::DealerClient::connect(a_.connect, options);
+    if (!connected.ok()) {
+      std::cerr << "error: " << connected.error().message << "\n";
+      return kExitBadInput;
     }
+    client_ = std::move(*connected);
     const bool tty = isatty(STDERR_FILENO) != 0;
     last_frame_ = Clock::now();
     started_ = Clock::now();
@@ -70,9 +80,7 @@ class Session {
     while (true) {
       if (!fill_window(rc)) break;
       if (in_flight_.empty() && retry_.empty() && input_done_) break;
-      zmq_pollitem_t item{sock_, 0, ZMQ_POLLIN, 0};
-      zmq_poll(&item, 1, 100);
-      while (receive_one()) {
+      for (int wait_ms = 100; receive_one(wait_ms); wait_ms = 0) {
       }
       if (!in_flight_.empty() && Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
         for (auto& [id, job] : in_flight_) {
@@ -86,8 +94,7 @@ class Session {
     }
     if (tty) progress(true);
     out_.flush();
-    zmq_close(sock_);
-    zmq_ctx_term(ctx_);
+    client_.reset();  // waits up to the linger for unsent frames
     if (rc != 0) return rc;
     return failed_ > 0 ? 1 : 0;
   }
@@ -99,10 +106,18 @@ class Session {
     while (std::getline(in_, line)) {
       ++line_no_;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded() || !j.is_object()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": not a JSON object\n";
-        rc = 2;
+      json j;
+      try {
+        j = json::parse(line);
+      } catch (const json::parse_error& e) {
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": " << parse_error_text(e) << "\n";
+        rc = kExitBadInput;
+        return std::nullopt;
+      }
+      if (!j.is_object()) {
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": expected a JSON object (one submit per line), got "
+                  << (j.is_array() ? "an array" : j.type_name()) << "\n";
+        rc = kExitBadInput;
         return std::nullopt;
       }
       if (!j.contains("v")) j["v"] = protocol::kProtocolVersion;
@@ -111,7 +126,7 @@ class Session {
       if (!j.contains("stream")) j["stream"] = a_.stream;
       if (j["type"] != "submit" || !j["job_id"].is_string()) {
         std::cerr << "error: " << a_.input << ":" << line_no_ << ": expected a submit with a string job_id\n";
-        rc = 2;
+        rc = kExitBadInput;
         return std::nullopt;
       }
       Job job;
@@ -141,30 +156,24 @@ class Session {
       if (in_flight_.count(job->job_id) != 0) {
         std::cerr << "error: " << a_.input << ":" << line_no_ << ": job_id \"" << job->job_id
                   << "\" is already in flight\n";
-        rc = 2;
+        rc = kExitBadInput;
         return false;
       }
       ++job->attempts;
-      zmq_send(sock_, job->frame.data(), job->frame.size(), 0);
+      client_->send(job->frame);
       in_flight_.emplace(job->job_id, std::move(*job));
     }
     return true;
   }
 
-  // Handles one frame if one is waiting.
-  bool receive_one() {
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock_, ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&msg);
-      return false;
-    }
+  // Handles one frame if one arrives within wait_ms.
+  bool receive_one(int wait_ms) {
+    client::Frame msg;
+    if (!client_->recv(msg, wait_ms)) return false;
     last_frame_ = Clock::now();
-    const auto* data = static_cast<const std::uint8_t*>(zmq_msg_data(&msg));
-    const std::span<const std::uint8_t> bytes(data, zmq_msg_size(&msg));
+    const std::span<const std::uint8_t> bytes = msg.bytes();
     auto decoded = protocol::decode_worker(bytes, protocol::DecodeLimits{});
     json frame = json::from_msgpack(bytes, true, false);
-    zmq_msg_close(&msg);
     if (!decoded.ok() || frame.is_discarded()) {
       std::cerr << "warning: undecodable frame from the worker: "
                 << (decoded.ok() ? std::string("not msgpack") : decoded.error().message) << "\n";
@@ -283,8 +292,7 @@ class Session {
   const SubmitArgs& a_;
   std::istream& in_;
   std::ostream& out_;
-  void* ctx_ = nullptr;
-  void* sock_ = nullptr;
+  std::unique_ptr<client::DealerClient> client_;
   std::map<std::string, Job> in_flight_;
   std::deque<Job> retry_;
   bool input_done_ = false;
@@ -296,18 +304,18 @@ class Session {
 int run_submit(const SubmitArgs& a) {
   if (a.window < 1) {
     std::cerr << "error: --window must be ≥ 1, got " << a.window << "\n";
-    return 2;
+    return kExitBadInput;
   }
   if (a.format != "json" && a.format != "text") {
     std::cerr << "error: --format must be json or text, got '" << a.format << "'\n";
-    return 2;
+    return kExitBadInput;
   }
   std::ifstream in_file;
   if (a.input != "-") {
     in_file.open(a.input);
     if (!in_file) {
       std::cerr << "error: --input " << a.input << ": cannot open\n";
-      return 2;
+      return kExitBadInput;
     }
   }
   std::ofstream out_file;
@@ -315,7 +323,7 @@ int run_submit(const SubmitArgs& a) {
     out_file.open(a.output);
     if (!out_file) {
       std::cerr << "error: --output " << a.output << ": cannot open\n";
-      return 2;
+      return kExitBadInput;
     }
   }
   Session s(a, a.input == "-" ? std::cin : in_file, a.output == "-" ? std::cout : out_file);

@@ -37,7 +37,9 @@ std::string join_path(std::string_view root, const std::vector<PathSeg>& segs) {
   std::string out(root);
   for (const PathSeg& s : segs) {
     if (s.is_index) {
-      out += "[" + std::to_string(s.index) + "]";
+      out += '[';
+      out += std::to_string(s.index);
+      out += ']';
     } else {
       out += ".";
       out += clip(s.key);
@@ -73,7 +75,10 @@ std::string key_text(const msgpack::object& k) {
   switch (k.type) {
     case msgpack::type::STR: {
       const std::string_view key(k.via.str.ptr, k.via.str.size);
-      return "\"" + std::string(clip(key)) + (key.size() > kMaxKeyInMessage ? "\"…" : "\"");
+      std::string text = "\"";
+      text += clip(key);
+      text += key.size() > kMaxKeyInMessage ? "\"…" : "\"";
+      return text;
     }
     case msgpack::type::POSITIVE_INTEGER: return std::to_string(k.via.u64);
     default: return std::to_string(k.via.i64);

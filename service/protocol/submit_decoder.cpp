@@ -25,7 +25,11 @@ std::string interval(double lo, double hi, bool lo_open) {
   return std::string(lo_open ? "(" : "[") + fmt_number(lo) + ", " + fmt_number(hi) + "]";
 }
 
-// An optional finite number in [lo, hi] (or (lo, hi]) stored as float.
+// An optional finite number in [lo, hi] (or (lo, hi]), validated as sent (a double) and then
+// stored as the engine's float. Narrowing must not push a valid value out of its interval: a
+// value above an open lower bound that float32 would round onto it (or into its denormals,
+// e.g. top_p = 1e-50 -> 0) is stored as the smallest normal float above the bound
+// (PROTOCOL.md §4.1, "Numbers").
 Status read_float(const MapReader& m, std::string_view key, float& out, double lo, double hi, bool lo_open = false) {
   ZINFER_ASSIGN_OR_RETURN(std::optional<double> v, m.number(key));
   if (!v) return ok_status();
@@ -36,6 +40,9 @@ Status read_float(const MapReader& m, std::string_view key, float& out, double l
                        "must be finite and in " + interval(lo, hi, lo_open) + ", got " + fmt_number(x));
   }
   out = static_cast<float>(x);
+  if (lo_open && out < static_cast<float>(lo) + std::numeric_limits<float>::min()) {
+    out = static_cast<float>(lo) + std::numeric_limits<float>::min();  // the open bounds are all 0
+  }
   return ok_status();
 }
 
@@ -310,7 +317,10 @@ Status read_generation(const MapReader& m, sched::GenerationParams& g) {
 
 std::string quote_for_message(std::string_view s, std::size_t max_bytes) {
   const std::string_view head = utf8_prefix(s, max_bytes);
-  return "\"" + std::string(head) + (head.size() < s.size() ? "\"…" : "\"");
+  std::string text = "\"";
+  text += head;
+  text += head.size() < s.size() ? "\"…" : "\"";
+  return text;
 }
 
 Result<SubmitMsg> decode_submit(const MapReader& m, std::string job_id, const DecodeLimits& limits) {
@@ -324,16 +334,9 @@ Result<SubmitMsg> decode_submit(const MapReader& m, std::string job_id, const De
   ZINFER_ASSIGN_OR_RETURN(std::optional<bool> stream, m.boolean("stream"));
   if (stream) s.stream = *stream;
 
-  // The engine's own validation as a backstop (the checks above are stricter). The vocabulary
-  // is unknown here, so the token-id lists (fully range-checked above) are left out: bounds
-  // against the vocabulary are the worker's check.
-  sched::GenerationParams without_ids = s.params;
-  without_ids.stop_token_ids.clear();
-  without_ids.sampling.logit_bias.clear();
-  Status engine_check = sched::validate(without_ids, std::numeric_limits<std::int32_t>::max());
-  if (!engine_check.ok()) {
-    return make_error(engine_check.error().code, m.path() + "." + engine_check.error().message);
-  }
+  // The checks above are the one range validation of a submit: no second, differently worded
+  // check runs after the narrowing to float. What depends on the model (token ids against its
+  // vocabulary) is the worker's check (service/worker/submit_prep.cpp).
   return s;
 }
 

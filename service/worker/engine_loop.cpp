@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "service/protocol/codec.h"
+#include "service/transport/socket_options.h"
 #include "service/worker/service_log.h"
 
 namespace zinfer::worker {
@@ -19,6 +20,11 @@ std::vector<protocol::TokenLogprob> to_wire(const std::vector<sample::SampleResu
   out.reserve(samples.size());
   for (const auto& s : samples) out.push_back(protocol::TokenLogprob{s.token, s.logprob, s.top_logprobs});
   return out;
+}
+
+Error deadline_error(bool started) {
+  return make_error(ErrorCode::kDeadlineExceeded, std::string("submit.deadline_ms: passed before the first token (") +
+                                                      (started ? "while processing the prompt)" : "while queued)"));
 }
 
 template <typename T>
@@ -89,9 +95,10 @@ void EngineLoop::publish_snapshot_now() {
 void EngineLoop::run() {
   pthread_setname_np(pthread_self(), "zinfer-engine");  // visible in top -H, perf, gdb
   wake_socket_ = zmq_socket(zmq_context_, ZMQ_PAIR);
-  const int linger = 0;
-  zmq_setsockopt(wake_socket_, ZMQ_LINGER, &linger, sizeof(linger));
-  if (zmq_connect(wake_socket_, wake_endpoint_.c_str()) != 0) {
+  if (Status st = transport::set_option(wake_socket_, ZMQ_LINGER, 0, "ZMQ_LINGER"); !st.ok()) {
+    service_log().critical("engine thread: {}", st.error().message);
+    failed_ = true;
+  } else if (zmq_connect(wake_socket_, wake_endpoint_.c_str()) != 0) {
     service_log().critical("engine thread: cannot connect {}: {}", wake_endpoint_, zmq_strerror(zmq_errno()));
     failed_ = true;
   }
@@ -114,10 +121,11 @@ void EngineLoop::run() {
     if (step_now && !engine_.idle()) {
       try {
         std::vector<sched::JobEvent> events = engine_.step(sched::Clock::now());
+        const sched::Clock::time_point step_end = sched::Clock::now();
         std::optional<Error> fatal;
         for (std::size_t i = 0; i < events.size(); ++i) {
           if (events[i].error && events[i].error->fatal && !fatal) fatal = events[i].error;
-          emit(events[i], frames);
+          emit(events[i], frames, step_end);
           // Hand frames over in slices so the I/O thread starts sending while the rest of a
           // large step is still being encoded (the two threads overlap on two cores).
           if (frames.size() >= kPublishSlice && i + 1 < events.size()) publish(frames);
@@ -141,6 +149,7 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     w.client = std::move(submit->client);
     w.stream = submit->stream;
     w.logprobs = submit->logprobs;
+    w.deadline = submit->spec.deadline;
     const JobHandle h = submit->handle;
     jobs_.emplace(h, std::move(w));
     Status st = failed_ ? Status(make_error(ErrorCode::kInternal, "the engine has failed; the worker is exiting"))
@@ -151,7 +160,7 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
   if (failed_) return;  // fail_all() has ended every job; the engine is not touched again
   if (auto* c = std::get_if<CancelCmd>(&cmd)) {
     if (jobs_.count(c->handle) == 0) return;  // already ended: cancel is idempotent
-    if (auto ev = engine_.cancel(c->handle, sched::FinishReason::kCancelled)) emit(*ev, out);
+    if (auto ev = engine_.cancel(c->handle, sched::FinishReason::kCancelled)) emit(*ev, out, sched::Clock::now());
     return;
   }
   // EndAllCmd
@@ -159,9 +168,15 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     auto ev = engine_.cancel(id, sched::FinishReason::kCancelled);
     if (!ev) continue;
     if (ev->completion_tokens == 0) {
-      emit_error(id, make_error(ErrorCode::kDraining, "the worker drained before the job started"), out);
+      // Nothing produced yet: retriable elsewhere, as documented for DRAINING (ERRORS.md).
+      emit_error(id,
+                 make_error(ErrorCode::kDraining, std::string("the drain timeout expired before the job produced a "
+                                                              "token (") +
+                                                      (ev->started ? "while processing the prompt" : "while queued") +
+                                                      "); submit it to another worker"),
+                 out);
     } else {
-      emit(*ev, out);
+      emit(*ev, out, sched::Clock::now());
     }
   }
 }
@@ -180,10 +195,21 @@ void EngineLoop::emit_error(JobHandle handle, const Error& error, std::vector<Ou
   jobs_.erase(it);
 }
 
-void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out) {
+void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out, sched::Clock::time_point step_end) {
   auto it = jobs_.find(ev.id);
   if (it == jobs_.end()) return;
   WireJob& w = it->second;
+  if (!w.has_token && !ev.tokens.empty() && !ev.error) {
+    // The deadline is checked at the start of each step; one that passed during the step that
+    // made the first token still came first (PROTOCOL.md §4.1): the job ends with the error,
+    // and its token is never sent.
+    if (w.deadline && *w.deadline <= step_end) {
+      if (!ev.terminal()) engine_.cancel(ev.id, sched::FinishReason::kDeadline);
+      emit_error(ev.id, deadline_error(ev.started), out);
+      return;
+    }
+    w.has_token = true;
+  }
   if (!ev.terminal()) {
     if (!w.stream) {
       w.held_text += ev.text;
@@ -206,11 +232,7 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out) {
   }
   if (ev.finish == sched::FinishReason::kDeadline && ev.completion_tokens == 0) {
     // Before the first token the deadline is an error (PROTOCOL.md §4.1); after it, a done.
-    emit_error(ev.id,
-               make_error(ErrorCode::kDeadlineExceeded,
-                          std::string("submit.deadline_ms: passed before the first token (") +
-                              (ev.started ? "while processing the prompt)" : "while queued)")),
-               out);
+    emit_error(ev.id, deadline_error(ev.started), out);
     return;
   }
   protocol::DoneMsg d;

@@ -92,6 +92,8 @@ class EngineLoop {
     bool stream = true;
     bool logprobs = false;
     std::uint64_t seq = 0;               // next frame number
+    std::optional<sched::Clock::time_point> deadline;  // submit.deadline_ms, if given
+    bool has_token = false;              // the job's first token was emitted
     std::string held_text;               // stream = false: text so far
     std::vector<std::int32_t> held_tokens;
     std::vector<protocol::TokenLogprob> held_logprobs;
@@ -100,7 +102,9 @@ class EngineLoop {
   void push(Command cmd);
   void run();
   void apply(Command& cmd, std::vector<OutFrame>& out);
-  void emit(sched::JobEvent& ev, std::vector<OutFrame>& out);  // moves the event's tokens/text out
+  // Moves the event's tokens/text out. `step_end`: when the step that made the event returned
+  // (the time its tokens exist, for the deadline rule of the first token).
+  void emit(sched::JobEvent& ev, std::vector<OutFrame>& out, sched::Clock::time_point step_end);
   void emit_error(JobHandle handle, const Error& error, std::vector<OutFrame>& out);
   void fail_all(const std::string& why, std::vector<OutFrame>& out);
   // Ends every live job with `error` and marks the engine failed (the worker then exits 1).

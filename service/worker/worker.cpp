@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "service/transport/endpoint.h"
+#include "service/transport/socket_options.h"
 #include "service/worker/service_log.h"
 #include "service/worker/submit_prep.h"
 
@@ -21,7 +23,7 @@ constexpr int kMaxRequestsPerTurn = 4096;   // fairness between reading and rout
 constexpr auto kFlushGrace = std::chrono::seconds(5);  // after the drain deadline, for slow peers
 
 Error zmq_error(const std::string& what) {
-  return make_error(ErrorCode::kInvalidParameter, what + ": " + zmq_strerror(zmq_errno()));
+  return make_error(ErrorCode::kInternal, what + ": " + zmq_strerror(zmq_errno()));
 }
 
 }  // namespace
@@ -51,19 +53,21 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::
   w->router_ = zmq_socket(w->ctx_, ZMQ_ROUTER);
   const int one = 1;
   const int hwm = config.sndhwm;
-  // Transport cap well above the decoder's limit: frames up to it still get a typed
-  // INVALID_REQUEST, absurd ones cost the sender its connection instead of our memory.
-  const std::int64_t max_msg =
-      std::max<std::int64_t>(std::int64_t{64} << 20, static_cast<std::int64_t>(config.max_frame_bytes) * 4);
+  // No transport cap (ZMQ_MAXMSGSIZE): libzmq drops an over-cap frame together with the
+  // sender's connection, silently, and the sender's streaming jobs would then end without a
+  // terminal frame. Every frame reaches the decoder instead, which answers an oversized one
+  // with INVALID_REQUEST (PROTOCOL.md §7); the price is that a frame is held in memory while it
+  // is read, so the worker belongs on a network of trusted producers.
+  const std::int64_t max_msg = -1;
   const int linger = 2000;
-  zmq_setsockopt(w->router_, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-  zmq_setsockopt(w->router_, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-  zmq_setsockopt(w->router_, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
-  zmq_setsockopt(w->router_, ZMQ_LINGER, &linger, sizeof(linger));
-  if (zmq_bind(w->router_, config.bind.c_str()) != 0) return zmq_error("--bind " + config.bind);
+  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_ROUTER_MANDATORY, one, "ZMQ_ROUTER_MANDATORY"));
+  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_SNDHWM, hwm, "ZMQ_SNDHWM"));
+  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_MAXMSGSIZE, max_msg, "ZMQ_MAXMSGSIZE"));
+  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_LINGER, linger, "ZMQ_LINGER"));
+  ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.bind, "--bind"));
   char buf[1024];
   std::size_t len = sizeof(buf);
-  zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len);
+  if (zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len) != 0) return zmq_error("ZMQ_LAST_ENDPOINT");
   w->endpoint_ = std::string(buf, len > 0 && buf[len - 1] == '\0' ? len - 1 : len);
 
   w->wake_ = zmq_socket(w->ctx_, ZMQ_PAIR);

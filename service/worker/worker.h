@@ -12,8 +12,8 @@
 // normal end if that came first); cancelling an unknown or finished job is a no-op.
 // Client loss is detected when a send to it fails (ROUTER_MANDATORY → EHOSTUNREACH): at the
 // next frame for a streaming job, at the terminal frame for stream=false jobs.
-// Frames over max_frame_bytes get INVALID_REQUEST; frames over max(64 MiB, 4 × max_frame_bytes)
-// are dropped by ZeroMQ together with the sender's connection (ZMQ_MAXMSGSIZE).
+// Frames over max_frame_bytes get INVALID_REQUEST, whatever their size: the ROUTER sets no
+// ZMQ_MAXMSGSIZE, which would drop the sender's connection (and its jobs' terminal frames).
 #pragma once
 
 #include <atomic>

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "service/transport/endpoint.h"
+
 namespace zinfer::worker {
 
 Status validate(const WorkerConfig& c) {
@@ -10,6 +12,7 @@ Status validate(const WorkerConfig& c) {
   if (c.bind.rfind("tcp://", 0) != 0 && c.bind.rfind("ipc://", 0) != 0 && c.bind.rfind("inproc://", 0) != 0) {
     return bad("--bind must be a tcp://, ipc:// or inproc:// endpoint, got '" + c.bind + "'");
   }
+  ZINFER_RETURN_IF_ERROR(transport::check_endpoint(c.bind, transport::EndpointUse::kBind, "--bind"));
   if (c.max_queued < 1) return bad("--max-queued must be ≥ 1, got " + std::to_string(c.max_queued));
   if (!std::isfinite(c.drain_timeout_s) || c.drain_timeout_s < 0.0) {
     return bad("--drain-timeout must be a number of seconds ≥ 0, got " + std::to_string(c.drain_timeout_s));

@@ -9,7 +9,8 @@
 # ONLY (space-separated test names; "none" builds only), GTEST_ARGS (extra flags for every
 # binary), SANITIZE (space-separated "test" or "test:gtest_filter" entries to rerun under
 # compute-sanitizer memcheck; ZINFER_GPU_GOLDEN_CASES=1 and ZINFER_GPU_SANITIZE_SHORT=1 are
-# set for those runs).
+# set for those runs). ZINFER_REQUIRE_GPU (default 1): fail at once when nvidia-smi lists no
+# GPU, since the tests would all skip and the run would look green; 0 builds and runs anyway.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$ROOT/gpu-test-logs}
@@ -18,6 +19,17 @@ JOBS=${JOBS:-16}
 mkdir -p "$OUT"
 : > "$OUT/summary.txt"
 nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader >> "$OUT/summary.txt" 2>&1
+gpu_visible() {
+  nvidia-smi -L 2>/dev/null | grep -q '^GPU [0-9]' || return 1
+  # CUDA_VISIBLE_DEVICES set to nothing (or -1) hides every GPU from CUDA though nvidia-smi lists it.
+  [ "${CUDA_VISIBLE_DEVICES-unset}" != "" ] && [ "${CUDA_VISIBLE_DEVICES-unset}" != "-1" ]
+}
+if [ "${ZINFER_REQUIRE_GPU:-1}" = 1 ] && ! gpu_visible; then
+  echo "NO GPU VISIBLE: nvidia-smi lists no GPU (CUDA_VISIBLE_DEVICES='${CUDA_VISIBLE_DEVICES:-}')." \
+       "This script is the GPU suite; without a device every test would skip and pass." \
+       "Run it on the device, or set ZINFER_REQUIRE_GPU=0 to build and run anyway." | tee -a "$OUT/summary.txt"
+  exit 1
+fi
 TESTS=$(cd "$ROOT/tests/kernels" && ls *_test.cpp | sed 's/\.cpp$//' | tr '\n' ' ')
 SERVICE=OFF
 TARGETS=$TESTS

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 
 #include "engine/quant/ggml_type.h"
 #include "kernels/cuda_check.h"
@@ -83,6 +84,10 @@ Result<model::Weight> CudaWeights::check_and_upload(const gguf::TensorInfo& t, s
 Result<const void*> CudaWeights::upload(const gguf::TensorInfo& t) {
   if (auto it = tensors_.find(t.name); it != tensors_.end())
     return static_cast<const void*>(it->second.data());
+  if (total_bytes_ == 0) {  // the clock starts with the first upload, not after it
+    for (const auto& info : file_.tensors()) total_bytes_ += info.nbytes;
+    load_start_ = std::chrono::steady_clock::now();
+  }
   ZINFER_RETURN_IF_ERROR(ctx_.make_current());
   ZINFER_ASSIGN_OR_RETURN(
       DeviceBuffer buf, DeviceBuffer::allocate(ctx_.ledger(), t.nbytes, "tensor '" + t.name + "'"));
@@ -116,19 +121,18 @@ Result<const void*> CudaWeights::upload(const gguf::TensorInfo& t) {
 }
 
 void CudaWeights::log_progress() {
-  if (total_bytes_ == 0) {
-    for (const auto& info : file_.tensors()) total_bytes_ += info.nbytes;
-    load_start_ = std::chrono::steady_clock::now();
-  }
   // A line at every further tenth of the model's bytes (what the architecture asks for can
   // be a little less than the file holds, so the last line may say 9x%).
   const int tenth = static_cast<int>(10 * uploaded_bytes_ / std::max<std::size_t>(total_bytes_, 1));
   if (tenth <= logged_tenth_) return;
   logged_tenth_ = tenth;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start_).count();
-  spdlog::info("cuda: uploaded {:.0f} of {:.0f} MiB of weights ({}%) in {:.2f} s ({:.2f} GB/s)",
+  // A rate over less than 50 ms says more about the clock than the link: left out.
+  const std::string rate =
+      s >= 0.05 ? fmt::format(" ({:.2f} GB/s)", static_cast<double>(uploaded_bytes_) / s / 1e9) : std::string();
+  spdlog::info("cuda: uploaded {:.0f} of {:.0f} MiB of weights ({}%) in {:.2f} s{}",
                static_cast<double>(uploaded_bytes_) / 1048576.0, static_cast<double>(total_bytes_) / 1048576.0,
-               10 * tenth, s, s > 0 ? static_cast<double>(uploaded_bytes_) / s / 1e9 : 0.0);
+               10 * tenth, s, rate);
 }
 
 void CudaWeights::release_staging() {

@@ -261,7 +261,7 @@ std::vector<CorruptCase> corrupt_cases() {
   add("big_endian", s, "big-endian");
   cases.push_back({"truncated_header", Bytes(valid.begin(), valid.begin() + 14), "truncated header"});
   {  // The kv block ends two bytes into a uint32 value.
-    Bytes b = Enc{}.raw({'G', 'G', 'U', 'F'}).put(3u).put<std::uint64_t>(0).put<std::uint64_t>(1).b;
+    Bytes b = Enc{Bytes{'G', 'G', 'U', 'F'}}.put(3u).put<std::uint64_t>(0).put<std::uint64_t>(1).b;
     Bytes k = kv_scalar<std::uint32_t>("llama.block_count", kTU32, 30);
     b.insert(b.end(), k.begin(), k.end() - 2);
     cases.push_back({"truncated_kv", b, "metadata key 'llama.block_count': truncated uint32 value"});

@@ -44,11 +44,13 @@ constexpr const char* kModel = "gemma-3-270m-q4_k_m.gguf";
 constexpr double kNumpyTolerance = 2e-3;
 constexpr double kHfTolerance = 2e-3;
 
-const json& fixture(const std::string& file) {
+// The name is a const char* (not std::string) so callers pass no temporary: GCC 13 warns
+// (-Wdangling-reference) about a reference returned from a call with a temporary argument.
+const json& fixture(const char* file) {
   static std::map<std::string, json> cache;
   auto it = cache.find(file);
   if (it == cache.end()) {
-    const std::string text = testing::read_file(testing::data_path("golden/" + file));
+    const std::string text = testing::read_file(testing::data_path(std::string("golden/") + file));
     it = cache.emplace(file, text.empty() ? json() : json::parse(text)).first;
   }
   return it->second;

@@ -54,11 +54,13 @@ const GoldenFixture kFixtures[] = {
     {"qwen_greedy.json", 0.15, 0.5, 1.5},  // K-quant dots are not bit-exact: see README
 };
 
-const json& load_fixture(const std::string& file) {
+// The name is a const char* (not std::string) so callers pass no temporary: GCC 13 warns
+// (-Wdangling-reference) about a reference returned from a call with a temporary argument.
+const json& load_fixture(const char* file) {
   static std::map<std::string, json> cache;
   auto it = cache.find(file);
   if (it == cache.end()) {
-    std::string text = testing::read_file(testing::data_path("golden/" + file));
+    std::string text = testing::read_file(testing::data_path(std::string("golden/") + file));
     json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
     it = cache.emplace(file, j.is_discarded() ? json() : std::move(j)).first;
   }

@@ -123,7 +123,9 @@ TEST(SyntheticArchPresets, Gemma3KeysMatchRealGguf) {
     for (const auto& key : want) {
       const gguf::MetaValue* a = (*real)->find(key);
       const gguf::MetaValue* b = (*ours)->find(key);
-      if (a != nullptr && b != nullptr) EXPECT_EQ(a->type, b->type) << key;
+      if (a != nullptr && b != nullptr) {
+        EXPECT_EQ(a->type, b->type) << key;
+      }
     }
   }
   // Token kinds in the real file's order: control specials, bytes, pieces, fillers.
@@ -176,7 +178,9 @@ TEST(SyntheticArchPresets, SpecialTokensFollowTheRealVocabularies) {
     EXPECT_EQ((*tok)->token_text((*tok)->eos_id()), "<|endoftext|>");
     EXPECT_EQ((*tok)->token_text(511), "<|user|>");
     auto prompt = (*tok)->apply_chat_template({{"user", "hi"}}, true);
-    if (prompt.ok()) EXPECT_EQ(*prompt, "<|user|>\nhi<|end|>\n<|assistant|>\n");
+    if (prompt.ok()) {
+      EXPECT_EQ(*prompt, "<|user|>\nhi<|end|>\n<|assistant|>\n");
+    }
   }
   {
     auto file = gguf::GgufFile::open(write_tiny("tiny-gpt2"));

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "tests/service/cli/cli_runner.h"
+#include "tests/service/cli/zinfer_process.h"
 #include "tests/test_util.h"
 
 namespace {

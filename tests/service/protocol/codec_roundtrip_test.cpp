@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/sched/sequence.h"
 #include "service/protocol/codec.h"
 
 namespace zinfer::protocol {
@@ -206,6 +208,27 @@ TEST(CodecDecode, BoundaryValuesAreAccepted) {
   EXPECT_EQ(s.prompt->size(), 512u << 10);
   EXPECT_EQ(s.params.max_tokens, 1 << 20);
   EXPECT_EQ(s.deadline_ms, std::optional<std::int64_t>(86400000));
+}
+
+// A value inside an open interval is valid however small (top_p in (0, 1], repetition_penalty in
+// (0, 10]): it is validated as sent, not after float32 rounded it to 0, and it reaches the
+// engine as a positive float (the smallest normal one) that the engine's own check accepts.
+TEST(CodecDecode, TinyPositiveValuesOfOpenIntervalsAreValidatedAsSent) {
+  SubmitMsg s = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
+                                       {"top_p", 1e-50}, {"repetition_penalty", 1e-50}}));
+  EXPECT_EQ(s.params.sampling.top_p, std::numeric_limits<float>::min());
+  EXPECT_EQ(s.params.sampling.repetition_penalty, std::numeric_limits<float>::min());
+  EXPECT_TRUE(sched::validate(s.params, 1000).ok());
+  SubmitMsg t = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
+                                       {"top_p", 1e-30}}));
+  EXPECT_EQ(t.params.sampling.top_p, 1e-30f);  // representable: kept as sent
+  // 0 itself is still outside (0, 1], and the one validator words it.
+  auto zero = decode_client(as_bytes(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
+                                           {"top_p", 0.0}})),
+                            DecodeLimits{});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_EQ(zero.error().message, "submit.top_p: must be finite and in (0, 1], got 0");
 }
 
 // ---- worker → client ----

@@ -147,9 +147,10 @@ TEST(ServeProcess, BadFlagsAreRefusedNamingTheFlag) {
     EXPECT_EQ(rc, 2) << flags << ": " << out;
     EXPECT_NE(out.find(name), std::string::npos) << flags << ": " << out;
   }
+  // A missing model file reads as in every other command (cli_errors_test): the path, exit 2.
   auto [rc, out] = run_cmd(zinfer_bin() + " serve --model /nonexistent.gguf");
-  EXPECT_NE(rc, 0);
-  EXPECT_NE(out.find("--model"), std::string::npos) << out;
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("error: MODEL_LOAD_FAILED: /nonexistent.gguf: cannot open"), std::string::npos) << out;
 }
 
 TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {

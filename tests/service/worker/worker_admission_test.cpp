@@ -145,6 +145,14 @@ TEST(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
   EXPECT_EQ(done["finish_reason"], "deadline");
   EXPECT_GT(done["usage"]["completion_tokens"].get<int>(), 0);
   EXPECT_LT(done["usage"]["completion_tokens"].get<int>(), 500);
+  // PROTOCOL.md §6.3: tokens_per_s is the decode rate, (completion_tokens - 1) / decode_ms (the
+  // first token belongs to ttft_ms).
+  const json& t = done["timings"];
+  const double n = done["usage"]["completion_tokens"].get<double>();
+  const double decode_ms = t["decode_ms"].get<double>();
+  ASSERT_GE(n, 2.0);
+  ASSERT_GT(decode_ms, 0.0);
+  EXPECT_NEAR(t["tokens_per_s"].get<double>(), 1000.0 * (n - 1.0) / decode_ms, 1e-9 * 1000.0 * n / decode_ms);
   const json stats = cl.ask("stats");
   EXPECT_EQ(stats["jobs_failed"], 1);
   EXPECT_EQ(stats["jobs_completed"], 1);
@@ -318,6 +326,9 @@ TEST(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
   EXPECT_EQ(cl.last("queued")["type"], "error");
   EXPECT_EQ(cl.last("queued")["code"], "DRAINING");
   EXPECT_EQ(cl.last("queued")["retriable"], true);
+  // The reason PROTOCOL.md §5 and ERRORS.md document for a drain-timeout expiry.
+  EXPECT_EQ(cl.last("queued")["message"],
+            "the drain timeout expired before the job produced a token (while queued); submit it to another worker");
   EXPECT_EQ(w->join(), 0);
 }
 

@@ -117,6 +117,13 @@ class TestEngine final : public JobEngine {
 std::string ipc_endpoint(const std::string& name) { return "ipc://" + zinfer::testing::temp_dir() + "/" + name; }
 json tokens_job(int n) { return {{"prompt_tokens", {1}}, {"max_tokens", n}}; }
 
+// The job's frames keep the invariant and it ended done/length with `text`.
+void expect_ended_length(Client& cl, const std::string& id, const std::string& text) {
+  expect_job_invariant(cl.jobs[id], id);
+  EXPECT_EQ(cl.last(id)["finish_reason"], "length");
+  EXPECT_EQ(collect(cl.jobs[id]).text, text);
+}
+
 TEST(WorkerFlow, EngineErrorsEndJobsWithErrorFrames) {
   Context ctx;
   WorkerConfig wc;
@@ -138,9 +145,7 @@ TEST(WorkerFlow, EngineErrorsEndJobsWithErrorFrames) {
     EXPECT_EQ(cl.last(id)["code"], "INFERENCE_FAILED");
     EXPECT_EQ(cl.count(id, "token"), 3u);
   }
-  expect_job_invariant(cl.jobs["short"], "short");
-  EXPECT_EQ(cl.last("short")["finish_reason"], "length");
-  EXPECT_EQ(collect(cl.jobs["short"]).text, "t0 t1 ");
+  expect_ended_length(cl, "short", "t0 t1 ");
   const json stats = cl.ask("stats");
   EXPECT_EQ(stats["jobs_failed"], 5);
   EXPECT_EQ(stats["jobs_completed"], 1);
@@ -250,6 +255,68 @@ TEST(WorkerFlow, BacklogOverflowCancelsTheSlowClientsJobs) {
   ASSERT_TRUE(slow.pump_until([&] { return slow.has_terminal("s"); }, 30000));
   expect_job_invariant(slow.jobs["s"], "s");
   EXPECT_EQ(slow.last("s")["finish_reason"], "cancelled");
+}
+
+// PROTOCOL.md §4.1: a deadline that passes before the first token is an error. The engine
+// checks deadlines when a step starts; one passing during the step that makes the first token
+// must still end the job with DEADLINE_EXCEEDED (and no token), not done/deadline after it.
+TEST(WorkerFlow, DeadlinePassingDuringTheFirstTokensStepIsDeadlineExceeded) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_deadline.sock");
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/300000));
+  ASSERT_TRUE(w.ok());
+  Client cl(ctx.get(), w.endpoint());
+  json streaming = tokens_job(5);
+  streaming["stream"] = true;
+  streaming["deadline_ms"] = 50;
+  json one_token = tokens_job(1);  // its first token is also its last: a terminal event
+  one_token["deadline_ms"] = 50;
+  json in_time = tokens_job(2);
+  in_time["stream"] = true;
+  in_time["deadline_ms"] = 60000;
+  cl.send(submit("streaming", streaming));
+  cl.send(submit("one", one_token));
+  cl.send(submit("in_time", in_time));
+  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("streaming") && cl.has_terminal("one") && cl.has_terminal("in_time"); }));
+  for (const char* id : {"streaming", "one"}) {
+    expect_job_invariant(cl.jobs[id], id);
+    EXPECT_EQ(cl.count(id, "token"), 0u) << id;
+    EXPECT_EQ(cl.last(id)["type"], "error") << id;
+    EXPECT_EQ(cl.last(id)["code"], "DEADLINE_EXCEEDED") << id;
+    EXPECT_EQ(cl.last(id)["message"], "submit.deadline_ms: passed before the first token (while processing the prompt)");
+  }
+  expect_ended_length(cl, "in_time", "t0 t1 ");
+  const json stats = cl.ask("stats");
+  EXPECT_EQ(stats["jobs_failed"], 2);
+  EXPECT_EQ(stats["active_jobs"], 0);
+}
+
+// PROTOCOL.md §7: a frame over max_frame_bytes gets INVALID_REQUEST whatever its size. Above
+// 64 MiB the worker used to let libzmq drop the connection (ZMQ_MAXMSGSIZE), which cancelled
+// the sender's streaming job without a terminal frame.
+TEST(WorkerFlow, FrameOver64MiBGetsInvalidRequestAndTheStreamingJobStillEnds) {
+  Context ctx;
+  WorkerConfig wc;
+  wc.bind = ipc_endpoint("flow_huge.sock");
+  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000));
+  ASSERT_TRUE(w.ok());
+  Client cl(ctx.get(), w.endpoint());
+  json job = tokens_job(300);
+  job["stream"] = true;
+  cl.send(submit("streams", job));
+  ASSERT_TRUE(cl.pump_until([&] { return cl.count("streams", "token") >= 1; }));
+  const std::size_t huge = (std::size_t{64} << 20) + 1;
+  cl.send_raw(std::string(huge, '\xc0'));
+  ASSERT_TRUE(cl.pump_until([&] { return !cl.others["error"].empty() && cl.has_terminal("streams"); }));
+  ASSERT_EQ(cl.others["error"].size(), 1u);
+  const json& e = cl.others["error"][0];
+  EXPECT_EQ(e["code"], "INVALID_REQUEST");
+  EXPECT_EQ(e["message"], "frame of " + std::to_string(huge) + " bytes exceeds max_frame_bytes 1048576");
+  expect_job_invariant(cl.jobs["streams"], "streams");
+  EXPECT_EQ(cl.last("streams")["type"], "done");
+  EXPECT_EQ(cl.last("streams")["finish_reason"], "length");
+  EXPECT_EQ(cl.count("streams", "token"), 299u);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ struct Spec {
   float top_p = 1.0f;
   std::int32_t top_k = 0;
   float repetition_penalty = 1.0f;
-  std::vector<std::string> stop;
+  std::vector<std::string> stop = {};  // (a default keeps -Wmissing-field-initializers quiet)
   int logprobs = -1;  // -1: not requested
 };
 
@@ -146,7 +146,9 @@ void run_three_clients(const std::string& model, const std::string& transport, c
   Context ctx;
   auto w = start_worker(model, bind_endpoint(transport));
   ASSERT_NE(w, nullptr);
-  if (transport == "tcp") EXPECT_EQ(w->endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << w->endpoint();
+  if (transport == "tcp") {
+    EXPECT_EQ(w->endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << w->endpoint();
+  }
   EXPECT_EQ(w->endpoint().find(":0"), std::string::npos) << "ephemeral port not resolved: " << w->endpoint();
 
   const std::vector<Spec> all = specs();
