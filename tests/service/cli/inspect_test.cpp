@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/service/cli/cli_runner.h"
 #include "tests/service/cli/zinfer_process.h"
 #include "tests/test_util.h"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tests/engine/tokenizer/golden_fixture.h"
-#include "tests/service/cli/cli_runner.h"
+#include "tests/service/cli/zinfer_process.h"
 #include "tests/test_util.h"
 
 namespace {
