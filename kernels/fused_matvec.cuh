@@ -30,7 +30,7 @@ struct FusedMatvecParams {
   std::int64_t rows = 0;
   std::int64_t n_tiles = 0;
   std::int64_t n_units = 0;
-  std::int64_t k = 0;  // elements per weight row (multiple of 32)
+  std::int64_t k = 0;      // elements per weight row (multiple of 32)
   int warps_per_unit = 1;  // 1, 2 or 4 warps split a unit's pieces (split_warps(k))
   std::size_t row_bytes = 0;
   const std::uint8_t* w[3] = {nullptr, nullptr, nullptr};

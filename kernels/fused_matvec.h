@@ -44,19 +44,19 @@ Status launch_norm_gated_matvec(MatrixView out, MatrixView in, const float* norm
                                 GatedAct act, cudaStream_t stream);
 
 struct QkvRopeArgs {
-  MatrixView q, k, v;                 // outputs [rows][n_head·hd], [rows][n_head_kv·hd] ×2
-  QuantMatrixView wq, wk, wv;         // same type and K
-  const float* bq = nullptr;          // optional biases [n_head·hd], [n_head_kv·hd] ×2
+  MatrixView q, k, v;          // outputs [rows][n_head·hd], [rows][n_head_kv·hd] ×2
+  QuantMatrixView wq, wk, wv;  // same type and K
+  const float* bq = nullptr;   // optional biases [n_head·hd], [n_head_kv·hd] ×2
   const float* bk = nullptr;
   const float* bv = nullptr;
-  const float* norm_w = nullptr;      // RMSNorm weight [K] (null: no weight)
+  const float* norm_w = nullptr;  // RMSNorm weight [K] (null: no weight)
   float eps = 1e-6f;
   int n_head = 0;
   int n_head_kv = 0;
-  int head_dim = 0;                   // even
-  int n_rot = 0;                      // even, <= head_dim
+  int head_dim = 0;  // even
+  int n_rot = 0;     // even, <= head_dim
   bool neox = false;
-  float theta_scale = 1.0f;           // base^(-2/n_rot), computed on the host as rope does
+  float theta_scale = 1.0f;  // base^(-2/n_rot), computed on the host as rope does
   float freq_scale = 1.0f;
   const std::int32_t* positions = nullptr;  // [rows] device
 };

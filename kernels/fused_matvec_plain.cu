@@ -21,7 +21,8 @@ Status launch_matvec_pieces(MatrixView out, MatrixView in, const QuantMatrixView
     return make_error(ErrorCode::kInferenceFailed,
                       "matvec_pieces: bad shapes (in [" + std::to_string(in.rows) + "," +
                           std::to_string(in.cols) + "], w [" + std::to_string(w.ne1) + "," +
-                          std::to_string(w.ne0) + "] " + std::string(quant::type_name(w.type)) + ")");
+                          std::to_string(w.ne0) + "] " + std::string(quant::type_name(w.type)) +
+                          ")");
   }
   FusedMatvecParams p;
   p.in = in.data;

@@ -14,12 +14,11 @@ Status launch_norm_qkv_rope(MatrixView in, const QkvRopeArgs& a, cudaStream_t st
   const bool same = a.wq.type == a.wk.type && a.wq.type == a.wv.type && a.wq.ne0 == a.wk.ne0 &&
                     a.wq.ne0 == a.wv.ne0;
   if (in.rows < 1 || !same || hd <= 0 || hd % 2 != 0 || a.n_rot < 0 || a.n_rot % 2 != 0 ||
-      a.n_rot > hd || a.wq.ne1 != dq || a.wk.ne1 != dkv || a.wv.ne1 != dkv ||
-      in.cols != a.wq.ne0 || a.q.rows != in.rows || a.k.rows != in.rows || a.v.rows != in.rows ||
-      a.q.cols != dq || a.k.cols != dkv || a.v.cols != dkv || a.positions == nullptr ||
+      a.n_rot > hd || a.wq.ne1 != dq || a.wk.ne1 != dkv || a.wv.ne1 != dkv || in.cols != a.wq.ne0 ||
+      a.q.rows != in.rows || a.k.rows != in.rows || a.v.rows != in.rows || a.q.cols != dq ||
+      a.k.cols != dkv || a.v.cols != dkv || a.positions == nullptr ||
       !matvec_pieces_supported(a.wq, in) || !matvec_pieces_supported(a.wk, in) ||
-      !matvec_pieces_supported(a.wv, in) ||
-      reinterpret_cast<std::uintptr_t>(a.norm_w) % 16 != 0 ||
+      !matvec_pieces_supported(a.wv, in) || reinterpret_cast<std::uintptr_t>(a.norm_w) % 16 != 0 ||
       !fused_grid_fits((dq + 2 * dkv) / 2, in.rows)) {
     return make_error(ErrorCode::kInferenceFailed,
                       "norm_qkv_rope: bad shapes (in [" + std::to_string(in.rows) + "," +

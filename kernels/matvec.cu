@@ -33,8 +33,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       (static_cast<std::int64_t>(blockIdx.x) / n_tiles) * kWarps + threadIdx.x / 32;
   if (j >= ne1) return;
   const std::int64_t row0 = tile * kMatvecTileRows;
-  const int n_rows = static_cast<int>(total_rows - row0 < kMatvecTileRows ? total_rows - row0
-                                                                          : kMatvecTileRows);
+  const int n_rows =
+      static_cast<int>(total_rows - row0 < kMatvecTileRows ? total_rows - row0 : kMatvecTileRows);
   in += row0 * in_stride;
   out += row0 * out_stride;
   const std::uint8_t* wr = w + static_cast<std::size_t>(j) * row_bytes;

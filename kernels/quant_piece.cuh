@@ -305,7 +305,8 @@ struct PieceTraits<GgmlType::kQ6_K> {
       pc.qh[i] = ld_u32_a2(qh + 4 * i);
     }
     const std::uint32_t sc2 = ld_u16(b + offsetof(quant::BlockQ6_K, scales) + e0 / 16);
-    const float d = fp16_bits_to_f32(static_cast<std::uint16_t>(ld_u16(b + offsetof(quant::BlockQ6_K, d))));
+    const float d =
+        fp16_bits_to_f32(static_cast<std::uint16_t>(ld_u16(b + offsetof(quant::BlockQ6_K, d))));
     pc.d1[0] = d * static_cast<float>(static_cast<std::int8_t>(sc2 & 0xffu));
     pc.d1[1] = d * static_cast<float>(static_cast<std::int8_t>(sc2 >> 8));
     pc.lshift = 4 * (gg / 2);

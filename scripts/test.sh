@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: set-up, build, models, unit + model tests
-# (CPU; GPU tests skip without a device), the Python reference checks and the fuzzers.
+# The whole test suite on a fresh machine: set-up, the formatting check, build (warnings are
+# errors), models, unit + model tests (CPU; GPU tests skip without a device), the Python
+# reference checks and the fuzzers.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
+bash scripts/check_format.sh
 bash scripts/build.sh
 bash scripts/fetch_models.sh
 export ZINFER_REQUIRE_MODELS=1

@@ -13,7 +13,9 @@
 
 namespace zinfer::testing {
 
-std::string data_path(const std::string& rel) { return std::string(ZINFER_TEST_DATA_DIR) + "/" + rel; }
+std::string data_path(const std::string& rel) {
+  return std::string(ZINFER_TEST_DATA_DIR) + "/" + rel;
+}
 
 std::string models_dir() {
   if (const char* env = std::getenv("ZINFER_MODELS"); env != nullptr && *env != '\0') return env;
@@ -65,7 +67,8 @@ std::string copy_with_gguf_string(const std::string& path, const std::string& ke
   }
   bytes.replace(v + 8, len, value);
   const std::string out = temp_dir() + "/" + out_name;
-  std::ofstream(out, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(out, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return out;
 }
 

@@ -28,10 +28,10 @@ std::string copy_with_gguf_string(const std::string& path, const std::string& ke
 }  // namespace zinfer::testing
 
 // Skips (or fails under ZINFER_REQUIRE_MODELS=1) when the model is missing.
-#define ZINFER_REQUIRE_MODEL(var, file)                                        \
-  auto var##_opt = ::zinfer::testing::find_model(file);                        \
-  if (!var##_opt) {                                                            \
-    if (::zinfer::testing::models_required()) FAIL() << "missing model " << file; \
+#define ZINFER_REQUIRE_MODEL(var, file)                                            \
+  auto var##_opt = ::zinfer::testing::find_model(file);                            \
+  if (!var##_opt) {                                                                \
+    if (::zinfer::testing::models_required()) FAIL() << "missing model " << file;  \
     GTEST_SKIP() << "model " << file << " not found; run scripts/fetch_models.sh"; \
-  }                                                                            \
+  }                                                                                \
   const std::string var = *var##_opt

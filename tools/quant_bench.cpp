@@ -41,7 +41,8 @@ struct Options {
 };
 
 // Random bytes with finite, moderate scale fields, so no kernel sees NaN/Inf.
-std::vector<std::uint8_t> random_matrix(GgmlType type, std::int64_t n, std::int64_t rows, std::mt19937& rng) {
+std::vector<std::uint8_t> random_matrix(GgmlType type, std::int64_t n, std::int64_t rows,
+                                        std::mt19937& rng) {
   using zinfer::quant::f32_to_bf16;
   using zinfer::quant::f32_to_fp16;
   const auto& tr = zinfer::quant::traits(type);
@@ -52,16 +53,40 @@ std::vector<std::uint8_t> random_matrix(GgmlType type, std::int64_t n, std::int6
   for (std::size_t b = 0; b < m.size() / tr.type_size; ++b) {
     const std::size_t o = b * tr.type_size;
     switch (type) {
-      case GgmlType::kF32: { const float v = u(rng); std::memcpy(&m[o], &v, 4); break; }
-      case GgmlType::kF16: put16(o, f32_to_fp16(u(rng))); break;
-      case GgmlType::kBF16: put16(o, f32_to_bf16(u(rng))); break;
-      case GgmlType::kMXFP4: m[o] = 120; break;
-      case GgmlType::kQ2_K: put16(o + 80, f32_to_fp16(u(rng))); put16(o + 82, f32_to_fp16(u(rng))); break;
-      case GgmlType::kQ3_K: put16(o + 108, f32_to_fp16(u(rng))); break;
-      case GgmlType::kQ6_K: put16(o + 208, f32_to_fp16(u(rng))); break;
-      case GgmlType::kQ4_1: case GgmlType::kQ5_1: case GgmlType::kQ4_K: case GgmlType::kQ5_K:
-        put16(o, f32_to_fp16(u(rng))); put16(o + 2, f32_to_fp16(u(rng))); break;
-      default: put16(o, f32_to_fp16(u(rng))); break;
+      case GgmlType::kF32: {
+        const float v = u(rng);
+        std::memcpy(&m[o], &v, 4);
+        break;
+      }
+      case GgmlType::kF16:
+        put16(o, f32_to_fp16(u(rng)));
+        break;
+      case GgmlType::kBF16:
+        put16(o, f32_to_bf16(u(rng)));
+        break;
+      case GgmlType::kMXFP4:
+        m[o] = 120;
+        break;
+      case GgmlType::kQ2_K:
+        put16(o + 80, f32_to_fp16(u(rng)));
+        put16(o + 82, f32_to_fp16(u(rng)));
+        break;
+      case GgmlType::kQ3_K:
+        put16(o + 108, f32_to_fp16(u(rng)));
+        break;
+      case GgmlType::kQ6_K:
+        put16(o + 208, f32_to_fp16(u(rng)));
+        break;
+      case GgmlType::kQ4_1:
+      case GgmlType::kQ5_1:
+      case GgmlType::kQ4_K:
+      case GgmlType::kQ5_K:
+        put16(o, f32_to_fp16(u(rng)));
+        put16(o + 2, f32_to_fp16(u(rng)));
+        break;
+      default:
+        put16(o, f32_to_fp16(u(rng)));
+        break;
     }
   }
   return m;
@@ -87,7 +112,8 @@ void bench_type(GgmlType type, const Options& opt) {
   std::int64_t n = opt.n;
   if (n % tr.block_size != 0) n = (n / tr.block_size + 1) * tr.block_size;
   const std::size_t row_bytes = zinfer::quant::row_size(type, n);
-  const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(opt.mb * 1024 * 1024 / static_cast<double>(row_bytes)));
+  const auto rows = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(opt.mb * 1024 * 1024 / static_cast<double>(row_bytes)));
   std::mt19937 rng(static_cast<unsigned>(type) + 11u);
   const auto w = random_matrix(type, n, rows, rng);
   std::vector<float> x(static_cast<std::size_t>(n));
@@ -97,13 +123,15 @@ void bench_type(GgmlType type, const Options& opt) {
   std::vector<std::uint8_t> act(zinfer::quant::act_row_size(vt, n));
   std::vector<float> out(static_cast<std::size_t>(rows));
 
-  const double t_act = time_per_call(opt.seconds / 4, [&] { zinfer::quant::quantize_act_row(vt, x.data(), act.data(), n); });
+  const double t_act = time_per_call(
+      opt.seconds / 4, [&] { zinfer::quant::quantize_act_row(vt, x.data(), act.data(), n); });
   const double t_simd = time_per_call(opt.seconds, [&] {
     zinfer::quant::vec_dot_rows(type, n, w.data(), row_bytes, rows, act.data(), out.data());
   });
   const double bytes = static_cast<double>(w.size());
   std::printf("%-6s n=%-5lld rows=%-7lld %7.2f GB/s  %8.1f ns/row", std::string(tr.name).c_str(),
-              static_cast<long long>(n), static_cast<long long>(rows), bytes / t_simd / 1e9, t_simd / rows * 1e9);
+              static_cast<long long>(n), static_cast<long long>(rows), bytes / t_simd / 1e9,
+              t_simd / rows * 1e9);
   if (opt.scalar) {
     const double t_scalar = time_per_call(opt.seconds, [&] {
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -113,10 +141,12 @@ void bench_type(GgmlType type, const Options& opt) {
     std::printf("   scalar %6.2f GB/s", bytes / t_scalar / 1e9);
   }
   const double t_f32 = time_per_call(opt.seconds, [&] {
-    for (std::int64_t r = 0; r < rows; ++r) out[r] = zinfer::quant::vec_dot_f32(type, n, w.data() + r * row_bytes, x.data());
+    for (std::int64_t r = 0; r < rows; ++r)
+      out[r] = zinfer::quant::vec_dot_f32(type, n, w.data() + r * row_bytes, x.data());
   });
   std::printf("   vec_dot_f32 %6.2f GB/s", bytes / t_f32 / 1e9);
-  std::printf("   act %s %.2f us\n", std::string(zinfer::quant::type_name(vt)).c_str(), t_act * 1e6);
+  std::printf("   act %s %.2f us\n", std::string(zinfer::quant::type_name(vt)).c_str(),
+              t_act * 1e6);
 }
 
 }  // namespace
@@ -132,13 +162,19 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--n") opt.n = std::atoll(next());
-    else if (a == "--mb") opt.mb = std::atof(next());
-    else if (a == "--seconds") opt.seconds = std::atof(next());
-    else if (a == "--type") opt.type = next();
-    else if (a == "--no-scalar") opt.scalar = false;
+    if (a == "--n")
+      opt.n = std::atoll(next());
+    else if (a == "--mb")
+      opt.mb = std::atof(next());
+    else if (a == "--seconds")
+      opt.seconds = std::atof(next());
+    else if (a == "--type")
+      opt.type = next();
+    else if (a == "--no-scalar")
+      opt.scalar = false;
     else {
-      std::fprintf(stderr, "usage: quant_bench [--n N] [--mb MB] [--type T] [--seconds S] [--no-scalar]\n");
+      std::fprintf(stderr,
+                   "usage: quant_bench [--n N] [--mb MB] [--type T] [--seconds S] [--no-scalar]\n");
       return 2;
     }
   }
@@ -148,9 +184,10 @@ int main(int argc, char** argv) {
   }
   std::printf("vec_dot on one core, kernels: %s, matrix %.0f MB\n",
               zinfer::quant::vec_dot_uses_avx2() ? "AVX2" : "scalar", opt.mb);
-  const GgmlType all[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
-                          GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K,
-                          GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kMXFP4};
+  const GgmlType all[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+                          GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+                          GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                          GgmlType::kQ6_K, GgmlType::kMXFP4};
   if (!opt.type.empty()) {
     const auto t = zinfer::quant::type_from_name(opt.type);
     if (!t || !zinfer::quant::is_vec_dot_supported(*t)) {

@@ -11,24 +11,24 @@
 namespace zinfer {
 
 enum class ErrorCode : std::uint16_t {
-  kInvalidDevice = 1,         // INVALID_DEVICE
-  kOutOfMemory = 2,           // VRAM_OOM (retriable)
-  kModelLoadFailed = 3,       // MODEL_LOAD_FAILED
-  kInferenceFailed = 4,       // INFERENCE_FAILED
-  kInvalidParameter = 5,      // INVALID_PARAMETER
-  kKernelLaunchFailed = 6,    // KERNEL_LAUNCH_FAILED
-  kVramResidencyFailed = 7,   // VRAM_RESIDENCY_FAILED
-  kDeviceNotFound = 8,        // DEVICE_NOT_FOUND
-  kUnknown = 9,               // UNKNOWN
-  kInvalidRequest = 20,       // INVALID_REQUEST
-  kUnsupportedVersion = 21,   // UNSUPPORTED_VERSION
-  kPromptTooLong = 22,        // PROMPT_TOO_LONG
-  kDuplicateJob = 23,         // DUPLICATE_JOB
-  kQueueFull = 24,            // QUEUE_FULL (retriable)
-  kDraining = 25,             // DRAINING (retriable)
-  kDeadlineExceeded = 26,     // DEADLINE_EXCEEDED
-  kWorkerLost = 27,           // WORKER_LOST (retriable)
-  kInternal = 28,             // INTERNAL
+  kInvalidDevice = 1,        // INVALID_DEVICE
+  kOutOfMemory = 2,          // VRAM_OOM (retriable)
+  kModelLoadFailed = 3,      // MODEL_LOAD_FAILED
+  kInferenceFailed = 4,      // INFERENCE_FAILED
+  kInvalidParameter = 5,     // INVALID_PARAMETER
+  kKernelLaunchFailed = 6,   // KERNEL_LAUNCH_FAILED
+  kVramResidencyFailed = 7,  // VRAM_RESIDENCY_FAILED
+  kDeviceNotFound = 8,       // DEVICE_NOT_FOUND
+  kUnknown = 9,              // UNKNOWN
+  kInvalidRequest = 20,      // INVALID_REQUEST
+  kUnsupportedVersion = 21,  // UNSUPPORTED_VERSION
+  kPromptTooLong = 22,       // PROMPT_TOO_LONG
+  kDuplicateJob = 23,        // DUPLICATE_JOB
+  kQueueFull = 24,           // QUEUE_FULL (retriable)
+  kDraining = 25,            // DRAINING (retriable)
+  kDeadlineExceeded = 26,    // DEADLINE_EXCEEDED
+  kWorkerLost = 27,          // WORKER_LOST (retriable)
+  kInternal = 28,            // INTERNAL
 };
 
 // Wire name of a code, e.g. "MODEL_LOAD_FAILED".
@@ -52,8 +52,10 @@ inline Error make_error(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -76,7 +78,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   const Error& error() const { return err_; }
@@ -93,17 +96,17 @@ inline Status ok_status() { return Status(); }
 }  // namespace zinfer
 
 // Propagate an error from an expression returning Status / Result<T>.
-#define ZINFER_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    auto zinfer_status_ = (expr);               \
+#define ZINFER_RETURN_IF_ERROR(expr)                         \
+  do {                                                       \
+    auto zinfer_status_ = (expr);                            \
     if (!zinfer_status_.ok()) return zinfer_status_.error(); \
   } while (0)
 
 #define ZINFER_CONCAT_INNER(a, b) a##b
 #define ZINFER_CONCAT(a, b) ZINFER_CONCAT_INNER(a, b)
 // ZINFER_ASSIGN_OR_RETURN(auto x, expr): binds the value or returns the error.
-#define ZINFER_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto ZINFER_CONCAT(zinfer_result_, __LINE__) = (expr);                    \
-  if (!ZINFER_CONCAT(zinfer_result_, __LINE__).ok())                        \
-    return ZINFER_CONCAT(zinfer_result_, __LINE__).error();                 \
+#define ZINFER_ASSIGN_OR_RETURN(lhs, expr)                  \
+  auto ZINFER_CONCAT(zinfer_result_, __LINE__) = (expr);    \
+  if (!ZINFER_CONCAT(zinfer_result_, __LINE__).ok())        \
+    return ZINFER_CONCAT(zinfer_result_, __LINE__).error(); \
   lhs = std::move(ZINFER_CONCAT(zinfer_result_, __LINE__)).value()

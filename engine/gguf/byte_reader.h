@@ -12,7 +12,8 @@
 namespace zinfer::gguf {
 
 // GGUF is little-endian on disk and we read it with memcpy, so the host must match.
-static_assert(std::endian::native == std::endian::little, "GGUF reader assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "GGUF reader assumes a little-endian host");
 
 class ByteReader {
  public:

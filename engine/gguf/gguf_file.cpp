@@ -28,10 +28,13 @@ constexpr std::uint32_t kMaxDims = 4;
 constexpr std::size_t kMaxKeyBytes = 65535;  // the GGUF spec caps metadata keys at 2^16 - 1 bytes
 constexpr const char* kAlignmentKey = "general.alignment";
 // Smallest possible encodings, used to reject counts the file cannot hold before allocating.
-constexpr std::uint64_t kMinKvBytes = 8 + 4 + 1;              // key length, type, u8 value
-constexpr std::uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name len, n_dims, 1 dim, type, offset
+constexpr std::uint64_t kMinKvBytes = 8 + 4 + 1;  // key length, type, u8 value
+constexpr std::uint64_t kMinTensorInfoBytes =
+    8 + 4 + 8 + 4 + 8;  // name len, n_dims, 1 dim, type, offset
 
-Error load_error(std::string message) { return make_error(ErrorCode::kModelLoadFailed, std::move(message)); }
+Error load_error(std::string message) {
+  return make_error(ErrorCode::kModelLoadFailed, std::move(message));
+}
 
 // A name for an error message: quoted, and cut short so a hostile multi-megabyte key
 // cannot balloon the message.
@@ -63,13 +66,15 @@ std::string shape_string(const TensorInfo& t, std::uint32_t n_dims) {
 }
 
 // Parses the tensor-info block for one tensor: name, dims, type, offset; computes nbytes.
-Status read_tensor_info(GgufValueReader& values, ByteReader& in, std::uint64_t alignment, TensorInfo& t) {
+Status read_tensor_info(GgufValueReader& values, ByteReader& in, std::uint64_t alignment,
+                        TensorInfo& t) {
   ZINFER_RETURN_IF_ERROR(values.read_string(t.name, "tensor name"));
   const std::string who = "tensor " + quoted(t.name) + ": ";
   std::uint32_t n_dims = 0;
   if (!in.read(n_dims)) return load_error(who + "truncated n_dims");
   if (n_dims < 1 || n_dims > kMaxDims) {
-    return load_error(who + "n_dims " + std::to_string(n_dims) + " is outside [1, " + std::to_string(kMaxDims) + "]");
+    return load_error(who + "n_dims " + std::to_string(n_dims) + " is outside [1, " +
+                      std::to_string(kMaxDims) + "]");
   }
   t.n_dims = static_cast<int>(n_dims);
   std::int64_t n_elements = 1;
@@ -84,7 +89,9 @@ Status read_tensor_info(GgufValueReader& values, ByteReader& in, std::uint64_t a
     t.ne[d] = static_cast<std::int64_t>(raw);
     overflow = overflow || __builtin_mul_overflow(n_elements, t.ne[d], &n_elements);
   }
-  if (overflow) return load_error(who + "element count of shape " + shape_string(t, n_dims) + " overflows int64");
+  if (overflow)
+    return load_error(who + "element count of shape " + shape_string(t, n_dims) +
+                      " overflows int64");
   std::uint32_t raw_type = 0;
   if (!in.read(raw_type)) return load_error(who + "truncated ggml type");
   const std::optional<quant::TypeTraits> traits = quant::type_traits(raw_type);
@@ -92,21 +99,24 @@ Status read_tensor_info(GgufValueReader& values, ByteReader& in, std::uint64_t a
   t.type = traits->type;
   if (t.ne[0] % traits->block_size != 0) {
     return load_error(who + "ne[0]=" + std::to_string(t.ne[0]) + " is not a multiple of the " +
-                      std::string(traits->name) + " block size " + std::to_string(traits->block_size));
+                      std::string(traits->name) + " block size " +
+                      std::to_string(traits->block_size));
   }
   if (!in.read(t.offset)) return load_error(who + "truncated data offset");
   if (t.offset % alignment != 0) {
-    return load_error(who + "data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                      std::to_string(alignment));
+    return load_error(who + "data offset " + std::to_string(t.offset) +
+                      " is not a multiple of the alignment " + std::to_string(alignment));
   }
   // nbytes = (ne0 / block) * type_size * ne1 * ne2 * ne3; the element count fits in int64,
   // but multiplying by the block's byte size still can overflow.
   std::uint64_t nbytes = static_cast<std::uint64_t>(t.ne[0] / traits->block_size);
   overflow = __builtin_mul_overflow(nbytes, static_cast<std::uint64_t>(traits->type_size), &nbytes);
   for (std::uint32_t d = 1; d < n_dims; ++d) {
-    overflow = overflow || __builtin_mul_overflow(nbytes, static_cast<std::uint64_t>(t.ne[d]), &nbytes);
+    overflow =
+        overflow || __builtin_mul_overflow(nbytes, static_cast<std::uint64_t>(t.ne[d]), &nbytes);
   }
-  if (overflow) return load_error(who + "byte size of shape " + shape_string(t, n_dims) + " overflows uint64");
+  if (overflow)
+    return load_error(who + "byte size of shape " + shape_string(t, n_dims) + " overflows uint64");
   t.nbytes = nbytes;
   return ok_status();
 }
@@ -114,10 +124,12 @@ Status read_tensor_info(GgufValueReader& values, ByteReader& in, std::uint64_t a
 // ---- typed metadata access -------------------------------------------------------------
 
 bool is_unsigned(ValueType t) {
-  return t == ValueType::kUInt8 || t == ValueType::kUInt16 || t == ValueType::kUInt32 || t == ValueType::kUInt64;
+  return t == ValueType::kUInt8 || t == ValueType::kUInt16 || t == ValueType::kUInt32 ||
+         t == ValueType::kUInt64;
 }
 bool is_signed(ValueType t) {
-  return t == ValueType::kInt8 || t == ValueType::kInt16 || t == ValueType::kInt32 || t == ValueType::kInt64;
+  return t == ValueType::kInt8 || t == ValueType::kInt16 || t == ValueType::kInt32 ||
+         t == ValueType::kInt64;
 }
 bool is_float(ValueType t) { return t == ValueType::kFloat32 || t == ValueType::kFloat64; }
 
@@ -205,7 +217,8 @@ Status GgufFile::parse() {
   GgufValueReader values(in, ValueLimits{});
 
   // Header: magic, version, tensor count, kv count.
-  if (size_ < 4) return load_error("file is " + std::to_string(size_) + " bytes, too small for the GGUF magic");
+  if (size_ < 4)
+    return load_error("file is " + std::to_string(size_) + " bytes, too small for the GGUF magic");
   if (std::memcmp(base_, "GGUF", 4) != 0) {
     return load_error("bad magic: expected 'GGUF' (47475546), found " + hex_bytes(base_, 4));
   }
@@ -213,13 +226,17 @@ Status GgufFile::parse() {
   (void)in.read(magic);
   if (!in.read(version_)) return load_error("truncated header: missing version");
   if (version_ == 1) {
-    return load_error("GGUF version 1 is not supported (only versions 2 and 3); re-convert the model");
+    return load_error(
+        "GGUF version 1 is not supported (only versions 2 and 3); re-convert the model");
   }
   if (version_ < kMinVersion || version_ > kMaxVersion) {
-    if (const std::uint32_t swapped = __builtin_bswap32(version_); swapped >= 1 && swapped <= kMaxVersion) {
-      return load_error("big-endian GGUF (version " + std::to_string(swapped) + ") is not supported");
+    if (const std::uint32_t swapped = __builtin_bswap32(version_);
+        swapped >= 1 && swapped <= kMaxVersion) {
+      return load_error("big-endian GGUF (version " + std::to_string(swapped) +
+                        ") is not supported");
     }
-    return load_error("unsupported GGUF version " + std::to_string(version_) + " (only versions 2 and 3)");
+    return load_error("unsupported GGUF version " + std::to_string(version_) +
+                      " (only versions 2 and 3)");
   }
   std::uint64_t tensor_count = 0;
   std::uint64_t kv_count = 0;
@@ -241,8 +258,8 @@ Status GgufFile::parse() {
     if (!st.ok()) return load_error("metadata kv " + std::to_string(k) + ": " + st.error().message);
     const std::string who = "metadata key " + quoted(key) + ": ";
     if (key.size() > kMaxKeyBytes) {
-      return load_error(who + "key length " + std::to_string(key.size()) + " exceeds the format's limit of " +
-                        std::to_string(kMaxKeyBytes));
+      return load_error(who + "key length " + std::to_string(key.size()) +
+                        " exceeds the format's limit of " + std::to_string(kMaxKeyBytes));
     }
     if (meta_.find(key) != meta_.end()) return load_error("duplicate metadata key " + quoted(key));
     ValueType type = ValueType::kUInt8;
@@ -290,8 +307,8 @@ Status GgufFile::parse() {
   data_offset_ = (infos_end + alignment_ - 1) / alignment_ * alignment_;
   if (tensors_.empty()) return ok_status();
   if (data_offset_ > size_) {
-    return load_error("data section would start at " + std::to_string(data_offset_) + ", past the file size " +
-                      std::to_string(size_));
+    return load_error("data section would start at " + std::to_string(data_offset_) +
+                      ", past the file size " + std::to_string(size_));
   }
   const std::uint64_t data_size = size_ - data_offset_;
   for (TensorInfo& t : tensors_) {
@@ -299,10 +316,12 @@ Status GgufFile::parse() {
       // Report absolute offsets, saturating where they overflow.
       std::uint64_t start = 0;
       std::uint64_t end = 0;
-      if (__builtin_add_overflow(data_offset_, t.offset, &start)) start = std::numeric_limits<std::uint64_t>::max();
-      if (__builtin_add_overflow(start, t.nbytes, &end)) end = std::numeric_limits<std::uint64_t>::max();
-      return load_error("tensor " + quoted(t.name) + ": data [" + std::to_string(start) + ", " + std::to_string(end) +
-                        ") exceeds file size " + std::to_string(size_));
+      if (__builtin_add_overflow(data_offset_, t.offset, &start))
+        start = std::numeric_limits<std::uint64_t>::max();
+      if (__builtin_add_overflow(start, t.nbytes, &end))
+        end = std::numeric_limits<std::uint64_t>::max();
+      return load_error("tensor " + quoted(t.name) + ": data [" + std::to_string(start) + ", " +
+                        std::to_string(end) + ") exceeds file size " + std::to_string(size_));
     }
     t.data = base_ + data_offset_ + t.offset;
   }
@@ -317,8 +336,9 @@ Status GgufFile::parse() {
     const TensorInfo& prev = *by_offset[k - 1];
     const TensorInfo& cur = *by_offset[k];
     if (cur.offset < prev.offset + prev.nbytes) {
-      return load_error("tensor " + quoted(cur.name) + ": data at offset " + std::to_string(cur.offset) +
-                        " overlaps tensor " + quoted(prev.name) + " [" + std::to_string(prev.offset) + ", " +
+      return load_error("tensor " + quoted(cur.name) + ": data at offset " +
+                        std::to_string(cur.offset) + " overlaps tensor " + quoted(prev.name) +
+                        " [" + std::to_string(prev.offset) + ", " +
                         std::to_string(prev.offset + prev.nbytes) + ")");
     }
   }
@@ -388,7 +408,8 @@ Result<std::vector<std::string>> GgufFile::get_string_array(std::string_view key
 Result<std::vector<float>> GgufFile::get_f32_array(std::string_view key) const {
   const MetaValue* v = find(key);
   if (v == nullptr) return key_error(key, "is missing");
-  if (v->type != ValueType::kArray || !is_float(v->elem_type)) return wrong_type(key, *v, "array[float32]");
+  if (v->type != ValueType::kArray || !is_float(v->elem_type))
+    return wrong_type(key, *v, "array[float32]");
   std::vector<float> out;
   out.reserve(v->arr.size());
   for (std::size_t k = 0; k < v->arr.size(); ++k) {
@@ -410,8 +431,8 @@ Result<std::vector<std::int32_t>> GgufFile::get_i32_array(std::string_view key) 
   for (std::size_t k = 0; k < v->arr.size(); ++k) {
     auto x = integer_as<std::int32_t>(v->elem_type, v->arr[k]);
     if (!x) {
-      return key_error(key, "element " + std::to_string(k) + " value " + integer_string(v->elem_type, v->arr[k]) +
-                                " does not fit in int32");
+      return key_error(key, "element " + std::to_string(k) + " value " +
+                                integer_string(v->elem_type, v->arr[k]) + " does not fit in int32");
     }
     out.push_back(*x);
   }

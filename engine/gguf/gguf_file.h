@@ -55,7 +55,7 @@ struct TensorInfo {
   quant::GgmlType type = quant::GgmlType::kF32;
   int n_dims = 0;
   std::array<std::int64_t, 4> ne = {1, 1, 1, 1};  // ne[0] is the contiguous (row) dim
-  std::uint64_t offset = 0;   // relative to the start of the data section
+  std::uint64_t offset = 0;                       // relative to the start of the data section
   std::uint64_t nbytes = 0;
   const std::uint8_t* data = nullptr;  // points into the mapping
   std::int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }

@@ -6,13 +6,17 @@
 namespace zinfer::gguf {
 namespace {
 
-Error load_error(std::string message) { return make_error(ErrorCode::kModelLoadFailed, std::move(message)); }
+Error load_error(std::string message) {
+  return make_error(ErrorCode::kModelLoadFailed, std::move(message));
+}
 
 std::string at(std::uint64_t pos) { return " at offset " + std::to_string(pos); }
 
 }  // namespace
 
-bool is_known_value_type(std::uint32_t raw) { return raw <= static_cast<std::uint32_t>(ValueType::kFloat64); }
+bool is_known_value_type(std::uint32_t raw) {
+  return raw <= static_cast<std::uint32_t>(ValueType::kFloat64);
+}
 
 std::uint64_t min_encoded_size(ValueType type) {
   switch (type) {
@@ -40,19 +44,32 @@ std::uint64_t min_encoded_size(ValueType type) {
 
 std::string_view value_type_name(ValueType type) {
   switch (type) {
-    case ValueType::kUInt8: return "uint8";
-    case ValueType::kInt8: return "int8";
-    case ValueType::kUInt16: return "uint16";
-    case ValueType::kInt16: return "int16";
-    case ValueType::kUInt32: return "uint32";
-    case ValueType::kInt32: return "int32";
-    case ValueType::kFloat32: return "float32";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kArray: return "array";
-    case ValueType::kUInt64: return "uint64";
-    case ValueType::kInt64: return "int64";
-    case ValueType::kFloat64: return "float64";
+    case ValueType::kUInt8:
+      return "uint8";
+    case ValueType::kInt8:
+      return "int8";
+    case ValueType::kUInt16:
+      return "uint16";
+    case ValueType::kInt16:
+      return "int16";
+    case ValueType::kUInt32:
+      return "uint32";
+    case ValueType::kInt32:
+      return "int32";
+    case ValueType::kFloat32:
+      return "float32";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kArray:
+      return "array";
+    case ValueType::kUInt64:
+      return "uint64";
+    case ValueType::kInt64:
+      return "int64";
+    case ValueType::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -62,8 +79,9 @@ Status GgufValueReader::read_string(std::string& out, const char* what) {
   std::uint64_t len = 0;
   if (!in_.read(len)) return load_error(std::string("truncated ") + what + " length" + at(start));
   if (len > in_.remaining()) {
-    return load_error(std::string(what) + " length " + std::to_string(len) + at(start) + " exceeds the " +
-                      std::to_string(in_.remaining()) + " bytes left in the file");
+    return load_error(std::string(what) + " length " + std::to_string(len) + at(start) +
+                      " exceeds the " + std::to_string(in_.remaining()) +
+                      " bytes left in the file");
   }
   in_.read_bytes(len, out);
   return ok_status();
@@ -147,7 +165,8 @@ Status GgufValueReader::read_value_at(ValueType type, MetaValue& out, int depth)
       std::uint8_t v = 0;
       ZINFER_RETURN_IF_ERROR(read_scalar(v, type));
       // The spec allows only 0 and 1; anything else means we are reading garbage.
-      if (v > 1) return load_error("bool value " + std::to_string(v) + at(start) + " is neither 0 nor 1");
+      if (v > 1)
+        return load_error("bool value " + std::to_string(v) + at(start) + " is neither 0 nor 1");
       out.u = v;
       break;
     }
@@ -171,8 +190,9 @@ Status GgufValueReader::read_array(MetaValue& out, int depth) {
   // Every element occupies at least min_encoded_size bytes, so a count the rest of the file
   // cannot hold is rejected here, before anything is allocated for it.
   if (count > in_.remaining() / min_encoded_size(out.elem_type)) {
-    return load_error("array of " + std::to_string(count) + " " + std::string(value_type_name(out.elem_type)) +
-                      at(start) + " cannot fit in the " + std::to_string(in_.remaining()) +
+    return load_error("array of " + std::to_string(count) + " " +
+                      std::string(value_type_name(out.elem_type)) + at(start) +
+                      " cannot fit in the " + std::to_string(in_.remaining()) +
                       " bytes left in the file");
   }
   if (count > limits_.max_array_elements - array_elements_) {
@@ -184,7 +204,8 @@ Status GgufValueReader::read_array(MetaValue& out, int depth) {
   out.arr.resize(static_cast<std::size_t>(count));
   for (std::uint64_t k = 0; k < count; ++k) {
     Status st = read_value_at(out.elem_type, out.arr[k], depth);
-    if (!st.ok()) return load_error("array element " + std::to_string(k) + ": " + st.error().message);
+    if (!st.ok())
+      return load_error("array element " + std::to_string(k) + ": " + st.error().message);
   }
   return ok_status();
 }

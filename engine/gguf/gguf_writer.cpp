@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstring>
 
 namespace zinfer::gguf {
@@ -44,19 +43,45 @@ void put_array(Bytes& b, const MetaValue& v) {
 
 void put_value(Bytes& b, ValueType type, const MetaValue& v) {
   switch (type) {
-    case ValueType::kUInt8: b.pod<std::uint8_t>(static_cast<std::uint8_t>(v.u)); break;
-    case ValueType::kInt8: b.pod<std::int8_t>(static_cast<std::int8_t>(v.i)); break;
-    case ValueType::kUInt16: b.pod<std::uint16_t>(static_cast<std::uint16_t>(v.u)); break;
-    case ValueType::kInt16: b.pod<std::int16_t>(static_cast<std::int16_t>(v.i)); break;
-    case ValueType::kUInt32: b.pod<std::uint32_t>(static_cast<std::uint32_t>(v.u)); break;
-    case ValueType::kInt32: b.pod<std::int32_t>(static_cast<std::int32_t>(v.i)); break;
-    case ValueType::kFloat32: b.pod<float>(static_cast<float>(v.f)); break;
-    case ValueType::kBool: b.pod<std::uint8_t>(v.u != 0 ? 1 : 0); break;
-    case ValueType::kString: b.str(v.s); break;
-    case ValueType::kArray: put_array(b, v); break;
-    case ValueType::kUInt64: b.pod<std::uint64_t>(v.u); break;
-    case ValueType::kInt64: b.pod<std::int64_t>(v.i); break;
-    case ValueType::kFloat64: b.pod<double>(v.f); break;
+    case ValueType::kUInt8:
+      b.pod<std::uint8_t>(static_cast<std::uint8_t>(v.u));
+      break;
+    case ValueType::kInt8:
+      b.pod<std::int8_t>(static_cast<std::int8_t>(v.i));
+      break;
+    case ValueType::kUInt16:
+      b.pod<std::uint16_t>(static_cast<std::uint16_t>(v.u));
+      break;
+    case ValueType::kInt16:
+      b.pod<std::int16_t>(static_cast<std::int16_t>(v.i));
+      break;
+    case ValueType::kUInt32:
+      b.pod<std::uint32_t>(static_cast<std::uint32_t>(v.u));
+      break;
+    case ValueType::kInt32:
+      b.pod<std::int32_t>(static_cast<std::int32_t>(v.i));
+      break;
+    case ValueType::kFloat32:
+      b.pod<float>(static_cast<float>(v.f));
+      break;
+    case ValueType::kBool:
+      b.pod<std::uint8_t>(v.u != 0 ? 1 : 0);
+      break;
+    case ValueType::kString:
+      b.str(v.s);
+      break;
+    case ValueType::kArray:
+      put_array(b, v);
+      break;
+    case ValueType::kUInt64:
+      b.pod<std::uint64_t>(v.u);
+      break;
+    case ValueType::kInt64:
+      b.pod<std::int64_t>(v.i);
+      break;
+    case ValueType::kFloat64:
+      b.pod<double>(v.f);
+      break;
   }
 }
 
@@ -68,18 +93,66 @@ MetaValue scalar(ValueType t) {
 
 }  // namespace
 
-MetaValue meta_u8(std::uint8_t v) { auto m = scalar(ValueType::kUInt8); m.u = v; return m; }
-MetaValue meta_i8(std::int8_t v) { auto m = scalar(ValueType::kInt8); m.i = v; return m; }
-MetaValue meta_u16(std::uint16_t v) { auto m = scalar(ValueType::kUInt16); m.u = v; return m; }
-MetaValue meta_i16(std::int16_t v) { auto m = scalar(ValueType::kInt16); m.i = v; return m; }
-MetaValue meta_u32(std::uint32_t v) { auto m = scalar(ValueType::kUInt32); m.u = v; return m; }
-MetaValue meta_i32(std::int32_t v) { auto m = scalar(ValueType::kInt32); m.i = v; return m; }
-MetaValue meta_u64(std::uint64_t v) { auto m = scalar(ValueType::kUInt64); m.u = v; return m; }
-MetaValue meta_i64(std::int64_t v) { auto m = scalar(ValueType::kInt64); m.i = v; return m; }
-MetaValue meta_f32(float v) { auto m = scalar(ValueType::kFloat32); m.f = v; return m; }
-MetaValue meta_f64(double v) { auto m = scalar(ValueType::kFloat64); m.f = v; return m; }
-MetaValue meta_bool(bool v) { auto m = scalar(ValueType::kBool); m.u = v ? 1 : 0; return m; }
-MetaValue meta_string(std::string v) { auto m = scalar(ValueType::kString); m.s = std::move(v); return m; }
+MetaValue meta_u8(std::uint8_t v) {
+  auto m = scalar(ValueType::kUInt8);
+  m.u = v;
+  return m;
+}
+MetaValue meta_i8(std::int8_t v) {
+  auto m = scalar(ValueType::kInt8);
+  m.i = v;
+  return m;
+}
+MetaValue meta_u16(std::uint16_t v) {
+  auto m = scalar(ValueType::kUInt16);
+  m.u = v;
+  return m;
+}
+MetaValue meta_i16(std::int16_t v) {
+  auto m = scalar(ValueType::kInt16);
+  m.i = v;
+  return m;
+}
+MetaValue meta_u32(std::uint32_t v) {
+  auto m = scalar(ValueType::kUInt32);
+  m.u = v;
+  return m;
+}
+MetaValue meta_i32(std::int32_t v) {
+  auto m = scalar(ValueType::kInt32);
+  m.i = v;
+  return m;
+}
+MetaValue meta_u64(std::uint64_t v) {
+  auto m = scalar(ValueType::kUInt64);
+  m.u = v;
+  return m;
+}
+MetaValue meta_i64(std::int64_t v) {
+  auto m = scalar(ValueType::kInt64);
+  m.i = v;
+  return m;
+}
+MetaValue meta_f32(float v) {
+  auto m = scalar(ValueType::kFloat32);
+  m.f = v;
+  return m;
+}
+MetaValue meta_f64(double v) {
+  auto m = scalar(ValueType::kFloat64);
+  m.f = v;
+  return m;
+}
+MetaValue meta_bool(bool v) {
+  auto m = scalar(ValueType::kBool);
+  m.u = v ? 1 : 0;
+  return m;
+}
+MetaValue meta_string(std::string v) {
+  auto m = scalar(ValueType::kString);
+  m.s = std::move(v);
+  return m;
+}
 
 MetaValue meta_array(ValueType elem_type, std::vector<MetaValue> elems) {
   auto m = scalar(ValueType::kArray);
@@ -148,8 +221,9 @@ Status GgufWriter::add_tensor(std::string name, quant::GgmlType type,
     return make_error(ErrorCode::kInvalidParameter, "tensor '" + name + "' added after open()");
   }
   if (ne.empty() || ne.size() > 4) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "tensor '" + name + "': n_dims must be 1..4, got " + std::to_string(ne.size()));
+    return make_error(
+        ErrorCode::kInvalidParameter,
+        "tensor '" + name + "': n_dims must be 1..4, got " + std::to_string(ne.size()));
   }
   for (const auto& t : tensors_) {
     if (t.name == name) {
@@ -220,7 +294,8 @@ Status GgufWriter::open(const std::string& path) {
         if (e.type != value.elem_type) {
           return make_error(ErrorCode::kInvalidParameter,
                             "metadata '" + key + "': array element of type id " +
-                                std::to_string(static_cast<int>(e.type)) + " in an array of type id " +
+                                std::to_string(static_cast<int>(e.type)) +
+                                " in an array of type id " +
                                 std::to_string(static_cast<int>(value.elem_type)));
         }
       }
@@ -228,7 +303,8 @@ Status GgufWriter::open(const std::string& path) {
   }
   file_ = std::fopen(path.c_str(), "wb");
   if (file_ == nullptr) {
-    return make_error(ErrorCode::kInternal, "cannot create '" + path + "': " + std::strerror(errno));
+    return make_error(ErrorCode::kInternal,
+                      "cannot create '" + path + "': " + std::strerror(errno));
   }
   path_ = path;
   io_buffer_.resize(std::size_t{4} << 20);
@@ -246,7 +322,8 @@ Status GgufWriter::open(const std::string& path) {
 Status GgufWriter::write_raw(const void* p, std::size_t n) {
   if (n == 0) return ok_status();
   if (std::fwrite(p, 1, n, file_) != n) {
-    return make_error(ErrorCode::kInternal, "write to '" + path_ + "' failed: " + std::strerror(errno));
+    return make_error(ErrorCode::kInternal,
+                      "write to '" + path_ + "' failed: " + std::strerror(errno));
   }
   written_ += n;
   return ok_status();
@@ -267,7 +344,8 @@ Status GgufWriter::pad_to(std::uint64_t alignment) {
 Status GgufWriter::skip_raw(std::uint64_t n) {
   if (n == 0) return ok_status();
   if (std::fseek(file_, static_cast<long>(n), SEEK_CUR) != 0) {
-    return make_error(ErrorCode::kInternal, "seek in '" + path_ + "' failed: " + std::strerror(errno));
+    return make_error(ErrorCode::kInternal,
+                      "seek in '" + path_ + "' failed: " + std::strerror(errno));
   }
   written_ += n;
   skipped_ = true;
@@ -321,11 +399,13 @@ Status GgufWriter::close() {
                           std::to_string(tensors_[cur_tensor_].nbytes) + " bytes written");
   }
   int rc = std::fflush(file_);
-  if (rc == 0 && skipped_ && ::ftruncate(::fileno(file_), static_cast<off_t>(written_)) != 0) rc = -1;
+  if (rc == 0 && skipped_ && ::ftruncate(::fileno(file_), static_cast<off_t>(written_)) != 0)
+    rc = -1;
   rc = std::fclose(file_) != 0 ? -1 : rc;
   file_ = nullptr;
   if (rc != 0) {
-    return make_error(ErrorCode::kInternal, "closing '" + path_ + "' failed: " + std::strerror(errno));
+    return make_error(ErrorCode::kInternal,
+                      "closing '" + path_ + "' failed: " + std::strerror(errno));
   }
   return ok_status();
 }

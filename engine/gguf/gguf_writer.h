@@ -60,7 +60,9 @@ class GgufWriter {
   void set_u64(std::string key, std::uint64_t v) { set(std::move(key), meta_u64(v)); }
   void set_f32(std::string key, float v) { set(std::move(key), meta_f32(v)); }
   void set_bool(std::string key, bool v) { set(std::move(key), meta_bool(v)); }
-  void set_string(std::string key, std::string v) { set(std::move(key), meta_string(std::move(v))); }
+  void set_string(std::string key, std::string v) {
+    set(std::move(key), meta_string(std::move(v)));
+  }
   // Data alignment (power of two); stored as general.alignment (u32) unless it is 32.
   Status set_alignment(std::uint32_t alignment);
   std::uint64_t alignment() const { return alignment_; }
@@ -104,11 +106,11 @@ class GgufWriter {
 
   std::FILE* file_ = nullptr;
   std::string path_;
-  std::uint64_t written_ = 0;        // bytes written to the file so far
-  std::uint64_t data_start_ = 0;     // file offset of the data section
+  std::uint64_t written_ = 0;     // bytes written to the file so far
+  std::uint64_t data_start_ = 0;  // file offset of the data section
   std::size_t cur_tensor_ = 0;
-  std::uint64_t cur_written_ = 0;    // bytes of the current tensor written
-  bool skipped_ = false;             // skip_data left holes: close() sets the length
+  std::uint64_t cur_written_ = 0;  // bytes of the current tensor written
+  bool skipped_ = false;           // skip_data left holes: close() sets the length
   std::vector<char> io_buffer_;
 };
 

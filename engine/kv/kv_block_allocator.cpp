@@ -19,7 +19,8 @@ KvBlockAllocator::KvBlockAllocator(std::int32_t n_blocks, std::int32_t block_siz
 
 // splitmix64 over the parent hash and each token: cheap, well mixed; matches are verified
 // token by token anyway, so a collision can only cost a cache miss, never a wrong answer.
-std::uint64_t KvBlockAllocator::chain_hash(std::uint64_t parent, std::span<const std::int32_t> tokens) {
+std::uint64_t KvBlockAllocator::chain_hash(std::uint64_t parent,
+                                           std::span<const std::int32_t> tokens) {
   auto mix = [](std::uint64_t z) {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -34,7 +35,8 @@ std::uint64_t KvBlockAllocator::chain_hash(std::uint64_t parent, std::span<const
 std::int32_t KvBlockAllocator::blocks_needed(std::int32_t seq_id, std::int32_t n_tokens) const {
   auto it = seqs_.find(seq_id);
   const std::int32_t have_len = it == seqs_.end() ? 0 : it->second.length;
-  const std::int32_t have_blocks = it == seqs_.end() ? 0 : static_cast<std::int32_t>(it->second.blocks.size());
+  const std::int32_t have_blocks =
+      it == seqs_.end() ? 0 : static_cast<std::int32_t>(it->second.blocks.size());
   const std::int64_t total = static_cast<std::int64_t>(have_len) + n_tokens;
   const std::int64_t need = (total + block_size_ - 1) / block_size_;
   return need > have_blocks ? static_cast<std::int32_t>(need - have_blocks) : 0;
@@ -76,9 +78,9 @@ void KvBlockAllocator::drop_ref(std::int32_t block) {
 Status KvBlockAllocator::reserve(std::int32_t seq_id, std::int32_t n_tokens) {
   const std::int32_t need = blocks_needed(seq_id, n_tokens);
   if (need > free_blocks()) {
-    return make_error(ErrorCode::kOutOfMemory,
-                      "KV cache full: sequence " + std::to_string(seq_id) + " needs " +
-                          std::to_string(need) + " blocks, " + std::to_string(free_blocks()) + " free");
+    return make_error(ErrorCode::kOutOfMemory, "KV cache full: sequence " + std::to_string(seq_id) +
+                                                   " needs " + std::to_string(need) + " blocks, " +
+                                                   std::to_string(free_blocks()) + " free");
   }
   SeqState& s = seqs_[seq_id];
   for (std::int32_t i = 0; i < need; ++i) s.blocks.push_back(take_block());
@@ -127,7 +129,8 @@ void KvBlockAllocator::release(std::int32_t seq_id) {
 std::int32_t KvBlockAllocator::attach(std::int32_t seq_id, std::span<const std::int32_t> tokens,
                                       std::int32_t max_tokens) {
   if (length(seq_id) != 0) return 0;
-  const std::int32_t limit = std::min<std::int32_t>(max_tokens, static_cast<std::int32_t>(tokens.size()));
+  const std::int32_t limit =
+      std::min<std::int32_t>(max_tokens, static_cast<std::int32_t>(tokens.size()));
   const auto bs = static_cast<std::size_t>(block_size_);
   std::uint64_t parent = 0;
   std::vector<std::int32_t> got;
@@ -137,7 +140,9 @@ std::int32_t KvBlockAllocator::attach(std::int32_t seq_id, std::span<const std::
     auto it = by_hash_.find(h);
     if (it == by_hash_.end()) break;
     const Published& p = published_[static_cast<std::size_t>(it->second)];
-    if (p.parent != parent || !std::equal(chunk.begin(), chunk.end(), p.tokens.begin(), p.tokens.end())) break;
+    if (p.parent != parent ||
+        !std::equal(chunk.begin(), chunk.end(), p.tokens.begin(), p.tokens.end()))
+      break;
     got.push_back(it->second);
     parent = h;
   }

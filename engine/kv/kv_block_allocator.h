@@ -56,7 +56,8 @@ class KvBlockAllocator {
   // matching tokens[0, max_tokens) block by block; returns the tokens attached (a multiple of
   // block_size). commit: the tokens the sequence's last forward pass stored (after
   // reserve()); publishes every block they complete.
-  std::int32_t attach(std::int32_t seq_id, std::span<const std::int32_t> tokens, std::int32_t max_tokens);
+  std::int32_t attach(std::int32_t seq_id, std::span<const std::int32_t> tokens,
+                      std::int32_t max_tokens);
   void commit(std::int32_t seq_id, std::span<const std::int32_t> tokens);
 
  private:
@@ -76,14 +77,14 @@ class KvBlockAllocator {
   };
 
   static std::uint64_t chain_hash(std::uint64_t parent, std::span<const std::int32_t> tokens);
-  std::int32_t take_block();              // an unused block, evicting a cached one if needed
-  void drop_ref(std::int32_t block);      // one holder fewer
+  std::int32_t take_block();          // an unused block, evicting a cached one if needed
+  void drop_ref(std::int32_t block);  // one holder fewer
   void unpublish(std::int32_t block);
 
   std::int32_t n_blocks_;
   std::int32_t block_size_;
-  std::vector<std::int32_t> free_;  // stack of unused, unpublished block ids
-  std::vector<std::int32_t> refs_;  // holders per block
+  std::vector<std::int32_t> free_;    // stack of unused, unpublished block ids
+  std::vector<std::int32_t> refs_;    // holders per block
   std::vector<Published> published_;  // by block; hash 0 = not published
   std::unordered_map<std::uint64_t, std::int32_t> by_hash_;
   std::list<std::int32_t> evictable_;  // published, unheld; front = released longest ago

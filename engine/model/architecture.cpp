@@ -16,13 +16,14 @@ const std::array<ArchitectureEntry, 5> kArchitectures = {{
 
 }  // namespace
 
-Result<std::unique_ptr<Architecture>> create_architecture(const Hparams& hp, WeightSource& weights) {
+Result<std::unique_ptr<Architecture>> create_architecture(const Hparams& hp,
+                                                          WeightSource& weights) {
   for (const auto& entry : kArchitectures) {
     if (entry.name == hp.arch) return entry.create(hp, weights);
   }
-  return make_error(ErrorCode::kModelLoadFailed, "general.architecture '" + hp.arch +
-                                                     "' is not supported (supported: " +
-                                                     supported_architectures() + ")");
+  return make_error(ErrorCode::kModelLoadFailed,
+                    "general.architecture '" + hp.arch +
+                        "' is not supported (supported: " + supported_architectures() + ")");
 }
 
 std::string supported_architectures() {

@@ -21,7 +21,8 @@ class WeightSource {
   // kModelLoadFailed naming the tensor when missing or not [ne1][ne0].
   virtual Result<Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) = 0;
   // Absent tensors give an empty Weight; a present one with the wrong shape is an error.
-  virtual Result<Weight> get_optional(const std::string& name, std::int64_t ne0, std::int64_t ne1) = 0;
+  virtual Result<Weight> get_optional(const std::string& name, std::int64_t ne0,
+                                      std::int64_t ne1) = 0;
 };
 
 class Architecture {

@@ -31,7 +31,6 @@ struct BackendConfig {
   std::int32_t n_vocab = 0;         // token ids are checked against it once per step
 };
 
-
 class Backend {
  public:
   virtual ~Backend() = default;

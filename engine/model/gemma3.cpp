@@ -72,8 +72,9 @@ class Gemma3 final : public Architecture {
       ZINFER_ASSIGN_OR_RETURN(L.post_ffn_norm, ws.get(p + "post_ffw_norm.weight", d, 1));
       L.global = hp_.sliding_window == 0 || il % kGlobalEvery == kGlobalEvery - 1;
     }
-    const float q_scalar = hp_.n_layer == kGemma3_27bLayers ? static_cast<float>(hp_.n_embd / hp_.n_head)
-                                                            : static_cast<float>(hp_.head_dim);
+    const float q_scalar = hp_.n_layer == kGemma3_27bLayers
+                               ? static_cast<float>(hp_.n_embd / hp_.n_head)
+                               : static_cast<float>(hp_.head_dim);
     attn_scale_ = 1.0f / std::sqrt(q_scalar);
     return ok_status();
   }
@@ -88,14 +89,15 @@ class Gemma3 final : public Architecture {
     Tensor attn = ops.alloc(n, dq);
     Tensor gate = ops.alloc(n, hp_.n_ff), up = ops.alloc(n, hp_.n_ff);
     if (!q.contiguous() || !k.contiguous()) {
-      return make_error(ErrorCode::kInferenceFailed, "gemma3: q/k scratch is not contiguous; per-head norms need it");
+      return make_error(ErrorCode::kInferenceFailed,
+                        "gemma3: q/k scratch is not contiguous; per-head norms need it");
     }
     // Per-head views: one row per (token, head), normalized over head_dim.
     const Tensor q_heads = q.split_rows(hp_.head_dim);
     const Tensor k_heads = k.split_rows(hp_.head_dim);
 
-    RopeParams rope_global{hp_.n_head, hp_.head_dim, hp_.n_rot, RopeType::kNeox, hp_.rope_base,
-                           hp_.rope_freq_scale};
+    RopeParams rope_global{hp_.n_head,      hp_.head_dim,  hp_.n_rot,
+                           RopeType::kNeox, hp_.rope_base, hp_.rope_freq_scale};
     RopeParams rope_local = rope_global;
     rope_local.base = kLocalRopeBase;
     rope_local.freq_scale = 1.0f;
@@ -137,7 +139,8 @@ class Gemma3 final : public Architecture {
     ZINFER_RETURN_IF_ERROR(ops.gather_rows(last, x, logit_rows));
     ZINFER_RETURN_IF_ERROR(ops.rms_norm(last, last, out_norm_, hp_.norm_eps));
     ZINFER_RETURN_IF_ERROR(ops.matmul(logits, last, output_));
-    if (hp_.final_logit_softcap > 0.0f) ZINFER_RETURN_IF_ERROR(ops.softcap(logits, hp_.final_logit_softcap));
+    if (hp_.final_logit_softcap > 0.0f)
+      ZINFER_RETURN_IF_ERROR(ops.softcap(logits, hp_.final_logit_softcap));
     return ok_status();
   }
 

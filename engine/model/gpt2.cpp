@@ -70,8 +70,9 @@ class Gpt2 final : public Architecture {
     const Tensor v = qkv.cols_slice(2 * d, d);
     Tensor attn = ops.alloc(n, d);
     Tensor up = ops.alloc(n, hp_.n_ff);
-    const AttnParams ap_base{0, hp_.n_head, hp_.n_head, hp_.head_dim,
-                             1.0f / std::sqrt(static_cast<float>(hp_.head_dim)), 0, 0.0f};
+    const AttnParams ap_base{
+        0, hp_.n_head, hp_.n_head, hp_.head_dim, 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
+        0, 0.0f};
 
     // Position rows come from the same table lookup as tokens; positions past the
     // trained context are rejected by embed (the table has n_ctx_train rows).
@@ -107,10 +108,10 @@ class Gpt2 final : public Architecture {
 
  private:
   Hparams hp_;
-  Weight tok_embd_;                // [n_vocab][n_embd]
-  Weight pos_embd_;                // [n_ctx_train][n_embd]
-  Weight out_norm_, out_norm_b_;   // [n_embd]
-  Weight output_;                  // [n_vocab][n_embd]
+  Weight tok_embd_;               // [n_vocab][n_embd]
+  Weight pos_embd_;               // [n_ctx_train][n_embd]
+  Weight out_norm_, out_norm_b_;  // [n_embd]
+  Weight output_;                 // [n_vocab][n_embd]
   std::vector<Gpt2Layer> layers_;
 };
 

@@ -23,25 +23,32 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_embd, u32("embedding_length"));
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_ff, u32("feed_forward_length"));
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_head, u32("attention.head_count"));
-  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_head_kv, file.get_u32_or(a + "attention.head_count_kv", n_head));
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_head_kv,
+                          file.get_u32_or(a + "attention.head_count_kv", n_head));
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_ctx, file.get_u32_or(a + "context_length", 2048));
   if (n_layer == 0 || n_layer > 1024) return bad(a + "block_count", "must be in [1, 1024]");
   if (n_embd == 0 || n_embd > 65536) return bad(a + "embedding_length", "must be in [1, 65536]");
   if (n_head == 0 || n_head > 1024) return bad(a + "attention.head_count", "must be in [1, 1024]");
   if (n_head_kv == 0 || n_head % n_head_kv != 0) {
-    return bad(a + "attention.head_count_kv", "must divide head_count (" + std::to_string(n_head) + ")");
+    return bad(a + "attention.head_count_kv",
+               "must divide head_count (" + std::to_string(n_head) + ")");
   }
   if (n_ff > (1u << 20)) return bad(a + "feed_forward_length", "too large");
   const std::uint32_t default_head_dim = n_embd / n_head;
-  ZINFER_ASSIGN_OR_RETURN(std::uint32_t head_dim, file.get_u32_or(a + "attention.key_length", default_head_dim));
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t head_dim,
+                          file.get_u32_or(a + "attention.key_length", default_head_dim));
   if (head_dim == 0 || head_dim > 1024 || head_dim % 2 != 0) {
     return bad(a + "attention.key_length", "head dimension must be even and in [2, 1024]");
   }
   // The KV cache holds one head size for both K and V.
-  ZINFER_ASSIGN_OR_RETURN(std::uint32_t v_dim, file.get_u32_or(a + "attention.value_length", head_dim));
-  if (v_dim != head_dim) return bad(a + "attention.value_length", "must equal attention.key_length");
-  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_rot, file.get_u32_or(a + "rope.dimension_count", head_dim));
-  if (n_rot > head_dim || n_rot % 2 != 0) return bad(a + "rope.dimension_count", "must be even and ≤ head dim");
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t v_dim,
+                          file.get_u32_or(a + "attention.value_length", head_dim));
+  if (v_dim != head_dim)
+    return bad(a + "attention.value_length", "must equal attention.key_length");
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_rot,
+                          file.get_u32_or(a + "rope.dimension_count", head_dim));
+  if (n_rot > head_dim || n_rot % 2 != 0)
+    return bad(a + "rope.dimension_count", "must be even and ≤ head dim");
 
   hp.n_layer = static_cast<std::int32_t>(n_layer);
   hp.n_embd = static_cast<std::int32_t>(n_embd);
@@ -53,9 +60,11 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
   hp.n_ctx_train = static_cast<std::int32_t>(n_ctx);
 
   ZINFER_ASSIGN_OR_RETURN(hp.rope_base, file.get_f32_or(a + "rope.freq_base", 10000.0f));
-  if (!std::isfinite(hp.rope_base) || hp.rope_base <= 0.0f) return bad(a + "rope.freq_base", "must be > 0");
+  if (!std::isfinite(hp.rope_base) || hp.rope_base <= 0.0f)
+    return bad(a + "rope.freq_base", "must be > 0");
   ZINFER_ASSIGN_OR_RETURN(float scaling, file.get_f32_or(a + "rope.scaling.factor", 1.0f));
-  if (!std::isfinite(scaling) || scaling <= 0.0f) return bad(a + "rope.scaling.factor", "must be > 0");
+  if (!std::isfinite(scaling) || scaling <= 0.0f)
+    return bad(a + "rope.scaling.factor", "must be > 0");
   hp.rope_freq_scale = 1.0f / scaling;
 
   const std::string rms_key = a + "attention.layer_norm_rms_epsilon";
@@ -70,7 +79,8 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
   ZINFER_ASSIGN_OR_RETURN(std::uint32_t swa, file.get_u32_or(a + "attention.sliding_window", 0));
   if (swa > (1u << 24)) return bad(a + "attention.sliding_window", "too large");
   hp.sliding_window = static_cast<std::int32_t>(swa);
-  ZINFER_ASSIGN_OR_RETURN(hp.final_logit_softcap, file.get_f32_or(a + "final_logit_softcapping", 0.0f));
+  ZINFER_ASSIGN_OR_RETURN(hp.final_logit_softcap,
+                          file.get_f32_or(a + "final_logit_softcapping", 0.0f));
   if (!std::isfinite(hp.final_logit_softcap) || hp.final_logit_softcap < 0.0f) {
     return bad(a + "final_logit_softcapping", "must be ≥ 0");
   }

@@ -15,23 +15,23 @@ enum class RopeType : std::uint8_t {
 };
 
 struct Hparams {
-  std::string arch;              // general.architecture
-  std::string name;              // general.name (informational)
-  std::int32_t n_layer = 0;      // <arch>.block_count
-  std::int32_t n_embd = 0;       // <arch>.embedding_length
-  std::int32_t n_ff = 0;         // <arch>.feed_forward_length
-  std::int32_t n_head = 0;       // <arch>.attention.head_count
-  std::int32_t n_head_kv = 0;    // <arch>.attention.head_count_kv (default n_head)
-  std::int32_t head_dim = 0;     // <arch>.attention.key_length (default n_embd / n_head)
-  std::int32_t n_rot = 0;        // <arch>.rope.dimension_count (default head_dim)
-  std::int32_t n_vocab = 0;      // <arch>.vocab_size or the tokenizer's token count
-  std::int32_t n_ctx_train = 0;  // <arch>.context_length
-  float rope_base = 10000.0f;    // <arch>.rope.freq_base
-  float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor (linear scaling)
-  float norm_eps = 1e-5f;        // layer_norm_rms_epsilon or layer_norm_epsilon
-  std::int32_t sliding_window = 0;    // <arch>.attention.sliding_window (0: none); which
-                                      // layers use it is the architecture's business
-  float final_logit_softcap = 0.0f;   // <arch>.final_logit_softcapping (0: off)
+  std::string arch;                  // general.architecture
+  std::string name;                  // general.name (informational)
+  std::int32_t n_layer = 0;          // <arch>.block_count
+  std::int32_t n_embd = 0;           // <arch>.embedding_length
+  std::int32_t n_ff = 0;             // <arch>.feed_forward_length
+  std::int32_t n_head = 0;           // <arch>.attention.head_count
+  std::int32_t n_head_kv = 0;        // <arch>.attention.head_count_kv (default n_head)
+  std::int32_t head_dim = 0;         // <arch>.attention.key_length (default n_embd / n_head)
+  std::int32_t n_rot = 0;            // <arch>.rope.dimension_count (default head_dim)
+  std::int32_t n_vocab = 0;          // <arch>.vocab_size or the tokenizer's token count
+  std::int32_t n_ctx_train = 0;      // <arch>.context_length
+  float rope_base = 10000.0f;        // <arch>.rope.freq_base
+  float rope_freq_scale = 1.0f;      // 1 / <arch>.rope.scaling.factor (linear scaling)
+  float norm_eps = 1e-5f;            // layer_norm_rms_epsilon or layer_norm_epsilon
+  std::int32_t sliding_window = 0;   // <arch>.attention.sliding_window (0: none); which
+                                     // layers use it is the architecture's business
+  float final_logit_softcap = 0.0f;  // <arch>.final_logit_softcapping (0: off)
 
   std::int32_t n_embd_q() const { return n_head * head_dim; }
   std::int32_t n_embd_kv() const { return n_head_kv * head_dim; }

@@ -11,16 +11,16 @@ namespace zinfer::model {
 namespace {
 
 struct LlamaLayer {
-  Weight attn_norm;  // [n_embd]
-  Weight wq;         // [n_embd] → [n_head * head_dim]
-  Weight wk;         // [n_embd] → [n_head_kv * head_dim]
-  Weight wv;         // [n_embd] → [n_head_kv * head_dim]
-  Weight bq, bk, bv; // biases (Qwen2) or absent
-  Weight wo;         // [n_head * head_dim] → [n_embd]
-  Weight ffn_norm;   // [n_embd]
-  Weight w_gate;     // [n_embd] → [n_ff]
-  Weight w_up;       // [n_embd] → [n_ff]
-  Weight w_down;     // [n_ff] → [n_embd]
+  Weight attn_norm;   // [n_embd]
+  Weight wq;          // [n_embd] → [n_head * head_dim]
+  Weight wk;          // [n_embd] → [n_head_kv * head_dim]
+  Weight wv;          // [n_embd] → [n_head_kv * head_dim]
+  Weight bq, bk, bv;  // biases (Qwen2) or absent
+  Weight wo;          // [n_head * head_dim] → [n_embd]
+  Weight ffn_norm;    // [n_embd]
+  Weight w_gate;      // [n_embd] → [n_ff]
+  Weight w_up;        // [n_embd] → [n_ff]
+  Weight w_down;      // [n_ff] → [n_embd]
 };
 
 class Llama final : public Architecture {
@@ -64,12 +64,17 @@ class Llama final : public Architecture {
     Tensor attn = ops.alloc(n, dq);
     Tensor gate = ops.alloc(n, hp_.n_ff);
 
-    const RopeParams rq{hp_.n_head, hp_.head_dim, hp_.n_rot, variant_.rope_type, hp_.rope_base,
-                        hp_.rope_freq_scale};
+    const RopeParams rq{hp_.n_head,         hp_.head_dim,  hp_.n_rot,
+                        variant_.rope_type, hp_.rope_base, hp_.rope_freq_scale};
     RopeParams rk = rq;
     rk.n_head = hp_.n_head_kv;
-    AttnParams ap{0, hp_.n_head, hp_.n_head_kv, hp_.head_dim,
-                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)), 0, 0.0f};
+    AttnParams ap{0,
+                  hp_.n_head,
+                  hp_.n_head_kv,
+                  hp_.head_dim,
+                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
+                  0,
+                  0.0f};
 
     ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
@@ -77,13 +82,14 @@ class Llama final : public Architecture {
       // Attention block: q, k, v from the normed input (one fused op), attention over the
       // cache, output projection added into the residual stream.
       const QkvWeights qkv{L.wq, L.wk, L.wv, L.bq, L.bk, L.bv};
-      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv, rq, rk, batch));
+      ZINFER_RETURN_IF_ERROR(
+          ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv, rq, rk, batch));
       ap.layer = il;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
       ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.wo));
       // Feed-forward block: SwiGLU of the normed input, down projection into the residual.
-      ZINFER_RETURN_IF_ERROR(
-          ops.norm_gated_matmul(gate, x, L.ffn_norm, hp_.norm_eps, L.w_gate, L.w_up, GatedActivation::kSilu));
+      ZINFER_RETURN_IF_ERROR(ops.norm_gated_matmul(gate, x, L.ffn_norm, hp_.norm_eps, L.w_gate,
+                                                   L.w_up, GatedActivation::kSilu));
       ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, gate, L.w_down));
     }
     const auto n_out = static_cast<std::int64_t>(logit_rows.size());

@@ -9,7 +9,7 @@
 namespace zinfer::model {
 
 struct LlamaVariant {
-  bool qkv_bias = false;              // q/k/v projections carry biases (Qwen2)
+  bool qkv_bias = false;  // q/k/v projections carry biases (Qwen2)
   RopeType rope_type = RopeType::kNorm;
 };
 

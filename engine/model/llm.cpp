@@ -34,7 +34,8 @@ Result<int> parse_device(const std::string& device) {
                   [](char c) { return c >= '0' && c <= '9'; })) {
     return std::stoi(device.substr(kPrefix.size()));
   }
-  return make_error(ErrorCode::kInvalidDevice, "device '" + device + "' is not valid (use auto, cpu, cuda or cuda:N)");
+  return make_error(ErrorCode::kInvalidDevice,
+                    "device '" + device + "' is not valid (use auto, cpu, cuda or cuda:N)");
 }
 
 class LlmImpl final : public Llm {
@@ -46,14 +47,16 @@ class LlmImpl final : public Llm {
     ZINFER_ASSIGN_OR_RETURN(hp_, model::read_hparams(*file_));
     ZINFER_ASSIGN_OR_RETURN(tok_, tok::Tokenizer::from_gguf(*file_, {opt.tokenizer_pre}));
     if (tok_->vocab_size() > hp_.n_vocab) {
-      return make_error(ErrorCode::kModelLoadFailed, "tokenizer has " + std::to_string(tok_->vocab_size()) +
-                                                         " tokens but the model's vocab_size is " +
-                                                         std::to_string(hp_.n_vocab));
+      return make_error(ErrorCode::kModelLoadFailed,
+                        "tokenizer has " + std::to_string(tok_->vocab_size()) +
+                            " tokens but the model's vocab_size is " + std::to_string(hp_.n_vocab));
     }
     if (opt_.n_ctx <= 0) return make_error(ErrorCode::kInvalidParameter, "n_ctx must be > 0");
-    if (opt_.n_seq_max <= 0) return make_error(ErrorCode::kInvalidParameter, "n_seq_max must be > 0");
+    if (opt_.n_seq_max <= 0)
+      return make_error(ErrorCode::kInvalidParameter, "n_seq_max must be > 0");
     opt_.n_ctx = std::min(opt_.n_ctx, hp_.n_ctx_train);
-    if (opt_.n_threads <= 0) opt_.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (opt_.n_threads <= 0)
+      opt_.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     ZINFER_ASSIGN_OR_RETURN(const int cuda_index, parse_device(opt_.device));
     opt_.device = cuda_index < 0 ? "cpu" : "cuda:" + std::to_string(cuda_index);  // "auto" resolved
@@ -68,14 +71,15 @@ class LlmImpl final : public Llm {
     if (cuda_index < 0) {
       std::int64_t budget = opt_.kv_cache_bytes;
       if (budget <= 0) {
-        budget = std::min<std::int64_t>(bytes_per_token * opt_.n_ctx * std::min(opt_.n_seq_max, 4), kCpuKvBudgetCap);
+        budget = std::min<std::int64_t>(bytes_per_token * opt_.n_ctx * std::min(opt_.n_seq_max, 4),
+                                        kCpuKvBudgetCap);
       }
       const std::int64_t blocks = budget / (bytes_per_token * kKvBlockSize);
       if (blocks < min_blocks) {
         return make_error(ErrorCode::kOutOfMemory,
-                          "KV cache budget of " + std::to_string(budget) + " bytes holds fewer than n_ctx=" +
-                              std::to_string(opt_.n_ctx) + " tokens (" + std::to_string(bytes_per_token) +
-                              " bytes per token)");
+                          "KV cache budget of " + std::to_string(budget) +
+                              " bytes holds fewer than n_ctx=" + std::to_string(opt_.n_ctx) +
+                              " tokens (" + std::to_string(bytes_per_token) + " bytes per token)");
       }
       bc.kv_blocks = static_cast<std::int32_t>(blocks);
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cpu_backend(*file_, bc));
@@ -93,10 +97,12 @@ class LlmImpl final : public Llm {
     }
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));
     ZINFER_RETURN_IF_ERROR(backend_->verify_residency());  // every weight is uploaded by now
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    spdlog::debug("loaded {} ({}, {} layers, d={}, vocab={}) on {} in {:.0f} ms; KV pool {} blocks × {}",
-                  opt_.model_path, hp_.arch, hp_.n_layer, hp_.n_embd, hp_.n_vocab, backend_->describe(), ms,
-                  backend_->kv_blocks(), kKvBlockSize);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::debug(
+        "loaded {} ({}, {} layers, d={}, vocab={}) on {} in {:.0f} ms; KV pool {} blocks × {}",
+        opt_.model_path, hp_.arch, hp_.n_layer, hp_.n_embd, hp_.n_vocab, backend_->describe(), ms,
+        backend_->kv_blocks(), kKvBlockSize);
     return ok_status();
   }
 

@@ -32,18 +32,19 @@ struct LlmOptions {
   bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
                                 // CUDA graphs and replayed; false → every kernel launched
                                 // eagerly (debugging, profiling single kernels)
-  std::string tokenizer_pre;     // replaces the file's tokenizer.ggml.pre (experts: a wrong
+  std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's
-  std::int64_t kv_cache_bytes = 0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
-                                    // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
+  std::int64_t kv_cache_bytes =
+      0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
+          // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max
 };
 
 // One sequence's share of a planned forward step. Its KV cache holds n_past tokens in the
 // first blocks of block_table; the table already has room for the new tokens (the planner
 // reserved it). Token ids were checked at the boundary (sched::JobSpec): < n_vocab.
 struct SeqStep {
-  std::span<const std::int32_t> tokens;       // [n] new tokens at positions [n_past, n_past + n), n ≥ 1
-  std::int32_t n_past = 0;                    // tokens already in the sequence's KV cache
+  std::span<const std::int32_t> tokens;  // [n] new tokens at positions [n_past, n_past + n), n ≥ 1
+  std::int32_t n_past = 0;               // tokens already in the sequence's KV cache
   std::span<const std::int32_t> block_table;  // ≥ ceil((n_past + n) / kv_block_size()) block ids
   bool all_logits = false;                    // logits for every token, else only the last
 };

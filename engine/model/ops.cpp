@@ -40,29 +40,33 @@ Status Ops::embed(Tensor out, const Weight& table, std::span<const std::int32_t>
   if (out.rows != static_cast<std::int64_t>(tokens.size()) || out.cols != table.ne0) {
     return shape_error("embed", "output shape does not match tokens × n_embd");
   }
-  assert(std::all_of(tokens.begin(), tokens.end(), [&](std::int32_t t) { return t >= 0 && t < table.ne1; }));
+  assert(std::all_of(tokens.begin(), tokens.end(),
+                     [&](std::int32_t t) { return t >= 0 && t < table.ne1; }));
   return do_embed(out, table, tokens);
 }
 
 Status Ops::rms_norm(Tensor out, Tensor in, const Weight& w, float eps) {
   if (!same_shape(out, in)) return shape_error("rms_norm", "shape mismatch");
-  if (!optional_f32_vector(w, in.cols)) return shape_error("rms_norm", "weight must be f32 [" + std::to_string(in.cols) + "]");
+  if (!optional_f32_vector(w, in.cols))
+    return shape_error("rms_norm", "weight must be f32 [" + std::to_string(in.cols) + "]");
   return do_rms_norm(out, in, w, eps);
 }
 
 Status Ops::layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) {
   if (!same_shape(out, in)) return shape_error("layer_norm", "shape mismatch");
   if (!optional_f32_vector(w, in.cols) || !optional_f32_vector(b, in.cols)) {
-    return shape_error("layer_norm", "weight and bias must be f32 [" + std::to_string(in.cols) + "]");
+    return shape_error("layer_norm",
+                       "weight and bias must be f32 [" + std::to_string(in.cols) + "]");
   }
   return do_layer_norm(out, in, w, b, eps);
 }
 
 Status Ops::matmul(Tensor out, Tensor in, const Weight& w) {
   if (in.cols != w.ne0 || out.cols != w.ne1 || out.rows != in.rows) {
-    return shape_error("matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
-                                     std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → out [" +
-                                     std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
+    return shape_error(
+        "matmul", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
+                      std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → out [" +
+                      std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
   }
   return do_matmul(out, in, w);
 }
@@ -94,7 +98,8 @@ Status Ops::rope(Tensor x, const RopeParams& p, const Batch& batch) {
   return do_rope(x, p, batch);
 }
 
-Status Ops::attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p, const Batch& batch) {
+Status Ops::attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p,
+                      const Batch& batch) {
   const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
   if (dkv != kv_.n_embd_kv || k.cols != dkv || v.cols != dkv ||
       q.cols != static_cast<std::int64_t>(p.n_head) * p.head_dim || out.cols != q.cols) {
@@ -116,12 +121,14 @@ Status Ops::attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams
 }
 
 Status Ops::swiglu(Tensor out, Tensor gate, Tensor up) {
-  if (!same_shape(gate, up) || !same_shape(out, gate)) return shape_error("swiglu", "shape mismatch");
+  if (!same_shape(gate, up) || !same_shape(out, gate))
+    return shape_error("swiglu", "shape mismatch");
   return do_swiglu(out, gate, up);
 }
 
 Status Ops::geglu(Tensor out, Tensor gate, Tensor up) {
-  if (!same_shape(gate, up) || !same_shape(out, gate)) return shape_error("geglu", "shape mismatch");
+  if (!same_shape(gate, up) || !same_shape(out, gate))
+    return shape_error("geglu", "shape mismatch");
   return do_geglu(out, gate, up);
 }
 
@@ -139,30 +146,34 @@ Status Ops::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> row
 
 Status Ops::matmul_add(Tensor x, Tensor in, const Weight& w) {
   if (in.cols != w.ne0 || x.cols != w.ne1 || x.rows != in.rows) {
-    return shape_error("matmul_add", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) +
-                                         "] × w [" + std::to_string(w.ne1) + "," + std::to_string(w.ne0) +
-                                         "] → x [" + std::to_string(x.rows) + "," + std::to_string(x.cols) + "]");
+    return shape_error(
+        "matmul_add", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
+                          std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → x [" +
+                          std::to_string(x.rows) + "," + std::to_string(x.cols) + "]");
   }
   return do_matmul_add(x, in, w);
 }
 
-Status Ops::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps, const Weight& gate,
-                              const Weight& up, GatedActivation act) {
+Status Ops::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                              const Weight& gate, const Weight& up, GatedActivation act) {
   if (x.cols != gate.ne0 || out.cols != gate.ne1 || out.rows != x.rows || gate.type != up.type ||
       gate.ne0 != up.ne0 || gate.ne1 != up.ne1) {
     return shape_error("norm_gated_matmul", "x, out, gate and up shapes do not match");
   }
   if (!optional_f32_vector(norm, x.cols)) {
-    return shape_error("norm_gated_matmul", "norm weight must be f32 [" + std::to_string(x.cols) + "]");
+    return shape_error("norm_gated_matmul",
+                       "norm weight must be f32 [" + std::to_string(x.cols) + "]");
   }
   return do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
 }
 
 Status Ops::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
-                          const QkvWeights& w, const RopeParams& rq, const RopeParams& rk, const Batch& batch) {
+                          const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
+                          const Batch& batch) {
   const bool weights_ok = w.wq.ne0 == x.cols && w.wk.ne0 == x.cols && w.wv.ne0 == x.cols &&
                           q.cols == w.wq.ne1 && k.cols == w.wk.ne1 && v.cols == w.wv.ne1;
-  const bool rows_ok = x.rows == batch.n_tokens() && q.rows == x.rows && k.rows == x.rows && v.rows == x.rows;
+  const bool rows_ok =
+      x.rows == batch.n_tokens() && q.rows == x.rows && k.rows == x.rows && v.rows == x.rows;
   const bool rope_ok = q.cols == static_cast<std::int64_t>(rq.n_head) * rq.head_dim &&
                        k.cols == static_cast<std::int64_t>(rk.n_head) * rk.head_dim;
   if (!weights_ok || !rows_ok || !rope_ok) {
@@ -170,7 +181,8 @@ Status Ops::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& 
   }
   if (!optional_f32_vector(norm, x.cols) || !optional_f32_vector(w.bq, q.cols) ||
       !optional_f32_vector(w.bk, k.cols) || !optional_f32_vector(w.bv, v.cols)) {
-    return shape_error("norm_qkv_rope", "norm weight and biases must be f32 vectors of their widths");
+    return shape_error("norm_qkv_rope",
+                       "norm weight and biases must be f32 vectors of their widths");
   }
   return do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
 }
@@ -182,8 +194,8 @@ Status Ops::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
   return add(x, x, t);
 }
 
-Status Ops::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps, const Weight& gate,
-                                 const Weight& up, GatedActivation act) {
+Status Ops::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
+                                 const Weight& gate, const Weight& up, GatedActivation act) {
   ScratchScope scope(*this);
   Tensor h = alloc(x.rows, x.cols);
   Tensor u = alloc(out.rows, out.cols);
@@ -194,7 +206,8 @@ Status Ops::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float
 }
 
 Status Ops::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
-                             const QkvWeights& w, const RopeParams& rq, const RopeParams& rk, const Batch& batch) {
+                             const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
+                             const Batch& batch) {
   ScratchScope scope(*this);
   Tensor h = alloc(x.rows, x.cols);
   ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));

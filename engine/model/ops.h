@@ -31,7 +31,9 @@ struct Tensor {
   std::int64_t cols = 0;
   std::int64_t stride = 0;  // floats between consecutive rows (≥ cols)
 
-  Tensor cols_slice(std::int64_t col0, std::int64_t n) const { return {data + col0, rows, n, stride}; }
+  Tensor cols_slice(std::int64_t col0, std::int64_t n) const {
+    return {data + col0, rows, n, stride};
+  }
   // True when rows follow each other without padding, so the buffer can be re-split.
   bool contiguous() const { return stride == cols || rows <= 1; }
   // The same contiguous buffer seen as rows of n columns, e.g. [tokens][n_head * head_dim]
@@ -80,9 +82,9 @@ struct AttnParams {
   std::int32_t n_head = 0;
   std::int32_t n_head_kv = 0;
   std::int32_t head_dim = 0;
-  float scale = 1.0f;          // applied to q·k
-  std::int32_t window = 0;     // sliding window (keys with pos > q_pos - window); 0 → full
-  float softcap = 0.0f;        // tanh soft-capping of scores; 0 → off
+  float scale = 1.0f;       // applied to q·k
+  std::int32_t window = 0;  // sliding window (keys with pos > q_pos - window); 0 → full
+  float softcap = 0.0f;     // tanh soft-capping of scores; 0 → off
 };
 
 // KV cache geometry of a backend, known to the front so it can check attention's arguments.
@@ -133,7 +135,8 @@ class Ops {
   Status rope(Tensor x, const RopeParams& p, const Batch& batch);
   // Stores k, v of the batch into the KV cache of layer p.layer, then causal attention of q
   // over each sequence's cached keys. q: [rows][n_head*head_dim], k/v: [rows][n_head_kv*head_dim].
-  Status attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p, const Batch& batch);
+  Status attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams& p,
+                   const Batch& batch);
   // out = silu(gate) * up.
   Status swiglu(Tensor out, Tensor gate, Tensor up);
   // out = gelu_tanh(gate) * up.
@@ -166,9 +169,11 @@ class Ops {
 
   // The backend's implementations: called only by the front above, with checked shapes.
   virtual Tensor do_alloc(std::int64_t rows, std::int64_t cols) = 0;
-  virtual Status do_embed(Tensor out, const Weight& table, std::span<const std::int32_t> tokens) = 0;
+  virtual Status do_embed(Tensor out, const Weight& table,
+                          std::span<const std::int32_t> tokens) = 0;
   virtual Status do_rms_norm(Tensor out, Tensor in, const Weight& w, float eps) = 0;
-  virtual Status do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b, float eps) = 0;
+  virtual Status do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weight& b,
+                               float eps) = 0;
   virtual Status do_matmul(Tensor out, Tensor in, const Weight& w) = 0;
   virtual Status do_add_bias(Tensor x, const Weight& b) = 0;
   virtual Status do_add(Tensor out, Tensor a, Tensor b) = 0;

@@ -32,10 +32,12 @@ class Phi3 final : public Architecture {
 
   Status load(WeightSource& ws) {
     const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv(), ff = hp_.n_ff;
-    ZINFER_ASSIGN_OR_RETURN(Weight long_factors, ws.get_optional("rope_factors_long.weight", hp_.n_rot / 2, 1));
+    ZINFER_ASSIGN_OR_RETURN(Weight long_factors,
+                            ws.get_optional("rope_factors_long.weight", hp_.n_rot / 2, 1));
     if (long_factors.present()) {
-      return make_error(ErrorCode::kModelLoadFailed,
-                        "tensor 'rope_factors_long.weight': LongRoPE (Phi-3 128k) is not supported");
+      return make_error(
+          ErrorCode::kModelLoadFailed,
+          "tensor 'rope_factors_long.weight': LongRoPE (Phi-3 128k) is not supported");
     }
     ZINFER_ASSIGN_OR_RETURN(tok_embd_, ws.get("token_embd.weight", d, hp_.n_vocab));
     ZINFER_ASSIGN_OR_RETURN(out_norm_, ws.get("output_norm.weight", d, 1));
@@ -71,11 +73,17 @@ class Phi3 final : public Architecture {
     const Tensor up = gate_up.cols_slice(ff, ff);
     Tensor act = ops.alloc(n, ff);
 
-    const RopeParams rq{hp_.n_head, hp_.head_dim, hp_.n_rot, RopeType::kNeox, hp_.rope_base, hp_.rope_freq_scale};
+    const RopeParams rq{hp_.n_head,      hp_.head_dim,  hp_.n_rot,
+                        RopeType::kNeox, hp_.rope_base, hp_.rope_freq_scale};
     RopeParams rk = rq;
     rk.n_head = hp_.n_head_kv;
-    AttnParams ap{0, hp_.n_head, hp_.n_head_kv, hp_.head_dim,
-                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)), 0, 0.0f};
+    AttnParams ap{0,
+                  hp_.n_head,
+                  hp_.n_head_kv,
+                  hp_.head_dim,
+                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
+                  0,
+                  0.0f};
 
     ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {

@@ -20,12 +20,12 @@ enum class EmbedOutputTypes {
 };
 
 struct SyntheticOptions {
-  std::string preset;                                      // a synthetic_presets() name
-  quant::GgmlType type = quant::GgmlType::kQ4_K;           // requested weight type
-  std::uint64_t seed = 0;                                  // same seed → byte-identical file
-  std::int32_t n_layers = 0;                               // 0 → the preset's block count
+  std::string preset;                             // a synthetic_presets() name
+  quant::GgmlType type = quant::GgmlType::kQ4_K;  // requested weight type
+  std::uint64_t seed = 0;                         // same seed → byte-identical file
+  std::int32_t n_layers = 0;                      // 0 → the preset's block count
   EmbedOutputTypes embed_output = EmbedOutputTypes::kRequested;
-  float weight_std = 0.03f;                                // std of dequantized matrices
+  float weight_std = 0.03f;  // std of dequantized matrices
   bool zero_sparse = false;  // all tensor data left as zero-filled holes (a sparse file): for
                              // start-up tests with models larger than any device, or disk
 };
@@ -65,6 +65,7 @@ bool synthetic_type_supported(quant::GgmlType type);
 // Tensor list and types; kInvalidParameter names the bad option (preset, type, layers).
 Result<SyntheticPlan> plan_synthetic_model(const SyntheticOptions& options);
 // Writes the model to path.
-Result<SyntheticReport> write_synthetic_model(const SyntheticOptions& options, const std::string& path);
+Result<SyntheticReport> write_synthetic_model(const SyntheticOptions& options,
+                                              const std::string& path);
 
 }  // namespace zinfer::model

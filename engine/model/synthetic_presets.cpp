@@ -12,7 +12,8 @@ std::string blk(std::int32_t i, std::string_view suffix) {
 }
 
 // Shared by the llama-like decoders: pre-norm attention + SwiGLU FFN.
-std::vector<TensorSpec> decoder_tensors(const SyntheticPreset& p, std::int32_t n_layer, bool qkv_bias) {
+std::vector<TensorSpec> decoder_tensors(const SyntheticPreset& p, std::int32_t n_layer,
+                                        bool qkv_bias) {
   const std::int64_t d = p.n_embd;
   const std::int64_t q_dim = static_cast<std::int64_t>(p.n_head) * p.head_dim();
   const std::int64_t kv_dim = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim();
@@ -155,37 +156,38 @@ constexpr std::array<SyntheticArch, 5> kArchs = {{
 // inside its fused QKV. The trailing columns are attention.key_length (0: n_embd / n_head)
 // and attention.sliding_window; GPT-2 presets ignore rope base and use eps as LayerNorm's.
 constexpr std::array<SyntheticPreset, 15> kPresets = {{
-    // name, arch, general.name, size, layers, ctx, embd, ff, heads, kv, vocab, rope, eps, tied, vocab
+    // name, arch, general.name, size, layers, ctx, embd, ff, heads, kv, vocab, rope, eps, tied,
+    // vocab
     {"tiny-llama", "llama", "Tiny Llama (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f,
      1e-5f, false, VocabStyle::kLlama3},
     {"tiny-qwen2", "qwen2", "Tiny Qwen2 (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 1000000.0f,
      1e-6f, true, VocabStyle::kQwen2},
     {"smollm2-135m", "llama", "SmolLM2 135M (synthetic)", "135M", 30, 8192, 576, 1536, 9, 3, 49152,
      100000.0f, 1e-5f, true, VocabStyle::kSmolLM},
-    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 24, 32768, 896, 4864, 14, 2, 151936,
-     1000000.0f, 1e-6f, true, VocabStyle::kQwen2},
-    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 28, 32768, 1536, 8960, 12, 2, 151936,
-     1000000.0f, 1e-6f, true, VocabStyle::kQwen2},
+    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B (synthetic)", "0.5B", 24, 32768, 896, 4864, 14, 2,
+     151936, 1000000.0f, 1e-6f, true, VocabStyle::kQwen2},
+    {"qwen2.5-1.5b", "qwen2", "Qwen2.5 1.5B (synthetic)", "1.5B", 28, 32768, 1536, 8960, 12, 2,
+     151936, 1000000.0f, 1e-6f, true, VocabStyle::kQwen2},
     {"qwen2.5-7b", "qwen2", "Qwen2.5 7B (synthetic)", "7B", 28, 32768, 3584, 18944, 28, 4, 152064,
      1000000.0f, 1e-6f, false, VocabStyle::kQwen2},
     {"llama-3-8b", "llama", "Llama 3 8B (synthetic)", "8B", 32, 8192, 4096, 14336, 32, 8, 128256,
      500000.0f, 1e-5f, false, VocabStyle::kLlama3},
-    {"tiny-gemma3", "gemma3", "Tiny Gemma 3 (synthetic)", "1M", 6, 512, 256, 512, 4, 1, 512, 1000000.0f,
-     1e-6f, true, VocabStyle::kGemma3, 128, 4},
-    {"gemma-3-270m", "gemma3", "Gemma 3 270M (synthetic)", "270M", 18, 32768, 640, 2048, 4, 1, 262144,
-     1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 256, 512},
+    {"tiny-gemma3", "gemma3", "Tiny Gemma 3 (synthetic)", "1M", 6, 512, 256, 512, 4, 1, 512,
+     1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 128, 4},
+    {"gemma-3-270m", "gemma3", "Gemma 3 270M (synthetic)", "270M", 18, 32768, 640, 2048, 4, 1,
+     262144, 1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 256, 512},
     {"gemma-3-1b", "gemma3", "Gemma 3 1B (synthetic)", "1B", 26, 32768, 1152, 6912, 4, 1, 262144,
      1000000.0f, 1e-6f, true, VocabStyle::kGemma3, 256, 512},
-    {"tiny-phi3", "phi3", "Tiny Phi 3 (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f, 1e-5f,
-     false, VocabStyle::kPhi3, 0, 2047},
-    {"phi-3-mini-4k", "phi3", "Phi 3 Mini 4k (synthetic)", "3.8B", 32, 4096, 3072, 8192, 32, 32, 32064,
-     10000.0f, 1e-5f, false, VocabStyle::kPhi3, 0, 2047},
-    {"tiny-gpt2", "gpt2", "Tiny GPT-2 (synthetic)", "1M", 2, 128, 256, 1024, 4, 4, 512, 0.0f, 1e-5f, false,
-     VocabStyle::kGpt2},
-    {"gpt2", "gpt2", "GPT-2 (synthetic)", "124M", 12, 1024, 768, 3072, 12, 12, 50257, 0.0f, 1e-5f, false,
-     VocabStyle::kGpt2},
-    {"gpt2-medium", "gpt2", "GPT-2 Medium (synthetic)", "355M", 24, 1024, 1024, 4096, 16, 16, 50257, 0.0f,
-     1e-5f, false, VocabStyle::kGpt2},
+    {"tiny-phi3", "phi3", "Tiny Phi 3 (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f,
+     1e-5f, false, VocabStyle::kPhi3, 0, 2047},
+    {"phi-3-mini-4k", "phi3", "Phi 3 Mini 4k (synthetic)", "3.8B", 32, 4096, 3072, 8192, 32, 32,
+     32064, 10000.0f, 1e-5f, false, VocabStyle::kPhi3, 0, 2047},
+    {"tiny-gpt2", "gpt2", "Tiny GPT-2 (synthetic)", "1M", 2, 128, 256, 1024, 4, 4, 512, 0.0f, 1e-5f,
+     false, VocabStyle::kGpt2},
+    {"gpt2", "gpt2", "GPT-2 (synthetic)", "124M", 12, 1024, 768, 3072, 12, 12, 50257, 0.0f, 1e-5f,
+     false, VocabStyle::kGpt2},
+    {"gpt2-medium", "gpt2", "GPT-2 Medium (synthetic)", "355M", 24, 1024, 1024, 4096, 16, 16, 50257,
+     0.0f, 1e-5f, false, VocabStyle::kGpt2},
 }};
 
 }  // namespace

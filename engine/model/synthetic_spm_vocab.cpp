@@ -21,15 +21,19 @@ constexpr std::int32_t kUserDefined = 4;
 constexpr std::int32_t kUnused = 5;
 constexpr std::int32_t kByte = 6;
 
-constexpr float kSpecialScore = -1000.0f;  // what the converters give added tokens
-constexpr float kPadScore = -10000.0f;     // Phi-3 converter's [PADn] fillers
+constexpr float kSpecialScore = -1000.0f;            // what the converters give added tokens
+constexpr float kPadScore = -10000.0f;               // Phi-3 converter's [PADn] fillers
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // ▁ U+2581
 
 constexpr std::string_view kPhi3Template =
-    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + message['content'] + "
-    "'<|end|>\\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}"
-    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}"
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + "
+    "message['content'] + "
+    "'<|end|>\\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + "
+    "'<|end|>\\n'}}"
+    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + "
+    "'<|end|>\\n'}}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ "
+    "eos_token }}"
     "{% endif %}";
 
 struct Special {
@@ -83,7 +87,8 @@ std::vector<std::string> learn_pieces(std::size_t max_pieces) {
   while (pieces.size() < max_pieces) {
     std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
     for (const auto& [symbols, count] : words) {
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) pairs[{symbols[i], symbols[i + 1]}] += count;
+      for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
+        pairs[{symbols[i], symbols[i + 1]}] += count;
     }
     if (pairs.empty()) break;
     auto best = pairs.begin();
@@ -162,15 +167,17 @@ class Builder {
 SyntheticVocab gemma3_vocab(std::int32_t n_vocab, std::int32_t n_fixed) {
   SyntheticVocab v;
   Builder b(v);
-  const Special head[] = {{"<pad>", kControl},         {"<eos>", kControl},         {"<bos>", kControl},
-                          {"<unk>", kControl},         {"<mask>", kControl},        {"[multimodal]", kUserDefined},
-                          {"<start_of_turn>", kControl}, {"<end_of_turn>", kControl}, {"\n", kUserDefined},
-                          {"\n\n", kUserDefined}};
+  const Special head[] = {{"<pad>", kControl},           {"<eos>", kControl},
+                          {"<bos>", kControl},           {"<unk>", kControl},
+                          {"<mask>", kControl},          {"[multimodal]", kUserDefined},
+                          {"<start_of_turn>", kControl}, {"<end_of_turn>", kControl},
+                          {"\n", kUserDefined},          {"\n\n", kUserDefined}};
   static_assert(std::size(head) == 10);
   for (const auto& s : head) b.add(s.text, s.type, kSpecialScore);
   b.add_bytes();
   b.add_pieces(n_vocab - (n_vocab - n_fixed) / 8);  // keep some <unusedN> like the real vocab
-  for (std::int32_t i = 0; b.size() < n_vocab; ++i) b.add("<unused" + std::to_string(i) + ">", kControl, kSpecialScore);
+  for (std::int32_t i = 0; b.size() < n_vocab; ++i)
+    b.add("<unused" + std::to_string(i) + ">", kControl, kSpecialScore);
   v.pre = "default";
   v.bos_id = 2;
   v.eos_id = 1;
@@ -193,11 +200,15 @@ SyntheticVocab phi3_vocab(std::int32_t n_vocab) {
   b.add("<s>", kControl, kSpecialScore);
   b.add("</s>", kUserDefined, kSpecialScore);
   b.add_bytes();
-  const Special tail[] = {{"<|endoftext|>", kControl}, {"<|assistant|>", kControl}, {"<|system|>", kControl},
-                          {"<|end|>", kControl},       {"<|user|>", kControl}};
+  const Special tail[] = {{"<|endoftext|>", kControl},
+                          {"<|assistant|>", kControl},
+                          {"<|system|>", kControl},
+                          {"<|end|>", kControl},
+                          {"<|user|>", kControl}};
   const auto n_tail = static_cast<std::int32_t>(std::size(tail));
   b.add_pieces(n_vocab - n_tail);
-  while (b.size() < n_vocab - n_tail) b.add("[PAD" + std::to_string(b.size()) + "]", kUnused, kPadScore);
+  while (b.size() < n_vocab - n_tail)
+    b.add("[PAD" + std::to_string(b.size()) + "]", kUnused, kPadScore);
   for (const auto& s : tail) b.add(s.text, s.type, kSpecialScore);
   v.pre = "default";
   v.bos_id = 1;
@@ -215,8 +226,9 @@ SyntheticVocab phi3_vocab(std::int32_t n_vocab) {
 Result<SyntheticVocab> build_spm_vocab(VocabStyle style, std::int32_t n_vocab) {
   const std::int32_t n_fixed = 256 + (style == VocabStyle::kGemma3 ? 10 : 8);
   if (n_vocab < n_fixed) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "vocab_size must be at least " + std::to_string(n_fixed) + ", got " + std::to_string(n_vocab));
+    return make_error(ErrorCode::kInvalidParameter, "vocab_size must be at least " +
+                                                        std::to_string(n_fixed) + ", got " +
+                                                        std::to_string(n_vocab));
   }
   SyntheticVocab v;
   if (style == VocabStyle::kGemma3) {

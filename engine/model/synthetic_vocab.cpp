@@ -18,11 +18,14 @@ constexpr std::int32_t kTypeNormal = 1;
 constexpr std::int32_t kTypeControl = 3;
 constexpr std::int32_t kTypeUnused = 5;
 
-constexpr std::array<std::string_view, 3> kSpecials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+constexpr std::array<std::string_view, 3> kSpecials = {"<|endoftext|>", "<|im_start|>",
+                                                       "<|im_end|>"};
 
 constexpr std::string_view kChatMl =
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' "
+    "}}"
     "{% endif %}";
 
 // Original text written for this purpose; any English prose gives sensible merges.
@@ -95,14 +98,17 @@ std::map<std::vector<std::string>, std::int64_t> training_words() {
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t start = i;
-    if (text[i] == ' ' && i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1]))) ++i;
+    if (text[i] == ' ' && i + 1 < text.size() &&
+        std::isalpha(static_cast<unsigned char>(text[i + 1])))
+      ++i;
     if (std::isalpha(static_cast<unsigned char>(text[i]))) {
       while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     } else {
       ++i;  // punctuation, digits and lone whitespace stay single symbols
     }
     std::vector<std::string> symbols;
-    for (std::size_t j = start; j < i; ++j) symbols.push_back(byte_token_text(static_cast<std::uint8_t>(text[j])));
+    for (std::size_t j = start; j < i; ++j)
+      symbols.push_back(byte_token_text(static_cast<std::uint8_t>(text[j])));
     if (symbols.size() > 1) ++words[symbols];
   }
   return words;
@@ -120,20 +126,22 @@ std::string byte_token_text(std::uint8_t b) {
 }
 
 Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vocab) {
-  if (style == VocabStyle::kGemma3 || style == VocabStyle::kPhi3) return build_spm_vocab(style, n_vocab);
+  if (style == VocabStyle::kGemma3 || style == VocabStyle::kPhi3)
+    return build_spm_vocab(style, n_vocab);
   // GPT-2 has a single special token; the ChatML families have three.
   const std::span<const std::string_view> specials =
       style == VocabStyle::kGpt2 ? std::span<const std::string_view>(kSpecials.data(), 1)
                                  : std::span<const std::string_view>(kSpecials);
   const std::int32_t n_fixed = 256 + static_cast<std::int32_t>(specials.size());
   if (n_vocab < n_fixed) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "vocab_size must be at least " + std::to_string(n_fixed) + ", got " + std::to_string(n_vocab));
+    return make_error(ErrorCode::kInvalidParameter, "vocab_size must be at least " +
+                                                        std::to_string(n_fixed) + ", got " +
+                                                        std::to_string(n_vocab));
   }
   SyntheticVocab v;
   if (style != VocabStyle::kGpt2) v.chat_template = std::string(kChatMl);
   const bool specials_first = style == VocabStyle::kSmolLM;
-  v.pre = style == VocabStyle::kSmolLM ? "smollm"
+  v.pre = style == VocabStyle::kSmolLM  ? "smollm"
           : style == VocabStyle::kQwen2 ? "qwen2"
           : style == VocabStyle::kGpt2  ? "gpt-2"
                                         : "llama-bpe";
@@ -162,7 +170,8 @@ Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vo
   while (n_learnt < n_learnt_max) {
     std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
     for (const auto& [symbols, count] : words) {
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i) pairs[{symbols[i], symbols[i + 1]}] += count;
+      for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
+        pairs[{symbols[i], symbols[i + 1]}] += count;
     }
     if (pairs.empty()) break;
     auto best = pairs.begin();  // map order makes the tie-break the pair's text

@@ -27,19 +27,19 @@ enum class VocabStyle {
 };
 
 struct SyntheticVocab {
-  std::string model = "gpt2";            // tokenizer.ggml.model: "gpt2" or "llama"
-  std::string pre;                       // tokenizer.ggml.pre
-  std::vector<std::string> tokens;       // tokenizer.ggml.tokens, size n_vocab
-  std::vector<std::int32_t> token_types; // tokenizer.ggml.token_type (llama_token_type)
-  std::vector<std::string> merges;       // tokenizer.ggml.merges, "left right", rank order (BPE)
-  std::vector<float> scores;             // tokenizer.ggml.scores (SentencePiece only)
+  std::string model = "gpt2";             // tokenizer.ggml.model: "gpt2" or "llama"
+  std::string pre;                        // tokenizer.ggml.pre
+  std::vector<std::string> tokens;        // tokenizer.ggml.tokens, size n_vocab
+  std::vector<std::int32_t> token_types;  // tokenizer.ggml.token_type (llama_token_type)
+  std::vector<std::string> merges;        // tokenizer.ggml.merges, "left right", rank order (BPE)
+  std::vector<float> scores;              // tokenizer.ggml.scores (SentencePiece only)
   std::int32_t bos_id = -1;
   std::int32_t eos_id = -1;
-  std::int32_t pad_id = -1;              // -1: not written
-  std::int32_t unk_id = -1;              // -1: not written
+  std::int32_t pad_id = -1;  // -1: not written
+  std::int32_t unk_id = -1;  // -1: not written
   bool add_bos = false;
-  std::optional<bool> add_sep;           // tokenizer.ggml.add_sep_token, when the converter writes it
-  std::optional<bool> add_eos;           // tokenizer.ggml.add_eos_token, likewise
+  std::optional<bool> add_sep;  // tokenizer.ggml.add_sep_token, when the converter writes it
+  std::optional<bool> add_eos;  // tokenizer.ggml.add_eos_token, likewise
   std::optional<bool> add_space_prefix;  // tokenizer.ggml.add_space_prefix (Gemma 3: false)
   std::string chat_template;             // empty: not written
 };

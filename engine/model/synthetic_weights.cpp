@@ -22,16 +22,16 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 // RMS of the integer codes each format multiplies by its scale (uniform random bits).
-constexpr float kRms4Centered = 4.637f;   // q-8,  q in [0,16): sqrt(21.25 + 0.25)
-constexpr float kStd4 = 4.610f;           // q in [0,16) around its mean 7.5
-constexpr float kRms5Centered = 9.247f;   // q-16, q in [0,32)
-constexpr float kStd5 = 9.233f;           // q in [0,32) around its mean 15.5
-constexpr float kRms6Centered = 18.48f;   // q-32, q in [0,64)
-constexpr float kRms8 = 73.61f;           // q in [-127,127]
-constexpr float kStd2 = 1.118f;           // q in [0,4) around 1.5
-constexpr float kRms3 = 2.345f;           // q in [-4,4)
-constexpr float kRmsScale4 = 8.803f;      // 4-bit scale in [0,16)
-constexpr float kRmsScale6 = 36.52f;      // 6-bit scale in [0,64)
+constexpr float kRms4Centered = 4.637f;       // q-8,  q in [0,16): sqrt(21.25 + 0.25)
+constexpr float kStd4 = 4.610f;               // q in [0,16) around its mean 7.5
+constexpr float kRms5Centered = 9.247f;       // q-16, q in [0,32)
+constexpr float kStd5 = 9.233f;               // q in [0,32) around its mean 15.5
+constexpr float kRms6Centered = 18.48f;       // q-32, q in [0,64)
+constexpr float kRms8 = 73.61f;               // q in [-127,127]
+constexpr float kStd2 = 1.118f;               // q in [0,4) around 1.5
+constexpr float kRms3 = 2.345f;               // q in [-4,4)
+constexpr float kRmsScale4 = 8.803f;          // 4-bit scale in [0,16)
+constexpr float kRmsScale6 = 36.52f;          // 6-bit scale in [0,64)
 constexpr float kRmsScale6Centered = 18.48f;  // 6-bit scale minus 32
 
 float jitter(SynthRng& r) { return 0.75f + 0.5f * static_cast<float>(r.uniform()); }
@@ -86,7 +86,8 @@ void fill_q5_1(float sd, SynthRng& r, std::uint8_t* b) {
 void fill_q8_0(float sd, SynthRng& r, std::uint8_t* b) {
   put_f16(b, random_sign(r) * sd * jitter(r) / kRms8);
   for (int i = 0; i < 32; ++i) {
-    b[2 + i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(static_cast<int>(r.below(255)) - 127));
+    b[2 + i] =
+        static_cast<std::uint8_t>(static_cast<std::int8_t>(static_cast<int>(r.below(255)) - 127));
   }
 }
 
@@ -127,16 +128,19 @@ void fill_q45_k(bool five_bit, float sd, SynthRng& r, std::uint8_t* b) {
 void fill_q6_k(float sd, SynthRng& r, std::uint8_t* b) {
   r.fill_bytes(b, 128 + 64);
   for (int i = 0; i < 16; ++i) {
-    b[192 + i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(static_cast<int>(r.below(255)) - 127));
+    b[192 + i] =
+        static_cast<std::uint8_t>(static_cast<std::int8_t>(static_cast<int>(r.below(255)) - 127));
   }
   put_f16(b + 208, random_sign(r) * sd * jitter(r) / (kRms6Centered * kRms8));
 }
 
 float float_value(InitKind kind, float scale, SynthRng& r) {
   switch (kind) {
-    case InitKind::kNorm: return 1.0f + scale * r.symmetric();
+    case InitKind::kNorm:
+      return 1.0f + scale * r.symmetric();
     case InitKind::kWeight:
-    case InitKind::kBias: return scale * 1.7320508f * r.symmetric();  // uniform with std = scale
+    case InitKind::kBias:
+      return scale * 1.7320508f * r.symmetric();  // uniform with std = scale
   }
   return 0.0f;
 }
@@ -189,12 +193,14 @@ std::uint16_t synth_f32_to_f16(float f) {
   std::memcpy(&x, &f, 4);
   const std::uint32_t sign = (x >> 16) & 0x8000u;
   const std::uint32_t ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) return static_cast<std::uint16_t>(sign | (ax > 0x7f800000u ? 0x7e00u : 0x7c00u));
+  if (ax >= 0x7f800000u)
+    return static_cast<std::uint16_t>(sign | (ax > 0x7f800000u ? 0x7e00u : 0x7c00u));
   if (ax >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
   if (ax < 0x38800000u) {  // below 2^-14: subnormal half, exact scaling then ties-to-even
     float af;
     std::memcpy(&af, &ax, 4);
-    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(af * 16777216.0f)));
+    return static_cast<std::uint16_t>(sign |
+                                      static_cast<std::uint32_t>(std::nearbyint(af * 16777216.0f)));
   }
   std::uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax >> 13) & 0x3ffu);
   const std::uint32_t rem = ax & 0x1fffu;
@@ -211,7 +217,8 @@ float synth_f16_to_f32(std::uint16_t h) {
     out = std::ldexp(static_cast<float>(m), -24);
     return sign != 0 ? -out : out;
   }
-  std::uint32_t x = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e + 112u) << 23) | (m << 13));
+  std::uint32_t x =
+      e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e + 112u) << 23) | (m << 13));
   std::memcpy(&out, &x, 4);
   return out;
 }
@@ -249,17 +256,39 @@ void synth_fill_row(quant::GgmlType type, InitKind kind, float scale, std::int64
   }
   for (std::int64_t i = 0; i < n_blocks; ++i, b += tr.type_size) {
     switch (type) {
-      case GgmlType::kQ4_0: fill_q4_0(scale, rng, b); break;
-      case GgmlType::kQ4_1: fill_q4_1(scale, rng, b); break;
-      case GgmlType::kQ5_0: fill_q5_0(scale, rng, b); break;
-      case GgmlType::kQ5_1: fill_q5_1(scale, rng, b); break;
-      case GgmlType::kQ8_0: fill_q8_0(scale, rng, b); break;
-      case GgmlType::kQ2_K: fill_q2_k(scale, rng, b); break;
-      case GgmlType::kQ3_K: fill_q3_k(scale, rng, b); break;
-      case GgmlType::kQ4_K: fill_q45_k(false, scale, rng, b); break;
-      case GgmlType::kQ5_K: fill_q45_k(true, scale, rng, b); break;
-      case GgmlType::kQ6_K: fill_q6_k(scale, rng, b); break;
-      default: std::memset(b, 0, tr.type_size); break;  // callers only pass weight types
+      case GgmlType::kQ4_0:
+        fill_q4_0(scale, rng, b);
+        break;
+      case GgmlType::kQ4_1:
+        fill_q4_1(scale, rng, b);
+        break;
+      case GgmlType::kQ5_0:
+        fill_q5_0(scale, rng, b);
+        break;
+      case GgmlType::kQ5_1:
+        fill_q5_1(scale, rng, b);
+        break;
+      case GgmlType::kQ8_0:
+        fill_q8_0(scale, rng, b);
+        break;
+      case GgmlType::kQ2_K:
+        fill_q2_k(scale, rng, b);
+        break;
+      case GgmlType::kQ3_K:
+        fill_q3_k(scale, rng, b);
+        break;
+      case GgmlType::kQ4_K:
+        fill_q45_k(false, scale, rng, b);
+        break;
+      case GgmlType::kQ5_K:
+        fill_q45_k(true, scale, rng, b);
+        break;
+      case GgmlType::kQ6_K:
+        fill_q6_k(scale, rng, b);
+        break;
+      default:
+        std::memset(b, 0, tr.type_size);
+        break;  // callers only pass weight types
     }
   }
 }

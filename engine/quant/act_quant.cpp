@@ -41,7 +41,8 @@ Q8BlockResult quantize_block_q8_scalar(const float* x, std::int8_t* qs, ActQuant
   for (int j = 0; j < kQK; ++j) {
     const float v = x[j] * s.id;
     // Half to even (x86 ROUNDPS "nearest") versus C roundf's half away from zero.
-    const int q = static_cast<int>(rule == ActQuantRule::kGgmlSimd ? std::nearbyint(v) : std::round(v));
+    const int q =
+        static_cast<int>(rule == ActQuantRule::kGgmlSimd ? std::nearbyint(v) : std::round(v));
     qs[j] = static_cast<std::int8_t>(q);
     sum += q;
   }
@@ -138,7 +139,8 @@ float quantize_block_q8_avx2(const float* x, std::int8_t* qs, int* sum) {
   const __m256i p16a = _mm256_packs_epi32(i0, i1);
   const __m256i p16b = _mm256_packs_epi32(i2, i3);
   const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
-  const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m256i ordered =
+      _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), ordered);
   return s.d;
 }
@@ -224,7 +226,9 @@ bool is_act_type(GgmlType type) {
   }
 }
 
-std::size_t act_row_size(GgmlType vec_dot_type, std::int64_t n) { return row_size(vec_dot_type, n); }
+std::size_t act_row_size(GgmlType vec_dot_type, std::int64_t n) {
+  return row_size(vec_dot_type, n);
+}
 
 void quantize_act_row(GgmlType vec_dot_type, const float* x, void* dst, std::int64_t n,
                       ActQuantRule rule) {

@@ -7,24 +7,24 @@
 
 namespace zinfer::quant {
 
-inline constexpr int kQK = 32;    // elements per block of the legacy quants and MXFP4
-inline constexpr int kQKK = 256;  // elements per super-block of the K-quants
+inline constexpr int kQK = 32;           // elements per block of the legacy quants and MXFP4
+inline constexpr int kQKK = 256;         // elements per super-block of the K-quants
 inline constexpr int kKScaleBytes = 12;  // packed 6-bit scales/mins of Q4_K, Q5_K (and Q3_K)
 
 struct BlockQ4_0 {
-  std::uint16_t d;              // fp16 scale
-  std::uint8_t qs[kQK / 2];     // nibbles: low = element j, high = element j + 16
+  std::uint16_t d;           // fp16 scale
+  std::uint8_t qs[kQK / 2];  // nibbles: low = element j, high = element j + 16
 };
 
 struct BlockQ4_1 {
-  std::uint16_t d;              // fp16 scale
-  std::uint16_t m;              // fp16 minimum
+  std::uint16_t d;  // fp16 scale
+  std::uint16_t m;  // fp16 minimum
   std::uint8_t qs[kQK / 2];
 };
 
 struct BlockQ5_0 {
   std::uint16_t d;
-  std::uint8_t qh[4];           // bit j = 5th bit of element j (little-endian uint32)
+  std::uint8_t qh[4];  // bit j = 5th bit of element j (little-endian uint32)
   std::uint8_t qs[kQK / 2];
 };
 
@@ -56,9 +56,9 @@ struct BlockQ2_K {
 };
 
 struct BlockQ3_K {
-  std::uint8_t hmask[kQKK / 8];    // high bit of each quant
-  std::uint8_t qs[kQKK / 4];       // low 2 bits
-  std::uint8_t scales[12];         // 16 6-bit scales, offset by 32
+  std::uint8_t hmask[kQKK / 8];  // high bit of each quant
+  std::uint8_t qs[kQKK / 4];     // low 2 bits
+  std::uint8_t scales[12];       // 16 6-bit scales, offset by 32
   std::uint16_t d;
 };
 
@@ -78,8 +78,8 @@ struct BlockQ5_K {
 };
 
 struct BlockQ6_K {
-  std::uint8_t ql[kQKK / 2];   // low 4 bits
-  std::uint8_t qh[kQKK / 4];   // high 2 bits
+  std::uint8_t ql[kQKK / 2];  // low 4 bits
+  std::uint8_t qh[kQKK / 4];  // high 2 bits
   std::int8_t scales[kQKK / 16];
   std::uint16_t d;
 };
@@ -92,8 +92,8 @@ struct BlockQ8_K {
 };
 
 struct BlockMXFP4 {
-  std::uint8_t e;               // E8M0 shared exponent
-  std::uint8_t qs[kQK / 2];     // E2M1 codes: low = element j, high = element j + 16
+  std::uint8_t e;            // E8M0 shared exponent
+  std::uint8_t qs[kQK / 2];  // E2M1 codes: low = element j, high = element j + 16
 };
 
 static_assert(sizeof(BlockQ4_0) == 18);
@@ -111,7 +111,8 @@ static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockMXFP4) == 17);
 
 // E2M1 values doubled (the block scale below is halved to match), as in the OCP MX spec.
-inline constexpr std::int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+inline constexpr std::int8_t kMxfp4Values[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                                 0, -1, -2, -3, -4, -6, -8, -12};
 
 // 2^(e - 127) / 2 as a float, including the two subnormal cases.
 inline float e8m0_to_f32_half(std::uint8_t e) {

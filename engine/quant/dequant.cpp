@@ -111,8 +111,12 @@ void dequant_q8_1(const void* src, float* y, std::int64_t nb) {
 }
 
 #if defined(ZINFER_DEQUANT_AVX2)
-inline __m256i load32(const std::uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m128i load16(const std::uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m256i load32(const std::uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline __m128i load16(const std::uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
 
 // out[0..32) = d * v - m for 32 unsigned bytes v.
 inline void store_affine_u8x32(__m256i v, float d, float m, float* out) {
@@ -188,9 +192,11 @@ void dequant_k4(const void* src, float* y, std::int64_t nb) {
       float* out = y + 32 * s;
 #if defined(ZINFER_DEQUANT_AVX2)
       // Same values: d1 * v is exact, so the fused multiply-subtract rounds like the scalar code.
-      __m256i v = _mm256_and_si256(_mm256_srl_epi16(load32(q), _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(0x0f));
+      __m256i v = _mm256_and_si256(_mm256_srl_epi16(load32(q), _mm_cvtsi32_si128(shift)),
+                                   _mm256_set1_epi8(0x0f));
       if constexpr (kFiveBit) {
-        const __m256i h = _mm256_and_si256(_mm256_srl_epi16(load32(x[i].qh), _mm_cvtsi32_si128(s)), _mm256_set1_epi8(1));
+        const __m256i h = _mm256_and_si256(_mm256_srl_epi16(load32(x[i].qh), _mm_cvtsi32_si128(s)),
+                                           _mm256_set1_epi8(1));
         v = _mm256_or_si256(v, _mm256_slli_epi16(h, 4));
       }
       store_affine_u8x32(v, d1, m1, out);
@@ -205,8 +211,12 @@ void dequant_k4(const void* src, float* y, std::int64_t nb) {
   }
 }
 
-void dequant_q4_k(const void* src, float* y, std::int64_t nb) { dequant_k4<BlockQ4_K, false>(src, y, nb); }
-void dequant_q5_k(const void* src, float* y, std::int64_t nb) { dequant_k4<BlockQ5_K, true>(src, y, nb); }
+void dequant_q4_k(const void* src, float* y, std::int64_t nb) {
+  dequant_k4<BlockQ4_K, false>(src, y, nb);
+}
+void dequant_q5_k(const void* src, float* y, std::int64_t nb) {
+  dequant_k4<BlockQ5_K, true>(src, y, nb);
+}
 
 // Q6_K: in each half of 128, group g (0..3) takes nibble g/2 of ql[32*(g%2) ...] and bit pair
 // g of qh; the scale changes every 16 elements.
@@ -225,12 +235,16 @@ void dequant_q6_k(const void* src, float* y, std::int64_t nb) {
       const float d1 = d * static_cast<float>(x[i].scales[k]);
       float* out = y + 16 * k;
 #if defined(ZINFER_DEQUANT_AVX2)
-      const __m128i lo = _mm_and_si128(_mm_srl_epi16(load16(ql), _mm_cvtsi32_si128(lo_shift)), _mm_set1_epi8(0x0f));
-      const __m128i hi = _mm_and_si128(_mm_srl_epi16(load16(qh), _mm_cvtsi32_si128(hi_shift)), _mm_set1_epi8(3));
+      const __m128i lo = _mm_and_si128(_mm_srl_epi16(load16(ql), _mm_cvtsi32_si128(lo_shift)),
+                                       _mm_set1_epi8(0x0f));
+      const __m128i hi =
+          _mm_and_si128(_mm_srl_epi16(load16(qh), _mm_cvtsi32_si128(hi_shift)), _mm_set1_epi8(3));
       const __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
       const __m256 dv = _mm256_set1_ps(d1);
       _mm256_storeu_ps(out, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))));
-      _mm256_storeu_ps(out + 8, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)))));
+      _mm256_storeu_ps(
+          out + 8,
+          _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)))));
 #else
       for (int l = 0; l < 16; ++l) {
         const int v = (((ql[l] >> lo_shift) & 0x0f) | (((qh[l] >> hi_shift) & 3) << 4)) - 32;

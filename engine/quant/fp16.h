@@ -81,7 +81,9 @@ inline std::uint16_t f32_to_fp16(float f) {
 #endif
 }
 
-inline float bf16_to_f32(std::uint16_t h) { return f32_from_bits(static_cast<std::uint32_t>(h) << 16); }
+inline float bf16_to_f32(std::uint16_t h) {
+  return f32_from_bits(static_cast<std::uint32_t>(h) << 16);
+}
 
 // Round to nearest even, NaN forced quiet, subnormals kept (ggml_compute_fp32_to_bf16).
 inline std::uint16_t f32_to_bf16(float f) {

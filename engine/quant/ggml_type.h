@@ -30,11 +30,11 @@ enum class GgmlType : std::uint32_t {
 
 struct TypeTraits {
   GgmlType type;
-  std::string_view name;   // "Q4_K"
-  std::int64_t block_size; // elements per block
-  std::size_t type_size;   // bytes per block
-  bool weight_type;        // usable as a model weight on the CPU backend
-  GgmlType vec_dot_type;   // activation format used for dot products with this type
+  std::string_view name;    // "Q4_K"
+  std::int64_t block_size;  // elements per block
+  std::size_t type_size;    // bytes per block
+  bool weight_type;         // usable as a model weight on the CPU backend
+  GgmlType vec_dot_type;    // activation format used for dot products with this type
 };
 
 // Traits of a raw ggml type id read from a file; nullopt for ids we do not know.

@@ -54,6 +54,8 @@ inline float avx2_hsum8(__m256 x) {
   return _mm_cvtss_f32(r);
 }
 
-inline __m256i avx2_load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i avx2_load(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 }  // namespace zinfer::quant::detail

@@ -127,16 +127,18 @@ bool is_vec_dot_supported(GgmlType weight_type) { return lookup(weight_type) != 
 Status check_vec_dot(GgmlType weight_type, std::int64_t n) {
   if (!is_vec_dot_supported(weight_type)) {
     const auto t = type_traits(static_cast<std::uint32_t>(weight_type));
-    return make_error(ErrorCode::kModelLoadFailed,
-                      "weight type " + (t ? std::string(t->name) : std::to_string(static_cast<std::uint32_t>(weight_type))) +
-                          " has no CPU dot product");
+    return make_error(
+        ErrorCode::kModelLoadFailed,
+        "weight type " +
+            (t ? std::string(t->name) : std::to_string(static_cast<std::uint32_t>(weight_type))) +
+            " has no CPU dot product");
   }
   const std::int64_t bs = traits(weight_type).block_size;
   if (n <= 0 || n % bs != 0) {
-    return make_error(ErrorCode::kModelLoadFailed, "row length n=" + std::to_string(n) + " of a " +
-                                                       std::string(type_name(weight_type)) +
-                                                       " tensor is not a positive multiple of its block size " +
-                                                       std::to_string(bs));
+    return make_error(
+        ErrorCode::kModelLoadFailed,
+        "row length n=" + std::to_string(n) + " of a " + std::string(type_name(weight_type)) +
+            " tensor is not a positive multiple of its block size " + std::to_string(bs));
   }
   return ok_status();
 }
@@ -159,7 +161,8 @@ void vec_dot_rows(GgmlType weight_type, std::int64_t n, const void* w, std::size
   assert(k != nullptr && n % traits(weight_type).block_size == 0);
   const auto* base = static_cast<const std::uint8_t*>(w);
   for (std::int64_t r = 0; r < n_rows; ++r) {
-    out[r] = k != nullptr ? k->simd(n, base + static_cast<std::size_t>(r) * w_row_stride, act_row) : invalid_result();
+    out[r] = k != nullptr ? k->simd(n, base + static_cast<std::size_t>(r) * w_row_stride, act_row)
+                          : invalid_result();
   }
 }
 
@@ -168,10 +171,14 @@ float vec_dot_f32(GgmlType weight_type, std::int64_t n, const void* w_row, const
 #if defined(ZINFER_QUANT_AVX2)
   // Register-dequantizing kernels, bit-identical to the chunked path (see vec_dot_float_avx2.cpp).
   switch (weight_type) {
-    case GgmlType::kQ4_0: return detail::dot_f32_q4_0_avx2(n, w_row, x);
-    case GgmlType::kQ4_1: return detail::dot_f32_q4_1_avx2(n, w_row, x);
-    case GgmlType::kQ8_0: return detail::dot_f32_q8_0_avx2(n, w_row, x);
-    default: break;
+    case GgmlType::kQ4_0:
+      return detail::dot_f32_q4_0_avx2(n, w_row, x);
+    case GgmlType::kQ4_1:
+      return detail::dot_f32_q4_1_avx2(n, w_row, x);
+    case GgmlType::kQ8_0:
+      return detail::dot_f32_q8_0_avx2(n, w_row, x);
+    default:
+      break;
   }
   return dot_f32_chunked<true>(weight_type, n, w_row, x);
 #else

@@ -17,7 +17,9 @@ namespace {
 
 // Bytes 0..7 and 8..15 of v as 8 floats each.
 inline __m256 bytes_lo_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
-inline __m256 bytes_hi_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8))); }
+inline __m256 bytes_hi_ps(__m128i v) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)));
+}
 
 }  // namespace
 

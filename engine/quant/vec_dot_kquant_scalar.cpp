@@ -44,7 +44,8 @@ float dot_q2_k_scalar(std::int64_t n, const void* w, const void* a) {
     for (int g = 0; g < 8; ++g) {
       const std::uint8_t* q = x[i].qs + 32 * (g / 4);
       for (int l = 0; l < 32; ++l) u[l] = static_cast<std::uint8_t>((q[l] >> (2 * (g % 4))) & 3);
-      add_group(u, y[i].qs + 32 * g, x[i].scales[2 * g] & 0x0f, x[i].scales[2 * g + 1] & 0x0f, lanes);
+      add_group(u, y[i].qs + 32 * g, x[i].scales[2 * g] & 0x0f, x[i].scales[2 * g + 1] & 0x0f,
+                lanes);
     }
     acc.fma_block(fp16_to_f32(x[i].d) * y[i].d, lanes);
     acc_min = std::fma(fp16_to_f32(x[i].dmin) * y[i].d, static_cast<float>(msum), acc_min);
@@ -66,7 +67,8 @@ float dot_q3_k_scalar(std::int64_t n, const void* w, const void* a) {
     for (int g = 0; g < 8; ++g) {
       const std::uint8_t* q = x[i].qs + 32 * (g / 4);
       for (int l = 0; l < 32; ++l) {
-        u[l] = static_cast<std::uint8_t>(((q[l] >> (2 * (g % 4))) & 3) | (((x[i].hmask[l] >> g) & 1) << 2));
+        u[l] = static_cast<std::uint8_t>(((q[l] >> (2 * (g % 4))) & 3) |
+                                         (((x[i].hmask[l] >> g) & 1) << 2));
       }
       add_group(u, y[i].qs + 32 * g, scales[2 * g], scales[2 * g + 1], lanes);
     }
@@ -136,7 +138,8 @@ float dot_q6_k_scalar(std::int64_t n, const void* w, const void* a) {
       const std::uint8_t* ql = x[i].ql + 64 * half + 32 * (gi % 2);
       const std::uint8_t* qh = x[i].qh + 32 * half;
       for (int l = 0; l < 32; ++l) {
-        u[l] = static_cast<std::uint8_t>(((ql[l] >> (4 * (gi / 2))) & 0x0f) | (((qh[l] >> (2 * gi)) & 3) << 4));
+        u[l] = static_cast<std::uint8_t>(((ql[l] >> (4 * (gi / 2))) & 0x0f) |
+                                         (((qh[l] >> (2 * gi)) & 3) << 4));
       }
       add_group(u, y[i].qs + 32 * g, x[i].scales[2 * g], x[i].scales[2 * g + 1], lanes);
     }

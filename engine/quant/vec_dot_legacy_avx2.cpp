@@ -42,7 +42,8 @@ float dot_q5_0_avx2(std::int64_t n, const void* w, const void* a) {
   __m256 acc = _mm256_setzero_ps();
   for (std::int64_t i = 0; i < n / kQK; ++i) {
     // (nibble | bit << 4) - 16 == nibble | 0xF0 (as int8) when the bit is clear, else nibble.
-    const __m256i high = _mm256_andnot_si256(avx2_bits_to_bytes(x[i].qh), _mm256_set1_epi8(static_cast<char>(0xf0)));
+    const __m256i high =
+        _mm256_andnot_si256(avx2_bits_to_bytes(x[i].qh), _mm256_set1_epi8(static_cast<char>(0xf0)));
     const __m256i qx = _mm256_or_si256(avx2_nibbles_32(x[i].qs), high);
     const __m256 p = _mm256_cvtepi32_ps(avx2_dot_ss8(qx, avx2_load(y[i].qs)));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d)), p, acc);
@@ -97,10 +98,14 @@ float dot_mxfp4_avx2(std::int64_t n, const void* w, const void* a) {
   __m256 acc1 = _mm256_setzero_ps();
   std::int64_t i = 0;
   for (; i + 1 < nb; i += 2) {
-    const __m256 p0 = _mm256_cvtepi32_ps(avx2_dot_ss8(mxfp4_values_32(x[i].qs), avx2_load(y[i].qs)));
-    const __m256 p1 = _mm256_cvtepi32_ps(avx2_dot_ss8(mxfp4_values_32(x[i + 1].qs), avx2_load(y[i + 1].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(y[i].d) * e8m0_to_f32_half(x[i].e)), p0, acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(y[i + 1].d) * e8m0_to_f32_half(x[i + 1].e)), p1, acc1);
+    const __m256 p0 =
+        _mm256_cvtepi32_ps(avx2_dot_ss8(mxfp4_values_32(x[i].qs), avx2_load(y[i].qs)));
+    const __m256 p1 =
+        _mm256_cvtepi32_ps(avx2_dot_ss8(mxfp4_values_32(x[i + 1].qs), avx2_load(y[i + 1].qs)));
+    acc0 =
+        _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(y[i].d) * e8m0_to_f32_half(x[i].e)), p0, acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(y[i + 1].d) * e8m0_to_f32_half(x[i + 1].e)),
+                           p1, acc1);
   }
   float sumf = avx2_hsum8(_mm256_add_ps(acc0, acc1));
   for (; i < nb; ++i) {

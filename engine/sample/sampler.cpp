@@ -100,7 +100,8 @@ Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const st
                                      std::int64_t position) {
   // Invariants of the caller (Sequence): params_ passed validate() for this vocabulary when
   // the job was made (sched::JobSpec::check), logits are one row of the model's output.
-  assert(!logits.empty() && logits.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
+  assert(!logits.empty() &&
+         logits.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
   assert(position >= 0);
   assert(validate(params_, static_cast<std::int32_t>(logits.size())).ok());
   const auto vocab = static_cast<std::int32_t>(logits.size());

@@ -41,19 +41,22 @@ struct JobLimits {
 class JobSpec {
  public:
   // The one check of a job's contents. Errors, each naming the field:
-  //  kInvalidRequest   "prompt: is empty", "prompt[3]: token id 70000 is outside the vocabulary [0, 49152)"
-  //  kPromptTooLong    "prompt: 4096 tokens; the context holds 4096 and ..."
+  //  kInvalidRequest   "prompt: is empty", "prompt[3]: token id 70000 is outside the vocabulary [0,
+  //  49152)" kPromptTooLong    "prompt: 4096 tokens; the context holds 4096 and ..."
   //  kInvalidParameter "max_tokens must be ≥ 1, got 0", "top_p must be in (0, 1], got 1.5",
   //                    "stop_token_ids[0] = -1 is outside the vocabulary", "logit_bias[2] ..."
-  static Result<JobSpec> check(std::vector<std::int32_t> prompt, GenerationParams params, const JobLimits& limits);
+  static Result<JobSpec> check(std::vector<std::int32_t> prompt, GenerationParams params,
+                               const JobLimits& limits);
 
   // Scheduling fields: every value is valid, so they are set freely after check().
-  JobId id = 0;                                // unique among a scheduler's live jobs
-  std::int32_t priority = 0;                   // higher runs first; ties in add() order
-  std::optional<Clock::time_point> deadline;   // absolute; checked at every step
-  Clock::time_point arrival = Clock::now();    // receipt time: the origin of queue/ttft timings
+  JobId id = 0;                               // unique among a scheduler's live jobs
+  std::int32_t priority = 0;                  // higher runs first; ties in add() order
+  std::optional<Clock::time_point> deadline;  // absolute; checked at every step
+  Clock::time_point arrival = Clock::now();   // receipt time: the origin of queue/ttft timings
 
-  const std::vector<std::int32_t>& prompt() const { return prompt_; }  // 1 ≤ size < n_ctx, ids < n_vocab
+  const std::vector<std::int32_t>& prompt() const {
+    return prompt_;
+  }  // 1 ≤ size < n_ctx, ids < n_vocab
   const GenerationParams& params() const { return params_; }
   const JobLimits& limits() const { return limits_; }  // what it was checked against
 

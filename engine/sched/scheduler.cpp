@@ -33,7 +33,8 @@ struct Scheduler::Job {
   }
   std::int32_t token_at(std::int32_t i) const {
     const auto p = static_cast<std::int32_t>(seq->prompt().size());
-    return i < p ? seq->prompt()[static_cast<std::size_t>(i)] : seq->generated()[static_cast<std::size_t>(i - p)];
+    return i < p ? seq->prompt()[static_cast<std::size_t>(i)]
+                 : seq->generated()[static_cast<std::size_t>(i - p)];
   }
   // Scheduling rank: higher priority first, then older.
   auto rank() const { return std::make_tuple(-static_cast<std::int64_t>(spec.priority), order); }
@@ -49,9 +50,10 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 Status validate(const SchedulerConfig& config, const LlmOptions& llm_options) {
   if (config.max_running < 1 || config.max_running > llm_options.n_seq_max) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "max_running must be in [1, n_seq_max=" + std::to_string(llm_options.n_seq_max) +
-                          "], got " + std::to_string(config.max_running));
+    return make_error(
+        ErrorCode::kInvalidParameter,
+        "max_running must be in [1, n_seq_max=" + std::to_string(llm_options.n_seq_max) +
+            "], got " + std::to_string(config.max_running));
   }
   if (config.max_step_tokens < 1) {
     return make_error(ErrorCode::kInvalidParameter,
@@ -78,16 +80,20 @@ Scheduler::~Scheduler() {
 std::int32_t Scheduler::reserved_blocks() const {
   const std::int32_t n_ctx = llm_.options().n_ctx;
   std::int32_t sum = 0;
-  for (const Job* j : running_) sum += kv_.blocks_needed(j->slot, std::min(j->known() + 1, n_ctx) - j->n_cached);
+  for (const Job* j : running_)
+    sum += kv_.blocks_needed(j->slot, std::min(j->known() + 1, n_ctx) - j->n_cached);
   return sum;
 }
 
-JobLimits Scheduler::limits() const { return JobLimits{llm_.hparams().n_vocab, llm_.options().n_ctx}; }
+JobLimits Scheduler::limits() const {
+  return JobLimits{llm_.hparams().n_vocab, llm_.options().n_ctx};
+}
 
 Status Scheduler::add(JobSpec spec) {
   assert(spec.limits() == limits());  // checked against this model (JobSpec::check)
   if (jobs_.count(spec.id) != 0) {
-    return make_error(ErrorCode::kInvalidParameter, "job id " + std::to_string(spec.id) + " is already live");
+    return make_error(ErrorCode::kInvalidParameter,
+                      "job id " + std::to_string(spec.id) + " is already live");
   }
   auto job = std::make_unique<Job>(std::move(spec));
   job->order = next_order_++;
@@ -124,7 +130,8 @@ void Scheduler::erase(JobId id) {
 }
 
 void Scheduler::preempt(Job& job) {
-  spdlog::debug("scheduler: preempting job {} ({} tokens cached) — KV cache full", job.spec.id, job.n_cached);
+  spdlog::debug("scheduler: preempting job {} ({} tokens cached) — KV cache full", job.spec.id,
+                job.n_cached);
   release(job);
   std::erase(running_, &job);
   ++job.preemptions;
@@ -139,7 +146,8 @@ void Scheduler::admit(Clock::time_point now) {
   while (!waiting_.empty() && !free_slots_.empty()) {
     Job* job = waiting_.front();
     // A free slot holds no blocks: this is the job's whole known context plus one token.
-    const std::int32_t need = kv_.blocks_needed(free_slots_.back(), std::min(job->known() + 1, n_ctx));
+    const std::int32_t need =
+        kv_.blocks_needed(free_slots_.back(), std::min(job->known() + 1, n_ctx));
     if (need > budget && !running_.empty()) break;
     waiting_.erase(waiting_.begin());
     job->slot = free_slots_.back();
@@ -147,7 +155,8 @@ void Scheduler::admit(Clock::time_point now) {
     // Prefix caching: the job's KV starts with the longest cached run of whole blocks of its
     // known tokens (a shared system prompt, or its own tokens after a preemption).
     std::vector<std::int32_t> known(static_cast<std::size_t>(job->known()));
-    for (std::int32_t i = 0; i < job->known(); ++i) known[static_cast<std::size_t>(i)] = job->token_at(i);
+    for (std::int32_t i = 0; i < job->known(); ++i)
+      known[static_cast<std::size_t>(i)] = job->token_at(i);
     // Never the whole of it: the last known token is always fed, so its logits exist.
     job->n_cached = cfg_.prefix_cache && known.size() >= 2
                         ? kv_.attach(job->slot, known, static_cast<std::int32_t>(known.size()) - 1)
@@ -216,7 +225,8 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   admit(now);
   if (running_.empty()) return events;
   std::vector<Job*> order = running_;
-  std::sort(order.begin(), order.end(), [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+  std::sort(order.begin(), order.end(),
+            [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
   std::int32_t n_decode = 0;
   for (const Job* j : order) n_decode += j->known() - j->n_cached == 1 ? 1 : 0;
   std::int32_t prefill_budget = std::max(cfg_.max_step_tokens - n_decode, kv_.block_size());
@@ -244,8 +254,9 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     if (j->slot < 0) continue;  // preempted below for a higher-ranked job
     const auto n = static_cast<std::int32_t>(j->input.size());
     while (!kv_.reserve(j->slot, n).ok()) {
-      Job* victim = *std::max_element(running_.begin(), running_.end(),
-                                      [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
+      Job* victim =
+          *std::max_element(running_.begin(), running_.end(),
+                            [](const Job* a, const Job* b) { return a->rank() < b->rank(); });
       assert(victim != j || running_.size() > 1);  // the pool holds one full context
       preempt(*victim);
       if (victim == j) break;
@@ -257,7 +268,8 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   // 4. One forward pass over every planned sequence.
   std::vector<SeqStep> steps;
   steps.reserve(planned.size());
-  for (const Job* j : planned) steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false});
+  for (const Job* j : planned)
+    steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false});
   auto logits = llm_.forward_batch(steps);
   ++counters_.steps;
   const Clock::time_point t = Clock::now();

@@ -132,8 +132,8 @@ class Scheduler {
   SchedulerConfig cfg_;
   kv::KvBlockAllocator kv_;  // the KV pool's blocks: which job's positions live where
   std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
-  std::vector<Job*> waiting_;       // sorted: priority desc, then add() order
-  std::vector<Job*> running_;       // admission order
+  std::vector<Job*> waiting_;             // sorted: priority desc, then add() order
+  std::vector<Job*> running_;             // admission order
   std::vector<std::int32_t> free_slots_;  // seq_ids not held by a running job
   std::uint64_t next_order_ = 0;
   SchedulerStats counters_;

@@ -7,11 +7,16 @@ namespace zinfer::sched {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kNone: return "none";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kDeadline: return "deadline";
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kDeadline:
+      return "deadline";
   }
   return "none";
 }
@@ -46,8 +51,8 @@ Result<StepOutput> Sequence::accept_logits(std::span<float> logits) {
   out.samples.push_back(std::move(s));
 
   const bool eog = !params_.ignore_eos && tok_.is_eog(id);
-  const bool stop_id =
-      std::find(params_.stop_token_ids.begin(), params_.stop_token_ids.end(), id) != params_.stop_token_ids.end();
+  const bool stop_id = std::find(params_.stop_token_ids.begin(), params_.stop_token_ids.end(),
+                                 id) != params_.stop_token_ids.end();
   if (eog || stop_id) {
     StepOutput tail = finish(FinishReason::kStop);
     out.text += tail.text;

@@ -9,27 +9,27 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/sched/job_spec.h"
 #include "engine/sample/sampler.h"
 #include "engine/sample/sampling_params.h"
 #include "engine/sample/stop_matcher.h"
+#include "engine/sched/job_spec.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace zinfer::sched {
 
 enum class FinishReason : std::uint8_t {
   kNone = 0,
-  kStop = 1,       // end-of-generation token, stop token id or stop string
-  kLength = 2,     // max_tokens or the context length reached
+  kStop = 1,    // end-of-generation token, stop token id or stop string
+  kLength = 2,  // max_tokens or the context length reached
   kCancelled = 3,
   kDeadline = 4,
 };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
 struct StepOutput {
-  std::vector<std::int32_t> tokens;             // tokens gained this step
-  std::string text;                             // complete UTF-8 released this step
-  std::vector<sample::SampleResult> samples;    // per token: logprob and top logprobs
+  std::vector<std::int32_t> tokens;           // tokens gained this step
+  std::string text;                           // complete UTF-8 released this step
+  std::vector<sample::SampleResult> samples;  // per token: logprob and top logprobs
   FinishReason finish = FinishReason::kNone;
 };
 

@@ -29,7 +29,8 @@ class SequenceRunner {
 
   // Appends tokens to sequence seq_id and returns logits: [tokens.size()][n_vocab] row-major
   // when all_logits, else [n_vocab] for the last token.
-  Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens, bool all_logits);
+  Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens,
+                                     bool all_logits);
   // One forward pass over several sequences; per input, the logits as forward() gives them.
   // Token ids must be in the vocabulary (asserted: they come from a sched::JobSpec, the
   // tokenizer or a fixture). kInvalidParameter (a seq_id repeated or negative, no tokens),

@@ -23,8 +23,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& fi
     ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<SpmTokenizer> spm, SpmTokenizer::from_gguf(file));
     return std::unique_ptr<Tokenizer>(std::move(spm));
   }
-  return make_error(ErrorCode::kModelLoadFailed, "tokenizer.ggml.model '" + *model +
-                                                     "' is not supported (supported: gpt2, gemma4, llama)");
+  return make_error(
+      ErrorCode::kModelLoadFailed,
+      "tokenizer.ggml.model '" + *model + "' is not supported (supported: gpt2, gemma4, llama)");
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool render_special) const {

@@ -36,9 +36,8 @@ double median(std::vector<double> v) {
 std::vector<std::int32_t> ids(std::int32_t n_vocab, int n, int salt) {
   std::vector<std::int32_t> out(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    out[static_cast<std::size_t>(i)] =
-        static_cast<std::int32_t>((static_cast<std::int64_t>(i) * 7919 + salt * 104729 + 11) %
-                                  (n_vocab / 2) + n_vocab / 8);
+    out[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(
+        (static_cast<std::int64_t>(i) * 7919 + salt * 104729 + 11) % (n_vocab / 2) + n_vocab / 8);
   }
   return out;
 }
@@ -68,8 +67,10 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
   const auto t0 = Clock::now();
   for (int s = 0; s < steps; ++s) {
     for (int b = 0; b < batch; ++b) {
-      next[static_cast<std::size_t>(b)] = {static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
-      in[static_cast<std::size_t>(b)] = sched::SeqInput{b, next[static_cast<std::size_t>(b)], false};
+      next[static_cast<std::size_t>(b)] = {
+          static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
+      in[static_cast<std::size_t>(b)] =
+          sched::SeqInput{b, next[static_cast<std::size_t>(b)], false};
     }
     ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
   }
@@ -99,9 +100,11 @@ struct DecodeResult {
 }  // namespace
 
 int run_engine_bench(const EngineBenchArgs& a) {
-  if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.decode_context < 1 || a.repeats < 1 || a.batches.empty() ||
+  if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.decode_context < 1 || a.repeats < 1 ||
+      a.batches.empty() ||
       std::any_of(a.batches.begin(), a.batches.end(), [](int b) { return b < 1; })) {
-    std::cerr << "error: --prompt-tokens, --decode-tokens, --decode-context, --repeats and every --batch must be ≥ 1\n";
+    std::cerr << "error: --prompt-tokens, --decode-tokens, --decode-context, --repeats and every "
+                 "--batch must be ≥ 1\n";
     return 2;
   }
   LlmOptions lo = a.llm;
@@ -113,7 +116,8 @@ int run_engine_bench(const EngineBenchArgs& a) {
   if (!loaded.ok()) return report_bad_input(loaded.error());
   const double load_ms = ms_since(t_load);
   Llm& llm = **loaded;
-  if (llm.options().n_ctx <= a.prompt_tokens || llm.options().n_ctx <= a.decode_context + a.decode_tokens) {
+  if (llm.options().n_ctx <= a.prompt_tokens ||
+      llm.options().n_ctx <= a.decode_context + a.decode_tokens) {
     std::cerr << "error: the model's context (" << llm.options().n_ctx
               << " tokens) is too short for --prompt-tokens / --decode-tokens\n";
     return 2;
@@ -167,20 +171,30 @@ int run_engine_bench(const EngineBenchArgs& a) {
   if (a.json) {
     nlohmann::json j;
     j["device"] = dev.name;
-    j["model"] = {{"file", lo.model_path}, {"name", hp.name}, {"architecture", hp.arch},
-                  {"layers", hp.n_layer}, {"file_bytes", ec ? 0 : file_bytes},
+    j["model"] = {{"file", lo.model_path},
+                  {"name", hp.name},
+                  {"architecture", hp.arch},
+                  {"layers", hp.n_layer},
+                  {"file_bytes", ec ? 0 : file_bytes},
                   {"decode_read_bytes", decode_read_bytes(lo.model_path)}};
     j["options"] = {{"batch_invariant", llm.options().batch_invariant},
                     {"exact_matmul", llm.options().exact_matmul},
-                    {"threads", llm.options().n_threads}, {"repeats", a.repeats},
-                    {"cuda_graphs", llm.options().cuda_graphs}, {"decode_context", a.decode_context}};
-    j["memory"] = {{"device_bytes", dev.device_bytes}, {"weight_bytes", dev.weight_bytes},
-                   {"kv_bytes", dev.kv_bytes}, {"scratch_bytes", dev.scratch_bytes}};
+                    {"threads", llm.options().n_threads},
+                    {"repeats", a.repeats},
+                    {"cuda_graphs", llm.options().cuda_graphs},
+                    {"decode_context", a.decode_context}};
+    j["memory"] = {{"device_bytes", dev.device_bytes},
+                   {"weight_bytes", dev.weight_bytes},
+                   {"kv_bytes", dev.kv_bytes},
+                   {"scratch_bytes", dev.scratch_bytes}};
     j["load_ms"] = load_ms;
-    j["prefill"] = {{"tokens", a.prompt_tokens}, {"ms", p_ms},
+    j["prefill"] = {{"tokens", a.prompt_tokens},
+                    {"ms", p_ms},
                     {"tokens_per_s", a.prompt_tokens * 1000.0 / p_ms}};
     for (const auto& d : decode) {
-      j["decode"].push_back({{"batch", d.batch}, {"steps", a.decode_tokens}, {"ms_per_step", d.ms_per_step},
+      j["decode"].push_back({{"batch", d.batch},
+                             {"steps", a.decode_tokens},
+                             {"ms_per_step", d.ms_per_step},
                              {"tokens_per_s", d.batch * 1000.0 / d.ms_per_step}});
     }
     std::cout << j.dump() << "\n";
@@ -189,13 +203,17 @@ int run_engine_bench(const EngineBenchArgs& a) {
   std::printf("zinfer bench: %s (%s, %d layers, %.0f MB) on %s\n", hp.name.c_str(), hp.arch.c_str(),
               hp.n_layer, ec ? 0.0 : static_cast<double>(file_bytes) / 1e6, dev.name.c_str());
   if (dev.name != "cpu") {
-    std::printf("  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB, working memory %.0f MiB), residency %s; "
-                "batch-invariant matmuls %s; decode graphs %s\n",
-                static_cast<double>(dev.device_bytes) / 1048576.0, static_cast<double>(dev.weight_bytes) / 1048576.0,
-                static_cast<double>(dev.kv_bytes) / 1048576.0, static_cast<double>(dev.scratch_bytes) / 1048576.0,
-                dev.vram_resident ? "verified" : "NOT verified",
-                llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
-                llm.options().cuda_graphs ? "on" : "off");
+    std::printf(
+        "  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB, working memory %.0f MiB), "
+        "residency %s; "
+        "batch-invariant matmuls %s; decode graphs %s\n",
+        static_cast<double>(dev.device_bytes) / 1048576.0,
+        static_cast<double>(dev.weight_bytes) / 1048576.0,
+        static_cast<double>(dev.kv_bytes) / 1048576.0,
+        static_cast<double>(dev.scratch_bytes) / 1048576.0,
+        dev.vram_resident ? "verified" : "NOT verified",
+        llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
+        llm.options().cuda_graphs ? "on" : "off");
   } else {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 llm.options().exact_matmul ? "exact float" : "Q8-activation");
@@ -204,8 +222,8 @@ int run_engine_bench(const EngineBenchArgs& a) {
   std::printf("  prefill %5d tokens      %9.2f ms        %9.1f tokens/s\n", a.prompt_tokens, p_ms,
               a.prompt_tokens * 1000.0 / p_ms);
   for (const auto& d : decode) {
-    std::printf("  decode  batch %3d        %9.3f ms/step   %9.1f tokens/s (%.1f per sequence)\n", d.batch,
-                d.ms_per_step, d.batch * 1000.0 / d.ms_per_step, 1000.0 / d.ms_per_step);
+    std::printf("  decode  batch %3d        %9.3f ms/step   %9.1f tokens/s (%.1f per sequence)\n",
+                d.batch, d.ms_per_step, d.batch * 1000.0 / d.ms_per_step, 1000.0 / d.ms_per_step);
   }
   return 0;
 }

@@ -8,13 +8,15 @@
 namespace zinfer::cli {
 
 std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
 std::vector<sched::JobEvent> StubEngine::step(sched::Clock::time_point) {
   if (step_us_ > 0) {
-    next_step_ = std::max(next_step_ + std::chrono::microseconds(step_us_), std::chrono::steady_clock::now());
+    next_step_ = std::max(next_step_ + std::chrono::microseconds(step_us_),
+                          std::chrono::steady_clock::now());
     std::this_thread::sleep_until(next_step_);
   }
   std::vector<sched::JobEvent> events;

@@ -27,7 +27,8 @@ class StubEngine final : public worker::JobEngine {
   }
   const worker::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
-    jobs_.emplace(spec.id, Job{spec.params().max_tokens, 0, static_cast<std::int32_t>(spec.prompt().size())});
+    jobs_.emplace(
+        spec.id, Job{spec.params().max_tokens, 0, static_cast<std::int32_t>(spec.prompt().size())});
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {

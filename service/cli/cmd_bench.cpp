@@ -42,8 +42,8 @@ struct BenchArgs {
   EngineBenchArgs engine;
   bool service = false;
   int clients = 2;
-  int jobs = 32;          // per client
-  int tokens = 4000;      // per job, throughput phase
+  int jobs = 32;      // per client
+  int tokens = 4000;  // per job, throughput phase
   int latency_tokens = 1000;
   std::int64_t step_us = 1000;  // latency phase engine step period
 };
@@ -55,7 +55,8 @@ struct ClientResult {
 };
 
 // One DEALER client: submits `jobs` jobs at once and reads until every one is done.
-ClientResult run_client(const std::string& endpoint, int client, int jobs, int tokens, bool measure) {
+ClientResult run_client(const std::string& endpoint, int client, int jobs, int tokens,
+                        bool measure) {
   pthread_setname_np(pthread_self(), "bench-client");
   ClientResult r;
   client::DealerOptions options;
@@ -76,7 +77,8 @@ ClientResult run_client(const std::string& endpoint, int client, int jobs, int t
     const std::string frame = protocol::encode_client(protocol::ClientMessage(m));
     s.send(frame);
   }
-  if (measure) r.latency_us.reserve(static_cast<std::size_t>(jobs) * static_cast<std::size_t>(tokens));
+  if (measure)
+    r.latency_us.reserve(static_cast<std::size_t>(jobs) * static_cast<std::size_t>(tokens));
   int done = 0;
   std::uint64_t seen = 0;
   while (done < jobs) {
@@ -119,7 +121,9 @@ PhaseResult run_clients(const BenchArgs& a, const std::string& endpoint, int tok
   std::vector<ClientResult> results(static_cast<std::size_t>(a.clients));
   std::vector<std::thread> clients;
   for (int c = 0; c < a.clients; ++c) {
-    clients.emplace_back([&, c] { results[static_cast<std::size_t>(c)] = run_client(endpoint, c, a.jobs, tokens, measure); });
+    clients.emplace_back([&, c] {
+      results[static_cast<std::size_t>(c)] = run_client(endpoint, c, a.jobs, tokens, measure);
+    });
   }
   for (auto& t : clients) t.join();
   PhaseResult p;
@@ -133,7 +137,8 @@ PhaseResult run_clients(const BenchArgs& a, const std::string& endpoint, int tok
 }
 
 // The service: a Worker with the stub engine.
-Result<PhaseResult> run_service(const BenchArgs& a, int tokens, std::int64_t step_us, bool measure) {
+Result<PhaseResult> run_service(const BenchArgs& a, int tokens, std::int64_t step_us,
+                                bool measure) {
   worker::WorkerConfig cfg;
   cfg.bind = "tcp://127.0.0.1:0";
   cfg.max_queued = 1 << 20;
@@ -176,8 +181,9 @@ Result<PhaseResult> run_transport_floor(const BenchArgs& a, int tokens, std::int
       const int id_len = zmq_recv(router, buf, sizeof(buf), 0);
       std::string peer(buf, static_cast<std::size_t>(std::max(id_len, 0)));
       const int m = zmq_recv(router, buf, sizeof(buf), 0);
-      auto msg = protocol::decode_client({reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(std::max(m, 0))},
-                                         protocol::DecodeLimits{});
+      auto msg = protocol::decode_client(
+          {reinterpret_cast<const std::uint8_t*>(buf), static_cast<std::size_t>(std::max(m, 0))},
+          protocol::DecodeLimits{});
       if (msg.ok()) jobs.push_back({peer, std::get<protocol::SubmitMsg>(*msg).job_id});
     }
     auto next = Clock::now();
@@ -188,7 +194,8 @@ Result<PhaseResult> run_transport_floor(const BenchArgs& a, int tokens, std::int
       for (const Job& j : jobs) {
         std::string frame;
         if (t + 1 < tokens) {
-          frame = protocol::encode(protocol::TokenMsg{j.job_id, static_cast<std::uint64_t>(t), {t}, stamp, {}});
+          frame = protocol::encode(
+              protocol::TokenMsg{j.job_id, static_cast<std::uint64_t>(t), {t}, stamp, {}});
         } else {
           protocol::DoneMsg d;
           d.job_id = j.job_id;
@@ -223,8 +230,10 @@ int run_bench(const BenchArgs& a) {
       std::cerr << "error: give one of --model (the engine) or --service (the service layer)\n";
       return 2;
     }
-    if (!a.engine.json) spdlog::set_level(spdlog::level::warn);
-    else spdlog::set_level(spdlog::level::err);
+    if (!a.engine.json)
+      spdlog::set_level(spdlog::level::warn);
+    else
+      spdlog::set_level(spdlog::level::err);
     return run_engine_bench(a.engine);
   }
   if (!a.service) {
@@ -239,8 +248,9 @@ int run_bench(const BenchArgs& a) {
   worker::service_log().set_level(spdlog::level::warn);
   cpu_set_t set;
   CPU_ZERO(&set);
-  const int cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-                                                                   : static_cast<int>(std::thread::hardware_concurrency());
+  const int cores = sched_getaffinity(0, sizeof(set), &set) == 0
+                        ? CPU_COUNT(&set)
+                        : static_cast<int>(std::thread::hardware_concurrency());
 
   auto tp_r = run_service(a, a.tokens, 0, false);
   if (!tp_r.ok()) {
@@ -249,15 +259,18 @@ int run_bench(const BenchArgs& a) {
   }
   PhaseResult& tp = *tp_r;
   const double fps = static_cast<double>(tp.merged.frames) / tp.seconds;
-  std::printf("service throughput: %llu frames in %.3f s = %.0f frames/s (%d clients × %d jobs × %d tokens, "
-              "engine unpaced, %d cores)%s\n",
-              static_cast<unsigned long long>(tp.merged.frames), tp.seconds, fps, a.clients, a.jobs, a.tokens, cores,
-              tp.merged.errors > 0 ? " — ERRORS" : "");
+  std::printf(
+      "service throughput: %llu frames in %.3f s = %.0f frames/s (%d clients × %d jobs × %d "
+      "tokens, "
+      "engine unpaced, %d cores)%s\n",
+      static_cast<unsigned long long>(tp.merged.frames), tp.seconds, fps, a.clients, a.jobs,
+      a.tokens, cores, tp.merged.errors > 0 ? " — ERRORS" : "");
 
   auto floor_r = run_transport_floor(a, a.latency_tokens, a.step_us);
   auto lat_r = run_service(a, a.latency_tokens, a.step_us, true);
   if (!lat_r.ok() || !floor_r.ok()) {
-    std::cerr << "error: " << (lat_r.ok() ? floor_r.error().message : lat_r.error().message) << "\n";
+    std::cerr << "error: " << (lat_r.ok() ? floor_r.error().message : lat_r.error().message)
+              << "\n";
     return 1;
   }
   PhaseResult& lat = *lat_r;
@@ -265,13 +278,16 @@ int run_bench(const BenchArgs& a) {
   auto& f = floor_r->merged.latency_us;
   const double p50 = percentile(v, 0.50), p99 = percentile(v, 0.99), p999 = percentile(v, 0.999);
   const double f50 = percentile(f, 0.50), f99 = percentile(f, 0.99);
-  std::printf("latency per frame, engine step → client decoded (engine step every %lld µs, %d jobs → %.0f frames/s):\n"
-              "  service          p50 %7.1f µs  p99 %7.1f µs  p99.9 %7.1f µs  (%zu frames)%s\n"
-              "  transport floor  p50 %7.1f µs  p99 %7.1f µs  (same frames sent by one thread on a bare ROUTER)\n"
-              "  added by service p50 %7.1f µs  p99 %7.1f µs\n",
-              static_cast<long long>(a.step_us), a.clients * a.jobs,
-              static_cast<double>(lat.merged.frames) / lat.seconds, p50, p99, p999, v.size(),
-              lat.merged.errors > 0 ? " — ERRORS" : "", f50, f99, p50 - f50, p99 - f99);
+  std::printf(
+      "latency per frame, engine step → client decoded (engine step every %lld µs, %d jobs → %.0f "
+      "frames/s):\n"
+      "  service          p50 %7.1f µs  p99 %7.1f µs  p99.9 %7.1f µs  (%zu frames)%s\n"
+      "  transport floor  p50 %7.1f µs  p99 %7.1f µs  (same frames sent by one thread on a bare "
+      "ROUTER)\n"
+      "  added by service p50 %7.1f µs  p99 %7.1f µs\n",
+      static_cast<long long>(a.step_us), a.clients * a.jobs,
+      static_cast<double>(lat.merged.frames) / lat.seconds, p50, p99, p999, v.size(),
+      lat.merged.errors > 0 ? " — ERRORS" : "", f50, f99, p50 - f50, p99 - f99);
   return tp.merged.errors + lat.merged.errors + floor_r->merged.errors > 0 ? 1 : 0;
 }
 
@@ -280,31 +296,44 @@ int run_bench(const BenchArgs& a) {
 Command register_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   a->engine.llm.device = "auto";
-  CLI::App* sub = app.add_subcommand(
-      "bench", "Benchmarks (--model FILE: engine speed on a device; --service: the ZeroMQ service layer alone)");
-  sub->add_option("-m,--model", a->engine.llm.model_path, "GGUF model: measure prefill and decode speed");
-  sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")->capture_default_str();
-  sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")->capture_default_str();
+  CLI::App* sub = app.add_subcommand("bench",
+                                     "Benchmarks (--model FILE: engine speed on a device; "
+                                     "--service: the ZeroMQ service layer alone)");
+  sub->add_option("-m,--model", a->engine.llm.model_path,
+                  "GGUF model: measure prefill and decode speed");
+  sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")
+      ->capture_default_str();
+  sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")
+      ->capture_default_str();
+  sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")
+      ->capture_default_str();
   sub->add_option("--decode-context", a->engine.decode_context,
                   "Tokens each sequence holds before the timed decode steps")
       ->capture_default_str();
-  sub->add_option("--batch", a->engine.batches, "Concurrent sequences of a decode run (repeatable, e.g. --batch 1 --batch 32)")
+  sub->add_option("--batch", a->engine.batches,
+                  "Concurrent sequences of a decode run (repeatable, e.g. --batch 1 --batch 32)")
       ->capture_default_str();
-  sub->add_option("--repeats", a->engine.repeats, "Runs per measurement (the median is printed)")->capture_default_str();
+  sub->add_option("--repeats", a->engine.repeats, "Runs per measurement (the median is printed)")
+      ->capture_default_str();
   sub->add_option("-t,--threads", a->engine.llm.n_threads, "CPU threads (0 = all cores)");
-  sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul, "CPU: llama.cpp-style Q8 activations");
+  sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul,
+                "CPU: llama.cpp-style Q8 activations");
   sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
-  sub->add_flag("--no-graphs{false}", a->engine.llm.cuda_graphs,
-                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag(
+      "--no-graphs{false}", a->engine.llm.cuda_graphs,
+      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
   sub->add_flag("--json", a->engine.json, "Print one JSON object");
-  sub->add_flag("--service", a->service, "Measure the service layer with a trivial engine over TCP loopback");
+  sub->add_flag("--service", a->service,
+                "Measure the service layer with a trivial engine over TCP loopback");
   sub->add_option("--clients", a->clients, "DEALER clients (threads)")->capture_default_str();
   sub->add_option("--jobs", a->jobs, "Concurrent jobs per client")->capture_default_str();
-  sub->add_option("--tokens", a->tokens, "Tokens per job in the throughput run")->capture_default_str();
-  sub->add_option("--latency-tokens", a->latency_tokens, "Tokens per job in the latency run")->capture_default_str();
-  sub->add_option("--step-us", a->step_us, "Engine step period in the latency run (µs)")->capture_default_str();
+  sub->add_option("--tokens", a->tokens, "Tokens per job in the throughput run")
+      ->capture_default_str();
+  sub->add_option("--latency-tokens", a->latency_tokens, "Tokens per job in the latency run")
+      ->capture_default_str();
+  sub->add_option("--step-us", a->step_us, "Engine step period in the latency run (µs)")
+      ->capture_default_str();
   return Command{sub, [a] { return run_bench(*a); }};
 }
 

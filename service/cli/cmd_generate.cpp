@@ -58,7 +58,8 @@ int run_generate(GenerateArgs& a) {
     std::cerr << "error: the prompt encodes to no tokens\n";
     return 2;
   }
-  auto spec = sched::JobSpec::check(std::move(prompt_ids), a.gen, {llm.hparams().n_vocab, llm.options().n_ctx});
+  auto spec = sched::JobSpec::check(std::move(prompt_ids), a.gen,
+                                    {llm.hparams().n_vocab, llm.options().n_ctx});
   if (!spec.ok()) {
     std::cerr << "error: " << spec.error().message << "\n";
     return 2;
@@ -75,7 +76,8 @@ int run_generate(GenerateArgs& a) {
     auto t0 = std::chrono::steady_clock::now();
     auto logits = run.forward(0, seq.pending_input(), false);
     if (!logits.ok()) {
-      std::cerr << "\nerror: " << error_code_name(logits.error().code) << ": " << logits.error().message << "\n";
+      std::cerr << "\nerror: " << error_code_name(logits.error().code) << ": "
+                << logits.error().message << "\n";
       return 1;
     }
     auto step = seq.accept_logits(*logits);
@@ -84,7 +86,8 @@ int run_generate(GenerateArgs& a) {
       return 1;
     }
     if (first) {
-      prompt_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      prompt_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       t_decode = std::chrono::steady_clock::now();
       first = false;
     }
@@ -92,7 +95,8 @@ int run_generate(GenerateArgs& a) {
     if (!step->text.empty()) ends_with_newline = step->text.back() == '\n';
   }
   const double decode_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode)
+          .count();
   // The statistics go to stderr on a line of their own, also when the text has no final newline.
   if (!ends_with_newline) std::cout << "\n";
   std::cout << std::flush;
@@ -102,13 +106,14 @@ int run_generate(GenerateArgs& a) {
     for (auto id : seq.generated()) std::cerr << " " << id;
     std::cerr << "\n";
   }
-  std::fprintf(stderr,
-               "[%s] load %.0f ms | prompt %zu tokens in %.1f ms (%.1f tok/s) | generated %.0f tokens, "
-               "decode %.1f tok/s | finish: %s\n",
-               llm.device_report().name.c_str(), load_ms, n_prompt, prompt_ms,
-               1000.0 * static_cast<double>(n_prompt) / std::max(prompt_ms, 1e-3), n_gen,
-               n_gen > 1 ? 1000.0 * (n_gen - 1) / std::max(decode_ms, 1e-3) : 0.0,
-               sched::finish_reason_name(seq.finish_reason()));
+  std::fprintf(
+      stderr,
+      "[%s] load %.0f ms | prompt %zu tokens in %.1f ms (%.1f tok/s) | generated %.0f tokens, "
+      "decode %.1f tok/s | finish: %s\n",
+      llm.device_report().name.c_str(), load_ms, n_prompt, prompt_ms,
+      1000.0 * static_cast<double>(n_prompt) / std::max(prompt_ms, 1e-3), n_gen,
+      n_gen > 1 ? 1000.0 * (n_gen - 1) / std::max(decode_ms, 1e-3) : 0.0,
+      sched::finish_reason_name(seq.finish_reason()));
   return 0;
 }
 
@@ -116,35 +121,43 @@ int run_generate(GenerateArgs& a) {
 
 Command register_generate(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
-  args->llm.device = "auto";  // cuda:0 when a GPU is present
+  args->llm.device = "auto";              // cuda:0 when a GPU is present
   args->gen.sampling.temperature = 0.0f;  // greedy unless --temp is given
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt and stream it");
   sub->add_option("-m,--model", args->llm.model_path, "GGUF model file")->required();
   sub->add_option("-p,--prompt", args->prompt, "Plain prompt (special-token text is parsed)");
-  sub->add_option("-c,--chat", args->chat, "User message, formatted with the model's chat template");
+  sub->add_option("-c,--chat", args->chat,
+                  "User message, formatted with the model's chat template");
   sub->add_option("--system", args->system, "System message for --chat");
-  sub->add_option("-n,--max-tokens", args->gen.max_tokens, "Tokens to generate")->check(CLI::Range(1, 1 << 20));
-  sub->add_option("--temp", args->gen.sampling.temperature, "Temperature (0 = greedy, the default)");
+  sub->add_option("-n,--max-tokens", args->gen.max_tokens, "Tokens to generate")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--temp", args->gen.sampling.temperature,
+                  "Temperature (0 = greedy, the default)");
   sub->add_option("--top-k", args->gen.sampling.top_k, "Top-k (0 = off)");
   sub->add_option("--top-p", args->gen.sampling.top_p, "Top-p (1 = off)");
   sub->add_option("--min-p", args->gen.sampling.min_p, "Min-p (0 = off)");
-  sub->add_option("--repeat-penalty", args->gen.sampling.repetition_penalty, "Repetition penalty (1 = off)");
+  sub->add_option("--repeat-penalty", args->gen.sampling.repetition_penalty,
+                  "Repetition penalty (1 = off)");
   sub->add_option("--presence-penalty", args->gen.sampling.presence_penalty, "Presence penalty");
   sub->add_option("--frequency-penalty", args->gen.sampling.frequency_penalty, "Frequency penalty");
   sub->add_option("--seed", args->gen.sampling.seed, "Sampling seed");
   sub->add_option("--stop", args->gen.stop, "Stop string (repeatable)");
   sub->add_flag("--ignore-eos", args->gen.ignore_eos, "Do not stop at end-of-generation tokens");
-  sub->add_option("--device", args->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
+  sub->add_option("--device", args->llm.device,
+                  "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();
   sub->add_option("--tokenizer-pre", args->llm.tokenizer_pre,
                   "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
   sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
-  sub->add_flag("--q8-act{false}", args->llm.exact_matmul,
-               "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
-  sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant, "CUDA: cuBLAS for prompt-sized matmuls");
-  sub->add_flag("--no-graphs{false}", args->llm.cuda_graphs,
-                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag(
+      "--q8-act{false}", args->llm.exact_matmul,
+      "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+  sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant,
+                "CUDA: cuBLAS for prompt-sized matmuls");
+  sub->add_flag(
+      "--no-graphs{false}", args->llm.cuda_graphs,
+      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;

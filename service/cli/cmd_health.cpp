@@ -46,11 +46,15 @@ json ask(const HealthArgs& a, const std::string& type, std::string& why, bool& b
     why = client.error().message;
     return json();
   }
-  const std::vector<std::uint8_t> req = json::to_msgpack(json{{"v", protocol::kProtocolVersion}, {"type", type}});
-  (*client)->send(std::string_view(reinterpret_cast<const char*>(req.data()), req.size()), /*dont_wait=*/true);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
+  const std::vector<std::uint8_t> req =
+      json::to_msgpack(json{{"v", protocol::kProtocolVersion}, {"type", type}});
+  (*client)->send(std::string_view(reinterpret_cast<const char*>(req.data()), req.size()),
+                  /*dont_wait=*/true);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(a.timeout_s);
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       why = "no " + type + " reply from " + a.connect + " within " + seconds_text(a.timeout_s);
       return json();
@@ -58,7 +62,8 @@ json ask(const HealthArgs& a, const std::string& type, std::string& why, bool& b
     client::Frame frame;
     if (!(*client)->recv(frame, static_cast<int>(left.count()))) continue;
     const auto bytes = frame.bytes();
-    json j = json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+    json j =
+        json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
     // Token frames of other jobs cannot reach this fresh identity; anything but the answer is
     // a protocol error worth reporting.
     if (j.is_object() && j.value("type", "") == type) return j;
@@ -82,8 +87,8 @@ int run_health(const HealthArgs& a) {
     return 3;
   }
   if (a.require_resident && !reply.value("vram_resident", false)) {
-    std::cerr << "error: the worker's model is not verified resident in VRAM (device " << reply.value("device", "?")
-              << ")\n";
+    std::cerr << "error: the worker's model is not verified resident in VRAM (device "
+              << reply.value("device", "?") << ")\n";
     return 3;
   }
   return 0;
@@ -94,10 +99,13 @@ int run_health(const HealthArgs& a) {
 Command register_health(CLI::App& app) {
   auto a = std::make_shared<HealthArgs>();
   CLI::App* sub = app.add_subcommand(
-      "health", "Ask a worker for its health (exit 0 = ready; for probes) or, with --stats, its counters");
-  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")->required();
-  sub->add_option("--timeout", a->timeout_s, "Seconds to wait for the reply")->capture_default_str()->check(
-      CLI::Range(0.001, 3600.0));
+      "health",
+      "Ask a worker for its health (exit 0 = ready; for probes) or, with --stats, its counters");
+  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")
+      ->required();
+  sub->add_option("--timeout", a->timeout_s, "Seconds to wait for the reply")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
   sub->add_flag("--stats", a->stats, "Ask for the stats counters instead of health");
   sub->add_flag("--require-resident", a->require_resident,
                 "Also require the model to be verified resident in VRAM (GPU workers)");

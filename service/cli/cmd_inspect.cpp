@@ -55,9 +55,9 @@ constexpr HyperKey kHyperKeys[] = {
     {"vocab_size", true},
 };
 
-
 bool is_unsigned(ValueType t) {
-  return t == ValueType::kUInt8 || t == ValueType::kUInt16 || t == ValueType::kUInt32 || t == ValueType::kUInt64;
+  return t == ValueType::kUInt8 || t == ValueType::kUInt16 || t == ValueType::kUInt32 ||
+         t == ValueType::kUInt64;
 }
 
 // "string[49152]", or "array[2]" for arrays of arrays.
@@ -66,7 +66,8 @@ std::string array_summary(const MetaValue& v) {
 }
 
 std::string type_label(const MetaValue& v) {
-  if (v.type == ValueType::kArray) return "array[" + std::string(gguf::value_type_name(v.elem_type)) + "]";
+  if (v.type == ValueType::kArray)
+    return "array[" + std::string(gguf::value_type_name(v.elem_type)) + "]";
   return std::string(gguf::value_type_name(v.type));
 }
 
@@ -164,7 +165,8 @@ Summary summarize(const GgufFile& f) {
   }
   s.tok_model = f.find("tokenizer.ggml.model");
   s.tok_pre = f.find("tokenizer.ggml.pre");
-  if (const MetaValue* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->type == ValueType::kArray) {
+  if (const MetaValue* tokens = f.find("tokenizer.ggml.tokens");
+      tokens && tokens->type == ValueType::kArray) {
     s.tok_vocab = tokens->arr.size();
   }
   s.chat_template = f.find("tokenizer.chat_template");
@@ -197,7 +199,8 @@ void print_text(const InspectOptions& opt, const GgufFile& f, const Summary& s, 
     for (const auto& [key, v] : s.hyper) width = std::max(width, key.size());
     out << "\nhyperparameters\n";
     for (const auto& [key, v] : s.hyper) {
-      out << "  " << std::left << std::setw(static_cast<int>(width + 2)) << key << meta_text(v) << '\n';
+      out << "  " << std::left << std::setw(static_cast<int>(width + 2)) << key << meta_text(v)
+          << '\n';
     }
   }
 
@@ -205,30 +208,30 @@ void print_text(const InspectOptions& opt, const GgufFile& f, const Summary& s, 
   row("model", meta_text(s.tok_model));
   row("pre", meta_text(s.tok_pre));
   row("vocab size", s.tok_vocab ? std::to_string(*s.tok_vocab) : "-");
-  row("chat template",
-      s.chat_template && s.chat_template->type == ValueType::kString
-          ? "present (" + std::to_string(s.chat_template->s.size()) + " bytes)"
-          : "absent");
+  row("chat template", s.chat_template && s.chat_template->type == ValueType::kString
+                           ? "present (" + std::to_string(s.chat_template->s.size()) + " bytes)"
+                           : "absent");
 
   std::size_t name_w = 4;
   for (const auto& t : f.tensors()) name_w = std::max(name_w, t.name.size());
   out << "\ntensors (" << f.tensors().size() << ")\n";
-  out << "  " << std::left << std::setw(static_cast<int>(name_w + 2)) << "name" << std::setw(7) << "type"
-      << std::setw(22) << "shape (ne)" << std::right << std::setw(12) << "bytes" << '\n';
+  out << "  " << std::left << std::setw(static_cast<int>(name_w + 2)) << "name" << std::setw(7)
+      << "type" << std::setw(22) << "shape (ne)" << std::right << std::setw(12) << "bytes" << '\n';
   for (const auto& t : f.tensors()) {
     out << "  " << std::left << std::setw(static_cast<int>(name_w + 2)) << t.name << std::setw(7)
-        << quant::type_name(t.type) << std::setw(22) << shape_text(t) << std::right << std::setw(12) << t.nbytes
-        << '\n';
+        << quant::type_name(t.type) << std::setw(22) << shape_text(t) << std::right << std::setw(12)
+        << t.nbytes << '\n';
   }
 
   out << "\ntotals by type\n";
-  out << "  " << std::left << std::setw(7) << "type" << std::right << std::setw(9) << "tensors" << std::setw(15)
-      << "elements" << std::setw(15) << "bytes" << '\n';
+  out << "  " << std::left << std::setw(7) << "type" << std::right << std::setw(9) << "tensors"
+      << std::setw(15) << "elements" << std::setw(15) << "bytes" << '\n';
   const auto total_row = [&](std::string_view label, const TypeTotal& t) {
-    out << "  " << std::left << std::setw(7) << label << std::right << std::setw(9) << t.tensors << std::setw(15)
-        << t.elements << std::setw(15) << t.bytes << '\n';
+    out << "  " << std::left << std::setw(7) << label << std::right << std::setw(9) << t.tensors
+        << std::setw(15) << t.elements << std::setw(15) << t.bytes << '\n';
   };
-  for (const auto& [type, total] : s.totals) total_row(quant::type_name(static_cast<quant::GgmlType>(type)), total);
+  for (const auto& [type, total] : s.totals)
+    total_row(quant::type_name(static_cast<quant::GgmlType>(type)), total);
   total_row("total", s.all);
 
   if (opt.metadata) {
@@ -236,8 +239,8 @@ void print_text(const InspectOptions& opt, const GgufFile& f, const Summary& s, 
     for (const auto& [key, v] : f.metadata()) key_w = std::max(key_w, key.size());
     out << "\nmetadata (" << f.metadata().size() << " keys)\n";
     for (const auto& [key, v] : f.metadata()) {
-      out << "  " << std::left << std::setw(static_cast<int>(key_w + 2)) << key << std::setw(16) << type_label(v)
-          << value_text(v) << '\n';
+      out << "  " << std::left << std::setw(static_cast<int>(key_w + 2)) << key << std::setw(16)
+          << type_label(v) << value_text(v) << '\n';
     }
   }
 }
@@ -280,7 +283,8 @@ void print_json(const InspectOptions& opt, const GgufFile& f, const Summary& s, 
   } else {
     w.null();
   }
-  w.key("chat_template").value(s.chat_template != nullptr && s.chat_template->type == ValueType::kString);
+  w.key("chat_template")
+      .value(s.chat_template != nullptr && s.chat_template->type == ValueType::kString);
   w.end_object();
   w.key("tensors").begin_array();
   for (const auto& t : f.tensors()) {
@@ -351,7 +355,8 @@ int run_inspect(const InspectOptions& opt, std::ostream& out, std::ostream& err)
 
 Command register_inspect(CLI::App& app) {
   auto opt = std::make_shared<InspectOptions>();
-  CLI::App* sub = app.add_subcommand("inspect", "Show a GGUF file's header, hyperparameters, tokenizer and tensors");
+  CLI::App* sub = app.add_subcommand(
+      "inspect", "Show a GGUF file's header, hyperparameters, tokenizer and tensors");
   sub->add_option("file", opt->path, "GGUF model file")->required();
   sub->add_flag("--json", opt->json, "Print one JSON object instead of text");
   sub->add_flag("--metadata", opt->metadata, "Also list every metadata key (arrays as type[len])");

@@ -23,12 +23,12 @@ struct MkmodelArgs {
 };
 
 void print_presets() {
-  std::printf("%-14s %-6s %6s %6s %6s %5s %4s %8s %10s %s\n", "preset", "arch", "layers", "embd", "ff", "heads",
-              "kv", "vocab", "rope_base", "tied");
+  std::printf("%-14s %-6s %6s %6s %6s %5s %4s %8s %10s %s\n", "preset", "arch", "layers", "embd",
+              "ff", "heads", "kv", "vocab", "rope_base", "tied");
   for (const auto& p : model::synthetic_presets()) {
     std::printf("%-14s %-6s %6d %6d %6d %5d %4d %8d %10g %s\n", std::string(p.name).c_str(),
-                std::string(p.arch).c_str(), p.n_layer, p.n_embd, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab,
-                static_cast<double>(p.rope_base), p.tied_output ? "yes" : "no");
+                std::string(p.arch).c_str(), p.n_layer, p.n_embd, p.n_ff, p.n_head, p.n_head_kv,
+                p.n_vocab, static_cast<double>(p.rope_base), p.tied_output ? "yes" : "no");
   }
 }
 
@@ -51,11 +51,13 @@ int run_mkmodel(const MkmodelArgs& a) {
   o.type = *type;
   o.seed = a.seed;
   o.n_layers = a.layers;
-  o.embed_output = a.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
+  o.embed_output =
+      a.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
   const auto t0 = std::chrono::steady_clock::now();
   auto report = model::write_synthetic_model(o, a.out);
   if (!report.ok()) {
-    std::fprintf(stderr, "mkmodel: %s: %s\n", std::string(error_code_name(report.error().code)).c_str(),
+    std::fprintf(stderr, "mkmodel: %s: %s\n",
+                 std::string(error_code_name(report.error().code)).c_str(),
                  report.error().message.c_str());
     return 1;
   }
@@ -63,18 +65,23 @@ int run_mkmodel(const MkmodelArgs& a) {
   // One line per (ne0, requested, used) instead of one per tensor: real shapes repeat per layer.
   std::map<std::tuple<std::int64_t, std::string, std::string>, std::pair<int, std::string>> groups;
   for (const auto& t : report->fallbacks) {
-    auto& g = groups[{t.ne[0], std::string(quant::type_name(t.requested)), std::string(quant::type_name(t.type))}];
+    auto& g = groups[{t.ne[0], std::string(quant::type_name(t.requested)),
+                      std::string(quant::type_name(t.type))}];
     if (g.first++ == 0) g.second = t.name;
   }
   for (const auto& [key, g] : groups) {
-    std::fprintf(stderr, "mkmodel: %d tensor(s) with ne0=%lld (e.g. %s): not a multiple of the %s block, using %s\n",
-                 g.first, static_cast<long long>(std::get<0>(key)), g.second.c_str(), std::get<1>(key).c_str(),
-                 std::get<2>(key).c_str());
+    std::fprintf(
+        stderr,
+        "mkmodel: %d tensor(s) with ne0=%lld (e.g. %s): not a multiple of the %s block, using %s\n",
+        g.first, static_cast<long long>(std::get<0>(key)), g.second.c_str(),
+        std::get<1>(key).c_str(), std::get<2>(key).c_str());
   }
-  std::printf("wrote %s: preset %s, type %s, seed %llu, %zu tensors, %.1fM params, %.1f MiB in %.1f s\n",
-              a.out.c_str(), a.preset.c_str(), std::string(quant::type_name(*type)).c_str(),
-              static_cast<unsigned long long>(a.seed), report->n_tensors, static_cast<double>(report->n_params) / 1e6,
-              static_cast<double>(report->file_size) / (1024.0 * 1024.0), secs);
+  std::printf(
+      "wrote %s: preset %s, type %s, seed %llu, %zu tensors, %.1fM params, %.1f MiB in %.1f s\n",
+      a.out.c_str(), a.preset.c_str(), std::string(quant::type_name(*type)).c_str(),
+      static_cast<unsigned long long>(a.seed), report->n_tensors,
+      static_cast<double>(report->n_params) / 1e6,
+      static_cast<double>(report->file_size) / (1024.0 * 1024.0), secs);
   return 0;
 }
 
@@ -82,12 +89,15 @@ int run_mkmodel(const MkmodelArgs& a) {
 
 Command register_mkmodel(CLI::App& app) {
   auto args = std::make_shared<MkmodelArgs>();
-  CLI::App* sub = app.add_subcommand("mkmodel", "Write a synthetic GGUF model with real shapes and random weights");
+  CLI::App* sub = app.add_subcommand(
+      "mkmodel", "Write a synthetic GGUF model with real shapes and random weights");
   sub->add_option("--preset", args->preset, "Model shape (see --list)");
-  sub->add_option("--type", args->type, "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K")
+  sub->add_option("--type", args->type,
+                  "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K")
       ->capture_default_str();
   sub->add_option("--out", args->out, "Output .gguf path");
-  sub->add_option("--seed", args->seed, "Random seed (same seed, same bytes)")->capture_default_str();
+  sub->add_option("--seed", args->seed, "Random seed (same seed, same bytes)")
+      ->capture_default_str();
   sub->add_option("--layers", args->layers, "Override the preset's layer count (0 = preset's)");
   sub->add_flag("--mix", args->mix, "llama.cpp-style output/embedding types (Q6_K or Q8_0)");
   sub->add_flag("--list", args->list, "List presets and exit");

@@ -46,13 +46,17 @@ std::string check_flags(const ServeArgs& a) {
   if (a.sched.max_running < 1 || a.sched.max_running > 1024) {
     return "--max-running must be in [1, 1024], got " + std::to_string(a.sched.max_running);
   }
-  if (a.sched.max_step_tokens < 1) return "--max-step-tokens must be ≥ 1, got " + std::to_string(a.sched.max_step_tokens);
+  if (a.sched.max_step_tokens < 1)
+    return "--max-step-tokens must be ≥ 1, got " + std::to_string(a.sched.max_step_tokens);
   if (a.llm.n_ctx < 16) return "--ctx must be ≥ 16, got " + std::to_string(a.llm.n_ctx);
-  if (a.llm.n_threads < 0) return "--threads must be ≥ 0 (0 = all cores), got " + std::to_string(a.llm.n_threads);
-  if (a.kv_cache_mb < 0) return "--kv-cache-mb must be ≥ 0 (0 = automatic), got " + std::to_string(a.kv_cache_mb);
+  if (a.llm.n_threads < 0)
+    return "--threads must be ≥ 0 (0 = all cores), got " + std::to_string(a.llm.n_threads);
+  if (a.kv_cache_mb < 0)
+    return "--kv-cache-mb must be ≥ 0 (0 = automatic), got " + std::to_string(a.kv_cache_mb);
   auto level = spdlog::level::from_str(a.log_level);
   if (level == spdlog::level::off && a.log_level != "off") {
-    return "--log-level must be one of trace, debug, info, warn, error, critical, off; got '" + a.log_level + "'";
+    return "--log-level must be one of trace, debug, info, warn, error, critical, off; got '" +
+           a.log_level + "'";
   }
   return "";
 }
@@ -99,42 +103,56 @@ Command register_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   a->llm.device = "auto";  // cuda:0 when a GPU is present
   a->llm.n_ctx = 2048;
-  CLI::App* sub = app.add_subcommand("serve", "Serve a model on a ZeroMQ ROUTER socket (drains on SIGTERM/SIGINT)");
+  CLI::App* sub = app.add_subcommand(
+      "serve", "Serve a model on a ZeroMQ ROUTER socket (drains on SIGTERM/SIGINT)");
   sub->add_option("-m,--model", a->llm.model_path, "GGUF model file")->required();
-  sub->add_option("--bind", a->worker.bind, "ROUTER endpoint (tcp://host:port, ipc://path)")->capture_default_str();
-  sub->add_option("--device", a->llm.device, "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
+  sub->add_option("--bind", a->worker.bind, "ROUTER endpoint (tcp://host:port, ipc://path)")
       ->capture_default_str();
-  sub->add_option("--max-queued", a->worker.max_queued, "Accepted jobs waiting to run; beyond → QUEUE_FULL")
+  sub->add_option("--device", a->llm.device,
+                  "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();
-  sub->add_option("--max-running", a->sched.max_running, "Jobs generating concurrently (continuous batching)")
+  sub->add_option("--max-queued", a->worker.max_queued,
+                  "Accepted jobs waiting to run; beyond → QUEUE_FULL")
       ->capture_default_str();
-  sub->add_option("--max-step-tokens", a->sched.max_step_tokens, "Tokens per engine step (decodes + prompt chunks)")
+  sub->add_option("--max-running", a->sched.max_running,
+                  "Jobs generating concurrently (continuous batching)")
+      ->capture_default_str();
+  sub->add_option("--max-step-tokens", a->sched.max_step_tokens,
+                  "Tokens per engine step (decodes + prompt chunks)")
       ->capture_default_str();
   sub->add_option("--ctx", a->llm.n_ctx, "Context length per job (tokens)")->capture_default_str();
-  sub->add_option("--kv-cache-mb", a->kv_cache_mb, "KV cache pool size (0 = automatic)")->capture_default_str();
+  sub->add_option("--kv-cache-mb", a->kv_cache_mb, "KV cache pool size (0 = automatic)")
+      ->capture_default_str();
   sub->add_option("--tokenizer-pre", a->llm.tokenizer_pre,
                   "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
-  sub->add_option("-t,--threads", a->llm.n_threads, "CPU threads for the forward pass (0 = all cores)")
+  sub->add_option("-t,--threads", a->llm.n_threads,
+                  "CPU threads for the forward pass (0 = all cores)")
       ->capture_default_str();
-  sub->add_option("--drain-timeout", a->worker.drain_timeout_s, "Seconds jobs get to finish after SIGTERM")
+  sub->add_option("--drain-timeout", a->worker.drain_timeout_s,
+                  "Seconds jobs get to finish after SIGTERM")
       ->capture_default_str();
   sub->add_option("--max-frame-bytes", a->worker.max_frame_bytes, "Largest request frame accepted")
       ->capture_default_str();
-  sub->add_option("--sndhwm", a->worker.sndhwm, "Frames ZeroMQ queues per client before the worker buffers them")
+  sub->add_option("--sndhwm", a->worker.sndhwm,
+                  "Frames ZeroMQ queues per client before the worker buffers them")
       ->capture_default_str();
   sub->add_option("--max-peer-backlog", a->worker.max_peer_backlog_bytes,
                   "Bytes buffered for a slow client before its jobs are cancelled")
       ->capture_default_str();
-  sub->add_flag("--q8-act{false}", a->llm.exact_matmul,
-               "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+  sub->add_flag(
+      "--q8-act{false}", a->llm.exact_matmul,
+      "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
   sub->add_flag("--prefix-cache", a->sched.prefix_cache,
                 "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching)");
   sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
-                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then depend on its "
+                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
+                "depend on its "
                 "batch-mates at float-rounding level)");
-  sub->add_flag("--no-graphs{false}", a->llm.cuda_graphs,
-                "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
-  sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")->capture_default_str();
+  sub->add_flag(
+      "--no-graphs{false}", a->llm.cuda_graphs,
+      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")
+      ->capture_default_str();
   return Command{sub, [a] { return run_serve(*a); }};
 }
 

@@ -52,7 +52,8 @@ struct Job {
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // The parser's own message with its column, minus the library's prefix: "column 7: syntax
-// error while parsing object key - invalid literal; last read: '{"a":1,x'; expected string literal".
+// error while parsing object key - invalid literal; last read: '{"a":1,x'; expected string
+// literal".
 std::string parse_error_text(const json::parse_error& e) {
   std::string what = e.what();
   if (const auto at = what.find("column "); at != std::string::npos) return what.substr(at);
@@ -82,9 +83,11 @@ class Session {
       if (in_flight_.empty() && retry_.empty() && input_done_) break;
       for (int wait_ms = 100; receive_one(wait_ms); wait_ms = 0) {
       }
-      if (!in_flight_.empty() && Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
+      if (!in_flight_.empty() &&
+          Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
         for (auto& [id, job] : in_flight_) {
-          finish_error(job, "WORKER_LOST", "no frame from the worker for " + std::to_string(a_.timeout_s) + " s", true);
+          finish_error(job, "WORKER_LOST",
+                       "no frame from the worker for " + std::to_string(a_.timeout_s) + " s", true);
         }
         in_flight_.clear();
         rc = 3;
@@ -110,12 +113,14 @@ class Session {
       try {
         j = json::parse(line);
       } catch (const json::parse_error& e) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": " << parse_error_text(e) << "\n";
+        std::cerr << "error: " << a_.input << ":" << line_no_ << ": " << parse_error_text(e)
+                  << "\n";
         rc = kExitBadInput;
         return std::nullopt;
       }
       if (!j.is_object()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": expected a JSON object (one submit per line), got "
+        std::cerr << "error: " << a_.input << ":" << line_no_
+                  << ": expected a JSON object (one submit per line), got "
                   << (j.is_array() ? "an array" : j.type_name()) << "\n";
         rc = kExitBadInput;
         return std::nullopt;
@@ -125,7 +130,8 @@ class Session {
       if (!j.contains("job_id")) j["job_id"] = "job-" + std::to_string(line_no_);
       if (!j.contains("stream")) j["stream"] = a_.stream;
       if (j["type"] != "submit" || !j["job_id"].is_string()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": expected a submit with a string job_id\n";
+        std::cerr << "error: " << a_.input << ":" << line_no_
+                  << ": expected a submit with a string job_id\n";
         rc = kExitBadInput;
         return std::nullopt;
       }
@@ -207,9 +213,10 @@ class Session {
         print_lines(job, true);
         const json& t = frame["timings"];
         char summary[160];
-        std::snprintf(summary, sizeof(summary), "[%s] -- %s, %zu tokens, ttft %.0f ms, %.1f tok/s\n", job.job_id.c_str(),
-                      frame.value("finish_reason", "").c_str(), job.tokens.size(), t.value("ttft_ms", 0.0),
-                      t.value("tokens_per_s", 0.0));
+        std::snprintf(summary, sizeof(summary),
+                      "[%s] -- %s, %zu tokens, ttft %.0f ms, %.1f tok/s\n", job.job_id.c_str(),
+                      frame.value("finish_reason", "").c_str(), job.tokens.size(),
+                      t.value("ttft_ms", 0.0), t.value("tokens_per_s", 0.0));
         clear_progress();
         out_ << summary << std::flush;
       } else if (!a_.stream) {
@@ -237,20 +244,23 @@ class Session {
         in_flight_.erase(it);
         return true;
       }
-      if (!a_.stream || a_.format == "text") finish_error(job, code, frame.value("message", ""), frame.value("retriable", false));
+      if (!a_.stream || a_.format == "text")
+        finish_error(job, code, frame.value("message", ""), frame.value("retriable", false));
       ++failed_;
       in_flight_.erase(it);
     }
     return true;
   }
 
-  void finish_error(const Job& job, const std::string& code, const std::string& message, bool retriable) {
+  void finish_error(const Job& job, const std::string& code, const std::string& message,
+                    bool retriable) {
     clear_progress();
     if (a_.format == "text") {
       out_ << "[" << job.job_id << "] -- error " << code << ": " << message << "\n" << std::flush;
       return;
     }
-    json rec = {{"job_id", job.job_id}, {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
+    json rec = {{"job_id", job.job_id},
+                {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
     out_ << dump(rec) << "\n";
   }
 
@@ -284,9 +294,11 @@ class Session {
     last_progress_ = now;
     const double s = std::chrono::duration<double>(now - started_).count();
     progress_shown_ = !final;
-    std::fprintf(stderr, "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s",
-                 done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
-                 s > 0 ? static_cast<double>(tokens_) / s : 0.0, final ? "\n" : "");
+    std::fprintf(
+        stderr,
+        "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s",
+        done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
+        s > 0 ? static_cast<double>(tokens_) / s : 0.0, final ? "\n" : "");
   }
 
   const SubmitArgs& a_;
@@ -334,17 +346,24 @@ int run_submit(const SubmitArgs& a) {
 
 Command register_submit(CLI::App& app) {
   auto a = std::make_shared<SubmitArgs>();
-  CLI::App* sub = app.add_subcommand("submit", "Send a JSONL batch of jobs to a worker and collect the results");
-  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")->required();
-  sub->add_option("-i,--input", a->input, "JSONL file of submits (one JSON object per line; - = stdin)")
+  CLI::App* sub = app.add_subcommand(
+      "submit", "Send a JSONL batch of jobs to a worker and collect the results");
+  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")
+      ->required();
+  sub->add_option("-i,--input", a->input,
+                  "JSONL file of submits (one JSON object per line; - = stdin)")
       ->capture_default_str();
   sub->add_option("-o,--output", a->output, "Where results go (- = stdout)")->capture_default_str();
-  sub->add_flag("--stream", a->stream, "Stream tokens: one JSON line per frame (text as it comes with --format text)");
-  sub->add_option("--format", a->format, "json (machine-readable lines) or text (answers for people)")
+  sub->add_flag("--stream", a->stream,
+                "Stream tokens: one JSON line per frame (text as it comes with --format text)");
+  sub->add_option("--format", a->format,
+                  "json (machine-readable lines) or text (answers for people)")
       ->capture_default_str();
   sub->add_option("-w,--window", a->window, "Jobs in flight at once")->capture_default_str();
-  sub->add_option("--retries", a->retries, "Resubmissions of a job answered QUEUE_FULL")->capture_default_str();
-  sub->add_option("--timeout", a->timeout_s, "Seconds without any frame before in-flight jobs count as lost")
+  sub->add_option("--retries", a->retries, "Resubmissions of a job answered QUEUE_FULL")
+      ->capture_default_str();
+  sub->add_option("--timeout", a->timeout_s,
+                  "Seconds without any frame before in-flight jobs count as lost")
       ->capture_default_str();
   return Command{sub, [a] { return run_submit(*a); }};
 }

@@ -15,7 +15,8 @@ inline constexpr int kExitBadInput = 2;  // bad flags, input file or model file:
 
 // "error: [<flag> ]<CODE>: <message>" on stderr, e.g. "error: MODEL_LOAD_FAILED: /m.gguf:
 // cannot open: No such file or directory"; returns kExitBadInput.
-inline int report_bad_input(const Error& e, std::string_view flag = {}, std::ostream& err = std::cerr) {
+inline int report_bad_input(const Error& e, std::string_view flag = {},
+                            std::ostream& err = std::cerr) {
   err << "error: ";
   if (!flag.empty()) err << flag << " ";
   err << error_code_name(e.code) << ": " << e.message << "\n";

@@ -75,14 +75,38 @@ class FrameSkimmer {
     bool is_map = false;
     ++p_;
     switch (b) {
-      case 0xcc: case 0xd0: return need(1) && (p_ += 1, true);
-      case 0xcd: case 0xd1: return need(2) && (p_ += 2, true);
-      case 0xca: case 0xce: case 0xd2: return need(4) && (p_ += 4, true);
-      case 0xcb: case 0xcf: case 0xd3: return need(8) && (p_ += 8, true);
-      case 0xdc: if (!need(2)) return false; n = be(2); break;
-      case 0xdd: if (!need(4)) return false; n = be(4); break;
-      case 0xde: if (!need(2)) return false; n = be(2); is_map = true; break;
-      case 0xdf: if (!need(4)) return false; n = be(4); is_map = true; break;
+      case 0xcc:
+      case 0xd0:
+        return need(1) && (p_ += 1, true);
+      case 0xcd:
+      case 0xd1:
+        return need(2) && (p_ += 2, true);
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        return need(4) && (p_ += 4, true);
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        return need(8) && (p_ += 8, true);
+      case 0xdc:
+        if (!need(2)) return false;
+        n = be(2);
+        break;
+      case 0xdd:
+        if (!need(4)) return false;
+        n = be(4);
+        break;
+      case 0xde:
+        if (!need(2)) return false;
+        n = be(2);
+        is_map = true;
+        break;
+      case 0xdf:
+        if (!need(4)) return false;
+        n = be(4);
+        is_map = true;
+        break;
       default:
         if ((b & 0xf0) == 0x90) {
           n = b & 0x0f;

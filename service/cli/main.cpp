@@ -7,14 +7,10 @@ int main(int argc, char** argv) {
   CLI::App app{"zinfer: LLM inference worker (GGUF models, CPU and CUDA backends)"};
   app.require_subcommand(1);
   std::vector<zinfer::cli::Command> commands = {
-      zinfer::cli::register_inspect(app),
-      zinfer::cli::register_generate(app),
-      zinfer::cli::register_mkmodel(app),
-      zinfer::cli::register_serve(app),
-      zinfer::cli::register_submit(app),
-      zinfer::cli::register_bench(app),
-      zinfer::cli::register_health(app),
-      zinfer::cli::register_tokenize(app),
+      zinfer::cli::register_inspect(app),    zinfer::cli::register_generate(app),
+      zinfer::cli::register_mkmodel(app),    zinfer::cli::register_serve(app),
+      zinfer::cli::register_submit(app),     zinfer::cli::register_bench(app),
+      zinfer::cli::register_health(app),     zinfer::cli::register_tokenize(app),
       zinfer::cli::register_detokenize(app),
   };
   CLI11_PARSE(app, argc, argv);

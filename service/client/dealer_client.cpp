@@ -6,16 +6,20 @@
 
 namespace zinfer::client {
 
-Result<std::unique_ptr<DealerClient>> DealerClient::connect(const std::string& endpoint, const DealerOptions& options,
+Result<std::unique_ptr<DealerClient>> DealerClient::connect(const std::string& endpoint,
+                                                            const DealerOptions& options,
                                                             std::string_view flag) {
   std::unique_ptr<DealerClient> c(new DealerClient());
   c->ctx_ = zmq_ctx_new();
   c->socket_ = zmq_socket(c->ctx_, ZMQ_DEALER);
   if (c->socket_ == nullptr) {
-    return make_error(ErrorCode::kInternal, std::string("zmq_socket: ") + zmq_strerror(zmq_errno()));
+    return make_error(ErrorCode::kInternal,
+                      std::string("zmq_socket: ") + zmq_strerror(zmq_errno()));
   }
-  ZINFER_RETURN_IF_ERROR(transport::set_option(c->socket_, ZMQ_LINGER, options.linger_ms, "ZMQ_LINGER"));
-  ZINFER_RETURN_IF_ERROR(transport::set_option(c->socket_, ZMQ_RCVHWM, options.rcvhwm, "ZMQ_RCVHWM"));
+  ZINFER_RETURN_IF_ERROR(
+      transport::set_option(c->socket_, ZMQ_LINGER, options.linger_ms, "ZMQ_LINGER"));
+  ZINFER_RETURN_IF_ERROR(
+      transport::set_option(c->socket_, ZMQ_RCVHWM, options.rcvhwm, "ZMQ_RCVHWM"));
   ZINFER_RETURN_IF_ERROR(transport::connect_endpoint(c->socket_, endpoint, flag));
   return c;
 }

@@ -35,14 +35,16 @@ class Frame {
 
 struct DealerOptions {
   int linger_ms = 0;  // ZMQ_LINGER: how long close() waits for unsent frames
-  int rcvhwm = 1000;  // ZMQ_RCVHWM: frames queued for us before the worker must hold them (0 = no limit)
+  int rcvhwm =
+      1000;  // ZMQ_RCVHWM: frames queued for us before the worker must hold them (0 = no limit)
 };
 
 class DealerClient {
  public:
   // Connects to `endpoint` (checked first; `flag` names it in errors, e.g. "--connect").
-  static Result<std::unique_ptr<DealerClient>> connect(const std::string& endpoint, const DealerOptions& options,
-                                                        std::string_view flag = "--connect");
+  static Result<std::unique_ptr<DealerClient>> connect(const std::string& endpoint,
+                                                       const DealerOptions& options,
+                                                       std::string_view flag = "--connect");
   ~DealerClient();
   DealerClient(const DealerClient&) = delete;
   DealerClient& operator=(const DealerClient&) = delete;

@@ -16,7 +16,8 @@ using detail::MapReader;
 // 1..128 bytes of visible ASCII (0x21..0x7e): safe in logs, file names and metric labels.
 std::optional<std::string> job_id_problem(std::string_view id) {
   if (id.empty() || id.size() > kMaxJobIdBytes) {
-    return "must be 1.." + std::to_string(kMaxJobIdBytes) + " bytes, got " + std::to_string(id.size());
+    return "must be 1.." + std::to_string(kMaxJobIdBytes) + " bytes, got " +
+           std::to_string(id.size());
   }
   for (std::size_t i = 0; i < id.size(); ++i) {
     const auto c = static_cast<unsigned char>(id[i]);
@@ -46,7 +47,8 @@ Result<std::string> read_job_id(const MapReader& m) {
                        "must be a string, got " + std::string(detail::type_name(*o)));
   }
   std::string_view id(o->via.str.ptr, o->via.str.size);
-  if (auto problem = job_id_problem(id)) return field_error(ErrorCode::kInvalidRequest, m.path("job_id"), *problem);
+  if (auto problem = job_id_problem(id))
+    return field_error(ErrorCode::kInvalidRequest, m.path("job_id"), *problem);
   return std::string(id);
 }
 
@@ -54,8 +56,8 @@ Result<std::string> read_job_id(const MapReader& m) {
 Result<ClientMessage> decode_root(const msgpack::object& root, const DecodeLimits& limits,
                                   std::optional<std::string>& job_id) {
   if (root.type != msgpack::type::MAP) {
-    return make_error(ErrorCode::kInvalidRequest,
-                      "frame: top level must be a map, got " + std::string(detail::type_name(root)));
+    return make_error(ErrorCode::kInvalidRequest, "frame: top level must be a map, got " +
+                                                      std::string(detail::type_name(root)));
   }
   ZINFER_ASSIGN_OR_RETURN(MapReader top, MapReader::make(root, "frame"));
   job_id = peek_job_id(top);
@@ -65,10 +67,12 @@ Result<ClientMessage> decode_root(const msgpack::object& root, const DecodeLimit
     return make_error(ErrorCode::kInvalidRequest, "v: required (protocol version, currently 1)");
   }
   if (v->type == msgpack::type::POSITIVE_INTEGER || v->type == msgpack::type::NEGATIVE_INTEGER) {
-    const bool is_one = v->type == msgpack::type::POSITIVE_INTEGER && v->via.u64 == kProtocolVersion;
+    const bool is_one =
+        v->type == msgpack::type::POSITIVE_INTEGER && v->via.u64 == kProtocolVersion;
     if (!is_one) {
-      const std::string got = v->type == msgpack::type::POSITIVE_INTEGER ? std::to_string(v->via.u64)
-                                                                         : std::to_string(v->via.i64);
+      const std::string got = v->type == msgpack::type::POSITIVE_INTEGER
+                                  ? std::to_string(v->via.u64)
+                                  : std::to_string(v->via.i64);
       return make_error(ErrorCode::kUnsupportedVersion,
                         "v: protocol version " + got + " is not supported (supported: 1)");
     }
@@ -79,13 +83,14 @@ Result<ClientMessage> decode_root(const msgpack::object& root, const DecodeLimit
 
   const msgpack::object* type_obj = top.get("type");
   if (type_obj == nullptr) {
-    return make_error(ErrorCode::kInvalidRequest, "type: required (submit | cancel | health | stats)");
+    return make_error(ErrorCode::kInvalidRequest,
+                      "type: required (submit | cancel | health | stats)");
   }
   ZINFER_ASSIGN_OR_RETURN(std::string_view type, detail::read_str(*type_obj, "type"));
   if (type != "submit" && type != "cancel" && type != "health" && type != "stats") {
-    return make_error(ErrorCode::kInvalidRequest, "type: unknown message type " +
-                                                      detail::quote_for_message(type) +
-                                                      " (expected submit | cancel | health | stats)");
+    return make_error(ErrorCode::kInvalidRequest,
+                      "type: unknown message type " + detail::quote_for_message(type) +
+                          " (expected submit | cancel | health | stats)");
   }
   const std::string type_str(type);
   ZINFER_RETURN_IF_ERROR(detail::check_frame_rules(root, type_str));
@@ -125,7 +130,8 @@ std::string_view message_type(const ClientMessage& msg) {
 }
 
 std::string_view message_type(const WorkerMessage& msg) {
-  static constexpr std::string_view kNames[] = {"accepted", "token", "done", "error", "health", "stats"};
+  static constexpr std::string_view kNames[] = {"accepted", "token",  "done",
+                                                "error",    "health", "stats"};
   return kNames[msg.index()];
 }
 

@@ -22,14 +22,15 @@ namespace zinfer::protocol {
 // tighten them (e.g. max_prompt_tokens = its context length) but the spec values are maxima
 // that clients can rely on being accepted.
 struct DecodeLimits {
-  std::size_t max_frame_bytes = 1u << 20;     // whole frame, checked before unpacking
-  std::size_t max_depth = 8;                  // map/array nesting; the top-level map is depth 1
-  std::size_t max_array_elements = 131072;    // any one array (prompt_tokens is the longest)
-  std::size_t max_map_entries = 1024;         // any one map (logit_bias is the largest)
-  std::size_t max_string_bytes = 1u << 20;    // any one string
-  std::size_t max_prompt_bytes = 512u << 10;  // prompt, or summed message contents → PROMPT_TOO_LONG
-  std::size_t max_prompt_tokens = 131072;     // prompt_tokens length → PROMPT_TOO_LONG
-  std::size_t max_messages = 1024;            // entries of "messages"
+  std::size_t max_frame_bytes = 1u << 20;   // whole frame, checked before unpacking
+  std::size_t max_depth = 8;                // map/array nesting; the top-level map is depth 1
+  std::size_t max_array_elements = 131072;  // any one array (prompt_tokens is the longest)
+  std::size_t max_map_entries = 1024;       // any one map (logit_bias is the largest)
+  std::size_t max_string_bytes = 1u << 20;  // any one string
+  std::size_t max_prompt_bytes = 512u
+                                 << 10;    // prompt, or summed message contents → PROMPT_TOO_LONG
+  std::size_t max_prompt_tokens = 131072;  // prompt_tokens length → PROMPT_TOO_LONG
+  std::size_t max_messages = 1024;         // entries of "messages"
 };
 
 // Fixed protocol constants (not tunable: clients code against them).
@@ -76,7 +77,8 @@ std::string encode(const WorkerMessage& msg);
 // Client side: encodes a request as one msgpack map, and decodes a worker reply (strictly:
 // kInvalidRequest / kUnsupportedVersion naming the field on anything malformed).
 std::string encode_client(const ClientMessage& msg);
-Result<WorkerMessage> decode_worker(std::span<const std::uint8_t> frame, const DecodeLimits& limits);
+Result<WorkerMessage> decode_worker(std::span<const std::uint8_t> frame,
+                                    const DecodeLimits& limits);
 
 // The error frame answering `error` (retriable from error_code_retriable()).
 ErrorMsg error_reply(const Error& error, std::optional<std::string> job_id);

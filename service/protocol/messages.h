@@ -20,15 +20,16 @@ inline constexpr std::uint32_t kProtocolVersion = 1;
 // ---- client → worker ------------------------------------------------------------------
 
 struct SubmitMsg {
-  std::string job_id;                          // client-chosen, unique among the client's live jobs
+  std::string job_id;  // client-chosen, unique among the client's live jobs
   // Exactly one of the three prompt forms:
-  std::optional<std::string> prompt;           // plain text (special-token text parsed: no)
+  std::optional<std::string> prompt;  // plain text (special-token text parsed: no)
   std::optional<std::vector<std::int32_t>> prompt_tokens;
   std::optional<std::vector<tok::ChatMessage>> messages;  // formatted with the chat template
-  sched::GenerationParams params;              // sampling, max_tokens, stop, stop_token_ids, ignore_eos
-  std::int32_t priority = 0;                   // higher runs first; ties in arrival order
-  std::optional<std::int64_t> deadline_ms;     // relative to receipt; expiry → DEADLINE_EXCEEDED / "deadline"
-  bool stream = true;                          // send token frames (false: only the terminal frame)
+  sched::GenerationParams params;  // sampling, max_tokens, stop, stop_token_ids, ignore_eos
+  std::int32_t priority = 0;       // higher runs first; ties in arrival order
+  std::optional<std::int64_t>
+      deadline_ms;     // relative to receipt; expiry → DEADLINE_EXCEEDED / "deadline"
+  bool stream = true;  // send token frames (false: only the terminal frame)
   // Send per-token logprobs (with params.sampling.top_logprobs alternatives each). Wire:
   // "logprobs": true | N (0..20) sets this and top_logprobs = N (true → 0).
   bool logprobs = false;
@@ -62,10 +63,10 @@ struct TokenLogprob {
 
 struct TokenMsg {
   std::string job_id;
-  std::uint64_t seq = 0;                 // 0, 1, 2, ... per job
-  std::vector<std::int32_t> tokens;      // tokens gained in one engine step
-  std::string text;                      // complete UTF-8, stop strings held back
-  std::vector<TokenLogprob> logprobs;    // present when requested
+  std::uint64_t seq = 0;               // 0, 1, 2, ... per job
+  std::vector<std::int32_t> tokens;    // tokens gained in one engine step
+  std::string text;                    // complete UTF-8, stop strings held back
+  std::vector<TokenLogprob> logprobs;  // present when requested
 };
 
 struct Usage {
@@ -84,8 +85,8 @@ struct DoneMsg {
   std::string job_id;
   std::uint64_t seq = 0;
   sched::FinishReason finish_reason = sched::FinishReason::kStop;
-  std::string text;   // held-back tail (stream) or the whole text (stream = false)
-  std::vector<std::int32_t> tokens;  // tokens not sent in token frames (all when stream = false)
+  std::string text;                    // held-back tail (stream) or the whole text (stream = false)
+  std::vector<std::int32_t> tokens;    // tokens not sent in token frames (all when stream = false)
   std::vector<TokenLogprob> logprobs;  // one per entry of `tokens`, when the job asked for them
   Usage usage;
   Timings timings;
@@ -130,6 +131,7 @@ struct StatsReply {
   std::uint64_t prompt_tokens_cached = 0;  // prompt tokens served from the prefix cache
 };
 
-using WorkerMessage = std::variant<AcceptedMsg, TokenMsg, DoneMsg, ErrorMsg, HealthReply, StatsReply>;
+using WorkerMessage =
+    std::variant<AcceptedMsg, TokenMsg, DoneMsg, ErrorMsg, HealthReply, StatsReply>;
 
 }  // namespace zinfer::protocol

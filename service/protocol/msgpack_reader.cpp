@@ -14,7 +14,9 @@
 namespace zinfer::protocol::detail {
 namespace {
 
-Error invalid(std::string message) { return make_error(ErrorCode::kInvalidRequest, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(ErrorCode::kInvalidRequest, std::move(message));
+}
 
 // Strings and other payloads are referenced in place instead of copied into the zone: the
 // handle never outlives the decode call, and the decoders copy what they keep.
@@ -53,10 +55,14 @@ bool keys_equal(const msgpack::object& a, const msgpack::object& b) {
   if (a.type != b.type) return false;
   switch (a.type) {
     case msgpack::type::STR:
-      return std::string_view(a.via.str.ptr, a.via.str.size) == std::string_view(b.via.str.ptr, b.via.str.size);
-    case msgpack::type::POSITIVE_INTEGER: return a.via.u64 == b.via.u64;
-    case msgpack::type::NEGATIVE_INTEGER: return a.via.i64 == b.via.i64;
-    default: return false;
+      return std::string_view(a.via.str.ptr, a.via.str.size) ==
+             std::string_view(b.via.str.ptr, b.via.str.size);
+    case msgpack::type::POSITIVE_INTEGER:
+      return a.via.u64 == b.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER:
+      return a.via.i64 == b.via.i64;
+    default:
+      return false;
   }
 }
 
@@ -65,9 +71,12 @@ bool key_less(const msgpack::object* a, const msgpack::object* b) {
   if (a->type != b->type) return a->type < b->type;
   switch (a->type) {
     case msgpack::type::STR:
-      return std::string_view(a->via.str.ptr, a->via.str.size) < std::string_view(b->via.str.ptr, b->via.str.size);
-    case msgpack::type::POSITIVE_INTEGER: return a->via.u64 < b->via.u64;
-    default: return a->via.i64 < b->via.i64;
+      return std::string_view(a->via.str.ptr, a->via.str.size) <
+             std::string_view(b->via.str.ptr, b->via.str.size);
+    case msgpack::type::POSITIVE_INTEGER:
+      return a->via.u64 < b->via.u64;
+    default:
+      return a->via.i64 < b->via.i64;
   }
 }
 
@@ -80,8 +89,10 @@ std::string key_text(const msgpack::object& k) {
       text += key.size() > kMaxKeyInMessage ? "\"…" : "\"";
       return text;
     }
-    case msgpack::type::POSITIVE_INTEGER: return std::to_string(k.via.u64);
-    default: return std::to_string(k.via.i64);
+    case msgpack::type::POSITIVE_INTEGER:
+      return std::to_string(k.via.u64);
+    default:
+      return std::to_string(k.via.i64);
   }
 }
 
@@ -90,9 +101,11 @@ Status check_map_keys(const msgpack::object_map& m, std::string_view path) {
     const msgpack::object& k = m.ptr[i].key;
     if (k.type == msgpack::type::STR) {
       if (auto bad = utf8_error_offset(std::string_view(k.via.str.ptr, k.via.str.size))) {
-        return invalid(std::string(path) + ": invalid UTF-8 in a map key at byte " + std::to_string(*bad));
+        return invalid(std::string(path) + ": invalid UTF-8 in a map key at byte " +
+                       std::to_string(*bad));
       }
-    } else if (k.type != msgpack::type::POSITIVE_INTEGER && k.type != msgpack::type::NEGATIVE_INTEGER) {
+    } else if (k.type != msgpack::type::POSITIVE_INTEGER &&
+               k.type != msgpack::type::NEGATIVE_INTEGER) {
       return invalid(std::string(path) + ": map keys must be strings or integers, got " +
                      std::string(type_name(k)));
     }
@@ -165,7 +178,8 @@ Status walk(const msgpack::object& o, std::string_view root, std::vector<PathSeg
 
 }  // namespace
 
-Result<msgpack::object_handle> unpack_frame(std::span<const std::uint8_t> frame, const DecodeLimits& limits) {
+Result<msgpack::object_handle> unpack_frame(std::span<const std::uint8_t> frame,
+                                            const DecodeLimits& limits) {
   if (frame.size() > limits.max_frame_bytes) {
     return invalid("frame of " + std::to_string(frame.size()) + " bytes exceeds max_frame_bytes " +
                    std::to_string(limits.max_frame_bytes));
@@ -173,12 +187,14 @@ Result<msgpack::object_handle> unpack_frame(std::span<const std::uint8_t> frame,
   if (frame.empty()) return invalid("frame: empty (expected one msgpack map)");
   // The walkers recurse once per level, so the depth limit also bounds their stack use.
   const std::size_t depth = std::min<std::size_t>(limits.max_depth, 64);
-  const msgpack::unpack_limit lim(limits.max_array_elements, limits.max_map_entries, limits.max_string_bytes,
-                                  /*bin=*/limits.max_string_bytes, /*ext=*/limits.max_string_bytes, depth);
+  const msgpack::unpack_limit lim(
+      limits.max_array_elements, limits.max_map_entries, limits.max_string_bytes,
+      /*bin=*/limits.max_string_bytes, /*ext=*/limits.max_string_bytes, depth);
   const char* data = reinterpret_cast<const char*>(frame.data());
   std::size_t off = 0;
   try {
-    msgpack::object_handle h = msgpack::unpack(data, frame.size(), off, reference_in_place, nullptr, lim);
+    msgpack::object_handle h =
+        msgpack::unpack(data, frame.size(), off, reference_in_place, nullptr, lim);
     if (h.zone() == nullptr) return invalid("frame: not valid msgpack");
     if (off != frame.size()) {
       return invalid("frame: " + std::to_string(frame.size() - off) +
@@ -188,15 +204,20 @@ Result<msgpack::object_handle> unpack_frame(std::span<const std::uint8_t> frame,
   } catch (const msgpack::depth_size_overflow&) {
     return invalid("frame: nesting deeper than max_depth " + std::to_string(depth));
   } catch (const msgpack::array_size_overflow&) {
-    return invalid("frame: an array longer than max_array_elements " + std::to_string(limits.max_array_elements));
+    return invalid("frame: an array longer than max_array_elements " +
+                   std::to_string(limits.max_array_elements));
   } catch (const msgpack::map_size_overflow&) {
-    return invalid("frame: a map larger than max_map_entries " + std::to_string(limits.max_map_entries));
+    return invalid("frame: a map larger than max_map_entries " +
+                   std::to_string(limits.max_map_entries));
   } catch (const msgpack::str_size_overflow&) {
-    return invalid("frame: a string longer than max_string_bytes " + std::to_string(limits.max_string_bytes));
+    return invalid("frame: a string longer than max_string_bytes " +
+                   std::to_string(limits.max_string_bytes));
   } catch (const msgpack::bin_size_overflow&) {
-    return invalid("frame: a bin value longer than max_string_bytes " + std::to_string(limits.max_string_bytes));
+    return invalid("frame: a bin value longer than max_string_bytes " +
+                   std::to_string(limits.max_string_bytes));
   } catch (const msgpack::ext_size_overflow&) {
-    return invalid("frame: an ext value longer than max_string_bytes " + std::to_string(limits.max_string_bytes));
+    return invalid("frame: an ext value longer than max_string_bytes " +
+                   std::to_string(limits.max_string_bytes));
   } catch (const msgpack::insufficient_bytes&) {
     return invalid("frame: truncated msgpack (a value claims more bytes than the frame holds)");
   } catch (const msgpack::parse_error&) {
@@ -215,17 +236,26 @@ Status check_frame_rules(const msgpack::object& root, std::string_view root_path
 
 std::string_view type_name(const msgpack::object& o) {
   switch (o.type) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "boolean";
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "boolean";
     case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER: return "integer";
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "integer";
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "string";
-    case msgpack::type::BIN: return "bin";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "ext";
+    case msgpack::type::FLOAT64:
+      return "float";
+    case msgpack::type::STR:
+      return "string";
+    case msgpack::type::BIN:
+      return "bin";
+    case msgpack::type::ARRAY:
+      return "array";
+    case msgpack::type::MAP:
+      return "map";
+    case msgpack::type::EXT:
+      return "ext";
   }
   return "unknown";
 }
@@ -255,14 +285,16 @@ Error field_error(ErrorCode code, std::string_view path, std::string_view what) 
   return make_error(code, std::move(m));
 }
 
-Result<std::int64_t> read_int(const msgpack::object& o, std::string_view path, std::int64_t lo, std::int64_t hi,
-                              ErrorCode range_code) {
+Result<std::int64_t> read_int(const msgpack::object& o, std::string_view path, std::int64_t lo,
+                              std::int64_t hi, ErrorCode range_code) {
   auto range_error = [&](std::string got) {
     return field_error(range_code, path,
-                       "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + got);
+                       "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                           "], got " + got);
   };
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
-    if (hi < 0 || o.via.u64 > static_cast<std::uint64_t>(hi)) return range_error(std::to_string(o.via.u64));
+    if (hi < 0 || o.via.u64 > static_cast<std::uint64_t>(hi))
+      return range_error(std::to_string(o.via.u64));
     const auto v = static_cast<std::int64_t>(o.via.u64);
     if (v < lo) return range_error(std::to_string(v));
     return v;
@@ -271,56 +303,69 @@ Result<std::int64_t> read_int(const msgpack::object& o, std::string_view path, s
     if (o.via.i64 < lo || o.via.i64 > hi) return range_error(std::to_string(o.via.i64));
     return o.via.i64;
   }
-  return field_error(ErrorCode::kInvalidRequest, path, "must be an integer, got " + std::string(type_name(o)));
+  return field_error(ErrorCode::kInvalidRequest, path,
+                     "must be an integer, got " + std::string(type_name(o)));
 }
 
-Result<std::uint64_t> read_uint64(const msgpack::object& o, std::string_view path, ErrorCode range_code) {
+Result<std::uint64_t> read_uint64(const msgpack::object& o, std::string_view path,
+                                  ErrorCode range_code) {
   if (o.type == msgpack::type::POSITIVE_INTEGER) return o.via.u64;
   if (o.type == msgpack::type::NEGATIVE_INTEGER) {
-    return field_error(range_code, path,
-                       "must be an integer in [0, 18446744073709551615], got " + std::to_string(o.via.i64));
+    return field_error(
+        range_code, path,
+        "must be an integer in [0, 18446744073709551615], got " + std::to_string(o.via.i64));
   }
-  return field_error(ErrorCode::kInvalidRequest, path, "must be an integer, got " + std::string(type_name(o)));
+  return field_error(ErrorCode::kInvalidRequest, path,
+                     "must be an integer, got " + std::string(type_name(o)));
 }
 
 Result<double> read_number(const msgpack::object& o, std::string_view path) {
   switch (o.type) {
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return o.via.f64;
-    case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(o.via.u64);
-    case msgpack::type::NEGATIVE_INTEGER: return static_cast<double>(o.via.i64);
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::POSITIVE_INTEGER:
+      return static_cast<double>(o.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return static_cast<double>(o.via.i64);
     default:
-      return field_error(ErrorCode::kInvalidRequest, path, "must be a number, got " + std::string(type_name(o)));
+      return field_error(ErrorCode::kInvalidRequest, path,
+                         "must be a number, got " + std::string(type_name(o)));
   }
 }
 
 Result<std::string_view> read_str(const msgpack::object& o, std::string_view path) {
   if (o.type != msgpack::type::STR) {
-    return field_error(ErrorCode::kInvalidRequest, path, "must be a string, got " + std::string(type_name(o)));
+    return field_error(ErrorCode::kInvalidRequest, path,
+                       "must be a string, got " + std::string(type_name(o)));
   }
   std::string_view s(o.via.str.ptr, o.via.str.size);
   // check_frame_rules() has usually run already; repeated here so every read stands alone.
   if (auto bad = utf8_error_offset(s)) {
-    return field_error(ErrorCode::kInvalidRequest, path, "invalid UTF-8 at byte " + std::to_string(*bad));
+    return field_error(ErrorCode::kInvalidRequest, path,
+                       "invalid UTF-8 at byte " + std::to_string(*bad));
   }
   return s;
 }
 
 Result<bool> read_bool(const msgpack::object& o, std::string_view path) {
   if (o.type != msgpack::type::BOOLEAN) {
-    return field_error(ErrorCode::kInvalidRequest, path, "must be a boolean, got " + std::string(type_name(o)));
+    return field_error(ErrorCode::kInvalidRequest, path,
+                       "must be a boolean, got " + std::string(type_name(o)));
   }
   return o.via.boolean;
 }
 
 Result<MapReader> MapReader::make(const msgpack::object& o, std::string path) {
   if (o.type != msgpack::type::MAP) {
-    return field_error(ErrorCode::kInvalidRequest, path, "must be a map, got " + std::string(type_name(o)));
+    return field_error(ErrorCode::kInvalidRequest, path,
+                       "must be a map, got " + std::string(type_name(o)));
   }
   for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
     if (o.via.map.ptr[i].key.type != msgpack::type::STR) {
-      return field_error(ErrorCode::kInvalidRequest, path,
-                         "field names must be strings, got " + std::string(type_name(o.via.map.ptr[i].key)));
+      return field_error(
+          ErrorCode::kInvalidRequest, path,
+          "field names must be strings, got " + std::string(type_name(o.via.map.ptr[i].key)));
     }
   }
   return MapReader(o.via.map, std::move(path));
@@ -351,7 +396,8 @@ Result<std::optional<std::string_view>> MapReader::str(std::string_view key) con
   return std::optional<std::string_view>(s);
 }
 
-Result<std::optional<std::int64_t>> MapReader::integer(std::string_view key, std::int64_t lo, std::int64_t hi,
+Result<std::optional<std::int64_t>> MapReader::integer(std::string_view key, std::int64_t lo,
+                                                       std::int64_t hi,
                                                        ErrorCode range_code) const {
   const msgpack::object* o = get(key);
   if (o == nullptr) return std::optional<std::int64_t>();

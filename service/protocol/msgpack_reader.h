@@ -3,12 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <msgpack.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <msgpack.hpp>
 
 #include "engine/core/error.h"
 #include "service/protocol/codec.h"
@@ -61,7 +60,8 @@ class MapReader {
   Result<std::optional<bool>> boolean(std::string_view key) const;
 
  private:
-  MapReader(const msgpack::object_map& map, std::string path) : map_(&map), path_(std::move(path)) {}
+  MapReader(const msgpack::object_map& map, std::string path)
+      : map_(&map), path_(std::move(path)) {}
   const msgpack::object_map* map_;
   std::string path_;
 };

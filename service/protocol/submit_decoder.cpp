@@ -30,14 +30,16 @@ std::string interval(double lo, double hi, bool lo_open) {
 // value above an open lower bound that float32 would round onto it (or into its denormals,
 // e.g. top_p = 1e-50 -> 0) is stored as the smallest normal float above the bound
 // (PROTOCOL.md §4.1, "Numbers").
-Status read_float(const MapReader& m, std::string_view key, float& out, double lo, double hi, bool lo_open = false) {
+Status read_float(const MapReader& m, std::string_view key, float& out, double lo, double hi,
+                  bool lo_open = false) {
   ZINFER_ASSIGN_OR_RETURN(std::optional<double> v, m.number(key));
   if (!v) return ok_status();
   const double x = *v;
   const bool in_range = std::isfinite(x) && (lo_open ? x > lo : x >= lo) && x <= hi;
   if (!in_range) {
-    return field_error(kParam, m.path(key),
-                       "must be finite and in " + interval(lo, hi, lo_open) + ", got " + fmt_number(x));
+    return field_error(
+        kParam, m.path(key),
+        "must be finite and in " + interval(lo, hi, lo_open) + ", got " + fmt_number(x));
   }
   out = static_cast<float>(x);
   if (lo_open && out < static_cast<float>(lo) + std::numeric_limits<float>::min()) {
@@ -46,8 +48,8 @@ Status read_float(const MapReader& m, std::string_view key, float& out, double l
   return ok_status();
 }
 
-Status read_int32(const MapReader& m, std::string_view key, std::int32_t& out, std::int64_t lo, std::int64_t hi,
-                  ErrorCode range_code) {
+Status read_int32(const MapReader& m, std::string_view key, std::int32_t& out, std::int64_t lo,
+                  std::int64_t hi, ErrorCode range_code) {
   ZINFER_ASSIGN_OR_RETURN(std::optional<std::int64_t> v, m.integer(key, lo, hi, range_code));
   if (v) out = static_cast<std::int32_t>(*v);
   return ok_status();
@@ -62,12 +64,14 @@ Status read_prompt(const MapReader& m, const DecodeLimits& limits, SubmitMsg& s)
   if (tokens != nullptr) present.emplace_back("prompt_tokens");
   if (messages != nullptr) present.emplace_back("messages");
   if (present.empty()) {
-    return field_error(kRequest, m.path(), "exactly one of prompt, prompt_tokens, messages is required, got none");
+    return field_error(kRequest, m.path(),
+                       "exactly one of prompt, prompt_tokens, messages is required, got none");
   }
   if (present.size() > 1) {
     std::string got = present[0];
     for (std::size_t i = 1; i < present.size(); ++i) got += " and " + present[i];
-    return field_error(kRequest, m.path(), "exactly one of prompt, prompt_tokens, messages is allowed, got " + got);
+    return field_error(kRequest, m.path(),
+                       "exactly one of prompt, prompt_tokens, messages is allowed, got " + got);
   }
 
   if (prompt != nullptr) {
@@ -85,7 +89,8 @@ Status read_prompt(const MapReader& m, const DecodeLimits& limits, SubmitMsg& s)
   if (tokens != nullptr) {
     const std::string path = m.path("prompt_tokens");
     if (tokens->type != msgpack::type::ARRAY) {
-      return field_error(kRequest, path, "must be an array of token ids, got " + std::string(type_name(*tokens)));
+      return field_error(kRequest, path,
+                         "must be an array of token ids, got " + std::string(type_name(*tokens)));
     }
     const auto& arr = tokens->via.array;
     if (arr.size == 0) return field_error(kRequest, path, "must not be empty");
@@ -97,8 +102,9 @@ Status read_prompt(const MapReader& m, const DecodeLimits& limits, SubmitMsg& s)
     std::vector<std::int32_t> ids;
     ids.reserve(arr.size);
     for (std::uint32_t i = 0; i < arr.size; ++i) {
-      ZINFER_ASSIGN_OR_RETURN(std::int64_t id,
-                              read_int(arr.ptr[i], path + "[" + std::to_string(i) + "]", 0, kInt32Max, kRequest));
+      ZINFER_ASSIGN_OR_RETURN(
+          std::int64_t id,
+          read_int(arr.ptr[i], path + "[" + std::to_string(i) + "]", 0, kInt32Max, kRequest));
       ids.push_back(static_cast<std::int32_t>(id));
     }
     s.prompt_tokens = std::move(ids);
@@ -107,20 +113,23 @@ Status read_prompt(const MapReader& m, const DecodeLimits& limits, SubmitMsg& s)
 
   const std::string path = m.path("messages");
   if (messages->type != msgpack::type::ARRAY) {
-    return field_error(kRequest, path, "must be an array of {role, content} maps, got " +
-                                           std::string(type_name(*messages)));
+    return field_error(
+        kRequest, path,
+        "must be an array of {role, content} maps, got " + std::string(type_name(*messages)));
   }
   const auto& arr = messages->via.array;
   if (arr.size == 0) return field_error(kRequest, path, "must not be empty");
   if (arr.size > limits.max_messages) {
     return field_error(kRequest, path,
-                       "at most " + std::to_string(limits.max_messages) + " messages, got " + std::to_string(arr.size));
+                       "at most " + std::to_string(limits.max_messages) + " messages, got " +
+                           std::to_string(arr.size));
   }
   std::vector<tok::ChatMessage> out;
   out.reserve(arr.size);
   std::size_t content_bytes = 0;
   for (std::uint32_t i = 0; i < arr.size; ++i) {
-    ZINFER_ASSIGN_OR_RETURN(MapReader msg, MapReader::make(arr.ptr[i], path + "[" + std::to_string(i) + "]"));
+    ZINFER_ASSIGN_OR_RETURN(MapReader msg,
+                            MapReader::make(arr.ptr[i], path + "[" + std::to_string(i) + "]"));
     ZINFER_ASSIGN_OR_RETURN(std::optional<std::string_view> role, msg.str("role"));
     if (!role) return field_error(kRequest, msg.path("role"), "required");
     if (*role != "system" && *role != "user" && *role != "assistant") {
@@ -149,8 +158,10 @@ Result<std::int32_t> logit_bias_token(const msgpack::object& key, const std::str
   std::string shown;
   if (key.type == msgpack::type::POSITIVE_INTEGER) {
     if (key.via.u64 > static_cast<std::uint64_t>(kInt32Max)) {
-      return field_error(kParam, path, "key " + std::to_string(key.via.u64) + " is not a token id (must be in [0, " +
-                                           std::to_string(kInt32Max) + "])");
+      return field_error(kParam, path,
+                         "key " + std::to_string(key.via.u64) +
+                             " is not a token id (must be in [0, " + std::to_string(kInt32Max) +
+                             "])");
     }
     id = static_cast<std::int64_t>(key.via.u64);
   } else if (key.type == msgpack::type::NEGATIVE_INTEGER) {
@@ -159,19 +170,22 @@ Result<std::int32_t> logit_bias_token(const msgpack::object& key, const std::str
     const std::string_view s(key.via.str.ptr, key.via.str.size);
     const bool neg = !s.empty() && s[0] == '-';
     const std::string_view digits = neg ? s.substr(1) : s;
-    const bool numeric = !digits.empty() && digits.size() <= 10 &&
-                         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-                         (digits.size() == 1 || digits[0] != '0');
+    const bool numeric =
+        !digits.empty() && digits.size() <= 10 &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+        (digits.size() == 1 || digits[0] != '0');
     if (!numeric) {
-      return field_error(kRequest, path,
-                         "key " + quote_for_message(s) + " is not a token id (an integer or its decimal string)");
+      return field_error(
+          kRequest, path,
+          "key " + quote_for_message(s) + " is not a token id (an integer or its decimal string)");
     }
     id = std::stoll(std::string(digits));
     if (neg) id = -id;
   }
   if (id < 0 || id > kInt32Max) {
     return field_error(kParam, path,
-                       "key " + std::to_string(id) + " is not a token id (must be in [0, " + std::to_string(kInt32Max) + "])");
+                       "key " + std::to_string(id) + " is not a token id (must be in [0, " +
+                           std::to_string(kInt32Max) + "])");
   }
   return static_cast<std::int32_t>(id);
 }
@@ -181,12 +195,14 @@ Status read_logit_bias(const MapReader& m, sample::SamplingParams& p) {
   if (o == nullptr) return ok_status();
   const std::string path = m.path("logit_bias");
   if (o->type != msgpack::type::MAP) {
-    return field_error(kRequest, path, "must be a map of token id → bias, got " + std::string(type_name(*o)));
+    return field_error(kRequest, path,
+                       "must be a map of token id → bias, got " + std::string(type_name(*o)));
   }
   const auto& map = o->via.map;
   if (map.size > kMaxLogitBias) {
-    return field_error(kParam, path,
-                       "at most " + std::to_string(kMaxLogitBias) + " entries, got " + std::to_string(map.size));
+    return field_error(
+        kParam, path,
+        "at most " + std::to_string(kMaxLogitBias) + " entries, got " + std::to_string(map.size));
   }
   // Keys are strings or integers here: check_frame_rules() rejected every other key type.
   std::vector<std::pair<std::int32_t, float>> out;
@@ -197,7 +213,8 @@ Status read_logit_bias(const MapReader& m, sample::SamplingParams& p) {
     ZINFER_ASSIGN_OR_RETURN(double bias, read_number(map.ptr[i].val, entry));
     if (!(std::isfinite(bias) && bias >= -kMaxAbsLogitBias && bias <= kMaxAbsLogitBias)) {
       return field_error(kParam, entry,
-                         "must be finite and in " + interval(-kMaxAbsLogitBias, kMaxAbsLogitBias, false) + ", got " +
+                         "must be finite and in " +
+                             interval(-kMaxAbsLogitBias, kMaxAbsLogitBias, false) + ", got " +
                              fmt_number(bias));
     }
     out.emplace_back(id, static_cast<float>(bias));
@@ -227,7 +244,8 @@ Status read_sampling(const MapReader& m, SubmitMsg& s) {
   ZINFER_RETURN_IF_ERROR(read_int32(m, "top_k", p.top_k, 0, kInt32Max, kParam));
   ZINFER_RETURN_IF_ERROR(read_float(m, "top_p", p.top_p, 0.0, 1.0, /*lo_open=*/true));
   ZINFER_RETURN_IF_ERROR(read_float(m, "min_p", p.min_p, 0.0, 1.0));
-  ZINFER_RETURN_IF_ERROR(read_float(m, "repetition_penalty", p.repetition_penalty, 0.0, kMaxRepetitionPenalty,
+  ZINFER_RETURN_IF_ERROR(read_float(m, "repetition_penalty", p.repetition_penalty, 0.0,
+                                    kMaxRepetitionPenalty,
                                     /*lo_open=*/true));
   ZINFER_RETURN_IF_ERROR(read_float(m, "presence_penalty", p.presence_penalty, -2.0, 2.0));
   ZINFER_RETURN_IF_ERROR(read_float(m, "frequency_penalty", p.frequency_penalty, -2.0, 2.0));
@@ -247,13 +265,15 @@ Status read_sampling(const MapReader& m, SubmitMsg& s) {
     if (lp->type == msgpack::type::BOOLEAN) {
       s.logprobs = lp->via.boolean;
       p.top_logprobs = 0;
-    } else if (lp->type == msgpack::type::POSITIVE_INTEGER || lp->type == msgpack::type::NEGATIVE_INTEGER) {
+    } else if (lp->type == msgpack::type::POSITIVE_INTEGER ||
+               lp->type == msgpack::type::NEGATIVE_INTEGER) {
       ZINFER_ASSIGN_OR_RETURN(std::int64_t n, read_int(*lp, path, 0, kMaxTopLogprobs, kParam));
       s.logprobs = true;
       p.top_logprobs = static_cast<std::int32_t>(n);
     } else {
-      return field_error(kRequest, path, "must be a boolean or an integer in [0, 20], got " +
-                                             std::string(type_name(*lp)));
+      return field_error(
+          kRequest, path,
+          "must be a boolean or an integer in [0, 20], got " + std::string(type_name(*lp)));
     }
   }
   return ok_status();
@@ -269,23 +289,26 @@ Status read_generation(const MapReader& m, sched::GenerationParams& g) {
       items.emplace_back(stop, path);
     } else if (stop->type == msgpack::type::ARRAY) {
       if (stop->via.array.size > kMaxStopStrings) {
-        return field_error(kParam, path, "at most " + std::to_string(kMaxStopStrings) + " stop strings, got " +
-                                             std::to_string(stop->via.array.size));
+        return field_error(kParam, path,
+                           "at most " + std::to_string(kMaxStopStrings) + " stop strings, got " +
+                               std::to_string(stop->via.array.size));
       }
       for (std::uint32_t i = 0; i < stop->via.array.size; ++i) {
         items.emplace_back(&stop->via.array.ptr[i], path + "[" + std::to_string(i) + "]");
       }
     } else {
-      return field_error(kRequest, path, "must be a string or an array of strings, got " +
-                                             std::string(type_name(*stop)));
+      return field_error(
+          kRequest, path,
+          "must be a string or an array of strings, got " + std::string(type_name(*stop)));
     }
     g.stop.clear();
     for (const auto& [obj, item_path] : items) {
       ZINFER_ASSIGN_OR_RETURN(std::string_view text, read_str(*obj, item_path));
       if (text.empty()) return field_error(kParam, item_path, "must not be empty");
       if (text.size() > kMaxStopBytes) {
-        return field_error(kParam, item_path, std::to_string(text.size()) + " bytes exceeds the limit of " +
-                                                  std::to_string(kMaxStopBytes));
+        return field_error(kParam, item_path,
+                           std::to_string(text.size()) + " bytes exceeds the limit of " +
+                               std::to_string(kMaxStopBytes));
       }
       g.stop.emplace_back(text);
     }
@@ -294,16 +317,19 @@ Status read_generation(const MapReader& m, sched::GenerationParams& g) {
   if (const msgpack::object* ids = m.get("stop_token_ids")) {
     const std::string path = m.path("stop_token_ids");
     if (ids->type != msgpack::type::ARRAY) {
-      return field_error(kRequest, path, "must be an array of token ids, got " + std::string(type_name(*ids)));
+      return field_error(kRequest, path,
+                         "must be an array of token ids, got " + std::string(type_name(*ids)));
     }
     if (ids->via.array.size > kMaxStopTokenIds) {
-      return field_error(kParam, path, "at most " + std::to_string(kMaxStopTokenIds) + " ids, got " +
-                                           std::to_string(ids->via.array.size));
+      return field_error(kParam, path,
+                         "at most " + std::to_string(kMaxStopTokenIds) + " ids, got " +
+                             std::to_string(ids->via.array.size));
     }
     g.stop_token_ids.clear();
     for (std::uint32_t i = 0; i < ids->via.array.size; ++i) {
-      ZINFER_ASSIGN_OR_RETURN(std::int64_t id, read_int(ids->via.array.ptr[i], path + "[" + std::to_string(i) + "]",
-                                                        0, kInt32Max, kParam));
+      ZINFER_ASSIGN_OR_RETURN(
+          std::int64_t id, read_int(ids->via.array.ptr[i], path + "[" + std::to_string(i) + "]", 0,
+                                    kInt32Max, kParam));
       g.stop_token_ids.push_back(static_cast<std::int32_t>(id));
     }
   }
@@ -323,13 +349,15 @@ std::string quote_for_message(std::string_view s, std::size_t max_bytes) {
   return text;
 }
 
-Result<SubmitMsg> decode_submit(const MapReader& m, std::string job_id, const DecodeLimits& limits) {
+Result<SubmitMsg> decode_submit(const MapReader& m, std::string job_id,
+                                const DecodeLimits& limits) {
   SubmitMsg s;
   s.job_id = std::move(job_id);
   ZINFER_RETURN_IF_ERROR(read_prompt(m, limits, s));
   ZINFER_RETURN_IF_ERROR(read_sampling(m, s));
   ZINFER_RETURN_IF_ERROR(read_generation(m, s.params));
-  ZINFER_RETURN_IF_ERROR(read_int32(m, "priority", s.priority, kMinPriority, kMaxPriority, kRequest));
+  ZINFER_RETURN_IF_ERROR(
+      read_int32(m, "priority", s.priority, kMinPriority, kMaxPriority, kRequest));
   ZINFER_ASSIGN_OR_RETURN(s.deadline_ms, m.integer("deadline_ms", 1, kMaxDeadlineMs, kRequest));
   ZINFER_ASSIGN_OR_RETURN(std::optional<bool> stream, m.boolean("stream"));
   if (stream) s.stream = *stream;

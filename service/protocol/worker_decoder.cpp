@@ -31,7 +31,8 @@ Result<std::string> req_str(const MapReader& m, std::string_view key) {
   return std::string(s);
 }
 
-Result<std::int64_t> req_int(const MapReader& m, std::string_view key, std::int64_t lo, std::int64_t hi) {
+Result<std::int64_t> req_int(const MapReader& m, std::string_view key, std::int64_t lo,
+                             std::int64_t hi) {
   Error err;
   const msgpack::object* o = need(m, key, err);
   if (o == nullptr) return err;
@@ -64,7 +65,8 @@ Result<const msgpack::object_array*> req_array(const MapReader& m, std::string_v
   const msgpack::object* o = need(m, key, err);
   if (o == nullptr) return err;
   if (o->type != msgpack::type::ARRAY) {
-    return field_error(kBad, m.path(key), "must be an array, got " + std::string(detail::type_name(*o)));
+    return field_error(kBad, m.path(key),
+                       "must be an array, got " + std::string(detail::type_name(*o)));
   }
   return &o->via.array;
 }
@@ -74,8 +76,9 @@ Result<std::vector<std::int32_t>> req_tokens(const MapReader& m, std::string_vie
   std::vector<std::int32_t> out;
   out.reserve(arr->size);
   for (std::uint32_t i = 0; i < arr->size; ++i) {
-    ZINFER_ASSIGN_OR_RETURN(std::int64_t t, detail::read_int(arr->ptr[i], m.path(key) + "[" + std::to_string(i) + "]",
-                                                             0, kI32Max, kBad));
+    ZINFER_ASSIGN_OR_RETURN(
+        std::int64_t t, detail::read_int(arr->ptr[i], m.path(key) + "[" + std::to_string(i) + "]",
+                                         0, kI32Max, kBad));
     out.push_back(static_cast<std::int32_t>(t));
   }
   return out;
@@ -86,7 +89,8 @@ Result<std::vector<TokenLogprob>> opt_logprobs(const MapReader& m) {
   if (m.get("logprobs") == nullptr) return out;
   ZINFER_ASSIGN_OR_RETURN(const msgpack::object_array* arr, req_array(m, "logprobs"));
   for (std::uint32_t i = 0; i < arr->size; ++i) {
-    ZINFER_ASSIGN_OR_RETURN(MapReader e, MapReader::make(arr->ptr[i], m.path("logprobs") + "[" + std::to_string(i) + "]"));
+    ZINFER_ASSIGN_OR_RETURN(MapReader e, MapReader::make(arr->ptr[i], m.path("logprobs") + "[" +
+                                                                          std::to_string(i) + "]"));
     TokenLogprob lp;
     ZINFER_ASSIGN_OR_RETURN(std::int64_t token, req_int(e, "token", 0, kI32Max));
     lp.token = static_cast<std::int32_t>(token);
@@ -94,7 +98,8 @@ Result<std::vector<TokenLogprob>> opt_logprobs(const MapReader& m) {
     lp.logprob = static_cast<float>(logprob);
     ZINFER_ASSIGN_OR_RETURN(const msgpack::object_array* top, req_array(e, "top"));
     for (std::uint32_t k = 0; k < top->size; ++k) {
-      ZINFER_ASSIGN_OR_RETURN(MapReader t, MapReader::make(top->ptr[k], e.path("top") + "[" + std::to_string(k) + "]"));
+      ZINFER_ASSIGN_OR_RETURN(
+          MapReader t, MapReader::make(top->ptr[k], e.path("top") + "[" + std::to_string(k) + "]"));
       ZINFER_ASSIGN_OR_RETURN(std::int64_t alt, req_int(t, "token", 0, kI32Max));
       ZINFER_ASSIGN_OR_RETURN(double alt_lp, req_num(t, "logprob"));
       lp.top.emplace_back(static_cast<std::int32_t>(alt), static_cast<float>(alt_lp));
@@ -106,12 +111,13 @@ Result<std::vector<TokenLogprob>> opt_logprobs(const MapReader& m) {
 
 Result<sched::FinishReason> finish_reason(const MapReader& m) {
   ZINFER_ASSIGN_OR_RETURN(std::string r, req_str(m, "finish_reason"));
-  for (auto f : {sched::FinishReason::kStop, sched::FinishReason::kLength, sched::FinishReason::kCancelled,
-                 sched::FinishReason::kDeadline}) {
+  for (auto f : {sched::FinishReason::kStop, sched::FinishReason::kLength,
+                 sched::FinishReason::kCancelled, sched::FinishReason::kDeadline}) {
     if (r == sched::finish_reason_name(f)) return f;
   }
-  return field_error(kBad, m.path("finish_reason"),
-                     "must be one of stop|length|cancelled|deadline, got " + detail::quote_for_message(r));
+  return field_error(
+      kBad, m.path("finish_reason"),
+      "must be one of stop|length|cancelled|deadline, got " + detail::quote_for_message(r));
 }
 
 // Wire code name → ErrorCode. Names this build does not know (a newer worker) map to
@@ -182,8 +188,9 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
     ZINFER_ASSIGN_OR_RETURN(h.architecture, req_str(m, "architecture"));
     ZINFER_ASSIGN_OR_RETURN(const msgpack::object_array* quants, req_array(m, "quant_types"));
     for (std::uint32_t i = 0; i < quants->size; ++i) {
-      ZINFER_ASSIGN_OR_RETURN(std::string_view q,
-                              detail::read_str(quants->ptr[i], m.path("quant_types") + "[" + std::to_string(i) + "]"));
+      ZINFER_ASSIGN_OR_RETURN(
+          std::string_view q,
+          detail::read_str(quants->ptr[i], m.path("quant_types") + "[" + std::to_string(i) + "]"));
       h.quant_types.emplace_back(q);
     }
     ZINFER_ASSIGN_OR_RETURN(std::int64_t ctx, req_int(m, "context_length", 0, kI32Max));
@@ -224,21 +231,25 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
 
 }  // namespace
 
-Result<WorkerMessage> decode_worker(std::span<const std::uint8_t> frame, const DecodeLimits& limits) {
+Result<WorkerMessage> decode_worker(std::span<const std::uint8_t> frame,
+                                    const DecodeLimits& limits) {
   ZINFER_ASSIGN_OR_RETURN(msgpack::object_handle handle, detail::unpack_frame(frame, limits));
   const msgpack::object& root = handle.get();
   if (root.type != msgpack::type::MAP) {
-    return make_error(kBad, "frame: top level must be a map, got " + std::string(detail::type_name(root)));
+    return make_error(
+        kBad, "frame: top level must be a map, got " + std::string(detail::type_name(root)));
   }
   ZINFER_ASSIGN_OR_RETURN(MapReader top, MapReader::make(root, "frame"));
-  ZINFER_ASSIGN_OR_RETURN(std::int64_t v, req_int(top, "v", std::numeric_limits<std::int64_t>::min(),
-                                                  std::numeric_limits<std::int64_t>::max()));
+  ZINFER_ASSIGN_OR_RETURN(std::int64_t v,
+                          req_int(top, "v", std::numeric_limits<std::int64_t>::min(),
+                                  std::numeric_limits<std::int64_t>::max()));
   if (v != kProtocolVersion) {
-    return make_error(ErrorCode::kUnsupportedVersion,
-                      "v: protocol version " + std::to_string(v) + " is not supported (supported: 1)");
+    return make_error(ErrorCode::kUnsupportedVersion, "v: protocol version " + std::to_string(v) +
+                                                          " is not supported (supported: 1)");
   }
   ZINFER_ASSIGN_OR_RETURN(std::string type, req_str(top, "type"));
-  static constexpr std::string_view kTypes[] = {"accepted", "token", "done", "error", "health", "stats"};
+  static constexpr std::string_view kTypes[] = {"accepted", "token",  "done",
+                                                "error",    "health", "stats"};
   bool known = false;
   for (std::string_view t : kTypes) known = known || t == type;
   if (!known) {

@@ -14,7 +14,8 @@ namespace zinfer::transport {
 template <typename T>
 Status set_option(void* socket, int option, T value, const char* name) {
   if (zmq_setsockopt(socket, option, &value, sizeof(value)) != 0) {
-    return make_error(ErrorCode::kInternal, std::string("zmq_setsockopt(") + name + "): " + zmq_strerror(zmq_errno()));
+    return make_error(ErrorCode::kInternal,
+                      std::string("zmq_setsockopt(") + name + "): " + zmq_strerror(zmq_errno()));
   }
   return ok_status();
 }

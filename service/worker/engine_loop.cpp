@@ -18,13 +18,15 @@ constexpr std::size_t kPublishSlice = 16;  // frames per hand-over within one st
 std::vector<protocol::TokenLogprob> to_wire(const std::vector<sample::SampleResult>& samples) {
   std::vector<protocol::TokenLogprob> out;
   out.reserve(samples.size());
-  for (const auto& s : samples) out.push_back(protocol::TokenLogprob{s.token, s.logprob, s.top_logprobs});
+  for (const auto& s : samples)
+    out.push_back(protocol::TokenLogprob{s.token, s.logprob, s.top_logprobs});
   return out;
 }
 
 Error deadline_error(bool started) {
-  return make_error(ErrorCode::kDeadlineExceeded, std::string("submit.deadline_ms: passed before the first token (") +
-                                                      (started ? "while processing the prompt)" : "while queued)"));
+  return make_error(ErrorCode::kDeadlineExceeded,
+                    std::string("submit.deadline_ms: passed before the first token (") +
+                        (started ? "while processing the prompt)" : "while queued)"));
 }
 
 template <typename T>
@@ -99,7 +101,8 @@ void EngineLoop::run() {
     service_log().critical("engine thread: {}", st.error().message);
     failed_ = true;
   } else if (zmq_connect(wake_socket_, wake_endpoint_.c_str()) != 0) {
-    service_log().critical("engine thread: cannot connect {}: {}", wake_endpoint_, zmq_strerror(zmq_errno()));
+    service_log().critical("engine thread: cannot connect {}: {}", wake_endpoint_,
+                           zmq_strerror(zmq_errno()));
     failed_ = true;
   }
   std::deque<Command> cmds;
@@ -109,7 +112,8 @@ void EngineLoop::run() {
     {
       std::unique_lock lk(mu_);
       auto can_step = [&] {
-        return !failed_ && !engine_.idle() && static_cast<std::int32_t>(outbox_.size()) < max_pending_frames_;
+        return !failed_ && !engine_.idle() &&
+               static_cast<std::int32_t>(outbox_.size()) < max_pending_frames_;
       };
       cv_.wait(lk, [&] { return stop_ || !inbox_.empty() || can_step(); });
       if (stop_) break;
@@ -152,7 +156,8 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     w.deadline = submit->spec.deadline;
     const JobHandle h = submit->handle;
     jobs_.emplace(h, std::move(w));
-    Status st = failed_ ? Status(make_error(ErrorCode::kInternal, "the engine has failed; the worker is exiting"))
+    Status st = failed_ ? Status(make_error(ErrorCode::kInternal,
+                                            "the engine has failed; the worker is exiting"))
                         : engine_.add(std::move(submit->spec));
     if (!st.ok()) emit_error(h, st.error(), out);
     return;
@@ -160,7 +165,8 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
   if (failed_) return;  // fail_all() has ended every job; the engine is not touched again
   if (auto* c = std::get_if<CancelCmd>(&cmd)) {
     if (jobs_.count(c->handle) == 0) return;  // already ended: cancel is idempotent
-    if (auto ev = engine_.cancel(c->handle, sched::FinishReason::kCancelled)) emit(*ev, out, sched::Clock::now());
+    if (auto ev = engine_.cancel(c->handle, sched::FinishReason::kCancelled))
+      emit(*ev, out, sched::Clock::now());
     return;
   }
   // EndAllCmd
@@ -170,10 +176,11 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     if (ev->completion_tokens == 0) {
       // Nothing produced yet: retriable elsewhere, as documented for DRAINING (ERRORS.md).
       emit_error(id,
-                 make_error(ErrorCode::kDraining, std::string("the drain timeout expired before the job produced a "
-                                                              "token (") +
-                                                      (ev->started ? "while processing the prompt" : "while queued") +
-                                                      "); submit it to another worker"),
+                 make_error(ErrorCode::kDraining,
+                            std::string("the drain timeout expired before the job produced a "
+                                        "token (") +
+                                (ev->started ? "while processing the prompt" : "while queued") +
+                                "); submit it to another worker"),
                  out);
     } else {
       emit(*ev, out, sched::Clock::now());
@@ -191,11 +198,13 @@ void EngineLoop::emit_error(JobHandle handle, const Error& error, std::vector<Ou
   f.error = error.code;
   f.payload = protocol::encode(protocol::WorkerMessage(protocol::error_reply(error, w.job_id)));
   out.push_back(std::move(f));
-  service_log().info("job {}/{}: error {}: {}", w.client, w.job_id, error_code_name(error.code), error.message);
+  service_log().info("job {}/{}: error {}: {}", w.client, w.job_id, error_code_name(error.code),
+                     error.message);
   jobs_.erase(it);
 }
 
-void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out, sched::Clock::time_point step_end) {
+void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out,
+                      sched::Clock::time_point step_end) {
   auto it = jobs_.find(ev.id);
   if (it == jobs_.end()) return;
   WireJob& w = it->second;
@@ -223,7 +232,8 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out, sched::Cl
     m.tokens = std::move(ev.tokens);
     m.text = std::move(ev.text);
     if (w.logprobs) m.logprobs = to_wire(ev.samples);
-    out.push_back(OutFrame{ev.id, FrameKind::kToken, protocol::encode(protocol::WorkerMessage(std::move(m)))});
+    out.push_back(OutFrame{ev.id, FrameKind::kToken,
+                           protocol::encode(protocol::WorkerMessage(std::move(m)))});
     return;
   }
   if (ev.error) {
@@ -256,12 +266,13 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out, sched::Cl
   f.finish = ev.finish;
   f.completion_tokens = static_cast<std::uint32_t>(ev.completion_tokens);
   out.push_back(std::move(f));
-  service_log().info("job {}/{}: {} | prompt {} tok, completion {} tok | queue {:.1f} ms, ttft {:.1f} ms, "
-                     "decode {:.1f} ms ({:.1f} tok/s){}",
-                     w.client, w.job_id, sched::finish_reason_name(ev.finish), ev.prompt_tokens,
-                     ev.completion_tokens, ev.timings.queue_ms, ev.timings.ttft_ms, ev.timings.decode_ms,
-                     ev.timings.tokens_per_s,
-                     ev.preemptions > 0 ? fmt::format(", preempted {}×", ev.preemptions) : std::string());
+  service_log().info(
+      "job {}/{}: {} | prompt {} tok, completion {} tok | queue {:.1f} ms, ttft {:.1f} ms, "
+      "decode {:.1f} ms ({:.1f} tok/s){}",
+      w.client, w.job_id, sched::finish_reason_name(ev.finish), ev.prompt_tokens,
+      ev.completion_tokens, ev.timings.queue_ms, ev.timings.ttft_ms, ev.timings.decode_ms,
+      ev.timings.tokens_per_s,
+      ev.preemptions > 0 ? fmt::format(", preempted {}×", ev.preemptions) : std::string());
   jobs_.erase(it);
 }
 

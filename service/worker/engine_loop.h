@@ -28,8 +28,8 @@ using JobHandle = std::uint64_t;  // worker-wide job id (also the JobEngine's Jo
 // An accepted job, handed from the I/O thread to the engine thread.
 struct SubmitCommand {
   JobHandle handle = 0;
-  std::string job_id;  // the client's id, echoed in frames
-  std::string client;  // printable client identity, for log lines
+  std::string job_id;   // the client's id, echoed in frames
+  std::string client;   // printable client identity, for log lines
   sched::JobSpec spec;  // spec.id == handle
   bool stream = true;
   bool logprobs = false;
@@ -52,13 +52,14 @@ struct OutFrame {
 // The engine's numbers as of the last step, published for the I/O thread (health/stats).
 struct EngineSnapshot {
   sched::SchedulerStats engine;  // the scheduler's own stats struct, as it reported it
-  bool failed = false;  // the engine thread hit an unrecoverable error (worker must exit)
+  bool failed = false;           // the engine thread hit an unrecoverable error (worker must exit)
 };
 
 class EngineLoop {
  public:
   // wake_endpoint: an inproc:// endpoint the I/O thread has bound a PAIR socket to.
-  EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint, std::int32_t max_pending_frames);
+  EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint,
+             std::int32_t max_pending_frames);
   ~EngineLoop();
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
@@ -91,10 +92,10 @@ class EngineLoop {
     std::string client;
     bool stream = true;
     bool logprobs = false;
-    std::uint64_t seq = 0;               // next frame number
+    std::uint64_t seq = 0;                             // next frame number
     std::optional<sched::Clock::time_point> deadline;  // submit.deadline_ms, if given
-    bool has_token = false;              // the job's first token was emitted
-    std::string held_text;               // stream = false: text so far
+    bool has_token = false;                            // the job's first token was emitted
+    std::string held_text;                             // stream = false: text so far
     std::vector<std::int32_t> held_tokens;
     std::vector<protocol::TokenLogprob> held_logprobs;
   };

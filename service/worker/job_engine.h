@@ -17,15 +17,15 @@ namespace zinfer::worker {
 
 // Immutable facts about the loaded model; read by the I/O thread for validation and health.
 struct EngineInfo {
-  std::string model;                     // general.name or the file name
-  std::string architecture;              // general.architecture
-  std::vector<std::string> quant_types;  // tensor types present, e.g. {"F32", "Q4_1", "Q8_0"}
-  std::string device;                    // "cpu", "cuda:0"
-  std::int32_t context_length = 0;       // n_ctx in use
-  std::int32_t vocab_size = 0;           // valid token ids are [0, vocab_size)
-  std::int32_t capacity = 0;             // max concurrent sequences
-  std::uint64_t device_bytes_used = 0;   // VRAM held (0 on CPU)
-  bool vram_resident = false;            // weights + KV cache verified as plain VRAM at load
+  std::string model;                          // general.name or the file name
+  std::string architecture;                   // general.architecture
+  std::vector<std::string> quant_types;       // tensor types present, e.g. {"F32", "Q4_1", "Q8_0"}
+  std::string device;                         // "cpu", "cuda:0"
+  std::int32_t context_length = 0;            // n_ctx in use
+  std::int32_t vocab_size = 0;                // valid token ids are [0, vocab_size)
+  std::int32_t capacity = 0;                  // max concurrent sequences
+  std::uint64_t device_bytes_used = 0;        // VRAM held (0 on CPU)
+  bool vram_resident = false;                 // weights + KV cache verified as plain VRAM at load
   const tok::Tokenizer* tokenizer = nullptr;  // null: only prompt_tokens are accepted
 };
 

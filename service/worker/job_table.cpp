@@ -8,7 +8,8 @@ std::string JobTable::key(const std::string& client, const std::string& job_id) 
   return std::to_string(client.size()) + ":" + client + job_id;
 }
 
-std::optional<std::uint64_t> JobTable::find(const std::string& client, const std::string& job_id) const {
+std::optional<std::uint64_t> JobTable::find(const std::string& client,
+                                            const std::string& job_id) const {
   auto it = by_key_.find(key(client, job_id));
   if (it == by_key_.end()) return std::nullopt;
   return it->second;

@@ -16,9 +16,9 @@ namespace zinfer::worker {
 
 struct JobEntry {
   std::uint64_t handle = 0;
-  std::string client;       // ROUTER routing id (binary)
-  std::string job_id;       // the client's id
-  bool req_style = false;   // answer with an empty delimiter frame (REQ-style envelope)
+  std::string client;      // ROUTER routing id (binary)
+  std::string job_id;      // the client's id
+  bool req_style = false;  // answer with an empty delimiter frame (REQ-style envelope)
   bool cancel_requested = false;
   std::int32_t prompt_tokens = 0;
 };

@@ -11,7 +11,8 @@ int RouterSender::try_send(const std::string& peer, bool req_style, std::string_
   // With ROUTER_MANDATORY the routing-id part decides: EAGAIN when this peer's pipe is at its
   // HWM, EHOSTUNREACH when no such peer. Once it is taken the rest of the message follows
   // (the HWM only counts whole messages).
-  if (zmq_send(router_, peer.data(), peer.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return zmq_errno();
+  if (zmq_send(router_, peer.data(), peer.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    return zmq_errno();
   if (req_style) zmq_send(router_, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
   if (zmq_send(router_, payload.data(), payload.size(), ZMQ_DONTWAIT) < 0) return zmq_errno();
   return 0;
@@ -27,7 +28,8 @@ void RouterSender::enqueue(const std::string& peer, bool req_style, std::string_
   }
 }
 
-RouterSender::Outcome RouterSender::send(const std::string& peer, bool req_style, std::string_view payload) {
+RouterSender::Outcome RouterSender::send(const std::string& peer, bool req_style,
+                                         std::string_view payload) {
   if (!backlogs_.empty() && backlogs_.count(peer) != 0) {
     enqueue(peer, req_style, payload);
     return Outcome::kQueued;

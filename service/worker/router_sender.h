@@ -23,7 +23,8 @@ class RouterSender {
  public:
   enum class Outcome { kSent, kQueued, kGone };
 
-  RouterSender(void* router, std::size_t max_backlog_bytes) : router_(router), max_backlog_bytes_(max_backlog_bytes) {}
+  RouterSender(void* router, std::size_t max_backlog_bytes)
+      : router_(router), max_backlog_bytes_(max_backlog_bytes) {}
 
   // Sends [peer, (empty,) payload] now, or queues it behind the peer's backlog.
   Outcome send(const std::string& peer, bool req_style, std::string_view payload);

@@ -9,8 +9,8 @@
 
 namespace zinfer::worker {
 
-Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(const LlmOptions& llm_options,
-                                                                 const sched::SchedulerConfig& sched_config) {
+Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(
+    const LlmOptions& llm_options, const sched::SchedulerConfig& sched_config) {
   auto engine = std::unique_ptr<SchedulerEngine>(new SchedulerEngine());
   LlmOptions opt = llm_options;
   opt.n_seq_max = std::max(opt.n_seq_max, sched_config.max_running);
@@ -24,8 +24,9 @@ Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(const LlmOption
 
   const Llm& llm = *engine->llm_;
   EngineInfo& info = engine->info_;
-  info.model = llm.hparams().name.empty() ? std::filesystem::path(opt.model_path).filename().string()
-                                          : llm.hparams().name;
+  info.model = llm.hparams().name.empty()
+                   ? std::filesystem::path(opt.model_path).filename().string()
+                   : llm.hparams().name;
   info.architecture = llm.hparams().arch;
   info.quant_types.assign(types.begin(), types.end());
   info.device = llm.device_report().name;

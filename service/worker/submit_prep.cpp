@@ -12,31 +12,39 @@ Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const Engine
     ids = *s.prompt_tokens;
   } else if (s.prompt) {
     if (tok == nullptr) {
-      return make_error(ErrorCode::kInvalidRequest, "submit.prompt: this worker accepts prompt_tokens only");
+      return make_error(ErrorCode::kInvalidRequest,
+                        "submit.prompt: this worker accepts prompt_tokens only");
     }
     // Plain text: the model's BOS flag applies; special-token text stays plain text.
     ids = tok->encode(*s.prompt, /*add_special=*/true, /*parse_special=*/false);
   } else if (s.messages) {
     if (tok == nullptr) {
-      return make_error(ErrorCode::kInvalidRequest, "submit.messages: this worker accepts prompt_tokens only");
+      return make_error(ErrorCode::kInvalidRequest,
+                        "submit.messages: this worker accepts prompt_tokens only");
     }
     auto text = tok->apply_chat_template(*s.messages, /*add_generation_prompt=*/true);
-    if (!text.ok()) return make_error(ErrorCode::kInvalidParameter, "submit.messages: " + text.error().message);
+    if (!text.ok())
+      return make_error(ErrorCode::kInvalidParameter, "submit.messages: " + text.error().message);
     // The template writes the special tokens itself (as `zinfer generate --chat` encodes it).
     ids = tok->encode(*text, /*add_special=*/false, /*parse_special=*/true);
   } else {
-    return make_error(ErrorCode::kInvalidRequest, "submit: one of prompt, prompt_tokens, messages is required");
+    return make_error(ErrorCode::kInvalidRequest,
+                      "submit: one of prompt, prompt_tokens, messages is required");
   }
   if (ids.empty() && !s.prompt_tokens) {
     return make_error(ErrorCode::kInvalidRequest, "submit.prompt: encodes to no tokens");
   }
-  auto spec = sched::JobSpec::check(std::move(ids), s.params, sched::JobLimits{info.vocab_size, info.context_length});
+  auto spec = sched::JobSpec::check(std::move(ids), s.params,
+                                    sched::JobLimits{info.vocab_size, info.context_length});
   if (spec.ok()) return spec;
   // "prompt..." names the engine's field: say which form of the submit it came from.
   const std::string& msg = spec.error().message;
-  const std::string prompt_field = s.prompt_tokens ? "submit.prompt_tokens" : s.messages ? "submit.messages" : "submit.prompt";
+  const std::string prompt_field = s.prompt_tokens ? "submit.prompt_tokens"
+                                   : s.messages    ? "submit.messages"
+                                                   : "submit.prompt";
   const bool about_prompt = msg.compare(0, 6, "prompt") == 0;
-  return make_error(spec.error().code, about_prompt ? prompt_field + msg.substr(6) : "submit." + msg);
+  return make_error(spec.error().code,
+                    about_prompt ? prompt_field + msg.substr(6) : "submit." + msg);
 }
 
 }  // namespace zinfer::worker

@@ -19,7 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMaxRequestsPerTurn = 4096;   // fairness between reading and routing frames
+constexpr int kMaxRequestsPerTurn = 4096;  // fairness between reading and routing frames
 constexpr auto kFlushGrace = std::chrono::seconds(5);  // after the drain deadline, for slow peers
 
 Error zmq_error(const std::string& what) {
@@ -39,14 +39,15 @@ std::string peer_label(const std::string& peer) {
   return s;
 }
 
-Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::unique_ptr<JobEngine> engine) {
+Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
+                                               std::unique_ptr<JobEngine> engine) {
   ZINFER_RETURN_IF_ERROR(validate(config));
   std::unique_ptr<Worker> w(new Worker());
   w->config_ = config;
   w->engine_ = std::move(engine);
   w->limits_.max_frame_bytes = config.max_frame_bytes;
-  w->limits_.max_prompt_tokens =
-      std::min<std::size_t>(w->limits_.max_prompt_tokens, static_cast<std::size_t>(w->engine_->info().context_length));
+  w->limits_.max_prompt_tokens = std::min<std::size_t>(
+      w->limits_.max_prompt_tokens, static_cast<std::size_t>(w->engine_->info().context_length));
   w->started_at_ = Clock::now();
 
   w->ctx_ = zmq_ctx_new();
@@ -60,21 +61,26 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config, std::
   // is read, so the worker belongs on a network of trusted producers.
   const std::int64_t max_msg = -1;
   const int linger = 2000;
-  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_ROUTER_MANDATORY, one, "ZMQ_ROUTER_MANDATORY"));
+  ZINFER_RETURN_IF_ERROR(
+      transport::set_option(w->router_, ZMQ_ROUTER_MANDATORY, one, "ZMQ_ROUTER_MANDATORY"));
   ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_SNDHWM, hwm, "ZMQ_SNDHWM"));
-  ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_MAXMSGSIZE, max_msg, "ZMQ_MAXMSGSIZE"));
+  ZINFER_RETURN_IF_ERROR(
+      transport::set_option(w->router_, ZMQ_MAXMSGSIZE, max_msg, "ZMQ_MAXMSGSIZE"));
   ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_LINGER, linger, "ZMQ_LINGER"));
   ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.bind, "--bind"));
   char buf[1024];
   std::size_t len = sizeof(buf);
-  if (zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len) != 0) return zmq_error("ZMQ_LAST_ENDPOINT");
+  if (zmq_getsockopt(w->router_, ZMQ_LAST_ENDPOINT, buf, &len) != 0)
+    return zmq_error("ZMQ_LAST_ENDPOINT");
   w->endpoint_ = std::string(buf, len > 0 && buf[len - 1] == '\0' ? len - 1 : len);
 
   w->wake_ = zmq_socket(w->ctx_, ZMQ_PAIR);
-  const std::string wake_ep = "inproc://zinfer-engine-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(w.get()));
+  const std::string wake_ep =
+      "inproc://zinfer-engine-wake-" + std::to_string(reinterpret_cast<std::uintptr_t>(w.get()));
   if (zmq_bind(w->wake_, wake_ep.c_str()) != 0) return zmq_error("inproc wake socket");
   w->control_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (w->control_fd_ < 0) return make_error(ErrorCode::kInternal, std::string("eventfd: ") + std::strerror(errno));
+  if (w->control_fd_ < 0)
+    return make_error(ErrorCode::kInternal, std::string("eventfd: ") + std::strerror(errno));
   w->sender_ = std::make_unique<RouterSender>(w->router_, config.max_peer_backlog_bytes);
   w->loop_ = std::make_unique<EngineLoop>(*w->engine_, w->ctx_, wake_ep, config.max_pending_frames);
   return w;
@@ -99,14 +105,18 @@ void Worker::request_stop() {
   request_drain();
 }
 
-double Worker::uptime_s() const { return std::chrono::duration<double>(Clock::now() - started_at_).count(); }
+double Worker::uptime_s() const {
+  return std::chrono::duration<double>(Clock::now() - started_at_).count();
+}
 
 int Worker::run() {
   const EngineInfo& info = engine_->info();
-  service_log().info("serving {} ({}, ctx {}, {} concurrent) on {} at {}", info.model, info.architecture,
-                     info.context_length, info.capacity, info.device, endpoint_);
+  service_log().info("serving {} ({}, ctx {}, {} concurrent) on {} at {}", info.model,
+                     info.architecture, info.context_length, info.capacity, info.device, endpoint_);
   loop_->start();
-  zmq_pollitem_t items[3] = {{router_, 0, ZMQ_POLLIN, 0}, {wake_, 0, ZMQ_POLLIN, 0}, {nullptr, control_fd_, ZMQ_POLLIN, 0}};
+  zmq_pollitem_t items[3] = {{router_, 0, ZMQ_POLLIN, 0},
+                             {wake_, 0, ZMQ_POLLIN, 0},
+                             {nullptr, control_fd_, ZMQ_POLLIN, 0}};
   while (true) {
     long timeout_ms = -1;
     if (sender_->has_backlog()) timeout_ms = 1;
@@ -130,22 +140,25 @@ int Worker::run() {
     if (draining_) {
       const auto now = Clock::now();
       if (!end_all_sent_ && now >= drain_deadline_) {
-        if (!table_.empty()) service_log().warn("drain timeout: cancelling {} running jobs", table_.size());
+        if (!table_.empty())
+          service_log().warn("drain timeout: cancelling {} running jobs", table_.size());
         loop_->end_all();
         end_all_sent_ = true;
       }
       if (table_.empty() && (!sender_->has_backlog() || now >= drain_deadline_ + kFlushGrace)) {
         if (sender_->has_backlog()) {
-          service_log().warn("exiting with {} frames undelivered to slow clients", sender_->backlog_frames());
+          service_log().warn("exiting with {} frames undelivered to slow clients",
+                             sender_->backlog_frames());
         }
         break;
       }
     }
   }
   loop_->stop();
-  service_log().info("drained: {} accepted, {} completed, {} cancelled, {} failed, {} rejected; exiting",
-                     counters_.accepted, counters_.completed, counters_.cancelled, counters_.failed,
-                     counters_.rejected);
+  service_log().info(
+      "drained: {} accepted, {} completed, {} cancelled, {} failed, {} rejected; exiting",
+      counters_.accepted, counters_.completed, counters_.cancelled, counters_.failed,
+      counters_.rejected);
   return exit_code_;
 }
 
@@ -156,14 +169,16 @@ void Worker::on_control() {
 }
 
 void Worker::begin_drain(double timeout_s) {
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(timeout_s));
   if (draining_) {
     drain_deadline_ = std::min(drain_deadline_, deadline);  // a stop during a drain shortens it
     return;
   }
   draining_ = true;
   drain_deadline_ = deadline;
-  service_log().info("draining: {} live jobs get up to {:.1f} s to finish", table_.size(), timeout_s);
+  service_log().info("draining: {} live jobs get up to {:.1f} s to finish", table_.size(),
+                     timeout_s);
 }
 
 void Worker::on_wake() {
@@ -191,8 +206,8 @@ void Worker::on_wake() {
     if (gone_.count(client) != 0 && table_.handles_of(client).empty()) gone_.erase(client);
   }
   for (const std::string& peer : sender_->take_overflowed()) {
-    service_log().warn("client {} reads too slowly (backlog over {} bytes): cancelling its jobs", peer_label(peer),
-                       config_.max_peer_backlog_bytes);
+    service_log().warn("client {} reads too slowly (backlog over {} bytes): cancelling its jobs",
+                       peer_label(peer), config_.max_peer_backlog_bytes);
     for (std::uint64_t h : table_.handles_of(peer)) {
       JobEntry* e = table_.get(h);
       if (!e->cancel_requested) {
@@ -223,7 +238,8 @@ void Worker::client_gone(const std::string& peer, const char* why) {
       ++n;
     }
   }
-  if (n > 0) service_log().info("client {} {}: cancelling its {} live jobs", peer_label(peer), why, n);
+  if (n > 0)
+    service_log().info("client {} {}: cancelling its {} live jobs", peer_label(peer), why, n);
 }
 
 void Worker::receive_requests() {
@@ -250,7 +266,8 @@ void Worker::receive_requests() {
         zmq_msg_close(&part);
       }
     }
-    const std::string peer(static_cast<const char*>(zmq_msg_data(&parts[0])), zmq_msg_size(&parts[0]));
+    const std::string peer(static_cast<const char*>(zmq_msg_data(&parts[0])),
+                           zmq_msg_size(&parts[0]));
     // [id, payload] is DEALER-style even when the payload is empty; [id, empty, …] is REQ-style.
     const bool req_style = n == 3 && zmq_msg_size(&parts[1]) == 0;
     if (n == 2 || (req_style && !extra)) {
@@ -260,7 +277,8 @@ void Worker::receive_requests() {
     } else {
       reject(peer, req_style,
              make_error(ErrorCode::kInvalidRequest,
-                        "envelope: a request is one frame (DEALER) or an empty delimiter and one frame (REQ)"),
+                        "envelope: a request is one frame (DEALER) or an empty delimiter and one "
+                        "frame (REQ)"),
              std::nullopt);
     }
     for (int k = 0; k < n; ++k) zmq_msg_close(&parts[k]);
@@ -273,14 +291,16 @@ void Worker::reply(const std::string& peer, bool req_style, const protocol::Work
   }
 }
 
-void Worker::reject(const std::string& peer, bool req_style, const Error& error, std::optional<std::string> job_id) {
+void Worker::reject(const std::string& peer, bool req_style, const Error& error,
+                    std::optional<std::string> job_id) {
   ++counters_.rejected;
   service_log().debug("client {}: rejected {}: {}: {}", peer_label(peer), job_id.value_or("-"),
                       error_code_name(error.code), error.message);
   reply(peer, req_style, protocol::error_reply(error, std::move(job_id)));
 }
 
-void Worker::handle_request(const std::string& peer, bool req_style, std::span<const std::uint8_t> payload) {
+void Worker::handle_request(const std::string& peer, bool req_style,
+                            std::span<const std::uint8_t> payload) {
   protocol::ClientDecodeResult decoded = protocol::decode_client(payload, limits_);
   if (!decoded.ok()) {
     reject(peer, req_style, decoded.error(), decoded.job_id());
@@ -301,13 +321,15 @@ void Worker::handle_request(const std::string& peer, bool req_style, std::span<c
 void Worker::handle_submit(const std::string& peer, bool req_style, protocol::SubmitMsg&& s) {
   const auto received = Clock::now();
   if (draining_) {
-    reject(peer, req_style, make_error(ErrorCode::kDraining, "the worker is draining; submit to another worker"),
+    reject(peer, req_style,
+           make_error(ErrorCode::kDraining, "the worker is draining; submit to another worker"),
            s.job_id);
     return;
   }
   if (table_.find(peer, s.job_id)) {
     reject(peer, req_style,
-           make_error(ErrorCode::kDuplicateJob, "submit.job_id: \"" + s.job_id + "\" is already live for this client"),
+           make_error(ErrorCode::kDuplicateJob,
+                      "submit.job_id: \"" + s.job_id + "\" is already live for this client"),
            s.job_id);
     return;
   }
@@ -315,8 +337,9 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
   const std::int32_t queued = queue_depth(snap);
   if (queued >= config_.max_queued) {
     reject(peer, req_style,
-           make_error(ErrorCode::kQueueFull, "the queue holds " + std::to_string(queued) + " jobs (--max-queued " +
-                                                 std::to_string(config_.max_queued) + "); retry later"),
+           make_error(ErrorCode::kQueueFull,
+                      "the queue holds " + std::to_string(queued) + " jobs (--max-queued " +
+                          std::to_string(config_.max_queued) + "); retry later"),
            s.job_id);
     return;
   }
@@ -359,7 +382,8 @@ void Worker::handle_cancel(const std::string& peer, const std::string& job_id) {
 // Accepted jobs not running yet: the live jobs of the table minus those the engine runs (a
 // job in flight between the threads counts as queued).
 std::int32_t Worker::queue_depth(const EngineSnapshot& snap) const {
-  return static_cast<std::int32_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.engine.running));
+  return static_cast<std::int32_t>(
+      std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.engine.running));
 }
 
 protocol::HealthReply Worker::health() const {

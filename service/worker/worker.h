@@ -46,7 +46,8 @@ struct WorkerCounters {
 class Worker {
  public:
   // Validates the config, creates the ROUTER and binds it. Errors name the flag or endpoint.
-  static Result<std::unique_ptr<Worker>> create(const WorkerConfig& config, std::unique_ptr<JobEngine> engine);
+  static Result<std::unique_ptr<Worker>> create(const WorkerConfig& config,
+                                                std::unique_ptr<JobEngine> engine);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -68,11 +69,13 @@ class Worker {
   void on_control();
   void on_wake();
   void receive_requests();
-  void handle_request(const std::string& peer, bool req_style, std::span<const std::uint8_t> payload);
+  void handle_request(const std::string& peer, bool req_style,
+                      std::span<const std::uint8_t> payload);
   void handle_submit(const std::string& peer, bool req_style, protocol::SubmitMsg&& s);
   void handle_cancel(const std::string& peer, const std::string& job_id);
   void reply(const std::string& peer, bool req_style, const protocol::WorkerMessage& msg);
-  void reject(const std::string& peer, bool req_style, const Error& error, std::optional<std::string> job_id);
+  void reject(const std::string& peer, bool req_style, const Error& error,
+              std::optional<std::string> job_id);
   void client_gone(const std::string& peer, const char* why);
   void flush_backlogs();
   void begin_drain(double timeout_s);

@@ -10,13 +10,14 @@
 namespace zinfer::worker {
 
 struct WorkerConfig {
-  std::string bind = "tcp://127.0.0.1:5555";    // --bind: ROUTER endpoint (tcp://, ipc://, inproc://)
-  std::int32_t max_queued = 1024;               // --max-queued: accepted jobs not yet running
-  double drain_timeout_s = 30.0;                // --drain-timeout: running jobs get this long on drain
-  std::size_t max_frame_bytes = 1u << 20;       // --max-frame-bytes: largest accepted request frame
-  std::int32_t sndhwm = 10000;                  // --sndhwm: frames ZeroMQ queues per peer
+  std::string bind = "tcp://127.0.0.1:5555";  // --bind: ROUTER endpoint (tcp://, ipc://, inproc://)
+  std::int32_t max_queued = 1024;             // --max-queued: accepted jobs not yet running
+  double drain_timeout_s = 30.0;           // --drain-timeout: running jobs get this long on drain
+  std::size_t max_frame_bytes = 1u << 20;  // --max-frame-bytes: largest accepted request frame
+  std::int32_t sndhwm = 10000;             // --sndhwm: frames ZeroMQ queues per peer
   std::size_t max_peer_backlog_bytes = 64u << 20;  // --max-peer-backlog: bytes held for a slow peer
-  std::int32_t max_pending_frames = 65536;      // engine pauses while this many frames await the I/O thread
+  std::int32_t max_pending_frames =
+      65536;  // engine pauses while this many frames await the I/O thread
 };
 
 // kInvalidParameter naming the flag ("--max-queued must be ≥ 1, got 0").

@@ -18,7 +18,8 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-void check_tensor(const TensorInfo& t, const std::uint8_t* data, std::size_t size, std::uint64_t data_offset) {
+void check_tensor(const TensorInfo& t, const std::uint8_t* data, std::size_t size,
+                  std::uint64_t data_offset) {
   check(t.n_dims >= 1 && t.n_dims <= 4);
   const auto& traits = zinfer::quant::traits(t.type);
   check(t.ne[0] >= 0 && t.ne[0] % traits.block_size == 0);
@@ -37,7 +38,8 @@ void check_tensor(const TensorInfo& t, const std::uint8_t* data, std::size_t siz
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto parsed = GgufFile::from_memory(std::span<const std::uint8_t>(data, size));
   if (!parsed.ok()) {
-    check(parsed.error().code == zinfer::ErrorCode::kModelLoadFailed && !parsed.error().message.empty());
+    check(parsed.error().code == zinfer::ErrorCode::kModelLoadFailed &&
+          !parsed.error().message.empty());
     return 0;
   }
   const GgufFile& f = **parsed;

@@ -58,7 +58,8 @@ void fuzz_client(std::span<const std::uint8_t> frame, const DecodeLimits& limits
 void fuzz_worker(std::span<const std::uint8_t> frame, const DecodeLimits& limits) {
   Result<WorkerMessage> r = decode_worker(frame, limits);
   if (!r.ok()) {
-    check(r.error().code == ErrorCode::kInvalidRequest || r.error().code == ErrorCode::kUnsupportedVersion);
+    check(r.error().code == ErrorCode::kInvalidRequest ||
+          r.error().code == ErrorCode::kUnsupportedVersion);
     check_error(r.error());
     return;
   }

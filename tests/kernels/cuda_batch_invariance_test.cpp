@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -44,7 +44,8 @@ sched::JobSpec make_job(int i, const sched::JobLimits& limits) {
   std::vector<std::int32_t> prompt;
   const int len = 1 + (i * 37) % 300;
   for (int k = 0; k < len; ++k)
-    prompt.push_back(static_cast<std::int32_t>((i * 7919 + k * 104729 + 13) % (n_vocab - 600) + 300));
+    prompt.push_back(
+        static_cast<std::int32_t>((i * 7919 + k * 104729 + 13) % (n_vocab - 600) + 300));
   sched::GenerationParams params;
   params.max_tokens = kMaxTokens;
   params.ignore_eos = true;

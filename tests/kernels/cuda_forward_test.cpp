@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -120,7 +120,8 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
       const std::vector<float>& l = (*rc)[i];
       next[i] = {argmax(std::vector<float>(l.end() - n_vocab, l.end()))};
     }
-    std::vector<sched::SeqInput> dec = {{0, next[0], false}, {1, next[1], false}, {2, next[2], false}};
+    std::vector<sched::SeqInput> dec = {
+        {0, next[0], false}, {1, next[1], false}, {2, next[2], false}};
     rc = run_cpu.forward_batch(dec);
     rg = run_gpu.forward_batch(dec);
     ASSERT_TRUE(rc.ok()) << rc.error().message;

@@ -53,8 +53,8 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
 
   const std::int32_t n_vocab = (*graphs)->hparams().n_vocab;
   sched::SequenceRunner run_graphs(**graphs), run_eager(**eager);
-  std::vector<std::vector<std::int32_t>> prompts = {{5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1},
-                                                    {11, 13}, {400}};
+  std::vector<std::vector<std::int32_t>> prompts = {
+      {5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1}, {11, 13}, {400}};
   for (sched::SequenceRunner* m : {&run_graphs, &run_eager}) {
     std::vector<sched::SeqInput> in;
     for (std::size_t s = 0; s < prompts.size(); ++s)

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -64,7 +64,8 @@ TEST(CudaStartup, ModelLargerThanTheDeviceFailsWithVramOom) {
   o.zero_sparse = true;
   // One F32 layer of Llama-3-8B is ~0.87 GB; embeddings + output ~4.2 GB.
   const double layer_bytes = 218.1e6 * 4;
-  o.n_layers = std::min(1024, static_cast<int>((static_cast<double>(free_before) * 1.1 - 4.2e9) / layer_bytes) + 2);
+  o.n_layers = std::min(
+      1024, static_cast<int>((static_cast<double>(free_before) * 1.1 - 4.2e9) / layer_bytes) + 2);
   const std::string path = testing::temp_dir() + "/startup_too_big.gguf";
   auto written = model::write_synthetic_model(o, path);
   ASSERT_TRUE(written.ok()) << written.error().message;
@@ -82,7 +83,8 @@ TEST(CudaStartup, ModelLargerThanTheDeviceFailsWithVramOom) {
   EXPECT_NE(msg.find("needs"), std::string::npos) << msg;
   EXPECT_NE(msg.find("free"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
-  std::printf("%.1f GB model, %.1f GB free: %s\n", written->file_size / 1e9, free_before / 1e9, msg.c_str());
+  std::printf("%.1f GB model, %.1f GB free: %s\n", written->file_size / 1e9, free_before / 1e9,
+              msg.c_str());
   std::filesystem::remove(path);
 
   // Nothing was left allocated, and the device still works.

@@ -97,7 +97,8 @@ TEST_P(FusedOps, NormGatedMatmulMatchesCompositionAndIsBatchInvariant) {
   const std::int64_t k = row_length(t), ff = 45;
   TwoWeights gate = make_weight(*p.ctx, t, k, ff, 21);
   TwoWeights up = make_weight(*p.ctx, t, k, ff, 22);
-  TwoWeights norm = make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(k), 3, 0.1f, 1.0f));
+  TwoWeights norm =
+      make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(k), 3, 0.1f, 1.0f));
   for (auto act : {model::GatedActivation::kSilu, model::GatedActivation::kGeluTanh}) {
     const std::int64_t rows = 19;
     p.gpu->begin_forward();
@@ -141,10 +142,14 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
     model::QkvWeights gw, cw;
     TwoWeights wq = make_weight(*p.ctx, t, k, dq, 41), wk = make_weight(*p.ctx, t, k, dkv, 42),
                wv = make_weight(*p.ctx, t, k, dkv, 43);
-    TwoWeights bq = make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dq), 44, 0.1f));
-    TwoWeights bk = make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dkv), 45, 0.1f));
-    TwoWeights bv = make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dkv), 46, 0.1f));
-    TwoWeights norm = make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(k), 47, 0.1f, 1.0f));
+    TwoWeights bq =
+        make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dq), 44, 0.1f));
+    TwoWeights bk =
+        make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dkv), 45, 0.1f));
+    TwoWeights bv =
+        make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(dkv), 46, 0.1f));
+    TwoWeights norm =
+        make_f32(*p.ctx, testing::random_floats(static_cast<std::size_t>(k), 47, 0.1f, 1.0f));
     gw = {wq.gpu, wk.gpu, wv.gpu, {}, {}, {}};
     cw = {wq.cpu, wk.cpu, wv.cpu, {}, {}, {}};
     if (c.bias) {
@@ -166,15 +171,20 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
     p.cpu->reset_scratch();
     const auto x = testing::random_floats(static_cast<std::size_t>(rows * k), 48, 1.5f);
     model::Tensor gx = testing::gpu_tensor(*p.gpu, x, rows, k);
-    model::Tensor gq = p.gpu->alloc(rows, dq), gk = p.gpu->alloc(rows, dkv), gv = p.gpu->alloc(rows, dkv);
+    model::Tensor gq = p.gpu->alloc(rows, dq), gk = p.gpu->alloc(rows, dkv),
+                  gv = p.gpu->alloc(rows, dkv);
     for (auto tt : {gq, gk, gv}) testing::poison(tt);
     model::Tensor cx = testing::cpu_tensor(*p.cpu, x, rows, k);
-    model::Tensor cq = p.cpu->alloc(rows, dq), ck = p.cpu->alloc(rows, dkv), cv = p.cpu->alloc(rows, dkv);
+    model::Tensor cq = p.cpu->alloc(rows, dq), ck = p.cpu->alloc(rows, dkv),
+                  cv = p.cpu->alloc(rows, dkv);
     ASSERT_TRUE(p.gpu->norm_qkv_rope(gq, gk, gv, gx, norm.gpu, 1e-5f, gw, rq, rk, batch).ok());
     ASSERT_TRUE(p.cpu->norm_qkv_rope(cq, ck, cv, cx, norm.cpu, 1e-5f, cw, rq, rk, batch).ok());
-    EXPECT_TRUE(testing::all_close(testing::download(gq), testing::host_copy(cq), kAtol, kRtol)) << "q";
-    EXPECT_TRUE(testing::all_close(testing::download(gk), testing::host_copy(ck), kAtol, kRtol)) << "k";
-    EXPECT_TRUE(testing::all_close(testing::download(gv), testing::host_copy(cv), kAtol, kRtol)) << "v";
+    EXPECT_TRUE(testing::all_close(testing::download(gq), testing::host_copy(cq), kAtol, kRtol))
+        << "q";
+    EXPECT_TRUE(testing::all_close(testing::download(gk), testing::host_copy(ck), kAtol, kRtol))
+        << "k";
+    EXPECT_TRUE(testing::all_close(testing::download(gv), testing::host_copy(cv), kAtol, kRtol))
+        << "v";
   }
 }
 

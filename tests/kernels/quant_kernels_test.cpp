@@ -239,12 +239,12 @@ TEST_P(QuantKernels, MatvecWritesIntoStridedColumnSlices) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes), type_param_name);
-INSTANTIATE_TEST_SUITE_P(
-    AllTypes, QuantMatmul, ::testing::Combine(::testing::ValuesIn(kTypes), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<std::tuple<GgmlType, bool>>& info) {
-      return std::string(quant::type_name(std::get<0>(info.param))) +
-             (std::get<1>(info.param) ? "_batch_invariant" : "_cublas");
-    });
+INSTANTIATE_TEST_SUITE_P(AllTypes, QuantMatmul,
+                         ::testing::Combine(::testing::ValuesIn(kTypes), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<GgmlType, bool>>& info) {
+                           return std::string(quant::type_name(std::get<0>(info.param))) +
+                                  (std::get<1>(info.param) ? "_batch_invariant" : "_cublas");
+                         });
 
 }  // namespace
 }  // namespace zinfer

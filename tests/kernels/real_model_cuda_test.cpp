@@ -65,7 +65,8 @@ struct Tally {
 void check_pick(const char* ref, const std::string& where, const std::vector<float>& gpu,
                 std::int32_t got, std::int32_t want, Tally& t) {
   if (got == want) return;
-  const double gap = std::fabs(double(gpu[static_cast<std::size_t>(got)]) - gpu[static_cast<std::size_t>(want)]);
+  const double gap =
+      std::fabs(double(gpu[static_cast<std::size_t>(got)]) - gpu[static_cast<std::size_t>(want)]);
   ++t.flips;
   std::printf("  near tie at %s: gpu %d, %s %d, gpu logits %.3g apart (tolerance %.0e)\n",
               where.c_str(), got, ref, want, gap, kTieTolerance);
@@ -80,7 +81,8 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
   ZINFER_REQUIRE_MODEL(path, m.file);
   const json doc = json::parse(testing::read_file(testing::data_path(m.fixture)));
   int max_cases = 1 << 30;
-  if (const char* env = std::getenv("ZINFER_GPU_GOLDEN_CASES")) max_cases = std::max(1, std::atoi(env));
+  if (const char* env = std::getenv("ZINFER_GPU_GOLDEN_CASES"))
+    max_cases = std::max(1, std::atoi(env));
 
   LlmOptions lo;
   lo.model_path = path;
@@ -120,8 +122,9 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
       const auto& ids = steps[s]["top_ids"];
       const auto& ref = steps[s]["top_logits"];
       for (std::size_t i = 0; i < ids.size(); ++i) {
-        t.max_vs_golden = std::max(
-            t.max_vs_golden, std::fabs(double((*lg)[ids[i].get<std::size_t>()]) - ref[i].get<double>()));
+        t.max_vs_golden =
+            std::max(t.max_vs_golden,
+                     std::fabs(double((*lg)[ids[i].get<std::size_t>()]) - ref[i].get<double>()));
       }
       for (std::size_t k = 0; k < lg->size(); ++k)
         t.max_vs_cpu = std::max(t.max_vs_cpu, std::fabs(double((*lg)[k]) - (*lc)[k]));
@@ -130,9 +133,10 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
     }
     EXPECT_LE(t.max_vs_golden, kLogitTolerance) << m.name << "/" << name << " vs transformers";
     EXPECT_LE(t.max_vs_cpu, kLogitTolerance) << m.name << "/" << name << " vs CPU";
-    std::printf("%s/%-22s prompt %4zu tokens: %d steps, %d near-tie flips, max |gpu - hf| %.2e, "
-                "max |gpu - cpu| %.2e\n",
-                m.name, name.c_str(), prompt.size(), t.steps, t.flips, t.max_vs_golden, t.max_vs_cpu);
+    std::printf(
+        "%s/%-22s prompt %4zu tokens: %d steps, %d near-tie flips, max |gpu - hf| %.2e, "
+        "max |gpu - cpu| %.2e\n",
+        m.name, name.c_str(), prompt.size(), t.steps, t.flips, t.max_vs_golden, t.max_vs_cpu);
     total.steps += t.steps;
     total.flips += t.flips;
     total.max_vs_golden = std::max(total.max_vs_golden, t.max_vs_golden);

@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
 #include "engine/quant/ggml_type.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -58,7 +58,8 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
   o.type = std::get<1>(GetParam());
   o.seed = 11;
   o.n_layers = shape.layers;
-  if (const char* env = std::getenv("ZINFER_SHAPES_LAYERS")) o.n_layers = std::max(0, std::atoi(env));
+  if (const char* env = std::getenv("ZINFER_SHAPES_LAYERS"))
+    o.n_layers = std::max(0, std::atoi(env));
   const std::string type = std::string(quant::type_name(o.type));
   const std::string path = testing::temp_dir() + "/shape_" + shape.preset + "_" + type + ".gguf";
   auto t0 = std::chrono::steady_clock::now();
@@ -96,10 +97,11 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
     EXPECT_TRUE(testing::all_close(*lg, *lc, 1e-3, 1e-3)) << "step " << step;
     tokens = {static_cast<std::int32_t>(std::max_element(lc->begin(), lc->end()) - lc->begin())};
   }
-  std::printf("%-14s %-5s %2d layers, %zu tensors fell back, %.0f MB written in %.1f s: "
-              "max |gpu - cpu| logit %.3g\n",
-              shape.preset, type.c_str(), o.n_layers == 0 ? -1 : o.n_layers,
-              written->fallbacks.size(), written->file_size / 1e6, write_s, max_diff);
+  std::printf(
+      "%-14s %-5s %2d layers, %zu tensors fell back, %.0f MB written in %.1f s: "
+      "max |gpu - cpu| logit %.3g\n",
+      shape.preset, type.c_str(), o.n_layers == 0 ? -1 : o.n_layers, written->fallbacks.size(),
+      written->file_size / 1e6, write_s, max_diff);
   run_cpu.reset();
   run_gpu.reset();
   cpu->reset();  // unload (and unmap) before the file goes
@@ -107,15 +109,17 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
   std::filesystem::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    RealShapes, SyntheticShapes, ::testing::Combine(::testing::ValuesIn(kShapes), ::testing::ValuesIn(kTypes)),
-    [](const ::testing::TestParamInfo<std::tuple<Shape, GgmlType>>& info) {
-      std::string name = std::string(std::get<0>(info.param).preset) + "_" +
-                         std::string(quant::type_name(std::get<1>(info.param)));
-      for (char& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(RealShapes, SyntheticShapes,
+                         ::testing::Combine(::testing::ValuesIn(kShapes),
+                                            ::testing::ValuesIn(kTypes)),
+                         [](const ::testing::TestParamInfo<std::tuple<Shape, GgmlType>>& info) {
+                           std::string name =
+                               std::string(std::get<0>(info.param).preset) + "_" +
+                               std::string(quant::type_name(std::get<1>(info.param)));
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace zinfer

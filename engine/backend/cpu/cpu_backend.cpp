@@ -14,11 +14,13 @@ class MappedWeights final : public WeightSource {
 
   Result<Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) override {
     const gguf::TensorInfo* t = file_.find_tensor(name);
-    if (t == nullptr) return make_error(ErrorCode::kModelLoadFailed, "tensor '" + name + "' is missing");
+    if (t == nullptr)
+      return make_error(ErrorCode::kModelLoadFailed, "tensor '" + name + "' is missing");
     return check(*t, ne0, ne1);
   }
 
-  Result<Weight> get_optional(const std::string& name, std::int64_t ne0, std::int64_t ne1) override {
+  Result<Weight> get_optional(const std::string& name, std::int64_t ne0,
+                              std::int64_t ne1) override {
     const gguf::TensorInfo* t = file_.find_tensor(name);
     if (t == nullptr) return Weight{};
     return check(*t, ne0, ne1);
@@ -34,9 +36,10 @@ class MappedWeights final : public WeightSource {
                             std::to_string(ne1) + "]");
     }
     if (!quant::traits(t.type).weight_type) {
-      return make_error(ErrorCode::kModelLoadFailed, "tensor '" + t.name + "' has type " +
-                                                         std::string(quant::type_name(t.type)) +
-                                                         ", which the CPU backend does not support");
+      return make_error(ErrorCode::kModelLoadFailed,
+                        "tensor '" + t.name + "' has type " +
+                            std::string(quant::type_name(t.type)) +
+                            ", which the CPU backend does not support");
     }
     if (ne1 == 1 && t.type != quant::GgmlType::kF32) {
       return make_error(ErrorCode::kModelLoadFailed,
@@ -50,7 +53,8 @@ class MappedWeights final : public WeightSource {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(const gguf::GgufFile& file, const cpu::CpuOpsConfig& cfg) : weights_(file), ops_(cfg), cfg_(cfg) {}
+  CpuBackend(const gguf::GgufFile& file, const cpu::CpuOpsConfig& cfg)
+      : weights_(file), ops_(cfg), cfg_(cfg) {}
   Ops& ops() override { return ops_; }
   WeightSource& weights() override { return weights_; }
   void begin_forward() override { ops_.reset_scratch(); }
@@ -68,7 +72,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file, const BackendConfig& config) {
+Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file,
+                                                    const BackendConfig& config) {
   cpu::CpuOpsConfig cfg;
   cfg.n_threads = config.n_threads;
   cfg.exact_matmul = config.exact_matmul;

@@ -34,8 +34,8 @@ CpuOps::CpuOps(const CpuOpsConfig& config)
     : Ops(model::KvGeometry{config.n_layer, config.n_embd_kv, config.block_size}),
       cfg_(config),
       pool_(config.n_threads) {
-  const std::size_t kv_floats = static_cast<std::size_t>(cfg_.n_layer) * cfg_.n_blocks * cfg_.block_size *
-                                static_cast<std::size_t>(cfg_.n_embd_kv);
+  const std::size_t kv_floats = static_cast<std::size_t>(cfg_.n_layer) * cfg_.n_blocks *
+                                cfg_.block_size * static_cast<std::size_t>(cfg_.n_embd_kv);
   k_cache_.assign(kv_floats, 0.0f);
   v_cache_.assign(kv_floats, 0.0f);
 }
@@ -70,7 +70,8 @@ Status CpuOps::do_embed(Tensor out, const Weight& table, std::span<const std::in
   const std::size_t rsize = quant::row_size(table.type, table.ne0);
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const std::int32_t id = tokens[i];
-    const auto* src = static_cast<const std::uint8_t*>(table.data) + static_cast<std::size_t>(id) * rsize;
+    const auto* src =
+        static_cast<const std::uint8_t*>(table.data) + static_cast<std::size_t>(id) * rsize;
     quant::dequantize_row(table.type, src, row(out, static_cast<std::int64_t>(i)), table.ne0);
   }
   return ok_status();
@@ -148,7 +149,8 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   act_buf_.resize(a_row * static_cast<std::size_t>(n_rows));
   pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {
     for (std::int64_t r = r0; r < r1; ++r) {
-      quant::quantize_act_row(vdt, row(in, r), act_buf_.data() + static_cast<std::size_t>(r) * a_row, w.ne0);
+      quant::quantize_act_row(vdt, row(in, r),
+                              act_buf_.data() + static_cast<std::size_t>(r) * a_row, w.ne0);
     }
   });
   const std::uint8_t* act = act_buf_.data();
@@ -156,7 +158,8 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
     for (std::int64_t j = j0; j < j1; ++j) {
       const void* wr = wd + static_cast<std::size_t>(j) * w_row;
       for (std::int64_t r = 0; r < n_rows; ++r) {
-        row(out, r)[j] = quant::vec_dot(w.type, w.ne0, wr, act + static_cast<std::size_t>(r) * a_row);
+        row(out, r)[j] =
+            quant::vec_dot(w.type, w.ne0, wr, act + static_cast<std::size_t>(r) * a_row);
       }
     }
   });
@@ -233,12 +236,13 @@ Status CpuOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch&
 }
 
 float* CpuOps::kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot) {
-  const std::size_t per_layer = static_cast<std::size_t>(cfg_.n_blocks) * cfg_.block_size * cfg_.n_embd_kv;
+  const std::size_t per_layer =
+      static_cast<std::size_t>(cfg_.n_blocks) * cfg_.block_size * cfg_.n_embd_kv;
   return cache.data() + per_layer * layer + static_cast<std::size_t>(slot) * cfg_.n_embd_kv;
 }
 
 Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
-                         const model::Batch& batch) {
+                            const model::Batch& batch) {
   const std::int64_t dkv = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim;
   const std::int32_t bs = cfg_.block_size;
   // 1. Store the new keys and values into their sequences' cache slots.
@@ -271,12 +275,15 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
       const std::int32_t kvh = h / group;
       const std::int32_t pos = it.seq->n_past + it.t;
       const std::int32_t first = p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
-      const float* qv = row(q, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
+      const float* qv =
+          row(q, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
       scores.resize(static_cast<std::size_t>(pos - first + 1));
       float mx = -INFINITY;
       for (std::int32_t j = first; j <= pos; ++j) {
-        const std::int32_t slot = it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
-        const float* kr = kv_row(k_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
+        const std::int32_t slot =
+            it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
+        const float* kr =
+            kv_row(k_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
         float dot = 0.0f;
         for (std::int32_t d = 0; d < p.head_dim; ++d) dot += qv[d] * kr[d];
         float sc = dot * p.scale;
@@ -292,10 +299,13 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
       const float inv = static_cast<float>(1.0 / sum);
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (std::int32_t j = first; j <= pos; ++j) {
-        const std::int32_t slot = it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
-        const float* vr = kv_row(v_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
+        const std::int32_t slot =
+            it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
+        const float* vr =
+            kv_row(v_cache_, p.layer, slot) + static_cast<std::int64_t>(kvh) * p.head_dim;
         const float pj = scores[static_cast<std::size_t>(j - first)] * inv;
-        for (std::int32_t d = 0; d < p.head_dim; ++d) acc[static_cast<std::size_t>(d)] += pj * vr[d];
+        for (std::int32_t d = 0; d < p.head_dim; ++d)
+          acc[static_cast<std::size_t>(d)] += pj * vr[d];
       }
       float* o = row(out, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
       std::memcpy(o, acc.data(), sizeof(float) * static_cast<std::size_t>(p.head_dim));
@@ -340,7 +350,8 @@ Status CpuOps::do_gather_rows(Tensor out, Tensor in, std::span<const std::int32_
 }
 
 Status CpuOps::do_to_host(Tensor t, float* host) {
-  for (std::int64_t r = 0; r < t.rows; ++r) std::memcpy(host + r * t.cols, row(t, r), sizeof(float) * t.cols);
+  for (std::int64_t r = 0; r < t.rows; ++r)
+    std::memcpy(host + r * t.cols, row(t, r), sizeof(float) * t.cols);
   return ok_status();
 }
 

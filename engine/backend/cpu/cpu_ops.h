@@ -14,12 +14,12 @@
 namespace zinfer::cpu {
 
 struct CpuOpsConfig {
-  int n_threads = 1;              // worker threads (≥ 1)
-  bool exact_matmul = false;      // float dot products instead of quantized activations
-  std::int32_t n_layer = 0;       // KV cache geometry
-  std::int32_t n_embd_kv = 0;     // n_head_kv * head_dim
-  std::int32_t n_blocks = 0;      // KV blocks in the pool
-  std::int32_t block_size = 16;   // tokens per KV block
+  int n_threads = 1;             // worker threads (≥ 1)
+  bool exact_matmul = false;     // float dot products instead of quantized activations
+  std::int32_t n_layer = 0;      // KV cache geometry
+  std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
+  std::int32_t n_blocks = 0;     // KV blocks in the pool
+  std::int32_t block_size = 16;  // tokens per KV block
 };
 
 class CpuOps final : public model::Ops {
@@ -38,10 +38,12 @@ class CpuOps final : public model::Ops {
 
  private:
   model::Tensor do_alloc(std::int64_t rows, std::int64_t cols) override;
-  Status do_embed(model::Tensor out, const model::Weight& table, std::span<const std::int32_t> tokens) override;
-  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
-  Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w, const model::Weight& b,
-                    float eps) override;
+  Status do_embed(model::Tensor out, const model::Weight& table,
+                  std::span<const std::int32_t> tokens) override;
+  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
+                     float eps) override;
+  Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
+                       const model::Weight& b, float eps) override;
   Status do_matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
   Status do_add_bias(model::Tensor x, const model::Weight& b) override;
   Status do_add(model::Tensor out, model::Tensor a, model::Tensor b) override;
@@ -49,11 +51,12 @@ class CpuOps final : public model::Ops {
   Status do_softcap(model::Tensor x, float cap) override;
   Status do_rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
   Status do_attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
-                   const model::AttnParams& p, const model::Batch& batch) override;
+                      const model::AttnParams& p, const model::Batch& batch) override;
   Status do_swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
   Status do_geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
   Status do_gelu(model::Tensor x) override;
-  Status do_gather_rows(model::Tensor out, model::Tensor in, std::span<const std::int32_t> rows) override;
+  Status do_gather_rows(model::Tensor out, model::Tensor in,
+                        std::span<const std::int32_t> rows) override;
   Status do_to_host(model::Tensor t, float* host) override;
 
   float* kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot);

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "engine/backend/cuda/cuda_ops.h"
-#include "engine/backend/cuda/step_graphs.h"
 #include "engine/backend/cuda/cuda_weights.h"
+#include "engine/backend/cuda/step_graphs.h"
 #include "kernels/cuda_context.h"
 
 namespace zinfer::cuda {
@@ -175,9 +175,8 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
                 mib(static_cast<std::int64_t>(mem.free_bytes)),
                 mib(static_cast<std::int64_t>(mem.total_bytes)), ctx->describe(), mib(weight_bytes),
                 plan.blocks, mib(plan.bytes));
-  return std::unique_ptr<model::Backend>(
-      std::make_unique<CudaBackend>(std::move(ctx), std::move(ops), file, plan.blocks,
-                                    config.cuda_graphs));
+  return std::unique_ptr<model::Backend>(std::make_unique<CudaBackend>(
+      std::move(ctx), std::move(ops), file, plan.blocks, config.cuda_graphs));
 }
 
 }  // namespace zinfer::cuda

@@ -11,8 +11,8 @@
 #include "kernels/cuda_check.h"
 #include "kernels/embed.h"
 #include "kernels/fused_matvec.h"
-#include "kernels/gather_rows.h"
 #include "kernels/gated_activation.h"
+#include "kernels/gather_rows.h"
 #include "kernels/gelu.h"
 #include "kernels/kv_store.h"
 #include "kernels/layer_norm.h"
@@ -112,7 +112,8 @@ Result<std::int32_t*> CudaOps::upload_i32(std::span<const std::int32_t> values) 
   // A graph would replay this copy with the values of the step it was captured in: per-step
   // data must come from StepInputs, so an upload fails the capture (the step runs eagerly).
   if (capturing_) {
-    return make_error(ErrorCode::kInferenceFailed, "per-step upload outside StepInputs during graph capture");
+    return make_error(ErrorCode::kInferenceFailed,
+                      "per-step upload outside StepInputs during graph capture");
   }
   ZINFER_ASSIGN_OR_RETURN(void* dst, arena_.alloc(std::max<std::size_t>(values.size_bytes(), 4)));
   ZINFER_RETURN_IF_ERROR(uploader_.upload(values.data(), values.size_bytes(), dst));
@@ -252,7 +253,7 @@ Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch
 }
 
 Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
-                          const model::Batch& batch) {
+                             const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   float* kc = layer_cache(k_cache_, p.layer);
@@ -309,10 +310,9 @@ Status CudaOps::do_to_host(Tensor t, float* host) {
     readback_ = PinnedBuffer();
     ZINFER_ASSIGN_OR_RETURN(readback_, PinnedBuffer::allocate(bytes));
   }
-  ZINFER_CUDA_CHECK(cudaMemcpy2DAsync(readback_.data(), row_bytes, t.data,
-                                      static_cast<std::size_t>(t.stride) * sizeof(float), row_bytes,
-                                      static_cast<std::size_t>(t.rows), cudaMemcpyDeviceToHost,
-                                      ctx_.stream()));
+  ZINFER_CUDA_CHECK(cudaMemcpy2DAsync(
+      readback_.data(), row_bytes, t.data, static_cast<std::size_t>(t.stride) * sizeof(float),
+      row_bytes, static_cast<std::size_t>(t.rows), cudaMemcpyDeviceToHost, ctx_.stream()));
   ZINFER_RETURN_IF_ERROR(ctx_.synchronize());
   std::memcpy(host, readback_.data(), bytes);
   return ok_status();
@@ -339,16 +339,16 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   ZINFER_RETURN_IF_ERROR(ready());
   const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
-  if (!fused_ok(gate, x, x.rows)) return Ops::do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
+  if (!fused_ok(gate, x, x.rows))
+    return Ops::do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
   return launch_norm_gated_matvec(
       view(out), view(x), nw, eps, view(gate), view(up),
       act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh, ctx_.stream());
 }
 
 Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
-                                 float eps, const model::QkvWeights& w,
-                                 const model::RopeParams& rq, const model::RopeParams& rk,
-                                 const model::Batch& batch) {
+                                 float eps, const model::QkvWeights& w, const model::RopeParams& rq,
+                                 const model::RopeParams& rk, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
   const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&

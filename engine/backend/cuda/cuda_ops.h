@@ -69,10 +69,11 @@ class CudaOps final : public model::Ops {
 
   model::Tensor do_alloc(std::int64_t rows, std::int64_t cols) override;
   Status do_embed(model::Tensor out, const model::Weight& table,
-               std::span<const std::int32_t> tokens) override;
-  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w, float eps) override;
+                  std::span<const std::int32_t> tokens) override;
+  Status do_rms_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
+                     float eps) override;
   Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
-                    const model::Weight& b, float eps) override;
+                       const model::Weight& b, float eps) override;
   Status do_matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
   Status do_add_bias(model::Tensor x, const model::Weight& b) override;
   Status do_add(model::Tensor out, model::Tensor a, model::Tensor b) override;
@@ -80,12 +81,12 @@ class CudaOps final : public model::Ops {
   Status do_softcap(model::Tensor x, float cap) override;
   Status do_rope(model::Tensor x, const model::RopeParams& p, const model::Batch& batch) override;
   Status do_attention(model::Tensor out, model::Tensor q, model::Tensor k, model::Tensor v,
-                   const model::AttnParams& p, const model::Batch& batch) override;
+                      const model::AttnParams& p, const model::Batch& batch) override;
   Status do_swiglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
   Status do_geglu(model::Tensor out, model::Tensor gate, model::Tensor up) override;
   Status do_gelu(model::Tensor x) override;
   Status do_gather_rows(model::Tensor out, model::Tensor in,
-                     std::span<const std::int32_t> rows) override;
+                        std::span<const std::int32_t> rows) override;
   Status do_to_host(model::Tensor t, float* host) override;
   Status do_matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
   Status do_norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
@@ -110,7 +111,7 @@ class CudaOps final : public model::Ops {
   StepUploader uploader_;
   StepInputs step_;
   bool capturing_ = false;
-  PinnedBuffer readback_;  // page-locked landing buffer of to_host()
+  PinnedBuffer readback_;   // page-locked landing buffer of to_host()
   DeviceBuffer k_cache_;    // [n_layer][n_blocks * block_size][n_embd_kv] f32
   DeviceBuffer v_cache_;    // same layout
   DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)

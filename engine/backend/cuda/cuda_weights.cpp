@@ -126,13 +126,15 @@ void CudaWeights::log_progress() {
   const int tenth = static_cast<int>(10 * uploaded_bytes_ / std::max<std::size_t>(total_bytes_, 1));
   if (tenth <= logged_tenth_) return;
   logged_tenth_ = tenth;
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start_).count();
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start_).count();
   // A rate over less than 50 ms says more about the clock than the link: left out.
   const std::string rate =
-      s >= 0.05 ? fmt::format(" ({:.2f} GB/s)", static_cast<double>(uploaded_bytes_) / s / 1e9) : std::string();
+      s >= 0.05 ? fmt::format(" ({:.2f} GB/s)", static_cast<double>(uploaded_bytes_) / s / 1e9)
+                : std::string();
   spdlog::info("cuda: uploaded {:.0f} of {:.0f} MiB of weights ({}%) in {:.2f} s{}",
-               static_cast<double>(uploaded_bytes_) / 1048576.0, static_cast<double>(total_bytes_) / 1048576.0,
-               10 * tenth, s, rate);
+               static_cast<double>(uploaded_bytes_) / 1048576.0,
+               static_cast<double>(total_bytes_) / 1048576.0, 10 * tenth, s, rate);
 }
 
 void CudaWeights::release_staging() {

@@ -73,7 +73,8 @@ Status StepInputs::prepare(const model::Batch& batch, std::span<const std::int32
       }
       const auto bi = static_cast<std::size_t>(pos / bs);
       if (pos < 0 || bi >= s.block_table.size()) return batch_error("block table too short");
-      if (positions[row] != pos) return batch_error("positions disagree with the sequences' n_past");
+      if (positions[row] != pos)
+        return batch_error("positions disagree with the sequences' n_past");
       slots[row] = s.block_table[bi] * bs + pos % bs;
       offsets[row] = static_cast<std::int32_t>(si * width);
     }

@@ -38,8 +38,8 @@ struct Enc {
   }
 };
 
-constexpr std::uint32_t kTU8 = 0, kTI8 = 1, kTU16 = 2, kTI16 = 3, kTU32 = 4, kTI32 = 5, kTF32 = 6, kTBool = 7,
-                        kTStr = 8, kTArr = 9, kTU64 = 10, kTI64 = 11, kTF64 = 12;
+constexpr std::uint32_t kTU8 = 0, kTI8 = 1, kTU16 = 2, kTI16 = 3, kTU32 = 4, kTI32 = 5, kTF32 = 6,
+                        kTBool = 7, kTStr = 8, kTArr = 9, kTU64 = 10, kTI64 = 11, kTF64 = 12;
 constexpr std::uint32_t kF32 = 0, kQ4_0 = 2, kQ8_0 = 8;
 
 // One encoded kv pair: key, type id, then the value payload.
@@ -75,7 +75,7 @@ struct FileSpec {
   std::optional<std::uint64_t> kv_count;      // override of kvs.size()
   std::vector<Bytes> kvs;
   std::vector<TensorSpec> tensors;
-  std::uint64_t alignment = 32;         // padding used before the data section
+  std::uint64_t alignment = 32;            // padding used before the data section
   std::optional<std::uint64_t> data_size;  // default: up to the end of the last tensor
 };
 
@@ -102,7 +102,8 @@ Built build(const FileSpec& s) {
   std::uint64_t data = 0;
   for (const TensorSpec& t : s.tensors) data = std::max(data, t.offset + tensor_bytes(t));
   data = s.data_size.value_or(data);
-  for (std::uint64_t k = 0; k < data; ++k) e.put<std::uint8_t>(static_cast<std::uint8_t>(k * 7 + 1));
+  for (std::uint64_t k = 0; k < data; ++k)
+    e.put<std::uint8_t>(static_cast<std::uint8_t>(k * 7 + 1));
   out.bytes = std::move(e.b);
   return out;
 }
@@ -136,13 +137,15 @@ FileSpec valid_spec() {
       kv_scalar<std::int64_t>("t.i64", kTI64, -(1ll << 40)),
       kv_scalar<double>("t.f64", kTF64, -2.5e-300),
       kv("t.strs", kTArr, array_payload(kTStr, 2, Enc{}.str("ab").str("").b)),
-      kv("t.i32s", kTArr, array_payload(kTI32, 3, Enc{}.put<std::int32_t>(-1).put(7).put(1 << 30).b)),
+      kv("t.i32s", kTArr,
+         array_payload(kTI32, 3, Enc{}.put<std::int32_t>(-1).put(7).put(1 << 30).b)),
       kv("t.f32s", kTArr, array_payload(kTF32, 2, Enc{}.put(1.5f).put(-0.25f).b)),
       kv("t.empty", kTArr, array_payload(kTU16, 0, {})),
       kv("t.nested8", kTArr, nested_array_payload(8)),
       kv("t.matrix", kTArr,
          array_payload(kTArr, 2,
-                       Enc{}.raw(array_payload(kTU32, 2, Enc{}.put(1u).put(2u).b))
+                       Enc{}
+                           .raw(array_payload(kTU32, 2, Enc{}.put(1u).put(2u).b))
                            .raw(array_payload(kTStr, 1, Enc{}.str("x").b))
                            .b)),
       kv_scalar<std::uint32_t>("general.alignment", kTU32, 32),
@@ -259,12 +262,14 @@ std::vector<CorruptCase> corrupt_cases() {
   add("version_4", s, "unsupported GGUF version 4");
   s = v, s.version = 0x03000000;
   add("big_endian", s, "big-endian");
-  cases.push_back({"truncated_header", Bytes(valid.begin(), valid.begin() + 14), "truncated header"});
+  cases.push_back(
+      {"truncated_header", Bytes(valid.begin(), valid.begin() + 14), "truncated header"});
   {  // The kv block ends two bytes into a uint32 value.
     Bytes b = Enc{Bytes{'G', 'G', 'U', 'F'}}.put(3u).put<std::uint64_t>(0).put<std::uint64_t>(1).b;
     Bytes k = kv_scalar<std::uint32_t>("llama.block_count", kTU32, 30);
     b.insert(b.end(), k.begin(), k.end() - 2);
-    cases.push_back({"truncated_kv", b, "metadata key 'llama.block_count': truncated uint32 value"});
+    cases.push_back(
+        {"truncated_kv", b, "metadata key 'llama.block_count': truncated uint32 value"});
   }
   s = v, s.tensor_count = huge;
   add("huge_tensor_count", s, "tensor_count 18446744073709551615 cannot fit");
@@ -293,13 +298,15 @@ std::vector<CorruptCase> corrupt_cases() {
   s = v, s.tensors[1].dims = {8, 1, 1, 1, 1};
   add("n_dims_5", s, "n_dims 5 is outside [1, 4]");
   s = v, s.tensors[1].dims = {1ull << 32, 1ull << 32}, s.data_size = 4096;
-  add("dims_product_overflow", s, "element count of shape [4294967296, 4294967296] overflows int64");
+  add("dims_product_overflow", s,
+      "element count of shape [4294967296, 4294967296] overflows int64");
   s = v, s.tensors[1].dims = {8, 1ull << 63}, s.data_size = 4096;
   add("negative_dim", s, "dimension 1 (9223372036854775808) does not fit in int64");
   s = v, s.tensors[1].dims = {1ull << 62}, s.data_size = 4096;
   add("nbytes_overflow", s, "byte size of shape [4611686018427387904] overflows uint64");
   s = v, s.tensors[2].dims = {33, 2}, s.data_size = 4096;
-  add("ne0_not_block_multiple", s, "tensor 'blk.0.w': ne[0]=33 is not a multiple of the Q4_0 block size 32");
+  add("ne0_not_block_multiple", s,
+      "tensor 'blk.0.w': ne[0]=33 is not a multiple of the Q4_0 block size 32");
   s = v, s.tensors[1].type = 4, s.data_size = 4096;
   add("unknown_ggml_type", s, "tensor 'norm.weight': unknown ggml type 4");
   s = v, s.tensors[2].offset = 4096, s.data_size = 232;
@@ -307,13 +314,14 @@ std::vector<CorruptCase> corrupt_cases() {
   {
     const Built b = build(v);
     Bytes cut(b.bytes.begin(), b.bytes.end() - 1);
-    const std::string expect = "tensor 'blk.0.w': data [" + std::to_string(b.data_offset + 160) + ", " +
-                               std::to_string(b.data_offset + 232) + ") exceeds file size " +
+    const std::string expect = "tensor 'blk.0.w': data [" + std::to_string(b.data_offset + 160) +
+                               ", " + std::to_string(b.data_offset + 232) + ") exceeds file size " +
                                std::to_string(cut.size());
     cases.push_back({"last_tensor_one_byte_short", cut, expect});
   }
   s = v, s.tensors[1].offset = 132;
-  add("misaligned_offset", s, "tensor 'norm.weight': data offset 132 is not a multiple of the alignment 32");
+  add("misaligned_offset", s,
+      "tensor 'norm.weight': data offset 132 is not a multiple of the alignment 32");
   s = v, s.kvs.back() = kv_scalar<std::uint32_t>("general.alignment", kTU32, 48);
   add("alignment_not_power_of_two", s, "general.alignment 48 is not a non-zero power of two");
   s = v, s.kvs.back() = kv_scalar<std::uint32_t>("general.alignment", kTU32, 0);
@@ -325,7 +333,8 @@ std::vector<CorruptCase> corrupt_cases() {
   s = v, s.tensors[2].name = "tok.weight";
   add("duplicate_tensor_name", s, "duplicate tensor name 'tok.weight'");
   s = v, s.tensors[1].offset = 96;  // tok.weight occupies [0, 102)
-  add("overlapping_tensors", s, "tensor 'norm.weight': data at offset 96 overlaps tensor 'tok.weight' [0, 102)");
+  add("overlapping_tensors", s,
+      "tensor 'norm.weight': data at offset 96 overlaps tensor 'tok.weight' [0, 102)");
   {  // Tensor infos end exactly at end of file: no room for the padded data section.
     FileSpec t;
     t.tensors = {{"z", {0}, kF32, 0}};
@@ -376,15 +385,18 @@ TEST(GgufGetterTest, TypedGettersNameTheKey) {
   EXPECT_EQ(*f.get_u32("t.u16"), 60000u);
   EXPECT_EQ(*f.get_u32("t.u32"), 4000000000u);
   expect_error(f.get_u32("t.i8"), "metadata key 't.i8' value -100 does not fit in uint32");
-  expect_error(f.get_u32("t.u64"), "metadata key 't.u64' value 1099511627776 does not fit in uint32");
+  expect_error(f.get_u32("t.u64"),
+               "metadata key 't.u64' value 1099511627776 does not fit in uint32");
   expect_error(f.get_u32("t.f32"), "metadata key 't.f32' has type float32, expected an integer");
   expect_error(f.get_u32("nope"), "metadata key 'nope' is missing");
   EXPECT_EQ(*f.get_i64("t.i64"), -(1ll << 40));
   EXPECT_EQ(*f.get_i64("t.i16"), -30000);
-  expect_error(f.get_i64("t.strs"), "metadata key 't.strs' has type array[string], expected an integer");
+  expect_error(f.get_i64("t.strs"),
+               "metadata key 't.strs' has type array[string], expected an integer");
   EXPECT_EQ(*f.get_f32("t.f32"), 0.15625f);
   EXPECT_EQ(*f.get_f32("t.f64"), static_cast<float>(-2.5e-300));
-  expect_error(f.get_f32("t.u32"), "metadata key 't.u32' has type uint32, expected float32 or float64");
+  expect_error(f.get_f32("t.u32"),
+               "metadata key 't.u32' has type uint32, expected float32 or float64");
   EXPECT_TRUE(*f.get_bool("t.bool"));
   expect_error(f.get_bool("t.u8"), "metadata key 't.u8' has type uint8, expected bool");
   EXPECT_EQ(*f.get_string("general.architecture"), "llama");
@@ -393,7 +405,8 @@ TEST(GgufGetterTest, TypedGettersNameTheKey) {
   auto strs = f.get_string_array("t.strs");
   ASSERT_TRUE(strs.ok());
   EXPECT_EQ(*strs, (std::vector<std::string>{"ab", ""}));
-  expect_error(f.get_string_array("t.i32s"), "metadata key 't.i32s' has type array[int32], expected array[string]");
+  expect_error(f.get_string_array("t.i32s"),
+               "metadata key 't.i32s' has type array[int32], expected array[string]");
   auto i32s = f.get_i32_array("t.i32s");
   ASSERT_TRUE(i32s.ok());
   EXPECT_EQ(*i32s, (std::vector<std::int32_t>{-1, 7, 1 << 30}));
@@ -402,21 +415,25 @@ TEST(GgufGetterTest, TypedGettersNameTheKey) {
   auto f32s = f.get_f32_array("t.f32s");
   ASSERT_TRUE(f32s.ok());
   EXPECT_EQ(*f32s, (std::vector<float>{1.5f, -0.25f}));
-  expect_error(f.get_f32_array("t.u8"), "metadata key 't.u8' has type uint8, expected array[float32]");
+  expect_error(f.get_f32_array("t.u8"),
+               "metadata key 't.u8' has type uint8, expected array[float32]");
 
   EXPECT_EQ(*f.get_u32_or("missing.key", 7), 7u);
   EXPECT_EQ(*f.get_u32_or("t.u16", 7), 60000u);
-  expect_error(f.get_u32_or("general.architecture", 7), "metadata key 'general.architecture' has type string");
+  expect_error(f.get_u32_or("general.architecture", 7),
+               "metadata key 'general.architecture' has type string");
   EXPECT_EQ(*f.get_f32_or("missing.key", 2.5f), 2.5f);
   EXPECT_FALSE(*f.get_bool_or("missing.key", false));
   expect_error(f.get_bool_or("t.u8", true), "expected bool");
   EXPECT_EQ(*f.get_string_or("missing.key", "dflt"), "dflt");
-  expect_error(f.get_string_or("t.i32", "dflt"), "metadata key 't.i32' has type int32, expected string");
+  expect_error(f.get_string_or("t.i32", "dflt"),
+               "metadata key 't.i32' has type int32, expected string");
 }
 
 TEST(GgufGetterTest, OutOfRangeArrayElementsAreErrors) {
   FileSpec s = valid_spec();
-  s.kvs.push_back(kv("t.big_u32s", kTArr, array_payload(kTU32, 2, Enc{}.put(5u).put(3000000000u).b)));
+  s.kvs.push_back(
+      kv("t.big_u32s", kTArr, array_payload(kTU32, 2, Enc{}.put(5u).put(3000000000u).b)));
   s.kvs.push_back(kv("t.big_f64", kTF64, Enc{}.put(1e300).b));
   s.kvs.push_back(kv("t.f64s", kTArr, array_payload(kTF64, 2, Enc{}.put(0.5).put(-1e39).b)));
   const Bytes bytes = build(s).bytes;
@@ -424,15 +441,18 @@ TEST(GgufGetterTest, OutOfRangeArrayElementsAreErrors) {
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   auto i32s = (*parsed)->get_i32_array("t.big_u32s");
   ASSERT_FALSE(i32s.ok());
-  EXPECT_NE(i32s.error().message.find("'t.big_u32s' element 1 value 3000000000 does not fit in int32"),
-            std::string::npos)
+  EXPECT_NE(
+      i32s.error().message.find("'t.big_u32s' element 1 value 3000000000 does not fit in int32"),
+      std::string::npos)
       << i32s.error().message;
   auto big = (*parsed)->get_f32("t.big_f64");
   ASSERT_FALSE(big.ok());
-  EXPECT_NE(big.error().message.find("'t.big_f64' value"), std::string::npos) << big.error().message;
+  EXPECT_NE(big.error().message.find("'t.big_f64' value"), std::string::npos)
+      << big.error().message;
   auto f64s = (*parsed)->get_f32_array("t.f64s");
   ASSERT_FALSE(f64s.ok());
-  EXPECT_NE(f64s.error().message.find("'t.f64s' element 1 is out of float32 range"), std::string::npos)
+  EXPECT_NE(f64s.error().message.find("'t.f64s' element 1 is out of float32 range"),
+            std::string::npos)
       << f64s.error().message;
 }
 

@@ -161,9 +161,11 @@ TEST_F(GgufReaderTest, RealModelMatchesReference) {
 // Small files written by the gguf package's GGUFWriter (scripts/gguf_fuzz_seeds.py): every
 // value type, nested arrays, F16/Q8_0/Q4_1/Q4_K tensors, version 2, alignment 64.
 TEST(GgufSeedFilesTest, FromMemoryMatchesReference) {
-  for (const char* name : {"metadata_only_v3", "all_value_types_v3", "small_llama_v3", "aligned_64_v2"}) {
+  for (const char* name :
+       {"metadata_only_v3", "all_value_types_v3", "small_llama_v3", "aligned_64_v2"}) {
     SCOPED_TRACE(name);
-    const std::string bytes = zinfer::testing::read_file(zinfer::testing::data_path(std::string("gguf/corpus/") + name + ".gguf"));
+    const std::string bytes = zinfer::testing::read_file(
+        zinfer::testing::data_path(std::string("gguf/corpus/") + name + ".gguf"));
     ASSERT_FALSE(bytes.empty());
     const json ref = load_json(std::string("gguf/corpus_ref/") + name + ".json");
     const auto* base = reinterpret_cast<const std::uint8_t*>(bytes.data());
@@ -190,7 +192,8 @@ TEST_F(GgufReaderTest, TypedGettersOnRealModel) {
   EXPECT_EQ(*ctx, meta["llama.context_length"]["value"].get<std::int64_t>());
   auto eps = f.get_f32("llama.attention.layer_norm_rms_epsilon");
   ASSERT_TRUE(eps.ok());
-  EXPECT_EQ(*eps, static_cast<float>(meta["llama.attention.layer_norm_rms_epsilon"]["value"].get<double>()));
+  EXPECT_EQ(*eps, static_cast<float>(
+                      meta["llama.attention.layer_norm_rms_epsilon"]["value"].get<double>()));
   auto arch = f.get_string("general.architecture");
   ASSERT_TRUE(arch.ok());
   EXPECT_EQ(*arch, meta["general.architecture"]["value"].get<std::string>());
@@ -212,10 +215,12 @@ TEST_F(GgufReaderTest, TypedGettersOnRealModel) {
   auto wrong = f.get_u32("general.architecture");
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.error().code, ErrorCode::kModelLoadFailed);
-  EXPECT_NE(wrong.error().message.find("'general.architecture'"), std::string::npos) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("'general.architecture'"), std::string::npos)
+      << wrong.error().message;
   auto missing = f.get_f32("llama.rope.scaling.factor");
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().message.find("'llama.rope.scaling.factor' is missing"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("'llama.rope.scaling.factor' is missing"),
+            std::string::npos);
   auto fallback = f.get_f32_or("llama.rope.scaling.factor", 1.5f);
   ASSERT_TRUE(fallback.ok());
   EXPECT_EQ(*fallback, 1.5f);
@@ -232,7 +237,8 @@ TEST(GgufOpenTest, MissingFileNamesPath) {
 TEST(GgufOpenTest, DirectoryAndEmptyFileAreRejected) {
   auto dir = GgufFile::open(zinfer::testing::temp_dir());
   ASSERT_FALSE(dir.ok());
-  EXPECT_NE(dir.error().message.find("not a regular file"), std::string::npos) << dir.error().message;
+  EXPECT_NE(dir.error().message.find("not a regular file"), std::string::npos)
+      << dir.error().message;
 
   const std::string empty = zinfer::testing::temp_dir() + "/empty.gguf";
   { std::ofstream(empty, std::ios::binary); }

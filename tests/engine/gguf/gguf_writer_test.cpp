@@ -42,7 +42,8 @@ void fill_reference_content(GgufWriter& w) {
   w.set("t.str", meta_string("h\xc3\xa9llo \xe2\x9c\x93"));
   w.set("t.arr_u8", meta_array(ValueType::kUInt8, {meta_u8(1), meta_u8(2), meta_u8(255)}));
   w.set("t.arr_i16", meta_array(ValueType::kInt16, {meta_i16(-1), meta_i16(300)}));
-  w.set("t.arr_u64", meta_array(ValueType::kUInt64, {meta_u64(7), meta_u64(std::uint64_t{1} << 40)}));
+  w.set("t.arr_u64",
+        meta_array(ValueType::kUInt64, {meta_u64(7), meta_u64(std::uint64_t{1} << 40)}));
   w.set("t.arr_f64", meta_array(ValueType::kFloat64, {meta_f64(0.125), meta_f64(-8.0)}));
   const std::vector<float> f32s = {0.5f, -1.5f};
   w.set("t.arr_f32", meta_f32_array(f32s));
@@ -51,8 +52,9 @@ void fill_reference_content(GgufWriter& w) {
   w.set("t.arr_bool", meta_array(ValueType::kBool, {meta_bool(true), meta_bool(false)}));
   const std::vector<std::string> strs = {"a", "", "\xc3\x9f"};
   w.set("t.arr_str", meta_string_array(strs));
-  w.set("t.arr_nested", meta_array(ValueType::kArray, {meta_array(ValueType::kInt32, {meta_i32(1), meta_i32(2)}),
-                                                       meta_array(ValueType::kInt32, {meta_i32(3)})}));
+  w.set("t.arr_nested",
+        meta_array(ValueType::kArray, {meta_array(ValueType::kInt32, {meta_i32(1), meta_i32(2)}),
+                                       meta_array(ValueType::kInt32, {meta_i32(3)})}));
   const std::int64_t ne_a[] = {3};
   const std::int64_t ne_b[] = {4, 2};
   const std::int64_t ne_c[] = {32, 2};
@@ -79,7 +81,8 @@ std::vector<std::uint8_t> reference_tensor_bytes(int i) {
 }
 
 TEST(GgufWriter, ByteIdenticalToPythonGgufWriter) {
-  const std::string expected = testing::read_file(testing::data_path("synthetic/writer_all_types.gguf"));
+  const std::string expected =
+      testing::read_file(testing::data_path("synthetic/writer_all_types.gguf"));
   ASSERT_FALSE(expected.empty());
   GgufWriter w;
   fill_reference_content(w);
@@ -91,7 +94,8 @@ TEST(GgufWriter, ByteIdenticalToPythonGgufWriter) {
   EXPECT_EQ(got.size(), expected.size());
   EXPECT_EQ(w.file_size(), expected.size());
   EXPECT_TRUE(got == expected) << "first difference at byte "
-                               << std::mismatch(got.begin(), got.end(), expected.begin()).first - got.begin();
+                               << std::mismatch(got.begin(), got.end(), expected.begin()).first -
+                                      got.begin();
 }
 
 TEST(GgufWriter, RoundTripThroughReader) {
@@ -189,7 +193,8 @@ TEST(GgufWriter, SkipDataWritesSparseZeros) {
   EXPECT_EQ(w.file_size(), tb.offset + (*file)->data_offset() + tb.nbytes);
   EXPECT_EQ(std::memcmp((*file)->tensors().at(0).data, a, sizeof a), 0);
   const auto* bytes = static_cast<const std::uint8_t*>(tb.data);
-  for (std::uint64_t off : {std::uint64_t{0}, std::uint64_t{1} << 31, tb.nbytes - 1}) EXPECT_EQ(bytes[off], 0) << off;
+  for (std::uint64_t off : {std::uint64_t{0}, std::uint64_t{1} << 31, tb.nbytes - 1})
+    EXPECT_EQ(bytes[off], 0) << off;
 }
 
 TEST(GgufWriter, RejectsInvalidUse) {

@@ -43,7 +43,8 @@ TEST(KvBlockAllocator, PublishedBlocksAreSharedAndCachedAfterRelease) {
   EXPECT_NE(kv.block_table(1)[2], kv.block_table(0)[2]);
   EXPECT_EQ(kv.free_blocks(), 12);
   kv.release(0);
-  EXPECT_EQ(kv.free_blocks(), 13) << "seq 0's partial block is free; its shared ones are held by seq 1";
+  EXPECT_EQ(kv.free_blocks(), 13)
+      << "seq 0's partial block is free; its shared ones are held by seq 1";
   kv.release(1);
   EXPECT_EQ(kv.free_blocks(), 16);
   EXPECT_EQ(kv.cached_blocks(), 2);
@@ -76,10 +77,10 @@ TEST(KvBlockAllocator, MatchesOnlyTheExactChainAndNeverAPartialBlock) {
 
 TEST(KvBlockAllocator, EvictsLeastRecentlyReleasedChainTailsFirst) {
   KvBlockAllocator kv(4, kBs);
-  store(kv, 0, seq_tokens(8));             // blocks A0 A1
-  store(kv, 1, seq_tokens(8, 100));        // blocks B0 B1
-  kv.release(0);                           // A1, A0 cached (A released first)
-  kv.release(1);                           // B1, B0 cached
+  store(kv, 0, seq_tokens(8));       // blocks A0 A1
+  store(kv, 1, seq_tokens(8, 100));  // blocks B0 B1
+  kv.release(0);                     // A1, A0 cached (A released first)
+  kv.release(1);                     // B1, B0 cached
   EXPECT_EQ(kv.free_blocks(), 4);
   EXPECT_EQ(kv.cached_blocks(), 4);
   // Needing one block evicts A1 (released longest ago, the tail of its chain).

@@ -92,15 +92,17 @@ TEST(Gemma3Golden, NumpyReferenceLogits) {
       ASSERT_TRUE(std::isfinite(row[id])) << "position " << p << " id " << id;
       const double d = std::abs(row[id] - want);
       max_diff = std::max(max_diff, d);
-      EXPECT_LE(d, kNumpyTolerance) << "position " << p << " id " << id << ": ours " << row[id] << " numpy " << want;
+      EXPECT_LE(d, kNumpyTolerance)
+          << "position " << p << " id " << id << ": ours " << row[id] << " numpy " << want;
     };
-    for (std::size_t i = 0; i < pos["top_ids"].size(); ++i) check(pos["top_ids"][i], pos["top_logits"][i]);
+    for (std::size_t i = 0; i < pos["top_ids"].size(); ++i)
+      check(pos["top_ids"][i], pos["top_logits"][i]);
     for (std::size_t i = 0; i < sample.size(); ++i) check(sample[i], pos["sample_logits"][i]);
     const auto best = static_cast<std::int32_t>(std::max_element(row, row + n_vocab) - row);
     EXPECT_EQ(best, pos["top_ids"][0].get<std::int32_t>()) << "argmax at position " << p;
   }
-  std::printf("[ numpy ] %zu positions, max |logit diff| %.2e (tolerance %.0e, max |logit| %.1f)\n", tokens.size(),
-              max_diff, kNumpyTolerance, fx["max_abs_logit"].get<double>());
+  std::printf("[ numpy ] %zu positions, max |logit diff| %.2e (tolerance %.0e, max |logit| %.1f)\n",
+              tokens.size(), max_diff, kNumpyTolerance, fx["max_abs_logit"].get<double>());
 }
 
 struct CaseParam {
@@ -112,7 +114,8 @@ std::vector<CaseParam> hf_cases() {
   std::vector<CaseParam> out;
   const json& fx = fixture("gemma3_hf_greedy.json");
   if (fx.is_null()) return {{0, "missing_fixture"}};
-  for (std::size_t i = 0; i < fx["cases"].size(); ++i) out.push_back({i, fx["cases"][i]["name"].get<std::string>()});
+  for (std::size_t i = 0; i < fx["cases"].size(); ++i)
+    out.push_back({i, fx["cases"][i]["name"].get<std::string>()});
   return out;
 }
 
@@ -138,23 +141,27 @@ TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
   ASSERT_TRUE(logits.ok()) << logits.error().message;
   for (std::size_t s = 0; s < golden.size(); ++s) {
     const std::vector<float>& row = *logits;
-    const auto best = static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+    const auto best =
+        static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
     const json& ids = steps[s]["top_ids"];
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      const double d = std::abs(row[ids[i].get<std::size_t>()] - steps[s]["top_logits"][i].get<double>());
+      const double d =
+          std::abs(row[ids[i].get<std::size_t>()] - steps[s]["top_logits"][i].get<double>());
       max_diff = std::max(max_diff, d);
     }
     if (best != golden[s] && mismatches++ == 0) {
       first = "step " + std::to_string(s) + ": ours " + std::to_string(best) + " vs transformers " +
-              std::to_string(golden[s]) + " (transformers margin " + steps[s]["margin"].dump() + ")";
+              std::to_string(golden[s]) + " (transformers margin " + steps[s]["margin"].dump() +
+              ")";
     }
     if (s + 1 == golden.size()) break;
     const std::int32_t next = golden[s];  // teacher forcing
     logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
     ASSERT_TRUE(logits.ok()) << logits.error().message;
   }
-  std::printf("[ %-12s ] %zu prompt tokens, %zu steps, max top-%zu logit diff vs transformers %.2e\n",
-              GetParam().name.c_str(), prompt.size(), golden.size(), steps[0]["top_ids"].size(), max_diff);
+  std::printf(
+      "[ %-12s ] %zu prompt tokens, %zu steps, max top-%zu logit diff vs transformers %.2e\n",
+      GetParam().name.c_str(), prompt.size(), golden.size(), steps[0]["top_ids"].size(), max_diff);
   EXPECT_EQ(mismatches, 0) << GetParam().name << ": " << first;
   EXPECT_LE(max_diff, kHfTolerance) << GetParam().name;
 }

@@ -17,11 +17,10 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/model/llm.h"
 #include "engine/sched/sequence_runner.h"
@@ -36,12 +35,12 @@ using nlohmann::json;
 // Tolerances on |our logit - llama.cpp logit| over the golden top-k ids of a position.
 // Our default CPU path quantizes activations to Q8 as llama.cpp does and reproduces ggml's
 // Q4_1/Q8_0 dots bit for bit, so on SmolLM2 position 0 (where attention is the identity)
-// matches to the fixture's 5-decimal rounding; Qwen's K-quant dots agree only to ~1e-7. From the third position on,
-// attention sums in a different order than ggml; a difference of one ulp that moves a Q8
-// activation across a rounding boundary shifts logits by ~0.05-0.1, and these steps add up.
-// llama.cpp is no steadier against itself: its single-token and multi-token ubatch paths
-// differ by up to 0.84 on SmolLM2 (scripts/golden/reference_noise.py). The numbers below
-// come from those measurements; tests/data/golden/README.md has the tables.
+// matches to the fixture's 5-decimal rounding; Qwen's K-quant dots agree only to ~1e-7. From the
+// third position on, attention sums in a different order than ggml; a difference of one ulp that
+// moves a Q8 activation across a rounding boundary shifts logits by ~0.05-0.1, and these steps add
+// up. llama.cpp is no steadier against itself: its single-token and multi-token ubatch paths differ
+// by up to 0.84 on SmolLM2 (scripts/golden/reference_noise.py). The numbers below come from those
+// measurements; tests/data/golden/README.md has the tables.
 struct GoldenFixture {
   const char* json_file;  // under tests/data/golden/
   double first_pos_tol;   // prompt position 0: no attention mixing, so near-exact
@@ -101,8 +100,8 @@ Llm* shared_model(const std::string& path) {
   if (it != models.end()) return it->second.get();
   LlmOptions opt;
   opt.model_path = path;
-  opt.n_threads = 2;    // the test machines share their cores
-  opt.n_ctx = 2048;     // as the reference run
+  opt.n_threads = 2;  // the test machines share their cores
+  opt.n_ctx = 2048;   // as the reference run
   opt.n_seq_max = 1;
   opt.exact_matmul = false;  // Q8 activations like llama.cpp
   auto llm = Llm::load(opt);
@@ -130,7 +129,8 @@ double max_diff_at(const float* row, const json& ids, const json& logits) {
 std::string golden_logit_text(const json& step, std::int32_t id) {
   const json& ids = step["top_ids"];
   for (std::size_t k = 0; k < ids.size(); ++k)
-    if (ids[k].get<std::int32_t>() == id) return std::to_string(step["top_logits"][k].get<double>());
+    if (ids[k].get<std::int32_t>() == id)
+      return std::to_string(step["top_logits"][k].get<double>());
   return "< " + std::to_string(step["top_logits"].back().get<double>()) + " (outside top-k)";
 }
 
@@ -159,7 +159,8 @@ TEST_P(GoldenTokensTest, MatchesLlamaCpp) {
       << "tokenization of case " << case_name << " differs from llama.cpp";
   if (gc.contains("messages")) {
     std::vector<tok::ChatMessage> msgs;
-    for (const json& m : gc["messages"]) msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    for (const json& m : gc["messages"])
+      msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
     auto rendered = tk.apply_chat_template(msgs, /*add_generation_prompt=*/true);
     if (rendered.ok()) {
       EXPECT_EQ(*rendered, text) << "chat template differs from the jinja2 rendering";
@@ -201,7 +202,8 @@ TEST_P(GoldenTokensTest, MatchesLlamaCpp) {
     const std::int32_t ours = argmax_first(row.data(), n_vocab);
     if (ours != golden[s]) {
       if (st["margin"].get<double>() > 2.0 * fx.median_tol) ++unexplained;
-      all_mismatches << " " << s << ":" << golden[s] << "/" << ours << "@" << st["margin"].get<double>();
+      all_mismatches << " " << s << ":" << golden[s] << "/" << ours << "@"
+                     << st["margin"].get<double>();
       if (mismatches++ == 0) {
         std::ostringstream m;
         m << "first greedy mismatch in case " << case_name << " at step " << s << " (position "
@@ -237,11 +239,14 @@ TEST_P(GoldenTokensTest, MatchesLlamaCpp) {
   EXPECT_LT(median(prompt_diffs), fx.median_tol) << "prompt logits of case " << case_name;
   EXPECT_LT(median(gen_diffs), fx.median_tol) << "decode logits of case " << case_name;
   EXPECT_LT(prompt_diff, fx.max_tol) << "prompt logits of case " << case_name;
-  EXPECT_LT(gen_diff, fx.max_tol) << "decode logits of case " << case_name << " at step " << worst_step;
+  EXPECT_LT(gen_diff, fx.max_tol) << "decode logits of case " << case_name << " at step "
+                                  << worst_step;
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenTokensTest, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<CaseParam>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<CaseParam>& info) {
+                           return info.param.name;
+                         });
 
 // The fixtures themselves must be present: a missing file would silently drop every case.
 TEST(GoldenFixtures, Present) {

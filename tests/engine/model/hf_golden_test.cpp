@@ -36,21 +36,25 @@ struct StepCheck {
   std::string first_mismatch;
 };
 
-void check_step(const std::vector<float>& logits, const json& step, std::int32_t golden_id, int index,
-                StepCheck& out) {
-  const auto best = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+void check_step(const std::vector<float>& logits, const json& step, std::int32_t golden_id,
+                int index, StepCheck& out) {
+  const auto best =
+      static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   const auto& ids = step["top_ids"];
   const auto& ref = step["top_logits"];
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(logits[ids[i].get<std::size_t>()]) - ref[i].get<double>());
+    const double d =
+        std::fabs(static_cast<double>(logits[ids[i].get<std::size_t>()]) - ref[i].get<double>());
     out.max_diff = std::max(out.max_diff, d);
   }
   if (best != golden_id) {
     if (out.mismatches++ == 0) {
       char buf[256];
-      std::snprintf(buf, sizeof buf, "step %d: ours %d (logit %.5f) vs golden %d (our logit %.5f), golden margin %.5f",
-                    index, best, logits[static_cast<std::size_t>(best)], golden_id,
-                    logits[static_cast<std::size_t>(golden_id)], step["margin"].get<double>());
+      std::snprintf(
+          buf, sizeof buf,
+          "step %d: ours %d (logit %.5f) vs golden %d (our logit %.5f), golden margin %.5f", index,
+          best, logits[static_cast<std::size_t>(best)], golden_id,
+          logits[static_cast<std::size_t>(golden_id)], step["margin"].get<double>());
       out.first_mismatch = buf;
     }
   }
@@ -89,12 +93,13 @@ void check_against_fixture(const std::string& path, const char* fixture) {
       ASSERT_TRUE(logits.ok()) << logits.error().message;
     }
     worst = std::max(worst, check.max_diff);
-    std::printf("[ %-16s ] %zu prompt tokens, %zu steps, max top-20 logit diff %.2e\n", name.c_str(),
-                prompt.size(), golden.size(), check.max_diff);
+    std::printf("[ %-16s ] %zu prompt tokens, %zu steps, max top-20 logit diff %.2e\n",
+                name.c_str(), prompt.size(), golden.size(), check.max_diff);
     EXPECT_EQ(check.mismatches, 0) << name << ": " << check.first_mismatch;
     EXPECT_LE(check.max_diff, kLogitTolerance) << name;
   }
-  std::printf("worst top-20 logit diff over all cases: %.2e (tolerance %.1e)\n", worst, kLogitTolerance);
+  std::printf("worst top-20 logit diff over all cases: %.2e (tolerance %.1e)\n", worst,
+              kLogitTolerance);
 }
 
 TEST(HfGolden, SmolLM2GreedyTokenIdentity) {

@@ -25,17 +25,23 @@ class RecordingOps final : public Ops {
   std::vector<float> buffer = std::vector<float>(4096, 0.0f);
 
  protected:
-  Tensor do_alloc(std::int64_t rows, std::int64_t cols) override { return {buffer.data(), rows, cols, cols}; }
+  Tensor do_alloc(std::int64_t rows, std::int64_t cols) override {
+    return {buffer.data(), rows, cols, cols};
+  }
   Status do_embed(Tensor, const Weight&, std::span<const std::int32_t>) override { return hit(); }
   Status do_rms_norm(Tensor, Tensor, const Weight&, float) override { return hit(); }
-  Status do_layer_norm(Tensor, Tensor, const Weight&, const Weight&, float) override { return hit(); }
+  Status do_layer_norm(Tensor, Tensor, const Weight&, const Weight&, float) override {
+    return hit();
+  }
   Status do_matmul(Tensor, Tensor, const Weight&) override { return hit(); }
   Status do_add_bias(Tensor, const Weight&) override { return hit(); }
   Status do_add(Tensor, Tensor, Tensor) override { return hit(); }
   Status do_scale(Tensor, float) override { return hit(); }
   Status do_softcap(Tensor, float) override { return hit(); }
   Status do_rope(Tensor, const RopeParams&, const Batch&) override { return hit(); }
-  Status do_attention(Tensor, Tensor, Tensor, Tensor, const AttnParams&, const Batch&) override { return hit(); }
+  Status do_attention(Tensor, Tensor, Tensor, Tensor, const AttnParams&, const Batch&) override {
+    return hit();
+  }
   Status do_swiglu(Tensor, Tensor, Tensor) override { return hit(); }
   Status do_geglu(Tensor, Tensor, Tensor) override { return hit(); }
   Status do_gelu(Tensor) override { return hit(); }
@@ -49,7 +55,9 @@ class RecordingOps final : public Ops {
   }
 };
 
-Weight f32(const std::vector<float>& v) { return Weight{quant::GgmlType::kF32, static_cast<std::int64_t>(v.size()), 1, v.data()}; }
+Weight f32(const std::vector<float>& v) {
+  return Weight{quant::GgmlType::kF32, static_cast<std::int64_t>(v.size()), 1, v.data()};
+}
 
 void expect_shape_error(const Status& st, const std::string& op) {
   ASSERT_FALSE(st.ok()) << op << " accepted a bad shape";

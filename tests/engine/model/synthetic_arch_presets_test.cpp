@@ -42,10 +42,9 @@ TEST(SyntheticArchPresets, ParameterCountsMatchPublishedModels) {
     double params;  // millions
   };
   const Want wants[] = {
-      {"gemma-3-270m", 268.1},            // 170M embedding + 98M transformer
-      {"gemma-3-1b", 999.9},
-      {"phi-3-mini-4k", 3821.1},
-      {"gpt2", 124.4 + 38.6},             // + output.weight (50257 × 768)
+      {"gemma-3-270m", 268.1},  // 170M embedding + 98M transformer
+      {"gemma-3-1b", 999.9},         {"phi-3-mini-4k", 3821.1},
+      {"gpt2", 124.4 + 38.6},  // + output.weight (50257 × 768)
       {"gpt2-medium", 354.8 + 51.5},
   };
   for (const auto& w : wants) {
@@ -88,20 +87,33 @@ TEST(SyntheticArchPresets, HparamsReadBackFromMetadata) {
 // The keys each converter writes beyond general.* (Gemma3Model, Phi3MiniModel, GPT2Model
 // set_gguf_parameters plus the special-token vocab section).
 TEST(SyntheticArchPresets, ArchitectureKeysAreTheConvertersOnes) {
-  const std::set<std::string> gemma3 = {
-      "gemma3.context_length", "gemma3.embedding_length", "gemma3.block_count", "gemma3.feed_forward_length",
-      "gemma3.attention.head_count", "gemma3.attention.head_count_kv", "gemma3.attention.layer_norm_rms_epsilon",
-      "gemma3.attention.key_length", "gemma3.attention.value_length", "gemma3.rope.freq_base",
-      "gemma3.attention.sliding_window"};
-  const std::set<std::string> phi3 = {
-      "phi3.context_length", "phi3.rope.scaling.original_context_length", "phi3.embedding_length",
-      "phi3.feed_forward_length", "phi3.block_count", "phi3.attention.head_count", "phi3.attention.head_count_kv",
-      "phi3.attention.layer_norm_rms_epsilon", "phi3.rope.dimension_count", "phi3.rope.freq_base",
-      "phi3.attention.sliding_window"};
-  const std::set<std::string> gpt2 = {"gpt2.block_count", "gpt2.context_length", "gpt2.embedding_length",
-                                      "gpt2.feed_forward_length", "gpt2.attention.head_count",
-                                      "gpt2.attention.layer_norm_epsilon"};
-  for (const auto& [preset, want] : {std::pair{"tiny-gemma3", gemma3}, {"tiny-phi3", phi3}, {"tiny-gpt2", gpt2}}) {
+  const std::set<std::string> gemma3 = {"gemma3.context_length",
+                                        "gemma3.embedding_length",
+                                        "gemma3.block_count",
+                                        "gemma3.feed_forward_length",
+                                        "gemma3.attention.head_count",
+                                        "gemma3.attention.head_count_kv",
+                                        "gemma3.attention.layer_norm_rms_epsilon",
+                                        "gemma3.attention.key_length",
+                                        "gemma3.attention.value_length",
+                                        "gemma3.rope.freq_base",
+                                        "gemma3.attention.sliding_window"};
+  const std::set<std::string> phi3 = {"phi3.context_length",
+                                      "phi3.rope.scaling.original_context_length",
+                                      "phi3.embedding_length",
+                                      "phi3.feed_forward_length",
+                                      "phi3.block_count",
+                                      "phi3.attention.head_count",
+                                      "phi3.attention.head_count_kv",
+                                      "phi3.attention.layer_norm_rms_epsilon",
+                                      "phi3.rope.dimension_count",
+                                      "phi3.rope.freq_base",
+                                      "phi3.attention.sliding_window"};
+  const std::set<std::string> gpt2 = {
+      "gpt2.block_count",         "gpt2.context_length",       "gpt2.embedding_length",
+      "gpt2.feed_forward_length", "gpt2.attention.head_count", "gpt2.attention.layer_norm_epsilon"};
+  for (const auto& [preset, want] :
+       {std::pair{"tiny-gemma3", gemma3}, {"tiny-phi3", phi3}, {"tiny-gpt2", gpt2}}) {
     SCOPED_TRACE(preset);
     auto file = gguf::GgufFile::open(write_tiny(preset));
     ASSERT_TRUE(file.ok()) << file.error().message;
@@ -149,7 +161,8 @@ TEST(SyntheticArchPresets, VocabulariesAreWorkingTokenizers) {
     EXPECT_EQ(t.vocab_size(), 512);
     const auto ids = t.encode(text, /*add_special=*/false, /*parse_special=*/false);
     std::string decoded = t.decode(ids, false);
-    if (preset == "tiny-phi3" && !decoded.empty() && decoded[0] == ' ') decoded.erase(0, 1);  // space prefix
+    if (preset == "tiny-phi3" && !decoded.empty() && decoded[0] == ' ')
+      decoded.erase(0, 1);  // space prefix
     EXPECT_EQ(decoded, text);
     EXPECT_LT(ids.size(), text.size() * 2 / 3) << "learnt pieces should compress English text";
     EXPECT_TRUE(t.is_eog(t.eos_id()));

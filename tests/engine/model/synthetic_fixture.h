@@ -3,12 +3,11 @@
 // and the float64 numpy reference logits (of the stored positions) as base64 float32.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,15 +23,16 @@ struct SyntheticCase {
   std::int32_t layers = 0;  // 0: the preset's
   bool mix = false;         // llama.cpp-style output/embedding types
   std::string name() const {
-    return preset + "_" + type + (layers > 0 ? "_L" + std::to_string(layers) : "") + (mix ? "_mix" : "");
+    return preset + "_" + type + (layers > 0 ? "_L" + std::to_string(layers) : "") +
+           (mix ? "_mix" : "");
   }
 };
 
 inline std::vector<SyntheticCase> synthetic_cases() {
   std::vector<SyntheticCase> v;
   for (const char* p : {"tiny-llama", "tiny-qwen2", "tiny-gemma3", "tiny-phi3", "tiny-gpt2"}) {
-    for (const char* t : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K",
-                          "Q5_K", "Q6_K"}) {
+    for (const char* t : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K",
+                          "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
       v.push_back({p, t});
     }
   }
@@ -55,7 +55,8 @@ inline model::SyntheticOptions synthetic_options(const SyntheticCase& c, std::ui
   o.type = *quant::type_from_name(c.type);
   o.seed = seed;
   o.n_layers = c.layers;
-  o.embed_output = c.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
+  o.embed_output =
+      c.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
   return o;
 }
 

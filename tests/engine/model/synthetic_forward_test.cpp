@@ -18,8 +18,8 @@
 #include <string>
 
 #include "engine/model/llm.h"
-#include "engine/sched/sequence_runner.h"
 #include "engine/model/synthetic_model.h"
+#include "engine/sched/sequence_runner.h"
 #include "tests/engine/model/synthetic_fixture.h"
 #include "tests/test_util.h"
 
@@ -97,12 +97,13 @@ TEST_P(SyntheticForward, MatchesNumpyReference) {
       }
     }
   }
-  std::printf("[ %s %s ] max |logit diff| %.3g (atol %.3g, max |ref| %.3g)\n", c.fixture.name().c_str(),
-              c.exact ? "exact" : "q8-activations", max_diff, atol,
+  std::printf("[ %s %s ] max |logit diff| %.3g (atol %.3g, max |ref| %.3g)\n",
+              c.fixture.name().c_str(), c.exact ? "exact" : "q8-activations", max_diff, atol,
               fx.at("max_abs_logit").get<double>());
-  EXPECT_EQ(n_bad, 0u) << n_bad << " logits out of tolerance; first at position " << first_bad / n_vocab
-                       << " token " << first_bad % n_vocab << ": got " << (*logits)[first_bad] << " want "
-                       << ref[first_bad_ref] << "; max diff " << max_diff;
+  EXPECT_EQ(n_bad, 0u) << n_bad << " logits out of tolerance; first at position "
+                       << first_bad / n_vocab << " token " << first_bad % n_vocab << ": got "
+                       << (*logits)[first_bad] << " want " << ref[first_bad_ref] << "; max diff "
+                       << max_diff;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticForward, ::testing::ValuesIn(all_cases()), case_name);

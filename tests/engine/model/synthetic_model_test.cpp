@@ -31,7 +31,8 @@ std::string write_model(const std::string& preset, const std::string& type, std:
   o.preset = preset;
   o.type = *quant::type_from_name(type);
   o.seed = seed;
-  const std::string path = testing::temp_dir() + "/" + preset + "_" + type + "_" + std::to_string(seed) + ".gguf";
+  const std::string path =
+      testing::temp_dir() + "/" + preset + "_" + type + "_" + std::to_string(seed) + ".gguf";
   auto r = write_synthetic_model(o, path);
   EXPECT_TRUE(r.ok()) << r.error().message;
   return path;
@@ -43,7 +44,8 @@ TEST_P(SyntheticFixture, WriterReproducesFixtureFile) {
   const auto fx = testing::load_synthetic_fixture(GetParam());
   ASSERT_TRUE(fx.is_object()) << "missing fixture; run scripts/golden/synthetic_logits.py";
   const std::string path = testing::temp_dir() + "/" + GetParam().name() + ".gguf";
-  auto written = write_synthetic_model(testing::synthetic_options(GetParam(), fx.at("seed").get<std::uint64_t>()), path);
+  auto written = write_synthetic_model(
+      testing::synthetic_options(GetParam(), fx.at("seed").get<std::uint64_t>()), path);
   ASSERT_TRUE(written.ok()) << written.error().message;
   EXPECT_EQ(testing::read_file(path).size(), fx.at("file_size").get<std::size_t>());
   EXPECT_EQ(testing::fnv1a64_file(path), fx.at("file_fnv1a64").get<std::string>());
@@ -85,7 +87,8 @@ TEST_P(SyntheticFixture, WriterReproducesFixtureFile) {
   EXPECT_EQ((*file)->metadata().size(), fx.at("metadata").size());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticFixture, ::testing::ValuesIn(testing::synthetic_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, SyntheticFixture,
+                         ::testing::ValuesIn(testing::synthetic_cases()), case_name);
 
 TEST(SyntheticModel, SeedDeterminesBytes) {
   const auto a = write_model("tiny-qwen2", "Q4_K", 5);
@@ -104,7 +107,8 @@ TEST(SyntheticModel, VocabularyIsAWorkingTokenizer) {
     ASSERT_TRUE(tok.ok()) << tok.error().message;
     const tok::Tokenizer& t = **tok;
     EXPECT_EQ(t.vocab_size(), 512);
-    const std::string text = "The miller kept a careful record of the river, 42 sacks & caf\xc3\xa9!";
+    const std::string text =
+        "The miller kept a careful record of the river, 42 sacks & caf\xc3\xa9!";
     const auto ids = t.encode(text, /*add_special=*/false, /*parse_special=*/false);
     EXPECT_EQ(t.decode(ids, false), text);
     EXPECT_LT(ids.size(), text.size() * 2 / 3) << "merges should compress English text";
@@ -146,13 +150,14 @@ TEST(SyntheticModel, FallbackFollowsLlamaCpp) {
     ADD_FAILURE() << "no tensor " << name;
     return GgmlType::kF32;
   };
-  EXPECT_EQ(type_of(*plan, "blk.0.attn_q.weight"), GgmlType::kQ5_0);   // ne0 576
-  EXPECT_EQ(type_of(*plan, "blk.0.ffn_down.weight"), GgmlType::kQ4_K); // ne0 1536
+  EXPECT_EQ(type_of(*plan, "blk.0.attn_q.weight"), GgmlType::kQ5_0);    // ne0 576
+  EXPECT_EQ(type_of(*plan, "blk.0.ffn_down.weight"), GgmlType::kQ4_K);  // ne0 1536
   EXPECT_EQ(type_of(*plan, "token_embd.weight"), GgmlType::kQ5_0);
   EXPECT_EQ(type_of(*plan, "blk.0.attn_norm.weight"), GgmlType::kF32);
   o.embed_output = EmbedOutputTypes::kLlamaCppMix;
   plan = plan_synthetic_model(o);
-  EXPECT_EQ(type_of(*plan, "token_embd.weight"), GgmlType::kQ8_0);  // tied: output rules, 576 % 256 != 0
+  EXPECT_EQ(type_of(*plan, "token_embd.weight"),
+            GgmlType::kQ8_0);  // tied: output rules, 576 % 256 != 0
   o.preset = "llama-3-8b";
   plan = plan_synthetic_model(o);
   EXPECT_EQ(type_of(*plan, "output.weight"), GgmlType::kQ6_K);

@@ -19,7 +19,8 @@
 namespace zinfer::quant {
 namespace {
 
-std::vector<std::uint8_t> quantize(GgmlType t, const std::vector<float>& x, ActQuantRule rule, bool scalar) {
+std::vector<std::uint8_t> quantize(GgmlType t, const std::vector<float>& x, ActQuantRule rule,
+                                   bool scalar) {
   const auto n = static_cast<std::int64_t>(x.size());
   std::vector<std::uint8_t> out(act_row_size(t, n), 0xAB);
   if (scalar) {
@@ -35,7 +36,8 @@ void expect_same_bytes(const std::vector<std::uint8_t>& got, const std::vector<s
   ASSERT_EQ(got.size(), want.size()) << what;
   int bad = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
-    if (got[i] != want[i] && ++bad <= 5) ADD_FAILURE() << what << ": byte " << i << " got " << int(got[i]) << " want " << int(want[i]);
+    if (got[i] != want[i] && ++bad <= 5)
+      ADD_FAILURE() << what << ": byte " << i << " got " << int(got[i]) << " want " << int(want[i]);
   }
   EXPECT_EQ(bad, 0) << what;
 }
@@ -62,7 +64,8 @@ TEST(ActQuantTest, EdgeRowMatchesReferences) {
   };
   for (const Case& c : cases) {
     const auto want = fx.bytes(c.array);
-    const std::string what = std::string(c.array) + (c.rule == ActQuantRule::kGgmlSimd ? " (simd rule)" : " (ref rule)");
+    const std::string what =
+        std::string(c.array) + (c.rule == ActQuantRule::kGgmlSimd ? " (simd rule)" : " (ref rule)");
     expect_same_bytes(quantize(c.type, x, c.rule, false), want, what);
     expect_same_bytes(quantize(c.type, x, c.rule, true), want, what + " scalar");
   }
@@ -90,8 +93,8 @@ TEST(ActQuantTest, RulesDifferOnlyOnTiesAndByOne) {
 }
 
 TEST(ActQuantTest, TypeRowsMatchReferences) {
-  const char* names[] = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-                         "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "MXFP4"};
+  const char* names[] = {"F32",  "F16",  "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
+                         "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "MXFP4"};
   for (const char* name : names) {
     const auto fx = testing::load_quant_fixture(std::string(name) + ".zqv");
     ASSERT_TRUE(fx.error.empty()) << fx.error;
@@ -112,7 +115,8 @@ TEST(ActQuantTest, TypeRowsMatchReferences) {
 // from the quants themselves.
 TEST(ActQuantTest, DerivedFieldsAreConsistent) {
   std::vector<float> x(512);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + i % 7);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + i % 7);
   const auto q81 = quantize(GgmlType::kQ8_1, x, ActQuantRule::kGgmlSimd, false);
   for (std::size_t b = 0; b < x.size() / kQK; ++b) {
     BlockQ8_1 blk;
@@ -133,7 +137,8 @@ TEST(ActQuantTest, DerivedFieldsAreConsistent) {
       for (int l = 0; l < 16; ++l) sum += blk.qs[16 * k + l];
       EXPECT_EQ(blk.bsums[k], sum);
     }
-    for (int j = 0; j < kQKK; ++j) EXPECT_NEAR(blk.d * blk.qs[j], x[b * kQKK + j], std::fabs(blk.d) * 0.5001f);
+    for (int j = 0; j < kQKK; ++j)
+      EXPECT_NEAR(blk.d * blk.qs[j], x[b * kQKK + j], std::fabs(blk.d) * 0.5001f);
   }
 }
 

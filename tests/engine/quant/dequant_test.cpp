@@ -15,9 +15,10 @@
 namespace zinfer::quant {
 namespace {
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
-                                 GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K,
-                                 GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kMXFP4};
+const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
 
 class DequantTest : public ::testing::TestWithParam<GgmlType> {};
 
@@ -40,7 +41,9 @@ TEST_P(DequantTest, BitExactWithGguf) {
     for (std::int64_t i = 0; i < len; ++i) {
       ASSERT_TRUE(std::isfinite(got[i])) << "i=" << i;
       if (f32_bits(got[i]) != f32_bits(want[i])) {
-        if (++mismatches <= 5) ADD_FAILURE() << type_name(type) << " len=" << len << " i=" << i << " got " << got[i] << " want " << want[i];
+        if (++mismatches <= 5)
+          ADD_FAILURE() << type_name(type) << " len=" << len << " i=" << i << " got " << got[i]
+                        << " want " << want[i];
       }
     }
     EXPECT_EQ(mismatches, 0) << type_name(type) << " len=" << len;

@@ -19,9 +19,10 @@
 namespace zinfer::quant {
 namespace {
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
-                                 GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K,
-                                 GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kMXFP4};
+const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
 
 const std::set<GgmlType> kBitExact = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0,
                                       GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kMXFP4};
@@ -33,7 +34,8 @@ std::vector<std::uint8_t> act_of(GgmlType vt, const float* x, std::int64_t n) {
 }
 
 // sum |w_i * a_i| over the dequantized rows: the scale of the float rounding error.
-double magnitude(GgmlType type, const std::uint8_t* raw, const std::vector<std::uint8_t>& act, std::int64_t n) {
+double magnitude(GgmlType type, const std::uint8_t* raw, const std::vector<std::uint8_t>& act,
+                 std::int64_t n) {
   std::vector<float> w(static_cast<std::size_t>(n)), a(static_cast<std::size_t>(n));
   dequantize_row(type, raw, w.data(), n);
   dequantize_row(traits(type).vec_dot_type, act.data(), a.data(), n);
@@ -42,8 +44,8 @@ double magnitude(GgmlType type, const std::uint8_t* raw, const std::vector<std::
   return s;
 }
 
-void expect_dot(GgmlType type, const std::uint8_t* raw, const std::vector<std::uint8_t>& act, std::int64_t n,
-                float want, const std::string& what) {
+void expect_dot(GgmlType type, const std::uint8_t* raw, const std::vector<std::uint8_t>& act,
+                std::int64_t n, float want, const std::string& what) {
   const float got = vec_dot(type, n, raw, act.data());
   ASSERT_TRUE(std::isfinite(got)) << what;
   if (kBitExact.count(type)) {
@@ -69,14 +71,16 @@ TEST_P(GgmlParityTest, ActivationAndDotMatchLlamaCpp) {
   const auto x = fx.values<float>("x");
 
   const auto act = act_of(vt, x.data(), static_cast<std::int64_t>(x.size()));
-  EXPECT_EQ(act, gx.bytes("act")) << name << ": activation bytes differ from llama.cpp's from_float";
+  EXPECT_EQ(act, gx.bytes("act")) << name
+                                  << ": activation bytes differ from llama.cpp's from_float";
 
   const auto dots = gx.values<float>("dot");
   const std::int64_t unit = traits(type).block_size > 1 ? traits(type).block_size : 32;
   const int blocks[] = {1, 3, 7};
   for (int k = 0; k < 3; ++k) {
     const std::int64_t n = blocks[k] * unit;
-    expect_dot(type, raw.data(), act_of(vt, x.data(), n), n, dots.at(k), name + " n=" + std::to_string(n));
+    expect_dot(type, raw.data(), act_of(vt, x.data(), n), n, dots.at(k),
+               name + " n=" + std::to_string(n));
   }
 
   const auto long_raw = gx.bytes("long_raw");
@@ -84,7 +88,8 @@ TEST_P(GgmlParityTest, ActivationAndDotMatchLlamaCpp) {
   const auto n = static_cast<std::int64_t>(long_x.size());
   const auto long_act = act_of(vt, long_x.data(), n);
   EXPECT_EQ(long_act, gx.bytes("long_act")) << name << ": long-row activation bytes differ";
-  expect_dot(type, long_raw.data(), long_act, n, gx.values<float>("long_dot").at(0), name + " long n=" + std::to_string(n));
+  expect_dot(type, long_raw.data(), long_act, n, gx.values<float>("long_dot").at(0),
+             name + " long n=" + std::to_string(n));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, GgmlParityTest, ::testing::ValuesIn(kWeightTypes),

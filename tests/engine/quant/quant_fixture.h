@@ -54,7 +54,9 @@ inline QuantFixture load_quant_fixture(const std::string& file) {
     std::string name;
     if (!take(&name_len, 4) || name_len > 256) break;
     name.resize(name_len);
-    if (!take(name.data(), name_len) || !take(&dtype, 4) || !take(&len, 8) || pos + len > data.size()) break;
+    if (!take(name.data(), name_len) || !take(&dtype, 4) || !take(&len, 8) ||
+        pos + len > data.size())
+      break;
     f.arrays[name] = data.substr(pos, len);
     pos += len;
   }

@@ -25,9 +25,10 @@ namespace {
 
 constexpr double kRtol = 1e-5;  // relative to sum |w_i * a_i|
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
-                                 GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K,
-                                 GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kMXFP4};
+const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
 
 struct Reference {
   double dot = 0;
@@ -37,8 +38,8 @@ struct Reference {
 // float64 sum of the products, plus (for Q4_1/Q5_1 x Q8_1) the difference between ggml's
 // m * s term, s = fp16(d * sum q) with d before its fp16 rounding, and the exact
 // m * fp16(d) * sum q of the dequantized rows.
-Reference reference(GgmlType type, const std::uint8_t* w_raw, const float* w, const std::uint8_t* act_raw,
-                    const float* a, std::int64_t n) {
+Reference reference(GgmlType type, const std::uint8_t* w_raw, const float* w,
+                    const std::uint8_t* act_raw, const float* a, std::int64_t n) {
   Reference r;
   for (std::int64_t i = 0; i < n; ++i) {
     const double p = static_cast<double>(w[i]) * a[i];
@@ -62,11 +63,13 @@ Reference reference(GgmlType type, const std::uint8_t* w_raw, const float* w, co
   return r;
 }
 
-std::int64_t unit_of(GgmlType type) { return traits(type).block_size > 1 ? traits(type).block_size : 32; }
+std::int64_t unit_of(GgmlType type) {
+  return traits(type).block_size > 1 ? traits(type).block_size : 32;
+}
 
 // Runs every check on one weight row (raw bytes, their gguf/validated dequantization, x).
-void check_row(GgmlType type, const std::uint8_t* raw, const float* deq, const float* x, std::int64_t n,
-               const std::string& what) {
+void check_row(GgmlType type, const std::uint8_t* raw, const float* deq, const float* x,
+               std::int64_t n, const std::string& what) {
   const GgmlType vt = traits(type).vec_dot_type;
   std::vector<std::uint8_t> act(act_row_size(vt, n));
   quantize_act_row(vt, x, act.data(), n);
@@ -77,7 +80,8 @@ void check_row(GgmlType type, const std::uint8_t* raw, const float* deq, const f
   const float got = vec_dot(type, n, raw, act.data());
   ASSERT_TRUE(std::isfinite(got)) << what;
   EXPECT_NEAR(got, ref.dot, kRtol * ref.scale + 1e-30) << what << " vec_dot";
-  EXPECT_EQ(f32_bits(got), f32_bits(vec_dot_scalar(type, n, raw, act.data()))) << what << " AVX2 vs scalar";
+  EXPECT_EQ(f32_bits(got), f32_bits(vec_dot_scalar(type, n, raw, act.data())))
+      << what << " AVX2 vs scalar";
 
   Reference ref32;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -88,7 +92,8 @@ void check_row(GgmlType type, const std::uint8_t* raw, const float* deq, const f
   const float got32 = vec_dot_f32(type, n, raw, x);
   ASSERT_TRUE(std::isfinite(got32)) << what;
   EXPECT_NEAR(got32, ref32.dot, kRtol * ref32.scale + 1e-30) << what << " vec_dot_f32";
-  EXPECT_EQ(f32_bits(got32), f32_bits(vec_dot_f32_scalar(type, n, raw, x))) << what << " f32 AVX2 vs scalar";
+  EXPECT_EQ(f32_bits(got32), f32_bits(vec_dot_f32_scalar(type, n, raw, x)))
+      << what << " f32 AVX2 vs scalar";
 }
 
 class VecDotTest : public ::testing::TestWithParam<GgmlType> {};
@@ -104,7 +109,8 @@ TEST_P(VecDotTest, GoldenRowsAndPrefixes) {
   std::vector<std::int64_t> lengths = {unit, 3 * unit, 7 * unit};
   if (traits(type).block_size == 1) lengths = {1, 3, 7, 37, 7 * unit};  // tails shorter than a lane
   for (std::int64_t len : lengths) {
-    check_row(type, raw.data(), deq.data(), x.data(), len, std::string(type_name(type)) + " n=" + std::to_string(len));
+    check_row(type, raw.data(), deq.data(), x.data(), len,
+              std::string(type_name(type)) + " n=" + std::to_string(len));
   }
 }
 
@@ -128,7 +134,8 @@ TEST_P(VecDotTest, MatchesScriptDots) {
 
   double scale32 = 0;
   for (std::int64_t i = 0; i < n; ++i) scale32 += std::fabs(static_cast<double>(deq[i]) * x[i]);
-  EXPECT_NEAR(vec_dot_f32(type, n, raw.data(), x.data()), fx.values<double>("dot_f32_ref").at(0), kRtol * scale32);
+  EXPECT_NEAR(vec_dot_f32(type, n, raw.data(), x.data()), fx.values<double>("dot_f32_ref").at(0),
+              kRtol * scale32);
 }
 
 TEST_P(VecDotTest, RowsMatchSingleDots) {
@@ -146,7 +153,8 @@ TEST_P(VecDotTest, RowsMatchSingleDots) {
   std::vector<float> out(static_cast<std::size_t>(n_rows), -1.0f);
   vec_dot_rows(type, n, raw.data(), stride, n_rows, act.data(), out.data());
   for (std::int64_t r = 0; r < n_rows; ++r) {
-    EXPECT_EQ(f32_bits(out[r]), f32_bits(vec_dot(type, n, raw.data() + r * stride, act.data()))) << "row " << r;
+    EXPECT_EQ(f32_bits(out[r]), f32_bits(vec_dot(type, n, raw.data() + r * stride, act.data())))
+        << "row " << r;
   }
 }
 
@@ -157,12 +165,15 @@ TEST_P(VecDotTest, LongRandomRows) {
   std::mt19937 rng(static_cast<unsigned>(type) * 7919u + 1u);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> scale(0.0005f, 0.02f);
-  const std::int64_t n = traits(type).block_size == kQKK ? 16 * kQKK : 1536 + (traits(type).block_size == 1 ? 5 : 0);
+  const std::int64_t n =
+      traits(type).block_size == kQKK ? 16 * kQKK : 1536 + (traits(type).block_size == 1 ? 5 : 0);
   std::vector<std::uint8_t> raw(row_size(type, n));
   for (auto& b : raw) b = static_cast<std::uint8_t>(rng());
   const std::size_t bsize = traits(type).type_size;
   const std::size_t n_blocks = raw.size() / bsize;
-  auto put16 = [&](std::size_t block, std::size_t off, std::uint16_t v) { std::memcpy(&raw[block * bsize + off], &v, 2); };
+  auto put16 = [&](std::size_t block, std::size_t off, std::uint16_t v) {
+    std::memcpy(&raw[block * bsize + off], &v, 2);
+  };
   for (std::size_t b = 0; b < n_blocks; ++b) {
     switch (type) {
       case GgmlType::kF32: {
@@ -170,24 +181,46 @@ TEST_P(VecDotTest, LongRandomRows) {
         std::memcpy(&raw[b * 4], &v, 4);
         break;
       }
-      case GgmlType::kF16: put16(b, 0, f32_to_fp16(normal(rng))); break;
-      case GgmlType::kBF16: put16(b, 0, f32_to_bf16(normal(rng))); break;
+      case GgmlType::kF16:
+        put16(b, 0, f32_to_fp16(normal(rng)));
+        break;
+      case GgmlType::kBF16:
+        put16(b, 0, f32_to_bf16(normal(rng)));
+        break;
       case GgmlType::kQ4_1:
-      case GgmlType::kQ5_1: put16(b, 0, f32_to_fp16(scale(rng))); put16(b, 2, f32_to_fp16(-8 * scale(rng))); break;
-      case GgmlType::kMXFP4: raw[b * bsize] = static_cast<std::uint8_t>(118 + rng() % 12); break;
-      case GgmlType::kQ2_K: put16(b, 80, f32_to_fp16(scale(rng))); put16(b, 82, f32_to_fp16(scale(rng))); break;
-      case GgmlType::kQ3_K: put16(b, 108, f32_to_fp16(scale(rng))); break;
+      case GgmlType::kQ5_1:
+        put16(b, 0, f32_to_fp16(scale(rng)));
+        put16(b, 2, f32_to_fp16(-8 * scale(rng)));
+        break;
+      case GgmlType::kMXFP4:
+        raw[b * bsize] = static_cast<std::uint8_t>(118 + rng() % 12);
+        break;
+      case GgmlType::kQ2_K:
+        put16(b, 80, f32_to_fp16(scale(rng)));
+        put16(b, 82, f32_to_fp16(scale(rng)));
+        break;
+      case GgmlType::kQ3_K:
+        put16(b, 108, f32_to_fp16(scale(rng)));
+        break;
       case GgmlType::kQ4_K:
-      case GgmlType::kQ5_K: put16(b, 0, f32_to_fp16(scale(rng))); put16(b, 2, f32_to_fp16(scale(rng))); break;
-      case GgmlType::kQ6_K: put16(b, 208, f32_to_fp16(scale(rng))); break;
-      default: put16(b, 0, f32_to_fp16(scale(rng))); break;  // Q4_0, Q5_0, Q8_0: d first
+      case GgmlType::kQ5_K:
+        put16(b, 0, f32_to_fp16(scale(rng)));
+        put16(b, 2, f32_to_fp16(scale(rng)));
+        break;
+      case GgmlType::kQ6_K:
+        put16(b, 208, f32_to_fp16(scale(rng)));
+        break;
+      default:
+        put16(b, 0, f32_to_fp16(scale(rng)));
+        break;  // Q4_0, Q5_0, Q8_0: d first
     }
   }
   std::vector<float> deq(static_cast<std::size_t>(n)), x(static_cast<std::size_t>(n));
   dequantize_row(type, raw.data(), deq.data(), n);
   for (auto& v : x) v = normal(rng);
   x[5] = 40.0f;  // one outlier, as activations have
-  check_row(type, raw.data(), deq.data(), x.data(), n, std::string(type_name(type)) + " random n=" + std::to_string(n));
+  check_row(type, raw.data(), deq.data(), x.data(), n,
+            std::string(type_name(type)) + " random n=" + std::to_string(n));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(kWeightTypes),
@@ -203,7 +236,8 @@ TEST(VecDotTest, HandDerivedQ8_0) {
   BlockQ8_0 a;
   quantize_act_row(GgmlType::kQ8_0, x.data(), &a, 32);
   for (auto q : a.qs) EXPECT_EQ(q, 127);
-  EXPECT_EQ(vec_dot(GgmlType::kQ8_0, 32, &w, &a), 32.0f * 127.0f * fp16_to_f32(f32_to_fp16(2.0f / 127.0f)));
+  EXPECT_EQ(vec_dot(GgmlType::kQ8_0, 32, &w, &a),
+            32.0f * 127.0f * fp16_to_f32(f32_to_fp16(2.0f / 127.0f)));
   EXPECT_EQ(vec_dot_f32(GgmlType::kQ8_0, 32, &w, x.data()), 64.0f);
 }
 

@@ -6,6 +6,8 @@
 // cancel, validation. Every run asserts exactly one terminal event per job.
 // Models: a synthetic tiny-llama (Q4_1, random weights: fast, so many long jobs fit in a test)
 // and the real SmolLM2-135M Q4_1 for a smaller batch.
+#include "engine/sched/scheduler.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -16,7 +18,6 @@
 
 #include "engine/model/llm.h"
 #include "engine/model/synthetic_model.h"
-#include "engine/sched/scheduler.h"
 #include "engine/sched/sequence_runner.h"
 #include "tests/test_util.h"
 
@@ -50,7 +51,9 @@ JobSpec spec(const Req& r, const JobLimits& limits) {
   return out;
 }
 
-JobLimits limits_of(const Llm& llm) { return JobLimits{llm.hparams().n_vocab, llm.options().n_ctx}; }
+JobLimits limits_of(const Llm& llm) {
+  return JobLimits{llm.hparams().n_vocab, llm.options().n_ctx};
+}
 
 // The `zinfer generate` path: whole prompt in one forward, then one token per forward.
 Output generate_alone(Llm& llm, const Req& req) {
@@ -106,7 +109,8 @@ std::vector<Req> make_jobs(int n, std::int32_t n_vocab, std::int32_t max_tokens,
     Req j;
     j.id = 100 + static_cast<JobId>(i);
     const int len = 1 + (i * 37) % max_prompt;
-    for (int t = 0; t < len; ++t) j.prompt.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(n_vocab)));
+    for (int t = 0; t < len; ++t)
+      j.prompt.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(n_vocab)));
     j.params.max_tokens = max_tokens;
     j.params.ignore_eos = i % 4 != 3;  // most run to max_tokens; some may stop early
     if (i % 2 == 0) {
@@ -161,8 +165,8 @@ void expect_same_as_alone(Llm& llm, const std::vector<Req>& jobs, const Schedule
     const Output& a = alone[j.id];
     const Output& b = together[j.id];
     EXPECT_FALSE(b.error) << "job " << j.id;
-    EXPECT_EQ(b.tokens, a.tokens) << "job " << j.id << " (prompt " << j.prompt.size() << " tokens, temp "
-                                  << j.params.sampling.temperature << ")";
+    EXPECT_EQ(b.tokens, a.tokens) << "job " << j.id << " (prompt " << j.prompt.size()
+                                  << " tokens, temp " << j.params.sampling.temperature << ")";
     EXPECT_EQ(b.text, a.text) << "job " << j.id;
     EXPECT_EQ(b.finish, a.finish) << "job " << j.id;
   }
@@ -262,7 +266,8 @@ class PlanCheckingLlm final : public Llm {
       const auto n = static_cast<std::int32_t>(st.tokens.size());
       EXPECT_GE(n, 1);
       EXPECT_LE(st.n_past + n, options().n_ctx);
-      EXPECT_GE(static_cast<std::int64_t>(st.block_table.size()) * bs, st.n_past + n) << "table too short";
+      EXPECT_GE(static_cast<std::int64_t>(st.block_table.size()) * bs, st.n_past + n)
+          << "table too short";
       for (std::int32_t b : st.block_table) {
         EXPECT_TRUE(b >= 0 && b < kv_blocks()) << "block " << b << " outside the pool";
       }
@@ -292,7 +297,8 @@ TEST_F(TinyModel, PlannedBatchesAlwaysFitTheKvPool) {
   auto jobs = make_jobs(16, llm->hparams().n_vocab, 24, 120);
   std::vector<std::int32_t> prefix;  // shared by half the jobs: the prefix cache serves it
   for (int t = 0; t < 40; ++t) prefix.push_back((t * 53 + 3) % llm->hparams().n_vocab);
-  for (std::size_t i = 0; i < jobs.size(); i += 2) jobs[i].prompt.insert(jobs[i].prompt.begin(), prefix.begin(), prefix.end());
+  for (std::size_t i = 0; i < jobs.size(); i += 2)
+    jobs[i].prompt.insert(jobs[i].prompt.begin(), prefix.begin(), prefix.end());
   SchedulerConfig cfg;
   cfg.max_running = 16;
   cfg.max_step_tokens = 48;
@@ -316,7 +322,8 @@ TEST_F(TinyModel, PriorityThenFifoAdmission) {
   cfg.max_running = 1;
   auto sched = Scheduler::create(*llm, cfg);
   ASSERT_TRUE(sched.ok());
-  const std::vector<std::pair<JobId, std::int32_t>> order_in = {{1, 0}, {2, 5}, {3, 0}, {4, 5}, {5, -3}};
+  const std::vector<std::pair<JobId, std::int32_t>> order_in = {
+      {1, 0}, {2, 5}, {3, 0}, {4, 5}, {5, -3}};
   for (auto [id, prio] : order_in) {
     Req j;
     j.id = id;
@@ -331,8 +338,8 @@ TEST_F(TinyModel, PriorityThenFifoAdmission) {
   std::map<JobId, int> terminals;
   while (!(*sched)->idle()) {
     for (const JobEvent& ev : (*sched)->step()) {
-      if (!ev.tokens.empty() && std::find(first_token_order.begin(), first_token_order.end(), ev.id) ==
-                                    first_token_order.end()) {
+      if (!ev.tokens.empty() && std::find(first_token_order.begin(), first_token_order.end(),
+                                          ev.id) == first_token_order.end()) {
         first_token_order.push_back(ev.id);
       }
       if (ev.terminal()) ++terminals[ev.id];
@@ -436,10 +443,13 @@ TEST_F(TinyModel, JobSpecCheckIsTheBoundary) {
   auto negative = JobSpec::check({-1}, params, lim);
   ASSERT_FALSE(negative.ok());
   EXPECT_EQ(negative.error().code, ErrorCode::kInvalidRequest);
-  auto too_long = JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx), 1), params, lim);
+  auto too_long = JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx), 1),
+                                 params, lim);
   ASSERT_FALSE(too_long.ok());
   EXPECT_EQ(too_long.error().code, ErrorCode::kPromptTooLong);
-  EXPECT_TRUE(JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx) - 1, 1), params, lim).ok())
+  EXPECT_TRUE(JobSpec::check(std::vector<std::int32_t>(static_cast<std::size_t>(lim.n_ctx) - 1, 1),
+                             params, lim)
+                  .ok())
       << "a prompt that leaves one token of context is accepted";
 
   GenerationParams bad = params;

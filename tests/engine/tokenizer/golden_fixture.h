@@ -1,8 +1,8 @@
 // Helpers shared by the tokenizer golden tests (fixtures written by scripts/golden/
 // tokenizer_vectors.py, spm_tokenizer_vectors.py and bpe_family_vectors.py): hex decoding,
-// chat messages from JSON, thread CPU time for timing budgets, loading a tokenizer once, the FNV-1a hash over every token's piece that the
-// scripts compute from llama.cpp, and the checks both fixture formats share (special ids and
-// flags, encodings in the three special-token modes).
+// chat messages from JSON, thread CPU time for timing budgets, loading a tokenizer once, the FNV-1a
+// hash over every token's piece that the scripts compute from llama.cpp, and the checks both
+// fixture formats share (special ids and flags, encodings in the three special-token modes).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -73,8 +73,7 @@ TEST(PreTokenizer, HandDerivedSplits) {
   EXPECT_EQ(split("gpt-2", "a   b"), (Words{"a", "  ", " b"}));
   EXPECT_EQ(split("gpt-2", "I'm 42!"), (Words{"I", "'m", " 42", "!"}));
   EXPECT_EQ(split("starcoder", "x 2024"), (Words{"x", " ", "2", "0", "2", "4"}));
-  EXPECT_EQ(split("llama3", "DON'T 1234567"),
-            (Words{"DON", "'T", " ", "123", "456", "7"}));
+  EXPECT_EQ(split("llama3", "DON'T 1234567"), (Words{"DON", "'T", " ", "123", "456", "7"}));
   EXPECT_EQ(split("qwen2", "a 123"), (Words{"a", " ", "1", "2", "3"}));
   EXPECT_EQ(split("llama3", "x\n\n  y"), (Words{"x", "\n\n", " ", " y"}));
   EXPECT_EQ(split("llama3", "(hi)!!\n"), (Words{"(hi", ")!!\n"}));

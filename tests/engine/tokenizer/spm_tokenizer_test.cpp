@@ -54,16 +54,16 @@ class SpmGolden : public ::testing::TestWithParam<Fixture> {
   json golden_;
 };
 
-#define LOAD_OR_SKIP(var)                              \
-  std::string var##_path;                              \
-  if (GetParam().in_test_data) {                       \
-    var##_path = testing::data_path(GetParam().model); \
-  } else {                                             \
-    ZINFER_REQUIRE_MODEL(real_path, GetParam().model); \
-    var##_path = real_path;                            \
-  }                                                    \
-  Loaded& var = golden::load_tokenizer_once(var##_path);                      \
-  ASSERT_NE(var.tok, nullptr);                         \
+#define LOAD_OR_SKIP(var)                                                   \
+  std::string var##_path;                                                   \
+  if (GetParam().in_test_data) {                                            \
+    var##_path = testing::data_path(GetParam().model);                      \
+  } else {                                                                  \
+    ZINFER_REQUIRE_MODEL(real_path, GetParam().model);                      \
+    var##_path = real_path;                                                 \
+  }                                                                         \
+  Loaded& var = golden::load_tokenizer_once(var##_path);                    \
+  ASSERT_NE(var.tok, nullptr);                                              \
   const auto* var##_spm = dynamic_cast<const SpmTokenizer*>(var.tok.get()); \
   ASSERT_NE(var##_spm, nullptr) << "tokenizer.ggml.model = llama must build an SpmTokenizer"
 

@@ -34,10 +34,8 @@ struct Fixture {
 };
 
 const Fixture kFixtures[] = {
-    {"SmolLM2-135M-Instruct.Q4_1.gguf", "tokenizer/smollm2_vectors.json",
-     "starcoder"},
-    {"qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "tokenizer/qwen2_vectors.json",
-     "qwen2"},
+    {"SmolLM2-135M-Instruct.Q4_1.gguf", "tokenizer/smollm2_vectors.json", "starcoder"},
+    {"qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "tokenizer/qwen2_vectors.json", "qwen2"},
 };
 
 class TokenizerGolden : public ::testing::TestWithParam<Fixture> {
@@ -53,9 +51,9 @@ class TokenizerGolden : public ::testing::TestWithParam<Fixture> {
 
 using Loaded = golden::LoadedTokenizer;
 
-#define LOAD_OR_SKIP(var)                             \
-  ZINFER_REQUIRE_MODEL(var##_path, GetParam().model); \
-  Loaded& var = golden::load_tokenizer_once(var##_path);                     \
+#define LOAD_OR_SKIP(var)                                \
+  ZINFER_REQUIRE_MODEL(var##_path, GetParam().model);    \
+  Loaded& var = golden::load_tokenizer_once(var##_path); \
   ASSERT_NE(var.tok, nullptr)
 
 TEST_P(TokenizerGolden, SpecialIdsFlagsAndEog) {

@@ -20,10 +20,12 @@ RunResult run(const std::string& args) { return zinfer::testing::run_zinfer(args
 
 TEST(CliErrors, MissingModelFileIsTheSameLineAndExitCodeInEveryCommand) {
   const std::string missing = zinfer::testing::temp_dir() + "/no-such-model.gguf";
-  const std::string expected = "error: MODEL_LOAD_FAILED: " + missing + ": cannot open: No such file or directory\n";
-  for (const std::string& cmd : {"inspect " + missing, "generate --model " + missing + " -p hi --device cpu",
-                                "serve --model " + missing + " --device cpu --bind tcp://127.0.0.1:0",
-                                "bench --model " + missing + " --device cpu"}) {
+  const std::string expected =
+      "error: MODEL_LOAD_FAILED: " + missing + ": cannot open: No such file or directory\n";
+  for (const std::string& cmd :
+       {"inspect " + missing, "generate --model " + missing + " -p hi --device cpu",
+        "serve --model " + missing + " --device cpu --bind tcp://127.0.0.1:0",
+        "bench --model " + missing + " --device cpu"}) {
     SCOPED_TRACE(cmd);
     const RunResult r = run(cmd + " 2>&1 >/dev/null");
     EXPECT_EQ(r.exit_code, 2);
@@ -35,14 +37,17 @@ TEST(CliErrors, ServeRejectsAPortThatWouldWrapBeforeLoadingTheModel) {
   const RunResult r = run("serve --model /nonexistent.gguf --bind tcp://127.0.0.1:99999 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out,
-            "error: --bind tcp://127.0.0.1:99999: port \"99999\" is not a TCP port: expected 1..65535 (or 0 or * for "
+            "error: --bind tcp://127.0.0.1:99999: port \"99999\" is not a TCP port: expected "
+            "1..65535 (or 0 or * for "
             "any free port)\n");
 }
 
 TEST(CliErrors, HealthNamesWhatIsWrongWithTheEndpointAndExits2) {
   RunResult r = run("health --connect garbage 2>&1");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out, "error: --connect garbage: not an endpoint: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME\n");
+  EXPECT_EQ(r.out,
+            "error: --connect garbage: not an endpoint: expected tcp://HOST:PORT, ipc://PATH or "
+            "inproc://NAME\n");
   r = run("health --connect tcp://127.0.0.1 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "error: --connect tcp://127.0.0.1: no port: expected tcp://HOST:PORT\n");
@@ -62,25 +67,31 @@ TEST(CliErrors, SubmitReportsTheJsonParsersMessageAndColumn) {
     f << "{\"prompt\": \"ok\"}\n{\"prompt\": \"hi\", max_tokens: 3}\n";
   }
   const std::string ep = "ipc://" + zinfer::testing::temp_dir() + "/nobody-listens-submit.sock";
-  RunResult r = run("submit --connect " + ep + " --input " + input + " --timeout 1 2>&1 >/dev/null");
+  RunResult r =
+      run("submit --connect " + ep + " --input " + input + " --timeout 1 2>&1 >/dev/null");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out, "error: " + input +
-                       ":2: column 18: syntax error while parsing object key - invalid literal; last read: "
-                       "'\"hi\", m'; expected string literal\n");
+  EXPECT_EQ(
+      r.out,
+      "error: " + input +
+          ":2: column 18: syntax error while parsing object key - invalid literal; last read: "
+          "'\"hi\", m'; expected string literal\n");
   {
     std::ofstream f(input);
     f << "[1, 2]\n";
   }
   r = run("submit --connect " + ep + " --input " + input + " 2>&1 >/dev/null");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out, "error: " + input + ":1: expected a JSON object (one submit per line), got an array\n");
+  EXPECT_EQ(r.out,
+            "error: " + input + ":1: expected a JSON object (one submit per line), got an array\n");
 }
 
 TEST(CliErrors, GenerateNamesTheDeviceItChoseAndEndsTheTextWithANewline) {
   const std::string model = zinfer::testing::temp_dir() + "/cli_tiny_llama.gguf";
-  ASSERT_EQ(run("mkmodel --preset tiny-llama --type Q8_0 --out " + model + " >/dev/null").exit_code, 0);
+  ASSERT_EQ(run("mkmodel --preset tiny-llama --type Q8_0 --out " + model + " >/dev/null").exit_code,
+            0);
   // --device auto on a machine without a GPU chooses cpu; on one with a GPU, cuda:0.
-  const RunResult r = run("generate --model " + model + " -p hello -n 3 --ignore-eos --device auto 2>&1");
+  const RunResult r =
+      run("generate --model " + model + " -p hello -n 3 --ignore-eos --device auto 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto stats = r.out.rfind("\n[");
   ASSERT_NE(stats, std::string::npos) << r.out;

@@ -25,12 +25,15 @@ using zinfer::testing::RunResult;
 RunResult run(const std::string& args) { return zinfer::testing::run_zinfer(args); }
 
 // Value of a scalar metadata entry of the reference, as JSON.
-const json& ref_value(const json& golden, const std::string& key) { return golden["metadata"][key]["value"]; }
+const json& ref_value(const json& golden, const std::string& key) {
+  return golden["metadata"][key]["value"];
+}
 
 TEST(InspectCommandTest, JsonMatchesReferenceReader) {
   REQUIRE_ZINFER_BINARY();
   ZINFER_REQUIRE_MODEL(path, kModel);
-  const json g = json::parse(zinfer::testing::read_file(zinfer::testing::data_path("gguf/smollm2_tensors.json")));
+  const json g = json::parse(
+      zinfer::testing::read_file(zinfer::testing::data_path("gguf/smollm2_tensors.json")));
   const RunResult r = run("inspect --json --metadata '" + path + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const json d = json::parse(r.out);
@@ -43,8 +46,8 @@ TEST(InspectCommandTest, JsonMatchesReferenceReader) {
 
   const json& hp = d["hyperparameters"];
   for (const char* key : {"llama.block_count", "llama.context_length", "llama.embedding_length",
-                          "llama.feed_forward_length", "llama.attention.head_count", "llama.attention.head_count_kv",
-                          "llama.vocab_size"}) {
+                          "llama.feed_forward_length", "llama.attention.head_count",
+                          "llama.attention.head_count_kv", "llama.vocab_size"}) {
     EXPECT_EQ(hp[key], ref_value(g, key)) << key;
   }
   // Floats are printed as the shortest text of the float32 value; compare as float32.
@@ -88,7 +91,8 @@ TEST(InspectCommandTest, JsonMatchesReferenceReader) {
     ASSERT_TRUE(meta.contains(key)) << key;
     if (ref["type"] == "array") {
       EXPECT_EQ(meta[key]["type"], "array[" + ref["elem_type"].get<std::string>() + "]") << key;
-      EXPECT_EQ(meta[key]["value"], ref["elem_type"].get<std::string>() + "[" + std::to_string(ref["len"].get<int>()) + "]")
+      EXPECT_EQ(meta[key]["value"], ref["elem_type"].get<std::string>() + "[" +
+                                        std::to_string(ref["len"].get<int>()) + "]")
           << key;
     } else if (ref["type"] == "float32") {
       EXPECT_EQ(meta[key]["value"].get<float>(), ref["value"].get<float>()) << key;
@@ -104,8 +108,9 @@ TEST(InspectCommandTest, TextOutputNamesTheEssentials) {
   ZINFER_REQUIRE_MODEL(path, kModel);
   const RunResult r = run("inspect '" + path + "'");
   ASSERT_EQ(r.exit_code, 0);
-  for (const char* needle : {"gguf version  3", "architecture  llama", "llama.block_count", "smollm",
-                             "chat template present", "token_embd.weight", "Q8_0", "[576, 49152]", "totals by type"}) {
+  for (const char* needle :
+       {"gguf version  3", "architecture  llama", "llama.block_count", "smollm",
+        "chat template present", "token_embd.weight", "Q8_0", "[576, 49152]", "totals by type"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out.substr(0, 2000);
   }
 }
@@ -123,7 +128,8 @@ TEST(InspectCommandTest, CorruptFileExitsTwoWithTypedError) {
   EXPECT_EQ(r.exit_code, 2);
   const json d = json::parse(r.out);
   EXPECT_EQ(d["error"]["code"], "MODEL_LOAD_FAILED");
-  EXPECT_NE(d["error"]["message"].get<std::string>().find("version 1 is not supported"), std::string::npos);
+  EXPECT_NE(d["error"]["message"].get<std::string>().find("version 1 is not supported"),
+            std::string::npos);
   EXPECT_EQ(run("inspect '" + zinfer::testing::temp_dir() + "/missing.gguf'").exit_code, 2);
 }
 

@@ -34,7 +34,8 @@ inline RunResult run_zinfer(const std::string& args) {
 
 }  // namespace zinfer::testing
 
-#define REQUIRE_ZINFER_BINARY()                                                                                \
-  if (!std::filesystem::exists(::zinfer::testing::zinfer_binary())) {                                         \
-    GTEST_SKIP() << "build the zinfer target first: " << ::zinfer::testing::zinfer_binary() << " missing";     \
+#define REQUIRE_ZINFER_BINARY()                                                             \
+  if (!std::filesystem::exists(::zinfer::testing::zinfer_binary())) {                       \
+    GTEST_SKIP() << "build the zinfer target first: " << ::zinfer::testing::zinfer_binary() \
+                 << " missing";                                                             \
   }

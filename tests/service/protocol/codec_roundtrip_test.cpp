@@ -108,7 +108,8 @@ TEST(CodecRoundTrip, SubmitWithEveryFieldAndEachPromptForm) {
 
   SubmitMsg chat = full_submit();
   chat.prompt.reset();
-  chat.messages = std::vector<tok::ChatMessage>{{"system", "Be brief."}, {"user", "Hi"}, {"assistant", ""}};
+  chat.messages =
+      std::vector<tok::ChatMessage>{{"system", "Be brief."}, {"user", "Hi"}, {"assistant", ""}};
   expect_same(chat, decode_submit_ok(encode_client(chat)));
 
   SubmitMsg defaults;
@@ -128,11 +129,13 @@ TEST(CodecRoundTrip, CancelHealthStats) {
   ASSERT_TRUE(s.ok());
   EXPECT_TRUE(std::holds_alternative<StatsMsg>(s.value()));
   EXPECT_EQ(unpack(encode_client(HealthMsg{})), (json{{"v", 1}, {"type", "health"}}));
-  EXPECT_EQ(unpack(encode_client(CancelMsg{"x-1"})), (json{{"v", 1}, {"type", "cancel"}, {"job_id", "x-1"}}));
+  EXPECT_EQ(unpack(encode_client(CancelMsg{"x-1"})),
+            (json{{"v", 1}, {"type", "cancel"}, {"job_id", "x-1"}}));
 }
 
 TEST(CodecDecode, MinimalSubmitGetsTheDocumentedDefaults) {
-  SubmitMsg s = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "hi"}}));
+  SubmitMsg s =
+      decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "hi"}}));
   EXPECT_EQ(s.params.sampling.temperature, 1.0f);
   EXPECT_EQ(s.params.sampling.top_k, 0);
   EXPECT_EQ(s.params.sampling.top_p, 1.0f);
@@ -157,8 +160,10 @@ TEST(CodecDecode, MinimalSubmitGetsTheDocumentedDefaults) {
 TEST(CodecDecode, AbsentSeedIsDrawnAtRandom) {
   const std::string frame = pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "hi"}});
   // Two 64-bit draws colliding has probability 2^-64.
-  EXPECT_NE(decode_submit_ok(frame).params.sampling.seed, decode_submit_ok(frame).params.sampling.seed);
-  SubmitMsg zero = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "hi"}, {"seed", 0}}));
+  EXPECT_NE(decode_submit_ok(frame).params.sampling.seed,
+            decode_submit_ok(frame).params.sampling.seed);
+  SubmitMsg zero = decode_submit_ok(
+      pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "hi"}, {"seed", 0}}));
   EXPECT_TRUE(zero.seed_given);
   EXPECT_EQ(zero.params.sampling.seed, 0u);
 }
@@ -189,18 +194,29 @@ TEST(CodecDecode, JsonStyleInputs) {
   EXPECT_TRUE(s.logprobs);
   EXPECT_EQ(s.params.sampling.top_logprobs, 0);
 
-  SubmitMsg n = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"logprobs", 20}}));
+  SubmitMsg n = decode_submit_ok(
+      pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"logprobs", 20}}));
   EXPECT_TRUE(n.logprobs);
   EXPECT_EQ(n.params.sampling.top_logprobs, 20);
-  SubmitMsg off = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"logprobs", false}}));
+  SubmitMsg off = decode_submit_ok(
+      pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"logprobs", false}}));
   EXPECT_FALSE(off.logprobs);
 }
 
 TEST(CodecDecode, BoundaryValuesAreAccepted) {
-  json j = {{"v", 1},          {"type", "submit"},    {"job_id", std::string(128, '~')},
-            {"prompt", std::string(512u << 10, 'p')},  {"temperature", 100},  {"top_p", 1},
-            {"min_p", 1},       {"repetition_penalty", 10}, {"presence_penalty", -2}, {"frequency_penalty", 2},
-            {"max_tokens", 1 << 20}, {"priority", -100},  {"deadline_ms", 86400000},
+  json j = {{"v", 1},
+            {"type", "submit"},
+            {"job_id", std::string(128, '~')},
+            {"prompt", std::string(512u << 10, 'p')},
+            {"temperature", 100},
+            {"top_p", 1},
+            {"min_p", 1},
+            {"repetition_penalty", 10},
+            {"presence_penalty", -2},
+            {"frequency_penalty", 2},
+            {"max_tokens", 1 << 20},
+            {"priority", -100},
+            {"deadline_ms", 86400000},
             {"stop", std::vector<std::string>(16, std::string(256, 's'))},
             {"stop_token_ids", std::vector<int>(64, 0)}};
   SubmitMsg s = decode_submit_ok(pack(j));
@@ -214,18 +230,23 @@ TEST(CodecDecode, BoundaryValuesAreAccepted) {
 // (0, 10]): it is validated as sent, not after float32 rounded it to 0, and it reaches the
 // engine as a positive float (the smallest normal one) that the engine's own check accepts.
 TEST(CodecDecode, TinyPositiveValuesOfOpenIntervalsAreValidatedAsSent) {
-  SubmitMsg s = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
-                                       {"top_p", 1e-50}, {"repetition_penalty", 1e-50}}));
+  SubmitMsg s = decode_submit_ok(pack({{"v", 1},
+                                       {"type", "submit"},
+                                       {"job_id", "a"},
+                                       {"prompt", "x"},
+                                       {"top_p", 1e-50},
+                                       {"repetition_penalty", 1e-50}}));
   EXPECT_EQ(s.params.sampling.top_p, std::numeric_limits<float>::min());
   EXPECT_EQ(s.params.sampling.repetition_penalty, std::numeric_limits<float>::min());
   EXPECT_TRUE(sched::validate(s.params, 1000).ok());
-  SubmitMsg t = decode_submit_ok(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
-                                       {"top_p", 1e-30}}));
+  SubmitMsg t = decode_submit_ok(
+      pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"top_p", 1e-30}}));
   EXPECT_EQ(t.params.sampling.top_p, 1e-30f);  // representable: kept as sent
   // 0 itself is still outside (0, 1], and the one validator words it.
-  auto zero = decode_client(as_bytes(pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"},
-                                           {"top_p", 0.0}})),
-                            DecodeLimits{});
+  auto zero = decode_client(
+      as_bytes(
+          pack({{"v", 1}, {"type", "submit"}, {"job_id", "a"}, {"prompt", "x"}, {"top_p", 0.0}})),
+      DecodeLimits{});
   ASSERT_FALSE(zero.ok());
   EXPECT_EQ(zero.error().code, ErrorCode::kInvalidParameter);
   EXPECT_EQ(zero.error().message, "submit.top_p: must be finite and in (0, 1], got 0");
@@ -235,7 +256,8 @@ TEST(CodecDecode, TinyPositiveValuesOfOpenIntervalsAreValidatedAsSent) {
 
 TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   AcceptedMsg accepted{"j1", 3};
-  EXPECT_EQ(unpack(encode(accepted)), (json{{"v", 1}, {"type", "accepted"}, {"job_id", "j1"}, {"queue_position", 3}}));
+  EXPECT_EQ(unpack(encode(accepted)),
+            (json{{"v", 1}, {"type", "accepted"}, {"job_id", "j1"}, {"queue_position", 3}}));
   auto a = decode_worker(as_bytes(encode(accepted)), DecodeLimits{});
   ASSERT_TRUE(a.ok()) << a.error().message;
   EXPECT_EQ(std::get<AcceptedMsg>(*a).queue_position, 3);
@@ -246,11 +268,18 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   token.tokens = {17, 9};
   token.text = "é!";
   token.logprobs = {{17, -0.5f, {{17, -0.5f}, {3, -1.25f}}}, {9, -2.0f, {}}};
-  json want_token = {{"v", 1},          {"type", "token"}, {"job_id", "j1"}, {"seq", 4},
-                     {"tokens", {17, 9}}, {"text", "é!"},
-                     {"logprobs", {{{"token", 17}, {"logprob", -0.5}, {"top", {{{"token", 17}, {"logprob", -0.5}},
-                                                                               {{"token", 3}, {"logprob", -1.25}}}}},
-                                   {{"token", 9}, {"logprob", -2.0}, {"top", json::array()}}}}};
+  json want_token = {
+      {"v", 1},
+      {"type", "token"},
+      {"job_id", "j1"},
+      {"seq", 4},
+      {"tokens", {17, 9}},
+      {"text", "é!"},
+      {"logprobs",
+       {{{"token", 17},
+         {"logprob", -0.5},
+         {"top", {{{"token", 17}, {"logprob", -0.5}}, {{"token", 3}, {"logprob", -1.25}}}}},
+        {{"token", 9}, {"logprob", -2.0}, {"top", json::array()}}}}};
   EXPECT_EQ(unpack(encode(token)), want_token);
   auto t = decode_worker(as_bytes(encode(token)), DecodeLimits{});
   ASSERT_TRUE(t.ok()) << t.error().message;
@@ -272,10 +301,17 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   done.tokens = {5};
   done.usage = {12, 6};
   done.timings = {1.5, 20.25, 100.0, 50.0};
-  json want_done = {{"v", 1},           {"type", "done"}, {"job_id", "j1"}, {"seq", 5},
-                    {"finish_reason", "length"}, {"text", "tail"}, {"tokens", {5}},
-                    {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 6}}},
-                    {"timings", {{"queue_ms", 1.5}, {"ttft_ms", 20.25}, {"decode_ms", 100.0}, {"tokens_per_s", 50.0}}}};
+  json want_done = {
+      {"v", 1},
+      {"type", "done"},
+      {"job_id", "j1"},
+      {"seq", 5},
+      {"finish_reason", "length"},
+      {"text", "tail"},
+      {"tokens", {5}},
+      {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 6}}},
+      {"timings",
+       {{"queue_ms", 1.5}, {"ttft_ms", 20.25}, {"decode_ms", 100.0}, {"tokens_per_s", 50.0}}}};
   EXPECT_EQ(unpack(encode(done)), want_done);
   auto d = decode_worker(as_bytes(encode(done)), DecodeLimits{});
   ASSERT_TRUE(d.ok()) << d.error().message;
@@ -283,47 +319,72 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   EXPECT_EQ(dd.finish_reason, sched::FinishReason::kLength);
   EXPECT_EQ(dd.usage.completion_tokens, 6);
   EXPECT_EQ(dd.timings.ttft_ms, 20.25);
-  for (auto reason : {sched::FinishReason::kStop, sched::FinishReason::kCancelled, sched::FinishReason::kDeadline}) {
+  for (auto reason : {sched::FinishReason::kStop, sched::FinishReason::kCancelled,
+                      sched::FinishReason::kDeadline}) {
     done.finish_reason = reason;
     auto r = decode_worker(as_bytes(encode(done)), DecodeLimits{});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(std::get<DoneMsg>(*r).finish_reason, reason);
   }
 
-  ErrorMsg err = error_reply(make_error(ErrorCode::kQueueFull, "queue holds 64 jobs"), std::string("j9"));
+  ErrorMsg err =
+      error_reply(make_error(ErrorCode::kQueueFull, "queue holds 64 jobs"), std::string("j9"));
   EXPECT_EQ(unpack(encode(err)), (json{{"v", 1},
                                        {"type", "error"},
                                        {"job_id", "j9"},
                                        {"code", "QUEUE_FULL"},
                                        {"message", "queue holds 64 jobs"},
                                        {"retriable", true}}));
-  ErrorMsg anonymous = error_reply(make_error(ErrorCode::kInvalidRequest, "frame: empty"), std::nullopt);
+  ErrorMsg anonymous =
+      error_reply(make_error(ErrorCode::kInvalidRequest, "frame: empty"), std::nullopt);
   EXPECT_FALSE(unpack(encode(anonymous)).contains("job_id"));
   for (ErrorCode code : {ErrorCode::kOutOfMemory, ErrorCode::kInternal, ErrorCode::kInvalidDevice,
                          ErrorCode::kDeadlineExceeded, ErrorCode::kWorkerLost}) {
-    auto e = decode_worker(as_bytes(encode(error_reply(make_error(code, "m"), std::nullopt))), DecodeLimits{});
+    auto e = decode_worker(as_bytes(encode(error_reply(make_error(code, "m"), std::nullopt))),
+                           DecodeLimits{});
     ASSERT_TRUE(e.ok());
     EXPECT_EQ(std::get<ErrorMsg>(*e).code, code);
     EXPECT_EQ(std::get<ErrorMsg>(*e).retriable, error_code_retriable(code));
   }
 
-  HealthReply health{"ready", "SmolLM2-135M-Instruct", "llama", {"Q4_1", "Q8_0", "F32"}, 8192, "cpu", 0, 2, 1, 8,
-                     12.5};
-  json want_health = {{"v", 1},           {"type", "health"},   {"status", "ready"},
-                      {"model", "SmolLM2-135M-Instruct"},      {"architecture", "llama"},
-                      {"quant_types", {"Q4_1", "Q8_0", "F32"}}, {"context_length", 8192},
-                      {"device", "cpu"},  {"vram_used_bytes", 0}, {"vram_resident", false}, {"queue_depth", 2},
-                      {"active_jobs", 1}, {"capacity", 8},     {"uptime_s", 12.5}};
+  HealthReply health{
+      "ready", "SmolLM2-135M-Instruct", "llama", {"Q4_1", "Q8_0", "F32"}, 8192, "cpu", 0, 2, 1, 8,
+      12.5};
+  json want_health = {{"v", 1},
+                      {"type", "health"},
+                      {"status", "ready"},
+                      {"model", "SmolLM2-135M-Instruct"},
+                      {"architecture", "llama"},
+                      {"quant_types", {"Q4_1", "Q8_0", "F32"}},
+                      {"context_length", 8192},
+                      {"device", "cpu"},
+                      {"vram_used_bytes", 0},
+                      {"vram_resident", false},
+                      {"queue_depth", 2},
+                      {"active_jobs", 1},
+                      {"capacity", 8},
+                      {"uptime_s", 12.5}};
   EXPECT_EQ(unpack(encode(health)), want_health);
   auto h = decode_worker(as_bytes(encode(health)), DecodeLimits{});
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ(std::get<HealthReply>(*h).quant_types, health.quant_types);
 
   StatsReply stats{10, 7, 1, 1, 3, 900, 1200, 2, 1, 40, 512, 333, 60.0, 640};
-  json want_stats = {{"v", 1},           {"type", "stats"},        {"jobs_accepted", 10}, {"jobs_completed", 7},
-                     {"jobs_cancelled", 1}, {"jobs_failed", 1},    {"jobs_rejected", 3},  {"tokens_generated", 900},
-                     {"prompt_tokens", 1200}, {"queue_depth", 2},  {"active_jobs", 1},    {"kv_blocks_used", 40},
-                     {"kv_blocks_total", 512}, {"engine_steps", 333}, {"uptime_s", 60.0},
+  json want_stats = {{"v", 1},
+                     {"type", "stats"},
+                     {"jobs_accepted", 10},
+                     {"jobs_completed", 7},
+                     {"jobs_cancelled", 1},
+                     {"jobs_failed", 1},
+                     {"jobs_rejected", 3},
+                     {"tokens_generated", 900},
+                     {"prompt_tokens", 1200},
+                     {"queue_depth", 2},
+                     {"active_jobs", 1},
+                     {"kv_blocks_used", 40},
+                     {"kv_blocks_total", 512},
+                     {"engine_steps", 333},
+                     {"uptime_s", 60.0},
                      {"prompt_tokens_cached", 640}};
   EXPECT_EQ(unpack(encode(stats)), want_stats);
   auto s = decode_worker(as_bytes(encode(stats)), DecodeLimits{});
@@ -348,9 +409,11 @@ TEST(CodecDecode, EncodedSubmitHasTheDocumentedShape) {
 TEST(CodecDecode, IntegerLogitBiasKeysAreAccepted) {
   // {v:1, type:"submit", job_id:"a", prompt:"p", logit_bias:{5: -1, 300: 2}} written by hand:
   // nlohmann cannot write integer map keys.
-  std::string frame = "\x85\xa1v\x01\xa4type\xa6submit\xa6job_id\xa1" "a\xa6prompt\xa1p\xaalogit_bias\x82";
-  frame += std::string("\x05\xff", 2);              // 5 → -1 (negative fixint)
-  frame += std::string("\xcd\x01\x2c\x02", 4);     // 300 (uint16) → 2
+  std::string frame =
+      "\x85\xa1v\x01\xa4type\xa6submit\xa6job_id\xa1"
+      "a\xa6prompt\xa1p\xaalogit_bias\x82";
+  frame += std::string("\x05\xff", 2);          // 5 → -1 (negative fixint)
+  frame += std::string("\xcd\x01\x2c\x02", 4);  // 300 (uint16) → 2
   SubmitMsg s = decode_submit_ok(frame);
   const std::vector<std::pair<std::int32_t, float>> bias = {{5, -1.0f}, {300, 2.0f}};
   EXPECT_EQ(s.params.sampling.logit_bias, bias);
@@ -361,21 +424,29 @@ TEST(CodecDecode, WorkerDecoderRejectsMalformedReplies) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "accepted.job_id: required");
   auto bad_reason = decode_worker(
-      as_bytes(pack({{"v", 1}, {"type", "done"}, {"job_id", "a"}, {"seq", 0}, {"finish_reason", "none"}})),
+      as_bytes(pack(
+          {{"v", 1}, {"type", "done"}, {"job_id", "a"}, {"seq", 0}, {"finish_reason", "none"}})),
       DecodeLimits{});
   ASSERT_FALSE(bad_reason.ok());
   EXPECT_NE(bad_reason.error().message.find("done.finish_reason"), std::string::npos);
   auto version = decode_worker(as_bytes(pack({{"v", 2}, {"type", "stats"}})), DecodeLimits{});
   ASSERT_FALSE(version.ok());
   EXPECT_EQ(version.error().code, ErrorCode::kUnsupportedVersion);
-  auto text = decode_worker(
-      as_bytes(pack({{"v", 1}, {"type", "token"}, {"job_id", "a"}, {"seq", 0}, {"tokens", {1}}, {"text", "\xff"}})),
-      DecodeLimits{});
+  auto text = decode_worker(as_bytes(pack({{"v", 1},
+                                           {"type", "token"},
+                                           {"job_id", "a"},
+                                           {"seq", 0},
+                                           {"tokens", {1}},
+                                           {"text", "\xff"}})),
+                            DecodeLimits{});
   ASSERT_FALSE(text.ok());
   EXPECT_NE(text.error().message.find("token.text: invalid UTF-8"), std::string::npos);
   // A code this build does not know still decodes (as UNKNOWN) so the text reaches the user.
-  auto future = decode_worker(as_bytes(pack({{"v", 1}, {"type", "error"}, {"code", "SOMETHING_NEW"},
-                                             {"message", "m"}, {"retriable", false}})),
+  auto future = decode_worker(as_bytes(pack({{"v", 1},
+                                             {"type", "error"},
+                                             {"code", "SOMETHING_NEW"},
+                                             {"message", "m"},
+                                             {"retriable", false}})),
                               DecodeLimits{});
   ASSERT_TRUE(future.ok());
   EXPECT_EQ(std::get<ErrorMsg>(*future).code, ErrorCode::kUnknown);

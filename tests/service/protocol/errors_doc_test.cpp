@@ -55,12 +55,12 @@ std::vector<Row> parse_table(const std::string& md) {
 }
 
 const ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidDevice,      ErrorCode::kOutOfMemory,        ErrorCode::kModelLoadFailed,
-    ErrorCode::kInferenceFailed,    ErrorCode::kInvalidParameter,   ErrorCode::kKernelLaunchFailed,
-    ErrorCode::kVramResidencyFailed, ErrorCode::kDeviceNotFound,    ErrorCode::kUnknown,
-    ErrorCode::kInvalidRequest,     ErrorCode::kUnsupportedVersion, ErrorCode::kPromptTooLong,
-    ErrorCode::kDuplicateJob,       ErrorCode::kQueueFull,          ErrorCode::kDraining,
-    ErrorCode::kDeadlineExceeded,   ErrorCode::kWorkerLost,         ErrorCode::kInternal,
+    ErrorCode::kInvalidDevice,       ErrorCode::kOutOfMemory,        ErrorCode::kModelLoadFailed,
+    ErrorCode::kInferenceFailed,     ErrorCode::kInvalidParameter,   ErrorCode::kKernelLaunchFailed,
+    ErrorCode::kVramResidencyFailed, ErrorCode::kDeviceNotFound,     ErrorCode::kUnknown,
+    ErrorCode::kInvalidRequest,      ErrorCode::kUnsupportedVersion, ErrorCode::kPromptTooLong,
+    ErrorCode::kDuplicateJob,        ErrorCode::kQueueFull,          ErrorCode::kDraining,
+    ErrorCode::kDeadlineExceeded,    ErrorCode::kWorkerLost,         ErrorCode::kInternal,
 };
 
 TEST(ErrorsDoc, TableMatchesErrorCodeNamesAndRetriability) {
@@ -72,7 +72,8 @@ TEST(ErrorsDoc, TableMatchesErrorCodeNamesAndRetriability) {
   for (const Row& r : rows) {
     EXPECT_TRUE(by_code.emplace(r.code, r).second) << r.code << " listed twice";
   }
-  EXPECT_EQ(rows.size(), std::size(kAllCodes)) << "the table lists codes that ErrorCode does not have";
+  EXPECT_EQ(rows.size(), std::size(kAllCodes))
+      << "the table lists codes that ErrorCode does not have";
   for (ErrorCode code : kAllCodes) {
     const std::string name(error_code_name(code));
     SCOPED_TRACE(name);

@@ -26,7 +26,8 @@ std::map<std::string, std::string> client_frames() {
   SubmitMsg full;
   full.job_id = "c++-full";
   full.prompt = "Hello, wörld";
-  full.params.sampling = {0.5f, 40, 0.9f, 0.05f, 1.1f, 0.5f, -0.5f, 128, {{50256, -100.0f}, {7, 2.5f}}, 42, 3};
+  full.params.sampling = {
+      0.5f, 40, 0.9f, 0.05f, 1.1f, 0.5f, -0.5f, 128, {{50256, -100.0f}, {7, 2.5f}}, 42, 3};
   full.logprobs = true;
   full.seed_given = true;
   full.params.max_tokens = 100;
@@ -64,10 +65,12 @@ std::map<std::string, std::string> worker_frames() {
   token.seq = 1;
   token.tokens = {11, 1917};
   token.text = "";  // bytes held back
-  token.logprobs = {{11, -0.25f, {{11, -0.25f}, {13, -2.5f}}}, {1917, -1.0f, {{1917, -1.0f}, {4, -1.5f}}}};
+  token.logprobs = {{11, -0.25f, {{11, -0.25f}, {13, -2.5f}}},
+                    {1917, -1.0f, {{1917, -1.0f}, {4, -1.5f}}}};
   f["token_logprobs"] = encode(token);
   const sched::FinishReason reasons[] = {sched::FinishReason::kStop, sched::FinishReason::kLength,
-                                         sched::FinishReason::kCancelled, sched::FinishReason::kDeadline};
+                                         sched::FinishReason::kCancelled,
+                                         sched::FinishReason::kDeadline};
   for (sched::FinishReason r : reasons) {
     DoneMsg d;
     d.job_id = "j1";
@@ -87,28 +90,50 @@ std::map<std::string, std::string> worker_frames() {
   whole.logprobs = {{1, -0.5f, {}}, {2, -0.75f, {}}, {3, -3.0f, {}}};
   whole.usage = {4, 3};
   f["done_nostream_logprobs"] = encode(whole);
-  const ErrorCode codes[] = {
-      ErrorCode::kInvalidDevice,       ErrorCode::kOutOfMemory,        ErrorCode::kModelLoadFailed,
-      ErrorCode::kInferenceFailed,     ErrorCode::kInvalidParameter,   ErrorCode::kKernelLaunchFailed,
-      ErrorCode::kVramResidencyFailed, ErrorCode::kDeviceNotFound,     ErrorCode::kUnknown,
-      ErrorCode::kInvalidRequest,      ErrorCode::kUnsupportedVersion, ErrorCode::kPromptTooLong,
-      ErrorCode::kDuplicateJob,        ErrorCode::kQueueFull,          ErrorCode::kDraining,
-      ErrorCode::kDeadlineExceeded,    ErrorCode::kWorkerLost,         ErrorCode::kInternal};
+  const ErrorCode codes[] = {ErrorCode::kInvalidDevice,
+                             ErrorCode::kOutOfMemory,
+                             ErrorCode::kModelLoadFailed,
+                             ErrorCode::kInferenceFailed,
+                             ErrorCode::kInvalidParameter,
+                             ErrorCode::kKernelLaunchFailed,
+                             ErrorCode::kVramResidencyFailed,
+                             ErrorCode::kDeviceNotFound,
+                             ErrorCode::kUnknown,
+                             ErrorCode::kInvalidRequest,
+                             ErrorCode::kUnsupportedVersion,
+                             ErrorCode::kPromptTooLong,
+                             ErrorCode::kDuplicateJob,
+                             ErrorCode::kQueueFull,
+                             ErrorCode::kDraining,
+                             ErrorCode::kDeadlineExceeded,
+                             ErrorCode::kWorkerLost,
+                             ErrorCode::kInternal};
   for (ErrorCode c : codes) {
     f["error_" + std::string(error_code_name(c))] =
         encode(error_reply(make_error(c, "something about submit.field"), std::string("j1")));
   }
   // A real decoder error, without job_id.
-  ClientDecodeResult bad = decode_client(as_bytes(std::string("\x93\x01\x02\x03", 4)), DecodeLimits{});
+  ClientDecodeResult bad =
+      decode_client(as_bytes(std::string("\x93\x01\x02\x03", 4)), DecodeLimits{});
   f["error_no_job_id"] = encode(error_reply(bad));
-  f["health"] = encode(HealthReply{"ready", "SmolLM2-135M-Instruct", "llama", {"Q4_1", "Q8_0", "F32"}, 8192, "cpu",
-                                   0, 0, 1, 8, 3.25});
+  f["health"] = encode(HealthReply{"ready",
+                                   "SmolLM2-135M-Instruct",
+                                   "llama",
+                                   {"Q4_1", "Q8_0", "F32"},
+                                   8192,
+                                   "cpu",
+                                   0,
+                                   0,
+                                   1,
+                                   8,
+                                   3.25});
   f["stats"] = encode(StatsReply{3, 1, 1, 0, 2, 77, 30, 0, 1, 12, 1024, 80, 3.5});
   return f;
 }
 
 void write_frames(const fs::path& dir) {
-  for (const auto& [sub, frames] : {std::pair{"client", client_frames()}, std::pair{"worker", worker_frames()}}) {
+  for (const auto& [sub, frames] :
+       {std::pair{"client", client_frames()}, std::pair{"worker", worker_frames()}}) {
     fs::create_directories(dir / sub);
     for (const auto& [name, bytes] : frames) {
       std::ofstream(dir / sub / (name + ".msgpack"), std::ios::binary) << bytes;
@@ -116,7 +141,10 @@ void write_frames(const fs::path& dir) {
   }
 }
 
-bool python_ready() { return std::system("python3 -c 'import msgpack, jsonschema, referencing, zmq' >/dev/null 2>&1") == 0; }
+bool python_ready() {
+  return std::system("python3 -c 'import msgpack, jsonschema, referencing, zmq' >/dev/null 2>&1") ==
+         0;
+}
 
 TEST(ProtocolFrames, CppFramesMatchSchemasAndPythonFramesDecode) {
   if (const char* out = std::getenv("ZINFER_PROTOCOL_FRAMES_OUT")) {
@@ -128,14 +156,16 @@ TEST(ProtocolFrames, CppFramesMatchSchemasAndPythonFramesDecode) {
   if (!python_ready()) {
     const char* ci = std::getenv("CI");
     if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "python3 lacks msgpack/jsonschema/pyzmq: pip install -r clients/python/requirements.txt";
+      FAIL() << "python3 lacks msgpack/jsonschema/pyzmq: pip install -r "
+                "clients/python/requirements.txt";
     }
-    GTEST_SKIP() << "python3 lacks msgpack/jsonschema/pyzmq (pip install -r clients/python/requirements.txt)";
+    GTEST_SKIP() << "python3 lacks msgpack/jsonschema/pyzmq (pip install -r "
+                    "clients/python/requirements.txt)";
   }
   const fs::path log = dir / "python.log";
   const std::string cmd = "ZINFER_PROTOCOL_FRAMES_DIR='" + dir.string() + "' python3 '" +
-                          std::string(ZINFER_SOURCE_DIR) + "/tests/service/python/test_schemas.py' -v > '" +
-                          log.string() + "' 2>&1";
+                          std::string(ZINFER_SOURCE_DIR) +
+                          "/tests/service/python/test_schemas.py' -v > '" + log.string() + "' 2>&1";
   const int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << testing::read_file(log.string());
 
@@ -160,7 +190,8 @@ TEST(ProtocolFrames, CppFramesMatchSchemasAndPythonFramesDecode) {
   EXPECT_EQ(s.deadline_ms, std::optional<std::int64_t>(60000));
   EXPECT_FALSE(s.stream);
   for (const char* name : {"cancel", "health", "stats", "submit_tokens"}) {
-    const std::string frame = testing::read_file((dir / "python" / (std::string(name) + ".msgpack")).string());
+    const std::string frame =
+        testing::read_file((dir / "python" / (std::string(name) + ".msgpack")).string());
     ClientDecodeResult ok = decode_client(as_bytes(frame), DecodeLimits{});
     EXPECT_TRUE(ok.ok()) << name << ": " << (ok.ok() ? "" : ok.error().message);
   }

@@ -19,8 +19,9 @@ std::string check(const std::string& ep, EndpointUse use) {
 }
 
 TEST(Endpoint, AcceptsTheFormsTheWorkerAndClientsUse) {
-  for (const char* ep : {"tcp://127.0.0.1:5555", "tcp://*:5555", "tcp://localhost:1", "tcp://[::1]:65535",
-                         "tcp://eth0;192.168.1.1:5555", "ipc:///tmp/w.sock", "inproc://x"}) {
+  for (const char* ep :
+       {"tcp://127.0.0.1:5555", "tcp://*:5555", "tcp://localhost:1", "tcp://[::1]:65535",
+        "tcp://eth0;192.168.1.1:5555", "ipc:///tmp/w.sock", "inproc://x"}) {
     EXPECT_EQ(check(ep, EndpointUse::kConnect), "ok") << ep;
     EXPECT_EQ(check(ep, EndpointUse::kBind), "ok") << ep;
   }
@@ -30,24 +31,32 @@ TEST(Endpoint, AcceptsTheFormsTheWorkerAndClientsUse) {
 
 TEST(Endpoint, RejectsPortsOutsideTheTcpRangeInsteadOfWrapping) {
   EXPECT_EQ(check("tcp://127.0.0.1:99999", EndpointUse::kBind),
-            "--flag tcp://127.0.0.1:99999: port \"99999\" is not a TCP port: expected 1..65535 (or 0 or * for any "
+            "--flag tcp://127.0.0.1:99999: port \"99999\" is not a TCP port: expected 1..65535 (or "
+            "0 or * for any "
             "free port)");
   EXPECT_EQ(check("tcp://127.0.0.1:0", EndpointUse::kConnect),
             "--flag tcp://127.0.0.1:0: port \"0\" is not a TCP port: expected 1..65535");
   EXPECT_EQ(check("tcp://127.0.0.1:*", EndpointUse::kConnect),
             "--flag tcp://127.0.0.1:*: port \"*\" is not a TCP port: expected 1..65535");
-  EXPECT_NE(check("tcp://127.0.0.1:-1", EndpointUse::kBind).find("port \"-1\" is not a TCP port"), std::string::npos);
-  EXPECT_NE(check("tcp://127.0.0.1:55x", EndpointUse::kBind).find("port \"55x\" is not a TCP port"), std::string::npos);
-  EXPECT_NE(check("tcp://127.0.0.1:", EndpointUse::kBind).find("port \"\" is not a TCP port"), std::string::npos);
+  EXPECT_NE(check("tcp://127.0.0.1:-1", EndpointUse::kBind).find("port \"-1\" is not a TCP port"),
+            std::string::npos);
+  EXPECT_NE(check("tcp://127.0.0.1:55x", EndpointUse::kBind).find("port \"55x\" is not a TCP port"),
+            std::string::npos);
+  EXPECT_NE(check("tcp://127.0.0.1:", EndpointUse::kBind).find("port \"\" is not a TCP port"),
+            std::string::npos);
 }
 
 TEST(Endpoint, NamesMissingPartsAndNonEndpoints) {
-  EXPECT_EQ(check("garbage", EndpointUse::kConnect),
-            "--flag garbage: not an endpoint: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME");
+  EXPECT_EQ(
+      check("garbage", EndpointUse::kConnect),
+      "--flag garbage: not an endpoint: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME");
   EXPECT_EQ(check("tcp://", EndpointUse::kConnect),
-            "--flag tcp://: nothing after \"://\": expected tcp://HOST:PORT, ipc://PATH or inproc://NAME");
-  EXPECT_EQ(check("tcp://127.0.0.1", EndpointUse::kConnect), "--flag tcp://127.0.0.1: no port: expected tcp://HOST:PORT");
-  EXPECT_EQ(check("tcp://[::1]", EndpointUse::kConnect), "--flag tcp://[::1]: no port: expected tcp://HOST:PORT");
+            "--flag tcp://: nothing after \"://\": expected tcp://HOST:PORT, ipc://PATH or "
+            "inproc://NAME");
+  EXPECT_EQ(check("tcp://127.0.0.1", EndpointUse::kConnect),
+            "--flag tcp://127.0.0.1: no port: expected tcp://HOST:PORT");
+  EXPECT_EQ(check("tcp://[::1]", EndpointUse::kConnect),
+            "--flag tcp://[::1]: no port: expected tcp://HOST:PORT");
   EXPECT_EQ(check("tcp://:5555", EndpointUse::kBind),
             "--flag tcp://:5555: no host: expected tcp://HOST:PORT (HOST may be * when binding)");
 }
@@ -75,7 +84,8 @@ TEST_F(EndpointSockets, BindErrorsSayWhatIsWrong) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::kInvalidParameter);
   EXPECT_EQ(st.error().message,
-            "--bind tcp://999.1.1.1:5555: \"999.1.1.1\" is neither an IP address nor a network interface of this "
+            "--bind tcp://999.1.1.1:5555: \"999.1.1.1\" is neither an IP address nor a network "
+            "interface of this "
             "machine (No such device)");
 
   void* first = socket(ZMQ_ROUTER);
@@ -85,13 +95,15 @@ TEST_F(EndpointSockets, BindErrorsSayWhatIsWrong) {
   zmq_getsockopt(first, ZMQ_LAST_ENDPOINT, ep, &len);
   st = bind_endpoint(socket(ZMQ_ROUTER), ep, "--bind");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().message, std::string("--bind ") + ep +
-                                    ": the address is already in use (another worker bound there?) (Address already "
-                                    "in use)");
+  EXPECT_EQ(st.error().message,
+            std::string("--bind ") + ep +
+                ": the address is already in use (another worker bound there?) (Address already "
+                "in use)");
 
   st = bind_endpoint(socket(ZMQ_ROUTER), "ipc:///nonexistent-dir-zinfer/w.sock", "--bind");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("cannot create the socket file"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("cannot create the socket file"), std::string::npos)
+      << st.error().message;
 
   st = bind_endpoint(socket(ZMQ_ROUTER), "nosuch://x", "--bind");
   ASSERT_FALSE(st.ok());
@@ -112,7 +124,8 @@ TEST(Endpoint, WorkerRefusesAWrappingBindPort) {
   Status st = worker::validate(wc);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::kInvalidParameter);
-  EXPECT_NE(st.error().message.find("port \"99999\" is not a TCP port"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("port \"99999\" is not a TCP port"), std::string::npos)
+      << st.error().message;
 }
 
 }  // namespace

@@ -39,9 +39,9 @@ class ServeProcess {
     pid_ = fork();
     if (pid_ == 0) {
       const std::string bin = zinfer_bin();
-      execl(bin.c_str(), bin.c_str(), "serve", "--model", model.c_str(), "--bind", endpoint.c_str(), "--ctx", "512",
-            "--threads", "2", "--max-running", "4", "--drain-timeout", "30", "--log-level", "warn",
-            static_cast<char*>(nullptr));
+      execl(bin.c_str(), bin.c_str(), "serve", "--model", model.c_str(), "--bind", endpoint.c_str(),
+            "--ctx", "512", "--threads", "2", "--max-running", "4", "--drain-timeout", "30",
+            "--log-level", "warn", static_cast<char*>(nullptr));
       _exit(127);
     }
   }
@@ -84,7 +84,10 @@ TEST(ServeProcess, SigtermDrainsTheWorkerAndExitsZero) {
   Client cl(ctx.get(), ep);
   ASSERT_TRUE(wait_ready(cl, 60000)) << "zinfer serve did not answer health";
   EXPECT_EQ(cl.others["health"][0]["status"], "ready");
-  cl.send(submit("a", {{"prompt", "Write a short poem."}, {"max_tokens", 12}, {"ignore_eos", true}, {"temperature", 0}}));
+  cl.send(submit("a", {{"prompt", "Write a short poem."},
+                       {"max_tokens", 12},
+                       {"ignore_eos", true},
+                       {"temperature", 0}}));
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("a", "token") >= 1; }));
   serve.signal(SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -124,8 +127,8 @@ TEST(ServeProcess, HealthCliProbesTheWorker) {
   EXPECT_NE(out_stats.find("\"jobs_accepted\""), std::string::npos) << out_stats;
   serve.signal(SIGTERM);
   EXPECT_EQ(serve.wait(30000), 0);
-  auto [rc_gone, out_gone] =
-      run_cmd(zinfer_bin() + " health --timeout 0.3 --connect ipc://" + zinfer::testing::temp_dir() + "/nobody.sock");
+  auto [rc_gone, out_gone] = run_cmd(zinfer_bin() + " health --timeout 0.3 --connect ipc://" +
+                                     zinfer::testing::temp_dir() + "/nobody.sock");
   EXPECT_EQ(rc_gone, 1) << out_gone;
   EXPECT_NE(out_gone.find("no health reply"), std::string::npos) << out_gone;
 }
@@ -150,7 +153,8 @@ TEST(ServeProcess, BadFlagsAreRefusedNamingTheFlag) {
   // A missing model file reads as in every other command (cli_errors_test): the path, exit 2.
   auto [rc, out] = run_cmd(zinfer_bin() + " serve --model /nonexistent.gguf");
   EXPECT_EQ(rc, 2);
-  EXPECT_NE(out.find("error: MODEL_LOAD_FAILED: /nonexistent.gguf: cannot open"), std::string::npos) << out;
+  EXPECT_NE(out.find("error: MODEL_LOAD_FAILED: /nonexistent.gguf: cannot open"), std::string::npos)
+      << out;
 }
 
 TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {
@@ -159,20 +163,24 @@ TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {
   const std::string ep = "ipc://" + dir + "/serve_submit.sock";
   {
     std::ofstream jobs(dir + "/jobs.jsonl");
-    jobs << R"({"job_id": "greedy", "prompt": "The capital of France is", "max_tokens": 8, "temperature": 0})" << "\n"
-         << "\n"  // blank lines are skipped
-         << R"({"job_id": "chat", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 6, "temperature": 0})"
-         << "\n"
-         << R"({"prompt_tokens": [1, 504, 3458], "max_tokens": 4, "temperature": 0.8, "seed": 3})" << "\n"
-         << R"({"job_id": "bad", "prompt": "x", "temperature": -1})" << "\n";
+    jobs
+        << R"({"job_id": "greedy", "prompt": "The capital of France is", "max_tokens": 8, "temperature": 0})"
+        << "\n"
+        << "\n"  // blank lines are skipped
+        << R"({"job_id": "chat", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 6, "temperature": 0})"
+        << "\n"
+        << R"({"prompt_tokens": [1, 504, 3458], "max_tokens": 4, "temperature": 0.8, "seed": 3})"
+        << "\n"
+        << R"({"job_id": "bad", "prompt": "x", "temperature": -1})"
+        << "\n";
   }
   ServeProcess serve(model, ep);
   Context ctx;
   Client probe(ctx.get(), ep);
   ASSERT_TRUE(wait_ready(probe, 60000));
 
-  auto [rc, out] = run_cmd(zinfer_bin() + " submit --connect " + ep + " --input " + dir + "/jobs.jsonl --output " +
-                           dir + "/out.jsonl --window 2");
+  auto [rc, out] = run_cmd(zinfer_bin() + " submit --connect " + ep + " --input " + dir +
+                           "/jobs.jsonl --output " + dir + "/out.jsonl --window 2");
   EXPECT_EQ(rc, 1) << "one job is invalid, so submit reports a failure: " << out;
   std::ifstream in(dir + "/out.jsonl");
   std::map<std::string, json> results;
@@ -207,7 +215,8 @@ TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {
   EXPECT_EQ(results["greedy"]["tokens"].get<std::vector<std::int32_t>>(), ref.tokens);
 
   // --stream: one JSON line per frame; the frames' text adds up to the same answer.
-  auto [rc2, out2] = run_cmd("head -1 " + dir + "/jobs.jsonl | " + zinfer_bin() + " submit --stream --connect " + ep);
+  auto [rc2, out2] = run_cmd("head -1 " + dir + "/jobs.jsonl | " + zinfer_bin() +
+                             " submit --stream --connect " + ep);
   EXPECT_EQ(rc2, 0) << out2;
   std::istringstream frames(out2);
   std::string text;

@@ -18,7 +18,8 @@
 namespace zinfer::worker::testing {
 namespace {
 
-std::unique_ptr<WorkerThread> start_worker(const std::string& model, WorkerConfig wc, int max_running = 8) {
+std::unique_ptr<WorkerThread> start_worker(const std::string& model, WorkerConfig wc,
+                                           int max_running = 8) {
   LlmOptions opt;
   opt.model_path = model;
   opt.n_threads = 2;
@@ -39,8 +40,14 @@ std::string repeat(const std::string& s, int n) {
   return out;
 }
 
-json long_job() { return {{"prompt", "Tell me everything about the history of Rome."}, {"max_tokens", 500}, {"ignore_eos", true}}; }
-json short_job(int n = 2) { return {{"prompt_tokens", {1, 504, 3458}}, {"max_tokens", n}, {"temperature", 0}}; }
+json long_job() {
+  return {{"prompt", "Tell me everything about the history of Rome."},
+          {"max_tokens", 500},
+          {"ignore_eos", true}};
+}
+json short_job(int n = 2) {
+  return {{"prompt_tokens", {1, 504, 3458}}, {"max_tokens", n}, {"temperature", 0}};
+}
 
 TEST(WorkerAdmission, QueueFullIsRetriableAndClearsWhenTheQueueMoves) {
   ZINFER_REQUIRE_MODEL(model, kModelFile);
@@ -52,7 +59,7 @@ TEST(WorkerAdmission, QueueFullIsRetriableAndClearsWhenTheQueueMoves) {
   Client cl(ctx.get(), w->endpoint());
   cl.send(submit("a", long_job()));
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("a", "token") >= 1; }));  // a runs
-  cl.send(submit("b", long_job()));                                          // b waits
+  cl.send(submit("b", long_job()));                                         // b waits
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("b", "accepted") == 1; }));
   cl.send(submit("c", short_job()));
   ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("c"); }));
@@ -134,7 +141,8 @@ TEST(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
   json queued = short_job();
   queued["deadline_ms"] = 100;  // cannot start while "runs" holds the only slot
   cl.send(submit("waits", queued));
-  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("waits") && cl.has_terminal("runs"); }, 30000));
+  ASSERT_TRUE(
+      cl.pump_until([&] { return cl.has_terminal("waits") && cl.has_terminal("runs"); }, 30000));
   expect_job_invariant(cl.jobs["waits"], "waits");
   EXPECT_EQ(cl.last("waits")["type"], "error");
   EXPECT_EQ(cl.last("waits")["code"], "DEADLINE_EXCEEDED");
@@ -152,7 +160,8 @@ TEST(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
   const double decode_ms = t["decode_ms"].get<double>();
   ASSERT_GE(n, 2.0);
   ASSERT_GT(decode_ms, 0.0);
-  EXPECT_NEAR(t["tokens_per_s"].get<double>(), 1000.0 * (n - 1.0) / decode_ms, 1e-9 * 1000.0 * n / decode_ms);
+  EXPECT_NEAR(t["tokens_per_s"].get<double>(), 1000.0 * (n - 1.0) / decode_ms,
+              1e-9 * 1000.0 * n / decode_ms);
   const json stats = cl.ask("stats");
   EXPECT_EQ(stats["jobs_failed"], 1);
   EXPECT_EQ(stats["jobs_completed"], 1);
@@ -175,16 +184,26 @@ TEST(WorkerAdmission, SubmitsAreValidatedAgainstTheModel) {
   const std::vector<Bad> bad = {
       {"oov", {{"prompt_tokens", {1, vocab}}}, "INVALID_REQUEST", "prompt_tokens[1]"},
       {"too-long", {{"prompt_tokens", std::vector<int>(512, 1)}}, "PROMPT_TOO_LONG", "prompt"},
-      {"long-text", {{"prompt", repeat("The quick brown fox jumps over the lazy dog. ", 80)}}, "PROMPT_TOO_LONG", "prompt"},
-      {"stop-id", {{"prompt", "hi"}, {"stop_token_ids", {vocab + 5}}}, "INVALID_PARAMETER", "stop_token_ids[0]"},
-      {"bias-id", {{"prompt", "hi"}, {"logit_bias", {{std::to_string(vocab), 1.0}}}}, "INVALID_PARAMETER", "logit_bias"},
+      {"long-text",
+       {{"prompt", repeat("The quick brown fox jumps over the lazy dog. ", 80)}},
+       "PROMPT_TOO_LONG",
+       "prompt"},
+      {"stop-id",
+       {{"prompt", "hi"}, {"stop_token_ids", {vocab + 5}}},
+       "INVALID_PARAMETER",
+       "stop_token_ids[0]"},
+      {"bias-id",
+       {{"prompt", "hi"}, {"logit_bias", {{std::to_string(vocab), 1.0}}}},
+       "INVALID_PARAMETER",
+       "logit_bias"},
   };
   for (const Bad& b : bad) {
     cl.send(submit(b.id, b.fields));
     ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal(b.id); })) << b.id;
     expect_job_invariant(cl.jobs[b.id], b.id, /*accepted_expected=*/false);
     EXPECT_EQ(cl.last(b.id)["code"], b.code) << b.id << ": " << cl.last(b.id).dump();
-    EXPECT_NE(cl.last(b.id)["message"].get<std::string>().find(b.names), std::string::npos) << cl.last(b.id).dump();
+    EXPECT_NE(cl.last(b.id)["message"].get<std::string>().find(b.names), std::string::npos)
+        << cl.last(b.id).dump();
   }
   const json stats = cl.ask("stats");
   EXPECT_EQ(stats["jobs_rejected"], bad.size());
@@ -221,7 +240,8 @@ TEST(WorkerAdmission, EnvelopesHealthAndStats) {
   EXPECT_EQ(health["context_length"], 512);
   EXPECT_EQ(health["device"], "cpu");
   EXPECT_EQ(health["capacity"], 8);
-  EXPECT_NE(std::find(health["quant_types"].begin(), health["quant_types"].end(), "Q4_1"), health["quant_types"].end());
+  EXPECT_NE(std::find(health["quant_types"].begin(), health["quant_types"].end(), "Q4_1"),
+            health["quant_types"].end());
   EXPECT_GE(health["uptime_s"].get<double>(), 0.0);
 
   // A malformed envelope: three frames after the identity.
@@ -231,12 +251,14 @@ TEST(WorkerAdmission, EnvelopesHealthAndStats) {
   zmq_send(dealer.socket(), p.data(), p.size(), 0);
   ASSERT_TRUE(dealer.pump_until([&] { return !dealer.others["error"].empty(); }));
   EXPECT_EQ(dealer.others["error"][0]["code"], "INVALID_REQUEST");
-  EXPECT_NE(dealer.others["error"][0]["message"].get<std::string>().find("envelope"), std::string::npos);
+  EXPECT_NE(dealer.others["error"][0]["message"].get<std::string>().find("envelope"),
+            std::string::npos);
 
   const json stats = dealer.ask("stats");
-  for (const char* k : {"jobs_accepted", "jobs_completed", "jobs_cancelled", "jobs_failed", "jobs_rejected",
-                        "tokens_generated", "prompt_tokens", "engine_steps", "queue_depth", "active_jobs",
-                        "kv_blocks_used", "kv_blocks_total", "uptime_s"}) {
+  for (const char* k :
+       {"jobs_accepted", "jobs_completed", "jobs_cancelled", "jobs_failed", "jobs_rejected",
+        "tokens_generated", "prompt_tokens", "engine_steps", "queue_depth", "active_jobs",
+        "kv_blocks_used", "kv_blocks_total", "uptime_s"}) {
     EXPECT_TRUE(stats.contains(k)) << k;
   }
   EXPECT_EQ(stats["jobs_accepted"], 1);
@@ -267,14 +289,16 @@ TEST(WorkerAdmission, HostileFramesAgainstTheLiveWorker) {
     ASSERT_TRUE(reply.has_value()) << "no reply to a hostile frame";
     EXPECT_EQ((*reply)["type"], "error") << reply->dump();
     EXPECT_EQ((*reply)["code"], std::string(error_code_name(hc.code))) << reply->dump();
-    EXPECT_NE((*reply)["message"].get<std::string>().find(hc.must_contain), std::string::npos) << reply->dump();
+    EXPECT_NE((*reply)["message"].get<std::string>().find(hc.must_contain), std::string::npos)
+        << reply->dump();
     // ...and the worker still serves a normal job.
     const std::string id = "ok-" + std::to_string(n++);
     cl.send(submit(id, short_job(1)));
     ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal(id); }, 30000));
     expect_job_invariant(cl.jobs[id], id);
     EXPECT_EQ(cl.last(id)["type"], "done");
-    EXPECT_EQ(cl.jobs.size(), 1u + (reply->contains("job_id") ? 1u : 0u)) << "unexpected extra frames";
+    EXPECT_EQ(cl.jobs.size(), 1u + (reply->contains("job_id") ? 1u : 0u))
+        << "unexpected extra frames";
   }
   EXPECT_GE(n, 40);
 }
@@ -289,13 +313,16 @@ TEST(WorkerDrain, RunningJobsFinishNewSubmitsGetDrainingThenRunReturnsZero) {
   Client cl(ctx.get(), w->endpoint());
   cl.send(submit("first", short_job(6)));
   cl.send(submit("second", short_job(4)));  // queued behind "first": still runs during the drain
-  ASSERT_TRUE(cl.pump_until([&] { return cl.count("first", "token") >= 1 && cl.count("second", "accepted") == 1; }));
+  ASSERT_TRUE(cl.pump_until(
+      [&] { return cl.count("first", "token") >= 1 && cl.count("second", "accepted") == 1; }));
   w->worker().request_drain();
   cl.send(request("health"));
   ASSERT_TRUE(cl.pump_until([&] { return !cl.others["health"].empty(); }));
   EXPECT_EQ(cl.others["health"][0]["status"], "draining");
   cl.send(submit("late", short_job()));
-  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("late") && cl.has_terminal("first") && cl.has_terminal("second"); }));
+  ASSERT_TRUE(cl.pump_until([&] {
+    return cl.has_terminal("late") && cl.has_terminal("first") && cl.has_terminal("second");
+  }));
   expect_job_invariant(cl.jobs["late"], "late", /*accepted_expected=*/false);
   EXPECT_EQ(cl.last("late")["code"], "DRAINING");
   EXPECT_EQ(cl.last("late")["retriable"], true);
@@ -316,9 +343,11 @@ TEST(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
   Client cl(ctx.get(), w->endpoint());
   cl.send(submit("long", long_job()));
   cl.send(submit("queued", long_job()));
-  ASSERT_TRUE(cl.pump_until([&] { return cl.count("long", "token") >= 1 && cl.count("queued", "accepted") == 1; }));
+  ASSERT_TRUE(cl.pump_until(
+      [&] { return cl.count("long", "token") >= 1 && cl.count("queued", "accepted") == 1; }));
   w->worker().request_drain();
-  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("long") && cl.has_terminal("queued"); }, 30000));
+  ASSERT_TRUE(
+      cl.pump_until([&] { return cl.has_terminal("long") && cl.has_terminal("queued"); }, 30000));
   expect_job_invariant(cl.jobs["long"], "long");
   EXPECT_EQ(cl.last("long")["type"], "done");
   EXPECT_EQ(cl.last("long")["finish_reason"], "cancelled");
@@ -328,7 +357,8 @@ TEST(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
   EXPECT_EQ(cl.last("queued")["retriable"], true);
   // The reason PROTOCOL.md §5 and ERRORS.md document for a drain-timeout expiry.
   EXPECT_EQ(cl.last("queued")["message"],
-            "the drain timeout expired before the job produced a token (while queued); submit it to another worker");
+            "the drain timeout expired before the job produced a token (while queued); submit it "
+            "to another worker");
   EXPECT_EQ(w->join(), 0);
 }
 

@@ -19,7 +19,8 @@ namespace {
 // `throw_at_step` is reached (0 = never).
 class TestEngine final : public JobEngine {
  public:
-  explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0, int fatal_at_step = 0)
+  explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0,
+                      int fatal_at_step = 0)
       : fail_after_(fail_after),
         throw_at_step_(throw_at_step),
         step_sleep_us_(step_sleep_us),
@@ -46,7 +47,8 @@ class TestEngine final : public JobEngine {
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override {
     ++steps_;
-    if (throw_at_step_ > 0 && steps_ >= throw_at_step_) throw std::runtime_error("simulated engine fault");
+    if (throw_at_step_ > 0 && steps_ >= throw_at_step_)
+      throw std::runtime_error("simulated engine fault");
     if (fatal_at_step_ > 0 && steps_ == fatal_at_step_ && !jobs_.empty()) {
       // What the scheduler reports when a forward pass hits a sticky CUDA error: the batch's
       // jobs (here: the first) end with the fatal error.
@@ -114,7 +116,9 @@ class TestEngine final : public JobEngine {
   std::map<sched::JobId, Job> jobs_;
 };
 
-std::string ipc_endpoint(const std::string& name) { return "ipc://" + zinfer::testing::temp_dir() + "/" + name; }
+std::string ipc_endpoint(const std::string& name) {
+  return "ipc://" + zinfer::testing::temp_dir() + "/" + name;
+}
 json tokens_job(int n) { return {{"prompt_tokens", {1}}, {"max_tokens", n}}; }
 
 // The job's frames keep the invariant and it ended done/length with `text`.
@@ -169,7 +173,8 @@ TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
     const std::string id = "j" + std::to_string(j);
     expect_job_invariant(cl.jobs[id], id);
     EXPECT_EQ(cl.last(id)["code"], "INTERNAL");
-    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("simulated engine fault"), std::string::npos);
+    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("simulated engine fault"),
+              std::string::npos);
   }
   EXPECT_EQ(w.join(), 1) << "a failed engine must make the worker exit non-zero";
 }
@@ -178,7 +183,8 @@ TEST(WorkerFlow, FatalEngineErrorEndsEveryLiveJobAndRunReturnsOne) {
   Context ctx;
   WorkerConfig wc;
   wc.bind = ipc_endpoint("flow_fatal.sock");
-  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000, /*fatal_at_step=*/5));
+  WorkerThread w(wc,
+                 std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000, /*fatal_at_step=*/5));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
   for (int j = 0; j < 4; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(1000)));
@@ -278,13 +284,16 @@ TEST(WorkerFlow, DeadlinePassingDuringTheFirstTokensStepIsDeadlineExceeded) {
   cl.send(submit("streaming", streaming));
   cl.send(submit("one", one_token));
   cl.send(submit("in_time", in_time));
-  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("streaming") && cl.has_terminal("one") && cl.has_terminal("in_time"); }));
+  ASSERT_TRUE(cl.pump_until([&] {
+    return cl.has_terminal("streaming") && cl.has_terminal("one") && cl.has_terminal("in_time");
+  }));
   for (const char* id : {"streaming", "one"}) {
     expect_job_invariant(cl.jobs[id], id);
     EXPECT_EQ(cl.count(id, "token"), 0u) << id;
     EXPECT_EQ(cl.last(id)["type"], "error") << id;
     EXPECT_EQ(cl.last(id)["code"], "DEADLINE_EXCEEDED") << id;
-    EXPECT_EQ(cl.last(id)["message"], "submit.deadline_ms: passed before the first token (while processing the prompt)");
+    EXPECT_EQ(cl.last(id)["message"],
+              "submit.deadline_ms: passed before the first token (while processing the prompt)");
   }
   expect_ended_length(cl, "in_time", "t0 t1 ");
   const json stats = cl.ask("stats");
@@ -308,11 +317,13 @@ TEST(WorkerFlow, FrameOver64MiBGetsInvalidRequestAndTheStreamingJobStillEnds) {
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("streams", "token") >= 1; }));
   const std::size_t huge = (std::size_t{64} << 20) + 1;
   cl.send_raw(std::string(huge, '\xc0'));
-  ASSERT_TRUE(cl.pump_until([&] { return !cl.others["error"].empty() && cl.has_terminal("streams"); }));
+  ASSERT_TRUE(
+      cl.pump_until([&] { return !cl.others["error"].empty() && cl.has_terminal("streams"); }));
   ASSERT_EQ(cl.others["error"].size(), 1u);
   const json& e = cl.others["error"][0];
   EXPECT_EQ(e["code"], "INVALID_REQUEST");
-  EXPECT_EQ(e["message"], "frame of " + std::to_string(huge) + " bytes exceeds max_frame_bytes 1048576");
+  EXPECT_EQ(e["message"],
+            "frame of " + std::to_string(huge) + " bytes exceeds max_frame_bytes 1048576");
   expect_job_invariant(cl.jobs["streams"], "streams");
   EXPECT_EQ(cl.last("streams")["type"], "done");
   EXPECT_EQ(cl.last("streams")["finish_reason"], "length");

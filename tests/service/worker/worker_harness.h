@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/sched/sequence_runner.h"
 #include "engine/sched/sequence.h"
+#include "engine/sched/sequence_runner.h"
 #include "service/worker/job_engine.h"
 #include "service/worker/worker.h"
 
@@ -44,7 +44,9 @@ inline json submit(const std::string& job_id, json fields) {
   return j;
 }
 
-inline json cancel(const std::string& job_id) { return json{{"v", 1}, {"type", "cancel"}, {"job_id", job_id}}; }
+inline json cancel(const std::string& job_id) {
+  return json{{"v", 1}, {"type", "cancel"}, {"job_id", job_id}};
+}
 inline json request(const std::string& type) { return json{{"v", 1}, {"type", type}}; }
 
 // A client socket (DEALER; REQ-style adds the empty delimiter itself) that records every frame
@@ -102,7 +104,8 @@ class Client {
   bool pump_until(const std::function<bool()>& pred, int timeout_ms = 60000) {
     const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!pred()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
       if (left <= 0) return false;
       recv(static_cast<int>(std::min<long long>(left, 50)));
     }
@@ -112,7 +115,8 @@ class Client {
   json ask(const std::string& type, int timeout_ms = 10000) {
     const std::size_t before = others[type].size();
     send(request(type));
-    EXPECT_TRUE(pump_until([&] { return others[type].size() > before; }, timeout_ms)) << "no " << type << " reply";
+    EXPECT_TRUE(pump_until([&] { return others[type].size() > before; }, timeout_ms))
+        << "no " << type << " reply";
     return others[type].empty() ? json() : others[type].back();
   }
 
@@ -133,7 +137,7 @@ class Client {
   }
   const json& last(const std::string& job_id) { return jobs[job_id].back(); }
 
-  std::map<std::string, std::vector<json>> jobs;  // frames carrying a job_id
+  std::map<std::string, std::vector<json>> jobs;    // frames carrying a job_id
   std::map<std::string, std::vector<json>> others;  // by type: health, stats, error without job_id
   void* socket() { return sock_; }
 
@@ -201,7 +205,8 @@ inline JobOutput collect(const std::vector<json>& frames) {
 }
 
 // The `zinfer generate` path: the whole prompt in one forward, then one token per forward.
-inline JobOutput generate_alone(Llm& llm, const std::vector<std::int32_t>& prompt, const sched::GenerationParams& p) {
+inline JobOutput generate_alone(Llm& llm, const std::vector<std::int32_t>& prompt,
+                                const sched::GenerationParams& p) {
   sched::SequenceRunner run(llm);
   auto spec = sched::JobSpec::check(prompt, p, {llm.hparams().n_vocab, llm.options().n_ctx});
   if (!spec.ok()) {
@@ -252,7 +257,8 @@ class WorkerThread {
   // Waits for run() to return (after a drain); its exit code, or -1 on timeout.
   int join(int timeout_ms = 60000) {
     const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!done() && Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (!done() && Clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!done()) return -1;
     thread_.join();
     return rc_;

@@ -26,7 +26,7 @@ struct Spec {
   std::int32_t top_k = 0;
   float repetition_penalty = 1.0f;
   std::vector<std::string> stop = {};  // (a default keeps -Wmissing-field-initializers quiet)
-  int logprobs = -1;  // -1: not requested
+  int logprobs = -1;                   // -1: not requested
 };
 
 std::vector<Spec> specs() {
@@ -40,7 +40,8 @@ std::vector<Spec> specs() {
   s[6] = {"messages", "Name three colors.", "", {}, 1.0f, 7, 10, 1.0f, 0, 1.2f};
   s[7] = {"prompt", "In 1969, the first", "", {}, 0.5f, 99, 8};
   std::string long_text;
-  for (int i = 0; i < 6; ++i) long_text += "The history of the printing press begins in the fifteenth century. ";
+  for (int i = 0; i < 6; ++i)
+    long_text += "The history of the printing press begins in the fifteenth century. ";
   s[8] = {"prompt", long_text, "", {}, 0.0f, 0, 8};
   s[9] = {"messages", "Explain gravity.", "You are terse.", {}, 0.0f, 0, 10};
   s[9].logprobs = 2;
@@ -106,13 +107,15 @@ const std::vector<JobOutput>& reference(const std::string& model) {
     auto llm = Llm::load(opt);
     EXPECT_TRUE(llm.ok()) << llm.error().message;
     if (!llm.ok()) return out;
-    for (const Spec& s : specs()) out.push_back(generate_alone(**llm, tokenize(s, (*llm)->tokenizer()), to_params(s)));
+    for (const Spec& s : specs())
+      out.push_back(generate_alone(**llm, tokenize(s, (*llm)->tokenizer()), to_params(s)));
     return out;
   }();
   return ref;
 }
 
-std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind, int max_running = 16) {
+std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind,
+                                           int max_running = 16) {
   LlmOptions opt;
   opt.model_path = model;
   opt.n_threads = 2;
@@ -142,27 +145,31 @@ class WorkerJobs : public ::testing::TestWithParam<std::string> {
 };
 
 // 3 clients × 10 concurrent jobs (client c's job j runs specs()[j]).
-void run_three_clients(const std::string& model, const std::string& transport, const std::vector<JobOutput>& ref) {
+void run_three_clients(const std::string& model, const std::string& transport,
+                       const std::vector<JobOutput>& ref) {
   Context ctx;
   auto w = start_worker(model, bind_endpoint(transport));
   ASSERT_NE(w, nullptr);
   if (transport == "tcp") {
     EXPECT_EQ(w->endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << w->endpoint();
   }
-  EXPECT_EQ(w->endpoint().find(":0"), std::string::npos) << "ephemeral port not resolved: " << w->endpoint();
+  EXPECT_EQ(w->endpoint().find(":0"), std::string::npos)
+      << "ephemeral port not resolved: " << w->endpoint();
 
   const std::vector<Spec> all = specs();
   std::vector<std::unique_ptr<Client>> clients;
   for (int c = 0; c < 3; ++c) clients.push_back(std::make_unique<Client>(ctx.get(), w->endpoint()));
   for (std::size_t j = 0; j < all.size(); ++j) {
     for (int c = 0; c < 3; ++c) {
-      clients[static_cast<std::size_t>(c)]->send(submit("c" + std::to_string(c) + "-j" + std::to_string(j), to_wire(all[j])));
+      clients[static_cast<std::size_t>(c)]->send(
+          submit("c" + std::to_string(c) + "-j" + std::to_string(j), to_wire(all[j])));
     }
   }
   auto all_done = [&] {
     for (int c = 0; c < 3; ++c) {
       for (std::size_t j = 0; j < all.size(); ++j) {
-        if (!clients[static_cast<std::size_t>(c)]->has_terminal("c" + std::to_string(c) + "-j" + std::to_string(j))) {
+        if (!clients[static_cast<std::size_t>(c)]->has_terminal("c" + std::to_string(c) + "-j" +
+                                                                std::to_string(j))) {
           return false;
         }
       }
@@ -178,8 +185,10 @@ void run_three_clients(const std::string& model, const std::string& transport, c
   for (int c = 0; c < 3; ++c) {
     Client& cl = *clients[static_cast<std::size_t>(c)];
     const std::string prefix = "c" + std::to_string(c) + "-";
-    EXPECT_EQ(cl.jobs.size(), all.size()) << "client " << c << " got frames of jobs it does not own";
-    for (const auto& [id, frames] : cl.jobs) EXPECT_EQ(id.rfind(prefix, 0), 0u) << "foreign job " << id;
+    EXPECT_EQ(cl.jobs.size(), all.size())
+        << "client " << c << " got frames of jobs it does not own";
+    for (const auto& [id, frames] : cl.jobs)
+      EXPECT_EQ(id.rfind(prefix, 0), 0u) << "foreign job " << id;
     for (std::size_t j = 0; j < all.size(); ++j) {
       const std::string id = prefix + "j" + std::to_string(j);
       expect_job_invariant(cl.jobs[id], id);
@@ -228,7 +237,9 @@ TEST_P(WorkerJobs, CancelMidStreamFreesResourcesAndIsIdempotent) {
   auto w = start_worker(model, bind_endpoint());
   ASSERT_NE(w, nullptr);
   Client cl(ctx.get(), w->endpoint());
-  cl.send(submit("long", {{"prompt", "Tell me a long story about a dragon."}, {"max_tokens", 400}, {"ignore_eos", true}}));
+  cl.send(submit("long", {{"prompt", "Tell me a long story about a dragon."},
+                          {"max_tokens", 400},
+                          {"ignore_eos", true}}));
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("long", "token") >= 2; }));
   cl.send(cancel("long"));
   ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("long"); }));
@@ -261,11 +272,14 @@ TEST_P(WorkerJobs, ClientDisconnectCancelsItsJobsWithinAStep) {
   auto gone = std::make_unique<Client>(ctx.get(), w->endpoint());
   Client stays(ctx.get(), w->endpoint());
   for (int j = 0; j < 3; ++j) {
-    gone->send(submit("job-" + std::to_string(j), {{"prompt", "Write a poem about the ocean."}, {"max_tokens", 400},
-                                                   {"ignore_eos", true}}));
+    gone->send(submit(
+        "job-" + std::to_string(j),
+        {{"prompt", "Write a poem about the ocean."}, {"max_tokens", 400}, {"ignore_eos", true}}));
   }
   // The same job id on the other client: ids are scoped per client.
-  stays.send(submit("job-0", {{"prompt", "Describe a forest."}, {"max_tokens", 24}, {"ignore_eos", true},
+  stays.send(submit("job-0", {{"prompt", "Describe a forest."},
+                              {"max_tokens", 24},
+                              {"ignore_eos", true},
                               {"temperature", 0}}));
   ASSERT_TRUE(gone->pump_until([&] { return gone->count("job-2", "token") >= 1; }));
   ASSERT_TRUE(stays.pump_until([&] { return stays.count("job-0", "token") >= 1; }));

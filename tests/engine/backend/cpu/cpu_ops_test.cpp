@@ -45,7 +45,8 @@ Weight f32_vector(const std::vector<float>& v) {
 
 void expect_close(float got, double want, const char* what, std::int64_t r, std::int64_t c) {
   ASSERT_TRUE(std::isfinite(got)) << what << " [" << r << "," << c << "] is not finite";
-  EXPECT_LE(std::abs(got - want), kAtol + kRtol * std::abs(want)) << what << " [" << r << "," << c << "]";
+  EXPECT_LE(std::abs(got - want), kAtol + kRtol * std::abs(want))
+      << what << " [" << r << "," << c << "]";
 }
 
 TEST(CpuOps, SoftcapMatchesPlainLoop) {
@@ -83,7 +84,8 @@ TEST(CpuOps, RmsNormPerHeadViewMatchesPlainLoop) {
     std::int64_t tokens, n_head, head_dim;
   };
   for (const Shape s : {Shape{1, 4, 256}, Shape{3, 1, 32}, Shape{7, 3, 16}, Shape{19, 2, 48}}) {
-    SCOPED_TRACE(::testing::Message() << s.tokens << " tokens × " << s.n_head << " heads × " << s.head_dim);
+    SCOPED_TRACE(::testing::Message()
+                 << s.tokens << " tokens × " << s.n_head << " heads × " << s.head_dim);
     Tensor q = ops.alloc(s.tokens, s.n_head * s.head_dim);
     ASSERT_TRUE(q.contiguous());
     fill(q, rng, 3.0f);
@@ -106,7 +108,8 @@ TEST(CpuOps, RmsNormPerHeadViewMatchesPlainLoop) {
     ASSERT_TRUE(ops.rms_norm(heads, heads, f32_vector(w), eps).ok());
     for (std::int64_t t = 0; t < s.tokens; ++t) {
       for (std::int64_t c = 0; c < s.n_head * s.head_dim; ++c) {
-        expect_close(q.data[t * q.stride + c], want[t * s.n_head * s.head_dim + c], "rms_norm", t, c);
+        expect_close(q.data[t * q.stride + c], want[t * s.n_head * s.head_dim + c], "rms_norm", t,
+                     c);
       }
     }
   }
