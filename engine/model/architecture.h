@@ -1,4 +1,4 @@
-// Architecture: one forward-pass description per model family (llama.cpp, qwen2.cpp, ...),
+// Architecture: one forward-pass description per model family (llama_family.cpp, gemma3.cpp, ...),
 // created through a registry table keyed by general.architecture.
 #pragma once
 

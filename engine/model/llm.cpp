@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "engine/model/architecture.h"
-#include "engine/model/backend.h"
+#include "engine/backend/backend.h"
 
 namespace zinfer {
 namespace {

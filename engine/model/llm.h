@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/model/device_report.h"
+#include "engine/backend/device_report.h"
 #include "engine/model/hparams.h"
 #include "engine/tokenizer/tokenizer.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <tuple>
 
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "service/cli/commands.h"
 
 namespace zinfer::cli {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/synthetic_weights.h"
+#include "engine/synthetic/synthetic_weights.h"
 #include "engine/quant/quant_ops.h"
 #include "tests/kernels/gpu_test_util.h"
 

@@ -13,7 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/model/synthetic_weights.h"
+#include "engine/synthetic/synthetic_weights.h"
 #include "engine/quant/quant_ops.h"
 #include "kernels/dequantize_rows.h"
 #include "kernels/matvec.h"

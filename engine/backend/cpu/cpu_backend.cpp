@@ -3,7 +3,7 @@
 #include <string>
 
 #include "engine/backend/cpu/cpu_ops.h"
-#include "engine/model/backend.h"
+#include "engine/backend/backend.h"
 
 namespace zinfer::model {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "engine/gguf/gguf_file.h"
-#include "engine/model/backend.h"
+#include "engine/backend/backend.h"
 
 namespace zinfer::cuda {
 

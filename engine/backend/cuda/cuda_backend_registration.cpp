@@ -4,7 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "engine/backend/cuda/cuda_backend.h"
-#include "engine/model/backend.h"
+#include "engine/backend/backend.h"
 
 namespace zinfer::cuda {
 namespace {

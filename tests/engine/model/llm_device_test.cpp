@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/model/llm.h"
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "tests/test_util.h"
 
 namespace zinfer {

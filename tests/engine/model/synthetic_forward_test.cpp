@@ -18,9 +18,9 @@
 #include <string>
 
 #include "engine/model/llm.h"
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "engine/sched/sequence_runner.h"
-#include "tests/engine/model/synthetic_fixture.h"
+#include "tests/engine/synthetic/synthetic_fixture.h"
 #include "tests/test_util.h"
 
 namespace zinfer {

@@ -11,7 +11,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/llm.h"
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/engine/tokenizer/golden_fixture.h"
 #include "tests/test_util.h"

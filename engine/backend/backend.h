@@ -9,7 +9,7 @@
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
-#include "engine/model/device_report.h"
+#include "engine/backend/device_report.h"
 #include "engine/model/ops.h"
 
 namespace zinfer::model {

@@ -2,7 +2,7 @@
 // CUDA library fills in, so CPU-only builds link and say why "cuda" is unavailable.
 #include <atomic>
 
-#include "engine/model/backend.h"
+#include "engine/backend/backend.h"
 
 namespace zinfer::model {
 namespace {

@@ -2,7 +2,7 @@
 // pre-tokenizers split them) are mapped to byte-unicode symbols and the most frequent
 // adjacent pair is merged repeatedly (ties broken by the pair's text), so the merges and
 // tokens are identical on every run and every platform.
-#include "engine/model/synthetic_vocab.h"
+#include "engine/synthetic/synthetic_vocab.h"
 
 #include <array>
 #include <cctype>

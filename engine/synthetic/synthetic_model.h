@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/model/synthetic_presets.h"
+#include "engine/synthetic/synthetic_presets.h"
 #include "engine/quant/ggml_type.h"
 
 namespace zinfer::model {

@@ -1,6 +1,6 @@
 // Preset table (hyperparameters from each model's published config.json) and the
 // llama / qwen2 / gemma3 / phi3 / gpt2 tensor lists and metadata with llama.cpp's names.
-#include "engine/model/synthetic_presets.h"
+#include "engine/synthetic/synthetic_presets.h"
 
 #include <array>
 

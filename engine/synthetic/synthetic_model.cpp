@@ -1,12 +1,12 @@
 // Writes a synthetic model: plan (tensor list + types), metadata in the order llama.cpp's
 // converter emits it, then tensor data generated row by row from (seed, name, row) and
 // streamed through GgufWriter in bounded chunks.
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 
 #include <algorithm>
 
 #include "engine/gguf/gguf_writer.h"
-#include "engine/model/synthetic_weights.h"
+#include "engine/synthetic/synthetic_weights.h"
 
 namespace zinfer::model {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_writer.h"
-#include "engine/model/synthetic_vocab.h"
+#include "engine/synthetic/synthetic_vocab.h"
 
 namespace zinfer::model {
 

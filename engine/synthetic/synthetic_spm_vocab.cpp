@@ -9,7 +9,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/model/synthetic_vocab.h"
+#include "engine/synthetic/synthetic_vocab.h"
 
 namespace zinfer::model {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "tests/test_util.h"
 
 namespace zinfer::testing {

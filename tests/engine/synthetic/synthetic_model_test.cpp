@@ -2,7 +2,7 @@
 // the file recorded by scripts/golden/synthetic_logits.py), our reader sees the tensor
 // table and metadata that gguf.GGUFReader saw, the vocabulary is a working tokenizer, the
 // presets carry the published shapes and the block-size fallback follows llama.cpp.
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "tests/engine/model/synthetic_fixture.h"
+#include "tests/engine/synthetic/synthetic_fixture.h"
 #include "tests/test_util.h"
 
 namespace zinfer::model {

@@ -3,7 +3,7 @@
 // a 0.75–1.25 jitter), so dequantized weights have std ≈ target whatever the type. Types
 // with a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) get mins that centre each (sub-)block on ~0,
 // like a real quantizer does for zero-mean weights.
-#include "engine/model/synthetic_weights.h"
+#include "engine/synthetic/synthetic_weights.h"
 
 #include <algorithm>
 #include <cmath>

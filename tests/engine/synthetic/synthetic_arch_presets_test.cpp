@@ -9,7 +9,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hparams.h"
-#include "engine/model/synthetic_model.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 
