@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "engine/backend/device_report.h"
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
-#include "engine/backend/device_report.h"
 #include "engine/model/ops.h"
 
 namespace zinfer::model {

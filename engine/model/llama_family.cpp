@@ -1,11 +1,11 @@
 // Llama (Touvron et al. 2023): x → [RMSNorm → attention(RoPE, GQA) → +x] → [RMSNorm →
 // SwiGLU FFN → +x] per layer → RMSNorm → output projection. SmolLM2, TinyLlama, Llama 2/3
 // and Mistral share this graph; Qwen2 reuses it with QKV biases and NeoX RoPE.
+#include "engine/model/llama_family.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include "engine/model/llama_family.h"
 
 namespace zinfer::model {
 namespace {

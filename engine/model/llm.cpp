@@ -12,8 +12,8 @@
 #include <string_view>
 #include <thread>
 
-#include "engine/model/architecture.h"
 #include "engine/backend/backend.h"
+#include "engine/model/architecture.h"
 
 namespace zinfer {
 namespace {

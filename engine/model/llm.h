@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
 #include "engine/backend/device_report.h"
+#include "engine/core/error.h"
 #include "engine/model/hparams.h"
 #include "engine/tokenizer/tokenizer.h"
 

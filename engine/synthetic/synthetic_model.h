@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/synthetic/synthetic_presets.h"
 #include "engine/quant/ggml_type.h"
+#include "engine/synthetic/synthetic_presets.h"
 
 namespace zinfer::model {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/synthetic/synthetic_weights.h"
 #include "engine/quant/quant_ops.h"
+#include "engine/synthetic/synthetic_weights.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace zinfer {

@@ -13,8 +13,8 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/synthetic/synthetic_weights.h"
 #include "engine/quant/quant_ops.h"
+#include "engine/synthetic/synthetic_weights.h"
 #include "kernels/dequantize_rows.h"
 #include "kernels/matvec.h"
 #include "tests/kernels/gpu_test_util.h"

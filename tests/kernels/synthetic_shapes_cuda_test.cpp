@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/synthetic/synthetic_model.h"
 #include "engine/quant/ggml_type.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 

@@ -2,8 +2,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend/cpu/cpu_ops.h"
 #include "engine/backend/backend.h"
+#include "engine/backend/cpu/cpu_ops.h"
 
 namespace zinfer::model {
 namespace {

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "engine/gguf/gguf_file.h"
 #include "engine/backend/backend.h"
+#include "engine/gguf/gguf_file.h"
 
 namespace zinfer::cuda {
 

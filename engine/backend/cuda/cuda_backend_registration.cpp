@@ -3,8 +3,8 @@
 // so the static initializer below is never dropped by the linker.
 #include <cuda_runtime.h>
 
-#include "engine/backend/cuda/cuda_backend.h"
 #include "engine/backend/backend.h"
+#include "engine/backend/cuda/cuda_backend.h"
 
 namespace zinfer::cuda {
 namespace {

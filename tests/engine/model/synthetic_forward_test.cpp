@@ -18,8 +18,8 @@
 #include <string>
 
 #include "engine/model/llm.h"
-#include "engine/synthetic/synthetic_model.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "tests/engine/synthetic/synthetic_fixture.h"
 #include "tests/test_util.h"
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/model/llm.h"
-#include "engine/synthetic/synthetic_model.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/synthetic/synthetic_model.h"
 #include "tests/test_util.h"
 
 namespace zinfer::sched {
