@@ -28,7 +28,6 @@ struct BackendConfig {
   std::int64_t kv_cache_bytes = 0;  // explicit KV pool size; 0 → from free VRAM
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
   bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
-  std::int32_t n_vocab = 0;         // token ids are checked against it once per step
 };
 
 class Backend {

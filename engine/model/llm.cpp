@@ -92,7 +92,6 @@ class LlmImpl final : public Llm {
       bc.kv_cache_bytes = opt_.kv_cache_bytes;
       bc.batch_invariant = opt_.batch_invariant;
       bc.cuda_graphs = opt_.cuda_graphs;
-      bc.n_vocab = hp_.n_vocab;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));

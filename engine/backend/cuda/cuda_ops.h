@@ -29,7 +29,6 @@ struct CudaOpsConfig {
   // batch; false: more than kMatvecTileRows rows go through dequant + cuBLAS (faster prefill,
   // float-rounding differences between a row computed alone and in a batch).
   bool batch_invariant = true;
-  std::int32_t n_vocab = 0;  // token ids are checked against it once per step (0: unchecked)
 };
 
 class CudaOps final : public model::Ops {
@@ -59,7 +58,7 @@ class CudaOps final : public model::Ops {
   std::size_t scratch_bytes() const { return arena_.capacity(); }
 
  private:
-  // Per-token batch metadata in VRAM, uploaded once per forward pass.
+  // Per-token batch metadata in VRAM (views into StepInputs), laid out once per pass.
   struct DeviceBatch {
     const std::int32_t* positions = nullptr;     // [n_tokens]
     const std::int32_t* slots = nullptr;         // [n_tokens] KV slot of each new token
@@ -116,12 +115,6 @@ class CudaOps final : public model::Ops {
   DeviceBuffer v_cache_;    // same layout
   DeviceBuffer gemm_tile_;  // dequantized weight tile for prompt-size matmuls (lazy)
   std::optional<Error> pending_;
-  // The current pass's DeviceBatch and the host image it was uploaded from: rope (twice)
-  // and attention of every layer see the same batch, so it is uploaded once per pass.
-  bool batch_valid_ = false;
-  DeviceBatch batch_;
-  std::vector<std::int32_t> batch_host_;
-  std::vector<std::int32_t> meta_scratch_;
 };
 
 }  // namespace zinfer::cuda
