@@ -4,9 +4,10 @@
 // Grid: one block per (tile of NR activation rows, kUnitsPerBlock units); the tile index
 // varies fastest so blocks sharing weight rows run together and hit L2. A unit is one warp's
 // work: two weight rows A and B (rows 2u, 2u+1 of one matrix; gate row u and up row u; or a
-// RoPE pair of a Q/K head, or two V rows). Lane l takes pieces l, l+32, ... of the rows, so
-// one warp reads the rows front to back; per output the sum is each lane's fmaf chain over
-// its pieces, then a fixed butterfly — an order set by K alone (batch invariance).
+// RoPE pair of a Q/K head, or two V rows). Lanes 4i..4i+3 take the four 8-element sub-pieces
+// of pieces i, i+8, ... of the rows, so one warp reads the rows and the activations front to
+// back; per output the sum is each lane's fmaf chain over its sub-pieces, then a fixed
+// butterfly — an order set by K alone (batch invariance).
 #pragma once
 
 #include <cfloat>
@@ -181,17 +182,35 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
 #pragma unroll
   for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
 
+  // Four lanes share a piece, each taking one 8-element sub-piece: lane l reads elements
+  // 32·pc + 8·(l % 4) .. of the activations, so a warp's activation loads are 1 KB contiguous
+  // (with one lane per whole piece they were 32 lines per load instruction, which made the
+  // L1 the limiter, worse with every activation row of the tile).
+  const int sub = lane & 3;
   const std::int64_t n_pieces = p.k / kPieceElems;
   const std::int64_t per_part = (n_pieces + wpu - 1) / wpu;
   const std::int64_t pc_end = min(n_pieces, (part + 1) * per_part);
-  for (std::int64_t pc = part * per_part + lane; active && pc < pc_end; pc += 32) {
-    const auto pa = PT::load(wa, pc);
-    const auto pb = PT::load(wb, pc);
+  // kUnroll iterations' weight loads are issued before any is used, so a warp has that many
+  // sub-pieces per row in flight; the accumulation order (pieces ascending) is unchanged.
+  constexpr int kUnroll = NR == 1 ? 4 : 2;
+  for (std::int64_t pc0 = part * per_part + (lane >> 2); active && pc0 < pc_end;
+       pc0 += 8 * kUnroll) {
+    typename PT::Sub sa[kUnroll], sb[kUnroll];
 #pragma unroll
-    for (int sub = 0; sub < 4; ++sub) {
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t pc = pc0 + 8 * u;
+      if (pc < pc_end) {
+        sa[u] = PT::load(wa, pc, sub);
+        sb[u] = PT::load(wb, pc, sub);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t pc = pc0 + 8 * u;
+      if (pc >= pc_end) break;
       float va[8], vb[8];
-      PT::dequant8(pa, sub, va);
-      PT::dequant8(pb, sub, vb);
+      PT::dequant(sa[u], va);
+      PT::dequant(sb[u], vb);
       const std::int64_t e = pc * kPieceElems + 8 * sub;
       float w8[8] = {};
       if constexpr (kNorm) {

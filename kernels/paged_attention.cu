@@ -17,8 +17,9 @@ namespace zinfer::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kPerLane = kMaxHeadDim / 32;
 
+// PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead.
+template <int PL>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
                            std::int64_t q_stride, const float* k_cache, const float* v_cache,
@@ -41,10 +42,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) s_q[d] = qh[d];
   __syncthreads();
   const bool vec4 = a.head_dim % 4 == 0;
+  constexpr int kUnroll = PL <= 2 ? 8 : (PL <= 4 ? 4 : 2);
 
-  float acc[kPerLane];
+  float acc[PL];
 #pragma unroll
-  for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < PL; ++i) acc[i] = 0.0f;
   float m = -FLT_MAX;
   float l = 0.0f;
   for (int c = first + 32 * warp; c <= pos; c += 32 * kWarps) {
@@ -76,16 +78,31 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float p = valid ? expf(s - m_new) : 0.0f;
     l = l * corr + warp_sum(p);
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) acc[i] *= corr;
+    for (int i = 0; i < PL; ++i) acc[i] *= corr;
+    // Values: kUnroll keys' rows are loaded before any is accumulated, so their loads are in
+    // flight together; every dimension still accumulates the keys in chunk order.
     const int n_keys = min(32, pos - c + 1);
-    for (int jj = 0; jj < n_keys; ++jj) {
-      const float pj = __shfl_sync(0xffffffffu, p, jj);
-      const std::int64_t slot_j = __shfl_sync(0xffffffffu, slot, jj);
-      const float* vr = v_cache + slot_j * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+    for (int j0 = 0; j0 < n_keys; j0 += kUnroll) {
+      float pj[kUnroll];
+      float vv[kUnroll][PL];
 #pragma unroll
-      for (int i = 0; i < kPerLane; ++i) {
-        const int d = lane + 32 * i;
-        if (d < a.head_dim) acc[i] = fmaf(pj, vr[d], acc[i]);
+      for (int u = 0; u < kUnroll; ++u) {
+        const int jj = j0 + u;  // the same in every lane
+        pj[u] = __shfl_sync(0xffffffffu, p, jj & 31);
+        const std::int64_t slot_j = __shfl_sync(0xffffffffu, slot, jj & 31);
+        const float* vr = v_cache + slot_j * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+#pragma unroll
+        for (int i = 0; i < PL; ++i) {
+          const int d = lane + 32 * i;
+          vv[u][i] = jj < n_keys && d < a.head_dim ? vr[d] : 0.0f;
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (j0 + u < n_keys) {
+#pragma unroll
+          for (int i = 0; i < PL; ++i) acc[i] = fmaf(pj[u], vv[u][i], acc[i]);
+        }
       }
     }
     m = m_new;
@@ -95,7 +112,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     s_l[warp] = l;
   }
 #pragma unroll
-  for (int i = 0; i < kPerLane; ++i) {
+  for (int i = 0; i < PL; ++i) {
     const int d = lane + 32 * i;
     if (d < a.head_dim) s_acc[warp][d] = acc[i];
   }
@@ -138,8 +155,17 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
                       "paged_attention: too many rows or heads for one launch");
   }
   const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head));
-  paged_attention_kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride,
-                                                           k_cache, v_cache, batch, a);
+  const auto launch = [&](auto kernel) {
+    kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache,
+                                             v_cache, batch, a);
+  };
+  if (a.head_dim <= 64) {
+    launch(paged_attention_kernel<2>);
+  } else if (a.head_dim <= 128) {
+    launch(paged_attention_kernel<4>);
+  } else {
+    launch(paged_attention_kernel<kMaxHeadDim / 32>);
+  }
   ZINFER_CUDA_LAUNCH_CHECK("paged_attention_kernel");
   return ok_status();
 }

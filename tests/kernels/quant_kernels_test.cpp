@@ -109,12 +109,7 @@ TEST_P(QuantKernels, EmbedIsBitExact) {
       ASSERT_EQ(std::memcmp(got.data() + i * ne0, w.dequant.data() + tokens[i] * ne0, ne0 * 4), 0)
           << "ne0=" << ne0 << " token " << tokens[i];
     }
-    // Bad ids are rejected before anything is launched.
-    const std::vector<std::int32_t> bad = {3, static_cast<std::int32_t>(n_vocab)};
-    model::Tensor out2 = p.gpu->alloc(2, ne0);
-    Status st = p.gpu->embed(out2, table, bad);
-    ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, ErrorCode::kInvalidParameter);
+    // Token ids are range-checked once, where a request becomes a job (sched::JobSpec::check).
   }
 }
 
