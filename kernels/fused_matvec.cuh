@@ -112,29 +112,18 @@ __device__ __forceinline__ UnitRows unit_rows(const FusedMatvecParams& p, std::i
   return r;
 }
 
-// Loads 8 activations of row r at element e, normalized as rms_norm does when asked.
-template <bool NORM>
-__device__ __forceinline__ void load_x8(const float* x, const float* nw, float s, float (&v)[8],
-                                        const float (&w8)[8]) {
+// Loads 8 consecutive activations (16-byte aligned).
+__device__ __forceinline__ void load_x8(const float* x, float (&v)[8]) {
   const float4 a = reinterpret_cast<const float4*>(x)[0];
   const float4 b = reinterpret_cast<const float4*>(x)[1];
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-  if constexpr (NORM) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      v[i] = __fmul_rn(v[i], s);
-      if (nw != nullptr) v[i] = __fmul_rn(v[i], w8[i]);
-    }
-  }
 }
 
 template <GgmlType T, int NR, MatvecMode M>
 __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const FusedMatvecParams p) {
   constexpr bool kNorm = M != MatvecMode::kPlain;
   using PT = PieceTraits<T>;
-  __shared__ float s_scale[NR];
-  __shared__ double s_red[32];
-  __shared__ float s_part[kFusedWarps][NR][2];
+  __shared__ float s_part[kFusedWarps][NR][3];
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int wpu = p.warps_per_unit;
@@ -146,41 +135,18 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
   const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
   const float* in = p.in + row0 * p.in_stride;
 
-  if constexpr (kNorm) {
-    // rms_norm's scale for each row of the tile: float squares summed in double.
-#pragma unroll
-    for (int r = 0; r < NR; ++r) {
-      if (r < n_rows) {
-        const float4* x4 = reinterpret_cast<const float4*>(in + r * p.in_stride);
-        double sum = 0.0;
-#pragma unroll 4
-        for (std::int64_t i = threadIdx.x; i < p.k / 4; i += kFusedThreads) {
-          const float4 v = x4[i];
-          sum += static_cast<double>(__fmul_rn(v.x, v.x));
-          sum += static_cast<double>(__fmul_rn(v.y, v.y));
-          sum += static_cast<double>(__fmul_rn(v.z, v.z));
-          sum += static_cast<double>(__fmul_rn(v.w, v.w));
-        }
-        sum = block_sum(sum, s_red);
-        if (threadIdx.x == 0) {
-          const float mean = static_cast<float>(sum / static_cast<double>(p.k));
-          s_scale[r] = 1.0f / sqrtf(mean + p.eps);
-        }
-      }
-    }
-    __syncthreads();
-  }
   const bool active = u < p.n_units;
   const UnitRows ur = unit_rows<M>(p, active ? u : 0);
   const std::uint8_t* wa = p.w[ur.ma] + static_cast<std::size_t>(ur.ja) * p.row_bytes;
   const std::uint8_t* wb = p.w[ur.mb] + static_cast<std::size_t>(ur.jb) * p.row_bytes;
-  float scale[NR];
-#pragma unroll
-  for (int r = 0; r < NR; ++r) scale[r] = kNorm && r < n_rows ? s_scale[r] : 1.0f;
 
-  float acc_a[NR], acc_b[NR];
+  // RMSNorm (kGated, kQkvRope) is folded in: the dot products run over x·w (norm weight) and
+  // each lane also sums x² over the same elements; the unit's parts together cover the whole
+  // row, so the reduced sum of squares gives rms_norm's scale, applied to both outputs at the
+  // end: out = (W·(x∘w)) / sqrt(mean(x²) + eps). No per-block prologue pass over x.
+  float acc_a[NR], acc_b[NR], ss[NR];
 #pragma unroll
-  for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
+  for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = ss[r] = 0.0f;
 
   // Four lanes share a piece, each taking one 8-element sub-piece: lane l reads elements
   // 32·pc + 8·(l % 4) .. of the activations, so a warp's activation loads are 1 KB contiguous
@@ -225,7 +191,14 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
       for (int r = 0; r < NR; ++r) {
         if (NR == 1 || r < n_rows) {
           float x[8];
-          load_x8<kNorm>(in + r * p.in_stride + e, p.norm_w, scale[r], x, w8);
+          load_x8(in + r * p.in_stride + e, x);
+          if constexpr (kNorm) {
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+              ss[r] = fmaf(x[i], x[i], ss[r]);
+              if (p.norm_w != nullptr) x[i] = __fmul_rn(x[i], w8[i]);
+            }
+          }
 #pragma unroll
           for (int i = 0; i < 8; ++i) {
             acc_a[r] = fmaf(va[i], x[i], acc_a[r]);
@@ -239,6 +212,7 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
   for (int r = 0; r < NR; ++r) {
     acc_a[r] = warp_sum(acc_a[r]);
     acc_b[r] = warp_sum(acc_b[r]);
+    if constexpr (kNorm) ss[r] = warp_sum(ss[r]);
   }
   if (wpu > 1) {
     // The parts' sums are added in part order by the unit's first warp.
@@ -247,6 +221,7 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
       for (int r = 0; r < NR; ++r) {
         s_part[warp][r][0] = acc_a[r];
         s_part[warp][r][1] = acc_b[r];
+        s_part[warp][r][2] = ss[r];
       }
     }
     __syncthreads();
@@ -256,10 +231,19 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
       for (int w = 1; w < wpu; ++w) {
         acc_a[r] += s_part[warp + w][r][0];
         acc_b[r] += s_part[warp + w][r][1];
+        ss[r] += s_part[warp + w][r][2];
       }
     }
   }
   if (!active) return;
+  if constexpr (kNorm) {
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      const float scale = 1.0f / sqrtf(ss[r] / static_cast<float>(p.k) + p.eps);
+      acc_a[r] = __fmul_rn(acc_a[r], scale);
+      acc_b[r] = __fmul_rn(acc_b[r], scale);
+    }
+  }
 
   // RoPE angles, one activation row per lane (the same float steps as rope_kernel).
   float cos_l = 1.0f, sin_l = 0.0f;

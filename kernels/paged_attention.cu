@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) s_q[d] = qh[d];
   __syncthreads();
   const bool vec4 = a.head_dim % 4 == 0;
-  constexpr int kUnroll = PL <= 2 ? 8 : (PL <= 4 ? 4 : 2);
+  constexpr int kUnroll = PL <= 2 ? 16 : (PL <= 4 ? 8 : 4);
 
   float acc[PL];
 #pragma unroll
