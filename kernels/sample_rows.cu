@@ -36,6 +36,7 @@ struct SampleShared {
   int i32[kWarps];
   unsigned int hist_count[kDigits];
   unsigned long long hist_mass[kDigits];
+  long long lane_mass[kWarps][32];  // radix_select's per-warp staging of masses
   int sel_digit;
   long long sel_base_count;
   long long sel_base_mass;
@@ -166,28 +167,28 @@ __device__ Selection radix_select(int vocab, Item item, bool by_mass, long long 
       s.hist_mass[d] = 0;
     }
     __syncthreads();
-    // Uniform trip count, so whole warps take part in the aggregation below.
+    // Uniform trip count, so whole warps take part in the aggregation below: lanes with the
+    // same digit form a group whose lowest lane adds the group's count and mass (summed from
+    // a per-warp staging array) with one atomic each.
     for (int base = 0; base < vocab; base += kThreads) {
       const int i = base + static_cast<int>(threadIdx.x);
       unsigned key = 0;
       long long mass = 0;
       const bool in = i < vocab && item(i, key, mass) && (key & class_mask) == prefix;
-      const unsigned active = __ballot_sync(kFull, in);
-      if (in) {
-        const unsigned d = (key >> shift) & 0xffu;
-        const unsigned group = __match_any_sync(active, d);
-        const int leader = __ffs(static_cast<int>(group)) - 1;
+      const unsigned d = in ? (key >> shift) & 0xffu : 0x100u;  // 0x100: not taking part
+      const unsigned group = __match_any_sync(kFull, d);
+      if (by_mass) s.lane_mass[warp][lane] = in ? mass : 0;
+      __syncwarp();
+      if (in && lane == __ffs(static_cast<int>(group)) - 1) {
+        atomicAdd(&s.hist_count[d], static_cast<unsigned>(__popc(group)));
         if (by_mass) {
-          // Masses are ≤ 2^40: sum 20-bit halves (≤ 2^25 over a warp) in 32-bit reductions.
-          const auto m = static_cast<unsigned long long>(mass);
-          const unsigned hi = __reduce_add_sync(group, static_cast<unsigned>(m >> 20));
-          const unsigned lo = __reduce_add_sync(group, static_cast<unsigned>(m & 0xfffffu));
-          if (lane == leader) {
-            atomicAdd(&s.hist_mass[d], (static_cast<unsigned long long>(hi) << 20) + lo);
-          }
+          long long sum = 0;
+          for (unsigned g = group; g != 0u; g &= g - 1u)
+            sum += s.lane_mass[warp][__ffs(static_cast<int>(g)) - 1];
+          atomicAdd(&s.hist_mass[d], static_cast<unsigned long long>(sum));
         }
-        if (lane == leader) atomicAdd(&s.hist_count[d], static_cast<unsigned>(__popc(group)));
       }
+      __syncwarp();  // lane_mass is rewritten by the next iteration
     }
     __syncthreads();
     // Warp 0: the highest digit whose suffix (digits ≥ it, within the class) reaches the goal.
