@@ -4,13 +4,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "engine/backend/device_report.h"
 #include "engine/core/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
 #include "engine/model/ops.h"
+#include "engine/sample/sample_request.h"
+#include "engine/sample/sampler.h"
 
 namespace zinfer::model {
 
@@ -28,6 +32,13 @@ struct BackendConfig {
   std::int64_t kv_cache_bytes = 0;  // explicit KV pool size; 0 → from free VRAM
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
   bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
+  bool gpu_sampling = true;         // see LlmOptions::gpu_sampling
+};
+
+// One row of a forward pass's logits to sample.
+struct SampleRow {
+  std::int32_t logit_row = 0;  // row of the logits tensor (distinct per call)
+  sample::SampleRequest request;
 };
 
 class Backend {
@@ -44,6 +55,14 @@ class Backend {
                          std::span<const std::int32_t> logit_rows, Tensor logits) {
     return arch.forward(ops(), batch, logit_rows, logits);
   }
+  // Samples rows of the logits that forward() just wrote. Per row: the token with its
+  // logprobs, or that row's error — exactly what sample::sample_logits gives for the row
+  // (kInferenceFailed for NaN/+inf logits, kInvalidParameter for an overflow after bias or
+  // penalties). The call itself fails only on a device error. The default copies the logits
+  // to the host and runs sample_logits; the CUDA backend samples on the device and copies
+  // back only the results (the logits rows are then edited in place).
+  virtual Result<std::vector<Result<sample::SampleResult>>> sample(Tensor logits,
+                                                                   std::span<const SampleRow> rows);
   virtual std::string describe() const = 0;
   // KV blocks of kv_block_size tokens the backend's cache holds (what the Llm's
   // KvBlockAllocator may hand out).

@@ -92,6 +92,7 @@ class LlmImpl final : public Llm {
       bc.kv_cache_bytes = opt_.kv_cache_bytes;
       bc.batch_invariant = opt_.batch_invariant;
       bc.cuda_graphs = opt_.cuda_graphs;
+      bc.gpu_sampling = opt_.gpu_sampling;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));
@@ -110,48 +111,38 @@ class LlmImpl final : public Llm {
   const LlmOptions& options() const override { return opt_; }
 
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
-    tokens_.clear();
-    positions_.clear();
-    logit_rows_.clear();
-    model::Batch batch;
-    std::vector<std::int32_t> first_logit(steps.size());
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      const SeqStep& in = steps[i];
-      const auto n = static_cast<std::int32_t>(in.tokens.size());
-      // The planner's invariants (sched::Scheduler, sched::SequenceRunner).
-      assert(n >= 1 && in.n_past >= 0 && in.n_past + n <= opt_.n_ctx);
-      assert(static_cast<std::int64_t>(in.block_table.size()) * kKvBlockSize >= in.n_past + n);
-      model::SeqSpan s;
-      s.seq_id = static_cast<std::int32_t>(i);
-      s.n_past = in.n_past;
-      s.n_tokens = n;
-      s.row_start = static_cast<std::int32_t>(tokens_.size());
-      s.block_table = in.block_table;
-      batch.seqs.push_back(s);
-      first_logit[i] = static_cast<std::int32_t>(logit_rows_.size());
-      for (std::int32_t t = 0; t < n; ++t) {
-        tokens_.push_back(in.tokens[static_cast<std::size_t>(t)]);
-        positions_.push_back(in.n_past + t);
-        if (in.all_logits || t == n - 1) logit_rows_.push_back(s.row_start + t);
-      }
-    }
-    batch.tokens = tokens_;
-    batch.positions = positions_;
-
-    backend_->begin_forward();
-    model::Ops& ops = backend_->ops();
-    model::Tensor logits = ops.alloc(static_cast<std::int64_t>(logit_rows_.size()), hp_.n_vocab);
-    ZINFER_RETURN_IF_ERROR(backend_->forward(*arch_, batch, logit_rows_, logits));
+    ZINFER_ASSIGN_OR_RETURN(const model::Tensor logits, run_forward(steps));
     host_logits_.resize(logit_rows_.size() * static_cast<std::size_t>(hp_.n_vocab));
-    ZINFER_RETURN_IF_ERROR(ops.to_host(logits, host_logits_.data()));
+    ZINFER_RETURN_IF_ERROR(backend_->ops().to_host(logits, host_logits_.data()));
 
     std::vector<std::vector<float>> out(steps.size());
     const auto V = static_cast<std::size_t>(hp_.n_vocab);
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const std::size_t rows = steps[i].all_logits ? steps[i].tokens.size() : 1;
-      const std::size_t begin = static_cast<std::size_t>(first_logit[i]) * V;
+      const std::size_t begin = static_cast<std::size_t>(first_logit_[i]) * V;
       out[i].assign(host_logits_.begin() + static_cast<std::ptrdiff_t>(begin),
                     host_logits_.begin() + static_cast<std::ptrdiff_t>(begin + rows * V));
+    }
+    return out;
+  }
+
+  Result<std::vector<StepSample>> forward_sample(
+      std::span<const SeqStep> steps, std::span<const sample::SampleRequest> requests) override {
+    assert(requests.size() == steps.size());
+    ZINFER_ASSIGN_OR_RETURN(const model::Tensor logits, run_forward(steps));
+    std::vector<model::SampleRow> rows;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (requests[i].params == nullptr) continue;
+      const auto last =
+          steps[i].all_logits ? static_cast<std::int32_t>(steps[i].tokens.size()) - 1 : 0;
+      rows.push_back(model::SampleRow{first_logit_[i] + last, requests[i]});
+    }
+    std::vector<StepSample> out(steps.size());
+    if (rows.empty()) return out;
+    ZINFER_ASSIGN_OR_RETURN(auto sampled, backend_->sample(logits, rows));
+    std::size_t r = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (requests[i].params != nullptr) out[i] = std::move(sampled[r++]);
     }
     return out;
   }
@@ -167,7 +158,45 @@ class LlmImpl final : public Llm {
   std::unique_ptr<tok::Tokenizer> tok_;
   std::unique_ptr<model::Backend> backend_;
   std::unique_ptr<model::Architecture> arch_;
-  std::vector<std::int32_t> tokens_, positions_, logit_rows_;
+  // One forward pass over the steps; the logits of their logit rows (logit_rows_,
+  // first_logit_[i]: step i's first row) in a backend tensor valid until the next pass.
+  Result<model::Tensor> run_forward(std::span<const SeqStep> steps) {
+    tokens_.clear();
+    positions_.clear();
+    logit_rows_.clear();
+    first_logit_.assign(steps.size(), 0);
+    model::Batch batch;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const SeqStep& in = steps[i];
+      const auto n = static_cast<std::int32_t>(in.tokens.size());
+      // The planner's invariants (sched::Scheduler, sched::SequenceRunner).
+      assert(n >= 1 && in.n_past >= 0 && in.n_past + n <= opt_.n_ctx);
+      assert(static_cast<std::int64_t>(in.block_table.size()) * kKvBlockSize >= in.n_past + n);
+      model::SeqSpan s;
+      s.seq_id = static_cast<std::int32_t>(i);
+      s.n_past = in.n_past;
+      s.n_tokens = n;
+      s.row_start = static_cast<std::int32_t>(tokens_.size());
+      s.block_table = in.block_table;
+      batch.seqs.push_back(s);
+      first_logit_[i] = static_cast<std::int32_t>(logit_rows_.size());
+      for (std::int32_t t = 0; t < n; ++t) {
+        tokens_.push_back(in.tokens[static_cast<std::size_t>(t)]);
+        positions_.push_back(in.n_past + t);
+        if (in.all_logits || t == n - 1) logit_rows_.push_back(s.row_start + t);
+      }
+    }
+    batch.tokens = tokens_;
+    batch.positions = positions_;
+
+    backend_->begin_forward();
+    model::Ops& ops = backend_->ops();
+    model::Tensor logits = ops.alloc(static_cast<std::int64_t>(logit_rows_.size()), hp_.n_vocab);
+    ZINFER_RETURN_IF_ERROR(backend_->forward(*arch_, batch, logit_rows_, logits));
+    return logits;
+  }
+
+  std::vector<std::int32_t> tokens_, positions_, logit_rows_, first_logit_;
   std::vector<float> host_logits_;
 };
 

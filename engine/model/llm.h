@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "engine/backend/device_report.h"
 #include "engine/core/error.h"
 #include "engine/model/hparams.h"
+#include "engine/sample/sample_request.h"
+#include "engine/sample/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace zinfer {
@@ -32,6 +35,9 @@ struct LlmOptions {
   bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
                                 // CUDA graphs and replayed; false → every kernel launched
                                 // eagerly (debugging, profiling single kernels)
+  bool gpu_sampling = true;     // CUDA: forward_sample samples on the device and copies back
+                                // only the tokens and logprobs; false → the logits come to the
+                                // host and the host Sampler runs (debugging)
   std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes =
@@ -49,6 +55,10 @@ struct SeqStep {
   bool all_logits = false;                    // logits for every token, else only the last
 };
 
+// What forward_sample gives per step: the sampled token (or that job's own sampling error:
+// NaN logits, an overflow after bias/penalties), or nothing when the step asked for no sample.
+using StepSample = std::optional<Result<sample::SampleResult>>;
+
 class Llm {
  public:
   virtual ~Llm() = default;
@@ -63,6 +73,12 @@ class Llm {
   // Preconditions (asserted): n ≥ 1, n_past + n ≤ n_ctx, tables long enough. Errors come
   // only from the device (kernel launch, transfer); the KV pool is never out of memory here.
   virtual Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) = 0;
+  // The same forward pass, sampling instead of returning logits: requests[i] (one per step;
+  // params == nullptr for a step that samples nothing, e.g. a prompt chunk) samples the
+  // step's last token exactly as sample::sample_logits would from forward_batch's logits.
+  // On the CUDA backend (gpu_sampling) only the results leave the device.
+  virtual Result<std::vector<StepSample>> forward_sample(
+      std::span<const SeqStep> steps, std::span<const sample::SampleRequest> requests) = 0;
   // The backend's KV pool: kv_blocks() blocks of kv_block_size() tokens, what the planner's
   // kv::KvBlockAllocator hands out.
   virtual std::int32_t kv_blocks() const = 0;

@@ -88,10 +88,9 @@ bool Candidates::build_histogram(bool with_mass) {
     ++count_[b];
   }
   if (with_mass) {
-    mass_.assign(kBuckets, 0.0);
+    mass_.assign(kBuckets, 0);
     weights(weight_);
-    for (std::size_t i = 0; i < items_.size(); ++i)
-      mass_[bucket_[i]] += static_cast<double>(weight_[i]);
+    for (std::size_t i = 0; i < items_.size(); ++i) mass_[bucket_[i]] += fixed_weight(weight_[i]);
   }
   return true;
 }
@@ -142,36 +141,38 @@ void Candidates::keep_top(std::size_t n) {
 void Candidates::keep_top_mass(double fraction) {
   if (items_.size() <= 1) return;
   const float max = max_logit();
+  // Masses are exact integer sums (sample_math.h), so the cut does not depend on the order
+  // the weights are added in; a prefix reaches the target when its mass, as a double, does.
   if (items_.size() >= kHistogramMinItems && build_histogram(/*with_mass=*/true)) {
-    double total = 0.0;
-    for (const double m : mass_) total += m;
-    const double target = fraction * total;
-    double before = 0.0;
+    std::int64_t total = 0;
+    for (const std::int64_t m : mass_) total += m;
+    const double target = fraction * static_cast<double>(total);
+    std::int64_t before = 0;
     int b = 0;
-    while (b < kBuckets && before + mass_[b] < target) before += mass_[b++];
-    if (b == kBuckets) return;  // rounding left the sum short: keep everything
+    while (b < kBuckets && static_cast<double>(before + mass_[b]) < target) before += mass_[b++];
+    if (b == kBuckets) return;  // cannot happen for fraction <= 1; keep everything
     cut_at_bucket(static_cast<std::uint16_t>(b), [&](std::span<const TokenLogit> sorted) {
-      double cumulative = before;
+      std::int64_t cumulative = before;
       for (std::size_t i = 0; i < sorted.size(); ++i) {
-        cumulative += static_cast<double>(exp_nonpositive(sorted[i].logit - max));
-        if (cumulative >= target) return i + 1;
+        cumulative += fixed_weight(exp_nonpositive(sorted[i].logit - max));
+        if (static_cast<double>(cumulative) >= target) return i + 1;
       }
       return sorted.size();
     });
     return;
   }
-  double total = 0.0;
-  for (const TokenLogit& t : items_) total += static_cast<double>(exp_nonpositive(t.logit - max));
-  const double target = fraction * total;
+  std::int64_t total = 0;
+  for (const TokenLogit& t : items_) total += fixed_weight(exp_nonpositive(t.logit - max));
+  const double target = fraction * static_cast<double>(total);
   // Walk the ranking in growing chunks: the nucleus is usually a few dozen tokens.
-  double cumulative = 0.0;
+  std::int64_t cumulative = 0;
   std::size_t walked = 0;
   std::size_t chunk = 64;
   while (walked < items_.size()) {
     sort_prefix(walked + chunk);
     for (; walked < sorted_; ++walked) {
-      cumulative += static_cast<double>(exp_nonpositive(items_[walked].logit - max));
-      if (cumulative >= target) {
+      cumulative += fixed_weight(exp_nonpositive(items_[walked].logit - max));
+      if (static_cast<double>(cumulative) >= target) {
         keep_top(walked + 1);
         return;
       }
@@ -235,37 +236,59 @@ std::span<const std::int32_t> penalty_window(std::span<const std::int32_t> histo
   return history.subspan(history.size() - n);
 }
 
-Status apply_penalties(std::span<float> logits, std::span<const std::int32_t> history,
-                       const SamplingParams& params) {
+Result<std::vector<PenaltyCount>> penalty_counts(std::span<const std::int32_t> history,
+                                                 const SamplingParams& params,
+                                                 std::int32_t vocab_size) {
+  std::vector<PenaltyCount> counts;
   const bool repetition = params.repetition_penalty != 1.0f;
   const bool additive = params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f;
-  if (!repetition && !additive) return ok_status();
+  if (!repetition && !additive) return counts;
   const std::span<const std::int32_t> window = penalty_window(history, params.penalty_last_n);
-  if (window.empty()) return ok_status();
+  if (window.empty()) return counts;
 
   const std::size_t offset = history.size() - window.size();
   for (std::size_t i = 0; i < window.size(); ++i) {
-    if (window[i] < 0 || static_cast<std::size_t>(window[i]) >= logits.size()) {
+    if (window[i] < 0 || window[i] >= vocab_size) {
       return make_error(ErrorCode::kInvalidParameter,
                         "history[" + std::to_string(offset + i) + "] token id " +
                             std::to_string(window[i]) + " out of range [0, " +
-                            std::to_string(logits.size()) + ")");
+                            std::to_string(vocab_size) + ")");
     }
   }
   // Windows are short (penalty_last_n defaults to 64): sorting a copy to count
-  // occurrences beats hashing, and the result applies each distinct id exactly once.
+  // occurrences beats hashing, and each distinct id appears exactly once.
   std::vector<std::int32_t> ids(window.begin(), window.end());
   std::sort(ids.begin(), ids.end());
   for (std::size_t i = 0; i < ids.size();) {
     std::size_t j = i;
     while (j < ids.size() && ids[j] == ids[i]) ++j;
-    const auto count = static_cast<float>(j - i);
-    float& logit = logits[static_cast<std::size_t>(ids[i])];
-    if (repetition) {
-      logit = logit > 0.0f ? logit / params.repetition_penalty : logit * params.repetition_penalty;
-    }
-    if (additive) logit -= params.presence_penalty + params.frequency_penalty * count;
+    counts.push_back(PenaltyCount{ids[i], static_cast<std::int32_t>(j - i)});
     i = j;
+  }
+  return counts;
+}
+
+float penalized_logit(float logit, std::int32_t count, const SamplingParams& params) {
+  // This file is compiled with -ffp-contract=off (engine/CMakeLists.txt): the product below
+  // is rounded before the subtraction, as kernels/sample_rows.cu computes it.
+  if (params.repetition_penalty != 1.0f) {
+    logit = logit > 0.0f ? logit / params.repetition_penalty : logit * params.repetition_penalty;
+  }
+  if (params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f) {
+    logit = logit -
+            std::fma(params.frequency_penalty, static_cast<float>(count), params.presence_penalty);
+  }
+  return logit;
+}
+
+Status apply_penalties(std::span<float> logits, std::span<const std::int32_t> history,
+                       const SamplingParams& params) {
+  ZINFER_ASSIGN_OR_RETURN(
+      const std::vector<PenaltyCount> counts,
+      penalty_counts(history, params, static_cast<std::int32_t>(logits.size())));
+  for (const PenaltyCount& c : counts) {
+    float& logit = logits[static_cast<std::size_t>(c.id)];
+    logit = penalized_logit(logit, c.count, params);
   }
   return ok_status();
 }

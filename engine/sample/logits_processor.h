@@ -6,8 +6,8 @@
 //   1. logit bias          logit[id] += bias                          (dense logits)
 //   2. repetition penalty  for each distinct id in the last penalty_last_n history
 //                          tokens: logit > 0 ? logit / penalty : logit * penalty
-//   3. presence/frequency  logit[id] -= presence * [count > 0] + frequency * count,
-//                          count = occurrences of id in the same window
+//   3. presence/frequency  logit[id] -= fma(frequency, count, presence), count =
+//                          occurrences (> 0) of id in the same window
 //      (temperature == 0 stops here: greedy argmax, lowest id on ties)
 //   4. temperature         logit = (logit - max) / T   (shift is softmax-invariant and
 //                          keeps tiny T from overflowing)
@@ -75,8 +75,8 @@ class Candidates {
   // Keeps the top n (n >= 1) of the logit_desc order.
   void keep_top(std::size_t n);
   // Keeps the shortest prefix of the logit_desc order whose weight, with weight =
-  // exp(logit - max), reaches fraction * total weight (at least one item; all of them if
-  // rounding leaves the sum short). The core of top-p.
+  // fixed_weight(exp_nonpositive(logit - max)) (sample_math.h: exact integer sums), reaches
+  // fraction * total weight, compared as doubles (at least one item). The core of top-p.
   void keep_top_mass(double fraction);
   // Keeps items whose logit is >= threshold (a prefix of the order, never reorders).
   void keep_at_least(float threshold);
@@ -90,7 +90,7 @@ class Candidates {
   std::vector<float> dense_;           // scratch for sort_by_id on large sets
   std::vector<std::uint16_t> bucket_;  // [size] histogram bucket per item
   std::vector<std::uint32_t> count_;   // [kBuckets] items per bucket
-  std::vector<double> mass_;           // [kBuckets] weight per bucket
+  std::vector<std::int64_t> mass_;     // [kBuckets] fixed-point weight per bucket
   std::vector<float> weight_;          // [size] exp(logit - max) per item
   std::vector<TokenLogit> boundary_;   // items of the bucket the cut falls in
 
@@ -112,6 +112,24 @@ void apply_logit_bias(std::span<float> logits,
 // The history window the penalties see: the last penalty_last_n tokens (-1: all, 0: none).
 std::span<const std::int32_t> penalty_window(std::span<const std::int32_t> history,
                                              std::int32_t penalty_last_n);
+
+// A distinct token id of the penalty window and how often it occurs there.
+struct PenaltyCount {
+  std::int32_t id;
+  std::int32_t count;
+};
+
+// The distinct ids of penalty_window(history) with their counts, ascending by id; empty when
+// the penalties are off. kInvalidParameter if a windowed history id is outside
+// [0, vocab_size). The device sampler gets the same list (engine/backend/cuda/device_sampler).
+Result<std::vector<PenaltyCount>> penalty_counts(std::span<const std::int32_t> history,
+                                                 const SamplingParams& params,
+                                                 std::int32_t vocab_size);
+
+// 2 + 3 for one token seen `count` times: repetition (logit > 0 ? logit / penalty : logit *
+// penalty), then logit - fma(frequency, count, presence). kernels/sample_rows.cu computes the
+// same operations.
+float penalized_logit(float logit, std::int32_t count, const SamplingParams& params);
 
 // 2 + 3. Repetition, then presence/frequency penalties over penalty_window(history).
 // kInvalidParameter if a windowed history id is outside [0, logits.size()).

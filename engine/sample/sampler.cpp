@@ -75,21 +75,26 @@ std::vector<TokenLogit> top_n(std::span<const float> logits, std::size_t n) {
   return best;
 }
 
-// Inverse-CDF draw over the survivors in id order: the first id whose cumulative weight
-// exceeds u * total. Tokens of weight 0 can never be chosen.
+// Inverse-CDF draw over the survivors in id order: the first id whose cumulative weight,
+// as a double, exceeds u * total. Weights are fixed-point (sample_math.h), so the sums are
+// exact and the device sampler's parallel prefix sums give the same cumulative values.
+// Tokens of weight 0 can never be chosen.
 std::int32_t draw(const Candidates& c, float u, std::vector<float>& weights) {
   const std::span<const TokenLogit> items = c.items();
   c.weights(weights);
-  const double target = static_cast<double>(u) * sum_f64(weights);
-  double cumulative = 0.0;
+  std::int64_t total = 0;
+  for (const float w : weights) total += fixed_weight(w);
+  const double target = static_cast<double>(u) * static_cast<double>(total);
+  std::int64_t cumulative = 0;
   std::size_t last_positive = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (weights[i] <= 0.0f) continue;
-    cumulative += static_cast<double>(weights[i]);
+    const std::int64_t w = fixed_weight(weights[i]);
+    if (w <= 0) continue;
+    cumulative += w;
     last_positive = i;
-    if (cumulative > target) return items[i].id;
+    if (static_cast<double>(cumulative) > target) return items[i].id;
   }
-  return items[last_positive].id;  // rounding put target at the very top
+  return items[last_positive].id;  // unreachable for u < 1: total exceeds u * total
 }
 
 }  // namespace
@@ -98,12 +103,16 @@ Sampler::Sampler(SamplingParams params) : params_(std::move(params)) {}
 
 Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const std::int32_t> history,
                                      std::int64_t position) {
-  // Invariants of the caller (Sequence): params_ passed validate() for this vocabulary when
+  return sample_logits(params_, logits, history, position);
+}
+
+Result<SampleResult> sample_logits(const SamplingParams& params, std::span<float> logits,
+                                   std::span<const std::int32_t> history, std::int64_t position) {
+  // Invariants of the caller (Sequence): params passed validate() for this vocabulary when
   // the job was made (sched::JobSpec::check), logits are one row of the model's output.
-  assert(!logits.empty() &&
-         logits.size() <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()));
+  assert(!logits.empty() && static_cast<std::int64_t>(logits.size()) < kMaxFixedWeightVocab);
   assert(position >= 0);
-  assert(validate(params_, static_cast<std::int32_t>(logits.size())).ok());
+  assert(validate(params, static_cast<std::int32_t>(logits.size())).ok());
   const auto vocab = static_cast<std::int32_t>(logits.size());
 
   // Logprobs come from the untouched model output, so measure it before any stage runs.
@@ -111,8 +120,8 @@ Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const st
   ZINFER_ASSIGN_OR_RETURN(const auto normalizer, raw_log_normalizer(logits, s.weights));
   const double log_z = normalizer.second;
   SampleResult result;
-  if (params_.top_logprobs > 0) {
-    for (const TokenLogit& t : top_n(logits, static_cast<std::size_t>(params_.top_logprobs))) {
+  if (params.top_logprobs > 0) {
+    for (const TokenLogit& t : top_n(logits, static_cast<std::size_t>(params.top_logprobs))) {
       result.top_logprobs.emplace_back(t.id, static_cast<float>(t.logit - log_z));
     }
   }
@@ -120,14 +129,14 @@ Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const st
   // Stages 1-3 edit few entries in place; remember their raw values (first entry per id
   // wins) instead of copying the whole vocabulary.
   s.originals.clear();
-  for (const auto& [id, bias] : params_.logit_bias) {
+  for (const auto& [id, bias] : params.logit_bias) {
     s.originals.emplace_back(id, logits[static_cast<std::size_t>(id)]);
   }
-  for (const std::int32_t id : penalty_window(history, params_.penalty_last_n)) {
+  for (const std::int32_t id : penalty_window(history, params.penalty_last_n)) {
     if (id >= 0 && id < vocab) s.originals.emplace_back(id, logits[static_cast<std::size_t>(id)]);
   }
-  apply_logit_bias(logits, params_.logit_bias);
-  ZINFER_RETURN_IF_ERROR(apply_penalties(logits, history, params_));
+  apply_logit_bias(logits, params.logit_bias);
+  ZINFER_RETURN_IF_ERROR(apply_penalties(logits, history, params));
   for (const auto& [id, raw] : s.originals) {
     const float x = logits[static_cast<std::size_t>(id)];
     if (std::isnan(x) || x == std::numeric_limits<float>::infinity()) {
@@ -136,7 +145,7 @@ Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const st
     }
   }
 
-  if (params_.temperature == 0.0f) {
+  if (params.temperature == 0.0f) {
     result.token = greedy_token(logits);
   } else {
     Candidates& c = s.candidates;
@@ -144,12 +153,12 @@ Result<SampleResult> Sampler::sample(std::span<float> logits, std::span<const st
     if (c.max_logit() == -std::numeric_limits<float>::infinity()) {
       return make_error(ErrorCode::kInferenceFailed, "logits are all -inf after penalties");
     }
-    apply_temperature(c, params_.temperature);
-    apply_top_k(c, params_.top_k);
-    apply_top_p(c, params_.top_p);
-    apply_min_p(c, params_.min_p);
+    apply_temperature(c, params.temperature);
+    apply_top_k(c, params.top_k);
+    apply_top_p(c, params.top_p);
+    apply_min_p(c, params.min_p);
     c.sort_by_id();
-    const float u = philox_uniform(params_.seed, static_cast<std::uint64_t>(position));
+    const float u = philox_uniform(params.seed, static_cast<std::uint64_t>(position));
     result.token = draw(c, u, s.weights);
   }
 

@@ -48,4 +48,9 @@ class Sampler {
   SamplingParams params_;
 };
 
+// What Sampler::sample does, for callers that keep the parameters elsewhere (the backends'
+// sample hook). logits.size() < kMaxFixedWeightVocab (sample_math.h), asserted.
+Result<SampleResult> sample_logits(const SamplingParams& params, std::span<float> logits,
+                                   std::span<const std::int32_t> history, std::int64_t position);
+
 }  // namespace zinfer::sample

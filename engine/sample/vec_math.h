@@ -8,12 +8,19 @@
 // depends on where it sits in an array.
 #pragma once
 
+#if defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <span>
+
+#include "engine/sample/sample_math.h"
 
 namespace zinfer::sample {
 
@@ -22,31 +29,39 @@ using I32x8 = std::int32_t __attribute__((vector_size(32)));
 
 inline F32x8 splat8(float v) { return F32x8{v, v, v, v, v, v, v, v}; }
 
-// exp(x) for x <= 0 (the sampler always subtracts the max first), within ~2 ulp. Inputs
-// below ln(FLT_MIN) = -87.34 (including -inf) give exactly 0, so masked tokens weigh
-// nothing; inputs above 0 are clamped to 0. Cody-Waite reduction x = n ln2 + r, then the
-// Cephes expf polynomial on |r| <= ln2 / 2, then scaling by 2^n built in the exponent bits.
+// a * b + c per lane, one rounding (an FMA instruction with -mfma, else lane by lane).
+inline F32x8 fma8(F32x8 a, F32x8 b, F32x8 c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  F32x8 r;
+  for (int k = 0; k < 8; ++k) r[k] = std::fmaf(a[k], b[k], c[k]);
+  return r;
+#endif
+}
+
+// sample_math.h's exp_nonpositive, 8 lanes at a time: the same operations in the same order
+// (explicit fmas, no product feeding an add), so every lane equals the scalar function.
 inline F32x8 exp_nonpositive8(F32x8 x) {
-  const F32x8 min = splat8(-87.3365447f);
-  const I32x8 underflow = x < min;
-  F32x8 xc = underflow ? min : x;
+  using namespace sample_math_detail;
+  const I32x8 underflow = x < splat8(kExpMin);
+  F32x8 xc = underflow ? splat8(kExpMin) : x;
   xc = xc > splat8(0.0f) ? splat8(0.0f) : xc;
-  // round(xc * log2 e) for non-positive values: truncation of (v - 0.5) rounds half down.
-  const I32x8 n = __builtin_convertvector(xc * splat8(1.44269504088896341f) - splat8(0.5f), I32x8);
+  const I32x8 n = __builtin_convertvector(fma8(xc, splat8(kLog2e), splat8(-0.5f)), I32x8);
   const F32x8 nf = __builtin_convertvector(n, F32x8);
-  const F32x8 r = xc - nf * splat8(0.693359375f) - nf * splat8(-2.12194440e-4f);  // ln 2 hi/lo
-  F32x8 p = splat8(1.9875691500e-4f);
-  p = p * r + splat8(1.3981999507e-3f);
-  p = p * r + splat8(8.3334519073e-3f);
-  p = p * r + splat8(4.1665795894e-2f);
-  p = p * r + splat8(1.6666665459e-1f);
-  p = p * r + splat8(5.0000001201e-1f);
-  const F32x8 y = p * r * r + r + splat8(1.0f);
+  F32x8 r = fma8(nf, splat8(-kLn2Hi), xc);
+  r = fma8(nf, splat8(-kLn2Lo), r);
+  F32x8 p = splat8(kP0);
+  p = fma8(p, r, splat8(kP1));
+  p = fma8(p, r, splat8(kP2));
+  p = fma8(p, r, splat8(kP3));
+  p = fma8(p, r, splat8(kP4));
+  p = fma8(p, r, splat8(kP5));
+  const F32x8 pr = p * r;
+  const F32x8 y = fma8(pr, r, r) + splat8(1.0f);
   const F32x8 scale = std::bit_cast<F32x8>((n + 127) << 23);
   return underflow ? splat8(0.0f) : y * scale;
 }
-
-inline float exp_nonpositive(float x) { return exp_nonpositive8(splat8(x))[0]; }
 
 namespace vec_detail {
 
@@ -65,7 +80,7 @@ inline F32x8 load_tail(const float* p, std::size_t n, float fill) {
 
 }  // namespace vec_detail
 
-// out[i] = exp_nonpositive(in[i] - shift).
+// out[i] = exp_nonpositive(in[i] - shift) (sample_math.h).
 inline void exp_shifted(std::span<const float> in, float shift, float* out) {
   const F32x8 s = splat8(shift);
   std::size_t i = 0;

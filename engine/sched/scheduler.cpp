@@ -26,7 +26,7 @@ struct Scheduler::Job {
   bool started = false;
   std::int32_t preemptions = 0;
   std::optional<Clock::time_point> admitted_at, first_token_at, last_token_at;
-  std::vector<std::int32_t> input;  // this step's tokens (forward_batch reads them in place)
+  std::vector<std::int32_t> input;  // this step's tokens (forward_sample reads them in place)
 
   std::int32_t known() const {
     return static_cast<std::int32_t>(seq->prompt().size() + seq->generated().size());
@@ -265,18 +265,24 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   }
   if (planned.empty()) return events;
 
-  // 4. One forward pass over every planned sequence.
+  // 4. One forward pass over every planned sequence, sampling those whose last known token
+  //    it feeds (a prompt chunk short of the end samples nothing).
   std::vector<SeqStep> steps;
+  std::vector<sample::SampleRequest> requests;
   steps.reserve(planned.size());
-  for (const Job* j : planned)
+  requests.reserve(planned.size());
+  for (const Job* j : planned) {
     steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false});
-  auto logits = llm_.forward_batch(steps);
+    const bool last = j->n_cached + static_cast<std::int32_t>(j->input.size()) >= j->known();
+    requests.push_back(last ? j->seq->sample_request() : sample::SampleRequest{});
+  }
+  auto sampled = llm_.forward_sample(steps, requests);
   ++counters_.steps;
   const Clock::time_point t = Clock::now();
-  if (!logits.ok()) {  // a device error: every job of the step ends with it
+  if (!sampled.ok()) {  // a device error: every job of the step ends with it
     for (Job* j : planned) {
       const JobId id = j->spec.id;
-      events.push_back(error_event(*j, logits.error(), t));
+      events.push_back(error_event(*j, sampled.error(), t));
       erase(id);
     }
     return events;
@@ -291,7 +297,10 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     j->n_cached += static_cast<std::int32_t>(j->input.size());
     counters_.tokens_prefilled += j->input.size();
     if (j->n_cached < j->known()) continue;  // prompt chunk: nothing to sample yet
-    auto out = j->seq->accept_logits((*logits)[i]);
+    auto& sample = (*sampled)[i];
+    assert(sample.has_value());
+    auto out = sample->ok() ? j->seq->accept_sample(std::move(*sample).value())
+                            : Result<StepOutput>(sample->error());
     const JobId id = j->spec.id;
     if (!out.ok()) {
       events.push_back(error_event(*j, out.error(), t));

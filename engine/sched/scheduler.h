@@ -2,7 +2,7 @@
 // KV cache's block allocator (engine/kv/) — the one owner of KV memory: it admits jobs by KV
 // budget in priority-then-FIFO order, reserves each step's blocks (preempting instead of
 // running out), reuses cached prefixes, and hands the planned batch (n_past + block tables)
-// to ONE Llm::forward_batch per step over every running sequence (prompt chunks and decodes
+// to ONE Llm::forward_sample per step over every running sequence (prompt chunks and decodes
 // together). It enforces deadlines and reports per-job events. No threads, no sockets: the
 // caller (the service's engine thread, a test, a benchmark) drives step().
 //
@@ -19,7 +19,7 @@
 //  - Prefix reuse (config.prefix_cache): an admitted job starts from the longest run of
 //    cached full blocks its known tokens begin with; the blocks each step fills are published.
 //  - Batch: every running decode (1 token each), then prompt chunks in rank order up to
-//    max_step_tokens — one forward_batch per step.
+//    max_step_tokens — one forward_sample per step (sampling on the device with CUDA).
 //  - Deadlines are checked at the start of every step, for waiting and running jobs.
 #pragma once
 
@@ -104,7 +104,7 @@ class Scheduler {
   // Ends a live job now with `reason` (kCancelled, kDeadline, ...), frees its KV blocks and
   // returns its terminal event (held-back text included); nullopt if the id is not live.
   std::optional<JobEvent> cancel(JobId id, FinishReason reason = FinishReason::kCancelled);
-  // One engine step: expire deadlines, admit, build the batch, one forward_batch, sample.
+  // One engine step: expire deadlines, admit, build the batch, one forward_sample.
   // Returns at most one event per job: those that gained tokens or ended.
   std::vector<JobEvent> step(Clock::time_point now = Clock::now());
 

@@ -38,12 +38,22 @@ std::span<const std::int32_t> Sequence::pending_input() const {
   return std::span<const std::int32_t>(&generated_.back(), 1);
 }
 
+sample::SampleRequest Sequence::sample_request() const {
+  return sample::SampleRequest{&sampler_.params(), history_,
+                               static_cast<std::int64_t>(generated_.size())};
+}
+
 Result<StepOutput> Sequence::accept_logits(std::span<float> logits) {
+  if (finished()) return StepOutput{};
+  const sample::SampleRequest r = sample_request();
+  ZINFER_ASSIGN_OR_RETURN(sample::SampleResult s, sampler_.sample(logits, r.history, r.position));
+  return accept_sample(std::move(s));
+}
+
+Result<StepOutput> Sequence::accept_sample(sample::SampleResult s) {
   StepOutput out;
   if (finished()) return out;
   prompt_fed_ = true;
-  const auto position = static_cast<std::int64_t>(generated_.size());
-  ZINFER_ASSIGN_OR_RETURN(sample::SampleResult s, sampler_.sample(logits, history_, position));
   const std::int32_t id = s.token;
   generated_.push_back(id);
   history_.push_back(id);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/sample/sample_request.h"
 #include "engine/sample/sampler.h"
 #include "engine/sample/sampling_params.h"
 #include "engine/sample/stop_matcher.h"
@@ -48,6 +49,12 @@ class Sequence {
 
   // Samples from the logits of the last fed token and advances the state.
   Result<StepOutput> accept_logits(std::span<float> logits);
+  // What sampling the next token needs (Llm::forward_sample): the job's parameters, its
+  // history and the token's position. Valid until the sequence changes.
+  sample::SampleRequest sample_request() const;
+  // Advances the state with a token sampled elsewhere from sample_request(), as
+  // accept_logits does with the token it samples.
+  Result<StepOutput> accept_sample(sample::SampleResult s);
   // Ends the sequence from outside (cancel, deadline); returns the held-back text.
   StepOutput finish(FinishReason reason);
 

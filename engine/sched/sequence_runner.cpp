@@ -19,6 +19,26 @@ Result<std::vector<float>> SequenceRunner::forward(std::int32_t seq_id,
 
 Result<std::vector<std::vector<float>>> SequenceRunner::forward_batch(
     std::span<const SeqInput> inputs) {
+  ZINFER_ASSIGN_OR_RETURN(const std::vector<SeqStep> steps, plan(inputs));
+  auto out = llm_.forward_batch(steps);
+  if (!out.ok()) undo(inputs, steps);
+  return out;
+}
+
+Result<std::vector<StepSample>> SequenceRunner::forward_sample(
+    std::span<const SeqInput> inputs, std::span<const sample::SampleRequest> requests) {
+  assert(requests.size() == inputs.size());
+  ZINFER_ASSIGN_OR_RETURN(const std::vector<SeqStep> steps, plan(inputs));
+  auto out = llm_.forward_sample(steps, requests);
+  if (!out.ok()) undo(inputs, steps);
+  return out;
+}
+
+void SequenceRunner::undo(std::span<const SeqInput> inputs, std::span<const SeqStep> steps) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) kv_.truncate(inputs[i].seq_id, steps[i].n_past);
+}
+
+Result<std::vector<SeqStep>> SequenceRunner::plan(std::span<const SeqInput> inputs) {
   // Plan the step (check it fits the context and the pool) before reserving anything.
   const std::int32_t n_ctx = llm_.options().n_ctx;
   std::int32_t need = 0;
@@ -59,11 +79,7 @@ Result<std::vector<std::vector<float>>> SequenceRunner::forward_batch(
   // Tables are read after every reservation: a reservation never moves another sequence's table.
   for (std::size_t i = 0; i < inputs.size(); ++i)
     steps[i].block_table = kv_.block_table(inputs[i].seq_id);
-  auto out = llm_.forward_batch(steps);
-  if (!out.ok()) {
-    for (std::size_t i = 0; i < inputs.size(); ++i) kv_.truncate(inputs[i].seq_id, steps[i].n_past);
-  }
-  return out;
+  return steps;
 }
 
 }  // namespace zinfer::sched

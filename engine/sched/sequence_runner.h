@@ -37,6 +37,10 @@ class SequenceRunner {
   // kPromptTooLong (past n_ctx), kOutOfMemory (the KV pool cannot hold the new tokens);
   // nothing changes on an error.
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqInput> inputs);
+  // The same pass, sampling instead of returning logits (Llm::forward_sample): requests[i]
+  // samples input i's last token (params == nullptr: none). Same errors as forward_batch.
+  Result<std::vector<StepSample>> forward_sample(std::span<const SeqInput> inputs,
+                                                 std::span<const sample::SampleRequest> requests);
   // Forgets the sequence's KV cache.
   void reset(std::int32_t seq_id) { kv_.release(seq_id); }
   // Tokens cached for the sequence.
@@ -44,6 +48,11 @@ class SequenceRunner {
   const kv::KvBlockAllocator& kv() const { return kv_; }
 
  private:
+  // Checks the step against the context and the pool, reserves its blocks and returns the
+  // planned steps; nothing changes on an error. undo() forgets a failed step's tokens.
+  Result<std::vector<SeqStep>> plan(std::span<const SeqInput> inputs);
+  void undo(std::span<const SeqInput> inputs, std::span<const SeqStep> steps);
+
   Llm& llm_;
   kv::KvBlockAllocator kv_;
 };

@@ -1,7 +1,9 @@
-// zinfer bench --model: see bench_engine.h. Every measurement ends with the logits on the
-// host (what the scheduler samples from), so a timed forward pass includes its device→host
-// copy and synchronisation. Token ids are fixed pseudo-random ids: speed does not depend on
-// them. A warm-up pass runs first (uploads finish, lazily allocated buffers appear).
+// zinfer bench --model: see bench_engine.h. A decode step ends the way the scheduler's does:
+// with a greedy token sampled from each sequence's logits (on the device with CUDA, only the
+// ids coming back), or with --logits, with the logits on the host (the older measurement).
+// Either way a timed pass includes its copy back and synchronisation. Token ids are fixed
+// pseudo-random ids: speed does not depend on them. A warm-up pass runs first (uploads
+// finish, lazily allocated buffers appear).
 #include "service/cli/bench_engine.h"
 
 #include <spdlog/spdlog.h>
@@ -52,8 +54,9 @@ Result<double> time_prefill(Llm& llm, int n) {
 }
 
 // Decoding: `batch` sequences that hold a `context`-token context, then `steps` forward
-// passes of one token per sequence. Returns the milliseconds per step.
-Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
+// passes of one token per sequence, each sampling a greedy token (or returning the logits).
+// Returns the milliseconds per step.
+Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool logits) {
   const std::int32_t n_vocab = llm.hparams().n_vocab;
   std::vector<std::vector<std::int32_t>> ctx(static_cast<std::size_t>(batch));
   std::vector<sched::SeqInput> in(static_cast<std::size_t>(batch));
@@ -64,6 +67,9 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
   }
   ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
   std::vector<std::vector<std::int32_t>> next(static_cast<std::size_t>(batch));
+  sample::SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  std::vector<sample::SampleRequest> requests(static_cast<std::size_t>(batch));
   const auto t0 = Clock::now();
   for (int s = 0; s < steps; ++s) {
     for (int b = 0; b < batch; ++b) {
@@ -71,8 +77,13 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context) {
           static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
       in[static_cast<std::size_t>(b)] =
           sched::SeqInput{b, next[static_cast<std::size_t>(b)], false};
+      requests[static_cast<std::size_t>(b)] = sample::SampleRequest{&greedy, {}, s};
     }
-    ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
+    if (logits) {
+      ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
+    } else {
+      ZINFER_RETURN_IF_ERROR(run.forward_sample(in, requests));
+    }
   }
   return ms_since(t0) / steps;
 }
@@ -127,7 +138,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::cerr << "error: " << w.error().message << "\n";
     return 1;
   }
-  if (auto w = time_decode(llm, 1, 2, a.decode_context); !w.ok()) {
+  if (auto w = time_decode(llm, 1, 2, a.decode_context, a.logits); !w.ok()) {
     std::cerr << "error: " << w.error().message << "\n";
     return 1;
   }
@@ -147,13 +158,13 @@ int run_engine_bench(const EngineBenchArgs& a) {
     for (int r = 0; r < a.repeats; ++r) {
       // A first untimed run captures this batch size's decode graphs.
       if (r == 0) {
-        auto w = time_decode(llm, b, 3, a.decode_context);
+        auto w = time_decode(llm, b, 3, a.decode_context, a.logits);
         if (!w.ok()) {
           std::cerr << "error: decode batch " << b << ": " << w.error().message << "\n";
           return 1;
         }
       }
-      auto m = time_decode(llm, b, a.decode_tokens, a.decode_context);
+      auto m = time_decode(llm, b, a.decode_tokens, a.decode_context, a.logits);
       if (!m.ok()) {
         std::cerr << "error: decode batch " << b << ": " << m.error().message << "\n";
         return 1;
@@ -182,6 +193,8 @@ int run_engine_bench(const EngineBenchArgs& a) {
                     {"threads", llm.options().n_threads},
                     {"repeats", a.repeats},
                     {"cuda_graphs", llm.options().cuda_graphs},
+                    {"gpu_sampling", llm.options().gpu_sampling},
+                    {"decode_returns", a.logits ? "logits" : "greedy token"},
                     {"decode_context", a.decode_context}};
     j["memory"] = {{"device_bytes", dev.device_bytes},
                    {"weight_bytes", dev.weight_bytes},
@@ -206,19 +219,20 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::printf(
         "  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB, working memory %.0f MiB), "
         "residency %s; "
-        "batch-invariant matmuls %s; decode graphs %s\n",
+        "batch-invariant matmuls %s; decode graphs %s; sampling on the %s\n",
         static_cast<double>(dev.device_bytes) / 1048576.0,
         static_cast<double>(dev.weight_bytes) / 1048576.0,
         static_cast<double>(dev.kv_bytes) / 1048576.0,
         static_cast<double>(dev.scratch_bytes) / 1048576.0,
         dev.vram_resident ? "verified" : "NOT verified",
         llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
-        llm.options().cuda_graphs ? "on" : "off");
+        llm.options().cuda_graphs ? "on" : "off", llm.options().gpu_sampling ? "device" : "host");
   } else {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 llm.options().exact_matmul ? "exact float" : "Q8-activation");
   }
-  std::printf("  load %.0f ms; medians of %d runs\n", load_ms, a.repeats);
+  std::printf("  load %.0f ms; medians of %d runs; decode steps end with %s\n", load_ms, a.repeats,
+              a.logits ? "the logits on the host" : "a greedy token sampled");
   std::printf("  prefill %5d tokens      %9.2f ms        %9.1f tokens/s\n", a.prompt_tokens, p_ms,
               a.prompt_tokens * 1000.0 / p_ms);
   for (const auto& d : decode) {

@@ -16,6 +16,8 @@ struct EngineBenchArgs {
   int decode_context = 32;         // tokens each sequence holds before the timed decode steps
   std::vector<int> batches = {1};  // concurrent sequences for the decode measurements
   int repeats = 3;                 // each measurement; the median is reported
+  bool logits = false;             // decode steps return logits to the host instead of sampling
+                                   // (greedy, on the device with CUDA: what serve does)
   bool json = false;               // one JSON object on stdout instead of the table
 };
 

@@ -323,6 +323,12 @@ Command register_bench(CLI::App& app) {
   sub->add_flag(
       "--no-graphs{false}", a->engine.llm.cuda_graphs,
       "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag("--no-gpu-sampling{false}", a->engine.llm.gpu_sampling,
+                "CUDA: copy the logits to the host and sample there instead of on the device "
+                "(debugging)");
+  sub->add_flag("--logits", a->engine.logits,
+                "Decode timing ends with the logits on the host (the old measurement) instead of "
+                "the sampled greedy token");
   sub->add_flag("--json", a->engine.json, "Print one JSON object");
   sub->add_flag("--service", a->service,
                 "Measure the service layer with a trivial engine over TCP loopback");

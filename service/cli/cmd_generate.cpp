@@ -74,13 +74,19 @@ int run_generate(GenerateArgs& a) {
   bool ends_with_newline = true;  // nothing printed yet
   while (!seq.finished()) {
     auto t0 = std::chrono::steady_clock::now();
-    auto logits = run.forward(0, seq.pending_input(), false);
-    if (!logits.ok()) {
-      std::cerr << "\nerror: " << error_code_name(logits.error().code) << ": "
-                << logits.error().message << "\n";
+    // Sampled in the forward pass (on the device with CUDA), as the scheduler does.
+    const sched::SeqInput in{0, seq.pending_input(), false};
+    const sample::SampleRequest request = seq.sample_request();
+    auto sampled = run.forward_sample(std::span<const sched::SeqInput>(&in, 1),
+                                      std::span<const sample::SampleRequest>(&request, 1));
+    if (!sampled.ok()) {
+      std::cerr << "\nerror: " << error_code_name(sampled.error().code) << ": "
+                << sampled.error().message << "\n";
       return 1;
     }
-    auto step = seq.accept_logits(*logits);
+    StepSample& sample = (*sampled)[0];
+    auto step = sample->ok() ? seq.accept_sample(std::move(*sample).value())
+                             : Result<sched::StepOutput>(sample->error());
     if (!step.ok()) {
       std::cerr << "\nerror: " << step.error().message << "\n";
       return 1;
@@ -158,6 +164,9 @@ Command register_generate(CLI::App& app) {
   sub->add_flag(
       "--no-graphs{false}", args->llm.cuda_graphs,
       "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag("--no-gpu-sampling{false}", args->llm.gpu_sampling,
+                "CUDA: copy the logits to the host and sample there instead of on the device "
+                "(debugging)");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;

@@ -151,6 +151,9 @@ Command register_serve(CLI::App& app) {
   sub->add_flag(
       "--no-graphs{false}", a->llm.cuda_graphs,
       "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag("--no-gpu-sampling{false}", a->llm.gpu_sampling,
+                "CUDA: copy the logits to the host and sample there instead of on the device "
+                "(debugging)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
   return Command{sub, [a] { return run_serve(*a); }};

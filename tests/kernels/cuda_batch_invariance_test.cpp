@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -133,16 +134,22 @@ LlmOptions gpu_options(const std::string& path) {
   return lo;
 }
 
-// The synthetic Qwen2.5-0.5B-shape model (4 layers, Q4_K) on the GPU.
-void check_synthetic_qwen(bool prefix_cache, const char* label) {
+// Writes the synthetic Qwen2.5-0.5B-shape model (4 layers, Q4_K) to the temp dir.
+std::string write_synthetic_qwen(const std::string& file) {
   model::SyntheticOptions o;
   o.preset = "qwen2.5-0.5b";
   o.type = quant::GgmlType::kQ4_K;
   o.seed = 5;
   o.n_layers = 4;
-  const std::string path = testing::temp_dir() + "/batch_qwen_shapes.gguf";
+  const std::string path = testing::temp_dir() + "/" + file;
   auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_TRUE(written.ok()) << written.error().message;
+  return path;
+}
+
+// The synthetic Qwen2.5-0.5B-shape model on the GPU.
+void check_synthetic_qwen(bool prefix_cache, const char* label) {
+  const std::string path = write_synthetic_qwen("batch_qwen_shapes.gguf");
   auto llm = Llm::load(gpu_options(path));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   check_batch_invariance(**llm, prefix_cache, label);
@@ -159,6 +166,83 @@ TEST(CudaBatchInvariance, SyntheticQwenShapes) {
 TEST(CudaBatchInvariance, SyntheticQwenShapesWithPrefixCache) {
   ZINFER_REQUIRE_GPU();
   check_synthetic_qwen(true, "synthetic qwen2.5-0.5b shapes, prefix cache on");
+}
+
+// Jobs with every sampling feature (penalties over the prompt, logit bias, top-k/top-p/min-p,
+// top logprobs), greedy and seeded.
+sched::JobSpec make_rich_job(int i, const sched::JobLimits& limits) {
+  sched::JobSpec spec = make_job(i, limits);
+  sched::GenerationParams params = spec.params();
+  sample::SamplingParams& p = params.sampling;
+  const std::int32_t n_vocab = limits.n_vocab;
+  switch (i % 4) {
+    case 0:  // greedy with penalties and bias
+      p.repetition_penalty = 1.3f;
+      p.frequency_penalty = 0.2f;
+      p.logit_bias = {{(i * 7919) % n_vocab, 2.0f}, {(i * 104729) % n_vocab, -50.0f}};
+      p.top_logprobs = 3;
+      break;
+    case 1:  // the default seeded job, with top logprobs
+      p.top_logprobs = 20;
+      break;
+    case 2:  // min-p, presence penalty over the whole history
+      p.temperature = 1.4f;
+      p.top_k = 0;
+      p.top_p = 1.0f;
+      p.min_p = 0.05f;
+      p.presence_penalty = 0.5f;
+      p.penalty_last_n = -1;
+      p.seed = 77 + static_cast<std::uint64_t>(i);
+      break;
+    default:  // plain temperature
+      p.temperature = 0.7f;
+      p.top_k = 0;
+      p.top_p = 0.8f;
+      p.seed = 99 + static_cast<std::uint64_t>(i);
+      break;
+  }
+  auto s = sched::JobSpec::check(spec.prompt(), std::move(params), limits);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  sched::JobSpec out = std::move(s).value();
+  out.id = spec.id;
+  return out;
+}
+
+// The scheduler's sampled path: sampling on the device (the default) gives every job the
+// tokens the host Sampler gives (--no-gpu-sampling), and logprobs within 1e-5 — 32 jobs
+// batched, with penalties, bias, filters and top logprobs.
+TEST(CudaBatchInvariance, DeviceSamplingEqualsHostSampling) {
+  ZINFER_REQUIRE_GPU();
+  const std::string path = write_synthetic_qwen("sampling_qwen_shapes.gguf");
+  std::map<sched::JobId, Output> outs[2];
+  for (const bool on_device : {true, false}) {
+    LlmOptions lo = gpu_options(path);
+    lo.gpu_sampling = on_device;
+    auto llm = Llm::load(lo);
+    ASSERT_TRUE(llm.ok()) << llm.error().message;
+    sched::SchedulerConfig cfg;
+    cfg.max_running = kJobs;
+    cfg.max_step_tokens = 256;
+    auto sched = sched::Scheduler::create(**llm, cfg);
+    ASSERT_TRUE(sched.ok()) << sched.error().message;
+    std::vector<sched::JobSpec> jobs;
+    for (int i = 0; i < kJobs; ++i) jobs.push_back(make_rich_job(i, (*sched)->limits()));
+    outs[on_device ? 0 : 1] = run(**sched, jobs);
+  }
+  ASSERT_EQ(outs[0].size(), static_cast<std::size_t>(kJobs));
+  ASSERT_EQ(outs[1].size(), static_cast<std::size_t>(kJobs));
+  int equal = 0;
+  for (const auto& [id, dev] : outs[0]) {
+    const Output& host = outs[1].at(id);
+    EXPECT_EQ(dev.tokens, host.tokens) << "job " << id << " (kind " << (id - 1) % 4 << ")";
+    ASSERT_EQ(dev.logprobs.size(), host.logprobs.size()) << "job " << id;
+    double worst = 0;
+    for (std::size_t k = 0; k < dev.logprobs.size(); ++k)
+      worst = std::max(worst, std::fabs(static_cast<double>(dev.logprobs[k]) - host.logprobs[k]));
+    EXPECT_LE(worst, 1e-5) << "job " << id << ": logprobs differ by " << worst;
+    equal += dev.tokens == host.tokens ? 1 : 0;
+  }
+  std::printf("device sampling: %d of %d jobs' tokens equal to host sampling\n", equal, kJobs);
 }
 
 TEST(CudaBatchInvariance, SmolLM2) {

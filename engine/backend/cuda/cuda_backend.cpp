@@ -10,6 +10,7 @@
 
 #include "engine/backend/cuda/cuda_ops.h"
 #include "engine/backend/cuda/cuda_weights.h"
+#include "engine/backend/cuda/device_sampler.h"
 #include "engine/backend/cuda/step_graphs.h"
 #include "kernels/cuda_context.h"
 
@@ -28,12 +29,14 @@ std::string mib(std::int64_t bytes) {
 class CudaBackend final : public model::Backend {
  public:
   CudaBackend(std::unique_ptr<CudaContext> ctx, std::unique_ptr<CudaOps> ops,
-              const gguf::GgufFile& file, std::int32_t kv_blocks, bool graphs)
+              const gguf::GgufFile& file, std::int32_t kv_blocks, bool graphs, bool gpu_sampling)
       : ctx_(std::move(ctx)),
         weights_(file, *ctx_),
         ops_(std::move(ops)),
+        sampler_(ctx_->ledger()),
         kv_blocks_(kv_blocks),
-        graphs_enabled_(graphs) {}
+        graphs_enabled_(graphs),
+        gpu_sampling_(gpu_sampling) {}
 
   model::Ops& ops() override { return *ops_; }
   model::WeightSource& weights() override { return weights_; }
@@ -62,6 +65,12 @@ class CudaBackend final : public model::Backend {
     shape.logits = logits.data;
     shape.inputs_generation = ops_->step_inputs().generation();
     return graphs_.run(shape, ctx_->stream(), record, [&](bool on) { ops_->set_capturing(on); });
+  }
+  Result<std::vector<Result<sample::SampleResult>>> sample(
+      model::Tensor logits, std::span<const model::SampleRow> rows) override {
+    if (!gpu_sampling_) return Backend::sample(logits, rows);
+    return sampler_.sample(MatrixView{logits.data, logits.rows, logits.cols, logits.stride}, rows,
+                           ctx_->stream());
   }
   std::string describe() const override {
     return ctx_->describe() + ": weights " +
@@ -97,8 +106,10 @@ class CudaBackend final : public model::Backend {
   std::unique_ptr<CudaContext> ctx_;
   CudaWeights weights_;
   std::unique_ptr<CudaOps> ops_;
+  DeviceSampler sampler_;
   std::int32_t kv_blocks_;
   bool graphs_enabled_;
+  bool gpu_sampling_;
   StepGraphs graphs_;
   bool loaded_ = false;
   bool resident_ = false;
@@ -175,7 +186,7 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
                 mib(static_cast<std::int64_t>(mem.total_bytes)), ctx->describe(), mib(weight_bytes),
                 plan.blocks, mib(plan.bytes));
   return std::unique_ptr<model::Backend>(std::make_unique<CudaBackend>(
-      std::move(ctx), std::move(ops), file, plan.blocks, config.cuda_graphs));
+      std::move(ctx), std::move(ops), file, plan.blocks, config.cuda_graphs, config.gpu_sampling));
 }
 
 }  // namespace zinfer::cuda

@@ -259,6 +259,19 @@ class PlanCheckingLlm final : public Llm {
   model::DeviceReport device_report() const override { return inner_.device_report(); }
 
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
+    check(steps);
+    return inner_.forward_batch(steps);
+  }
+  Result<std::vector<StepSample>> forward_sample(
+      std::span<const SeqStep> steps, std::span<const sample::SampleRequest> requests) override {
+    check(steps);
+    return inner_.forward_sample(steps, requests);
+  }
+
+  int batches = 0;
+
+ private:
+  void check(std::span<const SeqStep> steps) {
     ++batches;
     const std::int32_t bs = kv_block_size();
     for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -281,12 +294,8 @@ class PlanCheckingLlm final : public Llm {
         }
       }
     }
-    return inner_.forward_batch(steps);
   }
 
-  int batches = 0;
-
- private:
   Llm& inner_;
 };
 
