@@ -253,6 +253,7 @@ class PlanCheckingLlm final : public Llm {
   explicit PlanCheckingLlm(Llm& inner) : inner_(inner) {}
   const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
   const model::Hparams& hparams() const override { return inner_.hparams(); }
+  const std::vector<std::string>& tensor_types() const override { return inner_.tensor_types(); }
   std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
   std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
   const LlmOptions& options() const override { return inner_.options(); }
