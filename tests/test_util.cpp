@@ -77,14 +77,14 @@ std::string copy_with_gguf_string(const std::string& path, const std::string& ke
     return "";
   }
   bytes.replace(v + 8, len, value);
-  const std::string out = temp_dir() + "/" + out_name;
+  std::string out = temp_dir() + "/" + out_name;
   std::ofstream(out, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return out;
 }
 
 std::string write_synthetic(const model::SyntheticOptions& o, const std::string& file_name) {
-  const std::string path = temp_dir() + "/" + file_name;
+  std::string path = temp_dir() + "/" + file_name;
   auto written = model::write_synthetic_model(o, path);
   if (!written.ok()) {
     ADD_FAILURE() << "writing " << o.preset << " to " << path << ": " << written.error().message;
