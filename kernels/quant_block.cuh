@@ -290,26 +290,7 @@ struct QuantTraits<GgmlType::kQ6_K> {
 };
 
 // Whether the CUDA kernels handle this weight type.
-constexpr bool cuda_weight_type_supported(GgmlType t) {
-  switch (t) {
-    case GgmlType::kF32:
-    case GgmlType::kF16:
-    case GgmlType::kBF16:
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ8_0:
-    case GgmlType::kQ2_K:
-    case GgmlType::kQ3_K:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kQ6_K:
-      return true;
-    default:
-      return false;
-  }
-}
+constexpr bool cuda_weight_type_supported(GgmlType t) { return quant::is_core_weight_type(t); }
 
 // Calls f(std::integral_constant<GgmlType, T>{}) for the runtime type t; returns false
 // (without calling) when t is not supported.

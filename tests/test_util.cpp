@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace zinfer::testing {
 
@@ -25,6 +26,16 @@ std::string models_dir() {
 bool models_required() {
   const char* env = std::getenv("ZINFER_REQUIRE_MODELS");
   return env != nullptr && std::string(env) == "1";
+}
+
+bool running_in_ci() {
+  const char* env = std::getenv("CI");
+  return env != nullptr && std::string(env) == "true";
+}
+
+bool python_client_modules_present() {
+  return std::system("python3 -c 'import msgpack, jsonschema, referencing, zmq' >/dev/null 2>&1") ==
+         0;
 }
 
 std::optional<std::string> find_model(const std::string& file_name) {
@@ -66,10 +77,51 @@ std::string copy_with_gguf_string(const std::string& path, const std::string& ke
     return "";
   }
   bytes.replace(v + 8, len, value);
-  const std::string out = temp_dir() + "/" + out_name;
+  std::string out = temp_dir() + "/" + out_name;
   std::ofstream(out, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return out;
+}
+
+std::string write_synthetic(const model::SyntheticOptions& o, const std::string& file_name) {
+  std::string path = temp_dir() + "/" + file_name;
+  auto written = model::write_synthetic_model(o, path);
+  if (!written.ok()) {
+    ADD_FAILURE() << "writing " << o.preset << " to " << path << ": " << written.error().message;
+    return "";
+  }
+  return path;
+}
+
+std::string write_synthetic(const std::string& preset, quant::GgmlType type,
+                            const std::string& file_name) {
+  model::SyntheticOptions o;
+  o.preset = preset;
+  o.type = type;
+  return write_synthetic(o, file_name);
+}
+
+std::optional<model::SyntheticPlan> synthetic_plan(const std::string& preset) {
+  model::SyntheticOptions o;
+  o.preset = preset;
+  auto plan = model::plan_synthetic_model(o);
+  if (!plan.ok()) {
+    ADD_FAILURE() << "planning " << preset << ": " << plan.error().message;
+    return std::nullopt;
+  }
+  return std::move(*plan);
+}
+
+LlmOptions llm_options(const std::string& path, std::int32_t n_ctx, std::int32_t n_seq_max) {
+  LlmOptions lo;
+  lo.model_path = path;
+  lo.n_ctx = n_ctx;
+  lo.n_seq_max = n_seq_max;
+  return lo;
+}
+
+LlmOptions tiny_llama_options(const std::string& file_name) {
+  return llm_options(write_synthetic("tiny-llama", quant::GgmlType::kQ8_0, file_name), 64, 1);
 }
 
 }  // namespace zinfer::testing

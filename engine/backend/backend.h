@@ -78,15 +78,15 @@ class Backend {
 Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file,
                                                     const BackendConfig& config);
 
-// The CUDA backend (engine/backend/cuda, built into the zinfer_kernels library): weights
+// The CUDA backend (engine/backend/cuda, the zinfer_backend_cuda library): weights
 // uploaded to VRAM still quantized, a paged KV pool sized from free VRAM. kOutOfMemory (with
 // needed and free bytes) when the model and one context of KV cache do not fit;
 // kInvalidDevice when this program was built or linked without the CUDA backend.
 Result<std::unique_ptr<Backend>> create_cuda_backend(const gguf::GgufFile& file,
                                                      const BackendConfig& config);
 
-// The engine library does not depend on CUDA: zinfer_kernels registers the CUDA factory at
-// start-up (engine/backend/cuda/cuda_backend_registration.cpp), create_cuda_backend calls it.
+// The engine library does not depend on CUDA: zinfer_backend_cuda registers the CUDA factory
+// at start-up (engine/backend/cuda/cuda_backend_registration.cpp), create_cuda_backend calls it.
 using BackendFactory = Result<std::unique_ptr<Backend>> (*)(const gguf::GgufFile&,
                                                             const BackendConfig&);
 void register_cuda_backend_factory(BackendFactory factory);

@@ -26,9 +26,9 @@ Result<std::unique_ptr<Backend>> create_cuda_backend(const gguf::GgufFile& file,
   const BackendFactory factory = g_cuda_factory.load();
   if (factory == nullptr) {
 #if defined(ZINFER_HAVE_CUDA)
-    return make_error(
-        ErrorCode::kInvalidDevice,
-        "device 'cuda': the CUDA backend is not linked into this program (link zinfer_kernels)");
+    return make_error(ErrorCode::kInvalidDevice,
+                      "device 'cuda': the CUDA backend is not linked into this program (link "
+                      "zinfer_backend_cuda)");
 #else
     return make_error(ErrorCode::kInvalidDevice,
                       "device 'cuda': this build has no CUDA backend (nvcc not found "

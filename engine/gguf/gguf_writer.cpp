@@ -85,101 +85,70 @@ void put_value(Bytes& b, ValueType type, const MetaValue& v) {
   }
 }
 
-MetaValue scalar(ValueType t) {
+// A scalar of type t holding one of the three payloads (MetaValue keeps u, i and f apart).
+MetaValue unsigned_value(ValueType t, std::uint64_t u) {
   MetaValue v;
   v.type = t;
+  v.u = u;
   return v;
+}
+MetaValue signed_value(ValueType t, std::int64_t i) {
+  MetaValue v;
+  v.type = t;
+  v.i = i;
+  return v;
+}
+MetaValue float_value(ValueType t, double f) {
+  MetaValue v;
+  v.type = t;
+  v.f = f;
+  return v;
+}
+
+template <typename T>
+MetaValue array_of(ValueType elem_type, std::span<const T> v, MetaValue (*make)(T)) {
+  std::vector<MetaValue> e;
+  e.reserve(v.size());
+  for (const T& x : v) e.push_back(make(x));
+  return meta_array(elem_type, std::move(e));
 }
 
 }  // namespace
 
-MetaValue meta_u8(std::uint8_t v) {
-  auto m = scalar(ValueType::kUInt8);
-  m.u = v;
-  return m;
-}
-MetaValue meta_i8(std::int8_t v) {
-  auto m = scalar(ValueType::kInt8);
-  m.i = v;
-  return m;
-}
-MetaValue meta_u16(std::uint16_t v) {
-  auto m = scalar(ValueType::kUInt16);
-  m.u = v;
-  return m;
-}
-MetaValue meta_i16(std::int16_t v) {
-  auto m = scalar(ValueType::kInt16);
-  m.i = v;
-  return m;
-}
-MetaValue meta_u32(std::uint32_t v) {
-  auto m = scalar(ValueType::kUInt32);
-  m.u = v;
-  return m;
-}
-MetaValue meta_i32(std::int32_t v) {
-  auto m = scalar(ValueType::kInt32);
-  m.i = v;
-  return m;
-}
-MetaValue meta_u64(std::uint64_t v) {
-  auto m = scalar(ValueType::kUInt64);
-  m.u = v;
-  return m;
-}
-MetaValue meta_i64(std::int64_t v) {
-  auto m = scalar(ValueType::kInt64);
-  m.i = v;
-  return m;
-}
-MetaValue meta_f32(float v) {
-  auto m = scalar(ValueType::kFloat32);
-  m.f = v;
-  return m;
-}
-MetaValue meta_f64(double v) {
-  auto m = scalar(ValueType::kFloat64);
-  m.f = v;
-  return m;
-}
-MetaValue meta_bool(bool v) {
-  auto m = scalar(ValueType::kBool);
-  m.u = v ? 1 : 0;
-  return m;
-}
+MetaValue meta_u8(std::uint8_t v) { return unsigned_value(ValueType::kUInt8, v); }
+MetaValue meta_i8(std::int8_t v) { return signed_value(ValueType::kInt8, v); }
+MetaValue meta_u16(std::uint16_t v) { return unsigned_value(ValueType::kUInt16, v); }
+MetaValue meta_i16(std::int16_t v) { return signed_value(ValueType::kInt16, v); }
+MetaValue meta_u32(std::uint32_t v) { return unsigned_value(ValueType::kUInt32, v); }
+MetaValue meta_i32(std::int32_t v) { return signed_value(ValueType::kInt32, v); }
+MetaValue meta_u64(std::uint64_t v) { return unsigned_value(ValueType::kUInt64, v); }
+MetaValue meta_i64(std::int64_t v) { return signed_value(ValueType::kInt64, v); }
+MetaValue meta_f32(float v) { return float_value(ValueType::kFloat32, v); }
+MetaValue meta_f64(double v) { return float_value(ValueType::kFloat64, v); }
+MetaValue meta_bool(bool v) { return unsigned_value(ValueType::kBool, v ? 1 : 0); }
 MetaValue meta_string(std::string v) {
-  auto m = scalar(ValueType::kString);
+  MetaValue m;
+  m.type = ValueType::kString;
   m.s = std::move(v);
   return m;
 }
 
 MetaValue meta_array(ValueType elem_type, std::vector<MetaValue> elems) {
-  auto m = scalar(ValueType::kArray);
+  MetaValue m;
+  m.type = ValueType::kArray;
   m.elem_type = elem_type;
   m.arr = std::move(elems);
   return m;
 }
 
 MetaValue meta_string_array(std::span<const std::string> v) {
-  std::vector<MetaValue> e;
-  e.reserve(v.size());
-  for (const auto& s : v) e.push_back(meta_string(s));
-  return meta_array(ValueType::kString, std::move(e));
+  return array_of<std::string>(ValueType::kString, v, &meta_string);
 }
-
 MetaValue meta_i32_array(std::span<const std::int32_t> v) {
-  std::vector<MetaValue> e;
-  e.reserve(v.size());
-  for (auto x : v) e.push_back(meta_i32(x));
-  return meta_array(ValueType::kInt32, std::move(e));
+  return array_of<std::int32_t>(ValueType::kInt32, v, &meta_i32);
 }
-
 MetaValue meta_f32_array(std::span<const float> v) {
-  std::vector<MetaValue> e;
-  e.reserve(v.size());
-  for (auto x : v) e.push_back(meta_f32(x));
-  return meta_array(ValueType::kFloat32, std::move(e));
+  return array_of<float>(ValueType::kFloat32, v, &meta_f32);
 }
 
 GgufWriter::~GgufWriter() {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/architecture.h"
+#include "engine/model/arch_blocks.h"
 
 namespace zinfer::model {
 namespace {
@@ -49,10 +49,7 @@ class Gemma3 final : public Architecture {
   Status load(WeightSource& ws) {
     const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv(), ff = hp_.n_ff;
     const std::int64_t hd = hp_.head_dim;
-    ZINFER_ASSIGN_OR_RETURN(tok_embd_, ws.get("token_embd.weight", d, hp_.n_vocab));
-    ZINFER_ASSIGN_OR_RETURN(out_norm_, ws.get("output_norm.weight", d, 1));
-    ZINFER_ASSIGN_OR_RETURN(output_, ws.get_optional("output.weight", d, hp_.n_vocab));
-    if (!output_.present()) output_ = tok_embd_;
+    ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
     layers_.resize(static_cast<std::size_t>(hp_.n_layer));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
@@ -96,14 +93,16 @@ class Gemma3 final : public Architecture {
     const Tensor q_heads = q.split_rows(hp_.head_dim);
     const Tensor k_heads = k.split_rows(hp_.head_dim);
 
-    RopeParams rope_global{hp_.n_head,      hp_.head_dim,  hp_.n_rot,
-                           RopeType::kNeox, hp_.rope_base, hp_.rope_freq_scale};
-    RopeParams rope_local = rope_global;
-    rope_local.base = kLocalRopeBase;
-    rope_local.freq_scale = 1.0f;
-    AttnParams ap{0, hp_.n_head, hp_.n_head_kv, hp_.head_dim, attn_scale_, 0, 0.0f};
+    AttentionParams attn_global = attention_params(hp_, RopeType::kNeox);
+    attn_global.attn.scale = attn_scale_;
+    AttentionParams attn_local = attn_global;
+    for (RopeParams* r : {&attn_local.rope_q, &attn_local.rope_k}) {
+      r->base = kLocalRopeBase;
+      r->freq_scale = 1.0f;
+    }
+    attn_local.attn.window = hp_.sliding_window;
 
-    ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
+    ZINFER_RETURN_IF_ERROR(ops.embed(x, io_.tok_embd, batch.tokens));
     ZINFER_RETURN_IF_ERROR(ops.scale(x, std::sqrt(static_cast<float>(d))));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const Gemma3Layer& L = layers_[static_cast<std::size_t>(il)];
@@ -114,14 +113,11 @@ class Gemma3 final : public Architecture {
       ZINFER_RETURN_IF_ERROR(ops.matmul(v, h, L.wv));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(q_heads, q_heads, L.q_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(k_heads, k_heads, L.k_norm, hp_.norm_eps));
-      RopeParams rq = L.global ? rope_global : rope_local;
-      RopeParams rk = rq;
-      rk.n_head = hp_.n_head_kv;
-      ZINFER_RETURN_IF_ERROR(ops.rope(q, rq, batch));
-      ZINFER_RETURN_IF_ERROR(ops.rope(k, rk, batch));
-      ap.layer = il;
-      ap.window = L.global ? 0 : hp_.sliding_window;
-      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
+      AttentionParams& ap = L.global ? attn_global : attn_local;
+      ZINFER_RETURN_IF_ERROR(ops.rope(q, ap.rope_q, batch));
+      ZINFER_RETURN_IF_ERROR(ops.rope(k, ap.rope_k, batch));
+      ap.attn.layer = il;
+      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
       ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, h, L.post_attn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
@@ -134,11 +130,7 @@ class Gemma3 final : public Architecture {
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, h, L.post_ffn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
     }
-    const auto n_out = static_cast<std::int64_t>(logit_rows.size());
-    Tensor last = ops.alloc(n_out, d);
-    ZINFER_RETURN_IF_ERROR(ops.gather_rows(last, x, logit_rows));
-    ZINFER_RETURN_IF_ERROR(ops.rms_norm(last, last, out_norm_, hp_.norm_eps));
-    ZINFER_RETURN_IF_ERROR(ops.matmul(logits, last, output_));
+    ZINFER_RETURN_IF_ERROR(rms_norm_logits(ops, hp_, io_, x, logit_rows, logits));
     if (hp_.final_logit_softcap > 0.0f)
       ZINFER_RETURN_IF_ERROR(ops.softcap(logits, hp_.final_logit_softcap));
     return ok_status();
@@ -147,18 +139,14 @@ class Gemma3 final : public Architecture {
  private:
   Hparams hp_;
   float attn_scale_ = 1.0f;
-  Weight tok_embd_;  // [n_vocab][n_embd]
-  Weight out_norm_;  // [n_embd]
-  Weight output_;    // [n_vocab][n_embd] (tok_embd_ when tied, as in every Gemma 3)
+  EmbeddingAndOutput io_;  // output tied to the embedding, as in every Gemma 3
   std::vector<Gemma3Layer> layers_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Architecture>> create_gemma3(const Hparams& hp, WeightSource& weights) {
-  auto model = std::make_unique<Gemma3>(hp);
-  ZINFER_RETURN_IF_ERROR(model->load(weights));
-  return std::unique_ptr<Architecture>(std::move(model));
+  return load_architecture<Gemma3>(weights, hp);
 }
 
 }  // namespace zinfer::model

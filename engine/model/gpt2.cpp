@@ -3,12 +3,11 @@
 // bias) → +x] → [LayerNorm → up (bias) → GELU (tanh) → down (bias) → +x] → LayerNorm →
 // output (llama.cpp's converter writes a copy of the embedding as output.weight; a file
 // without it ties the two).
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/model/architecture.h"
+#include "engine/model/arch_blocks.h"
 
 namespace zinfer::model {
 namespace {
@@ -32,12 +31,9 @@ class Gpt2 final : public Architecture {
 
   Status load(WeightSource& ws) {
     const std::int64_t d = hp_.n_embd, ff = hp_.n_ff;
-    ZINFER_ASSIGN_OR_RETURN(tok_embd_, ws.get("token_embd.weight", d, hp_.n_vocab));
+    ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
     ZINFER_ASSIGN_OR_RETURN(pos_embd_, ws.get("position_embd.weight", d, hp_.n_ctx_train));
-    ZINFER_ASSIGN_OR_RETURN(out_norm_, ws.get("output_norm.weight", d, 1));
     ZINFER_ASSIGN_OR_RETURN(out_norm_b_, ws.get("output_norm.bias", d, 1));
-    ZINFER_ASSIGN_OR_RETURN(output_, ws.get_optional("output.weight", d, hp_.n_vocab));
-    if (!output_.present()) output_ = tok_embd_;
     layers_.resize(static_cast<std::size_t>(hp_.n_layer));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
@@ -70,13 +66,11 @@ class Gpt2 final : public Architecture {
     const Tensor v = qkv.cols_slice(2 * d, d);
     Tensor attn = ops.alloc(n, d);
     Tensor up = ops.alloc(n, hp_.n_ff);
-    const AttnParams ap_base{
-        0, hp_.n_head, hp_.n_head, hp_.head_dim, 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
-        0, 0.0f};
+    AttnParams ap = attention_params(hp_, RopeType::kNorm).attn;  // no RoPE: learned positions
 
     // Position rows come from the same table lookup as tokens; positions past the
     // trained context are rejected by embed (the table has n_ctx_train rows).
-    ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
+    ZINFER_RETURN_IF_ERROR(ops.embed(x, io_.tok_embd, batch.tokens));
     ZINFER_RETURN_IF_ERROR(ops.embed(h, pos_embd_, batch.positions));
     ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
@@ -84,7 +78,6 @@ class Gpt2 final : public Architecture {
       ZINFER_RETURN_IF_ERROR(ops.layer_norm(h, x, L.attn_norm, L.attn_norm_b, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.matmul(qkv, h, L.wqkv));
       ZINFER_RETURN_IF_ERROR(ops.add_bias(qkv, L.bqkv));
-      AttnParams ap = ap_base;
       ap.layer = il;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
       ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
@@ -102,16 +95,15 @@ class Gpt2 final : public Architecture {
     Tensor last = ops.alloc(n_out, d);
     ZINFER_RETURN_IF_ERROR(ops.gather_rows(last, x, logit_rows));
     Tensor normed = ops.alloc(n_out, d);
-    ZINFER_RETURN_IF_ERROR(ops.layer_norm(normed, last, out_norm_, out_norm_b_, hp_.norm_eps));
-    return ops.matmul(logits, normed, output_);
+    ZINFER_RETURN_IF_ERROR(ops.layer_norm(normed, last, io_.out_norm, out_norm_b_, hp_.norm_eps));
+    return ops.matmul(logits, normed, io_.output);
   }
 
  private:
   Hparams hp_;
-  Weight tok_embd_;               // [n_vocab][n_embd]
-  Weight pos_embd_;               // [n_ctx_train][n_embd]
-  Weight out_norm_, out_norm_b_;  // [n_embd]
-  Weight output_;                 // [n_vocab][n_embd]
+  EmbeddingAndOutput io_;
+  Weight pos_embd_;    // [n_ctx_train][n_embd]
+  Weight out_norm_b_;  // [n_embd], the bias of the final LayerNorm
   std::vector<Gpt2Layer> layers_;
 };
 
@@ -123,9 +115,7 @@ Result<std::unique_ptr<Architecture>> create_gpt2(const Hparams& hp, WeightSourc
                       "gpt2: attention.head_count_kv and attention.key_length must describe plain "
                       "multi-head attention over embedding_length");
   }
-  auto model = std::make_unique<Gpt2>(hp);
-  ZINFER_RETURN_IF_ERROR(model->load(weights));
-  return std::unique_ptr<Architecture>(std::move(model));
+  return load_architecture<Gpt2>(weights, hp);
 }
 
 }  // namespace zinfer::model

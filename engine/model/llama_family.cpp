@@ -3,9 +3,10 @@
 // and Mistral share this graph; Qwen2 reuses it with QKV biases and NeoX RoPE.
 #include "engine/model/llama_family.h"
 
-#include <cmath>
 #include <string>
 #include <vector>
+
+#include "engine/model/arch_blocks.h"
 
 namespace zinfer::model {
 namespace {
@@ -29,10 +30,7 @@ class Llama final : public Architecture {
 
   Status load(WeightSource& ws) {
     const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv(), ff = hp_.n_ff;
-    ZINFER_ASSIGN_OR_RETURN(tok_embd_, ws.get("token_embd.weight", d, hp_.n_vocab));
-    ZINFER_ASSIGN_OR_RETURN(out_norm_, ws.get("output_norm.weight", d, 1));
-    ZINFER_ASSIGN_OR_RETURN(output_, ws.get_optional("output.weight", d, hp_.n_vocab));
-    if (!output_.present()) output_ = tok_embd_;  // tied embeddings
+    ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
     layers_.resize(static_cast<std::size_t>(hp_.n_layer));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
@@ -64,48 +62,31 @@ class Llama final : public Architecture {
     Tensor attn = ops.alloc(n, dq);
     Tensor gate = ops.alloc(n, hp_.n_ff);
 
-    const RopeParams rq{hp_.n_head,         hp_.head_dim,  hp_.n_rot,
-                        variant_.rope_type, hp_.rope_base, hp_.rope_freq_scale};
-    RopeParams rk = rq;
-    rk.n_head = hp_.n_head_kv;
-    AttnParams ap{0,
-                  hp_.n_head,
-                  hp_.n_head_kv,
-                  hp_.head_dim,
-                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
-                  0,
-                  0.0f};
+    AttentionParams ap = attention_params(hp_, variant_.rope_type);
 
-    ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
+    ZINFER_RETURN_IF_ERROR(ops.embed(x, io_.tok_embd, batch.tokens));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const LlamaLayer& L = layers_[static_cast<std::size_t>(il)];
       // Attention block: q, k, v from the normed input (one fused op), attention over the
       // cache, output projection added into the residual stream.
       const QkvWeights qkv{L.wq, L.wk, L.wv, L.bq, L.bk, L.bv};
-      ZINFER_RETURN_IF_ERROR(
-          ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv, rq, rk, batch));
-      ap.layer = il;
-      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
+      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv,
+                                               ap.rope_q, ap.rope_k, batch));
+      ap.attn.layer = il;
+      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
       ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.wo));
       // Feed-forward block: SwiGLU of the normed input, down projection into the residual.
       ZINFER_RETURN_IF_ERROR(ops.norm_gated_matmul(gate, x, L.ffn_norm, hp_.norm_eps, L.w_gate,
                                                    L.w_up, GatedActivation::kSilu));
       ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, gate, L.w_down));
     }
-    const auto n_out = static_cast<std::int64_t>(logit_rows.size());
-    Tensor last = ops.alloc(n_out, d);
-    ZINFER_RETURN_IF_ERROR(ops.gather_rows(last, x, logit_rows));
-    Tensor normed = ops.alloc(n_out, d);
-    ZINFER_RETURN_IF_ERROR(ops.rms_norm(normed, last, out_norm_, hp_.norm_eps));
-    return ops.matmul(logits, normed, output_);
+    return rms_norm_logits(ops, hp_, io_, x, logit_rows, logits);
   }
 
  private:
   Hparams hp_;
   LlamaVariant variant_;
-  Weight tok_embd_;  // [n_vocab][n_embd]
-  Weight out_norm_;  // [n_embd]
-  Weight output_;    // [n_vocab][n_embd] (tok_embd_ when tied)
+  EmbeddingAndOutput io_;
   std::vector<LlamaLayer> layers_;
 };
 
@@ -113,9 +94,7 @@ class Llama final : public Architecture {
 
 Result<std::unique_ptr<Architecture>> create_llama_family(const Hparams& hp, WeightSource& weights,
                                                           const LlamaVariant& variant) {
-  auto model = std::make_unique<Llama>(hp, variant);
-  ZINFER_RETURN_IF_ERROR(model->load(weights));
-  return std::unique_ptr<Architecture>(std::move(model));
+  return load_architecture<Llama>(weights, hp, variant);
 }
 
 Result<std::unique_ptr<Architecture>> create_llama(const Hparams& hp, WeightSource& weights) {

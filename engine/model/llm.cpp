@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "engine/backend/backend.h"
+#include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
+#include "engine/quant/ggml_type.h"
 
 namespace zinfer {
 namespace {
@@ -46,6 +49,9 @@ class LlmImpl final : public Llm {
     ZINFER_ASSIGN_OR_RETURN(file_, gguf::GgufFile::open(opt.model_path));
     ZINFER_ASSIGN_OR_RETURN(hp_, model::read_hparams(*file_));
     ZINFER_ASSIGN_OR_RETURN(tok_, tok::Tokenizer::from_gguf(*file_, {opt.tokenizer_pre}));
+    std::set<std::string> types;
+    for (const auto& t : file_->tensors()) types.insert(std::string(quant::type_name(t.type)));
+    tensor_types_.assign(types.begin(), types.end());
     if (tok_->vocab_size() > hp_.n_vocab) {
       return make_error(ErrorCode::kModelLoadFailed,
                         "tokenizer has " + std::to_string(tok_->vocab_size()) +
@@ -108,6 +114,7 @@ class LlmImpl final : public Llm {
 
   const tok::Tokenizer& tokenizer() const override { return *tok_; }
   const model::Hparams& hparams() const override { return hp_; }
+  const std::vector<std::string>& tensor_types() const override { return tensor_types_; }
   const LlmOptions& options() const override { return opt_; }
 
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
@@ -155,6 +162,7 @@ class LlmImpl final : public Llm {
   LlmOptions opt_;
   std::unique_ptr<gguf::GgufFile> file_;
   model::Hparams hp_;
+  std::vector<std::string> tensor_types_;  // sorted, each once
   std::unique_ptr<tok::Tokenizer> tok_;
   std::unique_ptr<model::Backend> backend_;
   std::unique_ptr<model::Architecture> arch_;

@@ -66,6 +66,9 @@ class Llm {
 
   virtual const tok::Tokenizer& tokenizer() const = 0;
   virtual const model::Hparams& hparams() const = 0;
+  // The GGUF type names of the model's tensors, each once, sorted ({"F32", "Q4_K", "Q6_K"}):
+  // read from the tensor table at load, so callers (health replies) never reopen the file.
+  virtual const std::vector<std::string>& tensor_types() const = 0;
 
   // One forward pass over the planned steps of several sequences (continuous batching);
   // stores their new tokens' KV in the given blocks. Returns, per step, the logits:

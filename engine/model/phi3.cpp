@@ -7,12 +7,11 @@
 // disables Phi SWA (ggml-org/llama.cpp#13676) and we follow it; prompts shorter than the
 // window are unaffected either way. LongRoPE files (rope_factors_long/short, the 128k
 // models) are rejected rather than run without their factors.
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/model/architecture.h"
+#include "engine/model/arch_blocks.h"
 
 namespace zinfer::model {
 namespace {
@@ -39,10 +38,7 @@ class Phi3 final : public Architecture {
           ErrorCode::kModelLoadFailed,
           "tensor 'rope_factors_long.weight': LongRoPE (Phi-3 128k) is not supported");
     }
-    ZINFER_ASSIGN_OR_RETURN(tok_embd_, ws.get("token_embd.weight", d, hp_.n_vocab));
-    ZINFER_ASSIGN_OR_RETURN(out_norm_, ws.get("output_norm.weight", d, 1));
-    ZINFER_ASSIGN_OR_RETURN(output_, ws.get_optional("output.weight", d, hp_.n_vocab));
-    if (!output_.present()) output_ = tok_embd_;
+    ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
     layers_.resize(static_cast<std::size_t>(hp_.n_layer));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const std::string p = "blk." + std::to_string(il) + ".";
@@ -73,27 +69,17 @@ class Phi3 final : public Architecture {
     const Tensor up = gate_up.cols_slice(ff, ff);
     Tensor act = ops.alloc(n, ff);
 
-    const RopeParams rq{hp_.n_head,      hp_.head_dim,  hp_.n_rot,
-                        RopeType::kNeox, hp_.rope_base, hp_.rope_freq_scale};
-    RopeParams rk = rq;
-    rk.n_head = hp_.n_head_kv;
-    AttnParams ap{0,
-                  hp_.n_head,
-                  hp_.n_head_kv,
-                  hp_.head_dim,
-                  1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
-                  0,
-                  0.0f};
+    AttentionParams ap = attention_params(hp_, RopeType::kNeox);
 
-    ZINFER_RETURN_IF_ERROR(ops.embed(x, tok_embd_, batch.tokens));
+    ZINFER_RETURN_IF_ERROR(ops.embed(x, io_.tok_embd, batch.tokens));
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const Phi3Layer& L = layers_[static_cast<std::size_t>(il)];
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.attn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.matmul(qkv, h, L.wqkv));
-      ZINFER_RETURN_IF_ERROR(ops.rope(q, rq, batch));
-      ZINFER_RETURN_IF_ERROR(ops.rope(k, rk, batch));
-      ap.layer = il;
-      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap, batch));
+      ZINFER_RETURN_IF_ERROR(ops.rope(q, ap.rope_q, batch));
+      ZINFER_RETURN_IF_ERROR(ops.rope(k, ap.rope_k, batch));
+      ap.attn.layer = il;
+      ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
       ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.ffn_norm, hp_.norm_eps));
@@ -102,27 +88,19 @@ class Phi3 final : public Architecture {
       ZINFER_RETURN_IF_ERROR(ops.matmul(h, act, L.w_down));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
     }
-    const auto n_out = static_cast<std::int64_t>(logit_rows.size());
-    Tensor last = ops.alloc(n_out, d);
-    ZINFER_RETURN_IF_ERROR(ops.gather_rows(last, x, logit_rows));
-    ZINFER_RETURN_IF_ERROR(ops.rms_norm(last, last, out_norm_, hp_.norm_eps));
-    return ops.matmul(logits, last, output_);
+    return rms_norm_logits(ops, hp_, io_, x, logit_rows, logits);
   }
 
  private:
   Hparams hp_;
-  Weight tok_embd_;  // [n_vocab][n_embd]
-  Weight out_norm_;  // [n_embd]
-  Weight output_;    // [n_vocab][n_embd]
+  EmbeddingAndOutput io_;
   std::vector<Phi3Layer> layers_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Architecture>> create_phi3(const Hparams& hp, WeightSource& weights) {
-  auto model = std::make_unique<Phi3>(hp);
-  ZINFER_RETURN_IF_ERROR(model->load(weights));
-  return std::unique_ptr<Architecture>(std::move(model));
+  return load_architecture<Phi3>(weights, hp);
 }
 
 }  // namespace zinfer::model

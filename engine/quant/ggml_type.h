@@ -37,6 +37,30 @@ struct TypeTraits {
   GgmlType vec_dot_type;    // activation format used for dot products with this type
 };
 
+// The float types and llama.cpp's legacy and K-quant weight formats (Q4_0 … Q6_K): the
+// weight types that the synthetic writer quantizes and the CUDA kernels read. The CPU
+// backend reads more (MXFP4: TypeTraits::weight_type); Q8_1 and Q8_K are activation formats.
+constexpr bool is_core_weight_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::kF32:
+    case GgmlType::kF16:
+    case GgmlType::kBF16:
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ8_0:
+    case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Traits of a raw ggml type id read from a file; nullopt for ids we do not know.
 std::optional<TypeTraits> type_traits(std::uint32_t raw_type);
 const TypeTraits& traits(GgmlType type);

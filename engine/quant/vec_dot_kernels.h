@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdint>
 
+#include "engine/quant/block_types.h"
+#include "engine/quant/fp16.h"
+
 namespace zinfer::quant::detail {
 
 // Dot product of one weight row (n elements) with one activation row already in the
@@ -73,6 +76,17 @@ inline void lane_dots_32(const std::int8_t* a, const std::int8_t* b, std::int32_
     for (int k = 0; k < 4; ++k) s += static_cast<std::int32_t>(a[4 * l + k]) * b[4 * l + k];
     lane[l] = s;
   }
+}
+
+// sumf + d·Σ w·a over one MXFP4 block and its Q8_0 activation block, summed in integers and
+// added with one fma: the scalar tail (an odd last block) of both MXFP4 kernels, as in ggml.
+inline float mxfp4_block_fma(const BlockMXFP4& x, const BlockQ8_0& y, float sumf) {
+  std::int32_t s = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    s += y.qs[j] * kMxfp4Values[x.qs[j] & 0x0f];
+    s += y.qs[j + kQK / 2] * kMxfp4Values[x.qs[j] >> 4];
+  }
+  return std::fma(fp16_to_f32(y.d) * e8m0_to_f32_half(x.e), static_cast<float>(s), sumf);
 }
 
 }  // namespace zinfer::quant::detail

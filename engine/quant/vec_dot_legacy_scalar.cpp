@@ -125,14 +125,7 @@ float dot_mxfp4_scalar(std::int64_t n, const void* w, const void* a) {
   Lanes8 sum;
   for (int l = 0; l < 8; ++l) sum.v[l] = acc[0].v[l] + acc[1].v[l];
   float sumf = sum.hsum();
-  for (; i < nb; ++i) {
-    std::int32_t s = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      s += y[i].qs[j] * kMxfp4Values[x[i].qs[j] & 0x0f];
-      s += y[i].qs[j + kQK / 2] * kMxfp4Values[x[i].qs[j] >> 4];
-    }
-    sumf = std::fma(fp16_to_f32(y[i].d) * e8m0_to_f32_half(x[i].e), static_cast<float>(s), sumf);
-  }
+  for (; i < nb; ++i) sumf = mxfp4_block_fma(x[i], y[i], sumf);
   return sumf;
 }
 

@@ -100,26 +100,7 @@ void write_metadata(const SyntheticPlan& plan, const SyntheticOptions& o,
 
 }  // namespace
 
-bool synthetic_type_supported(GgmlType type) {
-  switch (type) {
-    case GgmlType::kF32:
-    case GgmlType::kF16:
-    case GgmlType::kBF16:
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ8_0:
-    case GgmlType::kQ2_K:
-    case GgmlType::kQ3_K:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kQ6_K:
-      return true;
-    default:
-      return false;
-  }
-}
+bool synthetic_type_supported(GgmlType type) { return quant::is_core_weight_type(type); }
 
 GgmlType fallback_type(GgmlType requested, std::int64_t ne0) {
   if (ne0 % quant::traits(requested).block_size == 0) return requested;

@@ -54,8 +54,8 @@ std::vector<std::string> utf8_chars(std::string_view s) {
 }
 
 // Words as SentencePiece sees them: whitespace becomes ▁ at the start of the next word.
-std::map<std::vector<std::string>, std::int64_t> spm_words() {
-  std::map<std::vector<std::string>, std::int64_t> words;
+WordCounts spm_words() {
+  WordCounts words;
   const std::string_view text = synthetic_training_text();
   std::size_t i = 0;
   while (i < text.size()) {
@@ -85,33 +85,10 @@ std::vector<std::string> learn_pieces(std::size_t max_pieces) {
   std::vector<std::string> pieces;
   std::set<std::string> known(chars.begin(), chars.end());
   while (pieces.size() < max_pieces) {
-    std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
-    for (const auto& [symbols, count] : words) {
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
-        pairs[{symbols[i], symbols[i + 1]}] += count;
-    }
-    if (pairs.empty()) break;
-    auto best = pairs.begin();
-    for (auto it = pairs.begin(); it != pairs.end(); ++it) {
-      if (it->second > best->second) best = it;
-    }
-    const auto [left, right] = best->first;
-    const std::string merged = left + right;
+    const auto pair = merge_most_frequent_pair(words);
+    if (!pair) break;
+    const std::string merged = pair->first + pair->second;
     if (known.insert(merged).second) pieces.push_back(merged);
-    std::map<std::vector<std::string>, std::int64_t> next;
-    for (const auto& [symbols, count] : words) {
-      std::vector<std::string> out;
-      for (std::size_t i = 0; i < symbols.size(); ++i) {
-        if (i + 1 < symbols.size() && symbols[i] == left && symbols[i + 1] == right) {
-          out.push_back(merged);
-          ++i;
-        } else {
-          out.push_back(symbols[i]);
-        }
-      }
-      next[out] += count;
-    }
-    words = std::move(next);
   }
   return pieces;
 }

@@ -92,8 +92,8 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 }
 
 // Splits the text like a GPT-2 pre-tokenizer would for letters: " word" keeps its space.
-std::map<std::vector<std::string>, std::int64_t> training_words() {
-  std::map<std::vector<std::string>, std::int64_t> words;
+WordCounts training_words() {
+  WordCounts words;
   const std::string_view text = kTrainingText;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -117,6 +117,35 @@ std::map<std::vector<std::string>, std::int64_t> training_words() {
 }  // namespace
 
 std::string_view synthetic_training_text() { return kTrainingText; }
+
+std::optional<std::pair<std::string, std::string>> merge_most_frequent_pair(WordCounts& words) {
+  std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
+  for (const auto& [symbols, count] : words) {
+    for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
+      pairs[{symbols[i], symbols[i + 1]}] += count;
+  }
+  if (pairs.empty()) return std::nullopt;
+  auto best = pairs.begin();  // map order makes the tie-break the pair's text
+  for (auto it = pairs.begin(); it != pairs.end(); ++it) {
+    if (it->second > best->second) best = it;
+  }
+  const auto& [left, right] = best->first;
+  WordCounts next;
+  for (const auto& [symbols, count] : words) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+      if (i + 1 < symbols.size() && symbols[i] == left && symbols[i + 1] == right) {
+        out.push_back(left + right);
+        ++i;
+      } else {
+        out.push_back(symbols[i]);
+      }
+    }
+    if (out.size() > 1) next[out] += count;  // a single symbol has no pair left to merge
+  }
+  words = std::move(next);
+  return best->first;
+}
 
 std::string byte_token_text(std::uint8_t b) {
   static const std::array<std::uint32_t, 256> cp = byte_code_points(nullptr);
@@ -168,38 +197,15 @@ Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vo
   const std::size_t n_learnt_max = static_cast<std::size_t>(n_vocab - n_fixed);
   std::size_t n_learnt = 0;
   while (n_learnt < n_learnt_max) {
-    std::map<std::pair<std::string, std::string>, std::int64_t> pairs;
-    for (const auto& [symbols, count] : words) {
-      for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
-        pairs[{symbols[i], symbols[i + 1]}] += count;
-    }
-    if (pairs.empty()) break;
-    auto best = pairs.begin();  // map order makes the tie-break the pair's text
-    for (auto it = pairs.begin(); it != pairs.end(); ++it) {
-      if (it->second > best->second) best = it;
-    }
-    const auto [left, right] = best->first;
-    const std::string merged = left + right;
-    v.merges.push_back(left + " " + right);
+    const auto pair = merge_most_frequent_pair(words);
+    if (!pair) break;
+    const std::string merged = pair->first + pair->second;
+    v.merges.push_back(pair->first + " " + pair->second);
     if (known.insert(merged).second) {
       v.tokens.push_back(merged);
       v.token_types.push_back(kTypeNormal);
       ++n_learnt;
     }
-    std::map<std::vector<std::string>, std::int64_t> next;
-    for (const auto& [symbols, count] : words) {
-      std::vector<std::string> out;
-      for (std::size_t i = 0; i < symbols.size(); ++i) {
-        if (i + 1 < symbols.size() && symbols[i] == left && symbols[i + 1] == right) {
-          out.push_back(merged);
-          ++i;
-        } else {
-          out.push_back(symbols[i]);
-        }
-      }
-      if (out.size() > 1) next[out] += count;
-    }
-    words = std::move(next);
   }
 
   // GPT-2's <|endoftext|> is its last id (50256), after everything learnt.

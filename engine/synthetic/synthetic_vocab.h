@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -54,5 +56,12 @@ Result<SyntheticVocab> build_spm_vocab(VocabStyle style, std::int32_t n_vocab);
 std::string byte_token_text(std::uint8_t b);
 // The English text every synthetic vocabulary is learnt from.
 std::string_view synthetic_training_text();
+
+// Training words (each a sequence of symbols) with their counts.
+using WordCounts = std::map<std::vector<std::string>, std::int64_t>;
+// One step of BPE training, as both vocabulary styles learn: the most frequent pair of adjacent
+// symbols (ties: the first pair in text order) is merged wherever it occurs. Returns the pair,
+// or nullopt when no word has two symbols left.
+std::optional<std::pair<std::string, std::string>> merge_most_frequent_pair(WordCounts& words);
 
 }  // namespace zinfer::model

@@ -82,10 +82,7 @@ int parse_byte_token(std::string_view text) {
   if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
   int v = 0;
   for (char c : text.substr(3, 2)) {
-    const int d = (c >= '0' && c <= '9')   ? c - '0'
-                  : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                  : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                           : -1;
+    const int d = hex_digit_value(c);
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -118,19 +115,11 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::from_gguf(const gguf::GgufFi
   }
   ZINFER_ASSIGN_OR_RETURN(spec.special, SpecialTokenKeys::from_gguf(file));
   ZINFER_ASSIGN_OR_RETURN(spec.chat_template, file.get_string_or("tokenizer.chat_template", ""));
-
-  std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());
-  t->vocab_ = std::move(vocab);
-  ZINFER_RETURN_IF_ERROR(t->init(spec));
-  return t;
+  return build<BpeTokenizer>(std::move(vocab), spec);
 }
 
 Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(BpeSpec spec) {
-  std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());
-  ZINFER_ASSIGN_OR_RETURN(t->vocab_,
-                          Vocab::from_tokens(std::move(spec.tokens), std::move(spec.types)));
-  ZINFER_RETURN_IF_ERROR(t->init(spec));
-  return t;
+  return build<BpeTokenizer>(std::move(spec));
 }
 
 Status BpeTokenizer::init(const BpeSpec& spec) {
@@ -162,12 +151,7 @@ Status BpeTokenizer::init(const BpeSpec& spec) {
                  pre_name);
     specials.add_bos = true;
   }
-  bos_id_ = specials.bos;
-  eos_id_ = specials.eos;
-  add_bos_ = specials.add_bos;
-  add_eos_ = specials.add_eos;
-  eog_ids_ = std::move(specials.eog);
-  chat_template_ = spec.chat_template;
+  set_specials(std::move(specials), spec.chat_template);
 
   ZINFER_RETURN_IF_ERROR(build_merges(spec.merges));
   for (int b = 0; b < 256; ++b) {
@@ -260,15 +244,6 @@ const BpeTokenizer::MergeInfo* BpeTokenizer::find_merge(std::int32_t left,
     if (k == kEmptyKey) return nullptr;
     slot = (slot + 1) & merge_mask_;
   }
-}
-
-TokenType BpeTokenizer::token_type(std::int32_t id) const {
-  return vocab_.valid_id(id) ? vocab_.type(id) : TokenType::kUndefined;
-}
-
-const std::string& BpeTokenizer::token_text(std::int32_t id) const {
-  static const std::string kEmpty;
-  return vocab_.valid_id(id) ? vocab_.text(id) : kEmpty;
 }
 
 std::string BpeTokenizer::token_to_piece(std::int32_t id, bool render_special) const {

@@ -31,7 +31,7 @@ struct BpeSpec {
   std::string chat_template;        // tokenizer.chat_template
 };
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public VocabTokenizer {
  public:
   // pre_override, when set, replaces the file's tokenizer.ggml.pre.
   static Result<std::unique_ptr<BpeTokenizer>> from_gguf(const gguf::GgufFile& file,
@@ -41,14 +41,11 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<std::int32_t> encode(std::string_view text, bool add_special,
                                    bool parse_special) const override;
   std::string token_to_piece(std::int32_t id, bool render_special) const override;
-  std::int32_t vocab_size() const override { return vocab_.size(); }
-  TokenType token_type(std::int32_t id) const override;
-  const std::string& token_text(std::int32_t id) const override;
 
   const PreTokenizer& pre_tokenizer() const { return pre_; }
-  const Vocab& vocab() const { return vocab_; }
 
  private:
+  friend class VocabTokenizer;  // build()
   // Merge of two adjacent symbols (ids; ids >= vocab size name merge results that are not
   // vocab tokens, see extra_texts_).
   struct MergeInfo {
@@ -69,7 +66,6 @@ class BpeTokenizer final : public Tokenizer {
   // Byte-level text of a symbol id (vocab token or interned merge result).
   const std::string& symbol_text(std::int32_t id) const;
 
-  Vocab vocab_;
   PreTokenizer pre_;
   std::int32_t byte_symbol_[256] = {};  // byte-level vocabs: symbol id of each raw byte
   std::int32_t byte_token_[256] = {};   // id of the <0xXX> token of each byte (-1: none)

@@ -31,10 +31,7 @@ char byte_of_byte_token(const std::string& text) {
   if (text.size() < 5) return 0;
   int v = 0;
   for (char c : text.substr(3, 2)) {
-    const int d = (c >= '0' && c <= '9')   ? c - '0'
-                  : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                  : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                           : -1;
+    const int d = hex_digit_value(c);
     if (d < 0) break;
     v = v * 16 + d;
   }
@@ -90,19 +87,11 @@ Result<std::unique_ptr<SpmTokenizer>> SpmTokenizer::from_gguf(const gguf::GgufFi
   }
   ZINFER_ASSIGN_OR_RETURN(spec.model_name, file.get_string_or("general.name", ""));
   ZINFER_ASSIGN_OR_RETURN(spec.chat_template, file.get_string_or("tokenizer.chat_template", ""));
-
-  std::unique_ptr<SpmTokenizer> t(new SpmTokenizer());
-  t->vocab_ = std::move(vocab);
-  ZINFER_RETURN_IF_ERROR(t->init(spec));
-  return t;
+  return build<SpmTokenizer>(std::move(vocab), spec);
 }
 
 Result<std::unique_ptr<SpmTokenizer>> SpmTokenizer::create(SpmSpec spec) {
-  std::unique_ptr<SpmTokenizer> t(new SpmTokenizer());
-  ZINFER_ASSIGN_OR_RETURN(t->vocab_,
-                          Vocab::from_tokens(std::move(spec.tokens), std::move(spec.types)));
-  ZINFER_RETURN_IF_ERROR(t->init(spec));
-  return t;
+  return build<SpmTokenizer>(std::move(spec));
 }
 
 Status SpmTokenizer::init(SpmSpec& spec) {
@@ -126,13 +115,8 @@ Status SpmTokenizer::init(SpmSpec& spec) {
   defaults.add_bos = true;
   defaults.add_eos = false;
   ZINFER_ASSIGN_OR_RETURN(SpecialTokens specials, vocab_.resolve_specials(spec.special, defaults));
-  bos_id_ = specials.bos;
-  eos_id_ = specials.eos;
   unk_id_ = specials.unk;
-  add_bos_ = specials.add_bos;
-  add_eos_ = specials.add_eos;
-  eog_ids_ = std::move(specials.eog);
-  chat_template_ = spec.chat_template;
+  set_specials(std::move(specials), spec.chat_template);
   add_space_prefix_ = spec.add_space_prefix.value_or(true);
 
   // Phi-3's added tokens swallow the whitespace after them (Hugging Face rstrip); llama.cpp
@@ -175,15 +159,6 @@ Status SpmTokenizer::init(SpmSpec& spec) {
 
 float SpmTokenizer::score(std::int32_t id) const {
   return vocab_.valid_id(id) ? scores_[static_cast<std::size_t>(id)] : 0.0f;
-}
-
-TokenType SpmTokenizer::token_type(std::int32_t id) const {
-  return vocab_.valid_id(id) ? vocab_.type(id) : TokenType::kUndefined;
-}
-
-const std::string& SpmTokenizer::token_text(std::int32_t id) const {
-  static const std::string kEmpty;
-  return vocab_.valid_id(id) ? vocab_.text(id) : kEmpty;
 }
 
 std::string SpmTokenizer::token_to_piece(std::int32_t id, bool render_special) const {

@@ -31,7 +31,7 @@ struct SpmSpec {
   std::string chat_template;             // tokenizer.chat_template
 };
 
-class SpmTokenizer final : public Tokenizer {
+class SpmTokenizer final : public VocabTokenizer {
  public:
   static Result<std::unique_ptr<SpmTokenizer>> from_gguf(const gguf::GgufFile& file);
   static Result<std::unique_ptr<SpmTokenizer>> create(SpmSpec spec);
@@ -41,9 +41,6 @@ class SpmTokenizer final : public Tokenizer {
   // Normal tokens with "▁" → " ", byte tokens → their byte, control / user-defined / unknown
   // tokens → their text (control and unknown only when render_special), others → "".
   std::string token_to_piece(std::int32_t id, bool render_special) const override;
-  std::int32_t vocab_size() const override { return vocab_.size(); }
-  TokenType token_type(std::int32_t id) const override;
-  const std::string& token_text(std::int32_t id) const override;
 
   // llama.cpp's llama_detokenize: the pieces joined, with the first piece's leading space
   // dropped when the vocab adds a space prefix. remove_special drops a leading BOS (then the
@@ -53,15 +50,14 @@ class SpmTokenizer final : public Tokenizer {
 
   bool add_space_prefix() const { return add_space_prefix_; }
   float score(std::int32_t id) const;
-  const Vocab& vocab() const { return vocab_; }
 
  private:
+  friend class VocabTokenizer;  // build()
   SpmTokenizer() = default;
   Status init(SpmSpec& spec);  // everything but the vocab, which is set first
   // Tokenizes one fragment of raw text (no special tokens in it) and appends its ids.
   void encode_raw(std::string_view text, bool space_prefix, std::vector<std::int32_t>& out) const;
 
-  Vocab vocab_;
   std::vector<float> scores_;  // [vocab size]
   bool add_space_prefix_ = true;
   std::int32_t unk_id_ = -1;  // stands in for a byte that has no token

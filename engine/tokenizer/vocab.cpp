@@ -405,4 +405,22 @@ std::vector<TextFragment> Vocab::partition(std::string_view text, bool parse_spe
   return frags;
 }
 
+void VocabTokenizer::set_specials(SpecialTokens specials, const std::string& chat_template) {
+  bos_id_ = specials.bos;
+  eos_id_ = specials.eos;
+  add_bos_ = specials.add_bos;
+  add_eos_ = specials.add_eos;
+  eog_ids_ = std::move(specials.eog);
+  chat_template_ = chat_template;
+}
+
+TokenType VocabTokenizer::token_type(std::int32_t id) const {
+  return vocab_.valid_id(id) ? vocab_.type(id) : TokenType::kUndefined;
+}
+
+const std::string& VocabTokenizer::token_text(std::int32_t id) const {
+  static const std::string kEmpty;
+  return vocab_.valid_id(id) ? vocab_.text(id) : kEmpty;
+}
+
 }  // namespace zinfer::tok

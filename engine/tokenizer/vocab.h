@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -101,6 +103,48 @@ class Vocab {
   std::vector<std::uint32_t> attrs_;
   StringIdMap lookup_;                           // ids index texts_
   std::vector<std::int32_t> special_by_length_;  // control/user-defined/unknown, longest first
+};
+
+// 0..15 for a hexadecimal digit (either case), -1 for any other character: the digits of
+// "<0xAB>" byte tokens.
+inline int hex_digit_value(char c) {
+  return (c >= '0' && c <= '9')   ? c - '0'
+         : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+         : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                                  : -1;
+}
+
+// What the BPE and SentencePiece tokenizers share: the vocabulary and the per-token queries
+// answered from it.
+class VocabTokenizer : public Tokenizer {
+ public:
+  std::int32_t vocab_size() const final { return vocab_.size(); }
+  TokenType token_type(std::int32_t id) const final;           // kUndefined outside the vocab
+  const std::string& token_text(std::int32_t id) const final;  // "" outside the vocab
+  const Vocab& vocab() const { return vocab_; }
+
+ protected:
+  // The resolved special ids and flags, and the chat template, as Tokenizer reports them.
+  void set_specials(SpecialTokens specials, const std::string& chat_template);
+
+  // A T (which befriends this class) with the given vocabulary, then T::init(spec) for the
+  // rest of what its spec holds.
+  template <typename T, typename Spec>
+  static Result<std::unique_ptr<T>> build(Vocab vocab, Spec& spec) {
+    std::unique_ptr<T> t(new T());
+    t->vocab_ = std::move(vocab);
+    ZINFER_RETURN_IF_ERROR(t->init(spec));
+    return t;
+  }
+  // The same with the vocabulary made from spec.tokens and spec.types.
+  template <typename T, typename Spec>
+  static Result<std::unique_ptr<T>> build(Spec spec) {
+    ZINFER_ASSIGN_OR_RETURN(Vocab vocab,
+                            Vocab::from_tokens(std::move(spec.tokens), std::move(spec.types)));
+    return build<T>(std::move(vocab), spec);
+  }
+
+  Vocab vocab_;
 };
 
 }  // namespace zinfer::tok

@@ -20,14 +20,14 @@ Usage: gemma3_goldens.py --model .models/gemma-3-270m-q4_k_m.gguf \
            --out tests/data/golden/gemma3_llamacpp.json
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
 
-import numpy as np
-
 import llama_cpp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from greedy_reference import case_record, file_sha256, greedy_run  # noqa: E402
 
 N_GENERATE = 64
 TOP_K = 10
@@ -114,21 +114,11 @@ def prompt_cases():
     ]
 
 
-def top_pairs(row, k):
-    idx = np.argsort(-row, kind="stable")[:k]
-    return [int(i) for i in idx], [round(float(row[i]), 5) for i in idx]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-
-    sha = hashlib.sha256()
-    with open(args.model, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
 
     llm = llama_cpp.Llama(model_path=args.model, verbose=False, **SETTINGS)
     n_vocab = llm.n_vocab()
@@ -145,38 +135,19 @@ def main():
             sys.exit(f"one_token prompt tokenized to {ids}")
         if name == "long" and len(ids) <= SLIDING_WINDOW:
             sys.exit(f"long prompt has only {len(ids)} tokens; it must exceed the sliding window")
-        llm.reset()
-        llm.eval(ids)
-        prompt_top = [top_pairs(np.asarray(llm.scores[p], dtype=np.float32), PROMPT_TOP_K) for p in range(len(ids))]
-        generated, steps = [], []
-        for step in range(N_GENERATE):
-            row = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
-            tid, tl = top_pairs(row, TOP_K)
-            srt = np.sort(row)
-            steps.append({"top_ids": tid, "top_logits": tl, "margin": round(float(srt[-1] - srt[-2]), 5)})
-            generated.append(tid[0])
-            if step + 1 < N_GENERATE:
-                llm.eval([tid[0]])
-        eog_steps = [i for i, t in enumerate(generated) if t in eog_ids]
-        case = {"name": name, "kind": kind, "text": text, "parse_special": parse_special,
-                "add_special": add_bos, "prompt_ids": ids,
-                "prompt_top_ids": [p[0] for p in prompt_top],
-                "prompt_top_logits": [p[1] for p in prompt_top],
-                "generated_ids": generated, "eog_seen": bool(eog_steps), "eog_steps": eog_steps,
-                "generated_text": llm.detokenize(generated, special=True).decode("utf-8", "replace"),
-                "steps": steps}
-        if kind == "chat":
-            case["messages"] = payload
+        run = greedy_run(llm, ids, N_GENERATE, TOP_K, PROMPT_TOP_K)
+        case = case_record(llm, name, kind, text, parse_special, add_bos, ids, run, eog_ids,
+                           payload if kind == "chat" else None)
         cases.append(case)
-        print(f"{name}: {len(ids)} prompt tokens, min margin {min(s['margin'] for s in steps):.5f}, "
-              f"eog at {eog_steps}: {case['generated_text'][:60]!r}", file=sys.stderr)
+        print(f"{name}: {len(ids)} prompt tokens, min margin {min(s['margin'] for s in run[2]):.5f}, "
+              f"eog at {case['eog_steps']}: {case['generated_text'][:60]!r}", file=sys.stderr)
 
     out = {
         "format": 1,
         "reference": {"tool": "llama-cpp-python", "version": llama_cpp.__version__, "settings": SETTINGS,
                       "greedy": "argmax of the last position's logits, first index on ties; no stop at EOS",
                       "chat_format": "Gemma turns written by hand (the GGUF has no chat template)"},
-        "model": {"file": os.path.basename(args.model), "sha256": sha.hexdigest(),
+        "model": {"file": os.path.basename(args.model), "sha256": file_sha256(args.model),
                   "size": os.path.getsize(args.model), "architecture": "gemma3", "n_vocab": n_vocab,
                   "add_bos": add_bos, "eog_ids": eog_ids},
         "n_generate": N_GENERATE, "top_k": TOP_K, "prompt_top_k": PROMPT_TOP_K,

@@ -18,17 +18,17 @@ Usage:
       --out tests/data/golden/smollm2_greedy.json
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
 
-import jinja2
-import jinja2.sandbox
-import numpy as np
 from gguf import GGUFReader
 
 import llama_cpp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from greedy_reference import case_record, file_sha256, greedy_run  # noqa: E402
+from tokenizer_vectors import render_chat  # noqa: E402
 
 N_GENERATE = 64
 TOP_K = 20          # top-k pairs kept per generated step
@@ -57,19 +57,6 @@ LONG_TEXT = (
     "steady detail, which lets us reconstruct the rhythm of a year in a place where nothing "
     "dramatic was supposed to happen. Reading it today, what stands out most is"
 )
-
-
-def render_chat(template_src, messages, bos, eos):
-    """Renders a chat template the way Hugging Face does (trim/lstrip blocks, sandboxed)."""
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-
-    def raise_exception(msg):
-        raise jinja2.exceptions.TemplateError(msg)
-
-    env.globals["raise_exception"] = raise_exception
-    env.filters["tojson"] = lambda x, **kw: json.dumps(x, ensure_ascii=False, **kw)
-    return env.from_string(template_src).render(messages=messages, add_generation_prompt=True,
-                                                bos_token=bos, eos_token=eos)
 
 
 def prompt_cases():
@@ -101,11 +88,6 @@ def prompt_cases():
     ]
 
 
-def top_pairs(row, k):
-    idx = np.argsort(-row, kind="stable")[:k]
-    return [int(i) for i in idx], [round(float(row[i]), 5) for i in idx]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -127,11 +109,6 @@ def main():
     eos_txt = tokens[eos_id] if eos_id is not None else ""
     del reader
 
-    sha = hashlib.sha256()
-    with open(args.model, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
-
     llm = llama_cpp.Llama(model_path=args.model, verbose=False, **SETTINGS)
     n_vocab = llm.n_vocab()
     vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
@@ -140,44 +117,23 @@ def main():
     cases, near_ties = [], []
     for name, kind, payload in prompt_cases():
         if kind == "chat":
-            text, parse_special, messages = render_chat(template, payload, bos_txt, eos_txt), True, payload
+            text, parse_special, messages = render_chat(template, payload, True, bos_txt, eos_txt), True, payload
         else:
             text, parse_special, messages = payload, False, None
         ids = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=parse_special)
         if name == "one_token" and len(ids) != 1:
             sys.exit(f"one_token prompt tokenized to {len(ids)} tokens: {ids}")
 
-        llm.reset()
-        llm.eval(ids)
-        prompt_top = [top_pairs(llm.scores[p], PROMPT_TOP_K) for p in range(len(ids))]
-        generated, steps = [], []
-        for step in range(N_GENERATE):
-            row = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
-            tid, tl = top_pairs(row, TOP_K)
-            nxt = int(np.argmax(row))  # first maximum, like our greedy sampler
-            assert nxt == tid[0]
-            srt = np.sort(row)
-            margin = float(srt[-1] - srt[-2])
-            steps.append({"top_ids": tid, "top_logits": tl, "margin": round(margin, 5)})
-            generated.append(nxt)
+        run = greedy_run(llm, ids, N_GENERATE, TOP_K, PROMPT_TOP_K)
+        steps, margins = run[2], run[3]
+        for step, margin in enumerate(margins):
             if margin < NEAR_TIE:
                 near_ties.append({"case": name, "step": step, "margin": round(margin, 6),
-                                  "top2": tid[:2]})
-            if step + 1 < N_GENERATE:
-                llm.eval([nxt])
-        eog_steps = [i for i, t in enumerate(generated) if t in eog_ids]
-        case = {"name": name, "kind": kind, "text": text, "parse_special": parse_special,
-                "add_special": add_bos, "prompt_ids": ids,
-                "prompt_top_ids": [p[0] for p in prompt_top],
-                "prompt_top_logits": [p[1] for p in prompt_top],
-                "generated_ids": generated, "eog_seen": bool(eog_steps), "eog_steps": eog_steps,
-                "generated_text": llm.detokenize(generated, special=True).decode("utf-8", "replace"),
-                "steps": steps}
-        if messages is not None:
-            case["messages"] = messages
+                                  "top2": steps[step]["top_ids"][:2]})
+        case = case_record(llm, name, kind, text, parse_special, add_bos, ids, run, eog_ids, messages)
         cases.append(case)
         print(f"{name}: {len(ids)} prompt tokens, min margin "
-              f"{min(s['margin'] for s in steps):.5f}, eog at {eog_steps}", file=sys.stderr)
+              f"{min(s['margin'] for s in steps):.5f}, eog at {case['eog_steps']}", file=sys.stderr)
 
     out = {
         "format": 1,
@@ -186,7 +142,7 @@ def main():
                       "settings": SETTINGS,
                       "greedy": "argmax of the last position's logits, first index on ties; "
                                 "no stop at EOS"},
-        "model": {"file": os.path.basename(args.model), "sha256": sha.hexdigest(),
+        "model": {"file": os.path.basename(args.model), "sha256": file_sha256(args.model),
                   "size": os.path.getsize(args.model),
                   "architecture": arch, "n_vocab": n_vocab, "add_bos": add_bos,
                   "bos_id": bos_id, "eos_id": eos_id, "eog_ids": eog_ids},

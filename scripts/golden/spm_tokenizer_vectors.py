@@ -31,19 +31,18 @@ Usage:
 import argparse
 import collections
 import ctypes
-import json
 import math
 import os
 import sys
 
-import jinja2
 import numpy as np
 from gguf import GGUFReader, GGUFWriter
 
 import llama_cpp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_vectors import LONG_PARAGRAPH, Reference, fnv1a64, render_chat  # noqa: E402
+from tokenizer_vectors import (COMMON_CONVERSATIONS, LONG_PARAGRAPH, Reference, chat_cases,  # noqa: E402
+                              string_vector, vocab_fixture, write_fixture)
 from tokenizer_vectors import test_strings as bpe_test_strings  # noqa: E402
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "tokenizer")
@@ -97,19 +96,7 @@ def load_template(name):
         return f.read()
 
 
-CONVERSATIONS = [
-    ("single_user", [{"role": "user", "content": "What is the capital of France?"}]),
-    ("system_multi_turn", [
-        {"role": "system", "content": "You are a terse assistant."},
-        {"role": "user", "content": "Name a prime number."},
-        {"role": "assistant", "content": "7"},
-        {"role": "user", "content": "Another one, please.\nThanks!"},
-    ]),
-    ("no_system_multi_turn", [
-        {"role": "user", "content": "  Hi there!  "},
-        {"role": "assistant", "content": "Hello! How can I help?\n"},
-        {"role": "user", "content": "Tell me a joke about 🐍 Python."},
-    ]),
+CONVERSATIONS = COMMON_CONVERSATIONS + [
     # Gemma keeps the system text as is (no trim) and trims turns with Python's str.strip().
     ("whitespace_edges", [
         {"role": "system", "content": " \t sys \u3000\n"},
@@ -124,19 +111,6 @@ CONVERSATIONS = [
     ("tool_role", [{"role": "user", "content": "a"}, {"role": "tool", "content": "{}"}]),
     ("empty", []),
 ]
-
-
-def chat_cases(template, bos, eos):
-    cases = []
-    for name, msgs in CONVERSATIONS:
-        for add_gen in (True, False):
-            case = {"name": name, "add_generation_prompt": add_gen, "messages": msgs}
-            try:
-                case["rendered"] = render_chat(template, msgs, add_gen, bos, eos)
-            except jinja2.exceptions.TemplateError as e:  # raise_exception, undefined messages[0]
-                case["error"] = str(e)
-            cases.append(case)
-    return cases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,53 +202,25 @@ def main():
 
     fields = GGUFReader(args.model).fields
     ref = SpmReference(args.model)
-    bos = llama_cpp.llama_vocab_bos(ref.vocab)
-    eos = llama_cpp.llama_vocab_eos(ref.vocab)
     tokens = fields["tokenizer.ggml.tokens"].contents()
-    eog = [t for t in range(ref.n_vocab) if llama_cpp.llama_vocab_is_eog(ref.vocab, t)]
 
     vectors = []
     for name, data in test_strings():
-        ids_plain = ref.tokenize(data, False, False)
-        ids_special = ref.tokenize(data, False, True)
-        ids_add = ref.tokenize(data, True, True)
-        vectors.append({
-            "name": name,
-            "bytes_hex": data.hex(),
-            "text": data.decode("utf-8", errors="replace"),
-            "ids": ids_plain,
-            "ids_parse_special": ids_special,
-            "ids_add_special": ids_add,
-            "decoded_hex": ref.detokenize(ids_plain, False).hex(),
-            "decoded_parse_special_hex": ref.detokenize(ids_special, True).hex(),
-            # llama_detokenize(ids, remove_special=false, unparse_special=false) and
-            # (ids_add_special, remove_special=true, unparse_special=true).
-            "detok_hex": ref.detokenize_llama(ids_plain, False, False).hex(),
-            "detok_add_special_hex": ref.detokenize_llama(ids_add, True, True).hex(),
-        })
+        v = string_vector(ref, name, data)
+        # llama_detokenize(ids, remove_special=false, unparse_special=false) and
+        # (ids_add_special, remove_special=true, unparse_special=true).
+        v["detok_hex"] = ref.detokenize_llama(v["ids"], False, False).hex()
+        v["detok_add_special_hex"] = ref.detokenize_llama(v["ids_add_special"], True, True).hex()
+        vectors.append(v)
 
-    out = {
-        "generator": "scripts/golden/spm_tokenizer_vectors.py",
-        "llama_cpp_python": llama_cpp.__version__,
-        "model_file": os.path.basename(args.model),
-        "n_vocab": ref.n_vocab,
-        "bos": bos,
-        "eos": eos,
-        "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(ref.vocab)),
-        "add_eos": bool(llama_cpp.llama_vocab_get_add_eos(ref.vocab)),
-        "eog": eog,
-        "pieces_fnv1a64_special": "%016x" % fnv1a64(ref.piece(t, True) + b"\x00" for t in range(ref.n_vocab)),
-        "pieces_fnv1a64_plain": "%016x" % fnv1a64(ref.piece(t, False) + b"\x00" for t in range(ref.n_vocab)),
-        "vectors": vectors,
-    }
+    out = vocab_fixture(ref, "scripts/golden/spm_tokenizer_vectors.py", args.model, vectors)
+    bos, eos = out["bos"], out["eos"]
     if not args.make_synthetic:
         gemma = load_template("gemma3_chat_template.jinja")
         phi3 = load_template("phi3_mini_chat_template.jinja")
-        out["gemma3_chat"] = chat_cases(gemma, tokens[bos], tokens[eos])
-        out["phi3_chat"] = chat_cases(phi3, "<s>", "<|endoftext|>")
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=True, indent=1)
-        f.write("\n")
+        out["gemma3_chat"] = chat_cases(gemma, tokens[bos], tokens[eos], CONVERSATIONS)
+        out["phi3_chat"] = chat_cases(phi3, "<s>", "<|endoftext|>", CONVERSATIONS)
+    write_fixture(out, args.out)
     print(f"wrote {len(vectors)} vectors to {args.out}", file=sys.stderr)
 
 

@@ -21,6 +21,7 @@ Usage:
 import argparse
 import ctypes
 import json
+import os
 import sys
 
 import jinja2
@@ -161,6 +162,51 @@ class Reference:
         return b"".join(self.piece(t, special) for t in ids)
 
 
+def write_fixture(out, path):
+    """The fixture as indented ASCII JSON (the tokenizer tests read it with nlohmann::json)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=True, indent=1)
+        f.write("\n")
+
+
+def string_vector(ref, name, data):
+    """llama.cpp's ids for one test string (plain, parse_special, add_special) and the
+    concatenated pieces of the first two."""
+    ids_plain = ref.tokenize(data, False, False)
+    ids_special = ref.tokenize(data, False, True)
+    return {
+        "name": name,
+        "bytes_hex": data.hex(),
+        "text": data.decode("utf-8", errors="replace"),
+        "ids": ids_plain,
+        "ids_parse_special": ids_special,
+        "ids_add_special": ref.tokenize(data, True, True),
+        "decoded_hex": ref.detokenize(ids_plain, False).hex(),
+        "decoded_parse_special_hex": ref.detokenize(ids_special, True).hex(),
+    }
+
+
+def vocab_fixture(ref, generator, model_path, vectors, pre=None):
+    """The fixture of one vocabulary: BOS/EOS, the add flags, the EOG set, a hash over every
+    token's piece (rendered with and without special), and the vectors."""
+    out = {"generator": generator, "llama_cpp_python": llama_cpp.__version__,
+           "model_file": os.path.basename(model_path)}
+    if pre is not None:
+        out["pre"] = pre
+    out.update({
+        "n_vocab": ref.n_vocab,
+        "bos": llama_cpp.llama_vocab_bos(ref.vocab),
+        "eos": llama_cpp.llama_vocab_eos(ref.vocab),
+        "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(ref.vocab)),
+        "add_eos": bool(llama_cpp.llama_vocab_get_add_eos(ref.vocab)),
+        "eog": [t for t in range(ref.n_vocab) if llama_cpp.llama_vocab_is_eog(ref.vocab, t)],
+        "pieces_fnv1a64_special": "%016x" % fnv1a64(ref.piece(t, True) + b"\x00" for t in range(ref.n_vocab)),
+        "pieces_fnv1a64_plain": "%016x" % fnv1a64(ref.piece(t, False) + b"\x00" for t in range(ref.n_vocab)),
+        "vectors": vectors,
+    })
+    return out
+
+
 def render_chat(template_src, messages, add_generation_prompt, bos, eos):
     """Renders a chat template the way Hugging Face does (sandboxed, trim/lstrip blocks)."""
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -174,7 +220,8 @@ def render_chat(template_src, messages, add_generation_prompt, bos, eos):
                                                 bos_token=bos, eos_token=eos)
 
 
-CONVERSATIONS = [
+# Conversations every chat template is rendered with; each script adds its families' edge cases.
+COMMON_CONVERSATIONS = [
     ("single_user", [{"role": "user", "content": "What is the capital of France?"}]),
     ("system_multi_turn", [
         {"role": "system", "content": "You are a terse assistant."},
@@ -187,6 +234,9 @@ CONVERSATIONS = [
         {"role": "assistant", "content": "Hello! How can I help?\n"},
         {"role": "user", "content": "Tell me a joke about 🐍 Python."},
     ]),
+]
+
+CONVERSATIONS = COMMON_CONVERSATIONS + [
     ("tool_turns", [
         {"role": "user", "content": "What's the weather in Paris?"},
         {"role": "assistant", "content": "Let me check."},
@@ -203,12 +253,18 @@ CONVERSATIONS = [
 ]
 
 
-def chat_cases(template, bos, eos):
+def chat_cases(template, bos, eos, conversations=CONVERSATIONS):
+    """Every conversation rendered with and without the generation prompt; a template that
+    refuses one (raise_exception, an undefined messages[0]) records the error instead."""
     cases = []
-    for name, msgs in CONVERSATIONS:
+    for name, msgs in conversations:
         for add_gen in (True, False):
-            cases.append({"name": name, "add_generation_prompt": add_gen, "messages": msgs,
-                          "rendered": render_chat(template, msgs, add_gen, bos, eos)})
+            case = {"name": name, "add_generation_prompt": add_gen, "messages": msgs}
+            try:
+                case["rendered"] = render_chat(template, msgs, add_gen, bos, eos)
+            except jinja2.exceptions.TemplateError as e:
+                case["error"] = str(e)
+            cases.append(case)
     return cases
 
 
@@ -223,48 +279,15 @@ def main():
     template = fields["tokenizer.chat_template"].contents() if "tokenizer.chat_template" in fields else ""
     ref = Reference(args.model)
 
-    bos = llama_cpp.llama_vocab_bos(ref.vocab)
-    eos = llama_cpp.llama_vocab_eos(ref.vocab)
     tokens = fields["tokenizer.ggml.tokens"].contents()
-    eog = [t for t in range(ref.n_vocab) if llama_cpp.llama_vocab_is_eog(ref.vocab, t)]
-
-    vectors = []
-    for name, data in test_strings():
-        ids_plain = ref.tokenize(data, False, False)
-        ids_special = ref.tokenize(data, False, True)
-        ids_add = ref.tokenize(data, True, True)
-        vectors.append({
-            "name": name,
-            "bytes_hex": data.hex(),
-            "text": data.decode("utf-8", errors="replace"),
-            "ids": ids_plain,
-            "ids_parse_special": ids_special,
-            "ids_add_special": ids_add,
-            "decoded_hex": ref.detokenize(ids_plain, False).hex(),
-            "decoded_parse_special_hex": ref.detokenize(ids_special, True).hex(),
-        })
-
-    out = {
-        "generator": "scripts/golden/tokenizer_vectors.py",
-        "llama_cpp_python": llama_cpp.__version__,
-        "model_file": args.model.split("/")[-1],
-        "pre": fields["tokenizer.ggml.pre"].contents(),
-        "n_vocab": ref.n_vocab,
-        "bos": bos,
-        "eos": eos,
-        "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(ref.vocab)),
-        "add_eos": bool(llama_cpp.llama_vocab_get_add_eos(ref.vocab)),
-        "eog": eog,
-        "pieces_fnv1a64_special": "%016x" % fnv1a64(ref.piece(t, True) + b"\x00" for t in range(ref.n_vocab)),
-        "pieces_fnv1a64_plain": "%016x" % fnv1a64(ref.piece(t, False) + b"\x00" for t in range(ref.n_vocab)),
-        "vectors": vectors,
-        "chat": chat_cases(template, tokens[bos] if bos >= 0 else "", tokens[eos] if eos >= 0 else ""),
-        "llama3_template": LLAMA3_TEMPLATE,
-        "llama3_chat": chat_cases(LLAMA3_TEMPLATE, "<|begin_of_text|>", "<|eot_id|>"),
-    }
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=True, indent=1)
-        f.write("\n")
+    vectors = [string_vector(ref, name, data) for name, data in test_strings()]
+    out = vocab_fixture(ref, "scripts/golden/tokenizer_vectors.py", args.model, vectors,
+                        pre=fields["tokenizer.ggml.pre"].contents())
+    bos, eos = out["bos"], out["eos"]
+    out["chat"] = chat_cases(template, tokens[bos] if bos >= 0 else "", tokens[eos] if eos >= 0 else "")
+    out["llama3_template"] = LLAMA3_TEMPLATE
+    out["llama3_chat"] = chat_cases(LLAMA3_TEMPLATE, "<|begin_of_text|>", "<|eot_id|>")
+    write_fixture(out, args.out)
     print(f"wrote {len(vectors)} vectors, {len(out['chat'])} chat renders to {args.out}", file=sys.stderr)
 
 

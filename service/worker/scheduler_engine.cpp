@@ -3,9 +3,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
-
-#include "engine/gguf/gguf_file.h"
 
 namespace zinfer::worker {
 
@@ -17,18 +14,13 @@ Result<std::unique_ptr<SchedulerEngine>> SchedulerEngine::create(
   ZINFER_ASSIGN_OR_RETURN(engine->llm_, Llm::load(opt));
   ZINFER_ASSIGN_OR_RETURN(engine->sched_, sched::Scheduler::create(*engine->llm_, sched_config));
 
-  // The tensor types, for health replies: a second, metadata-only look at the file (mmap).
-  std::set<std::string> types;
-  ZINFER_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::open(opt.model_path));
-  for (const auto& t : file->tensors()) types.insert(std::string(quant::type_name(t.type)));
-
   const Llm& llm = *engine->llm_;
   EngineInfo& info = engine->info_;
   info.model = llm.hparams().name.empty()
                    ? std::filesystem::path(opt.model_path).filename().string()
                    : llm.hparams().name;
   info.architecture = llm.hparams().arch;
-  info.quant_types.assign(types.begin(), types.end());
+  info.quant_types = llm.tensor_types();
   info.device = llm.device_report().name;
   info.context_length = llm.options().n_ctx;
   info.vocab_size = llm.hparams().n_vocab;

@@ -126,11 +126,8 @@ void check_batch_invariance(Llm& llm, bool prefix_cache, const char* label) {
 }
 
 LlmOptions gpu_options(const std::string& path) {
-  LlmOptions lo;
-  lo.model_path = path;
+  LlmOptions lo = testing::llm_options(path, 512, kJobs);
   lo.device = "cuda";
-  lo.n_ctx = 512;
-  lo.n_seq_max = kJobs;
   return lo;
 }
 
@@ -141,15 +138,13 @@ std::string write_synthetic_qwen(const std::string& file) {
   o.type = quant::GgmlType::kQ4_K;
   o.seed = 5;
   o.n_layers = 4;
-  const std::string path = testing::temp_dir() + "/" + file;
-  auto written = model::write_synthetic_model(o, path);
-  EXPECT_TRUE(written.ok()) << written.error().message;
-  return path;
+  return testing::write_synthetic(o, file);
 }
 
 // The synthetic Qwen2.5-0.5B-shape model on the GPU.
 void check_synthetic_qwen(bool prefix_cache, const char* label) {
   const std::string path = write_synthetic_qwen("batch_qwen_shapes.gguf");
+  ASSERT_FALSE(path.empty());
   auto llm = Llm::load(gpu_options(path));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   check_batch_invariance(**llm, prefix_cache, label);

@@ -67,16 +67,11 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
   o.n_layers = c.layers;
   o.embed_output =
       c.mix ? model::EmbedOutputTypes::kLlamaCppMix : model::EmbedOutputTypes::kRequested;
-  const std::string path = testing::temp_dir() + "/cuda_fwd_" + c.id() + ".gguf";
-  auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  const std::string path = testing::write_synthetic(o, "cuda_fwd_" + c.id() + ".gguf");
+  ASSERT_FALSE(path.empty());
 
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 128;
-  lo.n_seq_max = 4;
+  LlmOptions lo = testing::llm_options(path, 128, 4);
   lo.n_threads = 8;
-  lo.exact_matmul = true;
   auto cpu = Llm::load(lo);
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
@@ -144,15 +139,8 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),
 
 TEST(CudaLoad, TypedErrors) {
   ZINFER_REQUIRE_GPU();
-  model::SyntheticOptions o;
-  o.preset = "tiny-llama";
-  o.type = quant::GgmlType::kQ8_0;
-  const std::string path = testing::temp_dir() + "/cuda_load_errors.gguf";
-  ASSERT_TRUE(model::write_synthetic_model(o, path).ok());
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 64;
-  lo.n_seq_max = 1;
+  LlmOptions lo = testing::tiny_llama_options("cuda_load_errors.gguf");
+  ASSERT_FALSE(lo.model_path.empty());
   lo.device = "cuda:99";
   auto r = Llm::load(lo);
   ASSERT_FALSE(r.ok());

@@ -34,15 +34,11 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
   o.seed = 7;
   o.n_layers = 2;
   o.embed_output = model::EmbedOutputTypes::kLlamaCppMix;
-  const std::string path = testing::temp_dir() + "/graph_" + std::string(c.preset) + ".gguf";
-  auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  const std::string path = testing::write_synthetic(o, "graph_" + std::string(c.preset) + ".gguf");
+  ASSERT_FALSE(path.empty());
 
-  LlmOptions lo;
-  lo.model_path = path;
+  LlmOptions lo = testing::llm_options(path, 256, 4);
   lo.device = "cuda";
-  lo.n_ctx = 256;
-  lo.n_seq_max = 4;
   lo.kv_cache_bytes = 64 << 20;
   lo.cuda_graphs = true;
   auto graphs = Llm::load(lo);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -36,19 +37,15 @@ TEST(CudaLargeModel, Llama3ShapesMatchCpu) {
   if (const char* env = std::getenv("ZINFER_LARGE_LAYERS"))
     o.n_layers = std::max(1, std::atoi(env));
   o.embed_output = model::EmbedOutputTypes::kLlamaCppMix;
-  const std::string path = testing::temp_dir() + "/llama3_shapes.gguf";
   auto t0 = std::chrono::steady_clock::now();
-  auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  const std::string path = testing::write_synthetic(o, "llama3_shapes.gguf");
+  ASSERT_FALSE(path.empty());
   std::printf("wrote %llu bytes (%d layers) in %.1f s\n",
-              static_cast<unsigned long long>(written->file_size), o.n_layers, seconds_since(t0));
+              static_cast<unsigned long long>(std::filesystem::file_size(path)), o.n_layers,
+              seconds_since(t0));
 
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 256;
-  lo.n_seq_max = 2;
+  LlmOptions lo = testing::llm_options(path, 256, 2);
   lo.n_threads = 16;
-  lo.exact_matmul = true;
   auto cpu = Llm::load(lo);
   ASSERT_TRUE(cpu.ok()) << cpu.error().message;
   lo.device = "cuda";

@@ -5,6 +5,9 @@
 //    enough layers to exceed the card's free memory (a sparse file: the data are holes, so
 //    it costs no disk) fails to load with kOutOfMemory stating the needed and free bytes,
 //    before any weight is uploaded; the device is left as it was and still usable.
+//  - BackendFactoryIsLinked (runs without a device too): the factory that zinfer_backend_cuda
+//    registers from a static initializer is in this program; a registration the linker
+//    dropped would make "cuda" fail with "not linked".
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -29,18 +32,26 @@ std::size_t free_vram() {
   return free_b;
 }
 
+TEST(CudaStartup, BackendFactoryIsLinked) {
+  LlmOptions lo = testing::tiny_llama_options("startup_linked.gguf");
+  ASSERT_FALSE(lo.model_path.empty());
+  lo.device = "cuda";
+  auto llm = Llm::load(lo);
+  if (testing::cuda_device_available()) {
+    EXPECT_TRUE(llm.ok()) << llm.error().message;
+  } else {
+    ASSERT_FALSE(llm.ok());
+    EXPECT_EQ(llm.error().message.find("not linked"), std::string::npos) << llm.error().message;
+  }
+}
+
 TEST(CudaStartup, ResidencyIsVerifiedAndReported) {
   ZINFER_REQUIRE_GPU();
-  model::SyntheticOptions o;
-  o.preset = "tiny-qwen2";
-  o.type = quant::GgmlType::kQ4_K;
-  const std::string path = testing::temp_dir() + "/startup_tiny.gguf";
-  ASSERT_TRUE(model::write_synthetic_model(o, path).ok());
-  LlmOptions lo;
-  lo.model_path = path;
+  const std::string path =
+      testing::write_synthetic("tiny-qwen2", quant::GgmlType::kQ4_K, "startup_tiny.gguf");
+  ASSERT_FALSE(path.empty());
+  LlmOptions lo = testing::llm_options(path, 256, 4);
   lo.device = "auto";  // a GPU is present: auto means cuda:0
-  lo.n_ctx = 256;
-  lo.n_seq_max = 4;
   auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   EXPECT_EQ((*llm)->options().device, "cuda:0");
@@ -89,12 +100,9 @@ TEST(CudaStartup, ModelLargerThanTheDeviceFailsWithVramOom) {
 
   // Nothing was left allocated, and the device still works.
   EXPECT_GE(free_vram() + (64u << 20), free_before);
-  model::SyntheticOptions small;
-  small.preset = "tiny-llama";
-  small.type = quant::GgmlType::kQ8_0;
-  const std::string small_path = testing::temp_dir() + "/startup_small.gguf";
-  ASSERT_TRUE(model::write_synthetic_model(small, small_path).ok());
-  lo.model_path = small_path;
+  lo.model_path =
+      testing::write_synthetic("tiny-llama", quant::GgmlType::kQ8_0, "startup_small.gguf");
+  ASSERT_FALSE(lo.model_path.empty());
   auto ok = Llm::load(lo);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   const std::vector<std::int32_t> prompt = {1, 2, 3};

@@ -16,6 +16,7 @@
 
 #include "engine/backend/cpu/cpu_ops.h"
 #include "engine/backend/cuda/cuda_ops.h"
+#include "engine/model/llm.h"
 #include "kernels/cuda_context.h"
 #include "kernels/device_buffer.h"
 
@@ -134,6 +135,25 @@ inline cuda::DeviceBuffer device_bytes(cuda::CudaContext& ctx, const void* data,
   EXPECT_EQ(cudaMemcpy(buf->data(), data, n, cudaMemcpyHostToDevice), cudaSuccess);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   return std::move(*buf);
+}
+
+// One model loaded twice with the same options: on the CPU (the oracle) and on "cuda".
+struct LlmPair {
+  std::unique_ptr<Llm> cpu;
+  std::unique_ptr<Llm> gpu;
+  bool ok() const { return cpu != nullptr && gpu != nullptr; }
+};
+
+// Test failures name the side that did not load (then !ok()).
+inline LlmPair load_cpu_and_gpu(LlmOptions lo) {
+  lo.device = "cpu";
+  auto cpu = Llm::load(lo);
+  EXPECT_TRUE(cpu.ok()) << "cpu: " << cpu.error().message;
+  lo.device = "cuda";
+  auto gpu = Llm::load(lo);
+  EXPECT_TRUE(gpu.ok()) << "cuda: " << gpu.error().message;
+  if (!cpu.ok() || !gpu.ok()) return {};
+  return {std::move(*cpu), std::move(*gpu)};
 }
 
 // Every got[i] finite and |got[i] - ref[i]| <= atol + rtol·|ref[i]| (or atol_i when given).

@@ -84,17 +84,10 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
   if (const char* env = std::getenv("ZINFER_GPU_GOLDEN_CASES"))
     max_cases = std::max(1, std::atoi(env));
 
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 1024;
-  lo.n_seq_max = 1;
-  lo.exact_matmul = true;
+  LlmOptions lo = testing::llm_options(path, 1024, 1);
   lo.n_threads = 16;
-  auto cpu = Llm::load(lo);
-  ASSERT_TRUE(cpu.ok()) << cpu.error().message;
-  lo.device = "cuda";
-  auto gpu = Llm::load(lo);
-  ASSERT_TRUE(gpu.ok()) << gpu.error().message;
+  const testing::LlmPair llms = testing::load_cpu_and_gpu(lo);
+  ASSERT_TRUE(llms.ok());
 
   Tally total;
   int n_cases = 0;
@@ -105,8 +98,8 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
     const std::vector<std::int32_t> golden = c["generated_ids"];
     const auto& steps = c["steps"];
     ASSERT_EQ(golden.size(), steps.size());
-    sched::SequenceRunner run_cpu(**cpu);
-    sched::SequenceRunner run_gpu(**gpu);
+    sched::SequenceRunner run_cpu(*llms.cpu);
+    sched::SequenceRunner run_gpu(*llms.gpu);
     Tally t;
     std::vector<std::int32_t> feed = prompt;
     std::string text;

@@ -67,20 +67,13 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
   ASSERT_TRUE(written.ok()) << written.error().message;
   const double write_s = seconds_since(t0);
 
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 128;
-  lo.n_seq_max = 1;
+  LlmOptions lo = testing::llm_options(path, 128, 1);
   lo.n_threads = 16;
-  lo.exact_matmul = true;
-  auto cpu = Llm::load(lo);
-  ASSERT_TRUE(cpu.ok()) << cpu.error().message;
-  lo.device = "cuda";
-  auto gpu = Llm::load(lo);
-  ASSERT_TRUE(gpu.ok()) << gpu.error().message;
-  const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;
-  auto run_cpu = std::make_unique<sched::SequenceRunner>(**cpu);
-  auto run_gpu = std::make_unique<sched::SequenceRunner>(**gpu);
+  testing::LlmPair llms = testing::load_cpu_and_gpu(lo);
+  ASSERT_TRUE(llms.ok());
+  const std::int32_t n_vocab = llms.cpu->hparams().n_vocab;
+  auto run_cpu = std::make_unique<sched::SequenceRunner>(*llms.cpu);
+  auto run_gpu = std::make_unique<sched::SequenceRunner>(*llms.gpu);
 
   std::vector<std::int32_t> tokens(13);
   for (std::size_t i = 0; i < tokens.size(); ++i)
@@ -104,8 +97,7 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
       written->file_size / 1e6, write_s, max_diff);
   run_cpu.reset();
   run_gpu.reset();
-  cpu->reset();  // unload (and unmap) before the file goes
-  gpu->reset();
+  llms = {};  // unload (and unmap) before the file goes
   std::filesystem::remove(path);
 }
 

@@ -4,51 +4,22 @@
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_ops.h"
+#include "engine/backend/gguf_weight_source.h"
 
 namespace zinfer::model {
 namespace {
 
-class MappedWeights final : public WeightSource {
+// Weights are read in place from the file mapping.
+class MappedWeights final : public GgufWeightSource {
  public:
-  explicit MappedWeights(const gguf::GgufFile& file) : file_(file) {}
-
-  Result<Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) override {
-    const gguf::TensorInfo* t = file_.find_tensor(name);
-    if (t == nullptr)
-      return make_error(ErrorCode::kModelLoadFailed, "tensor '" + name + "' is missing");
-    return check(*t, ne0, ne1);
-  }
-
-  Result<Weight> get_optional(const std::string& name, std::int64_t ne0,
-                              std::int64_t ne1) override {
-    const gguf::TensorInfo* t = file_.find_tensor(name);
-    if (t == nullptr) return Weight{};
-    return check(*t, ne0, ne1);
-  }
+  explicit MappedWeights(const gguf::GgufFile& file)
+      : GgufWeightSource(file, "CPU",
+                         [](quant::GgmlType t) { return quant::traits(t).weight_type; }) {}
 
  private:
-  static Result<Weight> check(const gguf::TensorInfo& t, std::int64_t ne0, std::int64_t ne1) {
-    const std::int64_t rows = t.ne[1] * t.ne[2] * t.ne[3];
-    if (t.ne[0] != ne0 || rows != ne1) {
-      return make_error(ErrorCode::kModelLoadFailed,
-                        "tensor '" + t.name + "' has shape [" + std::to_string(t.ne[0]) + ", " +
-                            std::to_string(rows) + "], expected [" + std::to_string(ne0) + ", " +
-                            std::to_string(ne1) + "]");
-    }
-    if (!quant::traits(t.type).weight_type) {
-      return make_error(ErrorCode::kModelLoadFailed,
-                        "tensor '" + t.name + "' has type " +
-                            std::string(quant::type_name(t.type)) +
-                            ", which the CPU backend does not support");
-    }
-    if (ne1 == 1 && t.type != quant::GgmlType::kF32) {
-      return make_error(ErrorCode::kModelLoadFailed,
-                        "tensor '" + t.name + "': vectors (norms, biases) must be F32");
-    }
+  Result<Weight> place(const gguf::TensorInfo& t, std::int64_t ne0, std::int64_t ne1) override {
     return Weight{t.type, ne0, ne1, t.data};
   }
-
-  const gguf::GgufFile& file_;
 };
 
 class CpuBackend final : public Backend {

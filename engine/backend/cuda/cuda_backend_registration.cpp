@@ -1,6 +1,6 @@
-// Registers the CUDA backend factory with the engine at start-up. Built as an object
-// library whose object file goes on the link line of everything that links zinfer_kernels,
-// so the static initializer below is never dropped by the linker.
+// Registers the CUDA backend factory with the engine at start-up. Built as an object library
+// whose object file goes on the link line of everything that links zinfer_backend_cuda, so
+// the static initializer below is never dropped by the linker.
 #include <cuda_runtime.h>
 
 #include "engine/backend/backend.h"

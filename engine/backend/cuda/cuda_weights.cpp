@@ -17,62 +17,10 @@ namespace {
 
 constexpr std::size_t kStagingBytes = std::size_t{8} << 20;
 
-bool supported_on_cuda(quant::GgmlType t) {
-  switch (t) {
-    case quant::GgmlType::kF32:
-    case quant::GgmlType::kF16:
-    case quant::GgmlType::kBF16:
-    case quant::GgmlType::kQ4_0:
-    case quant::GgmlType::kQ4_1:
-    case quant::GgmlType::kQ5_0:
-    case quant::GgmlType::kQ5_1:
-    case quant::GgmlType::kQ8_0:
-    case quant::GgmlType::kQ2_K:
-    case quant::GgmlType::kQ3_K:
-    case quant::GgmlType::kQ4_K:
-    case quant::GgmlType::kQ5_K:
-    case quant::GgmlType::kQ6_K:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
-Result<model::Weight> CudaWeights::get(const std::string& name, std::int64_t ne0,
-                                       std::int64_t ne1) {
-  const gguf::TensorInfo* t = file_.find_tensor(name);
-  if (t == nullptr)
-    return make_error(ErrorCode::kModelLoadFailed, "tensor '" + name + "' is missing");
-  return check_and_upload(*t, ne0, ne1);
-}
-
-Result<model::Weight> CudaWeights::get_optional(const std::string& name, std::int64_t ne0,
-                                                std::int64_t ne1) {
-  const gguf::TensorInfo* t = file_.find_tensor(name);
-  if (t == nullptr) return model::Weight{};
-  return check_and_upload(*t, ne0, ne1);
-}
-
-Result<model::Weight> CudaWeights::check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,
-                                                    std::int64_t ne1) {
-  const std::int64_t rows = t.ne[1] * t.ne[2] * t.ne[3];
-  if (t.ne[0] != ne0 || rows != ne1) {
-    return make_error(ErrorCode::kModelLoadFailed,
-                      "tensor '" + t.name + "' has shape [" + std::to_string(t.ne[0]) + ", " +
-                          std::to_string(rows) + "], expected [" + std::to_string(ne0) + ", " +
-                          std::to_string(ne1) + "]");
-  }
-  if (!supported_on_cuda(t.type)) {
-    return make_error(ErrorCode::kModelLoadFailed, "tensor '" + t.name + "' has type " +
-                                                       std::string(quant::type_name(t.type)) +
-                                                       ", which the CUDA backend does not support");
-  }
-  if (ne1 == 1 && t.type != quant::GgmlType::kF32) {
-    return make_error(ErrorCode::kModelLoadFailed,
-                      "tensor '" + t.name + "': vectors (norms, biases) must be F32");
-  }
+Result<model::Weight> CudaWeights::place(const gguf::TensorInfo& t, std::int64_t ne0,
+                                         std::int64_t ne1) {
   if (t.nbytes != quant::row_size(t.type, ne0) * static_cast<std::size_t>(ne1)) {
     return make_error(ErrorCode::kModelLoadFailed,
                       "tensor '" + t.name + "': byte size does not match its shape");

@@ -10,21 +10,18 @@
 #include <memory>
 #include <string>
 
+#include "engine/backend/gguf_weight_source.h"
 #include "engine/gguf/gguf_file.h"
-#include "engine/model/architecture.h"
 #include "kernels/cuda_context.h"
 #include "kernels/cuda_handles.h"
 #include "kernels/device_buffer.h"
 
 namespace zinfer::cuda {
 
-class CudaWeights final : public model::WeightSource {
+class CudaWeights final : public model::GgufWeightSource {
  public:
-  CudaWeights(const gguf::GgufFile& file, CudaContext& ctx) : file_(file), ctx_(ctx) {}
-
-  Result<model::Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) override;
-  Result<model::Weight> get_optional(const std::string& name, std::int64_t ne0,
-                                     std::int64_t ne1) override;
+  CudaWeights(const gguf::GgufFile& file, CudaContext& ctx)
+      : GgufWeightSource(file, "CUDA", &quant::is_core_weight_type), ctx_(ctx) {}
 
   // Bytes of weights now in VRAM.
   std::size_t uploaded_bytes() const { return uploaded_bytes_; }
@@ -34,12 +31,12 @@ class CudaWeights final : public model::WeightSource {
   Status verify_residency() const;
 
  private:
-  Result<model::Weight> check_and_upload(const gguf::TensorInfo& t, std::int64_t ne0,
-                                         std::int64_t ne1);
+  // Uploads a tensor that passed GgufWeightSource's checks.
+  Result<model::Weight> place(const gguf::TensorInfo& t, std::int64_t ne0,
+                              std::int64_t ne1) override;
   Result<const void*> upload(const gguf::TensorInfo& t);
   void log_progress();  // info line at each further 10% of the file's tensor bytes
 
-  const gguf::GgufFile& file_;
   CudaContext& ctx_;
   std::map<std::string, DeviceBuffer, std::less<>> tensors_;  // by GGUF name
   std::size_t uploaded_bytes_ = 0;

@@ -57,12 +57,8 @@ const json& fixture(const char* file) {
 }
 
 std::unique_ptr<Llm> load_exact(const std::string& path) {
-  LlmOptions opt;
-  opt.model_path = path;
-  opt.exact_matmul = true;
+  LlmOptions opt = testing::llm_options(path, 1024, 1);
   opt.n_threads = 2;
-  opt.n_ctx = 1024;
-  opt.n_seq_max = 1;
   auto llm = Llm::load(opt);
   if (!llm.ok()) {
     ADD_FAILURE() << "Llm::load(" << path << "): " << llm.error().message;

@@ -98,12 +98,9 @@ Llm* shared_model(const std::string& path) {
   static std::map<std::string, std::unique_ptr<Llm>> models;
   auto it = models.find(path);
   if (it != models.end()) return it->second.get();
-  LlmOptions opt;
-  opt.model_path = path;
-  opt.n_threads = 2;  // the test machines share their cores
-  opt.n_ctx = 2048;   // as the reference run
-  opt.n_seq_max = 1;
-  opt.exact_matmul = false;  // Q8 activations like llama.cpp
+  LlmOptions opt = testing::llm_options(path, 2048, 1);  // n_ctx as the reference run
+  opt.n_threads = 2;                                     // the test machines share their cores
+  opt.exact_matmul = false;                              // Q8 activations like llama.cpp
   auto llm = Llm::load(opt);
   if (!llm.ok()) {
     ADD_FAILURE() << "Llm::load(" << path << "): " << llm.error().message;

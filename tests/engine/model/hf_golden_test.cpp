@@ -66,12 +66,7 @@ void check_against_fixture(const std::string& path, const char* fixture) {
   const std::string text = testing::read_file(testing::data_path(fixture));
   ASSERT_FALSE(text.empty());
   const json doc = json::parse(text);
-  LlmOptions opt;
-  opt.model_path = path;
-  opt.exact_matmul = true;
-  opt.n_ctx = 1024;
-  opt.n_seq_max = 1;
-  auto llm = Llm::load(opt);
+  auto llm = Llm::load(testing::llm_options(path, 1024, 1));
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   sched::SequenceRunner run(**llm);
   double worst = 0.0;

@@ -1,27 +1,23 @@
-// Device selection in Llm::load for a program that does not link the CUDA backend (every CPU
-// test binary): "cuda" and "cuda:N" are well-formed but unavailable, anything else is not a
-// device; both are kInvalidDevice naming the device, and "cpu" and "auto" load on the CPU.
+// Llm::load in a program that does not link the CUDA backend (every CPU test binary):
+//  - device selection: "cuda" and "cuda:N" are well-formed but unavailable, anything else is
+//    not a device; both are kInvalidDevice naming the device, and "cpu" and "auto" load on
+//    the CPU;
+//  - the tensor types the Llm reports are the file's, each once.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
+#include "engine/gguf/gguf_file.h"
 #include "engine/model/llm.h"
-#include "engine/synthetic/synthetic_model.h"
 #include "tests/test_util.h"
 
 namespace zinfer {
 namespace {
 
 TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
-  model::SyntheticOptions o;
-  o.preset = "tiny-llama";
-  o.type = quant::GgmlType::kQ8_0;
-  const std::string path = testing::temp_dir() + "/llm_device.gguf";
-  ASSERT_TRUE(model::write_synthetic_model(o, path).ok());
-  LlmOptions lo;
-  lo.model_path = path;
-  lo.n_ctx = 64;
-  lo.n_seq_max = 1;
+  LlmOptions lo = testing::tiny_llama_options("llm_device.gguf");
+  ASSERT_FALSE(lo.model_path.empty());
   lo.n_threads = 1;
   for (const char* dev : {"cuda", "cuda:0", "cuda:3", "gpu", "cuda:", "cuda:x", "CPU"}) {
     lo.device = dev;
@@ -41,6 +37,22 @@ TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
   auto autodev = Llm::load(lo);
   ASSERT_TRUE(autodev.ok()) << autodev.error().message;
   EXPECT_EQ((*autodev)->options().device, "cpu");
+}
+
+TEST(LlmLoad, TensorTypesAreTheFilesEachOnce) {
+  // Q4_K matrices; norms and biases are F32, so the file holds at least two types.
+  const std::string path =
+      testing::write_synthetic("tiny-qwen2", quant::GgmlType::kQ4_K, "llm_types.gguf");
+  ASSERT_FALSE(path.empty());
+  auto file = gguf::GgufFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  std::set<std::string> want;
+  for (const auto& t : (*file)->tensors()) want.insert(std::string(quant::type_name(t.type)));
+  ASSERT_GE(want.size(), 2u);
+
+  auto llm = Llm::load(testing::llm_options(path, 64, 1));
+  ASSERT_TRUE(llm.ok()) << llm.error().message;
+  EXPECT_EQ((*llm)->tensor_types(), std::vector<std::string>(want.begin(), want.end()));
 }
 
 }  // namespace

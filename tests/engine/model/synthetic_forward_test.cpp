@@ -51,18 +51,14 @@ TEST_P(SyntheticForward, MatchesNumpyReference) {
   ASSERT_TRUE(fx.is_object()) << "missing fixture; run scripts/golden/synthetic_logits.py";
 
   const auto o = testing::synthetic_options(c.fixture, fx.at("seed").get<std::uint64_t>());
-  const std::string path = testing::temp_dir() + "/fwd_" + c.fixture.name() + ".gguf";
-  auto written = model::write_synthetic_model(o, path);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  const std::string path = testing::write_synthetic(o, "fwd_" + c.fixture.name() + ".gguf");
+  ASSERT_FALSE(path.empty());
   ASSERT_EQ(testing::fnv1a64_file(path), fx.at("file_fnv1a64").get<std::string>())
       << "the C++ writer no longer produces the file the reference logits were computed on";
 
-  LlmOptions lo;
-  lo.model_path = path;
+  LlmOptions lo = testing::llm_options(path, 64, 1);
   lo.exact_matmul = c.exact;
   lo.n_threads = 2;
-  lo.n_ctx = 64;
-  lo.n_seq_max = 1;
   auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
 

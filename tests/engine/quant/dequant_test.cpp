@@ -15,11 +15,6 @@
 namespace zinfer::quant {
 namespace {
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
-                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
-                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
-
 class DequantTest : public ::testing::TestWithParam<GgmlType> {};
 
 TEST_P(DequantTest, BitExactWithGguf) {
@@ -50,8 +45,8 @@ TEST_P(DequantTest, BitExactWithGguf) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, DequantTest, ::testing::ValuesIn(kWeightTypes),
-                         [](const auto& info) { return std::string(type_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllTypes, DequantTest, ::testing::ValuesIn(testing::kWeightTypes),
+                         testing::type_param_name);
 
 TEST(DequantTest, BlockStructsMatchTraits) {
   EXPECT_EQ(traits(GgmlType::kQ4_0).type_size, sizeof(BlockQ4_0));

@@ -19,11 +19,6 @@
 namespace zinfer::quant {
 namespace {
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
-                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
-                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
-
 const std::set<GgmlType> kBitExact = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0,
                                       GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kMXFP4};
 
@@ -92,8 +87,8 @@ TEST_P(GgmlParityTest, ActivationAndDotMatchLlamaCpp) {
              name + " long n=" + std::to_string(n));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, GgmlParityTest, ::testing::ValuesIn(kWeightTypes),
-                         [](const auto& info) { return std::string(type_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllTypes, GgmlParityTest, ::testing::ValuesIn(testing::kWeightTypes),
+                         testing::type_param_name);
 
 }  // namespace
 }  // namespace zinfer::quant

@@ -2,15 +2,30 @@
 // (tests/data/quant/*.zqv: named u8/f32/f64 arrays), plus small helpers shared by the quant tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "engine/quant/ggml_type.h"
 #include "tests/test_util.h"
 
 namespace zinfer::testing {
+
+// Every weight type the CPU backend reads; each has a fixture tests/data/quant/<name>.zqv.
+inline constexpr quant::GgmlType kWeightTypes[] = {
+    quant::GgmlType::kF32,  quant::GgmlType::kF16,  quant::GgmlType::kBF16, quant::GgmlType::kQ4_0,
+    quant::GgmlType::kQ4_1, quant::GgmlType::kQ5_0, quant::GgmlType::kQ5_1, quant::GgmlType::kQ8_0,
+    quant::GgmlType::kQ2_K, quant::GgmlType::kQ3_K, quant::GgmlType::kQ4_K, quant::GgmlType::kQ5_K,
+    quant::GgmlType::kQ6_K, quant::GgmlType::kMXFP4};
+
+// Test names of a suite parameterized by weight type: the type's name ("Q4_K").
+inline std::string type_param_name(const ::testing::TestParamInfo<quant::GgmlType>& info) {
+  return std::string(quant::type_name(info.param));
+}
 
 struct QuantFixture {
   std::map<std::string, std::string> arrays;  // name -> raw little-endian bytes

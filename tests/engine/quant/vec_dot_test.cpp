@@ -25,11 +25,6 @@ namespace {
 
 constexpr double kRtol = 1e-5;  // relative to sum |w_i * a_i|
 
-const GgmlType kWeightTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
-                                 GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
-                                 GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                                 GgmlType::kQ6_K, GgmlType::kMXFP4};
-
 struct Reference {
   double dot = 0;
   double scale = 0;  // sum of |terms|: the tolerance is relative to it
@@ -223,8 +218,8 @@ TEST_P(VecDotTest, LongRandomRows) {
             std::string(type_name(type)) + " random n=" + std::to_string(n));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(kWeightTypes),
-                         [](const auto& info) { return std::string(type_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(testing::kWeightTypes),
+                         testing::type_param_name);
 
 // Hand-derived: Q8_0 weights all 1 with d = 1, activation all 2 -> d_a = 2/127,
 // q = 127 each, dot = 32 * 127 * fp16(2/127).

@@ -130,24 +130,27 @@ std::vector<Req> make_jobs(int n, std::int32_t n_vocab, std::int32_t max_tokens,
 class TinyModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    path_ = testing::temp_dir() + "/sched_tiny_llama_q4_1.gguf";
     model::SyntheticOptions o;
     o.preset = "tiny-llama";
     o.type = quant::GgmlType::kQ4_1;
     o.seed = 5;
-    auto r = model::write_synthetic_model(o, path_);
-    ASSERT_TRUE(r.ok()) << r.error().message;
+    path_ = testing::write_synthetic(o, "sched_tiny_llama_q4_1.gguf");
+    ASSERT_FALSE(path_.empty());
   }
   std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0) {
-    LlmOptions opt;
-    opt.model_path = path_;
+    LlmOptions opt = testing::llm_options(path_, 256, 32);
     opt.n_threads = 2;
-    opt.n_ctx = 256;
-    opt.n_seq_max = 32;
     opt.kv_cache_bytes = kv_bytes;
     auto llm = Llm::load(opt);
     EXPECT_TRUE(llm.ok()) << llm.error().message;
     return llm.ok() ? std::move(*llm) : nullptr;
+  }
+  // One job running at a time (the order of admission shows), prefix cache on.
+  static SchedulerConfig one_at_a_time() {
+    SchedulerConfig cfg;
+    cfg.prefix_cache = true;
+    cfg.max_running = 1;
+    return cfg;
   }
   static std::string path_;
 };
@@ -290,6 +293,7 @@ class PlanCheckingLlm final : public Llm {
   explicit PlanCheckingLlm(Llm& inner) : inner_(inner) {}
   const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
   const model::Hparams& hparams() const override { return inner_.hparams(); }
+  const std::vector<std::string>& tensor_types() const override { return inner_.tensor_types(); }
   std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
   std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
   const LlmOptions& options() const override { return inner_.options(); }
@@ -363,10 +367,7 @@ TEST_F(TinyModel, PlannedBatchesAlwaysFitTheKvPool) {
 TEST_F(TinyModel, PriorityThenFifoAdmission) {
   auto llm = load();
   ASSERT_NE(llm, nullptr);
-  SchedulerConfig cfg;
-  cfg.prefix_cache = true;
-  cfg.max_running = 1;
-  auto sched = Scheduler::create(*llm, cfg);
+  auto sched = Scheduler::create(*llm, TinyModel::one_at_a_time());
   ASSERT_TRUE(sched.ok());
   const std::vector<std::pair<JobId, std::int32_t>> order_in = {
       {1, 0}, {2, 5}, {3, 0}, {4, 5}, {5, -3}};
@@ -398,10 +399,7 @@ TEST_F(TinyModel, PriorityThenFifoAdmission) {
 TEST_F(TinyModel, DeadlinesInQueueAndWhileRunning) {
   auto llm = load();
   ASSERT_NE(llm, nullptr);
-  SchedulerConfig cfg;
-  cfg.prefix_cache = true;
-  cfg.max_running = 1;
-  auto sched = Scheduler::create(*llm, cfg);
+  auto sched = Scheduler::create(*llm, TinyModel::one_at_a_time());
   ASSERT_TRUE(sched.ok());
   const auto t0 = Clock::now();
   Req a;  // runs, then expires mid-generation
@@ -529,11 +527,8 @@ TEST_F(TinyModel, JobSpecCheckIsTheBoundary) {
 
 TEST(SchedulerRealModel, SmolLm2JobsTogetherMatchEachAlone) {
   ZINFER_REQUIRE_MODEL(path, "SmolLM2-135M-Instruct.Q4_1.gguf");
-  LlmOptions opt;
-  opt.model_path = path;
+  LlmOptions opt = testing::llm_options(path, 512, 16);
   opt.n_threads = 2;
-  opt.n_ctx = 512;
-  opt.n_seq_max = 16;
   auto llm = Llm::load(opt);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   auto jobs = make_jobs(12, (*llm)->hparams().n_vocab, 6, 30);

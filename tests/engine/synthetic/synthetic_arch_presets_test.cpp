@@ -21,10 +21,7 @@ std::string write_tiny(const std::string& preset) {
   o.preset = preset;
   o.type = quant::GgmlType::kQ8_0;
   o.seed = 3;
-  const std::string path = testing::temp_dir() + "/" + preset + ".gguf";
-  auto r = write_synthetic_model(o, path);
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  return path;
+  return testing::write_synthetic(o, preset + ".gguf");
 }
 
 std::set<std::string> keys_with_prefix(const gguf::GgufFile& f, const std::string& prefix) {
@@ -49,10 +46,8 @@ TEST(SyntheticArchPresets, ParameterCountsMatchPublishedModels) {
   };
   for (const auto& w : wants) {
     SCOPED_TRACE(w.preset);
-    SyntheticOptions o;
-    o.preset = w.preset;
-    auto plan = plan_synthetic_model(o);
-    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    const auto plan = testing::synthetic_plan(w.preset);
+    ASSERT_TRUE(plan.has_value());
     double n = 0.0;
     for (const auto& t : plan->tensors) {
       double e = 1.0;

@@ -31,11 +31,7 @@ std::string write_model(const std::string& preset, const std::string& type, std:
   o.preset = preset;
   o.type = *quant::type_from_name(type);
   o.seed = seed;
-  const std::string path =
-      testing::temp_dir() + "/" + preset + "_" + type + "_" + std::to_string(seed) + ".gguf";
-  auto r = write_synthetic_model(o, path);
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  return path;
+  return testing::write_synthetic(o, preset + "_" + type + "_" + std::to_string(seed) + ".gguf");
 }
 
 class SyntheticFixture : public ::testing::TestWithParam<SyntheticCase> {};
@@ -180,10 +176,8 @@ TEST(SyntheticModel, PresetsHavePublishedShapes) {
   };
   for (const auto& w : wants) {
     SCOPED_TRACE(w.preset);
-    SyntheticOptions o;
-    o.preset = w.preset;
-    auto plan = plan_synthetic_model(o);
-    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    const auto plan = testing::synthetic_plan(w.preset);
+    ASSERT_TRUE(plan.has_value());
     EXPECT_EQ(plan->tensors.size(), w.n_tensors);
     std::set<std::string> names;
     for (const auto& t : plan->tensors) {

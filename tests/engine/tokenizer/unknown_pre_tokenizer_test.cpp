@@ -66,12 +66,9 @@ TEST(UnknownPreTokenizer, OverrideSelectsThePreTokenizer) {
 }
 
 TEST(UnknownPreTokenizer, ModelLoadIsRefused) {
-  model::SyntheticOptions so;
-  so.preset = "tiny-llama";
-  so.type = quant::GgmlType::kF32;
-  const std::string model = testing::temp_dir() + "/tiny_model.gguf";
-  auto written = model::write_synthetic_model(so, model);
-  ASSERT_TRUE(written.ok()) << written.error().message;
+  const std::string model =
+      testing::write_synthetic("tiny-llama", quant::GgmlType::kF32, "tiny_model.gguf");
+  ASSERT_FALSE(model.empty());
   auto original = gguf::GgufFile::open(model);
   ASSERT_TRUE(original.ok());
   const std::string pre = *(*original)->get_string(kPreKey);
@@ -80,11 +77,7 @@ TEST(UnknownPreTokenizer, ModelLoadIsRefused) {
       testing::copy_with_gguf_string(model, kPreKey, unknown, "tiny_unknown_pre.gguf");
   ASSERT_FALSE(patched.empty());
 
-  LlmOptions lo;
-  lo.model_path = patched;
-  lo.device = "cpu";
-  lo.n_ctx = 64;
-  lo.n_seq_max = 1;
+  LlmOptions lo = testing::llm_options(patched, 64, 1);
   auto llm = Llm::load(lo);
   ASSERT_FALSE(llm.ok());
   expect_refused(llm.error(), unknown);

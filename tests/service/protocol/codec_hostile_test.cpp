@@ -13,16 +13,13 @@
 #include <vector>
 
 #include "service/protocol/codec.h"
+#include "tests/service/protocol/msgpack_json.h"
 
 namespace zinfer::protocol {
 namespace {
 
 using json = nlohmann::json;
-
-std::string pack(const json& j) {
-  const std::vector<std::uint8_t> v = json::to_msgpack(j);
-  return std::string(v.begin(), v.end());
-}
+using testing::pack;
 
 json submit() { return json{{"v", 1}, {"type", "submit"}, {"job_id", "j1"}, {"prompt", "Hello"}}; }
 

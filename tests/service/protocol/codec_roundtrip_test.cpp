@@ -11,17 +11,14 @@
 
 #include "engine/sched/sequence.h"
 #include "service/protocol/codec.h"
+#include "tests/service/protocol/msgpack_json.h"
 
 namespace zinfer::protocol {
 namespace {
 
 using json = nlohmann::json;
-
-std::string pack(const json& j) {
-  const std::vector<std::uint8_t> v = json::to_msgpack(j);
-  return std::string(v.begin(), v.end());
-}
-json unpack(const std::string& frame) { return json::from_msgpack(frame); }
+using testing::pack;
+using testing::unpack;
 
 SubmitMsg full_submit() {
   SubmitMsg s;

@@ -141,11 +141,6 @@ void write_frames(const fs::path& dir) {
   }
 }
 
-bool python_ready() {
-  return std::system("python3 -c 'import msgpack, jsonschema, referencing, zmq' >/dev/null 2>&1") ==
-         0;
-}
-
 TEST(ProtocolFrames, CppFramesMatchSchemasAndPythonFramesDecode) {
   if (const char* out = std::getenv("ZINFER_PROTOCOL_FRAMES_OUT")) {
     write_frames(out);
@@ -153,15 +148,7 @@ TEST(ProtocolFrames, CppFramesMatchSchemasAndPythonFramesDecode) {
   }
   const fs::path dir = fs::path(testing::temp_dir()) / "protocol_frames";
   write_frames(dir);
-  if (!python_ready()) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "python3 lacks msgpack/jsonschema/pyzmq: pip install -r "
-                "clients/python/requirements.txt";
-    }
-    GTEST_SKIP() << "python3 lacks msgpack/jsonschema/pyzmq (pip install -r "
-                    "clients/python/requirements.txt)";
-  }
+  ZINFER_REQUIRE_PYTHON_CLIENT_MODULES();
   const fs::path log = dir / "python.log";
   const std::string cmd = "ZINFER_PROTOCOL_FRAMES_DIR='" + dir.string() + "' python3 '" +
                           std::string(ZINFER_SOURCE_DIR) +

@@ -18,16 +18,7 @@ TEST(PythonClient, AgainstALiveWorker) {
   ZINFER_REQUIRE_MODEL(model, "SmolLM2-135M-Instruct.Q4_1.gguf");
   const std::string binary = std::string(ZINFER_BINARY_DIR) + "/bin/zinfer";
   ASSERT_TRUE(std::filesystem::exists(binary)) << binary << " not built";
-  if (std::system("python3 -c 'import msgpack, jsonschema, referencing, zmq' >/dev/null 2>&1") !=
-      0) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "python3 lacks pyzmq/msgpack/jsonschema: pip install -r "
-                "clients/python/requirements.txt";
-    }
-    GTEST_SKIP() << "python3 lacks pyzmq/msgpack/jsonschema (pip install -r "
-                    "clients/python/requirements.txt)";
-  }
+  ZINFER_REQUIRE_PYTHON_CLIENT_MODULES();
   const std::string log = testing::temp_dir() + "/python_client.log";
   const std::string cmd = "ZINFER_BIN='" + binary + "' ZINFER_MODEL='" + model + "' python3 '" +
                           std::string(ZINFER_SOURCE_DIR) +

@@ -1,0 +1,50 @@
+// Pieces the architecture files share, so each file keeps only what makes its family
+// different: the embedding and output weights every GGUF family names alike, the final
+// norm-and-project step, RoPE and attention parameters as the hyperparameters give them, and
+// the create-then-load factory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+
+#include "engine/core/error.h"
+#include "engine/model/architecture.h"
+#include "engine/model/hparams.h"
+#include "engine/model/ops.h"
+
+namespace zinfer::model {
+
+// token_embd, output_norm and output; a file without output.weight ties it to the embedding.
+struct EmbeddingAndOutput {
+  Weight tok_embd;  // [n_vocab][n_embd]
+  Weight out_norm;  // [n_embd]
+  Weight output;    // [n_vocab][n_embd] (tok_embd when tied)
+};
+Result<EmbeddingAndOutput> load_embedding_and_output(WeightSource& ws, const Hparams& hp);
+
+// logits = output · rms_norm(x[logit_rows]) with output_norm: the last step of the RMSNorm
+// families. x: [tokens][n_embd]; logits: [logit_rows.size()][n_vocab].
+Status rms_norm_logits(Ops& ops, const Hparams& hp, const EmbeddingAndOutput& w, Tensor x,
+                       std::span<const std::int32_t> logit_rows, Tensor logits);
+
+// RoPE of the query and key heads (rope_type, the file's base and scaling) and causal
+// attention over all cached positions with scores scaled by 1/sqrt(head_dim). The caller sets
+// attn.layer per layer and changes what its family does differently.
+struct AttentionParams {
+  RopeParams rope_q;
+  RopeParams rope_k;
+  AttnParams attn;
+};
+AttentionParams attention_params(const Hparams& hp, RopeType rope_type);
+
+// Constructs architecture A from args and loads its weights (A::load(WeightSource&)).
+template <typename A, typename... Args>
+Result<std::unique_ptr<Architecture>> load_architecture(WeightSource& ws, Args&&... args) {
+  auto model = std::make_unique<A>(std::forward<Args>(args)...);
+  ZINFER_RETURN_IF_ERROR(model->load(ws));
+  return std::unique_ptr<Architecture>(std::move(model));
+}
+
+}  // namespace zinfer::model
