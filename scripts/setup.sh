@@ -8,7 +8,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PKGS=(build-essential cmake git python3 python3-pip unzip clang clang-format-14
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
-      libzmq3-dev cppzmq-dev libmsgpack-cxx-dev)
+      libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+      prometheus-cpp-dev  # serve --metrics (Prometheus exposition through prometheus-cpp's civetweb)
+      python3-matplotlib  # scripts/bench_plot.py (bench JSON → PNG)
+      util-linux          # `script`: the submit progress test runs zinfer on a pseudo-terminal
+      )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -17,6 +21,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "[setup] installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --deploy: the tools deploy/validate.sh checks the deployment files with (promtool from
+# Debian's prometheus; kubectl from kubernetes-client unless a kubectl is already installed;
+# podman to build the image). Not needed to build or test zinfer.
+if [ "${1:-}" = "--deploy" ]; then
+  DEPLOY=(prometheus podman)
+  command -v kubectl >/dev/null 2>&1 || DEPLOY+=(kubernetes-client)
+  dmissing=()
+  for p in "${DEPLOY[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || dmissing+=("$p"); done
+  if [ "${#dmissing[@]}" -gt 0 ]; then
+    echo "[setup] installing deploy tools: ${dmissing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${dmissing[@]}" >/dev/null
+  fi
 fi
 
 # Python side: the gguf package (independent dequantizer / reader) and numpy for the
