@@ -100,6 +100,45 @@ TEST(OperationsCli, ARemoteBindWithoutKeysOrInsecureRefusesToStart) {
   EXPECT_NE(insecure.out.find("MODEL_LOAD_FAILED"), std::string::npos) << insecure.out;
 }
 
+TEST(OperationsCli, CurveClientsOfSubmitAndHealthReachAnAuthenticatedWorker) {
+  REQUIRE_ZINFER_BINARY();
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string dir = temp_dir() + "/curve_cli";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/clients");
+  for (const std::string& out : {dir + "/worker", dir + "/clients/producer", dir + "/stranger"}) {
+    RunResult k = run_zinfer("keygen --out " + out + " 2>&1");
+    ASSERT_EQ(k.exit_code, 0) << k.out;
+  }
+  // A port of our own on 127.0.0.2 (the bind policy treats it as remote).
+  const int port = 20000 + static_cast<int>(getpid() % 20000);
+  const std::string ep = "tcp://127.0.0.2:" + std::to_string(port);
+  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2",
+                    "--log-level", "warn", "--curve-secret-key", dir + "/worker.key_secret",
+                    "--curve-authorized-keys", dir + "/clients"});
+  const std::string keys = " --curve-server-key " + dir + "/worker.key --curve-secret-key " + dir;
+  RunResult r;
+  ASSERT_TRUE(poll_health("--connect " + ep + keys + "/clients/producer.key_secret", 60,
+                          [](const RunResult& x) { return x.exit_code == 0; }, &r))
+      << r.out;
+  EXPECT_NE(r.out.find("\"status\":\"ready\""), std::string::npos) << r.out;
+  {
+    std::ofstream jobs(dir + "/jobs.jsonl");
+    jobs << R"({"job_id": "c", "prompt": "Hello", "max_tokens": 3})" << "\n";
+  }
+  RunResult sub = run_zinfer("submit --connect " + ep + keys + "/clients/producer.key_secret" +
+                             " --input " + dir + "/jobs.jsonl 2>&1");
+  EXPECT_EQ(sub.exit_code, 0) << sub.out;
+  EXPECT_NE(sub.out.find("\"finish_reason\""), std::string::npos) << sub.out;
+  // An unknown key and a plaintext client: no answer at all (exit 1, timed out).
+  RunResult stranger = run_zinfer("health --timeout 1 --connect " + ep + keys +
+                                  "/stranger.key_secret 2>&1");
+  EXPECT_EQ(stranger.exit_code, 1) << stranger.out;
+  RunResult plain = run_zinfer("health --timeout 1 --connect " + ep + " 2>&1");
+  EXPECT_EQ(plain.exit_code, 1) << plain.out;
+  EXPECT_NE(plain.out.find("no health reply"), std::string::npos) << plain.out;
+}
+
 TEST(OperationsCli, AWedgedEngineMakesHealthExitNonZeroWithinTheStallTimeout) {
   REQUIRE_ZINFER_BINARY();
   ZINFER_REQUIRE_MODEL(model, kModelFile);
