@@ -16,6 +16,9 @@ void add_serve_operations_flags(CLI::App* sub, worker::WorkerConfig& c, StallHoo
                   "CurveZMQ: this worker's secret key file (zinfer keygen's NAME.key_secret)");
   sub->add_option("--curve-authorized-keys", c.curve_authorized_keys_dir,
                   "CurveZMQ: directory of the client public keys (NAME.key) allowed in");
+  sub->add_option("--probe-bind", c.probe_bind,
+                  "Also bind this local endpoint (ipc://PATH, tcp://127.0.0.1:PORT) without "
+                  "CurveZMQ, for health probes on the same host or pod");
   sub->add_flag("--insecure", c.insecure,
                 "Allow a plaintext --bind beyond loopback (anyone who reaches it may submit)");
   sub->add_option("--max-jobs-per-client", c.max_jobs_per_client,

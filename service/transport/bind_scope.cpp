@@ -8,7 +8,8 @@ bool is_local_endpoint(std::string_view ep) {
   if (ep.rfind("tcp://", 0) != 0) return false;
   std::string_view addr = ep.substr(6);
   // A tcp bind may name a source (rare): "tcp://src;host:port" — judge the host after ';'.
-  if (const auto semi = addr.rfind(';'); semi != std::string_view::npos) addr = addr.substr(semi + 1);
+  if (const auto semi = addr.rfind(';'); semi != std::string_view::npos)
+    addr = addr.substr(semi + 1);
   const auto colon = addr.rfind(':');
   if (colon == std::string_view::npos) return false;
   const std::string_view host = addr.substr(0, colon);

@@ -56,9 +56,9 @@ Result<CurveKeyPair> curve_generate() {
   char pub[41];
   char sec[41];
   if (zmq_curve_keypair(pub, sec) != 0) {
-    return make_error(ErrorCode::kInternal,
-                      std::string("zmq_curve_keypair: ") + zmq_strerror(zmq_errno()) +
-                          " (libzmq built without CURVE?)");
+    return make_error(ErrorCode::kInternal, std::string("zmq_curve_keypair: ") +
+                                                zmq_strerror(zmq_errno()) +
+                                                " (libzmq built without CURVE?)");
   }
   return CurveKeyPair{pub, sec};
 }
@@ -87,7 +87,8 @@ Result<CurveKeyPair> curve_read(const std::string& file, bool need_secret,
   };
   if (need_secret) {
     if (!is_z85_key(k.secret_z85))
-      return bad("no secret-key = \"<40 Z85 characters>\" line (use the _secret file of zinfer keygen)");
+      return bad(
+          "no secret-key = \"<40 Z85 characters>\" line (use the _secret file of zinfer keygen)");
     char pub[41];
     if (zmq_curve_public(pub, k.secret_z85.c_str()) != 0) return bad("invalid secret key");
     if (!k.public_z85.empty() && k.public_z85 != pub)
@@ -103,8 +104,7 @@ Result<std::unordered_set<std::string>> curve_read_authorized(const std::string&
                                                               const std::string& flag) {
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
-  if (ec)
-    return make_error(ErrorCode::kInvalidParameter, flag + " " + dir + ": " + ec.message());
+  if (ec) return make_error(ErrorCode::kInvalidParameter, flag + " " + dir + ": " + ec.message());
   std::unordered_set<std::string> keys;
   for (const auto& entry : it) {
     const std::string name = entry.path().filename().string();

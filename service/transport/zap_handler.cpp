@@ -83,8 +83,8 @@ void ZapHandler::answer() {
                                  parts[3], key);
     }
   } else if (parts.size() >= 6) {
-    worker::service_log().warn("refused a {} client from {}: this worker requires CURVE",
-                               parts[5], parts[3]);
+    worker::service_log().warn("refused a {} client from {}: this worker requires CURVE", parts[5],
+                               parts[3]);
   }
   (status == "200" ? accepted_ : refused_).fetch_add(1);
   const std::string reply[] = {"1.0", request_id, status, text, user, ""};

@@ -41,7 +41,7 @@ class ClientLimits {
   double bytes_per_s_;
   double capacity_;  // bytes a bucket holds
   std::unordered_map<std::string, Bucket> buckets_;
-  std::unordered_map<std::string, std::int32_t> live_;         // client → live jobs
+  std::unordered_map<std::string, std::int32_t> live_;        // client → live jobs
   std::unordered_map<std::uint64_t, std::string> client_of_;  // job handle → client
 };
 

@@ -43,9 +43,9 @@ class Heartbeat {
 
   double stall_timeout_s_;
   std::atomic<std::uint64_t> steps_{0};
-  std::atomic<std::int64_t> last_end_ns_{0};      // 0: no step completed yet
-  std::atomic<std::int64_t> step_start_ns_{0};    // 0: no step in progress
-  std::atomic<std::int64_t> pending_since_ns_{0}; // when live_jobs_ last went 0 → 1
+  std::atomic<std::int64_t> last_end_ns_{0};       // 0: no step completed yet
+  std::atomic<std::int64_t> step_start_ns_{0};     // 0: no step in progress
+  std::atomic<std::int64_t> pending_since_ns_{0};  // when live_jobs_ last went 0 → 1
   std::atomic<std::int64_t> live_jobs_{0};
 };
 

@@ -19,10 +19,10 @@ using prometheus::MetricType;
 
 // vLLM's bucket boundaries (seconds), so percentiles compare across the two.
 const prometheus::Histogram::BucketBoundaries kTtftBuckets = {
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,   0.75,
     1.0,   2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
 const prometheus::Histogram::BucketBoundaries kTpotBuckets = {
-    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4,  0.5,
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
     0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
 const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
     0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,   15.0,  20.0,
@@ -68,8 +68,8 @@ class EngineCollector final : public prometheus::Collectable {
             MetricType::Gauge, hb.last_step_age_s),
         one("zinfer_engine_steps_total", "Engine steps (batched forward passes) completed.",
             MetricType::Counter, static_cast<double>(hb.steps_completed)),
-        one("zinfer_generation_tokens_total", "Tokens sampled by the engine.",
-            MetricType::Counter, static_cast<double>(e.tokens_generated)),
+        one("zinfer_generation_tokens_total", "Tokens sampled by the engine.", MetricType::Counter,
+            static_cast<double>(e.tokens_generated)),
         one("zinfer_num_preemptions_total", "Jobs preempted (KV blocks released, recomputed).",
             MetricType::Counter, static_cast<double>(e.preemptions)),
         one("zinfer_prefix_cache_hits_total",
@@ -117,18 +117,19 @@ Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::create(const std::string& 
   };
   m->queue_time_ = histogram("zinfer_request_queue_time_seconds",
                              "Arrival to first admission into the running batch.", kRequestBuckets);
-  m->ttft_ = histogram("zinfer_time_to_first_token_seconds", "Arrival to first token.", kTtftBuckets);
+  m->ttft_ =
+      histogram("zinfer_time_to_first_token_seconds", "Arrival to first token.", kTtftBuckets);
   m->tpot_ = histogram("zinfer_time_per_output_token_seconds",
                        "Mean inter-token latency of a job after its first token.", kTpotBuckets);
   m->e2e_ = histogram("zinfer_e2e_request_latency_seconds", "Arrival to the last token.",
                       kRequestBuckets);
   m->request_prompt_tokens_ =
       histogram("zinfer_request_prompt_tokens", "Prompt tokens per finished job.", kTokenBuckets);
-  m->request_generation_tokens_ = histogram(
-      "zinfer_request_generation_tokens", "Generated tokens per finished job.", kTokenBuckets);
-  m->step_time_ = histogram("zinfer_engine_step_duration_seconds",
-                            "Wall time of one engine step (batched forward + sampling).",
-                            kStepBuckets);
+  m->request_generation_tokens_ = histogram("zinfer_request_generation_tokens",
+                                            "Generated tokens per finished job.", kTokenBuckets);
+  m->step_time_ =
+      histogram("zinfer_engine_step_duration_seconds",
+                "Wall time of one engine step (batched forward + sampling).", kStepBuckets);
   m->engine_collector_ = std::make_shared<EngineCollector>(std::move(sources));
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);
@@ -177,7 +178,8 @@ void WorkerMetrics::job_ended(const OutFrame& f) {
   queue_time_->Observe(f.timings.queue_ms * 1e-3);
   ttft_->Observe(f.timings.ttft_ms * 1e-3);
   e2e_->Observe((f.timings.ttft_ms + f.timings.decode_ms) * 1e-3);
-  if (f.completion_tokens > 1) tpot_->Observe(f.timings.decode_ms * 1e-3 / (f.completion_tokens - 1));
+  if (f.completion_tokens > 1)
+    tpot_->Observe(f.timings.decode_ms * 1e-3 / (f.completion_tokens - 1));
 }
 
 void WorkerMetrics::step_finished(double seconds) { step_time_->Observe(seconds); }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "service/transport/bind_scope.h"
+#include "service/transport/endpoint.h"
 
 namespace zinfer::worker {
 
@@ -22,6 +23,14 @@ Status validate_operations(const WorkerConfig& c) {
                "tcp://localhost, ipc://) needs CurveZMQ: --curve-secret-key FILE and "
                "--curve-authorized-keys DIR (keys from `zinfer keygen`); or --insecure to "
                "accept plaintext from anyone who can reach it");
+  }
+  if (!c.probe_bind.empty()) {
+    ZINFER_RETURN_IF_ERROR(
+        transport::check_endpoint(c.probe_bind, transport::EndpointUse::kBind, "--probe-bind"));
+    if (!transport::is_local_endpoint(c.probe_bind)) {
+      return bad("--probe-bind " + c.probe_bind +
+                 ": must be local (ipc://PATH or tcp://127.0.0.1:PORT): it takes plaintext");
+    }
   }
   if (!std::isfinite(c.stall_timeout_s) || c.stall_timeout_s < 0.0) {
     return bad("--stall-timeout must be a number of seconds ≥ 0 (0 = off), got " +

@@ -14,8 +14,7 @@ namespace zinfer::worker {
 
 class StallingEngine final : public JobEngine {
  public:
-  StallingEngine(std::unique_ptr<JobEngine> inner, std::uint64_t stall_after_steps,
-                 double stall_s)
+  StallingEngine(std::unique_ptr<JobEngine> inner, std::uint64_t stall_after_steps, double stall_s)
       : inner_(std::move(inner)), after_(stall_after_steps), stall_s_(stall_s) {}
 
   const EngineInfo& info() const override { return inner_->info(); }

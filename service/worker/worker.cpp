@@ -69,6 +69,11 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
   ZINFER_RETURN_IF_ERROR(
       transport::set_option(w->router_, ZMQ_MAXMSGSIZE, max_msg, "ZMQ_MAXMSGSIZE"));
   ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_LINGER, linger, "ZMQ_LINGER"));
+  // The probe endpoint is bound before CurveZMQ is switched on: libzmq copies the socket's
+  // options into each endpoint when it binds, so this one stays plaintext (and local).
+  if (!config.probe_bind.empty()) {
+    ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.probe_bind, "--probe-bind"));
+  }
   ZINFER_RETURN_IF_ERROR(w->setup_curve());
   ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.bind, "--bind"));
   char buf[1024];

@@ -24,6 +24,8 @@ struct WorkerConfig {
   std::string curve_secret_key_file;      // --curve-secret-key: the worker's key (zinfer keygen)
   std::string curve_authorized_keys_dir;  // --curve-authorized-keys: clients' public keys
   bool insecure = false;  // --insecure: allow a plaintext bind beyond loopback (warns)
+  std::string
+      probe_bind;  // --probe-bind: extra local endpoint without CurveZMQ (probes) ("" = none)
   std::int32_t max_jobs_per_client = 0;  // --max-jobs-per-client: live jobs per client (0 = ∞)
   double max_client_bytes_per_s = 0;     // --max-client-bytes-per-s: request bytes (0 = ∞)
 };

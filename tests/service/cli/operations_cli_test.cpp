@@ -81,7 +81,8 @@ TEST(OperationsCli, ARemoteBindWithoutKeysOrInsecureRefusesToStart) {
   REQUIRE_ZINFER_BINARY();
   // The flags are checked before the model loads: no model needed.
   for (const char* bind : {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://127.0.0.2:5555"}) {
-    RunResult r = run_zinfer(std::string("serve --model /nonexistent.gguf --bind ") + bind + " 2>&1");
+    RunResult r =
+        run_zinfer(std::string("serve --model /nonexistent.gguf --bind ") + bind + " 2>&1");
     EXPECT_EQ(r.exit_code, 2) << bind << ": " << r.out;
     EXPECT_NE(r.out.find("needs CurveZMQ: --curve-secret-key"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("--insecure"), std::string::npos) << r.out;
@@ -92,7 +93,8 @@ TEST(OperationsCli, ARemoteBindWithoutKeysOrInsecureRefusesToStart) {
   EXPECT_NE(half.out.find("--curve-authorized-keys"), std::string::npos) << half.out;
   // Loopback and ipc need nothing; --insecure lets a remote bind through (to the model load).
   for (const char* bind : {"tcp://127.0.0.1:5555", "ipc:///tmp/x.sock"}) {
-    RunResult r = run_zinfer(std::string("serve --model /nonexistent.gguf --bind ") + bind + " 2>&1");
+    RunResult r =
+        run_zinfer(std::string("serve --model /nonexistent.gguf --bind ") + bind + " 2>&1");
     EXPECT_NE(r.out.find("MODEL_LOAD_FAILED"), std::string::npos) << bind << ": " << r.out;
   }
   RunResult insecure =
@@ -113,26 +115,28 @@ TEST(OperationsCli, CurveClientsOfSubmitAndHealthReachAnAuthenticatedWorker) {
   // A port of our own on 127.0.0.2 (the bind policy treats it as remote).
   const int port = 20000 + static_cast<int>(getpid() % 20000);
   const std::string ep = "tcp://127.0.0.2:" + std::to_string(port);
-  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2",
-                    "--log-level", "warn", "--curve-secret-key", dir + "/worker.key_secret",
+  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2", "--log-level",
+                    "warn", "--curve-secret-key", dir + "/worker.key_secret",
                     "--curve-authorized-keys", dir + "/clients"});
   const std::string keys = " --curve-server-key " + dir + "/worker.key --curve-secret-key " + dir;
   RunResult r;
-  ASSERT_TRUE(poll_health("--connect " + ep + keys + "/clients/producer.key_secret", 60,
-                          [](const RunResult& x) { return x.exit_code == 0; }, &r))
+  ASSERT_TRUE(poll_health(
+      "--connect " + ep + keys + "/clients/producer.key_secret", 60,
+      [](const RunResult& x) { return x.exit_code == 0; }, &r))
       << r.out;
   EXPECT_NE(r.out.find("\"status\":\"ready\""), std::string::npos) << r.out;
   {
     std::ofstream jobs(dir + "/jobs.jsonl");
-    jobs << R"({"job_id": "c", "prompt": "Hello", "max_tokens": 3})" << "\n";
+    jobs << R"({"job_id": "c", "prompt": "Hello", "max_tokens": 3})"
+         << "\n";
   }
   RunResult sub = run_zinfer("submit --connect " + ep + keys + "/clients/producer.key_secret" +
                              " --input " + dir + "/jobs.jsonl 2>&1");
   EXPECT_EQ(sub.exit_code, 0) << sub.out;
   EXPECT_NE(sub.out.find("\"finish_reason\""), std::string::npos) << sub.out;
   // An unknown key and a plaintext client: no answer at all (exit 1, timed out).
-  RunResult stranger = run_zinfer("health --timeout 1 --connect " + ep + keys +
-                                  "/stranger.key_secret 2>&1");
+  RunResult stranger =
+      run_zinfer("health --timeout 1 --connect " + ep + keys + "/stranger.key_secret 2>&1");
   EXPECT_EQ(stranger.exit_code, 1) << stranger.out;
   RunResult plain = run_zinfer("health --timeout 1 --connect " + ep + " 2>&1");
   EXPECT_EQ(plain.exit_code, 1) << plain.out;
@@ -143,24 +147,27 @@ TEST(OperationsCli, AWedgedEngineMakesHealthExitNonZeroWithinTheStallTimeout) {
   REQUIRE_ZINFER_BINARY();
   ZINFER_REQUIRE_MODEL(model, kModelFile);
   const std::string ep = "ipc://" + temp_dir() + "/stall.sock";
-  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2",
-                    "--log-level", "warn", "--stall-timeout", "1", "--test-stall-after-steps", "5"});
+  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2", "--log-level",
+                    "warn", "--stall-timeout", "1", "--test-stall-after-steps", "5"});
   RunResult r;
-  ASSERT_TRUE(poll_health("--connect " + ep, 60, [](const RunResult& x) { return x.exit_code == 0; }, &r))
+  ASSERT_TRUE(poll_health(
+      "--connect " + ep, 60, [](const RunResult& x) { return x.exit_code == 0; }, &r))
       << r.out;
   EXPECT_NE(r.out.find("\"status\":\"ready\""), std::string::npos) << r.out;
   // One long job: the engine stalls on its 6th step while the job is live.
   const std::string dir = temp_dir();
   {
     std::ofstream jobs(dir + "/stall_jobs.jsonl");
-    jobs << R"({"job_id": "long", "prompt": "Tell me a story.", "max_tokens": 200, "ignore_eos": true})"
-         << "\n";
+    jobs
+        << R"({"job_id": "long", "prompt": "Tell me a story.", "max_tokens": 200, "ignore_eos": true})"
+        << "\n";
   }
   const std::string submit = "'" + zinfer_binary() + "' submit --connect " + ep + " --input " +
                              dir + "/stall_jobs.jsonl --timeout 30 >/dev/null 2>&1 &";
   ASSERT_EQ(std::system(submit.c_str()), 0);
   const auto submitted = Clock::now();
-  ASSERT_TRUE(poll_health("--connect " + ep, 30, [](const RunResult& x) { return x.exit_code != 0; }, &r))
+  ASSERT_TRUE(poll_health(
+      "--connect " + ep, 30, [](const RunResult& x) { return x.exit_code != 0; }, &r))
       << r.out;
   const double took = std::chrono::duration<double>(Clock::now() - submitted).count();
   EXPECT_EQ(r.exit_code, 3) << r.out;
@@ -180,15 +187,17 @@ TEST(OperationsCli, SubmitShowsProgressOnATerminalAndNoneWhenPiped) {
   if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no `script`";
   const std::string dir = temp_dir();
   const std::string ep = "ipc://" + dir + "/progress.sock";
-  ServeChild serve({"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2",
-                    "--log-level", "warn"});
+  ServeChild serve(
+      {"--model", model, "--bind", ep, "--ctx", "256", "--threads", "2", "--log-level", "warn"});
   RunResult r;
-  ASSERT_TRUE(poll_health("--connect " + ep, 60, [](const RunResult& x) { return x.exit_code == 0; }, &r))
+  ASSERT_TRUE(poll_health(
+      "--connect " + ep, 60, [](const RunResult& x) { return x.exit_code == 0; }, &r))
       << r.out;
   {
     std::ofstream jobs(dir + "/progress_jobs.jsonl");
     for (int i = 0; i < 6; ++i)
-      jobs << R"({"prompt": "Count to ten:", "max_tokens": 12, "ignore_eos": true})" << "\n";
+      jobs << R"({"prompt": "Count to ten:", "max_tokens": 12, "ignore_eos": true})"
+           << "\n";
   }
   const std::string submit = "'" + zinfer_binary() + "' submit --window 2 --connect " + ep +
                              " --input " + dir + "/progress_jobs.jsonl --output " + dir +

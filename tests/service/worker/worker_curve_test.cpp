@@ -1,6 +1,7 @@
 // CurveZMQ on the worker's ROUTER, over TCP on 127.0.0.2 (a loopback address that the bind
 // policy treats as remote): a client with an authorized key streams a job; a client with an
-// unknown key, and a plaintext client, get nothing at all (no frame, no job); a remote bind
+// unknown key, and a plaintext client, get nothing at all (no frame, no job), while the local
+// plaintext probe endpoint (--probe-bind) answers health; a remote bind
 // without keys or --insecure is refused naming the flags; the ZAP handler counts what it
 // accepted and refused.
 #include <gtest/gtest.h>
@@ -78,10 +79,17 @@ TEST(WorkerCurve, OnlyAuthorizedKeysGetAnswersOnARemoteLookingBind) {
   wc.bind = "tcp://127.0.0.2:0";
   wc.curve_secret_key_file = k.dir + "/server.key_secret";
   wc.curve_authorized_keys_dir = k.dir + "/authorized";
+  wc.probe_bind = "ipc://" + k.dir + "/probe.sock";
   WorkerThread w(wc, std::make_unique<PacedEngine>(4, 1000));
   ASSERT_TRUE(w.ok());
   ASSERT_EQ(w.endpoint().rfind("tcp://127.0.0.2:", 0), 0u) << w.endpoint();
   Context ctx;
+
+  // The local probe endpoint (--probe-bind) stays plaintext: a probe needs no key there.
+  {
+    Client probe(ctx.get(), wc.probe_bind);
+    EXPECT_EQ(probe.ask("health")["status"], "ready");
+  }
 
   // Authorized: the job streams and ends with exactly one terminal frame.
   void* good = curve_dealer(ctx.get(), w.endpoint(), &k.client, k.server.public_z85);
@@ -129,6 +137,10 @@ TEST(WorkerCurve, ConfigurationMistakesAreRefusedNamingTheFlag) {
   public_only.curve_secret_key_file = k.dir + "/server.key";
   public_only.curve_authorized_keys_dir = k.dir + "/authorized";
   refused(public_only, "--curve-secret-key");
+  WorkerConfig remote_probe = remote;
+  remote_probe.insecure = true;
+  remote_probe.probe_bind = "tcp://127.0.0.2:0";
+  refused(remote_probe, "--probe-bind");
   WorkerConfig empty_dir = half;
   std::filesystem::create_directories(k.dir + "/empty");
   empty_dir.curve_authorized_keys_dir = k.dir + "/empty";

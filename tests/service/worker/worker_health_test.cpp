@@ -22,7 +22,9 @@ TEST(Heartbeat, StalledOnlyWithPendingWorkAndNoStepForTheTimeout) {
   using C = Heartbeat::Clock;
   Heartbeat hb(1.0);
   const C::time_point t0 = C::now();
-  auto at = [&](double s) { return t0 + std::chrono::duration_cast<C::duration>(std::chrono::duration<double>(s)); };
+  auto at = [&](double s) {
+    return t0 + std::chrono::duration_cast<C::duration>(std::chrono::duration<double>(s));
+  };
   EXPECT_FALSE(hb.view(at(100)).stalled) << "idle is not stalled, however long";
   EXPECT_EQ(hb.view(at(0)).last_step_age_s, -1.0);
   hb.jobs_added(1, at(100));
@@ -111,7 +113,8 @@ TEST(WorkerHealth, ABusyWorkerWithSteadyStepsIsNeverStalled) {
   }
   EXPECT_EQ(statuses, std::set<std::string>{"ready"}) << probes << " probes";
   EXPECT_GT(probes, 20);
-  for (int i = 0; i < kJobs; ++i) expect_job_invariant(cl.jobs["j" + std::to_string(i)], "j" + std::to_string(i));
+  for (int i = 0; i < kJobs; ++i)
+    expect_job_invariant(cl.jobs["j" + std::to_string(i)], "j" + std::to_string(i));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(cl.ask("health")["status"], "ready") << "idle is not stalled";
 }

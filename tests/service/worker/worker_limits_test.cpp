@@ -115,8 +115,10 @@ TEST(WorkerLimits, AFloodingClientDoesNotDelayAnotherBeyondOneStep) {
     EXPECT_LE(queue[i], step_ms + 8.0) << "probe " << i;
     EXPECT_LE(ttft[i], 2 * step_ms + 8.0) << "probe " << i;
   }
-  std::printf("[ measured ] under a 1000-job flood (limit %d/client, %d-job batch, %.0f ms steps): "
-              "client B queue_ms", kCapacity - 1, kCapacity, step_ms);
+  std::printf(
+      "[ measured ] under a 1000-job flood (limit %d/client, %d-job batch, %.0f ms steps): "
+      "client B queue_ms",
+      kCapacity - 1, kCapacity, step_ms);
   for (double q : queue) std::printf(" %.1f", q);
   std::printf(", ttft_ms");
   for (double t : ttft) std::printf(" %.1f", t);

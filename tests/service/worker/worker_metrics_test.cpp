@@ -56,8 +56,8 @@ TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
       "You are a helpful assistant. Answer briefly and plainly, in English, without lists, "
       "code or markup, and never repeat the question. ";
   std::vector<std::string> prompts;
-  for (const char* p : {"The capital of France is", "Once upon a time", "List three fruits:",
-                        "2 + 2 =", "Hello, my name is"})
+  for (const char* p : {"The capital of France is", "Once upon a time",
+                        "List three fruits:", "2 + 2 =", "Hello, my name is"})
     prompts.push_back(preamble + p);
   constexpr int kJobs = 30;
   for (int i = 0; i < kJobs; ++i) {
@@ -75,8 +75,7 @@ TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
   ASSERT_TRUE(during.has_value());
   Scrape s1 = parse_exposition(*during);
   EXPECT_GE(s1.value("zinfer_requests_accepted_total"), 1.0);
-  EXPECT_GE(s1.value("zinfer_num_requests_running") + s1.value("zinfer_num_requests_waiting"),
-            1.0);
+  EXPECT_GE(s1.value("zinfer_num_requests_running") + s1.value("zinfer_num_requests_waiting"), 1.0);
 
   ASSERT_TRUE(cl.pump_until(
       [&] {
@@ -99,7 +98,8 @@ TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
     completion += done["usage"]["completion_tokens"].get<double>();
     prompt += done["usage"]["prompt_tokens"].get<double>();
     // Streamed or not, the tokens counted in usage are the tokens the client received.
-    EXPECT_EQ(collect(cl.jobs[id]).tokens.size(), done["usage"]["completion_tokens"].get<std::size_t>());
+    EXPECT_EQ(collect(cl.jobs[id]).tokens.size(),
+              done["usage"]["completion_tokens"].get<std::size_t>());
   }
   EXPECT_GE(reasons["stop"], 1) << "the mix should end some jobs on their stop string";
   EXPECT_GE(reasons["length"], 1);
