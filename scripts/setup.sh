@@ -10,7 +10,6 @@ PKGS=(build-essential cmake git python3 python3-pip unzip clang clang-format-14
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
       prometheus-cpp-dev  # serve --metrics (Prometheus exposition through prometheus-cpp's civetweb)
-      python3-matplotlib  # scripts/bench_plot.py (bench JSON → PNG)
       util-linux          # `script`: the submit progress test runs zinfer on a pseudo-terminal
       )
 missing=()
@@ -42,10 +41,11 @@ fi
 # Python side: the gguf package (independent dequantizer / reader) and numpy for the
 # reference forward pass in tests/reference/.
 # pyzmq, msgpack and jsonschema for the Python client and the schema checks of live frames.
-if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema" >/dev/null 2>&1; then
+# matplotlib for scripts/bench_plot.py (bench JSON → PNG).
+if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema, matplotlib" >/dev/null 2>&1; then
   echo "[setup] installing python packages"
   ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  python3 -m pip install -q "gguf>=0.17" numpy -r "$ROOT/clients/python/requirements.txt" 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages "gguf>=0.17" numpy -r "$ROOT/clients/python/requirements.txt"
+  python3 -m pip install -q "gguf>=0.17" numpy matplotlib -r "$ROOT/clients/python/requirements.txt" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages "gguf>=0.17" numpy matplotlib -r "$ROOT/clients/python/requirements.txt"
 fi
 echo "[setup] ok"
