@@ -38,6 +38,12 @@ if [ "${1:-}" = "--deploy" ]; then
   fi
 fi
 
+# ZINFER_SETUP_PYTHON=0 skips the Python side (container builds need only the C++ toolchain).
+if [ "${ZINFER_SETUP_PYTHON:-1}" = "0" ]; then
+  echo "[setup] ok (no python packages: ZINFER_SETUP_PYTHON=0)"
+  exit 0
+fi
+
 # Python side: the gguf package (independent dequantizer / reader) and numpy for the
 # reference forward pass in tests/reference/.
 # pyzmq, msgpack and jsonschema for the Python client and the schema checks of live frames.
