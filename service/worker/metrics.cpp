@@ -130,6 +130,17 @@ Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::create(const std::string& 
   m->step_time_ =
       histogram("zinfer_engine_step_duration_seconds",
                 "Wall time of one engine step (batched forward + sampling).", kStepBuckets);
+  // The usual label values exist from the start, at 0, so rate() and dashboards see them
+  // before the first occurrence; rarer ones appear when they first happen.
+  for (const char* reason : {"stop", "length", "cancelled", "deadline"})
+    m->labelled(*m->success_, m->success_by_reason_, "finished_reason", reason);
+  for (ErrorCode c : {ErrorCode::kInferenceFailed, ErrorCode::kOutOfMemory,
+                      ErrorCode::kDeadlineExceeded, ErrorCode::kDraining, ErrorCode::kInternal})
+    m->labelled(*m->errors_, m->errors_by_code_, "code", std::string(error_code_name(c)));
+  for (ErrorCode c :
+       {ErrorCode::kInvalidRequest, ErrorCode::kInvalidParameter, ErrorCode::kPromptTooLong,
+        ErrorCode::kDuplicateJob, ErrorCode::kQueueFull, ErrorCode::kDraining})
+    m->labelled(*m->rejected_, m->rejected_by_code_, "code", std::string(error_code_name(c)));
   m->engine_collector_ = std::make_shared<EngineCollector>(std::move(sources));
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);

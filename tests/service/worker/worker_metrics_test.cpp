@@ -48,6 +48,9 @@ TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
   EXPECT_EQ(s0.types["zinfer_time_to_first_token_seconds"], "histogram");
   EXPECT_EQ(s0.value("zinfer_engine_stalled"), 0.0);
   EXPECT_EQ(s0.value("zinfer_generation_tokens_total"), 0.0);
+  EXPECT_EQ(s0.value("zinfer_request_success_total{finished_reason=\"stop\"}"), 0.0)
+      << "the usual label values exist from the start, so rate() sees them";
+  EXPECT_EQ(s0.value("zinfer_request_rejected_total{code=\"QUEUE_FULL\"}"), 0.0);
 
   Context ctx;
   Client cl(ctx.get(), w->endpoint());
