@@ -13,6 +13,7 @@ ClientLimits::ClientLimits(std::int32_t max_jobs, double bytes_per_s, std::size_
 std::optional<Error> ClientLimits::charge_bytes(const std::string& client, std::size_t bytes,
                                                 Clock::time_point now) {
   if (bytes_per_s_ <= 0.0) return std::nullopt;
+  if (buckets_.size() >= kMaxBuckets) prune(now);
   auto [it, fresh] = buckets_.try_emplace(client, Bucket{capacity_, now});
   Bucket& b = it->second;
   if (!fresh) {
@@ -28,6 +29,19 @@ std::optional<Error> ClientLimits::charge_bytes(const std::string& client, std::
   }
   b.tokens -= static_cast<double>(bytes);
   return std::nullopt;
+}
+
+// A bucket idle long enough to have refilled is the same as no bucket: forget those, so
+// clients that come and go (new connections, new routing ids) do not grow the map forever.
+void ClientLimits::prune(Clock::time_point now) {
+  const double full_after_s = capacity_ / bytes_per_s_;
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    if (std::chrono::duration<double>(now - it->second.refilled).count() >= full_after_s) {
+      it = buckets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::optional<Error> ClientLimits::check_job(const std::string& client) const {

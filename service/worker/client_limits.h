@@ -33,6 +33,8 @@ class ClientLimits {
   void job_ended(std::uint64_t handle);
 
  private:
+  static constexpr std::size_t kMaxBuckets = 4096;  // prune idle buckets beyond this
+  void prune(Clock::time_point now);
   struct Bucket {
     double tokens = 0.0;
     Clock::time_point refilled;
