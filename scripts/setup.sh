@@ -22,11 +22,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# --deploy: the tools deploy/validate.sh checks the deployment files with (promtool from
-# Debian's prometheus; kubectl from kubernetes-client unless a kubectl is already installed;
-# podman to build the image). Not needed to build or test zinfer.
+# promtool (Debian's prometheus, without its recommended exporters): the metrics test checks a
+# live worker's /metrics with Prometheus's own parser and linter (`promtool check metrics`).
+if [ "${ZINFER_SETUP_BUILD_ONLY:-0}" != "1" ] && ! command -v promtool >/dev/null 2>&1; then
+  echo "[setup] installing prometheus (for promtool)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+# --deploy: the other tools deploy/validate.sh uses (kubectl from kubernetes-client unless a
+# kubectl is already installed; podman and debootstrap to build the image from a local
+# Debian base). Not needed to build or test zinfer.
 if [ "${1:-}" = "--deploy" ]; then
-  DEPLOY=(prometheus podman)
+  DEPLOY=(podman debootstrap)
   command -v kubectl >/dev/null 2>&1 || DEPLOY+=(kubernetes-client)
   dmissing=()
   for p in "${DEPLOY[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || dmissing+=("$p"); done
@@ -38,9 +46,10 @@ if [ "${1:-}" = "--deploy" ]; then
   fi
 fi
 
-# ZINFER_SETUP_PYTHON=0 skips the Python side (container builds need only the C++ toolchain).
-if [ "${ZINFER_SETUP_PYTHON:-1}" = "0" ]; then
-  echo "[setup] ok (no python packages: ZINFER_SETUP_PYTHON=0)"
+# ZINFER_SETUP_BUILD_ONLY=1: only what building zinfer needs (container images): no promtool
+# (above), no Python side.
+if [ "${ZINFER_SETUP_BUILD_ONLY:-0}" = "1" ]; then
+  echo "[setup] ok (build only: ZINFER_SETUP_BUILD_ONLY=1)"
   exit 0
 fi
 
