@@ -5,7 +5,9 @@
 //      resident in VRAM)
 //   1  no answer within --timeout, or an answer that is not a health/stats frame
 //   2  --connect is not a usable endpoint
-//   3  the worker answered but is loading or draining, or not resident when required
+//   3  the worker answered but is loading, draining or stalled (its engine made no step for
+//      --stall-timeout while work was pending), or not resident when required; with --live
+//      only stalled
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -16,6 +18,7 @@
 
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
+#include "service/cli/operations_flags.h"
 #include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
 
@@ -29,6 +32,8 @@ struct HealthArgs {
   double timeout_s = 5.0;
   bool stats = false;
   bool require_resident = false;
+  bool live = false;
+  ClientCurveArgs curve;
 };
 
 // "5 s", "0.5 s", "1.25 s": durations as a person would write them.
@@ -40,7 +45,13 @@ std::string seconds_text(double s) {
 
 // One request, one reply; an empty json (and `why`) on a bad endpoint, a timeout or a broken reply.
 json ask(const HealthArgs& a, const std::string& type, std::string& why, bool& bad_endpoint) {
-  auto client = client::DealerClient::connect(a.connect, client::DealerOptions{});
+  client::DealerOptions options;
+  if (Status st = apply_client_curve(a.curve, options); !st.ok()) {
+    bad_endpoint = true;
+    why = st.error().message;
+    return json();
+  }
+  auto client = client::DealerClient::connect(a.connect, options);
   bad_endpoint = !client.ok();
   if (!client.ok()) {
     why = client.error().message;
@@ -82,7 +93,10 @@ int run_health(const HealthArgs& a) {
   }
   std::cout << reply.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   if (a.stats) return 0;
-  if (reply.value("status", "") != "ready") {
+  const std::string status = reply.value("status", "");
+  // --live (liveness probes): loading and draining are alive; only a stalled engine is not.
+  if (a.live && status != "stalled") return 0;
+  if (status != "ready") {
     std::cerr << "error: the worker is " << reply.value("status", "?") << "\n";
     return 3;
   }
@@ -109,6 +123,10 @@ Command register_health(CLI::App& app) {
   sub->add_flag("--stats", a->stats, "Ask for the stats counters instead of health");
   sub->add_flag("--require-resident", a->require_resident,
                 "Also require the model to be verified resident in VRAM (GPU workers)");
+  sub->add_flag("--live", a->live,
+                "Liveness: exit 0 for any answering worker whose engine is not stalled (loading "
+                "and draining count as alive)");
+  add_client_curve_flags(sub, a->curve);
   return Command{sub, [a] { return run_health(*a); }};
 }
 

@@ -12,8 +12,10 @@
 #include "engine/sched/scheduler.h"
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
+#include "service/cli/operations_flags.h"
 #include "service/worker/scheduler_engine.h"
 #include "service/worker/service_log.h"
+#include "service/worker/stalling_engine.h"
 #include "service/worker/worker.h"
 
 namespace zinfer::cli {
@@ -25,6 +27,7 @@ struct ServeArgs {
   worker::WorkerConfig worker;
   std::int64_t kv_cache_mb = 0;
   std::string log_level = "info";
+  StallHook stall_hook;
 };
 
 // The worker a signal drains; set while serving. request_drain() only writes to an eventfd.
@@ -81,7 +84,12 @@ int run_serve(ServeArgs& a) {
     const bool device = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound;
     return report_bad_input(engine.error(), device ? "--device" : "");
   }
-  auto w = worker::Worker::create(a.worker, std::move(*engine));
+  std::unique_ptr<worker::JobEngine> job_engine = std::move(*engine);
+  if (a.stall_hook.after_steps >= 0) {
+    job_engine = std::make_unique<worker::StallingEngine>(
+        std::move(job_engine), a.stall_hook.after_steps, a.stall_hook.seconds);
+  }
+  auto w = worker::Worker::create(a.worker, std::move(job_engine));
   if (!w.ok()) {
     std::cerr << "error: " << w.error().message << "\n";
     return 2;
@@ -156,6 +164,7 @@ Command register_serve(CLI::App& app) {
                 "(debugging)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
+  add_serve_operations_flags(sub, a->worker, a->stall_hook);
   return Command{sub, [a] { return run_serve(*a); }};
 }
 

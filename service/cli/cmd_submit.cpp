@@ -18,6 +18,7 @@
 
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
+#include "service/cli/operations_flags.h"
 #include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
 
@@ -36,6 +37,7 @@ struct SubmitArgs {
   int window = 32;
   int retries = 50;
   double timeout_s = 600.0;
+  ClientCurveArgs curve;
 };
 
 struct Job {
@@ -68,6 +70,10 @@ class Session {
   int run() {
     client::DealerOptions options;
     options.linger_ms = 1000;
+    if (Status st = apply_client_curve(a_.curve, options); !st.ok()) {
+      std::cerr << "error: " << st.error().message << "\n";
+      return kExitBadInput;
+    }
     auto connected = client::DealerClient::connect(a_.connect, options);
     if (!connected.ok()) {
       std::cerr << "error: " << connected.error().message << "\n";
@@ -294,11 +300,18 @@ class Session {
     last_progress_ = now;
     const double s = std::chrono::duration<double>(now - started_).count();
     progress_shown_ = !final;
+    // ETA once the whole input is read (the total is known) and a job has finished.
+    char eta[32] = "";
+    const std::size_t finished = done_ + failed_;
+    if (!final && input_done_ && finished > 0 && finished < total_ && s > 0) {
+      const double left_s = static_cast<double>(total_ - finished) * s / finished;
+      std::snprintf(eta, sizeof(eta), ", ETA %.0f s", left_s);
+    }
     std::fprintf(
         stderr,
-        "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s",
+        "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s%s",
         done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
-        s > 0 ? static_cast<double>(tokens_) / s : 0.0, final ? "\n" : "");
+        s > 0 ? static_cast<double>(tokens_) / s : 0.0, eta, final ? "\n" : "");
   }
 
   const SubmitArgs& a_;
@@ -365,6 +378,7 @@ Command register_submit(CLI::App& app) {
   sub->add_option("--timeout", a->timeout_s,
                   "Seconds without any frame before in-flight jobs count as lost")
       ->capture_default_str();
+  add_client_curve_flags(sub, a->curve);
   return Command{sub, [a] { return run_submit(*a); }};
 }
 

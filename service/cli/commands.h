@@ -21,5 +21,6 @@ Command register_bench(CLI::App& app);
 Command register_health(CLI::App& app);
 Command register_tokenize(CLI::App& app);
 Command register_detokenize(CLI::App& app);
+Command register_keygen(CLI::App& app);
 
 }  // namespace zinfer::cli

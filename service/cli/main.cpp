@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
       zinfer::cli::register_mkmodel(app),    zinfer::cli::register_serve(app),
       zinfer::cli::register_submit(app),     zinfer::cli::register_bench(app),
       zinfer::cli::register_health(app),     zinfer::cli::register_tokenize(app),
-      zinfer::cli::register_detokenize(app),
+      zinfer::cli::register_detokenize(app), zinfer::cli::register_keygen(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands) {

@@ -20,6 +20,17 @@ Result<std::unique_ptr<DealerClient>> DealerClient::connect(const std::string& e
       transport::set_option(c->socket_, ZMQ_LINGER, options.linger_ms, "ZMQ_LINGER"));
   ZINFER_RETURN_IF_ERROR(
       transport::set_option(c->socket_, ZMQ_RCVHWM, options.rcvhwm, "ZMQ_RCVHWM"));
+  if (!options.curve_server_key.empty()) {
+    if (zmq_setsockopt(c->socket_, ZMQ_CURVE_SERVERKEY, options.curve_server_key.c_str(), 40) !=
+            0 ||
+        zmq_setsockopt(c->socket_, ZMQ_CURVE_PUBLICKEY, options.curve_public_key.c_str(), 40) !=
+            0 ||
+        zmq_setsockopt(c->socket_, ZMQ_CURVE_SECRETKEY, options.curve_secret_key.c_str(), 40) !=
+            0) {
+      return make_error(ErrorCode::kInvalidParameter,
+                        std::string("CurveZMQ client keys: ") + zmq_strerror(zmq_errno()));
+    }
+  }
   ZINFER_RETURN_IF_ERROR(transport::connect_endpoint(c->socket_, endpoint, flag));
   return c;
 }

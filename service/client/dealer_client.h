@@ -37,6 +37,11 @@ struct DealerOptions {
   int linger_ms = 0;  // ZMQ_LINGER: how long close() waits for unsent frames
   int rcvhwm =
       1000;  // ZMQ_RCVHWM: frames queued for us before the worker must hold them (0 = no limit)
+  // CurveZMQ (all three Z85, 40 characters; empty = plaintext): the worker's public key and
+  // this client's key pair.
+  std::string curve_server_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
 
 class DealerClient {

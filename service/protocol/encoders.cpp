@@ -117,7 +117,7 @@ void write(MsgWriter& w, const ErrorMsg& m) {
 }
 
 void write(MsgWriter& w, const HealthReply& m) {
-  w.map(14);
+  w.map(16);
   w.header("health");
   w.key("status");
   w.str(m.status);
@@ -144,6 +144,10 @@ void write(MsgWriter& w, const HealthReply& m) {
   w.i64(m.capacity);
   w.key("uptime_s");
   w.f64(m.uptime_s);
+  w.key("engine_steps");
+  w.u64(m.engine_steps);
+  w.key("last_step_age_s");
+  w.f64(m.last_step_age_s);
 }
 
 void write(MsgWriter& w, const StatsReply& m) {

@@ -100,7 +100,7 @@ struct ErrorMsg {
 };
 
 struct HealthReply {
-  std::string status;  // "ready" | "loading" | "draining"
+  std::string status;  // "ready" | "loading" | "draining" | "stalled"
   std::string model;
   std::string architecture;
   std::vector<std::string> quant_types;
@@ -111,7 +111,9 @@ struct HealthReply {
   std::int32_t active_jobs = 0;
   std::int32_t capacity = 0;  // max concurrent jobs
   double uptime_s = 0.0;
-  bool vram_resident = false;  // weights and KV cache verified as plain device memory (CUDA)
+  bool vram_resident = false;      // weights and KV cache verified as plain device memory (CUDA)
+  std::uint64_t engine_steps = 0;  // engine steps completed (the heartbeat)
+  double last_step_age_s = -1.0;   // since the last step completed; -1 before the first
 };
 
 struct StatsReply {

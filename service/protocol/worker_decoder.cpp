@@ -205,6 +205,13 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
     h.active_jobs = static_cast<std::int32_t>(aj);
     h.capacity = static_cast<std::int32_t>(cap);
     ZINFER_ASSIGN_OR_RETURN(h.uptime_s, req_num(m, "uptime_s"));
+    // The heartbeat fields came later: absent from an older worker's reply.
+    if (m.get("engine_steps") != nullptr) {
+      ZINFER_ASSIGN_OR_RETURN(h.engine_steps, req_u64(m, "engine_steps"));
+    }
+    if (m.get("last_step_age_s") != nullptr) {
+      ZINFER_ASSIGN_OR_RETURN(h.last_step_age_s, req_num(m, "last_step_age_s"));
+    }
     return WorkerMessage(std::move(h));
   }
   StatsReply s;

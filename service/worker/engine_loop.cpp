@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "service/protocol/codec.h"
@@ -67,7 +68,10 @@ void EngineLoop::push(Command cmd) {
   cv_.notify_one();
 }
 
-void EngineLoop::submit(SubmitCommand cmd) { push(std::move(cmd)); }
+void EngineLoop::submit(SubmitCommand cmd) {
+  if (heartbeat_ != nullptr) heartbeat_->jobs_added(1, sched::Clock::now());
+  push(std::move(cmd));
+}
 void EngineLoop::cancel(JobHandle handle) { push(CancelCmd{handle}); }
 void EngineLoop::end_all() { push(EndAllCmd{}); }
 
@@ -79,6 +83,10 @@ std::vector<OutFrame> EngineLoop::take_frames() {
     wake_pending_ = false;
   }
   cv_.notify_one();  // the engine may be paused on max_pending_frames
+  if (heartbeat_ != nullptr) {
+    heartbeat_->jobs_ended(std::count_if(frames.begin(), frames.end(),
+                                         [](const OutFrame& f) { return f.terminal(); }));
+  }
   return frames;
 }
 
@@ -124,8 +132,13 @@ void EngineLoop::run() {
     cmds.clear();
     if (step_now && !engine_.idle()) {
       try {
-        std::vector<sched::JobEvent> events = engine_.step(sched::Clock::now());
+        const sched::Clock::time_point step_start = sched::Clock::now();
+        if (heartbeat_ != nullptr) heartbeat_->step_started(step_start);
+        std::vector<sched::JobEvent> events = engine_.step(step_start);
         const sched::Clock::time_point step_end = sched::Clock::now();
+        if (heartbeat_ != nullptr) heartbeat_->step_finished(step_end);
+        if (step_observer_)
+          step_observer_(std::chrono::duration<double>(step_end - step_start).count());
         std::optional<Error> fatal;
         for (std::size_t i = 0; i < events.size(); ++i) {
           if (events[i].error && events[i].error->fatal && !fatal) fatal = events[i].error;
@@ -265,6 +278,8 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out,
   OutFrame f{ev.id, FrameKind::kDone, protocol::encode(protocol::WorkerMessage(std::move(d)))};
   f.finish = ev.finish;
   f.completion_tokens = static_cast<std::uint32_t>(ev.completion_tokens);
+  f.prompt_tokens = ev.prompt_tokens;
+  f.timings = ev.timings;
   out.push_back(std::move(f));
   service_log().info(
       "job {}/{}: {} | prompt {} tok, completion {} tok | queue {:.1f} ms, ttft {:.1f} ms, "

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "service/protocol/messages.h"
+#include "service/worker/heartbeat.h"
 #include "service/worker/job_engine.h"
 
 namespace zinfer::worker {
@@ -46,6 +48,8 @@ struct OutFrame {
   sched::FinishReason finish = sched::FinishReason::kNone;  // kDone
   ErrorCode error = ErrorCode::kInternal;                   // kError
   std::uint32_t completion_tokens = 0;                      // terminal frames
+  std::int32_t prompt_tokens = 0;                           // kDone (metrics)
+  sched::JobTimings timings{};                              // kDone (metrics)
   bool terminal() const { return kind != FrameKind::kToken; }
 };
 
@@ -63,6 +67,13 @@ class EngineLoop {
   ~EngineLoop();
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
+
+  // Before start(): where steps are stamped (health's stall check) and who hears each step's
+  // wall time (metrics). Both optional.
+  void set_heartbeat(Heartbeat* heartbeat) { heartbeat_ = heartbeat; }
+  void set_step_observer(std::function<void(double seconds)> observer) {
+    step_observer_ = std::move(observer);
+  }
 
   void start();
   // Stops the thread; live jobs are dropped without frames (use end_all() first).
@@ -132,6 +143,8 @@ class EngineLoop {
   std::unordered_map<JobHandle, WireJob> jobs_;  // engine thread only
   bool failed_ = false;                          // engine thread only (published in snap_)
   void* wake_socket_ = nullptr;                  // engine thread only
+  Heartbeat* heartbeat_ = nullptr;
+  std::function<void(double)> step_observer_;
 };
 
 }  // namespace zinfer::worker

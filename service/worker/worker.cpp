@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "service/transport/bind_scope.h"
+#include "service/transport/curve_keys.h"
 #include "service/transport/endpoint.h"
 #include "service/transport/socket_options.h"
 #include "service/worker/service_log.h"
@@ -67,6 +69,12 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
   ZINFER_RETURN_IF_ERROR(
       transport::set_option(w->router_, ZMQ_MAXMSGSIZE, max_msg, "ZMQ_MAXMSGSIZE"));
   ZINFER_RETURN_IF_ERROR(transport::set_option(w->router_, ZMQ_LINGER, linger, "ZMQ_LINGER"));
+  // The probe endpoint is bound before CurveZMQ is switched on: libzmq copies the socket's
+  // options into each endpoint when it binds, so this one stays plaintext (and local).
+  if (!config.probe_bind.empty()) {
+    ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.probe_bind, "--probe-bind"));
+  }
+  ZINFER_RETURN_IF_ERROR(w->setup_curve());
   ZINFER_RETURN_IF_ERROR(transport::bind_endpoint(w->router_, config.bind, "--bind"));
   char buf[1024];
   std::size_t len = sizeof(buf);
@@ -83,12 +91,26 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
     return make_error(ErrorCode::kInternal, std::string("eventfd: ") + std::strerror(errno));
   w->sender_ = std::make_unique<RouterSender>(w->router_, config.max_peer_backlog_bytes);
   w->loop_ = std::make_unique<EngineLoop>(*w->engine_, w->ctx_, wake_ep, config.max_pending_frames);
+  w->heartbeat_ = std::make_unique<Heartbeat>(config.stall_timeout_s);
+  w->loop_->set_heartbeat(w->heartbeat_.get());
+  w->client_limits_ = std::make_unique<ClientLimits>(
+      config.max_jobs_per_client, config.max_client_bytes_per_s, config.max_frame_bytes);
+  if (!config.metrics_bind.empty()) {
+    EngineLoop* loop = w->loop_.get();
+    auto metrics = WorkerMetrics::create(
+        config.metrics_bind, {[loop] { return loop->snapshot(); }, w->heartbeat_.get()});
+    if (!metrics.ok()) return metrics.error();
+    w->metrics_ = std::move(*metrics);
+    w->loop_->set_step_observer([m = w->metrics_.get()](double s) { m->step_finished(s); });
+  }
   return w;
 }
 
 Worker::~Worker() {
+  metrics_.reset();  // its scrape threads read the loop's snapshot
   if (loop_) loop_->stop();
   loop_.reset();
+  zap_.reset();  // its socket must close before the context terminates
   if (wake_ != nullptr) zmq_close(wake_);
   if (router_ != nullptr) zmq_close(router_);
   if (ctx_ != nullptr) zmq_ctx_term(ctx_);  // waits up to the ROUTER's linger for queued frames
@@ -113,6 +135,7 @@ int Worker::run() {
   const EngineInfo& info = engine_->info();
   service_log().info("serving {} ({}, ctx {}, {} concurrent) on {} at {}", info.model,
                      info.architecture, info.context_length, info.capacity, info.device, endpoint_);
+  if (metrics_) service_log().info("metrics at {}", metrics_->url());
   loop_->start();
   zmq_pollitem_t items[3] = {{router_, 0, ZMQ_POLLIN, 0},
                              {wake_, 0, ZMQ_POLLIN, 0},
@@ -195,6 +218,8 @@ void Worker::on_wake() {
       }
     }
     if (!f.terminal()) continue;
+    client_limits_->job_ended(f.handle);
+    if (metrics_) metrics_->job_ended(f);
     if (f.kind == FrameKind::kError) {
       ++counters_.failed;
     } else if (f.finish == sched::FinishReason::kCancelled) {
@@ -272,6 +297,9 @@ void Worker::receive_requests() {
     const bool req_style = n == 3 && zmq_msg_size(&parts[1]) == 0;
     if (n == 2 || (req_style && !extra)) {
       zmq_msg_t& body = parts[n - 1];
+      // The limits' notion of a client: its CurveZMQ key when authenticated, else the peer.
+      const char* user = zap_ ? zmq_msg_gets(&body, "User-Id") : nullptr;
+      current_client_ = user != nullptr ? std::string("key:") + user : peer;
       handle_request(peer, req_style,
                      {static_cast<const std::uint8_t*>(zmq_msg_data(&body)), zmq_msg_size(&body)});
     } else {
@@ -294,6 +322,7 @@ void Worker::reply(const std::string& peer, bool req_style, const protocol::Work
 void Worker::reject(const std::string& peer, bool req_style, const Error& error,
                     std::optional<std::string> job_id) {
   ++counters_.rejected;
+  if (metrics_) metrics_->job_rejected(error.code);
   service_log().debug("client {}: rejected {}: {}: {}", peer_label(peer), job_id.value_or("-"),
                       error_code_name(error.code), error.message);
   reply(peer, req_style, protocol::error_reply(error, std::move(job_id)));
@@ -301,6 +330,10 @@ void Worker::reject(const std::string& peer, bool req_style, const Error& error,
 
 void Worker::handle_request(const std::string& peer, bool req_style,
                             std::span<const std::uint8_t> payload) {
+  if (auto over = client_limits_->charge_bytes(current_client_, payload.size(), Clock::now())) {
+    reject(peer, req_style, *over, std::nullopt);
+    return;
+  }
   protocol::ClientDecodeResult decoded = protocol::decode_client(payload, limits_);
   if (!decoded.ok()) {
     reject(peer, req_style, decoded.error(), decoded.job_id());
@@ -333,6 +366,10 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
            s.job_id);
     return;
   }
+  if (auto over = client_limits_->check_job(current_client_)) {
+    reject(peer, req_style, *over, s.job_id);
+    return;
+  }
   const EngineSnapshot snap = loop_->snapshot();
   const std::int32_t queued = queue_depth(snap);
   if (queued >= config_.max_queued) {
@@ -359,6 +396,8 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
   }
   ++counters_.accepted;
   counters_.prompt_tokens += spec->prompt().size();
+  client_limits_->job_accepted(e.handle, current_client_);
+  if (metrics_) metrics_->job_accepted(static_cast<std::int32_t>(spec->prompt().size()));
 
   spec->id = e.handle;
   spec->priority = s.priority;
@@ -390,7 +429,11 @@ protocol::HealthReply Worker::health() const {
   const EngineInfo& info = engine_->info();
   const EngineSnapshot snap = loop_->snapshot();
   protocol::HealthReply h;
-  h.status = draining_ ? "draining" : "ready";
+  const HeartbeatView hb = heartbeat_->view(Clock::now());
+  // A stalled engine outranks draining: a probe must see that the worker no longer moves.
+  h.status = hb.stalled ? "stalled" : draining_ ? "draining" : "ready";
+  h.engine_steps = hb.steps_completed;
+  h.last_step_age_s = hb.last_step_age_s;
   h.model = info.model;
   h.architecture = info.architecture;
   h.quant_types = info.quant_types;
@@ -423,6 +466,39 @@ protocol::StatsReply Worker::stats() const {
   s.prompt_tokens_cached = snap.engine.tokens_reused;
   s.uptime_s = uptime_s();
   return s;
+}
+
+// CurveZMQ on the ROUTER (before it binds): the worker's secret key, and a ZAP handler on the
+// worker's context that admits only the authorized client keys. Without keys, a bind beyond
+// loopback got here only with --insecure (validate_operations): say so loudly.
+Status Worker::setup_curve() {
+  if (config_.curve_secret_key_file.empty()) {
+    if (!transport::is_local_endpoint(config_.bind)) {
+      service_log().warn(
+          "--insecure: serving plaintext on {}: anyone who can reach it can submit jobs and read "
+          "their answers",
+          config_.bind);
+    }
+    return ok_status();
+  }
+  auto keys = transport::curve_read(config_.curve_secret_key_file, true, "--curve-secret-key");
+  if (!keys.ok()) return keys.error();
+  auto authorized = transport::curve_read_authorized(config_.curve_authorized_keys_dir,
+                                                     "--curve-authorized-keys");
+  if (!authorized.ok()) return authorized.error();
+  const std::size_t n_keys = authorized->size();
+  auto zap = transport::ZapHandler::start(ctx_, std::move(*authorized));
+  if (!zap.ok()) return zap.error();
+  zap_ = std::move(*zap);
+  const int one = 1;
+  ZINFER_RETURN_IF_ERROR(transport::set_option(router_, ZMQ_CURVE_SERVER, one, "ZMQ_CURVE_SERVER"));
+  if (zmq_setsockopt(router_, ZMQ_CURVE_SECRETKEY, keys->secret_z85.c_str(), 40) != 0 ||
+      zmq_setsockopt(router_, ZMQ_ZAP_DOMAIN, "zinfer", 6) != 0) {
+    return zmq_error("CurveZMQ socket options");
+  }
+  service_log().info("CurveZMQ on: server key {}, {} authorized client keys", keys->public_z85,
+                     n_keys);
+  return ok_status();
 }
 
 }  // namespace zinfer::worker

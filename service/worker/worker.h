@@ -25,9 +25,13 @@
 
 #include "engine/core/error.h"
 #include "service/protocol/codec.h"
+#include "service/transport/zap_handler.h"
+#include "service/worker/client_limits.h"
 #include "service/worker/engine_loop.h"
+#include "service/worker/heartbeat.h"
 #include "service/worker/job_engine.h"
 #include "service/worker/job_table.h"
+#include "service/worker/metrics.h"
 #include "service/worker/router_sender.h"
 #include "service/worker/worker_config.h"
 
@@ -54,6 +58,8 @@ class Worker {
 
   // The bound endpoint with ephemeral ports resolved (tcp://127.0.0.1:0 → tcp://127.0.0.1:41234).
   const std::string& endpoint() const { return endpoint_; }
+  // The Prometheus scrape URL (http://HOST:PORT/metrics), "" without --metrics.
+  std::string metrics_url() const { return metrics_ ? metrics_->url() : std::string(); }
   // Serves until a drain completes. Returns 0 after a clean drain, 1 if the engine failed.
   int run();
   // Starts draining: new submits get DRAINING (retriable); accepted jobs keep running for up
@@ -83,6 +89,7 @@ class Worker {
   protocol::HealthReply health() const;
   protocol::StatsReply stats() const;
   double uptime_s() const;
+  Status setup_curve();
 
   WorkerConfig config_;
   protocol::DecodeLimits limits_;
@@ -104,6 +111,13 @@ class Worker {
   bool end_all_sent_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   int exit_code_ = 0;
+
+  // Operations (README "Operations"): the engine's heartbeat, metrics, CurveZMQ, limits.
+  std::unique_ptr<Heartbeat> heartbeat_;
+  std::unique_ptr<WorkerMetrics> metrics_;      // null without --metrics
+  std::unique_ptr<transport::ZapHandler> zap_;  // null without CurveZMQ
+  std::unique_ptr<ClientLimits> client_limits_;
+  std::string current_client_;  // who sent the request being handled (limits key)
 };
 
 // Printable form of a routing id (hex), for logs.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "service/transport/endpoint.h"
+#include "service/worker/operations_config.h"
 
 namespace zinfer::worker {
 
@@ -29,6 +30,7 @@ Status validate(const WorkerConfig& c) {
     return bad("--max-peer-backlog must be ≥ 1024 bytes, got " +
                std::to_string(c.max_peer_backlog_bytes));
   }
+  ZINFER_RETURN_IF_ERROR(validate_operations(c));
   if (c.max_pending_frames < 1) {
     return bad("max_pending_frames must be ≥ 1, got " + std::to_string(c.max_pending_frames));
   }

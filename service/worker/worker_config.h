@@ -18,6 +18,16 @@ struct WorkerConfig {
   std::size_t max_peer_backlog_bytes = 64u << 20;  // --max-peer-backlog: bytes held for a slow peer
   std::int32_t max_pending_frames =
       65536;  // engine pauses while this many frames await the I/O thread
+  // Operations (README "Operations"):
+  std::string metrics_bind;     // --metrics: HOST:PORT of the Prometheus endpoint ("" = off)
+  double stall_timeout_s = 60;  // --stall-timeout: pending work + no step this long → "stalled"
+  std::string curve_secret_key_file;      // --curve-secret-key: the worker's key (zinfer keygen)
+  std::string curve_authorized_keys_dir;  // --curve-authorized-keys: clients' public keys
+  bool insecure = false;  // --insecure: allow a plaintext bind beyond loopback (warns)
+  std::string
+      probe_bind;  // --probe-bind: extra local endpoint without CurveZMQ (probes) ("" = none)
+  std::int32_t max_jobs_per_client = 0;  // --max-jobs-per-client: live jobs per client (0 = ∞)
+  double max_client_bytes_per_s = 0;     // --max-client-bytes-per-s: request bytes (0 = ∞)
 };
 
 // kInvalidParameter naming the flag ("--max-queued must be ≥ 1, got 0").

@@ -344,9 +344,13 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
     EXPECT_EQ(std::get<ErrorMsg>(*e).retriable, error_code_retriable(code));
   }
 
-  HealthReply health{
-      "ready", "SmolLM2-135M-Instruct", "llama", {"Q4_1", "Q8_0", "F32"}, 8192, "cpu", 0, 2, 1, 8,
-      12.5};
+  HealthReply health{"ready", "SmolLM2-135M-Instruct",
+                     "llama", {"Q4_1", "Q8_0", "F32"},
+                     8192,    "cpu",
+                     0,       2,
+                     1,       8,
+                     12.5,    false,
+                     42,      0.25};
   json want_health = {{"v", 1},
                       {"type", "health"},
                       {"status", "ready"},
@@ -360,11 +364,15 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
                       {"queue_depth", 2},
                       {"active_jobs", 1},
                       {"capacity", 8},
-                      {"uptime_s", 12.5}};
+                      {"uptime_s", 12.5},
+                      {"engine_steps", 42},
+                      {"last_step_age_s", 0.25}};
   EXPECT_EQ(unpack(encode(health)), want_health);
   auto h = decode_worker(as_bytes(encode(health)), DecodeLimits{});
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ(std::get<HealthReply>(*h).quant_types, health.quant_types);
+  EXPECT_EQ(std::get<HealthReply>(*h).engine_steps, 42u);
+  EXPECT_EQ(std::get<HealthReply>(*h).last_step_age_s, 0.25);
 
   StatsReply stats{10, 7, 1, 1, 3, 900, 1200, 2, 1, 40, 512, 333, 60.0, 640};
   json want_stats = {{"v", 1},
