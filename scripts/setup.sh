@@ -8,7 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PKGS=(build-essential cmake git python3 python3-pip unzip clang clang-format-14
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
-      libzmq3-dev cppzmq-dev libmsgpack-cxx-dev)
+      libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+      libnats-dev nats-server)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

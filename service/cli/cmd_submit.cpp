@@ -18,6 +18,9 @@
 
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
+#include "service/cli/job_files.h"
+#include "service/cli/jsonl_job.h"
+#include "service/cli/submit_nats.h"
 #include "service/client/dealer_client.h"
 #include "service/protocol/codec.h"
 
@@ -36,6 +39,7 @@ struct SubmitArgs {
   int window = 32;
   int retries = 50;
   double timeout_s = 600.0;
+  NatsSubmitArgs nats;  // --nats: publish to a JetStream queue instead
 };
 
 struct Job {
@@ -50,16 +54,6 @@ struct Job {
 };
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// The parser's own message with its column, minus the library's prefix: "column 7: syntax
-// error while parsing object key - invalid literal; last read: '{"a":1,x'; expected string
-// literal".
-std::string parse_error_text(const json::parse_error& e) {
-  std::string what = e.what();
-  if (const auto at = what.find("column "); at != std::string::npos) return what.substr(at);
-  if (const auto at = what.find("] "); at != std::string::npos) return what.substr(at + 2);
-  return what;
-}
 
 class Session {
  public:
@@ -108,37 +102,18 @@ class Session {
     std::string line;
     while (std::getline(in_, line)) {
       ++line_no_;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::parse_error& e) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": " << parse_error_text(e)
-                  << "\n";
+      std::string problem;
+      std::optional<JsonlJob> parsed =
+          parse_jsonl_job(line, line_no_, a_.input, a_.stream, problem);
+      if (!problem.empty()) {
+        std::cerr << "error: " << problem << "\n";
         rc = kExitBadInput;
         return std::nullopt;
       }
-      if (!j.is_object()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_
-                  << ": expected a JSON object (one submit per line), got "
-                  << (j.is_array() ? "an array" : j.type_name()) << "\n";
-        rc = kExitBadInput;
-        return std::nullopt;
-      }
-      if (!j.contains("v")) j["v"] = protocol::kProtocolVersion;
-      if (!j.contains("type")) j["type"] = "submit";
-      if (!j.contains("job_id")) j["job_id"] = "job-" + std::to_string(line_no_);
-      if (!j.contains("stream")) j["stream"] = a_.stream;
-      if (j["type"] != "submit" || !j["job_id"].is_string()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_
-                  << ": expected a submit with a string job_id\n";
-        rc = kExitBadInput;
-        return std::nullopt;
-      }
+      if (!parsed) continue;
       Job job;
-      job.job_id = j["job_id"].get<std::string>();
-      const std::vector<std::uint8_t> bytes = json::to_msgpack(j);
-      job.frame.assign(bytes.begin(), bytes.end());
+      job.job_id = std::move(parsed->job_id);
+      job.frame = std::move(parsed->frame);
       ++total_;
       return job;
     }
@@ -220,12 +195,7 @@ class Session {
         clear_progress();
         out_ << summary << std::flush;
       } else if (!a_.stream) {
-        json rec = frame;
-        rec.erase("v");
-        rec.erase("type");
-        rec.erase("seq");
-        rec["text"] = job.text;
-        rec["tokens"] = job.tokens;
+        json rec = done_record(frame, job.text, job.tokens);
         if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
         clear_progress();
         out_ << dump(rec) << "\n" << std::flush;
@@ -314,6 +284,18 @@ class Session {
 };
 
 int run_submit(const SubmitArgs& a) {
+  if (!a.nats.url.empty() || a.connect.empty()) {
+    if (a.nats.url.empty() == a.connect.empty()) {
+      std::cerr << "error: give --connect (ZeroMQ workers) or --nats (a JetStream queue)\n";
+      return kExitBadInput;
+    }
+    NatsSubmitArgs n = a.nats;
+    n.input = a.input;
+    n.output = a.output;
+    n.stream_tokens = a.stream;
+    n.timeout_s = a.timeout_s;
+    return run_submit_nats(n);
+  }
   if (a.window < 1) {
     std::cerr << "error: --window must be ≥ 1, got " << a.window << "\n";
     return kExitBadInput;
@@ -322,23 +304,9 @@ int run_submit(const SubmitArgs& a) {
     std::cerr << "error: --format must be json or text, got '" << a.format << "'\n";
     return kExitBadInput;
   }
-  std::ifstream in_file;
-  if (a.input != "-") {
-    in_file.open(a.input);
-    if (!in_file) {
-      std::cerr << "error: --input " << a.input << ": cannot open\n";
-      return kExitBadInput;
-    }
-  }
-  std::ofstream out_file;
-  if (a.output != "-") {
-    out_file.open(a.output);
-    if (!out_file) {
-      std::cerr << "error: --output " << a.output << ": cannot open\n";
-      return kExitBadInput;
-    }
-  }
-  Session s(a, a.input == "-" ? std::cin : in_file, a.output == "-" ? std::cout : out_file);
+  JobFiles files;
+  if (!files.open(a.input, a.output)) return kExitBadInput;
+  Session s(a, files.in(), files.out());
   return s.run();
 }
 
@@ -348,8 +316,16 @@ Command register_submit(CLI::App& app) {
   auto a = std::make_shared<SubmitArgs>();
   CLI::App* sub = app.add_subcommand(
       "submit", "Send a JSONL batch of jobs to a worker and collect the results");
-  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")
-      ->required();
+  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555");
+  sub->add_option("--nats", a->nats.url,
+                  "Publish to this NATS JetStream server instead (nats://host:port); results are "
+                  "written in input order");
+  sub->add_option("--nats-model", a->nats.model, "With --nats: the workers' queue (--nats-model)");
+  sub->add_option("--nats-stream", a->nats.stream, "With --nats: the work-queue stream")
+      ->capture_default_str();
+  sub->add_option("--nats-subject", a->nats.subject_prefix,
+                  "With --nats: jobs go to SUBJECT.MODEL.{high,normal,low}")
+      ->capture_default_str();
   sub->add_option("-i,--input", a->input,
                   "JSONL file of submits (one JSON object per line; - = stdin)")
       ->capture_default_str();
