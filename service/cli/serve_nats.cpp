@@ -16,7 +16,8 @@ void add_serve_nats_flags(CLI::App* sub, nats::JetStreamConfig& c) {
   sub->add_option("--nats-model", c.model,
                   "Subject token of this model's queue (default: the model file's stem)");
   sub->add_option("--nats-stream", c.stream, "Work-queue stream of jobs")->capture_default_str();
-  sub->add_option("--nats-subject", c.subject_prefix, "Jobs arrive on SUBJECT.MODEL.{high,normal,low}")
+  sub->add_option("--nats-subject", c.subject_prefix,
+                  "Jobs arrive on SUBJECT.MODEL.{high,normal,low}")
       ->capture_default_str();
   sub->add_option("--nats-ack-wait", c.ack_wait_s,
                   "Seconds without an ack before JetStream redelivers a job (in-progress acks "

@@ -71,8 +71,8 @@ class NatsSubmit {
     const std::string id = random_id();
     reply_ = c_.results_prefix + "." + id;
     durable_ = "zinfer-results-" + id;
-    Status st = conn_->ensure_stream(
-        nats::StreamSpec{c_.stream, {c_.subject_prefix + ".>"}, true, 0});
+    Status st =
+        conn_->ensure_stream(nats::StreamSpec{c_.stream, {c_.subject_prefix + ".>"}, true, 0});
     if (st.ok()) {
       st = conn_->ensure_stream(nats::StreamSpec{
           c_.results_stream, {c_.results_prefix + ".>"}, false, c_.results_max_age_s});
@@ -149,8 +149,9 @@ class NatsSubmit {
         s.result = {{"job_id", s.job.job_id},
                     {"error",
                      {{"code", "DUPLICATE_JOB"},
-                      {"message", "the stream already holds a job with this id (the job id is "
-                                  "the message id; de-duplication window 2 min)"},
+                      {"message",
+                       "the stream already holds a job with this id (the job id is "
+                       "the message id; de-duplication window 2 min)"},
                       {"retriable", false}}}};
       }
     }
@@ -225,8 +226,8 @@ class NatsSubmit {
         json rec = {{"job_id", s.job.job_id},
                     {"error",
                      {{"code", "WORKER_LOST"},
-                      {"message", "no terminal frame within --timeout " +
-                                      std::to_string(a_.timeout_s) + " s"},
+                      {"message",
+                       "no terminal frame within --timeout " + std::to_string(a_.timeout_s) + " s"},
                       {"retriable", true}}}};
         out << dump(rec) << "\n";
       }

@@ -58,16 +58,16 @@ void DeadLetterHandler::handle(const std::string& advisory) {
   const std::string reply = header(job, kHeaderReply);
   std::string job_id = header(job, kHeaderMsgId);
   if (job_id.empty()) job_id = "seq-" + std::to_string(seq);
-  const Error error = make_error(
-      ErrorCode::kWorkerLost, "the job was delivered " + std::to_string(deliveries) +
-                                  " times (--nats-max-deliver) without finishing; dead-lettered "
-                                  "to " +
-                                  config_.dead_subject());
+  const Error error = make_error(ErrorCode::kWorkerLost,
+                                 "the job was delivered " + std::to_string(deliveries) +
+                                     " times (--nats-max-deliver) without finishing; dead-lettered "
+                                     "to " +
+                                     config_.dead_subject());
   worker::service_log().warn("job {} (stream seq {}): {}", job_id, seq, error.message);
   if (!reply.empty()) {
     const std::string frame = protocol::encode(protocol::error_reply(error, job_id));
-    auto msg = make_frame_msg(reply, FrameHeaders{job_id, deliveries, config_.worker_name, true},
-                              frame);
+    auto msg =
+        make_frame_msg(reply, FrameHeaders{job_id, deliveries, config_.worker_name, true}, frame);
     if (msg.ok()) {
       if (auto st = conn_.publish_durable(*msg, kPublishTimeoutS); !st.ok())
         worker::service_log().error("dead letter {}: {}", job_id, st.error().message);

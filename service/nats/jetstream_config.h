@@ -38,11 +38,11 @@ struct JetStreamConfig {
   std::string results_prefix = "zinfer.results";  // producers' reply subjects live under it
   std::string dead_stream = "ZINFER_DEAD";        // stream of dead letters
   std::string dead_prefix = "zinfer.dead";        // dead letters go to PREFIX.MODEL
-  double ack_wait_s = 30.0;         // --nats-ack-wait: redelivery after this long without an ack
-  std::int64_t max_deliver = 5;     // --nats-max-deliver: deliveries before the dead letter
-  double nak_delay_s = 1.0;         // --nats-nak-delay: redelivery delay of a job handed back
+  double ack_wait_s = 30.0;          // --nats-ack-wait: redelivery after this long without an ack
+  std::int64_t max_deliver = 5;      // --nats-max-deliver: deliveries before the dead letter
+  double nak_delay_s = 1.0;          // --nats-nak-delay: redelivery delay of a job handed back
   double results_max_age_s = 86400;  // frames are kept this long for late producers
-  std::string worker_name;          // Zinfer-Worker header (default: host:pid)
+  std::string worker_name;           // Zinfer-Worker header (default: host:pid)
 
   // Derived names.
   std::string jobs_subject(const std::string& cls) const {

@@ -98,8 +98,8 @@ Status JetStreamConnection::ensure_consumer(const ConsumerSpec& spec) {
 }
 
 Result<natsSubscription*> JetStreamConnection::bind_pull(const std::string& stream,
-                                                        const std::string& durable,
-                                                        const std::string& subject) {
+                                                         const std::string& durable,
+                                                         const std::string& subject) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream.c_str();

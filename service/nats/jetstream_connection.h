@@ -42,7 +42,7 @@ class JetStreamConnection {
  public:
   // Connects to `url` (fails at once when no server answers; reconnects forever afterwards).
   static Result<std::unique_ptr<JetStreamConnection>> connect(const std::string& url,
-                                                             const std::string& client_name);
+                                                              const std::string& client_name);
   ~JetStreamConnection();
   JetStreamConnection(const JetStreamConnection&) = delete;
   JetStreamConnection& operator=(const JetStreamConnection&) = delete;

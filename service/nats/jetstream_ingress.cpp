@@ -15,7 +15,7 @@ namespace zinfer::nats {
 namespace {
 
 constexpr auto kIdlePoll = std::chrono::milliseconds(50);  // after a round that failed fast
-constexpr double kFetchWaitS = 0.02;  // per priority class and fetch round
+constexpr double kFetchWaitS = 0.02;                       // per priority class and fetch round
 constexpr double kPublishTimeoutS = 60.0;  // a terminal frame waits this long for the server
 constexpr int kAckTries = 20;              // AckSync attempts (2 s each) across a restart
 
@@ -98,7 +98,7 @@ void JetStreamIngress::on_accepted(std::uint64_t ticket, const std::string& job_
 }
 
 JetStreamIngress::Settle JetStreamIngress::settle_for_error(ErrorCode code,
-                                                             std::uint64_t attempt) const {
+                                                            std::uint64_t attempt) const {
   if (!error_code_retriable(code)) return Settle::kTerm;
   // Retriable (draining, queue full, out of memory): another delivery may succeed — unless
   // this was the last one the consumer allows; then the producer gets the error.
@@ -175,7 +175,8 @@ void JetStreamIngress::close(double timeout_s) {
   {
     std::unique_lock lk(mu_);
     // Fetched but never taken by the worker: back to the queue at once.
-    for (worker::SourcedJob& j : inbox_) outbox_.push_back(Outgoing{j.ticket, "", true, Settle::kNak});
+    for (worker::SourcedJob& j : inbox_)
+      outbox_.push_back(Outgoing{j.ticket, "", true, Settle::kNak});
     inbox_.clear();
     cv_.wait_for(lk, std::chrono::duration<double>(timeout_s), [&] { return outbox_.empty(); });
     stop_publish_ = true;

@@ -29,8 +29,8 @@ void Worker::reject_sourced(std::uint64_t ticket, const Error& error,
 void Worker::handle_sourced(SourcedJob&& job) {
   const auto received = std::chrono::steady_clock::now();
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(job.payload.data());
-  protocol::ClientDecodeResult decoded = protocol::decode_client({bytes, job.payload.size()},
-                                                                 limits_);
+  protocol::ClientDecodeResult decoded =
+      protocol::decode_client({bytes, job.payload.size()}, limits_);
   if (!decoded.ok()) {
     reject_sourced(job.ticket, decoded.error(), decoded.job_id());
     return;
