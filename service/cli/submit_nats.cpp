@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -166,7 +167,9 @@ class NatsSubmit {
       const natsStatus s = natsSubscription_Fetch(&list, sub_, 256, 500, nullptr);
       if (s != NATS_OK) {
         natsMsgList_Destroy(&list);
-        continue;  // timeout, or the server is restarting
+        // A timeout waited already; anything else (the server is restarting) fails at once.
+        if (s != NATS_TIMEOUT) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
       }
       for (int i = 0; i < list.Count; ++i) {
         const std::size_t before = finished_;

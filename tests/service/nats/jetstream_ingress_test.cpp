@@ -17,8 +17,8 @@ struct Fixture {
 
 std::string submit_cmd(const std::string& url, const std::string& in, const std::string& out,
                        const std::string& extra = "") {
-  return "'" + zinfer_bin() + "' submit --nats " + url + " --nats-model tiny -i '" + in +
-         "' -o '" + out + "' " + extra;
+  return "'" + zinfer_bin() + "' submit --nats " + url + " --nats-model tiny -i '" + in + "' -o '" +
+         out + "' " + extra;
 }
 
 int run(const std::string& cmd, const std::string& log) {
@@ -79,7 +79,9 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
   {
     std::ofstream o(jobs);
     json bad = {{"job_id", "too-long"}, {"prompt_tokens", std::vector<int>(600, 5)}};
-    o << bad.dump() << "\n" << R"({"job_id":"fine","prompt_tokens":[1,2],"max_tokens":4})" << "\n";
+    o << bad.dump() << "\n"
+      << R"({"job_id":"fine","prompt_tokens":[1,2],"max_tokens":4})"
+      << "\n";
   }
   EXPECT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 30"),
                 f.dir + "/submit.log"),
@@ -126,7 +128,8 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   const std::string jobs = f.dir + "/jobs.jsonl";
   {
     std::ofstream o(jobs);
-    o << R"({"job_id":"long","prompt_tokens":[1,2,3],"max_tokens":200,"ignore_eos":true})" << "\n";
+    o << R"({"job_id":"long","prompt_tokens":[1,2,3],"max_tokens":200,"ignore_eos":true})"
+      << "\n";
   }
   ASSERT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 120"),
                 f.dir + "/submit.log"),
@@ -134,8 +137,8 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
       << read_all(f.dir + "/worker.log");
   const auto out = read_lines(f.dir + "/out.jsonl");
   ASSERT_EQ(out.size(), 1u);
-  const double ran_ms = out[0]["timings"]["ttft_ms"].get<double>() +
-                        out[0]["timings"]["decode_ms"].get<double>();
+  const double ran_ms =
+      out[0]["timings"]["ttft_ms"].get<double>() + out[0]["timings"]["decode_ms"].get<double>();
   std::printf("long job ran %.0f ms with a 1000 ms ack wait\n", ran_ms);
   ASSERT_GT(ran_ms, 3000.0) << "the job must outlast the ack wait several times to test anything";
   EXPECT_EQ(out[0]["attempt"], 1);
@@ -154,7 +157,7 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   Fixture f;
   ASSERT_TRUE(f.server.start());
   const std::vector<std::string> flags = {"--nats-ack-wait", "1", "--nats-max-deliver", "1",
-                                          "--max-running", "1"};
+                                          "--max-running",   "1"};
   auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
   argv[3] = slow_model();
   Child a(argv, f.dir + "/a.log");
@@ -168,9 +171,9 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
     o << R"({"job_id":"doomed","prompt_tokens":[1,2,3],"max_tokens":400,"ignore_eos":true})"
       << "\n";
   }
-  Child producer({"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl",
-                                              "--timeout 60")},
-                 f.dir + "/submit.log");
+  Child producer(
+      {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
+      f.dir + "/submit.log");
   // Worker A holds the job (its one delivery) …
   const auto until = Clock::now() + std::chrono::seconds(30);
   while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)

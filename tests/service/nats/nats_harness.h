@@ -36,7 +36,8 @@ using json = nlohmann::json;
 inline std::string zinfer_bin() { return std::string(ZINFER_BINARY_DIR) + "/bin/zinfer"; }
 
 inline std::string nats_server_bin() {
-  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
+  for (const char* p :
+       {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
     if (access(p, X_OK) == 0) return p;
   }
   return "";
@@ -164,8 +165,8 @@ class NatsServer {
   std::unique_ptr<Child> proc_;
 };
 
-#define REQUIRE_NATS_SERVER()                                                     \
-  if (::zinfer::nats_testing::nats_server_bin().empty()) {                        \
+#define REQUIRE_NATS_SERVER()                                                   \
+  if (::zinfer::nats_testing::nats_server_bin().empty()) {                      \
     GTEST_SKIP() << "nats-server not installed (scripts/setup.sh installs it)"; \
   }
 
@@ -173,8 +174,9 @@ class NatsServer {
 inline std::string tiny_model() {
   static const std::string path = [] {
     const std::string p = zinfer::testing::temp_dir() + "/tiny-llama-q8.gguf";
-    const std::string cmd = "'" + zinfer_bin() + "' mkmodel --preset tiny-llama --type Q8_0 --out '" +
-                            p + "' >/dev/null 2>&1";
+    const std::string cmd = "'" + zinfer_bin() +
+                            "' mkmodel --preset tiny-llama --type Q8_0 --out '" + p +
+                            "' >/dev/null 2>&1";
     return std::system(cmd.c_str()) == 0 ? p : std::string();
   }();
   return path;
@@ -183,10 +185,10 @@ inline std::string tiny_model() {
 // `zinfer serve` with the JetStream ingress on the tiny model; extra flags appended.
 inline std::vector<std::string> worker_argv(const std::string& url, const std::string& bind,
                                             const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> a = {zinfer_bin(), "serve",   "--model",      tiny_model(),
-                                "--device",   "cpu",     "--threads",    "1",
-                                "--bind",     bind,      "--nats",       url,
-                                "--nats-model", "tiny",  "--log-level",  "info"};
+  std::vector<std::string> a = {zinfer_bin(),   "serve", "--model",     tiny_model(),
+                                "--device",     "cpu",   "--threads",   "1",
+                                "--bind",       bind,    "--nats",      url,
+                                "--nats-model", "tiny",  "--log-level", "info"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -260,14 +262,22 @@ class NatsProbe {
   }
   bool ok() const { return js_ != nullptr; }
   natsConnection* nc() { return nc_; }
+  // Deliveries over the three priority consumers of the tiny model's queue.
+  std::int64_t deliveries() {
+    std::int64_t n = 0;
+    for (const char* c : {"zinfer-tiny-high", "zinfer-tiny-normal", "zinfer-tiny-low"})
+      n += std::max<std::int64_t>(0, consumer("ZINFER_JOBS", c)[0]);
+    return n;
+  }
   jsCtx* js() { return js_; }
-  // {delivered, ack_pending, redelivered, pending}; all -1 when the consumer is unknown.
+  // {deliveries (redeliveries included), ack_pending, redelivered, pending}; all -1 when the
+  // consumer is unknown.
   std::array<std::int64_t, 4> consumer(const std::string& stream, const std::string& name) {
     jsConsumerInfo* ci = nullptr;
     if (js_GetConsumerInfo(&ci, js_, stream.c_str(), name.c_str(), nullptr, nullptr) != NATS_OK) {
       return {-1, -1, -1, -1};
     }
-    std::array<std::int64_t, 4> r = {static_cast<std::int64_t>(ci->Delivered.Stream),
+    std::array<std::int64_t, 4> r = {static_cast<std::int64_t>(ci->Delivered.Consumer),
                                      ci->NumAckPending, ci->NumRedelivered,
                                      static_cast<std::int64_t>(ci->NumPending)};
     jsConsumerInfo_Destroy(ci);
