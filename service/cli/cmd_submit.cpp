@@ -15,13 +15,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
 #include "service/cli/job_files.h"
 #include "service/cli/jsonl_job.h"
 #include "service/cli/submit_nats.h"
-#include "service/client/dealer_client.h"
+#include "service/client/fanout_client.h"
 #include "service/protocol/codec.h"
 
 namespace zinfer::cli {
@@ -31,7 +32,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct SubmitArgs {
-  std::string connect;
+  std::vector<std::string> connect;  // one or more workers (fan-out)
   std::string input = "-";
   std::string output = "-";
   std::string format = "json";
@@ -39,13 +40,15 @@ struct SubmitArgs {
   int window = 32;
   int retries = 50;
   double timeout_s = 600.0;
-  NatsSubmitArgs nats;  // --nats: publish to a JetStream queue instead
+  double worker_timeout_s = 10.0;  // a worker silent this long with jobs in flight is lost
+  NatsSubmitArgs nats;             // --nats: publish to a JetStream queue instead
 };
 
 struct Job {
   std::string job_id;
   std::string frame;  // msgpack submit
   int attempts = 0;
+  std::size_t index = 0;  // input order: result lines are written in it
   Clock::time_point retry_at;
   std::string text;
   json tokens = json::array();
@@ -60,9 +63,10 @@ class Session {
   Session(const SubmitArgs& a, std::istream& in, std::ostream& out) : a_(a), in_(in), out_(out) {}
 
   int run() {
-    client::DealerOptions options;
-    options.linger_ms = 1000;
-    auto connected = client::DealerClient::connect(a_.connect, options);
+    client::FanoutOptions options;
+    options.dealer.linger_ms = 1000;
+    options.lost_after_s = a_.worker_timeout_s;
+    auto connected = client::FanoutClient::connect(a_.connect, options);
     if (!connected.ok()) {
       std::cerr << "error: " << connected.error().message << "\n";
       return kExitBadInput;
@@ -77,6 +81,7 @@ class Session {
       if (in_flight_.empty() && retry_.empty() && input_done_) break;
       for (int wait_ms = 100; receive_one(wait_ms); wait_ms = 0) {
       }
+      for (const std::string& id : client_->tick()) worker_lost(id);
       if (!in_flight_.empty() &&
           Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
         for (auto& [id, job] : in_flight_) {
@@ -90,7 +95,12 @@ class Session {
       if (tty) progress(false);
     }
     if (tty) progress(true);
+    flush_lines(true);
     out_.flush();
+    if (lost_retried_ > 0) {
+      std::fprintf(stderr, "[submit] %zu jobs resubmitted after their worker was lost\n",
+                   lost_retried_);
+    }
     client_.reset();  // waits up to the linger for unsent frames
     if (rc != 0) return rc;
     return failed_ > 0 ? 1 : 0;
@@ -114,7 +124,7 @@ class Session {
       Job job;
       job.job_id = std::move(parsed->job_id);
       job.frame = std::move(parsed->frame);
-      ++total_;
+      job.index = total_++;
       return job;
     }
     input_done_ = true;
@@ -140,8 +150,13 @@ class Session {
         rc = kExitBadInput;
         return false;
       }
+      if (!client_->submit(job->job_id, job->frame)) {
+        // No worker can take it now (all unreachable): try again on the next turn.
+        job->retry_at = now + std::chrono::milliseconds(100);
+        retry_.push_front(std::move(*job));
+        break;
+      }
       ++job->attempts;
-      client_->send(job->frame);
       in_flight_.emplace(job->job_id, std::move(*job));
     }
     return true;
@@ -150,7 +165,8 @@ class Session {
   // Handles one frame if one arrives within wait_ms.
   bool receive_one(int wait_ms) {
     client::Frame msg;
-    if (!client_->recv(msg, wait_ms)) return false;
+    std::size_t worker = 0;
+    if (!client_->recv(msg, worker, wait_ms)) return false;
     last_frame_ = Clock::now();
     const std::span<const std::uint8_t> bytes = msg.bytes();
     auto decoded = protocol::decode_worker(bytes, protocol::DecodeLimits{});
@@ -162,7 +178,7 @@ class Session {
     }
     const std::string id = frame.value("job_id", "");
     auto it = in_flight_.find(id);
-    if (it == in_flight_.end()) return true;
+    if (it == in_flight_.end() || !client_->owns(worker, id)) return true;  // stale or not a job
     Job& job = it->second;
     const std::string type = frame.value("type", "");
     if (type == "token" || type == "done") {
@@ -197,14 +213,17 @@ class Session {
       } else if (!a_.stream) {
         json rec = done_record(frame, job.text, job.tokens);
         if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
-        clear_progress();
-        out_ << dump(rec) << "\n" << std::flush;
+        add_line(job.index, dump(rec));
       }
       ++done_;
+      client_->finished(id);
       in_flight_.erase(it);
     } else if (type == "error") {
       const std::string code = frame.value("code", "");
-      if (code == "QUEUE_FULL" && job.attempts <= a_.retries) {
+      client_->finished(id);
+      // Refused for now: the same job later (QUEUE_FULL), or on another worker (DRAINING).
+      const bool retry = code == "QUEUE_FULL" || (code == "DRAINING" && a_.connect.size() > 1);
+      if (retry && job.attempts <= a_.retries) {
         // Back off (50 ms doubling, at most 2 s) and send the same frame again.
         const int shift = std::min(job.attempts - 1, 5);
         job.retry_at = Clock::now() + std::chrono::milliseconds(std::min(2000, 50 << shift));
@@ -222,6 +241,44 @@ class Session {
     return true;
   }
 
+  // The worker holding the job stopped answering: run it elsewhere (--retries), or report it.
+  void worker_lost(const std::string& id) {
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return;
+    Job job = std::move(it->second);
+    in_flight_.erase(it);
+    if (job.attempts <= a_.retries) {
+      ++lost_retried_;
+      job.retry_at = Clock::now();
+      job.text.clear();
+      job.tokens = json::array();
+      job.logprobs = json::array();
+      job.line.clear();
+      retry_.push_back(std::move(job));
+      return;
+    }
+    finish_error(job, "WORKER_LOST",
+                 "the worker stopped answering for " + std::to_string(a_.worker_timeout_s) +
+                     " s (--worker-timeout)",
+                 true);
+    ++failed_;
+  }
+
+  // Result lines (--format json without --stream) go out in input order.
+  void add_line(std::size_t index, std::string line) {
+    lines_.emplace(index, std::move(line));
+    flush_lines(false);
+  }
+  void flush_lines(bool all) {
+    if (!lines_.empty()) clear_progress();
+    while (!lines_.empty() && (all || lines_.begin()->first == next_line_)) {
+      out_ << lines_.begin()->second << "\n";
+      next_line_ = lines_.begin()->first + 1;
+      lines_.erase(lines_.begin());
+    }
+    out_ << std::flush;
+  }
+
   void finish_error(const Job& job, const std::string& code, const std::string& message,
                     bool retriable) {
     clear_progress();
@@ -231,7 +288,7 @@ class Session {
     }
     json rec = {{"job_id", job.job_id},
                 {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
-    out_ << dump(rec) << "\n";
+    add_line(job.index, dump(rec));
   }
 
   // --format text: a job's text goes out a line at a time, prefixed with its id, so answers
@@ -274,7 +331,9 @@ class Session {
   const SubmitArgs& a_;
   std::istream& in_;
   std::ostream& out_;
-  std::unique_ptr<client::DealerClient> client_;
+  std::unique_ptr<client::FanoutClient> client_;
+  std::map<std::size_t, std::string> lines_;  // finished, waiting for earlier jobs
+  std::size_t next_line_ = 0, lost_retried_ = 0;
   std::map<std::string, Job> in_flight_;
   std::deque<Job> retry_;
   bool input_done_ = false;
@@ -316,7 +375,9 @@ Command register_submit(CLI::App& app) {
   auto a = std::make_shared<SubmitArgs>();
   CLI::App* sub = app.add_subcommand(
       "submit", "Send a JSONL batch of jobs to a worker and collect the results");
-  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555");
+  sub->add_option("--connect", a->connect,
+                  "Worker endpoint, e.g. tcp://127.0.0.1:5555; repeat it to spread jobs over "
+                  "several workers");
   sub->add_option("--nats", a->nats.url,
                   "Publish to this NATS JetStream server instead (nats://host:port); results are "
                   "written in input order");
@@ -336,7 +397,13 @@ Command register_submit(CLI::App& app) {
                   "json (machine-readable lines) or text (answers for people)")
       ->capture_default_str();
   sub->add_option("-w,--window", a->window, "Jobs in flight at once")->capture_default_str();
-  sub->add_option("--retries", a->retries, "Resubmissions of a job answered QUEUE_FULL")
+  sub->add_option("--retries", a->retries,
+                  "Resubmissions of a job answered QUEUE_FULL, or lost with its worker "
+                  "(WORKER_LOST; DRAINING too with several workers); 0 reports them")
+      ->capture_default_str();
+  sub->add_option("--worker-timeout", a->worker_timeout_s,
+                  "Seconds a worker with jobs in flight may stay silent (heartbeats every "
+                  "second) before its jobs count as WORKER_LOST")
       ->capture_default_str();
   sub->add_option("--timeout", a->timeout_s,
                   "Seconds without any frame before in-flight jobs count as lost")

@@ -20,6 +20,9 @@ Result<std::unique_ptr<DealerClient>> DealerClient::connect(const std::string& e
       transport::set_option(c->socket_, ZMQ_LINGER, options.linger_ms, "ZMQ_LINGER"));
   ZINFER_RETURN_IF_ERROR(
       transport::set_option(c->socket_, ZMQ_RCVHWM, options.rcvhwm, "ZMQ_RCVHWM"));
+  if (options.immediate) {
+    ZINFER_RETURN_IF_ERROR(transport::set_option(c->socket_, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE"));
+  }
   ZINFER_RETURN_IF_ERROR(transport::connect_endpoint(c->socket_, endpoint, flag));
   return c;
 }

@@ -37,6 +37,7 @@ struct DealerOptions {
   int linger_ms = 0;  // ZMQ_LINGER: how long close() waits for unsent frames
   int rcvhwm =
       1000;  // ZMQ_RCVHWM: frames queued for us before the worker must hold them (0 = no limit)
+  bool immediate = false;  // ZMQ_IMMEDIATE: sends fail (EAGAIN) while not connected
 };
 
 class DealerClient {
@@ -54,6 +55,8 @@ class DealerClient {
   // Waits up to timeout_ms (-1: forever) for a frame and receives it into `out`; false on
   // timeout or interruption.
   bool recv(Frame& out, int timeout_ms);
+  // The DEALER socket, for polling several clients at once (FanoutClient).
+  void* socket() const { return socket_; }
 
  private:
   DealerClient() = default;

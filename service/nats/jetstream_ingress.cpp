@@ -17,7 +17,6 @@ namespace {
 constexpr auto kIdlePoll = std::chrono::milliseconds(50);  // after a round that failed fast
 constexpr double kFetchWaitS = 0.02;                       // per priority class and fetch round
 constexpr double kPublishTimeoutS = 60.0;  // a terminal frame waits this long for the server
-constexpr int kAckTries = 20;              // AckSync attempts (2 s each) across a restart
 
 std::string header(natsMsg* msg, const char* key) {
   const char* v = nullptr;
@@ -240,16 +239,18 @@ std::size_t JetStreamIngress::fetch_class(std::size_t index, int batch) {
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* msg = list.Msgs[i];
     list.Msgs[i] = nullptr;  // owned by the Delivery from here
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+      natsMsg_Destroy(msg);  // a status message of the pull request, not a job
+      continue;
+    }
     Delivery d;
     d.msg = msg;
     d.reply = header(msg, kHeaderReply);
     d.job_id = header(msg, kHeaderMsgId);
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-      d.attempt = meta->NumDelivered;
-      d.stream_seq = meta->Sequence.Stream;
-      jsMsgMetaData_Destroy(meta);
-    }
+    d.attempt = meta->NumDelivered;
+    d.stream_seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
     d.progress_at = Clock::now();
     worker::SourcedJob job;
     job.payload.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
@@ -344,13 +345,10 @@ void JetStreamIngress::settle(Delivery& d, Settle how) {
   natsStatus s = NATS_OK;
   switch (how) {
     case Settle::kAck:
-      for (int i = 0; i < kAckTries; ++i) {
-        jsOptions o;
-        jsOptions_Init(&o);
-        o.Wait = 2000;
-        s = natsMsg_AckSync(d.msg, &o, nullptr);
-        if (s == NATS_OK) break;
-      }
+      // Not AckSync: this server leaves an ack of a delivery that is no longer pending (one
+      // redelivered after a restart) unanswered, and the wait would stall every later frame.
+      // A lost ack only means a redelivery, whose terminal frame the producer discards.
+      s = natsMsg_Ack(d.msg, nullptr);
       break;
     case Settle::kTerm:
       s = natsMsg_Term(d.msg, nullptr);

@@ -21,8 +21,8 @@ std::string test_dir() {
 
 std::vector<std::string> producer_argv(const std::string& url, const std::string& in,
                                        const std::string& out) {
-  return {zinfer_bin(), "submit", "--nats", url, "--nats-model", "tiny", "-i", in, "-o", out,
-          "--timeout", "120"};
+  return {zinfer_bin(), "submit", "--nats", url, "--nats-model", "tiny",
+          "-i",         in,       "-o",     out, "--timeout",    "120"};
 }
 
 void wait_deliveries(NatsProbe& probe, std::int64_t n) {
@@ -54,8 +54,8 @@ TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   ASSERT_TRUE(server.start());
   const int n = soak() ? 1000 : 240;
   const int max_tokens = 24;
-  const std::vector<std::string> flags = {"--nats-ack-wait", "2",  "--nats-nak-delay", "0.2",
-                                          "--max-running",   "8",  "--drain-timeout",  "20"};
+  const std::vector<std::string> flags = {"--nats-ack-wait", "2", "--nats-nak-delay", "0.2",
+                                          "--max-running",   "8", "--drain-timeout",  "20"};
   std::vector<std::unique_ptr<Child>> workers;
   for (int w = 0; w < 3; ++w) {
     workers.push_back(std::make_unique<Child>(
@@ -94,8 +94,8 @@ TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   // The same jobs on the one surviving worker over ZeroMQ: seeded tokens are equal.
   const std::string all = dir + "/all.jsonl";
   write_jobs(all, "job-", n, max_tokens, 0);
-  const std::string cmd = "'" + zinfer_bin() + "' submit --connect ipc://" + dir +
-                          "/w2.sock -i '" + all + "' -o '" + dir + "/single.out' 2>/dev/null";
+  const std::string cmd = "'" + zinfer_bin() + "' submit --connect ipc://" + dir + "/w2.sock -i '" +
+                          all + "' -o '" + dir + "/single.out' 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::map<std::string, json> single;
   for (const auto& r : read_lines(dir + "/single.out")) single[r["job_id"]] = r["tokens"];

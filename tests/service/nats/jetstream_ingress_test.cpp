@@ -105,16 +105,7 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
 }
 
 // A slower synthetic model (SmolLM2-135M shape) so one job runs several ack waits.
-std::string slow_model() {
-  static const std::string path = [] {
-    const std::string p = zinfer::testing::temp_dir() + "/smollm2-shape-q4_0.gguf";
-    const std::string cmd = "'" + zinfer_bin() +
-                            "' mkmodel --preset smollm2-135m --type Q4_0 --out '" + p +
-                            "' >/dev/null 2>&1";
-    return std::system(cmd.c_str()) == 0 ? p : std::string();
-  }();
-  return path;
-}
+std::string slow_model() { return synthetic_model("smollm2-135m", "Q4_0"); }
 
 TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   REQUIRE_NATS_SERVER();
