@@ -126,8 +126,8 @@ class Child {
 inline std::string synthetic_model(const std::string& preset, const std::string& type) {
   const std::string p = zinfer::testing::temp_dir() + "/" + preset + "-" + type + ".gguf";
   if (std::filesystem::exists(p)) return p;
-  const std::string cmd = "'" + zinfer_bin() + "' mkmodel --preset " + preset + " --type " +
-                          type + " --out '" + p + "' >/dev/null 2>&1";
+  const std::string cmd = "'" + zinfer_bin() + "' mkmodel --preset " + preset + " --type " + type +
+                          " --out '" + p + "' >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0 ? p : std::string();
 }
 

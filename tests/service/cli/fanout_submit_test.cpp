@@ -42,9 +42,9 @@ int run_with_a_kill(ThreeWorkers& w, const std::string& dir, const std::string& 
     argv.push_back("--connect");
     argv.push_back(ep);
   }
-  for (const std::string& a : {std::string("-i"), jobs, std::string("-o"), out,
-                               std::string("--worker-timeout"), std::string("2"),
-                               std::string("--retries"), std::to_string(retries)}) {
+  for (const std::string& a :
+       {std::string("-i"), jobs, std::string("-o"), out, std::string("--worker-timeout"),
+        std::string("2"), std::string("--retries"), std::to_string(retries)}) {
     argv.push_back(a);
   }
   Child submit(argv, dir + "/submit.log");
