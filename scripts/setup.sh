@@ -23,7 +23,7 @@ fi
 # Python side: the gguf package (independent dequantizer / reader) and numpy for the
 # reference forward pass in tests/reference/.
 # pyzmq, msgpack and jsonschema for the Python client and the schema checks of live frames.
-if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema" >/dev/null 2>&1; then
+if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema, nats" >/dev/null 2>&1; then
   echo "[setup] installing python packages"
   ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   python3 -m pip install -q "gguf>=0.17" numpy -r "$ROOT/clients/python/requirements.txt" 2>/dev/null ||

@@ -26,9 +26,9 @@ std::string pack(const json& j) {
 // One DEALER client and what it has seen of its jobs.
 struct SoakClient {
   void* socket = nullptr;
-  std::set<std::string> live;                       // submitted, no terminal frame yet
-  std::unordered_map<std::string, int> terminals;   // job id → terminal frames seen
-  std::size_t after_terminal = 0;                   // frames of a job after its terminal one
+  std::set<std::string> live;                      // submitted, no terminal frame yet
+  std::unordered_map<std::string, int> terminals;  // job id → terminal frames seen
+  std::size_t after_terminal = 0;                  // frames of a job after its terminal one
 };
 
 class Soak {
@@ -191,8 +191,8 @@ TEST(ZmqSoak, EveryJobOneTerminalFrameKvReturnedRssFlat) {
   const std::string dir = zinfer::testing::temp_dir() + "/zmq_soak";
   std::filesystem::create_directories(dir);
   const std::string ep = "ipc://" + dir + "/w.sock";
-  Child worker({zinfer_bin(), "serve", "--model", tiny_model(), "--device", "cpu", "--threads",
-                "1", "--bind", ep, "--max-running", "16", "--log-level", "warn"},
+  Child worker({zinfer_bin(), "serve", "--model", tiny_model(), "--device", "cpu", "--threads", "1",
+                "--bind", ep, "--max-running", "16", "--log-level", "warn"},
                dir + "/worker.log");
   void* ctx = zmq_ctx_new();
   std::size_t warm_checked = 0;
@@ -225,16 +225,15 @@ TEST(ZmqSoak, EveryJobOneTerminalFrameKvReturnedRssFlat) {
       "jobs; worker: accepted %lld, completed %lld, cancelled %lld, failed %lld, rejected %lld; "
       "KV blocks used %lld of %lld; RSS %ld KiB after warm-up → %ld KiB (%+.1f MiB)\n",
       n, secs, n / secs, soak.cancels(), soak.disconnects(), soak.disconnected_jobs(),
-      s.value("jobs_accepted", 0LL), s.value("jobs_completed", 0LL),
-      s.value("jobs_cancelled", 0LL), s.value("jobs_failed", 0LL), s.value("jobs_rejected", 0LL),
-      s.value("kv_blocks_used", -1LL), s.value("kv_blocks_total", -1LL), rss_warm, rss_end,
-      (rss_end - rss_warm) / 1024.0);
+      s.value("jobs_accepted", 0LL), s.value("jobs_completed", 0LL), s.value("jobs_cancelled", 0LL),
+      s.value("jobs_failed", 0LL), s.value("jobs_rejected", 0LL), s.value("kv_blocks_used", -1LL),
+      s.value("kv_blocks_total", -1LL), rss_warm, rss_end, (rss_end - rss_warm) / 1024.0);
   EXPECT_EQ(s.value("active_jobs", -1), 0);
   EXPECT_EQ(s.value("queue_depth", -1), 0);
   EXPECT_EQ(s.value("kv_blocks_used", -1), 0);
-  EXPECT_EQ(s.value("jobs_accepted", 0LL),
-            s.value("jobs_completed", 0LL) + s.value("jobs_cancelled", 0LL) +
-                s.value("jobs_failed", 0LL));
+  EXPECT_EQ(s.value("jobs_accepted", 0LL), s.value("jobs_completed", 0LL) +
+                                               s.value("jobs_cancelled", 0LL) +
+                                               s.value("jobs_failed", 0LL));
   // Every job of a client that stayed reached the worker; a vanished client's unsent ones not.
   const long long seen = s.value("jobs_accepted", 0LL) + s.value("jobs_rejected", 0LL);
   EXPECT_GE(seen, static_cast<long long>(warm_checked + soak.checked()));
