@@ -82,13 +82,15 @@ class Session {
       for (int wait_ms = 100; receive_one(wait_ms); wait_ms = 0) {
       }
       for (const std::string& id : client_->tick()) worker_lost(id);
-      if (!in_flight_.empty() &&
+      if ((!in_flight_.empty() || !retry_.empty()) &&
           Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
-        for (auto& [id, job] : in_flight_) {
-          finish_error(job, "WORKER_LOST",
-                       "no frame from the worker for " + std::to_string(a_.timeout_s) + " s", true);
-        }
+        // Nothing moved for --timeout (no worker reachable, or none answering): give up.
+        const std::string why =
+            "no frame from any worker for " + std::to_string(a_.timeout_s) + " s";
+        for (auto& [id, job] : in_flight_) finish_error(job, "WORKER_LOST", why, true);
+        for (const Job& job : retry_) finish_error(job, "WORKER_LOST", why, true);
         in_flight_.clear();
+        retry_.clear();
         rc = 3;
         break;
       }
@@ -157,6 +159,7 @@ class Session {
         break;
       }
       ++job->attempts;
+      if (in_flight_.empty()) last_frame_ = Clock::now();  // --timeout counts from here
       in_flight_.emplace(job->job_id, std::move(*job));
     }
     return true;
@@ -167,7 +170,6 @@ class Session {
     client::Frame msg;
     std::size_t worker = 0;
     if (!client_->recv(msg, worker, wait_ms)) return false;
-    last_frame_ = Clock::now();
     const std::span<const std::uint8_t> bytes = msg.bytes();
     auto decoded = protocol::decode_worker(bytes, protocol::DecodeLimits{});
     json frame = json::from_msgpack(bytes, true, false);
@@ -179,6 +181,7 @@ class Session {
     const std::string id = frame.value("job_id", "");
     auto it = in_flight_.find(id);
     if (it == in_flight_.end() || !client_->owns(worker, id)) return true;  // stale or not a job
+    last_frame_ = Clock::now();  // heartbeat replies do not count: a job has to move
     Job& job = it->second;
     const std::string type = frame.value("type", "");
     if (type == "token" || type == "done") {

@@ -248,6 +248,12 @@ std::size_t JetStreamIngress::fetch_class(std::size_t index, int batch) {
     d.msg = msg;
     d.reply = header(msg, kHeaderReply);
     d.job_id = header(msg, kHeaderMsgId);
+    if (!d.reply.empty() && d.reply.rfind(config_.results_prefix + ".", 0) != 0) {
+      // Frames only go where the results stream keeps them (never back into the job queue).
+      worker::service_log().warn("job {}: reply subject '{}' is not under {}.; frames dropped",
+                                 d.job_id, d.reply, config_.results_prefix);
+      d.reply.clear();
+    }
     d.attempt = meta->NumDelivered;
     d.stream_seq = meta->Sequence.Stream;
     jsMsgMetaData_Destroy(meta);
