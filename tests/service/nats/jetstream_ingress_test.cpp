@@ -112,10 +112,14 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   ASSERT_FALSE(slow_model().empty());
   Fixture f;
   ASSERT_TRUE(f.server.start());
-  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/w.sock",
-                          {"--nats-ack-wait", "1", "--max-running", "1"});
-  argv[3] = slow_model();
-  Child worker(argv, f.dir + "/worker.log");
+  // Two workers: were the running job's delivery to expire, the idle one would fetch it again.
+  std::vector<std::unique_ptr<Child>> workers;
+  for (const char* name : {"a", "b"}) {
+    auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/" + name + ".sock",
+                            {"--nats-ack-wait", "1", "--max-running", "1"});
+    argv[3] = slow_model();
+    workers.push_back(std::make_unique<Child>(argv, f.dir + "/" + name + ".log"));
+  }
   const std::string jobs = f.dir + "/jobs.jsonl";
   {
     std::ofstream o(jobs);
@@ -125,7 +129,7 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   ASSERT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 120"),
                 f.dir + "/submit.log"),
             0)
-      << read_all(f.dir + "/worker.log");
+      << read_all(f.dir + "/a.log");
   const auto out = read_lines(f.dir + "/out.jsonl");
   ASSERT_EQ(out.size(), 1u);
   const double ran_ms =
@@ -137,9 +141,13 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   EXPECT_EQ(counts.at("duplicated"), 0);
   EXPECT_EQ(counts.at("redelivered"), 0);
   NatsProbe probe(f.server.url());
-  EXPECT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[2], 0) << "redelivered";
-  worker.signal(SIGTERM);
-  EXPECT_EQ(worker.wait(30000), 0);
+  const auto c = probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal");
+  EXPECT_EQ(c[0], 1) << "deliveries";
+  EXPECT_EQ(c[2], 0) << "redelivered";
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(30000), 0);
+  }
 }
 
 TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
