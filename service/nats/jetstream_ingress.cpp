@@ -98,8 +98,14 @@ void JetStreamIngress::on_accepted(std::uint64_t ticket, const std::string& job_
 
 JetStreamIngress::Settle JetStreamIngress::settle_for_error(ErrorCode code,
                                                             std::uint64_t attempt) const {
-  if (!error_code_retriable(code)) return Settle::kTerm;
-  // Retriable (draining, queue full, out of memory): another delivery may succeed — unless
+  // A fault of this worker, not of the job (a sticky CUDA error, a broken invariant): the worker
+  // is going down; another one should run the job.
+  const bool worker_fault = code == ErrorCode::kKernelLaunchFailed ||
+                            code == ErrorCode::kVramResidencyFailed ||
+                            code == ErrorCode::kInvalidDevice || code == ErrorCode::kInternal;
+  if (!error_code_retriable(code) && !worker_fault) return Settle::kTerm;
+  // Retriable (draining, queue full, out of memory) or the worker's fault: another delivery may
+  // succeed — unless
   // this was the last one the consumer allows; then the producer gets the error.
   return static_cast<std::int64_t>(attempt) < config_.max_deliver ? Settle::kNak : Settle::kTerm;
 }

@@ -4,10 +4,11 @@
 // runs, publishes the job's frames to its reply subject (each with the delivery attempt), and
 // settles the message only after the terminal frame is stored:
 //
-//   done (stop/length/deadline)             → publish, ack
-//   error, not retriable                    → publish, term (never redelivered)
-//   error retriable, or cancelled by drain  → nak with --nats-nak-delay (another worker retries);
-//                                             on the last allowed delivery: publish, term
+//   done (stop/length/deadline)        → publish, ack
+//   error of the job, not retriable    → publish, term (never redelivered)
+//   error retriable, a fault of the    → nak with --nats-nak-delay (another worker retries it);
+//   worker (KERNEL_LAUNCH_FAILED,        on the last allowed delivery: publish, term
+//   INTERNAL, …), or ended by a drain
 //
 // A worker killed mid-job acks nothing: JetStream redelivers after the ack wait. Jobs that run
 // out of deliveries are dead-lettered by DeadLetterHandler (dead_letter.h).
