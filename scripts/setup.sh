@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config git python3 python3-pip unzip clang clang
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
       prometheus-cpp-dev  # serve --metrics (Prometheus exposition through prometheus-cpp's civetweb)
       util-linux          # `script`: the submit progress test runs zinfer on a pseudo-terminal
+      libnats-dev nats-server  # serve/submit --nats (JetStream) and its tests
       )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -56,8 +57,8 @@ fi
 # Python side: the gguf package (independent dequantizer / reader) and numpy for the
 # reference forward pass in tests/reference/.
 # pyzmq, msgpack and jsonschema for the Python client and the schema checks of live frames.
-# matplotlib for scripts/bench_plot.py (bench JSON → PNG).
-if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema, matplotlib" >/dev/null 2>&1; then
+# matplotlib for scripts/bench_plot.py (bench JSON → PNG); nats-py for the Python client's JetStream path.
+if ! python3 -c "import gguf, numpy, zmq, msgpack, jsonschema, matplotlib, nats" >/dev/null 2>&1; then
   echo "[setup] installing python packages"
   ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   python3 -m pip install -q "gguf>=0.17" numpy matplotlib -r "$ROOT/clients/python/requirements.txt" 2>/dev/null ||

@@ -13,6 +13,7 @@
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
 #include "service/cli/operations_flags.h"
+#include "service/cli/serve_nats.h"
 #include "service/worker/scheduler_engine.h"
 #include "service/worker/service_log.h"
 #include "service/worker/stalling_engine.h"
@@ -25,6 +26,8 @@ struct ServeArgs {
   LlmOptions llm;
   sched::SchedulerConfig sched;
   worker::WorkerConfig worker;
+  nats::JetStreamConfig nats;  // --nats*: the JetStream ingress
+  bool bind_given = false;
   std::int64_t kv_cache_mb = 0;
   std::string log_level = "info";
   StallHook stall_hook;
@@ -84,6 +87,8 @@ int run_serve(ServeArgs& a) {
     const bool device = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound;
     return report_bad_input(engine.error(), device ? "--device" : "");
   }
+  // With --nats alone the ROUTER is not reachable from outside (give --bind for probes).
+  if (!a.nats.url.empty() && !a.bind_given) a.worker.bind = "inproc://zinfer-serve";
   std::unique_ptr<worker::JobEngine> job_engine = std::move(*engine);
   if (a.stall_hook.after_steps >= 0) {
     job_engine = std::make_unique<worker::StallingEngine>(
@@ -94,6 +99,12 @@ int run_serve(ServeArgs& a) {
     std::cerr << "error: " << w.error().message << "\n";
     return 2;
   }
+  auto source = make_nats_source(a.nats, a.llm.model_path);
+  if (!source.ok()) {
+    std::cerr << "error: " << source.error().message << "\n";
+    return source.error().code == ErrorCode::kInvalidParameter ? 2 : 1;
+  }
+  if (*source) (*w)->attach_source(std::move(*source));
   g_worker.store(w->get());
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -115,7 +126,9 @@ Command register_serve(CLI::App& app) {
       "serve", "Serve a model on a ZeroMQ ROUTER socket (drains on SIGTERM/SIGINT)");
   sub->add_option("-m,--model", a->llm.model_path, "GGUF model file")->required();
   sub->add_option("--bind", a->worker.bind, "ROUTER endpoint (tcp://host:port, ipc://path)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([a](const std::string&) { a->bind_given = true; });
+  add_serve_nats_flags(sub, a->nats);
   sub->add_option("--device", a->llm.device,
                   "auto (cuda:0 when a GPU is present, else cpu), cpu, cuda, cuda:N")
       ->capture_default_str();

@@ -15,11 +15,15 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
+#include "service/cli/job_files.h"
+#include "service/cli/jsonl_job.h"
 #include "service/cli/operations_flags.h"
-#include "service/client/dealer_client.h"
+#include "service/cli/submit_nats.h"
+#include "service/client/fanout_client.h"
 #include "service/protocol/codec.h"
 
 namespace zinfer::cli {
@@ -29,7 +33,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct SubmitArgs {
-  std::string connect;
+  std::vector<std::string> connect;  // one or more workers (fan-out)
   std::string input = "-";
   std::string output = "-";
   std::string format = "json";
@@ -38,12 +42,15 @@ struct SubmitArgs {
   int retries = 50;
   double timeout_s = 600.0;
   ClientCurveArgs curve;
+  double worker_timeout_s = 10.0;  // a worker silent this long with jobs in flight is lost
+  NatsSubmitArgs nats;             // --nats: publish to a JetStream queue instead
 };
 
 struct Job {
   std::string job_id;
   std::string frame;  // msgpack submit
   int attempts = 0;
+  std::size_t index = 0;  // input order: result lines are written in it
   Clock::time_point retry_at;
   std::string text;
   json tokens = json::array();
@@ -53,28 +60,19 @@ struct Job {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// The parser's own message with its column, minus the library's prefix: "column 7: syntax
-// error while parsing object key - invalid literal; last read: '{"a":1,x'; expected string
-// literal".
-std::string parse_error_text(const json::parse_error& e) {
-  std::string what = e.what();
-  if (const auto at = what.find("column "); at != std::string::npos) return what.substr(at);
-  if (const auto at = what.find("] "); at != std::string::npos) return what.substr(at + 2);
-  return what;
-}
-
 class Session {
  public:
   Session(const SubmitArgs& a, std::istream& in, std::ostream& out) : a_(a), in_(in), out_(out) {}
 
   int run() {
-    client::DealerOptions options;
-    options.linger_ms = 1000;
-    if (Status st = apply_client_curve(a_.curve, options); !st.ok()) {
+    client::FanoutOptions options;
+    options.dealer.linger_ms = 1000;
+    options.lost_after_s = a_.worker_timeout_s;
+    if (Status st = apply_client_curve(a_.curve, options.dealer); !st.ok()) {
       std::cerr << "error: " << st.error().message << "\n";
       return kExitBadInput;
     }
-    auto connected = client::DealerClient::connect(a_.connect, options);
+    auto connected = client::FanoutClient::connect(a_.connect, options);
     if (!connected.ok()) {
       std::cerr << "error: " << connected.error().message << "\n";
       return kExitBadInput;
@@ -89,20 +87,28 @@ class Session {
       if (in_flight_.empty() && retry_.empty() && input_done_) break;
       for (int wait_ms = 100; receive_one(wait_ms); wait_ms = 0) {
       }
-      if (!in_flight_.empty() &&
+      for (const std::string& id : client_->tick()) worker_lost(id);
+      if ((!in_flight_.empty() || !retry_.empty()) &&
           Clock::now() - last_frame_ > std::chrono::duration<double>(a_.timeout_s)) {
-        for (auto& [id, job] : in_flight_) {
-          finish_error(job, "WORKER_LOST",
-                       "no frame from the worker for " + std::to_string(a_.timeout_s) + " s", true);
-        }
+        // Nothing moved for --timeout (no worker reachable, or none answering): give up.
+        const std::string why =
+            "no frame from any worker for " + std::to_string(a_.timeout_s) + " s";
+        for (auto& [id, job] : in_flight_) finish_error(job, "WORKER_LOST", why, true);
+        for (const Job& job : retry_) finish_error(job, "WORKER_LOST", why, true);
         in_flight_.clear();
+        retry_.clear();
         rc = 3;
         break;
       }
       if (tty) progress(false);
     }
     if (tty) progress(true);
+    flush_lines(true);
     out_.flush();
+    if (lost_retried_ > 0) {
+      std::fprintf(stderr, "[submit] %zu jobs resubmitted after their worker was lost\n",
+                   lost_retried_);
+    }
     client_.reset();  // waits up to the linger for unsent frames
     if (rc != 0) return rc;
     return failed_ > 0 ? 1 : 0;
@@ -114,38 +120,19 @@ class Session {
     std::string line;
     while (std::getline(in_, line)) {
       ++line_no_;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::parse_error& e) {
-        std::cerr << "error: " << a_.input << ":" << line_no_ << ": " << parse_error_text(e)
-                  << "\n";
+      std::string problem;
+      std::optional<JsonlJob> parsed =
+          parse_jsonl_job(line, line_no_, a_.input, a_.stream, problem);
+      if (!problem.empty()) {
+        std::cerr << "error: " << problem << "\n";
         rc = kExitBadInput;
         return std::nullopt;
       }
-      if (!j.is_object()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_
-                  << ": expected a JSON object (one submit per line), got "
-                  << (j.is_array() ? "an array" : j.type_name()) << "\n";
-        rc = kExitBadInput;
-        return std::nullopt;
-      }
-      if (!j.contains("v")) j["v"] = protocol::kProtocolVersion;
-      if (!j.contains("type")) j["type"] = "submit";
-      if (!j.contains("job_id")) j["job_id"] = "job-" + std::to_string(line_no_);
-      if (!j.contains("stream")) j["stream"] = a_.stream;
-      if (j["type"] != "submit" || !j["job_id"].is_string()) {
-        std::cerr << "error: " << a_.input << ":" << line_no_
-                  << ": expected a submit with a string job_id\n";
-        rc = kExitBadInput;
-        return std::nullopt;
-      }
+      if (!parsed) continue;
       Job job;
-      job.job_id = j["job_id"].get<std::string>();
-      const std::vector<std::uint8_t> bytes = json::to_msgpack(j);
-      job.frame.assign(bytes.begin(), bytes.end());
-      ++total_;
+      job.job_id = std::move(parsed->job_id);
+      job.frame = std::move(parsed->frame);
+      job.index = total_++;
       return job;
     }
     input_done_ = true;
@@ -171,8 +158,14 @@ class Session {
         rc = kExitBadInput;
         return false;
       }
+      if (!client_->submit(job->job_id, job->frame)) {
+        // No worker can take it now (all unreachable): try again on the next turn.
+        job->retry_at = now + std::chrono::milliseconds(100);
+        retry_.push_front(std::move(*job));
+        break;
+      }
       ++job->attempts;
-      client_->send(job->frame);
+      if (in_flight_.empty()) last_frame_ = Clock::now();  // --timeout counts from here
       in_flight_.emplace(job->job_id, std::move(*job));
     }
     return true;
@@ -181,8 +174,8 @@ class Session {
   // Handles one frame if one arrives within wait_ms.
   bool receive_one(int wait_ms) {
     client::Frame msg;
-    if (!client_->recv(msg, wait_ms)) return false;
-    last_frame_ = Clock::now();
+    std::size_t worker = 0;
+    if (!client_->recv(msg, worker, wait_ms)) return false;
     const std::span<const std::uint8_t> bytes = msg.bytes();
     auto decoded = protocol::decode_worker(bytes, protocol::DecodeLimits{});
     json frame = json::from_msgpack(bytes, true, false);
@@ -193,7 +186,8 @@ class Session {
     }
     const std::string id = frame.value("job_id", "");
     auto it = in_flight_.find(id);
-    if (it == in_flight_.end()) return true;
+    if (it == in_flight_.end() || !client_->owns(worker, id)) return true;  // stale or not a job
+    last_frame_ = Clock::now();  // heartbeat replies do not count: a job has to move
     Job& job = it->second;
     const std::string type = frame.value("type", "");
     if (type == "token" || type == "done") {
@@ -226,21 +220,19 @@ class Session {
         clear_progress();
         out_ << summary << std::flush;
       } else if (!a_.stream) {
-        json rec = frame;
-        rec.erase("v");
-        rec.erase("type");
-        rec.erase("seq");
-        rec["text"] = job.text;
-        rec["tokens"] = job.tokens;
+        json rec = done_record(frame, job.text, job.tokens);
         if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
-        clear_progress();
-        out_ << dump(rec) << "\n" << std::flush;
+        add_line(job.index, dump(rec));
       }
       ++done_;
+      client_->finished(id);
       in_flight_.erase(it);
     } else if (type == "error") {
       const std::string code = frame.value("code", "");
-      if (code == "QUEUE_FULL" && job.attempts <= a_.retries) {
+      client_->finished(id);
+      // Refused for now: the same job later (QUEUE_FULL), or on another worker (DRAINING).
+      const bool retry = code == "QUEUE_FULL" || (code == "DRAINING" && a_.connect.size() > 1);
+      if (retry && job.attempts <= a_.retries) {
         // Back off (50 ms doubling, at most 2 s) and send the same frame again.
         const int shift = std::min(job.attempts - 1, 5);
         job.retry_at = Clock::now() + std::chrono::milliseconds(std::min(2000, 50 << shift));
@@ -258,6 +250,44 @@ class Session {
     return true;
   }
 
+  // The worker holding the job stopped answering: run it elsewhere (--retries), or report it.
+  void worker_lost(const std::string& id) {
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return;
+    Job job = std::move(it->second);
+    in_flight_.erase(it);
+    if (job.attempts <= a_.retries) {
+      ++lost_retried_;
+      job.retry_at = Clock::now();
+      job.text.clear();
+      job.tokens = json::array();
+      job.logprobs = json::array();
+      job.line.clear();
+      retry_.push_back(std::move(job));
+      return;
+    }
+    finish_error(job, "WORKER_LOST",
+                 "the worker stopped answering for " + std::to_string(a_.worker_timeout_s) +
+                     " s (--worker-timeout)",
+                 true);
+    ++failed_;
+  }
+
+  // Result lines (--format json without --stream) go out in input order.
+  void add_line(std::size_t index, std::string line) {
+    lines_.emplace(index, std::move(line));
+    flush_lines(false);
+  }
+  void flush_lines(bool all) {
+    if (!lines_.empty()) clear_progress();
+    while (!lines_.empty() && (all || lines_.begin()->first == next_line_)) {
+      out_ << lines_.begin()->second << "\n";
+      next_line_ = lines_.begin()->first + 1;
+      lines_.erase(lines_.begin());
+    }
+    out_ << std::flush;
+  }
+
   void finish_error(const Job& job, const std::string& code, const std::string& message,
                     bool retriable) {
     clear_progress();
@@ -267,7 +297,7 @@ class Session {
     }
     json rec = {{"job_id", job.job_id},
                 {"error", {{"code", code}, {"message", message}, {"retriable", retriable}}}};
-    out_ << dump(rec) << "\n";
+    add_line(job.index, dump(rec));
   }
 
   // --format text: a job's text goes out a line at a time, prefixed with its id, so answers
@@ -317,7 +347,9 @@ class Session {
   const SubmitArgs& a_;
   std::istream& in_;
   std::ostream& out_;
-  std::unique_ptr<client::DealerClient> client_;
+  std::unique_ptr<client::FanoutClient> client_;
+  std::map<std::size_t, std::string> lines_;  // finished, waiting for earlier jobs
+  std::size_t next_line_ = 0, lost_retried_ = 0;
   std::map<std::string, Job> in_flight_;
   std::deque<Job> retry_;
   bool input_done_ = false;
@@ -327,6 +359,18 @@ class Session {
 };
 
 int run_submit(const SubmitArgs& a) {
+  if (!a.nats.url.empty() || a.connect.empty()) {
+    if (a.nats.url.empty() == a.connect.empty()) {
+      std::cerr << "error: give --connect (ZeroMQ workers) or --nats (a JetStream queue)\n";
+      return kExitBadInput;
+    }
+    NatsSubmitArgs n = a.nats;
+    n.input = a.input;
+    n.output = a.output;
+    n.stream_tokens = a.stream;
+    n.timeout_s = a.timeout_s;
+    return run_submit_nats(n);
+  }
   if (a.window < 1) {
     std::cerr << "error: --window must be ≥ 1, got " << a.window << "\n";
     return kExitBadInput;
@@ -335,23 +379,9 @@ int run_submit(const SubmitArgs& a) {
     std::cerr << "error: --format must be json or text, got '" << a.format << "'\n";
     return kExitBadInput;
   }
-  std::ifstream in_file;
-  if (a.input != "-") {
-    in_file.open(a.input);
-    if (!in_file) {
-      std::cerr << "error: --input " << a.input << ": cannot open\n";
-      return kExitBadInput;
-    }
-  }
-  std::ofstream out_file;
-  if (a.output != "-") {
-    out_file.open(a.output);
-    if (!out_file) {
-      std::cerr << "error: --output " << a.output << ": cannot open\n";
-      return kExitBadInput;
-    }
-  }
-  Session s(a, a.input == "-" ? std::cin : in_file, a.output == "-" ? std::cout : out_file);
+  JobFiles files;
+  if (!files.open(a.input, a.output)) return kExitBadInput;
+  Session s(a, files.in(), files.out());
   return s.run();
 }
 
@@ -361,8 +391,18 @@ Command register_submit(CLI::App& app) {
   auto a = std::make_shared<SubmitArgs>();
   CLI::App* sub = app.add_subcommand(
       "submit", "Send a JSONL batch of jobs to a worker and collect the results");
-  sub->add_option("--connect", a->connect, "Worker endpoint, e.g. tcp://127.0.0.1:5555")
-      ->required();
+  sub->add_option("--connect", a->connect,
+                  "Worker endpoint, e.g. tcp://127.0.0.1:5555; repeat it to spread jobs over "
+                  "several workers");
+  sub->add_option("--nats", a->nats.url,
+                  "Publish to this NATS JetStream server instead (nats://host:port); results are "
+                  "written in input order");
+  sub->add_option("--nats-model", a->nats.model, "With --nats: the workers' queue (--nats-model)");
+  sub->add_option("--nats-stream", a->nats.stream, "With --nats: the work-queue stream")
+      ->capture_default_str();
+  sub->add_option("--nats-subject", a->nats.subject_prefix,
+                  "With --nats: jobs go to SUBJECT.MODEL.{high,normal,low}")
+      ->capture_default_str();
   sub->add_option("-i,--input", a->input,
                   "JSONL file of submits (one JSON object per line; - = stdin)")
       ->capture_default_str();
@@ -373,7 +413,13 @@ Command register_submit(CLI::App& app) {
                   "json (machine-readable lines) or text (answers for people)")
       ->capture_default_str();
   sub->add_option("-w,--window", a->window, "Jobs in flight at once")->capture_default_str();
-  sub->add_option("--retries", a->retries, "Resubmissions of a job answered QUEUE_FULL")
+  sub->add_option("--retries", a->retries,
+                  "Resubmissions of a job answered QUEUE_FULL, or lost with its worker "
+                  "(WORKER_LOST; DRAINING too with several workers); 0 reports them")
+      ->capture_default_str();
+  sub->add_option("--worker-timeout", a->worker_timeout_s,
+                  "Seconds a worker with jobs in flight may stay silent (heartbeats every "
+                  "second) before its jobs count as WORKER_LOST")
       ->capture_default_str();
   sub->add_option("--timeout", a->timeout_s,
                   "Seconds without any frame before in-flight jobs count as lost")

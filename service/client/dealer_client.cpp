@@ -31,6 +31,9 @@ Result<std::unique_ptr<DealerClient>> DealerClient::connect(const std::string& e
                         std::string("CurveZMQ client keys: ") + zmq_strerror(zmq_errno()));
     }
   }
+  if (options.immediate) {
+    ZINFER_RETURN_IF_ERROR(transport::set_option(c->socket_, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE"));
+  }
   ZINFER_RETURN_IF_ERROR(transport::connect_endpoint(c->socket_, endpoint, flag));
   return c;
 }

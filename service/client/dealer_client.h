@@ -42,6 +42,7 @@ struct DealerOptions {
   std::string curve_server_key;
   std::string curve_public_key;
   std::string curve_secret_key;
+  bool immediate = false;  // ZMQ_IMMEDIATE: sends fail (EAGAIN) while not connected
 };
 
 class DealerClient {
@@ -59,6 +60,8 @@ class DealerClient {
   // Waits up to timeout_ms (-1: forever) for a frame and receives it into `out`; false on
   // timeout or interruption.
   bool recv(Frame& out, int timeout_ms);
+  // The DEALER socket, for polling several clients at once (FanoutClient).
+  void* socket() const { return socket_; }
 
  private:
   DealerClient() = default;

@@ -21,6 +21,7 @@ struct JobEntry {
   bool req_style = false;  // answer with an empty delimiter frame (REQ-style envelope)
   bool cancel_requested = false;
   std::int32_t prompt_tokens = 0;
+  std::uint64_t ticket = 0;  // ≠ 0: the job came from the JobSource and answers through it
 };
 
 class JobTable {

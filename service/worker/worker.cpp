@@ -137,14 +137,22 @@ int Worker::run() {
                      info.architecture, info.context_length, info.capacity, info.device, endpoint_);
   if (metrics_) service_log().info("metrics at {}", metrics_->url());
   loop_->start();
-  zmq_pollitem_t items[3] = {{router_, 0, ZMQ_POLLIN, 0},
+  if (source_) {
+    if (Status st = source_->start(info.capacity); !st.ok()) {
+      service_log().critical("job source: {}", st.error().message);
+      return 1;
+    }
+  }
+  zmq_pollitem_t items[4] = {{router_, 0, ZMQ_POLLIN, 0},
                              {wake_, 0, ZMQ_POLLIN, 0},
-                             {nullptr, control_fd_, ZMQ_POLLIN, 0}};
+                             {nullptr, control_fd_, ZMQ_POLLIN, 0},
+                             {nullptr, source_ ? source_->wake_fd() : -1, ZMQ_POLLIN, 0}};
+  const int n_items = source_ ? 4 : 3;
   while (true) {
     long timeout_ms = -1;
     if (sender_->has_backlog()) timeout_ms = 1;
     if (draining_) timeout_ms = timeout_ms < 0 ? 20 : std::min<long>(timeout_ms, 20);
-    const int rc = zmq_poll(items, 3, timeout_ms);
+    const int rc = zmq_poll(items, n_items, timeout_ms);
     if (rc < 0 && zmq_errno() != EINTR) {
       service_log().critical("zmq_poll: {}", zmq_strerror(zmq_errno()));
       exit_code_ = 1;
@@ -154,6 +162,7 @@ int Worker::run() {
       if (items[2].revents & ZMQ_POLLIN) on_control();
       if (items[1].revents & ZMQ_POLLIN) on_wake();
       if (items[0].revents & ZMQ_POLLIN) receive_requests();
+      if (n_items == 4 && (items[3].revents & ZMQ_POLLIN)) on_source();
     }
     if (sender_->has_backlog()) flush_backlogs();
     if (!draining_ && loop_->snapshot().failed) {
@@ -178,6 +187,7 @@ int Worker::run() {
     }
   }
   loop_->stop();
+  if (source_) source_->close(config_.drain_timeout_s + kFlushGrace.count());
   service_log().info(
       "drained: {} accepted, {} completed, {} cancelled, {} failed, {} rejected; exiting",
       counters_.accepted, counters_.completed, counters_.cancelled, counters_.failed,
@@ -200,6 +210,7 @@ void Worker::begin_drain(double timeout_s) {
   }
   draining_ = true;
   drain_deadline_ = deadline;
+  if (source_) source_->begin_drain();
   service_log().info("draining: {} live jobs get up to {:.1f} s to finish", table_.size(),
                      timeout_s);
 }
@@ -212,7 +223,9 @@ void Worker::on_wake() {
     JobEntry* e = table_.get(f.handle);
     if (e == nullptr) continue;
     const std::string client = e->client;  // e may be invalidated by client_gone / erase
-    if (gone_.count(client) == 0) {
+    if (e->ticket != 0) {
+      source_->on_frame(e->ticket, f);
+    } else if (gone_.count(client) == 0) {
       if (sender_->send(client, e->req_style, f.payload) == RouterSender::Outcome::kGone) {
         client_gone(client, "unreachable");
       }
@@ -394,16 +407,21 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
     table_.erase(e.handle);  // nobody to answer: the job is dropped before it exists
     return;
   }
-  ++counters_.accepted;
-  counters_.prompt_tokens += spec->prompt().size();
   client_limits_->job_accepted(e.handle, current_client_);
-  if (metrics_) metrics_->job_accepted(static_cast<std::int32_t>(spec->prompt().size()));
+  start_job(e, s, std::move(*spec), received, peer_label(peer));
+}
 
-  spec->id = e.handle;
-  spec->priority = s.priority;
-  spec->arrival = received;
-  if (s.deadline_ms) spec->deadline = received + std::chrono::milliseconds(*s.deadline_ms);
-  SubmitCommand cmd{e.handle, s.job_id, peer_label(peer), std::move(*spec), s.stream, s.logprobs};
+void Worker::start_job(JobEntry& e, const protocol::SubmitMsg& s, sched::JobSpec&& spec,
+                       Clock::time_point received, std::string client_label) {
+  ++counters_.accepted;
+  counters_.prompt_tokens += spec.prompt().size();
+  if (metrics_) metrics_->job_accepted(static_cast<std::int32_t>(spec.prompt().size()));
+  spec.id = e.handle;
+  spec.priority = s.priority;
+  spec.arrival = received;
+  if (s.deadline_ms) spec.deadline = received + std::chrono::milliseconds(*s.deadline_ms);
+  SubmitCommand cmd{e.handle,        s.job_id, std::move(client_label),
+                    std::move(spec), s.stream, s.logprobs};
   service_log().debug("job {}/{}: accepted ({} prompt tokens, priority {})", cmd.client, cmd.job_id,
                       cmd.spec.prompt().size(), cmd.spec.priority);
   loop_->submit(std::move(cmd));

@@ -30,6 +30,7 @@
 #include "service/worker/engine_loop.h"
 #include "service/worker/heartbeat.h"
 #include "service/worker/job_engine.h"
+#include "service/worker/job_source.h"
 #include "service/worker/job_table.h"
 #include "service/worker/metrics.h"
 #include "service/worker/router_sender.h"
@@ -69,6 +70,8 @@ class Worker {
   void request_drain();
   // request_drain() with a zero timeout: every live job is cancelled at once.
   void request_stop();
+  // Jobs also arrive from `source` (a durable queue); call before run().
+  void attach_source(std::unique_ptr<JobSource> source) { source_ = std::move(source); }
 
  private:
   Worker() = default;
@@ -79,6 +82,13 @@ class Worker {
                       std::span<const std::uint8_t> payload);
   void handle_submit(const std::string& peer, bool req_style, protocol::SubmitMsg&& s);
   void handle_cancel(const std::string& peer, const std::string& job_id);
+  // Hands an admitted job to the engine (both paths).
+  void start_job(JobEntry& e, const protocol::SubmitMsg& s, sched::JobSpec&& spec,
+                 std::chrono::steady_clock::time_point received, std::string client_label);
+  // worker_source.cpp: jobs of the JobSource.
+  void on_source();
+  void handle_sourced(SourcedJob&& job);
+  void reject_sourced(std::uint64_t ticket, const Error& error, std::optional<std::string> job_id);
   void reply(const std::string& peer, bool req_style, const protocol::WorkerMessage& msg);
   void reject(const std::string& peer, bool req_style, const Error& error,
               std::optional<std::string> job_id);
@@ -101,6 +111,7 @@ class Worker {
   std::string endpoint_;
   std::unique_ptr<EngineLoop> loop_;
   std::unique_ptr<RouterSender> sender_;
+  std::unique_ptr<JobSource> source_;  // null: ROUTER only
   JobTable table_;
   std::unordered_set<std::string> gone_;  // clients found gone that still have live jobs
   WorkerCounters counters_;

@@ -1,0 +1,210 @@
+// `zinfer serve --nats` and `zinfer submit --nats` against a real nats-server -js: results in
+// input order and equal to the ZeroMQ path; a permanently bad job is terminated (one error
+// frame, never redelivered); a job that outlasts the ack wait is kept by in-progress acks; a
+// job whose worker dies on its last allowed delivery is dead-lettered with WORKER_LOST.
+#include <gtest/gtest.h>
+
+#include "tests/service/nats/nats_harness.h"
+
+namespace zinfer::nats_testing {
+namespace {
+
+struct Fixture {
+  std::string dir = zinfer::testing::temp_dir() + "/" +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  NatsServer server{dir};
+};
+
+std::string submit_cmd(const std::string& url, const std::string& in, const std::string& out,
+                       const std::string& extra = "") {
+  return "'" + zinfer_bin() + "' submit --nats " + url + " --nats-model tiny -i '" + in + "' -o '" +
+         out + "' " + extra;
+}
+
+int run(const std::string& cmd, const std::string& log) {
+  const int st = std::system((cmd + " >>'" + log + "' 2>&1").c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(JetStream, BatchComesBackInInputOrderAndEqualsTheZeroMqPath) {
+  REQUIRE_NATS_SERVER();
+  ASSERT_FALSE(tiny_model().empty());
+  Fixture f;
+  ASSERT_TRUE(f.server.start());
+  const std::string bind = "ipc://" + f.dir + "/w.sock";
+  Child worker(worker_argv(f.server.url(), bind), f.dir + "/worker.log");
+  const std::string jobs = f.dir + "/jobs.jsonl";
+  write_jobs(jobs, "order-", 40, 12);
+  ASSERT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/nats.jsonl", "--timeout 60"),
+                f.dir + "/submit.log"),
+            0)
+      << read_all(f.dir + "/submit.log") << read_all(f.dir + "/worker.log");
+  ASSERT_EQ(run("'" + zinfer_bin() + "' submit --connect " + bind + " -i '" + jobs + "' -o '" +
+                    f.dir + "/zmq.jsonl'",
+                f.dir + "/submit.log"),
+            0);
+  const auto nats = read_lines(f.dir + "/nats.jsonl");
+  const auto zmq = read_lines(f.dir + "/zmq.jsonl");
+  ASSERT_EQ(nats.size(), 40u);
+  std::map<std::string, json> zmq_by_id;
+  for (const auto& r : zmq) zmq_by_id[r["job_id"]] = r;
+  for (std::size_t i = 0; i < nats.size(); ++i) {
+    EXPECT_EQ(nats[i]["job_id"], "order-" + std::to_string(i));  // input order
+    EXPECT_EQ(nats[i]["attempt"], 1);
+    EXPECT_EQ(nats[i]["finish_reason"], "length");
+    EXPECT_EQ(nats[i]["tokens"], zmq_by_id[nats[i]["job_id"]]["tokens"]);
+  }
+  const auto counts = summary_counts(read_all(f.dir + "/submit.log"));
+  EXPECT_EQ(counts.at("done"), 40);
+  EXPECT_EQ(counts.at("lost"), 0);
+  EXPECT_EQ(counts.at("duplicated"), 0);
+  // Publishing the same batch again within the de-duplication window queues nothing.
+  EXPECT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/again.jsonl", "--timeout 5"),
+                f.dir + "/again.log"),
+            1);
+  for (const auto& r : read_lines(f.dir + "/again.jsonl"))
+    EXPECT_EQ(r["error"]["code"], "DUPLICATE_JOB");
+  worker.signal(SIGTERM);
+  EXPECT_EQ(worker.wait(30000), 0);
+}
+
+TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
+  REQUIRE_NATS_SERVER();
+  ASSERT_FALSE(tiny_model().empty());
+  Fixture f;
+  ASSERT_TRUE(f.server.start());
+  Child worker(worker_argv(f.server.url(), "ipc://" + f.dir + "/w.sock", {"--nats-ack-wait", "1"}),
+               f.dir + "/worker.log");
+  const std::string jobs = f.dir + "/jobs.jsonl";
+  {
+    std::ofstream o(jobs);
+    json bad = {{"job_id", "too-long"}, {"prompt_tokens", std::vector<int>(600, 5)}};
+    o << bad.dump() << "\n"
+      << R"({"job_id":"fine","prompt_tokens":[1,2],"max_tokens":4})"
+      << "\n";
+  }
+  EXPECT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 30"),
+                f.dir + "/submit.log"),
+            1);  // one job failed
+  const auto out = read_lines(f.dir + "/out.jsonl");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["error"]["code"], "PROMPT_TOO_LONG");
+  EXPECT_EQ(out[0]["error"]["retriable"], false);
+  EXPECT_EQ(out[0]["attempt"], 1);
+  EXPECT_EQ(out[1]["finish_reason"], "length");
+  // Three ack waits later the server has not redelivered it, and nothing is pending.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  NatsProbe probe(f.server.url());
+  ASSERT_TRUE(probe.ok());
+  const auto c = probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal");
+  EXPECT_EQ(c[1], 0) << "ack pending";
+  EXPECT_EQ(c[2], 0) << "redelivered";
+  EXPECT_EQ(c[3], 0) << "pending";
+  worker.signal(SIGTERM);
+  EXPECT_EQ(worker.wait(30000), 0);
+}
+
+// A slower synthetic model (SmolLM2-135M shape) so one job runs several ack waits.
+std::string slow_model() { return synthetic_model("smollm2-135m", "Q4_0"); }
+
+TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
+  REQUIRE_NATS_SERVER();
+  ASSERT_FALSE(slow_model().empty());
+  Fixture f;
+  ASSERT_TRUE(f.server.start());
+  // Two workers: were the running job's delivery to expire, the idle one would fetch it again.
+  std::vector<std::unique_ptr<Child>> workers;
+  for (const char* name : {"a", "b"}) {
+    auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/" + name + ".sock",
+                            {"--nats-ack-wait", "0.5", "--max-running", "1"});
+    argv[3] = slow_model();
+    workers.push_back(std::make_unique<Child>(argv, f.dir + "/" + name + ".log"));
+  }
+  const std::string jobs = f.dir + "/jobs.jsonl";
+  {
+    std::ofstream o(jobs);
+    o << R"({"job_id":"long","prompt_tokens":[1,2,3],"max_tokens":200,"ignore_eos":true})"
+      << "\n";
+  }
+  ASSERT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 120"),
+                f.dir + "/submit.log"),
+            0)
+      << read_all(f.dir + "/a.log");
+  const auto out = read_lines(f.dir + "/out.jsonl");
+  ASSERT_EQ(out.size(), 1u);
+  const double ran_ms =
+      out[0]["timings"]["ttft_ms"].get<double>() + out[0]["timings"]["decode_ms"].get<double>();
+  std::printf("long job ran %.0f ms with a 500 ms ack wait\n", ran_ms);
+  ASSERT_GT(ran_ms, 1500.0) << "the job must outlast the ack wait several times to test anything";
+  EXPECT_EQ(out[0]["attempt"], 1);
+  const auto counts = summary_counts(read_all(f.dir + "/submit.log"));
+  EXPECT_EQ(counts.at("duplicated"), 0);
+  EXPECT_EQ(counts.at("redelivered"), 0);
+  NatsProbe probe(f.server.url());
+  const auto c = probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal");
+  EXPECT_EQ(c[0], 1) << "deliveries";
+  EXPECT_EQ(c[2], 0) << "redelivered";
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(30000), 0);
+  }
+}
+
+TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
+  REQUIRE_NATS_SERVER();
+  ASSERT_FALSE(slow_model().empty());
+  Fixture f;
+  ASSERT_TRUE(f.server.start());
+  const std::vector<std::string> flags = {"--nats-ack-wait", "1", "--nats-max-deliver", "1",
+                                          "--max-running",   "1"};
+  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
+  argv[3] = slow_model();
+  Child a(argv, f.dir + "/a.log");
+  NatsProbe probe(f.server.url());
+  ASSERT_TRUE(probe.ok());
+  natsSubscription* dead = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&dead, probe.nc(), "zinfer.dead.tiny"), NATS_OK);
+  const std::string jobs = f.dir + "/jobs.jsonl";
+  {
+    std::ofstream o(jobs);
+    o << R"({"job_id":"doomed","prompt_tokens":[1,2,3],"max_tokens":400,"ignore_eos":true})"
+      << "\n";
+  }
+  Child producer(
+      {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
+      f.dir + "/submit.log");
+  // Worker A holds the job (its one delivery) …
+  const auto until = Clock::now() + std::chrono::seconds(30);
+  while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  a.signal(SIGKILL);  // … and dies with it; B takes the max-deliveries advisory.
+  argv[9] = "ipc://" + f.dir + "/b.sock";
+  Child b(argv, f.dir + "/b.log");
+  ASSERT_EQ(producer.wait(60000), 1) << read_all(f.dir + "/submit.log");
+  const auto out = read_lines(f.dir + "/out.jsonl");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["error"]["code"], "WORKER_LOST");
+  EXPECT_EQ(out[0]["error"]["retriable"], true);
+  natsMsg* msg = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&msg, dead, 5000), NATS_OK);
+  const char* code = nullptr;
+  EXPECT_EQ(natsMsgHeader_Get(msg, "Zinfer-Error", &code), NATS_OK);
+  EXPECT_STREQ(code, "WORKER_LOST");
+  const char* id = nullptr;
+  EXPECT_EQ(natsMsgHeader_Get(msg, "Nats-Msg-Id", &id), NATS_OK);
+  EXPECT_STREQ(id, "doomed");
+  natsMsg_Destroy(msg);
+  natsSubscription_Destroy(dead);
+  // The job left the work queue; B got nothing to run.
+  jsStreamInfo* si = nullptr;
+  ASSERT_EQ(js_GetStreamInfo(&si, probe.js(), "ZINFER_JOBS", nullptr, nullptr), NATS_OK);
+  EXPECT_EQ(si->State.Msgs, 0u);
+  jsStreamInfo_Destroy(si);
+  b.signal(SIGTERM);
+  EXPECT_EQ(b.wait(30000), 0);
+}
+
+}  // namespace
+}  // namespace zinfer::nats_testing
