@@ -142,11 +142,14 @@ if [ "${1:-}" = "--image" ]; then
     debootstrap --variant=minbase bookworm "$TMP/rootfs" http://deb.debian.org/debian >/dev/null
     tar -C "$TMP/rootfs" -c . | podman import - localhost/debian:12 >/dev/null
   fi
-  # --format docker keeps HEALTHCHECK (the OCI format drops it).
-  podman build --format docker --cgroup-manager=cgroupfs --isolation=chroot \
-    -f deploy/docker/Dockerfile \
-    --build-arg BUILD_BASE=localhost/debian:12 --build-arg RUN_BASE=localhost/debian:12 \
-    -t zinfer:cpu-dev .
+  # --format docker keeps HEALTHCHECK (the OCI format drops it). ZINFER_REUSE_IMAGE=1 checks
+  # an existing zinfer:cpu-dev without rebuilding it.
+  if [ "${ZINFER_REUSE_IMAGE:-0}" != "1" ] || ! podman image exists zinfer:cpu-dev; then
+    podman build --format docker --cgroup-manager=cgroupfs --isolation=chroot \
+      -f deploy/docker/Dockerfile \
+      --build-arg BUILD_BASE=localhost/debian:12 --build-arg RUN_BASE=localhost/debian:12 \
+      -t zinfer:cpu-dev .
+  fi
   if podman run --rm --cgroup-manager=cgroupfs zinfer:cpu-dev --help >/dev/null 2>&1; then
     echo "   podman run: the image runs zinfer"
   else
