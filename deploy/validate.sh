@@ -186,7 +186,7 @@ if [ "${1:-}" = "--image" ]; then
     curl -sf http://127.0.0.1:19401/metrics | grep -q '^zinfer_requests_accepted_total 1' || ok=0
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || ok=0; SERVE_PID=""
     umount "$MNT/run/zinfer" "$MNT/keys" "$MNT/models"
-    podman image unmount zinfer:cpu-dev >/dev/null
+    podman image unmount --force zinfer:cpu-dev >/dev/null
     [ "$ok" = 1 ] || { echo "   FAILED: the image's worker"; exit 1; }
     echo "   image (chroot, uid 10001): probe socket ready, keyed job done, plaintext refused, metrics, SIGTERM exit 0"
   fi
