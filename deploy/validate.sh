@@ -142,11 +142,14 @@ if [ "${1:-}" = "--image" ]; then
     debootstrap --variant=minbase bookworm "$TMP/rootfs" http://deb.debian.org/debian >/dev/null
     tar -C "$TMP/rootfs" -c . | podman import - localhost/debian:12 >/dev/null
   fi
-  # --format docker keeps HEALTHCHECK (the OCI format drops it).
-  podman build --format docker --cgroup-manager=cgroupfs --isolation=chroot \
-    -f deploy/docker/Dockerfile \
-    --build-arg BUILD_BASE=localhost/debian:12 --build-arg RUN_BASE=localhost/debian:12 \
-    -t zinfer:cpu-dev .
+  # --format docker keeps HEALTHCHECK (the OCI format drops it). ZINFER_REUSE_IMAGE=1 checks
+  # an existing zinfer:cpu-dev without rebuilding it.
+  if [ "${ZINFER_REUSE_IMAGE:-0}" != "1" ] || ! podman image exists zinfer:cpu-dev; then
+    podman build --format docker --cgroup-manager=cgroupfs --isolation=chroot \
+      -f deploy/docker/Dockerfile \
+      --build-arg BUILD_BASE=localhost/debian:12 --build-arg RUN_BASE=localhost/debian:12 \
+      -t zinfer:cpu-dev .
+  fi
   if podman run --rm --cgroup-manager=cgroupfs zinfer:cpu-dev --help >/dev/null 2>&1; then
     echo "   podman run: the image runs zinfer"
   else
@@ -183,7 +186,7 @@ if [ "${1:-}" = "--image" ]; then
     curl -sf http://127.0.0.1:19401/metrics | grep -q '^zinfer_requests_accepted_total 1' || ok=0
     kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || ok=0; SERVE_PID=""
     umount "$MNT/run/zinfer" "$MNT/keys" "$MNT/models"
-    podman image unmount zinfer:cpu-dev >/dev/null
+    podman image unmount --force zinfer:cpu-dev >/dev/null
     [ "$ok" = 1 ] || { echo "   FAILED: the image's worker"; exit 1; }
     echo "   image (chroot, uid 10001): probe socket ready, keyed job done, plaintext refused, metrics, SIGTERM exit 0"
   fi

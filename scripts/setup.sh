@@ -10,7 +10,7 @@ PKGS=(build-essential cmake pkg-config git python3 python3-pip unzip clang clang
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
       prometheus-cpp-dev  # serve --metrics (Prometheus exposition through prometheus-cpp's civetweb)
-      util-linux          # `script`: the submit progress test runs zinfer on a pseudo-terminal
+      bsdutils            # `script`: the submit progress test runs zinfer on a pseudo-terminal
       libnats-dev nats-server  # serve/submit --nats (JetStream) and its tests
       )
 missing=()

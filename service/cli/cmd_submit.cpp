@@ -4,6 +4,7 @@
 // (schemas/PROTOCOL.md §4.1); "v", "type" and "job_id" are filled in when absent.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -62,7 +63,9 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 class Session {
  public:
-  Session(const SubmitArgs& a, std::istream& in, std::ostream& out) : a_(a), in_(in), out_(out) {}
+  // expected_jobs: the input's job count when known in advance (a file), for the ETA.
+  Session(const SubmitArgs& a, std::istream& in, std::ostream& out, std::size_t expected_jobs = 0)
+      : a_(a), in_(in), out_(out), expected_(expected_jobs) {}
 
   int run() {
     client::FanoutOptions options;
@@ -330,17 +333,20 @@ class Session {
     last_progress_ = now;
     const double s = std::chrono::duration<double>(now - started_).count();
     progress_shown_ = !final;
-    // ETA once the whole input is read (the total is known) and a job has finished.
+    // ETA once the total is known (a counted file, or the whole input read) and a job has
+    // finished.
     char eta[32] = "";
     const std::size_t finished = done_ + failed_;
-    if (!final && input_done_ && finished > 0 && finished < total_ && s > 0) {
-      const double left_s = static_cast<double>(total_ - finished) * s / finished;
+    const bool known = input_done_ || expected_ > 0;
+    const std::size_t total = input_done_ ? total_ : std::max(total_, expected_);
+    if (!final && known && finished > 0 && finished < total && s > 0) {
+      const double left_s = static_cast<double>(total - finished) * s / finished;
       std::snprintf(eta, sizeof(eta), ", ETA %.0f s", left_s);
     }
     std::fprintf(
         stderr,
         "\r\033[K[submit] %zu/%zu%s done, %zu failed, %zu in flight, %zu tokens, %.1f tok/s%s%s",
-        done_, total_, input_done_ ? "" : "+", failed_, in_flight_.size(), tokens_,
+        done_, total, known ? "" : "+", failed_, in_flight_.size(), tokens_,
         s > 0 ? static_cast<double>(tokens_) / s : 0.0, eta, final ? "\n" : "");
   }
 
@@ -356,7 +362,17 @@ class Session {
   std::size_t line_no_ = 0, total_ = 0, done_ = 0, failed_ = 0, tokens_ = 0;
   Clock::time_point last_frame_, started_, last_progress_;
   bool progress_shown_ = false;
+  std::size_t expected_ = 0;
 };
+
+// Non-blank lines of a file (the jobs it holds, for the progress line's total and ETA).
+std::size_t count_jobs(const std::string& path) {
+  std::ifstream f(path);
+  std::size_t n = 0;
+  std::string line;
+  while (std::getline(f, line)) n += line.find_first_not_of(" \t\r") != std::string::npos ? 1 : 0;
+  return n;
+}
 
 int run_submit(const SubmitArgs& a) {
   if (!a.nats.url.empty() || a.connect.empty()) {
@@ -381,7 +397,7 @@ int run_submit(const SubmitArgs& a) {
   }
   JobFiles files;
   if (!files.open(a.input, a.output)) return kExitBadInput;
-  Session s(a, files.in(), files.out());
+  Session s(a, files.in(), files.out(), a.input != "-" ? count_jobs(a.input) : 0);
   return s.run();
 }
 

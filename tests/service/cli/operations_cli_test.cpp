@@ -213,6 +213,9 @@ TEST(OperationsCli, SubmitShowsProgressOnATerminalAndNoneWhenPiped) {
   EXPECT_EQ(WEXITSTATUS(pclose(p)), 0) << out;
   EXPECT_NE(out.find("[submit] 6/6 done, 0 failed"), std::string::npos) << out;
   EXPECT_NE(out.find("tok/s"), std::string::npos) << out;
+  // The input is a file: its job count is known up front, so an ETA shows once jobs finish.
+  EXPECT_NE(out.find("/6 done"), std::string::npos) << out;
+  EXPECT_NE(out.find(", ETA "), std::string::npos) << out;
   EXPECT_NE(out.find("\r\033[K"), std::string::npos) << "redrawn in place: " << out;
   // Piped (stderr is not a terminal): results only, no progress.
   const std::string piped = submit + " 2>&1 | cat";
