@@ -182,6 +182,43 @@ void expect_same_as_alone(Llm& llm, const std::vector<Req>& jobs, const Schedule
   EXPECT_LT(st.steps, total_tokens / 2);
 }
 
+// The sampled forward pass on the CPU backend is the host Sampler on forward_batch's logits:
+// same token and logprobs, and nothing for a step that asked for no sample.
+TEST_F(TinyModel, ForwardSampleIsTheSamplerOnForwardBatchLogits) {
+  auto llm = load();
+  ASSERT_NE(llm, nullptr);
+  SequenceRunner run(*llm);
+  const std::vector<std::int32_t> prompt = {5, 9, 2, 7, 3, 9};
+  auto logits = run.forward(0, prompt, false);
+  ASSERT_TRUE(logits.ok()) << logits.error().message;
+  for (const float temperature : {0.0f, 0.8f}) {
+    sample::SamplingParams p;
+    p.temperature = temperature;
+    p.top_k = 20;
+    p.top_p = 0.9f;
+    p.seed = 11;
+    p.top_logprobs = 3;
+    p.repetition_penalty = 1.2f;
+    p.logit_bias = {{4, 1.5f}};
+    const int a = temperature == 0.0f ? 1 : 3;  // fresh sequences, same prompt
+    const std::vector<SeqInput> in = {SeqInput{a, prompt, false}, SeqInput{a + 1, prompt, false}};
+    const std::vector<sample::SampleRequest> requests = {{&p, prompt, 4}, {}};
+    auto out = run.forward_sample(in, requests);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    ASSERT_EQ(out->size(), 2u);
+    ASSERT_TRUE((*out)[0].has_value());
+    EXPECT_FALSE((*out)[1].has_value());
+    ASSERT_TRUE((*out)[0]->ok()) << (*out)[0]->error().message;
+    std::vector<float> row = *logits;
+    auto want = sample::sample_logits(p, row, prompt, 4);
+    ASSERT_TRUE(want.ok());
+    const sample::SampleResult& got = (*out)[0]->value();
+    EXPECT_EQ(got.token, want->token) << "temperature " << temperature;
+    EXPECT_EQ(got.logprob, want->logprob);
+    EXPECT_EQ(got.top_logprobs, want->top_logprobs);
+  }
+}
+
 TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
   auto llm = load(32 * 256 * 2048);  // room for every job's whole context: no preemption
   ASSERT_NE(llm, nullptr);
