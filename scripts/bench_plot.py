@@ -44,8 +44,9 @@ def read_lines(path):
 def label_of(run):
     model = run.get("model", {})
     name = model.get("name") or os.path.basename(model.get("file", "?"))
-    device = run.get("device", "?")
-    return f"{name} on {device}"
+    device = run.get("device", "?").split(" (")[0]
+    returns = run.get("options", {}).get("decode_returns")
+    return f"{name} on {device}" + (f", step returns {returns}" if returns else "")
 
 
 def plot_throughput(runs, out_path, title):
