@@ -2,11 +2,16 @@
 #include "service/worker/metrics.h"
 
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
 #include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <exception>
+#include <map>
 
 #include "engine/sched/sequence.h"
 
@@ -84,115 +89,151 @@ class EngineCollector final : public prometheus::Collectable {
 
 }  // namespace
 
+struct WorkerMetrics::State {
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> engine_collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string url_;
+
+  prometheus::Counter* accepted_ = nullptr;
+  prometheus::Counter* prompt_tokens_ = nullptr;
+  prometheus::Family<prometheus::Counter>* success_ = nullptr;
+  prometheus::Family<prometheus::Counter>* errors_ = nullptr;
+  prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
+  std::map<std::string, prometheus::Counter*> success_by_reason_, errors_by_code_,
+      rejected_by_code_;  // I/O thread only
+  prometheus::Histogram* queue_time_ = nullptr;
+  prometheus::Histogram* ttft_ = nullptr;
+  prometheus::Histogram* tpot_ = nullptr;
+  prometheus::Histogram* e2e_ = nullptr;
+  prometheus::Histogram* request_prompt_tokens_ = nullptr;
+  prometheus::Histogram* request_generation_tokens_ = nullptr;
+  prometheus::Histogram* step_time_ = nullptr;
+
+  // The counter of `family` with label=value, created on first use.
+  prometheus::Counter& labelled(prometheus::Family<prometheus::Counter>& family,
+                                std::map<std::string, prometheus::Counter*>& cache,
+                                const std::string& label, const std::string& value) {
+    auto it = cache.find(value);
+    if (it == cache.end()) it = cache.emplace(value, &family.Add({{label, value}})).first;
+    return *it->second;
+  }
+};
+
+WorkerMetrics::WorkerMetrics() : s_(std::make_unique<State>()) {}
+
 Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::create(const std::string& bind,
                                                              Sources sources) {
   std::unique_ptr<WorkerMetrics> m(new WorkerMetrics());
-  m->registry_ = std::make_shared<prometheus::Registry>();
-  auto& r = *m->registry_;
-  m->accepted_ = &prometheus::BuildCounter()
-                      .Name("zinfer_requests_accepted_total")
-                      .Help("Jobs accepted (answered with an accepted frame).")
-                      .Register(r)
-                      .Add({});
-  m->prompt_tokens_ = &prometheus::BuildCounter()
-                           .Name("zinfer_prompt_tokens_total")
-                           .Help("Prompt tokens of accepted jobs.")
-                           .Register(r)
-                           .Add({});
-  m->success_ = &prometheus::BuildCounter()
-                     .Name("zinfer_request_success_total")
-                     .Help("Jobs that ended with a done frame, by finish_reason.")
-                     .Register(r);
-  m->errors_ = &prometheus::BuildCounter()
-                    .Name("zinfer_request_errors_total")
-                    .Help("Accepted jobs that ended with an error frame, by error code.")
-                    .Register(r);
-  m->rejected_ = &prometheus::BuildCounter()
-                      .Name("zinfer_request_rejected_total")
-                      .Help("Requests answered with an error and never accepted, by error code.")
-                      .Register(r);
+  m->s_->registry_ = std::make_shared<prometheus::Registry>();
+  auto& r = *m->s_->registry_;
+  m->s_->accepted_ = &prometheus::BuildCounter()
+                          .Name("zinfer_requests_accepted_total")
+                          .Help("Jobs accepted (answered with an accepted frame).")
+                          .Register(r)
+                          .Add({});
+  m->s_->prompt_tokens_ = &prometheus::BuildCounter()
+                               .Name("zinfer_prompt_tokens_total")
+                               .Help("Prompt tokens of accepted jobs.")
+                               .Register(r)
+                               .Add({});
+  m->s_->success_ = &prometheus::BuildCounter()
+                         .Name("zinfer_request_success_total")
+                         .Help("Jobs that ended with a done frame, by finish_reason.")
+                         .Register(r);
+  m->s_->errors_ = &prometheus::BuildCounter()
+                        .Name("zinfer_request_errors_total")
+                        .Help("Accepted jobs that ended with an error frame, by error code.")
+                        .Register(r);
+  m->s_->rejected_ =
+      &prometheus::BuildCounter()
+           .Name("zinfer_request_rejected_total")
+           .Help("Requests answered with an error and never accepted, by error code.")
+           .Register(r);
   auto histogram = [&](const char* name, const char* help,
                        const prometheus::Histogram::BucketBoundaries& b) {
     return &prometheus::BuildHistogram().Name(name).Help(help).Register(r).Add({}, b);
   };
-  m->queue_time_ = histogram("zinfer_request_queue_time_seconds",
-                             "Arrival to first admission into the running batch.", kRequestBuckets);
-  m->ttft_ =
+  m->s_->queue_time_ =
+      histogram("zinfer_request_queue_time_seconds",
+                "Arrival to first admission into the running batch.", kRequestBuckets);
+  m->s_->ttft_ =
       histogram("zinfer_time_to_first_token_seconds", "Arrival to first token.", kTtftBuckets);
-  m->tpot_ = histogram("zinfer_time_per_output_token_seconds",
-                       "Mean inter-token latency of a job after its first token.", kTpotBuckets);
-  m->e2e_ = histogram("zinfer_e2e_request_latency_seconds", "Arrival to the last token.",
-                      kRequestBuckets);
-  m->request_prompt_tokens_ =
+  m->s_->tpot_ =
+      histogram("zinfer_time_per_output_token_seconds",
+                "Mean inter-token latency of a job after its first token.", kTpotBuckets);
+  m->s_->e2e_ = histogram("zinfer_e2e_request_latency_seconds", "Arrival to the last token.",
+                          kRequestBuckets);
+  m->s_->request_prompt_tokens_ =
       histogram("zinfer_request_prompt_tokens", "Prompt tokens per finished job.", kTokenBuckets);
-  m->request_generation_tokens_ = histogram("zinfer_request_generation_tokens",
-                                            "Generated tokens per finished job.", kTokenBuckets);
-  m->step_time_ =
+  m->s_->request_generation_tokens_ = histogram(
+      "zinfer_request_generation_tokens", "Generated tokens per finished job.", kTokenBuckets);
+  m->s_->step_time_ =
       histogram("zinfer_engine_step_duration_seconds",
                 "Wall time of one engine step (batched forward + sampling).", kStepBuckets);
   // The usual label values exist from the start, at 0, so rate() and dashboards see them
   // before the first occurrence; rarer ones appear when they first happen.
   for (const char* reason : {"stop", "length", "cancelled", "deadline"})
-    m->labelled(*m->success_, m->success_by_reason_, "finished_reason", reason);
+    m->s_->labelled(*m->s_->success_, m->s_->success_by_reason_, "finished_reason", reason);
   for (ErrorCode c : {ErrorCode::kInferenceFailed, ErrorCode::kOutOfMemory,
                       ErrorCode::kDeadlineExceeded, ErrorCode::kDraining, ErrorCode::kInternal})
-    m->labelled(*m->errors_, m->errors_by_code_, "code", std::string(error_code_name(c)));
+    m->s_->labelled(*m->s_->errors_, m->s_->errors_by_code_, "code",
+                    std::string(error_code_name(c)));
   for (ErrorCode c :
        {ErrorCode::kInvalidRequest, ErrorCode::kInvalidParameter, ErrorCode::kPromptTooLong,
         ErrorCode::kDuplicateJob, ErrorCode::kQueueFull, ErrorCode::kDraining})
-    m->labelled(*m->rejected_, m->rejected_by_code_, "code", std::string(error_code_name(c)));
-  m->engine_collector_ = std::make_shared<EngineCollector>(std::move(sources));
+    m->s_->labelled(*m->s_->rejected_, m->s_->rejected_by_code_, "code",
+                    std::string(error_code_name(c)));
+  m->s_->engine_collector_ = std::make_shared<EngineCollector>(std::move(sources));
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);
+    m->s_->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidParameter,
                       "--metrics: cannot serve metrics on '" + bind + "': " + e.what());
   }
-  m->exposer_->RegisterCollectable(m->registry_);
-  m->exposer_->RegisterCollectable(m->engine_collector_);
-  const std::vector<int> ports = m->exposer_->GetListeningPorts();
+  m->s_->exposer_->RegisterCollectable(m->s_->registry_);
+  m->s_->exposer_->RegisterCollectable(m->s_->engine_collector_);
+  const std::vector<int> ports = m->s_->exposer_->GetListeningPorts();
   std::string host = bind.substr(0, bind.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  m->url_ = "http://" + host + ":" + std::to_string(ports.empty() ? 0 : ports.front()) + "/metrics";
+  m->s_->url_ =
+      "http://" + host + ":" + std::to_string(ports.empty() ? 0 : ports.front()) + "/metrics";
   return m;
 }
 
 WorkerMetrics::~WorkerMetrics() = default;
 
-prometheus::Counter& WorkerMetrics::labelled(prometheus::Family<prometheus::Counter>& family,
-                                             std::map<std::string, prometheus::Counter*>& cache,
-                                             const std::string& label, const std::string& value) {
-  auto it = cache.find(value);
-  if (it == cache.end()) it = cache.emplace(value, &family.Add({{label, value}})).first;
-  return *it->second;
-}
+const std::string& WorkerMetrics::url() const { return s_->url_; }
 
 void WorkerMetrics::job_accepted(std::int32_t prompt_tokens) {
-  accepted_->Increment();
-  prompt_tokens_->Increment(prompt_tokens);
+  s_->accepted_->Increment();
+  s_->prompt_tokens_->Increment(prompt_tokens);
 }
 
 void WorkerMetrics::job_rejected(ErrorCode code) {
-  labelled(*rejected_, rejected_by_code_, "code", std::string(error_code_name(code))).Increment();
+  s_->labelled(*s_->rejected_, s_->rejected_by_code_, "code", std::string(error_code_name(code)))
+      .Increment();
 }
 
 void WorkerMetrics::job_ended(const OutFrame& f) {
   if (f.kind == FrameKind::kError) {
-    labelled(*errors_, errors_by_code_, "code", std::string(error_code_name(f.error))).Increment();
+    s_->labelled(*s_->errors_, s_->errors_by_code_, "code", std::string(error_code_name(f.error)))
+        .Increment();
     return;
   }
-  labelled(*success_, success_by_reason_, "finished_reason", sched::finish_reason_name(f.finish))
+  s_->labelled(*s_->success_, s_->success_by_reason_, "finished_reason",
+               sched::finish_reason_name(f.finish))
       .Increment();
-  request_prompt_tokens_->Observe(f.prompt_tokens);
-  request_generation_tokens_->Observe(f.completion_tokens);
+  s_->request_prompt_tokens_->Observe(f.prompt_tokens);
+  s_->request_generation_tokens_->Observe(f.completion_tokens);
   if (f.completion_tokens == 0) return;  // cancelled while queued: no latency to speak of
-  queue_time_->Observe(f.timings.queue_ms * 1e-3);
-  ttft_->Observe(f.timings.ttft_ms * 1e-3);
-  e2e_->Observe((f.timings.ttft_ms + f.timings.decode_ms) * 1e-3);
+  s_->queue_time_->Observe(f.timings.queue_ms * 1e-3);
+  s_->ttft_->Observe(f.timings.ttft_ms * 1e-3);
+  s_->e2e_->Observe((f.timings.ttft_ms + f.timings.decode_ms) * 1e-3);
   if (f.completion_tokens > 1)
-    tpot_->Observe(f.timings.decode_ms * 1e-3 / (f.completion_tokens - 1));
+    s_->tpot_->Observe(f.timings.decode_ms * 1e-3 / (f.completion_tokens - 1));
 }
 
-void WorkerMetrics::step_finished(double seconds) { step_time_->Observe(seconds); }
+void WorkerMetrics::step_finished(double seconds) { s_->step_time_->Observe(seconds); }
 
 }  // namespace zinfer::worker

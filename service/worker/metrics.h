@@ -15,25 +15,17 @@
 // Gauges and the engine's own counters are read at scrape time (a Collectable over the
 // engine snapshot and the heartbeat); per-job numbers are recorded by the I/O thread as each
 // terminal frame passes, so they agree with what clients received.
+// Built only where prometheus-cpp is found (ZINFER_HAVE_METRICS, always in CI and the images);
+// without it create() refuses --metrics naming the missing library (metrics_unavailable.cpp).
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 
 #include "engine/core/error.h"
 #include "service/worker/engine_loop.h"
 #include "service/worker/heartbeat.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace zinfer::worker {
 
@@ -53,10 +45,7 @@ class WorkerMetrics {
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
   // The scrape URL with the port resolved: http://127.0.0.1:41234/metrics.
-  const std::string& url() const { return url_; }
-  // For other ingress paths (JetStream) to add their own families.
-  prometheus::Registry& registry() { return *registry_; }
-
+  const std::string& url() const;
   // I/O thread.
   void job_accepted(std::int32_t prompt_tokens);
   void job_rejected(ErrorCode code);
@@ -65,30 +54,9 @@ class WorkerMetrics {
   void step_finished(double seconds);
 
  private:
-  WorkerMetrics() = default;
-  prometheus::Counter& labelled(prometheus::Family<prometheus::Counter>& family,
-                                std::map<std::string, prometheus::Counter*>& cache,
-                                const std::string& label, const std::string& value);
-
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<prometheus::Collectable> engine_collector_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::string url_;
-
-  prometheus::Counter* accepted_ = nullptr;
-  prometheus::Counter* prompt_tokens_ = nullptr;
-  prometheus::Family<prometheus::Counter>* success_ = nullptr;
-  prometheus::Family<prometheus::Counter>* errors_ = nullptr;
-  prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
-  std::map<std::string, prometheus::Counter*> success_by_reason_, errors_by_code_,
-      rejected_by_code_;  // I/O thread only
-  prometheus::Histogram* queue_time_ = nullptr;
-  prometheus::Histogram* ttft_ = nullptr;
-  prometheus::Histogram* tpot_ = nullptr;
-  prometheus::Histogram* e2e_ = nullptr;
-  prometheus::Histogram* request_prompt_tokens_ = nullptr;
-  prometheus::Histogram* request_generation_tokens_ = nullptr;
-  prometheus::Histogram* step_time_ = nullptr;
+  struct State;  // the prometheus-cpp registry, families and exposer (metrics.cpp)
+  WorkerMetrics();
+  std::unique_ptr<State> s_;
 };
 
 }  // namespace zinfer::worker
