@@ -36,9 +36,9 @@ using quant::GgmlType;
 
 // One activation row in the GPU layout (q8_act.h).
 struct ActRow {
-  const std::int8_t* qs = nullptr;   // k quants, 16-byte aligned
-  const float* d = nullptr;          // one scale per block (Q8_0/Q8_1: the fp16 value)
-  const float* s = nullptr;          // Q8_1: d · sum(qs) per block (the fp16 value)
+  const std::int8_t* qs = nullptr;      // k quants, 16-byte aligned
+  const float* d = nullptr;             // one scale per block (Q8_0/Q8_1: the fp16 value)
+  const float* s = nullptr;             // Q8_1: d · sum(qs) per block (the fp16 value)
   const std::int16_t* bsums = nullptr;  // Q8_K: sum of each 16 quants
 };
 
@@ -92,7 +92,9 @@ ZINFER_HD std::uint32_t ld_u16(const std::uint8_t* p) {
 #endif
 }
 // Four bytes from a 2-byte aligned address.
-ZINFER_HD std::uint32_t ld_u32_a2(const std::uint8_t* p) { return ld_u16(p) | (ld_u16(p + 2) << 16); }
+ZINFER_HD std::uint32_t ld_u32_a2(const std::uint8_t* p) {
+  return ld_u16(p) | (ld_u16(p + 2) << 16);
+}
 ZINFER_HD std::uint32_t ld_u32(const void* p) {
 #ifdef __CUDA_ARCH__
   return *reinterpret_cast<const std::uint32_t*>(p);
@@ -316,7 +318,7 @@ struct K4Traits {
     const std::uint32_t x_lo[4] = {a0.x, a0.y, a0.z, a0.w};
     const std::uint32_t x_hi[4] = {a1.x, a1.y, a1.z, a1.w};
     int lo = 0, hi = 0;
-ZINFER_UNROLL
+    ZINFER_UNROLL
     for (int i = 0; i < 4; ++i) {
       std::uint32_t v0 = q[i] & 0x0f0f0f0fu;
       std::uint32_t v1 = (q[i] >> 4) & 0x0f0f0f0fu;
@@ -368,7 +370,7 @@ struct Q8Traits<GgmlType::kQ6_K> {
     // scales[2g + (l >= 16)], g = 4·half + gi: byte 2gi + (j >= 2) of scales 8·half ...
     const std::uint32_t s01 = ld_u32_a2(p + 192 + 8 * half);  // scales 8·half .. 8·half + 3
     const std::uint32_t s23 = ld_u32_a2(p + 196 + 8 * half);
-ZINFER_UNROLL
+    ZINFER_UNROLL
     for (int gi = 0; gi < 4; ++gi) {
       const std::uint32_t word = gi < 2 ? s01 : s23;
       const int idx = 2 * (gi & 1) + (j >> 1);
@@ -380,13 +382,13 @@ ZINFER_UNROLL
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int t) {
     const int half = t >> 2, j = t & 3;
     int isum = 0;
-ZINFER_UNROLL
+    ZINFER_UNROLL
     for (int gi = 0; gi < 4; ++gi) {
       const int g = 4 * half + gi;
       const U2 x = ld_u64(a.qs + 256 * b + 32 * g + 8 * j);
       const std::uint32_t x2[2] = {x.x, x.y};
       int s = 0;
-ZINFER_UNROLL
+      ZINFER_UNROLL
       for (int i = 0; i < 2; ++i) {
         const std::uint32_t l = (gi & 1) ? w.l1[i] : w.l0[i];
         const std::uint32_t lo = (l >> (4 * (gi >> 1))) & 0x0f0f0f0fu;
@@ -420,8 +422,8 @@ inline bool q8_dot_supported(GgmlType t) {
 template <typename F>
 bool dispatch_q8_type(GgmlType t, F&& f) {
   switch (t) {
-#define ZINFER_Q8_CASE(X)                            \
-  case GgmlType::X:                                  \
+#define ZINFER_Q8_CASE(X)                               \
+  case GgmlType::X:                                     \
     f(std::integral_constant<GgmlType, GgmlType::X>{}); \
     return true;
     ZINFER_Q8_CASE(kQ4_0)

@@ -20,7 +20,7 @@ namespace zinfer::model {
 
 struct BackendConfig {
   int n_threads = 1;                // CPU worker threads
-  bool exact_matmul = false;        // CPU: float dot products (the oracle)
+  bool exact_matmul = false;        // float dot products (the oracle); false: Q8 activations
   std::int32_t n_layer = 0;         // KV cache geometry
   std::int32_t n_embd_kv = 0;       // n_head_kv * head_dim
   std::int32_t kv_blocks = 0;       // CPU: KV blocks in the pool (CUDA sizes its own)

@@ -25,8 +25,9 @@ struct LlmOptions {
   std::string device = "cpu";   // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
                                 // "auto" (cuda:0 when a CUDA device is visible, else cpu)
   int n_threads = 0;            // 0 → hardware concurrency
-  bool exact_matmul = true;     // CPU: float dot products against dequantized weights (the oracle);
-                                // false → llama.cpp-style Q8 activations (faster, noisier)
+  bool exact_matmul = true;     // float dot products against dequantized weights (the oracle);
+                                // false → llama.cpp-style Q8 activations and integer dot
+                                // products, on the CPU and (types with a Q8 kernel) CUDA
   std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
   std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
   bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the

@@ -16,19 +16,6 @@ Status shape_error(const char* op, const std::string& what) {
 
 bool same_shape(const Tensor& a, const Tensor& b) { return a.rows == b.rows && a.cols == b.cols; }
 
-// Releases the scratch a composition allocated when it goes out of scope.
-class ScratchScope {
- public:
-  explicit ScratchScope(Ops& ops) : ops_(ops), mark_(ops.scratch_mark()) {}
-  ~ScratchScope() { ops_.scratch_release(mark_); }
-  ScratchScope(const ScratchScope&) = delete;
-  ScratchScope& operator=(const ScratchScope&) = delete;
-
- private:
-  Ops& ops_;
-  Ops::ScratchMark mark_;
-};
-
 // An absent weight, or an f32 vector of n elements.
 bool optional_f32_vector(const Weight& w, std::int64_t n) {
   return !w.present() || (w.ne0 == n && w.type == quant::GgmlType::kF32);

@@ -199,4 +199,17 @@ class Ops {
   KvGeometry kv_;
 };
 
+// Releases the scratch a composition (or a backend's op) allocated when it goes out of scope.
+class ScratchScope {
+ public:
+  explicit ScratchScope(Ops& ops) : ops_(ops), mark_(ops.scratch_mark()) {}
+  ~ScratchScope() { ops_.scratch_release(mark_); }
+  ScratchScope(const ScratchScope&) = delete;
+  ScratchScope& operator=(const ScratchScope&) = delete;
+
+ private:
+  Ops& ops_;
+  Ops::ScratchMark mark_;
+};
+
 }  // namespace zinfer::model

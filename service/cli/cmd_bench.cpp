@@ -317,7 +317,8 @@ Command register_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-t,--threads", a->engine.llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul,
-                "CPU: llama.cpp-style Q8 activations");
+                "llama.cpp-style Q8 activations and integer dot products (CPU; CUDA for "
+                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights)");
   sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
   sub->add_flag(

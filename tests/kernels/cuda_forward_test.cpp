@@ -57,9 +57,9 @@ std::int32_t argmax(const std::vector<float>& v) {
 
 class CudaForward : public ::testing::TestWithParam<FwdCase> {};
 
-TEST_P(CudaForward, MatchesCpuExactPath) {
-  ZINFER_REQUIRE_GPU();
-  const FwdCase& c = GetParam();
+// One case: load on both backends (exact float matmuls, or with q8 both in the Q8-activation
+// mode), prefill three sequences, decode four batched steps and one single-sequence step.
+void run_case(const FwdCase& c, bool q8) {
   model::SyntheticOptions o;
   o.preset = c.preset;
   o.type = *quant::type_from_name(c.type);
@@ -72,6 +72,7 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
 
   LlmOptions lo = testing::llm_options(path, 128, 4);
   lo.n_threads = 8;
+  lo.exact_matmul = !q8;
   auto cpu = Llm::load(lo);
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
@@ -129,7 +130,24 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
   ASSERT_TRUE(lc.ok() && lg.ok());
   compare({*lg}, {*lc}, "single-sequence step");
   EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
-  std::printf("%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(), max_diff);
+  std::printf("%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
+              q8 ? " (q8 activations)" : "", max_diff);
+}
+
+TEST_P(CudaForward, MatchesCpuExactPath) {
+  ZINFER_REQUIRE_GPU();
+  run_case(GetParam(), false);
+}
+
+// --q8-act: the GPU's Q8 kernels against the CPU's llama.cpp-style path, for the weight types
+// that have Q8 kernels (the others keep f32 dot products on the GPU, so there is no like to
+// compare with like).
+TEST_P(CudaForward, Q8ActivationsMatchCpuQ8Path) {
+  ZINFER_REQUIRE_GPU();
+  const std::string& t = GetParam().type;
+  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
+    GTEST_SKIP() << t << " has no Q8 kernel";
+  run_case(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),

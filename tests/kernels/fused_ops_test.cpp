@@ -4,6 +4,8 @@
 // counts, partial and full RoPE, NeoX and normal RoPE, with and without biases; tolerance
 // atol + rtol·|ref| sized for fp32 dot products of these lengths; outputs poisoned first.
 // Batch invariance: each row's result in a 19-row batch is bitwise the same as alone.
+// The Q8 cases run both backends in the Q8-activation mode (CudaOpsConfig::q8_act, CpuOps
+// without exact_matmul): the Q8 kernels (q8_matvec.h) against the CPU's llama.cpp-style path.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -60,17 +62,31 @@ TwoWeights make_f32(cuda::CudaContext& ctx, const std::vector<float>& v) {
 
 std::int64_t row_length(GgmlType t) { return quant::traits(t).block_size == 256 ? 512 : 96 * 4; }
 
-std::string type_name(const ::testing::TestParamInfo<GgmlType>& info) {
-  return std::string(quant::type_name(info.param));
+struct FusedCase {
+  GgmlType type;
+  bool q8 = false;  // both backends in the Q8-activation mode
+};
+
+std::vector<FusedCase> fused_cases() {
+  std::vector<FusedCase> v;
+  for (GgmlType t : kTypes) v.push_back({t, false});
+  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                     GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K})
+    v.push_back({t, true});
+  return v;
 }
 
-class FusedOps : public ::testing::TestWithParam<GgmlType> {};
+std::string case_name(const ::testing::TestParamInfo<FusedCase>& info) {
+  return std::string(quant::type_name(info.param.type)) + (info.param.q8 ? "_q8act" : "");
+}
+
+class FusedOps : public ::testing::TestWithParam<FusedCase> {};
 
 TEST_P(FusedOps, MatmulAddMatchesComposition) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair();
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().q8);
   ASSERT_TRUE(p.gpu);
-  const GgmlType t = GetParam();
+  const GgmlType t = GetParam().type;
   const std::int64_t k = row_length(t), n_out = 77;
   TwoWeights w = make_weight(*p.ctx, t, k, n_out, 5);
   for (std::int64_t rows : {1, 3, 8, 19}) {
@@ -91,9 +107,9 @@ TEST_P(FusedOps, MatmulAddMatchesComposition) {
 
 TEST_P(FusedOps, NormGatedMatmulMatchesCompositionAndIsBatchInvariant) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair();
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().q8);
   ASSERT_TRUE(p.gpu);
-  const GgmlType t = GetParam();
+  const GgmlType t = GetParam().type;
   const std::int64_t k = row_length(t), ff = 45;
   TwoWeights gate = make_weight(*p.ctx, t, k, ff, 21);
   TwoWeights up = make_weight(*p.ctx, t, k, ff, 22);
@@ -125,7 +141,7 @@ TEST_P(FusedOps, NormGatedMatmulMatchesCompositionAndIsBatchInvariant) {
 
 TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
   ZINFER_REQUIRE_GPU();
-  const GgmlType t = GetParam();
+  const GgmlType t = GetParam().type;
   const std::int64_t k = row_length(t);
   struct Case {
     int n_head, n_head_kv, head_dim, n_rot;
@@ -136,7 +152,7 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
                        Case{3, 1, 32, 16, model::RopeType::kNorm, false},
                        Case{2, 2, 64, 32, model::RopeType::kNeox, false}}) {
     const std::int32_t dkv = c.n_head_kv * c.head_dim;
-    auto p = testing::make_ops_pair(1, dkv, 8, 16);
+    auto p = testing::make_ops_pair(1, dkv, 8, 16, true, GetParam().q8);
     ASSERT_TRUE(p.gpu);
     const std::int64_t dq = static_cast<std::int64_t>(c.n_head) * c.head_dim;
     model::QkvWeights gw, cw;
@@ -188,7 +204,7 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, FusedOps, ::testing::ValuesIn(kTypes), type_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, FusedOps, ::testing::ValuesIn(fused_cases()), case_name);
 
 }  // namespace
 }  // namespace zinfer

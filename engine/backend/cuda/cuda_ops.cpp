@@ -17,6 +17,7 @@
 #include "kernels/kv_store.h"
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
+#include "kernels/q8_act.h"
 #include "kernels/quant_gemm.h"
 #include "kernels/residency.h"
 #include "kernels/rms_norm.h"
@@ -163,6 +164,12 @@ Status CudaOps::do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weig
 Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
+  if (q8_ok(w, in)) {
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type));
+    const Q8MatvecOut m{view(w), view(out), nullptr};
+    return launch_q8_matvec(a, &m, 1, false, ctx_.stream());
+  }
   if (cfg_.batch_invariant || in.rows <= kMatvecTileRows) {
     // The choice depends on the weight and buffers, never on the row count (invariance).
     if (matvec_pieces_supported(view(w), view(in)))
@@ -286,9 +293,32 @@ bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
          matvec_pieces_supported(view(w), view(in));
 }
 
+bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
+  return cfg_.q8_act && (cfg_.batch_invariant || in.rows <= kMatvecTileRows) &&
+         q8_matvec_supported(view(w));
+}
+
+Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type) {
+  Q8Act a;
+  a.layout = q8::q8_act_layout(q8_act_type(weight_type), in.cols);
+  a.rows = in.rows;
+  ZINFER_ASSIGN_OR_RETURN(void* buf,
+                          arena_.alloc(a.layout.row_bytes * static_cast<std::size_t>(in.rows)));
+  a.data = static_cast<const std::uint8_t*>(buf);
+  ZINFER_RETURN_IF_ERROR(
+      launch_quantize_act(a.layout, view(in), static_cast<std::uint8_t*>(buf), ctx_.stream()));
+  return a;
+}
+
 Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
+  if (q8_ok(w, in)) {
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type));
+    const Q8MatvecOut m{view(w), view(x), nullptr};
+    return launch_q8_matvec(a, &m, 1, true, ctx_.stream());
+  }
   if (!fused_ok(w, in, in.rows)) return Ops::do_matmul_add(x, in, w);
   return launch_matvec_pieces(view(x), view(in), view(w), true, ctx_.stream());
 }
@@ -299,6 +329,17 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   ZINFER_RETURN_IF_ERROR(ready());
   const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
+  if (q8_ok(gate, x) && up.type == gate.type) {
+    // RMSNorm, then the quantized rows feed both matrices and the activation epilogue.
+    model::ScratchScope scope(*this);
+    Tensor h = alloc(x.rows, x.cols);
+    ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(h, gate.type));
+    return launch_q8_gated_matvec(
+        view(out), a, view(gate), view(up),
+        act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh,
+        ctx_.stream());
+  }
   if (!fused_ok(gate, x, x.rows))
     return Ops::do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
   return launch_norm_gated_matvec(
@@ -315,6 +356,20 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                           rq.type == rk.type && rq.base == rk.base &&
                           rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
+  if (same_type && q8_ok(w.wq, x)) {
+    // RMSNorm, one quantization, Q, K and V (with biases) in one launch, then RoPE: the
+    // composition's steps with Q8 matmuls.
+    model::ScratchScope scope(*this);
+    Tensor h = alloc(x.rows, x.cols);
+    ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(h, w.wq.type));
+    const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
+                                 {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
+                                 {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
+    ZINFER_RETURN_IF_ERROR(launch_q8_matvec(a, mats, 3, false, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
+    return rope(k, rk, batch);
+  }
   if (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows)) {
     return Ops::do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
   }

@@ -2,7 +2,8 @@
 // weights stay in their GGUF block formats in VRAM, the KV cache is a paged f32 pool laid
 // out like CpuOps' ([n_layer][n_blocks * block_size][n_embd_kv]). Every op queues kernels
 // on the context's stream and returns at once; to_host() is the only synchronization of a
-// forward pass. Numerics follow CpuOps with exact_matmul (the oracle the tests compare to).
+// forward pass. Numerics follow CpuOps with exact_matmul (the oracle the tests compare to), or
+// with q8_act those of CpuOps without it (Q8 activations, integer dot products).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "kernels/cuda_context.h"
 #include "kernels/device_buffer.h"
 #include "kernels/paged_attention.h"
+#include "kernels/q8_matvec.h"
 
 namespace zinfer::cuda {
 
@@ -29,6 +31,10 @@ struct CudaOpsConfig {
   // batch; false: more than kMatvecTileRows rows go through dequant + cuBLAS (faster prefill,
   // float-rounding differences between a row computed alone and in a batch).
   bool batch_invariant = true;
+  // true (LlmOptions::exact_matmul = false, `--q8-act`): matmuls whose weight type has a Q8
+  // kernel (q8_matvec.h) quantize their activation rows as CpuOps does without exact_matmul
+  // and use integer dot products — llama.cpp's numerics; false: f32 dot products.
+  bool q8_act = false;
 };
 
 class CudaOps final : public model::Ops {
@@ -100,6 +106,10 @@ class CudaOps final : public model::Ops {
   Status ready() const;
   // Whether a fused op may run as one piece kernel for this weight and input.
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
+  // Whether a matmul with this weight runs on the Q8 kernels (q8_act mode).
+  bool q8_ok(const model::Weight& w, model::Tensor in) const;
+  // in quantized for weights of weight_type, in scratch memory of this pass.
+  Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type);
   Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
   Result<DeviceBatch> device_batch(const model::Batch& batch);
   float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;

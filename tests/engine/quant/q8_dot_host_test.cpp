@@ -49,13 +49,15 @@ void check_type(std::int64_t k, std::uint64_t seed) {
   // legal in the emulation too.
   std::uint8_t* w0 = w.data() + (16 - reinterpret_cast<std::uintptr_t>(w.data()) % 16) % 16;
   for (int r = 0; r < kRows; ++r)
-    model::synth_fill_row(T, model::InitKind::kWeight, 0.05f, k, rng, w0 + quant::row_size(T, k) * r);
+    model::synth_fill_row(T, model::InitKind::kWeight, 0.05f, k, rng,
+                          w0 + quant::row_size(T, k) * r);
 
   const Q8ActLayout layout = q8_act_layout(act, k);
   std::vector<float> x(static_cast<std::size_t>(k));
   std::vector<std::uint8_t> blocks(quant::act_row_size(act, k));
   std::vector<std::uint8_t> packed(layout.row_bytes + 16);
-  std::uint8_t* p0 = packed.data() + (16 - reinterpret_cast<std::uintptr_t>(packed.data()) % 16) % 16;
+  std::uint8_t* p0 =
+      packed.data() + (16 - reinterpret_cast<std::uintptr_t>(packed.data()) % 16) % 16;
   for (int trial = 0; trial < 4; ++trial) {
     for (auto& v : x) v = rng.symmetric() * (trial == 3 ? 40.0f : 1.5f);
     if (trial == 2) x[static_cast<std::size_t>(k / 3)] = 0.0f;
@@ -109,8 +111,8 @@ TEST(Q8DotHost, ActivationLayoutKeepsEveryQuantScaleAndSum) {
         for (int i = 0; i < 16; ++i) EXPECT_EQ(a.bsums[16 * b + i], blk.bsums[i]);
         for (int i = 0; i < 256; ++i) EXPECT_EQ(a.qs[256 * b + i], blk.qs[i]);
       } else {
-        const std::size_t bs = act == GgmlType::kQ8_1 ? sizeof(quant::BlockQ8_1)
-                                                      : sizeof(quant::BlockQ8_0);
+        const std::size_t bs =
+            act == GgmlType::kQ8_1 ? sizeof(quant::BlockQ8_1) : sizeof(quant::BlockQ8_0);
         const std::uint8_t* blk = blocks.data() + bs * static_cast<std::size_t>(b);
         std::uint16_t d;
         std::memcpy(&d, blk, 2);

@@ -1,0 +1,285 @@
+// q8_matvec_kernel<T, NR, Mode>: the kernels behind q8_matvec.h.
+//
+// Grid: one block per (tile of NR activation rows, units); the tile index varies fastest so
+// blocks sharing weight rows run together and hit L2. A unit is one warp's work: two weight
+// rows A and B (rows 2i, 2i + 1 of one of up to three matrices, or gate row u and up row u).
+// Q8Traits<T>::kLanes lanes share a weight block, each loading its share of the block's bytes
+// once (16-byte loads for Q4_K/Q5_K) and dotting it with every activation row of the tile; a
+// warp walks 32/kLanes blocks at a time, kUnroll iterations' loads in flight. Per output: each
+// lane's float sum over its blocks, a fixed butterfly, then (long rows) the warps' parts in
+// order — an order set by K alone.
+#include <string>
+
+#include "engine/quant/ggml_type.h"
+#include "kernels/activation.cuh"
+#include "kernels/cuda_check.h"
+#include "kernels/launch_util.cuh"
+#include "kernels/q8_dot.cuh"
+#include "kernels/q8_matvec.h"
+
+namespace zinfer::cuda {
+namespace {
+
+using quant::GgmlType;
+
+enum class Q8Mode { kPlain, kGated };
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTileRows = 8;
+constexpr int kMaxMats = 3;
+
+struct Q8Params {
+  const std::uint8_t* act = nullptr;
+  q8::Q8ActLayout layout;
+  std::int64_t rows = 0;
+  std::int64_t n_tiles = 0;
+  std::int64_t n_units = 0;
+  int warps_per_unit = 1;
+  std::size_t row_bytes = 0;  // weight row
+  int n_mats = 1;
+  const std::uint8_t* w[kMaxMats] = {};
+  float* out[kMaxMats] = {};
+  std::int64_t out_stride[kMaxMats] = {};
+  const float* bias[kMaxMats] = {};
+  std::int64_t ne1[kMaxMats] = {};
+  std::int64_t unit_end[kMaxMats] = {};  // kPlain: units of matrix m end at unit_end[m]
+  bool accumulate = false;
+  GatedAct gact = GatedAct::kSilu;
+};
+
+// Warps that share one unit's blocks, from the row length alone (the summation order is a
+// function of K), as the float matvec splits.
+int split_warps(std::int64_t k) {
+  const std::int64_t pieces = k / 32;
+  return pieces >= 128 ? 4 : (pieces >= 64 ? 2 : 1);
+}
+
+template <GgmlType T, int NR, Q8Mode M>
+__global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
+  using Tr = q8::Q8Traits<T>;
+  constexpr int kBlocksPerIter = 32 / Tr::kLanes;
+  constexpr int kUnroll = 2;
+  __shared__ float s_part[kWarps][NR][2];
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int wpu = p.warps_per_unit;
+  const int part = warp % wpu;
+  const std::int64_t tile = static_cast<std::int64_t>(blockIdx.x) % p.n_tiles;
+  const std::int64_t u =
+      (static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * (kWarps / wpu) + warp / wpu;
+  const std::int64_t row0 = tile * NR;
+  const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
+  const bool active = u < p.n_units;
+
+  // Which rows: matrix m, rows ja and jb (jb may be past the end of an odd matrix).
+  int m = 0;
+  std::int64_t ja = 0, jb = 0;
+  bool b_valid = true;
+  if constexpr (M == Q8Mode::kPlain) {
+    std::int64_t first = 0;
+    while (m + 1 < p.n_mats && u >= p.unit_end[m]) first = p.unit_end[m++];
+    ja = 2 * (u - first);
+    jb = ja + 1;
+    b_valid = jb < p.ne1[m];
+    if (!b_valid) jb = ja;
+  } else {
+    ja = jb = u;
+  }
+  // Inactive warps (past the last unit) only join the block's reduction; they load nothing.
+  const std::uint8_t* wa =
+      p.w[M == Q8Mode::kPlain ? m : 0] + static_cast<std::size_t>(active ? ja : 0) * p.row_bytes;
+  const std::uint8_t* wb =
+      p.w[M == Q8Mode::kPlain ? m : 1] + static_cast<std::size_t>(active ? jb : 0) * p.row_bytes;
+
+  float acc_a[NR], acc_b[NR];
+#pragma unroll
+  for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
+
+  const int sub = lane % Tr::kLanes;
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;  // weight blocks per row
+  const std::int64_t per_part = (nb + wpu - 1) / wpu;
+  const std::int64_t b_end = min(nb, (part + 1) * per_part);
+  for (std::int64_t b0 = part * per_part + lane / Tr::kLanes; active && b0 < b_end;
+       b0 += kBlocksPerIter * kUnroll) {
+    typename Tr::W sa[kUnroll], sb[kUnroll];
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i) {
+      const std::int64_t b = b0 + kBlocksPerIter * i;
+      if (b < b_end) {
+        sa[i] = Tr::load(wa, b, sub);
+        sb[i] = Tr::load(wb, b, sub);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i) {
+      const std::int64_t b = b0 + kBlocksPerIter * i;
+      if (b >= b_end) break;
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+        if (NR == 1 || r < n_rows) {
+          const q8::ActRow x = q8::act_row(p.act, p.layout, row0 + r);
+          acc_a[r] += Tr::dot(sa[i], x, b, sub);
+          acc_b[r] += Tr::dot(sb[i], x, b, sub);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    acc_a[r] = warp_sum(acc_a[r]);
+    acc_b[r] = warp_sum(acc_b[r]);
+  }
+  if (wpu > 1) {
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+        s_part[warp][r][0] = acc_a[r];
+        s_part[warp][r][1] = acc_b[r];
+      }
+    }
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      for (int w = 1; w < wpu; ++w) {
+        acc_a[r] += s_part[warp + w][r][0];
+        acc_b[r] += s_part[warp + w][r][1];
+      }
+    }
+  }
+  if (!active) return;
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    if (lane != r || r >= n_rows) continue;
+    const float a = acc_a[r];
+    const float b = acc_b[r];
+    if constexpr (M == Q8Mode::kGated) {
+      const float g = p.gact == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
+      p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
+    } else {
+      float* o = p.out[m] + (row0 + r) * p.out_stride[m];
+      const float* bias = p.bias[m];
+      if (p.accumulate) {
+        o[ja] = __fadd_rn(o[ja], a);
+        if (b_valid) o[jb] = __fadd_rn(o[jb], b);
+      } else {
+        o[ja] = bias != nullptr ? __fadd_rn(a, bias[ja]) : a;
+        if (b_valid) o[jb] = bias != nullptr ? __fadd_rn(b, bias[jb]) : b;
+      }
+    }
+  }
+}
+
+template <Q8Mode M>
+bool launch_typed(GgmlType t, Q8Params p, cudaStream_t stream) {
+  const int nr = p.rows == 1 ? 1 : kTileRows;
+  p.n_tiles = (p.rows + nr - 1) / nr;
+  p.warps_per_unit = split_warps(p.layout.k);
+  const std::int64_t units_per_block = kWarps / p.warps_per_unit;
+  const std::int64_t unit_blocks = (p.n_units + units_per_block - 1) / units_per_block;
+  const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
+  return q8::dispatch_q8_type(t, [&](auto tc) {
+    constexpr GgmlType T = decltype(tc)::value;
+    if (nr == 1) {
+      q8_matvec_kernel<T, 1, M><<<grid, kThreads, 0, stream>>>(p);
+    } else {
+      q8_matvec_kernel<T, kTileRows, M><<<grid, kThreads, 0, stream>>>(p);
+    }
+  });
+}
+
+bool grid_fits(std::int64_t n_units, std::int64_t rows) {
+  const int nr = rows == 1 ? 1 : kTileRows;
+  const std::int64_t blocks = n_units * ((rows + nr - 1) / nr);
+  return blocks >= 1 && blocks <= 0x7fffffff;
+}
+
+bool act_fits(const Q8Act& a, const QuantMatrixView& w) {
+  return a.data != nullptr && a.rows >= 1 && a.layout.k == w.ne0 &&
+         a.layout.type == q8_act_type(w.type) && q8_matvec_supported(w) &&
+         reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0;
+}
+
+std::string shape(const QuantMatrixView& w) {
+  return "[" + std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] " +
+         std::string(quant::type_name(w.type));
+}
+
+}  // namespace
+
+quant::GgmlType q8_act_type(quant::GgmlType weight_type) {
+  return quant::traits(weight_type).vec_dot_type;
+}
+
+bool q8_matvec_supported(const QuantMatrixView& w) {
+  if (!q8::q8_dot_supported(w.type) || w.ne0 <= 0) return false;
+  const std::int64_t block = quant::traits(w.type).block_size;
+  return w.ne0 % block == 0 && reinterpret_cast<std::uintptr_t>(w.data) % 16 == 0;
+}
+
+Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                        cudaStream_t stream) {
+  if (n_mats < 1 || n_mats > kMaxMats) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_matvec: 1 to 3 matrices");
+  }
+  Q8Params p;
+  p.act = a.data;
+  p.layout = a.layout;
+  p.rows = a.rows;
+  p.row_bytes = quant::row_size(mats[0].w.type, mats[0].w.ne0);
+  p.n_mats = n_mats;
+  p.accumulate = accumulate;
+  std::int64_t units = 0;
+  for (int i = 0; i < n_mats; ++i) {
+    const Q8MatvecOut& m = mats[i];
+    if (!act_fits(a, m.w) || m.w.type != mats[0].w.type || m.out.rows != a.rows ||
+        m.out.cols != m.w.ne1 || (accumulate && m.bias != nullptr)) {
+      return make_error(ErrorCode::kInferenceFailed, "q8_matvec: bad shapes (act [" +
+                                                         std::to_string(a.rows) + "," +
+                                                         std::to_string(a.layout.k) + "], w " +
+                                                         shape(m.w) + ")");
+    }
+    p.w[i] = static_cast<const std::uint8_t*>(m.w.data);
+    p.out[i] = m.out.data;
+    p.out_stride[i] = m.out.stride;
+    p.bias[i] = m.bias;
+    p.ne1[i] = m.w.ne1;
+    units += (m.w.ne1 + 1) / 2;
+    p.unit_end[i] = units;
+  }
+  p.n_units = units;
+  if (!grid_fits(units, a.rows) || !launch_typed<Q8Mode::kPlain>(mats[0].w.type, p, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_matvec: unsupported " + shape(mats[0].w));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_matvec_kernel<plain>");
+  return ok_status();
+}
+
+Status launch_q8_gated_matvec(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
+                              const QuantMatrixView& up, GatedAct act, cudaStream_t stream) {
+  if (!act_fits(a, gate) || up.type != gate.type || up.ne0 != gate.ne0 || up.ne1 != gate.ne1 ||
+      out.rows != a.rows || out.cols != gate.ne1 || !grid_fits(gate.ne1, a.rows) ||
+      reinterpret_cast<std::uintptr_t>(up.data) % 16 != 0) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_gated_matvec: bad shapes (w " +
+                                                       shape(gate) + ", up " + shape(up) + ")");
+  }
+  Q8Params p;
+  p.act = a.data;
+  p.layout = a.layout;
+  p.rows = a.rows;
+  p.row_bytes = quant::row_size(gate.type, gate.ne0);
+  p.w[0] = static_cast<const std::uint8_t*>(gate.data);
+  p.w[1] = static_cast<const std::uint8_t*>(up.data);
+  p.out[0] = out.data;
+  p.out_stride[0] = out.stride;
+  p.n_units = gate.ne1;
+  p.gact = act;
+  if (!launch_typed<Q8Mode::kGated>(gate.type, p, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_gated_matvec: unsupported " + shape(gate));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_matvec_kernel<gated>");
+  return ok_status();
+}
+
+}  // namespace zinfer::cuda

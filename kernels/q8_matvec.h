@@ -1,0 +1,50 @@
+// Matrix-vector products on quantized activations (the llama.cpp-style numerics of CpuOps
+// without exact_matmul, `--q8-act`): activations are quantized once per row
+// (launch_quantize_act, q8_act.h) and each warp computes two weight rows against a tile of
+// up to 8 activation rows with integer dot products (q8_dot.cuh: dp4a over int8 pairs,
+// exact), scaling per block in float. A row's result depends on K and its own activation row
+// only — bitwise the same whatever else is in the batch.
+//
+//   launch_q8_matvec        out_m = a·W_mᵀ (+ bias_m), or out_m += a·W_mᵀ, for up to three
+//                           matrices sharing type and K in one launch (Q, K, V)
+//   launch_q8_gated_matvec  out = act(a·Gᵀ) ⊙ (a·Uᵀ)  (SwiGLU or GeGLU epilogue)
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/core/error.h"
+#include "kernels/fused_matvec.h"
+#include "kernels/matrix_view.h"
+#include "kernels/q8_act_layout.h"
+
+namespace zinfer::cuda {
+
+// Whether weights of this type and row length run on the Q8 kernels (the activation layout
+// for them is q8_act_layout(q8_act_type(type), ne0)).
+bool q8_matvec_supported(const QuantMatrixView& w);
+quant::GgmlType q8_act_type(quant::GgmlType weight_type);
+
+// Quantized activations: `rows` rows in `layout` at `data` (device).
+struct Q8Act {
+  const std::uint8_t* data = nullptr;
+  q8::Q8ActLayout layout;
+  std::int64_t rows = 0;
+};
+
+struct Q8MatvecOut {
+  QuantMatrixView w;
+  MatrixView out;              // [rows][w.ne1]
+  const float* bias = nullptr;  // [w.ne1] device, optional (not with accumulate)
+};
+
+// Every matrix: same type and ne0 = a.layout.k. With accumulate, out += the products.
+Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                        cudaStream_t stream);
+
+// out[r][j] = act(a_r·G[j]) * (a_r·U[j]); gate and up share type and shape.
+Status launch_q8_gated_matvec(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
+                              const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
+
+}  // namespace zinfer::cuda

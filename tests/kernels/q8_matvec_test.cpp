@@ -1,0 +1,120 @@
+// The Q8-activation path on the GPU (kernels/q8_act.cu, q8_matvec.cu) against the CPU's
+// llama.cpp-style matmul (CpuOps without exact_matmul): activation quantization byte for byte
+// (quants, scales, sums) including all-zero blocks and ties of the largest magnitude; matmuls
+// of every type with a Q8 kernel at 1, 3, 8 and 19 rows within fp32-rounding tolerance (the
+// integer sums are exact), an odd output count, outputs poisoned first; each row of a 19-row
+// batch bitwise the same as alone. The fused ops in this mode are in fused_ops_test (_q8act).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/quant/act_quant.h"
+#include "engine/quant/quant_ops.h"
+#include "engine/synthetic/synthetic_weights.h"
+#include "kernels/q8_act.h"
+#include "tests/kernels/gpu_test_util.h"
+
+namespace zinfer {
+namespace {
+
+using quant::GgmlType;
+
+const GgmlType kQ8Types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0,
+                             GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ4_K,
+                             GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  for (GgmlType act : {GgmlType::kQ8_0, GgmlType::kQ8_1, GgmlType::kQ8_K}) {
+    for (std::int64_t k : {512, 4864}) {
+      SCOPED_TRACE(std::string(quant::type_name(act)) + " k=" + std::to_string(k));
+      const std::int64_t rows = 5;
+      std::vector<float> x = testing::random_floats(static_cast<std::size_t>(rows * k), 3, 2.0f);
+      std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // row 1: all zero
+      for (std::int64_t i = 0; i < k; ++i)  // row 2: ties of the largest magnitude, sign first
+        x[static_cast<std::size_t>(2 * k + i)] = (i % 7 == 3) ? (i % 2 ? 3.0f : -3.0f) : 0.5f;
+      for (std::int64_t i = 0; i < k; ++i) x[static_cast<std::size_t>(3 * k + i)] *= 1000.0f;
+      const auto layout = cuda::q8::q8_act_layout(act, k);
+      const std::size_t bytes = layout.row_bytes * rows;
+      auto in = testing::device_bytes(**ctx, x.data(), x.size() * sizeof(float));
+      auto out = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "q8 act");
+      ASSERT_TRUE(out.ok());
+      ASSERT_EQ(cudaMemset(out->data(), 0, bytes), cudaSuccess);
+      const cuda::MatrixView view{in.as<float>(), rows, k, k};
+      ASSERT_TRUE(
+          cuda::launch_quantize_act(layout, view, static_cast<std::uint8_t*>(out->data()),
+                                    (*ctx)->stream())
+              .ok());
+      std::vector<std::uint8_t> got(bytes);
+      ASSERT_EQ(cudaMemcpy(got.data(), out->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+      std::vector<std::uint8_t> blocks(quant::act_row_size(act, k));
+      std::vector<std::uint8_t> want(layout.row_bytes);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        quant::quantize_act_row(act, x.data() + r * k, blocks.data(), k);
+        cuda::q8::pack_act_row(layout, blocks.data(), want.data());
+        EXPECT_EQ(std::memcmp(got.data() + r * layout.row_bytes, want.data(), layout.row_bytes),
+                  0)
+            << "row " << r;
+      }
+    }
+  }
+}
+
+class Q8Matmul : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(Q8Matmul, MatchesTheCpuQ8PathAndIsBatchInvariant) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, /*q8_act=*/true);
+  ASSERT_TRUE(p.gpu);
+  const GgmlType t = GetParam();
+  const std::int64_t short_k = quant::traits(t).block_size == 256 ? 512 : 384;
+  for (const std::int64_t k : {short_k, std::int64_t{4864}}) {
+    const std::int64_t n_out = 77;
+    const std::size_t rs = quant::row_size(t, k);
+    std::vector<std::uint8_t> wb(rs * n_out);
+    model::SynthRng rng(11);
+    for (std::int64_t r = 0; r < n_out; ++r)
+      model::synth_fill_row(t, model::InitKind::kWeight, 0.05f, k, rng, wb.data() + rs * r);
+    auto wd = testing::device_bytes(*p.ctx, wb.data(), wb.size());
+    const model::Weight wc{t, k, n_out, wb.data()}, wg{t, k, n_out, wd.data()};
+    std::vector<float> batched;
+    for (std::int64_t rows : {1, 3, 8, 19}) {
+      p.gpu->begin_forward();
+      p.cpu->reset_scratch();
+      const auto x = testing::random_floats(static_cast<std::size_t>(rows * k), 7, 1.5f);
+      model::Tensor gx = testing::gpu_tensor(*p.gpu, x, rows, k);
+      model::Tensor gy = p.gpu->alloc(rows, n_out);
+      testing::poison(gy);
+      model::Tensor cx = testing::cpu_tensor(*p.cpu, x, rows, k);
+      model::Tensor cy = p.cpu->alloc(rows, n_out);
+      ASSERT_TRUE(p.gpu->matmul(gy, gx, wg).ok());
+      ASSERT_TRUE(p.cpu->matmul(cy, cx, wc).ok());
+      const auto got = testing::download(gy);
+      EXPECT_TRUE(testing::all_close(got, testing::host_copy(cy), 1e-4, 1e-4))
+          << "k " << k << " rows " << rows;
+      if (rows == 19) batched = got;
+    }
+    // Row 11 of the 19 alone (same random stream: rows are drawn in order).
+    const auto x19 = testing::random_floats(static_cast<std::size_t>(19 * k), 7, 1.5f);
+    const std::vector<float> x11(x19.begin() + 11 * k, x19.begin() + 12 * k);
+    p.gpu->begin_forward();
+    model::Tensor g1 = testing::gpu_tensor(*p.gpu, x11, 1, k);
+    model::Tensor o1 = p.gpu->alloc(1, n_out);
+    ASSERT_TRUE(p.gpu->matmul(o1, g1, wg).ok());
+    const auto alone = testing::download(o1);
+    for (std::int64_t j = 0; j < n_out; ++j)
+      ASSERT_EQ(alone[j], batched[11 * n_out + j]) << "k " << k << " col " << j;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Q8Types, Q8Matmul, ::testing::ValuesIn(kQ8Types),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return std::string(quant::type_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace zinfer
