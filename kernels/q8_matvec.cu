@@ -235,10 +235,9 @@ Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, boo
     const Q8MatvecOut& m = mats[i];
     if (!act_fits(a, m.w) || m.w.type != mats[0].w.type || m.out.rows != a.rows ||
         m.out.cols != m.w.ne1 || (accumulate && m.bias != nullptr)) {
-      return make_error(ErrorCode::kInferenceFailed, "q8_matvec: bad shapes (act [" +
-                                                         std::to_string(a.rows) + "," +
-                                                         std::to_string(a.layout.k) + "], w " +
-                                                         shape(m.w) + ")");
+      return make_error(ErrorCode::kInferenceFailed,
+                        "q8_matvec: bad shapes (act [" + std::to_string(a.rows) + "," +
+                            std::to_string(a.layout.k) + "], w " + shape(m.w) + ")");
     }
     p.w[i] = static_cast<const std::uint8_t*>(m.w.data);
     p.out[i] = m.out.data;
@@ -261,8 +260,8 @@ Status launch_q8_gated_matvec(MatrixView out, const Q8Act& a, const QuantMatrixV
   if (!act_fits(a, gate) || up.type != gate.type || up.ne0 != gate.ne0 || up.ne1 != gate.ne1 ||
       out.rows != a.rows || out.cols != gate.ne1 || !grid_fits(gate.ne1, a.rows) ||
       reinterpret_cast<std::uintptr_t>(up.data) % 16 != 0) {
-    return make_error(ErrorCode::kInferenceFailed, "q8_gated_matvec: bad shapes (w " +
-                                                       shape(gate) + ", up " + shape(up) + ")");
+    return make_error(ErrorCode::kInferenceFailed,
+                      "q8_gated_matvec: bad shapes (w " + shape(gate) + ", up " + shape(up) + ")");
   }
   Q8Params p;
   p.act = a.data;

@@ -35,7 +35,7 @@ struct Q8Act {
 
 struct Q8MatvecOut {
   QuantMatrixView w;
-  MatrixView out;              // [rows][w.ne1]
+  MatrixView out;               // [rows][w.ne1]
   const float* bias = nullptr;  // [w.ne1] device, optional (not with accumulate)
 };
 

@@ -21,9 +21,8 @@ namespace {
 
 using quant::GgmlType;
 
-const GgmlType kQ8Types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0,
-                             GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ4_K,
-                             GgmlType::kQ5_K, GgmlType::kQ6_K};
+const GgmlType kQ8Types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                             GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
 
 TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
   ZINFER_REQUIRE_GPU();
@@ -45,10 +44,9 @@ TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
       ASSERT_TRUE(out.ok());
       ASSERT_EQ(cudaMemset(out->data(), 0, bytes), cudaSuccess);
       const cuda::MatrixView view{in.as<float>(), rows, k, k};
-      ASSERT_TRUE(
-          cuda::launch_quantize_act(layout, view, static_cast<std::uint8_t*>(out->data()),
-                                    (*ctx)->stream())
-              .ok());
+      ASSERT_TRUE(cuda::launch_quantize_act(layout, view, static_cast<std::uint8_t*>(out->data()),
+                                            (*ctx)->stream())
+                      .ok());
       std::vector<std::uint8_t> got(bytes);
       ASSERT_EQ(cudaMemcpy(got.data(), out->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
       std::vector<std::uint8_t> blocks(quant::act_row_size(act, k));
@@ -56,8 +54,7 @@ TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
       for (std::int64_t r = 0; r < rows; ++r) {
         quant::quantize_act_row(act, x.data() + r * k, blocks.data(), k);
         cuda::q8::pack_act_row(layout, blocks.data(), want.data());
-        EXPECT_EQ(std::memcmp(got.data() + r * layout.row_bytes, want.data(), layout.row_bytes),
-                  0)
+        EXPECT_EQ(std::memcmp(got.data() + r * layout.row_bytes, want.data(), layout.row_bytes), 0)
             << "row " << r;
       }
     }
