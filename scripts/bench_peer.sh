@@ -13,7 +13,9 @@
 # weight values do not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
 # Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build and
 # model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
-# (decode batch sizes compared with llama-batched-bench, default "8 16").
+# (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
+# matmul numerics to run, default "exact q8": f32 dot products, and --q8-act — Q8 activations
+# and integer dot products, llama.cpp's own numerics).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -22,6 +24,7 @@ WORK=${PEER_WORK:-/tmp/zinfer-peer}
 JOBS=${JOBS:-16}
 MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
 BATCHES=${BATCHES:-"8 16"}
+ZMODES=${ZMODES:-"exact q8"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
 mkdir -p "$OUT" "$WORK"
 ZINFER="$BUILD/bin/zinfer"
@@ -75,10 +78,14 @@ for b in $BATCHES; do zb="$zb --batch $b"; done
 for m in $MODELS; do
   f=$(model_file "$m")
   [ -f "$f" ] || continue
-  "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
-    --json > "$OUT/zinfer_${m}_b1.json" 2> "$OUT/zinfer_${m}_b1.err"
-  "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
-    $zb --repeats 3 --json > "$OUT/zinfer_${m}_batched.json" 2> "$OUT/zinfer_${m}_batched.err"
+  for mode in $ZMODES; do
+    flag=""
+    [ "$mode" = q8 ] && flag="--q8-act"
+    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
+      $flag --json > "$OUT/zinfer_${m}_${mode}_b1.json" 2> "$OUT/zinfer_${m}_${mode}_b1.err"
+    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
+      $zb --repeats 3 $flag --json > "$OUT/zinfer_${m}_${mode}_batched.json" 2> "$OUT/zinfer_${m}_${mode}_batched.err"
+  done
   if [ -x "$LB/llama-bench" ]; then
     "$LB/llama-bench" -m "$f" -p 512 -n 128 -fa 1 -ngl 99 -r 3 -o json > "$OUT/llama_${m}_bench.json" 2> "$OUT/llama_${m}_bench.err"
     "$LB/llama-batched-bench" -m "$f" -c 8192 -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$npl" -fa on -ngl 99 \
@@ -86,9 +93,9 @@ for m in $MODELS; do
   fi
 done
 
-python3 - "$OUT" "$MODELS" <<'PY'
+python3 - "$OUT" "$MODELS" "$ZMODES" <<'PY'
 import json, os, re, sys
-out, models = sys.argv[1], sys.argv[2].split()
+out, models, modes = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 def load(p):
     try:
         with open(os.path.join(out, p)) as f: return json.load(f)
@@ -98,21 +105,21 @@ m = re.search(r"copy (\d+) GB/s", bw_txt)
 bw = float(m.group(1)) * 1e9 if m else None
 print("\nGPU:", open(os.path.join(out, "gpu.txt")).read().strip(), "| measured copy bandwidth:",
       f"{bw/1e12:.2f} TB/s" if bw else "?")
-print(f"{'model':9} {'measure':22} {'llama.cpp':>10} {'zinfer':>10} {'ratio':>7} {'% of bw':>8}")
-for name in models:
-    z1 = load(f"zinfer_{name}_b1.json"); zb = load(f"zinfer_{name}_batched.json")
+print(f"{'model':9} {'measure [zinfer mode]':30} {'llama.cpp':>10} {'zinfer':>10} {'ratio':>7} {'% of bw':>8}")
+for name, mode in [(n, m) for n in models for m in modes]:
+    z1 = load(f"zinfer_{name}_{mode}_b1.json"); zb = load(f"zinfer_{name}_{mode}_batched.json")
     lb = load(f"llama_{name}_bench.json")
     lbb = []
     try:
         with open(os.path.join(out, f"llama_{name}_batched.jsonl")) as f:
             lbb = [json.loads(l) for l in f if l.strip().startswith("{")]
     except Exception: pass
-    if not z1: print(f"{name:9} zinfer bench failed"); continue
+    if not z1: print(f"{name:9} zinfer bench ({mode}) failed"); continue
     size = z1["model"]["file_bytes"]
     def row(label, lv, zv, bytes_per_token=None):
         ratio = f"{zv/lv:6.2f}x" if lv and zv else "   -  "
         pct = f"{100*zv*bytes_per_token/bw:7.1f}%" if (bw and zv and bytes_per_token) else "      -"
-        print(f"{name:9} {label:22} {lv or 0:10.1f} {zv or 0:10.1f} {ratio:>7} {pct:>8}")
+        print(f"{name:9} {label + ' [' + mode + ']':30} {lv or 0:10.1f} {zv or 0:10.1f} {ratio:>7} {pct:>8}")
     l_pp = next((e["avg_ts"] for e in (lb or []) if e.get("n_prompt") == 512 and e.get("n_gen") == 0), None)
     l_tg = next((e["avg_ts"] for e in (lb or []) if e.get("n_gen") == 128 and e.get("n_prompt") == 0), None)
     z_tg = next((d["tokens_per_s"] for d in z1["decode"] if d["batch"] == 1), None)
