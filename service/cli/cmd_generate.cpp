@@ -158,7 +158,8 @@ Command register_generate(CLI::App& app) {
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
   sub->add_flag(
       "--q8-act{false}", args->llm.exact_matmul,
-      "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+      "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
+      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
   sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls");
   sub->add_flag(

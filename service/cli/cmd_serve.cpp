@@ -162,7 +162,8 @@ Command register_serve(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag(
       "--q8-act{false}", a->llm.exact_matmul,
-      "CPU: quantize activations to Q8 like llama.cpp (faster; default is exact float dots)");
+      "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
+      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
   sub->add_flag("--prefix-cache", a->sched.prefix_cache,
                 "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching)");
   sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
