@@ -15,4 +15,9 @@ namespace zinfer::cuda {
 Status launch_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, std::uint8_t* out,
                            cudaStream_t stream);
 
+// rms_norm (w: f32 [in.cols] or null) then launch_quantize_act, in one kernel: the normalized
+// values are those of launch_rms_norm, so the bytes equal rms_norm followed by quantize_act.
+Status launch_rms_norm_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, const float* w,
+                                    float eps, std::uint8_t* out, cudaStream_t stream);
+
 }  // namespace zinfer::cuda

@@ -14,6 +14,7 @@
 #include "engine/quant/quant_ops.h"
 #include "engine/synthetic/synthetic_weights.h"
 #include "kernels/q8_act.h"
+#include "kernels/rms_norm.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace zinfer {
@@ -43,10 +44,12 @@ TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
       auto out = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "q8 act");
       ASSERT_TRUE(out.ok());
       ASSERT_EQ(cudaMemset(out->data(), 0, bytes), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const cuda::MatrixView view{in.as<float>(), rows, k, k};
       ASSERT_TRUE(cuda::launch_quantize_act(layout, view, static_cast<std::uint8_t*>(out->data()),
                                             (*ctx)->stream())
                       .ok());
+      ASSERT_EQ(cudaStreamSynchronize((*ctx)->stream()), cudaSuccess);
       std::vector<std::uint8_t> got(bytes);
       ASSERT_EQ(cudaMemcpy(got.data(), out->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
       std::vector<std::uint8_t> blocks(quant::act_row_size(act, k));
@@ -57,6 +60,47 @@ TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
         EXPECT_EQ(std::memcmp(got.data() + r * layout.row_bytes, want.data(), layout.row_bytes), 0)
             << "row " << r;
       }
+    }
+  }
+}
+
+// rms_norm + quantize in one kernel gives the bytes of launch_rms_norm then
+// launch_quantize_act (same arithmetic in the same order), with and without a norm weight.
+TEST(Q8Act, FusedRmsNormEqualsRmsNormThenQuantize) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  cudaStream_t stream = (*ctx)->stream();
+  for (GgmlType act : {GgmlType::kQ8_0, GgmlType::kQ8_1, GgmlType::kQ8_K}) {
+    for (bool with_w : {true, false}) {
+      const std::int64_t rows = 3, k = 896 + 128;
+      const auto x = testing::random_floats(static_cast<std::size_t>(rows * k), 5, 3.0f);
+      const auto nw = testing::random_floats(static_cast<std::size_t>(k), 6, 0.1f, 1.0f);
+      auto dx = testing::device_bytes(**ctx, x.data(), x.size() * 4);
+      auto dw = testing::device_bytes(**ctx, nw.data(), nw.size() * 4);
+      auto dh = testing::device_bytes(**ctx, x.data(), x.size() * 4);  // rms_norm output
+      const auto layout = cuda::q8::q8_act_layout(act, k);
+      const std::size_t bytes = layout.row_bytes * rows;
+      auto q1 = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "fused");
+      auto q2 = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "two-step");
+      ASSERT_TRUE(q1.ok() && q2.ok());
+      ASSERT_EQ(cudaMemset(q1->data(), 0, bytes), cudaSuccess);
+      ASSERT_EQ(cudaMemset(q2->data(), 0, bytes), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const float* w = with_w ? dw.as<float>() : nullptr;
+      const cuda::MatrixView vx{dx.as<float>(), rows, k, k}, vh{dh.as<float>(), rows, k, k};
+      ASSERT_TRUE(cuda::launch_rms_norm_quantize_act(layout, vx, w, 1e-6f,
+                                                     static_cast<std::uint8_t*>(q1->data()), stream)
+                      .ok());
+      ASSERT_TRUE(cuda::launch_rms_norm(vh, vx, w, 1e-6f, stream).ok());
+      ASSERT_TRUE(
+          cuda::launch_quantize_act(layout, vh, static_cast<std::uint8_t*>(q2->data()), stream)
+              .ok());
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      std::vector<std::uint8_t> a(bytes), b(bytes);
+      ASSERT_EQ(cudaMemcpy(a.data(), q1->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(b.data(), q2->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+      EXPECT_EQ(a, b) << quant::type_name(act) << (with_w ? " with weight" : " no weight");
     }
   }
 }

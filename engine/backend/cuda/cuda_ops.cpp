@@ -298,15 +298,21 @@ bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
          q8_matvec_supported(view(w));
 }
 
-Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type) {
+Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type, const Weight* norm,
+                                    float eps) {
   Q8Act a;
   a.layout = q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
   ZINFER_ASSIGN_OR_RETURN(void* buf,
                           arena_.alloc(a.layout.row_bytes * static_cast<std::size_t>(in.rows)));
   a.data = static_cast<const std::uint8_t*>(buf);
-  ZINFER_RETURN_IF_ERROR(
-      launch_quantize_act(a.layout, view(in), static_cast<std::uint8_t*>(buf), ctx_.stream()));
+  auto* out = static_cast<std::uint8_t*>(buf);
+  if (norm != nullptr) {
+    ZINFER_RETURN_IF_ERROR(launch_rms_norm_quantize_act(
+        a.layout, view(in), static_cast<const float*>(norm->data), eps, out, ctx_.stream()));
+  } else {
+    ZINFER_RETURN_IF_ERROR(launch_quantize_act(a.layout, view(in), out, ctx_.stream()));
+  }
   return a;
 }
 
@@ -330,11 +336,9 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
   if (q8_ok(gate, x) && up.type == gate.type) {
-    // RMSNorm, then the quantized rows feed both matrices and the activation epilogue.
+    // RMSNorm and quantization in one kernel, then both matrices and the activation epilogue.
     model::ScratchScope scope(*this);
-    Tensor h = alloc(x.rows, x.cols);
-    ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(h, gate.type));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, gate.type, &norm, eps));
     return launch_q8_gated_matvec(
         view(out), a, view(gate), view(up),
         act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh,
@@ -357,12 +361,10 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                           rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
   if (same_type && q8_ok(w.wq, x)) {
-    // RMSNorm, one quantization, Q, K and V (with biases) in one launch, then RoPE: the
-    // composition's steps with Q8 matmuls.
+    // RMSNorm and quantization in one kernel, Q, K and V (with biases) in one launch, then
+    // RoPE: the composition's steps with Q8 matmuls.
     model::ScratchScope scope(*this);
-    Tensor h = alloc(x.rows, x.cols);
-    ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(h, w.wq.type));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, w.wq.type, &norm, eps));
     const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
                                  {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};

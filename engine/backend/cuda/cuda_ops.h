@@ -108,8 +108,10 @@ class CudaOps final : public model::Ops {
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
   // Whether a matmul with this weight runs on the Q8 kernels (q8_act mode).
   bool q8_ok(const model::Weight& w, model::Tensor in) const;
-  // in quantized for weights of weight_type, in scratch memory of this pass.
-  Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type);
+  // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
+  // weight_type, in scratch memory of this pass.
+  Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
+                             const model::Weight* norm = nullptr, float eps = 0.0f);
   Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
   Result<DeviceBatch> device_batch(const model::Batch& batch);
   float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;
