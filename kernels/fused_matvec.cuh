@@ -67,8 +67,9 @@ struct UnitRows {
   int rot_i = 0;
 };
 
-template <MatvecMode M>
-__device__ __forceinline__ UnitRows unit_rows(const FusedMatvecParams& p, std::int64_t u) {
+// P: FusedMatvecParams, or any params with the same RoPE geometry fields (the Q8 kernels).
+template <MatvecMode M, typename P>
+__device__ __forceinline__ UnitRows unit_rows(const P& p, std::int64_t u) {
   UnitRows r;
   if constexpr (M == MatvecMode::kPlain) {
     r.ja = 2 * u;
@@ -110,6 +111,40 @@ __device__ __forceinline__ UnitRows unit_rows(const FusedMatvecParams& p, std::i
     }
   }
   return r;
+}
+
+// The kQkvRope epilogue of a unit (whole warp): bias, RoPE (angles one activation row per
+// lane, the same float steps as rope_kernel) and the stores of outputs A and B of each row.
+template <int NR, typename P>
+__device__ __forceinline__ void store_qkv_rope(const P& p, const UnitRows& ur, std::int64_t row0,
+                                               int n_rows, int lane, const float (&acc_a)[NR],
+                                               const float (&acc_b)[NR]) {
+  float cos_l = 1.0f, sin_l = 0.0f;
+  if (ur.rotate && lane < n_rows) {
+    float theta = static_cast<float>(p.positions[row0 + lane]);
+    for (int k = 0; k < ur.rot_i; ++k) theta = __fmul_rn(theta, p.theta_scale);
+    const float t = __fmul_rn(p.freq_scale, theta);
+    cos_l = cosf(t);
+    sin_l = sinf(t);
+  }
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    float a = acc_a[r];
+    float b = acc_b[r];
+    const float c = __shfl_sync(0xffffffffu, cos_l, r);
+    const float s = __shfl_sync(0xffffffffu, sin_l, r);
+    if (lane == r && r < n_rows) {
+      if (p.bias[ur.ma] != nullptr) a = __fadd_rn(a, p.bias[ur.ma][ur.ja]);
+      if (p.bias[ur.mb] != nullptr) b = __fadd_rn(b, p.bias[ur.mb][ur.jb]);
+      if (ur.rotate) {
+        const float x0 = a, x1 = b;
+        a = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+        b = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+      }
+      p.out[ur.ma][(row0 + r) * p.out_stride[ur.ma] + ur.ja] = a;
+      p.out[ur.mb][(row0 + r) * p.out_stride[ur.mb] + ur.jb] = b;
+    }
+  }
 }
 
 // Loads 8 consecutive activations (16-byte aligned).
@@ -245,48 +280,26 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
     }
   }
 
-  // RoPE angles, one activation row per lane (the same float steps as rope_kernel).
-  float cos_l = 1.0f, sin_l = 0.0f;
   if constexpr (M == MatvecMode::kQkvRope) {
-    if (ur.rotate && lane < n_rows) {
-      float theta = static_cast<float>(p.positions[row0 + lane]);
-      for (int k = 0; k < ur.rot_i; ++k) theta = __fmul_rn(theta, p.theta_scale);
-      const float t = __fmul_rn(p.freq_scale, theta);
-      cos_l = cosf(t);
-      sin_l = sinf(t);
-    }
-  }
-
+    store_qkv_rope<NR>(p, ur, row0, n_rows, lane, acc_a, acc_b);
+  } else {
 #pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    float a = acc_a[r];
-    float b = acc_b[r];
-    if constexpr (M == MatvecMode::kQkvRope) {
-      const float c = __shfl_sync(0xffffffffu, cos_l, r);
-      const float s = __shfl_sync(0xffffffffu, sin_l, r);
+    for (int r = 0; r < NR; ++r) {
+      const float a = acc_a[r];
+      const float b = acc_b[r];
       if (lane == r && r < n_rows) {
-        if (p.bias[ur.ma] != nullptr) a = __fadd_rn(a, p.bias[ur.ma][ur.ja]);
-        if (p.bias[ur.mb] != nullptr) b = __fadd_rn(b, p.bias[ur.mb][ur.jb]);
-        if (ur.rotate) {
-          const float x0 = a, x1 = b;
-          a = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
-          b = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
-        }
-        p.out[ur.ma][(row0 + r) * p.out_stride[ur.ma] + ur.ja] = a;
-        p.out[ur.mb][(row0 + r) * p.out_stride[ur.mb] + ur.jb] = b;
-      }
-    } else if (lane == r && r < n_rows) {
-      if constexpr (M == MatvecMode::kGated) {
-        const float g = p.act == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
-        p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
-      } else {
-        float* o = p.out[0] + (row0 + r) * p.out_stride[0];
-        if (p.accumulate) {
-          o[ur.ja] = __fadd_rn(o[ur.ja], a);
-          if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
+        if constexpr (M == MatvecMode::kGated) {
+          const float g = p.act == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
+          p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
         } else {
-          o[ur.ja] = a;
-          if (ur.b_valid) o[ur.jb] = b;
+          float* o = p.out[0] + (row0 + r) * p.out_stride[0];
+          if (p.accumulate) {
+            o[ur.ja] = __fadd_rn(o[ur.ja], a);
+            if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
+          } else {
+            o[ur.ja] = a;
+            if (ur.b_valid) o[ur.jb] = b;
+          }
         }
       }
     }

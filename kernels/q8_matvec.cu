@@ -13,6 +13,7 @@
 #include "engine/quant/ggml_type.h"
 #include "kernels/activation.cuh"
 #include "kernels/cuda_check.h"
+#include "kernels/fused_matvec.cuh"
 #include "kernels/launch_util.cuh"
 #include "kernels/q8_dot.cuh"
 #include "kernels/q8_matvec.h"
@@ -22,7 +23,7 @@ namespace {
 
 using quant::GgmlType;
 
-enum class Q8Mode { kPlain, kGated };
+enum class Q8Mode { kPlain, kGated, kQkvRope };
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
@@ -46,14 +47,12 @@ struct Q8Params {
   std::int64_t unit_end[kMaxMats] = {};  // kPlain: units of matrix m end at unit_end[m]
   bool accumulate = false;
   GatedAct gact = GatedAct::kSilu;
+  // kQkvRope (the fields unit_rows and store_qkv_rope of fused_matvec.cuh read)
+  int n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
+  bool neox = false;
+  float theta_scale = 1.0f, freq_scale = 1.0f;
+  const std::int32_t* positions = nullptr;
 };
-
-// Warps that share one unit's blocks, from the row length alone (the summation order is a
-// function of K), as the float matvec splits.
-int split_warps(std::int64_t k) {
-  const std::int64_t pieces = k / 32;
-  return pieces >= 128 ? 4 : (pieces >= 64 ? 2 : 1);
-}
 
 template <GgmlType T, int NR, Q8Mode M>
 __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
@@ -72,25 +71,28 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
   const bool active = u < p.n_units;
 
-  // Which rows: matrix m, rows ja and jb (jb may be past the end of an odd matrix).
-  int m = 0;
-  std::int64_t ja = 0, jb = 0;
-  bool b_valid = true;
+  // Which rows: matrices and rows of A and B (kPlain: rows 2i, 2i + 1 of matrix m, B past the
+  // end of an odd matrix; kGated: gate and up row u; kQkvRope: a RoPE pair or two V rows).
+  UnitRows ur;
   if constexpr (M == Q8Mode::kPlain) {
     std::int64_t first = 0;
+    int m = 0;
     while (m + 1 < p.n_mats && u >= p.unit_end[m]) first = p.unit_end[m++];
-    ja = 2 * (u - first);
-    jb = ja + 1;
-    b_valid = jb < p.ne1[m];
-    if (!b_valid) jb = ja;
+    ur.ma = ur.mb = m;
+    ur.ja = 2 * (u - first);
+    ur.jb = ur.ja + 1;
+    ur.b_valid = ur.jb < p.ne1[m];
+    if (!ur.b_valid) ur.jb = ur.ja;
+  } else if constexpr (M == Q8Mode::kGated) {
+    ur.ma = 0;
+    ur.mb = 1;
+    ur.ja = ur.jb = u;
   } else {
-    ja = jb = u;
+    ur = unit_rows<MatvecMode::kQkvRope>(p, active ? u : 0);
   }
   // Inactive warps (past the last unit) only join the block's reduction; they load nothing.
-  const std::uint8_t* wa =
-      p.w[M == Q8Mode::kPlain ? m : 0] + static_cast<std::size_t>(active ? ja : 0) * p.row_bytes;
-  const std::uint8_t* wb =
-      p.w[M == Q8Mode::kPlain ? m : 1] + static_cast<std::size_t>(active ? jb : 0) * p.row_bytes;
+  const std::uint8_t* wa = p.w[ur.ma] + static_cast<std::size_t>(active ? ur.ja : 0) * p.row_bytes;
+  const std::uint8_t* wb = p.w[ur.mb] + static_cast<std::size_t>(active ? ur.jb : 0) * p.row_bytes;
 
   float acc_a[NR], acc_b[NR];
 #pragma unroll
@@ -149,23 +151,27 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
     }
   }
   if (!active) return;
+  if constexpr (M == Q8Mode::kQkvRope) {
+    store_qkv_rope<NR>(p, ur, row0, n_rows, lane, acc_a, acc_b);
+  } else {
 #pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    if (lane != r || r >= n_rows) continue;
-    const float a = acc_a[r];
-    const float b = acc_b[r];
-    if constexpr (M == Q8Mode::kGated) {
-      const float g = p.gact == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
-      p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
-    } else {
-      float* o = p.out[m] + (row0 + r) * p.out_stride[m];
-      const float* bias = p.bias[m];
-      if (p.accumulate) {
-        o[ja] = __fadd_rn(o[ja], a);
-        if (b_valid) o[jb] = __fadd_rn(o[jb], b);
+    for (int r = 0; r < NR; ++r) {
+      if (lane != r || r >= n_rows) continue;
+      const float a = acc_a[r];
+      const float b = acc_b[r];
+      if constexpr (M == Q8Mode::kGated) {
+        const float g = p.gact == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
+        p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
       } else {
-        o[ja] = bias != nullptr ? __fadd_rn(a, bias[ja]) : a;
-        if (b_valid) o[jb] = bias != nullptr ? __fadd_rn(b, bias[jb]) : b;
+        float* o = p.out[ur.ma] + (row0 + r) * p.out_stride[ur.ma];
+        const float* bias = p.bias[ur.ma];
+        if (p.accumulate) {
+          o[ur.ja] = __fadd_rn(o[ur.ja], a);
+          if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
+        } else {
+          o[ur.ja] = bias != nullptr ? __fadd_rn(a, bias[ur.ja]) : a;
+          if (ur.b_valid) o[ur.jb] = bias != nullptr ? __fadd_rn(b, bias[ur.jb]) : b;
+        }
       }
     }
   }
@@ -207,6 +213,53 @@ std::string shape(const QuantMatrixView& w) {
 }
 
 }  // namespace
+
+Status launch_q8_qkv_rope(const Q8Act& act, const QkvRopeArgs& a, cudaStream_t stream) {
+  const std::int64_t hd = a.head_dim;
+  const std::int64_t dq = static_cast<std::int64_t>(a.n_head) * hd;
+  const std::int64_t dkv = static_cast<std::int64_t>(a.n_head_kv) * hd;
+  const bool same = a.wq.type == a.wk.type && a.wq.type == a.wv.type && a.wq.ne0 == a.wk.ne0 &&
+                    a.wq.ne0 == a.wv.ne0;
+  if (!same || hd <= 0 || hd % 2 != 0 || a.n_rot < 0 || a.n_rot % 2 != 0 || a.n_rot > hd ||
+      a.wq.ne1 != dq || a.wk.ne1 != dkv || a.wv.ne1 != dkv || !act_fits(act, a.wq) ||
+      !q8_matvec_supported(a.wk) || !q8_matvec_supported(a.wv) || a.q.rows != act.rows ||
+      a.k.rows != act.rows || a.v.rows != act.rows || a.q.cols != dq || a.k.cols != dkv ||
+      a.v.cols != dkv || a.positions == nullptr || !grid_fits((dq + 2 * dkv) / 2, act.rows)) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "q8_qkv_rope: bad shapes (act [" + std::to_string(act.rows) + "," +
+                          std::to_string(act.layout.k) + "], n_head " + std::to_string(a.n_head) +
+                          ", n_head_kv " + std::to_string(a.n_head_kv) + ", head_dim " +
+                          std::to_string(hd) + ")");
+  }
+  Q8Params p;
+  p.act = act.data;
+  p.layout = act.layout;
+  p.rows = act.rows;
+  p.row_bytes = quant::row_size(a.wq.type, a.wq.ne0);
+  p.n_units = (dq + 2 * dkv) / 2;
+  const QuantMatrixView* w[3] = {&a.wq, &a.wk, &a.wv};
+  const MatrixView* o[3] = {&a.q, &a.k, &a.v};
+  const float* b[3] = {a.bq, a.bk, a.bv};
+  for (int i = 0; i < 3; ++i) {
+    p.w[i] = static_cast<const std::uint8_t*>(w[i]->data);
+    p.out[i] = o[i]->data;
+    p.out_stride[i] = o[i]->stride;
+    p.bias[i] = b[i];
+  }
+  p.n_head = a.n_head;
+  p.n_head_kv = a.n_head_kv;
+  p.head_dim = a.head_dim;
+  p.n_rot = a.n_rot;
+  p.neox = a.neox;
+  p.theta_scale = a.theta_scale;
+  p.freq_scale = a.freq_scale;
+  p.positions = a.positions;
+  if (!launch_typed<Q8Mode::kQkvRope>(a.wq.type, p, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_qkv_rope: unsupported " + shape(a.wq));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_matvec_kernel<qkv_rope>");
+  return ok_status();
+}
 
 quant::GgmlType q8_act_type(quant::GgmlType weight_type) {
   return quant::traits(weight_type).vec_dot_type;

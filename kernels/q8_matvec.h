@@ -8,6 +8,8 @@
 //   launch_q8_matvec        out_m = a·W_mᵀ (+ bias_m), or out_m += a·W_mᵀ, for up to three
 //                           matrices sharing type and K in one launch (Q, K, V)
 //   launch_q8_gated_matvec  out = act(a·Gᵀ) ⊙ (a·Uᵀ)  (SwiGLU or GeGLU epilogue)
+//   launch_q8_qkv_rope      q, k, v = a·{Wq,Wk,Wv}ᵀ + bias, RoPE applied to q and k (the
+//                           epilogue of launch_norm_qkv_rope; a is already normalized)
 #pragma once
 
 #include <cuda_runtime.h>
@@ -46,5 +48,9 @@ Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, boo
 // out[r][j] = act(a_r·G[j]) * (a_r·U[j]); gate and up share type and shape.
 Status launch_q8_gated_matvec(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
                               const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
+
+// As launch_norm_qkv_rope (fused_matvec.h) on activations already normalized and quantized
+// (args.norm_w and args.eps are not used).
+Status launch_q8_qkv_rope(const Q8Act& a, const QkvRopeArgs& args, cudaStream_t stream);
 
 }  // namespace zinfer::cuda

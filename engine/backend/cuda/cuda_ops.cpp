@@ -360,9 +360,10 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                           rq.type == rk.type && rq.base == rk.base &&
                           rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
-  if (same_type && q8_ok(w.wq, x)) {
-    // RMSNorm and quantization in one kernel, Q, K and V (with biases) in one launch, then
-    // RoPE: the composition's steps with Q8 matmuls.
+  const bool q8 = same_type && q8_ok(w.wq, x);
+  if (q8 && !rope_match) {
+    // Q8 matmuls of the composition: RMSNorm and quantization in one kernel, Q, K and V (with
+    // biases) in one launch, then RoPE on q and k separately.
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, w.wq.type, &norm, eps));
     const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
@@ -372,14 +373,11 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
     ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
     return rope(k, rk, batch);
   }
-  if (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows)) {
+  if (!q8 && (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows))) {
     return Ops::do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
   }
-  // The front checked: f32 vectors of the right widths, or absent (null).
-  const auto* nw = static_cast<const float*>(norm.data);
-  const auto* bq = static_cast<const float*>(w.bq.data);
-  const auto* bk = static_cast<const float*>(w.bk.data);
-  const auto* bv = static_cast<const float*>(w.bv.data);
+  // One kernel for Q, K, V, biases and RoPE (after one RMSNorm + quantization kernel with
+  // --q8-act). The front checked: f32 vectors of the right widths, or absent (null).
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   QkvRopeArgs a;
   a.q = view(q);
@@ -388,10 +386,10 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   a.wq = view(w.wq);
   a.wk = view(w.wk);
   a.wv = view(w.wv);
-  a.bq = bq;
-  a.bk = bk;
-  a.bv = bv;
-  a.norm_w = nw;
+  a.bq = static_cast<const float*>(w.bq.data);
+  a.bk = static_cast<const float*>(w.bk.data);
+  a.bv = static_cast<const float*>(w.bv.data);
+  a.norm_w = static_cast<const float*>(norm.data);
   a.eps = eps;
   a.n_head = rq.n_head;
   a.n_head_kv = rk.n_head;
@@ -401,6 +399,11 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   a.theta_scale = std::pow(rq.base, -2.0f / static_cast<float>(rq.n_rot));  // as rope()
   a.freq_scale = rq.freq_scale;
   a.positions = db.positions;
+  if (q8) {
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act qa, quantize_act(x, w.wq.type, &norm, eps));
+    return launch_q8_qkv_rope(qa, a, ctx_.stream());
+  }
   return launch_norm_qkv_rope(view(x), a, ctx_.stream());
 }
 
