@@ -329,6 +329,29 @@ bool dispatch_fused_matvec(GgmlType t, const FusedMatvecParams& p, cudaStream_t 
       t, [&](auto tc) { launch_fused_matvec_typed<decltype(tc)::value, M>(p, stream); });
 }
 
+// Copies the matrices, outputs, biases and RoPE geometry of a, as both QKV kernels read them,
+// into their params p (FusedMatvecParams or the Q8 kernels' own).
+template <typename P>
+inline void set_qkv_rope_params(P& p, const QkvRopeArgs& a) {
+  const QuantMatrixView* w[3] = {&a.wq, &a.wk, &a.wv};
+  const MatrixView* o[3] = {&a.q, &a.k, &a.v};
+  const float* b[3] = {a.bq, a.bk, a.bv};
+  for (int i = 0; i < 3; ++i) {
+    p.w[i] = static_cast<const std::uint8_t*>(w[i]->data);
+    p.out[i] = o[i]->data;
+    p.out_stride[i] = o[i]->stride;
+    p.bias[i] = b[i];
+  }
+  p.n_head = a.n_head;
+  p.n_head_kv = a.n_head_kv;
+  p.head_dim = a.head_dim;
+  p.n_rot = a.n_rot;
+  p.neox = a.neox;
+  p.theta_scale = a.theta_scale;
+  p.freq_scale = a.freq_scale;
+  p.positions = a.positions;
+}
+
 // Grid size check shared by the launchers (the runtime rejects more than 2^31 - 1 blocks).
 inline bool fused_grid_fits(std::int64_t n_units, std::int64_t rows) {
   const int nr = rows == 1 ? 1 : kFusedTileRows;

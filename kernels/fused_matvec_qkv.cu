@@ -33,26 +33,10 @@ Status launch_norm_qkv_rope(MatrixView in, const QkvRopeArgs& a, cudaStream_t st
   p.n_units = (dq + 2 * dkv) / 2;
   p.k = a.wq.ne0;
   p.row_bytes = quant::row_size(a.wq.type, a.wq.ne0);
-  const QuantMatrixView* w[3] = {&a.wq, &a.wk, &a.wv};
-  const MatrixView* o[3] = {&a.q, &a.k, &a.v};
-  const float* b[3] = {a.bq, a.bk, a.bv};
-  for (int i = 0; i < 3; ++i) {
-    p.w[i] = static_cast<const std::uint8_t*>(w[i]->data);
-    p.out[i] = o[i]->data;
-    p.out_stride[i] = o[i]->stride;
-    p.bias[i] = b[i];
-  }
+  set_qkv_rope_params(p, a);
   p.norm = true;
   p.norm_w = a.norm_w;
   p.eps = a.eps;
-  p.n_head = a.n_head;
-  p.n_head_kv = a.n_head_kv;
-  p.head_dim = a.head_dim;
-  p.n_rot = a.n_rot;
-  p.neox = a.neox;
-  p.theta_scale = a.theta_scale;
-  p.freq_scale = a.freq_scale;
-  p.positions = a.positions;
   if (!dispatch_fused_matvec<MatvecMode::kQkvRope>(a.wq.type, p, stream)) {
     return make_error(ErrorCode::kInvalidParameter, "norm_qkv_rope: unsupported weight type");
   }

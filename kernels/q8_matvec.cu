@@ -237,23 +237,7 @@ Status launch_q8_qkv_rope(const Q8Act& act, const QkvRopeArgs& a, cudaStream_t s
   p.rows = act.rows;
   p.row_bytes = quant::row_size(a.wq.type, a.wq.ne0);
   p.n_units = (dq + 2 * dkv) / 2;
-  const QuantMatrixView* w[3] = {&a.wq, &a.wk, &a.wv};
-  const MatrixView* o[3] = {&a.q, &a.k, &a.v};
-  const float* b[3] = {a.bq, a.bk, a.bv};
-  for (int i = 0; i < 3; ++i) {
-    p.w[i] = static_cast<const std::uint8_t*>(w[i]->data);
-    p.out[i] = o[i]->data;
-    p.out_stride[i] = o[i]->stride;
-    p.bias[i] = b[i];
-  }
-  p.n_head = a.n_head;
-  p.n_head_kv = a.n_head_kv;
-  p.head_dim = a.head_dim;
-  p.n_rot = a.n_rot;
-  p.neox = a.neox;
-  p.theta_scale = a.theta_scale;
-  p.freq_scale = a.freq_scale;
-  p.positions = a.positions;
+  set_qkv_rope_params(p, a);
   if (!launch_typed<Q8Mode::kQkvRope>(a.wq.type, p, stream)) {
     return make_error(ErrorCode::kInferenceFailed, "q8_qkv_rope: unsupported " + shape(a.wq));
   }
