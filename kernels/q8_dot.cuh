@@ -126,6 +126,35 @@ ZINFER_HD U4 ld_u128(const void* p) {
 }
 ZINFER_HD std::uint32_t byte_of(std::uint32_t w, int i) { return (w >> (8 * i)) & 0xffu; }
 
+// Float steps with their rounding pinned on the device (no contraction into FMAs that could
+// differ between kernel instances: the NR = 1 and NR = 8 kernels must give the same bits).
+ZINFER_HD float fmul(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+ZINFER_HD float fadd(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+ZINFER_HD float fsub(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+// (d · da) · isum: a weight block's scale times an activation block's scale times an integer
+// dot product.
+ZINFER_HD float scaled(float d, float da, int isum) {
+  return fmul(fmul(d, da), static_cast<float>(isum));
+}
+
 // Spreads bits 0..3 of h to bit 4 of bytes 0..3 (the fifth bit of four Q5 quants).
 ZINFER_HD std::uint32_t spread_bit4(std::uint32_t h) {
   return ((h << 4) & 0x10u) | ((h << 11) & 0x1000u) | ((h << 18) & 0x100000u) |
@@ -166,7 +195,7 @@ struct Q8Traits<GgmlType::kQ4_0> {
     return w;
   }
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return w.d * a.d[b] * static_cast<float>(act_dot8(a, b, sub, w.q0, w.q1));
+    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
   }
 };
 
@@ -188,8 +217,8 @@ struct Q8Traits<GgmlType::kQ4_1> {
   }
   // d·da·Σ q·qa over the lane's eight, plus (lane 0 only) m · s: the block's Σ x.
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    const float v = w.d * a.d[b] * static_cast<float>(act_dot8(a, b, sub, w.q0, w.q1));
-    return sub == 0 ? v + w.m * a.s[b] : v;
+    const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
+    return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
   }
 };
 
@@ -228,7 +257,7 @@ template <>
 struct Q8Traits<GgmlType::kQ5_0> : Q5Legacy<false> {
   static constexpr GgmlType kAct = GgmlType::kQ8_0;
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return w.d * a.d[b] * static_cast<float>(act_dot8(a, b, sub, w.q0, w.q1));
+    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
   }
 };
 
@@ -236,8 +265,8 @@ template <>
 struct Q8Traits<GgmlType::kQ5_1> : Q5Legacy<true> {
   static constexpr GgmlType kAct = GgmlType::kQ8_1;
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    const float v = w.d * a.d[b] * static_cast<float>(act_dot8(a, b, sub, w.q0, w.q1));
-    return sub == 0 ? v + w.m * a.s[b] : v;
+    const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
+    return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
   }
 };
 
@@ -256,7 +285,7 @@ struct Q8Traits<GgmlType::kQ8_0> {
     return w;
   }
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return w.d * a.d[b] * static_cast<float>(act_dot8(a, b, sub, w.q0, w.q1));
+    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
   }
 };
 
@@ -333,7 +362,7 @@ struct K4Traits {
     const int isum = w.sc0 * lo + w.sc1 * hi;
     const int msum = w.mn0 * bs[2 * (2 * c) + h] + w.mn1 * bs[2 * (2 * c + 1) + h];
     const float da = a.d[b];
-    return w.d * da * static_cast<float>(isum) - w.dmin * da * static_cast<float>(msum);
+    return fsub(scaled(w.d, da, isum), scaled(w.dmin, da, msum));
   }
 };
 template <>
@@ -397,7 +426,7 @@ struct Q8Traits<GgmlType::kQ6_K> {
       }
       isum += w.sc[gi] * s;
     }
-    return w.d * a.d[b] * static_cast<float>(isum);
+    return scaled(w.d, a.d[b], isum);
   }
 };
 

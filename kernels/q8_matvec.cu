@@ -121,8 +121,8 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
       for (int r = 0; r < NR; ++r) {
         if (NR == 1 || r < n_rows) {
           const q8::ActRow x = q8::act_row(p.act, p.layout, row0 + r);
-          acc_a[r] += Tr::dot(sa[i], x, b, sub);
-          acc_b[r] += Tr::dot(sb[i], x, b, sub);
+          acc_a[r] = __fadd_rn(acc_a[r], Tr::dot(sa[i], x, b, sub));
+          acc_b[r] = __fadd_rn(acc_b[r], Tr::dot(sb[i], x, b, sub));
         }
       }
     }
@@ -145,8 +145,8 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
 #pragma unroll
     for (int r = 0; r < NR; ++r) {
       for (int w = 1; w < wpu; ++w) {
-        acc_a[r] += s_part[warp + w][r][0];
-        acc_b[r] += s_part[warp + w][r][1];
+        acc_a[r] = __fadd_rn(acc_a[r], s_part[warp + w][r][0]);
+        acc_b[r] = __fadd_rn(acc_b[r], s_part[warp + w][r][1]);
       }
     }
   }
