@@ -60,13 +60,23 @@ void check_step(const std::vector<float>& logits, const json& step, std::int32_t
   }
 }
 
+// Teacher-forced top-1 agreement over the golden steps (the --q8-act measurement).
+struct Agreement {
+  int steps = 0;
+  int agree = 0;
+};
+
 // Greedy decoding of every case in `fixture` with the model at `path` must be transformers'
-// ids, with the top-20 logits within kLogitTolerance.
-void check_against_fixture(const std::string& path, const char* fixture) {
+// ids, with the top-20 logits within kLogitTolerance. With `q8` (llama.cpp's numerics: Q8
+// activations, integer dot products) ids may differ: only the agreement is counted into *q8.
+void check_against_fixture(const std::string& path, const char* fixture,
+                           Agreement* q8 = nullptr) {
   const std::string text = testing::read_file(testing::data_path(fixture));
   ASSERT_FALSE(text.empty());
   const json doc = json::parse(text);
-  auto llm = Llm::load(testing::llm_options(path, 1024, 1));
+  LlmOptions lo = testing::llm_options(path, 1024, 1);
+  lo.exact_matmul = q8 == nullptr;
+  auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   sched::SequenceRunner run(**llm);
   double worst = 0.0;
@@ -88,8 +98,14 @@ void check_against_fixture(const std::string& path, const char* fixture) {
       ASSERT_TRUE(logits.ok()) << logits.error().message;
     }
     worst = std::max(worst, check.max_diff);
-    std::printf("[ %-16s ] %zu prompt tokens, %zu steps, max top-20 logit diff %.2e\n",
-                name.c_str(), prompt.size(), golden.size(), check.max_diff);
+    std::printf("[ %-16s ] %zu prompt tokens, %zu steps, max top-20 logit diff %.2e%s\n",
+                name.c_str(), prompt.size(), golden.size(), check.max_diff,
+                q8 != nullptr ? " (q8 activations)" : "");
+    if (q8 != nullptr) {
+      q8->steps += static_cast<int>(golden.size());
+      q8->agree += static_cast<int>(golden.size()) - check.mismatches;
+      continue;
+    }
     EXPECT_EQ(check.mismatches, 0) << name << ": " << check.first_mismatch;
     EXPECT_LE(check.max_diff, kLogitTolerance) << name;
   }
@@ -107,6 +123,25 @@ TEST(HfGolden, SmolLM2GreedyTokenIdentity) {
 TEST(HfGolden, Qwen2GreedyTokenIdentity) {
   ZINFER_REQUIRE_MODEL(path, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
   check_against_fixture(path, "golden/qwen_hf_greedy.json");
+}
+
+// --q8-act (CPU and CUDA): llama.cpp's numerics are not transformers' exactly, so token
+// identity is not promised; what is measured is the teacher-forced top-1 agreement with
+// transformers over every golden step of both fixtures. Measured: 1260 of 1280 (98.44%),
+// top-20 logits up to 2.9 apart on SmolLM2 — below the 99.5% a faster numerics needs to be a
+// default, so --q8-act stays opt-in; the floor below guards against regressions.
+TEST(HfGolden, Q8ActivationsAgreeWithTransformersOnNearlyEveryStep) {
+  ZINFER_REQUIRE_MODEL(smol, "SmolLM2-135M-Instruct.Q4_1.gguf");
+  ZINFER_REQUIRE_MODEL(qwen, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+  Agreement a;
+  check_against_fixture(smol, "golden/smollm2_hf_greedy.json", &a);
+  check_against_fixture(qwen, "golden/qwen_hf_greedy.json", &a);
+  ASSERT_GT(a.steps, 0);
+  const double rate = static_cast<double>(a.agree) / a.steps;
+  std::printf("[ measured ] --q8-act teacher-forced top-1 agreement with transformers: %d of %d "
+              "steps (%.2f%%)\n",
+              a.agree, a.steps, 100.0 * rate);
+  EXPECT_GE(rate, 0.98);
 }
 
 }  // namespace
