@@ -85,6 +85,24 @@ __device__ __forceinline__ void quantize_block256(const float (&v)[8], int lane,
   if (lane == 0) reinterpret_cast<float*>(row + l.d_off)[b] = __fdiv_rn(1.0f, iscale);
 }
 
+// Q16 (q8_dot.cuh): one 32-element block, lane i holding element i: two int8 planes, a float
+// scale, the sums of each 16 quants.
+__device__ __forceinline__ void quantize_block16(float x, int lane, const q8::Q8ActLayout& l,
+                                                 std::uint8_t* row, std::int64_t b) {
+  const float amax = warp_max(fabsf(x));
+  const float id = amax != 0.0f ? __fdiv_rn(q8::kQ16Max, amax) : 0.0f;
+  const int q = max(-32639, min(32639, __float2int_rn(__fmul_rn(x, id))));
+  const auto lo = static_cast<std::int8_t>(static_cast<std::uint8_t>(q & 0xff));
+  const std::int64_t e = 32 * b + lane;
+  reinterpret_cast<std::int8_t*>(row)[e] = static_cast<std::int8_t>((q - lo) / 256);
+  reinterpret_cast<std::int8_t*>(row + l.lo_off)[e] = lo;
+  int sum = q;
+#pragma unroll
+  for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  if (lane % 16 == 0) reinterpret_cast<std::int32_t*>(row + l.qsum_off)[e / 16] = sum;
+  if (lane == 0) reinterpret_cast<float*>(row + l.d_off)[b] = __fdiv_rn(amax, q8::kQ16Max);
+}
+
 // Eight consecutive floats (16-byte aligned).
 __device__ __forceinline__ void load8(const float* x, float (&v)[8]) {
   const float4 v0 = reinterpret_cast<const float4*>(x)[0];
@@ -93,8 +111,26 @@ __device__ __forceinline__ void load8(const float* x, float (&v)[8]) {
   v[7] = v1.w;
 }
 
-// One warp per block of the layout: kQ8K: 256 elements, 8 a lane; else 32, one a lane.
-template <bool kQ8K>
+// Block formats of the kernels: Q8_0/Q8_1 and Q16 blocks of 32 (one element a lane), Q8_K
+// blocks of 256 (eight a lane).
+enum Kind { kQ8Small = 0, kQ8K = 1, kQ16 = 2 };
+
+// Quantizes element(s) of block b of a row; v[0] is the lane's element for 32-blocks.
+template <int kKind>
+__device__ __forceinline__ void quantize_lane(const float (&v)[8], int lane,
+                                              const q8::Q8ActLayout& l, std::uint8_t* row,
+                                              std::int64_t b) {
+  if constexpr (kKind == kQ8K) {
+    quantize_block256(v, lane, l, row, b);
+  } else if constexpr (kKind == kQ16) {
+    quantize_block16(v[0], lane, l, row, b);
+  } else {
+    quantize_block32(v[0], lane, l, row, b);
+  }
+}
+
+// One warp per block of the layout.
+template <int kKind>
 __global__ void __launch_bounds__(kWarps * 32)
     quantize_act_kernel(const float* in, std::int64_t in_stride, q8::Q8ActLayout l,
                         std::int64_t rows, std::uint8_t* out) {
@@ -103,19 +139,19 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (blk >= rows * l.nb) return;
   const std::int64_t r = blk / l.nb, b = blk % l.nb;
   std::uint8_t* row = out + static_cast<std::size_t>(r) * l.row_bytes;
-  if constexpr (kQ8K) {
-    float v[8];
+  float v[8] = {};
+  if constexpr (kKind == kQ8K) {
     load8(in + r * in_stride + 256 * b + 8 * lane, v);
-    quantize_block256(v, lane, l, row, b);
   } else {
-    quantize_block32(in[r * in_stride + 32 * b + lane], lane, l, row, b);
+    v[0] = in[r * in_stride + 32 * b + lane];
   }
+  quantize_lane<kKind>(v, lane, l, row, b);
 }
 
 // RMSNorm then quantization, one block per row: the scale as rms_norm_kernel computes it
 // (squares summed in double, mean rounded to float), each element (x·s)·w with two roundings,
 // then the blocks of the row quantized by the block's warps in turn.
-template <bool kQ8K>
+template <int kKind>
 __global__ void __launch_bounds__(kWarps * 32)
     rms_norm_quantize_kernel(const float* in, std::int64_t in_stride, const float* w, float eps,
                              q8::Q8ActLayout l, std::uint8_t* out) {
@@ -131,8 +167,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lane = static_cast<int>(threadIdx.x) % 32;
   std::uint8_t* row = out + static_cast<std::size_t>(r) * l.row_bytes;
   for (std::int64_t b = threadIdx.x / 32; b < l.nb; b += kWarps) {
-    if constexpr (kQ8K) {
-      float v[8];
+    float v[8] = {};
+    if constexpr (kKind == kQ8K) {
       const std::int64_t e = 256 * b + 8 * lane;
       load8(x + e, v);
 #pragma unroll
@@ -140,22 +176,30 @@ __global__ void __launch_bounds__(kWarps * 32)
         v[j] = __fmul_rn(v[j], s);
         if (w != nullptr) v[j] = __fmul_rn(v[j], w[e + j]);
       }
-      quantize_block256(v, lane, l, row, b);
     } else {
       const std::int64_t e = 32 * b + lane;
-      float v = __fmul_rn(x[e], s);
-      if (w != nullptr) v = __fmul_rn(v, w[e]);
-      quantize_block32(v, lane, l, row, b);
+      v[0] = __fmul_rn(x[e], s);
+      if (w != nullptr) v[0] = __fmul_rn(v[0], w[e]);
     }
+    quantize_lane<kKind>(v, lane, l, row, b);
   }
+}
+
+Kind kind_of(const q8::Q8ActLayout& l) {
+  if (l.q16) return kQ16;
+  return l.type == quant::GgmlType::kQ8_K ? kQ8K : kQ8Small;
+}
+
+bool layout_fits(const q8::Q8ActLayout& l, const MatrixView& in) {
+  const std::int64_t block = kind_of(l) == kQ8K ? 256 : 32;
+  return in.cols == l.k && l.nb > 0 && l.k % block == 0;
 }
 
 }  // namespace
 
 Status launch_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, std::uint8_t* out,
                            cudaStream_t stream) {
-  if (in.cols != layout.k || layout.nb <= 0 ||
-      layout.k % (layout.type == quant::GgmlType::kQ8_K ? 256 : 32) != 0) {
+  if (!layout_fits(layout, in)) {
     return make_error(ErrorCode::kInferenceFailed, "quantize_act: row length does not fit");
   }
   if (in.rows == 0) return ok_status();
@@ -174,19 +218,24 @@ Status launch_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, std::ui
 
 Status launch_rms_norm_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, const float* w,
                                     float eps, std::uint8_t* out, cudaStream_t stream) {
-  if (in.cols != layout.k || layout.nb <= 0 ||
-      layout.k % (layout.type == quant::GgmlType::kQ8_K ? 256 : 32) != 0 || in.rows > 0x7fffffff) {
+  if (!layout_fits(layout, in) || in.rows > 0x7fffffff) {
     return make_error(ErrorCode::kInferenceFailed,
                       "rms_norm_quantize_act: row length does not fit");
   }
   if (in.rows == 0) return ok_status();
   const dim3 grid(static_cast<unsigned>(in.rows));
-  if (layout.type == quant::GgmlType::kQ8_K) {
-    rms_norm_quantize_kernel<true>
-        <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
-  } else {
-    rms_norm_quantize_kernel<false>
-        <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+  switch (kind_of(layout)) {
+    case kQ8K:
+      rms_norm_quantize_kernel<kQ8K>
+          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+      break;
+    case kQ16:
+      rms_norm_quantize_kernel<kQ16>
+          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+      break;
+    default:
+      rms_norm_quantize_kernel<kQ8Small>
+          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
   }
   ZINFER_CUDA_LAUNCH_CHECK("rms_norm_quantize_act kernel");
   return ok_status();

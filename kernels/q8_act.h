@@ -1,6 +1,7 @@
 // launch_quantize_act: f32 activation rows → Q8 rows in the layout of q8_act_layout.h, the
 // bits of quant::quantize_act_row (ggml's SIMD rule for Q8_0/Q8_1, its reference rule for
-// Q8_K), for the Q8-activation matvec (q8_matvec.h).
+// Q8_K), or Q16 rows (the bits of q8::quantize_q16_row), for the integer matvecs
+// (q8_matvec.h).
 #pragma once
 
 #include <cuda_runtime.h>

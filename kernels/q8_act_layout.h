@@ -7,6 +7,8 @@
 // kernels) reads the same layout.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -19,10 +21,14 @@
 namespace zinfer::cuda::q8 {
 
 struct Q8ActLayout {
-  GgmlType type = GgmlType::kQ8_0;  // kQ8_0, kQ8_1 or kQ8_K
+  GgmlType type = GgmlType::kQ8_0;  // kQ8_0, kQ8_1 or kQ8_K (q16: unused)
   std::int64_t k = 0;               // elements per row
   std::int64_t nb = 0;              // blocks per row
   std::size_t d_off = 0, s_off = 0, bsums_off = 0, row_bytes = 0;
+  // Q16 (q8_dot.cuh): hi bytes at 0, lo bytes at lo_off, a float scale per 32 elements at
+  // d_off, int32 sums of each 16 quants at qsum_off.
+  bool q16 = false;
+  std::size_t lo_off = 0, qsum_off = 0;
 };
 
 constexpr std::size_t align16(std::size_t n) { return (n + 15) & ~static_cast<std::size_t>(15); }
@@ -45,6 +51,56 @@ inline Q8ActLayout q8_act_layout(GgmlType act_type, std::int64_t k) {
   }
   l.row_bytes = align16(end);
   return l;
+}
+
+// The Q16 layout for rows of k elements (k a multiple of 32).
+inline Q8ActLayout q16_act_layout(std::int64_t k) {
+  Q8ActLayout l;
+  l.q16 = true;
+  l.k = k;
+  l.nb = k / quant::kQK;
+  l.lo_off = align16(static_cast<std::size_t>(k));
+  l.d_off = 2 * l.lo_off;
+  l.qsum_off = l.d_off + 4 * static_cast<std::size_t>(l.nb);
+  l.row_bytes = align16(l.qsum_off + 4 * static_cast<std::size_t>(k / 16));
+  return l;
+}
+
+// Row r of a Q16 buffer.
+ZINFER_HD Act16Row act16_row(const std::uint8_t* base, const Q8ActLayout& l, std::int64_t r) {
+  const std::uint8_t* row = base + static_cast<std::size_t>(r) * l.row_bytes;
+  Act16Row a;
+  a.hi = reinterpret_cast<const std::int8_t*>(row);
+  a.lo = reinterpret_cast<const std::int8_t*>(row + l.lo_off);
+  a.d = reinterpret_cast<const float*>(row + l.d_off);
+  a.qsum16 = reinterpret_cast<const std::int32_t*>(row + l.qsum_off);
+  return a;
+}
+
+// Host: the Q16 quantization of one row of l.k floats into dst (l.row_bytes bytes) — the
+// arithmetic the GPU kernel performs: d = amax / 32639, q = round-half-even(x · (32639 /
+// amax)), lo = q's low byte as int8, hi = (q - lo) / 256.
+inline void quantize_q16_row(const Q8ActLayout& l, const float* x, std::uint8_t* dst) {
+  std::memset(dst, 0, l.row_bytes);
+  auto* hi = reinterpret_cast<std::int8_t*>(dst);
+  auto* lo = reinterpret_cast<std::int8_t*>(dst + l.lo_off);
+  auto* d = reinterpret_cast<float*>(dst + l.d_off);
+  auto* qsum = reinterpret_cast<std::int32_t*>(dst + l.qsum_off);
+  for (std::int64_t b = 0; b < l.nb; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < quant::kQK; ++i) amax = std::max(amax, std::fabs(x[quant::kQK * b + i]));
+    d[b] = amax / kQ16Max;
+    const float id = amax != 0.0f ? kQ16Max / amax : 0.0f;
+    for (int i = 0; i < quant::kQK; ++i) {
+      const std::int64_t e = quant::kQK * b + i;
+      const float v = x[e] * id;
+      const int q = std::clamp(static_cast<int>(std::nearbyint(v)), -32639, 32639);
+      const auto low = static_cast<std::int8_t>(static_cast<std::uint8_t>(q & 0xff));
+      lo[e] = low;
+      hi[e] = static_cast<std::int8_t>((q - low) / 256);
+      qsum[e / 16] += q;
+    }
+  }
 }
 
 // Row r of a buffer in this layout.

@@ -10,6 +10,12 @@
 // aligned). Weights are the GGUF blocks as stored; loads follow each format's alignment
 // (Q4_K/Q5_K blocks are 16-byte aligned in a row, Q4_1/Q5_1 4-byte, the others 2-byte).
 //
+// Q16 activations (`dot16`, GPU only, --q16-act): per 32 elements a float scale d = amax/32639
+// and quants q = round(x/d) of 16 bits, kept as two int8 planes q = 256·hi + lo, so the same
+// dp4a instructions give Σ w·q = 256·Σ w·hi + Σ w·lo exactly. The activation rounding is
+// 1/65278 of a block's largest magnitude (Q8's is 1/254): results stay within the exact f32
+// path's tolerance, at integer speed.
+//
 // Everything here is __host__ __device__ so the CPU tests run the same code (with a portable
 // dp4a) against the CPU's vec_dot.
 #pragma once
@@ -41,6 +47,17 @@ struct ActRow {
   const float* s = nullptr;             // Q8_1: d · sum(qs) per block (the fp16 value)
   const std::int16_t* bsums = nullptr;  // Q8_K: sum of each 16 quants
 };
+
+// One Q16 activation row (q8_act_layout.h, q16 layout).
+struct Act16Row {
+  const std::int8_t* hi = nullptr;       // k high bytes, 16-byte aligned
+  const std::int8_t* lo = nullptr;       // k signed low bytes, 16-byte aligned
+  const float* d = nullptr;              // one scale per 32 elements
+  const std::int32_t* qsum16 = nullptr;  // sum of each 16 quants
+};
+
+// Largest Q16 quant: 127·256 + 127, so that hi and lo are both int8.
+inline constexpr float kQ16Max = 32639.0f;
 
 struct U2 {
   std::uint32_t x, y;
@@ -178,6 +195,21 @@ ZINFER_HD int act_dot8(const ActRow& a, std::int64_t b, int sub, std::uint32_t q
   return dp4a(q1, x.y, dp4a(q0, x.x, 0));
 }
 
+// Q16: the same eight elements (activation element e..e+7) against two packed words.
+ZINFER_HD int act16_dot8(const Act16Row& a, std::int64_t e, std::uint32_t q0, std::uint32_t q1) {
+  const U2 h = ld_u64(a.hi + e);
+  const U2 l = ld_u64(a.lo + e);
+  return 256 * dp4a(q1, h.y, dp4a(q0, h.x, 0)) + dp4a(q1, l.y, dp4a(q0, l.x, 0));
+}
+
+// Q16 dot of a legacy block share: d·da·Σ w·q, plus (with a minimum m, lane 0) m·da·Σ q.
+template <bool kMin>
+ZINFER_HD float legacy_dot16(const LegacySub& w, const Act16Row& a, std::int64_t b, int sub) {
+  const float v = scaled(w.d, a.d[b], act16_dot8(a, 32 * b + 8 * sub, w.q0, w.q1));
+  if (!kMin || sub != 0) return v;
+  return fadd(v, scaled(w.m, a.d[b], a.qsum16[2 * b] + a.qsum16[2 * b + 1]));
+}
+
 template <>
 struct Q8Traits<GgmlType::kQ4_0> {
   static constexpr int kBlockElems = 32, kLanes = 4, kBlockBytes = 18;
@@ -196,6 +228,9 @@ struct Q8Traits<GgmlType::kQ4_0> {
   }
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
     return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
+  }
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<false>(w, a, b, sub);
   }
 };
 
@@ -219,6 +254,9 @@ struct Q8Traits<GgmlType::kQ4_1> {
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
     const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
     return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
+  }
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<true>(w, a, b, sub);
   }
 };
 
@@ -259,6 +297,9 @@ struct Q8Traits<GgmlType::kQ5_0> : Q5Legacy<false> {
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
     return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
   }
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<false>(w, a, b, sub);
+  }
 };
 
 template <>
@@ -267,6 +308,9 @@ struct Q8Traits<GgmlType::kQ5_1> : Q5Legacy<true> {
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
     const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
     return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
+  }
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<true>(w, a, b, sub);
   }
 };
 
@@ -286,6 +330,9 @@ struct Q8Traits<GgmlType::kQ8_0> {
   }
   ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
     return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
+  }
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<false>(w, a, b, sub);
   }
 };
 
@@ -364,6 +411,40 @@ struct K4Traits {
     const float da = a.d[b];
     return fsub(scaled(w.d, da, isum), scaled(w.dmin, da, msum));
   }
+  // Q16: each of the lane's two groups has its own activation scale (blocks of 32).
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int t) {
+    const int c = t >> 1, h = t & 1;
+    const std::int64_t e0 = 256 * b + 32 * (2 * c) + 16 * h;
+    const U4 h0 = ld_u128(a.hi + e0), l0 = ld_u128(a.lo + e0);
+    const U4 h1 = ld_u128(a.hi + e0 + 32), l1 = ld_u128(a.lo + e0 + 32);
+    const std::uint32_t q[4] = {w.q.x, w.q.y, w.q.z, w.q.w};
+    const std::uint32_t qh[4] = {w.qh.x, w.qh.y, w.qh.z, w.qh.w};
+    const std::uint32_t xh0[4] = {h0.x, h0.y, h0.z, h0.w}, xl0[4] = {l0.x, l0.y, l0.z, l0.w};
+    const std::uint32_t xh1[4] = {h1.x, h1.y, h1.z, h1.w}, xl1[4] = {l1.x, l1.y, l1.z, l1.w};
+    int sh0 = 0, sl0 = 0, sh1 = 0, sl1 = 0;
+    ZINFER_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      std::uint32_t v0 = q[i] & 0x0f0f0f0fu;
+      std::uint32_t v1 = (q[i] >> 4) & 0x0f0f0f0fu;
+      if constexpr (kFive) {
+        v0 |= ((qh[i] >> (2 * c)) & 0x01010101u) << 4;
+        v1 |= ((qh[i] >> (2 * c + 1)) & 0x01010101u) << 4;
+      }
+      sh0 = dp4a(v0, xh0[i], sh0);
+      sl0 = dp4a(v0, xl0[i], sl0);
+      sh1 = dp4a(v1, xh1[i], sh1);
+      sl1 = dp4a(v1, xl1[i], sl1);
+    }
+    const std::int64_t g0 = 8 * b + 2 * c;  // activation blocks of the two groups
+    const float da0 = a.d[g0], da1 = a.d[g0 + 1];
+    const float t0 =
+        fsub(scaled(fmul(w.d, static_cast<float>(w.sc0)), da0, 256 * sh0 + sl0),
+             scaled(fmul(w.dmin, static_cast<float>(w.mn0)), da0, a.qsum16[2 * g0 + h]));
+    const float t1 =
+        fsub(scaled(fmul(w.d, static_cast<float>(w.sc1)), da1, 256 * sh1 + sl1),
+             scaled(fmul(w.dmin, static_cast<float>(w.mn1)), da1, a.qsum16[2 * g0 + 2 + h]));
+    return fadd(t0, t1);
+  }
 };
 template <>
 struct Q8Traits<GgmlType::kQ4_K> : K4Traits<false> {};
@@ -427,6 +508,27 @@ struct Q8Traits<GgmlType::kQ6_K> {
       isum += w.sc[gi] * s;
     }
     return scaled(w.d, a.d[b], isum);
+  }
+  // Q16: one activation scale per group (blocks of 32).
+  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int t) {
+    const int half = t >> 2, j = t & 3;
+    float sum = 0.0f;
+    ZINFER_UNROLL
+    for (int gi = 0; gi < 4; ++gi) {
+      const std::int64_t g = 8 * b + 4 * half + gi;  // activation block
+      const std::int64_t e = 32 * g + 8 * j;
+      std::uint32_t v[2];
+      ZINFER_UNROLL
+      for (int i = 0; i < 2; ++i) {
+        const std::uint32_t l = (gi & 1) ? w.l1[i] : w.l0[i];
+        const std::uint32_t lo = (l >> (4 * (gi >> 1))) & 0x0f0f0f0fu;
+        const std::uint32_t hi = ((w.qh[i] >> (2 * gi)) & 0x03030303u) << 4;
+        v[i] = sub_bytes(lo | hi, 0x20202020u);
+      }
+      const int isum = act16_dot8(a, e, v[0], v[1]);
+      sum = fadd(sum, scaled(fmul(w.d, static_cast<float>(w.sc[gi])), a.d[g], isum));
+    }
+    return sum;
   }
 };
 

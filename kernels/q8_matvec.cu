@@ -1,4 +1,4 @@
-// q8_matvec_kernel<T, NR, Mode>: the kernels behind q8_matvec.h.
+// q8_matvec_kernel<T, NR, Mode, K16>: the kernels behind q8_matvec.h (Q8 or Q16 activations).
 //
 // Grid: one block per (tile of NR activation rows, units); the tile index varies fastest so
 // blocks sharing weight rows run together and hit L2. A unit is one warp's work: two weight
@@ -54,7 +54,8 @@ struct Q8Params {
   const std::int32_t* positions = nullptr;
 };
 
-template <GgmlType T, int NR, Q8Mode M>
+// K16: the activations are in the Q16 layout (Q8Traits<T>::dot16), else Q8 (dot).
+template <GgmlType T, int NR, Q8Mode M, bool K16>
 __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   using Tr = q8::Q8Traits<T>;
   constexpr int kBlocksPerIter = 32 / Tr::kLanes;
@@ -120,9 +121,15 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
 #pragma unroll
       for (int r = 0; r < NR; ++r) {
         if (NR == 1 || r < n_rows) {
-          const q8::ActRow x = q8::act_row(p.act, p.layout, row0 + r);
-          acc_a[r] = __fadd_rn(acc_a[r], Tr::dot(sa[i], x, b, sub));
-          acc_b[r] = __fadd_rn(acc_b[r], Tr::dot(sb[i], x, b, sub));
+          if constexpr (K16) {
+            const q8::Act16Row x = q8::act16_row(p.act, p.layout, row0 + r);
+            acc_a[r] = __fadd_rn(acc_a[r], Tr::dot16(sa[i], x, b, sub));
+            acc_b[r] = __fadd_rn(acc_b[r], Tr::dot16(sb[i], x, b, sub));
+          } else {
+            const q8::ActRow x = q8::act_row(p.act, p.layout, row0 + r);
+            acc_a[r] = __fadd_rn(acc_a[r], Tr::dot(sa[i], x, b, sub));
+            acc_b[r] = __fadd_rn(acc_b[r], Tr::dot(sb[i], x, b, sub));
+          }
         }
       }
     }
@@ -188,9 +195,15 @@ bool launch_typed(GgmlType t, Q8Params p, cudaStream_t stream) {
   return q8::dispatch_q8_type(t, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     if (nr == 1) {
-      q8_matvec_kernel<T, 1, M><<<grid, kThreads, 0, stream>>>(p);
+      if (p.layout.q16) {
+        q8_matvec_kernel<T, 1, M, true><<<grid, kThreads, 0, stream>>>(p);
+      } else {
+        q8_matvec_kernel<T, 1, M, false><<<grid, kThreads, 0, stream>>>(p);
+      }
+    } else if (p.layout.q16) {
+      q8_matvec_kernel<T, kTileRows, M, true><<<grid, kThreads, 0, stream>>>(p);
     } else {
-      q8_matvec_kernel<T, kTileRows, M><<<grid, kThreads, 0, stream>>>(p);
+      q8_matvec_kernel<T, kTileRows, M, false><<<grid, kThreads, 0, stream>>>(p);
     }
   });
 }
@@ -203,7 +216,7 @@ bool grid_fits(std::int64_t n_units, std::int64_t rows) {
 
 bool act_fits(const Q8Act& a, const QuantMatrixView& w) {
   return a.data != nullptr && a.rows >= 1 && a.layout.k == w.ne0 &&
-         a.layout.type == q8_act_type(w.type) && q8_matvec_supported(w) &&
+         (a.layout.q16 || a.layout.type == q8_act_type(w.type)) && q8_matvec_supported(w) &&
          reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0;
 }
 

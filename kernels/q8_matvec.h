@@ -3,7 +3,9 @@
 // (launch_quantize_act, q8_act.h) and each warp computes two weight rows against a tile of
 // up to 8 activation rows with integer dot products (q8_dot.cuh: dp4a over int8 pairs,
 // exact), scaling per block in float. A row's result depends on K and its own activation row
-// only — bitwise the same whatever else is in the batch.
+// only — bitwise the same whatever else is in the batch. With activations in the Q16 layout
+// (--q16-act: 16-bit quants as two int8 planes, q8_dot.cuh) the same kernels give results
+// within the exact f32 path's tolerance.
 //
 //   launch_q8_matvec        out_m = a·W_mᵀ (+ bias_m), or out_m += a·W_mᵀ, for up to three
 //                           matrices sharing type and K in one launch (Q, K, V)
@@ -28,7 +30,8 @@ namespace zinfer::cuda {
 bool q8_matvec_supported(const QuantMatrixView& w);
 quant::GgmlType q8_act_type(quant::GgmlType weight_type);
 
-// Quantized activations: `rows` rows in `layout` at `data` (device).
+// Quantized activations: `rows` rows in `layout` at `data` (device): a Q8 layout of
+// q8_act_type(weight type), or the Q16 layout (any supported weight type).
 struct Q8Act {
   const std::uint8_t* data = nullptr;
   q8::Q8ActLayout layout;

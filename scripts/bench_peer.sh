@@ -14,8 +14,9 @@
 # Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build and
 # model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
-# matmul numerics to run, default "exact q8": f32 dot products, and --q8-act — Q8 activations
-# and integer dot products, llama.cpp's own numerics).
+# matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
+# activation quants and integer dot products within the exact tolerance; --q8-act, Q8
+# activations — llama.cpp's own numerics).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -24,7 +25,7 @@ WORK=${PEER_WORK:-/tmp/zinfer-peer}
 JOBS=${JOBS:-16}
 MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
 BATCHES=${BATCHES:-"8 16"}
-ZMODES=${ZMODES:-"exact q8"}
+ZMODES=${ZMODES:-"exact q16 q8"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
 mkdir -p "$OUT" "$WORK"
 ZINFER="$BUILD/bin/zinfer"
@@ -81,6 +82,7 @@ for m in $MODELS; do
   for mode in $ZMODES; do
     flag=""
     [ "$mode" = q8 ] && flag="--q8-act"
+    [ "$mode" = q16 ] && flag="--q16-act"
     "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
       $flag --json > "$OUT/zinfer_${m}_${mode}_b1.json" 2> "$OUT/zinfer_${m}_${mode}_b1.err"
     "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \

@@ -33,6 +33,7 @@ struct BackendConfig {
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
   bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
   bool gpu_sampling = true;         // see LlmOptions::gpu_sampling
+  bool q16_act = false;             // see LlmOptions::q16_act
 };
 
 // One row of a forward pass's logits to sample.

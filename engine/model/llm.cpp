@@ -99,6 +99,7 @@ class LlmImpl final : public Llm {
       bc.batch_invariant = opt_.batch_invariant;
       bc.cuda_graphs = opt_.cuda_graphs;
       bc.gpu_sampling = opt_.gpu_sampling;
+      bc.q16_act = opt_.q16_act;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));

@@ -190,6 +190,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
                   {"decode_read_bytes", decode_read_bytes(lo.model_path)}};
     j["options"] = {{"batch_invariant", llm.options().batch_invariant},
                     {"exact_matmul", llm.options().exact_matmul},
+                    {"q16_act", llm.options().q16_act},
                     {"threads", llm.options().n_threads},
                     {"repeats", a.repeats},
                     {"cuda_graphs", llm.options().cuda_graphs},
@@ -219,13 +220,15 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::printf(
         "  VRAM held %.0f MiB (weights %.0f MiB, KV pool %.0f MiB, working memory %.0f MiB), "
         "residency %s; "
-        "batch-invariant matmuls %s; decode graphs %s; sampling on the %s\n",
+        "batch-invariant matmuls %s; %s matmuls; decode graphs %s; sampling on the %s\n",
         static_cast<double>(dev.device_bytes) / 1048576.0,
         static_cast<double>(dev.weight_bytes) / 1048576.0,
         static_cast<double>(dev.kv_bytes) / 1048576.0,
         static_cast<double>(dev.scratch_bytes) / 1048576.0,
         dev.vram_resident ? "verified" : "NOT verified",
         llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
+        !llm.options().exact_matmul ? "Q8-activation"
+                                    : (llm.options().q16_act ? "Q16-activation" : "exact float"),
         llm.options().cuda_graphs ? "on" : "off", llm.options().gpu_sampling ? "device" : "host");
   } else {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,

@@ -319,6 +319,9 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul,
                 "llama.cpp-style Q8 activations and integer dot products (CPU; CUDA for "
                 "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights)");
+  sub->add_flag("--q16-act", a->engine.llm.q16_act,
+                "CUDA: 16-bit activation quants and integer dot products for "
+                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
   sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
   sub->add_flag(

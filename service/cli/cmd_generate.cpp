@@ -160,6 +160,9 @@ Command register_generate(CLI::App& app) {
       "--q8-act{false}", args->llm.exact_matmul,
       "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
       "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
+  sub->add_flag("--q16-act", args->llm.q16_act,
+                "CUDA: 16-bit activation quants and integer dot products for "
+                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
   sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls");
   sub->add_flag(

@@ -166,6 +166,9 @@ Command register_serve(CLI::App& app) {
       "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
   sub->add_flag("--prefix-cache", a->sched.prefix_cache,
                 "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching)");
+  sub->add_flag("--q16-act", a->llm.q16_act,
+                "CUDA: 16-bit activation quants and integer dot products for "
+                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
   sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
                 "depend on its "

@@ -57,9 +57,12 @@ std::int32_t argmax(const std::vector<float>& v) {
 
 class CudaForward : public ::testing::TestWithParam<FwdCase> {};
 
-// One case: load on both backends (exact float matmuls, or with q8 both in the Q8-activation
-// mode), prefill three sequences, decode four batched steps and one single-sequence step.
-void run_case(const FwdCase& c, bool q8) {
+enum class Mode { kExact, kQ8, kQ16 };
+
+// One case: load on both backends (exact float matmuls; kQ8: both in the Q8-activation mode;
+// kQ16: the GPU on 16-bit activation quants, the CPU exact), prefill three sequences, decode
+// four batched steps and one single-sequence step.
+void run_case(const FwdCase& c, Mode mode) {
   model::SyntheticOptions o;
   o.preset = c.preset;
   o.type = *quant::type_from_name(c.type);
@@ -72,7 +75,8 @@ void run_case(const FwdCase& c, bool q8) {
 
   LlmOptions lo = testing::llm_options(path, 128, 4);
   lo.n_threads = 8;
-  lo.exact_matmul = !q8;
+  lo.exact_matmul = mode != Mode::kQ8;
+  lo.q16_act = mode == Mode::kQ16;
   auto cpu = Llm::load(lo);
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
@@ -131,12 +135,13 @@ void run_case(const FwdCase& c, bool q8) {
   compare({*lg}, {*lc}, "single-sequence step");
   EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
   std::printf("%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
-              q8 ? " (q8 activations)" : "", max_diff);
+              mode == Mode::kQ8 ? " (q8 activations)" : (mode == Mode::kQ16 ? " (q16)" : ""),
+              max_diff);
 }
 
 TEST_P(CudaForward, MatchesCpuExactPath) {
   ZINFER_REQUIRE_GPU();
-  run_case(GetParam(), false);
+  run_case(GetParam(), Mode::kExact);
 }
 
 // --q8-act: the GPU's Q8 kernels against the CPU's llama.cpp-style path, for the weight types
@@ -147,7 +152,17 @@ TEST_P(CudaForward, Q8ActivationsMatchCpuQ8Path) {
   const std::string& t = GetParam().type;
   if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
     GTEST_SKIP() << t << " has no Q8 kernel";
-  run_case(GetParam(), true);
+  run_case(GetParam(), Mode::kQ8);
+}
+
+// --q16-act: the GPU's integer kernels on 16-bit activation quants against the CPU exact path,
+// within the exact path's tolerance.
+TEST_P(CudaForward, Q16ActivationsMatchCpuExactPath) {
+  ZINFER_REQUIRE_GPU();
+  const std::string& t = GetParam().type;
+  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
+    GTEST_SKIP() << t << " has no integer kernel";
+  run_case(GetParam(), Mode::kQ16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),

@@ -4,8 +4,9 @@
 // counts, partial and full RoPE, NeoX and normal RoPE, with and without biases; tolerance
 // atol + rtol·|ref| sized for fp32 dot products of these lengths; outputs poisoned first.
 // Batch invariance: each row's result in a 19-row batch is bitwise the same as alone.
-// The Q8 cases run both backends in the Q8-activation mode (CudaOpsConfig::q8_act, CpuOps
-// without exact_matmul): the Q8 kernels (q8_matvec.h) against the CPU's llama.cpp-style path.
+// The _q8act cases run both backends in the Q8-activation mode (CpuOps without exact_matmul):
+// the Q8 kernels (q8_matvec.h) against the CPU's llama.cpp-style path. The _q16act cases run
+// the GPU's Q16 kernels against the exact CPU path, within the same tolerance.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -62,29 +63,35 @@ TwoWeights make_f32(cuda::CudaContext& ctx, const std::vector<float>& v) {
 
 std::int64_t row_length(GgmlType t) { return quant::traits(t).block_size == 256 ? 512 : 96 * 4; }
 
+using ActQuant = cuda::CudaOpsConfig::ActQuant;
+
 struct FusedCase {
   GgmlType type;
-  bool q8 = false;  // both backends in the Q8-activation mode
+  ActQuant act = ActQuant::kNone;  // kQ8: both backends Q8; kQ16: GPU Q16 vs CPU exact
 };
 
 std::vector<FusedCase> fused_cases() {
   std::vector<FusedCase> v;
-  for (GgmlType t : kTypes) v.push_back({t, false});
-  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
-                     GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K})
-    v.push_back({t, true});
+  for (GgmlType t : kTypes) v.push_back({t, ActQuant::kNone});
+  for (ActQuant a : {ActQuant::kQ8, ActQuant::kQ16}) {
+    for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                       GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K})
+      v.push_back({t, a});
+  }
   return v;
 }
 
 std::string case_name(const ::testing::TestParamInfo<FusedCase>& info) {
-  return std::string(quant::type_name(info.param.type)) + (info.param.q8 ? "_q8act" : "");
+  const ActQuant a = info.param.act;
+  return std::string(quant::type_name(info.param.type)) +
+         (a == ActQuant::kQ8 ? "_q8act" : (a == ActQuant::kQ16 ? "_q16act" : ""));
 }
 
 class FusedOps : public ::testing::TestWithParam<FusedCase> {};
 
 TEST_P(FusedOps, MatmulAddMatchesComposition) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().q8);
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().act);
   ASSERT_TRUE(p.gpu);
   const GgmlType t = GetParam().type;
   const std::int64_t k = row_length(t), n_out = 77;
@@ -107,7 +114,7 @@ TEST_P(FusedOps, MatmulAddMatchesComposition) {
 
 TEST_P(FusedOps, NormGatedMatmulMatchesCompositionAndIsBatchInvariant) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().q8);
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().act);
   ASSERT_TRUE(p.gpu);
   const GgmlType t = GetParam().type;
   const std::int64_t k = row_length(t), ff = 45;
@@ -152,7 +159,7 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
                        Case{3, 1, 32, 16, model::RopeType::kNorm, false},
                        Case{2, 2, 64, 32, model::RopeType::kNeox, false}}) {
     const std::int32_t dkv = c.n_head_kv * c.head_dim;
-    auto p = testing::make_ops_pair(1, dkv, 8, 16, true, GetParam().q8);
+    auto p = testing::make_ops_pair(1, dkv, 8, 16, true, GetParam().act);
     ASSERT_TRUE(p.gpu);
     const std::int64_t dq = static_cast<std::int64_t>(c.n_head) * c.head_dim;
     model::QkvWeights gw, cw;

@@ -40,22 +40,23 @@ struct OpsPair {
 };
 
 // KV geometry shared by both backends; CpuOps runs the exact (float) matmul path, or with
-// q8_act both run the Q8-activation path.
-inline OpsPair make_ops_pair(std::int32_t n_layer = 1, std::int32_t n_embd_kv = 64,
-                             std::int32_t n_blocks = 8, std::int32_t block_size = 16,
-                             bool batch_invariant = true, bool q8_act = false) {
+// act kQ8 both run the Q8-activation path (kQ16: the GPU's Q16 kernels, the CPU exact).
+inline OpsPair make_ops_pair(
+    std::int32_t n_layer = 1, std::int32_t n_embd_kv = 64, std::int32_t n_blocks = 8,
+    std::int32_t block_size = 16, bool batch_invariant = true,
+    cuda::CudaOpsConfig::ActQuant act = cuda::CudaOpsConfig::ActQuant::kNone) {
   OpsPair p;
   auto ctx = cuda::CudaContext::create(0);
   EXPECT_TRUE(ctx.ok()) << ctx.error().message;
   if (!ctx.ok()) return p;
   p.ctx = std::move(*ctx);
-  cuda::CudaOpsConfig gc{n_layer, n_embd_kv, n_blocks, block_size, batch_invariant, q8_act};
+  cuda::CudaOpsConfig gc{n_layer, n_embd_kv, n_blocks, block_size, batch_invariant, act};
   auto gpu = cuda::CudaOps::create(*p.ctx, gc);
   EXPECT_TRUE(gpu.ok()) << gpu.error().message;
   if (gpu.ok()) p.gpu = std::move(*gpu);
   cpu::CpuOpsConfig cc;
   cc.n_threads = 4;
-  cc.exact_matmul = !q8_act;
+  cc.exact_matmul = act != cuda::CudaOpsConfig::ActQuant::kQ8;
   cc.n_layer = n_layer;
   cc.n_embd_kv = n_embd_kv;
   cc.n_blocks = n_blocks;

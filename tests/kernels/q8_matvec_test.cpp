@@ -25,6 +25,39 @@ using quant::GgmlType;
 const GgmlType kQ8Types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
                              GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
 
+using ActQuant = cuda::CudaOpsConfig::ActQuant;
+
+// Q16 rows: the bytes of the host quantizer q8::quantize_q16_row (the arithmetic the kernel
+// documents), including an all-zero row and a row with one large outlier.
+TEST(Q8Act, Q16RowsEqualTheHostQuantizerByteForByte) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  const std::int64_t rows = 4, k = 4864;
+  std::vector<float> x = testing::random_floats(static_cast<std::size_t>(rows * k), 9, 2.0f);
+  std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);
+  x[static_cast<std::size_t>(2 * k + 77)] = -900.0f;
+  const auto layout = cuda::q8::q16_act_layout(k);
+  const std::size_t bytes = layout.row_bytes * rows;
+  auto in = testing::device_bytes(**ctx, x.data(), x.size() * sizeof(float));
+  auto out = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "q16 act");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(cudaMemset(out->data(), 0, bytes), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const cuda::MatrixView view{in.as<float>(), rows, k, k};
+  ASSERT_TRUE(cuda::launch_quantize_act(layout, view, static_cast<std::uint8_t*>(out->data()),
+                                        (*ctx)->stream())
+                  .ok());
+  ASSERT_EQ(cudaStreamSynchronize((*ctx)->stream()), cudaSuccess);
+  std::vector<std::uint8_t> got(bytes), want(layout.row_bytes);
+  ASSERT_EQ(cudaMemcpy(got.data(), out->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    cuda::q8::quantize_q16_row(layout, x.data() + r * k, want.data());
+    EXPECT_EQ(std::memcmp(got.data() + r * layout.row_bytes, want.data(), layout.row_bytes), 0)
+        << "row " << r;
+  }
+}
+
 TEST(Q8Act, QuantizedRowsEqualTheCpuQuantizerByteForByte) {
   ZINFER_REQUIRE_GPU();
   auto ctx = cuda::CudaContext::create(0);
@@ -71,7 +104,9 @@ TEST(Q8Act, FusedRmsNormEqualsRmsNormThenQuantize) {
   auto ctx = cuda::CudaContext::create(0);
   ASSERT_TRUE(ctx.ok()) << ctx.error().message;
   cudaStream_t stream = (*ctx)->stream();
-  for (GgmlType act : {GgmlType::kQ8_0, GgmlType::kQ8_1, GgmlType::kQ8_K}) {
+  for (int kind = 0; kind < 4; ++kind) {  // Q8_0, Q8_1, Q8_K, Q16
+    const GgmlType act =
+        kind == 1 ? GgmlType::kQ8_1 : (kind == 2 ? GgmlType::kQ8_K : GgmlType::kQ8_0);
     for (bool with_w : {true, false}) {
       const std::int64_t rows = 3, k = 896 + 128;
       const auto x = testing::random_floats(static_cast<std::size_t>(rows * k), 5, 3.0f);
@@ -79,7 +114,7 @@ TEST(Q8Act, FusedRmsNormEqualsRmsNormThenQuantize) {
       auto dx = testing::device_bytes(**ctx, x.data(), x.size() * 4);
       auto dw = testing::device_bytes(**ctx, nw.data(), nw.size() * 4);
       auto dh = testing::device_bytes(**ctx, x.data(), x.size() * 4);  // rms_norm output
-      const auto layout = cuda::q8::q8_act_layout(act, k);
+      const auto layout = kind == 3 ? cuda::q8::q16_act_layout(k) : cuda::q8::q8_act_layout(act, k);
       const std::size_t bytes = layout.row_bytes * rows;
       auto q1 = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "fused");
       auto q2 = cuda::DeviceBuffer::allocate((*ctx)->ledger(), bytes, "two-step");
@@ -100,18 +135,24 @@ TEST(Q8Act, FusedRmsNormEqualsRmsNormThenQuantize) {
       std::vector<std::uint8_t> a(bytes), b(bytes);
       ASSERT_EQ(cudaMemcpy(a.data(), q1->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
       ASSERT_EQ(cudaMemcpy(b.data(), q2->data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-      EXPECT_EQ(a, b) << quant::type_name(act) << (with_w ? " with weight" : " no weight");
+      EXPECT_EQ(a, b) << (kind == 3 ? "Q16" : std::string(quant::type_name(act)))
+                      << (with_w ? " with weight" : " no weight");
     }
   }
 }
 
-class Q8Matmul : public ::testing::TestWithParam<GgmlType> {};
+struct MatmulCase {
+  GgmlType type;
+  ActQuant act;  // kQ8: against the CPU's Q8 path; kQ16: against the CPU's exact path
+};
 
-TEST_P(Q8Matmul, MatchesTheCpuQ8PathAndIsBatchInvariant) {
+class Q8Matmul : public ::testing::TestWithParam<MatmulCase> {};
+
+TEST_P(Q8Matmul, MatchesTheCpuAndIsBatchInvariant) {
   ZINFER_REQUIRE_GPU();
-  auto p = testing::make_ops_pair(1, 64, 8, 16, true, /*q8_act=*/true);
+  auto p = testing::make_ops_pair(1, 64, 8, 16, true, GetParam().act);
   ASSERT_TRUE(p.gpu);
-  const GgmlType t = GetParam();
+  const GgmlType t = GetParam().type;
   const std::int64_t short_k = quant::traits(t).block_size == 256 ? 512 : 384;
   for (const std::int64_t k : {short_k, std::int64_t{4864}}) {
     const std::int64_t n_out = 77;
@@ -152,9 +193,18 @@ TEST_P(Q8Matmul, MatchesTheCpuQ8PathAndIsBatchInvariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Q8Types, Q8Matmul, ::testing::ValuesIn(kQ8Types),
-                         [](const ::testing::TestParamInfo<GgmlType>& info) {
-                           return std::string(quant::type_name(info.param));
+std::vector<MatmulCase> matmul_cases() {
+  std::vector<MatmulCase> v;
+  for (ActQuant a : {ActQuant::kQ8, ActQuant::kQ16}) {
+    for (GgmlType t : kQ8Types) v.push_back({t, a});
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, Q8Matmul, ::testing::ValuesIn(matmul_cases()),
+                         [](const ::testing::TestParamInfo<MatmulCase>& info) {
+                           return std::string(quant::type_name(info.param.type)) +
+                                  (info.param.act == ActQuant::kQ16 ? "_q16" : "_q8");
                          });
 
 }  // namespace

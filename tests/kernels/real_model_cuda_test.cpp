@@ -9,6 +9,7 @@
 //    other, and every such flip is printed;
 //  - GPU logits at transformers' top-20 ids are within kLogitTolerance of transformers';
 //  - GPU logits over the whole vocabulary are within kLogitTolerance of the CPU exact path.
+// The same contract is asked of --q16-act (16-bit activation quants, integer dot products).
 // kLogitTolerance = kTieTolerance = 2e-3: observed differences are ~1e-4 (float32 summation
 // order over 18–30 layers, logits up to ~100), the fixtures' nearest ties are 1.1e-4 and
 // 6.6e-4 apart (Gemma), which any float32 implementation may legitimately flip.
@@ -73,11 +74,9 @@ void check_pick(const char* ref, const std::string& where, const std::vector<flo
   EXPECT_LE(gap, kTieTolerance) << where << ": GPU picked " << got << ", " << ref << " " << want;
 }
 
-class RealModelCuda : public ::testing::TestWithParam<RealModel> {};
-
-TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
-  ZINFER_REQUIRE_GPU();
-  const RealModel m = GetParam();
+// One model through the whole contract; q16: the GPU runs --q16-act (16-bit activation
+// quants, integer dot products), held to the same tolerances as the f32 path.
+void run_model(const RealModel& m, bool q16) {
   ZINFER_REQUIRE_MODEL(path, m.file);
   const json doc = json::parse(testing::read_file(testing::data_path(m.fixture)));
   int max_cases = 1 << 30;
@@ -86,6 +85,7 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
 
   LlmOptions lo = testing::llm_options(path, 1024, 1);
   lo.n_threads = 16;
+  lo.q16_act = q16;  // the CPU side stays exact
   const testing::LlmPair llms = testing::load_cpu_and_gpu(lo);
   ASSERT_TRUE(llms.ok());
 
@@ -135,8 +135,21 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
     total.max_vs_golden = std::max(total.max_vs_golden, t.max_vs_golden);
     total.max_vs_cpu = std::max(total.max_vs_cpu, t.max_vs_cpu);
   }
-  std::printf("%s: %d steps, %d near-tie flips, max |gpu - hf| %.2e, max |gpu - cpu| %.2e\n",
-              m.name, total.steps, total.flips, total.max_vs_golden, total.max_vs_cpu);
+  std::printf("%s%s: %d steps, %d near-tie flips, max |gpu - hf| %.2e, max |gpu - cpu| %.2e\n",
+              m.name, q16 ? " (q16 activations)" : "", total.steps, total.flips,
+              total.max_vs_golden, total.max_vs_cpu);
+}
+
+class RealModelCuda : public ::testing::TestWithParam<RealModel> {};
+
+TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
+  ZINFER_REQUIRE_GPU();
+  run_model(GetParam(), false);
+}
+
+TEST_P(RealModelCuda, Q16ActivationsKeepTheSameContract) {
+  ZINFER_REQUIRE_GPU();
+  run_model(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, RealModelCuda, ::testing::ValuesIn(kModels),

@@ -180,7 +180,9 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
   oc.n_blocks = plan.blocks;
   oc.block_size = config.kv_block_size;
   oc.batch_invariant = config.batch_invariant;
-  oc.q8_act = !config.exact_matmul;
+  oc.act_quant = !config.exact_matmul ? CudaOpsConfig::ActQuant::kQ8
+                 : config.q16_act     ? CudaOpsConfig::ActQuant::kQ16
+                                      : CudaOpsConfig::ActQuant::kNone;
   ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
   spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
                 mib(static_cast<std::int64_t>(mem.free_bytes)),

@@ -294,14 +294,16 @@ bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
 }
 
 bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
-  return cfg_.q8_act && (cfg_.batch_invariant || in.rows <= kMatvecTileRows) &&
-         q8_matvec_supported(view(w));
+  return cfg_.act_quant != CudaOpsConfig::ActQuant::kNone &&
+         (cfg_.batch_invariant || in.rows <= kMatvecTileRows) && q8_matvec_supported(view(w));
 }
 
 Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type, const Weight* norm,
                                     float eps) {
   Q8Act a;
-  a.layout = q8::q8_act_layout(q8_act_type(weight_type), in.cols);
+  a.layout = cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16
+                 ? q8::q16_act_layout(in.cols)
+                 : q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
   ZINFER_ASSIGN_OR_RETURN(void* buf,
                           arena_.alloc(a.layout.row_bytes * static_cast<std::size_t>(in.rows)));

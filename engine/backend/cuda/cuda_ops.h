@@ -3,7 +3,7 @@
 // out like CpuOps' ([n_layer][n_blocks * block_size][n_embd_kv]). Every op queues kernels
 // on the context's stream and returns at once; to_host() is the only synchronization of a
 // forward pass. Numerics follow CpuOps with exact_matmul (the oracle the tests compare to), or
-// with q8_act those of CpuOps without it (Q8 activations, integer dot products).
+// with act_quant kQ8 those of CpuOps without it (Q8 activations, integer dot products).
 #pragma once
 
 #include <cstdint>
@@ -31,10 +31,14 @@ struct CudaOpsConfig {
   // batch; false: more than kMatvecTileRows rows go through dequant + cuBLAS (faster prefill,
   // float-rounding differences between a row computed alone and in a batch).
   bool batch_invariant = true;
-  // true (LlmOptions::exact_matmul = false, `--q8-act`): matmuls whose weight type has a Q8
-  // kernel (q8_matvec.h) quantize their activation rows as CpuOps does without exact_matmul
-  // and use integer dot products — llama.cpp's numerics; false: f32 dot products.
-  bool q8_act = false;
+  // Integer matmuls (q8_matvec.h) for the weight types that have them:
+  //   kQ8  (LlmOptions::exact_matmul = false, `--q8-act`): activations quantized as CpuOps
+  //        does without exact_matmul — llama.cpp's numerics;
+  //   kQ16 (LlmOptions::q16_act, `--q16-act`): 16-bit activation quants, results within the
+  //        exact path's tolerance;
+  //   kNone: f32 dot products.
+  enum class ActQuant { kNone, kQ8, kQ16 };
+  ActQuant act_quant = ActQuant::kNone;
 };
 
 class CudaOps final : public model::Ops {
@@ -106,7 +110,7 @@ class CudaOps final : public model::Ops {
   Status ready() const;
   // Whether a fused op may run as one piece kernel for this weight and input.
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
-  // Whether a matmul with this weight runs on the Q8 kernels (q8_act mode).
+  // Whether a matmul with this weight runs on the integer kernels (act_quant mode).
   bool q8_ok(const model::Weight& w, model::Tensor in) const;
   // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
   // weight_type, in scratch memory of this pass.

@@ -69,8 +69,7 @@ struct Agreement {
 // Greedy decoding of every case in `fixture` with the model at `path` must be transformers'
 // ids, with the top-20 logits within kLogitTolerance. With `q8` (llama.cpp's numerics: Q8
 // activations, integer dot products) ids may differ: only the agreement is counted into *q8.
-void check_against_fixture(const std::string& path, const char* fixture,
-                           Agreement* q8 = nullptr) {
+void check_against_fixture(const std::string& path, const char* fixture, Agreement* q8 = nullptr) {
   const std::string text = testing::read_file(testing::data_path(fixture));
   ASSERT_FALSE(text.empty());
   const json doc = json::parse(text);
@@ -138,9 +137,10 @@ TEST(HfGolden, Q8ActivationsAgreeWithTransformersOnNearlyEveryStep) {
   check_against_fixture(qwen, "golden/qwen_hf_greedy.json", &a);
   ASSERT_GT(a.steps, 0);
   const double rate = static_cast<double>(a.agree) / a.steps;
-  std::printf("[ measured ] --q8-act teacher-forced top-1 agreement with transformers: %d of %d "
-              "steps (%.2f%%)\n",
-              a.agree, a.steps, 100.0 * rate);
+  std::printf(
+      "[ measured ] --q8-act teacher-forced top-1 agreement with transformers: %d of %d "
+      "steps (%.2f%%)\n",
+      a.agree, a.steps, 100.0 * rate);
   EXPECT_GE(rate, 0.98);
 }
 
