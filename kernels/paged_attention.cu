@@ -18,8 +18,10 @@ namespace {
 
 constexpr int kWarps = 4;
 
-// PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead.
-template <int PL>
+// PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead. HD: the
+// head dimension when known at compile time (64, 128, 256: the key row's loads are all issued
+// before the first is used), 0 for any other (a runtime loop).
+template <int PL, int HD>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
                            std::int64_t q_stride, const float* k_cache, const float* v_cache,
@@ -41,7 +43,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float* qh = q + row * q_stride + static_cast<std::int64_t>(h) * a.head_dim;
   for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) s_q[d] = qh[d];
   __syncthreads();
-  const bool vec4 = a.head_dim % 4 == 0;
+  const int hd = HD > 0 ? HD : a.head_dim;
+  const bool vec4 = hd % 4 == 0;
   constexpr int kUnroll = PL <= 2 ? 16 : (PL <= 4 ? 8 : 4);
 
   float acc[PL];
@@ -59,7 +62,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       const float* kr = k_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
       float dot = 0.0f;
       if (vec4) {
-        for (int d = 0; d < a.head_dim; d += 4) {
+#pragma unroll(HD > 0 ? HD / 4 : 4)
+        for (int d = 0; d < hd; d += 4) {
           const float4 kv = *reinterpret_cast<const float4*>(kr + d);
           const float4 qv = *reinterpret_cast<const float4*>(s_q + d);
           dot = fmaf(qv.x, kv.x, dot);
@@ -159,12 +163,18 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
     kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache,
                                              v_cache, batch, a);
   };
-  if (a.head_dim <= 64) {
-    launch(paged_attention_kernel<2>);
+  if (a.head_dim == 64) {
+    launch(paged_attention_kernel<2, 64>);
+  } else if (a.head_dim == 128) {
+    launch(paged_attention_kernel<4, 128>);
+  } else if (a.head_dim == 256) {
+    launch(paged_attention_kernel<8, 256>);
+  } else if (a.head_dim <= 64) {
+    launch(paged_attention_kernel<2, 0>);
   } else if (a.head_dim <= 128) {
-    launch(paged_attention_kernel<4>);
+    launch(paged_attention_kernel<4, 0>);
   } else {
-    launch(paged_attention_kernel<kMaxHeadDim / 32>);
+    launch(paged_attention_kernel<kMaxHeadDim / 32, 0>);
   }
   ZINFER_CUDA_LAUNCH_CHECK("paged_attention_kernel");
   return ok_status();
