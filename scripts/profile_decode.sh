@@ -3,7 +3,8 @@
 # left alone) with graphs off, profiles the kernels of STEPS decode steps at batch BATCH, and
 # prints per kernel name: launches per step, µs per step and µs per launch. Run on the GPU
 # host after a build with the service (tests/kernels/run_gpu_tests.sh builds one).
-# Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh)
+# Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh;
+# ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -18,7 +19,7 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 # skip SKIP launches, profile COUNT, and summarize the last STEPS whole passes among them.
 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
   --launch-skip "${SKIP:-2000}" --launch-count "${COUNT:-800}" "$BUILD/bin/zinfer" bench --model "$MODEL" --device cuda --no-graphs \
-  --prompt-tokens 16 --decode-tokens 24 --batch "$BATCH" --repeats 1 > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
+  --prompt-tokens 16 --decode-tokens 24 --batch "$BATCH" --repeats 1 ${ZARGS:-} > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
 python3 - "$OUT/ncu_decode.csv" "$STEPS" <<'PY'
 import csv, sys, collections, re
 rows = []
