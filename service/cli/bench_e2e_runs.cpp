@@ -153,7 +153,25 @@ Result<std::unique_ptr<sched::Scheduler>> make_scheduler(Llm& llm, const E2eBenc
   return sched::Scheduler::create(llm, cfg);
 }
 
+// CPU time of the engine thread encoding a step's events as token frames, as the worker's
+// engine thread does next (EngineLoop::emit): timed, not sent — the service's own share of
+// the host work per step.
+double encode_cpu_ms(const std::vector<sched::JobEvent>& events, std::uint64_t seq,
+                     std::uint64_t& bytes) {
+  const double c0 = thread_cpu_ms();
+  for (const sched::JobEvent& ev : events) {
+    protocol::TokenMsg m;
+    m.job_id = "j" + std::to_string(ev.id);
+    m.seq = seq;
+    m.tokens = ev.tokens;
+    m.text = ev.text;
+    bytes += protocol::encode(protocol::WorkerMessage(std::move(m))).size();
+  }
+  return thread_cpu_ms() - c0;
+}
+
 // Steps until idle; the events of job id k (1-based) go to records[k - 1] (id 0: dropped).
+// With `extra` (and `timed`, the model the scheduler runs), every step is measured.
 void drive(sched::Scheduler& s, std::vector<JobRecord>& records, EngineExtra* extra,
            TimedLlm* timed) {
   while (!s.idle()) {
@@ -168,13 +186,15 @@ void drive(sched::Scheduler& s, std::vector<JobRecord>& records, EngineExtra* ex
     if (extra != nullptr) {
       const sched::SchedulerStats after = s.stats();
       const double ms = ms_between(t0, t1);
+      const double fwd = timed->forward_ms() - f0;
+      const double host_cpu = cpu - (timed->forward_cpu_ms() - fc0);
+      const double encode = encode_cpu_ms(events, extra->steps, extra->frame_bytes);
       ++extra->steps;
       extra->step_ms.push_back(ms);
-      const double fwd = timed->forward_ms() - f0;
       extra->forward_ms += fwd;
       extra->host_ms.push_back(ms - fwd);
-      const double host_cpu = cpu - (timed->forward_cpu_ms() - fc0);
       extra->host_cpu_ms.push_back(host_cpu);
+      extra->encode_cpu_ms.push_back(encode);
       const std::uint64_t fed = after.tokens_prefilled - before.tokens_prefilled;
       const std::uint64_t sampled = after.tokens_generated - before.tokens_generated;
       if (fed > 0 && fed == sampled) {  // every sequence fed one token and sampled: a decode step
@@ -184,6 +204,7 @@ void drive(sched::Scheduler& s, std::vector<JobRecord>& records, EngineExtra* ex
         if (sampled == static_cast<std::uint64_t>(extra->max_running)) {
           extra->host_ms_full.push_back(ms - fwd);
           extra->host_cpu_ms_full.push_back(host_cpu);
+          extra->encode_cpu_ms_full.push_back(encode);
         }
       }
     }

@@ -71,6 +71,9 @@ struct EngineExtra {
   std::vector<double> host_ms_full;  // the same, decode steps of a full batch (max_running)
   std::vector<double> host_cpu_ms;   // per step: the engine thread's CPU time beside the forward
   std::vector<double> host_cpu_ms_full;
+  std::vector<double> encode_cpu_ms;  // per step: encoding its events as token frames
+  std::vector<double> encode_cpu_ms_full;
+  std::uint64_t frame_bytes = 0;
   int max_running = 0;
   double decode_only_ms = 0.0;
   std::uint64_t decode_only_steps = 0, decode_only_tokens = 0;
