@@ -215,6 +215,11 @@ int run_e2e_bench(const E2eBenchArgs& a) {
   const std::int32_t n_vocab = hp->n_vocab;
   const int per_job = a.shared_prefix + a.prompt_tokens + a.tokens + 1;
   const int ctx = a.ctx > 0 ? a.ctx : (per_job + 15) / 16 * 16;
+  if (hp->n_ctx_train > 0 && per_job > hp->n_ctx_train) {
+    std::cerr << "error: a job needs " << per_job << " tokens of context (--shared-prefix + "
+              << "--prompt-tokens + --tokens + 1) but the model holds " << hp->n_ctx_train << "\n";
+    return kExitBadInput;
+  }
   if (ctx < per_job) {
     std::cerr << "error: --ctx " << ctx << " is shorter than a job (" << per_job << " tokens)\n";
     return kExitBadInput;
@@ -222,12 +227,12 @@ int run_e2e_bench(const E2eBenchArgs& a) {
   // Room for every running job's whole context: the run measures throughput, not preemption
   // (give --kv-cache-mb to measure a smaller pool).
   const std::int64_t bytes_per_token = std::int64_t{2} * hp->n_layer * hp->n_embd_kv() * 4;
+  const std::int64_t ctx_blocks = (ctx + 15) / 16;
+  const std::int64_t contexts = std::min(max_running, a.jobs) + 1;
   const std::int64_t kv_mb =
       a.kv_cache_mb > 0
           ? a.kv_cache_mb
-          : (bytes_per_token * ((ctx + 15) / 16 * 16) * (std::min(max_running, a.jobs) + 1) +
-             (std::int64_t{1} << 20) - 1) >>
-                20;
+          : (bytes_per_token * ctx_blocks * 16 * contexts + (std::int64_t{1} << 20) - 1) >> 20;
   file->reset();
 
   spdlog::set_level(spdlog::level::warn);
@@ -361,7 +366,9 @@ int run_e2e_bench(const E2eBenchArgs& a) {
   // 3. Report.
   const double engine_tps = engine ? engine->tokens_per_s : 0.0;
   const double decode_tps =
-      extra.decode_only_ms > 0 ? extra.decode_only_tokens * 1000.0 / extra.decode_only_ms : 0.0;
+      extra.decode_only_ms > 0
+          ? static_cast<double>(extra.decode_only_tokens) * 1000.0 / extra.decode_only_ms
+          : 0.0;
   const double steps = static_cast<double>(std::max<std::uint64_t>(extra.steps, 1));
   double step_total = 0.0;
   for (double ms : extra.step_ms) step_total += ms;
@@ -438,6 +445,7 @@ int run_e2e_bench(const E2eBenchArgs& a) {
       std::min(a.clients, a.jobs) == 1 ? "" : "s");
   if (engine) {
     print_line(*engine, "engine alone (same jobs)", std::nullopt);
+    for (const auto& e : engine->job_errors) std::printf("      %s\n", e.c_str());
     std::printf(
         "  %-34s %9.1f tok/s over %llu decode-only steps (mean batch %.1f); %llu steps, "
         "%.2f ms each (p50)\n",

@@ -86,6 +86,7 @@ Result<std::unique_ptr<ServeChild>> ServeChild::start(const std::string& endpoin
   std::vector<std::string> args = {exe, "serve", "--bind", endpoint};
   args.insert(args.end(), serve_args.begin(), serve_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
   std::fflush(stdout);
