@@ -190,6 +190,9 @@ def main():
                         ("<|channel|>", "<|call|>")]]
     special_strings += [f" {a} text {b}{a}" for a, b in
                         [("<|startoftext|>", "<|endoftext|>"), ("<|constrain|>", "<|reserved_200000|>")]]
+    # Long code-like text: the first 6,000 characters of gpt-oss's chat template.
+    with open(os.path.join(ROOT, "tests/data/tokenizer/gpt_oss_chat_template.jinja"), encoding="utf-8") as f:
+        special_strings.append(f.read()[:6000])
     vectors, seen = [], set()
     for k, text in enumerate(COMMON + special_strings + EXTRA):
         h = text.encode("utf-8").hex()

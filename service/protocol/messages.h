@@ -69,7 +69,7 @@ struct TokenMsg {
   std::vector<TokenLogprob> logprobs;  // present when requested
   // Harmony (gpt-oss) chat jobs: analysis-channel text gained in this step, when any; `text`
   // then carries only the final channel.
-  std::optional<std::string> reasoning;
+  std::optional<std::string> reasoning = std::nullopt;
 };
 
 struct Usage {
@@ -91,7 +91,7 @@ struct DoneMsg {
   std::string text;  // held-back tail (stream) or the whole text (stream = false)
   // Harmony (gpt-oss) chat jobs, always: the analysis channel's held-back tail (stream) or
   // all of it (stream = false); `text` is the final channel's.
-  std::optional<std::string> reasoning;
+  std::optional<std::string> reasoning = std::nullopt;
   std::vector<std::int32_t> tokens;    // tokens not sent in token frames (all when stream = false)
   std::vector<TokenLogprob> logprobs;  // one per entry of `tokens`, when the job asked for them
   Usage usage;
