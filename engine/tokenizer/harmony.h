@@ -20,9 +20,12 @@
 // "user" is a user message; "assistant" an assistant message on the final channel. Other
 // roles (tools) are refused. Content is always plain text: "<|end|>" typed by a user stays
 // text, as openai-harmony encodes it. Differences from the HF Jinja template, where
-// openai-harmony is followed: no "Current date:" line unless a date is set, and no "\n\n"
-// after the developer instructions. Checked token for token against openai-harmony 0.0.8
-// on the real vocabulary (tests/engine/tokenizer/harmony_test.cpp).
+// openai-harmony is followed: no "Current date:" line unless a date is set, no "\n\n" after
+// the developer instructions, and without a generation prompt a closing assistant message
+// ends with <|end|> (render_conversation) where the template writes its training form
+// <|return|> (jinja2 on the fixture's conversations: these are the only differences). Checked
+// token for token against openai-harmony 0.0.8 on the real vocabulary
+// (tests/engine/tokenizer/harmony_test.cpp).
 #pragma once
 
 #include <cstdint>
