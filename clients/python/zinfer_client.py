@@ -234,9 +234,11 @@ class Client:
     def generate(self, job_id: str, prompt: Optional[str] = None, *, timeout_s: Optional[float] = None,
                  **kwargs: Any) -> Dict[str, Any]:
         """Submits and waits for the end. Returns {"text", "tokens", "finish_reason", "usage",
-        "timings", "logprobs"}; raises ZinferError if the job ends with an error frame."""
+        "timings", "logprobs"}, plus "reasoning" (the analysis channel) for harmony (gpt-oss)
+        chat jobs; raises ZinferError if the job ends with an error frame."""
         self.submit(job_id, prompt, **kwargs)
         text: List[str] = []
+        reasoning: List[str] = []
         tokens: List[int] = []
         logprobs: List[Dict[str, Any]] = []
         for frame in self.frames(job_id, timeout_s):
@@ -245,11 +247,15 @@ class Client:
                 raise ZinferError.from_frame(frame)
             if kind in ("token", "done"):
                 text.append(frame["text"])
+                reasoning.append(frame.get("reasoning", ""))
                 tokens.extend(frame["tokens"])
                 logprobs.extend(frame.get("logprobs", []))
             if kind == "done":
-                return {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
-                        "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+                out = {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
+                       "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+                if "reasoning" in frame:
+                    out["reasoning"] = "".join(reasoning)
+                return out
         raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
 
     def _await_reply(self, kind: str, timeout_s: Optional[float]) -> Dict[str, Any]:
