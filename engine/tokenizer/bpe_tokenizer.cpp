@@ -273,6 +273,17 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_s
   return out;
 }
 
+std::vector<std::int32_t> BpeTokenizer::encode_ordinary(std::string_view text) const {
+  std::vector<std::int32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  if (pre_.rules().escape_whitespace) {
+    encode_raw(escape_whitespace(text), out);
+  } else {
+    encode_raw(text, out);
+  }
+  return out;
+}
+
 void BpeTokenizer::encode_raw(std::string_view text, std::vector<std::int32_t>& out) const {
   const std::vector<std::uint32_t> cps = decode_utf8_lenient(text);
   std::vector<std::size_t> ends;

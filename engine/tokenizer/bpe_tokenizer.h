@@ -40,6 +40,7 @@ class BpeTokenizer final : public VocabTokenizer {
 
   std::vector<std::int32_t> encode(std::string_view text, bool add_special,
                                    bool parse_special) const override;
+  std::vector<std::int32_t> encode_ordinary(std::string_view text) const override;
   std::string token_to_piece(std::int32_t id, bool render_special) const override;
 
   const PreTokenizer& pre_tokenizer() const { return pre_; }

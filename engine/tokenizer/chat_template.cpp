@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 
+#include "engine/tokenizer/harmony.h"
 #include "engine/tokenizer/unicode.h"
 
 namespace zinfer::tok {
@@ -246,7 +247,8 @@ struct FamilyRow {
   std::string_view marker;  // text only this family's templates contain
 };
 
-constexpr std::array<FamilyRow, 4> kFamilies = {{
+constexpr std::array<FamilyRow, 5> kFamilies = {{
+    {ChatTemplateFamily::kHarmony, "harmony", "<|channel|>"},
     {ChatTemplateFamily::kChatMl, "chatml", "<|im_start|>"},
     {ChatTemplateFamily::kLlama3, "llama3", "<|start_header_id|>"},
     {ChatTemplateFamily::kGemma, "gemma", "<start_of_turn>"},
@@ -295,6 +297,13 @@ std::optional<ChatTemplateInfo> detect_chat_template(std::string_view template_t
         info.phi3_skip_empty_system =
             template_text.find("'system' and message['content']") != std::string_view::npos;
         break;
+      case ChatTemplateFamily::kHarmony:
+        // gpt-oss: the template's own turn markers, not just a mention of <|channel|>.
+        if (template_text.find("<|start|>") == std::string_view::npos ||
+            template_text.find("<|message|>") == std::string_view::npos) {
+          continue;
+        }
+        break;
     }
     return info;
   }
@@ -302,6 +311,9 @@ std::optional<ChatTemplateInfo> detect_chat_template(std::string_view template_t
 }
 
 Status check_chat_messages(const ChatTemplateInfo& info, const std::vector<ChatMessage>& messages) {
+  if (info.family == ChatTemplateFamily::kHarmony) {
+    return check_harmony_messages(HarmonyOptions{}, messages);
+  }
   if (info.family != ChatTemplateFamily::kGemma) return ok_status();
   if (messages.empty()) {
     return make_error(ErrorCode::kInvalidParameter,
@@ -339,6 +351,8 @@ std::string render_chat(const ChatTemplateInfo& info, const std::vector<ChatMess
       return render_gemma(info, messages, add_generation_prompt, bos_token);
     case ChatTemplateFamily::kPhi3:
       return render_phi3(info, messages, add_generation_prompt, eos_token);
+    case ChatTemplateFamily::kHarmony:
+      return harmony_text(render_harmony(HarmonyOptions{}, messages, add_generation_prompt));
   }
   return {};
 }
@@ -356,7 +370,7 @@ Result<std::string> format_chat(std::string_view template_text,
     return make_error(
         ErrorCode::kInvalidParameter,
         "tokenizer.chat_template: template family not recognised (known: ChatML, Llama 3, "
-        "Gemma, Phi-3)");
+        "Gemma, Phi-3, harmony)");
   }
   ZINFER_RETURN_IF_ERROR(check_chat_messages(*info, messages));
   return render_chat(*info, messages, add_generation_prompt, bos_token, eos_token);

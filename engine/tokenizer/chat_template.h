@@ -15,10 +15,11 @@
 namespace zinfer::tok {
 
 enum class ChatTemplateFamily {
-  kChatMl,  // <|im_start|>role\ncontent<|im_end|>\n — SmolLM2, Qwen2/2.5, ...
-  kLlama3,  // <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> — Llama 3
-  kGemma,   // <start_of_turn>user\ncontent<end_of_turn>\n, assistant → "model" — Gemma 1-3
-  kPhi3,    // <|user|>\ncontent<|end|>\n — Phi-3 / Phi-3.5 mini
+  kChatMl,   // <|im_start|>role\ncontent<|im_end|>\n — SmolLM2, Qwen2/2.5, ...
+  kLlama3,   // <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> — Llama 3
+  kGemma,    // <start_of_turn>user\ncontent<end_of_turn>\n, assistant → "model" — Gemma 1-3
+  kPhi3,     // <|user|>\ncontent<|end|>\n — Phi-3 / Phi-3.5 mini
+  kHarmony,  // <|start|>role<|message|>content<|end|> with channels — gpt-oss (harmony.h)
 };
 
 struct ChatTemplateInfo {
@@ -38,6 +39,9 @@ struct ChatTemplateInfo {
   // Phi-3.5: a system message with empty content renders nothing.
   bool phi3_skip_empty_system = false;
 };
+
+// The harmony family renders through harmony.h (token pieces, so that special-token text in
+// content stays text); render_chat returns its text form.
 
 const char* chat_template_family_name(ChatTemplateFamily family);
 

@@ -6,6 +6,7 @@
 
 #include "engine/tokenizer/bpe_tokenizer.h"
 #include "engine/tokenizer/chat_template.h"
+#include "engine/tokenizer/harmony.h"
 #include "engine/tokenizer/spm_tokenizer.h"
 
 namespace zinfer::tok {
@@ -45,6 +46,22 @@ Result<std::string> Tokenizer::apply_chat_template(const std::vector<ChatMessage
   const std::string eos =
       eos_id_ >= 0 && eos_id_ < vocab_size() ? token_text(eos_id_) : std::string();
   return format_chat(chat_template_, messages, add_generation_prompt, bos, eos);
+}
+
+Result<std::vector<std::int32_t>> Tokenizer::encode_chat(const std::vector<ChatMessage>& messages,
+                                                         bool add_generation_prompt) const {
+  if (chat_is_harmony()) {
+    const HarmonyOptions options;
+    ZINFER_RETURN_IF_ERROR(check_harmony_messages(options, messages));
+    return encode_harmony(*this, render_harmony(options, messages, add_generation_prompt));
+  }
+  ZINFER_ASSIGN_OR_RETURN(std::string text, apply_chat_template(messages, add_generation_prompt));
+  return encode(text, /*add_special=*/false, /*parse_special=*/true);
+}
+
+bool Tokenizer::chat_is_harmony() const {
+  const auto info = detect_chat_template(chat_template_);
+  return info && info->family == ChatTemplateFamily::kHarmony;
 }
 
 }  // namespace zinfer::tok

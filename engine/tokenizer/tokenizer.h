@@ -53,6 +53,13 @@ class Tokenizer {
   // llama_tokenize(..., parse_special=true)); otherwise it is tokenized as plain text.
   virtual std::vector<std::int32_t> encode(std::string_view text, bool add_special,
                                            bool parse_special) const = 0;
+  // Encodes text as ordinary text only: no BOS/EOS and no special token at all — not even the
+  // user-defined ones that encode(..., parse_special = false) still matches, as llama.cpp
+  // does (gpt-oss's <|start|>, <|message|>, ...). What tiktoken's encode_ordinary does; the
+  // harmony renderer encodes message content with it.
+  virtual std::vector<std::int32_t> encode_ordinary(std::string_view text) const {
+    return encode(text, false, false);
+  }
   // Bytes of one token as text (byte-level BPE mapped back to raw bytes; control tokens
   // render as their text only when render_special is true, else as "").
   virtual std::string token_to_piece(std::int32_t id, bool render_special) const = 0;
@@ -80,6 +87,15 @@ class Tokenizer {
   Result<std::string> apply_chat_template(const std::vector<ChatMessage>& messages,
                                           bool add_generation_prompt) const;
   const std::string& chat_template() const { return chat_template_; }
+  // The chat prompt as token ids: apply_chat_template's text encoded with parse_special =
+  // true and add_special = false — except for the harmony format (gpt-oss), rendered piece by
+  // piece (harmony.h) so that special-token text typed inside a message stays text, as
+  // openai-harmony renders it. Same errors as apply_chat_template.
+  Result<std::vector<std::int32_t>> encode_chat(const std::vector<ChatMessage>& messages,
+                                                bool add_generation_prompt) const;
+  // Whether the chat template is the harmony format: generated text then carries channels
+  // (harmony.h's HarmonyParser splits the answer from the reasoning).
+  bool chat_is_harmony() const;
 
  protected:
   std::int32_t bos_id_ = -1;

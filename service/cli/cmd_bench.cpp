@@ -204,8 +204,8 @@ Result<PhaseResult> run_transport_floor(const BenchArgs& a, int tokens, std::int
       for (const Job& j : jobs) {
         std::string frame;
         if (t + 1 < tokens) {
-          frame = protocol::encode(
-              protocol::TokenMsg{j.job_id, static_cast<std::uint64_t>(t), {t}, stamp, {}});
+          frame = protocol::encode(protocol::TokenMsg{
+              j.job_id, static_cast<std::uint64_t>(t), {t}, stamp, {}, std::nullopt});
         } else {
           protocol::DoneMsg d;
           d.job_id = j.job_id;

@@ -23,6 +23,7 @@ struct GenerateArgs {
   std::string system;
   sched::GenerationParams gen;
   bool show_ids = false;
+  bool show_reasoning = false;
   bool verbose = false;
 };
 
@@ -45,12 +46,14 @@ int run_generate(GenerateArgs& a) {
     std::vector<tok::ChatMessage> msgs;
     if (!a.system.empty()) msgs.push_back({"system", a.system});
     msgs.push_back({"user", a.chat});
-    auto text = tok.apply_chat_template(msgs, true);
-    if (!text.ok()) {
-      std::cerr << "error: " << text.error().message << "\n";
+    auto ids = tok.encode_chat(msgs, true);
+    if (!ids.ok()) {
+      std::cerr << "error: " << ids.error().message << "\n";
       return 2;
     }
-    prompt_ids = tok.encode(*text, false, true);
+    prompt_ids = std::move(*ids);
+    // Harmony (gpt-oss): stdout gets the final channel; the analysis channel is reasoning.
+    a.gen.harmony_channels = tok.chat_is_harmony();
   } else {
     prompt_ids = tok.encode(a.prompt, true, true);
   }
@@ -97,6 +100,7 @@ int run_generate(GenerateArgs& a) {
       t_decode = std::chrono::steady_clock::now();
       first = false;
     }
+    if (a.show_reasoning && !step->reasoning.empty()) std::cerr << step->reasoning << std::flush;
     std::cout << step->text << std::flush;
     if (!step->text.empty()) ends_with_newline = step->text.back() == '\n';
   }
@@ -172,6 +176,9 @@ Command register_generate(CLI::App& app) {
                 "CUDA: copy the logits to the host and sample there instead of on the device "
                 "(debugging)");
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
+  sub->add_flag("--show-reasoning", args->show_reasoning,
+                "Harmony (gpt-oss) --chat: stream the analysis channel to stderr (stdout gets "
+                "the final channel only)");
   sub->add_flag("-v,--verbose", args->verbose, "Debug logging");
   args->llm.n_seq_max = 1;
   return Command{sub, [args] { return run_generate(*args); }};

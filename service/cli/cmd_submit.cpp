@@ -54,6 +54,7 @@ struct Job {
   std::size_t index = 0;  // input order: result lines are written in it
   Clock::time_point retry_at;
   std::string text;
+  std::string reasoning;  // harmony jobs: the analysis channel
   json tokens = json::array();
   json logprobs = json::array();
   std::string line;  // --format text: the unfinished line
@@ -196,6 +197,7 @@ class Session {
     if (type == "token" || type == "done") {
       const std::string text = frame.value("text", "");
       job.text += text;
+      job.reasoning += frame.value("reasoning", "");
       for (const auto& t : frame["tokens"]) job.tokens.push_back(t);
       if (frame.contains("logprobs")) {
         for (const auto& l : frame["logprobs"]) job.logprobs.push_back(l);
@@ -223,7 +225,7 @@ class Session {
         clear_progress();
         out_ << summary << std::flush;
       } else if (!a_.stream) {
-        json rec = done_record(frame, job.text, job.tokens);
+        json rec = done_record(frame, job.text, job.reasoning, job.tokens);
         if (!job.logprobs.empty()) rec["logprobs"] = job.logprobs;
         add_line(job.index, dump(rec));
       }

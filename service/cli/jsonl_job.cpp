@@ -56,11 +56,13 @@ std::optional<JsonlJob> parse_jsonl_job(const std::string& line, std::size_t lin
   return job;
 }
 
-json done_record(json done, const std::string& text, const json& tokens) {
+json done_record(json done, const std::string& text, const std::string& reasoning,
+                 const json& tokens) {
   done.erase("v");
   done.erase("type");
   done.erase("seq");
   done["text"] = text;
+  if (done.contains("reasoning")) done["reasoning"] = reasoning;
   done["tokens"] = tokens;
   return done;
 }

@@ -23,8 +23,9 @@ std::optional<JsonlJob> parse_jsonl_job(const std::string& line, std::size_t lin
                                         std::string& problem);
 
 // The result line of a job that ended with `done`: the frame without v/type/seq, with the
-// text and tokens of every frame of the job.
+// text and tokens of every frame of the job (and its reasoning, for harmony jobs, whose done
+// frame has that field).
 nlohmann::json done_record(nlohmann::json done, const std::string& text,
-                           const nlohmann::json& tokens);
+                           const std::string& reasoning, const nlohmann::json& tokens);
 
 }  // namespace zinfer::cli

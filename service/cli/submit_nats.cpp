@@ -33,6 +33,7 @@ struct JobState {
   bool finished = false;
   std::uint64_t attempt = 0;  // the attempt whose token frames are being collected
   std::string text;
+  std::string reasoning;
   json tokens = json::array();
   json result;  // the output line
 };
@@ -198,10 +199,12 @@ class NatsSubmit {
     if (attempt != s.attempt) {  // frames of an attempt that never finished are discarded
       s.attempt = attempt;
       s.text.clear();
+      s.reasoning.clear();
       s.tokens = json::array();
     }
     if (type == "token" || type == "done") {
       s.text += f.value("text", "");
+      s.reasoning += f.value("reasoning", "");
       for (const auto& t : f["tokens"]) s.tokens.push_back(t);
     }
     if (!terminal) return;
@@ -209,7 +212,7 @@ class NatsSubmit {
     ++finished_;
     if (attempt > 1) ++redelivered_;
     if (type == "done") {
-      s.result = done_record(f, s.text, s.tokens);
+      s.result = done_record(f, s.text, s.reasoning, s.tokens);
     } else {
       ++failed_;
       s.result = {{"job_id", s.job.job_id},

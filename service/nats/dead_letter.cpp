@@ -92,7 +92,9 @@ void DeadLetterHandler::handle(const std::string& advisory) {
   }
   natsMsg_Destroy(dead);
   natsMsg_Destroy(job);
-  if (s == NATS_OK) js_DeleteMsg(conn_.js(), config_.stream.c_str(), seq, nullptr, &code);
+  if (s != NATS_OK) return;
+  dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  js_DeleteMsg(conn_.js(), config_.stream.c_str(), seq, nullptr, &code);
 }
 
 }  // namespace zinfer::nats

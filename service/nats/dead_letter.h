@@ -11,6 +11,8 @@
 
 #include <nats/nats.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -29,6 +31,8 @@ class DeadLetterHandler {
 
   // The advisory's JSON (io.nats.jetstream.advisory.v1.max_deliver).
   void handle(const std::string& advisory);
+  // Jobs this handler moved to the dead-letter subject (any thread).
+  std::uint64_t dead_lettered() const { return dead_lettered_.load(std::memory_order_relaxed); }
 
  private:
   DeadLetterHandler(JetStreamConnection& conn, JetStreamConfig config)
@@ -36,6 +40,7 @@ class DeadLetterHandler {
   JetStreamConnection& conn_;
   JetStreamConfig config_;
   natsSubscription* sub_ = nullptr;
+  std::atomic<std::uint64_t> dead_lettered_{0};
 };
 
 }  // namespace zinfer::nats

@@ -191,7 +191,22 @@ void JetStreamIngress::close(double timeout_s) {
   std::lock_guard lk(mu_);
   for (auto& [ticket, d] : live_) settle(d, Settle::kNak);  // unsettled: hand back
   live_.clear();
+  counts_.unsettled.store(0, std::memory_order_relaxed);
   if (conn_) natsConnection_FlushTimeout(conn_->nc(), 2000);
+}
+
+worker::QueueCounters JetStreamIngress::counters() const {
+  worker::QueueCounters q;
+  q.deliveries = counts_.deliveries.load(std::memory_order_relaxed);
+  q.redeliveries = counts_.redeliveries.load(std::memory_order_relaxed);
+  q.acks = counts_.acks.load(std::memory_order_relaxed);
+  q.naks = counts_.naks.load(std::memory_order_relaxed);
+  q.terms = counts_.terms.load(std::memory_order_relaxed);
+  q.in_progress_acks = counts_.in_progress_acks.load(std::memory_order_relaxed);
+  q.settle_failures = counts_.settle_failures.load(std::memory_order_relaxed);
+  q.unsettled = counts_.unsettled.load(std::memory_order_relaxed);
+  q.dead_letters = dead_letters_ ? dead_letters_->dead_lettered() : 0;
+  return q;
 }
 
 // ---- fetch thread --------------------------------------------------------------------------
@@ -272,7 +287,10 @@ std::size_t JetStreamIngress::fetch_class(std::size_t index, int batch) {
       worker::service_log().info("job {}: redelivered (attempt {}, stream seq {})", d.job_id,
                                  d.attempt, d.stream_seq);
     }
+    counts_.deliveries.fetch_add(1, std::memory_order_relaxed);
+    if (d.attempt > 1) counts_.redeliveries.fetch_add(1, std::memory_order_relaxed);
     live_.emplace(job.ticket, std::move(d));
+    counts_.unsettled.store(live_.size(), std::memory_order_relaxed);
     inbox_.push_back(std::move(job));
     ++n;
   }
@@ -287,7 +305,8 @@ void JetStreamIngress::send_progress() {
   std::lock_guard lk(mu_);
   for (auto& [ticket, d] : live_) {
     if (now - d.progress_at < every) continue;
-    natsMsg_InProgress(d.msg, nullptr);
+    if (natsMsg_InProgress(d.msg, nullptr) == NATS_OK)
+      counts_.in_progress_acks.fetch_add(1, std::memory_order_relaxed);
     d.progress_at = now;
   }
 }
@@ -313,6 +332,7 @@ void JetStreamIngress::publish_loop() {
       if (it != live_.end()) {
         settle(it->second, out.settle);
         live_.erase(it);
+        counts_.unsettled.store(live_.size(), std::memory_order_relaxed);
       }
     }
     cv_.notify_all();  // a free slot (fetch) / an emptier outbox (close)
@@ -373,8 +393,14 @@ void JetStreamIngress::settle(Delivery& d, Settle how) {
       break;
   }
   if (s != NATS_OK) {
+    counts_.settle_failures.fetch_add(1, std::memory_order_relaxed);
     worker::service_log().warn("job {}: settling stream seq {} failed: {} (it will be redelivered)",
                                d.job_id, d.stream_seq, natsStatus_GetText(s));
+  } else if (how != Settle::kNone) {
+    std::atomic<std::uint64_t>& n = how == Settle::kAck    ? counts_.acks
+                                    : how == Settle::kTerm ? counts_.terms
+                                                           : counts_.naks;
+    n.fetch_add(1, std::memory_order_relaxed);
   }
   natsMsg_Destroy(d.msg);
   d.msg = nullptr;

@@ -50,6 +50,7 @@ class JetStreamIngress final : public worker::JobSource {
                    const std::optional<std::string>& job_id) override;
   void begin_drain() override;
   void close(double timeout_s) override;
+  worker::QueueCounters counters() const override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -101,6 +102,13 @@ class JetStreamIngress final : public worker::JobSource {
   bool stop_publish_ = false;
 
   std::thread fetcher_, publisher_;
+
+  // For counters() (any thread): what the fetch and publisher threads did.
+  struct Counts {
+    std::atomic<std::uint64_t> deliveries{0}, redeliveries{0}, acks{0}, naks{0}, terms{0},
+        in_progress_acks{0}, settle_failures{0}, unsettled{0};
+  };
+  Counts counts_;
 };
 
 }  // namespace zinfer::nats

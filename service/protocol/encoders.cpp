@@ -49,7 +49,7 @@ void write(MsgWriter& w, const AcceptedMsg& m) {
 
 void write(MsgWriter& w, const TokenMsg& m) {
   const bool lp = !m.logprobs.empty();
-  w.map(6 + (lp ? 1 : 0));
+  w.map(6 + (lp ? 1 : 0) + (m.reasoning ? 1 : 0));
   w.header("token");
   w.key("job_id");
   w.str(m.job_id);
@@ -59,6 +59,10 @@ void write(MsgWriter& w, const TokenMsg& m) {
   write_tokens(w, m.tokens);
   w.key("text");
   w.str(m.text);
+  if (m.reasoning) {
+    w.key("reasoning");
+    w.str(*m.reasoning);
+  }
   if (lp) {
     w.key("logprobs");
     write_logprobs(w, m.logprobs);
@@ -67,7 +71,7 @@ void write(MsgWriter& w, const TokenMsg& m) {
 
 void write(MsgWriter& w, const DoneMsg& m) {
   const bool lp = !m.logprobs.empty();
-  w.map(9 + (lp ? 1 : 0));
+  w.map(9 + (lp ? 1 : 0) + (m.reasoning ? 1 : 0));
   w.header("done");
   w.key("job_id");
   w.str(m.job_id);
@@ -77,6 +81,10 @@ void write(MsgWriter& w, const DoneMsg& m) {
   w.str(sched::finish_reason_name(m.finish_reason));
   w.key("text");
   w.str(m.text);
+  if (m.reasoning) {
+    w.key("reasoning");
+    w.str(*m.reasoning);
+  }
   w.key("tokens");
   write_tokens(w, m.tokens);
   if (lp) {

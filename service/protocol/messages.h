@@ -67,6 +67,9 @@ struct TokenMsg {
   std::vector<std::int32_t> tokens;    // tokens gained in one engine step
   std::string text;                    // complete UTF-8, stop strings held back
   std::vector<TokenLogprob> logprobs;  // present when requested
+  // Harmony (gpt-oss) chat jobs: analysis-channel text gained in this step, when any; `text`
+  // then carries only the final channel.
+  std::optional<std::string> reasoning = std::nullopt;
 };
 
 struct Usage {
@@ -85,7 +88,10 @@ struct DoneMsg {
   std::string job_id;
   std::uint64_t seq = 0;
   sched::FinishReason finish_reason = sched::FinishReason::kStop;
-  std::string text;                    // held-back tail (stream) or the whole text (stream = false)
+  std::string text;  // held-back tail (stream) or the whole text (stream = false)
+  // Harmony (gpt-oss) chat jobs, always: the analysis channel's held-back tail (stream) or
+  // all of it (stream = false); `text` is the final channel's.
+  std::optional<std::string> reasoning = std::nullopt;
   std::vector<std::int32_t> tokens;    // tokens not sent in token frames (all when stream = false)
   std::vector<TokenLogprob> logprobs;  // one per entry of `tokens`, when the job asked for them
   Usage usage;

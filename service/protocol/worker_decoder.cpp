@@ -1,6 +1,7 @@
 // decode_worker(): worker → client frames back into WorkerMessage, for the C++ client and
 // tests. As strict as decode_client: every documented field is required (except the optional
-// ones: logprobs, error.job_id), typed and range-checked; unknown fields are ignored.
+// ones: logprobs, reasoning, error.job_id), typed and range-checked; unknown fields are
+// ignored.
 #include <cstdint>
 #include <limits>
 
@@ -29,6 +30,12 @@ Result<std::string> req_str(const MapReader& m, std::string_view key) {
   if (o == nullptr) return err;
   ZINFER_ASSIGN_OR_RETURN(std::string_view s, detail::read_str(*o, m.path(key)));
   return std::string(s);
+}
+
+Result<std::optional<std::string>> opt_str(const MapReader& m, std::string_view key) {
+  ZINFER_ASSIGN_OR_RETURN(std::optional<std::string_view> s, m.str(key));
+  if (!s) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*s));
 }
 
 Result<std::int64_t> req_int(const MapReader& m, std::string_view key, std::int64_t lo,
@@ -144,6 +151,7 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
     ZINFER_ASSIGN_OR_RETURN(t.seq, req_u64(m, "seq"));
     ZINFER_ASSIGN_OR_RETURN(t.tokens, req_tokens(m, "tokens"));
     ZINFER_ASSIGN_OR_RETURN(t.text, req_str(m, "text"));
+    ZINFER_ASSIGN_OR_RETURN(t.reasoning, opt_str(m, "reasoning"));
     ZINFER_ASSIGN_OR_RETURN(t.logprobs, opt_logprobs(m));
     return WorkerMessage(std::move(t));
   }
@@ -153,6 +161,7 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
     ZINFER_ASSIGN_OR_RETURN(d.seq, req_u64(m, "seq"));
     ZINFER_ASSIGN_OR_RETURN(d.finish_reason, finish_reason(m));
     ZINFER_ASSIGN_OR_RETURN(d.text, req_str(m, "text"));
+    ZINFER_ASSIGN_OR_RETURN(d.reasoning, opt_str(m, "reasoning"));
     ZINFER_ASSIGN_OR_RETURN(d.tokens, req_tokens(m, "tokens"));
     ZINFER_ASSIGN_OR_RETURN(d.logprobs, opt_logprobs(m));
     Error err;

@@ -166,6 +166,7 @@ void EngineLoop::apply(Command& cmd, std::vector<OutFrame>& out) {
     w.client = std::move(submit->client);
     w.stream = submit->stream;
     w.logprobs = submit->logprobs;
+    w.channels = submit->spec.params().harmony_channels;
     w.deadline = submit->spec.deadline;
     const JobHandle h = submit->handle;
     jobs_.emplace(h, std::move(w));
@@ -235,6 +236,7 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out,
   if (!ev.terminal()) {
     if (!w.stream) {
       w.held_text += ev.text;
+      w.held_reasoning += ev.reasoning;
       w.held_tokens.insert(w.held_tokens.end(), ev.tokens.begin(), ev.tokens.end());
       if (w.logprobs) append(w.held_logprobs, to_wire(ev.samples));
       return;
@@ -244,6 +246,7 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out,
     m.seq = w.seq++;
     m.tokens = std::move(ev.tokens);
     m.text = std::move(ev.text);
+    if (!ev.reasoning.empty()) m.reasoning = std::move(ev.reasoning);
     if (w.logprobs) m.logprobs = to_wire(ev.samples);
     out.push_back(OutFrame{ev.id, FrameKind::kToken,
                            protocol::encode(protocol::WorkerMessage(std::move(m)))});
@@ -263,6 +266,7 @@ void EngineLoop::emit(sched::JobEvent& ev, std::vector<OutFrame>& out,
   d.seq = w.seq++;
   d.finish_reason = ev.finish;
   d.text = std::move(w.held_text) + ev.text;
+  if (w.channels) d.reasoning = std::move(w.held_reasoning) + ev.reasoning;
   d.tokens = std::move(w.held_tokens);
   d.tokens.insert(d.tokens.end(), ev.tokens.begin(), ev.tokens.end());
   if (w.logprobs) {

@@ -103,10 +103,12 @@ class EngineLoop {
     std::string client;
     bool stream = true;
     bool logprobs = false;
+    bool channels = false;                             // harmony job: frames carry reasoning
     std::uint64_t seq = 0;                             // next frame number
     std::optional<sched::Clock::time_point> deadline;  // submit.deadline_ms, if given
     bool has_token = false;                            // the job's first token was emitted
     std::string held_text;                             // stream = false: text so far
+    std::string held_reasoning;                        // stream = false: reasoning so far
     std::vector<std::int32_t> held_tokens;
     std::vector<protocol::TokenLogprob> held_logprobs;
   };

@@ -4,9 +4,9 @@
 // engine), and hands every frame of such a job back to the source instead of a ROUTER peer.
 // The source decides what a frame means for its queue (publish, ack, terminate, redeliver).
 //
-// Threading: every method is called from the worker's I/O thread. A source may run threads
-// of its own; it signals new jobs by making wake_fd() readable, and on_frame()/on_rejected()
-// must not block (they queue work for those threads).
+// Threading: every method but counters() is called from the worker's I/O thread. A source may
+// run threads of its own; it signals new jobs by making wake_fd() readable, and
+// on_frame()/on_rejected() must not block (they queue work for those threads).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,20 @@ namespace zinfer::worker {
 struct SourcedJob {
   std::uint64_t ticket = 0;
   std::string payload;  // the msgpack submit message, exactly as over ZeroMQ
+};
+
+// What a source did with its queue's messages since it started (serve --metrics exports them
+// as zinfer_jetstream_*; see metrics.h).
+struct QueueCounters {
+  std::uint64_t deliveries = 0;        // messages fetched, every attempt
+  std::uint64_t redeliveries = 0;      // of those, with a delivery attempt > 1
+  std::uint64_t acks = 0;              // settled as finished
+  std::uint64_t naks = 0;              // handed back for another delivery
+  std::uint64_t terms = 0;             // terminated: never delivered again
+  std::uint64_t in_progress_acks = 0;  // "still working" signals that kept deliveries alive
+  std::uint64_t dead_letters = 0;      // jobs out of deliveries, moved to the dead-letter subject
+  std::uint64_t settle_failures = 0;   // acks/naks/terms the server did not take
+  std::uint64_t unsettled = 0;         // now: fetched by this worker and not yet settled
 };
 
 class JobSource {
@@ -47,6 +61,8 @@ class JobSource {
   virtual void begin_drain() = 0;
   // Every job has ended: finish what is queued (publishes, acks) within `timeout_s`, then stop.
   virtual void close(double timeout_s) = 0;
+  // Any thread (the metrics' scrape threads), cheap.
+  virtual QueueCounters counters() const { return {}; }
 };
 
 }  // namespace zinfer::worker

@@ -87,11 +87,54 @@ class EngineCollector final : public prometheus::Collectable {
   WorkerMetrics::Sources s_;
 };
 
+// A durable queue's counters (JetStream), read when Prometheus scrapes.
+class QueueCollector final : public prometheus::Collectable {
+ public:
+  explicit QueueCollector(std::function<QueueCounters()> read) : read_(std::move(read)) {}
+  std::vector<MetricFamily> Collect() const override {
+    const QueueCounters q = read_();
+    auto counter = [](const char* name, const char* help, std::uint64_t v) {
+      return one(name, help, MetricType::Counter, static_cast<double>(v));
+    };
+    return {
+        counter("zinfer_jetstream_deliveries_total",
+                "Job messages this worker fetched from JetStream (every delivery attempt).",
+                q.deliveries),
+        counter("zinfer_jetstream_redeliveries_total",
+                "Deliveries with attempt > 1 (a worker died, handed the job back, or missed the "
+                "ack wait).",
+                q.redeliveries),
+        counter("zinfer_jetstream_acks_total", "Jobs acked: finished, result stored.", q.acks),
+        counter("zinfer_jetstream_naks_total",
+                "Jobs handed back for another delivery (drain, a fault of this worker).", q.naks),
+        counter("zinfer_jetstream_terms_total",
+                "Jobs terminated: a permanent error (or the last delivery's), never redelivered.",
+                q.terms),
+        counter("zinfer_jetstream_in_progress_acks_total",
+                "In-progress acks that kept running jobs from redelivery.", q.in_progress_acks),
+        counter("zinfer_jetstream_dead_letters_total",
+                "Jobs out of deliveries (--nats-max-deliver) this worker moved to the dead-letter "
+                "subject.",
+                q.dead_letters),
+        counter("zinfer_jetstream_settle_failures_total",
+                "Acks, naks and terms the server did not take (the job is redelivered).",
+                q.settle_failures),
+        one("zinfer_jetstream_ack_pending",
+            "Deliveries fetched by this worker and not settled yet.", MetricType::Gauge,
+            static_cast<double>(q.unsettled)),
+    };
+  }
+
+ private:
+  std::function<QueueCounters()> read_;
+};
+
 }  // namespace
 
 struct WorkerMetrics::State {
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> engine_collector_;
+  std::shared_ptr<prometheus::Collectable> queue_collector_;  // null without a durable queue
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::string url_;
 
@@ -235,5 +278,11 @@ void WorkerMetrics::job_ended(const OutFrame& f) {
 }
 
 void WorkerMetrics::step_finished(double seconds) { s_->step_time_->Observe(seconds); }
+
+void WorkerMetrics::watch_queue(std::function<QueueCounters()> read) {
+  if (s_->queue_collector_) return;
+  s_->queue_collector_ = std::make_shared<QueueCollector>(std::move(read));
+  s_->exposer_->RegisterCollectable(s_->queue_collector_);
+}
 
 }  // namespace zinfer::worker

@@ -12,6 +12,11 @@
 //            zinfer_time_per_output_token_seconds, zinfer_e2e_request_latency_seconds,
 //            zinfer_request_prompt_tokens, zinfer_request_generation_tokens,
 //            zinfer_engine_step_duration_seconds
+//   with a durable queue attached (serve --nats; watch_queue):
+//   counters zinfer_jetstream_deliveries_total, _redeliveries_total (attempt > 1),
+//            _acks_total, _naks_total, _terms_total, _in_progress_acks_total,
+//            _dead_letters_total, _settle_failures_total
+//   gauge    zinfer_jetstream_ack_pending (fetched by this worker, not settled yet)
 // Gauges and the engine's own counters are read at scrape time (a Collectable over the
 // engine snapshot and the heartbeat); per-job numbers are recorded by the I/O thread as each
 // terminal frame passes, so they agree with what clients received.
@@ -26,6 +31,7 @@
 #include "engine/core/error.h"
 #include "service/worker/engine_loop.h"
 #include "service/worker/heartbeat.h"
+#include "service/worker/job_source.h"
 
 namespace zinfer::worker {
 
@@ -52,6 +58,9 @@ class WorkerMetrics {
   void job_ended(const OutFrame& terminal);
   // Engine thread, after each step.
   void step_finished(double seconds);
+  // Exports a durable queue's counters, read at scrape time (`read` runs on the scrape
+  // threads; what it reads must outlive the metrics). Once, before run().
+  void watch_queue(std::function<QueueCounters()> read);
 
  private:
   struct State;  // the prometheus-cpp registry, families and exposer (metrics.cpp)

@@ -24,5 +24,6 @@ void WorkerMetrics::job_accepted(std::int32_t /*prompt_tokens*/) {}
 void WorkerMetrics::job_rejected(ErrorCode /*code*/) {}
 void WorkerMetrics::job_ended(const OutFrame& /*terminal*/) {}
 void WorkerMetrics::step_finished(double /*seconds*/) {}
+void WorkerMetrics::watch_queue(std::function<QueueCounters()> /*read*/) {}
 
 }  // namespace zinfer::worker

@@ -22,11 +22,11 @@ Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const Engine
       return make_error(ErrorCode::kInvalidRequest,
                         "submit.messages: this worker accepts prompt_tokens only");
     }
-    auto text = tok->apply_chat_template(*s.messages, /*add_generation_prompt=*/true);
-    if (!text.ok())
-      return make_error(ErrorCode::kInvalidParameter, "submit.messages: " + text.error().message);
     // The template writes the special tokens itself (as `zinfer generate --chat` encodes it).
-    ids = tok->encode(*text, /*add_special=*/false, /*parse_special=*/true);
+    auto chat = tok->encode_chat(*s.messages, /*add_generation_prompt=*/true);
+    if (!chat.ok())
+      return make_error(ErrorCode::kInvalidParameter, "submit.messages: " + chat.error().message);
+    ids = std::move(*chat);
   } else {
     return make_error(ErrorCode::kInvalidRequest,
                       "submit: one of prompt, prompt_tokens, messages is required");
@@ -34,7 +34,10 @@ Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const Engine
   if (ids.empty() && !s.prompt_tokens) {
     return make_error(ErrorCode::kInvalidRequest, "submit.prompt: encodes to no tokens");
   }
-  auto spec = sched::JobSpec::check(std::move(ids), s.params,
+  sched::GenerationParams params = s.params;
+  // A harmony (gpt-oss) chat: the answer is the final channel, the reasoning its own field.
+  if (s.messages && tok->chat_is_harmony()) params.harmony_channels = true;
+  auto spec = sched::JobSpec::check(std::move(ids), std::move(params),
                                     sched::JobLimits{info.vocab_size, info.context_length});
   if (spec.ok()) return spec;
   // "prompt..." names the engine's field: say which form of the submit it came from.

@@ -70,8 +70,12 @@ class Worker {
   void request_drain();
   // request_drain() with a zero timeout: every live job is cancelled at once.
   void request_stop();
-  // Jobs also arrive from `source` (a durable queue); call before run().
-  void attach_source(std::unique_ptr<JobSource> source) { source_ = std::move(source); }
+  // Jobs also arrive from `source` (a durable queue); call before run(). With --metrics the
+  // source's counters are exported too.
+  void attach_source(std::unique_ptr<JobSource> source) {
+    source_ = std::move(source);
+    if (metrics_ && source_) metrics_->watch_queue([s = source_.get()] { return s->counters(); });
+  }
 
  private:
   Worker() = default;

@@ -2,7 +2,9 @@
 // scripts/golden/bpe_family_vectors.py): for each family, the ids of its own HF tokenizer on
 // llama.cpp's test strings (.out files), HF's ids from the GGUF vocabulary rebuilt as a
 // tokenizer.json for ~50 more strings, or, for families without a vocabulary at hand, HF's
-// ids on a small vocabulary it trained with that family's pre-tokenizer (committed GGUF).
+// ids on a small vocabulary it trained with that family's pre-tokenizer (committed GGUF);
+// for o200k_harmony (gpt-oss), OpenAI's tiktoken on the real vocabulary
+// (scripts/golden/o200k_harmony_vectors.py).
 // Every string must also survive detokenize(tokenize(s)) unchanged.
 #include <gtest/gtest.h>
 
@@ -38,6 +40,7 @@ const Family kFamilies[] = {
     {"deepseek-v3", "deepseek-v3"},
     {"falcon", "falcon"},
     {"gpt-4o", "gpt-4o"},
+    {"o200k-harmony", "gpt-4o"},  // gpt-oss's real vocabulary, ids from tiktoken
     {"llama4", "gpt-4o"},
     {"tekken", "tekken"},
     {"smollm", "starcoder"},

@@ -1,10 +1,15 @@
 // `zinfer serve --nats` and `zinfer submit --nats` against a real nats-server -js: results in
 // input order and equal to the ZeroMQ path; a permanently bad job is terminated (one error
 // frame, never redelivered); a job that outlasts the ack wait is kept by in-progress acks; a
-// job whose worker dies on its last allowed delivery is dead-lettered with WORKER_LOST.
+// job whose worker dies on its last allowed delivery is dead-lettered with WORKER_LOST; a job
+// whose worker dies is redelivered to another one. Workers serve --metrics, and each test
+// checks the zinfer_jetstream_* counters against what happened to its jobs.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "tests/service/nats/nats_harness.h"
+#include "tests/service/worker/metrics_scrape.h"
 
 namespace zinfer::nats_testing {
 namespace {
@@ -24,6 +29,51 @@ std::string submit_cmd(const std::string& url, const std::string& in, const std:
 int run(const std::string& cmd, const std::string& log) {
   const int st = std::system((cmd + " >>'" + log + "' 2>&1").c_str());
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// A worker's Prometheus endpoint: the flags that open it and its scrape URL.
+struct MetricsPort {
+  int port = free_port();
+  std::vector<std::string> flags() const {
+    return {"--metrics", "127.0.0.1:" + std::to_string(port)};
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/metrics"; }
+};
+
+// The zinfer_jetstream_<name>[_total] values of the workers at `urls`, summed, with the names
+// of `want` (deliveries, redeliveries, acks, naks, terms, in_progress_acks, dead_letters,
+// settle_failures, ack_pending). Settling follows the publication of the terminal frame that a
+// producer waits for, so this scrapes until the sums equal `want` (10 s at most) and returns
+// the last sums; a want of -1 only asks for the value.
+std::map<std::string, double> jetstream_counters(const std::vector<std::string>& urls,
+                                                 const std::map<std::string, double>& want) {
+  std::map<std::string, double> got;
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (true) {
+    got.clear();
+    for (const std::string& url : urls) {
+      const auto text = zinfer::worker::testing::http_get(url);
+      if (!text) continue;
+      const auto scrape = zinfer::worker::testing::parse_exposition(*text);
+      for (const auto& [name, v] : want) {
+        const std::string family = "zinfer_jetstream_" + name;
+        got[name] += scrape.value(name == "ack_pending" ? family : family + "_total", NAN);
+      }
+    }
+    bool all = got.size() == want.size();
+    for (const auto& [name, v] : want) all = all && (v < 0 || got[name] == v);
+    if (all || Clock::now() > until) return got;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void expect_counters(const std::map<std::string, double>& got,
+                     const std::map<std::string, double>& want) {
+  for (const auto& [name, v] : want) {
+    if (v >= 0) {
+      EXPECT_EQ(got.at(name), v) << "zinfer_jetstream_" << name;
+    }
+  }
 }
 
 TEST(JetStream, BatchComesBackInInputOrderAndEqualsTheZeroMqPath) {
@@ -73,8 +123,10 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
   ASSERT_FALSE(tiny_model().empty());
   Fixture f;
   ASSERT_TRUE(f.server.start());
-  Child worker(worker_argv(f.server.url(), "ipc://" + f.dir + "/w.sock", {"--nats-ack-wait", "1"}),
-               f.dir + "/worker.log");
+  MetricsPort metrics;
+  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/w.sock", {"--nats-ack-wait", "1"});
+  for (const std::string& a : metrics.flags()) argv.push_back(a);
+  Child worker(argv, f.dir + "/worker.log");
   const std::string jobs = f.dir + "/jobs.jsonl";
   {
     std::ofstream o(jobs);
@@ -100,6 +152,18 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
   EXPECT_EQ(c[1], 0) << "ack pending";
   EXPECT_EQ(c[2], 0) << "redelivered";
   EXPECT_EQ(c[3], 0) << "pending";
+  // The worker's own account: two deliveries, one ack, one term, nothing handed back.
+  const std::map<std::string, double> want = {
+      {"deliveries", 2},   {"redeliveries", 0},    {"acks", 1},       {"terms", 1}, {"naks", 0},
+      {"dead_letters", 0}, {"settle_failures", 0}, {"ack_pending", 0}};
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
+  const auto text = zinfer::worker::testing::http_get(metrics.url());
+  ASSERT_TRUE(text.has_value());
+  const auto scrape = zinfer::worker::testing::parse_exposition(*text);
+  EXPECT_EQ(scrape.value("zinfer_request_rejected_total{code=\"PROMPT_TOO_LONG\"}"), 1.0);
+  EXPECT_EQ(scrape.value("zinfer_request_success_total{finished_reason=\"length\"}"), 1.0);
+  bool ran = false;
+  EXPECT_EQ(zinfer::worker::testing::promtool_check(*text, ran), "");
   worker.signal(SIGTERM);
   EXPECT_EQ(worker.wait(30000), 0);
 }
@@ -114,10 +178,14 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   ASSERT_TRUE(f.server.start());
   // Two workers: were the running job's delivery to expire, the idle one would fetch it again.
   std::vector<std::unique_ptr<Child>> workers;
+  std::vector<std::string> urls;
   for (const char* name : {"a", "b"}) {
+    const MetricsPort metrics;
+    urls.push_back(metrics.url());
     auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/" + name + ".sock",
                             {"--nats-ack-wait", "0.5", "--max-running", "1"});
     argv[3] = slow_model();
+    for (const std::string& a : metrics.flags()) argv.push_back(a);
     workers.push_back(std::make_unique<Child>(argv, f.dir + "/" + name + ".log"));
   }
   const std::string jobs = f.dir + "/jobs.jsonl";
@@ -144,6 +212,14 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   const auto c = probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal");
   EXPECT_EQ(c[0], 1) << "deliveries";
   EXPECT_EQ(c[2], 0) << "redelivered";
+  // In-progress acks every ack wait / 3 while it ran, and no redelivery.
+  const std::map<std::string, double> want = {{"deliveries", 1}, {"redeliveries", 0},
+                                              {"acks", 1},       {"naks", 0},
+                                              {"terms", 0},      {"in_progress_acks", -1}};
+  const auto got = jetstream_counters(urls, want);
+  expect_counters(got, want);
+  std::printf("%.0f in-progress acks over the job's %.0f ms\n", got.at("in_progress_acks"), ran_ms);
+  EXPECT_GE(got.at("in_progress_acks"), std::floor(ran_ms / 500.0));
   for (auto& w : workers) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(30000), 0);
@@ -181,6 +257,8 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   a.signal(SIGKILL);  // … and dies with it; B takes the max-deliveries advisory.
   argv[9] = "ipc://" + f.dir + "/b.sock";
+  const MetricsPort metrics;
+  for (const std::string& a : metrics.flags()) argv.push_back(a);
   Child b(argv, f.dir + "/b.log");
   ASSERT_EQ(producer.wait(60000), 1) << read_all(f.dir + "/submit.log");
   const auto out = read_lines(f.dir + "/out.jsonl");
@@ -202,6 +280,55 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   ASSERT_EQ(js_GetStreamInfo(&si, probe.js(), "ZINFER_JOBS", nullptr, nullptr), NATS_OK);
   EXPECT_EQ(si->State.Msgs, 0u);
   jsStreamInfo_Destroy(si);
+  const std::map<std::string, double> want = {
+      {"dead_letters", 1}, {"deliveries", 0}, {"acks", 0}, {"terms", 0}, {"naks", 0}};
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
+  b.signal(SIGTERM);
+  EXPECT_EQ(b.wait(30000), 0);
+}
+
+TEST(JetStream, KilledWorkersJobIsRedeliveredToAnotherAndCounted) {
+  REQUIRE_NATS_SERVER();
+  ASSERT_FALSE(slow_model().empty());
+  Fixture f;
+  ASSERT_TRUE(f.server.start());
+  const std::vector<std::string> flags = {"--nats-ack-wait", "1", "--max-running", "1"};
+  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
+  argv[3] = slow_model();
+  Child a(argv, f.dir + "/a.log");
+  NatsProbe probe(f.server.url());
+  ASSERT_TRUE(probe.ok());
+  const std::string jobs = f.dir + "/jobs.jsonl";
+  {
+    std::ofstream o(jobs);
+    o << R"({"job_id":"again","prompt_tokens":[1,2,3],"max_tokens":120,"ignore_eos":true,)"
+      << R"("temperature":0.9,"seed":7})"
+      << "\n";
+  }
+  Child producer(
+      {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
+      f.dir + "/submit.log");
+  const auto until = Clock::now() + std::chrono::seconds(30);
+  while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  a.signal(SIGKILL);  // mid-job: nothing acked; B gets it again after the ack wait
+  argv[9] = "ipc://" + f.dir + "/b.sock";
+  const MetricsPort metrics;
+  for (const std::string& x : metrics.flags()) argv.push_back(x);
+  Child b(argv, f.dir + "/b.log");
+  ASSERT_EQ(producer.wait(60000), 0)
+      << read_all(f.dir + "/submit.log") << read_all(f.dir + "/b.log");
+  const auto out = read_lines(f.dir + "/out.jsonl");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["finish_reason"], "length");
+  EXPECT_EQ(out[0]["attempt"], 2);
+  EXPECT_EQ(summary_counts(read_all(f.dir + "/submit.log")).at("redelivered"), 1);
+  const std::map<std::string, double> want = {
+      {"deliveries", 1},   {"redeliveries", 1},    {"acks", 1},       {"terms", 0}, {"naks", 0},
+      {"dead_letters", 0}, {"settle_failures", 0}, {"ack_pending", 0}};
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
   b.signal(SIGTERM);
   EXPECT_EQ(b.wait(30000), 0);
 }

@@ -397,6 +397,38 @@ TEST(CodecRoundTrip, WorkerMessagesDecodeBackAndHaveTheDocumentedShape) {
   EXPECT_EQ(std::get<StatsReply>(*s).engine_steps, 333u);
 }
 
+// Harmony chat jobs (PROTOCOL.md §6.3.1): `reasoning` is an added, optional field of token and
+// done frames; absent unless set, decoded back when present.
+TEST(CodecRoundTrip, ReasoningFieldOfHarmonyJobs) {
+  TokenMsg token;
+  token.job_id = "j1";
+  token.tokens = {200005};
+  token.text = "";
+  EXPECT_FALSE(unpack(encode(token)).contains("reasoning"));
+  token.reasoning = "Let me think";
+  const json t = unpack(encode(token));
+  EXPECT_EQ(t["reasoning"], "Let me think");
+  EXPECT_EQ(t.size(), 7u);
+  auto td = decode_worker(as_bytes(encode(token)), DecodeLimits{});
+  ASSERT_TRUE(td.ok()) << td.error().message;
+  EXPECT_EQ(std::get<TokenMsg>(*td).reasoning, token.reasoning);
+
+  DoneMsg done;
+  done.job_id = "j1";
+  done.text = "4";
+  EXPECT_FALSE(unpack(encode(done)).contains("reasoning"));
+  auto plain = decode_worker(as_bytes(encode(done)), DecodeLimits{});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(std::get<DoneMsg>(*plain).reasoning.has_value());
+  done.reasoning = "";
+  const json d = unpack(encode(done));
+  EXPECT_EQ(d["reasoning"], "");
+  EXPECT_EQ(d.size(), 10u);
+  auto dd = decode_worker(as_bytes(encode(done)), DecodeLimits{});
+  ASSERT_TRUE(dd.ok()) << dd.error().message;
+  EXPECT_EQ(std::get<DoneMsg>(*dd).reasoning, std::optional<std::string>(""));
+}
+
 TEST(CodecDecode, EncodedSubmitHasTheDocumentedShape) {
   json wire = unpack(encode_client(full_submit()));
   EXPECT_EQ(wire["v"], 1);

@@ -60,7 +60,7 @@ std::map<std::string, std::string> worker_frames() {
   std::map<std::string, std::string> f;
   f["accepted"] = encode(AcceptedMsg{"j1", 0});
   f["accepted_queued"] = encode(AcceptedMsg{std::string(128, '~'), 17});
-  TokenMsg token{"j1", 0, {9906}, "Hello", {}};
+  TokenMsg token{"j1", 0, {9906}, "Hello", {}, std::nullopt};
   f["token"] = encode(token);
   token.seq = 1;
   token.tokens = {11, 1917};
@@ -68,6 +68,9 @@ std::map<std::string, std::string> worker_frames() {
   token.logprobs = {{11, -0.25f, {{11, -0.25f}, {13, -2.5f}}},
                     {1917, -1.0f, {{1917, -1.0f}, {4, -1.5f}}}};
   f["token_logprobs"] = encode(token);
+  TokenMsg thinking{"j1", 2, {12845, 668}, "", {}, std::nullopt};
+  thinking.reasoning = "Let me";  // harmony chat job (PROTOCOL.md §6.3.1)
+  f["token_reasoning"] = encode(thinking);
   const sched::FinishReason reasons[] = {sched::FinishReason::kStop, sched::FinishReason::kLength,
                                          sched::FinishReason::kCancelled,
                                          sched::FinishReason::kDeadline};
@@ -90,6 +93,13 @@ std::map<std::string, std::string> worker_frames() {
   whole.logprobs = {{1, -0.5f, {}}, {2, -0.75f, {}}, {3, -3.0f, {}}};
   whole.usage = {4, 3};
   f["done_nostream_logprobs"] = encode(whole);
+  DoneMsg harmony;
+  harmony.job_id = "gpt-oss";
+  harmony.text = "2 + 2 = 4.";
+  harmony.reasoning = "The user asks 2+2.";
+  harmony.tokens = {200005, 35644, 200008};
+  harmony.usage = {70, 3};
+  f["done_reasoning"] = encode(harmony);
   const ErrorCode codes[] = {ErrorCode::kInvalidDevice,
                              ErrorCode::kOutOfMemory,
                              ErrorCode::kModelLoadFailed,
