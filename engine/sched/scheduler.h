@@ -18,8 +18,12 @@
 //    reserved before the forward pass, so the forward pass never runs out of KV memory.
 //  - Prefix reuse (config.prefix_cache): an admitted job starts from the longest run of
 //    cached full blocks its known tokens begin with; the blocks each step fills are published.
-//  - Batch: every running decode (1 token each), then prompt chunks in rank order up to
-//    max_step_tokens — one forward_sample per step (sampling on the device with CUDA).
+//  - Batch (the chunked-prefill token budget): every running decode (1 token each; decodes
+//    are never cut by the budget), then prompt chunks in rank order filling what is left of
+//    max_step_tokens — but at least one KV block (16 tokens) of prompt per step, so prompts
+//    advance even when the decodes alone exceed the budget. A chunk may end at any token; a
+//    job samples in the step that feeds its last known token. One forward_sample per step
+//    (sampling on the device with CUDA). The default budget (512) is not tuned on a GPU yet.
 //  - Deadlines are checked at the start of every step, for waiting and running jobs.
 #pragma once
 
@@ -42,9 +46,9 @@ namespace zinfer::sched {
 struct SchedulerConfig {
   std::int32_t max_running = 16;       // concurrent sequences (1 ≤ · ≤ LlmOptions.n_seq_max)
   std::int32_t max_step_tokens = 512;  // tokens per forward step: all decodes, then prompt chunks
-  bool prefix_cache = false;           // reuse cached KV blocks of earlier jobs with the same
-                                       // leading tokens (off by default until it has run on a
-                                       // GPU; CPU-verified)
+  bool prefix_cache = true;            // reuse cached KV blocks of earlier jobs with the same
+                                       // leading tokens (automatic prefix caching; verified on
+                                       // the CPU and, 32/32, on an H200)
 };
 
 // kInvalidParameter naming the field when config does not fit the model's options.

@@ -1,4 +1,6 @@
 // `zinfer bench --model FILE`: the engine alone (bench_engine.h).
+// `zinfer bench --e2e --model FILE`: a real `zinfer serve` driven by DEALER clients, beside the
+// engine alone on the same jobs (bench_e2e.h).
 // `zinfer bench --service`: the service layer alone. A worker runs in this process on TCP
 // loopback with a trivial engine (each step gives every running job one token, instantly or at
 // a fixed step rate) and DEALER clients in threads of this process stream jobs from it.
@@ -22,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "service/cli/bench_e2e.h"
 #include "service/cli/bench_engine.h"
 #include "service/cli/bench_stub_engine.h"
 #include "service/cli/commands.h"
@@ -40,12 +43,19 @@ using Clock = std::chrono::steady_clock;
 
 struct BenchArgs {
   EngineBenchArgs engine;
+  E2eBenchArgs e2e;  // --e2e; shares --model, --device, --threads, the matmul flags and --json
+  bool e2e_mode = false;
   bool service = false;
   int clients = 2;
   int jobs = 32;      // per client
   int tokens = 4000;  // per job, throughput phase
   int latency_tokens = 1000;
   std::int64_t step_us = 1000;  // latency phase engine step period
+  // Flags whose default differs between the modes: given or not.
+  CLI::Option* jobs_opt = nullptr;
+  CLI::Option* tokens_opt = nullptr;
+  CLI::Option* clients_opt = nullptr;
+  CLI::Option* prompt_tokens_opt = nullptr;
 };
 
 struct ClientResult {
@@ -225,6 +235,20 @@ double percentile(std::vector<double>& v, double q) {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (a.e2e_mode) {
+    if (a.service) {
+      std::cerr << "error: give one of --e2e (with --model) or --service\n";
+      return 2;
+    }
+    E2eBenchArgs e = a.e2e;
+    e.llm = a.engine.llm;
+    e.json = a.engine.json;
+    if (a.jobs_opt->count() > 0) e.jobs = a.jobs;
+    if (a.tokens_opt->count() > 0) e.tokens = a.tokens;
+    if (a.clients_opt->count() > 0) e.clients = a.clients;
+    if (a.prompt_tokens_opt->count() > 0) e.prompt_tokens = a.engine.prompt_tokens;
+    return run_e2e_bench(e);
+  }
   if (!a.engine.llm.model_path.empty()) {
     if (a.service) {
       std::cerr << "error: give one of --model (the engine) or --service (the service layer)\n";
@@ -298,13 +322,16 @@ Command register_bench(CLI::App& app) {
   a->engine.llm.device = "auto";
   CLI::App* sub = app.add_subcommand("bench",
                                      "Benchmarks (--model FILE: engine speed on a device; "
-                                     "--service: the ZeroMQ service layer alone)");
+                                     "--service: the ZeroMQ service layer alone; --e2e --model "
+                                     "FILE: a real zinfer serve end to end beside the engine)");
   sub->add_option("-m,--model", a->engine.llm.model_path,
                   "GGUF model: measure prefill and decode speed");
   sub->add_option("--device", a->engine.llm.device, "auto, cpu, cuda, cuda:N")
       ->capture_default_str();
-  sub->add_option("--prompt-tokens", a->engine.prompt_tokens, "Prompt length of the prefill run")
-      ->capture_default_str();
+  a->prompt_tokens_opt =
+      sub->add_option("--prompt-tokens", a->engine.prompt_tokens,
+                      "Prompt length of the prefill run (--e2e: of each job, default 130)")
+          ->capture_default_str();
   sub->add_option("--decode-tokens", a->engine.decode_tokens, "Decode steps per run")
       ->capture_default_str();
   sub->add_option("--decode-context", a->engine.decode_context,
@@ -336,13 +363,54 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--json", a->engine.json, "Print one JSON object");
   sub->add_flag("--service", a->service,
                 "Measure the service layer with a trivial engine over TCP loopback");
-  sub->add_option("--clients", a->clients, "DEALER clients (threads)")->capture_default_str();
-  sub->add_option("--jobs", a->jobs, "Concurrent jobs per client")->capture_default_str();
-  sub->add_option("--tokens", a->tokens, "Tokens per job in the throughput run")
-      ->capture_default_str();
+  a->clients_opt =
+      sub->add_option("--clients", a->clients, "DEALER clients (threads) (--e2e: default 1)")
+          ->capture_default_str();
+  a->jobs_opt = sub->add_option("--jobs", a->jobs,
+                                "Concurrent jobs per client (--e2e: in all, dealt to the clients; "
+                                "default 32)")
+                    ->capture_default_str();
+  a->tokens_opt = sub->add_option("--tokens", a->tokens,
+                                  "Tokens per job in the throughput run (--e2e: sampled tokens "
+                                  "per job, default 64)")
+                      ->capture_default_str();
   sub->add_option("--latency-tokens", a->latency_tokens, "Tokens per job in the latency run")
       ->capture_default_str();
   sub->add_option("--step-us", a->step_us, "Engine step period in the latency run (µs)")
+      ->capture_default_str();
+  // --e2e (bench_e2e.h).
+  E2eBenchArgs& e = a->e2e;
+  sub->add_flag("--e2e", a->e2e_mode,
+                "Start a real zinfer serve (child process) on ipc/tcp, drive --jobs concurrent "
+                "jobs from DEALER clients and report tok/s, TTFT and inter-token latency beside "
+                "the engine alone on the same jobs");
+  sub->add_option("--max-running", e.max_running, "--e2e: serve --max-running (0 = --jobs)")
+      ->capture_default_str();
+  sub->add_option("--shared-prefix", e.shared_prefix,
+                  "--e2e: also run the jobs behind a shared system prompt of this many tokens, "
+                  "prefix cache on and off (0 = not)")
+      ->capture_default_str();
+  sub->add_option("--transport", e.transports, "--e2e: ipc and/or tcp (repeatable)")
+      ->capture_default_str();
+  sub->add_option("--ctx", e.ctx, "--e2e: serve --ctx (0 = what a job needs)")
+      ->capture_default_str();
+  sub->add_option("--kv-cache-mb", e.kv_cache_mb,
+                  "--e2e: serve --kv-cache-mb (0 = room for every running job's context)")
+      ->capture_default_str();
+  sub->add_option("--max-step-tokens", e.max_step_tokens, "--e2e: serve --max-step-tokens")
+      ->capture_default_str();
+  sub->add_option("--temp", e.temperature, "--e2e: sampling temperature")->capture_default_str();
+  sub->add_option("--top-p", e.top_p, "--e2e: nucleus sampling")->capture_default_str();
+  sub->add_option("--seed", e.seed, "--e2e: seed of job 0 (job i: seed + i)")
+      ->capture_default_str();
+  sub->add_flag("--no-prefix-cache{false}", e.prefix_cache,
+                "--e2e: the unique-prompt runs without the prefix cache");
+  sub->add_flag("--no-engine{false}", e.engine_baseline,
+                "--e2e: skip the engine-alone run (no ratio)");
+  sub->add_option("--results", e.results_path,
+                  "--e2e: write one JSON line per job and run (what the clients received)");
+  sub->add_option("--timeout", e.timeout_s,
+                  "--e2e: seconds without a frame before a run fails (also the start-up limit)")
       ->capture_default_str();
   return Command{sub, [a] { return run_bench(*a); }};
 }

@@ -164,8 +164,12 @@ Command register_serve(CLI::App& app) {
       "--q8-act{false}", a->llm.exact_matmul,
       "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
       "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
-  sub->add_flag("--prefix-cache", a->sched.prefix_cache,
-                "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching)");
+  auto* cache_on = sub->add_flag(
+      "--prefix-cache", a->sched.prefix_cache,
+      "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching; the default)");
+  sub->add_flag("--no-prefix-cache{false}", a->sched.prefix_cache,
+                "Recompute every prompt (no automatic prefix caching)")
+      ->excludes(cache_on);
   sub->add_flag("--q16-act", a->llm.q16_act,
                 "CUDA: 16-bit activation quants and integer dot products for "
                 "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");

@@ -13,7 +13,13 @@ int main(int argc, char** argv) {
       zinfer::cli::register_health(app),     zinfer::cli::register_tokenize(app),
       zinfer::cli::register_detokenize(app), zinfer::cli::register_keygen(app),
   };
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help / --version exit 0; every flag CLI11 refuses (unknown, missing value, two flags
+    // that exclude each other) is a bad flag: exit 2, as the README promises.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   for (auto& c : commands) {
     if (c.sub->parsed()) return c.run();
   }

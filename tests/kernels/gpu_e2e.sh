@@ -7,6 +7,10 @@
 #  e2e_bench.txt     `zinfer bench` on the synthetic Qwen2.5-0.5B-shape Q4_K model (24 layers)
 #                    and on SmolLM2: prefill, batch-1 decode, batched decode; then
 #                    --fast-prefill (cuBLAS prompt matmuls) for comparison
+#  e2e_bench_serve.txt / .json  `zinfer bench --e2e` on the 0.5B-shape file: the throughput
+#                    acceptance shape (256 jobs of ~130 prompt + 256 sampled tokens through a
+#                    real `zinfer serve` over ipc, beside the engine alone), then 64 jobs behind a
+#                    shared 512-token system prompt, prefix cache on and off, over ipc and tcp
 # Environment: BUILD, OUT, ZINFER_MODELS (where SmolLM2-135M-Instruct.Q4_1.gguf is).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,5 +64,11 @@ Q="/tmp/zinfer-qwen2.5-0.5b-q4_k.gguf"
     "$Z" bench --model "$SMOL" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --batch 32
   fi
 } > "$OUT/e2e_bench.txt" 2>&1 || rc=1
+{
+  "$Z" bench --e2e --model "$Q" --device cuda --jobs 256 --prompt-tokens 130 --tokens 256 \
+    --transport ipc --json --results "$OUT/e2e_bench_serve_jobs.jsonl" > "$OUT/e2e_bench_serve.json"
+  "$Z" bench --e2e --model "$Q" --device cuda --jobs 64 --prompt-tokens 130 --tokens 64 \
+    --shared-prefix 512 --transport ipc --transport tcp
+} > "$OUT/e2e_bench_serve.txt" 2>&1 || rc=1
 echo "e2e rc=$rc" >> "$OUT/summary.txt"
 exit $rc

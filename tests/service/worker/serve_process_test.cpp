@@ -139,6 +139,8 @@ TEST(ServeProcess, BadFlagsAreRefusedNamingTheFlag) {
   const std::pair<std::string, std::string> cases[] = {
       {" --max-queued 0", "--max-queued"},
       {" --max-running 0", "--max-running"},
+      {" --max-running 1025", "--max-running"},
+      {" --prefix-cache --no-prefix-cache", "--no-prefix-cache"},
       {" --bind foo://x", "--bind"},
       {" --drain-timeout -1", "--drain-timeout"},
       {" --max-frame-bytes 10", "--max-frame-bytes"},
