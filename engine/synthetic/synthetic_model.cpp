@@ -100,7 +100,9 @@ void write_metadata(const SyntheticPlan& plan, const SyntheticOptions& o,
 
 }  // namespace
 
-bool synthetic_type_supported(GgmlType type) { return quant::is_core_weight_type(type); }
+bool synthetic_type_supported(GgmlType type) {
+  return quant::is_core_weight_type(type) || type == GgmlType::kMXFP4;
+}
 
 GgmlType fallback_type(GgmlType requested, std::int64_t ne0) {
   if (ne0 % quant::traits(requested).block_size == 0) return requested;
@@ -154,6 +156,8 @@ std::uint32_t llama_file_type(GgmlType type, EmbedOutputTypes embed_output) {
       return 18;
     case GgmlType::kBF16:
       return 32;
+    case GgmlType::kMXFP4:
+      return 38;  // MOSTLY_MXFP4_MOE
     default:
       return 0;
   }

@@ -59,7 +59,7 @@ struct SyntheticReport {
 quant::GgmlType fallback_type(quant::GgmlType requested, std::int64_t ne0);
 // LLAMA_FTYPE value for general.file_type.
 std::uint32_t llama_file_type(quant::GgmlType type, EmbedOutputTypes embed_output);
-// Types usable for synthetic weights (F32, F16, BF16, Q4_0 ... Q8_0, Q2_K ... Q6_K).
+// Types usable for synthetic weights (F32, F16, BF16, Q4_0 ... Q8_0, Q2_K ... Q6_K, MXFP4).
 bool synthetic_type_supported(quant::GgmlType type);
 
 // Tensor list and types; kInvalidParameter names the bad option (preset, type, layers).

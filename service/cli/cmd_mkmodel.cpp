@@ -93,7 +93,7 @@ Command register_mkmodel(CLI::App& app) {
       "mkmodel", "Write a synthetic GGUF model with real shapes and random weights");
   sub->add_option("--preset", args->preset, "Model shape (see --list)");
   sub->add_option("--type", args->type,
-                  "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K")
+                  "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K MXFP4")
       ->capture_default_str();
   sub->add_option("--out", args->out, "Output .gguf path");
   sub->add_option("--seed", args->seed, "Random seed (same seed, same bytes)")
