@@ -21,6 +21,8 @@ class GgufWeightSource : public WeightSource {
   // Errors are kModelLoadFailed naming the tensor (and `backend` for an unsupported type).
   Result<Weight> get(const std::string& name, std::int64_t ne0, std::int64_t ne1) final;
   Result<Weight> get_optional(const std::string& name, std::int64_t ne0, std::int64_t ne1) final;
+  Result<Weight> get_stacked(const std::string& name, std::int64_t ne0, std::int64_t ne1,
+                             std::int64_t n) final;
 
  protected:
   using TypeSupported = bool (*)(quant::GgmlType);

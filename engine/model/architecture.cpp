@@ -6,12 +6,13 @@
 namespace zinfer::model {
 namespace {
 
-const std::array<ArchitectureEntry, 5> kArchitectures = {{
+const std::array<ArchitectureEntry, 6> kArchitectures = {{
     {"llama", create_llama},
     {"qwen2", create_qwen2},
     {"gemma3", create_gemma3},
     {"phi3", create_phi3},
     {"gpt2", create_gpt2},
+    {"gpt-oss", create_gpt_oss},
 }};
 
 }  // namespace

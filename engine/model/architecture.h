@@ -23,6 +23,10 @@ class WeightSource {
   // Absent tensors give an empty Weight; a present one with the wrong shape is an error.
   virtual Result<Weight> get_optional(const std::string& name, std::int64_t ne0,
                                       std::int64_t ne1) = 0;
+  // A stack of n matrices [ne1][ne0] (GGUF ne = [ne0, ne1, n], e.g. a MoE layer's experts),
+  // handed out as one weight of n * ne1 rows; all three dimensions are checked.
+  virtual Result<Weight> get_stacked(const std::string& name, std::int64_t ne0, std::int64_t ne1,
+                                     std::int64_t n) = 0;
 };
 
 class Architecture {
@@ -52,5 +56,6 @@ Result<std::unique_ptr<Architecture>> create_qwen2(const Hparams& hp, WeightSour
 Result<std::unique_ptr<Architecture>> create_gemma3(const Hparams& hp, WeightSource& weights);
 Result<std::unique_ptr<Architecture>> create_phi3(const Hparams& hp, WeightSource& weights);
 Result<std::unique_ptr<Architecture>> create_gpt2(const Hparams& hp, WeightSource& weights);
+Result<std::unique_ptr<Architecture>> create_gpt_oss(const Hparams& hp, WeightSource& weights);
 
 }  // namespace zinfer::model

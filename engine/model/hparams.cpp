@@ -85,6 +85,31 @@ Result<Hparams> read_hparams(const gguf::GgufFile& file) {
     return bad(a + "final_logit_softcapping", "must be ≥ 0");
   }
 
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_expert, file.get_u32_or(a + "expert_count", 0));
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_used, file.get_u32_or(a + "expert_used_count", 0));
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_ff_exp,
+                          file.get_u32_or(a + "expert_feed_forward_length", n_ff));
+  if (n_expert > 4096) return bad(a + "expert_count", "must be ≤ 4096");
+  if (n_used > n_expert) return bad(a + "expert_used_count", "must be ≤ expert_count");
+  if (n_ff_exp > (1u << 20)) return bad(a + "expert_feed_forward_length", "too large");
+  hp.n_expert = static_cast<std::int32_t>(n_expert);
+  hp.n_expert_used = static_cast<std::int32_t>(n_used);
+  hp.n_ff_exp = static_cast<std::int32_t>(n_ff_exp);
+
+  ZINFER_ASSIGN_OR_RETURN(hp.rope_scaling_type, file.get_string_or(a + "rope.scaling.type", ""));
+  ZINFER_ASSIGN_OR_RETURN(std::uint32_t n_ctx_orig,
+                          file.get_u32_or(a + "rope.scaling.original_context_length", n_ctx));
+  if (n_ctx_orig == 0) return bad(a + "rope.scaling.original_context_length", "must be > 0");
+  hp.n_ctx_orig = static_cast<std::int32_t>(n_ctx_orig);
+  ZINFER_ASSIGN_OR_RETURN(hp.yarn_beta_fast,
+                          file.get_f32_or(a + "rope.scaling.yarn_beta_fast", 32.0f));
+  ZINFER_ASSIGN_OR_RETURN(hp.yarn_beta_slow,
+                          file.get_f32_or(a + "rope.scaling.yarn_beta_slow", 1.0f));
+  if (!(hp.yarn_beta_fast > 0.0f) || !(hp.yarn_beta_slow > 0.0f) ||
+      !std::isfinite(hp.yarn_beta_fast) || !std::isfinite(hp.yarn_beta_slow)) {
+    return bad(a + "rope.scaling.yarn_beta_fast", "YaRN betas must be finite and > 0");
+  }
+
   if (file.has(a + "vocab_size")) {
     ZINFER_ASSIGN_OR_RETURN(std::uint32_t nv, u32("vocab_size"));
     hp.n_vocab = static_cast<std::int32_t>(nv);

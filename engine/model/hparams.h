@@ -32,6 +32,16 @@ struct Hparams {
   std::int32_t sliding_window = 0;   // <arch>.attention.sliding_window (0: none); which
                                      // layers use it is the architecture's business
   float final_logit_softcap = 0.0f;  // <arch>.final_logit_softcapping (0: off)
+  // Mixture of experts (gpt-oss): 0 experts for dense models.
+  std::int32_t n_expert = 0;       // <arch>.expert_count
+  std::int32_t n_expert_used = 0;  // <arch>.expert_used_count
+  std::int32_t n_ff_exp = 0;  // <arch>.expert_feed_forward_length (default feed_forward_length)
+  // RoPE scaling as the file names it; rope_freq_scale above is 1 / factor whatever the type.
+  // The YaRN values are used by the architectures that implement YaRN (gpt-oss).
+  std::string rope_scaling_type;  // <arch>.rope.scaling.type ("", "linear", "yarn", ...)
+  std::int32_t n_ctx_orig = 0;    // <arch>.rope.scaling.original_context_length (n_ctx_train)
+  float yarn_beta_fast = 32.0f;   // <arch>.rope.scaling.yarn_beta_fast
+  float yarn_beta_slow = 1.0f;    // <arch>.rope.scaling.yarn_beta_slow
 
   std::int32_t n_embd_q() const { return n_head * head_dim; }
   std::int32_t n_embd_kv() const { return n_head_kv * head_dim; }

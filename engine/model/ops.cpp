@@ -99,6 +99,9 @@ Status Ops::attention(Tensor out, Tensor q, Tensor k, Tensor v, const AttnParams
   if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
     return shape_error("attention", "n_head must be a multiple of n_head_kv");
   }
+  if (!optional_f32_vector(p.sinks, p.n_head) || (p.sinks.present() && p.sinks.ne1 != 1)) {
+    return shape_error("attention", "sinks must be f32 [" + std::to_string(p.n_head) + "]");
+  }
   for (const SeqSpan& s : batch.seqs) {
     if (static_cast<std::int64_t>(s.block_table.size()) * kv_.block_size < s.n_past + s.n_tokens) {
       return shape_error("attention", "block table too short");
@@ -127,6 +130,54 @@ Status Ops::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> row
     if (r < 0 || r >= in.rows) return shape_error("gather_rows", "row index out of range");
   }
   return do_gather_rows(out, in, rows);
+}
+
+Status Ops::topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+  if (!same_shape(weights, ids) || weights.rows != logits.rows) {
+    return shape_error("topk_softmax", "weights and ids must be [rows of logits][k]");
+  }
+  if (weights.cols < 1 || weights.cols > logits.cols) {
+    return shape_error("topk_softmax", "k must be in [1, n_expert]");
+  }
+  if (logits.cols >= (std::int64_t{1} << 24)) {
+    return shape_error("topk_softmax", "expert ids must be exact as floats");
+  }
+  return do_topk_softmax(weights, ids, logits);
+}
+
+Status Ops::moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w,
+                    const ExpertActParams& act) {
+  const std::int64_t d = x.cols, ne = w.n_expert, ff = w.n_ff;
+  const bool mats_ok = ne > 0 && ff > 0 && w.gate.ne0 == d && w.up.ne0 == d &&
+                       w.gate.ne1 == ne * ff && w.up.ne1 == ne * ff && w.gate.type == w.up.type &&
+                       w.down.ne0 == ff && w.down.ne1 == ne * d;
+  if (!mats_ok) {
+    return shape_error("moe_ffn",
+                       "expert matrices must be gate/up [n_expert * n_ff][n_embd] "
+                       "and down [n_expert * n_embd][n_ff]");
+  }
+  auto bias_ok = [&](const Weight& b, std::int64_t n) {
+    return !b.present() || (b.type == quant::GgmlType::kF32 && b.ne0 == n && b.ne1 == ne);
+  };
+  if (!bias_ok(w.gate_b, ff) || !bias_ok(w.up_b, ff) || !bias_ok(w.down_b, d)) {
+    return shape_error("moe_ffn", "expert biases must be f32 [n_expert][n_ff or n_embd]");
+  }
+  if (!same_shape(out, x) || !same_shape(ids, weights) || ids.rows != x.rows || ids.cols < 1 ||
+      ids.cols > ne) {
+    return shape_error("moe_ffn", "out must match x; ids and weights must be [rows][k ≤ n_expert]");
+  }
+  return do_moe_ffn(out, x, ids, weights, w, act);
+}
+
+Status Ops::do_topk_softmax(Tensor, Tensor, Tensor) {
+  return make_error(ErrorCode::kInferenceFailed,
+                    "topk_softmax: mixture-of-experts routing is not implemented by this backend");
+}
+
+Status Ops::do_moe_ffn(Tensor, Tensor, Tensor, Tensor, const ExpertWeights&,
+                       const ExpertActParams&) {
+  return make_error(ErrorCode::kInferenceFailed,
+                    "moe_ffn: mixture-of-experts layers are not implemented by this backend");
 }
 
 // Fused ops: the front checks the whole op's shapes once; the defaults compose basic ops.

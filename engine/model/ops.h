@@ -21,6 +21,12 @@ struct Weight {
   std::int64_t ne1 = 1;  // rows (output dim of a matmul)
   const void* data = nullptr;
   bool present() const { return data != nullptr; }
+  // Rows [row0, row0 + n) as a weight of their own (one expert of a stacked expert tensor).
+  // Pointer arithmetic only, so it holds for device pointers too.
+  Weight rows_slice(std::int64_t row0, std::int64_t n) const {
+    const auto* base = static_cast<const std::uint8_t*>(data);
+    return {type, ne0, n, base + static_cast<std::size_t>(row0) * quant::row_size(type, ne0)};
+  }
 };
 
 // An f32 activation matrix in backend memory: [rows][cols] with a row stride (in floats),
@@ -67,6 +73,15 @@ struct RopeParams {
   RopeType type = RopeType::kNorm;
   float base = 10000.0f;
   float freq_scale = 1.0f;
+  // YaRN (Peng et al. 2023) in ggml's formulation: for rotation pair i the angle mixes the
+  // interpolated (freq_scale · θ) and extrapolated (θ) angles with weight
+  // ramp(i) · ext_factor, ramp(i) = 1 - clamp((i - yarn_low) / max(0.001, yarn_high - yarn_low),
+  // 0, 1); cos and sin are multiplied by attn_factor · (1 + 0.1 ln(1 / freq_scale)).
+  // ext_factor 0 (the default) is plain RoPE with cos and sin times attn_factor.
+  float ext_factor = 0.0f;
+  float attn_factor = 1.0f;
+  float yarn_low = 0.0f;   // first pair index of the ramp (ggml's corr_dims[0])
+  float yarn_high = 0.0f;  // last (corr_dims[1])
 };
 
 // The three projections of an attention input and their optional biases (Qwen2).
@@ -85,6 +100,34 @@ struct AttnParams {
   float scale = 1.0f;       // applied to q·k
   std::int32_t window = 0;  // sliding window (keys with pos > q_pos - window); 0 → full
   float softcap = 0.0f;     // tanh soft-capping of scores; 0 → off
+  // Learned attention sinks (gpt-oss): f32 [n_head], one extra logit per head that joins the
+  // softmax (max and denominator) but has no value row. Absent → none.
+  Weight sinks = {};
+};
+
+// The stacked expert matrices of one mixture-of-experts layer, as GGUF stores them
+// (ffn_{gate,up,down}_exps: ne = [in, out, n_expert]): expert e's rows of gate and up are
+// [e * n_ff, (e + 1) * n_ff), its rows of down [e * n_embd, (e + 1) * n_embd).
+struct ExpertWeights {
+  std::int32_t n_expert = 0;
+  std::int32_t n_ff = 0;  // per expert
+  Weight gate;            // [n_expert * n_ff][n_embd]
+  Weight up;              // [n_expert * n_ff][n_embd]
+  Weight down;            // [n_expert * n_embd][n_ff]
+  Weight gate_b, up_b;    // f32 [n_expert][n_ff], or absent
+  Weight down_b;          // f32 [n_expert][n_embd], or absent
+};
+
+// The gated activation inside each expert.
+enum class ExpertActivation {
+  kSilu,       // silu(gate) * up
+  kSwigluOai,  // gpt-oss: g = min(gate, limit), u = clamp(up, -limit, limit),
+               // g * sigmoid(alpha * g) * (u + 1)
+};
+struct ExpertActParams {
+  ExpertActivation kind = ExpertActivation::kSilu;
+  float alpha = 1.702f;  // kSwigluOai
+  float limit = 7.0f;    // kSwigluOai
 };
 
 // KV cache geometry of a backend, known to the front so it can check attention's arguments.
@@ -148,6 +191,17 @@ class Ops {
   // Copies a tensor to host memory (row-major, cols per row).
   Status to_host(Tensor t, float* host) { return do_to_host(t, host); }
 
+  // Mixture-of-experts routing: per row, the k = weights.cols largest logits (ties: lower
+  // expert first), in descending order; ids[r][j] is the expert (stored as a float, exact
+  // below 2^24) and weights[r][j] the softmax over the k selected logits.
+  // logits: [rows][n_expert]; ids, weights: [rows][k].
+  Status topk_softmax(Tensor weights, Tensor ids, Tensor logits);
+  // out[r] = Σ_j weights[r][j] · (down_e · act(gate_e · x[r] + gate_b_e, up_e · x[r] + up_b_e)
+  //          + down_b_e) with e = ids[r][j], summed in j order: the experts of a MoE layer.
+  // x, out: [rows][n_embd]; ids, weights: [rows][k] as topk_softmax writes them.
+  Status moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w,
+                 const ExpertActParams& act);
+
   // Fused ops. Each is defined by its composition of the ops above (the default do_*
   // implementations in ops.cpp), which is what the CPU backend runs; a backend may replace
   // one with a single kernel that computes the same float operations, so the architectures
@@ -187,6 +241,11 @@ class Ops {
   virtual Status do_gelu(Tensor x) = 0;
   virtual Status do_gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> rows) = 0;
   virtual Status do_to_host(Tensor t, float* host) = 0;
+  // Mixture-of-experts ops: no composition of the basic ops expresses them, so a backend
+  // without its own implementation answers kInferenceFailed naming the op.
+  virtual Status do_topk_softmax(Tensor weights, Tensor ids, Tensor logits);
+  virtual Status do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
+                            const ExpertWeights& w, const ExpertActParams& act);
   // The fused ops: by default their compositions (ops.cpp).
   virtual Status do_matmul_add(Tensor x, Tensor in, const Weight& w);
   virtual Status do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,

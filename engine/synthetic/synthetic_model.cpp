@@ -4,6 +4,7 @@
 #include "engine/synthetic/synthetic_model.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/gguf/gguf_writer.h"
 #include "engine/synthetic/synthetic_weights.h"
@@ -25,9 +26,12 @@ GgmlType type_for(const TensorSpec& t, const SyntheticOptions& o, const Syntheti
   switch (t.role) {
     case TensorRole::kNorm:
     case TensorRole::kBias:
+    case TensorRole::kRouter:
       return GgmlType::kF32;
     case TensorRole::kMatmul:
       return o.type;
+    case TensorRole::kExpert:
+      return o.expert_type;
     case TensorRole::kEmbedding:
       // A tied token_embd doubles as the output matrix and is quantized like one.
       if (!p.tied_output) return o.type;
@@ -74,7 +78,12 @@ void write_metadata(const SyntheticPlan& plan, const SyntheticOptions& o,
   w.set_f32(a + (plan.arch->rms_norm ? ".attention.layer_norm_rms_epsilon"
                                      : ".attention.layer_norm_epsilon"),
             p.rms_eps);
-  w.set_u32("general.file_type", llama_file_type(o.type, o.embed_output));
+  const bool mxfp4_experts =
+      std::any_of(plan.tensors.begin(), plan.tensors.end(), [](const PlannedTensor& t) {
+        return t.role == TensorRole::kExpert && t.type == GgmlType::kMXFP4;
+      });
+  w.set_u32("general.file_type", mxfp4_experts ? llama_file_type(GgmlType::kMXFP4, o.embed_output)
+                                               : llama_file_type(o.type, o.embed_output));
   plan.arch->extra_metadata(p, w);
 
   w.set_string("tokenizer.ggml.model", vocab.model);
@@ -100,7 +109,9 @@ void write_metadata(const SyntheticPlan& plan, const SyntheticOptions& o,
 
 }  // namespace
 
-bool synthetic_type_supported(GgmlType type) { return quant::is_core_weight_type(type); }
+bool synthetic_type_supported(GgmlType type) {
+  return quant::is_core_weight_type(type) || type == GgmlType::kMXFP4;
+}
 
 GgmlType fallback_type(GgmlType requested, std::int64_t ne0) {
   if (ne0 % quant::traits(requested).block_size == 0) return requested;
@@ -154,6 +165,8 @@ std::uint32_t llama_file_type(GgmlType type, EmbedOutputTypes embed_output) {
       return 18;
     case GgmlType::kBF16:
       return 32;
+    case GgmlType::kMXFP4:
+      return 38;  // MOSTLY_MXFP4_MOE
     default:
       return 0;
   }
@@ -175,10 +188,12 @@ Result<SyntheticPlan> plan_synthetic_model(const SyntheticOptions& o) {
                                                         std::string(plan.preset->arch) +
                                                         "' has no tensor list");
   }
-  if (!synthetic_type_supported(o.type)) {
-    return make_error(
-        ErrorCode::kInvalidParameter,
-        "type: " + std::string(quant::type_name(o.type)) + " is not a supported weight type");
+  for (const auto& [field, t] : {std::pair{"type", o.type}, {"expert_type", o.expert_type}}) {
+    if (!synthetic_type_supported(t)) {
+      return make_error(ErrorCode::kInvalidParameter, std::string(field) + ": " +
+                                                          std::string(quant::type_name(t)) +
+                                                          " is not a supported weight type");
+    }
   }
   if (o.n_layers < 0 || o.n_layers > 1024) {
     return make_error(ErrorCode::kInvalidParameter,

@@ -25,6 +25,9 @@ struct SyntheticOptions {
   std::uint64_t seed = 0;                         // same seed → byte-identical file
   std::int32_t n_layers = 0;                      // 0 → the preset's block count
   EmbedOutputTypes embed_output = EmbedOutputTypes::kRequested;
+  // Type of the stacked MoE expert matrices (TensorRole::kExpert): MXFP4 as in every
+  // gpt-oss GGUF release.
+  quant::GgmlType expert_type = quant::GgmlType::kMXFP4;
   float weight_std = 0.03f;  // std of dequantized matrices
   bool zero_sparse = false;  // all tensor data left as zero-filled holes (a sparse file): for
                              // start-up tests with models larger than any device, or disk
@@ -59,7 +62,7 @@ struct SyntheticReport {
 quant::GgmlType fallback_type(quant::GgmlType requested, std::int64_t ne0);
 // LLAMA_FTYPE value for general.file_type.
 std::uint32_t llama_file_type(quant::GgmlType type, EmbedOutputTypes embed_output);
-// Types usable for synthetic weights (F32, F16, BF16, Q4_0 ... Q8_0, Q2_K ... Q6_K).
+// Types usable for synthetic weights (F32, F16, BF16, Q4_0 ... Q8_0, Q2_K ... Q6_K, MXFP4).
 bool synthetic_type_supported(quant::GgmlType type);
 
 // Tensor list and types; kInvalidParameter names the bad option (preset, type, layers).

@@ -1,5 +1,5 @@
 // Preset table (hyperparameters from each model's published config.json) and the
-// llama / qwen2 / gemma3 / phi3 / gpt2 tensor lists and metadata with llama.cpp's names.
+// llama / qwen2 / gemma3 / phi3 / gpt2 / gpt-oss tensor lists and metadata with llama.cpp's names.
 #include "engine/synthetic/synthetic_presets.h"
 
 #include <array>
@@ -141,12 +141,64 @@ std::vector<TensorSpec> gpt2_tensors(const SyntheticPreset& p, std::int32_t n_la
   return t;
 }
 
-constexpr std::array<SyntheticArch, 5> kArchs = {{
+// gpt-oss: biased attention with per-head sinks, a biased router and stacked expert
+// matrices with biases (llama.cpp's converter splits the checkpoint's gate_up rows into
+// ffn_gate_exps and ffn_up_exps).
+std::vector<TensorSpec> gpt_oss_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
+  const std::int64_t d = p.n_embd, hd = p.head_dim();
+  const std::int64_t q_dim = p.n_head * hd, kv_dim = p.n_head_kv * hd;
+  const std::int64_t ne = p.n_expert, ff = p.n_ff_exp;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
+  for (std::int32_t i = 0; i < n_layer; ++i) {
+    t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "attn_q.weight"), {d, q_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_q.bias"), {q_dim}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_k.weight"), {d, kv_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_k.bias"), {kv_dim}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_v.weight"), {d, kv_dim}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_v.bias"), {kv_dim}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_output.weight"), {q_dim, d}, TensorRole::kMatmul});
+    t.push_back({blk(i, "attn_output.bias"), {d}, TensorRole::kBias});
+    t.push_back({blk(i, "attn_sinks.weight"), {p.n_head}, TensorRole::kBias});
+    t.push_back({blk(i, "post_attention_norm.weight"), {d}, TensorRole::kNorm});
+    t.push_back({blk(i, "ffn_gate_inp.weight"), {d, ne}, TensorRole::kRouter});
+    t.push_back({blk(i, "ffn_gate_inp.bias"), {ne}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_gate_exps.weight"), {d, ff, ne}, TensorRole::kExpert});
+    t.push_back({blk(i, "ffn_gate_exps.bias"), {ff, ne}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_up_exps.weight"), {d, ff, ne}, TensorRole::kExpert});
+    t.push_back({blk(i, "ffn_up_exps.bias"), {ff, ne}, TensorRole::kBias});
+    t.push_back({blk(i, "ffn_down_exps.weight"), {ff, d, ne}, TensorRole::kExpert});
+    t.push_back({blk(i, "ffn_down_exps.bias"), {d, ne}, TensorRole::kBias});
+  }
+  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
+  t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
+  return t;
+}
+
+// GptOssModel.set_gguf_parameters: experts, head size, sliding window and YaRN.
+void gpt_oss_metadata(const SyntheticPreset& p, gguf::GgufWriter& w) {
+  w.set_u32("gpt-oss.expert_count", static_cast<std::uint32_t>(p.n_expert));
+  w.set_u32("gpt-oss.expert_used_count", static_cast<std::uint32_t>(p.n_expert_used));
+  w.set_u32("gpt-oss.attention.key_length", static_cast<std::uint32_t>(p.head_dim()));
+  w.set_u32("gpt-oss.attention.value_length", static_cast<std::uint32_t>(p.head_dim()));
+  w.set_u32("gpt-oss.attention.sliding_window", static_cast<std::uint32_t>(p.sliding_window));
+  w.set_u32("gpt-oss.expert_feed_forward_length", static_cast<std::uint32_t>(p.n_ff_exp));
+  if (p.rope_scaling_factor > 0.0f) {
+    w.set_string("gpt-oss.rope.scaling.type", "yarn");
+    w.set_f32("gpt-oss.rope.scaling.factor", p.rope_scaling_factor);
+    w.set_u32("gpt-oss.rope.scaling.original_context_length",
+              static_cast<std::uint32_t>(p.n_ctx_orig));
+  }
+}
+
+constexpr std::array<SyntheticArch, 6> kArchs = {{
     {"llama", llama_tensors, llama_metadata},
     {"qwen2", qwen2_tensors, no_metadata},
     {"gemma3", gemma3_tensors, gemma3_metadata},
     {"phi3", phi3_tensors, phi3_metadata},
     {"gpt2", gpt2_tensors, no_metadata, /*gqa_rope_keys=*/false, /*rms_norm=*/false},
+    {"gpt-oss", gpt_oss_tensors, gpt_oss_metadata},
 }};
 
 // Tiny variants: every matmul ne0 (256, 512) is a multiple of 256 so all K-quants apply;
@@ -155,7 +207,12 @@ constexpr std::array<SyntheticArch, 5> kArchs = {{
 // and a head size (128) unrelated to n_embd / n_head; tiny-phi3 uses GQA (4 q, 2 kv heads)
 // inside its fused QKV. The trailing columns are attention.key_length (0: n_embd / n_head)
 // and attention.sliding_window; GPT-2 presets ignore rope base and use eps as LayerNorm's.
-constexpr std::array<SyntheticPreset, 15> kPresets = {{
+// gpt-oss presets: tiny-gpt-oss has 4 layers (0 and 2 slide over a 4-token window), 8
+// experts of which 4 are used, tiny-gpt-oss-top2 2 layers and 4 experts top-2; both keep the
+// real head size 64, rope base, YaRN factor and original context, so the YaRN ramp lies
+// inside the rotation pairs as in the real models (the reference asserts it). The real
+// shapes are the published config.json values (20b: 24 layers, 32 experts; 120b: 36, 128).
+constexpr std::array<SyntheticPreset, 19> kPresets = {{
     // name, arch, general.name, size, layers, ctx, embd, ff, heads, kv, vocab, rope, eps, tied,
     // vocab
     {"tiny-llama", "llama", "Tiny Llama (synthetic)", "1M", 2, 512, 256, 512, 4, 2, 512, 10000.0f,
@@ -188,6 +245,17 @@ constexpr std::array<SyntheticPreset, 15> kPresets = {{
      false, VocabStyle::kGpt2},
     {"gpt2-medium", "gpt2", "GPT-2 Medium (synthetic)", "355M", 24, 1024, 1024, 4096, 16, 16, 50257,
      0.0f, 1e-5f, false, VocabStyle::kGpt2},
+    // clang-format off
+    // ..., key_length, sliding_window, experts, used, expert ff, YaRN factor, original ctx
+    {"tiny-gpt-oss", "gpt-oss", "Tiny gpt-oss (synthetic)", "1M", 4, 4096, 256, 256, 4, 2, 512,
+     150000.0f, 1e-5f, false, VocabStyle::kGptOss, 64, 4, 8, 4, 256, 32.0f, 4096},
+    {"tiny-gpt-oss-top2", "gpt-oss", "Tiny gpt-oss top-2 (synthetic)", "1M", 2, 4096, 256, 256, 4,
+     2, 512, 150000.0f, 1e-5f, false, VocabStyle::kGptOss, 64, 4, 4, 2, 256, 32.0f, 4096},
+    {"gpt-oss-20b", "gpt-oss", "gpt-oss-20b (synthetic)", "20B", 24, 131072, 2880, 2880, 64, 8,
+     201088, 150000.0f, 1e-5f, false, VocabStyle::kGptOss, 64, 128, 32, 4, 2880, 32.0f, 4096},
+    {"gpt-oss-120b", "gpt-oss", "gpt-oss-120b (synthetic)", "120B", 36, 131072, 2880, 2880, 64, 8,
+     201088, 150000.0f, 1e-5f, false, VocabStyle::kGptOss, 64, 128, 128, 4, 2880, 32.0f, 4096},
+    // clang-format on
 }};
 
 }  // namespace

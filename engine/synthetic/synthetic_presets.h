@@ -32,12 +32,20 @@ struct SyntheticPreset {
   VocabStyle vocab;
   std::int32_t key_length = 0;      // attention.key_length/value_length when not n_embd / n_head
   std::int32_t sliding_window = 0;  // attention.sliding_window (0: not written)
+  // Mixture of experts and YaRN (gpt-oss); 0 for the dense presets.
+  std::int32_t n_expert = 0;         // expert_count
+  std::int32_t n_expert_used = 0;    // expert_used_count
+  std::int32_t n_ff_exp = 0;         // expert_feed_forward_length
+  float rope_scaling_factor = 0.0f;  // rope.scaling.factor of type yarn (0: not written)
+  std::int32_t n_ctx_orig = 0;       // rope.scaling.original_context_length
   std::int32_t head_dim() const { return key_length > 0 ? key_length : n_embd / n_head; }
 };
 
 // What a tensor is, which decides its type (weights follow the requested type; norms and
 // biases stay F32 as in llama.cpp) and its random distribution.
-enum class TensorRole { kEmbedding, kOutput, kMatmul, kNorm, kBias };
+// kExpert: stacked MoE expert matrices (SyntheticOptions::expert_type); kRouter: a MoE
+// router, kept F32 as llama.cpp's quantize never quantizes ffn_gate_inp.
+enum class TensorRole { kEmbedding, kOutput, kMatmul, kNorm, kBias, kExpert, kRouter };
 
 struct TensorSpec {
   std::string name;

@@ -170,10 +170,11 @@ Result<SyntheticVocab> build_synthetic_vocab(VocabStyle style, std::int32_t n_vo
   SyntheticVocab v;
   if (style != VocabStyle::kGpt2) v.chat_template = std::string(kChatMl);
   const bool specials_first = style == VocabStyle::kSmolLM;
-  v.pre = style == VocabStyle::kSmolLM  ? "smollm"
-          : style == VocabStyle::kQwen2 ? "qwen2"
-          : style == VocabStyle::kGpt2  ? "gpt-2"
-                                        : "llama-bpe";
+  v.pre = style == VocabStyle::kSmolLM   ? "smollm"
+          : style == VocabStyle::kQwen2  ? "qwen2"
+          : style == VocabStyle::kGpt2   ? "gpt-2"
+          : style == VocabStyle::kGptOss ? "gpt-4o"
+                                         : "llama-bpe";
   v.add_bos = style == VocabStyle::kLlama3;
 
   auto add_specials = [&] {

@@ -26,6 +26,7 @@ enum class VocabStyle {
   kGemma3,  // SentencePiece laid out like Gemma 3's: <pad> <eos> <bos> <unk> <mask> first,
             // <start_of_turn>/<end_of_turn>, byte tokens, pieces, <unusedN> fillers
   kPhi3,    // SentencePiece laid out like Phi-3's (Llama 2 + chat tokens at the end)
+  kGptOss,  // pre "gpt-4o" (o200k's rules), otherwise laid out as kQwen2
 };
 
 struct SyntheticVocab {

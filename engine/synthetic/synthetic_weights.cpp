@@ -1,8 +1,8 @@
 // Random valid blocks for every weight type. Quant bits are uniform random; each block's
-// fp16 scale is the target std divided by the RMS of its integer code distribution (times
-// a 0.75–1.25 jitter), so dequantized weights have std ≈ target whatever the type. Types
-// with a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) get mins that centre each (sub-)block on ~0,
-// like a real quantizer does for zero-mean weights.
+// fp16 (MXFP4: power-of-two E8M0) scale is the target std divided by the RMS of its integer code
+// distribution (times a 0.75–1.25 jitter), so dequantized weights have std ≈ target whatever the
+// type. Types with a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) get mins that centre each (sub-)block on
+// ~0, like a real quantizer does for zero-mean weights.
 #include "engine/synthetic/synthetic_weights.h"
 
 #include <algorithm>
@@ -33,6 +33,7 @@ constexpr float kRms3 = 2.345f;               // q in [-4,4)
 constexpr float kRmsScale4 = 8.803f;          // 4-bit scale in [0,16)
 constexpr float kRmsScale6 = 36.52f;          // 6-bit scale in [0,64)
 constexpr float kRmsScale6Centered = 18.48f;  // 6-bit scale minus 32
+constexpr float kRmsE2m1x2 = 5.852f;          // doubled E2M1 codes: sqrt(274 / 8)
 
 float jitter(SynthRng& r) { return 0.75f + 0.5f * static_cast<float>(r.uniform()); }
 float random_sign(SynthRng& r) { return (r.next() >> 63) != 0 ? -1.0f : 1.0f; }
@@ -132,6 +133,15 @@ void fill_q6_k(float sd, SynthRng& r, std::uint8_t* b) {
         static_cast<std::uint8_t>(static_cast<std::int8_t>(static_cast<int>(r.below(255)) - 127));
   }
   put_f16(b + 208, random_sign(r) * sd * jitter(r) / (kRms6Centered * kRms8));
+}
+
+// block_mxfp4: one E8M0 exponent, 32 random E2M1 codes. The scale is a power of two, so the
+// jittered target std is rounded to the nearest one (std within ~1.4x of the target).
+void fill_mxfp4(float sd, SynthRng& r, std::uint8_t* b) {
+  const float target = sd * jitter(r) / kRmsE2m1x2;  // 2^(e - 128), see e8m0_to_f32_half
+  const int e = static_cast<int>(std::lround(std::log2(target))) + 128;
+  b[0] = static_cast<std::uint8_t>(std::clamp(e, 2, 254));
+  r.fill_bytes(b + 1, 16);
 }
 
 float float_value(InitKind kind, float scale, SynthRng& r) {
@@ -285,6 +295,9 @@ void synth_fill_row(quant::GgmlType type, InitKind kind, float scale, std::int64
         break;
       case GgmlType::kQ6_K:
         fill_q6_k(scale, rng, b);
+        break;
+      case GgmlType::kMXFP4:
+        fill_mxfp4(scale, rng, b);
         break;
       default:
         std::memset(b, 0, tr.type_size);

@@ -7,7 +7,7 @@ by gguf.quants.dequantize, a random activation row, that row quantized to the ty
 vec_dot_type, and float64 dot products. Q8_0/F16/BF16 activations come from gguf; Q8_1 and
 Q8_K (which gguf cannot quantize) from small numpy versions of ggml's documented formulas.
 
-Output: tests/data/quant/<TYPE>.zqv and act_edge.zqv, each a list of named arrays:
+Output: tests/data/quant/<TYPE>.zqv, act_edge.zqv and mxfp4_edge.zqv (every E8M0 exponent), each a list of named arrays:
   b"ZQV1", u32 count, then per array: u32 name_len, name, u32 dtype (0 u8, 1 f32, 2 f64),
   u64 byte_len, bytes.   (little-endian)
 
@@ -206,6 +206,17 @@ def edge_fixture() -> dict[str, np.ndarray]:
     }
 
 
+def mxfp4_edge_fixture() -> dict[str, np.ndarray]:
+    """One MXFP4 block per E8M0 exponent byte 0..255 (0 and 1 are the two subnormal scales,
+    255 overflows the largest codes to inf) with random E2M1 codes, dequantized by gguf."""
+    rng = np.random.default_rng(4242)
+    raw = rng.integers(0, 256, size=(256, 17), dtype=np.uint8)
+    raw[:, 0] = np.arange(256, dtype=np.uint8)
+    raw[0, 1:] = np.arange(16, dtype=np.uint8) * 0x11  # every code in both nibbles
+    raw = raw.reshape(-1)
+    return {"raw": raw, "deq": quants.dequantize(raw, T.MXFP4).reshape(-1).astype(F32)}
+
+
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "tests/data/quant"
     out.mkdir(parents=True, exist_ok=True)
@@ -223,10 +234,13 @@ def main() -> None:
     edge = edge_fixture()
     write_zqv(path, edge)
     total += path.stat().st_size
+    path = out / "mxfp4_edge.zqv"
+    write_zqv(path, mxfp4_edge_fixture())
+    total += path.stat().st_size
     print(f"act_edge: q8_0 simd/ref differ at {int(np.sum(edge['q8_0_simd'] != edge['q8_0_ref']))} bytes")
     print(f"total {total} bytes")
 
 
 if __name__ == "__main__":
-    with np.errstate(over="ignore"):  # fp16 overflow to inf is part of the edge cases
+    with np.errstate(over="ignore", invalid="ignore"):  # fp16 overflow to inf is part of the edge cases
         main()

@@ -15,6 +15,7 @@ namespace {
 struct MkmodelArgs {
   std::string preset;
   std::string type = "Q4_K";
+  std::string expert_type = "MXFP4";
   std::string out;
   std::uint64_t seed = 0;
   std::int32_t layers = 0;
@@ -23,10 +24,10 @@ struct MkmodelArgs {
 };
 
 void print_presets() {
-  std::printf("%-14s %-6s %6s %6s %6s %5s %4s %8s %10s %s\n", "preset", "arch", "layers", "embd",
+  std::printf("%-18s %-7s %6s %6s %6s %5s %4s %8s %10s %s\n", "preset", "arch", "layers", "embd",
               "ff", "heads", "kv", "vocab", "rope_base", "tied");
   for (const auto& p : model::synthetic_presets()) {
-    std::printf("%-14s %-6s %6d %6d %6d %5d %4d %8d %10g %s\n", std::string(p.name).c_str(),
+    std::printf("%-18s %-7s %6d %6d %6d %5d %4d %8d %10g %s\n", std::string(p.name).c_str(),
                 std::string(p.arch).c_str(), p.n_layer, p.n_embd, p.n_ff, p.n_head, p.n_head_kv,
                 p.n_vocab, static_cast<double>(p.rope_base), p.tied_output ? "yes" : "no");
   }
@@ -46,9 +47,15 @@ int run_mkmodel(const MkmodelArgs& a) {
     std::fprintf(stderr, "mkmodel: --type: unknown type '%s'\n", a.type.c_str());
     return 2;
   }
+  auto expert_type = quant::type_from_name(a.expert_type);
+  if (!expert_type) {
+    std::fprintf(stderr, "mkmodel: --expert-type: unknown type '%s'\n", a.expert_type.c_str());
+    return 2;
+  }
   model::SyntheticOptions o;
   o.preset = a.preset;
   o.type = *type;
+  o.expert_type = *expert_type;
   o.seed = a.seed;
   o.n_layers = a.layers;
   o.embed_output =
@@ -93,7 +100,10 @@ Command register_mkmodel(CLI::App& app) {
       "mkmodel", "Write a synthetic GGUF model with real shapes and random weights");
   sub->add_option("--preset", args->preset, "Model shape (see --list)");
   sub->add_option("--type", args->type,
-                  "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K")
+                  "Weight type: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K MXFP4")
+      ->capture_default_str();
+  sub->add_option("--expert-type", args->expert_type,
+                  "Type of the stacked MoE expert matrices (gpt-oss presets)")
       ->capture_default_str();
   sub->add_option("--out", args->out, "Output .gguf path");
   sub->add_option("--seed", args->seed, "Random seed (same seed, same bytes)")

@@ -205,13 +205,24 @@ Status CpuOps::do_softcap(Tensor x, float cap) {
 Status CpuOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
   std::vector<float> cos_c(static_cast<std::size_t>(p.n_rot / 2)), sin_c(cos_c.size());
+  // YaRN (ggml's rope_yarn): per-pair mix of interpolated and extrapolated angles, and a
+  // magnitude correction of cos and sin.
+  const bool yarn = p.ext_factor != 0.0f;
+  const float mscale =
+      yarn ? p.attn_factor * (1.0f + 0.1f * std::log(1.0f / p.freq_scale)) : p.attn_factor;
+  const float ramp_width = std::max(0.001f, p.yarn_high - p.yarn_low);
   for (std::int64_t r = 0; r < x.rows; ++r) {
     // Angles by repeated multiplication in float, as ggml builds its rope cache.
     float theta = static_cast<float>(batch.positions[static_cast<std::size_t>(r)]);
     for (std::size_t i = 0; i < cos_c.size(); ++i) {
-      const float t = p.freq_scale * theta;
-      cos_c[i] = std::cos(t);
-      sin_c[i] = std::sin(t);
+      float t = p.freq_scale * theta;
+      if (yarn) {
+        const float y = (static_cast<float>(i) - p.yarn_low) / ramp_width;
+        const float mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+        t = t * (1.0f - mix) + theta * mix;
+      }
+      cos_c[i] = std::cos(t) * mscale;
+      sin_c[i] = std::sin(t) * mscale;
       theta *= theta_scale;
     }
     for (std::int32_t h = 0; h < p.n_head; ++h) {
@@ -265,6 +276,7 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
     for (std::int32_t t = 0; t < s.n_tokens; ++t) items.push_back({&s, t});
   }
   const std::int32_t group = p.n_head / p.n_head_kv;
+  const auto* sinks = static_cast<const float*>(p.sinks.data);  // [n_head] or null
   const std::int64_t n_work = static_cast<std::int64_t>(items.size()) * p.n_head;
   pool_.parallel_for(n_work, [&](std::int64_t w0, std::int64_t w1, int) {
     std::vector<float> scores;
@@ -291,7 +303,10 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
         scores[static_cast<std::size_t>(j - first)] = sc;
         mx = std::max(mx, sc);
       }
-      double sum = 0.0;
+      // A sink joins the softmax as one more logit of this head without a value row.
+      const float sink = sinks != nullptr ? sinks[h] : -INFINITY;
+      mx = std::max(mx, sink);
+      double sum = sinks != nullptr ? static_cast<double>(std::exp(sink - mx)) : 0.0;
       for (auto& sc : scores) {
         sc = std::exp(sc - mx);
         sum += sc;

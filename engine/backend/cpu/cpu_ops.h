@@ -58,6 +58,10 @@ class CpuOps final : public model::Ops {
   Status do_gather_rows(model::Tensor out, model::Tensor in,
                         std::span<const std::int32_t> rows) override;
   Status do_to_host(model::Tensor t, float* host) override;
+  // Mixture of experts (cpu_moe.cpp).
+  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits) override;
+  Status do_moe_ffn(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
+                    const model::ExpertWeights& w, const model::ExpertActParams& act) override;
 
   float* kv_row(std::vector<float>& cache, std::int32_t layer, std::int32_t slot);
 
@@ -77,5 +81,7 @@ class CpuOps final : public model::Ops {
 // Element-wise helpers shared with tests.
 float silu(float x);
 float gelu_tanh(float x);
+// gpt-oss's clamped SwiGLU: min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u) + 1).
+float swiglu_oai(float g, float u, float alpha, float limit);
 
 }  // namespace zinfer::cpu

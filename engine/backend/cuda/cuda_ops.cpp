@@ -207,6 +207,10 @@ Status CudaOps::do_softcap(Tensor x, float cap) {
 
 Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
+  if (p.ext_factor != 0.0f || p.attn_factor != 1.0f) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "rope: YaRN scaling is not implemented by the CUDA backend yet");
+  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   RopeArgs a;
   a.n_head = p.n_head;
@@ -222,6 +226,10 @@ Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch
 Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
                              const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
+  if (p.sinks.present()) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "attention: learned sinks are not implemented by the CUDA backend yet");
+  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   float* kc = layer_cache(k_cache_, p.layer);
   float* vc = layer_cache(v_cache_, p.layer);
@@ -360,7 +368,8 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
   const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&
                           rq.type == rk.type && rq.base == rk.base &&
-                          rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0;
+                          rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0 &&
+                          rq.ext_factor == 0.0f && rq.attn_factor == 1.0f;  // no YaRN kernel
   if (x.rows == 0) return ok_status();
   const bool q8 = same_type && q8_ok(w.wq, x);
   if (q8 && !rope_match) {

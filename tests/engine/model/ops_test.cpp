@@ -125,6 +125,25 @@ TEST(OpsFront, RejectsBadShapesBeforeTheBackendRuns) {
   EXPECT_EQ(ops.calls, 6);
 }
 
+// The mixture-of-experts ops have no composition of basic ops: a backend that does not
+// implement them (RecordingOps here, CudaOps today) answers kInferenceFailed naming the op.
+TEST(OpsFront, MixtureOfExpertsOpsNeedTheBackend) {
+  RecordingOps ops;
+  Tensor logits = ops.alloc(2, 4), w = ops.alloc(2, 2), ids = ops.alloc(2, 2);
+  expect_shape_error(ops.topk_softmax(w, ids, logits), "topk_softmax");
+  const std::vector<float> dummy(64 * 4 * 8, 0.0f);
+  ExpertWeights ew;
+  ew.n_expert = 4;
+  ew.n_ff = 8;
+  ew.gate = ew.up = Weight{quant::GgmlType::kF32, 8, 32, dummy.data()};
+  ew.down = Weight{quant::GgmlType::kF32, 8, 32, dummy.data()};
+  Tensor x = ops.alloc(2, 8);
+  const Status st = ops.moe_ffn(x, x, ids, w, ew, ExpertActParams{});
+  expect_shape_error(st, "moe_ffn");
+  EXPECT_NE(st.error().message.find("not implemented by this backend"), std::string::npos);
+  EXPECT_EQ(ops.calls, 0);
+}
+
 TEST(OpsFront, CpuOpsInheritsTheChecks) {
   cpu::CpuOpsConfig cfg;
   cfg.n_threads = 1;
