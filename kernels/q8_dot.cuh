@@ -210,8 +210,21 @@ ZINFER_HD float legacy_dot16(const LegacySub& w, const Act16Row& a, std::int64_t
   return fadd(v, scaled(w.m, a.d[b], a.qsum16[2 * b] + a.qsum16[2 * b + 1]));
 }
 
+// dot and dot16 of the legacy formats: d·da·Σ w·q, plus (with a minimum m, lane 0) m·Σ x.
+template <bool kMin>
+struct LegacyDots {
+  ZINFER_HD static float dot(const LegacySub& w, const ActRow& a, std::int64_t b, int sub) {
+    const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
+    if (!kMin || sub != 0) return v;
+    return fadd(v, fmul(w.m, a.s[b]));
+  }
+  ZINFER_HD static float dot16(const LegacySub& w, const Act16Row& a, std::int64_t b, int sub) {
+    return legacy_dot16<kMin>(w, a, b, sub);
+  }
+};
+
 template <>
-struct Q8Traits<GgmlType::kQ4_0> {
+struct Q8Traits<GgmlType::kQ4_0> : LegacyDots<false> {
   static constexpr int kBlockElems = 32, kLanes = 4, kBlockBytes = 18;
   static constexpr GgmlType kAct = GgmlType::kQ8_0;
   using W = LegacySub;
@@ -226,16 +239,10 @@ struct Q8Traits<GgmlType::kQ4_0> {
     w.q1 = sub_bytes((ld_u32_a2(q + 4) >> sh) & 0x0f0f0f0fu, 0x08080808u);
     return w;
   }
-  ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
-  }
-  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
-    return legacy_dot16<false>(w, a, b, sub);
-  }
 };
 
 template <>
-struct Q8Traits<GgmlType::kQ4_1> {
+struct Q8Traits<GgmlType::kQ4_1> : LegacyDots<true> {
   static constexpr int kBlockElems = 32, kLanes = 4, kBlockBytes = 20;
   static constexpr GgmlType kAct = GgmlType::kQ8_1;
   using W = LegacySub;
@@ -251,13 +258,6 @@ struct Q8Traits<GgmlType::kQ4_1> {
     return w;
   }
   // d·da·Σ q·qa over the lane's eight, plus (lane 0 only) m · s: the block's Σ x.
-  ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
-    return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
-  }
-  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
-    return legacy_dot16<true>(w, a, b, sub);
-  }
 };
 
 // Q5_0 / Q5_1: the fifth bits (qh, one per element) are merged into the nibbles at load.
@@ -292,30 +292,17 @@ struct Q5Legacy {
 };
 
 template <>
-struct Q8Traits<GgmlType::kQ5_0> : Q5Legacy<false> {
+struct Q8Traits<GgmlType::kQ5_0> : Q5Legacy<false>, LegacyDots<false> {
   static constexpr GgmlType kAct = GgmlType::kQ8_0;
-  ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
-  }
-  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
-    return legacy_dot16<false>(w, a, b, sub);
-  }
 };
 
 template <>
-struct Q8Traits<GgmlType::kQ5_1> : Q5Legacy<true> {
+struct Q8Traits<GgmlType::kQ5_1> : Q5Legacy<true>, LegacyDots<true> {
   static constexpr GgmlType kAct = GgmlType::kQ8_1;
-  ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    const float v = scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
-    return sub == 0 ? fadd(v, fmul(w.m, a.s[b])) : v;
-  }
-  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
-    return legacy_dot16<true>(w, a, b, sub);
-  }
 };
 
 template <>
-struct Q8Traits<GgmlType::kQ8_0> {
+struct Q8Traits<GgmlType::kQ8_0> : LegacyDots<false> {
   static constexpr int kBlockElems = 32, kLanes = 4, kBlockBytes = 34;
   static constexpr GgmlType kAct = GgmlType::kQ8_0;
   using W = LegacySub;
@@ -327,12 +314,6 @@ struct Q8Traits<GgmlType::kQ8_0> {
     w.q0 = ld_u32_a2(p + 2 + 8 * sub);
     w.q1 = ld_u32_a2(p + 6 + 8 * sub);
     return w;
-  }
-  ZINFER_HD static float dot(const W& w, const ActRow& a, std::int64_t b, int sub) {
-    return scaled(w.d, a.d[b], act_dot8(a, b, sub, w.q0, w.q1));
-  }
-  ZINFER_HD static float dot16(const W& w, const Act16Row& a, std::int64_t b, int sub) {
-    return legacy_dot16<false>(w, a, b, sub);
   }
 };
 
