@@ -8,6 +8,8 @@
 // warp walks 32/kLanes blocks at a time, kUnroll iterations' loads in flight. Per output: each
 // lane's float sum over its blocks, a fixed butterfly, then (long rows) the warps' parts in
 // order — an order set by K alone.
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "engine/quant/ggml_type.h"
@@ -17,6 +19,7 @@
 #include "kernels/launch_util.cuh"
 #include "kernels/q8_dot.cuh"
 #include "kernels/q8_matvec.h"
+#include "kernels/q8_quantize.cuh"
 
 namespace zinfer::cuda {
 namespace {
@@ -47,6 +50,13 @@ struct Q8Params {
   std::int64_t unit_end[kMaxMats] = {};  // kPlain: units of matrix m end at unit_end[m]
   bool accumulate = false;
   GatedAct gact = GatedAct::kSilu;
+  int units_per_warp = 1;  // units a warp computes in turn (NR = 1)
+  // NR = 1 with src set: each block first quantizes the f32 row src (RMS-normalized when norm)
+  // into shared memory, in the layout and with the bytes of the quantize kernels (q8_act.cu).
+  const float* src = nullptr;
+  bool norm = false;
+  const float* norm_w = nullptr;
+  float eps = 0.0f;
   // kQkvRope (the fields unit_rows and store_qkv_rope of fused_matvec.cuh read)
   int n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
   bool neox = false;
@@ -55,8 +65,12 @@ struct Q8Params {
 };
 
 // K16: the activations are in the Q16 layout (Q8Traits<T>::dot16), else Q8 (dot).
-template <GgmlType T, int NR, Q8Mode M, bool K16>
+// Pro (NR = 1 only): the activation row is quantized by the block itself (Q8Params::src) into
+// shared memory, and warps compute units_per_warp units each; without it the kernel reads the
+// quantized rows from p.act and each warp computes one unit.
+template <GgmlType T, int NR, Q8Mode M, bool K16, bool Pro>
 __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
+  static_assert(!Pro || NR == 1, "the prologue quantizes one row");
   using Tr = q8::Q8Traits<T>;
   constexpr int kBlocksPerIter = 32 / Tr::kLanes;
   constexpr int kUnroll = 2;
@@ -66,122 +80,155 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   const int wpu = p.warps_per_unit;
   const int part = warp % wpu;
   const std::int64_t tile = static_cast<std::int64_t>(blockIdx.x) % p.n_tiles;
-  const std::int64_t u =
-      (static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * (kWarps / wpu) + warp / wpu;
   const std::int64_t row0 = tile * NR;
   const int n_rows = static_cast<int>(p.rows - row0 < NR ? p.rows - row0 : NR);
-  const bool active = u < p.n_units;
 
-  // Which rows: matrices and rows of A and B (kPlain: rows 2i, 2i + 1 of matrix m, B past the
-  // end of an odd matrix; kGated: gate and up row u; kQkvRope: a RoPE pair or two V rows).
-  UnitRows ur;
-  if constexpr (M == Q8Mode::kPlain) {
-    std::int64_t first = 0;
-    int m = 0;
-    while (m + 1 < p.n_mats && u >= p.unit_end[m]) first = p.unit_end[m++];
-    ur.ma = ur.mb = m;
-    ur.ja = 2 * (u - first);
-    ur.jb = ur.ja + 1;
-    ur.b_valid = ur.jb < p.ne1[m];
-    if (!ur.b_valid) ur.jb = ur.ja;
-  } else if constexpr (M == Q8Mode::kGated) {
-    ur.ma = 0;
-    ur.mb = 1;
-    ur.ja = ur.jb = u;
-  } else {
-    ur = unit_rows<MatvecMode::kQkvRope>(p, active ? u : 0);
+  // The activation rows: the buffer, or (Pro) this block's own quantization of src.
+  extern __shared__ __align__(16) std::uint8_t s_act[];
+  const std::uint8_t* act = Pro ? s_act : p.act;
+  if constexpr (Pro) {
+    __shared__ double s_scratch[8];
+    constexpr int kKind = K16 ? q8::kQ16 : (Tr::kBlockElems == 256 ? q8::kQ8K : q8::kQ8Small);
+    const float s =
+        p.norm ? q8::rms_scale(q8::rms_sum_squares(p.src, p.layout.k, s_scratch), p.layout.k, p.eps)
+               : 1.0f;
+    for (std::int64_t g = warp; g < q8::quant_groups(p.layout.k); g += kWarps)
+      q8::quantize_group<kKind>(p.src, p.norm, s, p.norm_w, lane, p.layout, s_act, g);
+    __syncthreads();
   }
-  // Inactive warps (past the last unit) only join the block's reduction; they load nothing.
-  const std::uint8_t* wa = p.w[ur.ma] + static_cast<std::size_t>(active ? ur.ja : 0) * p.row_bytes;
-  const std::uint8_t* wb = p.w[ur.mb] + static_cast<std::size_t>(active ? ur.jb : 0) * p.row_bytes;
 
-  float acc_a[NR], acc_b[NR];
-#pragma unroll
-  for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
+  const std::int64_t units_per_block = kWarps / wpu;
+  const int upw = Pro ? p.units_per_warp : 1;
+  for (int it = 0; it < upw; ++it) {
+    const std::int64_t u =
+        ((static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * upw + it) * units_per_block +
+        warp / wpu;
+    const bool active = u < p.n_units;
 
-  const int sub = lane % Tr::kLanes;
-  const std::int64_t nb = p.layout.k / Tr::kBlockElems;  // weight blocks per row
-  const std::int64_t per_part = (nb + wpu - 1) / wpu;
-  const std::int64_t b_end = min(nb, (part + 1) * per_part);
-  for (std::int64_t b0 = part * per_part + lane / Tr::kLanes; active && b0 < b_end;
-       b0 += kBlocksPerIter * kUnroll) {
-    typename Tr::W sa[kUnroll], sb[kUnroll];
+    // Which rows: matrices and rows of A and B (kPlain: rows 2i, 2i + 1 of matrix m, B past
+    // the end of an odd matrix; kGated: gate and up row u; kQkvRope: a RoPE pair or two V rows).
+    UnitRows ur;
+    if constexpr (M == Q8Mode::kPlain) {
+      std::int64_t first = 0;
+      int m = 0;
+      while (m + 1 < p.n_mats && u >= p.unit_end[m]) first = p.unit_end[m++];
+      ur.ma = ur.mb = m;
+      ur.ja = 2 * (u - first);
+      ur.jb = ur.ja + 1;
+      ur.b_valid = ur.jb < p.ne1[m];
+      if (!ur.b_valid) ur.jb = ur.ja;
+    } else if constexpr (M == Q8Mode::kGated) {
+      ur.ma = 0;
+      ur.mb = 1;
+      ur.ja = ur.jb = u;
+    } else {
+      ur = unit_rows<MatvecMode::kQkvRope>(p, active ? u : 0);
+    }
+    // Inactive warps (past the last unit) only join the block's reduction; they load nothing.
+    const std::uint8_t* wa =
+        p.w[ur.ma] + static_cast<std::size_t>(active ? ur.ja : 0) * p.row_bytes;
+    const std::uint8_t* wb =
+        p.w[ur.mb] + static_cast<std::size_t>(active ? ur.jb : 0) * p.row_bytes;
+
+    float acc_a[NR], acc_b[NR];
 #pragma unroll
-    for (int i = 0; i < kUnroll; ++i) {
-      const std::int64_t b = b0 + kBlocksPerIter * i;
-      if (b < b_end) {
-        sa[i] = Tr::load(wa, b, sub);
-        sb[i] = Tr::load(wb, b, sub);
+    for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
+
+    const int sub = lane % Tr::kLanes;
+    const std::int64_t nb = p.layout.k / Tr::kBlockElems;  // weight blocks per row
+    const std::int64_t per_part = (nb + wpu - 1) / wpu;
+    const std::int64_t b_end = min(nb, (part + 1) * per_part);
+    for (std::int64_t b0 = part * per_part + lane / Tr::kLanes; active && b0 < b_end;
+         b0 += kBlocksPerIter * kUnroll) {
+      typename Tr::W sa[kUnroll], sb[kUnroll];
+#pragma unroll
+      for (int i = 0; i < kUnroll; ++i) {
+        const std::int64_t b = b0 + kBlocksPerIter * i;
+        if (b < b_end) {
+          sa[i] = Tr::load(wa, b, sub);
+          sb[i] = Tr::load(wb, b, sub);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < kUnroll; ++i) {
+        const std::int64_t b = b0 + kBlocksPerIter * i;
+        if (b >= b_end) break;
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+          if (NR == 1 || r < n_rows) {
+            if constexpr (K16) {
+              const q8::Act16Row x = q8::act16_row(act, p.layout, row0 + r);
+              acc_a[r] = __fadd_rn(acc_a[r], Tr::dot16(sa[i], x, b, sub));
+              acc_b[r] = __fadd_rn(acc_b[r], Tr::dot16(sb[i], x, b, sub));
+            } else {
+              const q8::ActRow x = q8::act_row(act, p.layout, row0 + r);
+              acc_a[r] = __fadd_rn(acc_a[r], Tr::dot(sa[i], x, b, sub));
+              acc_b[r] = __fadd_rn(acc_b[r], Tr::dot(sb[i], x, b, sub));
+            }
+          }
+        }
       }
     }
 #pragma unroll
-    for (int i = 0; i < kUnroll; ++i) {
-      const std::int64_t b = b0 + kBlocksPerIter * i;
-      if (b >= b_end) break;
+    for (int r = 0; r < NR; ++r) {
+      acc_a[r] = warp_sum(acc_a[r]);
+      acc_b[r] = warp_sum(acc_b[r]);
+    }
+    if (wpu > 1) {
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+          s_part[warp][r][0] = acc_a[r];
+          s_part[warp][r][1] = acc_b[r];
+        }
+      }
+      __syncthreads();
+      if (part == 0) {
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+          for (int w = 1; w < wpu; ++w) {
+            acc_a[r] = __fadd_rn(acc_a[r], s_part[warp + w][r][0]);
+            acc_b[r] = __fadd_rn(acc_b[r], s_part[warp + w][r][1]);
+          }
+        }
+      }
+      if (Pro) __syncthreads();  // s_part is written again by the next unit
+    }
+    if (!active || part != 0) continue;
+    if constexpr (M == Q8Mode::kQkvRope) {
+      store_qkv_rope<NR>(p, ur, row0, n_rows, lane, acc_a, acc_b);
+    } else {
 #pragma unroll
       for (int r = 0; r < NR; ++r) {
-        if (NR == 1 || r < n_rows) {
-          if constexpr (K16) {
-            const q8::Act16Row x = q8::act16_row(p.act, p.layout, row0 + r);
-            acc_a[r] = __fadd_rn(acc_a[r], Tr::dot16(sa[i], x, b, sub));
-            acc_b[r] = __fadd_rn(acc_b[r], Tr::dot16(sb[i], x, b, sub));
+        if (lane != r || r >= n_rows) continue;
+        const float a = acc_a[r];
+        const float b = acc_b[r];
+        if constexpr (M == Q8Mode::kGated) {
+          const float g = p.gact == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
+          p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
+        } else {
+          float* o = p.out[ur.ma] + (row0 + r) * p.out_stride[ur.ma];
+          const float* bias = p.bias[ur.ma];
+          if (p.accumulate) {
+            o[ur.ja] = __fadd_rn(o[ur.ja], a);
+            if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
           } else {
-            const q8::ActRow x = q8::act_row(p.act, p.layout, row0 + r);
-            acc_a[r] = __fadd_rn(acc_a[r], Tr::dot(sa[i], x, b, sub));
-            acc_b[r] = __fadd_rn(acc_b[r], Tr::dot(sb[i], x, b, sub));
+            o[ur.ja] = bias != nullptr ? __fadd_rn(a, bias[ur.ja]) : a;
+            if (ur.b_valid) o[ur.jb] = bias != nullptr ? __fadd_rn(b, bias[ur.jb]) : b;
           }
         }
       }
     }
   }
-#pragma unroll
-  for (int r = 0; r < NR; ++r) {
-    acc_a[r] = warp_sum(acc_a[r]);
-    acc_b[r] = warp_sum(acc_b[r]);
-  }
-  if (wpu > 1) {
-    if (lane == 0) {
-#pragma unroll
-      for (int r = 0; r < NR; ++r) {
-        s_part[warp][r][0] = acc_a[r];
-        s_part[warp][r][1] = acc_b[r];
-      }
-    }
-    __syncthreads();
-    if (part != 0) return;
-#pragma unroll
-    for (int r = 0; r < NR; ++r) {
-      for (int w = 1; w < wpu; ++w) {
-        acc_a[r] = __fadd_rn(acc_a[r], s_part[warp + w][r][0]);
-        acc_b[r] = __fadd_rn(acc_b[r], s_part[warp + w][r][1]);
-      }
-    }
-  }
-  if (!active) return;
-  if constexpr (M == Q8Mode::kQkvRope) {
-    store_qkv_rope<NR>(p, ur, row0, n_rows, lane, acc_a, acc_b);
-  } else {
-#pragma unroll
-    for (int r = 0; r < NR; ++r) {
-      if (lane != r || r >= n_rows) continue;
-      const float a = acc_a[r];
-      const float b = acc_b[r];
-      if constexpr (M == Q8Mode::kGated) {
-        const float g = p.gact == GatedAct::kSilu ? silu_f32(a) : gelu_tanh_f32(a);
-        p.out[0][(row0 + r) * p.out_stride[0] + u] = g * b;
-      } else {
-        float* o = p.out[ur.ma] + (row0 + r) * p.out_stride[ur.ma];
-        const float* bias = p.bias[ur.ma];
-        if (p.accumulate) {
-          o[ur.ja] = __fadd_rn(o[ur.ja], a);
-          if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
-        } else {
-          o[ur.ja] = bias != nullptr ? __fadd_rn(a, bias[ur.ja]) : a;
-          if (ur.b_valid) o[ur.jb] = bias != nullptr ? __fadd_rn(b, bias[ur.jb]) : b;
-        }
-      }
-    }
-  }
+}
+
+// Blocks of a one-row launch whose warps compute units_per_warp units each: with the
+// activation row quantized in each block's prologue, enough units per block that repeating the
+// prologue costs little, and still about four blocks per SM.
+int prologue_units_per_warp(std::int64_t n_units, std::int64_t units_per_block) {
+  constexpr std::int64_t kTargetBlocks = 528;  // 4 per SM on 132 SMs
+  return static_cast<int>(
+      std::clamp<std::int64_t>(n_units / (units_per_block * kTargetBlocks), 1, 8));
 }
 
 template <Q8Mode M>
@@ -190,22 +237,42 @@ bool launch_typed(GgmlType t, Q8Params p, cudaStream_t stream) {
   p.n_tiles = (p.rows + nr - 1) / nr;
   p.warps_per_unit = split_warps(p.layout.k);
   const std::int64_t units_per_block = kWarps / p.warps_per_unit;
-  const std::int64_t unit_blocks = (p.n_units + units_per_block - 1) / units_per_block;
+  p.units_per_warp = p.src != nullptr ? prologue_units_per_warp(p.n_units, units_per_block) : 1;
+  const std::int64_t per_block = units_per_block * p.units_per_warp;
+  const std::int64_t unit_blocks = (p.n_units + per_block - 1) / per_block;
   const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
+  const std::size_t smem = p.src != nullptr ? p.layout.row_bytes : 0;
   return q8::dispatch_q8_type(t, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (nr == 1) {
+    if (nr == 1 && p.src != nullptr) {
       if (p.layout.q16) {
-        q8_matvec_kernel<T, 1, M, true><<<grid, kThreads, 0, stream>>>(p);
+        q8_matvec_kernel<T, 1, M, true, true><<<grid, kThreads, smem, stream>>>(p);
       } else {
-        q8_matvec_kernel<T, 1, M, false><<<grid, kThreads, 0, stream>>>(p);
+        q8_matvec_kernel<T, 1, M, false, true><<<grid, kThreads, smem, stream>>>(p);
+      }
+    } else if (nr == 1) {
+      if (p.layout.q16) {
+        q8_matvec_kernel<T, 1, M, true, false><<<grid, kThreads, 0, stream>>>(p);
+      } else {
+        q8_matvec_kernel<T, 1, M, false, false><<<grid, kThreads, 0, stream>>>(p);
       }
     } else if (p.layout.q16) {
-      q8_matvec_kernel<T, kTileRows, M, true><<<grid, kThreads, 0, stream>>>(p);
+      q8_matvec_kernel<T, kTileRows, M, true, false><<<grid, kThreads, 0, stream>>>(p);
     } else {
-      q8_matvec_kernel<T, kTileRows, M, false><<<grid, kThreads, 0, stream>>>(p);
+      q8_matvec_kernel<T, kTileRows, M, false, false><<<grid, kThreads, 0, stream>>>(p);
     }
   });
+}
+
+// The activation fields of the parameters.
+void set_act(Q8Params& p, const Q8Act& a) {
+  p.act = a.data;
+  p.layout = a.layout;
+  p.rows = a.rows;
+  p.src = a.src;
+  p.norm = a.norm;
+  p.norm_w = a.norm_w;
+  p.eps = a.eps;
 }
 
 bool grid_fits(std::int64_t n_units, std::int64_t rows) {
@@ -215,7 +282,11 @@ bool grid_fits(std::int64_t n_units, std::int64_t rows) {
 }
 
 bool act_fits(const Q8Act& a, const QuantMatrixView& w) {
-  return a.data != nullptr && a.rows >= 1 && a.layout.k == w.ne0 &&
+  const bool source = a.src != nullptr ? a.data == nullptr && a.rows == 1 &&
+                                             a.layout.row_bytes <= kMaxPrologueBytes &&
+                                             reinterpret_cast<std::uintptr_t>(a.src) % 16 == 0
+                                       : a.data != nullptr;
+  return source && a.rows >= 1 && a.layout.k == w.ne0 &&
          (a.layout.q16 || a.layout.type == q8_act_type(w.type)) && q8_matvec_supported(w) &&
          reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0;
 }
@@ -245,9 +316,7 @@ Status launch_q8_qkv_rope(const Q8Act& act, const QkvRopeArgs& a, cudaStream_t s
                           std::to_string(hd) + ")");
   }
   Q8Params p;
-  p.act = act.data;
-  p.layout = act.layout;
-  p.rows = act.rows;
+  set_act(p, act);
   p.row_bytes = quant::row_size(a.wq.type, a.wq.ne0);
   p.n_units = (dq + 2 * dkv) / 2;
   set_qkv_rope_params(p, a);
@@ -256,6 +325,25 @@ Status launch_q8_qkv_rope(const Q8Act& act, const QkvRopeArgs& a, cudaStream_t s
   }
   ZINFER_CUDA_LAUNCH_CHECK("q8_matvec_kernel<qkv_rope>");
   return ok_status();
+}
+
+bool q8_prologue_fits(const q8::Q8ActLayout& layout, std::int64_t rows, const float* src,
+                      std::int64_t weight_rows, std::size_t weight_row_bytes) {
+  constexpr std::int64_t kMaxK = 4096;
+  // Measured on an H200 (kernels/README.md): one kernel instead of two pays where the products
+  // are latency-bound (every matrix of a 0.5B model: b1 decode +2%), and costs where they are
+  // bandwidth-bound (7B gate/up and output matrices: b1 decode -7% with the prologue there).
+  constexpr double kSmallWeights = 8.0 * 1024 * 1024;
+  // ZINFER_Q8_PROLOGUE=0 turns the prologue off (a measurement switch: same results).
+  static const bool enabled = [] {
+    const char* e = std::getenv("ZINFER_Q8_PROLOGUE");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  if (!enabled || rows != 1 || src == nullptr || reinterpret_cast<std::uintptr_t>(src) % 16 != 0 ||
+      layout.k > kMaxK || layout.row_bytes > kMaxPrologueBytes || weight_rows < 1) {
+    return false;
+  }
+  return static_cast<double>(weight_rows) * static_cast<double>(weight_row_bytes) <= kSmallWeights;
 }
 
 quant::GgmlType q8_act_type(quant::GgmlType weight_type) {
@@ -274,9 +362,7 @@ Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, boo
     return make_error(ErrorCode::kInferenceFailed, "q8_matvec: 1 to 3 matrices");
   }
   Q8Params p;
-  p.act = a.data;
-  p.layout = a.layout;
-  p.rows = a.rows;
+  set_act(p, a);
   p.row_bytes = quant::row_size(mats[0].w.type, mats[0].w.ne0);
   p.n_mats = n_mats;
   p.accumulate = accumulate;
@@ -314,9 +400,7 @@ Status launch_q8_gated_matvec(MatrixView out, const Q8Act& a, const QuantMatrixV
                       "q8_gated_matvec: bad shapes (w " + shape(gate) + ", up " + shape(up) + ")");
   }
   Q8Params p;
-  p.act = a.data;
-  p.layout = a.layout;
-  p.rows = a.rows;
+  set_act(p, a);
   p.row_bytes = quant::row_size(gate.type, gate.ne0);
   p.w[0] = static_cast<const std::uint8_t*>(gate.data);
   p.w[1] = static_cast<const std::uint8_t*>(up.data);

@@ -4,8 +4,8 @@
 // up to 8 activation rows with integer dot products (q8_dot.cuh: dp4a over int8 pairs,
 // exact), scaling per block in float. A row's result depends on K and its own activation row
 // only — bitwise the same whatever else is in the batch. With activations in the Q16 layout
-// (--q16-act: 16-bit quants as two int8 planes, q8_dot.cuh) the same kernels give results
-// within the exact f32 path's tolerance.
+// (--q16-act: 16-bit quants as two int8 planes, q8_dot.cuh) the same kernels come within ~3e-6
+// of Σ|w·x| of the exact f32 products.
 //
 //   launch_q8_matvec        out_m = a·W_mᵀ (+ bias_m), or out_m += a·W_mᵀ, for up to three
 //                           matrices sharing type and K in one launch (Q, K, V)
@@ -32,11 +32,29 @@ quant::GgmlType q8_act_type(quant::GgmlType weight_type);
 
 // Quantized activations: `rows` rows in `layout` at `data` (device): a Q8 layout of
 // q8_act_type(weight type), or the Q16 layout (any supported weight type).
+//
+// Or, for one row, the f32 row itself (src, data null): each block of the matvec quantizes it
+// into shared memory first (RMS-normalized when norm; norm_w may be null), with the bytes the
+// quantize kernels would write (q8_quantize.cuh), so the results are bitwise those of the
+// buffered path — one kernel instead of two. q8_prologue_fits says when that pays.
 struct Q8Act {
   const std::uint8_t* data = nullptr;
   q8::Q8ActLayout layout;
   std::int64_t rows = 0;
+  const float* src = nullptr;  // 16-byte aligned, layout.k floats
+  bool norm = false;
+  const float* norm_w = nullptr;
+  float eps = 0.0f;
 };
+
+// Largest activation row (bytes of its layout) a prologue quantizes into shared memory.
+inline constexpr std::size_t kMaxPrologueBytes = 16 * 1024;
+
+// Whether a product of `rows` activation rows (layout, f32 row at src) with weight_rows
+// weight rows of weight_row_bytes each should quantize in the matvec's prologue: one short row
+// and small weights (latency-bound kernels, where saving a launch pays). Shapes only.
+bool q8_prologue_fits(const q8::Q8ActLayout& layout, std::int64_t rows, const float* src,
+                      std::int64_t weight_rows, std::size_t weight_row_bytes);
 
 struct Q8MatvecOut {
   QuantMatrixView w;

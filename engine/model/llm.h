@@ -41,7 +41,7 @@ struct LlmOptions {
                                 // host and the host Sampler runs (debugging)
   bool q16_act = false;         // CUDA: matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K
                                 // weights on 16-bit activation quants and integer dot products
-                                // (within the exact path's tolerance); the CPU stays exact.
+                                // (same greedy picks, logits within ~1e-2); the CPU stays exact.
                                 // exact_matmul = false (Q8) takes precedence
   std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's

@@ -97,13 +97,18 @@ void run_case(const FwdCase& c, Mode mode) {
     return t;
   };
   double max_diff = 0.0;
+  // kQ8: the two backends quantize activations that differ in the last bits (RMSNorm and
+  // attention sum in different orders), so now and then an activation quant lands one step
+  // apart (1/127 of its block's largest magnitude): a wider tolerance than the exact paths'
+  // (measured on an H200: up to 0.050, SmolLM2 2 layers Q4_1; 0.037 on the tiny models).
+  const double tol = mode == Mode::kQ8 ? 8e-2 : 1e-3;
   auto compare = [&](const std::vector<std::vector<float>>& g,
                      const std::vector<std::vector<float>>& r, const std::string& what) {
     ASSERT_EQ(g.size(), r.size());
     for (std::size_t i = 0; i < g.size(); ++i) {
       for (std::size_t k = 0; k < r[i].size(); ++k)
         max_diff = std::max(max_diff, std::fabs(double(g[i][k]) - r[i][k]));
-      EXPECT_TRUE(testing::all_close(g[i], r[i], 1e-3, 1e-3)) << what << ", sequence " << i;
+      EXPECT_TRUE(testing::all_close(g[i], r[i], tol, tol)) << what << ", sequence " << i;
     }
   };
 
@@ -156,7 +161,8 @@ TEST_P(CudaForward, Q8ActivationsMatchCpuQ8Path) {
 }
 
 // --q16-act: the GPU's integer kernels on 16-bit activation quants against the CPU exact path,
-// within the exact path's tolerance.
+// within the exact path's tolerance on these small models (a real model's logits move more:
+// real_model_cuda_test).
 TEST_P(CudaForward, Q16ActivationsMatchCpuExactPath) {
   ZINFER_REQUIRE_GPU();
   const std::string& t = GetParam().type;

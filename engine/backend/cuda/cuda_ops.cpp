@@ -166,7 +166,7 @@ Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   if (in.rows == 0) return ok_status();
   if (q8_ok(w, in)) {
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
     const Q8MatvecOut m{view(w), view(out), nullptr};
     return launch_q8_matvec(a, &m, 1, false, ctx_.stream());
   }
@@ -306,13 +306,21 @@ bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
          (cfg_.batch_invariant || in.rows <= kMatvecTileRows) && q8_matvec_supported(view(w));
 }
 
-Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type, const Weight* norm,
-                                    float eps) {
+Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
+                                    std::int64_t weight_rows, const Weight* norm, float eps) {
   Q8Act a;
   a.layout = cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16
                  ? q8::q16_act_layout(in.cols)
                  : q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
+  if (in.cols == in.stride && q8_prologue_fits(a.layout, in.rows, in.data, weight_rows,
+                                               quant::row_size(weight_type, in.cols))) {
+    a.src = in.data;
+    a.norm = norm != nullptr;
+    a.norm_w = norm != nullptr ? static_cast<const float*>(norm->data) : nullptr;
+    a.eps = eps;
+    return a;
+  }
   ZINFER_ASSIGN_OR_RETURN(void* buf,
                           arena_.alloc(a.layout.row_bytes * static_cast<std::size_t>(in.rows)));
   a.data = static_cast<const std::uint8_t*>(buf);
@@ -331,7 +339,7 @@ Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
   if (in.rows == 0) return ok_status();
   if (q8_ok(w, in)) {
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
     const Q8MatvecOut m{view(w), view(x), nullptr};
     return launch_q8_matvec(a, &m, 1, true, ctx_.stream());
   }
@@ -348,7 +356,7 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   if (q8_ok(gate, x) && up.type == gate.type) {
     // RMSNorm and quantization in one kernel, then both matrices and the activation epilogue.
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, gate.type, &norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, gate.type, 2 * gate.ne1, &norm, eps));
     return launch_q8_gated_matvec(
         view(out), a, view(gate), view(up),
         act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh,
@@ -376,7 +384,8 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
     // Q8 matmuls of the composition: RMSNorm and quantization in one kernel, Q, K and V (with
     // biases) in one launch, then RoPE on q and k separately.
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, w.wq.type, &norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a,
+                            quantize_act(x, w.wq.type, w.wq.ne1 + w.wk.ne1 + w.wv.ne1, &norm, eps));
     const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
                                  {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
@@ -412,7 +421,8 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   a.positions = db.positions;
   if (q8) {
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act qa, quantize_act(x, w.wq.type, &norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act qa,
+                            quantize_act(x, w.wq.type, w.wq.ne1 + w.wk.ne1 + w.wv.ne1, &norm, eps));
     return launch_q8_qkv_rope(qa, a, ctx_.stream());
   }
   return launch_norm_qkv_rope(view(x), a, ctx_.stream());

@@ -34,8 +34,8 @@ struct CudaOpsConfig {
   // Integer matmuls (q8_matvec.h) for the weight types that have them:
   //   kQ8  (LlmOptions::exact_matmul = false, `--q8-act`): activations quantized as CpuOps
   //        does without exact_matmul — llama.cpp's numerics;
-  //   kQ16 (LlmOptions::q16_act, `--q16-act`): 16-bit activation quants, results within the
-  //        exact path's tolerance;
+  //   kQ16 (LlmOptions::q16_act, `--q16-act`): 16-bit activation quants, products within
+  //        ~3e-6 of Σ|w·x| of the exact ones;
   //   kNone: f32 dot products.
   enum class ActQuant { kNone, kQ8, kQ16 };
   ActQuant act_quant = ActQuant::kNone;
@@ -113,9 +113,11 @@ class CudaOps final : public model::Ops {
   // Whether a matmul with this weight runs on the integer kernels (act_quant mode).
   bool q8_ok(const model::Weight& w, model::Tensor in) const;
   // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
-  // weight_type, in scratch memory of this pass.
+  // weight_type (weight_rows rows in all), in scratch memory of this pass — or, where
+  // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
-                             const model::Weight* norm = nullptr, float eps = 0.0f);
+                             std::int64_t weight_rows, const model::Weight* norm = nullptr,
+                             float eps = 0.0f);
   Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
   Result<DeviceBatch> device_batch(const model::Batch& batch);
   float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;
