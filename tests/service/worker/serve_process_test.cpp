@@ -120,7 +120,7 @@ TEST(ServeProcess, SigtermDrainsTheWorkerAndExitsZero) {
 // linked) passed. The endpoint must answer while the worker runs and count the job it ran.
 TEST(ServeProcess, MetricsEndpointServesPrometheusText) {
 #ifndef ZINFER_HAVE_METRICS
-  GTEST_SKIP() << "built without prometheus-cpp: --metrics is refused";
+  GTEST_SKIP() << "built without prometheus-cpp or cpp-httplib: --metrics is refused";
 #endif
   ZINFER_REQUIRE_MODEL(model, kModelFile);
   const std::string ep = "ipc://" + zinfer::testing::temp_dir() + "/serve_metrics.sock";
