@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake pkg-config git python3 python3-pip unzip clang clang-format-14
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
-      prometheus-cpp-dev  # serve --metrics (Prometheus exposition through prometheus-cpp's civetweb)
+      prometheus-cpp-dev libcpp-httplib-dev  # serve --metrics (text format; cpp-httplib serves it)
       bsdutils            # `script`: the submit progress test runs zinfer on a pseudo-terminal
       libnats-dev nats-server  # serve/submit --nats (JetStream) and its tests
       )

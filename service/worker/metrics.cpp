@@ -3,17 +3,16 @@
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <algorithm>
-#include <exception>
 #include <map>
 
 #include "engine/sched/sequence.h"
+#include "service/worker/metrics_http_server.h"
 
 namespace zinfer::worker {
 namespace {
@@ -135,7 +134,7 @@ struct WorkerMetrics::State {
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> engine_collector_;
   std::shared_ptr<prometheus::Collectable> queue_collector_;  // null without a durable queue
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> server_;
   std::string url_;
 
   prometheus::Counter* accepted_ = nullptr;
@@ -228,19 +227,14 @@ Result<std::unique_ptr<WorkerMetrics>> WorkerMetrics::create(const std::string& 
     m->s_->labelled(*m->s_->rejected_, m->s_->rejected_by_code_, "code",
                     std::string(error_code_name(c)));
   m->s_->engine_collector_ = std::make_shared<EngineCollector>(std::move(sources));
-  try {
-    m->s_->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/1);
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInvalidParameter,
-                      "--metrics: cannot serve metrics on '" + bind + "': " + e.what());
-  }
-  m->s_->exposer_->RegisterCollectable(m->s_->registry_);
-  m->s_->exposer_->RegisterCollectable(m->s_->engine_collector_);
-  const std::vector<int> ports = m->s_->exposer_->GetListeningPorts();
+  auto server = MetricsHttpServer::start(bind);
+  if (!server) return server.error();
+  m->s_->server_ = std::move(*server);
+  m->s_->server_->add(m->s_->registry_);
+  m->s_->server_->add(m->s_->engine_collector_);
   std::string host = bind.substr(0, bind.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  m->s_->url_ =
-      "http://" + host + ":" + std::to_string(ports.empty() ? 0 : ports.front()) + "/metrics";
+  m->s_->url_ = "http://" + host + ":" + std::to_string(m->s_->server_->port()) + "/metrics";
   return m;
 }
 
@@ -282,7 +276,7 @@ void WorkerMetrics::step_finished(double seconds) { s_->step_time_->Observe(seco
 void WorkerMetrics::watch_queue(std::function<QueueCounters()> read) {
   if (s_->queue_collector_) return;
   s_->queue_collector_ = std::make_shared<QueueCollector>(std::move(read));
-  s_->exposer_->RegisterCollectable(s_->queue_collector_);
+  s_->server_->add(s_->queue_collector_);
 }
 
 }  // namespace zinfer::worker

@@ -1,6 +1,8 @@
-// WorkerMetrics: the worker's Prometheus metrics (serve --metrics HOST:PORT), exposed over
-// HTTP by prometheus-cpp (its civetweb server, on threads of its own). Names follow vLLM's
-// metrics with the zinfer_ prefix so dashboards and alerts carry over:
+// WorkerMetrics: the worker's Prometheus metrics (serve --metrics HOST:PORT): prometheus-cpp's
+// registry and text format, exposed over HTTP by MetricsHttpServer (cpp-httplib on a thread of
+// ours; not prometheus-cpp's civetweb Exposer, which cannot start threads in a CUDA-linked
+// binary — see metrics_http_server.h). Names follow vLLM's metrics with the zinfer_ prefix so
+// dashboards and alerts carry over:
 //   gauges   zinfer_num_requests_running / _waiting, zinfer_kv_cache_usage_perc (a 0..1 ratio,
 //            as vLLM's), zinfer_engine_stalled, zinfer_engine_last_step_age_seconds
 //   counters zinfer_prompt_tokens_total, zinfer_generation_tokens_total,

@@ -31,33 +31,10 @@ int run(const std::string& cmd, const std::string& log) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-// Whether this zinfer binary can open --metrics. Known defect (2026-12-04): in a build that
-// links the CUDA backend, civetweb's start fails after bind and listen ("null context when
-// constructing CivetServer") while the same metrics code works in-process
-// (worker_metrics_test); until that is fixed the tests below skip their counter scrapes
-// there, and still check everything the producers see.
-bool cli_metrics_work() {
-  static const bool ok = [] {
-    const std::string dir = zinfer::testing::temp_dir();
-    const std::string log = dir + "/metrics_probe.log";
-    const std::string cmd = "timeout 8 '" + zinfer_bin() + "' serve --model '" + tiny_model() +
-                            "' --bind ipc://" + dir +
-                            "/metrics_probe.sock --metrics 127.0.0.1:0 >'" + log + "' 2>&1";
-    (void)std::system(cmd.c_str());
-    const bool works = read_all(log).find("cannot serve metrics") == std::string::npos;
-    if (!works)
-      std::printf("[ note ] this zinfer cannot open --metrics: counter scrapes skipped\n");
-    return works;
-  }();
-  return ok;
-}
-
 // A worker's Prometheus endpoint: the flags that open it and its scrape URL.
 struct MetricsPort {
   int port = free_port();
-  bool on = cli_metrics_work();
   std::vector<std::string> flags() const {
-    if (!on) return {};
     return {"--metrics", "127.0.0.1:" + std::to_string(port)};
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/metrics"; }
@@ -179,16 +156,14 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
   const std::map<std::string, double> want = {
       {"deliveries", 2},   {"redeliveries", 0},    {"acks", 1},       {"terms", 1}, {"naks", 0},
       {"dead_letters", 0}, {"settle_failures", 0}, {"ack_pending", 0}};
-  if (metrics.on) {
-    expect_counters(jetstream_counters({metrics.url()}, want), want);
-    const auto text = zinfer::worker::testing::http_get(metrics.url());
-    ASSERT_TRUE(text.has_value());
-    const auto scrape = zinfer::worker::testing::parse_exposition(*text);
-    EXPECT_EQ(scrape.value("zinfer_request_rejected_total{code=\"PROMPT_TOO_LONG\"}"), 1.0);
-    EXPECT_EQ(scrape.value("zinfer_request_success_total{finished_reason=\"length\"}"), 1.0);
-    bool ran = false;
-    EXPECT_EQ(zinfer::worker::testing::promtool_check(*text, ran), "");
-  }
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
+  const auto text = zinfer::worker::testing::http_get(metrics.url());
+  ASSERT_TRUE(text.has_value());
+  const auto scrape = zinfer::worker::testing::parse_exposition(*text);
+  EXPECT_EQ(scrape.value("zinfer_request_rejected_total{code=\"PROMPT_TOO_LONG\"}"), 1.0);
+  EXPECT_EQ(scrape.value("zinfer_request_success_total{finished_reason=\"length\"}"), 1.0);
+  bool ran = false;
+  EXPECT_EQ(zinfer::worker::testing::promtool_check(*text, ran), "");
   worker.signal(SIGTERM);
   EXPECT_EQ(worker.wait(30000), 0);
 }
@@ -241,13 +216,10 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   const std::map<std::string, double> want = {{"deliveries", 1}, {"redeliveries", 0},
                                               {"acks", 1},       {"naks", 0},
                                               {"terms", 0},      {"in_progress_acks", -1}};
-  if (cli_metrics_work()) {
-    const auto got = jetstream_counters(urls, want);
-    expect_counters(got, want);
-    std::printf("%.0f in-progress acks over the job's %.0f ms\n", got.at("in_progress_acks"),
-                ran_ms);
-    EXPECT_GE(got.at("in_progress_acks"), std::floor(ran_ms / 500.0));
-  }
+  const auto got = jetstream_counters(urls, want);
+  expect_counters(got, want);
+  std::printf("%.0f in-progress acks over the job's %.0f ms\n", got.at("in_progress_acks"), ran_ms);
+  EXPECT_GE(got.at("in_progress_acks"), std::floor(ran_ms / 500.0));
   for (auto& w : workers) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(30000), 0);
@@ -282,8 +254,9 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
-  a.signal(SIGKILL);  // at once: on an idle machine the job can finish in a few 100 ms  // … and
-                      // dies with it; B takes the max-deliveries advisory.
+  // … and dies with it at once (an idle machine can finish the job in a few 100 ms); B takes
+  // the max-deliveries advisory.
+  a.signal(SIGKILL);
   argv[9] = "ipc://" + f.dir + "/b.sock";
   const MetricsPort metrics;
   for (const std::string& a : metrics.flags()) argv.push_back(a);
@@ -310,7 +283,7 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   jsStreamInfo_Destroy(si);
   const std::map<std::string, double> want = {
       {"dead_letters", 1}, {"deliveries", 0}, {"acks", 0}, {"terms", 0}, {"naks", 0}};
-  if (metrics.on) expect_counters(jetstream_counters({metrics.url()}, want), want);
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
   b.signal(SIGTERM);
   EXPECT_EQ(b.wait(30000), 0);
 }
@@ -340,8 +313,9 @@ TEST(JetStream, KilledWorkersJobIsRedeliveredToAnotherAndCounted) {
   while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
-  a.signal(SIGKILL);  // at once: on an idle machine the job can finish in a few 100 ms  // mid-job:
-                      // nothing acked; B gets it again after the ack wait
+  // Mid-job, at once (an idle machine can finish the job in a few 100 ms): nothing acked; B
+  // gets it again after the ack wait.
+  a.signal(SIGKILL);
   argv[9] = "ipc://" + f.dir + "/b.sock";
   const MetricsPort metrics;
   for (const std::string& x : metrics.flags()) argv.push_back(x);
@@ -356,7 +330,7 @@ TEST(JetStream, KilledWorkersJobIsRedeliveredToAnotherAndCounted) {
   const std::map<std::string, double> want = {
       {"deliveries", 1},   {"redeliveries", 1},    {"acks", 1},       {"terms", 0}, {"naks", 0},
       {"dead_letters", 0}, {"settle_failures", 0}, {"ack_pending", 0}};
-  if (metrics.on) expect_counters(jetstream_counters({metrics.url()}, want), want);
+  expect_counters(jetstream_counters({metrics.url()}, want), want);
   b.signal(SIGTERM);
   EXPECT_EQ(b.wait(30000), 0);
 }

@@ -1,17 +1,24 @@
 // The built `zinfer serve` and `zinfer submit` binaries as separate processes: SIGTERM drains a
 // real worker (running job finishes, new submits get DRAINING, exit status 0); bad flags are
 // refused at start-up naming the flag; `zinfer submit` runs a JSONL batch against it, and its
-// greedy answers equal a standalone generation (Llm::forward + Sequence) of the same prompt.
+// greedy answers equal a standalone generation (Llm::forward + Sequence) of the same prompt;
+// `serve --metrics` answers a Prometheus scrape that counts the job it ran.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <vector>
 
+#include "tests/service/worker/metrics_scrape.h"
 #include "tests/service/worker/worker_harness.h"
 #include "tests/test_util.h"
 
@@ -35,13 +42,19 @@ std::pair<int, std::string> run_cmd(const std::string& cmd) {
 // `zinfer serve` as a child process.
 class ServeProcess {
  public:
-  ServeProcess(const std::string& model, const std::string& endpoint) {
+  ServeProcess(const std::string& model, const std::string& endpoint,
+               const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {zinfer_bin(),      "serve",  "--model",       model,
+                                     "--bind",          endpoint, "--ctx",         "512",
+                                     "--threads",       "2",      "--max-running", "4",
+                                     "--drain-timeout", "30",     "--log-level",   "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
-      const std::string bin = zinfer_bin();
-      execl(bin.c_str(), bin.c_str(), "serve", "--model", model.c_str(), "--bind", endpoint.c_str(),
-            "--ctx", "512", "--threads", "2", "--max-running", "4", "--drain-timeout", "30",
-            "--log-level", "warn", static_cast<char*>(nullptr));
+      execv(argv[0], argv.data());
       _exit(127);
     }
   }
@@ -99,6 +112,57 @@ TEST(ServeProcess, SigtermDrainsTheWorkerAndExitsZero) {
   expect_job_invariant(cl.jobs["b"], "b", /*accepted_expected=*/false);
   EXPECT_EQ(cl.last("b")["code"], "DRAINING");
   EXPECT_EQ(serve.wait(30000), 0) << "zinfer serve must exit 0 after draining";
+}
+
+// --metrics through the real binary, which links the CUDA backend wherever the build has it:
+// its static TLS (~126 KiB with cuBLAS) once made civetweb's 100 KiB-stack threads impossible
+// and `serve --metrics` fail at start-up, while the in-process worker_metrics_test (no CUDA
+// linked) passed. The endpoint must answer while the worker runs and count the job it ran.
+TEST(ServeProcess, MetricsEndpointServesPrometheusText) {
+#ifndef ZINFER_HAVE_METRICS
+  GTEST_SKIP() << "built without prometheus-cpp or cpp-httplib: --metrics is refused";
+#endif
+  ZINFER_REQUIRE_MODEL(model, kModelFile);
+  const std::string ep = "ipc://" + zinfer::testing::temp_dir() + "/serve_metrics.sock";
+  // An ephemeral port the kernel just handed out and took back.
+  const int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  close(probe);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  const std::string url = "http://127.0.0.1:" + port + "/metrics";
+  ServeProcess serve(model, ep, {"--metrics", "127.0.0.1:" + port});
+  Context ctx;
+  Client cl(ctx.get(), ep);
+  ASSERT_TRUE(wait_ready(cl, 60000)) << "zinfer serve --metrics did not answer health";
+  cl.send(submit("m", {{"prompt", "Hi"}, {"max_tokens", 3}, {"ignore_eos", true}}));
+  ASSERT_TRUE(cl.pump_until([&] { return cl.has_terminal("m"); }));
+  expect_job_invariant(cl.jobs["m"], "m");
+  // The worker counts a job just after sending its terminal frame: scrape until it shows.
+  std::optional<std::string> text;
+  Scrape scrape;
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    text = http_get(url);
+    ASSERT_TRUE(text.has_value()) << "no 200 from " << url;
+    scrape = parse_exposition(*text);
+    if (scrape.sum("zinfer_request_success_total") >= 1.0 || Clock::now() > until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(scrape.value("zinfer_requests_accepted_total"), 1.0);
+  EXPECT_EQ(scrape.value("zinfer_request_success_total{finished_reason=\"length\"}"), 1.0);
+  EXPECT_EQ(scrape.value("zinfer_request_generation_tokens_count"), 1.0);
+  EXPECT_EQ(scrape.types.at("zinfer_time_to_first_token_seconds"), "histogram");
+  EXPECT_FALSE(std::isnan(scrape.value("zinfer_num_requests_running")));
+  bool ran = false;
+  EXPECT_EQ(promtool_check(*text, ran), "");
+  EXPECT_FALSE(http_get("http://127.0.0.1:" + port + "/other").has_value()) << "404 expected";
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait(30000), 0);
 }
 
 // `zinfer health` as a probe: exit 0 and the health JSON from a ready worker, 3 when residency

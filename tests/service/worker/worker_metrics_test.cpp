@@ -36,7 +36,7 @@ std::unique_ptr<WorkerThread> start_model_worker(const std::string& model, Worke
 #ifdef ZINFER_HAVE_METRICS
 #define ZINFER_REQUIRE_METRICS() (void)0
 #else
-#define ZINFER_REQUIRE_METRICS() GTEST_SKIP() << "built without prometheus-cpp"
+#define ZINFER_REQUIRE_METRICS() GTEST_SKIP() << "built without prometheus-cpp or cpp-httplib"
 #endif
 
 TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
