@@ -157,8 +157,7 @@ __device__ __forceinline__ void quantize_block256(const float (&v)[8], int lane,
 
 // Σ x[i]² for i < k in the order described above. blockDim.x: 128 or 256. scratch: 8 doubles
 // in shared memory. Every thread gets the total; the block synchronizes.
-__device__ __forceinline__ double rms_sum_squares(const float* x, std::int64_t k,
-                                                  double* scratch) {
+__device__ __forceinline__ double rms_sum_squares(const float* x, std::int64_t k, double* scratch) {
   constexpr int kVirtual = 256;
   const int nt = static_cast<int>(blockDim.x);
   const int lane = static_cast<int>(threadIdx.x) % 32;
@@ -196,9 +195,9 @@ __device__ __forceinline__ float norm_value(float x, bool norm, float s, const f
 // `row` by one warp; lanes past the end of the row (k is a multiple of 32, of 256 for Q8_K)
 // only join the shuffles.
 template <int kKind>
-__device__ __forceinline__ void quantize_group(const float* x, bool norm, float s,
-                                               const float* w, int lane, const Q8ActLayout& l,
-                                               std::uint8_t* row, std::int64_t g) {
+__device__ __forceinline__ void quantize_group(const float* x, bool norm, float s, const float* w,
+                                               int lane, const Q8ActLayout& l, std::uint8_t* row,
+                                               std::int64_t g) {
   const std::int64_t e0 = 256 * g + 8 * lane;
   const bool valid = e0 < l.k;
   float v[8] = {};
