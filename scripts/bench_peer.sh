@@ -15,8 +15,9 @@
 # model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
 # matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
-# activation quants and integer dot products within the exact tolerance; --q8-act, Q8
-# activations — llama.cpp's own numerics).
+# activation quants and integer dot products (same greedy picks, logits within ~1e-2);
+# --q8-act, Q8 activations — llama.cpp's own numerics). Per-kernel times of one decode step of
+# both engines: scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
