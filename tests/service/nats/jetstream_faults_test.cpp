@@ -31,6 +31,16 @@ void wait_deliveries(NatsProbe& probe, std::int64_t n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
+// Waits until the file at path contains text (a worker's log line), at most timeout_s.
+bool wait_for_text(const std::string& path, const std::string& text, int timeout_s) {
+  const auto until = Clock::now() + std::chrono::seconds(timeout_s);
+  while (Clock::now() < until) {
+    if (read_all(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 // Checks one producer's output: every job once, in input order, done; returns its counts.
 std::map<std::string, long> check_output(const std::string& out, const std::string& log,
                                          const std::string& prefix, int first, int n) {
@@ -62,6 +72,12 @@ TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
         worker_argv(server.url(), "ipc://" + dir + "/w" + std::to_string(w) + ".sock", flags),
         dir + "/worker" + std::to_string(w) + ".log"));
   }
+  // Every worker consumes before the producers start, so the one killed below holds jobs
+  // (on a loaded machine a slow start left it none to lose, and nothing to redeliver).
+  for (int w = 0; w < 3; ++w) {
+    const std::string log = dir + "/worker" + std::to_string(w) + ".log";
+    ASSERT_TRUE(wait_for_text(log, "nats: consuming", 60)) << read_all(log);
+  }
   write_jobs(dir + "/p0.jsonl", "job-", n / 2, max_tokens, 0);
   write_jobs(dir + "/p1.jsonl", "job-", n / 2, max_tokens, n / 2);
   NatsProbe probe(server.url());
@@ -70,6 +86,8 @@ TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   Child p0(producer_argv(server.url(), dir + "/p0.jsonl", dir + "/p0.out"), dir + "/p0.log");
   Child p1(producer_argv(server.url(), dir + "/p1.jsonl", dir + "/p1.out"), dir + "/p1.log");
   wait_deliveries(probe, n / 4);
+  ASSERT_TRUE(wait_for_text(dir + "/worker0.log", " tok, completion ", 60))
+      << "worker 0 finished no job: " << read_all(dir + "/worker0.log");
   workers[0]->signal(SIGKILL);
   const std::int64_t at_kill = probe.deliveries();
   wait_deliveries(probe, n / 2);
