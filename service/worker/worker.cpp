@@ -223,6 +223,9 @@ void Worker::on_wake() {
     JobEntry* e = table_.get(f.handle);
     if (e == nullptr) continue;
     const std::string client = e->client;  // e may be invalidated by client_gone / erase
+    // Recorded before the frame leaves: a client that has its terminal frame and then scrapes
+    // sees the job counted.
+    if (metrics_ && f.terminal()) metrics_->job_ended(f);
     if (e->ticket != 0) {
       source_->on_frame(e->ticket, f);
     } else if (gone_.count(client) == 0) {
@@ -232,7 +235,6 @@ void Worker::on_wake() {
     }
     if (!f.terminal()) continue;
     client_limits_->job_ended(f.handle);
-    if (metrics_) metrics_->job_ended(f);
     if (f.kind == FrameKind::kError) {
       ++counters_.failed;
     } else if (f.finish == sched::FinishReason::kCancelled) {
