@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <filesystem>
 #include <tuple>
 
 namespace zinfer::sched {
@@ -67,9 +68,34 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(Llm& llm, const SchedulerCo
   return std::unique_ptr<Scheduler>(new Scheduler(llm, config));
 }
 
+Result<std::unique_ptr<Scheduler>> Scheduler::load(const LlmOptions& llm_options,
+                                                   const SchedulerConfig& config) {
+  LlmOptions opt = llm_options;
+  opt.n_seq_max = std::max(opt.n_seq_max, config.max_running);
+  std::unique_ptr<Llm> llm;
+  ZINFER_ASSIGN_OR_RETURN(llm, Llm::load(opt));
+  std::unique_ptr<Scheduler> sched;
+  ZINFER_ASSIGN_OR_RETURN(sched, create(*llm, config));
+  sched->owned_llm_ = std::move(llm);
+  return sched;
+}
+
 Scheduler::Scheduler(Llm& llm, const SchedulerConfig& config)
     : llm_(llm), cfg_(config), kv_(llm.kv_blocks(), llm.kv_block_size()) {
   for (std::int32_t s = cfg_.max_running - 1; s >= 0; --s) free_slots_.push_back(s);
+  const model::DeviceReport mem = llm.device_report();
+  info_.model = llm.hparams().name.empty()
+                    ? std::filesystem::path(llm.options().model_path).filename().string()
+                    : llm.hparams().name;
+  info_.architecture = llm.hparams().arch;
+  info_.quant_types = llm.tensor_types();
+  info_.device = mem.name;
+  info_.context_length = llm.options().n_ctx;
+  info_.vocab_size = llm.hparams().n_vocab;
+  info_.capacity = cfg_.max_running;
+  info_.device_bytes_used = mem.device_bytes;
+  info_.vram_resident = mem.vram_resident;
+  info_.tokenizer = &llm.tokenizer();
 }
 
 Scheduler::~Scheduler() {
@@ -344,6 +370,12 @@ std::vector<JobId> Scheduler::waiting_ids() const {
 
 std::vector<JobId> Scheduler::running_ids() const {
   std::vector<JobId> ids;
+  for (const Job* j : running_) ids.push_back(j->spec.id);
+  return ids;
+}
+
+std::vector<JobId> Scheduler::live_ids() const {
+  std::vector<JobId> ids = waiting_ids();
   for (const Job* j : running_) ids.push_back(j->spec.id);
   return ids;
 }

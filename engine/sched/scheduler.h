@@ -38,6 +38,7 @@
 #include "engine/core/error.h"
 #include "engine/kv/kv_block_allocator.h"
 #include "engine/model/llm.h"
+#include "engine/sched/job_engine.h"
 #include "engine/sched/job_spec.h"
 #include "engine/sched/sequence.h"
 
@@ -54,50 +55,17 @@ struct SchedulerConfig {
 // kInvalidParameter naming the field when config does not fit the model's options.
 Status validate(const SchedulerConfig& config, const LlmOptions& llm_options);
 
-struct JobTimings {
-  double queue_ms = 0.0;      // arrival → first admitted
-  double ttft_ms = 0.0;       // arrival → first token
-  double decode_ms = 0.0;     // first token → last token
-  double tokens_per_s = 0.0;  // (completion tokens − 1) / decode time
-};
-
-// What one job gained in one step (or at cancel). At most one event per job per step.
-struct JobEvent {
-  JobId id = 0;
-  std::vector<std::int32_t> tokens;           // tokens gained
-  std::string text;                           // complete UTF-8 released (stop strings held back)
-  std::string reasoning;                      // harmony_channels jobs: analysis text released
-  std::vector<sample::SampleResult> samples;  // per token: logprob and top logprobs
-  FinishReason finish = FinishReason::kNone;  // set on the terminal event of a normal end
-  std::optional<Error> error;                 // set on the terminal event of a failed job
-  bool started = false;  // the job was admitted at least once (false: it ended while waiting)
-  // Filled on terminal events:
-  std::int32_t prompt_tokens = 0;
-  std::int32_t completion_tokens = 0;
-  std::int32_t preemptions = 0;
-  JobTimings timings;
-
-  bool terminal() const { return finish != FinishReason::kNone || error.has_value(); }
-};
-
-struct SchedulerStats {
-  std::int32_t waiting = 0;
-  std::int32_t running = 0;
-  std::int32_t kv_used_blocks = 0;
-  std::int32_t kv_total_blocks = 0;
-  std::uint64_t steps = 0;             // forward passes run
-  std::uint64_t tokens_generated = 0;  // sampled tokens
-  std::uint64_t tokens_prefilled = 0;  // tokens fed to the model (prompts, recomputes, decodes)
-  std::uint64_t tokens_reused = 0;     // known tokens taken from the prefix cache instead
-  std::uint64_t preemptions = 0;
-};
-
-class Scheduler {
+class Scheduler final : public JobEngine {
  public:
   // The Llm must outlive the scheduler; the scheduler is its only user while it lives (and
   // the only owner of its KV pool).
   static Result<std::unique_ptr<Scheduler>> create(Llm& llm, const SchedulerConfig& config);
-  ~Scheduler();
+  // Loads the model (with at least config.max_running sequences) and a scheduler that owns it:
+  // the worker's engine. Errors are the engine's (MODEL_LOAD_FAILED, INVALID_DEVICE,
+  // INVALID_PARAMETER naming the option, ...).
+  static Result<std::unique_ptr<Scheduler>> load(const LlmOptions& llm_options,
+                                                 const SchedulerConfig& config);
+  ~Scheduler() override;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -105,19 +73,23 @@ class Scheduler {
   JobLimits limits() const;
   // Queues a job; its contents were checked against limits(). kInvalidParameter only for an
   // id that is already live.
-  Status add(JobSpec spec);
+  Status add(JobSpec spec) override;
   // Ends a live job now with `reason` (kCancelled, kDeadline, ...), frees its KV blocks and
   // returns its terminal event (held-back text included); nullopt if the id is not live.
-  std::optional<JobEvent> cancel(JobId id, FinishReason reason = FinishReason::kCancelled);
+  std::optional<JobEvent> cancel(JobId id, FinishReason reason = FinishReason::kCancelled) override;
   // One engine step: expire deadlines, admit, build the batch, one forward_sample.
   // Returns at most one event per job: those that gained tokens or ended.
-  std::vector<JobEvent> step(Clock::time_point now = Clock::now());
+  std::vector<JobEvent> step(Clock::time_point now = Clock::now()) override;
 
-  bool idle() const { return jobs_.empty(); }
+  // The model's facts (name, architecture, device, capacity = max_running, tokenizer).
+  const EngineInfo& info() const override { return info_; }
+  bool idle() const override { return jobs_.empty(); }
   std::optional<Clock::time_point> next_deadline() const;
   std::vector<JobId> waiting_ids() const;
   std::vector<JobId> running_ids() const;
-  SchedulerStats stats() const;
+  // waiting_ids() then running_ids().
+  std::vector<JobId> live_ids() const override;
+  SchedulerStats stats() const override;
   const SchedulerConfig& config() const { return cfg_; }
 
  private:
@@ -133,8 +105,10 @@ class Scheduler {
   JobEvent error_event(Job& job, Error error, Clock::time_point now);
   void erase(JobId id);
 
+  std::unique_ptr<Llm> owned_llm_;  // set by load(); declared first so it outlives the rest
   Llm& llm_;
   SchedulerConfig cfg_;
+  EngineInfo info_;
   kv::KvBlockAllocator kv_;  // the KV pool's blocks: which job's positions live where
   std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;
   std::vector<Job*> waiting_;             // sorted: priority desc, then add() order

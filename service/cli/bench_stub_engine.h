@@ -1,4 +1,4 @@
-// StubEngine: the trivial JobEngine of `zinfer bench --service` (benchmark only): no model;
+// StubEngine: the trivial sched::JobEngine of `zinfer bench --service` (benchmark only): no model;
 // each step gives every job one token (id = its position), instantly or at a fixed step period,
 // and the text of every event is the step's end time (steady clock, ns), so a client can tell
 // how long the frame took to reach it.
@@ -8,14 +8,14 @@
 #include <cstdint>
 #include <map>
 
-#include "service/worker/job_engine.h"
+#include "engine/sched/job_engine.h"
 
 namespace zinfer::cli {
 
 // Nanoseconds on the steady clock (shared by the stub's stamps and the bench clients).
 std::int64_t steady_now_ns();
 
-class StubEngine final : public worker::JobEngine {
+class StubEngine final : public sched::JobEngine {
  public:
   StubEngine(std::int32_t capacity, std::int64_t step_us) : step_us_(step_us) {
     info_.model = "service-bench-stub";
@@ -25,7 +25,7 @@ class StubEngine final : public worker::JobEngine {
     info_.vocab_size = 1 << 20;
     info_.capacity = capacity;
   }
-  const worker::EngineInfo& info() const override { return info_; }
+  const sched::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
     jobs_.emplace(
         spec.id, Job{spec.params().max_tokens, 0, static_cast<std::int32_t>(spec.prompt().size())});
@@ -68,7 +68,7 @@ class StubEngine final : public worker::JobEngine {
     ev.completion_tokens = j.produced;
     return ev;
   }
-  worker::EngineInfo info_;
+  sched::EngineInfo info_;
   std::int64_t step_us_;
   std::chrono::steady_clock::time_point next_step_ = std::chrono::steady_clock::now();
   std::map<sched::JobId, Job> jobs_;

@@ -14,7 +14,6 @@
 #include "service/cli/exit_codes.h"
 #include "service/cli/operations_flags.h"
 #include "service/cli/serve_nats.h"
-#include "service/worker/scheduler_engine.h"
 #include "service/worker/service_log.h"
 #include "service/worker/stalling_engine.h"
 #include "service/worker/worker.h"
@@ -81,7 +80,7 @@ int run_serve(ServeArgs& a) {
   a.llm.n_seq_max = a.sched.max_running;
   a.llm.kv_cache_bytes = a.kv_cache_mb * (std::int64_t{1} << 20);
 
-  auto engine = worker::SchedulerEngine::create(a.llm, a.sched);
+  auto engine = sched::Scheduler::load(a.llm, a.sched);
   if (!engine.ok()) {
     const ErrorCode code = engine.error().code;
     const bool device = code == ErrorCode::kInvalidDevice || code == ErrorCode::kDeviceNotFound;
@@ -89,7 +88,7 @@ int run_serve(ServeArgs& a) {
   }
   // With --nats alone the ROUTER is not reachable from outside (give --bind for probes).
   if (!a.nats.url.empty() && !a.bind_given) a.worker.bind = "inproc://zinfer-serve";
-  std::unique_ptr<worker::JobEngine> job_engine = std::move(*engine);
+  std::unique_ptr<sched::JobEngine> job_engine = std::move(*engine);
   if (a.stall_hook.after_steps >= 0) {
     job_engine = std::make_unique<worker::StallingEngine>(
         std::move(job_engine), a.stall_hook.after_steps, a.stall_hook.seconds);

@@ -3,8 +3,10 @@
 
 #include <zmq.h>
 
+#include <string>
 #include <vector>
 
+#include "service/transport/socket_options.h"
 #include "service/worker/service_log.h"
 
 namespace zinfer::transport {
@@ -25,8 +27,15 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::start(void* ctx,
   std::unique_ptr<ZapHandler> h(new ZapHandler());
   h->authorized_ = std::move(authorized);
   h->socket_ = zmq_socket(ctx, ZMQ_REP);
-  const int linger = 0;
-  zmq_setsockopt(h->socket_, ZMQ_LINGER, &linger, sizeof(linger));
+  if (h->socket_ == nullptr) {
+    return make_error(ErrorCode::kInternal,
+                      std::string("ZAP handler: zmq_socket: ") + zmq_strerror(zmq_errno()));
+  }
+  if (Status st = set_option(h->socket_, ZMQ_LINGER, 0, "ZMQ_LINGER"); !st.ok()) {
+    zmq_close(h->socket_);
+    h->socket_ = nullptr;
+    return st.error();
+  }
   if (zmq_bind(h->socket_, "inproc://zeromq.zap.01") != 0) {
     const std::string why = zmq_strerror(zmq_errno());
     zmq_close(h->socket_);

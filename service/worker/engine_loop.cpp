@@ -37,7 +37,7 @@ void append(std::vector<T>& to, std::vector<T>&& from) {
 
 }  // namespace
 
-EngineLoop::EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint,
+EngineLoop::EngineLoop(sched::JobEngine& engine, void* zmq_context, std::string wake_endpoint,
                        std::int32_t max_pending_frames)
     : engine_(engine),
       zmq_context_(zmq_context),
@@ -47,7 +47,7 @@ EngineLoop::EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_en
 EngineLoop::~EngineLoop() { stop(); }
 
 void EngineLoop::start() {
-  publish_snapshot_now();
+  publish_stats_now();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -90,16 +90,18 @@ std::vector<OutFrame> EngineLoop::take_frames() {
   return frames;
 }
 
-EngineSnapshot EngineLoop::snapshot() const {
-  std::lock_guard lk(snap_mu_);
-  return snap_;
+sched::SchedulerStats EngineLoop::stats() const {
+  std::lock_guard lk(stats_mu_);
+  return stats_;
 }
 
-void EngineLoop::publish_snapshot_now() {
+void EngineLoop::publish_stats_now() {
   const sched::SchedulerStats s = engine_.stats();
-  std::lock_guard lk(snap_mu_);
-  snap_.engine = s;
-  snap_.failed = failed_;
+  {
+    std::lock_guard lk(stats_mu_);
+    stats_ = s;
+  }
+  failed_published_.store(failed_, std::memory_order_release);
 }
 
 void EngineLoop::run() {
@@ -309,7 +311,7 @@ void EngineLoop::fail_all(const Error& error, std::vector<OutFrame>& out) {
 
 void EngineLoop::publish(std::vector<OutFrame>& frames) {
   // Numbers first: a client that has read a terminal frame and then asks for stats sees them.
-  publish_snapshot_now();
+  publish_stats_now();
   if (frames.empty()) return;
   bool wake = false;
   {

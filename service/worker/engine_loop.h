@@ -1,10 +1,11 @@
-// EngineLoop: the worker's engine thread. It owns the JobEngine, takes commands (submit,
+// EngineLoop: the worker's engine thread. It drives the sched::JobEngine, takes commands (submit,
 // cancel, drain) from the I/O thread through a mutex-protected inbox, runs engine steps, turns
 // each job's events into encoded wire frames (at most one per job per step, exactly one
 // terminal frame per job) and hands them back through an outbox, waking the I/O thread over
 // an inproc PAIR socket. It never touches the network and never waits on a client.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -19,13 +20,13 @@
 #include <variant>
 #include <vector>
 
+#include "engine/sched/job_engine.h"
 #include "service/protocol/messages.h"
 #include "service/worker/heartbeat.h"
-#include "service/worker/job_engine.h"
 
 namespace zinfer::worker {
 
-using JobHandle = std::uint64_t;  // worker-wide job id (also the JobEngine's JobId)
+using JobHandle = std::uint64_t;  // worker-wide job id (also the sched::JobEngine's JobId)
 
 // An accepted job, handed from the I/O thread to the engine thread.
 struct SubmitCommand {
@@ -53,16 +54,18 @@ struct OutFrame {
   bool terminal() const { return kind != FrameKind::kToken; }
 };
 
-// The engine's numbers as of the last step, published for the I/O thread (health/stats).
-struct EngineSnapshot {
-  sched::SchedulerStats engine;  // the scheduler's own stats struct, as it reported it
-  bool failed = false;           // the engine thread hit an unrecoverable error (worker must exit)
-};
+// Accepted jobs not running yet: the jobs live in the worker (accepted, terminal frame not
+// yet handled; a job in flight between the threads counts) minus those the engine runs. The
+// one definition of the wire's queue_depth (health, stats, accepted.position) and the
+// metric zinfer_num_requests_waiting.
+inline std::int32_t queue_depth(std::int64_t live_jobs, const sched::SchedulerStats& engine) {
+  return static_cast<std::int32_t>(std::max<std::int64_t>(0, live_jobs - engine.running));
+}
 
 class EngineLoop {
  public:
   // wake_endpoint: an inproc:// endpoint the I/O thread has bound a PAIR socket to.
-  EngineLoop(JobEngine& engine, void* zmq_context, std::string wake_endpoint,
+  EngineLoop(sched::JobEngine& engine, void* zmq_context, std::string wake_endpoint,
              std::int32_t max_pending_frames);
   ~EngineLoop();
   EngineLoop(const EngineLoop&) = delete;
@@ -88,7 +91,11 @@ class EngineLoop {
 
   // I/O thread, after a wake-up: the frames produced since the last call, in order.
   std::vector<OutFrame> take_frames();
-  EngineSnapshot snapshot() const;
+  // Any thread: the engine's stats as of the last step.
+  sched::SchedulerStats stats() const;
+  // Any thread: the engine thread hit an unrecoverable error; every live job's error frame has
+  // been published and the worker must exit 1.
+  bool failed() const { return failed_published_.load(std::memory_order_acquire); }
 
  private:
   struct CancelCmd {
@@ -124,9 +131,9 @@ class EngineLoop {
   // Ends every live job with `error` and marks the engine failed (the worker then exits 1).
   void fail_all(const Error& error, std::vector<OutFrame>& out);
   void publish(std::vector<OutFrame>& frames);
-  void publish_snapshot_now();
+  void publish_stats_now();
 
-  JobEngine& engine_;
+  sched::JobEngine& engine_;
   void* zmq_context_;
   std::string wake_endpoint_;
   std::int32_t max_pending_frames_;
@@ -139,11 +146,12 @@ class EngineLoop {
   bool wake_pending_ = false;
   bool stop_ = false;
 
-  mutable std::mutex snap_mu_;
-  EngineSnapshot snap_;
+  mutable std::mutex stats_mu_;
+  sched::SchedulerStats stats_;  // guarded by stats_mu_
+  std::atomic<bool> failed_published_{false};
 
   std::unordered_map<JobHandle, WireJob> jobs_;  // engine thread only
-  bool failed_ = false;                          // engine thread only (published in snap_)
+  bool failed_ = false;                          // engine thread only (published by failed())
   void* wake_socket_ = nullptr;                  // engine thread only
   Heartbeat* heartbeat_ = nullptr;
   std::function<void(double)> step_observer_;

@@ -51,12 +51,11 @@ class EngineCollector final : public prometheus::Collectable {
  public:
   explicit EngineCollector(WorkerMetrics::Sources s) : s_(std::move(s)) {}
   std::vector<MetricFamily> Collect() const override {
-    const EngineSnapshot snap = s_.snapshot();
+    const sched::SchedulerStats e = s_.engine_stats();
     const HeartbeatView hb = s_.heartbeat->view(Heartbeat::Clock::now());
-    const auto& e = snap.engine;
     const double kv =
         e.kv_total_blocks > 0 ? static_cast<double>(e.kv_used_blocks) / e.kv_total_blocks : 0.0;
-    const double waiting = static_cast<double>(std::max<std::int64_t>(0, hb.live_jobs - e.running));
+    const double waiting = static_cast<double>(queue_depth(hb.live_jobs, e));
     return {
         one("zinfer_num_requests_running", "Jobs generating (in the running batch).",
             MetricType::Gauge, e.running),

@@ -41,7 +41,7 @@ class WorkerMetrics {
  public:
   // What the scrape-time collector reads (any thread; both must outlive the metrics).
   struct Sources {
-    std::function<EngineSnapshot()> snapshot;
+    std::function<sched::SchedulerStats()> engine_stats;
     const Heartbeat* heartbeat = nullptr;
   };
 

@@ -1,5 +1,5 @@
-// StallingEngine: a test hook (serve's hidden --test-stall-after-steps N): wraps a JobEngine and,
-// after N steps have completed, blocks the next step for --test-stall-seconds, as a wedged
+// StallingEngine: a test hook (serve's hidden --test-stall-after-steps N): wraps a sched::JobEngine
+// and, after N steps have completed, blocks the next step for --test-stall-seconds, as a wedged
 // device call or a deadlock would. Lets the process tests check that `health` turns
 // "stalled" and `zinfer health` fails while the I/O thread still answers. Never used otherwise.
 #pragma once
@@ -8,16 +8,17 @@
 #include <memory>
 #include <thread>
 
-#include "service/worker/job_engine.h"
+#include "engine/sched/job_engine.h"
 
 namespace zinfer::worker {
 
-class StallingEngine final : public JobEngine {
+class StallingEngine final : public sched::JobEngine {
  public:
-  StallingEngine(std::unique_ptr<JobEngine> inner, std::uint64_t stall_after_steps, double stall_s)
+  StallingEngine(std::unique_ptr<sched::JobEngine> inner, std::uint64_t stall_after_steps,
+                 double stall_s)
       : inner_(std::move(inner)), after_(stall_after_steps), stall_s_(stall_s) {}
 
-  const EngineInfo& info() const override { return inner_->info(); }
+  const sched::EngineInfo& info() const override { return inner_->info(); }
   Status add(sched::JobSpec spec) override { return inner_->add(std::move(spec)); }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
     return inner_->cancel(id, reason);
@@ -34,7 +35,7 @@ class StallingEngine final : public JobEngine {
   sched::SchedulerStats stats() const override { return inner_->stats(); }
 
  private:
-  std::unique_ptr<JobEngine> inner_;
+  std::unique_ptr<sched::JobEngine> inner_;
   std::uint64_t after_;
   double stall_s_;
   std::uint64_t steps_ = 0;

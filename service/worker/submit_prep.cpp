@@ -5,7 +5,7 @@
 
 namespace zinfer::worker {
 
-Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const EngineInfo& info) {
+Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& s, const sched::EngineInfo& info) {
   std::vector<std::int32_t> ids;
   const tok::Tokenizer* tok = info.tokenizer;
   if (s.prompt_tokens) {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/sched/job_engine.h"
 #include "engine/sched/job_spec.h"
 #include "service/protocol/messages.h"
-#include "service/worker/job_engine.h"
 
 namespace zinfer::worker {
 
@@ -20,6 +20,7 @@ namespace zinfer::worker {
 // template, vocabulary-dependent sampling values: logit_bias / stop_token_ids ids),
 // kPromptTooLong (prompt ≥ context length). Messages name the field
 // ("submit.prompt_tokens[3]: ...").
-Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& submit, const EngineInfo& info);
+Result<sched::JobSpec> prepare_submit(const protocol::SubmitMsg& submit,
+                                      const sched::EngineInfo& info);
 
 }  // namespace zinfer::worker

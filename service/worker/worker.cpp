@@ -42,7 +42,7 @@ std::string peer_label(const std::string& peer) {
 }
 
 Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
-                                               std::unique_ptr<JobEngine> engine) {
+                                               std::unique_ptr<sched::JobEngine> engine) {
   ZINFER_RETURN_IF_ERROR(validate(config));
   std::unique_ptr<Worker> w(new Worker());
   w->config_ = config;
@@ -97,8 +97,8 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerConfig& config,
       config.max_jobs_per_client, config.max_client_bytes_per_s, config.max_frame_bytes);
   if (!config.metrics_bind.empty()) {
     EngineLoop* loop = w->loop_.get();
-    auto metrics = WorkerMetrics::create(
-        config.metrics_bind, {[loop] { return loop->snapshot(); }, w->heartbeat_.get()});
+    auto metrics = WorkerMetrics::create(config.metrics_bind,
+                                         {[loop] { return loop->stats(); }, w->heartbeat_.get()});
     if (!metrics.ok()) return metrics.error();
     w->metrics_ = std::move(*metrics);
     w->loop_->set_step_observer([m = w->metrics_.get()](double s) { m->step_finished(s); });
@@ -132,7 +132,7 @@ double Worker::uptime_s() const {
 }
 
 int Worker::run() {
-  const EngineInfo& info = engine_->info();
+  const sched::EngineInfo& info = engine_->info();
   service_log().info("serving {} ({}, ctx {}, {} concurrent) on {} at {}", info.model,
                      info.architecture, info.context_length, info.capacity, info.device, endpoint_);
   if (metrics_) service_log().info("metrics at {}", metrics_->url());
@@ -165,7 +165,7 @@ int Worker::run() {
       if (n_items == 4 && (items[3].revents & ZMQ_POLLIN)) on_source();
     }
     if (sender_->has_backlog()) flush_backlogs();
-    if (!draining_ && loop_->snapshot().failed) {
+    if (!draining_ && loop_->failed()) {
       exit_code_ = 1;
       begin_drain(0.0);
     }
@@ -223,6 +223,9 @@ void Worker::on_wake() {
     JobEntry* e = table_.get(f.handle);
     if (e == nullptr) continue;
     const std::string client = e->client;  // e may be invalidated by client_gone / erase
+    // Recorded before the frame leaves: a client that has its terminal frame and then scrapes
+    // sees the job counted.
+    if (metrics_ && f.terminal()) metrics_->job_ended(f);
     if (e->ticket != 0) {
       source_->on_frame(e->ticket, f);
     } else if (gone_.count(client) == 0) {
@@ -232,7 +235,6 @@ void Worker::on_wake() {
     }
     if (!f.terminal()) continue;
     client_limits_->job_ended(f.handle);
-    if (metrics_) metrics_->job_ended(f);
     if (f.kind == FrameKind::kError) {
       ++counters_.failed;
     } else if (f.finish == sched::FinishReason::kCancelled) {
@@ -383,8 +385,8 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
     reject(peer, req_style, *over, s.job_id);
     return;
   }
-  const EngineSnapshot snap = loop_->snapshot();
-  const std::int32_t queued = queue_depth(snap);
+  const sched::SchedulerStats engine = loop_->stats();
+  const std::int32_t queued = queue_depth(engine);
   if (queued >= config_.max_queued) {
     reject(peer, req_style,
            make_error(ErrorCode::kQueueFull,
@@ -401,7 +403,7 @@ void Worker::handle_submit(const std::string& peer, bool req_style, protocol::Su
 
   JobEntry& e = table_.insert(peer, s.job_id, req_style);
   e.prompt_tokens = static_cast<std::int32_t>(spec->prompt().size());
-  const std::int32_t free_slots = std::max(0, engine_->info().capacity - snap.engine.running);
+  const std::int32_t free_slots = std::max(0, engine_->info().capacity - engine.running);
   protocol::AcceptedMsg accepted{s.job_id, std::max(0, queued - free_slots)};
   if (sender_->send(peer, req_style, protocol::encode(accepted)) == RouterSender::Outcome::kGone) {
     table_.erase(e.handle);  // nobody to answer: the job is dropped before it exists
@@ -436,16 +438,15 @@ void Worker::handle_cancel(const std::string& peer, const std::string& job_id) {
   loop_->cancel(*h);
 }
 
-// Accepted jobs not running yet: the live jobs of the table minus those the engine runs (a
-// job in flight between the threads counts as queued).
-std::int32_t Worker::queue_depth(const EngineSnapshot& snap) const {
-  return static_cast<std::int32_t>(
-      std::max<std::int64_t>(0, static_cast<std::int64_t>(table_.size()) - snap.engine.running));
+// On the I/O thread the live jobs are the table (metrics, on scrape threads, use the heartbeat's
+// count of the same jobs).
+std::int32_t Worker::queue_depth(const sched::SchedulerStats& engine) const {
+  return worker::queue_depth(static_cast<std::int64_t>(table_.size()), engine);
 }
 
 protocol::HealthReply Worker::health() const {
-  const EngineInfo& info = engine_->info();
-  const EngineSnapshot snap = loop_->snapshot();
+  const sched::EngineInfo& info = engine_->info();
+  const sched::SchedulerStats engine = loop_->stats();
   protocol::HealthReply h;
   const HeartbeatView hb = heartbeat_->view(Clock::now());
   // A stalled engine outranks draining: a probe must see that the worker no longer moves.
@@ -459,29 +460,30 @@ protocol::HealthReply Worker::health() const {
   h.device = info.device;
   h.vram_used_bytes = info.device_bytes_used;
   h.vram_resident = info.vram_resident;
-  h.active_jobs = snap.engine.running;
-  h.queue_depth = queue_depth(snap);
+  h.active_jobs = engine.running;
+  h.queue_depth = queue_depth(engine);
   h.capacity = info.capacity;
   h.uptime_s = uptime_s();
   return h;
 }
 
 protocol::StatsReply Worker::stats() const {
-  const EngineSnapshot snap = loop_->snapshot();
+  // The one conversion of the engine's stats (and the I/O thread's counters) to the wire.
+  const sched::SchedulerStats engine = loop_->stats();
   protocol::StatsReply s;
   s.jobs_accepted = counters_.accepted;
   s.jobs_completed = counters_.completed;
   s.jobs_cancelled = counters_.cancelled;
   s.jobs_failed = counters_.failed;
   s.jobs_rejected = counters_.rejected;
-  s.tokens_generated = snap.engine.tokens_generated;
+  s.tokens_generated = engine.tokens_generated;
   s.prompt_tokens = counters_.prompt_tokens;
-  s.active_jobs = snap.engine.running;
-  s.queue_depth = queue_depth(snap);
-  s.kv_blocks_used = snap.engine.kv_used_blocks;
-  s.kv_blocks_total = snap.engine.kv_total_blocks;
-  s.engine_steps = snap.engine.steps;
-  s.prompt_tokens_cached = snap.engine.tokens_reused;
+  s.active_jobs = engine.running;
+  s.queue_depth = queue_depth(engine);
+  s.kv_blocks_used = engine.kv_used_blocks;
+  s.kv_blocks_total = engine.kv_total_blocks;
+  s.engine_steps = engine.steps;
+  s.prompt_tokens_cached = engine.tokens_reused;
   s.uptime_s = uptime_s();
   return s;
 }

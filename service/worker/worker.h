@@ -1,5 +1,5 @@
-// Worker: the ZeroMQ service around one JobEngine. The thread calling run() is the I/O thread:
-// it owns the ROUTER socket, decodes and validates requests, keeps the job table keyed by
+// Worker: the ZeroMQ service around one sched::JobEngine. The thread calling run() is the I/O
+// thread: it owns the ROUTER socket, decodes and validates requests, keeps the job table keyed by
 // (client identity, job_id), applies admission (bounded queue, duplicates, draining), answers
 // health/stats, and routes the engine thread's frames back to their clients. The engine thread
 // (EngineLoop) runs the steps and never blocks on the network.
@@ -24,12 +24,12 @@
 #include <unordered_set>
 
 #include "engine/core/error.h"
+#include "engine/sched/job_engine.h"
 #include "service/protocol/codec.h"
 #include "service/transport/zap_handler.h"
 #include "service/worker/client_limits.h"
 #include "service/worker/engine_loop.h"
 #include "service/worker/heartbeat.h"
-#include "service/worker/job_engine.h"
 #include "service/worker/job_source.h"
 #include "service/worker/job_table.h"
 #include "service/worker/metrics.h"
@@ -52,7 +52,7 @@ class Worker {
  public:
   // Validates the config, creates the ROUTER and binds it. Errors name the flag or endpoint.
   static Result<std::unique_ptr<Worker>> create(const WorkerConfig& config,
-                                                std::unique_ptr<JobEngine> engine);
+                                                std::unique_ptr<sched::JobEngine> engine);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -99,7 +99,7 @@ class Worker {
   void client_gone(const std::string& peer, const char* why);
   void flush_backlogs();
   void begin_drain(double timeout_s);
-  std::int32_t queue_depth(const EngineSnapshot& snap) const;
+  std::int32_t queue_depth(const sched::SchedulerStats& engine) const;
   protocol::HealthReply health() const;
   protocol::StatsReply stats() const;
   double uptime_s() const;
@@ -107,7 +107,7 @@ class Worker {
 
   WorkerConfig config_;
   protocol::DecodeLimits limits_;
-  std::unique_ptr<JobEngine> engine_;
+  std::unique_ptr<sched::JobEngine> engine_;
   void* ctx_ = nullptr;
   void* router_ = nullptr;
   void* wake_ = nullptr;  // PAIR, bound; the engine thread's end connects

@@ -74,7 +74,7 @@ class Soak {
     SoakClient c;
     c.socket = zmq_socket(ctx_, ZMQ_DEALER);
     const int linger = 0;
-    zmq_setsockopt(c.socket, ZMQ_LINGER, &linger, sizeof(linger));
+    EXPECT_EQ(zmq_setsockopt(c.socket, ZMQ_LINGER, &linger, sizeof(linger)), 0);
     zmq_connect(c.socket, endpoint_.c_str());
     clients_.push_back(std::move(c));
   }
@@ -166,7 +166,7 @@ class Soak {
 json stats(void* ctx, const std::string& endpoint) {
   void* s = zmq_socket(ctx, ZMQ_DEALER);
   const int linger = 0;
-  zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+  EXPECT_EQ(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)), 0);
   zmq_connect(s, endpoint.c_str());
   const std::string req = pack(request("stats"));
   zmq_send(s, req.data(), req.size(), 0);

@@ -71,7 +71,7 @@ class EndpointSockets : public ::testing::Test {
   void* socket(int type) {
     void* s = zmq_socket(ctx_, type);
     const int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    EXPECT_EQ(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)), 0);
     sockets_.push_back(s);
     return s;
   }

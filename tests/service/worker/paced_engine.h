@@ -1,4 +1,4 @@
-// PacedEngine: a JobEngine test double for the operations tests — a real scheduler's shape
+// PacedEngine: a sched::JobEngine test double for the operations tests — a real scheduler's shape
 // without a model: jobs wait in priority-then-arrival order, at most `capacity` run, every
 // step lasts `step_us` and gives each running job one token (id 7, text "x"), a job ends
 // "length" at max_tokens. Timings are measured like the scheduler's (arrival → admission →
@@ -14,11 +14,11 @@
 #include <mutex>
 #include <thread>
 
-#include "service/worker/job_engine.h"
+#include "engine/sched/job_engine.h"
 
 namespace zinfer::worker::testing {
 
-class PacedEngine final : public JobEngine {
+class PacedEngine final : public sched::JobEngine {
  public:
   PacedEngine(std::int32_t capacity, std::int64_t step_us) : step_us_(step_us) {
     info_.model = "paced-engine";
@@ -28,7 +28,7 @@ class PacedEngine final : public JobEngine {
     info_.vocab_size = 1000;
     info_.capacity = capacity;
   }
-  const EngineInfo& info() const override { return info_; }
+  const sched::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
     Job j;
     j.id = spec.id;
@@ -138,7 +138,7 @@ class PacedEngine final : public JobEngine {
     }
     return ev;
   }
-  EngineInfo info_;
+  sched::EngineInfo info_;
   std::int64_t step_us_;
   std::list<Job> waiting_, running_;
   std::uint64_t steps_ = 0, tokens_ = 0;

@@ -6,7 +6,7 @@
 // Every job's frames are checked for the exactly-one-terminal-frame invariant.
 #include <gtest/gtest.h>
 
-#include "service/worker/scheduler_engine.h"
+#include "engine/sched/scheduler.h"
 #include "tests/service/worker/worker_harness.h"
 #include "tests/test_util.h"
 
@@ -26,7 +26,7 @@ std::unique_ptr<WorkerThread> start_worker(const std::string& model, WorkerConfi
   opt.n_ctx = 512;
   sched::SchedulerConfig sc;
   sc.max_running = max_running;
-  auto engine = SchedulerEngine::create(opt, sc);
+  auto engine = sched::Scheduler::load(opt, sc);
   EXPECT_TRUE(engine.ok()) << engine.error().message;
   if (!engine.ok()) return nullptr;
   if (wc.bind == WorkerConfig{}.bind) wc.bind = "tcp://127.0.0.1:0";
@@ -225,7 +225,7 @@ TEST(WorkerAdmission, EnvelopesHealthAndStats) {
   // A real REQ socket: one request, one reply.
   void* req = zmq_socket(ctx.get(), ZMQ_REQ);
   const int linger = 0;
-  zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof(linger));
+  EXPECT_EQ(zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof(linger)), 0);
   ASSERT_EQ(zmq_connect(req, w->endpoint().c_str()), 0);
   const std::string hello = pack(request("health"));
   zmq_send(req, hello.data(), hello.size(), 0);

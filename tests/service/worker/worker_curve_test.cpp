@@ -40,11 +40,11 @@ void* curve_dealer(void* ctx, const std::string& ep, const transport::CurveKeyPa
                    const std::string& server_pub) {
   void* s = zmq_socket(ctx, ZMQ_DEALER);
   const int linger = 0;
-  zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+  EXPECT_EQ(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)), 0);
   if (mine != nullptr) {
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub.c_str(), 40);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, mine->public_z85.c_str(), 40);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, mine->secret_z85.c_str(), 40);
+    EXPECT_EQ(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub.c_str(), 40), 0);
+    EXPECT_EQ(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, mine->public_z85.c_str(), 40), 0);
+    EXPECT_EQ(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, mine->secret_z85.c_str(), 40), 0);
   }
   EXPECT_EQ(zmq_connect(s, ep.c_str()), 0);
   return s;

@@ -2,7 +2,7 @@
 // (ipc:// in a temp dir and TCP): engine errors end jobs with error frames; an engine that
 // throws fails every live job and makes run() return 1; a client that stops reading does not
 // stall the others and later gets every frame in order; one whose backlog overflows has its
-// jobs cancelled. The engines here are test doubles implementing worker::JobEngine.
+// jobs cancelled. The engines here are test doubles implementing sched::JobEngine.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -17,7 +17,7 @@ namespace {
 // Every step gives each job one token (id = position, text "t<position> "); after
 // `fail_after` tokens a job ends with `error` instead (0 = never); throws from step() when
 // `throw_at_step` is reached (0 = never).
-class TestEngine final : public JobEngine {
+class TestEngine final : public sched::JobEngine {
  public:
   explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0,
                       int fatal_at_step = 0)
@@ -32,7 +32,7 @@ class TestEngine final : public JobEngine {
     info_.vocab_size = 1000;
     info_.capacity = 64;
   }
-  const EngineInfo& info() const override { return info_; }
+  const sched::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
     jobs_[spec.id] = Job{spec.params().max_tokens, 0};
     return ok_status();
@@ -110,7 +110,7 @@ class TestEngine final : public JobEngine {
     ev.completion_tokens = j.produced;
     return ev;
   }
-  EngineInfo info_;
+  sched::EngineInfo info_;
   int fail_after_, throw_at_step_, step_sleep_us_, fatal_at_step_;
   int steps_ = 0;
   std::map<sched::JobId, Job> jobs_;
@@ -214,7 +214,7 @@ TEST(WorkerFlow, SlowReaderDoesNotStallOthersAndLosesNothing) {
   Client fast(ctx.get(), w.endpoint());
   // Small receive buffers on the slow side so the kernel cannot absorb everything either.
   const int rcvhwm = 8;
-  zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+  EXPECT_EQ(zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)), 0);
   const int n = 10000;
   slow.send(submit("s", tokens_job(n)));
   // The slow client reads only its accepted frame, then nothing while the fast one works.
@@ -245,7 +245,7 @@ TEST(WorkerFlow, BacklogOverflowCancelsTheSlowClientsJobs) {
   ASSERT_TRUE(w.ok());
   Client slow(ctx.get(), w.endpoint());
   const int rcvhwm = 4;
-  zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+  EXPECT_EQ(zmq_setsockopt(slow.socket(), ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)), 0);
   slow.send(submit("s", tokens_job(1000000)));
   ASSERT_TRUE(slow.pump_until([&] { return slow.count("s", "accepted") == 1; }));
   // Without reading, wait for the worker to give up on this reader (its job ends).

@@ -24,7 +24,7 @@ constexpr const char* kCompletion =
     "<|channel|>final<|message|>Hi! 👋 How can I help?<|return|>";
 
 // Each job is a real Sequence fed one scripted token per step.
-class ScriptedEngine final : public JobEngine {
+class ScriptedEngine final : public sched::JobEngine {
  public:
   explicit ScriptedEngine(const tok::Tokenizer& tok) : tok_(tok) {
     info_.model = "scripted-gpt-oss";
@@ -36,7 +36,7 @@ class ScriptedEngine final : public JobEngine {
     info_.tokenizer = &tok;
     script_ = tok.encode(kCompletion, false, true);
   }
-  const EngineInfo& info() const override { return info_; }
+  const sched::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
     prompts.push_back(spec.prompt());
     harmony_flags.push_back(spec.params().harmony_channels);
@@ -101,7 +101,7 @@ class ScriptedEngine final : public JobEngine {
   }
 
   const tok::Tokenizer& tok_;
-  EngineInfo info_;
+  sched::EngineInfo info_;
   std::vector<std::int32_t> script_;
   std::map<sched::JobId, Job> jobs_;
 };

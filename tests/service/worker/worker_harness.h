@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "engine/model/llm.h"
+#include "engine/sched/job_engine.h"
 #include "engine/sched/sequence.h"
 #include "engine/sched/sequence_runner.h"
-#include "service/worker/job_engine.h"
 #include "service/worker/worker.h"
 
 namespace zinfer::worker::testing {
@@ -56,7 +56,7 @@ class Client {
   Client(void* ctx, const std::string& endpoint, bool req_style = false) : req_style_(req_style) {
     sock_ = zmq_socket(ctx, ZMQ_DEALER);
     const int linger = 0;
-    zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger));
+    EXPECT_EQ(zmq_setsockopt(sock_, ZMQ_LINGER, &linger, sizeof(linger)), 0);
     EXPECT_EQ(zmq_connect(sock_, endpoint.c_str()), 0) << endpoint;
   }
   ~Client() { close(); }
@@ -236,7 +236,7 @@ inline JobOutput generate_alone(Llm& llm, const std::vector<std::int32_t>& promp
 // A worker serving on its own thread; stopped (and joined) on destruction.
 class WorkerThread {
  public:
-  WorkerThread(const WorkerConfig& cfg, std::unique_ptr<JobEngine> engine) {
+  WorkerThread(const WorkerConfig& cfg, std::unique_ptr<sched::JobEngine> engine) {
     auto w = Worker::create(cfg, std::move(engine));
     if (!w.ok()) {
       ADD_FAILURE() << w.error().message;

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "service/worker/scheduler_engine.h"
+#include "engine/sched/scheduler.h"
 #include "tests/service/worker/worker_harness.h"
 #include "tests/test_util.h"
 
@@ -124,7 +124,7 @@ std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::
   sc.prefix_cache = true;  // outputs must not change with it (checked against standalone runs)
   sc.max_running = max_running;
   sc.max_step_tokens = 96;  // long prompts arrive in chunks, interleaved with decodes
-  auto engine = SchedulerEngine::create(opt, sc);
+  auto engine = sched::Scheduler::load(opt, sc);
   EXPECT_TRUE(engine.ok()) << engine.error().message;
   if (!engine.ok()) return nullptr;
   WorkerConfig wc;

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <thread>
 
-#include "service/worker/scheduler_engine.h"
+#include "engine/sched/scheduler.h"
 #include "tests/service/worker/metrics_scrape.h"
 #include "tests/service/worker/paced_engine.h"
 #include "tests/service/worker/worker_harness.h"
@@ -25,7 +25,7 @@ std::unique_ptr<WorkerThread> start_model_worker(const std::string& model, Worke
   sched::SchedulerConfig sc;
   sc.max_running = 8;
   sc.prefix_cache = true;
-  auto engine = SchedulerEngine::create(opt, sc);
+  auto engine = sched::Scheduler::load(opt, sc);
   EXPECT_TRUE(engine.ok()) << engine.error().message;
   if (!engine.ok()) return nullptr;
   auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
