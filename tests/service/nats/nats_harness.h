@@ -22,7 +22,34 @@ inline std::string nats_server_bin() {
   return "";
 }
 
-// `nats-server -js` on 127.0.0.1:<free port>, store in a temporary directory.
+// Whether the NATS server listening on 127.0.0.1:port is the one named `name` (its first line,
+// INFO {...}, carries "server_name").
+inline bool nats_server_named(int port, const std::string& name) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  std::string info;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    std::array<char, 4096> buf{};
+    while (info.find('\n') == std::string::npos && info.size() < buf.size()) {
+      const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      info.append(buf.data(), static_cast<std::size_t>(n));
+    }
+  }
+  close(fd);
+  return info.find("\"server_name\":\"" + name + "\"") != std::string::npos;
+}
+
+// `nats-server -js` on 127.0.0.1:<free port>, store in a temporary directory. start() checks
+// that the server answering on the port is this one (by name): a free port picked by one test
+// can be taken by another test running in parallel before the server binds it, and then both
+// would talk to one server. On such a clash it starts again on another port.
 class NatsServer {
  public:
   explicit NatsServer(const std::string& dir) : dir_(dir), port_(free_port()) {
@@ -30,14 +57,21 @@ class NatsServer {
   }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   bool start() {
-    proc_ = std::make_unique<Child>(
-        std::vector<std::string>{nats_server_bin(), "-js", "-a", "127.0.0.1", "-p",
-                                 std::to_string(port_), "-sd", dir_ + "/store"},
-        dir_ + "/nats-server.log");
-    const auto end = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < end) {
-      if (port_open(port_)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) port_ = free_port();
+      const std::string name = "zinfer-test-" + std::to_string(getpid()) + "-" +
+                               std::to_string(port_);
+      proc_ = std::make_unique<Child>(
+          std::vector<std::string>{nats_server_bin(), "-js", "-a", "127.0.0.1", "-p",
+                                   std::to_string(port_), "-n", name, "-sd", dir_ + "/store"},
+          dir_ + "/nats-server.log");
+      const auto end = Clock::now() + std::chrono::seconds(10);
+      while (Clock::now() < end) {
+        if (nats_server_named(port_, name)) return true;
+        if (proc_->wait(0) >= 0) break;  // exited: the port is someone else's
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      proc_.reset();
     }
     return false;
   }
