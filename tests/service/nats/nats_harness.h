@@ -59,8 +59,8 @@ class NatsServer {
   bool start() {
     for (int attempt = 0; attempt < 5; ++attempt) {
       if (attempt > 0) port_ = free_port();
-      const std::string name = "zinfer-test-" + std::to_string(getpid()) + "-" +
-                               std::to_string(port_);
+      const std::string name =
+          "zinfer-test-" + std::to_string(getpid()) + "-" + std::to_string(port_);
       proc_ = std::make_unique<Child>(
           std::vector<std::string>{nats_server_bin(), "-js", "-a", "127.0.0.1", "-p",
                                    std::to_string(port_), "-n", name, "-sd", dir_ + "/store"},
