@@ -465,7 +465,8 @@ struct Q8Traits<GgmlType::kQ6_K> {
     for (int gi = 0; gi < 4; ++gi) {
       const std::uint32_t word = gi < 2 ? s01 : s23;
       const int idx = 2 * (gi & 1) + (j >> 1);
-      w.sc[gi] = static_cast<int>(static_cast<std::int8_t>(byte_of(word, idx)));
+      // Q6_K's scales are signed bytes.
+      w.sc[gi] = static_cast<int>(static_cast<std::int8_t>(byte_of(word, idx)));  // NOLINT
     }
     w.d = half_to_f32(ld_u16(p + 208));
     return w;

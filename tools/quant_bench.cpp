@@ -131,7 +131,7 @@ void bench_type(GgmlType type, const Options& opt) {
   const double bytes = static_cast<double>(w.size());
   std::printf("%-6s n=%-5lld rows=%-7lld %7.2f GB/s  %8.1f ns/row", std::string(tr.name).c_str(),
               static_cast<long long>(n), static_cast<long long>(rows), bytes / t_simd / 1e9,
-              t_simd / rows * 1e9);
+              t_simd / static_cast<double>(rows) * 1e9);
   if (opt.scalar) {
     const double t_scalar = time_per_call(opt.seconds, [&] {
       for (std::int64_t r = 0; r < rows; ++r) {

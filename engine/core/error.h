@@ -52,10 +52,11 @@ inline Error make_error(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value)
-      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error)
-      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  // Implicit on purpose: `return value;` and `return error;` both make a Result.
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -78,8 +79,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error)
-      : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Result(Error error) : err_(std::move(error)), ok_(false) {}
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   const Error& error() const { return err_; }
@@ -104,9 +105,12 @@ inline Status ok_status() { return Status(); }
 
 #define ZINFER_CONCAT_INNER(a, b) a##b
 #define ZINFER_CONCAT(a, b) ZINFER_CONCAT_INNER(a, b)
-// ZINFER_ASSIGN_OR_RETURN(auto x, expr): binds the value or returns the error.
+// ZINFER_ASSIGN_OR_RETURN(auto x, expr): binds the value or returns the error. lhs is a
+// declaration, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ZINFER_ASSIGN_OR_RETURN(lhs, expr)                  \
   auto ZINFER_CONCAT(zinfer_result_, __LINE__) = (expr);    \
   if (!ZINFER_CONCAT(zinfer_result_, __LINE__).ok())        \
     return ZINFER_CONCAT(zinfer_result_, __LINE__).error(); \
   lhs = std::move(ZINFER_CONCAT(zinfer_result_, __LINE__)).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -118,7 +118,7 @@ Status GgufValueReader::read_value_at(ValueType type, MetaValue& out, int depth)
     case ValueType::kInt8: {
       std::int8_t v = 0;
       ZINFER_RETURN_IF_ERROR(read_scalar(v, type));
-      out.i = v;
+      out.i = v;  // NOLINT(bugprone-signed-char-misuse): a GGUF INT8 is signed
       break;
     }
     case ValueType::kUInt16: {

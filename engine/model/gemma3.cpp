@@ -70,6 +70,8 @@ class Gemma3 final : public Architecture {
       L.global = hp_.sliding_window == 0 || il % kGlobalEvery == kGlobalEvery - 1;
     }
     const float q_scalar = hp_.n_layer == kGemma3_27bLayers
+                               // Integer division, as the reference computes it.
+                               // NOLINTNEXTLINE(bugprone-integer-division)
                                ? static_cast<float>(hp_.n_embd / hp_.n_head)
                                : static_cast<float>(hp_.head_dim);
     attn_scale_ = 1.0f / std::sqrt(q_scalar);

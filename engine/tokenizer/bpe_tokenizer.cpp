@@ -115,7 +115,7 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::from_gguf(const gguf::GgufFi
   }
   ZINFER_ASSIGN_OR_RETURN(spec.special, SpecialTokenKeys::from_gguf(file));
   ZINFER_ASSIGN_OR_RETURN(spec.chat_template, file.get_string_or("tokenizer.chat_template", ""));
-  return build<BpeTokenizer>(std::move(vocab), spec);
+  return build<BpeTokenizer>(vocab, spec);
 }
 
 Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(BpeSpec spec) {

@@ -204,7 +204,7 @@ HarmonyParser::HarmonyParser(const Tokenizer& tok) : tok_(tok), content_(tok, tr
   current_.role = "assistant";
 }
 
-void HarmonyParser::emit(Delta& d, std::string s) const {
+void HarmonyParser::emit(Delta& d, const std::string& s) const {
   if (s.empty()) return;
   if (route_ == Route::kText) d.text += s;
   if (route_ == Route::kReasoning) d.reasoning += s;
@@ -227,7 +227,7 @@ void HarmonyParser::begin_content(Delta& d) {
 void HarmonyParser::end_message(Delta& d) {
   std::string tail = content_.flush();
   current_.content += tail;
-  emit(d, std::move(tail));
+  emit(d, tail);
   messages_.push_back(std::move(current_));
   current_ = HarmonyMessage{};
   route_ = Route::kNone;
@@ -256,7 +256,7 @@ HarmonyParser::Delta HarmonyParser::push(std::int32_t id) {
       } else {
         std::string s = content_.push(id);
         current_.content += s;
-        emit(d, std::move(s));
+        emit(d, s);
       }
       break;
   }
@@ -268,7 +268,7 @@ HarmonyParser::Delta HarmonyParser::flush() {
   if (state_ == State::kContent) {
     std::string tail = content_.flush();
     current_.content += tail;
-    emit(d, std::move(tail));
+    emit(d, tail);
   }
   return d;
 }

@@ -126,7 +126,7 @@ class HarmonyParser {
   enum class Route { kText, kReasoning, kNone };
   void begin_content(Delta& d);
   void end_message(Delta& d);
-  void emit(Delta& d, std::string s) const;
+  void emit(Delta& d, const std::string& s) const;
 
   const Tokenizer& tok_;
   Ids ids_;

@@ -87,7 +87,7 @@ Result<std::unique_ptr<SpmTokenizer>> SpmTokenizer::from_gguf(const gguf::GgufFi
   }
   ZINFER_ASSIGN_OR_RETURN(spec.model_name, file.get_string_or("general.name", ""));
   ZINFER_ASSIGN_OR_RETURN(spec.chat_template, file.get_string_or("tokenizer.chat_template", ""));
-  return build<SpmTokenizer>(std::move(vocab), spec);
+  return build<SpmTokenizer>(vocab, spec);
 }
 
 Result<std::unique_ptr<SpmTokenizer>> SpmTokenizer::create(SpmSpec spec) {

@@ -130,9 +130,9 @@ class VocabTokenizer : public Tokenizer {
   // A T (which befriends this class) with the given vocabulary, then T::init(spec) for the
   // rest of what its spec holds.
   template <typename T, typename Spec>
-  static Result<std::unique_ptr<T>> build(Vocab vocab, Spec& spec) {
+  static Result<std::unique_ptr<T>> build(const Vocab& vocab, Spec& spec) {
     std::unique_ptr<T> t(new T());
-    t->vocab_ = std::move(vocab);
+    t->vocab_ = vocab;
     ZINFER_RETURN_IF_ERROR(t->init(spec));
     return t;
   }
@@ -141,7 +141,7 @@ class VocabTokenizer : public Tokenizer {
   static Result<std::unique_ptr<T>> build(Spec spec) {
     ZINFER_ASSIGN_OR_RETURN(Vocab vocab,
                             Vocab::from_tokens(std::move(spec.tokens), std::move(spec.types)));
-    return build<T>(std::move(vocab), spec);
+    return build<T>(vocab, spec);
   }
 
   Vocab vocab_;

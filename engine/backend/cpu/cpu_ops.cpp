@@ -289,7 +289,7 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
       const std::int32_t first = p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
       const float* qv =
           row(q, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
-      scores.resize(static_cast<std::size_t>(pos - first + 1));
+      scores.resize(static_cast<std::size_t>(pos) - static_cast<std::size_t>(first) + 1);
       float mx = -INFINITY;
       for (std::int32_t j = first; j <= pos; ++j) {
         const std::int32_t slot =
