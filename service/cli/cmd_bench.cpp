@@ -130,6 +130,7 @@ PhaseResult run_clients(const BenchArgs& a, const std::string& endpoint, int tok
   const auto t0 = Clock::now();
   std::vector<ClientResult> results(static_cast<std::size_t>(a.clients));
   std::vector<std::thread> clients;
+  clients.reserve(static_cast<std::size_t>(a.clients));
   for (int c = 0; c < a.clients; ++c) {
     clients.emplace_back([&, c] {
       results[static_cast<std::size_t>(c)] = run_client(endpoint, c, a.jobs, tokens, measure);

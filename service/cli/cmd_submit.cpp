@@ -342,7 +342,8 @@ class Session {
     const bool known = input_done_ || expected_ > 0;
     const std::size_t total = input_done_ ? total_ : std::max(total_, expected_);
     if (!final && known && finished > 0 && finished < total && s > 0) {
-      const double left_s = static_cast<double>(total - finished) * s / finished;
+      const double left_s =
+          static_cast<double>(total - finished) * s / static_cast<double>(finished);
       std::snprintf(eta, sizeof(eta), ", ETA %.0f s", left_s);
     }
     std::fprintf(

@@ -287,7 +287,7 @@ Error field_error(ErrorCode code, std::string_view path, std::string_view what) 
 
 Result<std::int64_t> read_int(const msgpack::object& o, std::string_view path, std::int64_t lo,
                               std::int64_t hi, ErrorCode range_code) {
-  auto range_error = [&](std::string got) {
+  auto range_error = [&](const std::string& got) {
     return field_error(range_code, path,
                        "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                            "], got " + got);

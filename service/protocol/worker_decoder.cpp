@@ -242,7 +242,7 @@ Result<WorkerMessage> decode_typed(const MapReader& m, std::string_view type) {
   s.kv_blocks_total = static_cast<std::int32_t>(total);
   ZINFER_ASSIGN_OR_RETURN(s.engine_steps, req_u64(m, "engine_steps"));
   ZINFER_ASSIGN_OR_RETURN(s.uptime_s, req_num(m, "uptime_s"));
-  return WorkerMessage(std::move(s));
+  return WorkerMessage(s);
 }
 
 }  // namespace

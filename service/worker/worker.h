@@ -92,7 +92,8 @@ class Worker {
   // worker_source.cpp: jobs of the JobSource.
   void on_source();
   void handle_sourced(SourcedJob&& job);
-  void reject_sourced(std::uint64_t ticket, const Error& error, std::optional<std::string> job_id);
+  void reject_sourced(std::uint64_t ticket, const Error& error,
+                      const std::optional<std::string>& job_id);
   void reply(const std::string& peer, bool req_style, const protocol::WorkerMessage& msg);
   void reject(const std::string& peer, bool req_style, const Error& error,
               std::optional<std::string> job_id);

@@ -19,7 +19,7 @@ void Worker::on_source() {
 }
 
 void Worker::reject_sourced(std::uint64_t ticket, const Error& error,
-                            std::optional<std::string> job_id) {
+                            const std::optional<std::string>& job_id) {
   ++counters_.rejected;
   if (metrics_) metrics_->job_rejected(error.code);
   service_log().debug("queued job {}: rejected: {}: {}", job_id.value_or("-"),
