@@ -100,20 +100,18 @@ __device__ __forceinline__ void cp_async_wait(int n) {
   }
 }
 
-// The bytes of blocks [b_begin, b_end) of a weight row, widened to whole 16-byte words (weight
-// allocations are padded to 16 bytes, device_buffer.h), copied by the warp's lanes to dst.
-// Returns where block b_begin starts in dst (same address mod 16 as in the row, so every
-// aligned load of the block formats stays aligned).
-__device__ __forceinline__ const std::uint8_t* stage_slice(std::uint8_t* dst,
-                                                           const std::uint8_t* row, std::size_t off,
-                                                           std::size_t len, int lane) {
+// The bytes [off, off + len) of a weight row, widened to whole 16-byte words (weight
+// allocations are padded to 16 bytes, device_buffer.h), copied by the warp's lanes to dst
+// (16-byte aligned): byte off lands at dst + (address of row + off) % 16, so every aligned load
+// of the block formats stays aligned.
+__device__ __forceinline__ void stage_slice(std::uint8_t* dst, const std::uint8_t* row,
+                                            std::size_t off, std::size_t len, int lane) {
   const std::uintptr_t src = reinterpret_cast<std::uintptr_t>(row) + off;
   const std::uintptr_t a0 = src & ~std::uintptr_t{15};
   const std::uintptr_t a1 = (src + len + 15) & ~std::uintptr_t{15};
   const int words = static_cast<int>((a1 - a0) / 16);
   for (int i = lane; i < words; i += 32)
     cp_async16(dst + 16 * i, reinterpret_cast<const void*>(a0 + 16u * static_cast<unsigned>(i)));
-  return dst + (src - a0);
 }
 
 // K16: the activations are in the Q16 layout (Q8Traits<T>::dot16), else Q8 (dot).
@@ -191,11 +189,14 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   const std::size_t slice_off = static_cast<std::size_t>(b_begin) * Tr::kBlockBytes;
   const std::size_t slice_len =
       b_end > b_begin ? static_cast<std::size_t>(b_end - b_begin) * Tr::kBlockBytes : 0;
+  const auto slot_of = [&](int it) {
+    return ring + static_cast<std::size_t>(it % p.stages) * p.stage_bytes;
+  };
   const auto stage_unit = [&](int it) {  // copies unit it's slices (nothing past the last unit)
     const std::int64_t u = unit_of(it);
     if (it < upw && u < p.n_units && slice_len > 0) {
       const UnitRows ur = rows_of(u, true);
-      std::uint8_t* slot = ring + static_cast<std::size_t>(it % p.stages) * p.stage_bytes;
+      std::uint8_t* slot = slot_of(it);
       stage_slice(slot, p.w[ur.ma] + static_cast<std::size_t>(ur.ja) * p.row_bytes, slice_off,
                   slice_len, lane);
       stage_slice(slot + p.stage_bytes / 2,
@@ -221,7 +222,7 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
       stage_unit(it + p.stages - 1);
       cp_async_wait(p.stages - 1);  // this thread's copies of unit it have landed
       __syncwarp();                 // and every lane's
-      std::uint8_t* slot = ring + static_cast<std::size_t>(it % p.stages) * p.stage_bytes;
+      std::uint8_t* slot = slot_of(it);
       const std::uintptr_t mis_a = (reinterpret_cast<std::uintptr_t>(wa) + slice_off) & 15u;
       const std::uintptr_t mis_b = (reinterpret_cast<std::uintptr_t>(wb) + slice_off) & 15u;
       wa = slot + mis_a;
