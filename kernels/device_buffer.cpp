@@ -22,6 +22,7 @@ Result<DeviceBuffer> DeviceBuffer::allocate(VramLedger& ledger, std::size_t byte
                                             std::string_view what) {
   if (bytes == 0)
     return make_error(ErrorCode::kInvalidParameter, std::string(what) + ": zero-byte allocation");
+  bytes = (bytes + 15) / 16 * 16;
   void* p = nullptr;
   const cudaError_t err = cudaMalloc(&p, bytes);
   if (err != cudaSuccess) {

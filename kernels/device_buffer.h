@@ -27,8 +27,10 @@ struct PinnedBufferDeleter {
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  // cudaMalloc of `bytes` (> 0), checked to be device-resident, added to ledger (which must
-  // outlive the buffer). kOutOfMemory names `what`, the size and the free VRAM.
+  // cudaMalloc of `bytes` (> 0) rounded up to a multiple of 16, checked to be device-resident,
+  // added to ledger (which must outlive the buffer). The padding lets kernels copy whole
+  // 16-byte words that cover a buffer's last bytes (the staged matvec, q8_matvec.cu).
+  // kOutOfMemory names `what`, the size and the free VRAM.
   static Result<DeviceBuffer> allocate(VramLedger& ledger, std::size_t bytes,
                                        std::string_view what);
 

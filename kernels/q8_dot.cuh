@@ -350,12 +350,11 @@ struct K4Traits {
     const std::uint8_t* p = row + static_cast<std::int64_t>(kBlockBytes) * b;
     const int c = t >> 1, h = t & 1;
     W w;
-    const std::uint32_t dd = ld_u32(p);
-    w.d = half_to_f32(dd);
-    w.dmin = half_to_f32(dd >> 16);
-    const std::uint32_t s0 = ld_u32(p + 4), s1 = ld_u32(p + 8), s2 = ld_u32(p + 12);
-    k4_scale_min(s0, s1, s2, 2 * c, w.sc0, w.mn0);
-    k4_scale_min(s0, s1, s2, 2 * c + 1, w.sc1, w.mn1);
+    const U4 head = ld_u128(p);  // d, dmin and the 12 scale bytes: one 16-byte load
+    w.d = half_to_f32(head.x);
+    w.dmin = half_to_f32(head.x >> 16);
+    k4_scale_min(head.y, head.z, head.w, 2 * c, w.sc0, w.mn0);
+    k4_scale_min(head.y, head.z, head.w, 2 * c + 1, w.sc1, w.mn1);
     const int qs_off = kFive ? 48 : 16;
     w.q = ld_u128(p + qs_off + 32 * c + 16 * h);
     if constexpr (kFive) {

@@ -8,7 +8,13 @@
 // warp walks 32/kLanes blocks at a time, kUnroll iterations' loads in flight. Per output: each
 // lane's float sum over its blocks, a fixed butterfly, then (long rows) the warps' parts in
 // order — an order set by K alone.
+//
+// One activation row without the prologue (batch-1 decode of large matrices): the warps stage
+// their weight bytes through shared memory with cp.async, up to four units ahead (St). ncu on
+// the register path (H200, 7B shape) showed its warps stalled mostly at the first use of each
+// weight load, at 25% occupancy: too few bytes in flight. Staged, the copies need no registers.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -51,6 +57,10 @@ struct Q8Params {
   bool accumulate = false;
   GatedAct gact = GatedAct::kSilu;
   int units_per_warp = 1;  // units a warp computes in turn (NR = 1)
+  // St kernels: each warp copies its units' weight bytes (its part of rows A and B) into its own
+  // ring of `stages` shared-memory slots of stage_bytes, stages - 1 units ahead (cp.async).
+  int stages = 0;
+  int stage_bytes = 0;
   // NR = 1 with src set: each block first quantizes the f32 row src (RMS-normalized when norm)
   // into shared memory, in the layout and with the bytes of the quantize kernels (q8_act.cu).
   const float* src = nullptr;
@@ -64,13 +74,57 @@ struct Q8Params {
   const std::int32_t* positions = nullptr;
 };
 
+// 16 bytes global -> shared without registers (cp.async, L2 only), and its group operations.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+// Waits until at most n of this thread's newest groups are pending (n = 0..3).
+__device__ __forceinline__ void cp_async_wait(int n) {
+  switch (n) {
+    case 0:
+      asm volatile("cp.async.wait_group 0;" ::: "memory");
+      break;
+    case 1:
+      asm volatile("cp.async.wait_group 1;" ::: "memory");
+      break;
+    case 2:
+      asm volatile("cp.async.wait_group 2;" ::: "memory");
+      break;
+    default:
+      asm volatile("cp.async.wait_group 3;" ::: "memory");
+      break;
+  }
+}
+
+// The bytes [off, off + len) of a weight row, widened to whole 16-byte words (weight
+// allocations are padded to 16 bytes, device_buffer.h), copied by the warp's lanes to dst
+// (16-byte aligned): byte off lands at dst + (address of row + off) % 16, so every aligned load
+// of the block formats stays aligned.
+__device__ __forceinline__ void stage_slice(std::uint8_t* dst, const std::uint8_t* row,
+                                            std::size_t off, std::size_t len, int lane) {
+  const std::uintptr_t src = reinterpret_cast<std::uintptr_t>(row) + off;
+  const std::uintptr_t a0 = src & ~std::uintptr_t{15};
+  const std::uintptr_t a1 = (src + len + 15) & ~std::uintptr_t{15};
+  const int words = static_cast<int>((a1 - a0) / 16);
+  for (int i = lane; i < words; i += 32)
+    cp_async16(dst + 16 * i, reinterpret_cast<const void*>(a0 + 16u * static_cast<unsigned>(i)));
+}
+
 // K16: the activations are in the Q16 layout (Q8Traits<T>::dot16), else Q8 (dot).
 // Pro (NR = 1 only): the activation row is quantized by the block itself (Q8Params::src) into
 // shared memory, and warps compute units_per_warp units each; without it the kernel reads the
 // quantized rows from p.act and each warp computes one unit.
-template <GgmlType T, int NR, Q8Mode M, bool K16, bool Pro>
+// St (NR = 1, not Pro): weights reach the dot products through the warp's shared-memory ring
+// (Q8Params::stages) instead of registers, so that a warp has its next units' bytes in flight
+// while it computes one: the same arithmetic on the same bytes, bitwise the same results.
+template <GgmlType T, int NR, Q8Mode M, bool K16, bool Pro, bool St = false>
 __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   static_assert(!Pro || NR == 1, "the prologue quantizes one row");
+  static_assert(!St || (NR == 1 && !Pro), "staging is for one row without the prologue");
   using Tr = q8::Q8Traits<T>;
   constexpr int kBlocksPerIter = 32 / Tr::kLanes;
   constexpr int kUnroll = 2;
@@ -98,15 +152,14 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   }
 
   const std::int64_t units_per_block = kWarps / wpu;
-  const int upw = Pro ? p.units_per_warp : 1;
-  for (int it = 0; it < upw; ++it) {
-    const std::int64_t u =
-        ((static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * upw + it) * units_per_block +
-        warp / wpu;
-    const bool active = u < p.n_units;
-
-    // Which rows: matrices and rows of A and B (kPlain: rows 2i, 2i + 1 of matrix m, B past
-    // the end of an odd matrix; kGated: gate and up row u; kQkvRope: a RoPE pair or two V rows).
+  const int upw = NR == 1 ? p.units_per_warp : 1;
+  const auto unit_of = [&](int it) {
+    return ((static_cast<std::int64_t>(blockIdx.x) / p.n_tiles) * upw + it) * units_per_block +
+           warp / wpu;
+  };
+  // Which rows: matrices and rows of A and B (kPlain: rows 2i, 2i + 1 of matrix m, B past
+  // the end of an odd matrix; kGated: gate and up row u; kQkvRope: a RoPE pair or two V rows).
+  const auto rows_of = [&](std::int64_t u, bool active) {
     UnitRows ur;
     if constexpr (M == Q8Mode::kPlain) {
       std::int64_t first = 0;
@@ -124,29 +177,73 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
     } else {
       ur = unit_rows<MatvecMode::kQkvRope>(p, active ? u : 0);
     }
+    return ur;
+  };
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;  // weight blocks per row
+  const std::int64_t per_part = (nb + wpu - 1) / wpu;
+  const std::int64_t b_begin = part * per_part;
+  const std::int64_t b_end = min(nb, (part + 1) * per_part);
+  // St: this warp's ring, slot j holding unit it's rows A and B at j = it % stages.
+  std::uint8_t* ring =
+      St ? s_act + static_cast<std::size_t>(warp) * p.stages * p.stage_bytes : nullptr;
+  const std::size_t slice_off = static_cast<std::size_t>(b_begin) * Tr::kBlockBytes;
+  const std::size_t slice_len =
+      b_end > b_begin ? static_cast<std::size_t>(b_end - b_begin) * Tr::kBlockBytes : 0;
+  const auto slot_of = [&](int it) {
+    return ring + static_cast<std::size_t>(it % p.stages) * p.stage_bytes;
+  };
+  const auto stage_unit = [&](int it) {  // copies unit it's slices (nothing past the last unit)
+    const std::int64_t u = unit_of(it);
+    if (it < upw && u < p.n_units && slice_len > 0) {
+      const UnitRows ur = rows_of(u, true);
+      std::uint8_t* slot = slot_of(it);
+      stage_slice(slot, p.w[ur.ma] + static_cast<std::size_t>(ur.ja) * p.row_bytes, slice_off,
+                  slice_len, lane);
+      stage_slice(slot + p.stage_bytes / 2,
+                  p.w[ur.mb] + static_cast<std::size_t>(ur.jb) * p.row_bytes, slice_off, slice_len,
+                  lane);
+    }
+    cp_async_commit();
+  };
+  if constexpr (St) {
+    for (int j = 0; j + 1 < p.stages; ++j) stage_unit(j);
+  }
+  for (int it = 0; it < upw; ++it) {
+    const std::int64_t u = unit_of(it);
+    const bool active = u < p.n_units;
+    const UnitRows ur = rows_of(u, active);
     // Inactive warps (past the last unit) only join the block's reduction; they load nothing.
     const std::uint8_t* wa =
         p.w[ur.ma] + static_cast<std::size_t>(active ? ur.ja : 0) * p.row_bytes;
     const std::uint8_t* wb =
         p.w[ur.mb] + static_cast<std::size_t>(active ? ur.jb : 0) * p.row_bytes;
+    std::int64_t boff = 0;  // block b of the row is block b - boff of wa / wb
+    if constexpr (St) {
+      stage_unit(it + p.stages - 1);
+      cp_async_wait(p.stages - 1);  // this thread's copies of unit it have landed
+      __syncwarp();                 // and every lane's
+      std::uint8_t* slot = slot_of(it);
+      const std::uintptr_t mis_a = (reinterpret_cast<std::uintptr_t>(wa) + slice_off) & 15u;
+      const std::uintptr_t mis_b = (reinterpret_cast<std::uintptr_t>(wb) + slice_off) & 15u;
+      wa = slot + mis_a;
+      wb = slot + p.stage_bytes / 2 + mis_b;
+      boff = b_begin;
+    }
 
     float acc_a[NR], acc_b[NR];
 #pragma unroll
     for (int r = 0; r < NR; ++r) acc_a[r] = acc_b[r] = 0.0f;
 
     const int sub = lane % Tr::kLanes;
-    const std::int64_t nb = p.layout.k / Tr::kBlockElems;  // weight blocks per row
-    const std::int64_t per_part = (nb + wpu - 1) / wpu;
-    const std::int64_t b_end = min(nb, (part + 1) * per_part);
-    for (std::int64_t b0 = part * per_part + lane / Tr::kLanes; active && b0 < b_end;
+    for (std::int64_t b0 = b_begin + lane / Tr::kLanes; active && b0 < b_end;
          b0 += kBlocksPerIter * kUnroll) {
       typename Tr::W sa[kUnroll], sb[kUnroll];
 #pragma unroll
       for (int i = 0; i < kUnroll; ++i) {
         const std::int64_t b = b0 + kBlocksPerIter * i;
         if (b < b_end) {
-          sa[i] = Tr::load(wa, b, sub);
-          sb[i] = Tr::load(wb, b, sub);
+          sa[i] = Tr::load(wa, b - boff, sub);
+          sb[i] = Tr::load(wb, b - boff, sub);
         }
       }
 #pragma unroll
@@ -169,6 +266,7 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
         }
       }
     }
+    if constexpr (St) __syncwarp();  // every lane is done with the slot before it is refilled
 #pragma unroll
     for (int r = 0; r < NR; ++r) {
       acc_a[r] = warp_sum(acc_a[r]);
@@ -192,7 +290,7 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
           }
         }
       }
-      if (Pro) __syncthreads();  // s_part is written again by the next unit
+      if (upw > 1) __syncthreads();  // s_part is written again by the next unit
     }
     if (!active || part != 0) continue;
     if constexpr (M == Q8Mode::kQkvRope) {
@@ -222,13 +320,32 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
   }
 }
 
+// Staged one-row kernels: slots per warp and shared memory per block (no opt-in above 48 KiB).
+constexpr int kMaxStages = 4;
+constexpr std::int64_t kStageSmem = 48 * 1024;
+
 // Blocks of a one-row launch whose warps compute units_per_warp units each: with the
 // activation row quantized in each block's prologue, enough units per block that repeating the
 // prologue costs little, and still about four blocks per SM.
-int prologue_units_per_warp(std::int64_t n_units, std::int64_t units_per_block) {
+// Staged kernels use the same rule up to kMaxStages units a warp (H200, 7B-shape Q4_K mix, b1
+// decode: at most 4 units 250.8 tok/s, at most 8: 240.5).
+int prologue_units_per_warp(std::int64_t n_units, std::int64_t units_per_block, int most) {
   constexpr std::int64_t kTargetBlocks = 528;  // 4 per SM on 132 SMs
   return static_cast<int>(
-      std::clamp<std::int64_t>(n_units / (units_per_block * kTargetBlocks), 1, 8));
+      std::clamp<std::int64_t>(n_units / (units_per_block * kTargetBlocks), 1, most));
+}
+
+// -1: not set by a test; then ZINFER_Q8_STAGE=0 turns staging off (a measurement switch).
+std::atomic<int> g_staging{-1};
+
+bool q8_staging() {
+  const int v = g_staging.load(std::memory_order_relaxed);
+  if (v >= 0) return v != 0;
+  static const bool env = [] {
+    const char* e = std::getenv("ZINFER_Q8_STAGE");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  return env;
 }
 
 template <Q8Mode M>
@@ -237,13 +354,40 @@ bool launch_typed(GgmlType t, Q8Params p, cudaStream_t stream) {
   p.n_tiles = (p.rows + nr - 1) / nr;
   p.warps_per_unit = split_warps(p.layout.k);
   const std::int64_t units_per_block = kWarps / p.warps_per_unit;
-  p.units_per_warp = p.src != nullptr ? prologue_units_per_warp(p.n_units, units_per_block) : 1;
+  const bool staged = nr == 1 && p.src == nullptr && q8_staging();
+  if (nr == 1 && p.src != nullptr) {
+    p.units_per_warp = prologue_units_per_warp(p.n_units, units_per_block, 8);
+  } else if (staged) {
+    p.units_per_warp = prologue_units_per_warp(p.n_units, units_per_block, kMaxStages);
+  }
   const std::int64_t per_block = units_per_block * p.units_per_warp;
   const std::int64_t unit_blocks = (p.n_units + per_block - 1) / per_block;
   const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
   const std::size_t smem = p.src != nullptr ? p.layout.row_bytes : 0;
   return q8::dispatch_q8_type(t, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
+    if (staged) {
+      // Slots for a warp's part of two rows, widened to 16-byte words; as many (up to
+      // kMaxStages, one per unit) as fit the block's shared memory.
+      using Tr = q8::Q8Traits<T>;
+      const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+      const std::int64_t per_part = (nb + p.warps_per_unit - 1) / p.warps_per_unit;
+      const std::int64_t slice = (per_part * Tr::kBlockBytes + 30 + 15) / 16 * 16;
+      p.stage_bytes = static_cast<int>(2 * slice);
+      p.stages = std::min(p.units_per_warp, kMaxStages);
+      while (p.stages > 1 &&
+             static_cast<std::int64_t>(kWarps) * p.stages * p.stage_bytes > kStageSmem)
+        --p.stages;
+      const std::size_t ring = static_cast<std::size_t>(kWarps) * p.stages * p.stage_bytes;
+      if (ring <= kStageSmem) {
+        if (p.layout.q16) {
+          q8_matvec_kernel<T, 1, M, true, false, true><<<grid, kThreads, ring, stream>>>(p);
+        } else {
+          q8_matvec_kernel<T, 1, M, false, false, true><<<grid, kThreads, ring, stream>>>(p);
+        }
+        return;
+      }
+    }
     if (nr == 1 && p.src != nullptr) {
       if (p.layout.q16) {
         q8_matvec_kernel<T, 1, M, true, true><<<grid, kThreads, smem, stream>>>(p);
@@ -345,6 +489,8 @@ bool q8_prologue_fits(const q8::Q8ActLayout& layout, std::int64_t rows, const fl
   }
   return static_cast<double>(weight_rows) * static_cast<double>(weight_row_bytes) <= kSmallWeights;
 }
+
+void set_q8_staging(bool on) { g_staging.store(on ? 1 : 0, std::memory_order_relaxed); }
 
 quant::GgmlType q8_act_type(quant::GgmlType weight_type) {
   return quant::traits(weight_type).vec_dot_type;

@@ -47,6 +47,11 @@ struct Q8Act {
   float eps = 0.0f;
 };
 
+// One-row products without the prologue stage their weights through shared memory (cp.async,
+// a few units ahead per warp) unless this is set off (or ZINFER_Q8_STAGE=0): the same results,
+// a switch for tests and measurements.
+void set_q8_staging(bool on);
+
 // Largest activation row (bytes of its layout) a prologue quantizes into shared memory.
 inline constexpr std::size_t kMaxPrologueBytes = 16 * 1024;
 

@@ -148,6 +148,30 @@ TEST(Q8Act, FusedRmsNormEqualsRmsNormThenQuantize) {
 // same row quantized by the quantize kernels into a buffer — every type, Q8 and Q16, with and
 // without RMSNorm (with a norm weight), plain (with an odd row count) and gated products, and
 // a weight count large enough that warps compute several units each.
+// Two synthetic n_out × k weight matrices of type t (seeded), each in its own VRAM buffer, a
+// quantized-activation buffer for one row of `layout` and four poisoned output rows of n_out.
+struct OneRowSetup {
+  cuda::DeviceBuffer w0, w1, act, out;
+  OneRowSetup(cuda::CudaContext& ctx, GgmlType t, std::int64_t k, std::int64_t n_out,
+              const cuda::q8::Q8ActLayout& layout, std::uint64_t seed) {
+    const std::size_t rs = quant::row_size(t, k);
+    std::vector<std::uint8_t> wb(rs * n_out * 2);
+    model::SynthRng rng(seed);
+    for (std::int64_t r = 0; r < 2 * n_out; ++r)
+      model::synth_fill_row(t, model::InitKind::kWeight, 0.05f, k, rng, wb.data() + rs * r);
+    w0 = testing::device_bytes(ctx, wb.data(), rs * n_out);
+    w1 = testing::device_bytes(ctx, wb.data() + rs * n_out, rs * n_out);
+    auto a = cuda::DeviceBuffer::allocate(ctx.ledger(), layout.row_bytes, "act");
+    auto o = cuda::DeviceBuffer::allocate(ctx.ledger(), 4 * n_out * 4, "out");
+    EXPECT_TRUE(a.ok() && o.ok());
+    if (!a.ok() || !o.ok()) return;
+    act = std::move(*a);
+    out = std::move(*o);
+    EXPECT_EQ(cudaMemset(out.data(), 0xff, 4 * n_out * 4), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+};
+
 TEST(Q8Act, PrologueQuantizationEqualsTheBufferedPath) {
   ZINFER_REQUIRE_GPU();
   auto ctx = cuda::CudaContext::create(0);
@@ -160,26 +184,16 @@ TEST(Q8Act, PrologueQuantizationEqualsTheBufferedPath) {
         for (const std::int64_t n_out : {std::int64_t{77}, std::int64_t{9000}}) {
           SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") +
                        (norm ? " norm" : "") + " n_out " + std::to_string(n_out));
-          const std::size_t rs = quant::row_size(t, k);
-          std::vector<std::uint8_t> wb(rs * n_out * 2);
-          model::SynthRng rng(5);
-          for (std::int64_t r = 0; r < 2 * n_out; ++r)
-            model::synth_fill_row(t, model::InitKind::kWeight, 0.05f, k, rng, wb.data() + rs * r);
-          auto wd0 = testing::device_bytes(**ctx, wb.data(), rs * n_out);
-          auto wd1 = testing::device_bytes(**ctx, wb.data() + rs * n_out, rs * n_out);
           const auto x = testing::random_floats(static_cast<std::size_t>(k), 8, 1.5f);
           const auto nw = testing::random_floats(static_cast<std::size_t>(k), 9, 0.1f, 1.0f);
           auto dx = testing::device_bytes(**ctx, x.data(), x.size() * 4);
           auto dn = testing::device_bytes(**ctx, nw.data(), nw.size() * 4);
           const auto layout =
               q16 ? cuda::q8::q16_act_layout(k) : cuda::q8::q8_act_layout(cuda::q8_act_type(t), k);
-          auto qbuf = cuda::DeviceBuffer::allocate((*ctx)->ledger(), layout.row_bytes, "act");
-          auto out = cuda::DeviceBuffer::allocate((*ctx)->ledger(), 4 * n_out * 4, "out");
-          ASSERT_TRUE(qbuf.ok() && out.ok());
-          ASSERT_EQ(cudaMemset(out->data(), 0xff, 4 * n_out * 4), cudaSuccess);
-          ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+          OneRowSetup su(**ctx, t, k, n_out, layout, 5);
+          ASSERT_TRUE(su.out);
           const cuda::MatrixView vx{dx.as<float>(), 1, k, k};
-          auto* q = static_cast<std::uint8_t*>(qbuf->data());
+          auto* q = su.act.as<std::uint8_t>();
           ASSERT_TRUE((norm ? cuda::launch_rms_norm_quantize_act(layout, vx, dn.as<float>(), 1e-5f,
                                                                  q, stream)
                             : cuda::launch_quantize_act(layout, vx, q, stream))
@@ -192,9 +206,9 @@ TEST(Q8Act, PrologueQuantizationEqualsTheBufferedPath) {
           prologue.norm = norm;
           prologue.norm_w = norm ? dn.as<float>() : nullptr;
           prologue.eps = 1e-5f;
-          auto* o = static_cast<float*>(out->data());
-          const cuda::QuantMatrixView w0{t, k, n_out, wd0.data()};
-          const cuda::QuantMatrixView w1{t, k, n_out, wd1.data()};
+          auto* o = su.out.as<float>();
+          const cuda::QuantMatrixView w0{t, k, n_out, su.w0.data()};
+          const cuda::QuantMatrixView w1{t, k, n_out, su.w1.data()};
           const cuda::MatrixView o0{o, 1, n_out, n_out}, o1{o + n_out, 1, n_out, n_out};
           const cuda::MatrixView o2{o + 2 * n_out, 1, n_out, n_out},
               o3{o + 3 * n_out, 1, n_out, n_out};
@@ -214,6 +228,61 @@ TEST(Q8Act, PrologueQuantizationEqualsTheBufferedPath) {
             ASSERT_FALSE(std::isnan(got[j])) << "plain col " << j;
             ASSERT_EQ(got[j], got[n_out + j]) << "plain col " << j;
             ASSERT_EQ(got[2 * n_out + j], got[3 * n_out + j]) << "gated col " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
+// One-row products through the shared-memory weight stages (set_q8_staging, the default) and
+// through registers give the same bits: every Q8 type, Q8 and Q16 activations, plain and gated,
+// row lengths split over 1, 2 and 4 warps, and enough rows that warps run several units with
+// several slots in flight.
+TEST(Q8Act, StagedWeightsEqualTheRegisterPath) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  cudaStream_t stream = (*ctx)->stream();
+  for (GgmlType t : kQ8Types) {
+    const bool k_quant = quant::traits(t).block_size == 256;
+    for (const std::int64_t k : {k_quant ? std::int64_t{1024} : std::int64_t{896},
+                                 k_quant ? std::int64_t{2560} : std::int64_t{2208},
+                                 k_quant ? std::int64_t{4864} : std::int64_t{4896}}) {
+      for (bool q16 : {false, true}) {
+        for (const std::int64_t n_out : {std::int64_t{77}, std::int64_t{9001}}) {
+          SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") + " k " +
+                       std::to_string(k) + " n_out " + std::to_string(n_out));
+          const auto x = testing::random_floats(static_cast<std::size_t>(k), 12, 1.5f);
+          auto dx = testing::device_bytes(**ctx, x.data(), x.size() * 4);
+          const auto layout =
+              q16 ? cuda::q8::q16_act_layout(k) : cuda::q8::q8_act_layout(cuda::q8_act_type(t), k);
+          OneRowSetup su(**ctx, t, k, n_out, layout, 6);
+          ASSERT_TRUE(su.out);
+          const cuda::MatrixView vx{dx.as<float>(), 1, k, k};
+          auto* q = su.act.as<std::uint8_t>();
+          ASSERT_TRUE(cuda::launch_quantize_act(layout, vx, q, stream).ok());
+          const cuda::Q8Act act{q, layout, 1};
+          auto* o = su.out.as<float>();
+          const cuda::QuantMatrixView w0{t, k, n_out, su.w0.data()};
+          const cuda::QuantMatrixView w1{t, k, n_out, su.w1.data()};
+          for (int staged = 0; staged < 2; ++staged) {
+            cuda::set_q8_staging(staged == 1);
+            const cuda::MatrixView op{o + 2 * staged * n_out, 1, n_out, n_out};
+            const cuda::MatrixView og{o + (2 * staged + 1) * n_out, 1, n_out, n_out};
+            const cuda::Q8MatvecOut m{w0, op, nullptr};
+            ASSERT_TRUE(cuda::launch_q8_matvec(act, &m, 1, false, stream).ok());
+            ASSERT_TRUE(
+                cuda::launch_q8_gated_matvec(og, act, w0, w1, cuda::GatedAct::kSilu, stream).ok());
+          }
+          cuda::set_q8_staging(true);
+          ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+          std::vector<float> got(4 * n_out);
+          ASSERT_EQ(cudaMemcpy(got.data(), o, got.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+          for (std::int64_t j = 0; j < n_out; ++j) {
+            ASSERT_FALSE(std::isnan(got[j])) << "plain col " << j;
+            ASSERT_EQ(got[j], got[2 * n_out + j]) << "plain col " << j;
+            ASSERT_EQ(got[n_out + j], got[3 * n_out + j]) << "gated col " << j;
           }
         }
       }
