@@ -6,7 +6,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PKGS=(build-essential cmake pkg-config git python3 python3-pip unzip clang clang-format-14
+PKGS=(build-essential cmake pkg-config git python3 python3-pip unzip clang clang-format-14 clang-tidy-14
       libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
       libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
       prometheus-cpp-dev libcpp-httplib-dev  # serve --metrics (text format; cpp-httplib serves it)

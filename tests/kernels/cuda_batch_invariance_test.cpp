@@ -61,7 +61,7 @@ sched::JobSpec make_job(int i, const sched::JobLimits& limits) {
   auto s = sched::JobSpec::check(std::move(prompt), std::move(params), limits);
   EXPECT_TRUE(s.ok()) << s.error().message;
   sched::JobSpec spec = std::move(s).value();
-  spec.id = static_cast<sched::JobId>(i + 1);
+  spec.id = static_cast<sched::JobId>(i) + 1;
   return spec;
 }
 

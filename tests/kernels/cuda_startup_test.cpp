@@ -94,8 +94,8 @@ TEST(CudaStartup, ModelLargerThanTheDeviceFailsWithVramOom) {
   EXPECT_NE(msg.find("needs"), std::string::npos) << msg;
   EXPECT_NE(msg.find("free"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
-  std::printf("%.1f GB model, %.1f GB free: %s\n", written->file_size / 1e9, free_before / 1e9,
-              msg.c_str());
+  std::printf("%.1f GB model, %.1f GB free: %s\n", static_cast<double>(written->file_size) / 1e9,
+              static_cast<double>(free_before) / 1e9, msg.c_str());
   std::filesystem::remove(path);
 
   // Nothing was left allocated, and the device still works.

@@ -94,7 +94,7 @@ TEST_P(SyntheticShapes, GpuLogitsMatchCpuExactPath) {
       "%-14s %-5s %2d layers, %zu tensors fell back, %.0f MB written in %.1f s: "
       "max |gpu - cpu| logit %.3g\n",
       shape.preset, type.c_str(), o.n_layers == 0 ? -1 : o.n_layers, written->fallbacks.size(),
-      written->file_size / 1e6, write_s, max_diff);
+      static_cast<double>(written->file_size) / 1e6, write_s, max_diff);
   run_cpu.reset();
   run_gpu.reset();
   llms = {};  // unload (and unmap) before the file goes

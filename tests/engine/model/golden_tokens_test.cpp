@@ -76,7 +76,7 @@ void PrintTo(const CaseParam& p, std::ostream* os) { *os << p.name; }
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
   return v[v.size() / 2];
 }
 

@@ -116,7 +116,7 @@ TEST(ActQuantTest, TypeRowsMatchReferences) {
 TEST(ActQuantTest, DerivedFieldsAreConsistent) {
   std::vector<float> x(512);
   for (std::size_t i = 0; i < x.size(); ++i)
-    x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + i % 7);
+    x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + static_cast<float>(i % 7));
   const auto q81 = quantize(GgmlType::kQ8_1, x, ActQuantRule::kGgmlSimd, false);
   for (std::size_t b = 0; b < x.size() / kQK; ++b) {
     BlockQ8_1 blk;

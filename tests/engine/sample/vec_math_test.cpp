@@ -50,7 +50,8 @@ TEST(VecMath, ScalarAndVectorExpAreBitwiseEqual) {
     const F32x8 e = exp_nonpositive8(v);
     for (int k = 0; k < 8; ++k) {
       const float scalar = exp_nonpositive(v[k]);
-      if (std::memcmp(&scalar, &e[k], sizeof(float)) != 0 && differ++ < 5) {
+      const float lane = e[k];
+      if (std::memcmp(&scalar, &lane, sizeof(float)) != 0 && differ++ < 5) {
         ADD_FAILURE() << "x=" << v[k] << ": scalar " << scalar << ", lane " << e[k];
       }
     }

@@ -69,6 +69,8 @@ class BpeFamily : public ::testing::TestWithParam<Family> {
 
 // The vocabulary: committed next to the fixture (synthetic ones), else fetched into the
 // models cache by scripts/fetch_models.sh.
+// var names the variable the macro declares: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LOAD_OR_SKIP(var)                                                 \
   const std::string var##_name = golden_["vocab"].get<std::string>();     \
   std::string var##_path = fixture_path(var##_name);                      \
@@ -78,6 +80,7 @@ class BpeFamily : public ::testing::TestWithParam<Family> {
   }                                                                       \
   golden::LoadedTokenizer& var = golden::load_tokenizer_once(var##_path); \
   ASSERT_NE(var.tok, nullptr)
+// NOLINTEND(bugprone-macro-parentheses)
 
 TEST_P(BpeFamily, SelectsItsPreTokenizer) {
   LOAD_OR_SKIP(m);

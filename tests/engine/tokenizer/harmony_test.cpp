@@ -27,10 +27,13 @@ const json& fixture() {
   return j;
 }
 
+// var names the variable the macro declares: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LOAD_O200K_OR_SKIP(var)                                           \
   ZINFER_REQUIRE_MODEL(var##_path, "o200k_harmony.gguf");                 \
   golden::LoadedTokenizer& var = golden::load_tokenizer_once(var##_path); \
   ASSERT_NE(var.tok, nullptr)
+// NOLINTEND(bugprone-macro-parentheses)
 
 std::vector<ChatMessage> messages_of(const json& c) {
   std::vector<ChatMessage> out;

@@ -54,6 +54,8 @@ class SpmGolden : public ::testing::TestWithParam<Fixture> {
   json golden_;
 };
 
+// var names the variable the macro declares: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LOAD_OR_SKIP(var)                                                   \
   std::string var##_path;                                                   \
   if (GetParam().in_test_data) {                                            \
@@ -66,6 +68,7 @@ class SpmGolden : public ::testing::TestWithParam<Fixture> {
   ASSERT_NE(var.tok, nullptr);                                              \
   const auto* var##_spm = dynamic_cast<const SpmTokenizer*>(var.tok.get()); \
   ASSERT_NE(var##_spm, nullptr) << "tokenizer.ggml.model = llama must build an SpmTokenizer"
+// NOLINTEND(bugprone-macro-parentheses)
 
 TEST_P(SpmGolden, SpecialIdsFlagsAndEog) {
   LOAD_OR_SKIP(m);

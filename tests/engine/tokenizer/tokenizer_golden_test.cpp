@@ -51,10 +51,13 @@ class TokenizerGolden : public ::testing::TestWithParam<Fixture> {
 
 using Loaded = golden::LoadedTokenizer;
 
+// var names the variable the macro declares: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LOAD_OR_SKIP(var)                                \
   ZINFER_REQUIRE_MODEL(var##_path, GetParam().model);    \
   Loaded& var = golden::load_tokenizer_once(var##_path); \
   ASSERT_NE(var.tok, nullptr)
+// NOLINTEND(bugprone-macro-parentheses)
 
 TEST_P(TokenizerGolden, SpecialIdsFlagsAndEog) {
   LOAD_OR_SKIP(m);

@@ -39,7 +39,10 @@ inline int free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return 0;
+  }
   socklen_t len = sizeof(a);
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   close(fd);
@@ -124,7 +127,7 @@ class Child {
 // A synthetic model written by `zinfer mkmodel` into the test's temporary directory ("" when
 // that fails).
 inline std::string synthetic_model(const std::string& preset, const std::string& type) {
-  const std::string p = zinfer::testing::temp_dir() + "/" + preset + "-" + type + ".gguf";
+  std::string p = zinfer::testing::temp_dir() + "/" + preset + "-" + type + ".gguf";
   if (std::filesystem::exists(p)) return p;
   const std::string cmd = "'" + zinfer_bin() + "' mkmodel --preset " + preset + " --type " + type +
                           " --out '" + p + "' >/dev/null 2>&1";

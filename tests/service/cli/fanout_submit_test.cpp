@@ -10,8 +10,8 @@ namespace zinfer::batch_testing {
 namespace {
 
 std::string test_dir() {
-  const std::string d = zinfer::testing::temp_dir() + "/" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::string d = zinfer::testing::temp_dir() + "/" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::filesystem::create_directories(d);
   return d;
 }

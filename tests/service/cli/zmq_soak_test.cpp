@@ -227,7 +227,8 @@ TEST(ZmqSoak, EveryJobOneTerminalFrameKvReturnedRssFlat) {
       n, secs, n / secs, soak.cancels(), soak.disconnects(), soak.disconnected_jobs(),
       s.value("jobs_accepted", 0LL), s.value("jobs_completed", 0LL), s.value("jobs_cancelled", 0LL),
       s.value("jobs_failed", 0LL), s.value("jobs_rejected", 0LL), s.value("kv_blocks_used", -1LL),
-      s.value("kv_blocks_total", -1LL), rss_warm, rss_end, (rss_end - rss_warm) / 1024.0);
+      s.value("kv_blocks_total", -1LL), rss_warm, rss_end,
+      static_cast<double>(rss_end - rss_warm) / 1024.0);
   EXPECT_EQ(s.value("active_jobs", -1), 0);
   EXPECT_EQ(s.value("queue_depth", -1), 0);
   EXPECT_EQ(s.value("kv_blocks_used", -1), 0);

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <regex>
@@ -107,9 +108,9 @@ inline Scrape parse_exposition(const std::string& text) {
     const std::string v = m[m.size() - 2];
     double value = 0.0;
     if (v == "+Inf") {
-      value = INFINITY;
+      value = std::numeric_limits<double>::infinity();
     } else if (v == "-Inf") {
-      value = -INFINITY;
+      value = -std::numeric_limits<double>::infinity();
     } else if (v == "NaN") {
       value = NAN;
     } else {

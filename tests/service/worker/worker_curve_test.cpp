@@ -121,7 +121,7 @@ TEST(WorkerCurve, OnlyAuthorizedKeysGetAnswersOnARemoteLookingBind) {
 
 TEST(WorkerCurve, ConfigurationMistakesAreRefusedNamingTheFlag) {
   const Keys k = make_keys();
-  auto refused = [](WorkerConfig wc, const std::string& needle) {
+  auto refused = [](const WorkerConfig& wc, const std::string& needle) {
     auto w = Worker::create(wc, std::make_unique<PacedEngine>(4, 1000));
     ASSERT_FALSE(w.ok()) << needle;
     EXPECT_EQ(w.error().code, ErrorCode::kInvalidParameter);

@@ -17,7 +17,7 @@
 namespace zinfer::worker::testing {
 namespace {
 
-std::unique_ptr<WorkerThread> start_model_worker(const std::string& model, WorkerConfig wc) {
+std::unique_ptr<WorkerThread> start_model_worker(const std::string& model, const WorkerConfig& wc) {
   LlmOptions opt;
   opt.model_path = model;
   opt.n_threads = 2;

@@ -119,9 +119,9 @@ Experts make_experts(GgmlType type, std::int32_t n_expert, std::int64_t d, std::
   x.gate = synth_matrix(type, n_expert * ff, d, 1);
   x.up = synth_matrix(type, n_expert * ff, d, 2);
   x.down = synth_matrix(type, n_expert * d, ff, 3);
-  x.gate_b = random_vector(static_cast<std::size_t>(n_expert * ff), rng, 0.5f);
-  x.up_b = random_vector(static_cast<std::size_t>(n_expert * ff), rng, 0.5f);
-  x.down_b = random_vector(static_cast<std::size_t>(n_expert * d), rng, 0.5f);
+  x.gate_b = random_vector(static_cast<std::size_t>(n_expert) * ff, rng, 0.5f);
+  x.up_b = random_vector(static_cast<std::size_t>(n_expert) * ff, rng, 0.5f);
+  x.down_b = random_vector(static_cast<std::size_t>(n_expert) * d, rng, 0.5f);
   x.w.n_expert = n_expert;
   x.w.n_ff = ff;
   x.w.gate = {type, d, n_expert * ff, x.gate.data()};
@@ -149,8 +149,8 @@ std::vector<double> expert_ref(const Experts& x, int e, const float* in, std::in
   for (std::int32_t f = 0; f < ff; ++f) {
     const auto g_row = dequant_row(x.w.gate, e * ff + f);
     const auto u_row = dequant_row(x.w.up, e * ff + f);
-    double g = x.gate_b[static_cast<std::size_t>(e * ff + f)];
-    double u = x.up_b[static_cast<std::size_t>(e * ff + f)];
+    double g = x.gate_b[static_cast<std::size_t>(e) * ff + f];
+    double u = x.up_b[static_cast<std::size_t>(e) * ff + f];
     for (std::int64_t c = 0; c < d; ++c) {
       g += g_row[static_cast<std::size_t>(c)] * in[c];
       u += u_row[static_cast<std::size_t>(c)] * in[c];
