@@ -132,7 +132,7 @@ TEST(JetStream, PermanentErrorIsTerminatedNotRedelivered) {
     std::ofstream o(jobs);
     json bad = {{"job_id", "too-long"}, {"prompt_tokens", std::vector<int>(600, 5)}};
     o << bad.dump() << "\n"
-      << R"({"job_id":"fine","prompt_tokens":[1,2],"max_tokens":4})"
+      << R"({"job_id":"fine","prompt_tokens":[1,2],"max_tokens":4,"ignore_eos":true})"
       << "\n";
   }
   EXPECT_EQ(run(submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 30"),
