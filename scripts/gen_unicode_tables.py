@@ -75,6 +75,18 @@ def lowercase_runs():
     return pairs, runs
 
 
+def write_wrapped(out, items):
+    """Writes the initializer items of a C++ array, as many to a line as fit in 100 columns, then
+    the closing brace."""
+    line = "   "
+    for item in items:
+        if len(line) + len(item) > 100:
+            out.write(line + "\n")
+            line = "   "
+        line += item
+    out.write(line + "\n};\n")
+
+
 def main():
     cats = category_ranges()
     ws = whitespace()
@@ -95,14 +107,7 @@ def main():
     out.write(f'const char kUnicodeVersion[] = "{unicodedata.unidata_version}";\n\n')
     out.write("// (start << 8) | category: the category holds up to the next entry's start.\n")
     out.write(f"const std::uint32_t kCategoryRanges[] = {{\n")
-    line = "   "
-    for start, cat in cats:
-        item = f" 0x{(start << 8) | cat:08X},"
-        if len(line) + len(item) > 100:
-            out.write(line + "\n")
-            line = "   "
-        line += item
-    out.write(line + "\n};\n")
+    write_wrapped(out, [f" 0x{(start << 8) | cat:08X}," for start, cat in cats])
     out.write(f"const std::size_t kCategoryRangesSize = {len(cats)};\n\n")
 
     out.write("const std::uint32_t kWhitespace[] = {\n   ")
@@ -111,14 +116,7 @@ def main():
 
     out.write("// {first, last, stride, delta}: first, first+stride, ..., last map to cp + delta.\n")
     out.write("const LowerRun kLowerRuns[] = {\n")
-    line = "   "
-    for first, last, stride, delta in runs:
-        item = f" {{0x{first:X}, 0x{last:X}, {stride}, {delta}}},"
-        if len(line) + len(item) > 100:
-            out.write(line + "\n")
-            line = "   "
-        line += item
-    out.write(line + "\n};\n")
+    write_wrapped(out, [f" {{0x{first:X}, 0x{last:X}, {stride}, {delta}}}," for first, last, stride, delta in runs])
     out.write(f"const std::size_t kLowerRunsSize = {len(runs)};\n\n")
     out.write("}  // namespace zinfer::tok::unicode_data\n")
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -58,6 +59,26 @@ std::string temp_dir() {
     return d != nullptr ? std::string(d) : std::string("/tmp");
   }();
   return dir;
+}
+
+std::string zinfer_binary() { return std::string(ZINFER_BINARY_DIR) + "/bin/zinfer"; }
+
+std::string expect_python_tests_pass(const std::string& script, const std::string& env) {
+  if (!std::filesystem::exists(zinfer_binary())) {
+    ADD_FAILURE() << zinfer_binary() << " not built";
+    return "";
+  }
+  const std::string log = temp_dir() + "/" + script + ".log";
+  const std::string cmd = "ZINFER_BIN='" + zinfer_binary() + "' " + env + " python3 '" +
+                          std::string(ZINFER_SOURCE_DIR) + "/tests/service/python/" + script +
+                          "' -v > '" + log + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::string out = read_file(log);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("OK"), std::string::npos) << out;
+  EXPECT_EQ(out.find("skipped"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+  return out;
 }
 
 std::string copy_with_gguf_string(const std::string& path, const std::string& key,

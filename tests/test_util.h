@@ -27,6 +27,13 @@ bool python_client_modules_present();
 std::string read_file(const std::string& path);
 // A fresh temporary directory for this test process.
 std::string temp_dir();
+// The built CLI: <build>/bin/zinfer.
+std::string zinfer_binary();
+// Runs the Python unittest file tests/service/python/<script> (-v) with ZINFER_BIN set to
+// zinfer_binary() (which must be built) and the further environment assignments `env`
+// ("NAME='value' ..."), its output kept in temp_dir(); expects exit status 0, "OK" and no
+// skipped test, prints the output and returns it.
+std::string expect_python_tests_pass(const std::string& script, const std::string& env = "");
 // Copies a GGUF file to temp_dir()/out_name with the string value of metadata key `key`
 // replaced by `value`, which must have the old value's length (so no offset moves): a
 // synthetic file with, e.g., an unknown tokenizer.ggml.pre. Returns the path, or "" (and a

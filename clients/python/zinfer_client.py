@@ -28,7 +28,7 @@ from __future__ import annotations
 import collections
 import re
 import time
-from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 import msgpack
 import zmq
@@ -155,7 +155,82 @@ def unpack(frame: bytes) -> Dict[str, Any]:
     return msgpack.unpackb(frame, raw=False, strict_map_key=False)
 
 
-class Client:
+_Client = TypeVar("_Client", bound="ClientBase")
+
+
+class ClientBase:
+    """What Client and FanoutClient share: a ZeroMQ context (their own unless one is given)
+    whose sockets close() closes, use in a `with` statement, and each job's received frames,
+    buffered until frames() reads them."""
+
+    def __init__(self, context: Optional[zmq.Context]):
+        self._own_context = context is None
+        self._ctx = context or zmq.Context()
+        self._jobs: Dict[str, Deque[Dict[str, Any]]] = collections.defaultdict(collections.deque)
+
+    def _job_frames(self, job_id: str, receive: Callable[[float], None]) -> Iterator[Dict[str, Any]]:
+        """Yields the job's frames in order and stops after the terminal one; while none is
+        buffered it calls receive(t), t the time.monotonic() at which the wait for this frame
+        began. The job is forgotten once the reader has taken all its frames."""
+        queue = self._jobs[job_id]
+        try:
+            while True:
+                waiting_since = time.monotonic()
+                while not queue:
+                    receive(waiting_since)
+                frame = queue.popleft()
+                yield frame
+                if frame.get("type") in TERMINAL_TYPES:
+                    return
+        finally:
+            if not queue:
+                self._jobs.pop(job_id, None)
+
+    def frames(self, job_id: str, timeout_s: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+        raise NotImplementedError
+
+    def _read_result(self, job_id: str,
+                     timeout_s: Optional[float]) -> Tuple[Optional[Dict[str, Any]], Optional[Dict[str, Any]]]:
+        """Reads the job's frames to its end: (the result generate() returns, None), or (None, the
+        error frame) when the job ends with one."""
+        text: List[str] = []
+        reasoning: List[str] = []
+        tokens: List[int] = []
+        logprobs: List[Dict[str, Any]] = []
+        for frame in self.frames(job_id, timeout_s):
+            kind = frame["type"]
+            if kind == "error":
+                return None, frame
+            if kind in ("token", "done"):
+                text.append(frame["text"])
+                reasoning.append(frame.get("reasoning", ""))
+                tokens.extend(frame["tokens"])
+                logprobs.extend(frame.get("logprobs", []))
+            if kind == "done":
+                out = {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
+                       "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+                if "reasoning" in frame:
+                    out["reasoning"] = "".join(reasoning)
+                return out, None
+        raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
+
+    def _sockets(self) -> List[zmq.Socket]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for sock in self._sockets():
+            sock.close(0)
+        if self._own_context:
+            self._ctx.term()
+
+    def __enter__(self: _Client) -> _Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class Client(ClientBase):
     """A DEALER connection to one worker."""
 
     def __init__(self, endpoint: str, *, identity: Optional[bytes] = None, timeout_s: float = 60.0,
@@ -165,8 +240,7 @@ class Client:
         live frames against the JSON Schemas with it). curve: speak CurveZMQ (a worker with
         --curve-secret-key); a worker that does not know this client's key answers nothing, so
         requests end in ZinferError "TIMEOUT"."""
-        self._own_context = context is None
-        self._ctx = context or zmq.Context()
+        super().__init__(context)
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         if identity is not None:
@@ -176,7 +250,6 @@ class Client:
         self._sock.connect(endpoint)
         self.timeout_s = timeout_s
         self.frame_hook = frame_hook
-        self._jobs: Dict[str, Deque[Dict[str, Any]]] = collections.defaultdict(collections.deque)
         self._other: Deque[Dict[str, Any]] = collections.deque()  # health, stats, errors without job_id
 
     # -- requests --------------------------------------------------------------------------
@@ -218,18 +291,7 @@ class Client:
     def frames(self, job_id: str, timeout_s: Optional[float] = None) -> Iterator[Dict[str, Any]]:
         """Yields the job's frames in order (accepted, token*, done | error) and stops after the
         terminal one. timeout_s bounds the wait for each frame (ZinferError "TIMEOUT")."""
-        queue = self._jobs[job_id]
-        try:
-            while True:
-                while not queue:
-                    self._receive_one(timeout_s)
-                frame = queue.popleft()
-                yield frame
-                if frame.get("type") in TERMINAL_TYPES:
-                    return
-        finally:
-            if not queue:
-                self._jobs.pop(job_id, None)
+        yield from self._job_frames(job_id, lambda _since: self._receive_one(timeout_s))
 
     def generate(self, job_id: str, prompt: Optional[str] = None, *, timeout_s: Optional[float] = None,
                  **kwargs: Any) -> Dict[str, Any]:
@@ -237,26 +299,10 @@ class Client:
         "timings", "logprobs"}, plus "reasoning" (the analysis channel) for harmony (gpt-oss)
         chat jobs; raises ZinferError if the job ends with an error frame."""
         self.submit(job_id, prompt, **kwargs)
-        text: List[str] = []
-        reasoning: List[str] = []
-        tokens: List[int] = []
-        logprobs: List[Dict[str, Any]] = []
-        for frame in self.frames(job_id, timeout_s):
-            kind = frame["type"]
-            if kind == "error":
-                raise ZinferError.from_frame(frame)
-            if kind in ("token", "done"):
-                text.append(frame["text"])
-                reasoning.append(frame.get("reasoning", ""))
-                tokens.extend(frame["tokens"])
-                logprobs.extend(frame.get("logprobs", []))
-            if kind == "done":
-                out = {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
-                       "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
-                if "reasoning" in frame:
-                    out["reasoning"] = "".join(reasoning)
-                return out
-        raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
+        out, error = self._read_result(job_id, timeout_s)
+        if error is not None:
+            raise ZinferError.from_frame(error)
+        return out
 
     def _await_reply(self, kind: str, timeout_s: Optional[float]) -> Dict[str, Any]:
         while True:
@@ -288,15 +334,5 @@ class Client:
         else:
             self._other.append(frame)
 
-    # -- lifetime --------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._sock.close(0)
-        if self._own_context:
-            self._ctx.term()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def _sockets(self) -> List[zmq.Socket]:
+        return [self._sock]

@@ -32,8 +32,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 import zmq
 
-from zinfer_client import (PROTOCOL_VERSION, TERMINAL_TYPES, CurveKeys, ZinferError, build_submit, pack,
-                           unpack)
+from zinfer_client import (PROTOCOL_VERSION, TERMINAL_TYPES, ClientBase, CurveKeys, ZinferError, build_submit,
+                           pack, unpack)
 
 JOB_FRAME_TYPES = ("accepted", "token", "done", "error")
 
@@ -51,7 +51,7 @@ class _Worker:
         self.health: Optional[Dict[str, Any]] = None  # its last health reply
 
 
-class FanoutClient:
+class FanoutClient(ClientBase):
     """DEALERs to several workers; see the module's documentation."""
 
     def __init__(self, endpoints: Sequence[str], *, heartbeat_s: float = 1.0, worker_timeout_s: float = 10.0,
@@ -63,8 +63,7 @@ class FanoutClient:
         CurveZMQ keys (one worker key for all endpoints). frame_hook sees every payload."""
         if not endpoints:
             raise ValueError("at least one worker endpoint is required")
-        self._own_context = context is None
-        self._ctx = context or zmq.Context()
+        super().__init__(context)
         self.heartbeat_s = heartbeat_s
         self.worker_timeout_s = worker_timeout_s
         self.timeout_s = timeout_s
@@ -85,7 +84,6 @@ class FanoutClient:
             self._workers.append(_Worker(ep, sock))
             self._poller.register(sock, zmq.POLLIN)
         self._owner: Dict[str, int] = {}  # job id → worker index
-        self._jobs: Dict[str, Deque[Dict[str, Any]]] = collections.defaultdict(collections.deque)
         self._other: Deque[Dict[str, Any]] = collections.deque()  # stats replies, errors without job_id
         self._ping = pack({"v": PROTOCOL_VERSION, "type": "health"})
 
@@ -196,26 +194,18 @@ class FanoutClient:
         terminal one; a WORKER_LOST error frame when its worker is lost. timeout_s bounds the
         wait for each frame (ZinferError "TIMEOUT")."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        queue = self._jobs[job_id]
-        if not queue and job_id not in self._owner:
+        if not self._jobs.get(job_id) and job_id not in self._owner:
             self._jobs.pop(job_id, None)
             raise ValueError(f"job {job_id!r} is not in flight")
-        try:
-            while True:
-                deadline = time.monotonic() + timeout
-                while not queue:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise ZinferError("TIMEOUT", f"no frame of {job_id} within {timeout:g} s", retriable=True,
-                                          job_id=job_id)
-                    self._buffer(self.poll(left))
-                frame = queue.popleft()
-                yield frame
-                if frame.get("type") in TERMINAL_TYPES:
-                    return
-        finally:
-            if not queue:
-                self._jobs.pop(job_id, None)
+
+        def receive(waiting_since: float) -> None:
+            left = waiting_since + timeout - time.monotonic()
+            if left <= 0:
+                raise ZinferError("TIMEOUT", f"no frame of {job_id} within {timeout:g} s", retriable=True,
+                                  job_id=job_id)
+            self._buffer(self.poll(left))
+
+        yield from self._job_frames(job_id, receive)
 
     def generate(self, job_id: str, prompt: Optional[str] = None, *, retries: int = 0,
                  timeout_s: Optional[float] = None, **kwargs: Any) -> Dict[str, Any]:
@@ -223,22 +213,11 @@ class FanoutClient:
         answered DRAINING / QUEUE_FULL) is submitted again up to `retries` times."""
         for attempt in range(retries + 1):
             self.submit(job_id, prompt, timeout_s=timeout_s, **kwargs)
-            text: List[str] = []
-            tokens: List[int] = []
-            logprobs: List[Dict[str, Any]] = []
-            for frame in self.frames(job_id, timeout_s):
-                kind = frame["type"]
-                if kind == "error":
-                    if attempt < retries and self._retriable_here(frame):
-                        break
-                    raise ZinferError.from_frame(frame)
-                if kind in ("token", "done"):
-                    text.append(frame["text"])
-                    tokens.extend(frame["tokens"])
-                    logprobs.extend(frame.get("logprobs", []))
-                if kind == "done":
-                    return {"text": "".join(text), "tokens": tokens, "finish_reason": frame["finish_reason"],
-                            "usage": frame["usage"], "timings": frame["timings"], "logprobs": logprobs}
+            out, error = self._read_result(job_id, timeout_s)
+            if error is None:
+                return out
+            if attempt == retries or not self._retriable_here(error):
+                raise ZinferError.from_frame(error)
         raise ZinferError("INTERNAL", f"job {job_id} ended without a terminal frame")
 
     # -- batches ---------------------------------------------------------------------------
@@ -413,16 +392,5 @@ class FanoutClient:
         for f in frames:
             self._jobs[f["job_id"]].append(f)
 
-    # -- lifetime --------------------------------------------------------------------------
-
-    def close(self) -> None:
-        for w in self._workers:
-            w.sock.close(0)
-        if self._own_context:
-            self._ctx.term()
-
-    def __enter__(self) -> "FanoutClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def _sockets(self) -> List[zmq.Socket]:
+        return [w.sock for w in self._workers]

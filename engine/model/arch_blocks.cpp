@@ -14,6 +14,23 @@ Result<EmbeddingAndOutput> load_embedding_and_output(WeightSource& ws, const Hpa
   return w;
 }
 
+Result<AttentionWeights> load_attention_weights(WeightSource& ws, const Hparams& hp,
+                                                const std::string& prefix, QkvBias bias) {
+  const std::int64_t d = hp.n_embd, dq = hp.n_embd_q(), dkv = hp.n_embd_kv();
+  AttentionWeights w;
+  ZINFER_ASSIGN_OR_RETURN(w.norm, ws.get(prefix + "attn_norm.weight", d, 1));
+  ZINFER_ASSIGN_OR_RETURN(w.qkv.wq, ws.get(prefix + "attn_q.weight", d, dq));
+  ZINFER_ASSIGN_OR_RETURN(w.qkv.wk, ws.get(prefix + "attn_k.weight", d, dkv));
+  ZINFER_ASSIGN_OR_RETURN(w.qkv.wv, ws.get(prefix + "attn_v.weight", d, dkv));
+  if (bias == QkvBias::kPresent) {
+    ZINFER_ASSIGN_OR_RETURN(w.qkv.bq, ws.get(prefix + "attn_q.bias", dq, 1));
+    ZINFER_ASSIGN_OR_RETURN(w.qkv.bk, ws.get(prefix + "attn_k.bias", dkv, 1));
+    ZINFER_ASSIGN_OR_RETURN(w.qkv.bv, ws.get(prefix + "attn_v.bias", dkv, 1));
+  }
+  ZINFER_ASSIGN_OR_RETURN(w.wo, ws.get(prefix + "attn_output.weight", dq, d));
+  return w;
+}
+
 Status rms_norm_logits(Ops& ops, const Hparams& hp, const EmbeddingAndOutput& w, Tensor x,
                        std::span<const std::int32_t> logit_rows, Tensor logits) {
   const auto n_out = static_cast<std::int64_t>(logit_rows.size());

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/core/error.h"
 #include "engine/model/architecture.h"
@@ -23,6 +25,30 @@ struct EmbeddingAndOutput {
   Weight output;    // [n_vocab][n_embd] (tok_embd when tied)
 };
 Result<EmbeddingAndOutput> load_embedding_and_output(WeightSource& ws, const Hparams& hp);
+
+// Sizes `layers` to hp.n_layer and loads each in order with load(layer, "blk.<il>.", il), a
+// callable returning Status; stops at the first error.
+template <typename Layer, typename LoadLayer>
+Status load_layers(const Hparams& hp, std::vector<Layer>& layers, LoadLayer&& load) {
+  layers.resize(static_cast<std::size_t>(hp.n_layer));
+  for (std::int32_t il = 0; il < hp.n_layer; ++il) {
+    ZINFER_RETURN_IF_ERROR(
+        load(layers[static_cast<std::size_t>(il)], "blk." + std::to_string(il) + ".", il));
+  }
+  return ok_status();
+}
+
+// The attention weights of the families with separate q, k and v projections, named alike
+// in every GGUF file: <prefix>attn_norm, attn_{q,k,v} (and their .bias), attn_output.
+struct AttentionWeights {
+  Weight norm;     // [n_embd]
+  QkvWeights qkv;  // wq: [n_embd] → [n_head * head_dim]; wk, wv: → [n_head_kv * head_dim];
+                   // biases [n_head * head_dim] / [n_head_kv * head_dim], or absent
+  Weight wo;       // [n_head * head_dim] → [n_embd]
+};
+enum class QkvBias { kAbsent, kPresent };
+Result<AttentionWeights> load_attention_weights(WeightSource& ws, const Hparams& hp,
+                                                const std::string& prefix, QkvBias bias);
 
 // logits = output · rms_norm(x[logit_rows]) with output_norm: the last step of the RMSNorm
 // families. x: [tokens][n_embd]; logits: [logit_rows.size()][n_vocab].

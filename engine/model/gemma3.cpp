@@ -26,13 +26,9 @@ constexpr float kLocalRopeBase = 10000.0f;      // rope base of sliding-window l
 constexpr std::int32_t kGemma3_27bLayers = 62;  // the size whose query scale differs
 
 struct Gemma3Layer {
-  Weight attn_norm;       // [n_embd]
-  Weight wq;              // [n_embd] → [n_head * head_dim]
-  Weight wk;              // [n_embd] → [n_head_kv * head_dim]
-  Weight wv;              // [n_embd] → [n_head_kv * head_dim]
+  AttentionWeights attn;  // no biases
   Weight q_norm;          // [head_dim], shared by every query head
   Weight k_norm;          // [head_dim]
-  Weight wo;              // [n_head * head_dim] → [n_embd]
   Weight post_attn_norm;  // [n_embd]
   Weight ffn_norm;        // [n_embd]
   Weight w_gate;          // [n_embd] → [n_ff]
@@ -47,20 +43,12 @@ class Gemma3 final : public Architecture {
   explicit Gemma3(const Hparams& hp) : hp_(hp) {}
 
   Status load(WeightSource& ws) {
-    const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv(), ff = hp_.n_ff;
-    const std::int64_t hd = hp_.head_dim;
+    const std::int64_t d = hp_.n_embd, ff = hp_.n_ff, hd = hp_.head_dim;
     ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
-    layers_.resize(static_cast<std::size_t>(hp_.n_layer));
-    for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      Gemma3Layer& L = layers_[static_cast<std::size_t>(il)];
-      ZINFER_ASSIGN_OR_RETURN(L.attn_norm, ws.get(p + "attn_norm.weight", d, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wq, ws.get(p + "attn_q.weight", d, dq));
-      ZINFER_ASSIGN_OR_RETURN(L.wk, ws.get(p + "attn_k.weight", d, dkv));
-      ZINFER_ASSIGN_OR_RETURN(L.wv, ws.get(p + "attn_v.weight", d, dkv));
+    const auto load_layer = [&](Gemma3Layer& L, const std::string& p, std::int32_t il) -> Status {
+      ZINFER_ASSIGN_OR_RETURN(L.attn, load_attention_weights(ws, hp_, p, QkvBias::kAbsent));
       ZINFER_ASSIGN_OR_RETURN(L.q_norm, ws.get(p + "attn_q_norm.weight", hd, 1));
       ZINFER_ASSIGN_OR_RETURN(L.k_norm, ws.get(p + "attn_k_norm.weight", hd, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wo, ws.get(p + "attn_output.weight", dq, d));
       ZINFER_ASSIGN_OR_RETURN(L.post_attn_norm, ws.get(p + "post_attention_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.ffn_norm, ws.get(p + "ffn_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.w_gate, ws.get(p + "ffn_gate.weight", d, ff));
@@ -68,7 +56,9 @@ class Gemma3 final : public Architecture {
       ZINFER_ASSIGN_OR_RETURN(L.w_down, ws.get(p + "ffn_down.weight", ff, d));
       ZINFER_ASSIGN_OR_RETURN(L.post_ffn_norm, ws.get(p + "post_ffw_norm.weight", d, 1));
       L.global = hp_.sliding_window == 0 || il % kGlobalEvery == kGlobalEvery - 1;
-    }
+      return ok_status();
+    };
+    ZINFER_RETURN_IF_ERROR(load_layers(hp_, layers_, load_layer));
     const float q_scalar = hp_.n_layer == kGemma3_27bLayers
                                // Integer division, as the reference computes it.
                                // NOLINTNEXTLINE(bugprone-integer-division)
@@ -109,10 +99,10 @@ class Gemma3 final : public Architecture {
     for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
       const Gemma3Layer& L = layers_[static_cast<std::size_t>(il)];
       // Attention block: pre-norm, projections, q/k norms, RoPE, attention, post-norm.
-      ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.attn_norm, hp_.norm_eps));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(q, h, L.wq));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(k, h, L.wk));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(v, h, L.wv));
+      ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.attn.norm, hp_.norm_eps));
+      ZINFER_RETURN_IF_ERROR(ops.matmul(q, h, L.attn.qkv.wq));
+      ZINFER_RETURN_IF_ERROR(ops.matmul(k, h, L.attn.qkv.wk));
+      ZINFER_RETURN_IF_ERROR(ops.matmul(v, h, L.attn.qkv.wv));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(q_heads, q_heads, L.q_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(k_heads, k_heads, L.k_norm, hp_.norm_eps));
       AttentionParams& ap = L.global ? attn_global : attn_local;
@@ -120,7 +110,7 @@ class Gemma3 final : public Architecture {
       ZINFER_RETURN_IF_ERROR(ops.rope(k, ap.rope_k, batch));
       ap.attn.layer = il;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
+      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.attn.wo));
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, h, L.post_attn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
       // Feed-forward block: pre-norm, GeGLU, post-norm.

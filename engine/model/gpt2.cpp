@@ -34,10 +34,7 @@ class Gpt2 final : public Architecture {
     ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
     ZINFER_ASSIGN_OR_RETURN(pos_embd_, ws.get("position_embd.weight", d, hp_.n_ctx_train));
     ZINFER_ASSIGN_OR_RETURN(out_norm_b_, ws.get("output_norm.bias", d, 1));
-    layers_.resize(static_cast<std::size_t>(hp_.n_layer));
-    for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      Gpt2Layer& L = layers_[static_cast<std::size_t>(il)];
+    const auto load_layer = [&](Gpt2Layer& L, const std::string& p, std::int32_t) -> Status {
       ZINFER_ASSIGN_OR_RETURN(L.attn_norm, ws.get(p + "attn_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.attn_norm_b, ws.get(p + "attn_norm.bias", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.wqkv, ws.get(p + "attn_qkv.weight", d, 3 * d));
@@ -50,8 +47,9 @@ class Gpt2 final : public Architecture {
       ZINFER_ASSIGN_OR_RETURN(L.b_up, ws.get(p + "ffn_up.bias", ff, 1));
       ZINFER_ASSIGN_OR_RETURN(L.w_down, ws.get(p + "ffn_down.weight", ff, d));
       ZINFER_ASSIGN_OR_RETURN(L.b_down, ws.get(p + "ffn_down.bias", d, 1));
-    }
-    return ok_status();
+      return ok_status();
+    };
+    return load_layers(hp_, layers_, load_layer);
   }
 
   Status forward(Ops& ops, const Batch& batch, std::span<const std::int32_t> logit_rows,

@@ -34,11 +34,8 @@ constexpr float kSwigluAlpha = 1.702f;
 constexpr float kSwigluLimit = 7.0f;
 
 struct GptOssLayer {
-  Weight attn_norm;         // [n_embd]
-  Weight wq, bq;            // [n_embd] → [n_head * head_dim], bias [n_head * head_dim]
-  Weight wk, bk;            // [n_embd] → [n_head_kv * head_dim], bias
-  Weight wv, bv;            // [n_embd] → [n_head_kv * head_dim], bias
-  Weight wo, bo;            // [n_head * head_dim] → [n_embd], bias [n_embd]
+  AttentionWeights attn;    // with q, k, v biases
+  Weight bo;                // [n_embd], the bias of attn.wo
   Weight sinks;             // [n_head]
   Weight post_attn_norm;    // [n_embd]
   Weight router, router_b;  // [n_embd] → [n_expert], bias [n_expert]
@@ -51,21 +48,10 @@ class GptOss final : public Architecture {
   explicit GptOss(const Hparams& hp) : hp_(hp) {}
 
   Status load(WeightSource& ws) {
-    const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv();
-    const std::int64_t ne = hp_.n_expert, ff = hp_.n_ff_exp;
+    const std::int64_t d = hp_.n_embd, ne = hp_.n_expert, ff = hp_.n_ff_exp;
     ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
-    layers_.resize(static_cast<std::size_t>(hp_.n_layer));
-    for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      GptOssLayer& L = layers_[static_cast<std::size_t>(il)];
-      ZINFER_ASSIGN_OR_RETURN(L.attn_norm, ws.get(p + "attn_norm.weight", d, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wq, ws.get(p + "attn_q.weight", d, dq));
-      ZINFER_ASSIGN_OR_RETURN(L.bq, ws.get(p + "attn_q.bias", dq, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wk, ws.get(p + "attn_k.weight", d, dkv));
-      ZINFER_ASSIGN_OR_RETURN(L.bk, ws.get(p + "attn_k.bias", dkv, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wv, ws.get(p + "attn_v.weight", d, dkv));
-      ZINFER_ASSIGN_OR_RETURN(L.bv, ws.get(p + "attn_v.bias", dkv, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wo, ws.get(p + "attn_output.weight", dq, d));
+    const auto load_layer = [&](GptOssLayer& L, const std::string& p, std::int32_t il) -> Status {
+      ZINFER_ASSIGN_OR_RETURN(L.attn, load_attention_weights(ws, hp_, p, QkvBias::kPresent));
       ZINFER_ASSIGN_OR_RETURN(L.bo, ws.get(p + "attn_output.bias", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.sinks, ws.get(p + "attn_sinks.weight", hp_.n_head, 1));
       ZINFER_ASSIGN_OR_RETURN(L.post_attn_norm, ws.get(p + "post_attention_norm.weight", d, 1));
@@ -87,8 +73,9 @@ class GptOss final : public Architecture {
         }
       }
       L.sliding = hp_.sliding_window > 0 && il % 2 == 0;
-    }
-    return ok_status();
+      return ok_status();
+    };
+    return load_layers(hp_, layers_, load_layer);
   }
 
   Status forward(Ops& ops, const Batch& batch, std::span<const std::int32_t> logit_rows,
@@ -116,13 +103,12 @@ class GptOss final : public Architecture {
       AttentionParams& ap = L.sliding ? sliding : full;
       // Attention block: biased projections of the normed input with RoPE, attention with
       // the layer's sinks (and window), biased output projection added to the residual.
-      const QkvWeights qkv{L.wq, L.wk, L.wv, L.bq, L.bk, L.bv};
-      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv,
+      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn.norm, hp_.norm_eps, L.attn.qkv,
                                                ap.rope_q, ap.rope_k, batch));
       ap.attn.layer = il;
       ap.attn.sinks = L.sinks;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.wo));
+      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.attn.wo));
       ZINFER_RETURN_IF_ERROR(ops.add_bias(h, L.bo));
       ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
       // MoE block: route the normed input, run its experts, add their weighted sum.

@@ -12,16 +12,11 @@ namespace zinfer::model {
 namespace {
 
 struct LlamaLayer {
-  Weight attn_norm;   // [n_embd]
-  Weight wq;          // [n_embd] → [n_head * head_dim]
-  Weight wk;          // [n_embd] → [n_head_kv * head_dim]
-  Weight wv;          // [n_embd] → [n_head_kv * head_dim]
-  Weight bq, bk, bv;  // biases (Qwen2) or absent
-  Weight wo;          // [n_head * head_dim] → [n_embd]
-  Weight ffn_norm;    // [n_embd]
-  Weight w_gate;      // [n_embd] → [n_ff]
-  Weight w_up;        // [n_embd] → [n_ff]
-  Weight w_down;      // [n_ff] → [n_embd]
+  AttentionWeights attn;  // q, k, v biases: Qwen2 only
+  Weight ffn_norm;        // [n_embd]
+  Weight w_gate;          // [n_embd] → [n_ff]
+  Weight w_up;            // [n_embd] → [n_ff]
+  Weight w_down;          // [n_ff] → [n_embd]
 };
 
 class Llama final : public Architecture {
@@ -29,28 +24,18 @@ class Llama final : public Architecture {
   Llama(const Hparams& hp, const LlamaVariant& v) : hp_(hp), variant_(v) {}
 
   Status load(WeightSource& ws) {
-    const std::int64_t d = hp_.n_embd, dq = hp_.n_embd_q(), dkv = hp_.n_embd_kv(), ff = hp_.n_ff;
+    const std::int64_t d = hp_.n_embd, ff = hp_.n_ff;
+    const QkvBias bias = variant_.qkv_bias ? QkvBias::kPresent : QkvBias::kAbsent;
     ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
-    layers_.resize(static_cast<std::size_t>(hp_.n_layer));
-    for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      LlamaLayer& L = layers_[static_cast<std::size_t>(il)];
-      ZINFER_ASSIGN_OR_RETURN(L.attn_norm, ws.get(p + "attn_norm.weight", d, 1));
-      ZINFER_ASSIGN_OR_RETURN(L.wq, ws.get(p + "attn_q.weight", d, dq));
-      ZINFER_ASSIGN_OR_RETURN(L.wk, ws.get(p + "attn_k.weight", d, dkv));
-      ZINFER_ASSIGN_OR_RETURN(L.wv, ws.get(p + "attn_v.weight", d, dkv));
-      if (variant_.qkv_bias) {
-        ZINFER_ASSIGN_OR_RETURN(L.bq, ws.get(p + "attn_q.bias", dq, 1));
-        ZINFER_ASSIGN_OR_RETURN(L.bk, ws.get(p + "attn_k.bias", dkv, 1));
-        ZINFER_ASSIGN_OR_RETURN(L.bv, ws.get(p + "attn_v.bias", dkv, 1));
-      }
-      ZINFER_ASSIGN_OR_RETURN(L.wo, ws.get(p + "attn_output.weight", dq, d));
+    const auto load_layer = [&](LlamaLayer& L, const std::string& p, std::int32_t) -> Status {
+      ZINFER_ASSIGN_OR_RETURN(L.attn, load_attention_weights(ws, hp_, p, bias));
       ZINFER_ASSIGN_OR_RETURN(L.ffn_norm, ws.get(p + "ffn_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.w_gate, ws.get(p + "ffn_gate.weight", d, ff));
       ZINFER_ASSIGN_OR_RETURN(L.w_up, ws.get(p + "ffn_up.weight", d, ff));
       ZINFER_ASSIGN_OR_RETURN(L.w_down, ws.get(p + "ffn_down.weight", ff, d));
-    }
-    return ok_status();
+      return ok_status();
+    };
+    return load_layers(hp_, layers_, load_layer);
   }
 
   Status forward(Ops& ops, const Batch& batch, std::span<const std::int32_t> logit_rows,
@@ -69,12 +54,11 @@ class Llama final : public Architecture {
       const LlamaLayer& L = layers_[static_cast<std::size_t>(il)];
       // Attention block: q, k, v from the normed input (one fused op), attention over the
       // cache, output projection added into the residual stream.
-      const QkvWeights qkv{L.wq, L.wk, L.wv, L.bq, L.bk, L.bv};
-      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn_norm, hp_.norm_eps, qkv,
+      ZINFER_RETURN_IF_ERROR(ops.norm_qkv_rope(q, k, v, x, L.attn.norm, hp_.norm_eps, L.attn.qkv,
                                                ap.rope_q, ap.rope_k, batch));
       ap.attn.layer = il;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
-      ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.wo));
+      ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.attn.wo));
       // Feed-forward block: SwiGLU of the normed input, down projection into the residual.
       ZINFER_RETURN_IF_ERROR(ops.norm_gated_matmul(gate, x, L.ffn_norm, hp_.norm_eps, L.w_gate,
                                                    L.w_up, GatedActivation::kSilu));

@@ -96,4 +96,28 @@ class Llm {
   virtual model::DeviceReport device_report() const = 0;
 };
 
+// An Llm that passes every call to `inner` (which must outlive it): the base of decorators
+// that observe or check the forward passes (bench timings, test checks) and override those.
+class ForwardingLlm : public Llm {
+ public:
+  explicit ForwardingLlm(Llm& inner) : inner_(inner) {}
+  const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
+  const model::Hparams& hparams() const override { return inner_.hparams(); }
+  const std::vector<std::string>& tensor_types() const override { return inner_.tensor_types(); }
+  Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
+    return inner_.forward_batch(steps);
+  }
+  Result<std::vector<StepSample>> forward_sample(
+      std::span<const SeqStep> steps, std::span<const sample::SampleRequest> requests) override {
+    return inner_.forward_sample(steps, requests);
+  }
+  std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
+  std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
+  const LlmOptions& options() const override { return inner_.options(); }
+  model::DeviceReport device_report() const override { return inner_.device_report(); }
+
+ protected:
+  Llm& inner_;
+};
+
 }  // namespace zinfer

@@ -39,18 +39,16 @@ class Phi3 final : public Architecture {
           "tensor 'rope_factors_long.weight': LongRoPE (Phi-3 128k) is not supported");
     }
     ZINFER_ASSIGN_OR_RETURN(io_, load_embedding_and_output(ws, hp_));
-    layers_.resize(static_cast<std::size_t>(hp_.n_layer));
-    for (std::int32_t il = 0; il < hp_.n_layer; ++il) {
-      const std::string p = "blk." + std::to_string(il) + ".";
-      Phi3Layer& L = layers_[static_cast<std::size_t>(il)];
+    const auto load_layer = [&](Phi3Layer& L, const std::string& p, std::int32_t) -> Status {
       ZINFER_ASSIGN_OR_RETURN(L.attn_norm, ws.get(p + "attn_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.wqkv, ws.get(p + "attn_qkv.weight", d, dq + 2 * dkv));
       ZINFER_ASSIGN_OR_RETURN(L.wo, ws.get(p + "attn_output.weight", dq, d));
       ZINFER_ASSIGN_OR_RETURN(L.ffn_norm, ws.get(p + "ffn_norm.weight", d, 1));
       ZINFER_ASSIGN_OR_RETURN(L.w_gate_up, ws.get(p + "ffn_up.weight", d, 2 * ff));
       ZINFER_ASSIGN_OR_RETURN(L.w_down, ws.get(p + "ffn_down.weight", ff, d));
-    }
-    return ok_status();
+      return ok_status();
+    };
+    return load_layers(hp_, layers_, load_layer);
   }
 
   Status forward(Ops& ops, const Batch& batch, std::span<const std::int32_t> logit_rows,

@@ -78,6 +78,14 @@ inline void lane_dots_32(const std::int8_t* a, const std::int8_t* b, std::int32_
   }
 }
 
+// Σ scale·bsum over the 16 sub-blocks of a K-quant super-block: the Q8_K activation's block sums
+// weighted by the 16 integer sub-block scales (the offset/min corrections of Q3_K and Q6_K).
+inline std::int32_t weighted_bsums(const std::int16_t* bsums, const std::int8_t* scales16) {
+  std::int32_t s = 0;
+  for (int k = 0; k < kQKK / 16; ++k) s += static_cast<std::int32_t>(scales16[k]) * bsums[k];
+  return s;
+}
+
 // sumf + d·Σ w·a over one MXFP4 block and its Q8_0 activation block, summed in integers and
 // added with one fma: the scalar tail (an odd last block) of both MXFP4 kernels, as in ggml.
 inline float mxfp4_block_fma(const BlockMXFP4& x, const BlockQ8_0& y, float sumf) {

@@ -23,12 +23,6 @@ inline __m256i shl_bytes(__m256i v, int shift) {
   return _mm256_sll_epi16(v, _mm_cvtsi32_si128(shift));
 }
 
-inline std::int32_t weighted_bsums(const std::int16_t* bsums, const std::int8_t* scales16) {
-  std::int32_t s = 0;
-  for (int k = 0; k < kQKK / 16; ++k) s += static_cast<std::int32_t>(scales16[k]) * bsums[k];
-  return s;
-}
-
 }  // namespace
 
 float dot_q2_k_avx2(std::int64_t n, const void* w, const void* a) {

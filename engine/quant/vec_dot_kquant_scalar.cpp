@@ -23,12 +23,6 @@ inline void add_group(const std::uint8_t* u, const std::int8_t* q8, int scale_lo
   }
 }
 
-inline std::int32_t weighted_bsums(const std::int16_t* bsums, const std::int8_t* scales16) {
-  std::int32_t s = 0;
-  for (int k = 0; k < kQKK / 16; ++k) s += static_cast<std::int32_t>(scales16[k]) * bsums[k];
-  return s;
-}
-
 }  // namespace
 
 float dot_q2_k_scalar(std::int64_t n, const void* w, const void* a) {

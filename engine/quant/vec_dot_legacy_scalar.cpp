@@ -2,6 +2,7 @@
 // with Q8_0/Q8_1 activations. Integer block sums are exact; the float accumulation copies the
 // lane layout of the AVX2 kernels, so both paths return the same bits.
 #include <cstring>
+#include <type_traits>
 
 #include "engine/quant/block_types.h"
 #include "engine/quant/fp16.h"
@@ -25,81 +26,58 @@ inline void add_high_bits(const std::uint8_t* qh_bytes, std::int8_t* q) {
   for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::int8_t>(q[j] | (((qh >> j) & 1u) << 4));
 }
 
-}  // namespace
-
-float dot_q4_0_scalar(std::int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ4_0*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
-  Lanes8 acc;
-  std::int8_t q[kQK];
-  std::int32_t lane[8];
-  for (std::int64_t i = 0; i < n / kQK; ++i) {
-    unpack_nibbles(x[i].qs, -8, q);
-    lane_dots_32(q, y[i].qs, lane);
-    acc.fma_block(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), lane);
-  }
-  return acc.hsum();
-}
-
-float dot_q4_1_scalar(std::int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ4_1*>(w);
-  const auto* y = static_cast<const BlockQ8_1*>(a);
-  Lanes8 acc;
-  float summs = 0.0f;  // sum of m * s: the weight minimum times the activation block sum
-  std::int8_t q[kQK];
-  std::int32_t lane[8];
-  for (std::int64_t i = 0; i < n / kQK; ++i) {
-    summs = std::fma(fp16_to_f32(x[i].m), fp16_to_f32(y[i].s), summs);
-    unpack_nibbles(x[i].qs, 0, q);
-    lane_dots_32(q, y[i].qs, lane);
-    acc.fma_block(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), lane);
-  }
-  return acc.hsum() + summs;
-}
-
-float dot_q5_0_scalar(std::int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ5_0*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
-  Lanes8 acc;
-  std::int8_t q[kQK];
-  std::int32_t lane[8];
-  for (std::int64_t i = 0; i < n / kQK; ++i) {
-    unpack_nibbles(x[i].qs, 0, q);
-    add_high_bits(x[i].qh, q);
-    for (auto& v : q) v = static_cast<std::int8_t>(v - 16);
-    lane_dots_32(q, y[i].qs, lane);
-    acc.fma_block(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), lane);
-  }
-  return acc.hsum();
-}
-
-float dot_q5_1_scalar(std::int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ5_1*>(w);
-  const auto* y = static_cast<const BlockQ8_1*>(a);
+// Σ over the blocks of d_w·d_a·(q·q_a) with lane_dots_32's lanes, where q holds the block's 32
+// integer weights as unpack(block, q) writes them; weights with a min (Q4_1, Q5_1, against
+// Q8_1 activations) add Σ m·s, the minimum times the activation block sum.
+template <typename BlockW, typename BlockA, typename Unpack>
+float dot_unpacked_blocks(std::int64_t n, const void* w, const void* a, Unpack unpack) {
+  constexpr bool kHasMin = std::is_same_v<BlockA, BlockQ8_1>;
+  const auto* x = static_cast<const BlockW*>(w);
+  const auto* y = static_cast<const BlockA*>(a);
   Lanes8 acc;
   float summs = 0.0f;
   std::int8_t q[kQK];
   std::int32_t lane[8];
   for (std::int64_t i = 0; i < n / kQK; ++i) {
-    summs = std::fma(fp16_to_f32(x[i].m), fp16_to_f32(y[i].s), summs);
-    unpack_nibbles(x[i].qs, 0, q);
-    add_high_bits(x[i].qh, q);
+    if constexpr (kHasMin) summs = std::fma(fp16_to_f32(x[i].m), fp16_to_f32(y[i].s), summs);
+    unpack(x[i], q);
     lane_dots_32(q, y[i].qs, lane);
     acc.fma_block(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), lane);
   }
-  return acc.hsum() + summs;
+  if constexpr (kHasMin) return acc.hsum() + summs;
+  return acc.hsum();
+}
+
+}  // namespace
+
+float dot_q4_0_scalar(std::int64_t n, const void* w, const void* a) {
+  return dot_unpacked_blocks<BlockQ4_0, BlockQ8_0>(
+      n, w, a, [](const BlockQ4_0& b, std::int8_t* q) { unpack_nibbles(b.qs, -8, q); });
+}
+
+float dot_q4_1_scalar(std::int64_t n, const void* w, const void* a) {
+  return dot_unpacked_blocks<BlockQ4_1, BlockQ8_1>(
+      n, w, a, [](const BlockQ4_1& b, std::int8_t* q) { unpack_nibbles(b.qs, 0, q); });
+}
+
+float dot_q5_0_scalar(std::int64_t n, const void* w, const void* a) {
+  return dot_unpacked_blocks<BlockQ5_0, BlockQ8_0>(n, w, a, [](const BlockQ5_0& b, std::int8_t* q) {
+    unpack_nibbles(b.qs, 0, q);
+    add_high_bits(b.qh, q);
+    for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::int8_t>(q[j] - 16);
+  });
+}
+
+float dot_q5_1_scalar(std::int64_t n, const void* w, const void* a) {
+  return dot_unpacked_blocks<BlockQ5_1, BlockQ8_1>(n, w, a, [](const BlockQ5_1& b, std::int8_t* q) {
+    unpack_nibbles(b.qs, 0, q);
+    add_high_bits(b.qh, q);
+  });
 }
 
 float dot_q8_0_scalar(std::int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const BlockQ8_0*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
-  Lanes8 acc;
-  std::int32_t lane[8];
-  for (std::int64_t i = 0; i < n / kQK; ++i) {
-    lane_dots_32(x[i].qs, y[i].qs, lane);
-    acc.fma_block(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), lane);
-  }
-  return acc.hsum();
+  return dot_unpacked_blocks<BlockQ8_0, BlockQ8_0>(
+      n, w, a, [](const BlockQ8_0& b, std::int8_t* q) { std::memcpy(q, b.qs, kQK); });
 }
 
 // Pairs of blocks go to two accumulators and an odd last block is added in scalar, the

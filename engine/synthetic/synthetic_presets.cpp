@@ -11,15 +11,27 @@ std::string blk(std::int32_t i, std::string_view suffix) {
   return "blk." + std::to_string(i) + "." + std::string(suffix);
 }
 
+// token_embd, then each layer's tensors as add_layer(t, i) appends them, output_norm, and
+// output.weight unless the preset ties it to the embedding.
+template <typename AddLayer>
+std::vector<TensorSpec> stack_tensors(const SyntheticPreset& p, std::int32_t n_layer,
+                                      AddLayer add_layer) {
+  const std::int64_t d = p.n_embd;
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
+  for (std::int32_t i = 0; i < n_layer; ++i) add_layer(t, i);
+  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
+  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
+  return t;
+}
+
 // Shared by the llama-like decoders: pre-norm attention + SwiGLU FFN.
 std::vector<TensorSpec> decoder_tensors(const SyntheticPreset& p, std::int32_t n_layer,
                                         bool qkv_bias) {
   const std::int64_t d = p.n_embd;
   const std::int64_t q_dim = static_cast<std::int64_t>(p.n_head) * p.head_dim();
   const std::int64_t kv_dim = static_cast<std::int64_t>(p.n_head_kv) * p.head_dim();
-  std::vector<TensorSpec> t;
-  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
-  for (std::int32_t i = 0; i < n_layer; ++i) {
+  return stack_tensors(p, n_layer, [&](std::vector<TensorSpec>& t, std::int32_t i) {
     t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
     t.push_back({blk(i, "attn_q.weight"), {d, q_dim}, TensorRole::kMatmul});
     if (qkv_bias) t.push_back({blk(i, "attn_q.bias"), {q_dim}, TensorRole::kBias});
@@ -32,10 +44,7 @@ std::vector<TensorSpec> decoder_tensors(const SyntheticPreset& p, std::int32_t n
     t.push_back({blk(i, "ffn_gate.weight"), {d, p.n_ff}, TensorRole::kMatmul});
     t.push_back({blk(i, "ffn_up.weight"), {d, p.n_ff}, TensorRole::kMatmul});
     t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
-  }
-  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
-  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
-  return t;
+  });
 }
 
 std::vector<TensorSpec> llama_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
@@ -59,9 +68,7 @@ void no_metadata(const SyntheticPreset&, gguf::GgufWriter&) {}
 std::vector<TensorSpec> gemma3_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
   const std::int64_t d = p.n_embd, hd = p.head_dim();
   const std::int64_t q_dim = p.n_head * hd, kv_dim = p.n_head_kv * hd;
-  std::vector<TensorSpec> t;
-  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
-  for (std::int32_t i = 0; i < n_layer; ++i) {
+  return stack_tensors(p, n_layer, [&](std::vector<TensorSpec>& t, std::int32_t i) {
     t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
     t.push_back({blk(i, "attn_q.weight"), {d, q_dim}, TensorRole::kMatmul});
     t.push_back({blk(i, "attn_k.weight"), {d, kv_dim}, TensorRole::kMatmul});
@@ -75,10 +82,7 @@ std::vector<TensorSpec> gemma3_tensors(const SyntheticPreset& p, std::int32_t n_
     t.push_back({blk(i, "ffn_up.weight"), {d, p.n_ff}, TensorRole::kMatmul});
     t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
     t.push_back({blk(i, "post_ffw_norm.weight"), {d}, TensorRole::kNorm});
-  }
-  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
-  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
-  return t;
+  });
 }
 
 // Gemma3Model.set_gguf_parameters: head size, sliding window (rope scaling only for 4B+).
@@ -92,19 +96,14 @@ void gemma3_metadata(const SyntheticPreset& p, gguf::GgufWriter& w) {
 std::vector<TensorSpec> phi3_tensors(const SyntheticPreset& p, std::int32_t n_layer) {
   const std::int64_t d = p.n_embd, hd = p.head_dim();
   const std::int64_t q_dim = p.n_head * hd, kv_dim = p.n_head_kv * hd;
-  std::vector<TensorSpec> t;
-  t.push_back({"token_embd.weight", {d, p.n_vocab}, TensorRole::kEmbedding});
-  for (std::int32_t i = 0; i < n_layer; ++i) {
+  return stack_tensors(p, n_layer, [&](std::vector<TensorSpec>& t, std::int32_t i) {
     t.push_back({blk(i, "attn_norm.weight"), {d}, TensorRole::kNorm});
     t.push_back({blk(i, "attn_qkv.weight"), {d, q_dim + 2 * kv_dim}, TensorRole::kMatmul});
     t.push_back({blk(i, "attn_output.weight"), {q_dim, d}, TensorRole::kMatmul});
     t.push_back({blk(i, "ffn_norm.weight"), {d}, TensorRole::kNorm});
     t.push_back({blk(i, "ffn_up.weight"), {d, 2 * std::int64_t{p.n_ff}}, TensorRole::kMatmul});
     t.push_back({blk(i, "ffn_down.weight"), {p.n_ff, d}, TensorRole::kMatmul});
-  }
-  t.push_back({"output_norm.weight", {d}, TensorRole::kNorm});
-  if (!p.tied_output) t.push_back({"output.weight", {d, p.n_vocab}, TensorRole::kOutput});
-  return t;
+  });
 }
 
 // Phi3MiniModel.set_gguf_parameters (4k model: no rope scaling, so no factor tensors).

@@ -107,16 +107,9 @@ void on_tokens(JobRecord& r, const std::vector<std::int32_t>& tokens, Clock::tim
 
 // The model, timing its forward passes: the scheduler's host work per step is the step's wall
 // time minus this.
-class TimedLlm final : public Llm {
+class TimedLlm final : public ForwardingLlm {
  public:
-  explicit TimedLlm(Llm& inner) : inner_(inner) {}
-  const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
-  const model::Hparams& hparams() const override { return inner_.hparams(); }
-  const std::vector<std::string>& tensor_types() const override { return inner_.tensor_types(); }
-  std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
-  std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
-  const LlmOptions& options() const override { return inner_.options(); }
-  model::DeviceReport device_report() const override { return inner_.device_report(); }
+  explicit TimedLlm(Llm& inner) : ForwardingLlm(inner) {}
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
     const auto t0 = Clock::now();
     const double c0 = thread_cpu_ms();
@@ -139,7 +132,6 @@ class TimedLlm final : public Llm {
   double forward_cpu_ms() const { return forward_cpu_ms_; }
 
  private:
-  Llm& inner_;
   double forward_ms_ = 0.0;
   double forward_cpu_ms_ = 0.0;
 };

@@ -23,7 +23,7 @@ std::vector<sched::JobEvent> StubEngine::step(sched::Clock::time_point) {
   events.reserve(jobs_.size());
   std::int32_t running = 0;
   for (auto it = jobs_.begin(); it != jobs_.end() && running < info_.capacity; ++running) {
-    Job& j = it->second;
+    StubJob& j = it->second;
     const auto token = static_cast<std::int32_t>(j.produced++);
     if (j.produced >= j.max_tokens) {
       sched::JobEvent ev = terminal(it->first, j, sched::FinishReason::kLength);

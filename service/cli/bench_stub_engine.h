@@ -6,29 +6,29 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 
-#include "engine/sched/job_engine.h"
+#include "engine/sched/job_map_engine.h"
 
 namespace zinfer::cli {
 
 // Nanoseconds on the steady clock (shared by the stub's stamps and the bench clients).
 std::int64_t steady_now_ns();
 
-class StubEngine final : public sched::JobEngine {
+struct StubJob {
+  std::int32_t max_tokens;
+  std::int32_t produced;
+  std::int32_t prompt_tokens;
+};
+
+class StubEngine final : public sched::JobMapEngine<StubJob> {
  public:
-  StubEngine(std::int32_t capacity, std::int64_t step_us) : step_us_(step_us) {
-    info_.model = "service-bench-stub";
-    info_.architecture = "none";
-    info_.device = "cpu";
-    info_.context_length = 1 << 20;
-    info_.vocab_size = 1 << 20;
-    info_.capacity = capacity;
-  }
-  const sched::EngineInfo& info() const override { return info_; }
+  StubEngine(std::int32_t capacity, std::int64_t step_us)
+      : JobMapEngine("service-bench-stub", "none", /*context_length=*/1 << 20,
+                     /*vocab_size=*/1 << 20, capacity),
+        step_us_(step_us) {}
   Status add(sched::JobSpec spec) override {
-    jobs_.emplace(
-        spec.id, Job{spec.params().max_tokens, 0, static_cast<std::int32_t>(spec.prompt().size())});
+    jobs_.emplace(spec.id, StubJob{spec.params().max_tokens, 0,
+                                   static_cast<std::int32_t>(spec.prompt().size())});
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
@@ -39,39 +39,21 @@ class StubEngine final : public sched::JobEngine {
     return ev;
   }
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override;
-  bool idle() const override { return jobs_.empty(); }
-  std::vector<sched::JobId> live_ids() const override {
-    std::vector<sched::JobId> ids;
-    for (const auto& [id, j] : jobs_) ids.push_back(id);
-    return ids;
-  }
   sched::SchedulerStats stats() const override {
-    sched::SchedulerStats s;
-    s.running = static_cast<std::int32_t>(jobs_.size());
+    sched::SchedulerStats s = JobMapEngine::stats();
     s.steps = steps_;
     s.tokens_generated = steps_tokens_;
     return s;
   }
 
  private:
-  struct Job {
-    std::int32_t max_tokens;
-    std::int32_t produced;
-    std::int32_t prompt_tokens;
-  };
-  static sched::JobEvent terminal(sched::JobId id, const Job& j, sched::FinishReason reason) {
-    sched::JobEvent ev;
-    ev.id = id;
+  static sched::JobEvent terminal(sched::JobId id, const StubJob& j, sched::FinishReason reason) {
+    sched::JobEvent ev = started_event(id, j.prompt_tokens, j.produced);
     ev.finish = reason;
-    ev.started = true;
-    ev.prompt_tokens = j.prompt_tokens;
-    ev.completion_tokens = j.produced;
     return ev;
   }
-  sched::EngineInfo info_;
   std::int64_t step_us_;
   std::chrono::steady_clock::time_point next_step_ = std::chrono::steady_clock::now();
-  std::map<sched::JobId, Job> jobs_;
   std::uint64_t steps_ = 0, steps_tokens_ = 0;
 };
 

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "service/cli/backend_flags.h"
 #include "service/cli/bench_e2e.h"
 #include "service/cli/bench_engine.h"
 #include "service/cli/bench_stub_engine.h"
@@ -344,20 +345,7 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--repeats", a->engine.repeats, "Runs per measurement (the median is printed)")
       ->capture_default_str();
   sub->add_option("-t,--threads", a->engine.llm.n_threads, "CPU threads (0 = all cores)");
-  sub->add_flag("--q8-act{false}", a->engine.llm.exact_matmul,
-                "llama.cpp-style Q8 activations and integer dot products (CPU; CUDA for "
-                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights)");
-  sub->add_flag("--q16-act", a->engine.llm.q16_act,
-                "CUDA: 16-bit activation quants and integer dot products for "
-                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
-  sub->add_flag("--fast-prefill{false}", a->engine.llm.batch_invariant,
-                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill, not batch-invariant)");
-  sub->add_flag(
-      "--no-graphs{false}", a->engine.llm.cuda_graphs,
-      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
-  sub->add_flag("--no-gpu-sampling{false}", a->engine.llm.gpu_sampling,
-                "CUDA: copy the logits to the host and sample there instead of on the device "
-                "(debugging)");
+  add_backend_flags(sub, a->engine.llm);
   sub->add_flag("--logits", a->engine.logits,
                 "Decode timing ends with the logits on the host (the old measurement) instead of "
                 "the sampled greedy token");

@@ -10,6 +10,7 @@
 #include "engine/model/llm.h"
 #include "engine/sched/sequence.h"
 #include "engine/sched/sequence_runner.h"
+#include "service/cli/backend_flags.h"
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
 
@@ -160,21 +161,7 @@ Command register_generate(CLI::App& app) {
                   "Use this pre-tokenizer instead of the file's tokenizer.ggml.pre (experts only)");
   sub->add_option("-t,--threads", args->llm.n_threads, "CPU threads (0 = all cores)");
   sub->add_option("--ctx", args->llm.n_ctx, "Context length (tokens)");
-  sub->add_flag(
-      "--q8-act{false}", args->llm.exact_matmul,
-      "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
-      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
-  sub->add_flag("--q16-act", args->llm.q16_act,
-                "CUDA: 16-bit activation quants and integer dot products for "
-                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
-  sub->add_flag("--fast-prefill{false}", args->llm.batch_invariant,
-                "CUDA: cuBLAS for prompt-sized matmuls");
-  sub->add_flag(
-      "--no-graphs{false}", args->llm.cuda_graphs,
-      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
-  sub->add_flag("--no-gpu-sampling{false}", args->llm.gpu_sampling,
-                "CUDA: copy the logits to the host and sample there instead of on the device "
-                "(debugging)");
+  add_backend_flags(sub, args->llm);
   sub->add_flag("--ids", args->show_ids, "Print generated token ids to stderr");
   sub->add_flag("--show-reasoning", args->show_reasoning,
                 "Harmony (gpt-oss) --chat: stream the analysis channel to stderr (stdout gets "

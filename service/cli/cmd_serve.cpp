@@ -10,6 +10,7 @@
 
 #include "engine/model/llm.h"
 #include "engine/sched/scheduler.h"
+#include "service/cli/backend_flags.h"
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
 #include "service/cli/operations_flags.h"
@@ -159,29 +160,13 @@ Command register_serve(CLI::App& app) {
   sub->add_option("--max-peer-backlog", a->worker.max_peer_backlog_bytes,
                   "Bytes buffered for a slow client before its jobs are cancelled")
       ->capture_default_str();
-  sub->add_flag(
-      "--q8-act{false}", a->llm.exact_matmul,
-      "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
-      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
+  add_backend_flags(sub, a->llm);
   auto* cache_on = sub->add_flag(
       "--prefix-cache", a->sched.prefix_cache,
       "Reuse cached KV blocks of shared prompt prefixes (automatic prefix caching; the default)");
   sub->add_flag("--no-prefix-cache{false}", a->sched.prefix_cache,
                 "Recompute every prompt (no automatic prefix caching)")
       ->excludes(cache_on);
-  sub->add_flag("--q16-act", a->llm.q16_act,
-                "CUDA: 16-bit activation quants and integer dot products for "
-                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
-  sub->add_flag("--fast-prefill{false}", a->llm.batch_invariant,
-                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
-                "depend on its "
-                "batch-mates at float-rounding level)");
-  sub->add_flag(
-      "--no-graphs{false}", a->llm.cuda_graphs,
-      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
-  sub->add_flag("--no-gpu-sampling{false}", a->llm.gpu_sampling,
-                "CUDA: copy the logits to the host and sample there instead of on the device "
-                "(debugging)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
   add_serve_operations_flags(sub, a->worker, a->stall_hook);

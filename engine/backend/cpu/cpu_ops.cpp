@@ -329,24 +329,28 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
   return ok_status();
 }
 
-Status CpuOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {
+namespace {
+
+// out = act(gate) * up, elementwise: the gated activations (SwiGLU, GeGLU).
+template <float (*Act)(float)>
+Status gated_activation(Tensor out, Tensor gate, Tensor up) {
   for (std::int64_t r = 0; r < gate.rows; ++r) {
     const float* g = row(gate, r);
     const float* u = row(up, r);
     float* o = row(out, r);
-    for (std::int64_t i = 0; i < gate.cols; ++i) o[i] = silu(g[i]) * u[i];
+    for (std::int64_t i = 0; i < gate.cols; ++i) o[i] = Act(g[i]) * u[i];
   }
   return ok_status();
 }
 
+}  // namespace
+
+Status CpuOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {
+  return gated_activation<silu>(out, gate, up);
+}
+
 Status CpuOps::do_geglu(Tensor out, Tensor gate, Tensor up) {
-  for (std::int64_t r = 0; r < gate.rows; ++r) {
-    const float* g = row(gate, r);
-    const float* u = row(up, r);
-    float* o = row(out, r);
-    for (std::int64_t i = 0; i < gate.cols; ++i) o[i] = gelu_tanh(g[i]) * u[i];
-  }
-  return ok_status();
+  return gated_activation<gelu_tanh>(out, gate, up);
 }
 
 Status CpuOps::do_gelu(Tensor x) {

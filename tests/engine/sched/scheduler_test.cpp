@@ -326,16 +326,9 @@ TEST_F(TinyModel, PreemptionUnderASmallKvPoolKeepsOutputs) {
 // sequence's table holds it. It never refuses a batch for lack of KV memory (it has no way
 // to: the Llm allocates nothing), yet the pool is small enough to force preemption, and with
 // the prefix cache on, shared blocks are only ever read.
-class PlanCheckingLlm final : public Llm {
+class PlanCheckingLlm final : public ForwardingLlm {
  public:
-  explicit PlanCheckingLlm(Llm& inner) : inner_(inner) {}
-  const tok::Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
-  const model::Hparams& hparams() const override { return inner_.hparams(); }
-  const std::vector<std::string>& tensor_types() const override { return inner_.tensor_types(); }
-  std::int32_t kv_blocks() const override { return inner_.kv_blocks(); }
-  std::int32_t kv_block_size() const override { return inner_.kv_block_size(); }
-  const LlmOptions& options() const override { return inner_.options(); }
-  model::DeviceReport device_report() const override { return inner_.device_report(); }
+  explicit PlanCheckingLlm(Llm& inner) : ForwardingLlm(inner) {}
 
   Result<std::vector<std::vector<float>>> forward_batch(std::span<const SeqStep> steps) override {
     check(steps);
@@ -374,8 +367,6 @@ class PlanCheckingLlm final : public Llm {
       }
     }
   }
-
-  Llm& inner_;
 };
 
 TEST_F(TinyModel, PlannedBatchesAlwaysFitTheKvPool) {

@@ -5,8 +5,6 @@
 // binary and python3 with pyzmq/msgpack/jsonschema (skips, or fails under CI=true).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "tests/test_util.h"
@@ -15,18 +13,8 @@ namespace zinfer {
 namespace {
 
 TEST(PythonFanout, KilledWorkersJobsEndExactlyOnce) {
-  const std::string binary = std::string(ZINFER_BINARY_DIR) + "/bin/zinfer";
-  ASSERT_TRUE(std::filesystem::exists(binary)) << binary << " not built";
   ZINFER_REQUIRE_PYTHON_CLIENT_MODULES();
-  const std::string log = testing::temp_dir() + "/python_fanout.log";
-  const std::string cmd = "ZINFER_BIN='" + binary + "' python3 '" + std::string(ZINFER_SOURCE_DIR) +
-                          "/tests/service/python/test_fanout.py' -v > '" + log + "' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  const std::string out = testing::read_file(log);
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("OK"), std::string::npos) << out;
-  EXPECT_EQ(out.find("skipped"), std::string::npos) << out;
-  std::printf("%s", out.c_str());
+  testing::expect_python_tests_pass("test_fanout.py");
 }
 
 }  // namespace

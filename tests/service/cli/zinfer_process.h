@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <string>
 
-namespace zinfer::testing {
+#include "tests/test_util.h"
 
-inline std::string zinfer_binary() { return std::string(ZINFER_BINARY_DIR) + "/bin/zinfer"; }
+namespace zinfer::testing {
 
 struct RunResult {
   int exit_code = -1;

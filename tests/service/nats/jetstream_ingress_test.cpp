@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 
 #include "tests/service/nats/nats_harness.h"
 #include "tests/service/worker/metrics_scrape.h"
@@ -226,48 +227,65 @@ TEST(JetStream, InProgressAcksKeepALongJobFromRedelivery) {
   }
 }
 
+// On a fresh server, worker A (the slow model, `flags`) fetches the one job `job_line` that a
+// producer (`zinfer submit --nats`, 60 s timeout) publishes, and is SIGKILLed as soon as it
+// holds it (an idle machine can finish the job in a few 100 ms); then worker B starts, the same
+// with metrics. The tests differ in what the flags make of the lost delivery; dead letters are
+// caught in `dead` when asked for.
+struct WorkerKilledHoldingTheJob {
+  ~WorkerKilledHoldingTheJob() {
+    if (dead != nullptr) natsSubscription_Destroy(dead);
+  }
+
+  void run(const std::vector<std::string>& flags, const std::string& job_line,
+           bool watch_dead_letters = false) {
+    ASSERT_FALSE(slow_model().empty());
+    ASSERT_TRUE(f.server.start());
+    probe = std::make_unique<NatsProbe>(f.server.url());
+    ASSERT_TRUE(probe->ok());
+    if (watch_dead_letters) {
+      ASSERT_EQ(natsConnection_SubscribeSync(&dead, probe->nc(), "zinfer.dead.tiny"), NATS_OK);
+    }
+    auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
+    argv[3] = slow_model();
+    a.start(argv, f.dir + "/a.log");
+    const std::string jobs = f.dir + "/jobs.jsonl";
+    std::ofstream(jobs) << job_line << "\n";
+    producer.start(
+        {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
+        f.dir + "/submit.log");
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    while (probe->consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(probe->consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
+    a.signal(SIGKILL);
+    argv[9] = "ipc://" + f.dir + "/b.sock";
+    for (const std::string& x : metrics.flags()) argv.push_back(x);
+    b.start(argv, f.dir + "/b.log");
+  }
+
+  Fixture f;
+  std::unique_ptr<NatsProbe> probe;
+  natsSubscription* dead = nullptr;
+  MetricsPort metrics;
+  Child a, producer, b;
+};
+
 TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   REQUIRE_NATS_SERVER();
-  ASSERT_FALSE(slow_model().empty());
-  Fixture f;
-  ASSERT_TRUE(f.server.start());
-  const std::vector<std::string> flags = {"--nats-ack-wait", "1", "--nats-max-deliver", "1",
-                                          "--max-running",   "1"};
-  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
-  argv[3] = slow_model();
-  Child a(argv, f.dir + "/a.log");
-  NatsProbe probe(f.server.url());
-  ASSERT_TRUE(probe.ok());
-  natsSubscription* dead = nullptr;
-  ASSERT_EQ(natsConnection_SubscribeSync(&dead, probe.nc(), "zinfer.dead.tiny"), NATS_OK);
-  const std::string jobs = f.dir + "/jobs.jsonl";
-  {
-    std::ofstream o(jobs);
-    o << R"({"job_id":"doomed","prompt_tokens":[1,2,3],"max_tokens":400,"ignore_eos":true})"
-      << "\n";
-  }
-  Child producer(
-      {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
-      f.dir + "/submit.log");
-  // Worker A holds the job (its one delivery) …
-  const auto until = Clock::now() + std::chrono::seconds(30);
-  while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
-  // … and dies with it at once (an idle machine can finish the job in a few 100 ms); B takes
-  // the max-deliveries advisory.
-  a.signal(SIGKILL);
-  argv[9] = "ipc://" + f.dir + "/b.sock";
-  const MetricsPort metrics;
-  for (const std::string& a : metrics.flags()) argv.push_back(a);
-  Child b(argv, f.dir + "/b.log");
-  ASSERT_EQ(producer.wait(60000), 1) << read_all(f.dir + "/submit.log");
-  const auto out = read_lines(f.dir + "/out.jsonl");
+  WorkerKilledHoldingTheJob k;
+  // A dies with the job's one delivery; B takes the max-deliveries advisory.
+  ASSERT_NO_FATAL_FAILURE(
+      k.run({"--nats-ack-wait", "1", "--nats-max-deliver", "1", "--max-running", "1"},
+            R"({"job_id":"doomed","prompt_tokens":[1,2,3],"max_tokens":400,"ignore_eos":true})",
+            /*watch_dead_letters=*/true));
+  ASSERT_EQ(k.producer.wait(60000), 1) << read_all(k.f.dir + "/submit.log");
+  const auto out = read_lines(k.f.dir + "/out.jsonl");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0]["error"]["code"], "WORKER_LOST");
   EXPECT_EQ(out[0]["error"]["retriable"], true);
   natsMsg* msg = nullptr;
-  ASSERT_EQ(natsSubscription_NextMsg(&msg, dead, 5000), NATS_OK);
+  ASSERT_EQ(natsSubscription_NextMsg(&msg, k.dead, 5000), NATS_OK);
   const char* code = nullptr;
   EXPECT_EQ(natsMsgHeader_Get(msg, "Zinfer-Error", &code), NATS_OK);
   EXPECT_STREQ(code, "WORKER_LOST");
@@ -275,64 +293,39 @@ TEST(JetStream, JobOutOfDeliveriesIsDeadLetteredWithWorkerLost) {
   EXPECT_EQ(natsMsgHeader_Get(msg, "Nats-Msg-Id", &id), NATS_OK);
   EXPECT_STREQ(id, "doomed");
   natsMsg_Destroy(msg);
-  natsSubscription_Destroy(dead);
   // The job left the work queue; B got nothing to run.
   jsStreamInfo* si = nullptr;
-  ASSERT_EQ(js_GetStreamInfo(&si, probe.js(), "ZINFER_JOBS", nullptr, nullptr), NATS_OK);
+  ASSERT_EQ(js_GetStreamInfo(&si, k.probe->js(), "ZINFER_JOBS", nullptr, nullptr), NATS_OK);
   EXPECT_EQ(si->State.Msgs, 0u);
   jsStreamInfo_Destroy(si);
   const std::map<std::string, double> want = {
       {"dead_letters", 1}, {"deliveries", 0}, {"acks", 0}, {"terms", 0}, {"naks", 0}};
-  expect_counters(jetstream_counters({metrics.url()}, want), want);
-  b.signal(SIGTERM);
-  EXPECT_EQ(b.wait(30000), 0);
+  expect_counters(jetstream_counters({k.metrics.url()}, want), want);
+  k.b.signal(SIGTERM);
+  EXPECT_EQ(k.b.wait(30000), 0);
 }
 
 TEST(JetStream, KilledWorkersJobIsRedeliveredToAnotherAndCounted) {
   REQUIRE_NATS_SERVER();
-  ASSERT_FALSE(slow_model().empty());
-  Fixture f;
-  ASSERT_TRUE(f.server.start());
-  const std::vector<std::string> flags = {"--nats-ack-wait", "1", "--max-running", "1"};
-  auto argv = worker_argv(f.server.url(), "ipc://" + f.dir + "/a.sock", flags);
-  argv[3] = slow_model();
-  Child a(argv, f.dir + "/a.log");
-  NatsProbe probe(f.server.url());
-  ASSERT_TRUE(probe.ok());
-  const std::string jobs = f.dir + "/jobs.jsonl";
-  {
-    std::ofstream o(jobs);
-    o << R"({"job_id":"again","prompt_tokens":[1,2,3],"max_tokens":120,"ignore_eos":true,)"
-      << R"("temperature":0.9,"seed":7})"
-      << "\n";
-  }
-  Child producer(
-      {"/bin/sh", "-c", submit_cmd(f.server.url(), jobs, f.dir + "/out.jsonl", "--timeout 60")},
-      f.dir + "/submit.log");
-  const auto until = Clock::now() + std::chrono::seconds(30);
-  while (probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1] != 1 && Clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_EQ(probe.consumer("ZINFER_JOBS", "zinfer-tiny-normal")[1], 1);
-  // Mid-job, at once (an idle machine can finish the job in a few 100 ms): nothing acked; B
-  // gets it again after the ack wait.
-  a.signal(SIGKILL);
-  argv[9] = "ipc://" + f.dir + "/b.sock";
-  const MetricsPort metrics;
-  for (const std::string& x : metrics.flags()) argv.push_back(x);
-  Child b(argv, f.dir + "/b.log");
-  ASSERT_EQ(producer.wait(60000), 0)
-      << read_all(f.dir + "/submit.log") << read_all(f.dir + "/b.log");
-  const auto out = read_lines(f.dir + "/out.jsonl");
+  WorkerKilledHoldingTheJob k;
+  // Nothing acked: B gets the job again after the ack wait.
+  ASSERT_NO_FATAL_FAILURE(
+      k.run({"--nats-ack-wait", "1", "--max-running", "1"},
+            R"({"job_id":"again","prompt_tokens":[1,2,3],"max_tokens":120,"ignore_eos":true,)"
+            R"("temperature":0.9,"seed":7})"));
+  ASSERT_EQ(k.producer.wait(60000), 0)
+      << read_all(k.f.dir + "/submit.log") << read_all(k.f.dir + "/b.log");
+  const auto out = read_lines(k.f.dir + "/out.jsonl");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0]["finish_reason"], "length");
   EXPECT_EQ(out[0]["attempt"], 2);
-  EXPECT_EQ(summary_counts(read_all(f.dir + "/submit.log")).at("redelivered"), 1);
+  EXPECT_EQ(summary_counts(read_all(k.f.dir + "/submit.log")).at("redelivered"), 1);
   const std::map<std::string, double> want = {
       {"deliveries", 1},   {"redeliveries", 1},    {"acks", 1},       {"terms", 0}, {"naks", 0},
       {"dead_letters", 0}, {"settle_failures", 0}, {"ack_pending", 0}};
-  expect_counters(jetstream_counters({metrics.url()}, want), want);
-  b.signal(SIGTERM);
-  EXPECT_EQ(b.wait(30000), 0);
+  expect_counters(jetstream_counters({k.metrics.url()}, want), want);
+  k.b.signal(SIGTERM);
+  EXPECT_EQ(k.b.wait(30000), 0);
 }
 
 }  // namespace

@@ -20,7 +20,6 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -31,6 +30,7 @@ import zmq  # noqa: E402
 import zinfer_client  # noqa: E402
 from zinfer_client import Client, ZinferError  # noqa: E402
 from zinfer_schema import FrameValidator  # noqa: E402
+from worker_ready import wait_ready  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "data" / "golden" / "smollm2_hf_greedy.json"
 
@@ -55,17 +55,7 @@ class LiveWorker(unittest.TestCase):
 
         cls.validate = staticmethod(validate)
         cls.client = Client(cls.endpoint, timeout_s=120, frame_hook=validate)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if cls.client.health(timeout_s=2)["status"] == "ready":
-                    break
-            except ZinferError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                cls.log.seek(0)
-                raise RuntimeError(f"worker did not become ready:\n{cls.log.read()}")
-            time.sleep(0.2)
+        wait_ready(cls.client, cls.proc, cls.log, timeout_s=120, health_timeout_s=2)
 
     @classmethod
     def tearDownClass(cls):

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT / "clients" / "python"))
 from zinfer_client import Client, CurveKeys, ZinferError, read_curve_key_file  # noqa: E402
 from zinfer_fanout import FanoutClient  # noqa: E402
 from zinfer_schema import FrameValidator  # noqa: E402
+from worker_ready import wait_ready  # noqa: E402
 
 
 def free_port(host):
@@ -56,17 +56,8 @@ class CurveWorker(unittest.TestCase):
                                      "--curve-authorized-keys", str(d / "authorized"), "--probe-bind", cls.probe,
                                      "--log-level", "info"], stdout=cls.log, stderr=subprocess.STDOUT)
         cls.validator = FrameValidator()
-        deadline = time.monotonic() + 60
         with Client(cls.probe) as probe:  # plaintext, local: the probe endpoint needs no key
-            while True:
-                try:
-                    if probe.health(timeout_s=1)["status"] == "ready":
-                        break
-                except ZinferError:
-                    pass
-                if cls.proc.poll() is not None or time.monotonic() > deadline:
-                    cls.log.seek(0)
-                    raise RuntimeError(f"worker did not become ready:\n{cls.log.read()}")
+            wait_ready(probe, cls.proc, cls.log)
 
     @classmethod
     def tearDownClass(cls):

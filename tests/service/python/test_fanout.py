@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "clients" / "python"))
 from zinfer_client import Client, ZinferError  # noqa: E402
 from zinfer_fanout import FanoutClient  # noqa: E402
 from zinfer_schema import FrameValidator  # noqa: E402
+from worker_ready import wait_ready  # noqa: E402
 
 
 def seeded_jobs(prefix, n, max_tokens=48):
@@ -72,17 +73,8 @@ class ThreeWorkers(unittest.TestCase):
             log.close()
 
     def _wait_ready(self, i, endpoint):
-        deadline = time.monotonic() + 60
         with Client(endpoint) as c:
-            while True:
-                try:
-                    if c.health(timeout_s=1)["status"] == "ready":
-                        return
-                except ZinferError:
-                    pass
-                if self.procs[i].poll() is not None or time.monotonic() > deadline:
-                    self.logs[i].seek(0)
-                    raise RuntimeError(f"worker {i} did not become ready:\n{self.logs[i].read()}")
+            wait_ready(c, self.procs[i], self.logs[i], name=f"worker {i}")
 
     def _validate(self, frame: bytes) -> None:
         self.validator.validate(frame, "worker")

@@ -265,12 +265,7 @@ TEST(ServeProcess, SubmitCliRunsAJsonlBatch) {
   }
 
   // The greedy answer equals a standalone generation of the same prompt.
-  LlmOptions opt;
-  opt.model_path = model;
-  opt.n_threads = 2;
-  opt.n_ctx = 512;
-  opt.n_seq_max = 1;
-  auto llm = Llm::load(opt);
+  auto llm = Llm::load(model_options(model, 512, /*n_seq_max=*/1));
   ASSERT_TRUE(llm.ok());
   sched::GenerationParams p;
   p.sampling.temperature = 0.0f;

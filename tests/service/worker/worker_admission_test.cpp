@@ -18,22 +18,6 @@
 namespace zinfer::worker::testing {
 namespace {
 
-std::unique_ptr<WorkerThread> start_worker(const std::string& model, WorkerConfig wc,
-                                           int max_running = 8) {
-  LlmOptions opt;
-  opt.model_path = model;
-  opt.n_threads = 2;
-  opt.n_ctx = 512;
-  sched::SchedulerConfig sc;
-  sc.max_running = max_running;
-  auto engine = sched::Scheduler::load(opt, sc);
-  EXPECT_TRUE(engine.ok()) << engine.error().message;
-  if (!engine.ok()) return nullptr;
-  if (wc.bind == WorkerConfig{}.bind) wc.bind = "tcp://127.0.0.1:0";
-  auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
-  return w->ok() ? std::move(w) : nullptr;
-}
-
 std::string repeat(const std::string& s, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += s;
@@ -49,14 +33,39 @@ json short_job(int n = 2) {
   return {{"prompt_tokens", {1, 504, 3458}}, {"max_tokens", n}, {"temperature", 0}};
 }
 
-TEST(WorkerAdmission, QueueFullIsRetriableAndClearsWhenTheQueueMoves) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
+// Every test runs on SmolLM2 (skipped without it) and starts its own worker with start().
+class WorkerAdmission : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ZINFER_REQUIRE_MODEL(model, kModelFile);
+    model_ = model;
+    wc.bind = "tcp://127.0.0.1:0";
+  }
+  // Starts the worker with config wc (TCP, ephemeral port; `max_running` sequences at once)
+  // as w and connects client() to it.
+  void start(int max_running = 8) {
+    sched::SchedulerConfig sc;
+    sc.max_running = max_running;
+    w = start_model_worker(model_options(model_, 512), sc, wc);
+    ASSERT_NE(w, nullptr);
+    client_ = std::make_unique<Client>(ctx.get(), w->endpoint());
+  }
+  Client& client() { return *client_; }
+
   WorkerConfig wc;
+  Context ctx;  // before the worker and the clients: terminated after every socket
+  std::unique_ptr<WorkerThread> w;
+
+ private:
+  std::string model_;
+  std::unique_ptr<Client> client_;
+};
+using WorkerDrain = WorkerAdmission;
+
+TEST_F(WorkerAdmission, QueueFullIsRetriableAndClearsWhenTheQueueMoves) {
   wc.max_queued = 1;
-  auto w = start_worker(model, wc, /*max_running=*/1);
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+  ASSERT_NO_FATAL_FAILURE(start(/*max_running=*/1));
+  Client& cl = client();
   cl.send(submit("a", long_job()));
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("a", "token") >= 1; }));  // a runs
   cl.send(submit("b", long_job()));                                         // b waits
@@ -82,18 +91,12 @@ TEST(WorkerAdmission, QueueFullIsRetriableAndClearsWhenTheQueueMoves) {
   EXPECT_EQ(cl.last("c")["finish_reason"], "length");
   expect_job_invariant(cl.jobs["a"], "a");
   expect_job_invariant(cl.jobs["b"], "b");
-  const json stats = cl.ask("stats");
-  EXPECT_EQ(stats["jobs_rejected"], 1);
-  EXPECT_EQ(stats["jobs_cancelled"], 2);
-  EXPECT_EQ(stats["kv_blocks_used"], 0);
+  expect_stats(cl, {{"jobs_rejected", 1}, {"jobs_cancelled", 2}, {"kv_blocks_used", 0}});
 }
 
-TEST(WorkerAdmission, DuplicateLiveJobIdIsRejectedAndIdsAreScopedPerClient) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  auto w = start_worker(model, WorkerConfig{});
-  ASSERT_NE(w, nullptr);
-  Client a(ctx.get(), w->endpoint());
+TEST_F(WorkerAdmission, DuplicateLiveJobIdIsRejectedAndIdsAreScopedPerClient) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  Client& a = client();
   Client b(ctx.get(), w->endpoint());
   a.send(submit("x", long_job()));
   ASSERT_TRUE(a.pump_until([&] { return a.count("x", "token") >= 1; }));
@@ -128,12 +131,9 @@ TEST(WorkerAdmission, DuplicateLiveJobIdIsRejectedAndIdsAreScopedPerClient) {
   expect_job_invariant(a.jobs["x"], "x");
 }
 
-TEST(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  auto w = start_worker(model, WorkerConfig{}, /*max_running=*/1);
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+TEST_F(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
+  ASSERT_NO_FATAL_FAILURE(start(/*max_running=*/1));
+  Client& cl = client();
   json running = long_job();
   running["deadline_ms"] = 2500;
   cl.send(submit("runs", running));
@@ -162,18 +162,12 @@ TEST(WorkerAdmission, DeadlinesInTheQueueAndWhileRunning) {
   ASSERT_GT(decode_ms, 0.0);
   EXPECT_NEAR(t["tokens_per_s"].get<double>(), 1000.0 * (n - 1.0) / decode_ms,
               1e-9 * 1000.0 * n / decode_ms);
-  const json stats = cl.ask("stats");
-  EXPECT_EQ(stats["jobs_failed"], 1);
-  EXPECT_EQ(stats["jobs_completed"], 1);
-  EXPECT_EQ(stats["kv_blocks_used"], 0);
+  expect_stats(cl, {{"jobs_failed", 1}, {"jobs_completed", 1}, {"kv_blocks_used", 0}});
 }
 
-TEST(WorkerAdmission, SubmitsAreValidatedAgainstTheModel) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  auto w = start_worker(model, WorkerConfig{});
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+TEST_F(WorkerAdmission, SubmitsAreValidatedAgainstTheModel) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  Client& cl = client();
   const int vocab = 49152;
   struct Bad {
     std::string id;
@@ -205,16 +199,11 @@ TEST(WorkerAdmission, SubmitsAreValidatedAgainstTheModel) {
     EXPECT_NE(cl.last(b.id)["message"].get<std::string>().find(b.names), std::string::npos)
         << cl.last(b.id).dump();
   }
-  const json stats = cl.ask("stats");
-  EXPECT_EQ(stats["jobs_rejected"], bad.size());
-  EXPECT_EQ(stats["jobs_accepted"], 0);
+  expect_stats(cl, {{"jobs_rejected", bad.size()}, {"jobs_accepted", 0}});
 }
 
-TEST(WorkerAdmission, EnvelopesHealthAndStats) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  auto w = start_worker(model, WorkerConfig{});
-  ASSERT_NE(w, nullptr);
+TEST_F(WorkerAdmission, EnvelopesHealthAndStats) {
+  ASSERT_NO_FATAL_FAILURE(start());
   // A DEALER speaking REQ-style: every frame of the job comes back with the delimiter.
   Client req_style(ctx.get(), w->endpoint(), /*req_style=*/true);
   req_style.send(submit("r", short_job(3)));
@@ -266,12 +255,9 @@ TEST(WorkerAdmission, EnvelopesHealthAndStats) {
   EXPECT_EQ(stats["prompt_tokens"], 3);
 }
 
-TEST(WorkerAdmission, HostileFramesAgainstTheLiveWorker) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  auto w = start_worker(model, WorkerConfig{});
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+TEST_F(WorkerAdmission, HostileFramesAgainstTheLiveWorker) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  Client& cl = client();
   const protocol::DecodeLimits defaults;
   int n = 0;
   for (const protocol::HostileCase& hc : protocol::cases()) {
@@ -303,14 +289,10 @@ TEST(WorkerAdmission, HostileFramesAgainstTheLiveWorker) {
   EXPECT_GE(n, 40);
 }
 
-TEST(WorkerDrain, RunningJobsFinishNewSubmitsGetDrainingThenRunReturnsZero) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  WorkerConfig wc;
+TEST_F(WorkerDrain, RunningJobsFinishNewSubmitsGetDrainingThenRunReturnsZero) {
   wc.drain_timeout_s = 60;
-  auto w = start_worker(model, wc, /*max_running=*/1);
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+  ASSERT_NO_FATAL_FAILURE(start(/*max_running=*/1));
+  Client& cl = client();
   cl.send(submit("first", short_job(6)));
   cl.send(submit("second", short_job(4)));  // queued behind "first": still runs during the drain
   ASSERT_TRUE(cl.pump_until(
@@ -333,14 +315,10 @@ TEST(WorkerDrain, RunningJobsFinishNewSubmitsGetDrainingThenRunReturnsZero) {
   EXPECT_EQ(w->join(), 0);
 }
 
-TEST(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
-  ZINFER_REQUIRE_MODEL(model, kModelFile);
-  Context ctx;
-  WorkerConfig wc;
+TEST_F(WorkerDrain, TimeoutEndsEveryJobWithATerminalFrame) {
   wc.drain_timeout_s = 0.5;
-  auto w = start_worker(model, wc, /*max_running=*/1);
-  ASSERT_NE(w, nullptr);
-  Client cl(ctx.get(), w->endpoint());
+  ASSERT_NO_FATAL_FAILURE(start(/*max_running=*/1));
+  Client& cl = client();
   cl.send(submit("long", long_job()));
   cl.send(submit("queued", long_job()));
   ASSERT_TRUE(cl.pump_until(

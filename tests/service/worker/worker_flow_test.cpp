@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "engine/sched/job_map_engine.h"
 #include "tests/service/worker/worker_harness.h"
 #include "tests/test_util.h"
 
@@ -17,24 +18,23 @@ namespace {
 // Every step gives each job one token (id = position, text "t<position> "); after
 // `fail_after` tokens a job ends with `error` instead (0 = never); throws from step() when
 // `throw_at_step` is reached (0 = never).
-class TestEngine final : public sched::JobEngine {
+struct TestJob {
+  int max_tokens;
+  int produced;
+};
+
+class TestEngine final : public sched::JobMapEngine<TestJob> {
  public:
   explicit TestEngine(int fail_after = 0, int throw_at_step = 0, int step_sleep_us = 0,
                       int fatal_at_step = 0)
-      : fail_after_(fail_after),
+      : JobMapEngine("test-engine", "none", /*context_length=*/4096, /*vocab_size=*/1000,
+                     /*capacity=*/64),
+        fail_after_(fail_after),
         throw_at_step_(throw_at_step),
         step_sleep_us_(step_sleep_us),
-        fatal_at_step_(fatal_at_step) {
-    info_.model = "test-engine";
-    info_.architecture = "none";
-    info_.device = "cpu";
-    info_.context_length = 4096;
-    info_.vocab_size = 1000;
-    info_.capacity = 64;
-  }
-  const sched::EngineInfo& info() const override { return info_; }
+        fatal_at_step_(fatal_at_step) {}
   Status add(sched::JobSpec spec) override {
-    jobs_[spec.id] = Job{spec.params().max_tokens, 0};
+    jobs_[spec.id] = TestJob{spec.params().max_tokens, 0};
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
@@ -62,7 +62,7 @@ class TestEngine final : public sched::JobEngine {
     if (step_sleep_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(step_sleep_us_));
     std::vector<sched::JobEvent> events;
     for (auto it = jobs_.begin(); it != jobs_.end();) {
-      Job& j = it->second;
+      TestJob& j = it->second;
       if (fail_after_ > 0 && j.produced >= fail_after_) {
         sched::JobEvent ev = base(it->first, j);
         ev.error = make_error(ErrorCode::kInferenceFailed, "logits[7] is nan");
@@ -85,41 +85,21 @@ class TestEngine final : public sched::JobEngine {
     }
     return events;
   }
-  bool idle() const override { return jobs_.empty(); }
-  std::vector<sched::JobId> live_ids() const override {
-    std::vector<sched::JobId> v;
-    for (const auto& [id, j] : jobs_) v.push_back(id);
-    return v;
-  }
-  sched::SchedulerStats stats() const override {
-    sched::SchedulerStats s;
-    s.running = static_cast<std::int32_t>(jobs_.size());
-    return s;
-  }
 
  private:
-  struct Job {
-    int max_tokens;
-    int produced;
-  };
-  static sched::JobEvent base(sched::JobId id, const Job& j) {
-    sched::JobEvent ev;
-    ev.id = id;
-    ev.started = true;
-    ev.prompt_tokens = 1;
-    ev.completion_tokens = j.produced;
-    return ev;
+  static sched::JobEvent base(sched::JobId id, const TestJob& j) {
+    return started_event(id, /*prompt_tokens=*/1, j.produced);
   }
-  sched::EngineInfo info_;
   int fail_after_, throw_at_step_, step_sleep_us_, fatal_at_step_;
   int steps_ = 0;
-  std::map<sched::JobId, Job> jobs_;
 };
 
-std::string ipc_endpoint(const std::string& name) {
-  return "ipc://" + zinfer::testing::temp_dir() + "/" + name;
+// A job of n tokens on a one-token prompt, with the `extra` fields.
+json tokens_job(int n, const json& extra = json::object()) {
+  json j = {{"prompt_tokens", {1}}, {"max_tokens", n}};
+  j.update(extra);
+  return j;
 }
-json tokens_job(int n) { return {{"prompt_tokens", {1}}, {"max_tokens", n}}; }
 
 // The job's frames keep the invariant and it ended done/length with `text`.
 void expect_ended_length(Client& cl, const std::string& id, const std::string& text) {
@@ -130,9 +110,8 @@ void expect_ended_length(Client& cl, const std::string& id, const std::string& t
 
 TEST(WorkerFlow, EngineErrorsEndJobsWithErrorFrames) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("flow_err.sock");
-  WorkerThread w(wc, std::make_unique<TestEngine>(/*fail_after=*/3));
+  WorkerThread w(bound_to(ipc_endpoint("flow_err.sock")),
+                 std::make_unique<TestEngine>(/*fail_after=*/3));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
   for (int j = 0; j < 5; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(100)));
@@ -155,11 +134,14 @@ TEST(WorkerFlow, EngineErrorsEndJobsWithErrorFrames) {
   EXPECT_EQ(stats["jobs_completed"], 1);
 }
 
-TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
+// Four long jobs on `engine`, which fails mid-way: every job ends with an error frame `code`
+// whose message holds `message_part`, and the worker's run() returns 1.
+void expect_engine_failure_ends_every_job(const std::string& bind,
+                                          std::unique_ptr<sched::JobEngine> engine,
+                                          const std::string& code,
+                                          const std::string& message_part) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = "tcp://127.0.0.1:0";
-  WorkerThread w(wc, std::make_unique<TestEngine>(0, /*throw_at_step=*/5, /*step_sleep_us=*/2000));
+  WorkerThread w(bound_to(bind), std::move(engine));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
   for (int j = 0; j < 4; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(1000)));
@@ -172,35 +154,25 @@ TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
   for (int j = 0; j < 4; ++j) {
     const std::string id = "j" + std::to_string(j);
     expect_job_invariant(cl.jobs[id], id);
-    EXPECT_EQ(cl.last(id)["code"], "INTERNAL");
-    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("simulated engine fault"),
-              std::string::npos);
+    EXPECT_EQ(cl.last(id)["code"], code) << id;
+    EXPECT_NE(cl.last(id)["message"].get<std::string>().find(message_part), std::string::npos);
   }
   EXPECT_EQ(w.join(), 1) << "a failed engine must make the worker exit non-zero";
 }
 
+TEST(WorkerFlow, EngineExceptionFailsEveryLiveJobAndRunReturnsOne) {
+  expect_engine_failure_ends_every_job(
+      "tcp://127.0.0.1:0",
+      std::make_unique<TestEngine>(0, /*throw_at_step=*/5, /*step_sleep_us=*/2000), "INTERNAL",
+      "simulated engine fault");
+}
+
 TEST(WorkerFlow, FatalEngineErrorEndsEveryLiveJobAndRunReturnsOne) {
-  Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("flow_fatal.sock");
-  WorkerThread w(wc,
-                 std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000, /*fatal_at_step=*/5));
-  ASSERT_TRUE(w.ok());
-  Client cl(ctx.get(), w.endpoint());
-  for (int j = 0; j < 4; ++j) cl.send(submit("j" + std::to_string(j), tokens_job(1000)));
-  ASSERT_TRUE(cl.pump_until([&] {
-    for (int j = 0; j < 4; ++j) {
-      if (!cl.has_terminal("j" + std::to_string(j))) return false;
-    }
-    return true;
-  }));
-  for (int j = 0; j < 4; ++j) {
-    const std::string id = "j" + std::to_string(j);
-    expect_job_invariant(cl.jobs[id], id);
-    EXPECT_EQ(cl.last(id)["code"], "KERNEL_LAUNCH_FAILED") << id;
-    EXPECT_NE(cl.last(id)["message"].get<std::string>().find("sticky"), std::string::npos);
-  }
-  EXPECT_EQ(w.join(), 1) << "a sticky device error must make the worker exit non-zero";
+  // A sticky device error must make the worker exit non-zero, like an exception.
+  expect_engine_failure_ends_every_job(
+      ipc_endpoint("flow_fatal.sock"),
+      std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000, /*fatal_at_step=*/5),
+      "KERNEL_LAUNCH_FAILED", "sticky");
 }
 
 TEST(WorkerFlow, SlowReaderDoesNotStallOthersAndLosesNothing) {
@@ -268,22 +240,14 @@ TEST(WorkerFlow, BacklogOverflowCancelsTheSlowClientsJobs) {
 // must still end the job with DEADLINE_EXCEEDED (and no token), not done/deadline after it.
 TEST(WorkerFlow, DeadlinePassingDuringTheFirstTokensStepIsDeadlineExceeded) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("flow_deadline.sock");
-  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/300000));
+  WorkerThread w(bound_to(ipc_endpoint("flow_deadline.sock")),
+                 std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/300000));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
-  json streaming = tokens_job(5);
-  streaming["stream"] = true;
-  streaming["deadline_ms"] = 50;
-  json one_token = tokens_job(1);  // its first token is also its last: a terminal event
-  one_token["deadline_ms"] = 50;
-  json in_time = tokens_job(2);
-  in_time["stream"] = true;
-  in_time["deadline_ms"] = 60000;
-  cl.send(submit("streaming", streaming));
-  cl.send(submit("one", one_token));
-  cl.send(submit("in_time", in_time));
+  cl.send(submit("streaming", tokens_job(5, {{"stream", true}, {"deadline_ms", 50}})));
+  // Its first token is also its last: a terminal event.
+  cl.send(submit("one", tokens_job(1, {{"deadline_ms", 50}})));
+  cl.send(submit("in_time", tokens_job(2, {{"stream", true}, {"deadline_ms", 60000}})));
   ASSERT_TRUE(cl.pump_until([&] {
     return cl.has_terminal("streaming") && cl.has_terminal("one") && cl.has_terminal("in_time");
   }));
@@ -306,14 +270,11 @@ TEST(WorkerFlow, DeadlinePassingDuringTheFirstTokensStepIsDeadlineExceeded) {
 // the sender's streaming job without a terminal frame.
 TEST(WorkerFlow, FrameOver64MiBGetsInvalidRequestAndTheStreamingJobStillEnds) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("flow_huge.sock");
-  WorkerThread w(wc, std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000));
+  WorkerThread w(bound_to(ipc_endpoint("flow_huge.sock")),
+                 std::make_unique<TestEngine>(0, 0, /*step_sleep_us=*/2000));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
-  json job = tokens_job(300);
-  job["stream"] = true;
-  cl.send(submit("streams", job));
+  cl.send(submit("streams", tokens_job(300, {{"stream", true}})));
   ASSERT_TRUE(cl.pump_until([&] { return cl.count("streams", "token") >= 1; }));
   const std::size_t huge = (std::size_t{64} << 20) + 1;
   cl.send_raw(std::string(huge, '\xc0'));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/sched/job_map_engine.h"
 #include "engine/sched/sequence.h"
 #include "tests/engine/tokenizer/golden_fixture.h"
 #include "tests/service/worker/worker_harness.h"
@@ -23,24 +24,25 @@ constexpr const char* kCompletion =
     "<|channel|>analysis<|message|>The user greets. Reply briefly.<|end|><|start|>assistant"
     "<|channel|>final<|message|>Hi! 👋 How can I help?<|return|>";
 
+struct ScriptedJob {
+  std::unique_ptr<sched::Sequence> seq;
+  std::size_t next;
+};
+
 // Each job is a real Sequence fed one scripted token per step.
-class ScriptedEngine final : public sched::JobEngine {
+class ScriptedEngine final : public sched::JobMapEngine<ScriptedJob> {
  public:
-  explicit ScriptedEngine(const tok::Tokenizer& tok) : tok_(tok) {
-    info_.model = "scripted-gpt-oss";
-    info_.architecture = "gpt-oss";
-    info_.device = "cpu";
-    info_.context_length = 4096;
-    info_.vocab_size = tok.vocab_size();
-    info_.capacity = 8;
+  explicit ScriptedEngine(const tok::Tokenizer& tok)
+      : JobMapEngine("scripted-gpt-oss", "gpt-oss", /*context_length=*/4096, tok.vocab_size(),
+                     /*capacity=*/8),
+        tok_(tok) {
     info_.tokenizer = &tok;
     script_ = tok.encode(kCompletion, false, true);
   }
-  const sched::EngineInfo& info() const override { return info_; }
   Status add(sched::JobSpec spec) override {
     prompts.push_back(spec.prompt());
     harmony_flags.push_back(spec.params().harmony_channels);
-    jobs_.emplace(spec.id, Job{std::make_unique<sched::Sequence>(tok_, spec), 0});
+    jobs_.emplace(spec.id, ScriptedJob{std::make_unique<sched::Sequence>(tok_, spec), 0});
     return ok_status();
   }
   std::optional<sched::JobEvent> cancel(sched::JobId id, sched::FinishReason reason) override {
@@ -54,7 +56,7 @@ class ScriptedEngine final : public sched::JobEngine {
   std::vector<sched::JobEvent> step(sched::Clock::time_point) override {
     std::vector<sched::JobEvent> events;
     for (auto it = jobs_.begin(); it != jobs_.end();) {
-      Job& j = it->second;
+      ScriptedJob& j = it->second;
       sample::SampleResult s;
       s.token = script_[j.next++ % script_.size()];
       auto out = j.seq->accept_sample(s);
@@ -66,49 +68,25 @@ class ScriptedEngine final : public sched::JobEngine {
     }
     return events;
   }
-  bool idle() const override { return jobs_.empty(); }
-  std::vector<sched::JobId> live_ids() const override {
-    std::vector<sched::JobId> v;
-    for (const auto& [id, j] : jobs_) v.push_back(id);
-    return v;
-  }
-  sched::SchedulerStats stats() const override {
-    sched::SchedulerStats s;
-    s.running = static_cast<std::int32_t>(jobs_.size());
-    return s;
-  }
 
   std::vector<std::vector<std::int32_t>> prompts;  // as each job reached the engine
   std::vector<bool> harmony_flags;
 
  private:
-  struct Job {
-    std::unique_ptr<sched::Sequence> seq;
-    std::size_t next;
-  };
-  static sched::JobEvent event(sched::JobId id, const Job& j, sched::StepOutput out) {
-    sched::JobEvent ev;
-    ev.id = id;
-    ev.started = true;
+  static sched::JobEvent event(sched::JobId id, const ScriptedJob& j, sched::StepOutput out) {
+    sched::JobEvent ev = started_event(id, static_cast<std::int32_t>(j.seq->prompt().size()),
+                                       static_cast<std::int32_t>(j.seq->generated().size()));
     ev.tokens = std::move(out.tokens);
     ev.text = std::move(out.text);
     ev.reasoning = std::move(out.reasoning);
     ev.samples = std::move(out.samples);
     ev.finish = out.finish;
-    ev.prompt_tokens = static_cast<std::int32_t>(j.seq->prompt().size());
-    ev.completion_tokens = static_cast<std::int32_t>(j.seq->generated().size());
     return ev;
   }
 
   const tok::Tokenizer& tok_;
-  sched::EngineInfo info_;
   std::vector<std::int32_t> script_;
-  std::map<sched::JobId, Job> jobs_;
 };
-
-std::string ipc_endpoint(const std::string& name) {
-  return "ipc://" + zinfer::testing::temp_dir() + "/" + name;
-}
 
 // "system + user" of tests/data/tokenizer/harmony_vectors.json: openai-harmony's ids.
 std::vector<std::int32_t> reference_ids(const json& messages) {
@@ -142,16 +120,22 @@ Split split(const std::vector<json>& frames) {
   return s;
 }
 
-TEST(WorkerHarmony, ChatJobsReturnFinalTextAndReasoning) {
-  ZINFER_REQUIRE_MODEL(path, "o200k_harmony.gguf");
-  tok::golden::LoadedTokenizer& m = tok::golden::load_tokenizer_once(path);
-  ASSERT_NE(m.tok, nullptr);
+// Both tests run on gpt-oss's tokenizer (skipped without the file).
+class WorkerHarmony : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ZINFER_REQUIRE_MODEL(path, "o200k_harmony.gguf");
+    tokenizer = tok::golden::load_tokenizer_once(path).tok.get();
+    ASSERT_NE(tokenizer, nullptr);
+  }
+  const tok::Tokenizer* tokenizer = nullptr;
+};
+
+TEST_F(WorkerHarmony, ChatJobsReturnFinalTextAndReasoning) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("harmony.sock");
-  auto engine = std::make_unique<ScriptedEngine>(*m.tok);
+  auto engine = std::make_unique<ScriptedEngine>(*tokenizer);
   ScriptedEngine* eng = engine.get();
-  WorkerThread w(wc, std::move(engine));
+  WorkerThread w(bound_to(ipc_endpoint("harmony.sock")), std::move(engine));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
 
@@ -177,7 +161,7 @@ TEST(WorkerHarmony, ChatJobsReturnFinalTextAndReasoning) {
 
   const std::string answer = "Hi! 👋 How can I help?";
   const std::string thought = "The user greets. Reply briefly.";
-  const std::size_t n_tokens = m.tok->encode(kCompletion, false, true).size();
+  const std::size_t n_tokens = tokenizer->encode(kCompletion, false, true).size();
   for (const char* id : {"stream", "whole"}) {
     SCOPED_TRACE(id);
     const Split s = split(cl.jobs[id]);
@@ -196,14 +180,10 @@ TEST(WorkerHarmony, ChatJobsReturnFinalTextAndReasoning) {
   EXPECT_NE(plain.text.find("<|channel|>analysis"), std::string::npos);
 }
 
-TEST(WorkerHarmony, ToolMessagesAreRefusedByTheDecoder) {
-  ZINFER_REQUIRE_MODEL(path, "o200k_harmony.gguf");
-  tok::golden::LoadedTokenizer& m = tok::golden::load_tokenizer_once(path);
-  ASSERT_NE(m.tok, nullptr);
+TEST_F(WorkerHarmony, ToolMessagesAreRefusedByTheDecoder) {
   Context ctx;
-  WorkerConfig wc;
-  wc.bind = ipc_endpoint("harmony_tool.sock");
-  WorkerThread w(wc, std::make_unique<ScriptedEngine>(*m.tok));
+  WorkerThread w(bound_to(ipc_endpoint("harmony_tool.sock")),
+                 std::make_unique<ScriptedEngine>(*tokenizer));
   ASSERT_TRUE(w.ok());
   Client cl(ctx.get(), w.endpoint());
   cl.send(submit("t", {{"messages", json::array({{{"role", "tool"}, {"content", "{}"}}})}}));

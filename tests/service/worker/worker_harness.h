@@ -20,9 +20,11 @@
 
 #include "engine/model/llm.h"
 #include "engine/sched/job_engine.h"
+#include "engine/sched/scheduler.h"
 #include "engine/sched/sequence.h"
 #include "engine/sched/sequence_runner.h"
 #include "service/worker/worker.h"
+#include "tests/test_util.h"
 
 namespace zinfer::worker::testing {
 
@@ -30,6 +32,18 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 inline constexpr const char* kModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+// The default worker config bound to `bind`.
+inline WorkerConfig bound_to(const std::string& bind) {
+  WorkerConfig wc;
+  wc.bind = bind;
+  return wc;
+}
+
+// ipc://<the test's temp dir>/<name>
+inline std::string ipc_endpoint(const std::string& name) {
+  return "ipc://" + zinfer::testing::temp_dir() + "/" + name;
+}
 
 inline std::string pack(const json& j) {
   const std::vector<std::uint8_t> v = json::to_msgpack(j);
@@ -185,6 +199,14 @@ inline void expect_job_invariant(const std::vector<json>& frames, const std::str
   EXPECT_EQ(terminals, 1) << "exactly one terminal frame per job";
 }
 
+// Asks for stats and expects each field of `expected` to hold its value there.
+inline void expect_stats(Client& cl, const json& expected) {
+  const json stats = cl.ask("stats");
+  for (const auto& field : expected.items()) {
+    EXPECT_EQ(stats[field.key()], field.value()) << field.key();
+  }
+}
+
 struct JobOutput {
   std::vector<std::int32_t> tokens;
   std::string text;
@@ -271,6 +293,26 @@ class WorkerThread {
   std::thread thread_;
   std::atomic<int> rc_{kRunning};
 };
+
+// Options for a real model on the CPU with 2 threads (the test machines share their cores).
+inline LlmOptions model_options(const std::string& model, std::int32_t n_ctx,
+                                std::int32_t n_seq_max = LlmOptions{}.n_seq_max) {
+  LlmOptions opt = zinfer::testing::llm_options(model, n_ctx, n_seq_max);
+  opt.n_threads = 2;
+  return opt;
+}
+
+// A worker (`wc`) on its own thread serving the model of `opt` through a Scheduler (`sc`);
+// nullptr (after a test failure) when either does not start.
+inline std::unique_ptr<WorkerThread> start_model_worker(const LlmOptions& opt,
+                                                        const sched::SchedulerConfig& sc,
+                                                        const WorkerConfig& wc) {
+  auto engine = sched::Scheduler::load(opt, sc);
+  EXPECT_TRUE(engine.ok()) << engine.error().message;
+  if (!engine.ok()) return nullptr;
+  auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
+  return w->ok() ? std::move(w) : nullptr;
+}
 
 // A zmq context per test, terminated last.
 class Context {

@@ -99,12 +99,7 @@ std::vector<std::int32_t> tokenize(const Spec& s, const tok::Tokenizer& tok) {
 const std::vector<JobOutput>& reference(const std::string& model) {
   static const std::vector<JobOutput> ref = [&] {
     std::vector<JobOutput> out;
-    LlmOptions opt;
-    opt.model_path = model;
-    opt.n_threads = 2;
-    opt.n_ctx = 512;
-    opt.n_seq_max = 1;
-    auto llm = Llm::load(opt);
+    auto llm = Llm::load(model_options(model, 512, /*n_seq_max=*/1));
     EXPECT_TRUE(llm.ok()) << llm.error().message;
     if (!llm.ok()) return out;
     for (const Spec& s : specs())
@@ -116,21 +111,11 @@ const std::vector<JobOutput>& reference(const std::string& model) {
 
 std::unique_ptr<WorkerThread> start_worker(const std::string& model, const std::string& bind,
                                            int max_running = 16) {
-  LlmOptions opt;
-  opt.model_path = model;
-  opt.n_threads = 2;
-  opt.n_ctx = 512;
   sched::SchedulerConfig sc;
   sc.prefix_cache = true;  // outputs must not change with it (checked against standalone runs)
   sc.max_running = max_running;
   sc.max_step_tokens = 96;  // long prompts arrive in chunks, interleaved with decodes
-  auto engine = sched::Scheduler::load(opt, sc);
-  EXPECT_TRUE(engine.ok()) << engine.error().message;
-  if (!engine.ok()) return nullptr;
-  WorkerConfig wc;
-  wc.bind = bind;
-  auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
-  return w->ok() ? std::move(w) : nullptr;
+  return start_model_worker(model_options(model, 512), sc, bound_to(bind));
 }
 
 std::string bind_endpoint(const std::string& transport) {

@@ -17,21 +17,6 @@
 namespace zinfer::worker::testing {
 namespace {
 
-std::unique_ptr<WorkerThread> start_model_worker(const std::string& model, const WorkerConfig& wc) {
-  LlmOptions opt;
-  opt.model_path = model;
-  opt.n_threads = 2;
-  opt.n_ctx = 256;
-  sched::SchedulerConfig sc;
-  sc.max_running = 8;
-  sc.prefix_cache = true;
-  auto engine = sched::Scheduler::load(opt, sc);
-  EXPECT_TRUE(engine.ok()) << engine.error().message;
-  if (!engine.ok()) return nullptr;
-  auto w = std::make_unique<WorkerThread>(wc, std::move(*engine));
-  return w->ok() ? std::move(w) : nullptr;
-}
-
 // This build has no prometheus-cpp: --metrics is refused (tested below), nothing to scrape.
 #ifdef ZINFER_HAVE_METRICS
 #define ZINFER_REQUIRE_METRICS() (void)0
@@ -45,7 +30,10 @@ TEST(WorkerMetrics, ScrapeDuringAThirtyJobRunAgreesWithTheDoneFrames) {
   WorkerConfig wc;
   wc.bind = "ipc://" + zinfer::testing::temp_dir() + "/metrics.sock";
   wc.metrics_bind = "127.0.0.1:0";
-  auto w = start_model_worker(model, wc);
+  sched::SchedulerConfig sc;
+  sc.max_running = 8;
+  sc.prefix_cache = true;
+  auto w = start_model_worker(model_options(model, 256), sc, wc);
   ASSERT_NE(w, nullptr);
   const std::string url = w->worker().metrics_url();
   ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;

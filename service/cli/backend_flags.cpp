@@ -1,0 +1,25 @@
+// The backend flags of generate, serve and bench (see backend_flags.h).
+#include "service/cli/backend_flags.h"
+
+namespace zinfer::cli {
+
+void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
+  sub->add_flag(
+      "--q8-act{false}", llm.exact_matmul,
+      "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
+      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
+  sub->add_flag("--q16-act", llm.q16_act,
+                "CUDA: 16-bit activation quants and integer dot products for "
+                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
+  sub->add_flag("--fast-prefill{false}", llm.batch_invariant,
+                "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
+                "depend on its batch-mates at float-rounding level)");
+  sub->add_flag(
+      "--no-graphs{false}", llm.cuda_graphs,
+      "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag("--no-gpu-sampling{false}", llm.gpu_sampling,
+                "CUDA: copy the logits to the host and sample there instead of on the device "
+                "(debugging)");
+}
+
+}  // namespace zinfer::cli

@@ -1,0 +1,14 @@
+// The flags that choose how the backend computes (LlmOptions: activation quantization, the
+// CUDA paths), shared by every command that loads a model on a device: generate, serve, bench.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "engine/model/llm.h"
+
+namespace zinfer::cli {
+
+// --q8-act, --q16-act, --fast-prefill, --no-graphs, --no-gpu-sampling.
+void add_backend_flags(CLI::App* sub, LlmOptions& llm);
+
+}  // namespace zinfer::cli
