@@ -18,29 +18,19 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from o200k_vocab_gguf import bytes_to_unicode  # noqa: E402  GPT-2's byte <-> unicode table
 from reference_forward import GgufModel, forward, greedy  # noqa: E402
 
 DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "..", "..", ".models",
                              "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
-def byte_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def bpe_encode(m: GgufModel, text: str) -> list[int]:
     tokens = m.string_array("tokenizer.ggml.tokens")
     vocab = {t: i for i, t in enumerate(tokens)}
     ranks = {tuple(s.split(" ", 1)): r for r, s in enumerate(m.string_array("tokenizer.ggml.merges"))}
-    b2u = byte_to_unicode()
+    b2u = bytes_to_unicode()
     ids = []
     for piece in re.findall(r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\s+", text):
         sym = [b2u[b] for b in piece.encode("utf-8")]
@@ -56,7 +46,7 @@ def bpe_encode(m: GgufModel, text: str) -> list[int]:
 
 def decode(m: GgufModel, ids: list[int]) -> str:
     tokens = m.string_array("tokenizer.ggml.tokens")
-    u2b = {u: b for b, u in byte_to_unicode().items()}
+    u2b = {u: b for b, u in bytes_to_unicode().items()}
     return bytes(u2b[c] for i in ids for c in tokens[i] if c in u2b).decode("utf-8", "replace")
 
 

@@ -56,12 +56,20 @@ std::map<std::string, long> check_output(const std::string& out, const std::stri
   return counts;
 }
 
-TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
-  REQUIRE_NATS_SERVER();
-  ASSERT_FALSE(tiny_model().empty());
+// Every test runs on the tiny model with a nats-server of its own in test_dir() (skipped
+// without nats-server).
+class JetStreamFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_NATS_SERVER();
+    ASSERT_FALSE(tiny_model().empty());
+    ASSERT_TRUE(server.start());
+  }
   const std::string dir = test_dir();
-  NatsServer server(dir);
-  ASSERT_TRUE(server.start());
+  NatsServer server{dir};
+};
+
+TEST_F(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   const int n = soak() ? 1000 : 240;
   const int max_tokens = 24;
   const std::vector<std::string> flags = {"--nats-ack-wait", "2", "--nats-nak-delay", "0.2",
@@ -129,12 +137,7 @@ TEST(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   EXPECT_EQ(workers[2]->wait(30000), 0);
 }
 
-TEST(JetStreamFaults, NatsServerRestartMidRunLosesNoJob) {
-  REQUIRE_NATS_SERVER();
-  ASSERT_FALSE(tiny_model().empty());
-  const std::string dir = test_dir();
-  NatsServer server(dir);
-  ASSERT_TRUE(server.start());
+TEST_F(JetStreamFaults, NatsServerRestartMidRunLosesNoJob) {
   const int n = soak() ? 600 : 200;
   const std::vector<std::string> flags = {"--nats-ack-wait", "5", "--max-running", "8"};
   Child w0(worker_argv(server.url(), "ipc://" + dir + "/w0.sock", flags), dir + "/worker0.log");
