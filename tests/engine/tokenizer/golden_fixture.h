@@ -1,8 +1,9 @@
 // Helpers shared by the tokenizer golden tests (fixtures written by scripts/golden/
 // tokenizer_vectors.py, spm_tokenizer_vectors.py and bpe_family_vectors.py): hex decoding,
 // chat messages from JSON, thread CPU time for timing budgets, loading a tokenizer once, the FNV-1a
-// hash over every token's piece that the scripts compute from llama.cpp, and the checks both
-// fixture formats share (special ids and flags, encodings in the three special-token modes).
+// hash over every token's piece that the scripts compute from llama.cpp, the checks both
+// fixture formats share (special ids and flags, pieces, encodings in the three special-token
+// modes), and the UTF-8 pieces of a pre-tokenizer split.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/unicode.h"
 
 namespace zinfer::tok::golden {
 
@@ -80,6 +82,28 @@ inline std::string pieces_fnv1a64(const Tokenizer& t, bool render_special) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = kHex[h & 15];
+  return out;
+}
+
+// Every token's piece, rendered with and without special tokens, hashes as in the fixture.
+inline void expect_pieces(const Tokenizer& t, const nlohmann::json& golden) {
+  EXPECT_EQ(pieces_fnv1a64(t, true), golden["pieces_fnv1a64_special"].get<std::string>());
+  EXPECT_EQ(pieces_fnv1a64(t, false), golden["pieces_fnv1a64_plain"].get<std::string>());
+}
+
+// The pieces a split of `cps` makes, as UTF-8: ends holds each piece's end, ascending, and
+// must reach the end of cps.
+inline std::vector<std::string> pieces_at(const std::vector<std::uint32_t>& cps,
+                                          const std::vector<std::size_t>& ends) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  for (std::size_t end : ends) {
+    std::string piece;
+    for (std::size_t i = begin; i < end; ++i) append_utf8(piece, cps[i]);
+    out.push_back(piece);
+    begin = end;
+  }
+  EXPECT_EQ(begin, cps.size()) << "the pieces do not cover the text";
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/tokenizer/unicode.h"
+#include "tests/engine/tokenizer/golden_fixture.h"
 #include "tests/test_util.h"
 
 namespace zinfer::tok {
@@ -23,16 +24,7 @@ std::vector<std::string> split(std::string_view pre, const std::string& text) {
   EXPECT_TRUE(p.ok()) << pre;
   if (!p.ok()) return {};
   p->split(cps, ends);
-  std::vector<std::string> words;
-  std::size_t begin = 0;
-  for (std::size_t end : ends) {
-    std::string w;
-    for (std::size_t i = begin; i < end; ++i) append_utf8(w, cps[i]);
-    words.push_back(w);
-    begin = end;
-  }
-  EXPECT_EQ(begin, cps.size());
-  return words;
+  return golden::pieces_at(cps, ends);
 }
 
 using Words = std::vector<std::string>;

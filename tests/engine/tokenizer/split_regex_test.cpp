@@ -25,16 +25,8 @@ Pieces split(const std::string& pattern, const std::string& text) {
   const CodepointText t(cps);
   std::vector<std::size_t> ends;
   re->split(t, 0, cps.size(), ends);
-  Pieces out;
-  std::size_t begin = 0;
-  for (std::size_t end : ends) {
-    std::string piece;
-    for (std::size_t i = begin; i < end; ++i) append_utf8(piece, cps[i]);
-    out.push_back(piece);
-    begin = end;
-  }
-  EXPECT_EQ(begin, cps.size()) << pattern;
-  return out;
+  SCOPED_TRACE(pattern);
+  return golden::pieces_at(cps, ends);
 }
 
 struct Case {
