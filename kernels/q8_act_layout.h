@@ -16,6 +16,7 @@
 #include "engine/quant/block_types.h"
 #include "engine/quant/fp16.h"
 #include "engine/quant/ggml_type.h"
+#include "engine/quant/q16.h"
 #include "kernels/q8_dot.cuh"
 
 namespace zinfer::cuda::q8 {
@@ -86,19 +87,15 @@ inline void quantize_q16_row(const Q8ActLayout& l, const float* x, std::uint8_t*
   auto* lo = reinterpret_cast<std::int8_t*>(dst + l.lo_off);
   auto* d = reinterpret_cast<float*>(dst + l.d_off);
   auto* qsum = reinterpret_cast<std::int32_t*>(dst + l.qsum_off);
+  int q[quant::kQ16Block];
   for (std::int64_t b = 0; b < l.nb; ++b) {
-    float amax = 0.0f;
-    for (int i = 0; i < quant::kQK; ++i) amax = std::max(amax, std::fabs(x[quant::kQK * b + i]));
-    d[b] = amax / kQ16Max;
-    const float id = amax != 0.0f ? kQ16Max / amax : 0.0f;
+    d[b] = quant::q16_quantize_block(x + quant::kQK * b, q);
     for (int i = 0; i < quant::kQK; ++i) {
       const std::int64_t e = quant::kQK * b + i;
-      const float v = x[e] * id;
-      const int q = std::clamp(static_cast<int>(std::nearbyint(v)), -32639, 32639);
-      const auto low = static_cast<std::int8_t>(static_cast<std::uint8_t>(q & 0xff));
+      const auto low = static_cast<std::int8_t>(static_cast<std::uint8_t>(q[i] & 0xff));
       lo[e] = low;
-      hi[e] = static_cast<std::int8_t>((q - low) / 256);
-      qsum[e / 16] += q;
+      hi[e] = static_cast<std::int8_t>((q[i] - low) / 256);
+      qsum[e / 16] += q[i];
     }
   }
 }

@@ -26,6 +26,7 @@
 
 #include "engine/quant/fp16.h"
 #include "engine/quant/ggml_type.h"
+#include "engine/quant/q16.h"
 
 #ifdef __CUDACC__
 #include <cuda_fp16.h>
@@ -56,8 +57,7 @@ struct Act16Row {
   const std::int32_t* qsum16 = nullptr;  // sum of each 16 quants
 };
 
-// Largest Q16 quant: 127·256 + 127, so that hi and lo are both int8.
-inline constexpr float kQ16Max = 32639.0f;
+using quant::kQ16Max;  // engine/quant/q16.h
 
 struct U2 {
   std::uint32_t x, y;
@@ -514,21 +514,7 @@ struct Q8Traits<GgmlType::kQ6_K> {
 };
 
 // Whether the Q8-activation path has a kernel for this weight type.
-inline bool q8_dot_supported(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ8_0:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kQ6_K:
-      return true;
-    default:
-      return false;
-  }
-}
+inline bool q8_dot_supported(GgmlType t) { return quant::has_q8_dot(t); }
 
 // Calls f(std::integral_constant<GgmlType, T>{}) for a supported type; false otherwise.
 template <typename F>

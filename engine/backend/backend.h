@@ -25,6 +25,7 @@ struct BackendConfig {
   std::int32_t n_embd_kv = 0;       // n_head_kv * head_dim
   std::int32_t kv_blocks = 0;       // CPU: KV blocks in the pool (CUDA sizes its own)
   std::int32_t kv_block_size = 16;  // tokens per KV block
+  bool q16_act = false;             // see LlmOptions::q16_act
   // CUDA only.
   int device_index = 0;             // cuda:<device_index>
   std::int32_t n_ctx = 0;           // the pool must hold at least one full context
@@ -33,7 +34,6 @@ struct BackendConfig {
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
   bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
   bool gpu_sampling = true;         // see LlmOptions::gpu_sampling
-  bool q16_act = false;             // see LlmOptions::q16_act
 };
 
 // One row of a forward pass's logits to sample.

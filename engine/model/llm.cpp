@@ -71,6 +71,7 @@ class LlmImpl final : public Llm {
     model::BackendConfig bc;
     bc.n_threads = opt_.n_threads;
     bc.exact_matmul = opt_.exact_matmul;
+    bc.q16_act = opt_.q16_act;
     bc.n_layer = hp_.n_layer;
     bc.n_embd_kv = hp_.n_embd_kv();
     bc.kv_block_size = kKvBlockSize;
@@ -99,7 +100,6 @@ class LlmImpl final : public Llm {
       bc.batch_invariant = opt_.batch_invariant;
       bc.cuda_graphs = opt_.cuda_graphs;
       bc.gpu_sampling = opt_.gpu_sampling;
-      bc.q16_act = opt_.q16_act;
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cuda_backend(*file_, bc));
     }
     ZINFER_ASSIGN_OR_RETURN(arch_, model::create_architecture(hp_, backend_->weights()));

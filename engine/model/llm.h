@@ -39,10 +39,11 @@ struct LlmOptions {
   bool gpu_sampling = true;     // CUDA: forward_sample samples on the device and copies back
                                 // only the tokens and logprobs; false → the logits come to the
                                 // host and the host Sampler runs (debugging)
-  bool q16_act = false;         // CUDA: matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K
-                                // weights on 16-bit activation quants and integer dot products
-                                // (same greedy picks, logits within ~1e-2); the CPU stays exact.
-                                // exact_matmul = false (Q8) takes precedence
+  bool q16_act = false;         // matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights on
+                                // 16-bit activation quants (engine/quant/q16.h): CUDA takes
+                                // integer dot products, the CPU rounds the activations to the
+                                // same grid and keeps its float dot products (the two agree to
+                                // float rounding). exact_matmul = false (Q8) takes precedence
   std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes =

@@ -61,6 +61,14 @@ constexpr bool is_core_weight_type(GgmlType t) {
   }
 }
 
+// The weight formats with integer dot products against quantized activations on the GPU
+// (--q8-act, --q16-act): the legacy formats and Q4_K, Q5_K, Q6_K. The CPU's emulation of
+// --q16-act rounds the activations of exactly these matmuls.
+constexpr bool has_q8_dot(GgmlType t) {
+  return is_core_weight_type(t) && t != GgmlType::kF32 && t != GgmlType::kF16 &&
+         t != GgmlType::kBF16 && t != GgmlType::kQ2_K && t != GgmlType::kQ3_K;
+}
+
 // Traits of a raw ggml type id read from a file; nullopt for ids we do not know.
 std::optional<TypeTraits> type_traits(std::uint32_t raw_type);
 const TypeTraits& traits(GgmlType type);

@@ -76,14 +76,14 @@ void run_case(const FwdCase& c, Mode mode) {
   LlmOptions lo = testing::llm_options(path, 128, 4);
   lo.n_threads = 8;
   lo.exact_matmul = mode != Mode::kQ8;
-  lo.q16_act = mode == Mode::kQ16;
-  auto cpu = Llm::load(lo);
+  auto cpu = Llm::load(lo);  // kQ16: against the CPU's exact path
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
     GTEST_SKIP() << c.preset << " does not load on the CPU in this build: " << cpu.error().message;
   }
   ASSERT_TRUE(cpu.ok()) << cpu.error().message;
   lo.device = "cuda";
+  lo.q16_act = mode == Mode::kQ16;
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
   const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;

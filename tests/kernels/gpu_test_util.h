@@ -139,7 +139,8 @@ inline cuda::DeviceBuffer device_bytes(cuda::CudaContext& ctx, const void* data,
   return std::move(*buf);
 }
 
-// One model loaded twice with the same options: on the CPU (the oracle) and on "cuda".
+// One model loaded twice with the same options: on the CPU (the oracle) and on "cuda". The
+// CPU side ignores q16_act: the GPU's Q16 mode is checked against the exact path.
 struct LlmPair {
   std::unique_ptr<Llm> cpu;
   std::unique_ptr<Llm> gpu;
@@ -148,8 +149,10 @@ struct LlmPair {
 
 // Test failures name the side that did not load (then !ok()).
 inline LlmPair load_cpu_and_gpu(LlmOptions lo) {
-  lo.device = "cpu";
-  auto cpu = Llm::load(lo);
+  LlmOptions cpu_lo = lo;
+  cpu_lo.device = "cpu";
+  cpu_lo.q16_act = false;
+  auto cpu = Llm::load(cpu_lo);
   EXPECT_TRUE(cpu.ok()) << "cpu: " << cpu.error().message;
   lo.device = "cuda";
   auto gpu = Llm::load(lo);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/quant/q16.h"
 #include "engine/quant/quant_ops.h"
 
 namespace zinfer::cpu {
@@ -123,6 +124,13 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   const std::size_t w_row = quant::row_size(w.type, w.ne0);
   const auto* wd = static_cast<const std::uint8_t*>(w.data);
   const std::int64_t n_rows = in.rows;
+  if (cfg_.exact_matmul && cfg_.q16_act && quant::has_q8_dot(w.type)) {
+    // --q16-act: the activations on the Q16 grid, then the float dot products below.
+    q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));
+    for (std::int64_t r = 0; r < n_rows; ++r)
+      quant::q16_round_row(row(in, r), q16_buf_.data() + r * in.cols, in.cols);
+    in = Tensor{q16_buf_.data(), n_rows, in.cols, in.cols};
+  }
   if (cfg_.exact_matmul) {
     // Float dot products against the dequantized weight row. With several activation rows
     // the weight row is dequantized once; vec_dot_f32 accumulates in the same lane order

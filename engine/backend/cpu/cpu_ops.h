@@ -16,6 +16,9 @@ namespace zinfer::cpu {
 struct CpuOpsConfig {
   int n_threads = 1;             // worker threads (≥ 1)
   bool exact_matmul = false;     // float dot products instead of quantized activations
+  bool q16_act = false;          // with exact_matmul: activations of the weight types with a
+                                 // GPU integer path (quant::has_q8_dot) rounded to the Q16 grid
+                                 // first (engine/quant/q16.h) — the CPU's --q16-act
   std::int32_t n_layer = 0;      // KV cache geometry
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
   std::int32_t n_blocks = 0;     // KV blocks in the pool
@@ -73,6 +76,7 @@ class CpuOps final : public model::Ops {
   std::size_t chunk_index_ = 0;
   std::size_t chunk_used_ = 0;
   std::vector<std::uint8_t> act_buf_;  // quantized activations of the current matmul
+  std::vector<float> q16_buf_;         // q16_act: the current matmul's rounded activations
   // KV cache: [n_layer][n_blocks * block_size][n_embd_kv] f32.
   std::vector<float> k_cache_;
   std::vector<float> v_cache_;

@@ -56,9 +56,11 @@ const json& fixture(const char* file) {
   return it->second;
 }
 
-std::unique_ptr<Llm> load_exact(const std::string& path) {
+// The exact path, or (q16) with the activations on the Q16 grid (--q16-act).
+std::unique_ptr<Llm> load_exact(const std::string& path, bool q16 = false) {
   LlmOptions opt = testing::llm_options(path, 1024, 1);
   opt.n_threads = 2;
+  opt.q16_act = q16;
   auto llm = Llm::load(opt);
   if (!llm.ok()) {
     ADD_FAILURE() << "Llm::load(" << path << "): " << llm.error().message;
@@ -117,25 +119,24 @@ std::vector<CaseParam> hf_cases() {
 
 class Gemma3HfGolden : public ::testing::TestWithParam<CaseParam> {};
 
-TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
-  ZINFER_REQUIRE_MODEL(path, kModel);
-  const json& fx = fixture("gemma3_hf_greedy.json");
-  ASSERT_FALSE(fx.is_null()) << "missing gemma3_hf_greedy.json; run scripts/golden/hf_goldens.py";
-  const json& c = fx["cases"][GetParam().index];
-  auto llm = load_exact(path);
-  ASSERT_NE(llm, nullptr);
+// One golden case, teacher-forced: transformers' ids fed back, ours compared at every step.
+struct CaseResult {
+  int steps = 0;
+  int mismatches = 0;
+  double max_diff = 0.0;  // top-k logits against transformers'
+  std::string first;      // the first mismatch
+};
+
+CaseResult run_case(Llm& llm, const json& c) {
+  CaseResult r;
   const std::vector<std::int32_t> prompt = c["prompt_ids"];
   const std::vector<std::int32_t> golden = c["generated_ids"];
   const json& steps = c["steps"];
-  ASSERT_EQ(golden.size(), steps.size());
-
-  double max_diff = 0.0;
-  int mismatches = 0;
-  std::string first;
-  sched::SequenceRunner run(*llm);
+  EXPECT_EQ(golden.size(), steps.size());
+  sched::SequenceRunner run(llm);
   auto logits = run.forward(0, prompt, false);
-  ASSERT_TRUE(logits.ok()) << logits.error().message;
-  for (std::size_t s = 0; s < golden.size(); ++s) {
+  EXPECT_TRUE(logits.ok()) << logits.error().message;
+  for (std::size_t s = 0; logits.ok() && s < golden.size() && s < steps.size(); ++s) {
     const std::vector<float>& row = *logits;
     const auto best =
         static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
@@ -143,23 +144,62 @@ TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const double d =
           std::abs(row[ids[i].get<std::size_t>()] - steps[s]["top_logits"][i].get<double>());
-      max_diff = std::max(max_diff, d);
+      r.max_diff = std::max(r.max_diff, d);
     }
-    if (best != golden[s] && mismatches++ == 0) {
-      first = "step " + std::to_string(s) + ": ours " + std::to_string(best) + " vs transformers " +
-              std::to_string(golden[s]) + " (transformers margin " + steps[s]["margin"].dump() +
-              ")";
+    ++r.steps;
+    if (best != golden[s] && r.mismatches++ == 0) {
+      r.first = "step " + std::to_string(s) + ": ours " + std::to_string(best) +
+                " vs transformers " + std::to_string(golden[s]) + " (transformers margin " +
+                steps[s]["margin"].dump() + ")";
     }
     if (s + 1 == golden.size()) break;
     const std::int32_t next = golden[s];  // teacher forcing
     logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
-    ASSERT_TRUE(logits.ok()) << logits.error().message;
+    EXPECT_TRUE(logits.ok()) << logits.error().message;
   }
+  return r;
+}
+
+TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
+  ZINFER_REQUIRE_MODEL(path, kModel);
+  const json& fx = fixture("gemma3_hf_greedy.json");
+  ASSERT_FALSE(fx.is_null()) << "missing gemma3_hf_greedy.json; run scripts/golden/hf_goldens.py";
+  const json& c = fx["cases"][GetParam().index];
+  auto llm = load_exact(path);
+  ASSERT_NE(llm, nullptr);
+  const CaseResult r = run_case(*llm, c);
   std::printf(
-      "[ %-12s ] %zu prompt tokens, %zu steps, max top-%zu logit diff vs transformers %.2e\n",
-      GetParam().name.c_str(), prompt.size(), golden.size(), steps[0]["top_ids"].size(), max_diff);
-  EXPECT_EQ(mismatches, 0) << GetParam().name << ": " << first;
-  EXPECT_LE(max_diff, kHfTolerance) << GetParam().name;
+      "[ %-12s ] %zu prompt tokens, %d steps, max top-%zu logit diff vs transformers %.2e\n",
+      GetParam().name.c_str(), c["prompt_ids"].size(), r.steps, c["steps"][0]["top_ids"].size(),
+      r.max_diff);
+  EXPECT_EQ(r.mismatches, 0) << GetParam().name << ": " << r.first;
+  EXPECT_LE(r.max_diff, kHfTolerance) << GetParam().name;
+}
+
+// --q16-act on Gemma-3 (the CPU's emulation, as HfGolden.Q16Activations... for SmolLM2 and
+// Qwen2.5-Coder): teacher-forced top-1 agreement with transformers over every step of every
+// case, against issue 10's bar for a faster default (99.5%).
+TEST(Gemma3Golden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
+  ZINFER_REQUIRE_MODEL(path, kModel);
+  const json& fx = fixture("gemma3_hf_greedy.json");
+  ASSERT_FALSE(fx.is_null()) << "missing gemma3_hf_greedy.json; run scripts/golden/hf_goldens.py";
+  auto llm = load_exact(path, true);
+  ASSERT_NE(llm, nullptr);
+  int steps = 0, agree = 0;
+  double max_diff = 0.0;
+  for (const json& c : fx["cases"]) {
+    const CaseResult r = run_case(*llm, c);
+    steps += r.steps;
+    agree += r.steps - r.mismatches;
+    max_diff = std::max(max_diff, r.max_diff);
+  }
+  ASSERT_GT(steps, 0);
+  const double rate = static_cast<double>(agree) / steps;
+  std::printf(
+      "[ measured ] --q16-act on Gemma-3: teacher-forced top-1 agreement with transformers %d "
+      "of %d steps (%.2f%%), top-k logits within %.2e\n",
+      agree, steps, 100.0 * rate, max_diff);
+  EXPECT_GE(rate, 0.995);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Gemma3HfGolden, ::testing::ValuesIn(hf_cases()),
