@@ -66,6 +66,7 @@ class LlmImpl final : public Llm {
 
     ZINFER_ASSIGN_OR_RETURN(const int cuda_index, parse_device(opt_.device));
     opt_.device = cuda_index < 0 ? "cpu" : "cuda:" + std::to_string(cuda_index);  // "auto" resolved
+    if (cuda_index >= 0 && opt_.q16_on_cuda && opt_.exact_matmul) opt_.q16_act = true;
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
     const std::int64_t min_blocks = (opt_.n_ctx + kKvBlockSize - 1) / kKvBlockSize;
     model::BackendConfig bc;

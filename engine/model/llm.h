@@ -44,6 +44,10 @@ struct LlmOptions {
                                 // integer dot products, the CPU rounds the activations to the
                                 // same grid and keeps its float dot products (the two agree to
                                 // float rounding). exact_matmul = false (Q8) takes precedence
+  bool q16_on_cuda = false;     // q16_act when the device resolves to CUDA (and exact_matmul is
+                                // set): the CLI's default since Q16 meets the agreement rule
+                                // (tests/engine/model/hf_golden_test.cpp); --exact turns it
+                                // off. The CPU stays exact
   std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes =

@@ -4,13 +4,22 @@
 namespace zinfer::cli {
 
 void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
-  sub->add_flag(
+  // The default numerics: exact float dot products on the CPU (the oracle), 16-bit activation
+  // quants on CUDA (LlmOptions::q16_on_cuda).
+  llm.q16_on_cuda = true;
+  auto* q8 = sub->add_flag(
       "--q8-act{false}", llm.exact_matmul,
       "Quantize activations to Q8 and use integer dot products, as llama.cpp does (CPU; CUDA for "
-      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights); default: exact float dots");
-  sub->add_flag("--q16-act", llm.q16_act,
-                "CUDA: 16-bit activation quants and integer dot products for "
-                "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights (within the exact tolerance)");
+      "Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights)");
+  auto* q16 = sub->add_flag(
+      "--q16-act", llm.q16_act,
+      "16-bit activation quants for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights: the default "
+      "on CUDA (integer dot products); on the CPU the activations are rounded to the same grid");
+  sub->add_flag("--exact{false}", llm.q16_on_cuda,
+                "Exact float dot products on CUDA too (the CPU's numerics: slower, logits within "
+                "2e-3 of transformers' where Q16 moves them by up to ~1e-2)")
+      ->excludes(q8)
+      ->excludes(q16);
   sub->add_flag("--fast-prefill{false}", llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
                 "depend on its batch-mates at float-rounding level)");

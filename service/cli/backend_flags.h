@@ -8,7 +8,8 @@
 
 namespace zinfer::cli {
 
-// --q8-act, --q16-act, --fast-prefill, --no-graphs, --no-gpu-sampling.
+// --q8-act, --q16-act, --exact, --fast-prefill, --no-graphs, --no-gpu-sampling; sets the
+// default numerics (LlmOptions::q16_on_cuda: Q16 activations on CUDA, exact on the CPU).
 void add_backend_flags(CLI::App* sub, LlmOptions& llm);
 
 }  // namespace zinfer::cli

@@ -37,6 +37,12 @@ TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
   auto autodev = Llm::load(lo);
   ASSERT_TRUE(autodev.ok()) << autodev.error().message;
   EXPECT_EQ((*autodev)->options().device, "cpu");
+  // The CLI's default numerics (Q16 activations on CUDA) leave the CPU exact.
+  lo.q16_on_cuda = true;
+  auto cpu_default = Llm::load(lo);
+  ASSERT_TRUE(cpu_default.ok()) << cpu_default.error().message;
+  EXPECT_FALSE((*cpu_default)->options().q16_act);
+  EXPECT_TRUE((*cpu_default)->options().exact_matmul);
 }
 
 TEST(LlmLoad, TensorTypesAreTheFilesEachOnce) {

@@ -2,8 +2,8 @@
 // the same in every command (a missing model file: one line, exit 2), endpoints are checked
 // before libzmq sees them (a wrapping TCP port, garbage) and its errors say what is wrong,
 // `health` prints durations as written and prefixes errors "error:", `submit` passes on the
-// JSON parser's message with its column, and `generate` names the device it chose and ends
-// its text with a newline before the statistics line.
+// JSON parser's message with its column, `generate` names the device it chose and ends its
+// text with a newline before the statistics line, and the numerics flags exclude each other.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -99,6 +99,19 @@ TEST(CliErrors, GenerateNamesTheDeviceItChoseAndEndsTheTextWithANewline) {
   EXPECT_TRUE(line.rfind("[cpu] ", 0) == 0 || line.rfind("[cuda:0] ", 0) == 0) << line;
   EXPECT_EQ(line.find("[auto]"), std::string::npos);
   EXPECT_NE(line.find("| finish: length"), std::string::npos) << line;
+}
+
+TEST(CliErrors, ExactExcludesTheQuantizedActivationFlagsInEveryModelCommand) {
+  for (const std::string& cmd :
+       {std::string("generate --model m.gguf -p hi"), std::string("serve --model m.gguf"),
+        std::string("bench --model m.gguf")}) {
+    for (const char* other : {"--q8-act", "--q16-act"}) {
+      SCOPED_TRACE(cmd + " " + other);
+      const RunResult r = run(cmd + " --exact " + other + " 2>&1");
+      EXPECT_EQ(r.exit_code, 2);
+      EXPECT_NE(r.out.find("excludes"), std::string::npos) << r.out;
+    }
+  }
 }
 
 }  // namespace
