@@ -127,8 +127,10 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   if (cfg_.exact_matmul && cfg_.q16_act && quant::has_q8_dot(w.type)) {
     // --q16-act: the activations on the Q16 grid, then the float dot products below.
     q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));
-    for (std::int64_t r = 0; r < n_rows; ++r)
-      quant::q16_round_row(row(in, r), q16_buf_.data() + r * in.cols, in.cols);
+    pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {
+      for (std::int64_t r = r0; r < r1; ++r)
+        quant::q16_round_row(row(in, r), q16_buf_.data() + r * in.cols, in.cols);
+    });
     in = Tensor{q16_buf_.data(), n_rows, in.cols, in.cols};
   }
   if (cfg_.exact_matmul) {
