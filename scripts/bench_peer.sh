@@ -16,7 +16,8 @@
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
 # matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
 # activation quants and integer dot products (same greedy picks, logits within ~1e-2);
-# --q8-act, Q8 activations — llama.cpp's own numerics). Per-kernel times of one decode step of
+# --q8-act, Q8 activations — llama.cpp's own numerics; mma16 / mma8: those two with every
+# integer matmul on the tensor-core tiles, ZINFER_MMA=1). Per-kernel times of one decode step of
 # both engines: scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,11 +83,16 @@ for m in $MODELS; do
   [ -f "$f" ] || continue
   for mode in $ZMODES; do
     flag=""
-    [ "$mode" = q8 ] && flag="--q8-act"
-    [ "$mode" = q16 ] && flag="--q16-act"
-    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
+    mma=0
+    case $mode in
+      q8) flag="--q8-act" ;;
+      q16) flag="--q16-act" ;;
+      mma8) flag="--q8-act"; mma=1 ;;
+      mma16) flag="--q16-act"; mma=1 ;;
+    esac
+    ZINFER_MMA=$mma "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
       $flag --json > "$OUT/zinfer_${m}_${mode}_b1.json" 2> "$OUT/zinfer_${m}_${mode}_b1.err"
-    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
+    ZINFER_MMA=$mma "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
       $zb --repeats 3 $flag --json > "$OUT/zinfer_${m}_${mode}_batched.json" 2> "$OUT/zinfer_${m}_${mode}_batched.err"
   done
   if [ -x "$LB/llama-bench" ]; then

@@ -34,6 +34,7 @@ struct BackendConfig {
   bool batch_invariant = true;      // see LlmOptions::batch_invariant
   bool cuda_graphs = true;          // see LlmOptions::cuda_graphs
   bool gpu_sampling = true;         // see LlmOptions::gpu_sampling
+  bool tensor_cores = false;        // see LlmOptions::tensor_cores
 };
 
 // One row of a forward pass's logits to sample.

@@ -73,6 +73,7 @@ class LlmImpl final : public Llm {
     bc.n_threads = opt_.n_threads;
     bc.exact_matmul = opt_.exact_matmul;
     bc.q16_act = opt_.q16_act;
+    bc.tensor_cores = opt_.tensor_cores;
     bc.n_layer = hp_.n_layer;
     bc.n_embd_kv = hp_.n_embd_kv();
     bc.kv_block_size = kKvBlockSize;

@@ -48,6 +48,10 @@ struct LlmOptions {
                                 // set): the CLI's default since Q16 meets the agreement rule
                                 // (tests/engine/model/hf_golden_test.cpp); --exact turns it
                                 // off. The CPU stays exact
+  bool tensor_cores = false;    // CUDA, with Q8 or Q16 activations: every integer matmul on
+                                // the tensor-core tiles (kernels/q8_mma.h) at every batch size,
+                                // batch-invariant; also ZINFER_MMA=1 (a measurement switch
+                                // until it is measured faster than the matvec kernels)
   std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
                                 // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes =

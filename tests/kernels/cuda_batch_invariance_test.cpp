@@ -141,11 +141,15 @@ std::string write_synthetic_qwen(const std::string& file) {
   return testing::write_synthetic(o, file);
 }
 
-// The synthetic Qwen2.5-0.5B-shape model on the GPU.
-void check_synthetic_qwen(bool prefix_cache, const char* label) {
+// The synthetic Qwen2.5-0.5B-shape model on the GPU (tensor_cores: Q16 activations on the
+// tensor-core tiles, q8_mma.h).
+void check_synthetic_qwen(bool prefix_cache, const char* label, bool tensor_cores = false) {
   const std::string path = write_synthetic_qwen("batch_qwen_shapes.gguf");
   ASSERT_FALSE(path.empty());
-  auto llm = Llm::load(gpu_options(path));
+  LlmOptions lo = gpu_options(path);
+  lo.q16_act = tensor_cores;
+  lo.tensor_cores = tensor_cores;
+  auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   check_batch_invariance(**llm, prefix_cache, label);
 }
@@ -153,6 +157,12 @@ void check_synthetic_qwen(bool prefix_cache, const char* label) {
 TEST(CudaBatchInvariance, SyntheticQwenShapes) {
   ZINFER_REQUIRE_GPU();
   check_synthetic_qwen(false, "synthetic qwen2.5-0.5b shapes");
+}
+
+// Every integer matmul on the tensor-core tiles: one float order per output at every batch size.
+TEST(CudaBatchInvariance, SyntheticQwenShapesOnTensorCores) {
+  ZINFER_REQUIRE_GPU();
+  check_synthetic_qwen(false, "synthetic qwen2.5-0.5b shapes, q16 on tensor cores", true);
 }
 
 // With prefix caching, every "alone" run after the batch run starts from the KV blocks its own

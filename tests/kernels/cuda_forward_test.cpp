@@ -57,7 +57,8 @@ std::int32_t argmax(const std::vector<float>& v) {
 
 class CudaForward : public ::testing::TestWithParam<FwdCase> {};
 
-enum class Mode { kExact, kQ8, kQ16 };
+// kQ8Mma / kQ16Mma: the same on the tensor-core tiles (LlmOptions::tensor_cores).
+enum class Mode { kExact, kQ8, kQ16, kQ8Mma, kQ16Mma };
 
 // One case: load on both backends (exact float matmuls; kQ8: both in the Q8-activation mode;
 // kQ16: the GPU on 16-bit activation quants, the CPU exact), prefill three sequences, decode
@@ -75,7 +76,9 @@ void run_case(const FwdCase& c, Mode mode) {
 
   LlmOptions lo = testing::llm_options(path, 128, 4);
   lo.n_threads = 8;
-  lo.exact_matmul = mode != Mode::kQ8;
+  const bool q8 = mode == Mode::kQ8 || mode == Mode::kQ8Mma;
+  const bool q16 = mode == Mode::kQ16 || mode == Mode::kQ16Mma;
+  lo.exact_matmul = !q8;
   auto cpu = Llm::load(lo);  // kQ16: against the CPU's exact path
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
@@ -83,7 +86,8 @@ void run_case(const FwdCase& c, Mode mode) {
   }
   ASSERT_TRUE(cpu.ok()) << cpu.error().message;
   lo.device = "cuda";
-  lo.q16_act = mode == Mode::kQ16;
+  lo.q16_act = q16;
+  lo.tensor_cores = mode == Mode::kQ8Mma || mode == Mode::kQ16Mma;
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
   const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;
@@ -101,7 +105,7 @@ void run_case(const FwdCase& c, Mode mode) {
   // attention sum in different orders), so now and then an activation quant lands one step
   // apart (1/127 of its block's largest magnitude): a wider tolerance than the exact paths'
   // (measured on an H200: up to 0.050, SmolLM2 2 layers Q4_1; 0.037 on the tiny models).
-  const double tol = mode == Mode::kQ8 ? 8e-2 : 1e-3;
+  const double tol = q8 ? 8e-2 : 1e-3;
   auto compare = [&](const std::vector<std::vector<float>>& g,
                      const std::vector<std::vector<float>>& r, const std::string& what) {
     ASSERT_EQ(g.size(), r.size());
@@ -139,9 +143,9 @@ void run_case(const FwdCase& c, Mode mode) {
   ASSERT_TRUE(lc.ok() && lg.ok());
   compare({*lg}, {*lc}, "single-sequence step");
   EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
-  std::printf("%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
-              mode == Mode::kQ8 ? " (q8 activations)" : (mode == Mode::kQ16 ? " (q16)" : ""),
-              max_diff);
+  std::printf("%s%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
+              q8 ? " (q8 activations)" : (q16 ? " (q16)" : ""),
+              mode == Mode::kQ8Mma || mode == Mode::kQ16Mma ? " tensor cores" : "", max_diff);
 }
 
 TEST_P(CudaForward, MatchesCpuExactPath) {
@@ -169,6 +173,23 @@ TEST_P(CudaForward, Q16ActivationsMatchCpuExactPath) {
   if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
     GTEST_SKIP() << t << " has no integer kernel";
   run_case(GetParam(), Mode::kQ16);
+}
+
+// The same two modes on the tensor-core tiles (q8_mma.h) for every matmul.
+TEST_P(CudaForward, Q8ActivationsOnTensorCoresMatchCpuQ8Path) {
+  ZINFER_REQUIRE_GPU();
+  const std::string& t = GetParam().type;
+  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
+    GTEST_SKIP() << t << " has no integer kernel";
+  run_case(GetParam(), Mode::kQ8Mma);
+}
+
+TEST_P(CudaForward, Q16ActivationsOnTensorCoresMatchCpuExactPath) {
+  ZINFER_REQUIRE_GPU();
+  const std::string& t = GetParam().type;
+  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
+    GTEST_SKIP() << t << " has no integer kernel";
+  run_case(GetParam(), Mode::kQ16Mma);
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),

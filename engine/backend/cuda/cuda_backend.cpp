@@ -183,6 +183,7 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
   oc.act_quant = !config.exact_matmul ? CudaOpsConfig::ActQuant::kQ8
                  : config.q16_act     ? CudaOpsConfig::ActQuant::kQ16
                                       : CudaOpsConfig::ActQuant::kNone;
+  oc.tensor_cores = config.tensor_cores;
   ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
   spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
                 mib(static_cast<std::int64_t>(mem.free_bytes)),

@@ -18,6 +18,7 @@
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
 #include "kernels/q8_act.h"
+#include "kernels/q8_mma.h"
 #include "kernels/quant_gemm.h"
 #include "kernels/residency.h"
 #include "kernels/rms_norm.h"
@@ -49,7 +50,9 @@ CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
       cfg_(config),
       arena_(ctx.ledger(), kScratchChunkBytes),
       uploader_(ctx.stream()),
-      step_(ctx.ledger(), config.n_blocks, config.block_size) {}
+      step_(ctx.ledger(), config.n_blocks, config.block_size) {
+  cfg_.tensor_cores = config.tensor_cores || q8_mma_enabled();
+}
 
 Result<std::unique_ptr<CudaOps>> CudaOps::create(CudaContext& ctx, const CudaOpsConfig& config) {
   if (config.n_layer <= 0 || config.n_embd_kv <= 0 || config.n_blocks <= 0 ||
@@ -168,7 +171,7 @@ Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
     const Q8MatvecOut m{view(w), view(out), nullptr};
-    return launch_q8_matvec(a, &m, 1, false, ctx_.stream());
+    return q8_products(a, &m, 1, false);
   }
   if (cfg_.batch_invariant || in.rows <= kMatvecTileRows) {
     // The choice depends on the weight and buffers, never on the row count (invariance).
@@ -303,7 +306,8 @@ bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
 
 bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
   return cfg_.act_quant != CudaOpsConfig::ActQuant::kNone &&
-         (cfg_.batch_invariant || in.rows <= kMatvecTileRows) && q8_matvec_supported(view(w));
+         (cfg_.batch_invariant || cfg_.tensor_cores || in.rows <= kMatvecTileRows) &&
+         q8_matvec_supported(view(w));
 }
 
 Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
@@ -313,8 +317,9 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
                  ? q8::q16_act_layout(in.cols)
                  : q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
-  if (in.cols == in.stride && q8_prologue_fits(a.layout, in.rows, in.data, weight_rows,
-                                               quant::row_size(weight_type, in.cols))) {
+  if (!cfg_.tensor_cores && in.cols == in.stride &&
+      q8_prologue_fits(a.layout, in.rows, in.data, weight_rows,
+                       quant::row_size(weight_type, in.cols))) {
     a.src = in.data;
     a.norm = norm != nullptr;
     a.norm_w = norm != nullptr ? static_cast<const float*>(norm->data) : nullptr;
@@ -334,6 +339,14 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
   return a;
 }
 
+Status CudaOps::q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate) {
+  if (!cfg_.tensor_cores) return launch_q8_matvec(a, mats, n_mats, accumulate, ctx_.stream());
+  for (int i = 0; i < n_mats; ++i) {
+    ZINFER_RETURN_IF_ERROR(launch_q8_mma(a, mats[i], accumulate, ctx_.stream()));
+  }
+  return ok_status();
+}
+
 Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
@@ -341,7 +354,7 @@ Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
     const Q8MatvecOut m{view(w), view(x), nullptr};
-    return launch_q8_matvec(a, &m, 1, true, ctx_.stream());
+    return q8_products(a, &m, 1, true);
   }
   if (!fused_ok(w, in, in.rows)) return Ops::do_matmul_add(x, in, w);
   return launch_matvec_pieces(view(x), view(in), view(w), true, ctx_.stream());
@@ -357,10 +370,12 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
     // RMSNorm and quantization in one kernel, then both matrices and the activation epilogue.
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, gate.type, 2 * gate.ne1, &norm, eps));
-    return launch_q8_gated_matvec(
-        view(out), a, view(gate), view(up),
-        act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh,
-        ctx_.stream());
+    const GatedAct ga =
+        act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh;
+    if (cfg_.tensor_cores) {
+      return launch_q8_mma_gated(view(out), a, view(gate), view(up), ga, ctx_.stream());
+    }
+    return launch_q8_gated_matvec(view(out), a, view(gate), view(up), ga, ctx_.stream());
   }
   if (!fused_ok(gate, x, x.rows))
     return Ops::do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
@@ -380,16 +395,16 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                           rq.ext_factor == 0.0f && rq.attn_factor == 1.0f;  // no YaRN kernel
   if (x.rows == 0) return ok_status();
   const bool q8 = same_type && q8_ok(w.wq, x);
-  if (q8 && !rope_match) {
+  if (q8 && (!rope_match || cfg_.tensor_cores)) {
     // Q8 matmuls of the composition: RMSNorm and quantization in one kernel, Q, K and V (with
-    // biases) in one launch, then RoPE on q and k separately.
+    // biases; one launch on the matvec kernels), then RoPE on q and k separately.
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a,
                             quantize_act(x, w.wq.type, w.wq.ne1 + w.wk.ne1 + w.wv.ne1, &norm, eps));
     const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
                                  {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
-    ZINFER_RETURN_IF_ERROR(launch_q8_matvec(a, mats, 3, false, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(q8_products(a, mats, 3, false));
     ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
     return rope(k, rk, batch);
   }

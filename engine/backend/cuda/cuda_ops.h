@@ -39,6 +39,10 @@ struct CudaOpsConfig {
   //   kNone: f32 dot products.
   enum class ActQuant { kNone, kQ8, kQ16 };
   ActQuant act_quant = ActQuant::kNone;
+  // With act_quant: every integer matmul on the tensor-core tiles (q8_mma.h) at every batch
+  // size — one float order per output, batch-invariant — instead of the matvec kernels. Also
+  // turned on by ZINFER_MMA=1 (a measurement switch until it is measured as the faster path).
+  bool tensor_cores = false;
 };
 
 class CudaOps final : public model::Ops {
@@ -115,6 +119,8 @@ class CudaOps final : public model::Ops {
   // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
   // weight_type (weight_rows rows in all), in scratch memory of this pass — or, where
   // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).
+  // out (+)= a·Wᵀ for each of n_mats matrices: the tensor-core tiles or the matvec kernels.
+  Status q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate);
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
                              std::int64_t weight_rows, const model::Weight* norm = nullptr,
                              float eps = 0.0f);

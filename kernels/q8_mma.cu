@@ -1,0 +1,418 @@
+// q8_mma_kernel<T, kQ16, NT, kGated>: the kernels behind q8_mma.h.
+//
+// Grid: (tiles of 16 weight rows) × (tiles of 8·NT activation rows). A block has one warp per
+// part of K (q8mma::mma_parts: set by K alone); each warp runs its part's blocks through
+// mma.sync for its 16 × 8·NT outputs, adding the unit terms in K order, and the parts' sums
+// meet in shared memory, added in part order by the thread that writes the output. NT (1, 2 or
+// 4 column tiles a warp) follows the batch size; it changes which rows share a warp, never an
+// output's order. Weights and activations are read straight from global memory (L1/L2): a
+// first version to measure, not yet staged through shared memory.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/activation.cuh"
+#include "kernels/cuda_check.h"
+#include "kernels/q8_mma.cuh"
+#include "kernels/q8_mma.h"
+
+namespace zinfer::cuda {
+namespace {
+
+using q8mma::Family;
+using q8mma::kMaxParts;
+using quant::GgmlType;
+
+struct MmaParams {
+  const std::uint8_t* act = nullptr;
+  q8::Q8ActLayout layout;
+  std::int64_t rows = 0;
+  std::size_t row_bytes = 0;  // one weight row
+  const std::uint8_t* w[2] = {};
+  std::int64_t ne1 = 0;
+  float* out = nullptr;
+  std::int64_t out_stride = 0;
+  const float* bias = nullptr;
+  bool accumulate = false;
+  GatedAct gact = GatedAct::kSilu;
+  int parts = 1;
+};
+
+__device__ __forceinline__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                        std::uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%10,%10,%10,%10};"
+      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
+}
+__device__ __forceinline__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4],
+                                        std::uint32_t b0) {
+  asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, "
+      "{%7,%7,%7,%7};"
+      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b0), "r"(0));
+}
+
+// C = A·B of sub-block s of block b for the tile's rows (rg, rg8) and one activation plane q
+// (quants, or Q16's hi or lo bytes) of column row qcol.
+template <GgmlType T>
+__device__ __forceinline__ void sub_product(int (&c)[4], const std::uint32_t (&a)[4],
+                                            const std::int8_t* q, std::int64_t e, int t) {
+  using Tr = q8mma::MmaTraits<T>;
+  std::uint32_t b0 = 0, b1 = 0;
+  q8mma::act_words(q, e, t, Tr::kSubK == 32, b0, b1);
+  if constexpr (Tr::kSubK == 32) {
+    mma_k32(c, a, b0, b1);
+  } else {
+    mma_k16(c, a, b0);
+  }
+}
+
+template <GgmlType T>
+__device__ __forceinline__ void a_fragment(std::uint32_t (&a)[4], const std::uint8_t* rg,
+                                           const std::uint8_t* rg8, std::int64_t b, int s, int t) {
+  using Tr = q8mma::MmaTraits<T>;
+  Tr::words(rg, b, s, t, a[0], a[2]);
+  Tr::words(rg8, b, s, t, a[1], a[3]);
+}
+
+// Per-column pointers of a Q8 / Q16 activation row.
+struct Cols {
+  const std::uint8_t* row;
+  __device__ const float* d(const q8::Q8ActLayout& l) const {
+    return reinterpret_cast<const float*>(row + l.d_off);
+  }
+  __device__ const float* s(const q8::Q8ActLayout& l) const {
+    return reinterpret_cast<const float*>(row + l.s_off);
+  }
+  __device__ const std::int16_t* bsums(const q8::Q8ActLayout& l) const {
+    return reinterpret_cast<const std::int16_t*>(row + l.bsums_off);
+  }
+  __device__ const std::int32_t* qsum16(const q8::Q8ActLayout& l) const {
+    return reinterpret_cast<const std::int32_t*>(row + l.qsum_off);
+  }
+};
+
+// Adds block b's unit terms of one matrix to acc[nt][i] (i: C fragment position).
+template <GgmlType T, bool kQ16, int NT>
+__device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8_t* rg,
+                                           const std::uint8_t* rg8, std::int64_t b, int t,
+                                           const std::uint8_t* const (&bcol)[NT],
+                                           const std::uint8_t* const (&ccol)[NT][2],
+                                           const q8::Q8ActLayout& l) {
+  using Tr = q8mma::MmaTraits<T>;
+  constexpr Family kFam = q8mma::family<T>();
+  constexpr std::int64_t kE = Tr::kBlockElems;
+  const auto hg = Tr::head(rg, b);
+  const auto hg8 = Tr::head(rg8, b);
+  if constexpr (kFam == Family::kLegacy) {
+    std::uint32_t a[4];
+    a_fragment<T>(a, rg, rg8, b, 0, t);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
+      int c[4];
+      int cl[4] = {0, 0, 0, 0};
+      sub_product<T>(c, a, q, kE * b, t);
+      if constexpr (kQ16) sub_product<T>(cl, a, q + l.lo_off, kE * b, t);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const Cols col{ccol[nt][i & 1]};
+        const q8mma::LegacyHead& w = i < 2 ? hg : hg8;
+        float term;
+        if constexpr (kQ16) {
+          const std::int32_t* qs = col.qsum16(l);
+          term = q8mma::legacy_term_q16(w, Tr::kMin, col.d(l)[b], 256 * c[i] + cl[i],
+                                        qs[2 * b] + qs[2 * b + 1]);
+        } else {
+          const float sa = Tr::kMin ? col.s(l)[b] : 0.0f;
+          term = q8mma::legacy_term_q8(w, Tr::kMin, col.d(l)[b], sa, c[i]);
+        }
+        acc[nt][i] = q8::fadd(acc[nt][i], term);
+      }
+    }
+  } else if constexpr (kFam == Family::kK4) {
+    int isum[NT][4] = {};
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      std::uint32_t a[4];
+      a_fragment<T>(a, rg, rg8, b, s, t);
+      const int sc0 = q8mma::k4_scale(hg, s), sc1 = q8mma::k4_scale(hg8, s);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
+        const std::int64_t e = kE * b + 32 * s;
+        int c[4];
+        sub_product<T>(c, a, q, e, t);
+        if constexpr (kQ16) {
+          int cl[4];
+          sub_product<T>(cl, a, q + l.lo_off, e, t);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const Cols col{ccol[nt][i & 1]};
+            const std::int64_t ab = 8 * b + s;
+            const std::int32_t* qs = col.qsum16(l);
+            const float term = q8mma::k4_term_q16(i < 2 ? hg : hg8, s, col.d(l)[ab],
+                                                  256 * c[i] + cl[i], qs[2 * ab] + qs[2 * ab + 1]);
+            acc[nt][i] = q8::fadd(acc[nt][i], term);
+          }
+        } else {
+          isum[nt][0] += sc0 * c[0];
+          isum[nt][1] += sc0 * c[1];
+          isum[nt][2] += sc1 * c[2];
+          isum[nt][3] += sc1 * c[3];
+        }
+      }
+    }
+    if constexpr (!kQ16) {
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const Cols col{ccol[nt][i & 1]};
+          const q8mma::K4Head& w = i < 2 ? hg : hg8;
+          const std::int16_t* bs = col.bsums(l) + 16 * b;
+          int msum = 0;
+#pragma unroll
+          for (int g = 0; g < 8; ++g) msum += q8mma::k4_min(w, g) * (bs[2 * g] + bs[2 * g + 1]);
+          acc[nt][i] = q8::fadd(acc[nt][i], q8mma::k4_term_q8(w, col.d(l)[b], isum[nt][i], msum));
+        }
+      }
+    }
+  } else {  // Q6_K
+    if constexpr (kQ16) {
+#pragma unroll
+      for (int g = 0; g < 8; ++g) {
+        std::uint32_t a0[4], a1[4];
+        a_fragment<T>(a0, rg, rg8, b, 2 * g, t);
+        a_fragment<T>(a1, rg, rg8, b, 2 * g + 1, t);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
+          const std::int64_t e = kE * b + 32 * g;
+          int h0[4], l0[4], h1[4], l1[4];
+          sub_product<T>(h0, a0, q, e, t);
+          sub_product<T>(l0, a0, q + l.lo_off, e, t);
+          sub_product<T>(h1, a1, q, e + 16, t);
+          sub_product<T>(l1, a1, q + l.lo_off, e + 16, t);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const Cols col{ccol[nt][i & 1]};
+            const float term = q8mma::q6_term_q16(i < 2 ? hg : hg8, g, col.d(l)[8 * b + g],
+                                                  256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
+            acc[nt][i] = q8::fadd(acc[nt][i], term);
+          }
+        }
+      }
+    } else {
+      int isum[NT][4] = {};
+#pragma unroll
+      for (int s = 0; s < 16; ++s) {
+        std::uint32_t a[4];
+        a_fragment<T>(a, rg, rg8, b, s, t);
+        const int sc0 = q8mma::q6_scale(hg, s), sc1 = q8mma::q6_scale(hg8, s);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          int c[4];
+          sub_product<T>(c, a, reinterpret_cast<const std::int8_t*>(bcol[nt]), kE * b + 16 * s, t);
+          isum[nt][0] += sc0 * c[0];
+          isum[nt][1] += sc0 * c[1];
+          isum[nt][2] += sc1 * c[2];
+          isum[nt][3] += sc1 * c[3];
+        }
+      }
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const Cols col{ccol[nt][i & 1]};
+          acc[nt][i] =
+              q8::fadd(acc[nt][i], q8mma::q6_term_q8(i < 2 ? hg : hg8, col.d(l)[b], isum[nt][i]));
+        }
+      }
+    }
+  }
+}
+
+template <GgmlType T, bool kQ16, int NT, bool kGated>
+__global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
+  using Tr = q8mma::MmaTraits<T>;
+  constexpr int kM = kGated ? 2 : 1;
+  constexpr int kCols = 8 * NT;
+  __shared__ float red[kMaxParts][kM][16][kCols];
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int part = static_cast<int>(threadIdx.x) >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.x) * 16;
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kCols;
+  // Rows past the end are clamped to the last one: their outputs are computed, never stored
+  // (each output depends on its own weight row and activation row only).
+  const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
+  const std::size_t arb = p.layout.row_bytes;
+  const std::uint8_t* bcol[NT];
+  const std::uint8_t* ccol[NT][2];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const std::int64_t nb0 = n0 + 8 * nt;
+    bcol[nt] = p.act + static_cast<std::size_t>(min(nb0 + g, p.rows - 1)) * arb;
+    ccol[nt][0] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t, p.rows - 1)) * arb;
+    ccol[nt][1] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t + 1, p.rows - 1)) * arb;
+  }
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+  const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
+  float acc[kM][NT][4] = {};
+  for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
+#pragma unroll
+    for (int m = 0; m < kM; ++m) {
+      const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
+      const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
+      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, bcol, ccol, p.layout);
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        red[part][m][g + 8 * (i >> 1)][8 * nt + 2 * t + (i & 1)] = acc[m][nt][i];
+    }
+  }
+  __syncthreads();
+  for (int idx = static_cast<int>(threadIdx.x); idx < 16 * kCols; idx += blockDim.x) {
+    const int r = idx & 15, c = idx >> 4;
+    const std::int64_t j = j0 + r, n = n0 + c;
+    if (j >= p.ne1 || n >= p.rows) continue;
+    float v[kM];
+#pragma unroll
+    for (int m = 0; m < kM; ++m) {
+      float s = red[0][m][r][c];
+      for (int q = 1; q < p.parts; ++q) s = __fadd_rn(s, red[q][m][r][c]);
+      v[m] = s;
+    }
+    float* o = p.out + n * p.out_stride + j;
+    if constexpr (kGated) {
+      const float a = p.gact == GatedAct::kSilu ? silu_f32(v[0]) : gelu_tanh_f32(v[0]);
+      *o = a * v[kM - 1];
+    } else if (p.accumulate) {
+      *o = __fadd_rn(*o, v[0]);
+    } else {
+      *o = p.bias != nullptr ? __fadd_rn(v[0], p.bias[j]) : v[0];
+    }
+  }
+}
+
+template <bool kGated>
+bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
+  // Gated tiles hold two matrices' accumulators: at most two column tiles (four spill).
+  const int nt = p.rows <= 8 ? 1 : (p.rows <= 16 || kGated ? 2 : 4);
+  const std::int64_t cols = 8 * nt;
+  const dim3 grid(static_cast<unsigned>((p.ne1 + 15) / 16),
+                  static_cast<unsigned>((p.rows + cols - 1) / cols));
+  const dim3 block(static_cast<unsigned>(32 * p.parts));
+  return q8mma::dispatch_mma_type(type, [&](auto tc) {
+    constexpr GgmlType T = decltype(tc)::value;
+    auto go = [&](auto q16, auto ntc) {
+      constexpr bool kQ16 = decltype(q16)::value;
+      constexpr int kNT = decltype(ntc)::value;
+      q8_mma_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+    };
+    auto with_nt = [&](auto q16) {
+      if (nt == 1) {
+        go(q16, std::integral_constant<int, 1>{});
+      } else if constexpr (kGated) {
+        go(q16, std::integral_constant<int, 2>{});
+      } else if (nt == 2) {
+        go(q16, std::integral_constant<int, 2>{});
+      } else {
+        go(q16, std::integral_constant<int, 4>{});
+      }
+    };
+    if (p.layout.q16) {
+      with_nt(std::true_type{});
+    } else {
+      with_nt(std::false_type{});
+    }
+  });
+}
+
+std::string shape(const QuantMatrixView& w) {
+  return "[" + std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] " +
+         std::string(quant::type_name(w.type));
+}
+
+MmaParams params(const Q8Act& a, const QuantMatrixView& w) {
+  MmaParams p;
+  p.act = a.data;
+  p.layout = a.layout;
+  p.rows = a.rows;
+  p.row_bytes = quant::row_size(w.type, w.ne0);
+  p.ne1 = w.ne1;
+  const std::int64_t block = quant::traits(w.type).block_size;
+  p.parts = q8mma::mma_parts(w.ne0 / block, static_cast<int>(block));
+  return p;
+}
+
+bool grid_fits(std::int64_t ne1, std::int64_t rows) {
+  return (ne1 + 15) / 16 <= 0x7fffffff && (rows + 7) / 8 <= 65535;
+}
+
+}  // namespace
+
+bool q8_mma_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("ZINFER_MMA");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  return on;
+}
+
+bool q8_mma_supported(const Q8Act& a, const QuantMatrixView& w) {
+  return a.data != nullptr && a.src == nullptr && a.rows >= 1 && a.layout.k == w.ne0 &&
+         (a.layout.q16 || a.layout.type == q8_act_type(w.type)) && q8_matvec_supported(w) &&
+         reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0 && a.layout.row_bytes % 16 == 0 &&
+         w.ne1 >= 1 && grid_fits(w.ne1, a.rows);
+}
+
+Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cudaStream_t stream) {
+  if (!q8_mma_supported(a, m.w) || m.out.rows != a.rows || m.out.cols != m.w.ne1 ||
+      (accumulate && m.bias != nullptr)) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "q8_mma: bad shapes (act [" + std::to_string(a.rows) + "," +
+                          std::to_string(a.layout.k) + "], w " + shape(m.w) + ")");
+  }
+  MmaParams p = params(a, m.w);
+  p.w[0] = static_cast<const std::uint8_t*>(m.w.data);
+  p.out = m.out.data;
+  p.out_stride = m.out.stride;
+  p.bias = m.bias;
+  p.accumulate = accumulate;
+  if (!launch_typed<false>(m.w.type, p, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(m.w));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_mma_kernel<plain>");
+  return ok_status();
+}
+
+Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
+                           const QuantMatrixView& up, GatedAct act, cudaStream_t stream) {
+  if (!q8_mma_supported(a, gate) || up.type != gate.type || up.ne0 != gate.ne0 ||
+      up.ne1 != gate.ne1 || out.rows != a.rows || out.cols != gate.ne1 ||
+      reinterpret_cast<std::uintptr_t>(up.data) % 16 != 0) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "q8_mma_gated: bad shapes (gate " + shape(gate) + ", up " + shape(up) + ")");
+  }
+  MmaParams p = params(a, gate);
+  p.w[0] = static_cast<const std::uint8_t*>(gate.data);
+  p.w[1] = static_cast<const std::uint8_t*>(up.data);
+  p.out = out.data;
+  p.out_stride = out.stride;
+  p.gact = act;
+  if (!launch_typed<true>(gate.type, p, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_mma_gated: unsupported " + shape(gate));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_mma_kernel<gated>");
+  return ok_status();
+}
+
+}  // namespace zinfer::cuda

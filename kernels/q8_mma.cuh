@@ -1,0 +1,372 @@
+// Tensor-core tiles of the integer matmuls (q8_mma.h): the operand fragments of
+// mma.sync.m16n8k32 / m16n8k16 (.s8 × .s8 → .s32) for every weight type of the Q8 path, the
+// per-block float terms, and the one summation order every output follows.
+//
+// A warp multiplies 16 weight rows (the mma's A, rows g and g + 8 of lane 4g + t) with 8
+// activation rows (B's columns) over one sub-block of K at a time: 32 elements (legacy blocks,
+// Q4_K/Q5_K groups) or 16 (Q6_K's scale blocks, m16n8k16). Fragment layout (PTX ISA, lane =
+// 4g + t):
+//   A k32: a0 = A[g][4t..4t+3], a1 = A[g+8][4t..], a2 = A[g][16+4t..], a3 = A[g+8][16+4t..]
+//   A k16: a0 = A[g][4t..],     a1 = A[g+8][4t..]
+//   B k32: b0 = B[4t..4t+3][g], b1 = B[16+4t..][g];   B k16: b0 = B[4t..][g]
+//   C:     c0 = C[g][2t], c1 = C[g][2t+1], c2 = C[g+8][2t], c3 = C[g+8][2t+1]
+// The integer sums are exact, so each output's value is fixed by its float steps alone:
+//
+//   unit terms   one float term per unit of K, from exact integer sums — a unit is a weight
+//                block with Q8 activations (32 elements, or 256 for the K-quants, whose group
+//                sums are first combined with their 6-bit scales as integers), and 32 elements
+//                with Q16 activations (their own scale per 32); the formulas are the *_term
+//                functions below.
+//   parts        K's blocks are cut into P = mma_parts(nb, block) consecutive parts (P <= 8,
+//                set by K alone); a part's sum is its unit terms added in K order from 0.
+//   output       the parts' sums added in order (part 0 + part 1 + ...), then the epilogue.
+//
+// Nothing in that order depends on the batch: an activation row gives the same bits whatever
+// rows share its tile, for every batch size (batch invariance by construction). The host
+// reference (mma_reference below) computes the same order from the same integers; the GPU
+// test holds the kernels to it bit for bit, and the host tests hold the fragments to the
+// dequantized weights and the reference to quant::vec_dot / vec_dot_f32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/q8_act_layout.h"
+#include "kernels/q8_dot.cuh"
+
+namespace zinfer::cuda::q8mma {
+
+using q8::Act16Row;
+using q8::ActRow;
+using q8::byte_of;
+using q8::fadd;
+using q8::fmul;
+using q8::fsub;
+using q8::half_to_f32;
+using q8::ld_u16;
+using q8::ld_u32;
+using q8::ld_u32_a2;
+using q8::scaled;
+using q8::spread_bit4;
+using q8::sub_bytes;
+using q8::U4;
+using quant::GgmlType;
+
+inline constexpr int kMaxParts = 8;
+
+// Parts of a row of nb blocks of block_elems elements: at least 128 elements a part, at most
+// kMaxParts parts.
+ZINFER_HD int mma_parts(std::int64_t nb, int block_elems) {
+  const std::int64_t min_blocks = block_elems >= 256 ? 1 : 4;
+  const std::int64_t p = (nb + min_blocks - 1) / min_blocks;
+  return static_cast<int>(p < kMaxParts ? (p < 1 ? 1 : p) : kMaxParts);
+}
+// First block of part p of P over nb blocks.
+ZINFER_HD std::int64_t part_begin(std::int64_t nb, int parts, int p) { return nb * p / parts; }
+
+// ---- weight fragments -------------------------------------------------------------------
+// Traits per weight type: kBlockElems, kBlockBytes, kSubK (32 or 16), kSubs (sub-blocks a
+// block); words(row, b, s, t, lo, hi): this row's int8 quants k = 4t..4t+3 of sub-block s of
+// block b (lo) and k = 16 + 4t.. (hi, k32 only), offsets removed.
+
+// Q4_0 / Q5_0 / Q8_0 (scale d) and Q4_1 / Q5_1 (scale d, minimum m): one sub-block a block.
+struct LegacyHead {
+  float d, m;
+};
+
+template <GgmlType T>
+struct MmaTraits;
+
+template <>
+struct MmaTraits<GgmlType::kQ4_0> {
+  static constexpr int kBlockElems = 32, kBlockBytes = 18, kSubK = 32, kSubs = 1;
+  static constexpr bool kMin = false;
+  ZINFER_HD static LegacyHead head(const std::uint8_t* row, std::int64_t b) {
+    return {half_to_f32(ld_u16(row + kBlockBytes * b)), 0.0f};
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int /*s*/, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint32_t w = ld_u32_a2(row + kBlockBytes * b + 2 + 4 * t);
+    lo = sub_bytes(w & 0x0f0f0f0fu, 0x08080808u);
+    hi = sub_bytes((w >> 4) & 0x0f0f0f0fu, 0x08080808u);
+  }
+};
+
+template <>
+struct MmaTraits<GgmlType::kQ4_1> {
+  static constexpr int kBlockElems = 32, kBlockBytes = 20, kSubK = 32, kSubs = 1;
+  static constexpr bool kMin = true;
+  ZINFER_HD static LegacyHead head(const std::uint8_t* row, std::int64_t b) {
+    const std::uint32_t dm = ld_u32(row + kBlockBytes * b);
+    return {half_to_f32(dm), half_to_f32(dm >> 16)};
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int /*s*/, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint32_t w = ld_u32(row + kBlockBytes * b + 4 + 4 * t);
+    lo = w & 0x0f0f0f0fu;
+    hi = (w >> 4) & 0x0f0f0f0fu;
+  }
+};
+
+// Q5_0 / Q5_1: element j's fifth bit is bit j of qh (j = 0..31).
+template <bool kHasMin>
+struct MmaQ5 {
+  static constexpr int kBlockElems = 32, kBlockBytes = kHasMin ? 24 : 22, kSubK = 32, kSubs = 1;
+  static constexpr bool kMin = kHasMin;
+  static constexpr int kQh = kHasMin ? 4 : 2;
+  ZINFER_HD static LegacyHead head(const std::uint8_t* row, std::int64_t b) {
+    const std::uint8_t* p = row + kBlockBytes * b;
+    if constexpr (kHasMin) {
+      const std::uint32_t dm = ld_u32(p);
+      return {half_to_f32(dm), half_to_f32(dm >> 16)};
+    } else {
+      return {half_to_f32(ld_u16(p)), 0.0f};
+    }
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int /*s*/, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint8_t* p = row + kBlockBytes * b;
+    const std::uint32_t qh = ld_u32_a2(p + kQh);
+    const std::uint32_t w = ld_u32_a2(p + kQh + 4 + 4 * t);
+    lo = (w & 0x0f0f0f0fu) | spread_bit4(qh >> (4 * t));
+    hi = ((w >> 4) & 0x0f0f0f0fu) | spread_bit4(qh >> (16 + 4 * t));
+    if constexpr (!kHasMin) {
+      lo = sub_bytes(lo, 0x10101010u);
+      hi = sub_bytes(hi, 0x10101010u);
+    }
+  }
+};
+template <>
+struct MmaTraits<GgmlType::kQ5_0> : MmaQ5<false> {};
+template <>
+struct MmaTraits<GgmlType::kQ5_1> : MmaQ5<true> {};
+
+template <>
+struct MmaTraits<GgmlType::kQ8_0> {
+  static constexpr int kBlockElems = 32, kBlockBytes = 34, kSubK = 32, kSubs = 1;
+  static constexpr bool kMin = false;
+  ZINFER_HD static LegacyHead head(const std::uint8_t* row, std::int64_t b) {
+    return {half_to_f32(ld_u16(row + kBlockBytes * b)), 0.0f};
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int /*s*/, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint8_t* q = row + kBlockBytes * b + 2 + 4 * t;
+    lo = ld_u32_a2(q);
+    hi = ld_u32_a2(q + 16);
+  }
+};
+
+// Q4_K / Q5_K: eight groups of 32 (sub-block s = group s) with 6-bit scales and mins. Group
+// 2c is the low nibbles of qs[32c .. 32c + 31], group 2c + 1 their high nibbles; Q5_K's fifth
+// bit of element l of group s is bit s of qh[l].
+struct K4Head {
+  float d, dmin;
+  std::uint32_t s0, s1, s2;  // the 12 scale bytes (q8::k4_scale_min unpacks group g)
+};
+
+template <bool kFive>
+struct MmaK4 {
+  static constexpr int kBlockElems = 256, kBlockBytes = kFive ? 176 : 144, kSubK = 32, kSubs = 8;
+  static constexpr int kQs = kFive ? 48 : 16;
+  ZINFER_HD static K4Head head(const std::uint8_t* row, std::int64_t b) {
+    const U4 h = q8::ld_u128(row + static_cast<std::int64_t>(kBlockBytes) * b);
+    return {half_to_f32(h.x), half_to_f32(h.x >> 16), h.y, h.z, h.w};
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int s, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint8_t* p = row + static_cast<std::int64_t>(kBlockBytes) * b;
+    const std::uint8_t* q = p + kQs + 32 * (s >> 1) + 4 * t;
+    const int sh = 4 * (s & 1);
+    lo = (ld_u32(q) >> sh) & 0x0f0f0f0fu;
+    hi = (ld_u32(q + 16) >> sh) & 0x0f0f0f0fu;
+    if constexpr (kFive) {
+      lo |= ((ld_u32(p + 16 + 4 * t) >> s) & 0x01010101u) << 4;
+      hi |= ((ld_u32(p + 32 + 4 * t) >> s) & 0x01010101u) << 4;
+    }
+  }
+};
+template <>
+struct MmaTraits<GgmlType::kQ4_K> : MmaK4<false> {};
+template <>
+struct MmaTraits<GgmlType::kQ5_K> : MmaK4<true> {};
+
+ZINFER_HD int k4_scale(const K4Head& h, int g) {
+  int sc = 0, mn = 0;
+  q8::k4_scale_min(h.s0, h.s1, h.s2, g, sc, mn);
+  return sc;
+}
+ZINFER_HD int k4_min(const K4Head& h, int g) {
+  int sc = 0, mn = 0;
+  q8::k4_scale_min(h.s0, h.s1, h.s2, g, sc, mn);
+  return mn;
+}
+
+// Q6_K: sixteen sub-blocks of 16 (m16n8k16), sub-block s with the signed scale scales[s].
+// Element e = 128h + 32gi + l (l < 32) is the nibble (gi >> 1) of ql[64h + 32(gi & 1) + l]
+// with bits 2gi, 2gi + 1 of qh[32h + l] above it, minus 32; sub-block s covers h = s >> 3,
+// gi = (s & 7) >> 1, l = 16(s & 1) ...
+struct Q6Head {
+  float d;
+  std::uint32_t sc[4];  // the 16 signed scale bytes
+};
+
+template <>
+struct MmaTraits<GgmlType::kQ6_K> {
+  static constexpr int kBlockElems = 256, kBlockBytes = 210, kSubK = 16, kSubs = 16;
+  ZINFER_HD static Q6Head head(const std::uint8_t* row, std::int64_t b) {
+    const std::uint8_t* p = row + static_cast<std::int64_t>(kBlockBytes) * b;
+    Q6Head h;
+    h.d = half_to_f32(ld_u16(p + 208));
+    ZINFER_UNROLL
+    for (int i = 0; i < 4; ++i) h.sc[i] = ld_u32_a2(p + 192 + 4 * i);
+    return h;
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int s, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint8_t* p = row + static_cast<std::int64_t>(kBlockBytes) * b;
+    const int h = s >> 3, gi = (s & 7) >> 1, l = 16 * (s & 1) + 4 * t;
+    const std::uint32_t ql = ld_u32_a2(p + 64 * h + 32 * (gi & 1) + l);
+    const std::uint32_t qh = ld_u32_a2(p + 128 + 32 * h + l);
+    lo =
+        sub_bytes(((ql >> (4 * (gi >> 1))) & 0x0f0f0f0fu) | (((qh >> (2 * gi)) & 0x03030303u) << 4),
+                  0x20202020u);
+    hi = 0;
+  }
+};
+
+ZINFER_HD int q6_scale(const Q6Head& h, int s) {
+  return static_cast<int>(static_cast<std::int8_t>(byte_of(h.sc[s >> 2], s & 3)));  // NOLINT
+}
+
+// ---- activation fragments -------------------------------------------------------------
+// B words of one activation row: k = 4t.. and 16 + 4t.. of the sub-block starting at element
+// e (Q8: the quants; Q16: the hi or lo plane).
+ZINFER_HD void act_words(const std::int8_t* q, std::int64_t e, int t, bool k32, std::uint32_t& b0,
+                         std::uint32_t& b1) {
+  b0 = ld_u32(q + e + 4 * t);
+  b1 = k32 ? ld_u32(q + e + 16 + 4 * t) : 0u;
+}
+
+// ---- unit terms (the float steps, shared by the kernels and the reference) -----------------
+// Legacy block, Q8 activations (da, and with a minimum sa = da·Σq of Q8_1).
+ZINFER_HD float legacy_term_q8(const LegacyHead& w, bool has_min, float da, float sa, int isum) {
+  const float v = scaled(w.d, da, isum);
+  return has_min ? fadd(v, fmul(w.m, sa)) : v;
+}
+// Legacy block, Q16 activations: isum = Σ w·q (q = 256·hi + lo), qsum = Σ q.
+ZINFER_HD float legacy_term_q16(const LegacyHead& w, bool has_min, float da, int isum, int qsum) {
+  const float v = scaled(w.d, da, isum);
+  return has_min ? fadd(v, scaled(w.m, da, qsum)) : v;
+}
+// Q4_K/Q5_K super-block, Q8_K activations: isum = Σ_g sc_g·Σ w·q, msum = Σ_g mn_g·Σ_g q.
+ZINFER_HD float k4_term_q8(const K4Head& w, float da, int isum, int msum) {
+  return fsub(scaled(w.d, da, isum), scaled(w.dmin, da, msum));
+}
+// Q4_K/Q5_K group g, Q16 activations of that group (scale da).
+ZINFER_HD float k4_term_q16(const K4Head& w, int g, float da, int isum, int qsum) {
+  return fsub(scaled(fmul(w.d, static_cast<float>(k4_scale(w, g))), da, isum),
+              scaled(fmul(w.dmin, static_cast<float>(k4_min(w, g))), da, qsum));
+}
+// Q6_K super-block, Q8_K activations: isum = Σ_s sc_s·Σ w·q.
+ZINFER_HD float q6_term_q8(const Q6Head& w, float da, int isum) { return scaled(w.d, da, isum); }
+// Q6_K group g (sub-blocks 2g, 2g + 1), Q16 activations of that group.
+ZINFER_HD float q6_term_q16(const Q6Head& w, int g, float da, int i0, int i1) {
+  return fadd(scaled(fmul(w.d, static_cast<float>(q6_scale(w, 2 * g))), da, i0),
+              scaled(fmul(w.d, static_cast<float>(q6_scale(w, 2 * g + 1))), da, i1));
+}
+
+// Families of the weight types (which unit terms apply).
+enum class Family { kLegacy, kK4, kQ6 };
+template <GgmlType T>
+constexpr Family family() {
+  if constexpr (T == GgmlType::kQ4_K || T == GgmlType::kQ5_K) return Family::kK4;
+  if constexpr (T == GgmlType::kQ6_K) return Family::kQ6;
+  return Family::kLegacy;
+}
+
+// ---- host reference ---------------------------------------------------------------------
+// Σ over elements [e, e + n) of a weight row's quants (from words(), all lanes) times q.
+template <GgmlType T>
+inline int ref_isum(const std::uint8_t* row, std::int64_t b, int s, const std::int8_t* q) {
+  using Tr = MmaTraits<T>;
+  int sum = 0;
+  for (int t = 0; t < 4; ++t) {
+    std::uint32_t lo = 0, hi = 0;
+    Tr::words(row, b, s, t, lo, hi);
+    for (int i = 0; i < 4; ++i) {
+      sum += static_cast<int>(static_cast<std::int8_t>(byte_of(lo, i))) * q[4 * t + i];
+      if (Tr::kSubK == 32) {
+        sum += static_cast<int>(static_cast<std::int8_t>(byte_of(hi, i))) * q[16 + 4 * t + i];
+      }
+    }
+  }
+  return sum;
+}
+
+// The product of one weight row with one activation row in the order above (Q8 activations:
+// l is q8_act_layout(q8_act_type(T), k); Q16: q16_act_layout(k)).
+template <GgmlType T>
+inline float mma_reference(const std::uint8_t* row, const std::uint8_t* act,
+                           const q8::Q8ActLayout& l) {
+  using Tr = MmaTraits<T>;
+  constexpr int kE = Tr::kBlockElems, kS = Tr::kSubK;
+  const std::int64_t nb = l.k / kE;
+  const int parts = mma_parts(nb, kE);
+  float out = 0.0f;
+  for (int p = 0; p < parts; ++p) {
+    float acc = 0.0f;
+    for (std::int64_t b = part_begin(nb, parts, p); b < part_begin(nb, parts, p + 1); ++b) {
+      const auto w = Tr::head(row, b);
+      if (l.q16) {
+        const Act16Row a = q8::act16_row(act, l, 0);
+        auto isum16 = [&](int s) {  // Σ w·q of sub-block s, q = 256·hi + lo
+          const std::int64_t e = kE * b + kS * s;
+          return 256 * ref_isum<T>(row, b, s, a.hi + e) + ref_isum<T>(row, b, s, a.lo + e);
+        };
+        if constexpr (family<T>() == Family::kLegacy) {
+          acc = fadd(acc, legacy_term_q16(w, Tr::kMin, a.d[b], isum16(0),
+                                          a.qsum16[2 * b] + a.qsum16[2 * b + 1]));
+        } else if constexpr (family<T>() == Family::kK4) {
+          for (int g = 0; g < 8; ++g) {
+            const std::int64_t ab = 8 * b + g;
+            acc = fadd(acc, k4_term_q16(w, g, a.d[ab], isum16(g),
+                                        a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]));
+          }
+        } else {
+          for (int g = 0; g < 8; ++g) {
+            acc = fadd(acc, q6_term_q16(w, g, a.d[8 * b + g], isum16(2 * g), isum16(2 * g + 1)));
+          }
+        }
+      } else {
+        const ActRow a = q8::act_row(act, l, 0);
+        if constexpr (family<T>() == Family::kLegacy) {
+          const float sa = Tr::kMin ? a.s[b] : 0.0f;
+          acc = fadd(
+              acc, legacy_term_q8(w, Tr::kMin, a.d[b], sa, ref_isum<T>(row, b, 0, a.qs + kE * b)));
+        } else if constexpr (family<T>() == Family::kK4) {
+          int isum = 0, msum = 0;
+          for (int g = 0; g < 8; ++g) {
+            isum += k4_scale(w, g) * ref_isum<T>(row, b, g, a.qs + kE * b + 32 * g);
+            msum += k4_min(w, g) * (a.bsums[16 * b + 2 * g] + a.bsums[16 * b + 2 * g + 1]);
+          }
+          acc = fadd(acc, k4_term_q8(w, a.d[b], isum, msum));
+        } else {
+          int isum = 0;
+          for (int s = 0; s < 16; ++s) {
+            isum += q6_scale(w, s) * ref_isum<T>(row, b, s, a.qs + kE * b + 16 * s);
+          }
+          acc = fadd(acc, q6_term_q8(w, a.d[b], isum));
+        }
+      }
+    }
+    out = p == 0 ? acc : fadd(out, acc);
+  }
+  return out;
+}
+
+// Calls f(std::integral_constant<GgmlType, T>{}) for a type with tiles; false otherwise.
+template <typename F>
+bool dispatch_mma_type(GgmlType t, F&& f) {
+  return q8::dispatch_q8_type(t, static_cast<F&&>(f));
+}
+
+}  // namespace zinfer::cuda::q8mma

@@ -1,0 +1,264 @@
+// The tensor-core tiles of the integer matmuls (kernels/q8_mma.cuh) checked on the CPU:
+//   - every lane's weight words, scaled by their block header, are the weights
+//     quant::dequantize_row gives (so each fragment holds the right quants at the right k);
+//   - a warp's mma emulated from the PTX fragment layout (A rows g / g+8, B column g, C rows
+//     g / g+8 and columns 2t / 2t+1) gives every sub-block's integer dot product of the rows the
+//     fragments came from;
+//   - the reference order (mma_reference, which the GPU test holds the kernels to bit for bit)
+//     is within float rounding of quant::vec_dot (Q8 activations) and within the Q16 quants'
+//     rounding of the exact f32 dot (Q16).
+// Runs without a GPU; tests/kernels/q8_mma_test runs the kernels themselves.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/quant/act_quant.h"
+#include "engine/quant/dequant.h"
+#include "engine/quant/ggml_type.h"
+#include "engine/quant/vec_dot.h"
+#include "engine/synthetic/synthetic_weights.h"
+#include "kernels/q8_act_layout.h"
+#include "kernels/q8_mma.cuh"
+
+namespace zinfer::cuda::q8mma {
+namespace {
+
+// A 16-byte aligned byte buffer (device allocations are; the K-quants' 16-byte loads need it).
+struct Aligned {
+  std::vector<std::uint8_t> buf;
+  std::uint8_t* p = nullptr;
+  explicit Aligned(std::size_t n) : buf(n + 16) {
+    p = buf.data() + (16 - reinterpret_cast<std::uintptr_t>(buf.data()) % 16) % 16;
+  }
+};
+
+template <GgmlType T>
+Aligned weight_rows(std::int64_t k, int rows, std::uint64_t seed) {
+  const std::size_t rs = quant::row_size(T, k);
+  Aligned w(rs * static_cast<std::size_t>(rows));
+  model::SynthRng rng(seed);
+  for (int r = 0; r < rows; ++r)
+    model::synth_fill_row(T, model::InitKind::kWeight, 0.05f, k, rng, w.p + rs * r);
+  return w;
+}
+
+std::int8_t byte_at(std::uint32_t w, int i) { return static_cast<std::int8_t>(byte_of(w, i)); }
+
+// The weight of element i of sub-block s from its int8 quant and the block header.
+template <GgmlType T>
+float weight_of(const std::uint8_t* row, std::int64_t b, int s, int q) {
+  using Tr = MmaTraits<T>;
+  const auto h = Tr::head(row, b);
+  if constexpr (family<T>() == Family::kLegacy) {
+    return Tr::kMin ? h.d * static_cast<float>(q) + h.m : h.d * static_cast<float>(q);
+  } else if constexpr (family<T>() == Family::kK4) {
+    return h.d * static_cast<float>(k4_scale(h, s)) * static_cast<float>(q) -
+           h.dmin * static_cast<float>(k4_min(h, s));
+  } else {
+    return h.d * static_cast<float>(q6_scale(h, s)) * static_cast<float>(q);
+  }
+}
+
+template <GgmlType T>
+void check_words(std::uint64_t seed) {
+  using Tr = MmaTraits<T>;
+  SCOPED_TRACE(std::string(quant::type_name(T)));
+  ASSERT_EQ(static_cast<std::size_t>(Tr::kBlockBytes), quant::row_size(T, Tr::kBlockElems));
+  ASSERT_EQ(Tr::kSubK * Tr::kSubs, Tr::kBlockElems);
+  const std::int64_t k = 1024;
+  const Aligned w = weight_rows<T>(k, 3, seed);
+  const std::size_t rs = quant::row_size(T, k);
+  std::vector<float> want(static_cast<std::size_t>(k));
+  int mismatches = 0;
+  for (int r = 0; r < 3; ++r) {
+    const std::uint8_t* row = w.p + rs * r;
+    quant::dequantize_row(T, row, want.data(), k);
+    std::vector<int> seen(static_cast<std::size_t>(k), 0);
+    for (std::int64_t b = 0; b < k / Tr::kBlockElems; ++b) {
+      for (int s = 0; s < Tr::kSubs; ++s) {
+        for (int t = 0; t < 4; ++t) {
+          std::uint32_t lo = 0, hi = 0;
+          Tr::words(row, b, s, t, lo, hi);
+          for (int half = 0; half < (Tr::kSubK == 32 ? 2 : 1); ++half) {
+            for (int i = 0; i < 4; ++i) {
+              const std::int64_t e = Tr::kBlockElems * b + Tr::kSubK * s + 16 * half + 4 * t + i;
+              const int q = byte_at(half == 0 ? lo : hi, i);
+              const float got = weight_of<T>(row, b, s, q);
+              const float ref = want[static_cast<std::size_t>(e)];
+              ++seen[static_cast<std::size_t>(e)];
+              if (std::fabs(got - ref) > 1e-6f * (std::fabs(ref) + 1e-3f) && ++mismatches < 5) {
+                ADD_FAILURE() << "row " << r << " element " << e << ": " << got << " vs " << ref;
+              }
+            }
+          }
+        }
+      }
+    }
+    for (std::int64_t e = 0; e < k; ++e) ASSERT_EQ(seen[static_cast<std::size_t>(e)], 1) << e;
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+TEST(Q8MmaHost, WeightWordsAreTheDequantizedWeights) {
+  check_words<GgmlType::kQ4_0>(1);
+  check_words<GgmlType::kQ4_1>(2);
+  check_words<GgmlType::kQ5_0>(3);
+  check_words<GgmlType::kQ5_1>(4);
+  check_words<GgmlType::kQ8_0>(5);
+  check_words<GgmlType::kQ4_K>(6);
+  check_words<GgmlType::kQ5_K>(7);
+  check_words<GgmlType::kQ6_K>(8);
+}
+
+// One warp's mma.sync from its lanes' fragments, as the PTX ISA defines the layouts.
+struct WarpFrags {
+  std::uint32_t a[32][4] = {};
+  std::uint32_t b[32][2] = {};
+};
+void emulate_mma(const WarpFrags& f, bool k32, int c[32][4]) {
+  const int kk = k32 ? 32 : 16;
+  int A[16][32] = {};
+  int B[32][8] = {};
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; ++i) {
+      A[g][4 * t + i] = byte_at(f.a[lane][0], i);
+      A[g + 8][4 * t + i] = byte_at(f.a[lane][1], i);
+      B[4 * t + i][g] = byte_at(f.b[lane][0], i);
+      if (k32) {
+        A[g][16 + 4 * t + i] = byte_at(f.a[lane][2], i);
+        A[g + 8][16 + 4 * t + i] = byte_at(f.a[lane][3], i);
+        B[16 + 4 * t + i][g] = byte_at(f.b[lane][1], i);
+      }
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; ++i) {
+      const int r = g + 8 * (i >> 1), n = 2 * t + (i & 1);
+      int sum = 0;
+      for (int kx = 0; kx < kk; ++kx) sum += A[r][kx] * B[kx][n];
+      c[lane][i] = sum;
+    }
+  }
+}
+
+template <GgmlType T>
+void check_mma(std::uint64_t seed) {
+  using Tr = MmaTraits<T>;
+  SCOPED_TRACE(std::string(quant::type_name(T)));
+  const std::int64_t k = 512;
+  const std::size_t rs = quant::row_size(T, k);
+  const Aligned w = weight_rows<T>(k, 16, seed);
+  // Eight activation rows of int8 quants (the Q8 quants, or one plane of Q16).
+  std::vector<std::int8_t> act(static_cast<std::size_t>(8 * k));
+  model::SynthRng rng(seed + 100);
+  for (auto& v : act) v = static_cast<std::int8_t>(std::lround(rng.symmetric() * 127.0f));
+  for (std::int64_t b = 0; b < k / Tr::kBlockElems; ++b) {
+    for (int s = 0; s < Tr::kSubs; ++s) {
+      const std::int64_t e = Tr::kBlockElems * b + Tr::kSubK * s;
+      WarpFrags f;
+      for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane >> 2, t = lane & 3;
+        Tr::words(w.p + rs * g, b, s, t, f.a[lane][0], f.a[lane][2]);
+        Tr::words(w.p + rs * (g + 8), b, s, t, f.a[lane][1], f.a[lane][3]);
+        act_words(act.data() + k * g, e, t, Tr::kSubK == 32, f.b[lane][0], f.b[lane][1]);
+      }
+      int c[32][4];
+      emulate_mma(f, Tr::kSubK == 32, c);
+      for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane >> 2, t = lane & 3;
+        for (int i = 0; i < 4; ++i) {
+          const int r = g + 8 * (i >> 1), n = 2 * t + (i & 1);
+          const int want = ref_isum<T>(w.p + rs * r, b, s, act.data() + k * n + e);
+          ASSERT_EQ(c[lane][i], want) << "block " << b << " sub " << s << " lane " << lane;
+        }
+      }
+    }
+  }
+}
+
+TEST(Q8MmaHost, EmulatedWarpMmaGivesEverySubBlocksIntegerDot) {
+  check_mma<GgmlType::kQ4_0>(11);
+  check_mma<GgmlType::kQ4_1>(12);
+  check_mma<GgmlType::kQ5_0>(13);
+  check_mma<GgmlType::kQ5_1>(14);
+  check_mma<GgmlType::kQ8_0>(15);
+  check_mma<GgmlType::kQ4_K>(16);
+  check_mma<GgmlType::kQ5_K>(17);
+  check_mma<GgmlType::kQ6_K>(18);
+}
+
+// The reference order against the CPU's dot products.
+template <GgmlType T>
+void check_reference(std::int64_t k, std::uint64_t seed) {
+  SCOPED_TRACE(std::string(quant::type_name(T)) + " k=" + std::to_string(k));
+  const std::size_t rs = quant::row_size(T, k);
+  constexpr int kRows = 4;
+  const Aligned w = weight_rows<T>(k, kRows, seed);
+  const GgmlType at = quant::traits(T).vec_dot_type;
+  const q8::Q8ActLayout l8 = q8::q8_act_layout(at, k);
+  const q8::Q8ActLayout l16 = q8::q16_act_layout(k);
+  Aligned a8(l8.row_bytes), a16(l16.row_bytes);
+  std::vector<std::uint8_t> blocks(quant::act_row_size(at, k));
+  std::vector<float> x(static_cast<std::size_t>(k)), wf(static_cast<std::size_t>(k));
+  model::SynthRng rng(seed + 7);
+  for (int trial = 0; trial < 3; ++trial) {
+    for (auto& v : x) v = rng.symmetric() * (trial == 2 ? 30.0f : 1.5f);
+    quant::quantize_act_row(at, x.data(), blocks.data(), k);
+    q8::pack_act_row(l8, blocks.data(), a8.p);
+    q8::quantize_q16_row(l16, x.data(), a16.p);
+    const q8::Act16Row q16 = q8::act16_row(a16.p, l16, 0);
+    for (int r = 0; r < kRows; ++r) {
+      const std::uint8_t* row = w.p + rs * r;
+      quant::dequantize_row(T, row, wf.data(), k);
+      double mag = 0.0, bound = 0.0;
+      for (std::int64_t i = 0; i < k; ++i) {
+        const double wi = wf[static_cast<std::size_t>(i)];
+        mag += std::fabs(wi * x[static_cast<std::size_t>(i)]);
+        bound += std::fabs(wi) * 0.5 * q16.d[i / 32];
+      }
+      const float want8 = quant::vec_dot(T, k, row, blocks.data());
+      EXPECT_NEAR(mma_reference<T>(row, a8.p, l8), want8, 1e-5 * mag + 1e-6) << "row " << r;
+      const float exact = quant::vec_dot_f32(T, k, row, x.data());
+      EXPECT_NEAR(mma_reference<T>(row, a16.p, l16), exact, bound * 1.01 + 2e-6 * mag + 1e-6)
+          << "q16 row " << r;
+    }
+  }
+}
+
+TEST(Q8MmaHost, ReferenceOrderIsWithinRoundingOfTheCpuDots) {
+  for (std::int64_t k : {256, 1024, 4864}) {
+    check_reference<GgmlType::kQ4_0>(k, 21);
+    check_reference<GgmlType::kQ4_1>(k, 22);
+    check_reference<GgmlType::kQ5_0>(k, 23);
+    check_reference<GgmlType::kQ5_1>(k, 24);
+    check_reference<GgmlType::kQ8_0>(k, 25);
+    check_reference<GgmlType::kQ4_K>(k, 26);
+    check_reference<GgmlType::kQ5_K>(k, 27);
+    check_reference<GgmlType::kQ6_K>(k, 28);
+  }
+}
+
+TEST(Q8MmaHost, PartsCoverEveryBlockOnceAndDependOnKAlone) {
+  for (int block : {32, 256}) {
+    for (std::int64_t nb = 1; nb < 700; ++nb) {
+      const int parts = mma_parts(nb, block);
+      ASSERT_GE(parts, 1);
+      ASSERT_LE(parts, kMaxParts);
+      ASSERT_EQ(part_begin(nb, parts, 0), 0);
+      ASSERT_EQ(part_begin(nb, parts, parts), nb);
+      for (int p = 0; p < parts; ++p) {
+        ASSERT_LT(part_begin(nb, parts, p), part_begin(nb, parts, p + 1)) << nb << " " << p;
+      }
+    }
+  }
+  EXPECT_EQ(mma_parts(28, 32), 7);   // K = 896, 32-element blocks: 7 parts of 4
+  EXPECT_EQ(mma_parts(14, 256), 8);  // K = 3584, super-blocks
+}
+
+}  // namespace
+}  // namespace zinfer::cuda::q8mma

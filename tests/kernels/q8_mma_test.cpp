@@ -1,0 +1,204 @@
+// The tensor-core integer matmuls (kernels/q8_mma.cu) on the GPU against their host reference
+// (q8mma::mma_reference: the same integer sums and float steps in the same order), bit for
+// bit: every weight type with Q8 and with Q16 activations, 1 to 64 activation rows (all three
+// column-tile widths, partial tiles), 77 weight rows (a partial row tile), K with one and with
+// eight parts. Bitwise equality with a reference that sees one row at a time is batch
+// invariance. Then the epilogues: bias, accumulate (out += ...), and the gated product (its
+// activation function within float tolerance of the host's). The reference itself is held to
+// quant::vec_dot / vec_dot_f32 by the host tests (Q8MmaHost).
+#include "kernels/q8_mma.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/quant/act_quant.h"
+#include "engine/quant/ggml_type.h"
+#include "engine/synthetic/synthetic_weights.h"
+#include "kernels/q8_mma.cuh"
+#include "tests/kernels/gpu_test_util.h"
+
+namespace zinfer {
+namespace {
+
+using quant::GgmlType;
+
+const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                           GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+struct Problem {
+  std::vector<std::uint8_t> w;    // [ne1] rows
+  std::vector<std::uint8_t> act;  // [rows] in layout
+  cuda::q8::Q8ActLayout layout;
+  std::vector<float> x;  // the f32 activations
+};
+
+Problem make_problem(GgmlType t, bool q16, std::int64_t k, std::int64_t ne1, std::int64_t rows,
+                     std::uint64_t seed) {
+  Problem p;
+  const std::size_t rs = quant::row_size(t, k);
+  p.w.resize(rs * static_cast<std::size_t>(ne1));
+  model::SynthRng rng(seed);
+  for (std::int64_t r = 0; r < ne1; ++r)
+    model::synth_fill_row(t, model::InitKind::kWeight, 0.05f, k, rng, p.w.data() + rs * r);
+  const GgmlType at = quant::traits(t).vec_dot_type;
+  p.layout = q16 ? cuda::q8::q16_act_layout(k) : cuda::q8::q8_act_layout(at, k);
+  p.x = testing::random_floats(static_cast<std::size_t>(rows * k), static_cast<std::uint32_t>(seed),
+                               1.5f);
+  p.act.resize(p.layout.row_bytes * static_cast<std::size_t>(rows));
+  std::vector<std::uint8_t> blocks(quant::act_row_size(at, k));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::uint8_t* dst = p.act.data() + p.layout.row_bytes * static_cast<std::size_t>(r);
+    if (q16) {
+      cuda::q8::quantize_q16_row(p.layout, p.x.data() + r * k, dst);
+    } else {
+      quant::quantize_act_row(at, p.x.data() + r * k, blocks.data(), k);
+      cuda::q8::pack_act_row(p.layout, blocks.data(), dst);
+    }
+  }
+  return p;
+}
+
+// mma_reference of weight row j and activation row r (host copies; 16-byte aligned as on the
+// device).
+float reference(GgmlType t, const Problem& p, std::int64_t j, std::int64_t r) {
+  const std::size_t rs = quant::row_size(t, p.layout.k);
+  std::vector<std::uint8_t> wbuf(rs + 16), abuf(p.layout.row_bytes + 16);
+  std::uint8_t* w = wbuf.data() + (16 - reinterpret_cast<std::uintptr_t>(wbuf.data()) % 16) % 16;
+  std::uint8_t* a = abuf.data() + (16 - reinterpret_cast<std::uintptr_t>(abuf.data()) % 16) % 16;
+  std::memcpy(w, p.w.data() + rs * static_cast<std::size_t>(j), rs);
+  std::memcpy(a, p.act.data() + p.layout.row_bytes * static_cast<std::size_t>(r),
+              p.layout.row_bytes);
+  float out = 0.0f;
+  cuda::q8mma::dispatch_mma_type(
+      t, [&](auto tc) { out = cuda::q8mma::mma_reference<decltype(tc)::value>(w, a, p.layout); });
+  return out;
+}
+
+struct Device {
+  std::unique_ptr<cuda::CudaContext> ctx;
+  cuda::DeviceBuffer w, w2, act, out, bias;
+};
+
+std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1, std::int64_t rows,
+                       int mode, const std::vector<float>& init, const std::vector<float>& bias) {
+  d.w = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
+  d.act = testing::device_bytes(*d.ctx, p.act.data(), p.act.size());
+  d.out = testing::device_bytes(*d.ctx, init.data(), init.size() * sizeof(float));
+  d.bias = testing::device_bytes(*d.ctx, bias.data(), bias.size() * sizeof(float));
+  cuda::Q8Act a;
+  a.data = static_cast<const std::uint8_t*>(d.act.data());
+  a.layout = p.layout;
+  a.rows = rows;
+  const cuda::QuantMatrixView wv{t, p.layout.k, ne1, d.w.data()};
+  const cuda::MatrixView ov{d.out.as<float>(), rows, ne1, ne1};
+  Status st = ok_status();
+  if (mode == 3) {
+    st = cuda::launch_q8_mma_gated(ov, a, wv, wv, cuda::GatedAct::kSilu, d.ctx->stream());
+  } else {
+    const cuda::Q8MatvecOut m{wv, ov, mode == 1 ? d.bias.as<float>() : nullptr};
+    st = cuda::launch_q8_mma(a, m, mode == 2, d.ctx->stream());
+  }
+  EXPECT_TRUE(st.ok()) << st.message;
+  EXPECT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
+  std::vector<float> got(init.size());
+  EXPECT_EQ(
+      cudaMemcpy(got.data(), d.out.data(), got.size() * sizeof(float), cudaMemcpyDeviceToHost),
+      cudaSuccess);
+  return got;
+}
+
+TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  Device d;
+  d.ctx = std::move(*ctx);
+  const std::int64_t ne1 = 77;
+  for (GgmlType t : kTypes) {
+    for (bool q16 : {false, true}) {
+      for (std::int64_t k : {1024, 4864}) {
+        const std::int64_t rows = 64;
+        const Problem p = make_problem(t, q16, k, ne1, rows, 5);
+        // Reference for every (row, output) once; each batch size uses the first `n` rows.
+        std::vector<float> want(static_cast<std::size_t>(rows * ne1));
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t j = 0; j < ne1; ++j) want[r * ne1 + j] = reference(t, p, j, r);
+        for (std::int64_t n : {1, 3, 8, 9, 16, 17, 40, 64}) {
+          SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") +
+                       " k=" + std::to_string(k) + " rows=" + std::to_string(n));
+          const std::vector<float> init(static_cast<std::size_t>(n * ne1), std::nanf(""));
+          const std::vector<float> got = run(d, t, p, ne1, n, 0, init, {0.0f});
+          int bad = 0;
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && ++bad <= 3) {
+              ADD_FAILURE() << "row " << i / ne1 << " out " << i % ne1 << ": " << got[i] << " vs "
+                            << want[i];
+            }
+          }
+          ASSERT_EQ(bad, 0);
+        }
+      }
+    }
+  }
+}
+
+TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  Device d;
+  d.ctx = std::move(*ctx);
+  const std::int64_t ne1 = 45, rows = 19, k = 1024;
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ8_0, GgmlType::kQ6_K, GgmlType::kQ5_1}) {
+    for (bool q16 : {false, true}) {
+      SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8"));
+      const Problem p = make_problem(t, q16, k, ne1, rows, 9);
+      const auto bias = testing::random_floats(static_cast<std::size_t>(ne1), 3);
+      const auto init = testing::random_floats(static_cast<std::size_t>(rows * ne1), 4);
+      const auto with_bias = run(d, t, p, ne1, rows, 1, init, bias);
+      const auto accumulated = run(d, t, p, ne1, rows, 2, init, bias);
+      const auto gated = run(d, t, p, ne1, rows, 3, init, bias);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t j = 0; j < ne1; ++j) {
+          const float v = reference(t, p, j, r);
+          const std::size_t i = static_cast<std::size_t>(r * ne1 + j);
+          EXPECT_EQ(with_bias[i], v + bias[static_cast<std::size_t>(j)]) << r << "," << j;
+          EXPECT_EQ(accumulated[i], init[i] + v) << r << "," << j;
+          const float g = v / (1.0f + std::exp(-v)) * v;  // gate and up are the same matrix
+          EXPECT_NEAR(gated[i], g, 2e-6f * (std::fabs(g) + 1.0f)) << r << "," << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(Q8Mma, RejectsMismatchedShapes) {
+  ZINFER_REQUIRE_GPU();
+  auto ctx = cuda::CudaContext::create(0);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
+  const std::int64_t k = 256, ne1 = 16;
+  Problem p = make_problem(GgmlType::kQ4_K, false, k, ne1, 2, 1);
+  auto w = testing::device_bytes(**ctx, p.w.data(), p.w.size());
+  auto act = testing::device_bytes(**ctx, p.act.data(), p.act.size());
+  std::vector<float> host(static_cast<std::size_t>(2 * ne1));
+  auto out = testing::device_bytes(**ctx, host.data(), host.size() * sizeof(float));
+  cuda::Q8Act a;
+  a.data = static_cast<const std::uint8_t*>(act.data());
+  a.layout = p.layout;
+  a.rows = 2;
+  const cuda::QuantMatrixView wrong_k{GgmlType::kQ4_K, 512, ne1, w.data()};
+  const cuda::MatrixView ov{out.as<float>(), 2, ne1, ne1};
+  EXPECT_FALSE(cuda::launch_q8_mma(a, {wrong_k, ov, nullptr}, false, (*ctx)->stream()).ok());
+  const cuda::QuantMatrixView wrong_type{GgmlType::kQ8_0, k, ne1, w.data()};  // wants Q8_0 acts
+  EXPECT_FALSE(cuda::launch_q8_mma(a, {wrong_type, ov, nullptr}, false, (*ctx)->stream()).ok());
+  const cuda::MatrixView short_out{out.as<float>(), 1, ne1, ne1};
+  const cuda::QuantMatrixView wv{GgmlType::kQ4_K, k, ne1, w.data()};
+  EXPECT_FALSE(cuda::launch_q8_mma(a, {wv, short_out, nullptr}, false, (*ctx)->stream()).ok());
+}
+
+}  // namespace
+}  // namespace zinfer
