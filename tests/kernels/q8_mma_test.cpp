@@ -102,7 +102,7 @@ std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1
     const cuda::Q8MatvecOut m{wv, ov, mode == 1 ? d.bias.as<float>() : nullptr};
     st = cuda::launch_q8_mma(a, m, mode == 2, d.ctx->stream());
   }
-  EXPECT_TRUE(st.ok()) << st.message;
+  EXPECT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
   std::vector<float> got(init.size());
   EXPECT_EQ(
