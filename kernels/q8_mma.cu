@@ -1,13 +1,19 @@
-// q8_mma_kernel<T, kQ16, NT, kGated>: the kernels behind q8_mma.h.
+// The kernels behind q8_mma.h: q8_mma_kernel<T, kQ16, NT, kGated> and its wide variant.
 //
-// Grid: (tiles of 16 weight rows) × (tiles of 8·NT activation rows). A block has one warp per
-// part of K (q8mma::mma_parts: set by K alone); each warp runs its part's blocks through
-// mma.sync for its 16 × 8·NT outputs, adding the unit terms in K order, and the parts' sums
-// meet in shared memory, added in part order by the thread that writes the output. NT (1, 2 or
-// 4 column tiles a warp) follows the batch size; it changes which rows share a warp, never an
-// output's order. Weights and activations are read straight from global memory (L1/L2): a
-// first version to measure, not yet staged through shared memory.
+// q8_mma_kernel — grid: (tiles of 16 weight rows) × (tiles of 8·NT activation rows); a block
+// has one warp per part of K (q8mma::mma_parts: set by K alone); each warp runs its part's
+// blocks through mma.sync for its 16 × 8·NT outputs, adding the unit terms in K order, and
+// the parts' sums meet in shared memory, added in part order by the thread that writes the
+// output. Enough blocks for small batches, since K is split.
+// q8_mma_wide_kernel — for large batches: four warps a block, each 16 weight rows of the same
+// 8·NT activation rows, each over all of K (its parts in turn, each part's sum from 0, added in
+// part order): the same float steps, so the same bits; no shared memory, activations read
+// once per block through L1.
+// NT (1, 2 or 4 column tiles a warp) and the kernel follow the batch size; they change which
+// rows share a warp, never an output's order. Weights and activations are read straight from
+// global memory (L1/L2): a first version to measure, not yet staged through shared memory.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -234,6 +240,41 @@ __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8
   }
 }
 
+// The activation rows a lane reads: B's column g of each column tile (bcol) and C's columns
+// 2t, 2t + 1 (ccol). Rows past the end are clamped to the last one: their outputs are
+// computed, never stored (each output depends on its own weight and activation rows only).
+template <int NT>
+struct ColRows {
+  const std::uint8_t* b[NT];
+  const std::uint8_t* c[NT][2];
+  __device__ ColRows(const MmaParams& p, std::int64_t n0, int g, int t) {
+    const std::size_t arb = p.layout.row_bytes;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const std::int64_t nb0 = n0 + 8 * nt;
+      b[nt] = p.act + static_cast<std::size_t>(min(nb0 + g, p.rows - 1)) * arb;
+      c[nt][0] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t, p.rows - 1)) * arb;
+      c[nt][1] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t + 1, p.rows - 1)) * arb;
+    }
+  }
+};
+
+// Output (n, j) from its sum(s): the epilogue of every kernel here.
+template <bool kGated>
+__device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n, std::int64_t j,
+                                             float v0, float v1) {
+  float* o = p.out + n * p.out_stride + j;
+  if constexpr (kGated) {
+    const float a = p.gact == GatedAct::kSilu ? silu_f32(v0) : gelu_tanh_f32(v0);
+    *o = a * v1;
+  } else if (p.accumulate) {
+    *o = __fadd_rn(*o, v0);
+  } else {
+    *o = p.bias != nullptr ? __fadd_rn(v0, p.bias[j]) : v0;
+  }
+}
+
+// One warp a part: the parts of a tile meet in shared memory.
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
   using Tr = q8mma::MmaTraits<T>;
@@ -245,19 +286,8 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
   const int g = lane >> 2, t = lane & 3;
   const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.x) * 16;
   const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kCols;
-  // Rows past the end are clamped to the last one: their outputs are computed, never stored
-  // (each output depends on its own weight row and activation row only).
   const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
-  const std::size_t arb = p.layout.row_bytes;
-  const std::uint8_t* bcol[NT];
-  const std::uint8_t* ccol[NT][2];
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-    const std::int64_t nb0 = n0 + 8 * nt;
-    bcol[nt] = p.act + static_cast<std::size_t>(min(nb0 + g, p.rows - 1)) * arb;
-    ccol[nt][0] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t, p.rows - 1)) * arb;
-    ccol[nt][1] = p.act + static_cast<std::size_t>(min(nb0 + 2 * t + 1, p.rows - 1)) * arb;
-  }
+  const ColRows<NT> cols(p, n0, g, t);
   const std::int64_t nb = p.layout.k / Tr::kBlockElems;
   const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
   float acc[kM][NT][4] = {};
@@ -266,7 +296,7 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
     for (int m = 0; m < kM; ++m) {
       const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
       const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
-      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, bcol, ccol, p.layout);
+      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
     }
   }
 #pragma unroll
@@ -279,7 +309,8 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
     }
   }
   __syncthreads();
-  for (int idx = static_cast<int>(threadIdx.x); idx < 16 * kCols; idx += blockDim.x) {
+  for (int idx = static_cast<int>(threadIdx.x); idx < 16 * kCols;
+       idx += static_cast<int>(blockDim.x)) {
     const int r = idx & 15, c = idx >> 4;
     const std::int64_t j = j0 + r, n = n0 + c;
     if (j >= p.ne1 || n >= p.rows) continue;
@@ -290,16 +321,74 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
       for (int q = 1; q < p.parts; ++q) s = __fadd_rn(s, red[q][m][r][c]);
       v[m] = s;
     }
-    float* o = p.out + n * p.out_stride + j;
-    if constexpr (kGated) {
-      const float a = p.gact == GatedAct::kSilu ? silu_f32(v[0]) : gelu_tanh_f32(v[0]);
-      *o = a * v[kM - 1];
-    } else if (p.accumulate) {
-      *o = __fadd_rn(*o, v[0]);
-    } else {
-      *o = p.bias != nullptr ? __fadd_rn(v[0], p.bias[j]) : v[0];
+    store_output<kGated>(p, n, j, v[0], v[kM - 1]);
+  }
+}
+
+// Wide tiles for large batches: kWideWarps warps a block, each 16 weight rows of the same
+// 8·NT activation rows (which they read at the same time: L1 serves the repeats), each warp
+// over all of K — its parts in turn, every part's sum started from 0 and added to the running
+// output in part order: the same float steps as q8_mma_kernel, so the same bits.
+constexpr int kWideWarps = 4;
+
+template <GgmlType T, bool kQ16, int NT, bool kGated>
+__global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams p) {
+  using Tr = q8mma::MmaTraits<T>;
+  constexpr int kM = kGated ? 2 : 1;
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t j0 = (static_cast<std::int64_t>(blockIdx.x) * kWideWarps + warp) * 16;
+  if (j0 >= p.ne1) return;  // no block-wide barrier below
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * 8 * NT;
+  const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
+  const ColRows<NT> cols(p, n0, g, t);
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+  float out[kM][NT][4] = {};
+  for (int part = 0; part < p.parts; ++part) {
+    float acc[kM][NT][4] = {};
+    const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
+    for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
+#pragma unroll
+      for (int m = 0; m < kM; ++m) {
+        const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
+        const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
+        block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < kM; ++m) {
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+          out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
+      }
     }
   }
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const std::int64_t j = j0 + g + 8 * (i >> 1), n = n0 + 8 * nt + 2 * t + (i & 1);
+      if (j < p.ne1 && n < p.rows) store_output<kGated>(p, n, j, out[0][nt][i], out[kM - 1][nt][i]);
+    }
+  }
+}
+
+// -2: not set by set_q8_mma_wide; then ZINFER_MMA_WIDE=0 / 1 (never / always the wide tiles,
+// a measurement switch: the same bits either way), unset: by the number of blocks (-1).
+std::atomic<int> g_wide{-2};
+
+int wide_setting() {
+  const int v = g_wide.load(std::memory_order_relaxed);
+  if (v != -2) return v;
+  static const int env = [] {
+    const char* e = std::getenv("ZINFER_MMA_WIDE");
+    if (e == nullptr) return -1;
+    return std::string(e) == "1" ? 1 : 0;
+  }();
+  return env;
 }
 
 template <bool kGated>
@@ -307,15 +396,26 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // Gated tiles hold two matrices' accumulators: at most two column tiles (four spill).
   const int nt = p.rows <= 8 ? 1 : (p.rows <= 16 || kGated ? 2 : 4);
   const std::int64_t cols = 8 * nt;
-  const dim3 grid(static_cast<unsigned>((p.ne1 + 15) / 16),
-                  static_cast<unsigned>((p.rows + cols - 1) / cols));
-  const dim3 block(static_cast<unsigned>(32 * p.parts));
+  const std::int64_t col_tiles = (p.rows + cols - 1) / cols;
+  // Wide tiles once the batch fills whole column tiles and there are enough blocks to fill
+  // the GPU without splitting K (about two per SM on an H200).
+  const std::int64_t wide_blocks = (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps) * col_tiles;
+  const int ws = wide_setting();
+  const bool wide = ws == 1 || (ws < 0 && wide_blocks >= 264);
+  const dim3 grid(static_cast<unsigned>(wide ? (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps)
+                                             : (p.ne1 + 15) / 16),
+                  static_cast<unsigned>(col_tiles));
+  const dim3 block(static_cast<unsigned>(wide ? 32 * kWideWarps : 32 * p.parts));
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto ntc) {
       constexpr bool kQ16 = decltype(q16)::value;
       constexpr int kNT = decltype(ntc)::value;
-      q8_mma_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+      if (wide) {
+        q8_mma_wide_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+      } else {
+        q8_mma_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+      }
     };
     auto with_nt = [&](auto q16) {
       if (nt == 1) {
@@ -358,6 +458,8 @@ bool grid_fits(std::int64_t ne1, std::int64_t rows) {
 }
 
 }  // namespace
+
+void set_q8_mma_wide(int mode) { g_wide.store(mode, std::memory_order_relaxed); }
 
 bool q8_mma_enabled() {
   static const bool on = [] {

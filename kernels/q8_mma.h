@@ -29,6 +29,10 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
 Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
                            const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
 
+// Tests: -1 chooses the wide tiles by the number of blocks (the default), 0 never, 1 always
+// (the same bits either way).
+void set_q8_mma_wide(int mode);
+
 // Whether ZINFER_MMA=1 is set (CudaOps' switch, read once).
 bool q8_mma_enabled();
 

@@ -2,10 +2,11 @@
 // (q8mma::mma_reference: the same integer sums and float steps in the same order), bit for
 // bit: every weight type with Q8 and with Q16 activations, 1 to 64 activation rows (all three
 // column-tile widths, partial tiles), 77 weight rows (a partial row tile), K with one and with
-// eight parts. Bitwise equality with a reference that sees one row at a time is batch
-// invariance. Then the epilogues: bias, accumulate (out += ...), and the gated product (its
-// activation function within float tolerance of the host's). The reference itself is held to
-// quant::vec_dot / vec_dot_f32 by the host tests (Q8MmaHost).
+// eight parts, on the K-split kernel and on the wide tiles. Bitwise equality with a reference
+// that sees one row at a time is batch invariance. Then the epilogues: bias, accumulate
+// (out += ...), and the gated product (its activation function within float tolerance of the
+// host's). The reference itself is held to quant::vec_dot / vec_dot_f32 by the host tests
+// (Q8MmaHost).
 #include "kernels/q8_mma.h"
 
 #include <gtest/gtest.h>
@@ -128,18 +129,22 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
         for (std::int64_t r = 0; r < rows; ++r)
           for (std::int64_t j = 0; j < ne1; ++j) want[r * ne1 + j] = reference(t, p, j, r);
         for (std::int64_t n : {1, 3, 8, 9, 16, 17, 40, 64}) {
-          SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") +
-                       " k=" + std::to_string(k) + " rows=" + std::to_string(n));
-          const std::vector<float> init(static_cast<std::size_t>(n * ne1), std::nanf(""));
-          const std::vector<float> got = run(d, t, p, ne1, n, 0, init, {0.0f});
-          int bad = 0;
-          for (std::size_t i = 0; i < got.size(); ++i) {
-            if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && ++bad <= 3) {
-              ADD_FAILURE() << "row " << i / ne1 << " out " << i % ne1 << ": " << got[i] << " vs "
-                            << want[i];
+          for (int wide : {0, 1}) {  // K split over warps / wide tiles
+            SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") + " k=" +
+                         std::to_string(k) + " rows=" + std::to_string(n) + (wide ? " wide" : ""));
+            cuda::set_q8_mma_wide(wide);
+            const std::vector<float> init(static_cast<std::size_t>(n * ne1), std::nanf(""));
+            const std::vector<float> got = run(d, t, p, ne1, n, 0, init, {0.0f});
+            cuda::set_q8_mma_wide(-1);
+            int bad = 0;
+            for (std::size_t i = 0; i < got.size(); ++i) {
+              if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && ++bad <= 3) {
+                ADD_FAILURE() << "row " << i / ne1 << " out " << i % ne1 << ": " << got[i] << " vs "
+                              << want[i];
+              }
             }
+            ASSERT_EQ(bad, 0);
           }
-          ASSERT_EQ(bad, 0);
         }
       }
     }
@@ -159,17 +164,21 @@ TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
       const Problem p = make_problem(t, q16, k, ne1, rows, 9);
       const auto bias = testing::random_floats(static_cast<std::size_t>(ne1), 3);
       const auto init = testing::random_floats(static_cast<std::size_t>(rows * ne1), 4);
-      const auto with_bias = run(d, t, p, ne1, rows, 1, init, bias);
-      const auto accumulated = run(d, t, p, ne1, rows, 2, init, bias);
-      const auto gated = run(d, t, p, ne1, rows, 3, init, bias);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t j = 0; j < ne1; ++j) {
-          const float v = reference(t, p, j, r);
-          const std::size_t i = static_cast<std::size_t>(r * ne1 + j);
-          EXPECT_EQ(with_bias[i], v + bias[static_cast<std::size_t>(j)]) << r << "," << j;
-          EXPECT_EQ(accumulated[i], init[i] + v) << r << "," << j;
-          const float g = v / (1.0f + std::exp(-v)) * v;  // gate and up are the same matrix
-          EXPECT_NEAR(gated[i], g, 2e-6f * (std::fabs(g) + 1.0f)) << r << "," << j;
+      for (int wide : {0, 1}) {  // K split over warps / wide tiles
+        cuda::set_q8_mma_wide(wide);
+        const auto with_bias = run(d, t, p, ne1, rows, 1, init, bias);
+        const auto accumulated = run(d, t, p, ne1, rows, 2, init, bias);
+        const auto gated = run(d, t, p, ne1, rows, 3, init, bias);
+        cuda::set_q8_mma_wide(-1);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          for (std::int64_t j = 0; j < ne1; ++j) {
+            const float v = reference(t, p, j, r);
+            const std::size_t i = static_cast<std::size_t>(r * ne1 + j);
+            EXPECT_EQ(with_bias[i], v + bias[static_cast<std::size_t>(j)]) << r << "," << j;
+            EXPECT_EQ(accumulated[i], init[i] + v) << r << "," << j;
+            const float g = v / (1.0f + std::exp(-v)) * v;  // gate and up are the same matrix
+            EXPECT_NEAR(gated[i], g, 2e-6f * (std::fabs(g) + 1.0f)) << r << "," << j;
+          }
         }
       }
     }
