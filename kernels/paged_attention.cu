@@ -5,8 +5,9 @@
 // warp keeps an online softmax (running max m, sum l, weighted values acc, lane l holding
 // dims l, l+32, ...): per chunk the scores' max and the exponentials' sum are warp
 // reductions, and the values are accumulated key by key in chunk order. The warps' partial
-// states are merged in shared memory at the end. All of it is fp32 and the order of every
-// sum depends only on the query's own position (batch invariance).
+// states are merged in shared memory at the end, where a head's learned sink (when given)
+// joins the max and the denominator as one more logit without a value row. All of it is fp32
+// and the order of every sum depends only on the query's own position (batch invariance).
 #include <cfloat>
 
 #include "kernels/cuda_check.h"
@@ -123,6 +124,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   __syncthreads();
   float m_all = -FLT_MAX;
   for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w]);
+  const bool has_sink = a.sinks != nullptr;
+  const float sink = has_sink ? a.sinks[h] : 0.0f;
+  if (has_sink) m_all = fmaxf(m_all, sink);
   float l_all = 0.0f;
   float f[kWarps];
   for (int w = 0; w < kWarps; ++w) {
@@ -130,6 +134,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     f[w] = s_l[w] > 0.0f ? expf(s_m[w] - m_all) : 0.0f;
     l_all += s_l[w] * f[w];
   }
+  if (has_sink) l_all += expf(sink - m_all);
   const float inv = 1.0f / l_all;
   float* o = out + row * out_stride + static_cast<std::int64_t>(h) * a.head_dim;
   for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {

@@ -1,6 +1,6 @@
 // launch_paged_attention: causal attention of each query row over its own sequence's keys
 // in a paged f32 KV cache — many sequences of different lengths in one launch, GQA, an
-// optional sliding window and tanh soft-capping, fp32 softmax.
+// optional sliding window, tanh soft-capping and learned sinks (gpt-oss), fp32 softmax.
 //
 // KV is stored as f32 so the cache holds exactly the values the CPU oracle holds; an f16
 // (or fp8) cache halving the bytes read per step is a future option with its own tolerance.
@@ -30,6 +30,9 @@ struct AttentionArgs {
   float scale = 1.0f;          // applied to q·k
   std::int32_t window = 0;     // keys with pos > q_pos - window; 0 → all
   float softcap = 0.0f;        // 0 → off
+  // Learned sinks: device f32 [n_head], one extra logit per head that joins the softmax's max
+  // and denominator but has no value row (CpuOps::do_attention). Null → none.
+  const float* sinks = nullptr;
 };
 
 inline constexpr std::int32_t kMaxHeadDim = 256;

@@ -2,10 +2,12 @@
 // in non-contiguous KV blocks, over three steps (prefill, decode, a mixed step), so later
 // steps read keys stored by earlier ones. Q/K/V are column slices of one fused projection
 // (strided views). Geometries: GQA, MHA, MQA with sliding window and soft-capping, head
-// sizes 64/80/128/256. Both sides store f32 KV; the GPU uses an online fp32 softmax, the
-// CPU a two-pass one with a double sum. The float rounding of q·k grows with the head size
-// (the CPU sums it sequentially) and peaky scores amplify it, so the tolerance is
-// atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5 at 256 (seen on an H200: 3e-5 at 256).
+// sizes 64/80/128/256, and gpt-oss's learned sinks (one extra logit per head in the softmax;
+// some heads' sinks far above their scores, some far below), with and without a window. Both sides
+// store f32 KV; the GPU uses an online fp32 softmax, the CPU a two-pass one with a double sum. The
+// float rounding of q·k grows with the head size (the CPU sums it sequentially) and peaky scores
+// amplify it, so the tolerance is atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5 at 256 (seen
+// on an H200: 3e-5 at 256).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,6 +25,7 @@ struct AttnCase {
   std::int32_t n_head, n_head_kv, head_dim, window;
   float softcap;
   std::int32_t layer;
+  bool sinks = false;
 };
 
 class PagedAttention : public ::testing::TestWithParam<AttnCase> {};
@@ -35,9 +38,20 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
   auto p = testing::make_ops_pair(2, dkv, kBlocks, kBlockSize);
   ASSERT_TRUE(p.gpu);
   testing::PagedSeqs seqs(3, kBlocks, kBlockSize, 99);
-  const model::AttnParams ap{
+  model::AttnParams ap{
       c.layer,  c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
       c.window, c.softcap};
+  // Sinks: f32 [n_head] on both sides; heads 0 and 1 get a dominant and a negligible sink.
+  std::vector<float> sinks = testing::random_floats(static_cast<std::size_t>(c.n_head), 77, 2.0f);
+  sinks[0] = 12.0f;
+  sinks[1] = -30.0f;
+  cuda::DeviceBuffer d_sinks;
+  model::Weight cpu_sinks, gpu_sinks;
+  if (c.sinks) {
+    d_sinks = testing::device_bytes(*p.ctx, sinks.data(), sinks.size() * sizeof(float));
+    cpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, sinks.data()};
+    gpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, d_sinks.data()};
+  }
   const std::vector<std::vector<std::int32_t>> steps = {{19, 33, 1}, {1, 7, 1}, {9, 0, 40}};
   std::uint32_t seed = 1;
   for (const auto& step : steps) {
@@ -51,11 +65,13 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
     model::Tensor g = testing::gpu_tensor(*p.gpu, qkv, n, width);
     model::Tensor gout = p.gpu->alloc(n, dq);
     testing::poison(gout);
+    ap.sinks = gpu_sinks;
     Status st = p.gpu->attention(gout, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
                                  g.cols_slice(dq + dkv, dkv), ap, batch);
     ASSERT_TRUE(st.ok()) << st.error().message;
     model::Tensor h = testing::cpu_tensor(*p.cpu, qkv, n, width);
     model::Tensor cout = p.cpu->alloc(n, dq);
+    ap.sinks = cpu_sinks;
     ASSERT_TRUE(p.cpu
                     ->attention(cout, h.cols_slice(0, dq), h.cols_slice(dq, dkv),
                                 h.cols_slice(dq + dkv, dkv), ap, batch)
@@ -66,15 +82,16 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Geometries, PagedAttention,
-                         ::testing::Values(AttnCase{"gqa_6x2_d64", 6, 2, 64, 0, 0.0f, 1},
-                                           AttnCase{"mha_4x4_d128", 4, 4, 128, 0, 0.0f, 0},
-                                           AttnCase{"mqa_window8_softcap5", 4, 1, 64, 8, 5.0f, 1},
-                                           AttnCase{"d256_2x1", 2, 1, 256, 0, 0.0f, 0},
-                                           AttnCase{"d80_window3", 2, 2, 80, 3, 0.0f, 1}),
-                         [](const ::testing::TestParamInfo<AttnCase>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Geometries, PagedAttention,
+    ::testing::Values(AttnCase{"gqa_6x2_d64", 6, 2, 64, 0, 0.0f, 1},
+                      AttnCase{"mha_4x4_d128", 4, 4, 128, 0, 0.0f, 0},
+                      AttnCase{"mqa_window8_softcap5", 4, 1, 64, 8, 5.0f, 1},
+                      AttnCase{"d256_2x1", 2, 1, 256, 0, 0.0f, 0},
+                      AttnCase{"d80_window3", 2, 2, 80, 3, 0.0f, 1},
+                      AttnCase{"sinks_8x2_d64", 8, 2, 64, 0, 0.0f, 0, true},
+                      AttnCase{"sinks_window4_8x2_d64", 8, 2, 64, 4, 0.0f, 1, true}),
+    [](const ::testing::TestParamInfo<AttnCase>& info) { return info.param.name; });
 
 TEST(PagedAttentionErrors, RejectsBadGeometryAndTables) {
   ZINFER_REQUIRE_GPU();

@@ -229,10 +229,6 @@ Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch
 Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
                              const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (p.sinks.present()) {
-    return make_error(ErrorCode::kInferenceFailed,
-                      "attention: learned sinks are not implemented by the CUDA backend yet");
-  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   float* kc = layer_cache(k_cache_, p.layer);
   float* vc = layer_cache(v_cache_, p.layer);
@@ -249,6 +245,7 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   a.scale = p.scale;
   a.window = p.window;
   a.softcap = p.softcap;
+  a.sinks = static_cast<const float*>(p.sinks.data);  // f32 [n_head] in VRAM, or null (front)
   return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream());
 }
 
