@@ -1,14 +1,19 @@
-// paged_attention_kernel: one block per (query token, head), kWarps warps. The query row is
-// staged in shared memory. Warps take chunks of 32 consecutive keys (warp w: keys first+32w,
-// first+32(w+kWarps), ...); in a chunk each lane scores one key (its slot looked up in the
-// block table, the key row read as float4s), so 32 keys' loads are in flight at once. Each
-// warp keeps an online softmax (running max m, sum l, weighted values acc, lane l holding
-// dims l, l+32, ...): per chunk the scores' max and the exponentials' sum are warp
-// reductions, and the values are accumulated key by key in chunk order. The warps' partial
-// states are merged in shared memory at the end, where a head's learned sink (when given)
-// joins the max and the denominator as one more logit without a value row. All of it is fp32
-// and the order of every sum depends only on the query's own position (batch invariance).
+// paged_attention_kernel: one block per (query token, group of up to GM query heads that share
+// one KV head), kWarps warps. The query rows are staged in shared memory. Warps take chunks of
+// 32 consecutive keys (warp w: keys first+32w, first+32(w+kWarps), ...); in a chunk each lane
+// scores one key against every head of the group (the key row read once, as float4s), so 32
+// keys' loads are in flight at once and GQA's heads share them. Each warp keeps an online
+// softmax per head (running max m, sum l, weighted values acc, lane l holding dims l, l+32,
+// ...): per chunk the scores' max and the exponentials' sum are warp reductions, and the values
+// (each row read once for the group) are accumulated key by key in chunk order. The warps'
+// partial states are merged in shared memory at the end, where a head's learned sink (when
+// given) joins the max and the denominator as one more logit without a value row. All of it is
+// fp32 with every rounding step explicit, and a head's arithmetic is the same whatever the
+// group size: the order of every sum depends only on the query's own position (batch
+// invariance), and a head computed in a group of 8 has the bits it has alone.
+#include <atomic>
 #include <cfloat>
+#include <cstdlib>
 
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
@@ -21,79 +26,113 @@ constexpr int kWarps = 4;
 
 // PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead. HD: the
 // head dimension when known at compile time (64, 128, 256: the key row's loads are all issued
-// before the first is used), 0 for any other (a runtime loop).
-template <int PL, int HD>
+// before the first is used), 0 for any other (a runtime loop). GM: most heads a block.
+template <int PL, int HD, int GM>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
                            std::int64_t q_stride, const float* k_cache, const float* v_cache,
-                           AttentionBatch b, AttentionArgs a) {
-  __shared__ float s_m[kWarps];
-  __shared__ float s_l[kWarps];
-  __shared__ float s_acc[kWarps][kMaxHeadDim];
-  __shared__ __align__(16) float s_q[kMaxHeadDim];
+                           AttentionBatch b, AttentionArgs a, int head_tiles) {
+  constexpr int kDims = HD > 0 ? HD : 32 * PL;
+  __shared__ float s_m[kWarps][GM];
+  __shared__ float s_l[kWarps][GM];
+  __shared__ float s_acc[kWarps][GM][kDims];
+  __shared__ __align__(16) float s_q[GM][kDims];
 
   const std::int64_t row = blockIdx.x;
-  const int h = static_cast<int>(blockIdx.y);
+  const int group = a.n_head / a.n_head_kv;
+  const int kvh = static_cast<int>(blockIdx.y) / head_tiles;
+  const int h0 = kvh * group + (static_cast<int>(blockIdx.y) % head_tiles) * GM;
+  const int gn = min(GM, kvh * group + group - h0);  // heads of this block
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int kvh = h / (a.n_head / a.n_head_kv);
   const std::int64_t dkv = static_cast<std::int64_t>(a.n_head_kv) * a.head_dim;
   const int pos = b.positions[row];
   const int first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
   const std::int32_t* table = b.block_tables + b.bt_offsets[row];
-  const float* qh = q + row * q_stride + static_cast<std::int64_t>(h) * a.head_dim;
-  for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) s_q[d] = qh[d];
+  for (int hh = 0; hh < gn; ++hh) {
+    const float* qh = q + row * q_stride + static_cast<std::int64_t>(h0 + hh) * a.head_dim;
+    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32)
+      s_q[hh][d] = qh[d];
+  }
   __syncthreads();
   const int hd = HD > 0 ? HD : a.head_dim;
   const bool vec4 = hd % 4 == 0;
   constexpr int kUnroll = PL <= 2 ? 16 : (PL <= 4 ? 8 : 4);
 
-  float acc[PL];
+  float acc[GM][PL];
+  float m[GM];
+  float l[GM];
 #pragma unroll
-  for (int i = 0; i < PL; ++i) acc[i] = 0.0f;
-  float m = -FLT_MAX;
-  float l = 0.0f;
+  for (int hh = 0; hh < GM; ++hh) {
+    m[hh] = -FLT_MAX;
+    l[hh] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < PL; ++i) acc[hh][i] = 0.0f;
+  }
   for (int c = first + 32 * warp; c <= pos; c += 32 * kWarps) {
     const int j = c + lane;
     const bool valid = j <= pos;
     std::int64_t slot = 0;
-    float s = -FLT_MAX;
+    float s[GM];
+#pragma unroll
+    for (int hh = 0; hh < GM; ++hh) s[hh] = -FLT_MAX;
     if (valid) {
       slot = static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
       const float* kr = k_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
-      float dot = 0.0f;
+      float dot[GM];
+#pragma unroll
+      for (int hh = 0; hh < GM; ++hh) dot[hh] = 0.0f;
       if (vec4) {
 #pragma unroll(HD > 0 ? HD / 4 : 4)
         for (int d = 0; d < hd; d += 4) {
           const float4 kv = *reinterpret_cast<const float4*>(kr + d);
-          const float4 qv = *reinterpret_cast<const float4*>(s_q + d);
-          dot = fmaf(qv.x, kv.x, dot);
-          dot = fmaf(qv.y, kv.y, dot);
-          dot = fmaf(qv.z, kv.z, dot);
-          dot = fmaf(qv.w, kv.w, dot);
+#pragma unroll
+          for (int hh = 0; hh < GM; ++hh) {
+            if (hh >= gn) break;
+            const float4 qv = *reinterpret_cast<const float4*>(&s_q[hh][d]);
+            dot[hh] = __fmaf_rn(qv.x, kv.x, dot[hh]);
+            dot[hh] = __fmaf_rn(qv.y, kv.y, dot[hh]);
+            dot[hh] = __fmaf_rn(qv.z, kv.z, dot[hh]);
+            dot[hh] = __fmaf_rn(qv.w, kv.w, dot[hh]);
+          }
         }
       } else {
-        for (int d = 0; d < a.head_dim; ++d) dot = fmaf(s_q[d], kr[d], dot);
-      }
-      s = dot * a.scale;
-      if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
-    }
-    const float m_new = fmaxf(m, warp_max(s));
-    const float corr = expf(m - m_new);
-    const float p = valid ? expf(s - m_new) : 0.0f;
-    l = l * corr + warp_sum(p);
+        for (int d = 0; d < a.head_dim; ++d) {
+          const float kd = kr[d];
 #pragma unroll
-    for (int i = 0; i < PL; ++i) acc[i] *= corr;
+          for (int hh = 0; hh < GM; ++hh) {
+            if (hh >= gn) break;
+            dot[hh] = __fmaf_rn(s_q[hh][d], kd, dot[hh]);
+          }
+        }
+      }
+#pragma unroll
+      for (int hh = 0; hh < GM; ++hh) {
+        s[hh] = __fmul_rn(dot[hh], a.scale);
+        if (a.softcap > 0.0f) s[hh] = __fmul_rn(a.softcap, tanhf(__fdiv_rn(s[hh], a.softcap)));
+      }
+    }
+    float p[GM];
+#pragma unroll
+    for (int hh = 0; hh < GM; ++hh) {
+      p[hh] = 0.0f;
+      if (hh >= gn) continue;  // the same in every lane
+      const float m_new = fmaxf(m[hh], warp_max(s[hh]));
+      const float corr = expf(__fsub_rn(m[hh], m_new));
+      p[hh] = valid ? expf(__fsub_rn(s[hh], m_new)) : 0.0f;
+      l[hh] = __fadd_rn(__fmul_rn(l[hh], corr), warp_sum(p[hh]));
+#pragma unroll
+      for (int i = 0; i < PL; ++i) acc[hh][i] = __fmul_rn(acc[hh][i], corr);
+      m[hh] = m_new;
+    }
     // Values: kUnroll keys' rows are loaded before any is accumulated, so their loads are in
-    // flight together; every dimension still accumulates the keys in chunk order.
+    // flight together; every dimension of every head still accumulates the keys in chunk order.
     const int n_keys = min(32, pos - c + 1);
     for (int j0 = 0; j0 < n_keys; j0 += kUnroll) {
-      float pj[kUnroll];
       float vv[kUnroll][PL];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int jj = j0 + u;  // the same in every lane
-        pj[u] = __shfl_sync(0xffffffffu, p, jj & 31);
         const std::int64_t slot_j = __shfl_sync(0xffffffffu, slot, jj & 31);
         const float* vr = v_cache + slot_j * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
 #pragma unroll
@@ -104,47 +143,73 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        if (j0 + u < n_keys) {
+        if (j0 + u >= n_keys) break;  // the same in every lane
 #pragma unroll
-          for (int i = 0; i < PL; ++i) acc[i] = fmaf(pj[u], vv[u][i], acc[i]);
+        for (int hh = 0; hh < GM; ++hh) {
+          if (hh >= gn) break;
+          const float pj = __shfl_sync(0xffffffffu, p[hh], (j0 + u) & 31);
+#pragma unroll
+          for (int i = 0; i < PL; ++i) acc[hh][i] = __fmaf_rn(pj, vv[u][i], acc[hh][i]);
         }
       }
     }
-    m = m_new;
-  }
-  if (lane == 0) {
-    s_m[warp] = m;
-    s_l[warp] = l;
   }
 #pragma unroll
-  for (int i = 0; i < PL; ++i) {
-    const int d = lane + 32 * i;
-    if (d < a.head_dim) s_acc[warp][d] = acc[i];
+  for (int hh = 0; hh < GM; ++hh) {
+    if (hh >= gn) break;
+    if (lane == 0) {
+      s_m[warp][hh] = m[hh];
+      s_l[warp][hh] = l[hh];
+    }
+#pragma unroll
+    for (int i = 0; i < PL; ++i) {
+      const int d = lane + 32 * i;
+      if (d < a.head_dim) s_acc[warp][hh][d] = acc[hh][i];
+    }
   }
   __syncthreads();
-  float m_all = -FLT_MAX;
-  for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w]);
-  const bool has_sink = a.sinks != nullptr;
-  const float sink = has_sink ? a.sinks[h] : 0.0f;
-  if (has_sink) m_all = fmaxf(m_all, sink);
-  float l_all = 0.0f;
-  float f[kWarps];
-  for (int w = 0; w < kWarps; ++w) {
-    // A warp that saw no key keeps l = 0, so its factor does not matter.
-    f[w] = s_l[w] > 0.0f ? expf(s_m[w] - m_all) : 0.0f;
-    l_all += s_l[w] * f[w];
-  }
-  if (has_sink) l_all += expf(sink - m_all);
-  const float inv = 1.0f / l_all;
-  float* o = out + row * out_stride + static_cast<std::int64_t>(h) * a.head_dim;
-  for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
-    float v = 0.0f;
-    for (int w = 0; w < kWarps; ++w) v += s_acc[w][d] * f[w];
-    o[d] = v * inv;
+  for (int hh = 0; hh < gn; ++hh) {
+    const int h = h0 + hh;
+    float m_all = -FLT_MAX;
+    for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w][hh]);
+    const bool has_sink = a.sinks != nullptr;
+    const float sink = has_sink ? a.sinks[h] : 0.0f;
+    if (has_sink) m_all = fmaxf(m_all, sink);
+    float l_all = 0.0f;
+    float f[kWarps];
+    for (int w = 0; w < kWarps; ++w) {
+      // A warp that saw no key keeps l = 0, so its factor does not matter.
+      f[w] = s_l[w][hh] > 0.0f ? expf(__fsub_rn(s_m[w][hh], m_all)) : 0.0f;
+      l_all = __fadd_rn(l_all, __fmul_rn(s_l[w][hh], f[w]));
+    }
+    if (has_sink) l_all = __fadd_rn(l_all, expf(__fsub_rn(sink, m_all)));
+    const float inv = __fdiv_rn(1.0f, l_all);
+    float* o = out + row * out_stride + static_cast<std::int64_t>(h) * a.head_dim;
+    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
+      float v = 0.0f;
+      for (int w = 0; w < kWarps; ++w) v = __fadd_rn(v, __fmul_rn(s_acc[w][hh][d], f[w]));
+      o[d] = __fmul_rn(v, inv);
+    }
   }
 }
 
+// Most heads a block (1, 4 or 8) as set by set_attention_head_group; 0 → ZINFER_ATTN_GROUP
+// when set (a measurement switch: the same bits either way), else 8.
+std::atomic<int> g_head_group{0};
+
+int most_heads_a_block() {
+  const int v = g_head_group.load(std::memory_order_relaxed);
+  if (v > 0) return v;
+  static const int env = [] {
+    const char* e = std::getenv("ZINFER_ATTN_GROUP");
+    return e != nullptr ? std::atoi(e) : 0;
+  }();
+  return env > 0 ? env : 8;
+}
+
 }  // namespace
+
+void set_attention_head_group(int most) { g_head_group.store(most, std::memory_order_relaxed); }
 
 Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
                               const float* v_cache, const AttentionBatch& batch,
@@ -163,23 +228,38 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
     return make_error(ErrorCode::kInferenceFailed,
                       "paged_attention: too many rows or heads for one launch");
   }
-  const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head));
+  // Heads a block: the whole GQA group up to 8 (its heads share every key and value row read).
+  const int group = a.n_head / a.n_head_kv;
+  const int most = most_heads_a_block();
+  const int gm = group <= 1 || most == 1 ? 1 : (group <= 4 || most == 4 ? 4 : 8);
+  const int head_tiles = (group + gm - 1) / gm;
+  const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles));
   const auto launch = [&](auto kernel) {
     kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache,
-                                             v_cache, batch, a);
+                                             v_cache, batch, a, head_tiles);
   };
-  if (a.head_dim == 64) {
-    launch(paged_attention_kernel<2, 64>);
-  } else if (a.head_dim == 128) {
-    launch(paged_attention_kernel<4, 128>);
-  } else if (a.head_dim == 256) {
-    launch(paged_attention_kernel<8, 256>);
-  } else if (a.head_dim <= 64) {
-    launch(paged_attention_kernel<2, 0>);
-  } else if (a.head_dim <= 128) {
-    launch(paged_attention_kernel<4, 0>);
+  const auto by_dims = [&](auto gmc) {
+    constexpr int kG = decltype(gmc)::value;
+    if (a.head_dim == 64) {
+      launch(paged_attention_kernel<2, 64, kG>);
+    } else if (a.head_dim == 128) {
+      launch(paged_attention_kernel<4, 128, kG>);
+    } else if (a.head_dim == 256) {
+      launch(paged_attention_kernel<8, 256, kG>);
+    } else if (a.head_dim <= 64) {
+      launch(paged_attention_kernel<2, 0, kG>);
+    } else if (a.head_dim <= 128) {
+      launch(paged_attention_kernel<4, 0, kG>);
+    } else {
+      launch(paged_attention_kernel<kMaxHeadDim / 32, 0, kG>);
+    }
+  };
+  if (gm == 1) {
+    by_dims(std::integral_constant<int, 1>{});
+  } else if (gm == 4) {
+    by_dims(std::integral_constant<int, 4>{});
   } else {
-    launch(paged_attention_kernel<kMaxHeadDim / 32, 0>);
+    by_dims(std::integral_constant<int, 8>{});
   }
   ZINFER_CUDA_LAUNCH_CHECK("paged_attention_kernel");
   return ok_status();

@@ -1,16 +1,21 @@
 // Paged attention on the GPU against CpuOps::attention: three sequences of different lengths
 // in non-contiguous KV blocks, over three steps (prefill, decode, a mixed step), so later
 // steps read keys stored by earlier ones. Q/K/V are column slices of one fused projection
-// (strided views). Geometries: GQA, MHA, MQA with sliding window and soft-capping, head
-// sizes 64/80/128/256, and gpt-oss's learned sinks (one extra logit per head in the softmax;
-// some heads' sinks far above their scores, some far below), with and without a window. Both sides
-// store f32 KV; the GPU uses an online fp32 softmax, the CPU a two-pass one with a double sum. The
-// float rounding of q·k grows with the head size (the CPU sums it sequentially) and peaky scores
-// amplify it, so the tolerance is atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5 at 256 (seen
-// on an H200: 3e-5 at 256).
+// (strided views). Geometries: GQA (groups of 3, 7 and 12 heads: one block, one block with a
+// spare slot, two blocks), MHA, MQA with sliding window and soft-capping, head sizes
+// 64/80/128/256, and gpt-oss's learned sinks (one extra logit per head in the softmax; some
+// heads' sinks far above their scores, some far below), with and without a window. Every step
+// is also run with one head a block: bitwise the same as the grouped blocks. Both sides store
+// f32 KV; the GPU uses an online fp32 softmax, the CPU a two-pass one with a double sum. The
+// float rounding of q·k grows with the head size (the CPU sums it sequentially) and peaky
+// scores amplify it, so the tolerance is atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5
+// at 256 (seen on an H200: 3e-5 at 256).
+#include "kernels/paged_attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -77,8 +82,22 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
                                 h.cols_slice(dq + dkv, dkv), ap, batch)
                     .ok());
     const double tol = 5e-6 * std::sqrt(static_cast<double>(c.head_dim));
-    EXPECT_TRUE(testing::all_close(testing::download(gout), testing::host_copy(cout), tol, tol))
+    const std::vector<float> grouped = testing::download(gout);
+    EXPECT_TRUE(testing::all_close(grouped, testing::host_copy(cout), tol, tol))
         << c.name << " step with " << n << " tokens";
+    // One head a block (no GQA sharing of key and value rows): the same bits.
+    cuda::set_attention_head_group(1);
+    model::Tensor gout1 = p.gpu->alloc(n, dq);
+    testing::poison(gout1);
+    ap.sinks = gpu_sinks;
+    st = p.gpu->attention(gout1, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
+                          g.cols_slice(dq + dkv, dkv), ap, batch);
+    cuda::set_attention_head_group(0);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    const std::vector<float> alone = testing::download(gout1);
+    ASSERT_EQ(alone.size(), grouped.size());
+    EXPECT_EQ(std::memcmp(alone.data(), grouped.data(), alone.size() * sizeof(float)), 0)
+        << c.name << ": heads computed in groups differ from heads computed alone";
   }
 }
 
@@ -86,6 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
     Geometries, PagedAttention,
     ::testing::Values(AttnCase{"gqa_6x2_d64", 6, 2, 64, 0, 0.0f, 1},
                       AttnCase{"mha_4x4_d128", 4, 4, 128, 0, 0.0f, 0},
+                      AttnCase{"gqa7_14x2_d64", 14, 2, 64, 0, 0.0f, 0},
+                      AttnCase{"gqa12_24x2_d128", 24, 2, 128, 0, 0.0f, 1},
                       AttnCase{"mqa_window8_softcap5", 4, 1, 64, 8, 5.0f, 1},
                       AttnCase{"d256_2x1", 2, 1, 256, 0, 0.0f, 0},
                       AttnCase{"d80_window3", 2, 2, 80, 3, 0.0f, 1},
