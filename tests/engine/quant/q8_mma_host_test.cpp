@@ -45,7 +45,11 @@ Aligned weight_rows(std::int64_t k, int rows, std::uint64_t seed) {
   return w;
 }
 
-std::int8_t byte_at(std::uint32_t w, int i) { return static_cast<std::int8_t>(byte_of(w, i)); }
+// Byte i of w as a signed 8-bit value.
+int byte_at(std::uint32_t w, int i) {
+  const int v = static_cast<int>(byte_of(w, i));
+  return v >= 128 ? v - 256 : v;
+}
 
 // The weight of element i of sub-block s from its int8 quant and the block header.
 template <GgmlType T>
