@@ -99,6 +99,31 @@ struct Cols {
   }
 };
 
+// Q8 activations of the K-quants: isum[nt][i] = Σ over the block's sub-blocks s of the row's
+// scale(s, row g / g + 8) times the sub-block's exact integer dot.
+template <GgmlType T, int NT, typename Scale>
+__device__ __forceinline__ void scaled_isums(int (&isum)[NT][4], const std::uint8_t* rg,
+                                             const std::uint8_t* rg8, std::int64_t b, int t,
+                                             const std::uint8_t* const (&bcol)[NT], Scale scale) {
+  using Tr = q8mma::MmaTraits<T>;
+#pragma unroll
+  for (int s = 0; s < Tr::kSubs; ++s) {
+    std::uint32_t a[4];
+    a_fragment<T>(a, rg, rg8, b, s, t);
+    const int sc0 = scale(s, 0), sc1 = scale(s, 1);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      int c[4];
+      sub_product<T>(c, a, reinterpret_cast<const std::int8_t*>(bcol[nt]),
+                     static_cast<std::int64_t>(Tr::kBlockElems) * b + Tr::kSubK * s, t);
+      isum[nt][0] += sc0 * c[0];
+      isum[nt][1] += sc0 * c[1];
+      isum[nt][2] += sc1 * c[2];
+      isum[nt][3] += sc1 * c[3];
+    }
+  }
+}
+
 // Adds block b's unit terms of one matrix to acc[nt][i] (i: C fragment position).
 template <GgmlType T, bool kQ16, int NT>
 __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8_t* rg,
@@ -137,104 +162,79 @@ __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8
         acc[nt][i] = q8::fadd(acc[nt][i], term);
       }
     }
-  } else if constexpr (kFam == Family::kK4) {
-    int isum[NT][4] = {};
+  } else if constexpr (kQ16 && kFam == Family::kK4) {
 #pragma unroll
     for (int s = 0; s < 8; ++s) {
       std::uint32_t a[4];
       a_fragment<T>(a, rg, rg8, b, s, t);
-      const int sc0 = q8mma::k4_scale(hg, s), sc1 = q8mma::k4_scale(hg8, s);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
         const std::int64_t e = kE * b + 32 * s;
-        int c[4];
+        int c[4], cl[4];
         sub_product<T>(c, a, q, e, t);
-        if constexpr (kQ16) {
-          int cl[4];
-          sub_product<T>(cl, a, q + l.lo_off, e, t);
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const Cols col{ccol[nt][i & 1]};
-            const std::int64_t ab = 8 * b + s;
-            const std::int32_t* qs = col.qsum16(l);
-            const float term = q8mma::k4_term_q16(i < 2 ? hg : hg8, s, col.d(l)[ab],
-                                                  256 * c[i] + cl[i], qs[2 * ab] + qs[2 * ab + 1]);
-            acc[nt][i] = q8::fadd(acc[nt][i], term);
-          }
-        } else {
-          isum[nt][0] += sc0 * c[0];
-          isum[nt][1] += sc0 * c[1];
-          isum[nt][2] += sc1 * c[2];
-          isum[nt][3] += sc1 * c[3];
-        }
-      }
-    }
-    if constexpr (!kQ16) {
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
+        sub_product<T>(cl, a, q + l.lo_off, e, t);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const Cols col{ccol[nt][i & 1]};
-          const q8mma::K4Head& w = i < 2 ? hg : hg8;
+          const std::int64_t ab = 8 * b + s;
+          const std::int32_t* qs = col.qsum16(l);
+          const float term = q8mma::k4_term_q16(i < 2 ? hg : hg8, s, col.d(l)[ab],
+                                                256 * c[i] + cl[i], qs[2 * ab] + qs[2 * ab + 1]);
+          acc[nt][i] = q8::fadd(acc[nt][i], term);
+        }
+      }
+    }
+  } else if constexpr (kQ16) {  // Q6_K
+#pragma unroll
+    for (int g = 0; g < 8; ++g) {
+      std::uint32_t a0[4], a1[4];
+      a_fragment<T>(a0, rg, rg8, b, 2 * g, t);
+      a_fragment<T>(a1, rg, rg8, b, 2 * g + 1, t);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
+        const std::int64_t e = kE * b + 32 * g;
+        int h0[4], l0[4], h1[4], l1[4];
+        sub_product<T>(h0, a0, q, e, t);
+        sub_product<T>(l0, a0, q + l.lo_off, e, t);
+        sub_product<T>(h1, a1, q, e + 16, t);
+        sub_product<T>(l1, a1, q + l.lo_off, e + 16, t);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const Cols col{ccol[nt][i & 1]};
+          const float term = q8mma::q6_term_q16(i < 2 ? hg : hg8, g, col.d(l)[8 * b + g],
+                                                256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
+          acc[nt][i] = q8::fadd(acc[nt][i], term);
+        }
+      }
+    }
+  } else {  // Q4_K, Q5_K, Q6_K with Q8_K activations: one term a super-block
+    int isum[NT][4] = {};
+    scaled_isums<T, NT>(isum, rg, rg8, b, t, bcol, [&](int s, int row8) {
+      if constexpr (kFam == Family::kK4) {
+        return q8mma::k4_scale(row8 != 0 ? hg8 : hg, s);
+      } else {
+        return q8mma::q6_scale(row8 != 0 ? hg8 : hg, s);
+      }
+    });
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const Cols col{ccol[nt][i & 1]};
+        const auto& w = i < 2 ? hg : hg8;
+        float term;
+        if constexpr (kFam == Family::kK4) {
           const std::int16_t* bs = col.bsums(l) + 16 * b;
           int msum = 0;
 #pragma unroll
           for (int g = 0; g < 8; ++g) msum += q8mma::k4_min(w, g) * (bs[2 * g] + bs[2 * g + 1]);
-          acc[nt][i] = q8::fadd(acc[nt][i], q8mma::k4_term_q8(w, col.d(l)[b], isum[nt][i], msum));
+          term = q8mma::k4_term_q8(w, col.d(l)[b], isum[nt][i], msum);
+        } else {
+          term = q8mma::q6_term_q8(w, col.d(l)[b], isum[nt][i]);
         }
-      }
-    }
-  } else {  // Q6_K
-    if constexpr (kQ16) {
-#pragma unroll
-      for (int g = 0; g < 8; ++g) {
-        std::uint32_t a0[4], a1[4];
-        a_fragment<T>(a0, rg, rg8, b, 2 * g, t);
-        a_fragment<T>(a1, rg, rg8, b, 2 * g + 1, t);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
-          const std::int64_t e = kE * b + 32 * g;
-          int h0[4], l0[4], h1[4], l1[4];
-          sub_product<T>(h0, a0, q, e, t);
-          sub_product<T>(l0, a0, q + l.lo_off, e, t);
-          sub_product<T>(h1, a1, q, e + 16, t);
-          sub_product<T>(l1, a1, q + l.lo_off, e + 16, t);
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            const Cols col{ccol[nt][i & 1]};
-            const float term = q8mma::q6_term_q16(i < 2 ? hg : hg8, g, col.d(l)[8 * b + g],
-                                                  256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
-            acc[nt][i] = q8::fadd(acc[nt][i], term);
-          }
-        }
-      }
-    } else {
-      int isum[NT][4] = {};
-#pragma unroll
-      for (int s = 0; s < 16; ++s) {
-        std::uint32_t a[4];
-        a_fragment<T>(a, rg, rg8, b, s, t);
-        const int sc0 = q8mma::q6_scale(hg, s), sc1 = q8mma::q6_scale(hg8, s);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          int c[4];
-          sub_product<T>(c, a, reinterpret_cast<const std::int8_t*>(bcol[nt]), kE * b + 16 * s, t);
-          isum[nt][0] += sc0 * c[0];
-          isum[nt][1] += sc0 * c[1];
-          isum[nt][2] += sc1 * c[2];
-          isum[nt][3] += sc1 * c[3];
-        }
-      }
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const Cols col{ccol[nt][i & 1]};
-          acc[nt][i] =
-              q8::fadd(acc[nt][i], q8mma::q6_term_q8(i < 2 ? hg : hg8, col.d(l)[b], isum[nt][i]));
-        }
+        acc[nt][i] = q8::fadd(acc[nt][i], term);
       }
     }
   }
@@ -274,10 +274,27 @@ __device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n,
   }
 }
 
+// The sums of part `part` of the tile's outputs (rows jg, jg8 of each matrix): its blocks'
+// unit terms added in K order from 0.
+template <GgmlType T, bool kQ16, int NT, int kM>
+__device__ __forceinline__ void part_sums(float (&acc)[kM][NT][4], const MmaParams& p, int part,
+                                          std::int64_t jg, std::int64_t jg8, int t,
+                                          const ColRows<NT>& cols) {
+  const std::int64_t nb = p.layout.k / q8mma::MmaTraits<T>::kBlockElems;
+  const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
+  for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
+#pragma unroll
+    for (int m = 0; m < kM; ++m) {
+      const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
+      const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
+      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
+    }
+  }
+}
+
 // One warp a part: the parts of a tile meet in shared memory.
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
-  using Tr = q8mma::MmaTraits<T>;
   constexpr int kM = kGated ? 2 : 1;
   constexpr int kCols = 8 * NT;
   __shared__ float red[kMaxParts][kM][16][kCols];
@@ -288,17 +305,8 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
   const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kCols;
   const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
   const ColRows<NT> cols(p, n0, g, t);
-  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
-  const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
   float acc[kM][NT][4] = {};
-  for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
-#pragma unroll
-    for (int m = 0; m < kM; ++m) {
-      const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
-      const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
-      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
-    }
-  }
+  part_sums<T, kQ16, NT, kM>(acc, p, part, jg, jg8, t, cols);
 #pragma unroll
   for (int m = 0; m < kM; ++m) {
 #pragma unroll
@@ -333,7 +341,6 @@ constexpr int kWideWarps = 4;
 
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams p) {
-  using Tr = q8mma::MmaTraits<T>;
   constexpr int kM = kGated ? 2 : 1;
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
@@ -343,19 +350,10 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams 
   const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * 8 * NT;
   const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
   const ColRows<NT> cols(p, n0, g, t);
-  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
   float out[kM][NT][4] = {};
   for (int part = 0; part < p.parts; ++part) {
     float acc[kM][NT][4] = {};
-    const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
-    for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
-#pragma unroll
-      for (int m = 0; m < kM; ++m) {
-        const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
-        const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
-        block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
-      }
-    }
+    part_sums<T, kQ16, NT, kM>(acc, p, part, jg, jg8, t, cols);
 #pragma unroll
     for (int m = 0; m < kM; ++m) {
 #pragma unroll

@@ -148,6 +148,12 @@ void run_case(const FwdCase& c, Mode mode) {
               mode == Mode::kQ8Mma || mode == Mode::kQ16Mma ? " tensor cores" : "", max_diff);
 }
 
+// Whether weights of this type have integer (Q8/Q16-activation) kernels; the others keep f32
+// dot products on the GPU.
+bool has_integer_kernel(const std::string& t) {
+  return t != "F32" && t != "F16" && t != "BF16" && t != "Q2_K" && t != "Q3_K";
+}
+
 TEST_P(CudaForward, MatchesCpuExactPath) {
   ZINFER_REQUIRE_GPU();
   run_case(GetParam(), Mode::kExact);
@@ -158,9 +164,7 @@ TEST_P(CudaForward, MatchesCpuExactPath) {
 // compare with like).
 TEST_P(CudaForward, Q8ActivationsMatchCpuQ8Path) {
   ZINFER_REQUIRE_GPU();
-  const std::string& t = GetParam().type;
-  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
-    GTEST_SKIP() << t << " has no Q8 kernel";
+  if (!has_integer_kernel(GetParam().type)) GTEST_SKIP() << GetParam().type << " has no Q8 kernel";
   run_case(GetParam(), Mode::kQ8);
 }
 
@@ -169,26 +173,23 @@ TEST_P(CudaForward, Q8ActivationsMatchCpuQ8Path) {
 // real_model_cuda_test).
 TEST_P(CudaForward, Q16ActivationsMatchCpuExactPath) {
   ZINFER_REQUIRE_GPU();
-  const std::string& t = GetParam().type;
-  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
-    GTEST_SKIP() << t << " has no integer kernel";
+  if (!has_integer_kernel(GetParam().type))
+    GTEST_SKIP() << GetParam().type << " has no integer kernel";
   run_case(GetParam(), Mode::kQ16);
 }
 
 // The same two modes on the tensor-core tiles (q8_mma.h) for every matmul.
 TEST_P(CudaForward, Q8ActivationsOnTensorCoresMatchCpuQ8Path) {
   ZINFER_REQUIRE_GPU();
-  const std::string& t = GetParam().type;
-  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
-    GTEST_SKIP() << t << " has no integer kernel";
+  if (!has_integer_kernel(GetParam().type))
+    GTEST_SKIP() << GetParam().type << " has no integer kernel";
   run_case(GetParam(), Mode::kQ8Mma);
 }
 
 TEST_P(CudaForward, Q16ActivationsOnTensorCoresMatchCpuExactPath) {
   ZINFER_REQUIRE_GPU();
-  const std::string& t = GetParam().type;
-  if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
-    GTEST_SKIP() << t << " has no integer kernel";
+  if (!has_integer_kernel(GetParam().type))
+    GTEST_SKIP() << GetParam().type << " has no integer kernel";
   run_case(GetParam(), Mode::kQ16Mma);
 }
 
