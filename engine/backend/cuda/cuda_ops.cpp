@@ -2,7 +2,6 @@
 // checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
-#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -41,6 +40,19 @@ Error shape_error(const char* op, const std::string& what) {
 
 MatrixView view(Tensor t) { return MatrixView{t.data, t.rows, t.cols, t.stride}; }
 QuantMatrixView view(const Weight& w) { return QuantMatrixView{w.type, w.ne0, w.ne1, w.data}; }
+
+// The angle constants of p (plain, linear or YaRN scaling), as CpuOps::do_rope computes them.
+RopeAngle rope_angle(const model::RopeParams& p) {
+  return make_rope_angle(p.base, p.n_rot, p.freq_scale, p.ext_factor, p.attn_factor, p.yarn_low,
+                         p.yarn_high);
+}
+
+// Whether two RopeParams rotate by the same angles (the fused QKV kernel uses one set).
+bool same_angles(const model::RopeParams& a, const model::RopeParams& b) {
+  return a.n_rot == b.n_rot && a.base == b.base && a.freq_scale == b.freq_scale &&
+         a.ext_factor == b.ext_factor && a.attn_factor == b.attn_factor &&
+         a.yarn_low == b.yarn_low && a.yarn_high == b.yarn_high;
+}
 
 }  // namespace
 
@@ -210,19 +222,13 @@ Status CudaOps::do_softcap(Tensor x, float cap) {
 
 Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (p.ext_factor != 0.0f || p.attn_factor != 1.0f) {
-    return make_error(ErrorCode::kInferenceFailed,
-                      "rope: YaRN scaling is not implemented by the CUDA backend yet");
-  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   RopeArgs a;
   a.n_head = p.n_head;
   a.head_dim = p.head_dim;
   a.n_rot = p.n_rot;
   a.neox = p.type == model::RopeType::kNeox;
-  // The same float expression as CpuOps, evaluated on the host.
-  a.theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
-  a.freq_scale = p.freq_scale;
+  a.angle = rope_angle(p);  // the same float expressions as CpuOps, evaluated on the host
   return launch_rope(view(x), a, db.positions, ctx_.stream());
 }
 
@@ -386,10 +392,8 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                                  const model::RopeParams& rk, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
-  const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&
-                          rq.type == rk.type && rq.base == rk.base &&
-                          rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0 &&
-                          rq.ext_factor == 0.0f && rq.attn_factor == 1.0f;  // no YaRN kernel
+  const bool rope_match = rq.head_dim == rk.head_dim && rq.type == rk.type && same_angles(rq, rk) &&
+                          rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
   const bool q8 = same_type && q8_ok(w.wq, x);
   if (q8 && (!rope_match || cfg_.tensor_cores)) {
@@ -428,8 +432,7 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   a.head_dim = rq.head_dim;
   a.n_rot = rq.n_rot;
   a.neox = rq.type == model::RopeType::kNeox;
-  a.theta_scale = std::pow(rq.base, -2.0f / static_cast<float>(rq.n_rot));  // as rope()
-  a.freq_scale = rq.freq_scale;
+  a.angle = rope_angle(rq);  // as rope()
   a.positions = db.positions;
   if (q8) {
     model::ScratchScope scope(*this);
