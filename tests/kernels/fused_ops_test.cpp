@@ -26,7 +26,7 @@ using quant::GgmlType;
 const GgmlType kTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
                            GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
                            GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                           GgmlType::kQ6_K};
+                           GgmlType::kQ6_K, GgmlType::kMXFP4};
 constexpr double kAtol = 2e-4;
 constexpr double kRtol = 2e-4;
 
