@@ -16,6 +16,7 @@
 #include "kernels/kv_store.h"
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
+#include "kernels/moe.h"
 #include "kernels/q8_act.h"
 #include "kernels/q8_mma.h"
 #include "kernels/quant_gemm.h"
@@ -24,6 +25,7 @@
 #include "kernels/rope.h"
 #include "kernels/scale.h"
 #include "kernels/softcap.h"
+#include "kernels/topk_softmax.h"
 
 namespace zinfer::cuda {
 
@@ -297,6 +299,53 @@ Status CudaOps::do_to_host(Tensor t, float* host) {
   ZINFER_RETURN_IF_ERROR(ctx_.synchronize());
   std::memcpy(host, readback_.data(), bytes);
   return ok_status();
+}
+
+Status CudaOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_topk_softmax(view(weights), view(ids), view(logits), ctx_.stream());
+}
+
+Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
+                           const model::ExpertWeights& w, const model::ExpertActParams& act) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (x.rows == 0) return ok_status();
+  if (w.n_expert > kMoeMaxExperts) {
+    return make_error(ErrorCode::kInferenceFailed, "moe_ffn: " + std::to_string(w.n_expert) +
+                                                       " experts, the CUDA kernels take " +
+                                                       std::to_string(kMoeMaxExperts));
+  }
+  model::ScratchScope scope(*this);
+  // The routing's grouping, then h = act(gate, up) and y = down(h) per (row, slot) in
+  // scratch, then the weighted sum: four launches, no host round trip.
+  MoeRouting r;
+  r.n_slots = x.rows * ids.cols;
+  r.k = static_cast<std::int32_t>(ids.cols);
+  r.n_expert = w.n_expert;
+  r.max_tiles = moe_max_tiles(r.n_slots, r.n_expert);
+  ZINFER_ASSIGN_OR_RETURN(
+      void* ints, arena_.alloc(static_cast<std::size_t>(moe_routing_ints(r.n_slots, r.max_tiles)) *
+                               sizeof(std::int32_t)));
+  r.slots = static_cast<std::int32_t*>(ints);
+  r.tile_expert = r.slots + r.n_slots;
+  r.tile_begin = r.tile_expert + r.max_tiles;
+  r.tile_count = r.tile_begin + r.max_tiles;
+  Tensor h = alloc(r.n_slots, w.n_ff);
+  Tensor y = alloc(r.n_slots, x.cols);
+  ZINFER_RETURN_IF_ERROR(ready());  // a failed alloc above is pending
+  ZINFER_RETURN_IF_ERROR(launch_moe_group(view(ids), r, ctx_.stream()));
+  const auto bias = [](const Weight& b) { return static_cast<const float*>(b.data); };
+  const MoeMatrix gate{view(w.gate), w.n_ff, bias(w.gate_b)};
+  const MoeMatrix up{view(w.up), w.n_ff, bias(w.up_b)};
+  const MoeMatrix down{view(w.down), x.cols, bias(w.down_b)};
+  MoeActArgs a;
+  a.act = act.kind == model::ExpertActivation::kSwigluOai ? MoeAct::kSwigluOai : MoeAct::kSilu;
+  a.alpha = act.alpha;
+  a.limit = act.limit;
+  ZINFER_RETURN_IF_ERROR(launch_moe_gate_up(view(h), view(x), r, gate, up, a, ctx_.stream()));
+  ZINFER_RETURN_IF_ERROR(launch_moe_down(view(y), view(h), r, down, ctx_.stream()));
+  return launch_moe_combine(view(out), view(y), view(weights), view(ids), w.n_expert,
+                            ctx_.stream());
 }
 
 // The fused ops: one kernel when the weights qualify for the piece kernels, else the
