@@ -186,6 +186,8 @@ TEST_P(CudaForward, Q8ActivationsOnTensorCoresMatchCpuQ8Path) {
   const std::string& t = GetParam().type;
   if (t == "F32" || t == "F16" || t == "BF16" || t == "Q2_K" || t == "Q3_K")
     GTEST_SKIP() << t << " has no integer kernel";
+  if (GetParam().preset.rfind("tiny-gpt-oss", 0) == 0)
+    GTEST_SKIP() << "the GPU's MoE experts keep f32 activations; the CPU's Q8 path quantizes them";
   run_case(GetParam(), Mode::kQ8Mma);
 }
 
