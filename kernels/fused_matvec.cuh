@@ -47,7 +47,7 @@ struct FusedMatvecParams {
   // kQkvRope
   int n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
   bool neox = false;
-  float theta_scale = 1.0f, freq_scale = 1.0f;
+  RopeAngle angle;
   const std::int32_t* positions = nullptr;
 };
 
@@ -114,18 +114,14 @@ __device__ __forceinline__ UnitRows unit_rows(const P& p, std::int64_t u) {
 }
 
 // The kQkvRope epilogue of a unit (whole warp): bias, RoPE (angles one activation row per
-// lane, the same float steps as rope_kernel) and the stores of outputs A and B of each row.
+// lane, rope_cos_sin as in rope_kernel) and the stores of outputs A and B of each row.
 template <int NR, typename P>
 __device__ __forceinline__ void store_qkv_rope(const P& p, const UnitRows& ur, std::int64_t row0,
                                                int n_rows, int lane, const float (&acc_a)[NR],
                                                const float (&acc_b)[NR]) {
   float cos_l = 1.0f, sin_l = 0.0f;
   if (ur.rotate && lane < n_rows) {
-    float theta = static_cast<float>(p.positions[row0 + lane]);
-    for (int k = 0; k < ur.rot_i; ++k) theta = __fmul_rn(theta, p.theta_scale);
-    const float t = __fmul_rn(p.freq_scale, theta);
-    cos_l = cosf(t);
-    sin_l = sinf(t);
+    rope_cos_sin(static_cast<float>(p.positions[row0 + lane]), ur.rot_i, p.angle, cos_l, sin_l);
   }
 #pragma unroll
   for (int r = 0; r < NR; ++r) {
@@ -347,8 +343,7 @@ inline void set_qkv_rope_params(P& p, const QkvRopeArgs& a) {
   p.head_dim = a.head_dim;
   p.n_rot = a.n_rot;
   p.neox = a.neox;
-  p.theta_scale = a.theta_scale;
-  p.freq_scale = a.freq_scale;
+  p.angle = a.angle;
   p.positions = a.positions;
 }
 

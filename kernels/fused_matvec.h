@@ -22,6 +22,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/matrix_view.h"
+#include "kernels/rope_angle.cuh"
 
 namespace zinfer::cuda {
 
@@ -56,8 +57,7 @@ struct QkvRopeArgs {
   int head_dim = 0;  // even
   int n_rot = 0;     // even, <= head_dim
   bool neox = false;
-  float theta_scale = 1.0f;  // base^(-2/n_rot), computed on the host as rope does
-  float freq_scale = 1.0f;
+  RopeAngle angle;                          // make_rope_angle, computed on the host as for rope
   const std::int32_t* positions = nullptr;  // [rows] device
 };
 

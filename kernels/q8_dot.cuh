@@ -27,14 +27,10 @@
 #include "engine/quant/fp16.h"
 #include "engine/quant/ggml_type.h"
 #include "engine/quant/q16.h"
+#include "kernels/host_device.h"
 
 #ifdef __CUDACC__
 #include <cuda_fp16.h>
-#define ZINFER_HD __host__ __device__ __forceinline__
-#define ZINFER_UNROLL _Pragma("unroll")
-#else
-#define ZINFER_HD inline
-#define ZINFER_UNROLL
 #endif
 
 namespace zinfer::cuda::q8 {

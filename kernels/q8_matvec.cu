@@ -70,7 +70,7 @@ struct Q8Params {
   // kQkvRope (the fields unit_rows and store_qkv_rope of fused_matvec.cuh read)
   int n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
   bool neox = false;
-  float theta_scale = 1.0f, freq_scale = 1.0f;
+  RopeAngle angle;
   const std::int32_t* positions = nullptr;
 };
 

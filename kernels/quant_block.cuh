@@ -12,6 +12,8 @@
 
 #include "engine/quant/block_types.h"
 #include "engine/quant/ggml_type.h"
+#include "kernels/mxfp4_block.cuh"
+#include "kernels/weight_types.h"
 
 namespace zinfer::cuda {
 
@@ -289,11 +291,19 @@ struct QuantTraits<GgmlType::kQ6_K> {
   }
 };
 
-// Whether the CUDA kernels handle this weight type.
-constexpr bool cuda_weight_type_supported(GgmlType t) { return quant::is_core_weight_type(t); }
+// MXFP4: the same 32-element group layout as Q4_0, an E8M0 scale and E2M1 codes
+// (mxfp4_block.cuh, shared with the CPU tests).
+template <>
+struct QuantTraits<GgmlType::kMXFP4> {
+  static constexpr int kBlock = quant::kQK;
+  static constexpr bool kFloat = false;
+  __device__ static void group8(const std::uint8_t* row, std::int64_t g, float (&v)[8]) {
+    mxfp4_group8(row, g, v);
+  }
+};
 
 // Calls f(std::integral_constant<GgmlType, T>{}) for the runtime type t; returns false
-// (without calling) when t is not supported.
+// (without calling) when t is not supported (the types of cuda_weight_type_supported).
 template <typename F>
 bool dispatch_weight_type(GgmlType t, F&& f) {
   switch (t) {
@@ -314,6 +324,7 @@ bool dispatch_weight_type(GgmlType t, F&& f) {
     ZINFER_DISPATCH_CASE(GgmlType::kQ4_K)
     ZINFER_DISPATCH_CASE(GgmlType::kQ5_K)
     ZINFER_DISPATCH_CASE(GgmlType::kQ6_K)
+    ZINFER_DISPATCH_CASE(GgmlType::kMXFP4)
 #undef ZINFER_DISPATCH_CASE
     default:
       return false;

@@ -1,6 +1,6 @@
 // rope_kernel: one thread per (row, rotation pair i); it rebuilds angle i the way CpuOps
 // (and ggml's rope cache) does — theta = pos · theta_scale^i by repeated float
-// multiplication — then rotates pair i of every head.
+// multiplication, YaRN's ramp when enabled (rope_cos_sin) — then rotates pair i of every head.
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
 #include "kernels/rope.h"
@@ -16,11 +16,8 @@ __global__ void rope_kernel(float* x, std::int64_t stride, std::int64_t rows,
   const int i = static_cast<int>(blockIdx.x) * kThreads + static_cast<int>(threadIdx.x);
   if (i >= half) return;
   for (std::int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    float theta = static_cast<float>(positions[r]);
-    for (int k = 0; k < i; ++k) theta = __fmul_rn(theta, a.theta_scale);
-    const float t = __fmul_rn(a.freq_scale, theta);
-    const float c = cosf(t);
-    const float s = sinf(t);
+    float c = 1.0f, s = 0.0f;
+    rope_cos_sin(static_cast<float>(positions[r]), i, a.angle, c, s);
     float* row = x + r * stride;
     for (int h = 0; h < a.n_head; ++h) {
       float* v = row + static_cast<std::int64_t>(h) * a.head_dim;

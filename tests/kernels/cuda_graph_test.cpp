@@ -1,9 +1,10 @@
 // Decode steps replayed from CUDA graphs against the same steps launched eagerly
 // (cuda_graphs off): real-shape synthetic models (Qwen2.5-0.5B shapes with Q5_0/Q4_K/Q8_0,
-// SmolLM2 shapes in Q4_1), 3 sequences prefilled, then batched and single-sequence decode
-// steps whose sequences cross KV block boundaries (so block tables grow and the table width
-// changes). Logits must be bitwise identical at every step, and the graph path must really
-// have replayed graphs (DeviceReport::graph_replays).
+// SmolLM2 shapes in Q4_1) and tiny gpt-oss (MoE grouping, sinks, YaRN: every MoE grid is
+// sized from the step's shape, so its decode steps are captured too), 3 sequences prefilled, then
+// batched and single-sequence decode steps whose sequences cross KV block boundaries (so block
+// tables grow and the table width changes). Logits must be bitwise identical at every step, and the
+// graph path must really have replayed graphs (DeviceReport::graph_replays).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -93,7 +94,8 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphs,
                          ::testing::Values(GraphCase{"qwen2.5-0.5b", "Q4_K"},
-                                           GraphCase{"smollm2-135m", "Q4_1"}),
+                                           GraphCase{"smollm2-135m", "Q4_1"},
+                                           GraphCase{"tiny-gpt-oss", "Q8_0"}),
                          [](const auto& info) {
                            std::string s = std::string(info.param.preset);
                            for (auto& ch : s) {

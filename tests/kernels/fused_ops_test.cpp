@@ -1,8 +1,9 @@
 // The fused ops (matmul_add, norm_gated_matmul, norm_qkv_rope) as the CUDA backend runs them —
 // one piece kernel each (kernels/fused_matvec*.cu) — against their definition: the CPU
 // backend's composition of the unfused ops (exact float matmuls). Every weight type, odd row
-// counts, partial and full RoPE, NeoX and normal RoPE, with and without biases; tolerance
-// atol + rtol·|ref| sized for fp32 dot products of these lengths; outputs poisoned first.
+// counts, partial and full RoPE, NeoX and normal RoPE, YaRN scaling (gpt-oss's parameters),
+// with and without biases; tolerance atol + rtol·|ref| sized for fp32 dot products of these
+// lengths; outputs poisoned first.
 // Batch invariance: each row's result in a 19-row batch is bitwise the same as alone.
 // The _q8act cases run both backends in the Q8-activation mode (CpuOps without exact_matmul):
 // the Q8 kernels (q8_matvec.h) against the CPU's llama.cpp-style path. The _q16act cases run
@@ -25,7 +26,7 @@ using quant::GgmlType;
 const GgmlType kTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
                            GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
                            GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                           GgmlType::kQ6_K};
+                           GgmlType::kQ6_K, GgmlType::kMXFP4};
 constexpr double kAtol = 2e-4;
 constexpr double kRtol = 2e-4;
 
@@ -154,10 +155,12 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
     int n_head, n_head_kv, head_dim, n_rot;
     model::RopeType type;
     bool bias;
+    bool yarn = false;  // gpt-oss's YaRN: base 150000, factor 32, ramp over pairs 8.09 .. 17.4
   };
   for (const Case c : {Case{4, 2, 16, 16, model::RopeType::kNeox, true},
                        Case{3, 1, 32, 16, model::RopeType::kNorm, false},
-                       Case{2, 2, 64, 32, model::RopeType::kNeox, false}}) {
+                       Case{2, 2, 64, 32, model::RopeType::kNeox, false},
+                       Case{4, 2, 64, 64, model::RopeType::kNeox, true, true}}) {
     const std::int32_t dkv = c.n_head_kv * c.head_dim;
     auto p = testing::make_ops_pair(1, dkv, 8, 16, true, GetParam().act);
     ASSERT_TRUE(p.gpu);
@@ -179,7 +182,14 @@ TEST_P(FusedOps, NormQkvRopeMatchesComposition) {
       gw.bq = bq.gpu, gw.bk = bk.gpu, gw.bv = bv.gpu;
       cw.bq = bq.cpu, cw.bk = bk.cpu, cw.bv = bv.cpu;
     }
-    const model::RopeParams rq{c.n_head, c.head_dim, c.n_rot, c.type, 10000.0f, 1.0f};
+    model::RopeParams rq{c.n_head, c.head_dim, c.n_rot, c.type, 10000.0f, 1.0f};
+    if (c.yarn) {
+      rq.base = 150000.0f;
+      rq.freq_scale = 1.0f / 32.0f;
+      rq.ext_factor = 1.0f;
+      rq.yarn_low = 8.09f;
+      rq.yarn_high = 17.4f;
+    }
     model::RopeParams rk = rq;
     rk.n_head = c.n_head_kv;
     // One sequence of 7 new tokens after 50 cached ones.

@@ -5,7 +5,8 @@
 // of the same dequantized weights and CpuOps' exact matmul (vec_dot_f32) within float32
 // accumulation error: |got - ref| <= 2e-5 · Σ|w·x| + 1e-6 (vs float64) and 4e-5 · Σ|w·x| +
 // 1e-6 (vs CpuOps), i.e. atol scaled by each output's magnitude plus rtol = 1e-6.
-// Random valid blocks of every type come from the synthetic-model generator.
+// Random valid blocks of every type come from the synthetic-model generator. MXFP4 (gpt-oss's
+// experts; 17-byte blocks, so rows start at odd addresses) runs every case too.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -27,7 +28,7 @@ using quant::GgmlType;
 const GgmlType kTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
                            GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
                            GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                           GgmlType::kQ6_K};
+                           GgmlType::kQ6_K, GgmlType::kMXFP4};
 const std::int64_t kRows[] = {1, 3, 7, 19, 733};
 
 // Row lengths for a type: odd ones where the block size allows, else 3 and 17 blocks (legacy)

@@ -1,7 +1,9 @@
 // RoPE on the GPU against CpuOps: norm (adjacent pairs) and neox (halves) layouts, full and
-// partial rotation (n_rot < head_dim), linear frequency scaling, positions up to ~4000 in
-// several sequences. The angle is built with the same float operations on both sides; only
-// cosf/sinf may differ by an ulp or two: |diff| <= 2e-6 + 2e-6·|ref|.
+// partial rotation (n_rot < head_dim), linear and YaRN frequency scaling (gpt-oss's
+// parameters; a partial ramp with attn_factor != 1), positions up to ~4000 in several
+// sequences. The angle is built with the same float operations on both sides
+// (kernels/rope_angle.cuh, host-checked by rope_angle_host_test); only cosf/sinf may differ by
+// an ulp or two: |diff| <= 2e-6 + 2e-6·|ref|.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -17,6 +19,7 @@ struct RopeCase {
   model::RopeType type;
   std::int32_t n_head, head_dim, n_rot;
   float base, freq_scale;
+  float ext_factor = 0.0f, attn_factor = 1.0f, yarn_low = 0.0f, yarn_high = 0.0f;
 };
 
 TEST(Rope, MatchesCpu) {
@@ -26,6 +29,9 @@ TEST(Rope, MatchesCpu) {
       {model::RopeType::kNeox, 3, 128, 128, 1000000.0f, 1.0f},
       {model::RopeType::kNeox, 4, 96, 32, 10000.0f, 0.25f},
       {model::RopeType::kNorm, 2, 256, 128, 500000.0f, 1.0f},
+      // gpt-oss (engine/model/gpt_oss.cpp apply_yarn with factor 32, original context 4096)
+      {model::RopeType::kNeox, 4, 64, 64, 150000.0f, 1.0f / 32.0f, 1.0f, 1.0f, 8.0937f, 17.3956f},
+      {model::RopeType::kNorm, 3, 96, 48, 10000.0f, 0.25f, 0.5f, 0.9f, 3.5f, 17.25f},
   };
   auto p = testing::make_ops_pair(1, 64, 300, 16);
   ASSERT_TRUE(p.gpu);
@@ -37,7 +43,9 @@ TEST(Rope, MatchesCpu) {
       const model::Batch& batch = seqs.step(step);
       const std::int64_t n = batch.n_tokens();
       const std::int64_t cols = static_cast<std::int64_t>(c.n_head) * c.head_dim;
-      const model::RopeParams rp{c.n_head, c.head_dim, c.n_rot, c.type, c.base, c.freq_scale};
+      const model::RopeParams rp{c.n_head,   c.head_dim,   c.n_rot,      c.type,
+                                 c.base,     c.freq_scale, c.ext_factor, c.attn_factor,
+                                 c.yarn_low, c.yarn_high};
       const auto x = testing::random_floats(static_cast<std::size_t>(n * cols), 31, 1.5f);
       p.gpu->begin_forward();
       p.cpu->reset_scratch();
@@ -49,8 +57,8 @@ TEST(Rope, MatchesCpu) {
       const std::vector<float> got = testing::download(gx);
       EXPECT_NE(got, x);
       EXPECT_TRUE(testing::all_close(got, testing::host_copy(cx), 2e-6, 2e-6))
-          << "type " << static_cast<int>(c.type) << " heads " << c.n_head << " head_dim "
-          << c.head_dim << " n_rot " << c.n_rot << " rows " << n;
+          << "type " << static_cast<int>(c.type) << " ext_factor " << c.ext_factor << " heads "
+          << c.n_head << " head_dim " << c.head_dim << " n_rot " << c.n_rot << " rows " << n;
     }
   }
 }

@@ -2,7 +2,6 @@
 // checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
-#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -17,6 +16,7 @@
 #include "kernels/kv_store.h"
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
+#include "kernels/moe.h"
 #include "kernels/q8_act.h"
 #include "kernels/q8_mma.h"
 #include "kernels/quant_gemm.h"
@@ -25,6 +25,7 @@
 #include "kernels/rope.h"
 #include "kernels/scale.h"
 #include "kernels/softcap.h"
+#include "kernels/topk_softmax.h"
 
 namespace zinfer::cuda {
 
@@ -41,6 +42,19 @@ Error shape_error(const char* op, const std::string& what) {
 
 MatrixView view(Tensor t) { return MatrixView{t.data, t.rows, t.cols, t.stride}; }
 QuantMatrixView view(const Weight& w) { return QuantMatrixView{w.type, w.ne0, w.ne1, w.data}; }
+
+// The angle constants of p (plain, linear or YaRN scaling), as CpuOps::do_rope computes them.
+RopeAngle rope_angle(const model::RopeParams& p) {
+  return make_rope_angle(p.base, p.n_rot, p.freq_scale, p.ext_factor, p.attn_factor, p.yarn_low,
+                         p.yarn_high);
+}
+
+// Whether two RopeParams rotate by the same angles (the fused QKV kernel uses one set).
+bool same_angles(const model::RopeParams& a, const model::RopeParams& b) {
+  return a.n_rot == b.n_rot && a.base == b.base && a.freq_scale == b.freq_scale &&
+         a.ext_factor == b.ext_factor && a.attn_factor == b.attn_factor &&
+         a.yarn_low == b.yarn_low && a.yarn_high == b.yarn_high;
+}
 
 }  // namespace
 
@@ -210,19 +224,13 @@ Status CudaOps::do_softcap(Tensor x, float cap) {
 
 Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
-  if (p.ext_factor != 0.0f || p.attn_factor != 1.0f) {
-    return make_error(ErrorCode::kInferenceFailed,
-                      "rope: YaRN scaling is not implemented by the CUDA backend yet");
-  }
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   RopeArgs a;
   a.n_head = p.n_head;
   a.head_dim = p.head_dim;
   a.n_rot = p.n_rot;
   a.neox = p.type == model::RopeType::kNeox;
-  // The same float expression as CpuOps, evaluated on the host.
-  a.theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
-  a.freq_scale = p.freq_scale;
+  a.angle = rope_angle(p);  // the same float expressions as CpuOps, evaluated on the host
   return launch_rope(view(x), a, db.positions, ctx_.stream());
 }
 
@@ -291,6 +299,53 @@ Status CudaOps::do_to_host(Tensor t, float* host) {
   ZINFER_RETURN_IF_ERROR(ctx_.synchronize());
   std::memcpy(host, readback_.data(), bytes);
   return ok_status();
+}
+
+Status CudaOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  return launch_topk_softmax(view(weights), view(ids), view(logits), ctx_.stream());
+}
+
+Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
+                           const model::ExpertWeights& w, const model::ExpertActParams& act) {
+  ZINFER_RETURN_IF_ERROR(ready());
+  if (x.rows == 0) return ok_status();
+  if (w.n_expert > kMoeMaxExperts) {
+    return make_error(ErrorCode::kInferenceFailed, "moe_ffn: " + std::to_string(w.n_expert) +
+                                                       " experts, the CUDA kernels take " +
+                                                       std::to_string(kMoeMaxExperts));
+  }
+  model::ScratchScope scope(*this);
+  // The routing's grouping, then h = act(gate, up) and y = down(h) per (row, slot) in
+  // scratch, then the weighted sum: four launches, no host round trip.
+  MoeRouting r;
+  r.n_slots = x.rows * ids.cols;
+  r.k = static_cast<std::int32_t>(ids.cols);
+  r.n_expert = w.n_expert;
+  r.max_tiles = moe_max_tiles(r.n_slots, r.n_expert);
+  ZINFER_ASSIGN_OR_RETURN(
+      void* ints, arena_.alloc(static_cast<std::size_t>(moe_routing_ints(r.n_slots, r.max_tiles)) *
+                               sizeof(std::int32_t)));
+  r.slots = static_cast<std::int32_t*>(ints);
+  r.tile_expert = r.slots + r.n_slots;
+  r.tile_begin = r.tile_expert + r.max_tiles;
+  r.tile_count = r.tile_begin + r.max_tiles;
+  Tensor h = alloc(r.n_slots, w.n_ff);
+  Tensor y = alloc(r.n_slots, x.cols);
+  ZINFER_RETURN_IF_ERROR(ready());  // a failed alloc above is pending
+  ZINFER_RETURN_IF_ERROR(launch_moe_group(view(ids), r, ctx_.stream()));
+  const auto bias = [](const Weight& b) { return static_cast<const float*>(b.data); };
+  const MoeMatrix gate{view(w.gate), w.n_ff, bias(w.gate_b)};
+  const MoeMatrix up{view(w.up), w.n_ff, bias(w.up_b)};
+  const MoeMatrix down{view(w.down), x.cols, bias(w.down_b)};
+  MoeActArgs a;
+  a.act = act.kind == model::ExpertActivation::kSwigluOai ? MoeAct::kSwigluOai : MoeAct::kSilu;
+  a.alpha = act.alpha;
+  a.limit = act.limit;
+  ZINFER_RETURN_IF_ERROR(launch_moe_gate_up(view(h), view(x), r, gate, up, a, ctx_.stream()));
+  ZINFER_RETURN_IF_ERROR(launch_moe_down(view(y), view(h), r, down, ctx_.stream()));
+  return launch_moe_combine(view(out), view(y), view(weights), view(ids), w.n_expert,
+                            ctx_.stream());
 }
 
 // The fused ops: one kernel when the weights qualify for the piece kernels, else the
@@ -386,10 +441,8 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                                  const model::RopeParams& rk, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   const bool same_type = w.wq.type == w.wk.type && w.wq.type == w.wv.type;
-  const bool rope_match = rq.head_dim == rk.head_dim && rq.n_rot == rk.n_rot &&
-                          rq.type == rk.type && rq.base == rk.base &&
-                          rq.freq_scale == rk.freq_scale && rq.head_dim % 2 == 0 &&
-                          rq.ext_factor == 0.0f && rq.attn_factor == 1.0f;  // no YaRN kernel
+  const bool rope_match = rq.head_dim == rk.head_dim && rq.type == rk.type && same_angles(rq, rk) &&
+                          rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
   const bool q8 = same_type && q8_ok(w.wq, x);
   if (q8 && (!rope_match || cfg_.tensor_cores)) {
@@ -428,8 +481,7 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   a.head_dim = rq.head_dim;
   a.n_rot = rq.n_rot;
   a.neox = rq.type == model::RopeType::kNeox;
-  a.theta_scale = std::pow(rq.base, -2.0f / static_cast<float>(rq.n_rot));  // as rope()
-  a.freq_scale = rq.freq_scale;
+  a.angle = rope_angle(rq);  // as rope()
   a.positions = db.positions;
   if (q8) {
     model::ScratchScope scope(*this);

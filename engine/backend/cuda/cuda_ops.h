@@ -101,6 +101,11 @@ class CudaOps final : public model::Ops {
   Status do_gather_rows(model::Tensor out, model::Tensor in,
                         std::span<const std::int32_t> rows) override;
   Status do_to_host(model::Tensor t, float* host) override;
+  // Mixture of experts: routing (kernels/topk_softmax.h) and the experts grouped by expert on
+  // the device (kernels/moe.h), f32 activations whatever act_quant says.
+  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits) override;
+  Status do_moe_ffn(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
+                    const model::ExpertWeights& w, const model::ExpertActParams& act) override;
   Status do_matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
   Status do_norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
                               float eps, const model::Weight& gate, const model::Weight& up,

@@ -15,13 +15,14 @@
 #include "kernels/cuda_context.h"
 #include "kernels/cuda_handles.h"
 #include "kernels/device_buffer.h"
+#include "kernels/weight_types.h"
 
 namespace zinfer::cuda {
 
 class CudaWeights final : public model::GgufWeightSource {
  public:
   CudaWeights(const gguf::GgufFile& file, CudaContext& ctx)
-      : GgufWeightSource(file, "CUDA", &quant::is_core_weight_type), ctx_(ctx) {}
+      : GgufWeightSource(file, "CUDA", &cuda_weight_type_supported), ctx_(ctx) {}
 
   // Bytes of weights now in VRAM.
   std::size_t uploaded_bytes() const { return uploaded_bytes_; }

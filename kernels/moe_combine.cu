@@ -1,0 +1,50 @@
+// moe_combine_kernel (moe.h): one thread per output element, rows on the grid's y axis; the k
+// expert outputs of a row are added in slot order, as CpuOps does (o = w₀·y₀, then
+// o += wⱼ·yⱼ, an fma each: what the CPU's contracted loop computes).
+#include <string>
+
+#include "kernels/cuda_check.h"
+#include "kernels/launch_util.cuh"
+#include "kernels/moe.h"
+
+namespace zinfer::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void moe_combine_kernel(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
+                                   std::int32_t n_expert) {
+  const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (c >= out.cols) return;
+  const auto k = static_cast<int>(weights.cols);
+  for (std::int64_t r = blockIdx.y; r < out.rows; r += gridDim.y) {
+    const float* wr = weights.data + r * weights.stride;
+    const float* ir = ids.data + r * ids.stride;
+    float o = 0.0f;
+    for (int j = 0; j < k; ++j) {
+      if (moe_expert_id(ir[j], n_expert) < 0) continue;  // its slot joined no expert
+      const float yj = y.data[(r * k + j) * y.stride + c];
+      o = j == 0 ? __fmul_rn(wr[j], yj) : fmaf(wr[j], yj, o);
+    }
+    out.data[r * out.stride + c] = o;
+  }
+}
+
+}  // namespace
+
+Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
+                          std::int32_t n_expert, cudaStream_t stream) {
+  if (weights.rows != out.rows || ids.rows != out.rows || ids.cols != weights.cols ||
+      y.rows != out.rows * weights.cols || y.cols != out.cols) {
+    return make_error(ErrorCode::kInferenceFailed,
+                      "moe_combine: bad shapes (out [" + std::to_string(out.rows) + "," +
+                          std::to_string(out.cols) + "], k " + std::to_string(weights.cols) + ")");
+  }
+  if (out.rows == 0 || out.cols == 0) return ok_status();
+  moe_combine_kernel<<<grid_2d(out.rows, out.cols, kThreads), kThreads, 0, stream>>>(
+      out, y, weights, ids, n_expert);
+  ZINFER_CUDA_LAUNCH_CHECK("moe_combine_kernel");
+  return ok_status();
+}
+
+}  // namespace zinfer::cuda

@@ -1,0 +1,80 @@
+// The per-row and per-element math of the mixture-of-experts kernels, shared by the device
+// and the CPU tests (tests/engine/backend/moe_math_host_test.cpp runs it against CpuOps):
+// top-k routing of one row with the softmax over the k picks, the experts' gated
+// activations, and the bound on the number of expert tiles a routing can produce.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/host_device.h"
+
+namespace zinfer::cuda {
+
+// Slots of one expert that one block of the expert kernels multiplies together.
+inline constexpr int kMoeTileRows = 8;
+// Experts a layer may have (the grouping kernel keeps per-expert counts in shared memory).
+inline constexpr int kMoeMaxExperts = 1024;
+
+// Upper bound of the tiles of kMoeTileRows slots that n_slots routed slots over n_expert
+// experts fill: each tile holds at least one slot, and each used expert wastes less than
+// one tile. A function of the shapes only, so a launch grid sized by it is the same for
+// every step of the same shape (CUDA graphs).
+ZINFER_HD std::int64_t moe_max_tiles(std::int64_t n_slots, std::int64_t n_expert) {
+  const std::int64_t used = n_expert < n_slots ? n_expert : n_slots;
+  const std::int64_t bound = (n_slots + used * (kMoeTileRows - 1)) / kMoeTileRows;
+  return bound < n_slots ? bound : n_slots;
+}
+
+// The expert of a routing id as topk_softmax stores it (a float holding an integer), or -1
+// when it is not one of the n_expert experts.
+ZINFER_HD int moe_expert_id(float v, int n_expert) {
+  if (!(v >= 0.0f && v < static_cast<float>(n_expert))) return -1;
+  return static_cast<int>(v);
+}
+
+// Whether logit a ranks before logit b in CpuOps' top-k order: larger first, ties to the
+// lower expert.
+ZINFER_HD bool moe_ranks_before(const float* l, int a, int b) {
+  return l[a] > l[b] || (l[a] == l[b] && a < b);
+}
+
+// CpuOps::do_topk_softmax for one row of n_expert logits: the k best experts in rank order
+// (ids[j], as floats) and the softmax over their logits (weights[j]; the sum of the
+// exponentials in double, in rank order). Pick j is the best expert ranked after pick j - 1,
+// so no per-row set of picks is kept.
+ZINFER_HD void topk_softmax_row(const float* l, int n_expert, int k, float* weights, float* ids) {
+  int prev = -1;
+  for (int j = 0; j < k; ++j) {
+    int best = -1;
+    for (int e = 0; e < n_expert; ++e) {
+      if (prev >= 0 && !moe_ranks_before(l, prev, e)) continue;
+      if (best < 0 || moe_ranks_before(l, e, best)) best = e;
+    }
+    if (best < 0) best = prev >= 0 ? prev : 0;  // only with NaN logits: keep indices valid
+    ids[j] = static_cast<float>(best);
+    prev = best;
+  }
+  const float mx = l[static_cast<int>(ids[0])];
+  double sum = 0.0;
+  for (int j = 0; j < k; ++j)
+    sum += static_cast<double>(expf(sub_rn(l[static_cast<int>(ids[j])], mx)));
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (int j = 0; j < k; ++j) {
+    weights[j] = mul_rn(expf(sub_rn(l[static_cast<int>(ids[j])], mx)), inv);
+  }
+}
+
+// The gated activations of an expert (model::ExpertActivation).
+enum class MoeAct { kSilu, kSwigluOai };
+
+// silu(g) · u, or gpt-oss's clamped SwiGLU min(g, limit) · sigmoid(alpha · min(g, limit)) ·
+// (clamp(u, ±limit) + 1): cpu::silu and cpu::swiglu_oai with one rounding per operation.
+ZINFER_HD float moe_expert_act(MoeAct act, float g, float u, float alpha, float limit) {
+  if (act == MoeAct::kSilu) return mul_rn(div_rn(g, add_rn(1.0f, expf(-g))), u);
+  const float x = fminf(g, limit);
+  const float y = fminf(fmaxf(u, -limit), limit);
+  return mul_rn(div_rn(x, add_rn(1.0f, expf(mul_rn(-alpha, x)))), add_rn(y, 1.0f));
+}
+
+}  // namespace zinfer::cuda
