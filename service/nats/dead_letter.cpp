@@ -33,14 +33,32 @@ Result<std::unique_ptr<DeadLetterHandler>> DeadLetterHandler::create(
   natsStatus s = natsConnection_QueueSubscribe(&h->sub_, conn.nc(), subject.c_str(),
                                                "zinfer-dead-letters", on_advisory, h.get());
   if (s != NATS_OK) return nats_error(s, static_cast<jsErrCode>(0), "subscribe " + subject);
+  s = natsSubscription_SetOnCompleteCB(h->sub_, on_complete, h.get());
+  if (s != NATS_OK) return nats_error(s, static_cast<jsErrCode>(0), "subscribe " + subject);
+  h->watching_ = true;
   return h;
 }
 
+void DeadLetterHandler::on_complete(void* self) {
+  auto* h = static_cast<DeadLetterHandler*>(self);
+  // Notified under the lock: the destructor frees the condition variable as soon as it sees
+  // complete_.
+  std::lock_guard lk(h->complete_mu_);
+  h->complete_ = true;
+  h->complete_cv_.notify_all();
+}
+
 DeadLetterHandler::~DeadLetterHandler() {
-  if (sub_ != nullptr) {
-    natsSubscription_Unsubscribe(sub_);
-    natsSubscription_Destroy(sub_);
+  if (sub_ == nullptr) return;
+  // Unsubscribing does not wait for the subscription's thread: it may be inside handle() (or
+  // about to call it once more) with this object. Closing the subscription, by this call or
+  // by the connection's close, makes that thread run on_complete after its last handle().
+  natsSubscription_Unsubscribe(sub_);
+  if (watching_) {
+    std::unique_lock lk(complete_mu_);
+    complete_cv_.wait(lk, [this] { return complete_; });
   }
+  natsSubscription_Destroy(sub_);
 }
 
 void DeadLetterHandler::handle(const std::string& advisory) {

@@ -7,13 +7,17 @@
 //      dead-letter subject <dead_prefix>.<model> (kept by the dead-letter stream);
 //   3. deletes the job from the work-queue stream.
 // Each step is idempotent (message ids de-duplicate, a deleted job is skipped).
+// The advisories arrive on the subscription's own thread; the destructor returns only after
+// that thread's last call of handle() has.
 #pragma once
 
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "service/nats/jetstream_config.h"
@@ -37,9 +41,16 @@ class DeadLetterHandler {
  private:
   DeadLetterHandler(JetStreamConnection& conn, JetStreamConfig config)
       : conn_(conn), config_(std::move(config)) {}
+  static void on_complete(void* self);
   JetStreamConnection& conn_;
   JetStreamConfig config_;
   natsSubscription* sub_ = nullptr;
+  // Set by on_complete, which the subscription's thread runs once it is closed and the last
+  // handle() has returned.
+  bool watching_ = false;  // on_complete is registered
+  std::mutex complete_mu_;
+  std::condition_variable complete_cv_;
+  bool complete_ = false;
   std::atomic<std::uint64_t> dead_lettered_{0};
 };
 

@@ -16,6 +16,15 @@ void JetStreamConnection::on_reconnected(natsConnection*, void*) {
   worker::service_log().info("nats: reconnected");
 }
 
+void JetStreamConnection::on_closed(natsConnection*, void* self) {
+  auto* c = static_cast<JetStreamConnection*>(self);
+  // Notified under the lock: the destructor frees the condition variable as soon as it sees
+  // closed_.
+  std::lock_guard lk(c->closed_mu_);
+  c->closed_ = true;
+  c->closed_cv_.notify_all();
+}
+
 Error nats_error(natsStatus s, jsErrCode js_code, const std::string& what) {
   std::string msg = what + ": " + natsStatus_GetText(s);
   if (js_code != 0) msg += " (JetStream error " + std::to_string(static_cast<int>(js_code)) + ")";
@@ -37,6 +46,7 @@ Result<std::unique_ptr<JetStreamConnection>> JetStreamConnection::connect(
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(c->opts_, 64 << 20);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts_, on_disconnected, c.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(c->opts_, on_reconnected, nullptr);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(c->opts_, on_closed, c.get());
   if (s != NATS_OK) return nats_error(s, static_cast<jsErrCode>(0), "nats options");
   s = natsConnection_Connect(&c->nc_, c->opts_);
   if (s != NATS_OK) return nats_error(s, static_cast<jsErrCode>(0), "--nats " + url);
@@ -50,6 +60,16 @@ JetStreamConnection::~JetStreamConnection() {
   closing_.store(true);
   if (nc_ != nullptr) {
     natsConnection_FlushTimeout(nc_, 2000);
+    // Closing queues on_disconnected and on_closed, with this object as their closure, for the
+    // library's callback thread, which runs them when it gets to them: on a busy machine after
+    // this object is freed (and while exit() tears down the logger they write to). That thread
+    // runs its queue in order and on_closed is a connection's last handler (every close of a
+    // connection queues it once), so once it has run no handler refers to this object.
+    natsConnection_Close(nc_);
+    {
+      std::unique_lock lk(closed_mu_);
+      closed_cv_.wait(lk, [this] { return closed_; });
+    }
     natsConnection_Destroy(nc_);
   }
   if (opts_ != nullptr) natsOptions_Destroy(opts_);

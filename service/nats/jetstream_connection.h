@@ -3,13 +3,17 @@
 // missing (idempotent, so any number of workers and producers may start at once), and libnats
 // statuses turned into typed errors. The connection reconnects forever (a restarted server is
 // found again; what is published meanwhile is buffered by the library).
+// The library calls the connection's handlers (disconnected, reconnected, closed) on a thread of
+// its own, after the event: the destructor returns only once the last of them has run.
 #pragma once
 
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -64,7 +68,13 @@ class JetStreamConnection {
   JetStreamConnection() = default;
   static void on_disconnected(natsConnection*, void* self);
   static void on_reconnected(natsConnection*, void* self);
+  static void on_closed(natsConnection*, void* self);
   std::atomic<bool> closing_{false};  // no disconnect warning for our own close
+  // Set by on_closed, the connection's last handler: until then the library may still call
+  // on_disconnected with this object as its closure.
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
   natsOptions* opts_ = nullptr;
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
