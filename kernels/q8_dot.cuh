@@ -139,29 +139,12 @@ ZINFER_HD U4 ld_u128(const void* p) {
 }
 ZINFER_HD std::uint32_t byte_of(std::uint32_t w, int i) { return (w >> (8 * i)) & 0xffu; }
 
-// Float steps with their rounding pinned on the device (no contraction into FMAs that could
-// differ between kernel instances: the NR = 1 and NR = 8 kernels must give the same bits).
-ZINFER_HD float fmul(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-ZINFER_HD float fadd(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-ZINFER_HD float fsub(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
+// Float steps with their rounding pinned on the device (host_device.h: no contraction into
+// FMAs that could differ between kernel instances — the NR = 1 and NR = 8 kernels must give
+// the same bits).
+ZINFER_HD float fmul(float a, float b) { return mul_rn(a, b); }
+ZINFER_HD float fadd(float a, float b) { return add_rn(a, b); }
+ZINFER_HD float fsub(float a, float b) { return sub_rn(a, b); }
 // (d · da) · isum: a weight block's scale times an activation block's scale times an integer
 // dot product.
 ZINFER_HD float scaled(float d, float da, int isum) {

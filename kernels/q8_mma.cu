@@ -274,6 +274,19 @@ __device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n,
   }
 }
 
+// f(m, nt, i) for every accumulator of a warp: matrix m, column tile nt, C position i.
+template <int kM, int NT, typename F>
+__device__ __forceinline__ void each_output(F f) {
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) f(m, nt, i);
+    }
+  }
+}
+
 // The sums of part `part` of the tile's outputs (rows jg, jg8 of each matrix): its blocks'
 // unit terms added in K order from 0.
 template <GgmlType T, bool kQ16, int NT, int kM>
@@ -307,15 +320,9 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
   const ColRows<NT> cols(p, n0, g, t);
   float acc[kM][NT][4] = {};
   part_sums<T, kQ16, NT, kM>(acc, p, part, jg, jg8, t, cols);
-#pragma unroll
-  for (int m = 0; m < kM; ++m) {
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-        red[part][m][g + 8 * (i >> 1)][8 * nt + 2 * t + (i & 1)] = acc[m][nt][i];
-    }
-  }
+  each_output<kM, NT>([&](int m, int nt, int i) {
+    red[part][m][g + 8 * (i >> 1)][8 * nt + 2 * t + (i & 1)] = acc[m][nt][i];
+  });
   __syncthreads();
   for (int idx = static_cast<int>(threadIdx.x); idx < 16 * kCols;
        idx += static_cast<int>(blockDim.x)) {
@@ -354,15 +361,9 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams 
   for (int part = 0; part < p.parts; ++part) {
     float acc[kM][NT][4] = {};
     part_sums<T, kQ16, NT, kM>(acc, p, part, jg, jg8, t, cols);
-#pragma unroll
-    for (int m = 0; m < kM; ++m) {
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-          out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
-      }
-    }
+    each_output<kM, NT>([&](int m, int nt, int i) {
+      out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
+    });
   }
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {

@@ -81,7 +81,13 @@ float reference(GgmlType t, const Problem& p, std::int64_t j, std::int64_t r) {
 
 struct Device {
   std::unique_ptr<cuda::CudaContext> ctx;
-  cuda::DeviceBuffer w, w2, act, out, bias;
+  cuda::DeviceBuffer w, act, out, bias;
+  bool open() {
+    auto c = cuda::CudaContext::create(0);
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    if (c.ok()) ctx = std::move(*c);
+    return c.ok();
+  }
 };
 
 std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1, std::int64_t rows,
@@ -114,10 +120,8 @@ std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1
 
 TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
   ZINFER_REQUIRE_GPU();
-  auto ctx = cuda::CudaContext::create(0);
-  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
   Device d;
-  d.ctx = std::move(*ctx);
+  ASSERT_TRUE(d.open());
   const std::int64_t ne1 = 77;
   for (GgmlType t : kTypes) {
     for (bool q16 : {false, true}) {
@@ -153,10 +157,8 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
 
 TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
   ZINFER_REQUIRE_GPU();
-  auto ctx = cuda::CudaContext::create(0);
-  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
   Device d;
-  d.ctx = std::move(*ctx);
+  ASSERT_TRUE(d.open());
   const std::int64_t ne1 = 45, rows = 19, k = 1024;
   for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ8_0, GgmlType::kQ6_K, GgmlType::kQ5_1}) {
     for (bool q16 : {false, true}) {

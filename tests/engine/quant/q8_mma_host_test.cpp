@@ -51,6 +51,18 @@ int byte_at(std::uint32_t w, int i) {
   return v >= 128 ? v - 256 : v;
 }
 
+// Calls f(std::integral_constant<GgmlType, T>{}, i) for the eight weight types with tiles,
+// i = 0, 1, ... (a seed offset).
+template <typename F>
+void each_type(F f) {
+  int i = 0;
+  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                     GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    dispatch_mma_type(t, [&](auto tc) { f(tc, i); });
+    ++i;
+  }
+}
+
 // The weight of element i of sub-block s from its int8 quant and the block header.
 template <GgmlType T>
 float weight_of(const std::uint8_t* row, std::int64_t b, int s, int q) {
@@ -107,14 +119,7 @@ void check_words(std::uint64_t seed) {
 }
 
 TEST(Q8MmaHost, WeightWordsAreTheDequantizedWeights) {
-  check_words<GgmlType::kQ4_0>(1);
-  check_words<GgmlType::kQ4_1>(2);
-  check_words<GgmlType::kQ5_0>(3);
-  check_words<GgmlType::kQ5_1>(4);
-  check_words<GgmlType::kQ8_0>(5);
-  check_words<GgmlType::kQ4_K>(6);
-  check_words<GgmlType::kQ5_K>(7);
-  check_words<GgmlType::kQ6_K>(8);
+  each_type([](auto tc, int i) { check_words<decltype(tc)::value>(1 + i); });
 }
 
 // One warp's mma.sync from its lanes' fragments, as the PTX ISA defines the layouts.
@@ -186,14 +191,7 @@ void check_mma(std::uint64_t seed) {
 }
 
 TEST(Q8MmaHost, EmulatedWarpMmaGivesEverySubBlocksIntegerDot) {
-  check_mma<GgmlType::kQ4_0>(11);
-  check_mma<GgmlType::kQ4_1>(12);
-  check_mma<GgmlType::kQ5_0>(13);
-  check_mma<GgmlType::kQ5_1>(14);
-  check_mma<GgmlType::kQ8_0>(15);
-  check_mma<GgmlType::kQ4_K>(16);
-  check_mma<GgmlType::kQ5_K>(17);
-  check_mma<GgmlType::kQ6_K>(18);
+  each_type([](auto tc, int i) { check_mma<decltype(tc)::value>(11 + i); });
 }
 
 // The reference order against the CPU's dot products.
@@ -236,14 +234,7 @@ void check_reference(std::int64_t k, std::uint64_t seed) {
 
 TEST(Q8MmaHost, ReferenceOrderIsWithinRoundingOfTheCpuDots) {
   for (std::int64_t k : {256, 1024, 4864}) {
-    check_reference<GgmlType::kQ4_0>(k, 21);
-    check_reference<GgmlType::kQ4_1>(k, 22);
-    check_reference<GgmlType::kQ5_0>(k, 23);
-    check_reference<GgmlType::kQ5_1>(k, 24);
-    check_reference<GgmlType::kQ8_0>(k, 25);
-    check_reference<GgmlType::kQ4_K>(k, 26);
-    check_reference<GgmlType::kQ5_K>(k, 27);
-    check_reference<GgmlType::kQ6_K>(k, 28);
+    each_type([k](auto tc, int i) { check_reference<decltype(tc)::value>(k, 21 + i); });
   }
 }
 
