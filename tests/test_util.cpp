@@ -12,6 +12,10 @@
 #include <fstream>
 #include <sstream>
 #include <utility>
+#include <vector>
+
+#include "engine/quant/ggml_type.h"
+#include "engine/synthetic/synthetic_weights.h"
 
 namespace zinfer::testing {
 
@@ -143,6 +147,17 @@ LlmOptions llm_options(const std::string& path, std::int32_t n_ctx, std::int32_t
 
 LlmOptions tiny_llama_options(const std::string& file_name) {
   return llm_options(write_synthetic("tiny-llama", quant::GgmlType::kQ8_0, file_name), 64, 1);
+}
+
+std::vector<std::uint8_t> synth_matrix(quant::GgmlType type, std::int64_t rows, std::int64_t cols,
+                                       std::uint64_t seed) {
+  const std::size_t rs = quant::row_size(type, cols);
+  std::vector<std::uint8_t> out(rs * static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    model::SynthRng rng(seed * 1000003u + static_cast<std::uint64_t>(r));
+    model::synth_fill_row(type, model::InitKind::kWeight, 0.2f, cols, rng, out.data() + r * rs);
+  }
+  return out;
 }
 
 }  // namespace zinfer::testing

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/model/llm.h"
 #include "engine/quant/ggml_type.h"
@@ -56,6 +57,10 @@ LlmOptions llm_options(const std::string& path, std::int32_t n_ctx, std::int32_t
 // The smallest model to load: tiny-llama in Q8_0 written to temp_dir()/file_name, with options
 // for n_ctx 64 and one sequence; model_path is "" (after a test failure) if it was not written.
 LlmOptions tiny_llama_options(const std::string& file_name);
+// rows × cols weights of `type` from the synthetic writer's generator (scale 0.2, row r seeded
+// from seed and r): a matrix for op-level tests.
+std::vector<std::uint8_t> synth_matrix(quant::GgmlType type, std::int64_t rows, std::int64_t cols,
+                                       std::uint64_t seed);
 
 }  // namespace zinfer::testing
 

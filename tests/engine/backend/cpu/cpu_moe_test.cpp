@@ -16,6 +16,7 @@
 #include "engine/backend/cpu/cpu_ops.h"
 #include "engine/quant/quant_ops.h"
 #include "engine/synthetic/synthetic_weights.h"
+#include "tests/test_util.h"
 
 namespace zinfer::cpu {
 namespace {
@@ -102,23 +103,12 @@ struct Experts {
   model::ExpertWeights w;
 };
 
-std::vector<std::uint8_t> synth_matrix(GgmlType type, std::int64_t rows, std::int64_t cols,
-                                       std::uint64_t seed) {
-  const std::size_t rs = quant::row_size(type, cols);
-  std::vector<std::uint8_t> out(rs * static_cast<std::size_t>(rows));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    model::SynthRng rng(seed * 1000003u + static_cast<std::uint64_t>(r));
-    model::synth_fill_row(type, model::InitKind::kWeight, 0.2f, cols, rng, out.data() + r * rs);
-  }
-  return out;
-}
-
 Experts make_experts(GgmlType type, std::int32_t n_expert, std::int64_t d, std::int32_t ff,
                      std::mt19937& rng) {
   Experts x;
-  x.gate = synth_matrix(type, n_expert * ff, d, 1);
-  x.up = synth_matrix(type, n_expert * ff, d, 2);
-  x.down = synth_matrix(type, n_expert * d, ff, 3);
+  x.gate = testing::synth_matrix(type, n_expert * ff, d, 1);
+  x.up = testing::synth_matrix(type, n_expert * ff, d, 2);
+  x.down = testing::synth_matrix(type, n_expert * d, ff, 3);
   x.gate_b = random_vector(static_cast<std::size_t>(n_expert) * ff, rng, 0.5f);
   x.up_b = random_vector(static_cast<std::size_t>(n_expert) * ff, rng, 0.5f);
   x.down_b = random_vector(static_cast<std::size_t>(n_expert) * d, rng, 0.5f);

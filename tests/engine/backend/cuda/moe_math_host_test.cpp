@@ -20,6 +20,7 @@
 #include "engine/quant/quant_ops.h"
 #include "engine/synthetic/synthetic_weights.h"
 #include "kernels/moe_math.cuh"
+#include "tests/test_util.h"
 
 namespace zinfer::cuda {
 namespace {
@@ -150,17 +151,6 @@ TEST(MoeMathHost, TilesNeverExceedTheBound) {
   }
 }
 
-std::vector<std::uint8_t> synth_matrix(GgmlType type, std::int64_t rows, std::int64_t cols,
-                                       std::uint64_t seed) {
-  const std::size_t rs = quant::row_size(type, cols);
-  std::vector<std::uint8_t> out(rs * static_cast<std::size_t>(rows));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    model::SynthRng rng(seed * 1000003u + static_cast<std::uint64_t>(r));
-    model::synth_fill_row(type, model::InitKind::kWeight, 0.2f, cols, rng, out.data() + r * rs);
-  }
-  return out;
-}
-
 // The kernels' data flow on the host: grouping, then per tile and weight row the products of
 // each slot's input row (x[slot / k], then h[slot]), bias, activation, then the weighted sum
 // in slot order — against CpuOps::moe_ffn.
@@ -168,9 +158,9 @@ TEST(MoeMathHost, GroupedExpertsReproduceCpuOps) {
   constexpr int n_expert = 6, ff = 64, k = 3;
   constexpr std::int64_t d = 96, rows = 11;
   const GgmlType type = GgmlType::kMXFP4;
-  const auto gate = synth_matrix(type, n_expert * ff, d, 1);
-  const auto up = synth_matrix(type, n_expert * ff, d, 2);
-  const auto down = synth_matrix(type, n_expert * d, ff, 3);
+  const auto gate = testing::synth_matrix(type, n_expert * ff, d, 1);
+  const auto up = testing::synth_matrix(type, n_expert * ff, d, 2);
+  const auto down = testing::synth_matrix(type, n_expert * d, ff, 3);
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 0.5f);
   std::vector<float> gate_b(n_expert * ff), up_b(n_expert * ff), down_b(n_expert * d);
