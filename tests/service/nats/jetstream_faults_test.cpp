@@ -7,6 +7,7 @@
 // suite runs a quarter of that.
 #include <gtest/gtest.h>
 
+#include "tests/service/cli/zinfer_process.h"
 #include "tests/service/nats/nats_harness.h"
 
 namespace zinfer::nats_testing {
@@ -39,6 +40,17 @@ bool wait_for_text(const std::string& path, const std::string& text, int timeout
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+// Jobs the worker at endpoint holds (running + queued, from its stats reply); -1 when it does
+// not answer.
+long held_jobs(const std::string& endpoint) {
+  const auto r = zinfer::testing::run_zinfer("health --stats --timeout 2 --connect " + endpoint +
+                                             " 2>/dev/null");
+  if (r.exit_code != 0) return -1;
+  const json j = json::parse(r.out, nullptr, false);
+  if (!j.is_object()) return -1;
+  return j.value("active_jobs", 0L) + j.value("queue_depth", 0L);
 }
 
 // Checks one producer's output: every job once, in input order, done; returns its counts.
@@ -96,6 +108,11 @@ TEST_F(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   wait_deliveries(probe, n / 4);
   ASSERT_TRUE(wait_for_text(dir + "/worker0.log", " tok, completion ", 60))
       << "worker 0 finished no job: " << read_all(dir + "/worker0.log");
+  // Killed while it holds jobs (its stats say so just before), or there is nothing to lose and
+  // redeliver: a worker between fetches holds none.
+  const auto hold_until = Clock::now() + std::chrono::seconds(60);
+  while (held_jobs("ipc://" + dir + "/w0.sock") <= 0 && Clock::now() < hold_until) {
+  }
   workers[0]->signal(SIGKILL);
   const std::int64_t at_kill = probe.deliveries();
   wait_deliveries(probe, n / 2);
