@@ -37,8 +37,9 @@ struct AttentionArgs {
 
 inline constexpr std::int32_t kMaxHeadDim = 256;
 
-// Tests: the most query heads one block computes (1, 4 or 8; 0 → the GQA group, up to 8, the
-// default). The results are the same bits whatever the setting.
+// Tests: the most query heads one block computes (1, 4 or 8; 0 → the default: the GQA group,
+// up to 8, when query rows × KV heads fill two blocks an SM, else 1). The results are the same
+// bits whatever the setting.
 void set_attention_head_group(int most);
 
 // out, q: [rows][n_head * head_dim]; k_cache, v_cache: one layer's [n_slots][n_head_kv *

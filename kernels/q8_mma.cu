@@ -1,4 +1,5 @@
-// The kernels behind q8_mma.h: q8_mma_kernel<T, kQ16, NT, kGated> and its wide variant.
+// The kernels behind q8_mma.h: q8_mma_kernel<T, kQ16, NT, kGated>, its wide variant, and
+// q8_mma_vec_kernel for the smallest batches.
 //
 // q8_mma_kernel — grid: (tiles of 16 weight rows) × (tiles of 8·NT activation rows); a block
 // has one warp per part of K (q8mma::mma_parts: set by K alone); each warp runs its part's
@@ -9,6 +10,11 @@
 // 8·NT activation rows, each over all of K (its parts in turn, each part's sum from 0, added in
 // part order): the same float steps, so the same bits; no shared memory, activations read
 // once per block through L1.
+// q8_mma_vec_kernel — for a few activation rows (decode at small batch), without tensor cores:
+// one warp a weight row, its lanes in one group a part, each group walking its part's units
+// (q8mma::unit_term, dp4a) L at a time and adding their terms in K order through shuffles;
+// the parts' sums added in part order. The same float steps again, so the same bits; the
+// weight bytes are read once, by lanes next to each other.
 // NT (1, 2 or 4 column tiles a warp) and the kernel follow the batch size; they change which
 // rows share a warp, never an output's order. Weights and activations are read straight from
 // global memory (L1/L2): a first version to measure, not yet staged through shared memory.
@@ -375,19 +381,122 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams 
   }
 }
 
-// -2: not set by set_q8_mma_wide; then ZINFER_MMA_WIDE=0 / 1 (never / always the wide tiles,
-// a measurement switch: the same bits either way), unset: by the number of blocks (-1).
-std::atomic<int> g_wide{-2};
+// Vec kernel: one warp a weight row (kVecWarps a block), up to kVecRows activation rows a
+// block (more rows take more blocks along y).
+constexpr int kVecWarps = 4;
+constexpr int kVecRows = 4;
 
-int wide_setting() {
-  const int v = g_wide.load(std::memory_order_relaxed);
+template <GgmlType T, bool kQ16, int R, bool kGated>
+__global__ void __launch_bounds__(kVecWarps * 32) q8_mma_vec_kernel(MmaParams p) {
+  using Tr = q8mma::MmaTraits<T>;
+  constexpr int kM = kGated ? 2 : 1;
+  constexpr int kU = q8mma::units_per_block<T, kQ16>();
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const std::int64_t j =
+      static_cast<std::int64_t>(blockIdx.x) * kVecWarps + (static_cast<int>(threadIdx.x) >> 5);
+  if (j >= p.ne1) return;  // whole warps; no block-wide barrier below
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * R;
+  // Lanes a part (a power of two, L · parts <= 32); lanes of groups past the last part idle.
+  const int L = p.parts == 1 ? 32 : (p.parts == 2 ? 16 : (p.parts <= 4 ? 8 : 4));
+  const int part = lane / L, sub = lane % L;
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+  const bool live = part < p.parts;
+  const std::int64_t u0 = live ? kU * q8mma::part_begin(nb, p.parts, part) : 0;
+  const std::int64_t u1 = live ? kU * q8mma::part_begin(nb, p.parts, part + 1) : 0;
+  const std::int64_t most = kU * ((nb + p.parts - 1) / p.parts);  // units of the largest part
+  const std::uint8_t* act[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    act[r] = p.act + static_cast<std::size_t>(min(n0 + r, p.rows - 1)) * p.layout.row_bytes;
+  }
+  float acc[kM][R] = {};
+  for (std::int64_t base = 0; base < most; base += L) {
+    const std::int64_t u = u0 + base + sub;
+    float term[kM][R] = {};
+    if (u < u1) {
+      const std::int64_t b = u / kU;
+      const int g = static_cast<int>(u % kU);
+#pragma unroll
+      for (int m = 0; m < kM; ++m) {
+        const std::uint8_t* row = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+          term[m][r] = q8mma::unit_term<T, kQ16>(row, b, g, act[r], p.layout);
+      }
+    }
+    // The group's L terms in K order (lane i of the group holds unit base + i).
+    for (int i = 0; i < L; ++i) {
+      const bool has = u0 + base + i < u1;
+#pragma unroll
+      for (int m = 0; m < kM; ++m) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const float v = __shfl_sync(0xffffffffu, term[m][r], i, L);
+          if (has) acc[m][r] = q8::fadd(acc[m][r], v);
+        }
+      }
+    }
+  }
+  // The parts' sums in part order (every lane ends with the same values).
+  float out[kM][R];
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      out[m][r] = __shfl_sync(0xffffffffu, acc[m][r], 0);
+      for (int q = 1; q < p.parts; ++q) {
+        out[m][r] = __fadd_rn(out[m][r], __shfl_sync(0xffffffffu, acc[m][r], q * L));
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (lane == r && n0 + r < p.rows) store_output<kGated>(p, n0 + r, j, out[0][r], out[kM - 1][r]);
+  }
+}
+
+// -2: not set by set_q8_mma_kernel; then ZINFER_MMA_KERNEL (a measurement switch: the same
+// bits whichever kernel runs): split, wide or vec; unset: chosen by shape (-1).
+std::atomic<int> g_kernel{-2};
+
+int kernel_setting() {
+  const int v = g_kernel.load(std::memory_order_relaxed);
   if (v != -2) return v;
   static const int env = [] {
-    const char* e = std::getenv("ZINFER_MMA_WIDE");
+    const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
-    return std::string(e) == "1" ? 1 : 0;
+    const std::string s(e);
+    return s == "split" ? kMmaSplit : (s == "wide" ? kMmaWide : (s == "vec" ? kMmaVec : -1));
   }();
   return env;
+}
+
+template <bool kGated>
+bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
+  const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : kVecRows);
+  const dim3 grid(static_cast<unsigned>((p.ne1 + kVecWarps - 1) / kVecWarps),
+                  static_cast<unsigned>((p.rows + r - 1) / r));
+  return q8mma::dispatch_mma_type(type, [&](auto tc) {
+    constexpr GgmlType T = decltype(tc)::value;
+    auto go = [&](auto q16, auto rc) {
+      q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated>
+          <<<grid, kVecWarps * 32, 0, stream>>>(p);
+    };
+    auto with_r = [&](auto q16) {
+      if (r == 1) {
+        go(q16, std::integral_constant<int, 1>{});
+      } else if (r == 2) {
+        go(q16, std::integral_constant<int, 2>{});
+      } else {
+        go(q16, std::integral_constant<int, kVecRows>{});
+      }
+    };
+    if (p.layout.q16) {
+      with_r(std::true_type{});
+    } else {
+      with_r(std::false_type{});
+    }
+  });
 }
 
 template <bool kGated>
@@ -399,8 +508,9 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // Wide tiles once the batch fills whole column tiles and there are enough blocks to fill
   // the GPU without splitting K (about two per SM on an H200).
   const std::int64_t wide_blocks = (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps) * col_tiles;
-  const int ws = wide_setting();
-  const bool wide = ws == 1 || (ws < 0 && wide_blocks >= 264);
+  const int ks = kernel_setting();
+  if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
+  const bool wide = ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
   const dim3 grid(static_cast<unsigned>(wide ? (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps)
                                              : (p.ne1 + 15) / 16),
                   static_cast<unsigned>(col_tiles));
@@ -458,7 +568,7 @@ bool grid_fits(std::int64_t ne1, std::int64_t rows) {
 
 }  // namespace
 
-void set_q8_mma_wide(int mode) { g_wide.store(mode, std::memory_order_relaxed); }
+void set_q8_mma_kernel(int kernel) { g_kernel.store(kernel, std::memory_order_relaxed); }
 
 bool q8_mma_enabled() {
   static const bool on = [] {
@@ -491,7 +601,7 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
   if (!launch_typed<false>(m.w.type, p, stream)) {
     return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(m.w));
   }
-  ZINFER_CUDA_LAUNCH_CHECK("q8_mma_kernel<plain>");
+  ZINFER_CUDA_LAUNCH_CHECK("q8_mma<plain>");
   return ok_status();
 }
 
@@ -512,7 +622,7 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
   if (!launch_typed<true>(gate.type, p, stream)) {
     return make_error(ErrorCode::kInferenceFailed, "q8_mma_gated: unsupported " + shape(gate));
   }
-  ZINFER_CUDA_LAUNCH_CHECK("q8_mma_kernel<gated>");
+  ZINFER_CUDA_LAUNCH_CHECK("q8_mma<gated>");
   return ok_status();
 }
 

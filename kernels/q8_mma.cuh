@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/q8_act_layout.h"
 #include "kernels/q8_dot.cuh"
@@ -283,84 +284,98 @@ constexpr Family family() {
   return Family::kLegacy;
 }
 
-// ---- host reference ---------------------------------------------------------------------
-// Σ over elements [e, e + n) of a weight row's quants (from words(), all lanes) times q.
+// ---- units: one float term each --------------------------------------------------------
+// Units a block holds: one with Q8 activations; with Q16, the K-quants' eight groups of 32.
+template <GgmlType T, bool kQ16>
+ZINFER_HD constexpr int units_per_block() {
+  return kQ16 && family<T>() != Family::kLegacy ? 8 : 1;
+}
+
+// Σ over sub-block s of block b of the weight row's quants (words(), all four lane slots)
+// times the int8 activations at q (4-byte aligned): the integer an mma gives for that pair.
 template <GgmlType T>
-inline int ref_isum(const std::uint8_t* row, std::int64_t b, int s, const std::int8_t* q) {
+ZINFER_HD int sub_isum(const std::uint8_t* row, std::int64_t b, int s, const std::int8_t* q) {
   using Tr = MmaTraits<T>;
   int sum = 0;
+  ZINFER_UNROLL
   for (int t = 0; t < 4; ++t) {
     std::uint32_t lo = 0, hi = 0;
     Tr::words(row, b, s, t, lo, hi);
-    for (int i = 0; i < 4; ++i) {
-      sum += static_cast<int>(static_cast<std::int8_t>(byte_of(lo, i))) * q[4 * t + i];
-      if (Tr::kSubK == 32) {
-        sum += static_cast<int>(static_cast<std::int8_t>(byte_of(hi, i))) * q[16 + 4 * t + i];
-      }
-    }
+    sum = q8::dp4a(lo, ld_u32(q + 4 * t), sum);
+    if constexpr (Tr::kSubK == 32) sum = q8::dp4a(hi, ld_u32(q + 16 + 4 * t), sum);
   }
   return sum;
 }
 
+// The float term of unit g of block b (g < units_per_block) of one weight row and one
+// activation row (act: the row's start; l: its layout) — the float steps of the order above,
+// shared by every kernel and the host reference.
+template <GgmlType T, bool kQ16>
+ZINFER_HD float unit_term(const std::uint8_t* row, std::int64_t b, int g, const std::uint8_t* act,
+                          const q8::Q8ActLayout& l) {
+  using Tr = MmaTraits<T>;
+  constexpr int kE = Tr::kBlockElems, kS = Tr::kSubK;
+  const auto w = Tr::head(row, b);
+  if constexpr (kQ16) {
+    const Act16Row a = q8::act16_row(act, l, 0);
+    auto isum16 = [&](int s) {  // Σ w·q of sub-block s, q = 256·hi + lo
+      const std::int64_t e = kE * b + kS * s;
+      return 256 * sub_isum<T>(row, b, s, a.hi + e) + sub_isum<T>(row, b, s, a.lo + e);
+    };
+    if constexpr (family<T>() == Family::kLegacy) {
+      return legacy_term_q16(w, Tr::kMin, a.d[b], isum16(0), a.qsum16[2 * b] + a.qsum16[2 * b + 1]);
+    } else if constexpr (family<T>() == Family::kK4) {
+      const std::int64_t ab = 8 * b + g;
+      return k4_term_q16(w, g, a.d[ab], isum16(g), a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]);
+    } else {
+      return q6_term_q16(w, g, a.d[8 * b + g], isum16(2 * g), isum16(2 * g + 1));
+    }
+  } else {
+    const ActRow a = q8::act_row(act, l, 0);
+    if constexpr (family<T>() == Family::kLegacy) {
+      const float sa = Tr::kMin ? a.s[b] : 0.0f;
+      return legacy_term_q8(w, Tr::kMin, a.d[b], sa, sub_isum<T>(row, b, 0, a.qs + kE * b));
+    } else if constexpr (family<T>() == Family::kK4) {
+      int isum = 0, msum = 0;
+      ZINFER_UNROLL
+      for (int s = 0; s < 8; ++s) {
+        isum += k4_scale(w, s) * sub_isum<T>(row, b, s, a.qs + kE * b + 32 * s);
+        msum += k4_min(w, s) * (a.bsums[16 * b + 2 * s] + a.bsums[16 * b + 2 * s + 1]);
+      }
+      return k4_term_q8(w, a.d[b], isum, msum);
+    } else {
+      int isum = 0;
+      ZINFER_UNROLL
+      for (int s = 0; s < 16; ++s) {
+        isum += q6_scale(w, s) * sub_isum<T>(row, b, s, a.qs + kE * b + 16 * s);
+      }
+      return q6_term_q8(w, a.d[b], isum);
+    }
+  }
+}
+
+// ---- host reference ---------------------------------------------------------------------
 // The product of one weight row with one activation row in the order above (Q8 activations:
 // l is q8_act_layout(q8_act_type(T), k); Q16: q16_act_layout(k)).
 template <GgmlType T>
 inline float mma_reference(const std::uint8_t* row, const std::uint8_t* act,
                            const q8::Q8ActLayout& l) {
-  using Tr = MmaTraits<T>;
-  constexpr int kE = Tr::kBlockElems, kS = Tr::kSubK;
-  const std::int64_t nb = l.k / kE;
-  const int parts = mma_parts(nb, kE);
-  float out = 0.0f;
-  for (int p = 0; p < parts; ++p) {
-    float acc = 0.0f;
-    for (std::int64_t b = part_begin(nb, parts, p); b < part_begin(nb, parts, p + 1); ++b) {
-      const auto w = Tr::head(row, b);
-      if (l.q16) {
-        const Act16Row a = q8::act16_row(act, l, 0);
-        auto isum16 = [&](int s) {  // Σ w·q of sub-block s, q = 256·hi + lo
-          const std::int64_t e = kE * b + kS * s;
-          return 256 * ref_isum<T>(row, b, s, a.hi + e) + ref_isum<T>(row, b, s, a.lo + e);
-        };
-        if constexpr (family<T>() == Family::kLegacy) {
-          acc = fadd(acc, legacy_term_q16(w, Tr::kMin, a.d[b], isum16(0),
-                                          a.qsum16[2 * b] + a.qsum16[2 * b + 1]));
-        } else if constexpr (family<T>() == Family::kK4) {
-          for (int g = 0; g < 8; ++g) {
-            const std::int64_t ab = 8 * b + g;
-            acc = fadd(acc, k4_term_q16(w, g, a.d[ab], isum16(g),
-                                        a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]));
-          }
-        } else {
-          for (int g = 0; g < 8; ++g) {
-            acc = fadd(acc, q6_term_q16(w, g, a.d[8 * b + g], isum16(2 * g), isum16(2 * g + 1)));
-          }
-        }
-      } else {
-        const ActRow a = q8::act_row(act, l, 0);
-        if constexpr (family<T>() == Family::kLegacy) {
-          const float sa = Tr::kMin ? a.s[b] : 0.0f;
-          acc = fadd(
-              acc, legacy_term_q8(w, Tr::kMin, a.d[b], sa, ref_isum<T>(row, b, 0, a.qs + kE * b)));
-        } else if constexpr (family<T>() == Family::kK4) {
-          int isum = 0, msum = 0;
-          for (int g = 0; g < 8; ++g) {
-            isum += k4_scale(w, g) * ref_isum<T>(row, b, g, a.qs + kE * b + 32 * g);
-            msum += k4_min(w, g) * (a.bsums[16 * b + 2 * g] + a.bsums[16 * b + 2 * g + 1]);
-          }
-          acc = fadd(acc, k4_term_q8(w, a.d[b], isum, msum));
-        } else {
-          int isum = 0;
-          for (int s = 0; s < 16; ++s) {
-            isum += q6_scale(w, s) * ref_isum<T>(row, b, s, a.qs + kE * b + 16 * s);
-          }
-          acc = fadd(acc, q6_term_q8(w, a.d[b], isum));
-        }
+  const std::int64_t nb = l.k / MmaTraits<T>::kBlockElems;
+  const int parts = mma_parts(nb, MmaTraits<T>::kBlockElems);
+  auto run = [&](auto q16) {
+    constexpr bool kQ16 = decltype(q16)::value;
+    constexpr int kU = units_per_block<T, kQ16>();
+    float out = 0.0f;
+    for (int p = 0; p < parts; ++p) {
+      float acc = 0.0f;
+      for (std::int64_t b = part_begin(nb, parts, p); b < part_begin(nb, parts, p + 1); ++b) {
+        for (int g = 0; g < kU; ++g) acc = fadd(acc, unit_term<T, kQ16>(row, b, g, act, l));
       }
+      out = p == 0 ? acc : fadd(out, acc);
     }
-    out = p == 0 ? acc : fadd(out, acc);
-  }
-  return out;
+    return out;
+  };
+  return l.q16 ? run(std::true_type{}) : run(std::false_type{});
 }
 
 // Calls f(std::integral_constant<GgmlType, T>{}) for a type with tiles; false otherwise.

@@ -29,9 +29,12 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
 Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
                            const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
 
-// Tests: -1 chooses the wide tiles by the number of blocks (the default), 0 never, 1 always
-// (the same bits either way).
-void set_q8_mma_wide(int mode);
+// Which kernel computes the products (the same bits whichever does): by shape (-1, the
+// default: the vec kernel up to four activation rows, then K split over warps, or wide tiles
+// once they make enough blocks), or always one of these. ZINFER_MMA_KERNEL=split|wide|vec
+// sets it for a process (for measurements).
+inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2;
+void set_q8_mma_kernel(int kernel);
 
 // Whether ZINFER_MMA=1 is set (CudaOps' switch, read once).
 bool q8_mma_enabled();

@@ -20,6 +20,10 @@ void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
                 "2e-3 of transformers' where Q16 moves them by up to ~1e-2)")
       ->excludes(q8)
       ->excludes(q16);
+  sub->add_flag("--tensor-cores,!--no-tensor-cores", llm.tensor_cores,
+                "CUDA, with Q8/Q16 activations: every integer matmul in the tensor-core order "
+                "(mma.sync tiles for batches above 4 rows and prompts, a dp4a kernel in the same "
+                "order below; batch-invariant). ZINFER_MMA=1 sets it too");
   sub->add_flag("--fast-prefill{false}", llm.batch_invariant,
                 "CUDA: cuBLAS for prompt-sized matmuls (faster prefill; a job's tokens may then "
                 "depend on its batch-mates at float-rounding level)");

@@ -2,11 +2,11 @@
 // (q8mma::mma_reference: the same integer sums and float steps in the same order), bit for
 // bit: every weight type with Q8 and with Q16 activations, 1 to 64 activation rows (all three
 // column-tile widths, partial tiles), 77 weight rows (a partial row tile), K with one and with
-// eight parts, on the K-split kernel and on the wide tiles. Bitwise equality with a reference
-// that sees one row at a time is batch invariance. Then the epilogues: bias, accumulate
-// (out += ...), and the gated product (its activation function within float tolerance of the
-// host's). The reference itself is held to quant::vec_dot / vec_dot_f32 by the host tests
-// (Q8MmaHost).
+// eight parts, on each kernel (K split over warps, wide tiles, one warp a weight row). Bitwise
+// equality with a reference that sees one row at a time is batch invariance. Then the epilogues:
+// bias, accumulate (out += ...), and the gated product (its activation function within float
+// tolerance of the host's). The reference itself is held to quant::vec_dot / vec_dot_f32 by the
+// host tests (Q8MmaHost).
 #include "kernels/q8_mma.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +29,10 @@ using quant::GgmlType;
 
 const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
                            GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+// The three kernels (K split over warps, wide tiles, one warp a weight row), each forced.
+const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec};
+const char* const kKernelNames[] = {"split", "wide", "vec"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows
@@ -125,7 +129,7 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
   const std::int64_t ne1 = 77;
   for (GgmlType t : kTypes) {
     for (bool q16 : {false, true}) {
-      for (std::int64_t k : {1024, 4864}) {
+      for (std::int64_t k : {256, 1024, 4864}) {  // 1-2, 4-8 and 8 parts
         const std::int64_t rows = 64;
         const Problem p = make_problem(t, q16, k, ne1, rows, 5);
         // Reference for every (row, output) once; each batch size uses the first `n` rows.
@@ -133,13 +137,14 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
         for (std::int64_t r = 0; r < rows; ++r)
           for (std::int64_t j = 0; j < ne1; ++j) want[r * ne1 + j] = reference(t, p, j, r);
         for (std::int64_t n : {1, 3, 8, 9, 16, 17, 40, 64}) {
-          for (int wide : {0, 1}) {  // K split over warps / wide tiles
-            SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") + " k=" +
-                         std::to_string(k) + " rows=" + std::to_string(n) + (wide ? " wide" : ""));
-            cuda::set_q8_mma_wide(wide);
+          for (int kernel : kKernels) {
+            SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") +
+                         " k=" + std::to_string(k) + " rows=" + std::to_string(n) + " " +
+                         kKernelNames[kernel]);
+            cuda::set_q8_mma_kernel(kernel);
             const std::vector<float> init(static_cast<std::size_t>(n * ne1), std::nanf(""));
             const std::vector<float> got = run(d, t, p, ne1, n, 0, init, {0.0f});
-            cuda::set_q8_mma_wide(-1);
+            cuda::set_q8_mma_kernel(-1);
             int bad = 0;
             for (std::size_t i = 0; i < got.size(); ++i) {
               if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && ++bad <= 3) {
@@ -166,12 +171,13 @@ TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
       const Problem p = make_problem(t, q16, k, ne1, rows, 9);
       const auto bias = testing::random_floats(static_cast<std::size_t>(ne1), 3);
       const auto init = testing::random_floats(static_cast<std::size_t>(rows * ne1), 4);
-      for (int wide : {0, 1}) {  // K split over warps / wide tiles
-        cuda::set_q8_mma_wide(wide);
+      for (int kernel : kKernels) {
+        SCOPED_TRACE(kKernelNames[kernel]);
+        cuda::set_q8_mma_kernel(kernel);
         const auto with_bias = run(d, t, p, ne1, rows, 1, init, bias);
         const auto accumulated = run(d, t, p, ne1, rows, 2, init, bias);
         const auto gated = run(d, t, p, ne1, rows, 3, init, bias);
-        cuda::set_q8_mma_wide(-1);
+        cuda::set_q8_mma_kernel(-1);
         for (std::int64_t r = 0; r < rows; ++r) {
           for (std::int64_t j = 0; j < ne1; ++j) {
             const float v = reference(t, p, j, r);

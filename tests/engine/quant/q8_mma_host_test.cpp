@@ -182,7 +182,7 @@ void check_mma(std::uint64_t seed) {
         const int g = lane >> 2, t = lane & 3;
         for (int i = 0; i < 4; ++i) {
           const int r = g + 8 * (i >> 1), n = 2 * t + (i & 1);
-          const int want = ref_isum<T>(w.p + rs * r, b, s, act.data() + k * n + e);
+          const int want = sub_isum<T>(w.p + rs * r, b, s, act.data() + k * n + e);
           ASSERT_EQ(c[lane][i], want) << "block " << b << " sub " << s << " lane " << lane;
         }
       }
