@@ -409,30 +409,40 @@ __global__ void __launch_bounds__(kVecWarps * 32) q8_mma_vec_kernel(MmaParams p)
   for (int r = 0; r < R; ++r) {
     act[r] = p.act + static_cast<std::size_t>(min(n0 + r, p.rows - 1)) * p.layout.row_bytes;
   }
+  // Units a lane computes before its group adds them: more loads in flight at one row, fewer
+  // with more activation rows (registers).
+  constexpr int kW = R == 1 ? 4 : (R == 2 ? 2 : 1);
   float acc[kM][R] = {};
-  for (std::int64_t base = 0; base < most; base += L) {
-    const std::int64_t u = u0 + base + sub;
-    float term[kM][R] = {};
-    if (u < u1) {
-      const std::int64_t b = u / kU;
-      const int g = static_cast<int>(u % kU);
+  for (std::int64_t base = 0; base < most; base += kW * L) {
+    float term[kW][kM][R] = {};
 #pragma unroll
-      for (int m = 0; m < kM; ++m) {
-        const std::uint8_t* row = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+    for (int w = 0; w < kW; ++w) {
+      const std::int64_t u = u0 + base + w * L + sub;
+      if (u < u1) {
+        const std::int64_t b = u / kU;
+        const int g = static_cast<int>(u % kU);
 #pragma unroll
-        for (int r = 0; r < R; ++r)
-          term[m][r] = q8mma::unit_term<T, kQ16>(row, b, g, act[r], p.layout);
+        for (int m = 0; m < kM; ++m) {
+          const std::uint8_t* row = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+#pragma unroll
+          for (int r = 0; r < R; ++r) {
+            term[w][m][r] = q8mma::unit_term<T, kQ16>(row, b, g, act[r], p.layout);
+          }
+        }
       }
     }
-    // The group's L terms in K order (lane i of the group holds unit base + i).
-    for (int i = 0; i < L; ++i) {
-      const bool has = u0 + base + i < u1;
+    // The group's terms in K order (lane i of the group holds unit base + w·L + i).
 #pragma unroll
-      for (int m = 0; m < kM; ++m) {
+    for (int w = 0; w < kW; ++w) {
+      for (int i = 0; i < L; ++i) {
+        const bool has = u0 + base + w * L + i < u1;
 #pragma unroll
-        for (int r = 0; r < R; ++r) {
-          const float v = __shfl_sync(0xffffffffu, term[m][r], i, L);
-          if (has) acc[m][r] = q8::fadd(acc[m][r], v);
+        for (int m = 0; m < kM; ++m) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) {
+            const float v = __shfl_sync(0xffffffffu, term[w][m][r], i, L);
+            if (has) acc[m][r] = q8::fadd(acc[m][r], v);
+          }
         }
       }
     }

@@ -307,6 +307,27 @@ ZINFER_HD int sub_isum(const std::uint8_t* row, std::int64_t b, int s, const std
   return sum;
 }
 
+// The same over Q16 activations, q = 256·hi + lo: Σ w·q = 256·Σ w·hi + Σ w·lo, the weight
+// words read once for both planes.
+template <GgmlType T>
+ZINFER_HD int sub_isum16(const std::uint8_t* row, std::int64_t b, int s, const std::int8_t* hi,
+                         const std::int8_t* lo) {
+  using Tr = MmaTraits<T>;
+  int sh = 0, sl = 0;
+  ZINFER_UNROLL
+  for (int t = 0; t < 4; ++t) {
+    std::uint32_t w0 = 0, w1 = 0;
+    Tr::words(row, b, s, t, w0, w1);
+    sh = q8::dp4a(w0, ld_u32(hi + 4 * t), sh);
+    sl = q8::dp4a(w0, ld_u32(lo + 4 * t), sl);
+    if constexpr (Tr::kSubK == 32) {
+      sh = q8::dp4a(w1, ld_u32(hi + 16 + 4 * t), sh);
+      sl = q8::dp4a(w1, ld_u32(lo + 16 + 4 * t), sl);
+    }
+  }
+  return 256 * sh + sl;
+}
+
 // The float term of unit g of block b (g < units_per_block) of one weight row and one
 // activation row (act: the row's start; l: its layout) — the float steps of the order above,
 // shared by every kernel and the host reference.
@@ -320,7 +341,7 @@ ZINFER_HD float unit_term(const std::uint8_t* row, std::int64_t b, int g, const 
     const Act16Row a = q8::act16_row(act, l, 0);
     auto isum16 = [&](int s) {  // Σ w·q of sub-block s, q = 256·hi + lo
       const std::int64_t e = kE * b + kS * s;
-      return 256 * sub_isum<T>(row, b, s, a.hi + e) + sub_isum<T>(row, b, s, a.lo + e);
+      return sub_isum16<T>(row, b, s, a.hi + e, a.lo + e);
     };
     if constexpr (family<T>() == Family::kLegacy) {
       return legacy_term_q16(w, Tr::kMin, a.d[b], isum16(0), a.qsum16[2 * b] + a.qsum16[2 * b + 1]);

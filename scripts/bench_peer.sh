@@ -9,8 +9,9 @@
 #
 # Needs a CUDA build of zinfer with the service (build dir $BUILD, default build-gpu; see
 # tests/kernels/run_gpu_tests.sh, which makes one). Files: synthetic Qwen2.5-0.5B- and
-# 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2" picks;
-# weight values do not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
+# 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2 gptoss20b"
+# picks; gptoss20b: gpt-oss-20b shapes, MXFP4 experts, the rest Q8_0, ~12 GB; weight values do
+# not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
 # Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build and
 # model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
@@ -50,6 +51,7 @@ model_file() {
     qwen05) echo "$WORK/qwen2.5-0.5b-q4k-mix.gguf" ;;
     qwen7b) echo "$WORK/qwen2.5-7b-q4k-mix.gguf" ;;
     smollm2) echo "$ZMODELS/SmolLM2-135M-Instruct.Q4_1.gguf" ;;
+    gptoss20b) echo "$WORK/gpt-oss-20b-mxfp4.gguf" ;;
   esac
 }
 
@@ -61,6 +63,7 @@ make_models() {
     case "$m" in
       qwen05) "$ZINFER" mkmodel --preset qwen2.5-0.5b --type Q4_K --mix --out "$f" > /dev/null ;;
       qwen7b) "$ZINFER" mkmodel --preset qwen2.5-7b --type Q4_K --mix --out "$f" > /dev/null ;;
+      gptoss20b) "$ZINFER" mkmodel --preset gpt-oss-20b --type Q8_0 --mix --out "$f" > /dev/null ;;
       smollm2) echo "no $f (scripts/fetch_models.sh)" >&2 ;;
     esac
   done

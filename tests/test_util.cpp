@@ -119,10 +119,11 @@ std::string write_synthetic(const model::SyntheticOptions& o, const std::string&
 }
 
 std::string write_synthetic(const std::string& preset, quant::GgmlType type,
-                            const std::string& file_name) {
+                            const std::string& file_name, std::uint64_t seed) {
   model::SyntheticOptions o;
   o.preset = preset;
   o.type = type;
+  o.seed = seed;
   return write_synthetic(o, file_name);
 }
 

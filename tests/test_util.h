@@ -45,9 +45,9 @@ std::string copy_with_gguf_string(const std::string& path, const std::string& ke
 // Writes the synthetic model `o` to temp_dir()/file_name and returns its path; "" (and a test
 // failure with the writer's message) when it cannot be written.
 std::string write_synthetic(const model::SyntheticOptions& o, const std::string& file_name);
-// The same for `preset` with every weight in `type` (seed 0, the preset's layers).
+// The same for `preset` with every weight in `type` (the preset's layers).
 std::string write_synthetic(const std::string& preset, quant::GgmlType type,
-                            const std::string& file_name);
+                            const std::string& file_name, std::uint64_t seed = 0);
 // The synthetic writer's plan for `preset` with default options; nullopt (and a test failure
 // with the writer's message) when there is none.
 std::optional<model::SyntheticPlan> synthetic_plan(const std::string& preset);

@@ -12,7 +12,9 @@
 // --q16-act (16-bit activation quants, integer dot products) is held to the same picks (ties
 // within kTieTolerance) and to kQ16LogitTolerance: measured on an H200 over SmolLM2's 640
 // steps, 0 flips, logits within 7.4e-3 of transformers and 9.5e-3 of the CPU — above the f32
-// path's 2e-3, so --q16-act is not the default.
+// path's 2e-3, so --q16-act is not the default. --q16-act --tensor-cores (the integer matmuls
+// in the tensor-core order, kernels/q8_mma.h: the same integers, another float order) is held
+// to the same.
 // kLogitTolerance = kTieTolerance = 2e-3: observed differences are ~1e-4 (float32 summation
 // order over 18–30 layers, logits up to ~100), the fixtures' nearest ties are 1.1e-4 and
 // 6.6e-4 apart (Gemma), which any float32 implementation may legitimately flip.
@@ -79,8 +81,9 @@ void check_pick(const char* ref, const std::string& where, const std::vector<flo
 }
 
 // One model through the whole contract; q16: the GPU runs --q16-act (16-bit activation
-// quants, integer dot products): the same picks, logits within kQ16LogitTolerance.
-void run_model(const RealModel& m, bool q16) {
+// quants, integer dot products): the same picks, logits within kQ16LogitTolerance; with
+// tensor_cores those products in the tensor-core order.
+void run_model(const RealModel& m, bool q16, bool tensor_cores = false) {
   const double logit_tol = q16 ? kQ16LogitTolerance : kLogitTolerance;
   ZINFER_REQUIRE_MODEL(path, m.file);
   const json doc = json::parse(testing::read_file(testing::data_path(m.fixture)));
@@ -91,6 +94,7 @@ void run_model(const RealModel& m, bool q16) {
   LlmOptions lo = testing::llm_options(path, 1024, 1);
   lo.n_threads = 16;
   lo.q16_act = q16;  // the CPU side stays exact
+  lo.tensor_cores = tensor_cores;
   const testing::LlmPair llms = testing::load_cpu_and_gpu(lo);
   ASSERT_TRUE(llms.ok());
 
@@ -140,9 +144,9 @@ void run_model(const RealModel& m, bool q16) {
     total.max_vs_golden = std::max(total.max_vs_golden, t.max_vs_golden);
     total.max_vs_cpu = std::max(total.max_vs_cpu, t.max_vs_cpu);
   }
-  std::printf("%s%s: %d steps, %d near-tie flips, max |gpu - hf| %.2e, max |gpu - cpu| %.2e\n",
-              m.name, q16 ? " (q16 activations)" : "", total.steps, total.flips,
-              total.max_vs_golden, total.max_vs_cpu);
+  std::printf("%s%s%s: %d steps, %d near-tie flips, max |gpu - hf| %.2e, max |gpu - cpu| %.2e\n",
+              m.name, q16 ? " (q16 activations)" : "", tensor_cores ? " (tensor cores)" : "",
+              total.steps, total.flips, total.max_vs_golden, total.max_vs_cpu);
 }
 
 class RealModelCuda : public ::testing::TestWithParam<RealModel> {};
@@ -155,6 +159,11 @@ TEST_P(RealModelCuda, GreedyMatchesTransformersAndCpu) {
 TEST_P(RealModelCuda, Q16ActivationsKeepTheGreedyPicks) {
   ZINFER_REQUIRE_GPU();
   run_model(GetParam(), true);
+}
+
+TEST_P(RealModelCuda, Q16OnTensorCoresKeepsTheGreedyPicks) {
+  ZINFER_REQUIRE_GPU();
+  run_model(GetParam(), true, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, RealModelCuda, ::testing::ValuesIn(kModels),

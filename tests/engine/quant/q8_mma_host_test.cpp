@@ -186,6 +186,13 @@ void check_mma(std::uint64_t seed) {
           ASSERT_EQ(c[lane][i], want) << "block " << b << " sub " << s << " lane " << lane;
         }
       }
+      // Two rows as the hi and lo planes of Q16 activations: one pass over the weight words.
+      for (int r = 0; r < 16; ++r) {
+        const std::int8_t* hi = act.data() + e;
+        const std::int8_t* lo = act.data() + k + e;
+        ASSERT_EQ(sub_isum16<T>(w.p + rs * r, b, s, hi, lo),
+                  256 * sub_isum<T>(w.p + rs * r, b, s, hi) + sub_isum<T>(w.p + rs * r, b, s, lo));
+      }
     }
   }
 }
