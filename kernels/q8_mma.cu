@@ -1,7 +1,7 @@
 // The kernels behind q8_mma.h: q8_mma_kernel<T, kQ16, NT, kGated>, its wide variant, and
 // q8_mma_vec_kernel for the smallest batches.
 //
-// q8_mma_kernel — grid: (tiles of 16 weight rows) × (tiles of 8·NT activation rows); a block
+// q8_mma_kernel — grid: (tiles of 8·NT activation rows) × (tiles of 16 weight rows); a block
 // has one warp per part of K (q8mma::mma_parts: set by K alone); each warp runs its part's
 // blocks through mma.sync for its 16 × 8·NT outputs, adding the unit terms in K order, and
 // the parts' sums meet in shared memory, added in part order by the thread that writes the
@@ -320,8 +320,8 @@ __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int part = static_cast<int>(threadIdx.x) >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.x) * 16;
-  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * kCols;
+  const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.y) * 16;
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.x) * kCols;
   const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
   const ColRows<NT> cols(p, n0, g, t);
   float acc[kM][NT][4] = {};
@@ -358,9 +358,9 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams 
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const std::int64_t j0 = (static_cast<std::int64_t>(blockIdx.x) * kWideWarps + warp) * 16;
+  const std::int64_t j0 = (static_cast<std::int64_t>(blockIdx.y) * kWideWarps + warp) * 16;
   if (j0 >= p.ne1) return;  // no block-wide barrier below
-  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * 8 * NT;
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.x) * 8 * NT;
   const std::int64_t jg = min(j0 + g, p.ne1 - 1), jg8 = min(j0 + g + 8, p.ne1 - 1);
   const ColRows<NT> cols(p, n0, g, t);
   float out[kM][NT][4] = {};
@@ -521,9 +521,12 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   const int ks = kernel_setting();
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
   const bool wide = ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
-  const dim3 grid(static_cast<unsigned>(wide ? (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps)
-                                             : (p.ne1 + 15) / 16),
-                  static_cast<unsigned>(col_tiles));
+  // Column tiles along x, the fastest-changing block index: the blocks resident at one time
+  // share weight tiles (read from HBM once, then from L2) instead of each reading its own —
+  // a 7B layer's matrices (~150 MB) do not stay in L2 for the next column tile.
+  const dim3 grid(static_cast<unsigned>(col_tiles),
+                  static_cast<unsigned>(wide ? (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps)
+                                             : (p.ne1 + 15) / 16));
   const dim3 block(static_cast<unsigned>(wide ? 32 * kWideWarps : 32 * p.parts));
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
@@ -572,8 +575,9 @@ MmaParams params(const Q8Act& a, const QuantMatrixView& w) {
   return p;
 }
 
+// Row tiles of 16 go along y (split and wide kernels), activation rows in fours along y (vec).
 bool grid_fits(std::int64_t ne1, std::int64_t rows) {
-  return (ne1 + 15) / 16 <= 0x7fffffff && (rows + 7) / 8 <= 65535;
+  return (ne1 + 15) / 16 <= 65535 && (rows + kVecRows - 1) / kVecRows <= 65535;
 }
 
 }  // namespace
