@@ -109,13 +109,14 @@ struct Cols {
 // scale(s, row g / g + 8) times the sub-block's exact integer dot.
 template <GgmlType T, int NT, typename Scale>
 __device__ __forceinline__ void scaled_isums(int (&isum)[NT][4], const std::uint8_t* rg,
-                                             const std::uint8_t* rg8, std::int64_t b, int t,
+                                             const std::uint8_t* rg8, std::int64_t wb,
+                                             std::int64_t b, int t,
                                              const std::uint8_t* const (&bcol)[NT], Scale scale) {
   using Tr = q8mma::MmaTraits<T>;
 #pragma unroll
   for (int s = 0; s < Tr::kSubs; ++s) {
     std::uint32_t a[4];
-    a_fragment<T>(a, rg, rg8, b, s, t);
+    a_fragment<T>(a, rg, rg8, wb, s, t);
     const int sc0 = scale(s, 0), sc1 = scale(s, 1);
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
@@ -130,21 +131,22 @@ __device__ __forceinline__ void scaled_isums(int (&isum)[NT][4], const std::uint
   }
 }
 
-// Adds block b's unit terms of one matrix to acc[nt][i] (i: C fragment position).
+// Adds block b's unit terms of one matrix to acc[nt][i] (i: C fragment position). The weight
+// rows' block b is block wb of rg / rg8 (b itself, or a block staged in shared memory).
 template <GgmlType T, bool kQ16, int NT>
 __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8_t* rg,
-                                           const std::uint8_t* rg8, std::int64_t b, int t,
-                                           const std::uint8_t* const (&bcol)[NT],
+                                           const std::uint8_t* rg8, std::int64_t wb, std::int64_t b,
+                                           int t, const std::uint8_t* const (&bcol)[NT],
                                            const std::uint8_t* const (&ccol)[NT][2],
                                            const q8::Q8ActLayout& l) {
   using Tr = q8mma::MmaTraits<T>;
   constexpr Family kFam = q8mma::family<T>();
   constexpr std::int64_t kE = Tr::kBlockElems;
-  const auto hg = Tr::head(rg, b);
-  const auto hg8 = Tr::head(rg8, b);
+  const auto hg = Tr::head(rg, wb);
+  const auto hg8 = Tr::head(rg8, wb);
   if constexpr (kFam == Family::kLegacy) {
     std::uint32_t a[4];
-    a_fragment<T>(a, rg, rg8, b, 0, t);
+    a_fragment<T>(a, rg, rg8, wb, 0, t);
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
@@ -172,7 +174,7 @@ __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8
 #pragma unroll
     for (int s = 0; s < 8; ++s) {
       std::uint32_t a[4];
-      a_fragment<T>(a, rg, rg8, b, s, t);
+      a_fragment<T>(a, rg, rg8, wb, s, t);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
@@ -195,8 +197,8 @@ __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8
 #pragma unroll
     for (int g = 0; g < 8; ++g) {
       std::uint32_t a0[4], a1[4];
-      a_fragment<T>(a0, rg, rg8, b, 2 * g, t);
-      a_fragment<T>(a1, rg, rg8, b, 2 * g + 1, t);
+      a_fragment<T>(a0, rg, rg8, wb, 2 * g, t);
+      a_fragment<T>(a1, rg, rg8, wb, 2 * g + 1, t);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const auto* q = reinterpret_cast<const std::int8_t*>(bcol[nt]);
@@ -217,7 +219,7 @@ __device__ __forceinline__ void block_step(float (&acc)[NT][4], const std::uint8
     }
   } else {  // Q4_K, Q5_K, Q6_K with Q8_K activations: one term a super-block
     int isum[NT][4] = {};
-    scaled_isums<T, NT>(isum, rg, rg8, b, t, bcol, [&](int s, int row8) {
+    scaled_isums<T, NT>(isum, rg, rg8, wb, b, t, bcol, [&](int s, int row8) {
       if constexpr (kFam == Family::kK4) {
         return q8mma::k4_scale(row8 != 0 ? hg8 : hg, s);
       } else {
@@ -280,6 +282,20 @@ __device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n,
   }
 }
 
+// Stores a warp's 16 × 8·NT outputs (rows j0.., columns n0..; lane g, t).
+template <bool kGated, int kM, int NT>
+__device__ __forceinline__ void store_tile(const MmaParams& p, std::int64_t j0, std::int64_t n0,
+                                           int g, int t, const float (&out)[kM][NT][4]) {
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const std::int64_t j = j0 + g + 8 * (i >> 1), n = n0 + 8 * nt + 2 * t + (i & 1);
+      if (j < p.ne1 && n < p.rows) store_output<kGated>(p, n, j, out[0][nt][i], out[kM - 1][nt][i]);
+    }
+  }
+}
+
 // f(m, nt, i) for every accumulator of a warp: matrix m, column tile nt, C position i.
 template <int kM, int NT, typename F>
 __device__ __forceinline__ void each_output(F f) {
@@ -306,7 +322,7 @@ __device__ __forceinline__ void part_sums(float (&acc)[kM][NT][4], const MmaPara
     for (int m = 0; m < kM; ++m) {
       const std::uint8_t* rg = p.w[m] + static_cast<std::size_t>(jg) * p.row_bytes;
       const std::uint8_t* rg8 = p.w[m] + static_cast<std::size_t>(jg8) * p.row_bytes;
-      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, t, cols.b, cols.c, p.layout);
+      block_step<T, kQ16, NT>(acc[m], rg, rg8, b, b, t, cols.b, cols.c, p.layout);
     }
   }
 }
@@ -371,14 +387,94 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams 
       out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
     });
   }
+  store_tile<kGated, kM, NT>(p, j0, n0, g, t, out);
+}
+
+// Staged wide tiles: the wide tiles' rows, columns and order, but the block's 64 weight rows
+// are first copied into shared memory a stage at a time (256 elements: one K-quant super-block
+// or eight legacy blocks) by all its threads, with loads next to each other (16, 4 or 2 bytes
+// by alignment), and the fragments built from there. block_step runs on the staged copy: the
+// same float steps in the same order as the wide tiles, so the same bits.
+constexpr int kStageElems = 256;
+
+// Widest copy unit (16, 4 or 2 bytes) that divides every address and length of a stage.
+__device__ __forceinline__ int copy_width(const MmaParams& p, int kM, std::size_t offset,
+                                          int bytes) {
+  std::size_t bits = p.row_bytes | offset | static_cast<std::size_t>(bytes);
+  for (int m = 0; m < kM; ++m) bits |= reinterpret_cast<std::uintptr_t>(p.w[m]);
+  return bits % 16 == 0 ? 16 : (bits % 4 == 0 ? 4 : 2);
+}
+
+template <GgmlType T, bool kQ16, int NT, bool kGated>
+__global__ void __launch_bounds__(kWideWarps * 32) q8_mma_staged_kernel(MmaParams p) {
+  using Tr = q8mma::MmaTraits<T>;
+  constexpr int kM = kGated ? 2 : 1;
+  constexpr int kRows = 16 * kWideWarps;
+  constexpr int kG = kStageElems / Tr::kBlockElems;  // blocks a stage
+  constexpr int kStride = (kG * Tr::kBlockBytes + 15) / 16 * 16;
+  __shared__ __align__(16) std::uint8_t sw[kM][kRows][kStride];
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t jb = static_cast<std::int64_t>(blockIdx.y) * kRows;
+  const std::int64_t j0 = jb + 16 * warp;
+  const bool live = j0 < p.ne1;  // warps past the last row only copy (barriers below)
+  const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.x) * 8 * NT;
+  const ColRows<NT> cols(p, n0, g, t);
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+  float out[kM][NT][4] = {};
+  float acc[kM][NT][4] = {};
+  int part = 0;
+  std::int64_t part_end = q8mma::part_begin(nb, p.parts, 1);
+  for (std::int64_t b0 = 0; b0 < nb; b0 += kG) {
+    const int gn = static_cast<int>(min(static_cast<std::int64_t>(kG), nb - b0));
+    const int bytes = gn * Tr::kBlockBytes;
+    const std::size_t offset = static_cast<std::size_t>(b0) * Tr::kBlockBytes;
+    const int w = copy_width(p, kM, offset, bytes);
+    const int units = bytes / w;
+    __syncthreads();  // the previous stage is consumed
+    for (int m = 0; m < kM; ++m) {
+      for (int idx = static_cast<int>(threadIdx.x); idx < kRows * units;
+           idx += static_cast<int>(blockDim.x)) {
+        const int r = idx / units, c = idx % units;
+        const std::int64_t row = min(jb + r, p.ne1 - 1);
+        const std::uint8_t* src =
+            p.w[m] + static_cast<std::size_t>(row) * p.row_bytes + offset + c * w;
+        std::uint8_t* dst = &sw[m][r][c * w];
+        if (w == 16) {
+          *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+        } else if (w == 4) {
+          *reinterpret_cast<std::uint32_t*>(dst) = *reinterpret_cast<const std::uint32_t*>(src);
+        } else {
+          *reinterpret_cast<std::uint16_t*>(dst) = *reinterpret_cast<const std::uint16_t*>(src);
+        }
+      }
+    }
+    __syncthreads();
+    if (!live) continue;
+#pragma unroll 1
+    for (int bi = 0; bi < gn; ++bi) {
+      const std::int64_t b = b0 + bi;
+      if (b == part_end) {  // a part ends: its sum joins the output, in part order
+        each_output<kM, NT>([&](int m, int nt, int i) {
+          out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
+          acc[m][nt][i] = 0.0f;
+        });
+        ++part;
+        part_end = q8mma::part_begin(nb, p.parts, part + 1);
+      }
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const std::int64_t j = j0 + g + 8 * (i >> 1), n = n0 + 8 * nt + 2 * t + (i & 1);
-      if (j < p.ne1 && n < p.rows) store_output<kGated>(p, n, j, out[0][nt][i], out[kM - 1][nt][i]);
+      for (int m = 0; m < kM; ++m) {
+        block_step<T, kQ16, NT>(acc[m], &sw[m][16 * warp + g][0], &sw[m][16 * warp + g + 8][0], bi,
+                                b, t, cols.b, cols.c, p.layout);
+      }
     }
   }
+  if (!live) return;
+  each_output<kM, NT>([&](int m, int nt, int i) {
+    out[m][nt][i] = part == 0 ? acc[m][nt][i] : __fadd_rn(out[m][nt][i], acc[m][nt][i]);
+  });
+  store_tile<kGated, kM, NT>(p, j0, n0, g, t, out);
 }
 
 // Vec kernel: one warp a weight row (kVecWarps a block), up to kVecRows activation rows a
@@ -476,6 +572,7 @@ int kernel_setting() {
     const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
     const std::string s(e);
+    if (s == "staged") return kMmaStaged;
     return s == "split" ? kMmaSplit : (s == "wide" ? kMmaWide : (s == "vec" ? kMmaVec : -1));
   }();
   return env;
@@ -520,7 +617,8 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   const std::int64_t wide_blocks = (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps) * col_tiles;
   const int ks = kernel_setting();
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
-  const bool wide = ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
+  const bool staged = ks == kMmaStaged;  // opt-in until measured
+  const bool wide = staged || ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
   // Column tiles along x, the fastest-changing block index: the blocks resident at one time
   // share weight tiles (read from HBM once, then from L2) instead of each reading its own —
   // a 7B layer's matrices (~150 MB) do not stay in L2 for the next column tile.
@@ -533,7 +631,9 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
     auto go = [&](auto q16, auto ntc) {
       constexpr bool kQ16 = decltype(q16)::value;
       constexpr int kNT = decltype(ntc)::value;
-      if (wide) {
+      if (staged) {
+        q8_mma_staged_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+      } else if (wide) {
         q8_mma_wide_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
       } else {
         q8_mma_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);

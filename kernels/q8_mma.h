@@ -31,9 +31,10 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 
 // Which kernel computes the products (the same bits whichever does): by shape (-1, the
 // default: the vec kernel up to four activation rows, then K split over warps, or wide tiles
-// once they make enough blocks), or always one of these. ZINFER_MMA_KERNEL=split|wide|vec
-// sets it for a process (for measurements).
-inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2;
+// once they make enough blocks), or always one of these (staged: the wide tiles with their
+// weights staged through shared memory, only when asked for until measured).
+// ZINFER_MMA_KERNEL=split|wide|vec|staged sets it for a process (for measurements).
+inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3;
 void set_q8_mma_kernel(int kernel);
 
 // Whether ZINFER_MMA=1 is set (CudaOps' switch, read once).

@@ -30,9 +30,10 @@ using quant::GgmlType;
 const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
                            GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
 
-// The three kernels (K split over warps, wide tiles, one warp a weight row), each forced.
-const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec};
-const char* const kKernelNames[] = {"split", "wide", "vec"};
+// The kernels (K split over warps, wide tiles, one warp a weight row, wide tiles staged
+// through shared memory), each forced.
+const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec, cuda::kMmaStaged};
+const char* const kKernelNames[] = {"split", "wide", "vec", "staged"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows
