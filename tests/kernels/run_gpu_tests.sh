@@ -5,7 +5,8 @@
 # device_deps.sh into a private prefix); without them -DZINFER_BUILD_SERVICE=OFF.
 # Logs go to $OUT (default <repo>/gpu-test-logs): build.log, tests.log, summary.txt.
 # Environment: BUILD (build dir, default <repo>/build-gpu), JOBS (default 16), E2E=1 (then
-# run gpu_e2e.sh: zinfer generate/serve/submit/bench on the GPU),
+# run gpu_e2e.sh: zinfer generate/serve/submit/bench on the GPU), PEER_BG=1 (after the build,
+# start scripts/bench_peer.sh's llama.cpp build in the background),
 # ONLY (space-separated test names; "none" builds only), GTEST_ARGS (extra flags for every
 # binary), SANITIZE (space-separated "test" or "test:gtest_filter" entries to rerun under
 # compute-sanitizer memcheck; ZINFER_GPU_GOLDEN_CASES=1 and ZINFER_GPU_SANITIZE_SHORT=1 are
@@ -46,6 +47,13 @@ if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZINFER_BUILD_SERV
   exit 1
 fi
 echo "build (service $SERVICE): $(( $(date +%s) - t0 )) s" >> "$OUT/summary.txt"
+# PEER_BG=1: build llama.cpp for scripts/bench_peer.sh in the background while the tests run
+# (its own process session, so it outlives this call on the device; bench_peer waits for it).
+if [ "${PEER_BG:-0}" = 1 ] && [ -f "$ROOT/.peer/llama.cpp-src.tar.gz" ]; then
+  setsid nohup env BUILD_LLAMA_ONLY=1 JOBS="$JOBS" bash "$ROOT/scripts/bench_peer.sh" \
+    > /tmp/zinfer-llama-bg.log 2>&1 < /dev/null &
+  echo "llama.cpp build started in the background (PEER_BG=1)" >> "$OUT/summary.txt"
+fi
 : > "$OUT/tests.log"
 for t in ${ONLY:-$TESTS}; do
   [ "$t" = none ] && continue
