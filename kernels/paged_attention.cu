@@ -224,7 +224,7 @@ int sm_count() {
 // also the blocks by as much, so by default it is taken only when the grouped grid still has
 // two blocks an SM. Measured on an H200 (zinfer bench, batch-1 decode at 512-640 tokens, Q16
 // activations): grouping all 7 heads of a KV head made a step 35% slower at Qwen2.5-0.5B
-// shapes (2 KV heads: 2 blocks a token) and 24% slower at 7B (4 KV heads).
+// shapes (2 KV heads: 2 blocks a token) and 23% slower at 7B (4 KV heads).
 int most_heads_a_block(std::int64_t rows, int n_head_kv) {
   const int set = head_group_setting();
   if (set > 0) return set;
