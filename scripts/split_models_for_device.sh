@@ -10,7 +10,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="${ZINFER_MODELS:-$ROOT/.models}"
 OUTDIR="$ROOT/.dev-models"
-PART_BYTES=${PART_BYTES:-52000000}
+PART_BYTES=${PART_BYTES:-45000000}
 grep -q '^/.dev-models/$' "$ROOT/.git/info/exclude" 2>/dev/null || echo "/.dev-models/" >> "$ROOT/.git/info/exclude"
 rm -rf "$OUTDIR"
 mkdir -p "$OUTDIR"
