@@ -479,17 +479,31 @@ __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_staged_kernel(MmaParam
 
 // Vec kernel: one warp a weight row (kVecWarps a block), up to kVecRows activation rows a
 // block (more rows take more blocks along y).
+// kStage (one activation row whose bytes fit kVecStageBytes): the row is first copied into
+// shared memory by the block (kVecStageWarps warps), so the dp4a chains read it from there
+// rather than from L2, where the streaming weights keep evicting it from L1.
 constexpr int kVecWarps = 4;
 constexpr int kVecRows = 4;
+constexpr int kVecStageWarps = 8;
+constexpr std::size_t kVecStageBytes = 48 * 1024;
 
-template <GgmlType T, bool kQ16, int R, bool kGated>
-__global__ void __launch_bounds__(kVecWarps * 32) q8_mma_vec_kernel(MmaParams p) {
+template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage>
+__global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaParams p) {
   using Tr = q8mma::MmaTraits<T>;
   constexpr int kM = kGated ? 2 : 1;
   constexpr int kU = q8mma::units_per_block<T, kQ16>();
+  constexpr int kWarps = kStage ? kVecStageWarps : kVecWarps;
+  static_assert(!kStage || R == 1, "one staged activation row");
+  extern __shared__ __align__(16) std::uint8_t vec_act[];
+  if constexpr (kStage) {
+    const auto* src = reinterpret_cast<const uint4*>(p.act);
+    auto* dst = reinterpret_cast<uint4*>(vec_act);
+    for (std::size_t i = threadIdx.x; i < p.layout.row_bytes / 16; i += blockDim.x) dst[i] = src[i];
+    __syncthreads();
+  }
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const std::int64_t j =
-      static_cast<std::int64_t>(blockIdx.x) * kVecWarps + (static_cast<int>(threadIdx.x) >> 5);
+      static_cast<std::int64_t>(blockIdx.x) * kWarps + (static_cast<int>(threadIdx.x) >> 5);
   if (j >= p.ne1) return;  // whole warps; no block-wide barrier below
   const std::int64_t n0 = static_cast<std::int64_t>(blockIdx.y) * R;
   // Lanes a part (a power of two, L · parts <= 32); lanes of groups past the last part idle.
@@ -503,7 +517,9 @@ __global__ void __launch_bounds__(kVecWarps * 32) q8_mma_vec_kernel(MmaParams p)
   const std::uint8_t* act[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    act[r] = p.act + static_cast<std::size_t>(min(n0 + r, p.rows - 1)) * p.layout.row_bytes;
+    act[r] = kStage
+                 ? vec_act
+                 : p.act + static_cast<std::size_t>(min(n0 + r, p.rows - 1)) * p.layout.row_bytes;
   }
   // Units a lane computes before its group adds them: more loads in flight at one row, fewer
   // with more activation rows (registers).
@@ -581,16 +597,21 @@ int kernel_setting() {
 template <bool kGated>
 bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : kVecRows);
+  const bool stage = p.rows == 1 && p.layout.row_bytes <= kVecStageBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + kVecWarps - 1) / kVecWarps),
                   static_cast<unsigned>((p.rows + r - 1) / r));
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto rc) {
-      q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated>
+      q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated, false>
           <<<grid, kVecWarps * 32, 0, stream>>>(p);
     };
     auto with_r = [&](auto q16) {
-      if (r == 1) {
+      if (stage) {
+        const dim3 sgrid(static_cast<unsigned>((p.ne1 + kVecStageWarps - 1) / kVecStageWarps));
+        q8_mma_vec_kernel<T, decltype(q16)::value, 1, kGated, true>
+            <<<sgrid, kVecStageWarps * 32, p.layout.row_bytes, stream>>>(p);
+      } else if (r == 1) {
         go(q16, std::integral_constant<int, 1>{});
       } else if (r == 2) {
         go(q16, std::integral_constant<int, 2>{});
