@@ -142,14 +142,18 @@ class NatsProbe {
   }
   bool ok() const { return js_ != nullptr; }
   natsConnection* nc() { return nc_; }
-  // Deliveries over the three priority consumers of the tiny model's queue.
-  std::int64_t deliveries() {
+  // Deliveries (redeliveries included) over the three priority consumers of the tiny model's
+  // queue, and the redeliveries among them.
+  std::int64_t deliveries() { return over_consumers(0); }
+  std::int64_t redeliveries() { return over_consumers(2); }
+  jsCtx* js() { return js_; }
+  // Field f of consumer() summed over the three priority consumers (unknown ones count 0).
+  std::int64_t over_consumers(int f) {
     std::int64_t n = 0;
     for (const char* c : {"zinfer-tiny-high", "zinfer-tiny-normal", "zinfer-tiny-low"})
-      n += std::max<std::int64_t>(0, consumer("ZINFER_JOBS", c)[0]);
+      n += std::max<std::int64_t>(0, consumer("ZINFER_JOBS", c)[static_cast<std::size_t>(f)]);
     return n;
   }
-  jsCtx* js() { return js_; }
   // {deliveries (redeliveries included), ack_pending, redelivered, pending}; all -1 when the
   // consumer is unknown.
   std::array<std::int64_t, 4> consumer(const std::string& stream, const std::string& name) {
