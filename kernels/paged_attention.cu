@@ -207,28 +207,16 @@ int head_group_setting() {
   return env;
 }
 
-// Streaming multiprocessors of the current device (read once: one worker, one GPU).
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      return 132;
-    }
-    return v;
-  }();
-  return n;
-}
-
 // The chosen most heads a block: grouping cuts the key/value bytes read by the group size but
 // also the blocks by as much, so by default it is taken only when the grouped grid still has
 // two blocks an SM. Measured on an H200 (zinfer bench, batch-1 decode at 512-640 tokens, Q16
 // activations): grouping all 7 heads of a KV head made a step 35% slower at Qwen2.5-0.5B
 // shapes (2 KV heads: 2 blocks a token) and 23% slower at 7B (4 KV heads).
-int most_heads_a_block(std::int64_t rows, int n_head_kv) {
+int most_heads_a_block(std::int64_t rows, const AttentionArgs& a) {
   const int set = head_group_setting();
   if (set > 0) return set;
-  return rows * n_head_kv >= 2 * static_cast<std::int64_t>(sm_count()) ? 8 : 1;
+  const std::int64_t sms = a.sm_count > 0 ? a.sm_count : 132;
+  return rows * a.n_head_kv >= 2 * sms ? 8 : 1;
 }
 
 }  // namespace
@@ -255,7 +243,7 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
   // Heads a block: the whole GQA group up to 8 (its heads share every key and value row read)
   // where the grouped grid still fills the GPU.
   const int group = a.n_head / a.n_head_kv;
-  const int most = most_heads_a_block(q.rows, a.n_head_kv);
+  const int most = most_heads_a_block(q.rows, a);
   const int gm = group <= 1 || most == 1 ? 1 : (group <= 4 || most == 4 ? 4 : 8);
   const int head_tiles = (group + gm - 1) / gm;
   const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles));

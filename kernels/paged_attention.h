@@ -33,6 +33,9 @@ struct AttentionArgs {
   // Learned sinks: device f32 [n_head], one extra logit per head that joins the softmax's max
   // and denominator but has no value row (CpuOps::do_attention). Null → none.
   const float* sinks = nullptr;
+  // SMs of the device (CudaContext::info().sm_count): whether grouping a KV head's query heads
+  // into one block still fills the GPU. 0 → assume an H200's 132.
+  std::int32_t sm_count = 0;
 };
 
 inline constexpr std::int32_t kMaxHeadDim = 256;

@@ -588,8 +588,11 @@ int kernel_setting() {
     const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
     const std::string s(e);
-    if (s == "staged") return kMmaStaged;
-    return s == "split" ? kMmaSplit : (s == "wide" ? kMmaWide : (s == "vec" ? kMmaVec : -1));
+    const char* const names[] = {"split", "wide", "vec", "staged"};  // kMmaSplit ... kMmaStaged
+    for (int k = 0; k < 4; ++k) {
+      if (s == names[k]) return k;
+    }
+    return -1;
   }();
   return env;
 }

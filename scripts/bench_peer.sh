@@ -10,17 +10,18 @@
 #
 # Needs a CUDA build of zinfer with the service (build dir $BUILD, default build-gpu; see
 # tests/kernels/run_gpu_tests.sh, which makes one). Files: synthetic Qwen2.5-0.5B- and
-# 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2 gptoss20b"
-# picks; gptoss20b: gpt-oss-20b shapes, MXFP4 experts, the rest Q8_0, ~12 GB; weight values do
-# not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
+# 7B-shape Q4_K mixes written by `zinfer mkmodel --mix` (MODELS="qwen05 qwen7b smollm2
+# gptoss20b" picks; gptoss20b: gpt-oss-20b shapes, MXFP4 experts, the rest Q8_0, ~12 GB;
+# weight values do not change speed), and the real SmolLM2-135M Q4_1 from $ZINFER_MODELS.
 # Environment: OUT (results, default <repo>/peer-results), PEER_WORK (llama.cpp build, model
-# files and the raw results, default /tmp/zinfer-peer), REPEATS (runs a measure, default 3), JOBS (build parallelism, default 16), BATCHES
+# files and the raw results, default /tmp/zinfer-peer), REPEATS (runs a measure, default 3),
+# JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
 # matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
 # activation quants and integer dot products (same greedy picks, logits within ~1e-2);
 # --q8-act, Q8 activations — llama.cpp's own numerics; mma16 / mma8: those two with
-# --tensor-cores, every integer matmul in the tensor-core order). Per-kernel times of one decode step of
-# both engines: scripts/profile_peer.sh.
+# --tensor-cores, every integer matmul in the tensor-core order). Per-kernel times of one
+# decode step of both engines: scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -140,6 +141,11 @@ for name, mode in [(n, m) for n in models for m in modes]:
 PY
 }
 
+save_results() {
+  write_table > "$OUT/peer_table.txt" 2>&1
+  tar czf "$OUT/peer_raw.tgz" -C "$RAW" .
+}
+
 npl=$(echo $BATCHES | tr ' ' ',')
 zb=""
 for b in $BATCHES; do zb="$zb --batch $b"; done
@@ -163,10 +169,8 @@ for m in $MODELS; do
       $flag --json > "$RAW/zinfer_${m}_${mode}_b1.json" 2> "$RAW/zinfer_${m}_${mode}_b1.err"
     "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 128 --decode-tokens 128 --decode-context 128 \
       $zb --repeats "$REPEATS" $flag --json > "$RAW/zinfer_${m}_${mode}_batched.json" 2> "$RAW/zinfer_${m}_${mode}_batched.err"
-    write_table > "$OUT/peer_table.txt" 2>&1
-    tar czf "$OUT/peer_raw.tgz" -C "$RAW" .
+    save_results
   done
-  write_table > "$OUT/peer_table.txt" 2>&1
-  tar czf "$OUT/peer_raw.tgz" -C "$RAW" .
+  save_results
 done
 cat "$OUT/peer_table.txt"

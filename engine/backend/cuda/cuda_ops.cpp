@@ -254,6 +254,7 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   a.window = p.window;
   a.softcap = p.softcap;
   a.sinks = static_cast<const float*>(p.sinks.data);  // f32 [n_head] in VRAM, or null (front)
+  a.sm_count = ctx_.info().sm_count;
   return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream());
 }
 
