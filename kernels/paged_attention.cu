@@ -11,6 +11,7 @@
 // fp32 with every rounding step explicit, and a head's arithmetic is the same whatever the
 // group size: the order of every sum depends only on the query's own position (batch
 // invariance), and a head computed in a group of 8 has the bits it has alone.
+#include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <cstdlib>
@@ -24,6 +25,18 @@ namespace {
 
 constexpr int kWarps = 4;
 
+// Splits of a row with n keys (1 when not splitting): boundaries set by its own length.
+__device__ __forceinline__ int split_count(int n, const AttentionSplit& sp) {
+  return sp.keys > 0 ? (n + sp.keys - 1) / sp.keys : 1;
+}
+
+// Split z's state of (row, head h): m, l, then head_dim un-normalized value sums.
+__device__ __forceinline__ float* split_state(const AttentionSplit& sp, const AttentionArgs& a,
+                                              std::int64_t row, int h, int z) {
+  const std::int64_t i = (row * a.n_head + h) * sp.splits + z;
+  return sp.part + i * (a.head_dim + 2);
+}
+
 // PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead. HD: the
 // head dimension when known at compile time (64, 128, 256: the key row's loads are all issued
 // before the first is used), 0 for any other (a runtime loop). GM: most heads a block.
@@ -31,7 +44,7 @@ template <int PL, int HD, int GM>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
                            std::int64_t q_stride, const float* k_cache, const float* v_cache,
-                           AttentionBatch b, AttentionArgs a, int head_tiles) {
+                           AttentionBatch b, AttentionArgs a, int head_tiles, AttentionSplit sp) {
   constexpr int kDims = HD > 0 ? HD : 32 * PL;
   __shared__ float s_m[kWarps][GM];
   __shared__ float s_l[kWarps][GM];
@@ -48,6 +61,12 @@ __global__ void __launch_bounds__(kWarps * 32)
   const std::int64_t dkv = static_cast<std::int64_t>(a.n_head_kv) * a.head_dim;
   const int pos = b.positions[row];
   const int first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
+  // This block's keys: all of them, or split z of the row's own splits (whole blocks leave).
+  const int n_splits = split_count(pos - first + 1, sp);
+  const int z = static_cast<int>(blockIdx.z);
+  if (z >= n_splits) return;
+  const int lo = sp.keys > 0 ? first + z * sp.keys : first;
+  const int hi = sp.keys > 0 ? min(pos, lo + sp.keys - 1) : pos;
   const std::int32_t* table = b.block_tables + b.bt_offsets[row];
   for (int hh = 0; hh < gn; ++hh) {
     const float* qh = q + row * q_stride + static_cast<std::int64_t>(h0 + hh) * a.head_dim;
@@ -69,9 +88,9 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int i = 0; i < PL; ++i) acc[hh][i] = 0.0f;
   }
-  for (int c = first + 32 * warp; c <= pos; c += 32 * kWarps) {
+  for (int c = lo + 32 * warp; c <= hi; c += 32 * kWarps) {
     const int j = c + lane;
-    const bool valid = j <= pos;
+    const bool valid = j <= hi;
     std::int64_t slot = 0;
     float s[GM];
 #pragma unroll
@@ -127,7 +146,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     // Values: kUnroll keys' rows are loaded before any is accumulated, so their loads are in
     // flight together; every dimension of every head still accumulates the keys in chunk order.
-    const int n_keys = min(32, pos - c + 1);
+    const int n_keys = min(32, hi - c + 1);
     for (int j0 = 0; j0 < n_keys; j0 += kUnroll) {
       float vv[kUnroll][PL];
 #pragma unroll
@@ -168,6 +187,29 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
   __syncthreads();
+  if (n_splits > 1) {  // this split's state, merged over the warps, for the combine kernel
+    for (int hh = 0; hh < gn; ++hh) {
+      float m_all = -FLT_MAX;
+      for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w][hh]);
+      float l_all = 0.0f;
+      float f[kWarps];
+      for (int w = 0; w < kWarps; ++w) {
+        f[w] = s_l[w][hh] > 0.0f ? expf(__fsub_rn(s_m[w][hh], m_all)) : 0.0f;
+        l_all = __fadd_rn(l_all, __fmul_rn(s_l[w][hh], f[w]));
+      }
+      float* part = split_state(sp, a, row, h0 + hh, z);
+      if (threadIdx.x == 0) {
+        part[0] = m_all;
+        part[1] = l_all;
+      }
+      for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
+        float v = 0.0f;
+        for (int w = 0; w < kWarps; ++w) v = __fadd_rn(v, __fmul_rn(s_acc[w][hh][d], f[w]));
+        part[2 + d] = v;
+      }
+    }
+    return;
+  }
   for (int hh = 0; hh < gn; ++hh) {
     const int h = h0 + hh;
     float m_all = -FLT_MAX;
@@ -190,6 +232,44 @@ __global__ void __launch_bounds__(kWarps * 32)
       for (int w = 0; w < kWarps; ++w) v = __fadd_rn(v, __fmul_rn(s_acc[w][hh][d], f[w]));
       o[d] = __fmul_rn(v, inv);
     }
+  }
+}
+
+// Rows split over their keys: one block per (row, head) merges its splits' states in split
+// order — the same steps as the warps' merge above, the sink joining the max and the
+// denominator once.
+constexpr int kCombineThreads = 128;
+
+__global__ void __launch_bounds__(kCombineThreads)
+    attention_combine_kernel(float* out, std::int64_t out_stride, AttentionBatch b, AttentionArgs a,
+                             AttentionSplit sp) {
+  extern __shared__ float f_split[];  // [sp.splits]
+  const std::int64_t row = blockIdx.x;
+  const int h = static_cast<int>(blockIdx.y);
+  const int pos = b.positions[row];
+  const int first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
+  const int n = split_count(pos - first + 1, sp);
+  if (n <= 1) return;  // written by the attention kernel
+  const float* part0 = split_state(sp, a, row, h, 0);
+  const int stride = a.head_dim + 2;
+  float m_all = -FLT_MAX;
+  for (int z = 0; z < n; ++z) m_all = fmaxf(m_all, part0[z * stride]);
+  const bool has_sink = a.sinks != nullptr;
+  const float sink = has_sink ? a.sinks[h] : 0.0f;
+  if (has_sink) m_all = fmaxf(m_all, sink);
+  for (int z = static_cast<int>(threadIdx.x); z < n; z += kCombineThreads)
+    f_split[z] = expf(__fsub_rn(part0[z * stride], m_all));  // every split saw a key: l > 0
+  __syncthreads();
+  float l_all = 0.0f;
+  for (int z = 0; z < n; ++z)
+    l_all = __fadd_rn(l_all, __fmul_rn(part0[z * stride + 1], f_split[z]));
+  if (has_sink) l_all = __fadd_rn(l_all, expf(__fsub_rn(sink, m_all)));
+  const float inv = __fdiv_rn(1.0f, l_all);
+  float* o = out + row * out_stride + static_cast<std::int64_t>(h) * a.head_dim;
+  for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kCombineThreads) {
+    float v = 0.0f;
+    for (int z = 0; z < n; ++z) v = __fadd_rn(v, __fmul_rn(part0[z * stride + 2 + d], f_split[z]));
+    o[d] = __fmul_rn(v, inv);
   }
 }
 
@@ -223,9 +303,47 @@ int most_heads_a_block(std::int64_t rows, const AttentionArgs& a) {
 
 void set_attention_head_group(int most) { g_head_group.store(most, std::memory_order_relaxed); }
 
+namespace {
+std::atomic<std::int32_t> g_split_keys{-1};
+}  // namespace
+
+std::int32_t attention_split_keys() {
+  const std::int32_t v = g_split_keys.load(std::memory_order_relaxed);
+  if (v >= 0) return v;
+  static const std::int32_t env = [] {
+    const char* e = std::getenv("ZINFER_ATTN_SPLIT");
+    const int k = e != nullptr ? std::atoi(e) : 0;
+    return k > 0 && k % 32 == 0 ? k : 0;
+  }();
+  return env;
+}
+
+void set_attention_split_keys(std::int32_t keys) {
+  g_split_keys.store(keys >= 0 && keys % 32 == 0 ? keys : -1, std::memory_order_relaxed);
+}
+
+AttentionSplit attention_split(std::int64_t max_keys) {
+  AttentionSplit sp;
+  const std::int32_t keys = attention_split_keys();
+  if (keys <= 0 || max_keys <= keys) return sp;
+  sp.keys = keys;
+  // Beyond kMaxGridY splits the launch refuses the split (16M keys at 256 a split).
+  sp.splits = static_cast<std::int32_t>(
+      std::min<std::int64_t>((max_keys + keys - 1) / keys, std::int64_t{kMaxGridY} + 1));
+  return sp;
+}
+
+std::size_t attention_split_floats(std::int64_t rows, const AttentionArgs& a,
+                                   const AttentionSplit& sp) {
+  if (sp.keys <= 0) return 0;
+  return static_cast<std::size_t>(rows) * static_cast<std::size_t>(a.n_head) *
+         static_cast<std::size_t>(sp.splits) * static_cast<std::size_t>(a.head_dim + 2);
+}
+
 Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
                               const float* v_cache, const AttentionBatch& batch,
-                              const AttentionArgs& a, cudaStream_t stream) {
+                              const AttentionArgs& a, cudaStream_t stream,
+                              const AttentionSplit& split) {
   if (a.n_head <= 0 || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 || a.head_dim <= 0 ||
       a.head_dim > kMaxHeadDim || q.cols != static_cast<std::int64_t>(a.n_head) * a.head_dim ||
       out.cols != q.cols || out.rows != q.rows || batch.block_size <= 0) {
@@ -234,6 +352,10 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
                           ", n_head_kv " + std::to_string(a.n_head_kv) + ", head_dim " +
                           std::to_string(a.head_dim) + ", max head_dim " +
                           std::to_string(kMaxHeadDim) + ")");
+  }
+  if (split.keys < 0 || split.keys % 32 != 0 || split.splits < 1 || split.splits > kMaxGridY ||
+      (split.keys > 0 && split.part == nullptr)) {
+    return make_error(ErrorCode::kInferenceFailed, "paged_attention: bad key split");
   }
   if (q.rows == 0) return ok_status();
   if (q.rows > 0x7fffffff || a.n_head > kMaxGridY) {
@@ -246,10 +368,12 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
   const int most = most_heads_a_block(q.rows, a);
   const int gm = group <= 1 || most == 1 ? 1 : (group <= 4 || most == 4 ? 4 : 8);
   const int head_tiles = (group + gm - 1) / gm;
-  const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles));
+  const AttentionSplit sp = split.keys > 0 ? split : AttentionSplit{};
+  const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles),
+                  static_cast<unsigned>(sp.splits));
   const auto launch = [&](auto kernel) {
     kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache,
-                                             v_cache, batch, a, head_tiles);
+                                             v_cache, batch, a, head_tiles, sp);
   };
   const auto by_dims = [&](auto gmc) {
     constexpr int kG = decltype(gmc)::value;
@@ -275,6 +399,15 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
     by_dims(std::integral_constant<int, 8>{});
   }
   ZINFER_CUDA_LAUNCH_CHECK("paged_attention_kernel");
+  if (sp.splits > 1) {
+    const std::size_t smem = static_cast<std::size_t>(sp.splits) * sizeof(float);
+    if (smem > 48 * 1024) {
+      return make_error(ErrorCode::kInferenceFailed, "paged_attention: too many key splits");
+    }
+    attention_combine_kernel<<<dim3(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head)),
+                               kCombineThreads, smem, stream>>>(out.data, out.stride, batch, a, sp);
+    ZINFER_CUDA_LAUNCH_CHECK("attention_combine_kernel");
+  }
   return ok_status();
 }
 

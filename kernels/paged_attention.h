@@ -8,6 +8,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "engine/core/error.h"
@@ -40,15 +41,39 @@ struct AttentionArgs {
 
 inline constexpr std::int32_t kMaxHeadDim = 256;
 
+// Splitting rows over their keys (flash-decoding): a row of n keys is cut into ceil(n / keys)
+// splits of `keys` consecutive keys from its first — boundaries set by the row's own length,
+// so a row computed alone and in any batch has the same bits — each split one block, merged
+// in split order by a second kernel. It lets a few long rows (batch-1 decode at long
+// contexts) fill the GPU. part: scratch of attention_split_floats(...) floats.
+struct AttentionSplit {
+  std::int32_t keys = 0;    // keys a split (a multiple of 32); 0 → no split
+  std::int32_t splits = 1;  // most splits of any row (the grid's z): ceil(max keys / keys)
+  float* part = nullptr;    // [rows][n_head][splits][head_dim + 2]: m, l, value sums
+};
+
+// Keys a split (0: rows are not split; the default until measured on a GPU), as set by
+// set_attention_split_keys, else ZINFER_ATTN_SPLIT (a multiple of 32).
+std::int32_t attention_split_keys();
+void set_attention_split_keys(std::int32_t keys);  // tests; -1 → back to the environment
+
+// The split of a launch whose rows hold at most max_keys keys (none when one split does),
+// without its scratch; and the scratch floats it needs.
+AttentionSplit attention_split(std::int64_t max_keys);
+std::size_t attention_split_floats(std::int64_t rows, const AttentionArgs& a,
+                                   const AttentionSplit& sp);
+
 // Tests: the most query heads one block computes (1, 4 or 8; 0 → the default: the GQA group,
 // up to 8, when query rows × KV heads fill two blocks an SM, else 1). The results are the same
 // bits whatever the setting.
 void set_attention_head_group(int most);
 
 // out, q: [rows][n_head * head_dim]; k_cache, v_cache: one layer's [n_slots][n_head_kv *
-// head_dim]. Keys/values of the query tokens themselves must already be stored.
+// head_dim]. Keys/values of the query tokens themselves must already be stored. split: rows
+// cut over their keys (AttentionSplit), or none.
 Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
                               const float* v_cache, const AttentionBatch& batch,
-                              const AttentionArgs& a, cudaStream_t stream);
+                              const AttentionArgs& a, cudaStream_t stream,
+                              const AttentionSplit& split = {});
 
 }  // namespace zinfer::cuda

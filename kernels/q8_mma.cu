@@ -27,6 +27,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_mma.h"
+#include "kernels/q8_mma_launch.cuh"
 
 namespace zinfer::cuda {
 namespace {
@@ -34,36 +35,6 @@ namespace {
 using q8mma::Family;
 using q8mma::kMaxParts;
 using quant::GgmlType;
-
-struct MmaParams {
-  const std::uint8_t* act = nullptr;
-  q8::Q8ActLayout layout;
-  std::int64_t rows = 0;
-  std::size_t row_bytes = 0;  // one weight row
-  const std::uint8_t* w[2] = {};
-  std::int64_t ne1 = 0;
-  float* out = nullptr;
-  std::int64_t out_stride = 0;
-  const float* bias = nullptr;
-  bool accumulate = false;
-  GatedAct gact = GatedAct::kSilu;
-  int parts = 1;
-};
-
-__device__ __forceinline__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                        std::uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%10,%10,%10,%10};"
-      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
-}
-__device__ __forceinline__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4],
-                                        std::uint32_t b0) {
-  asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, "
-      "{%7,%7,%7,%7};"
-      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(b0), "r"(0));
-}
 
 // C = A·B of sub-block s of block b for the tile's rows (rg, rg8) and one activation plane q
 // (quants, or Q16's hi or lo bytes) of column row qcol.
@@ -266,21 +237,6 @@ struct ColRows {
     }
   }
 };
-
-// Output (n, j) from its sum(s): the epilogue of every kernel here.
-template <bool kGated>
-__device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n, std::int64_t j,
-                                             float v0, float v1) {
-  float* o = p.out + n * p.out_stride + j;
-  if constexpr (kGated) {
-    const float a = p.gact == GatedAct::kSilu ? silu_f32(v0) : gelu_tanh_f32(v0);
-    *o = a * v1;
-  } else if (p.accumulate) {
-    *o = __fadd_rn(*o, v0);
-  } else {
-    *o = p.bias != nullptr ? __fadd_rn(v0, p.bias[j]) : v0;
-  }
-}
 
 // Stores a warp's 16 × 8·NT outputs (rows j0.., columns n0..; lane g, t).
 template <bool kGated, int kM, int NT>
@@ -578,7 +534,8 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
 }
 
 // -2: not set by set_q8_mma_kernel; then ZINFER_MMA_KERNEL (a measurement switch: the same
-// bits whichever kernel runs): split, wide or vec; unset: chosen by shape (-1).
+// bits whichever kernel runs): split, wide, vec, staged, tile, lane or lane-tile; unset: by
+// shape (-1).
 std::atomic<int> g_kernel{-2};
 
 int kernel_setting() {
@@ -588,8 +545,9 @@ int kernel_setting() {
     const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
     const std::string s(e);
-    const char* const names[] = {"split", "wide", "vec", "staged"};  // kMmaSplit ... kMmaStaged
-    for (int k = 0; k < 4; ++k) {
+    // kMmaSplit ... kMmaLaneTile
+    const char* const names[] = {"split", "wide", "vec", "staged", "tile", "lane", "lane-tile"};
+    for (int k = 0; k < 7; ++k) {
       if (s == names[k]) return k;
     }
     return -1;
@@ -639,7 +597,20 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // Wide tiles once the batch fills whole column tiles and there are enough blocks to fill
   // the GPU without splitting K (about two per SM on an H200).
   const std::int64_t wide_blocks = (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps) * col_tiles;
-  const int ks = kernel_setting();
+  int ks = kernel_setting();
+  if (p.src != nullptr) return launch_q8_mma_lane(type, p, kGated, stream);  // one row, quantized
+  if (ks == kMmaLaneTile) {  // the by-shape choice with the kernels still to be measured
+    if (p.rows <= kVecRows) return launch_q8_mma_lane(type, p, kGated, stream);
+    if (q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
+      return launch_q8_mma_tile(type, p, kGated, stream);
+    }
+    ks = -1;
+  }
+  if (ks == kMmaTile) {  // opt-in until measured; Q8 activations take the choice by shape
+    if (q8_mma_tile_fits(p, kGated)) return launch_q8_mma_tile(type, p, kGated, stream);
+    ks = -1;
+  }
+  if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream);  // opt-in until measured
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
   const bool staged = ks == kMmaStaged;  // opt-in until measured
   const bool wide = staged || ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
@@ -696,6 +667,10 @@ MmaParams params(const Q8Act& a, const QuantMatrixView& w) {
   p.ne1 = w.ne1;
   const std::int64_t block = quant::traits(w.type).block_size;
   p.parts = q8mma::mma_parts(w.ne0 / block, static_cast<int>(block));
+  p.src = a.src;
+  p.norm = a.norm;
+  p.norm_w = a.norm_w;
+  p.eps = a.eps;
   return p;
 }
 
@@ -716,11 +691,20 @@ bool q8_mma_enabled() {
   return on;
 }
 
+bool q8_mma_prologue(std::int64_t rows) {
+  const int ks = kernel_setting();
+  return rows == 1 && (ks == kMmaLane || ks == kMmaLaneTile);
+}
+
 bool q8_mma_supported(const Q8Act& a, const QuantMatrixView& w) {
-  return a.data != nullptr && a.src == nullptr && a.rows >= 1 && a.layout.k == w.ne0 &&
-         (a.layout.q16 || a.layout.type == q8_act_type(w.type)) && q8_matvec_supported(w) &&
-         reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0 && a.layout.row_bytes % 16 == 0 &&
-         w.ne1 >= 1 && grid_fits(w.ne1, a.rows);
+  // Quantized rows in a buffer, or one f32 row the lane kernel quantizes in each block.
+  const bool source = a.data == nullptr && a.src != nullptr && q8_mma_prologue(a.rows) &&
+                      reinterpret_cast<std::uintptr_t>(a.src) % 16 == 0 &&
+                      a.layout.row_bytes <= kMaxPrologueBytes;
+  return (source || (a.data != nullptr && a.src == nullptr)) && a.rows >= 1 &&
+         a.layout.k == w.ne0 && (a.layout.q16 || a.layout.type == q8_act_type(w.type)) &&
+         q8_matvec_supported(w) && (source || reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0) &&
+         a.layout.row_bytes % 16 == 0 && w.ne1 >= 1 && grid_fits(w.ne1, a.rows);
 }
 
 Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cudaStream_t stream) {
@@ -740,6 +724,41 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
     return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(m.w));
   }
   ZINFER_CUDA_LAUNCH_CHECK("q8_mma<plain>");
+  return ok_status();
+}
+
+Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                          cudaStream_t stream) {
+  const int ks = kernel_setting();
+  const bool lane = ks == kMmaLane || (ks == kMmaLaneTile && a.rows <= kVecRows);
+  bool one = lane && !accumulate && n_mats >= 2 && n_mats <= 3;
+  std::int64_t weight_rows = 0;  // of the whole stack
+  for (int i = 0; one && i < n_mats; ++i) {
+    one = q8_mma_supported(a, mats[i].w) && mats[i].w.type == mats[0].w.type &&
+          mats[i].w.ne0 == mats[0].w.ne0 && mats[i].out.rows == a.rows &&
+          mats[i].out.cols == mats[i].w.ne1;
+    weight_rows += mats[i].w.ne1;
+  }
+  if (!one || !grid_fits(weight_rows, a.rows)) {
+    for (int i = 0; i < n_mats; ++i)
+      ZINFER_RETURN_IF_ERROR(launch_q8_mma(a, mats[i], accumulate, stream));
+    return ok_status();
+  }
+  MmaParams p = params(a, mats[0].w);
+  p.w[0] = static_cast<const std::uint8_t*>(mats[0].w.data);
+  p.n_stack = n_mats;
+  for (int i = 0; i < n_mats; ++i) {
+    p.stack_w[i] = static_cast<const std::uint8_t*>(mats[i].w.data);
+    p.stack_out[i] = mats[i].out.data;
+    p.stack_stride[i] = mats[i].out.stride;
+    p.stack_bias[i] = mats[i].bias;
+    p.stack_end[i] = (i == 0 ? 0 : p.stack_end[i - 1]) + mats[i].w.ne1;
+  }
+  p.ne1 = p.stack_end[n_mats - 1];
+  if (!launch_q8_mma_lane(mats[0].w.type, p, false, stream)) {
+    return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(mats[0].w));
+  }
+  ZINFER_CUDA_LAUNCH_CHECK("q8_mma<stack>");
   return ok_status();
 }
 

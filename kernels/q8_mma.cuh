@@ -253,26 +253,46 @@ ZINFER_HD float legacy_term_q8(const LegacyHead& w, bool has_min, float da, floa
   const float v = scaled(w.d, da, isum);
   return has_min ? fadd(v, fmul(w.m, sa)) : v;
 }
-// Legacy block, Q16 activations: isum = Σ w·q (q = 256·hi + lo), qsum = Σ q.
-ZINFER_HD float legacy_term_q16(const LegacyHead& w, bool has_min, float da, int isum, int qsum) {
+// Legacy block, Q16 activations: isum = Σ w·q (q = 256·hi + lo), qsum = Σ q (|qsum| < 2^24,
+// so its float is exact: the _f forms take it converted, as the tile kernel stages it).
+ZINFER_HD float legacy_term_q16f(const LegacyHead& w, bool has_min, float da, int isum,
+                                 float qsum) {
   const float v = scaled(w.d, da, isum);
-  return has_min ? fadd(v, scaled(w.m, da, qsum)) : v;
+  return has_min ? fadd(v, fmul(fmul(w.m, da), qsum)) : v;
+}
+ZINFER_HD float legacy_term_q16(const LegacyHead& w, bool has_min, float da, int isum, int qsum) {
+  return legacy_term_q16f(w, has_min, da, isum, static_cast<float>(qsum));
 }
 // Q4_K/Q5_K super-block, Q8_K activations: isum = Σ_g sc_g·Σ w·q, msum = Σ_g mn_g·Σ_g q.
 ZINFER_HD float k4_term_q8(const K4Head& w, float da, int isum, int msum) {
   return fsub(scaled(w.d, da, isum), scaled(w.dmin, da, msum));
 }
-// Q4_K/Q5_K group g, Q16 activations of that group (scale da).
+// Q4_K/Q5_K group g, Q16 activations of that group (scale da), from the group's scaled
+// weight scales dsc = d·sc_g and dmn = dmin·mn_g.
+ZINFER_HD float k4_term_q16f(float dsc, float dmn, float da, int isum, float qsum) {
+  return fsub(scaled(dsc, da, isum), fmul(fmul(dmn, da), qsum));
+}
+ZINFER_HD float k4_dsc(const K4Head& w, int g) {
+  return fmul(w.d, static_cast<float>(k4_scale(w, g)));
+}
+ZINFER_HD float k4_dmn(const K4Head& w, int g) {
+  return fmul(w.dmin, static_cast<float>(k4_min(w, g)));
+}
 ZINFER_HD float k4_term_q16(const K4Head& w, int g, float da, int isum, int qsum) {
-  return fsub(scaled(fmul(w.d, static_cast<float>(k4_scale(w, g))), da, isum),
-              scaled(fmul(w.dmin, static_cast<float>(k4_min(w, g))), da, qsum));
+  return k4_term_q16f(k4_dsc(w, g), k4_dmn(w, g), da, isum, static_cast<float>(qsum));
 }
 // Q6_K super-block, Q8_K activations: isum = Σ_s sc_s·Σ w·q.
 ZINFER_HD float q6_term_q8(const Q6Head& w, float da, int isum) { return scaled(w.d, da, isum); }
-// Q6_K group g (sub-blocks 2g, 2g + 1), Q16 activations of that group.
+// Q6_K group g (sub-blocks 2g, 2g + 1), Q16 activations of that group, from the sub-blocks'
+// scaled weight scales ds0 = d·sc_2g, ds1 = d·sc_2g+1.
+ZINFER_HD float q6_term_q16f(float ds0, float ds1, float da, int i0, int i1) {
+  return fadd(scaled(ds0, da, i0), scaled(ds1, da, i1));
+}
+ZINFER_HD float q6_ds(const Q6Head& w, int s) {
+  return fmul(w.d, static_cast<float>(q6_scale(w, s)));
+}
 ZINFER_HD float q6_term_q16(const Q6Head& w, int g, float da, int i0, int i1) {
-  return fadd(scaled(fmul(w.d, static_cast<float>(q6_scale(w, 2 * g))), da, i0),
-              scaled(fmul(w.d, static_cast<float>(q6_scale(w, 2 * g + 1))), da, i1));
+  return q6_term_q16f(q6_ds(w, 2 * g), q6_ds(w, 2 * g + 1), da, i0, i1);
 }
 
 // Families of the weight types (which unit terms apply).
@@ -397,6 +417,38 @@ inline float mma_reference(const std::uint8_t* row, const std::uint8_t* act,
     return out;
   };
   return l.q16 ? run(std::true_type{}) : run(std::false_type{});
+}
+
+// What the kernel bodies written against a thread context (q8_mma_tile.cuh, q8_mma_lane.cuh)
+// read; outputs go through the context's store().
+struct MmaArgs {
+  const std::uint8_t* act = nullptr;  // [rows] activation rows in `layout`, 16-byte aligned
+  q8::Q8ActLayout layout;
+  std::int64_t rows = 0;
+  const std::uint8_t* w[2] = {};  // [ne1] weight rows of row_bytes each (w[1]: the gated
+                                  // product's up matrix)
+  std::size_t row_bytes = 0;
+  std::int64_t ne1 = 0;
+  int parts = 1;            // mma_parts(K's blocks)
+  bool wide_loads = false;  // weights and row_bytes 16-byte aligned (16-byte weight loads)
+  // Up to three matrices of one type and K as one (the lane kernel's Q, K and V): weight row j
+  // of the stack is row j - stack_end[m - 1] of matrix m (stack[m]), ne1 = stack_end[n - 1].
+  int n_stack = 1;
+  const std::uint8_t* stack[3] = {};
+  std::int64_t stack_end[3] = {};
+};
+
+// Which matrix of a stack of n (rows ending at end[0..n-1]) holds row j.
+ZINFER_HD int stack_matrix(const std::int64_t (&end)[3], int n, std::int64_t j) {
+  return j < end[0] ? 0 : (j < end[1] || n == 2 ? 1 : 2);
+}
+
+// Weight row j of a: (its matrix's rows, j's row in it) — matrix 0 alone unless stacked.
+ZINFER_HD const std::uint8_t* stack_row(const MmaArgs& a, int m, std::int64_t j) {
+  if (a.n_stack <= 1) return a.w[m] + static_cast<std::size_t>(j) * a.row_bytes;
+  const int s = stack_matrix(a.stack_end, a.n_stack, j);
+  const std::int64_t first = s == 0 ? 0 : a.stack_end[s - 1];
+  return a.stack[s] + static_cast<std::size_t>(j - first) * a.row_bytes;
 }
 
 // Calls f(std::integral_constant<GgmlType, T>{}) for a type with tiles; false otherwise.

@@ -8,8 +8,9 @@
 //   launch_q8_mma        out = a·Wᵀ (+ bias), or out += a·Wᵀ
 //   launch_q8_mma_gated  out = act(a·Gᵀ) ⊙ (a·Uᵀ)
 //
-// The activations must be quantized into a buffer (Q8Act::data; the matvec's one-row prologue
-// mode is not taken). CudaOps uses these kernels for every integer matmul when ZINFER_MMA=1.
+// The activations are quantized into a buffer (Q8Act::data), or — one row, the lane kernel —
+// handed over as f32 (Q8Act::src: q8_mma_prologue). CudaOps uses these kernels for every
+// integer matmul with tensor cores on (--tensor-cores, ZINFER_MMA=1).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -26,16 +27,33 @@ bool q8_mma_supported(const Q8Act& a, const QuantMatrixView& w);
 
 Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cudaStream_t stream);
 
+// Every matrix's product out_m = a·W_mᵀ (+ bias_m), or out_m += (accumulate): one launch for
+// all of them where the lane kernel takes the batch (the same type and K; Q, K and V), else
+// one launch_q8_mma each. The same bits either way.
+Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                          cudaStream_t stream);
+
 Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView& gate,
                            const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
 
 // Which kernel computes the products (the same bits whichever does): by shape (-1, the
 // default: the vec kernel up to four activation rows, then K split over warps, or wide tiles
 // once they make enough blocks), or always one of these (staged: the wide tiles with their
-// weights staged through shared memory, only when asked for until measured).
-// ZINFER_MMA_KERNEL=split|wide|vec|staged sets it for a process (for measurements).
-inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3;
+// weights staged through shared memory; tile: weights and Q16 activations staged with
+// cp.async in 64-128 × 32-64 tiles (q8_mma_tile.cuh), Q8 activations then taking the choice
+// by shape; lane: one lane a part of K, each walking its part as one stream (q8_mma_lane.cuh),
+// for a few activation rows; lane-tile: by shape with those — lane up to four rows, tile where
+// its blocks make a wave (132: one a SM, as its shared memory allows), else split or wide — all
+// only when asked for until measured). ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile
+// sets it for a process.
+inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3, kMmaTile = 4,
+                     kMmaLane = 5, kMmaLaneTile = 6;
 void set_q8_mma_kernel(int kernel);
+
+// Whether a product of `rows` activation rows may hand the kernels one f32 row to quantize in
+// their prologue (Q8Act::src, as the matvec kernels take it): one row, with the lane kernel
+// selected (which quantizes it into each block's shared memory: the same bytes).
+bool q8_mma_prologue(std::int64_t rows);
 
 // Whether ZINFER_MMA=1 is set (CudaOps' switch, read once).
 bool q8_mma_enabled();

@@ -5,7 +5,8 @@
 // spare slot, two blocks), MHA, MQA with sliding window and soft-capping, head sizes
 // 64/80/128/256, and gpt-oss's learned sinks (one extra logit per head in the softmax; some
 // heads' sinks far above their scores, some far below), with and without a window. Every step
-// is also run with one head a block: bitwise the same as the grouped blocks. Both sides store
+// is also run with one head a block: bitwise the same as the grouped blocks, and with rows split
+// over their keys (flash-decoding; up to six splits a row) both ways. Both sides store
 // f32 KV; the GPU uses an online fp32 softmax, the CPU a two-pass one with a double sum. The
 // float rounding of q·k grows with the head size (the CPU sums it sequentially) and peaky
 // scores amplify it, so the tolerance is atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5
@@ -57,7 +58,8 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
     cpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, sinks.data()};
     gpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, d_sinks.data()};
   }
-  const std::vector<std::vector<std::int32_t>> steps = {{19, 33, 1}, {1, 7, 1}, {9, 0, 40}};
+  const std::vector<std::vector<std::int32_t>> steps = {
+      {19, 33, 1}, {1, 7, 1}, {9, 0, 40}, {150, 1, 90}};
   std::uint32_t seed = 1;
   for (const auto& step : steps) {
     const model::Batch& batch = seqs.step(step);
@@ -68,13 +70,21 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
     p.gpu->begin_forward();
     p.cpu->reset_scratch();
     model::Tensor g = testing::gpu_tensor(*p.gpu, qkv, n, width);
-    model::Tensor gout = p.gpu->alloc(n, dq);
-    testing::poison(gout);
-    ap.sinks = gpu_sinks;
-    cuda::set_attention_head_group(8);  // the whole GQA group a block, whatever the grid
-    Status st = p.gpu->attention(gout, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
-                                 g.cols_slice(dq + dkv, dkv), ap, batch);
-    ASSERT_TRUE(st.ok()) << st.error().message;
+    // The GPU's output with `most` heads a block, rows split at `keys` keys (0: not split).
+    auto gpu_attention = [&](int most, std::int32_t keys) {
+      cuda::set_attention_head_group(most);
+      cuda::set_attention_split_keys(keys);
+      model::Tensor o = p.gpu->alloc(n, dq);
+      testing::poison(o);
+      ap.sinks = gpu_sinks;
+      const Status st = p.gpu->attention(o, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
+                                         g.cols_slice(dq + dkv, dkv), ap, batch);
+      cuda::set_attention_head_group(0);
+      cuda::set_attention_split_keys(-1);
+      EXPECT_TRUE(st.ok()) << st.error().message;
+      return st.ok() ? testing::download(o) : std::vector<float>{};
+    };
+    const std::vector<float> grouped = gpu_attention(8, 0);  // the whole GQA group a block
     model::Tensor h = testing::cpu_tensor(*p.cpu, qkv, n, width);
     model::Tensor cout = p.cpu->alloc(n, dq);
     ap.sinks = cpu_sinks;
@@ -82,23 +92,26 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
                     ->attention(cout, h.cols_slice(0, dq), h.cols_slice(dq, dkv),
                                 h.cols_slice(dq + dkv, dkv), ap, batch)
                     .ok());
+    const std::vector<float> want = testing::host_copy(cout);
     const double tol = 5e-6 * std::sqrt(static_cast<double>(c.head_dim));
-    const std::vector<float> grouped = testing::download(gout);
-    EXPECT_TRUE(testing::all_close(grouped, testing::host_copy(cout), tol, tol))
+    EXPECT_TRUE(testing::all_close(grouped, want, tol, tol))
         << c.name << " step with " << n << " tokens";
     // One head a block (no GQA sharing of key and value rows): the same bits.
-    cuda::set_attention_head_group(1);
-    model::Tensor gout1 = p.gpu->alloc(n, dq);
-    testing::poison(gout1);
-    ap.sinks = gpu_sinks;
-    st = p.gpu->attention(gout1, g.cols_slice(0, dq), g.cols_slice(dq, dkv),
-                          g.cols_slice(dq + dkv, dkv), ap, batch);
-    cuda::set_attention_head_group(0);
-    ASSERT_TRUE(st.ok()) << st.error().message;
-    const std::vector<float> alone = testing::download(gout1);
+    const std::vector<float> alone = gpu_attention(1, 0);
     ASSERT_EQ(alone.size(), grouped.size());
     EXPECT_EQ(std::memcmp(alone.data(), grouped.data(), alone.size() * sizeof(float)), 0)
         << c.name << ": heads computed in groups differ from heads computed alone";
+    // Rows split over their keys (32 and 96 keys a split: one to six splits a row here),
+    // grouped and alone: within the tolerance of the CPU, and the same bits either way.
+    for (const std::int32_t keys : {32, 96}) {
+      const std::vector<float> split = gpu_attention(8, keys);
+      const std::vector<float> split_alone = gpu_attention(1, keys);
+      EXPECT_TRUE(testing::all_close(split, want, tol, tol))
+          << c.name << " split at " << keys << " keys, step with " << n << " tokens";
+      ASSERT_EQ(split.size(), split_alone.size());
+      EXPECT_EQ(std::memcmp(split.data(), split_alone.data(), split.size() * sizeof(float)), 0)
+          << c.name << ": split rows computed in groups differ from heads computed alone";
+    }
   }
 }
 

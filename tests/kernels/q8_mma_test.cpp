@@ -19,6 +19,7 @@
 #include "engine/quant/act_quant.h"
 #include "engine/quant/ggml_type.h"
 #include "engine/synthetic/synthetic_weights.h"
+#include "kernels/q8_act.h"
 #include "kernels/q8_mma.cuh"
 #include "tests/kernels/gpu_test_util.h"
 
@@ -31,9 +32,11 @@ const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, Gg
                            GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
 
 // The kernels (K split over warps, wide tiles, one warp a weight row, wide tiles staged
-// through shared memory), each forced.
-const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec, cuda::kMmaStaged};
-const char* const kKernelNames[] = {"split", "wide", "vec", "staged"};
+// through shared memory, staged Q16 tiles — with Q8 activations the choice by shape — and one
+// lane a part), each forced.
+const int kKernels[] = {cuda::kMmaSplit,  cuda::kMmaWide, cuda::kMmaVec,
+                        cuda::kMmaStaged, cuda::kMmaTile, cuda::kMmaLane};
+const char* const kKernelNames[] = {"split", "wide", "vec", "staged", "tile", "lane"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows
@@ -189,6 +192,191 @@ TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
             EXPECT_NEAR(gated[i], g, 2e-6f * (std::fabs(g) + 1.0f)) << r << "," << j;
           }
         }
+      }
+    }
+  }
+}
+
+// The staged Q16 tiles at the shapes the shared tests do not reach: several row and column
+// tiles, 128-row tiles (>= 2048 weight rows), a partial last stage (K = 896 with 32-element
+// blocks: 28 blocks, 7 parts), weight rows off 16-byte alignment (Q6_K, legacy at K = 896);
+// plain and gated (a different up matrix), bit for bit.
+TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
+  ZINFER_REQUIRE_GPU();
+  Device d;
+  ASSERT_TRUE(d.open());
+  struct Shape {
+    std::int64_t ne1, rows;
+  };
+  for (GgmlType t : kTypes) {
+    const bool kquant = quant::traits(t).block_size == 256;
+    const std::int64_t k = kquant ? 768 : 896;
+    for (const Shape sh : {Shape{300, 130}, Shape{2100, 40}}) {
+      SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k) +
+                   " ne1=" + std::to_string(sh.ne1) + " rows=" + std::to_string(sh.rows));
+      const Problem p = make_problem(t, true, k, sh.ne1, sh.rows, 13);
+      const Problem up = make_problem(t, true, k, sh.ne1, sh.rows, 14);  // its weights only
+      cuda::set_q8_mma_kernel(cuda::kMmaTile);
+      const std::vector<float> init(static_cast<std::size_t>(sh.rows * sh.ne1), std::nanf(""));
+      const std::vector<float> got = run(d, t, p, sh.ne1, sh.rows, 0, init, {0.0f});
+      // Gated: gate = p's weights, up = up's weights, the same activations.
+      auto wg = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
+      auto wu = testing::device_bytes(*d.ctx, up.w.data(), up.w.size());
+      auto act = testing::device_bytes(*d.ctx, p.act.data(), p.act.size());
+      auto out = testing::device_bytes(*d.ctx, init.data(), init.size() * sizeof(float));
+      cuda::Q8Act a;
+      a.data = static_cast<const std::uint8_t*>(act.data());
+      a.layout = p.layout;
+      a.rows = sh.rows;
+      const cuda::QuantMatrixView gv{t, k, sh.ne1, wg.data()}, uv{t, k, sh.ne1, wu.data()};
+      const cuda::MatrixView ov{out.as<float>(), sh.rows, sh.ne1, sh.ne1};
+      const Status st =
+          cuda::launch_q8_mma_gated(ov, a, gv, uv, cuda::GatedAct::kSilu, d.ctx->stream());
+      cuda::set_q8_mma_kernel(-1);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      std::vector<float> gated(init.size());
+      ASSERT_EQ(cudaMemcpy(gated.data(), out.data(), gated.size() * sizeof(float),
+                           cudaMemcpyDeviceToHost),
+                cudaSuccess);
+      Problem upw = up;
+      upw.act = p.act;  // the reference of the up matrix on p's activations
+      int bad = 0;
+      for (std::int64_t r = 0; r < sh.rows; ++r) {
+        for (std::int64_t j = 0; j < sh.ne1; ++j) {
+          const std::size_t i = static_cast<std::size_t>(r * sh.ne1 + j);
+          const float want = reference(t, p, j, r);
+          const float u = reference(t, upw, j, r);
+          const float g = want / (1.0f + std::exp(-want)) * u;
+          const bool ok = std::memcmp(&got[i], &want, sizeof(float)) == 0 &&
+                          std::fabs(gated[i] - g) <= 2e-6f * (std::fabs(g) + 1.0f);
+          if (!ok && ++bad <= 3) {
+            ADD_FAILURE() << "row " << r << " out " << j << ": " << got[i] << " vs " << want
+                          << ", gated " << gated[i] << " vs " << g;
+          }
+        }
+      }
+      ASSERT_EQ(bad, 0);
+    }
+  }
+}
+
+// One activation row handed over as f32 (Q8Act::src), quantized — after an RMSNorm, or not —
+// in each block of the lane kernel: the same outputs, bit for bit, as quantizing into a buffer
+// first (the quantize kernels), plain and gated.
+TEST(Q8Mma, LanePrologueEqualsTheQuantizedBuffer) {
+  ZINFER_REQUIRE_GPU();
+  Device d;
+  ASSERT_TRUE(d.open());
+  const std::int64_t k = 1024, ne1 = 45;
+  const std::vector<float> x = testing::random_floats(static_cast<std::size_t>(k), 21, 1.5f);
+  const std::vector<float> nw = testing::random_floats(static_cast<std::size_t>(k), 22, 1.0f);
+  auto dx = testing::device_bytes(*d.ctx, x.data(), x.size() * sizeof(float));
+  auto dnw = testing::device_bytes(*d.ctx, nw.data(), nw.size() * sizeof(float));
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ6_K}) {
+    for (bool q16 : {false, true}) {
+      for (bool norm : {false, true}) {
+        SCOPED_TRACE(std::string(quant::type_name(t)) + (q16 ? " q16" : " q8") +
+                     (norm ? " norm" : ""));
+        const Problem p = make_problem(t, q16, k, ne1, 1, 23);
+        auto w = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
+        auto buf = testing::device_bytes(*d.ctx, p.act.data(), p.layout.row_bytes);
+        const cuda::MatrixView xv{dx.as<float>(), 1, k, k};
+        const Status q =
+            norm ? cuda::launch_rms_norm_quantize_act(p.layout, xv, dnw.as<float>(), 1e-6f,
+                                                      static_cast<std::uint8_t*>(buf.data()),
+                                                      d.ctx->stream())
+                 : cuda::launch_quantize_act(p.layout, xv, static_cast<std::uint8_t*>(buf.data()),
+                                             d.ctx->stream());
+        ASSERT_TRUE(q.ok()) << q.error().message;
+        const cuda::QuantMatrixView wv{t, k, ne1, w.data()};
+        std::vector<float> got[2][2];  // [prologue][gated]
+        for (int pro = 0; pro < 2; ++pro) {
+          cuda::Q8Act a;
+          a.layout = p.layout;
+          a.rows = 1;
+          if (pro == 1) {
+            a.src = dx.as<float>();
+            a.norm = norm;
+            a.norm_w = norm ? dnw.as<float>() : nullptr;
+            a.eps = 1e-6f;
+          } else {
+            a.data = static_cast<const std::uint8_t*>(buf.data());
+          }
+          for (int gated = 0; gated < 2; ++gated) {
+            std::vector<float> init(static_cast<std::size_t>(ne1), std::nanf(""));
+            auto out = testing::device_bytes(*d.ctx, init.data(), init.size() * sizeof(float));
+            const cuda::MatrixView ov{out.as<float>(), 1, ne1, ne1};
+            cuda::set_q8_mma_kernel(cuda::kMmaLane);
+            const Status st =
+                gated == 1 ? cuda::launch_q8_mma_gated(ov, a, wv, wv, cuda::GatedAct::kSilu,
+                                                       d.ctx->stream())
+                           : cuda::launch_q8_mma(a, {wv, ov, nullptr}, false, d.ctx->stream());
+            cuda::set_q8_mma_kernel(-1);
+            ASSERT_TRUE(st.ok()) << st.error().message;
+            got[pro][gated].resize(init.size());
+            ASSERT_EQ(cudaMemcpy(got[pro][gated].data(), out.data(), init.size() * sizeof(float),
+                                 cudaMemcpyDeviceToHost),
+                      cudaSuccess);
+          }
+        }
+        for (int gated = 0; gated < 2; ++gated) {
+          EXPECT_EQ(std::memcmp(got[0][gated].data(), got[1][gated].data(),
+                                got[0][gated].size() * sizeof(float)),
+                    0)
+              << (gated == 1 ? "gated" : "plain");
+        }
+      }
+    }
+  }
+}
+
+// Q, K and V as one launch (launch_q8_mma_each with the lane kernel): each matrix's outputs,
+// with its bias, equal its own launch's bit for bit.
+TEST(Q8Mma, StackedMatricesEqualTheirOwnLaunches) {
+  ZINFER_REQUIRE_GPU();
+  Device d;
+  ASSERT_TRUE(d.open());
+  const std::int64_t k = 1024, ne[3] = {64, 16, 16};
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_0, GgmlType::kQ6_K}) {
+    for (std::int64_t rows : {1, 3}) {
+      SCOPED_TRACE(std::string(quant::type_name(t)) + " rows=" + std::to_string(rows));
+      std::vector<Problem> ps;
+      std::vector<cuda::DeviceBuffer> w, bias, out_one, out_each;
+      for (int m = 0; m < 3; ++m) {
+        ps.push_back(make_problem(t, true, k, ne[m], rows, 30 + static_cast<std::uint64_t>(m)));
+        w.push_back(testing::device_bytes(*d.ctx, ps.back().w.data(), ps.back().w.size()));
+        const auto b = testing::random_floats(static_cast<std::size_t>(ne[m]), 40 + m);
+        bias.push_back(testing::device_bytes(*d.ctx, b.data(), b.size() * sizeof(float)));
+        const std::vector<float> init(static_cast<std::size_t>(rows * ne[m]), std::nanf(""));
+        out_one.push_back(testing::device_bytes(*d.ctx, init.data(), init.size() * sizeof(float)));
+        out_each.push_back(testing::device_bytes(*d.ctx, init.data(), init.size() * sizeof(float)));
+      }
+      auto act = testing::device_bytes(*d.ctx, ps[0].act.data(), ps[0].act.size());
+      cuda::Q8Act a;
+      a.data = static_cast<const std::uint8_t*>(act.data());
+      a.layout = ps[0].layout;
+      a.rows = rows;
+      std::vector<cuda::Q8MatvecOut> one, each;
+      for (std::size_t m = 0; m < 3; ++m) {
+        const cuda::QuantMatrixView wv{t, k, ne[m], w[m].data()};
+        one.push_back({wv, {out_one[m].as<float>(), rows, ne[m], ne[m]}, bias[m].as<float>()});
+        each.push_back({wv, {out_each[m].as<float>(), rows, ne[m], ne[m]}, bias[m].as<float>()});
+      }
+      cuda::set_q8_mma_kernel(cuda::kMmaLane);
+      const Status st = cuda::launch_q8_mma_each(a, one.data(), 3, false, d.ctx->stream());
+      Status st_each = ok_status();
+      for (std::size_t m = 0; m < 3 && st_each.ok(); ++m)
+        st_each = cuda::launch_q8_mma(a, each[m], false, d.ctx->stream());
+      cuda::set_q8_mma_kernel(-1);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      ASSERT_TRUE(st_each.ok()) << st_each.error().message;
+      for (std::size_t m = 0; m < 3; ++m) {
+        std::vector<float> g1(static_cast<std::size_t>(rows * ne[m])), g2(g1.size());
+        ASSERT_EQ(cudaMemcpy(g1.data(), out_one[m].data(), g1.size() * 4, cudaMemcpyDeviceToHost),
+                  cudaSuccess);
+        ASSERT_EQ(cudaMemcpy(g2.data(), out_each[m].data(), g2.size() * 4, cudaMemcpyDeviceToHost),
+                  cudaSuccess);
+        EXPECT_EQ(std::memcmp(g1.data(), g2.data(), g1.size() * 4), 0) << "matrix " << m;
       }
     }
   }

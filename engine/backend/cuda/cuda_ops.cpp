@@ -255,7 +255,15 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   a.softcap = p.softcap;
   a.sinks = static_cast<const float*>(p.sinks.data);  // f32 [n_head] in VRAM, or null (front)
   a.sm_count = ctx_.info().sm_count;
-  return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream());
+  // Rows split over their keys when set (attention_split_keys): the grid's splits follow the
+  // step's table width (fixed for a captured graph's shape), the scratch is this pass's.
+  AttentionSplit sp = attention_split(static_cast<std::int64_t>(step_.width()) * cfg_.block_size);
+  if (sp.keys > 0) {
+    ZINFER_ASSIGN_OR_RETURN(void* part,
+                            arena_.alloc(attention_split_floats(q.rows, a, sp) * sizeof(float)));
+    sp.part = static_cast<float*>(part);
+  }
+  return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream(), sp);
 }
 
 Status CudaOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {
@@ -370,7 +378,7 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
                  ? q8::q16_act_layout(in.cols)
                  : q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
-  if (!cfg_.tensor_cores && in.cols == in.stride &&
+  if ((!cfg_.tensor_cores || q8_mma_prologue(in.rows)) && in.cols == in.stride &&
       q8_prologue_fits(a.layout, in.rows, in.data, weight_rows,
                        quant::row_size(weight_type, in.cols))) {
     a.src = in.data;
@@ -394,10 +402,7 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
 
 Status CudaOps::q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate) {
   if (!cfg_.tensor_cores) return launch_q8_matvec(a, mats, n_mats, accumulate, ctx_.stream());
-  for (int i = 0; i < n_mats; ++i) {
-    ZINFER_RETURN_IF_ERROR(launch_q8_mma(a, mats[i], accumulate, ctx_.stream()));
-  }
-  return ok_status();
+  return launch_q8_mma_each(a, mats, n_mats, accumulate, ctx_.stream());
 }
 
 Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {

@@ -22,26 +22,15 @@
 #include "engine/synthetic/synthetic_weights.h"
 #include "kernels/q8_act_layout.h"
 #include "kernels/q8_mma.cuh"
+#include "tests/engine/quant/mma_host_check.h"
 
 namespace zinfer::cuda::q8mma {
 namespace {
 
-// A 16-byte aligned byte buffer (device allocations are; the K-quants' 16-byte loads need it).
-struct Aligned {
-  std::vector<std::uint8_t> buf;
-  std::uint8_t* p = nullptr;
-  explicit Aligned(std::size_t n) : buf(n + 16) {
-    p = buf.data() + (16 - reinterpret_cast<std::uintptr_t>(buf.data()) % 16) % 16;
-  }
-};
-
 template <GgmlType T>
 Aligned weight_rows(std::int64_t k, int rows, std::uint64_t seed) {
-  const std::size_t rs = quant::row_size(T, k);
-  Aligned w(rs * static_cast<std::size_t>(rows));
-  model::SynthRng rng(seed);
-  for (int r = 0; r < rows; ++r)
-    model::synth_fill_row(T, model::InitKind::kWeight, 0.05f, k, rng, w.p + rs * r);
+  Aligned w(quant::row_size(T, k) * static_cast<std::size_t>(rows));
+  fill_weights<T>(w.p, k, rows, seed);
   return w;
 }
 

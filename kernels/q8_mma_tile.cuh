@@ -1,0 +1,422 @@
+// Staged tensor-core tiles for prompt-sized batches with Q16 activations (q8_mma_tile.cu): the
+// body of q8_mma_tile_kernel, written once against a thread context so the CPU tests run the
+// same code (tests/engine/quant/q8_mma_tile_host_test.cpp emulates a block's threads, its
+// barriers, the asynchronous copies and the warp's mma from the PTX fragment layout).
+//
+// A block computes kRows weight rows (per matrix; two matrices for the gated product) × kCols
+// activation rows. K is walked in stages of 256 elements (one K-quant super-block, or eight
+// legacy blocks): the stage's weight bytes of the block's rows and the hi/lo quant planes of
+// its activation rows are copied into shared memory with cp.async (16-byte pieces, double
+// buffered: the next stage is in flight while this one is multiplied), and each activation
+// row's per-32 scale and quant sum are staged beside them as floats. Warps are kTileRowWarps
+// (16·RF weight rows each) × CW (32 activation rows each, four 8-column mma tiles); every
+// fragment is read from shared memory (row strides chosen so a warp's 4-byte loads hit 32
+// different banks).
+//
+// Every output follows the order of q8_mma.cuh (one float term per 32-element unit, added in
+// K order within a part, the parts added in order), computed with the same *_term_q16f steps:
+// the same bits as the other kernels and mma_reference, for any batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/q8_act_layout.h"
+#include "kernels/q8_mma.cuh"
+
+namespace zinfer::cuda::q8mma {
+
+inline constexpr int kTileStageElems = 256;
+inline constexpr int kTileRowWarps = 4;
+inline constexpr int kTileUnits = kTileStageElems / 32;  // 32-element units a stage
+// One staged activation row: hi plane (256 bytes), lo plane (256), 16 bytes of padding — 33
+// pieces of 16 bytes: an odd count, so the 8 rows × 4 words of a B fragment load hit 32 banks.
+inline constexpr int kTileActStride = 528;
+
+ZINFER_HD std::int64_t tile_min(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+
+template <GgmlType T, int RF, int CW, bool kGated>
+struct TileShape {
+  using Tr = MmaTraits<T>;
+  static constexpr int kM = kGated ? 2 : 1;  // matrices
+  static constexpr int kRows = 16 * RF * kTileRowWarps;
+  static constexpr int kCols = 32 * CW;
+  static constexpr int kThreads = 32 * kTileRowWarps * CW;
+  static constexpr int kG = kTileStageElems / Tr::kBlockElems;  // weight blocks a stage
+  static constexpr int kStageBytes = kG * Tr::kBlockBytes;
+  // A staged row starts where its bytes sit past 16-byte alignment in global memory (0 when
+  // the block size is a multiple of 16, else up to 14: the same alignment as the global row,
+  // so the weight loads of q8_mma.cuh stay valid), and spans whole 16-byte pieces.
+  static constexpr int kMaxSkew = Tr::kBlockBytes % 16 == 0 ? 0 : 14;
+  static constexpr int kSpan = (kStageBytes + kMaxSkew + 15) / 16 * 16;
+  static constexpr int kWStride = (kSpan / 16) % 2 == 1 ? kSpan : kSpan + 16;  // odd pieces
+  static constexpr std::size_t kWBytes = static_cast<std::size_t>(kM) * kRows * kWStride;
+  static constexpr std::size_t kABytes = static_cast<std::size_t>(kCols) * kTileActStride;
+  static constexpr std::size_t kBufBytes = kWBytes + kABytes;
+  static constexpr std::size_t kScBytes = static_cast<std::size_t>(kTileUnits) * kCols * 8;
+  // Two buffers of weights + activations, two of (scale, quant sum) pairs.
+  static constexpr std::size_t kSmemBytes = 2 * kBufBytes + 2 * kScBytes;
+  static_assert(kWBytes % 16 == 0 && kABytes % 16 == 0, "16-byte aligned regions");
+};
+
+// Four floats at p (16-byte aligned).
+ZINFER_HD void ld_f4(const float* p, float (&v)[4]) {
+#ifdef __CUDA_ARCH__
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x;
+  v[1] = q.y;
+  v[2] = q.z;
+  v[3] = q.w;
+#else
+  for (int i = 0; i < 4; ++i) v[i] = p[i];
+#endif
+}
+
+// The lane's view of one stage: weight rows g / g + 8 of each row fragment (staged, skew
+// applied), its B column of each 8-column tile, and the (scale, quant sum) pairs of its C
+// columns 2t, 2t + 1 of each tile (unit 0; unit u is u · kCols · 2 floats further).
+template <int kM, int RF>
+struct TileLane {
+  const std::uint8_t* w[kM][RF][2];
+  const std::uint8_t* b[4];
+  const float* sc[4];
+  int sc_unit;  // floats from one unit's pairs to the next
+  int t;
+};
+
+// f(m, rf) for each matrix and row fragment of the lane.
+template <int kM, int RF, typename F>
+ZINFER_HD void each_frag(F f) {
+  ZINFER_UNROLL
+  for (int m = 0; m < kM; ++m) {
+    ZINFER_UNROLL
+    for (int rf = 0; rf < RF; ++rf) f(m, rf);
+  }
+}
+
+// The lane's weight block heads (rows g, g + 8 of each matrix and row fragment).
+template <typename Tr, typename Head, int kM, int RF>
+ZINFER_HD void tile_heads(Head (&h)[kM][RF][2], const TileLane<kM, RF>& l, int bi) {
+  each_frag<kM, RF>([&](int m, int rf) {
+    h[m][rf][0] = Tr::head(l.w[m][rf][0], bi);
+    h[m][rf][1] = Tr::head(l.w[m][rf][1], bi);
+  });
+}
+
+// The lane's A fragments of sub-block s of block bi.
+template <typename Tr, int kM, int RF>
+ZINFER_HD void tile_frags(std::uint32_t (&a)[kM][RF][4], const TileLane<kM, RF>& l, int bi, int s) {
+  each_frag<kM, RF>([&](int m, int rf) {
+    Tr::words(l.w[m][rf][0], bi, s, l.t, a[m][rf][0], a[m][rf][2]);
+    Tr::words(l.w[m][rf][1], bi, s, l.t, a[m][rf][1], a[m][rf][3]);
+  });
+}
+
+// v0 / v1 of each of the lane's rows: f0 / f1 of its block head.
+template <typename Head, int kM, int RF, typename F0, typename F1>
+ZINFER_HD void tile_row_scales(float (&v0)[kM][RF][2], float (&v1)[kM][RF][2],
+                               const Head (&h)[kM][RF][2], F0 f0, F1 f1) {
+  each_frag<kM, RF>([&](int m, int rf) {
+    ZINFER_UNROLL
+    for (int r = 0; r < 2; ++r) {
+      v0[m][rf][r] = f0(h[m][rf][r]);
+      v1[m][rf][r] = f1(h[m][rf][r]);
+    }
+  });
+}
+
+// The B words of the lane's column of tile nt at stage element e: hi b0, b1, lo b0, b1.
+template <int kM, int RF>
+ZINFER_HD void tile_b_words(const TileLane<kM, RF>& l, int nt, int e, std::uint32_t (&bw)[4]) {
+  const std::uint8_t* c = l.b[nt] + e + 4 * l.t;
+  bw[0] = q8::ld_u32(c);
+  bw[1] = q8::ld_u32(c + 16);
+  bw[2] = q8::ld_u32(c + 256);
+  bw[3] = q8::ld_u32(c + 256 + 16);
+}
+
+// acc += term(m, rf, r, da, isum, qsum) of one 32-element unit with k32 sub-blocks (fragments
+// a), for every tile: r = 0 / 1 the lane's row g / g + 8, da and qsum its column's.
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <int kM, int RF, typename Ctx, typename Term>
+ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
+                             const std::uint32_t (&a)[kM][RF][4], int unit, Ctx& x, Term term) {
+  ZINFER_UNROLL
+  for (int nt = 0; nt < 4; ++nt) {
+    std::uint32_t bw[4];
+    tile_b_words(l, nt, 32 * unit, bw);
+    float sa[4];  // da, qsum of column 2t; da, qsum of column 2t + 1
+    ld_f4(l.sc[nt] + l.sc_unit * unit, sa);
+    each_frag<kM, RF>([&](int m, int rf) {
+      int c[4], cl[4];
+      x.mma_k32(c, a[m][rf], bw[0], bw[1]);
+      x.mma_k32(cl, a[m][rf], bw[2], bw[3]);
+      ZINFER_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        const float v =
+            term(m, rf, i >> 1, sa[2 * (i & 1)], 256 * c[i] + cl[i], sa[2 * (i & 1) + 1]);
+        acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], v);
+      }
+    });
+  }
+}
+
+// acc[m][rf][nt][i] += the unit terms of weight block bi of the stage (all its units, in
+// order), for Q16 activations: c = A·hi and cl = A·lo, isum = 256·c + cl, exact.
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <GgmlType T, int kM, int RF, typename Ctx>
+ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l, int bi, Ctx& x) {
+  using Tr = MmaTraits<T>;
+  constexpr Family kFam = family<T>();
+  if constexpr (kFam == Family::kLegacy) {
+    LegacyHead h[kM][RF][2];
+    std::uint32_t a[kM][RF][4];
+    tile_heads<Tr>(h, l, bi);
+    tile_frags<Tr>(a, l, bi, 0);
+    tile_unit_k32(acc, l, a, bi, x, [&](int m, int rf, int r, float da, int isum, float qsum) {
+      return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, qsum);
+    });
+  } else if constexpr (kFam == Family::kK4) {
+    K4Head h[kM][RF][2];
+    tile_heads<Tr>(h, l, bi);
+    ZINFER_UNROLL
+    for (int s = 0; s < 8; ++s) {
+      std::uint32_t a[kM][RF][4];
+      tile_frags<Tr>(a, l, bi, s);
+      float dsc[kM][RF][2], dmn[kM][RF][2];
+      tile_row_scales(
+          dsc, dmn, h, [&](const K4Head& w) { return k4_dsc(w, s); },
+          [&](const K4Head& w) { return k4_dmn(w, s); });
+      tile_unit_k32(acc, l, a, s, x, [&](int m, int rf, int r, float da, int isum, float qsum) {
+        return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, qsum);
+      });
+    }
+  } else {  // Q6_K: unit g is sub-blocks 2g (elements 32g..) and 2g + 1 (32g + 16..), k16 each
+    Q6Head h[kM][RF][2];
+    tile_heads<Tr>(h, l, bi);
+    ZINFER_UNROLL
+    for (int g = 0; g < 8; ++g) {
+      std::uint32_t a0[kM][RF][4], a1[kM][RF][4];
+      tile_frags<Tr>(a0, l, bi, 2 * g);
+      tile_frags<Tr>(a1, l, bi, 2 * g + 1);
+      float ds0[kM][RF][2], ds1[kM][RF][2];
+      tile_row_scales(
+          ds0, ds1, h, [&](const Q6Head& w) { return q6_ds(w, 2 * g); },
+          [&](const Q6Head& w) { return q6_ds(w, 2 * g + 1); });
+      ZINFER_UNROLL
+      for (int nt = 0; nt < 4; ++nt) {
+        // k16 B words: sub-block 2g's at 32g + 4t (b0 of the k32 view), 2g + 1's at +16 (b1).
+        std::uint32_t bw[4];
+        tile_b_words(l, nt, 32 * g, bw);
+        float sa[4];
+        ld_f4(l.sc[nt] + l.sc_unit * g, sa);
+        each_frag<kM, RF>([&](int m, int rf) {
+          int h0[4], l0[4], h1[4], l1[4];
+          x.mma_k16(h0, a0[m][rf], bw[0]);
+          x.mma_k16(l0, a0[m][rf], bw[2]);
+          x.mma_k16(h1, a1[m][rf], bw[1]);
+          x.mma_k16(l1, a1[m][rf], bw[3]);
+          ZINFER_UNROLL
+          for (int i = 0; i < 4; ++i) {
+            const int r = i >> 1;
+            const float term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
+                                            256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
+            acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], term);
+          }
+        });
+      }
+    }
+  }
+}
+
+// The kernel body, run by each of the block's S::kThreads threads. Ctx provides: thread(),
+// block_x() (activation-row tile), block_y() (weight-row tile), smem() (S::kSmemBytes, 16-byte
+// aligned), sync() (__syncthreads), cp16(dst, src) (an asynchronous 16-byte copy), commit(),
+// wait_prior() (all copies but the last committed group have landed), wait_all(),
+// mma_k32 / mma_k16 (mma.sync.m16n8k32 / k16 .s8 on this lane's fragments, C = 0) and
+// store(n, j, v0, v1) (output j of activation row n: v0 of matrix 0, v1 of the last).
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <GgmlType T, int RF, int CW, bool kGated, typename Ctx>
+ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
+  using S = TileShape<T, RF, CW, kGated>;
+  using Tr = MmaTraits<T>;
+  constexpr int kM = S::kM;
+  const int tid = x.thread();
+  const int lane = tid & 31, warp = tid >> 5;
+  const int rw = warp % kTileRowWarps, cw = warp / kTileRowWarps;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t jb = x.block_y() * S::kRows;
+  const std::int64_t nbase = x.block_x() * S::kCols;
+  const std::int64_t nb = p.layout.k / Tr::kBlockElems;
+  const std::int64_t units = p.layout.k / 32;
+  const std::int64_t stages = (nb + S::kG - 1) / S::kG;
+  const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(p.ne1);
+  std::uint8_t* smem = x.smem();
+  auto* sc = reinterpret_cast<float*>(smem + 2 * S::kBufBytes);  // [2][units][kCols][2]
+  auto w_stage = [&](int buf, int m, int r) {
+    return smem + static_cast<std::size_t>(buf) * S::kBufBytes +
+           static_cast<std::size_t>(m * S::kRows + r) * S::kWStride;
+  };
+  auto a_stage = [&](int buf, int c) {
+    return smem + static_cast<std::size_t>(buf) * S::kBufBytes + S::kWBytes +
+           static_cast<std::size_t>(c) * kTileActStride;
+  };
+  // Where block b0 of weight row r (block-local, clamped to the last row) starts, from w.
+  auto w_offset = [&](int r, std::int64_t b0) {
+    const std::int64_t row = tile_min(jb + r, p.ne1 - 1);
+    return static_cast<std::size_t>(row) * p.row_bytes +
+           static_cast<std::size_t>(b0) * Tr::kBlockBytes;
+  };
+
+  // Issues the copies of stage st into buffer buf (nothing waits for them here).
+  auto stage_copy = [&](std::int64_t st, int buf) {
+    const std::int64_t b0 = st * S::kG;
+    const int bytes = static_cast<int>(tile_min(S::kG, nb - b0)) * Tr::kBlockBytes;
+    constexpr int kPieces = S::kWStride / 16;
+    ZINFER_UNROLL
+    for (int m = 0; m < kM; ++m) {
+      for (int idx = tid; idx < S::kRows * kPieces; idx += S::kThreads) {
+        const int r = idx / kPieces, c = idx % kPieces;
+        const std::size_t off = w_offset(r, b0);
+        const std::size_t a0 = off & ~static_cast<std::size_t>(15);
+        if (16 * c >= static_cast<int>(off - a0) + bytes) continue;
+        const std::size_t src = a0 + 16 * static_cast<std::size_t>(c);
+        std::uint8_t* dst = w_stage(buf, m, r) + 16 * c;
+        if (src + 16 <= w_bytes) {
+          x.cp16(dst, p.w[m] + src);
+        } else {  // the matrix's last bytes (its size is even): no read past its end
+          for (std::size_t i = 0; src + i < w_bytes; i += 2) {
+            *reinterpret_cast<std::uint16_t*>(dst + i) =
+                *reinterpret_cast<const std::uint16_t*>(p.w[m] + src + i);
+          }
+        }
+      }
+    }
+    const int a_pieces = static_cast<int>(tile_min(S::kG, nb - b0)) * Tr::kBlockElems / 16;
+    const std::size_t e0 = static_cast<std::size_t>(st) * kTileStageElems;
+    for (int idx = tid; idx < S::kCols * 32; idx += S::kThreads) {
+      const int c = idx >> 5, plane = (idx >> 4) & 1, piece = idx & 15;
+      if (piece >= a_pieces) continue;
+      const std::int64_t n = tile_min(nbase + c, p.rows - 1);
+      const std::uint8_t* src = p.act + static_cast<std::size_t>(n) * p.layout.row_bytes +
+                                (plane != 0 ? p.layout.lo_off : 0) + e0 + 16 * piece;
+      x.cp16(a_stage(buf, c) + 256 * plane + 16 * piece, src);
+    }
+  };
+  // Each thread loads kScPer (scale, quant sum) pairs of a stage into registers, and later
+  // stores them into the stage's pair buffer (the loads overlap the multiplications).
+  constexpr int kScPer = kTileUnits * S::kCols / S::kThreads;
+  static_assert(kScPer * S::kThreads == kTileUnits * S::kCols, "whole pairs a thread");
+  float sd[kScPer], sq[kScPer];
+  auto scale_load = [&](std::int64_t st) {
+    for (int i = 0; i < kScPer; ++i) {
+      const int idx = tid + i * S::kThreads;
+      const int u = idx / S::kCols, c = idx % S::kCols;
+      const std::int64_t ua = st * kTileUnits + u;
+      sd[i] = 0.0f;
+      sq[i] = 0.0f;
+      if (ua < units) {
+        const q8::Act16Row a = q8::act16_row(p.act, p.layout, tile_min(nbase + c, p.rows - 1));
+        sd[i] = a.d[ua];
+        sq[i] = static_cast<float>(a.qsum16[2 * ua] + a.qsum16[2 * ua + 1]);
+      }
+    }
+  };
+  auto scale_store = [&](int buf) {
+    for (int i = 0; i < kScPer; ++i) {
+      const int idx = tid + i * S::kThreads;
+      float* e = sc + (static_cast<std::size_t>(buf) * kTileUnits * S::kCols + idx) * 2;
+      e[0] = sd[i];
+      e[1] = sq[i];
+    }
+  };
+
+  float out[kM][RF][4][4] = {};
+  float acc[kM][RF][4][4] = {};
+  int part = 0;
+  std::int64_t part_end = part_begin(nb, p.parts, 1);
+  auto fold = [&]() {  // a part ends: its sum joins the output, in part order
+    each_frag<kM, RF>([&](int m, int rf) {
+      ZINFER_UNROLL
+      for (int nt = 0; nt < 4; ++nt) {
+        ZINFER_UNROLL
+        for (int i = 0; i < 4; ++i) {
+          out[m][rf][nt][i] =
+              part == 0 ? acc[m][rf][nt][i] : fadd(out[m][rf][nt][i], acc[m][rf][nt][i]);
+          acc[m][rf][nt][i] = 0.0f;
+        }
+      }
+    });
+  };
+
+  stage_copy(0, 0);
+  x.commit();
+  scale_load(0);
+  scale_store(0);
+  for (std::int64_t st = 0; st < stages; ++st) {
+    const int buf = static_cast<int>(st & 1);
+    const bool next = st + 1 < stages;
+    if (next) {
+      stage_copy(st + 1, buf ^ 1);
+      x.commit();
+      scale_load(st + 1);
+      x.wait_prior();
+    } else {
+      x.wait_all();
+    }
+    x.sync();  // stage st (weights, activations, pairs) is in shared memory for every thread
+    const std::int64_t b0 = st * S::kG;
+    TileLane<kM, RF> l;
+    l.t = t;
+    l.sc_unit = 2 * S::kCols;
+    ZINFER_UNROLL
+    for (int m = 0; m < kM; ++m) {
+      ZINFER_UNROLL
+      for (int rf = 0; rf < RF; ++rf) {
+        ZINFER_UNROLL
+        for (int h = 0; h < 2; ++h) {
+          const int r = 16 * (RF * rw + rf) + g + 8 * h;
+          l.w[m][rf][h] = w_stage(buf, m, r) + (w_offset(r, b0) & 15);
+        }
+      }
+    }
+    ZINFER_UNROLL
+    for (int nt = 0; nt < 4; ++nt) {
+      const int c0 = 32 * cw + 8 * nt;
+      l.b[nt] = a_stage(buf, c0 + g);
+      l.sc[nt] = sc + (static_cast<std::size_t>(buf) * kTileUnits * S::kCols + c0 + 2 * t) * 2;
+    }
+    const int gn = static_cast<int>(tile_min(S::kG, nb - b0));
+    for (int bi = 0; bi < gn; ++bi) {
+      if (b0 + bi == part_end) {
+        fold();
+        ++part;
+        part_end = part_begin(nb, p.parts, part + 1);
+      }
+      tile_block<T, kM, RF>(acc, l, bi, x);
+    }
+    if (next) scale_store(buf ^ 1);
+    x.sync();  // everyone is done with buffer buf before stage st + 2 is copied into it
+  }
+  fold();
+  ZINFER_UNROLL
+  for (int rf = 0; rf < RF; ++rf) {
+    ZINFER_UNROLL
+    for (int nt = 0; nt < 4; ++nt) {
+      ZINFER_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        const std::int64_t j = jb + 16 * (RF * rw + rf) + g + 8 * (i >> 1);
+        const std::int64_t n = nbase + 32 * cw + 8 * nt + 2 * t + (i & 1);
+        if (j < p.ne1 && n < p.rows) x.store(n, j, out[0][rf][nt][i], out[kM - 1][rf][nt][i]);
+      }
+    }
+  }
+}
+
+}  // namespace zinfer::cuda::q8mma

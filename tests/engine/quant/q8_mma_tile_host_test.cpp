@@ -1,0 +1,104 @@
+// The staged Q16 tile kernel's body (kernels/q8_mma_tile.cuh) run on the CPU: every thread of
+// every block of the grid emulated (cuda_block_emulator.h: fibers, barriers, deferred cp.async
+// copies, the warp's mma from the PTX fragment layout), every output held bit for bit to
+// mma_reference — the order every tensor-core kernel follows — and stored exactly once; every
+// asynchronous copy reads inside the weight or activation buffers. Covers each weight type,
+// each tile shape (64 or 128 weight rows, 32 or 64 activation rows, the gated product with a
+// different up matrix), partial tiles in both directions, a partial last stage (K = 896 with
+// the 32-element blocks), parts ending inside a stage, and weight rows whose bytes start off
+// 16-byte alignment (Q6_K, and the legacy types at K = 896). Runs without a GPU;
+// tests/kernels/q8_mma_test runs the kernel itself.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/quant/ggml_type.h"
+#include "kernels/q8_act_layout.h"
+#include "kernels/q8_mma.cuh"
+#include "kernels/q8_mma_tile.cuh"
+#include "tests/engine/quant/cuda_block_emulator.h"
+#include "tests/engine/quant/mma_host_check.h"
+
+namespace zinfer::cuda::q8mma {
+namespace {
+
+// The context of one emulated thread, with the copies' bounds checked.
+struct HostCtx : HostBlockCtx {
+  const std::vector<const Aligned*>* buffers;  // where copies may read
+  int* bad_copies;
+
+  void cp16(void* dst, const void* src) const {
+    const auto* s = static_cast<const std::uint8_t*>(src);
+    bool inside = reinterpret_cast<std::uintptr_t>(s) % 16 == 0;
+    bool found = false;
+    for (const Aligned* b : *buffers) found = found || (s >= b->p && s + 16 <= b->p + b->size);
+    if (!inside || !found) ++*bad_copies;
+    e->cp16(tid, dst, src);
+  }
+  void commit() const { e->commit(tid); }
+  void wait_prior() const { e->wait_groups(tid, 1); }
+  void wait_all() const { e->wait_groups(tid, 0); }
+  void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) const {
+    e->mma(tid, true, c, a, b0, b1);
+  }
+  void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
+    e->mma(tid, false, c, a, b0, 0);
+  }
+};
+
+template <GgmlType T, int RF, int CW, bool kGated>
+void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed) {
+  SCOPED_TRACE(std::string(quant::type_name(T)) + " RF=" + std::to_string(RF) +
+               " CW=" + std::to_string(CW) + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
+               " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
+  using S = TileShape<T, RF, CW, kGated>;
+  const std::size_t rs = quant::row_size(T, k);
+  Aligned w0(rs * static_cast<std::size_t>(ne1)), w1(w0.size);
+  fill_weights<T>(w0.p, k, ne1, seed);
+  fill_weights<T>(w1.p, k, ne1, seed + 1);
+  const q8::Q8ActLayout layout = q8::q16_act_layout(k);
+  const Aligned act = act_rows<T>(layout, rows, seed);
+  const MmaArgs a = host_args<T>(act, layout, rows, w0.p, w1.p, ne1);
+  Outputs out(rows, ne1);
+  const std::vector<const Aligned*> buffers = {&w0, &w1, &act};
+  int bad_copies = 0;
+  for (std::int64_t by = 0; by < (ne1 + S::kRows - 1) / S::kRows; ++by) {
+    for (std::int64_t bx = 0; bx < (rows + S::kCols - 1) / S::kCols; ++bx) {
+      testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+      std::memset(e.smem(), 0x5a, S::kSmemBytes);
+      e.run([&](int tid) {
+        HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
+        tile_body<T, RF, CW, kGated>(a, c);
+      });
+    }
+  }
+  EXPECT_EQ(bad_copies, 0);
+  expect_reference_outputs<T>(out, a, kGated);
+}
+
+template <GgmlType T>
+void check_type(std::uint64_t seed) {
+  // 32-element blocks: K = 896 (28 blocks: 3.5 stages, 7 parts of 4 blocks); K-quants: 768
+  // (3 super-blocks, 3 parts). Q6_K rows (630 bytes) and the legacy rows at 896 start off
+  // 16-byte alignment.
+  const std::int64_t k = MmaTraits<T>::kBlockElems == 256 ? 768 : 896;
+  check_tiles<T, 1, 1, false>(k, 77, 37, seed);
+  check_tiles<T, 2, 2, false>(k, 150, 70, seed + 10);
+  check_tiles<T, 1, 2, true>(k, 70, 66, seed + 20);
+}
+
+ZINFER_MMA_TYPE_TESTS(Q8MmaTileHost, check_type)
+
+// The emulator itself: a barrier that only some threads reach is reported, not hung.
+TEST(Q8MmaTileHost, EmulatorReportsADeadlock) {
+  testing::BlockEmulator e(64, 16);
+  EXPECT_THROW(e.run([&](int tid) {
+    if (tid < 32) e.sync();
+  }),
+               std::runtime_error);
+}
+
+}  // namespace
+}  // namespace zinfer::cuda::q8mma
