@@ -43,8 +43,8 @@ __device__ __forceinline__ float* split_state(const AttentionSplit& sp, const At
 template <int PL, int HD, int GM>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
-                           std::int64_t q_stride, const float* k_cache, const float* v_cache,
-                           AttentionBatch b, AttentionArgs a, int head_tiles, AttentionSplit sp) {
+                           std::int64_t q_stride, float* k_cache, float* v_cache, AttentionBatch b,
+                           AttentionArgs a, int head_tiles, AttentionSplit sp) {
   constexpr int kDims = HD > 0 ? HD : 32 * PL;
   __shared__ float s_m[kWarps][GM];
   __shared__ float s_l[kWarps][GM];
@@ -68,6 +68,15 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lo = sp.keys > 0 ? first + z * sp.keys : first;
   const int hi = sp.keys > 0 ? min(pos, lo + sp.keys - 1) : pos;
   const std::int32_t* table = b.block_tables + b.bt_offsets[row];
+  if (b.store.k != nullptr) {  // this row's key and value of this KV head, before any read
+    const std::int64_t dst = static_cast<std::int64_t>(b.store.slots[row]) * dkv +
+                             static_cast<std::int64_t>(kvh) * a.head_dim;
+    const std::int64_t src = static_cast<std::int64_t>(kvh) * a.head_dim;
+    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
+      k_cache[dst + d] = b.store.k[row * b.store.k_stride + src + d];
+      v_cache[dst + d] = b.store.v[row * b.store.v_stride + src + d];
+    }
+  }
   for (int hh = 0; hh < gn; ++hh) {
     const float* qh = q + row * q_stride + static_cast<std::int64_t>(h0 + hh) * a.head_dim;
     for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32)
@@ -305,7 +314,22 @@ void set_attention_head_group(int most) { g_head_group.store(most, std::memory_o
 
 namespace {
 std::atomic<std::int32_t> g_split_keys{-1};
+std::atomic<int> g_io_fused{-1};
 }  // namespace
+
+bool attention_io_fused() {
+  const int v = g_io_fused.load(std::memory_order_relaxed);
+  if (v >= 0) return v == 1;
+  static const bool env = [] {
+    const char* e = std::getenv("ZINFER_ATTN_FUSE");
+    return e != nullptr && std::atoi(e) == 1;
+  }();
+  return env;
+}
+
+void set_attention_io_fused(int on) {
+  g_io_fused.store(on == 0 || on == 1 ? on : -1, std::memory_order_relaxed);
+}
 
 std::int32_t attention_split_keys() {
   const std::int32_t v = g_split_keys.load(std::memory_order_relaxed);
@@ -340,10 +364,9 @@ std::size_t attention_split_floats(std::int64_t rows, const AttentionArgs& a,
          static_cast<std::size_t>(sp.splits) * static_cast<std::size_t>(a.head_dim + 2);
 }
 
-Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
-                              const float* v_cache, const AttentionBatch& batch,
-                              const AttentionArgs& a, cudaStream_t stream,
-                              const AttentionSplit& split) {
+Status launch_paged_attention(MatrixView out, MatrixView q, float* k_cache, float* v_cache,
+                              const AttentionBatch& batch, const AttentionArgs& a,
+                              cudaStream_t stream, const AttentionSplit& split) {
   if (a.n_head <= 0 || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 || a.head_dim <= 0 ||
       a.head_dim > kMaxHeadDim || q.cols != static_cast<std::int64_t>(a.n_head) * a.head_dim ||
       out.cols != q.cols || out.rows != q.rows || batch.block_size <= 0) {
@@ -352,6 +375,9 @@ Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache
                           ", n_head_kv " + std::to_string(a.n_head_kv) + ", head_dim " +
                           std::to_string(a.head_dim) + ", max head_dim " +
                           std::to_string(kMaxHeadDim) + ")");
+  }
+  if (batch.store.k != nullptr && (batch.store.v == nullptr || batch.store.slots == nullptr)) {
+    return make_error(ErrorCode::kInferenceFailed, "paged_attention: incomplete key/value store");
   }
   if (split.keys < 0 || split.keys % 32 != 0 || split.splits < 1 || split.splits > kMaxGridY ||
       (split.keys > 0 && split.part == nullptr)) {

@@ -16,12 +16,26 @@
 
 namespace zinfer::cuda {
 
+// The new tokens' key and value rows, stored into the cache by the attention kernel itself
+// (instead of launch_kv_store before it): each block writes its row's rows of its KV head
+// before it reads any key. Only for launches where every row is its sequence's only new token
+// (decode steps) — a row then reads no other row's new key; blocks of the same row and KV head
+// write the same bytes to the same slot.
+struct AttentionStore {
+  const float* k = nullptr;  // [rows][n_head_kv * head_dim]; null → keys already stored
+  std::int64_t k_stride = 0;
+  const float* v = nullptr;
+  std::int64_t v_stride = 0;
+  const std::int32_t* slots = nullptr;  // [rows] KV slot of each row's token
+};
+
 // Per-token metadata, device arrays of q.rows entries.
 struct AttentionBatch {
   const std::int32_t* positions = nullptr;     // position of the query token in its sequence
   const std::int32_t* bt_offsets = nullptr;    // start of its sequence's table in block_tables
   const std::int32_t* block_tables = nullptr;  // concatenated block tables of all sequences
   std::int32_t block_size = 16;
+  AttentionStore store;  // decode steps: the rows' own keys and values, stored in the kernel
 };
 
 struct AttentionArgs {
@@ -63,17 +77,22 @@ AttentionSplit attention_split(std::int64_t max_keys);
 std::size_t attention_split_floats(std::int64_t rows, const AttentionArgs& a,
                                    const AttentionSplit& sp);
 
+// Whether decode steps store their keys and values inside the attention kernel
+// (AttentionStore) and rope q and k in one launch: set_attention_io_fused, else
+// ZINFER_ATTN_FUSE=1 (off by default until measured on a GPU). The same bits either way.
+bool attention_io_fused();
+void set_attention_io_fused(int on);  // tests: 1 on, 0 off, -1 → back to the environment
+
 // Tests: the most query heads one block computes (1, 4 or 8; 0 → the default: the GQA group,
 // up to 8, when query rows × KV heads fill two blocks an SM, else 1). The results are the same
 // bits whatever the setting.
 void set_attention_head_group(int most);
 
 // out, q: [rows][n_head * head_dim]; k_cache, v_cache: one layer's [n_slots][n_head_kv *
-// head_dim]. Keys/values of the query tokens themselves must already be stored. split: rows
-// cut over their keys (AttentionSplit), or none.
-Status launch_paged_attention(MatrixView out, MatrixView q, const float* k_cache,
-                              const float* v_cache, const AttentionBatch& batch,
-                              const AttentionArgs& a, cudaStream_t stream,
-                              const AttentionSplit& split = {});
+// head_dim]. Keys/values of the query tokens themselves must already be stored, or be given
+// in batch.store. split: rows cut over their keys (AttentionSplit), or none.
+Status launch_paged_attention(MatrixView out, MatrixView q, float* k_cache, float* v_cache,
+                              const AttentionBatch& batch, const AttentionArgs& a,
+                              cudaStream_t stream, const AttentionSplit& split = {});
 
 }  // namespace zinfer::cuda

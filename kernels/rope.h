@@ -25,4 +25,10 @@ struct RopeArgs {
 Status launch_rope(MatrixView x, const RopeArgs& a, const std::int32_t* positions,
                    cudaStream_t stream);
 
+// q and k of one attention input in one launch: q's a.n_head heads and k's n_head_k heads,
+// the same head_dim, layout and angles (each pair's angle computed once for both), the same
+// bits as two launch_rope calls.
+Status launch_rope_qk(MatrixView q, MatrixView k, const RopeArgs& a, std::int32_t n_head_k,
+                      const std::int32_t* positions, cudaStream_t stream);
+
 }  // namespace zinfer::cuda

@@ -4,7 +4,9 @@
 # prints per kernel name: launches per step, µs per step and µs per launch. Run on the GPU
 # host after a build with the service (tests/kernels/run_gpu_tests.sh builds one).
 # Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh;
-# ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act)
+# ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act; PROMPT (default 16) and DECODE (default
+# 24): the bench's prompt and decode tokens; PICK=max summarizes instead the one profiled pass
+# with the most kernel time — with PROMPT=512, the prompt's pass: where prefill time goes)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -19,8 +21,8 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 # skip SKIP launches, profile COUNT, and summarize the last STEPS whole passes among them.
 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
   --launch-skip "${SKIP:-2000}" --launch-count "${COUNT:-800}" "$BUILD/bin/zinfer" bench --model "$MODEL" --device cuda --no-graphs \
-  --prompt-tokens 16 --decode-tokens 24 --batch "$BATCH" --repeats 1 ${ZARGS:-} > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
-python3 - "$OUT/ncu_decode.csv" "$STEPS" <<'PY'
+  --prompt-tokens "${PROMPT:-16}" --decode-tokens "${DECODE:-24}" --batch "$BATCH" --repeats 1 ${ZARGS:-} > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
+python3 - "$OUT/ncu_decode.csv" "$STEPS" "${PICK:-last}" <<'PY'
 import csv, sys, collections, re
 rows = []
 with open(sys.argv[1]) as f:
@@ -36,6 +38,10 @@ steps = int(sys.argv[2])
 if len(starts) < steps + 2:
     print("too few passes profiled:", len(starts)); sys.exit(0)
 sel = rows[starts[-steps - 1]:starts[-1]]
+if sys.argv[3] == "max":
+    passes = [rows[a:b] for a, b in zip(starts, starts[1:] + [len(rows)])]
+    sel = max(passes, key=lambda p: sum(us for _, _, us in p))
+    steps = 1
 agg = collections.OrderedDict()
 for _, n, us in sel:
     a = agg.setdefault(n, [0, 0.0]); a[0] += 1; a[1] += us

@@ -6,7 +6,8 @@
 // 64/80/128/256, and gpt-oss's learned sinks (one extra logit per head in the softmax; some
 // heads' sinks far above their scores, some far below), with and without a window. Every step
 // is also run with one head a block: bitwise the same as the grouped blocks, and with rows split
-// over their keys (flash-decoding; up to six splits a row) both ways. Both sides store
+// over their keys (flash-decoding; up to six splits a row) both ways, and with the decode
+// steps' keys and values stored by the attention kernel itself (bitwise). Both sides store
 // f32 KV; the GPU uses an online fp32 softmax, the CPU a two-pass one with a double sum. The
 // float rounding of q·k grows with the head size (the CPU sums it sequentially) and peaky
 // scores amplify it, so the tolerance is atol = rtol = 5e-6·sqrt(head_dim): 4e-5 at 64, 8e-5
@@ -58,11 +59,19 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
     cpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, sinks.data()};
     gpu_sinks = {quant::GgmlType::kF32, c.n_head, 1, d_sinks.data()};
   }
-  const std::vector<std::vector<std::int32_t>> steps = {
-      {19, 33, 1}, {1, 7, 1}, {9, 0, 40}, {150, 1, 90}};
+  // Each step's first launch runs with the attention input fused (set_attention_io_fused): on
+  // the decode steps ({1, 1, 1}) the kernel stores the rows' keys and values itself — the
+  // second one split over 32 keys a row — and must give the bits of the unfused launches after
+  // it (kv_store first); on the others fusing changes nothing.
+  struct Step {
+    std::vector<std::int32_t> tokens;
+    std::int32_t first_keys;  // the fused launch's split (0: none)
+  };
+  const std::vector<Step> steps = {{{19, 33, 1}, 0}, {{1, 7, 1}, 0},  {{1, 1, 1}, 0},
+                                   {{9, 0, 40}, 0},  {{1, 1, 1}, 32}, {{150, 1, 90}, 0}};
   std::uint32_t seed = 1;
-  for (const auto& step : steps) {
-    const model::Batch& batch = seqs.step(step);
+  for (const Step& step_case : steps) {
+    const model::Batch& batch = seqs.step(step_case.tokens);
     const std::int64_t n = batch.n_tokens();
     const std::int64_t width = dq + 2 * dkv;
     // Peaky scores: q and k with std 2 give |q·k|/sqrt(d) of several units.
@@ -70,10 +79,12 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
     p.gpu->begin_forward();
     p.cpu->reset_scratch();
     model::Tensor g = testing::gpu_tensor(*p.gpu, qkv, n, width);
-    // The GPU's output with `most` heads a block, rows split at `keys` keys (0: not split).
-    auto gpu_attention = [&](int most, std::int32_t keys) {
+    // The GPU's output with `most` heads a block, rows split at `keys` keys (0: not split),
+    // the attention input fused or not.
+    auto gpu_attention = [&](int most, std::int32_t keys, int fused = 0) {
       cuda::set_attention_head_group(most);
       cuda::set_attention_split_keys(keys);
+      cuda::set_attention_io_fused(fused);
       model::Tensor o = p.gpu->alloc(n, dq);
       testing::poison(o);
       ap.sinks = gpu_sinks;
@@ -81,9 +92,11 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
                                          g.cols_slice(dq + dkv, dkv), ap, batch);
       cuda::set_attention_head_group(0);
       cuda::set_attention_split_keys(-1);
+      cuda::set_attention_io_fused(-1);
       EXPECT_TRUE(st.ok()) << st.error().message;
       return st.ok() ? testing::download(o) : std::vector<float>{};
     };
+    const std::vector<float> first = gpu_attention(8, step_case.first_keys, 1);
     const std::vector<float> grouped = gpu_attention(8, 0);  // the whole GQA group a block
     model::Tensor h = testing::cpu_tensor(*p.cpu, qkv, n, width);
     model::Tensor cout = p.cpu->alloc(n, dq);
@@ -103,8 +116,10 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
         << c.name << ": heads computed in groups differ from heads computed alone";
     // Rows split over their keys (32 and 96 keys a split: one to six splits a row here),
     // grouped and alone: within the tolerance of the CPU, and the same bits either way.
+    std::vector<float> first_unfused = grouped;
     for (const std::int32_t keys : {32, 96}) {
       const std::vector<float> split = gpu_attention(8, keys);
+      if (keys == step_case.first_keys) first_unfused = split;
       const std::vector<float> split_alone = gpu_attention(1, keys);
       EXPECT_TRUE(testing::all_close(split, want, tol, tol))
           << c.name << " split at " << keys << " keys, step with " << n << " tokens";
@@ -112,6 +127,10 @@ TEST_P(PagedAttention, MatchesCpuOverSeveralSteps) {
       EXPECT_EQ(std::memcmp(split.data(), split_alone.data(), split.size() * sizeof(float)), 0)
           << c.name << ": split rows computed in groups differ from heads computed alone";
     }
+    ASSERT_EQ(first.size(), first_unfused.size());
+    EXPECT_EQ(std::memcmp(first.data(), first_unfused.data(), first.size() * sizeof(float)), 0)
+        << c.name << ": the fused attention input (keys stored by the kernel) changed the bits, "
+        << "step with " << n << " tokens";
   }
 }
 

@@ -4,6 +4,8 @@
 // sequences. The angle is built with the same float operations on both sides
 // (kernels/rope_angle.cuh, host-checked by rope_angle_host_test); only cosf/sinf may differ by
 // an ulp or two: |diff| <= 2e-6 + 2e-6·|ref|.
+#include "kernels/rope.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -60,6 +62,53 @@ TEST(Rope, MatchesCpu) {
           << "type " << static_cast<int>(c.type) << " ext_factor " << c.ext_factor << " heads "
           << c.n_head << " head_dim " << c.head_dim << " n_rot " << c.n_rot << " rows " << n;
     }
+  }
+}
+
+// q and k in one launch (launch_rope_qk, the decode step's fused attention input) give the
+// bits of two launch_rope calls, for both layouts, partial rotation and YaRN.
+TEST(Rope, QAndKInOneLaunchEqualTwoLaunches) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair(1, 64, 8, 16);
+  ASSERT_TRUE(p.gpu);
+  const RopeCase cases[] = {
+      {model::RopeType::kNeox, 14, 64, 64, 1000000.0f, 1.0f},
+      {model::RopeType::kNorm, 6, 96, 48, 10000.0f, 0.25f, 0.5f, 0.9f, 3.5f, 17.25f},
+  };
+  const std::vector<std::int32_t> positions = {0, 5, 17, 300, 4001};
+  const auto n = static_cast<std::int64_t>(positions.size());
+  cuda::DeviceBuffer d_pos =
+      testing::device_bytes(*p.ctx, positions.data(), positions.size() * sizeof(std::int32_t));
+  for (const RopeCase& c : cases) {
+    const std::int32_t n_head_k = 2;
+    cuda::RopeArgs a;
+    a.n_head = c.n_head;
+    a.head_dim = c.head_dim;
+    a.n_rot = c.n_rot;
+    a.neox = c.type == model::RopeType::kNeox;
+    a.angle = cuda::make_rope_angle(c.base, c.n_rot, c.freq_scale, c.ext_factor, c.attn_factor,
+                                    c.yarn_low, c.yarn_high);
+    const std::int64_t dq = static_cast<std::int64_t>(c.n_head) * c.head_dim;
+    const std::int64_t dk = static_cast<std::int64_t>(n_head_k) * c.head_dim;
+    const auto q = testing::random_floats(static_cast<std::size_t>(n * dq), 5, 1.5f);
+    const auto k = testing::random_floats(static_cast<std::size_t>(n * dk), 6, 1.5f);
+    p.gpu->begin_forward();
+    model::Tensor q1 = testing::gpu_tensor(*p.gpu, q, n, dq),
+                  k1 = testing::gpu_tensor(*p.gpu, k, n, dk);
+    model::Tensor q2 = testing::gpu_tensor(*p.gpu, q, n, dq),
+                  k2 = testing::gpu_tensor(*p.gpu, k, n, dk);
+    const auto* pos = static_cast<const std::int32_t*>(d_pos.data());
+    const auto view = [](model::Tensor t) {
+      return cuda::MatrixView{t.data, t.rows, t.cols, t.stride};
+    };
+    ASSERT_TRUE(cuda::launch_rope_qk(view(q1), view(k1), a, n_head_k, pos, p.ctx->stream()).ok());
+    ASSERT_TRUE(cuda::launch_rope(view(q2), a, pos, p.ctx->stream()).ok());
+    cuda::RopeArgs ak = a;
+    ak.n_head = n_head_k;
+    ASSERT_TRUE(cuda::launch_rope(view(k2), ak, pos, p.ctx->stream()).ok());
+    EXPECT_EQ(testing::download(q1), testing::download(q2)) << "q, n_rot " << c.n_rot;
+    EXPECT_EQ(testing::download(k1), testing::download(k2)) << "k, n_rot " << c.n_rot;
+    EXPECT_NE(testing::download(k1), k);
   }
 }
 

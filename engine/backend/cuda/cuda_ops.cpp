@@ -2,6 +2,7 @@
 // checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -47,6 +48,17 @@ QuantMatrixView view(const Weight& w) { return QuantMatrixView{w.type, w.ne0, w.
 RopeAngle rope_angle(const model::RopeParams& p) {
   return make_rope_angle(p.base, p.n_rot, p.freq_scale, p.ext_factor, p.attn_factor, p.yarn_low,
                          p.yarn_high);
+}
+
+// The kernel's arguments for p.
+RopeArgs rope_args(const model::RopeParams& p) {
+  RopeArgs a;
+  a.n_head = p.n_head;
+  a.head_dim = p.head_dim;
+  a.n_rot = p.n_rot;
+  a.neox = p.type == model::RopeType::kNeox;
+  a.angle = rope_angle(p);  // the same float expressions as CpuOps, evaluated on the host
+  return a;
 }
 
 // Whether two RopeParams rotate by the same angles (the fused QKV kernel uses one set).
@@ -225,13 +237,7 @@ Status CudaOps::do_softcap(Tensor x, float cap) {
 Status CudaOps::do_rope(Tensor x, const model::RopeParams& p, const model::Batch& batch) {
   ZINFER_RETURN_IF_ERROR(ready());
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
-  RopeArgs a;
-  a.n_head = p.n_head;
-  a.head_dim = p.head_dim;
-  a.n_rot = p.n_rot;
-  a.neox = p.type == model::RopeType::kNeox;
-  a.angle = rope_angle(p);  // the same float expressions as CpuOps, evaluated on the host
-  return launch_rope(view(x), a, db.positions, ctx_.stream());
+  return launch_rope(view(x), rope_args(p), db.positions, ctx_.stream());
 }
 
 Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const model::AttnParams& p,
@@ -240,12 +246,20 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
   float* kc = layer_cache(k_cache_, p.layer);
   float* vc = layer_cache(v_cache_, p.layer);
-  ZINFER_RETURN_IF_ERROR(launch_kv_store(view(k), view(v), kc, vc, db.slots, ctx_.stream()));
   AttentionBatch ab;
   ab.positions = db.positions;
   ab.bt_offsets = db.bt_offsets;
   ab.block_tables = db.block_tables;
   ab.block_size = cfg_.block_size;
+  // A decode step (every sequence one new token) stores its keys and values inside the
+  // attention kernel when fused: one launch less a layer.
+  const bool decode = std::all_of(batch.seqs.begin(), batch.seqs.end(),
+                                  [](const model::SeqSpan& s) { return s.n_tokens == 1; });
+  if (decode && attention_io_fused()) {
+    ab.store = AttentionStore{k.data, k.stride, v.data, v.stride, db.slots};
+  } else {
+    ZINFER_RETURN_IF_ERROR(launch_kv_store(view(k), view(v), kc, vc, db.slots, ctx_.stream()));
+  }
   AttentionArgs a;
   a.n_head = p.n_head;
   a.n_head_kv = p.n_head_kv;
@@ -461,6 +475,11 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                                  {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
     ZINFER_RETURN_IF_ERROR(q8_products(a, mats, 3, false));
+    if (rope_match && attention_io_fused()) {  // q and k in one launch, the same bits
+      ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
+      return launch_rope_qk(view(q), view(k), rope_args(rq), rk.n_head, db.positions,
+                            ctx_.stream());
+    }
     ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
     return rope(k, rk, batch);
   }
