@@ -16,6 +16,7 @@ struct DeviceReport {
   std::uint64_t scratch_bytes = 0;  // working memory: activations and per-step inputs
   std::uint64_t graphs = 0;         // CUDA graphs held (one per decode-step shape)
   std::uint64_t graph_replays = 0;  // decode steps run by replaying a graph
+  std::uint64_t padded_rows = 0;    // dummy rows run by padded decode steps (Llm, --pad-decode)
 };
 
 }  // namespace zinfer::model

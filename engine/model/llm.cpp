@@ -16,6 +16,7 @@
 #include "engine/backend/backend.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/architecture.h"
+#include "engine/model/decode_rows.h"
 #include "engine/quant/ggml_type.h"
 
 namespace zinfer {
@@ -68,7 +69,9 @@ class LlmImpl final : public Llm {
     opt_.device = cuda_index < 0 ? "cpu" : "cuda:" + std::to_string(cuda_index);  // "auto" resolved
     if (cuda_index >= 0 && opt_.q16_on_cuda && opt_.exact_matmul) opt_.q16_act = true;
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
-    const std::int64_t min_blocks = (opt_.n_ctx + kKvBlockSize - 1) / kKvBlockSize;
+    // Padded decode steps keep the pool's last block for their dummy sequences.
+    const std::int32_t pad_blocks = opt_.pad_decode_rows ? 1 : 0;
+    const std::int64_t min_blocks = (opt_.n_ctx + kKvBlockSize - 1) / kKvBlockSize + pad_blocks;
     model::BackendConfig bc;
     bc.n_threads = opt_.n_threads;
     bc.exact_matmul = opt_.exact_matmul;
@@ -81,14 +84,16 @@ class LlmImpl final : public Llm {
       std::int64_t budget = opt_.kv_cache_bytes;
       if (budget <= 0) {
         budget = std::min<std::int64_t>(bytes_per_token * opt_.n_ctx * std::min(opt_.n_seq_max, 4),
-                                        kCpuKvBudgetCap);
+                                        kCpuKvBudgetCap) +
+                 bytes_per_token * kKvBlockSize * pad_blocks;
       }
       const std::int64_t blocks = budget / (bytes_per_token * kKvBlockSize);
       if (blocks < min_blocks) {
         return make_error(ErrorCode::kOutOfMemory,
                           "KV cache budget of " + std::to_string(budget) +
                               " bytes holds fewer than n_ctx=" + std::to_string(opt_.n_ctx) +
-                              " tokens (" + std::to_string(bytes_per_token) + " bytes per token)");
+                              " tokens" + (pad_blocks > 0 ? " and the padding block" : "") + " (" +
+                              std::to_string(bytes_per_token) + " bytes per token)");
       }
       bc.kv_blocks = static_cast<std::int32_t>(blocks);
       ZINFER_ASSIGN_OR_RETURN(backend_, model::create_cpu_backend(*file_, bc));
@@ -96,7 +101,7 @@ class LlmImpl final : public Llm {
       // The CUDA backend sizes its KV pool from free VRAM (or kv_cache_bytes) after
       // accounting for the weights, and fails with kOutOfMemory below one full context.
       bc.device_index = cuda_index;
-      bc.n_ctx = opt_.n_ctx;
+      bc.n_ctx = opt_.n_ctx + pad_blocks * kKvBlockSize;
       bc.n_seq_max = opt_.n_seq_max;
       bc.kv_cache_bytes = opt_.kv_cache_bytes;
       bc.batch_invariant = opt_.batch_invariant;
@@ -157,9 +162,16 @@ class LlmImpl final : public Llm {
     return out;
   }
 
-  std::int32_t kv_blocks() const override { return backend_->kv_blocks(); }
+  // The scheduler's blocks: the pool less the dummy sequences' block (the pool's last).
+  std::int32_t kv_blocks() const override {
+    return backend_->kv_blocks() - (opt_.pad_decode_rows ? 1 : 0);
+  }
   std::int32_t kv_block_size() const override { return kKvBlockSize; }
-  model::DeviceReport device_report() const override { return backend_->device_report(); }
+  model::DeviceReport device_report() const override {
+    model::DeviceReport r = backend_->device_report();
+    r.padded_rows = padded_rows_;
+    return r;
+  }
 
  private:
   LlmOptions opt_;
@@ -197,6 +209,7 @@ class LlmImpl final : public Llm {
         if (in.all_logits || t == n - 1) logit_rows_.push_back(s.row_start + t);
       }
     }
+    if (opt_.pad_decode_rows) pad_decode_step(batch);
     batch.tokens = tokens_;
     batch.positions = positions_;
 
@@ -207,7 +220,30 @@ class LlmImpl final : public Llm {
     return logits;
   }
 
-  std::vector<std::int32_t> tokens_, positions_, logit_rows_, first_logit_;
+  // A decode step (every sequence one new token) padded to padded_decode_rows with dummy
+  // sequences: token 0 at position 0 in the pool's last block, each with a logit row (the
+  // logits' row count is part of a captured step's shape); nobody reads their outputs, and
+  // they write the same key and value bytes to the same slot.
+  void pad_decode_step(model::Batch& batch) {
+    const auto n = static_cast<std::int64_t>(tokens_.size());
+    if (static_cast<std::int64_t>(batch.seqs.size()) != n) return;  // a prompt chunk
+    pad_table_.assign(1, backend_->kv_blocks() - 1);
+    for (std::int64_t r = n; r < model::padded_decode_rows(n); ++r) {
+      model::SeqSpan s;
+      s.seq_id = static_cast<std::int32_t>(r);
+      s.n_tokens = 1;
+      s.row_start = static_cast<std::int32_t>(r);
+      s.block_table = pad_table_;
+      batch.seqs.push_back(s);
+      tokens_.push_back(0);
+      positions_.push_back(0);
+      logit_rows_.push_back(static_cast<std::int32_t>(r));
+      ++padded_rows_;
+    }
+  }
+
+  std::vector<std::int32_t> tokens_, positions_, logit_rows_, first_logit_, pad_table_;
+  std::uint64_t padded_rows_ = 0;
   std::vector<float> host_logits_;
 };
 

@@ -21,39 +21,44 @@
 namespace zinfer {
 
 struct LlmOptions {
-  std::string model_path;       // GGUF file
-  std::string device = "cpu";   // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
-                                // "auto" (cuda:0 when a CUDA device is visible, else cpu)
-  int n_threads = 0;            // 0 → hardware concurrency
-  bool exact_matmul = true;     // float dot products against dequantized weights (the oracle);
-                                // false → llama.cpp-style Q8 activations and integer dot
-                                // products, on the CPU and (types with a Q8 kernel) CUDA
-  std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
-  std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
-  bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
-                                // batch, so a job's tokens never depend on its batch-mates;
-                                // false → prompt-sized batches use cuBLAS (faster prefill)
-  bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
-                                // CUDA graphs and replayed; false → every kernel launched
-                                // eagerly (debugging, profiling single kernels)
-  bool gpu_sampling = true;     // CUDA: forward_sample samples on the device and copies back
-                                // only the tokens and logprobs; false → the logits come to the
-                                // host and the host Sampler runs (debugging)
-  bool q16_act = false;         // matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights on
-                                // 16-bit activation quants (engine/quant/q16.h): CUDA takes
-                                // integer dot products, the CPU rounds the activations to the
-                                // same grid and keeps its float dot products (the two agree to
-                                // float rounding). exact_matmul = false (Q8) takes precedence
-  bool q16_on_cuda = false;     // q16_act when the device resolves to CUDA (and exact_matmul is
-                                // set): the CLI's default since Q16 meets the agreement rule
-                                // (tests/engine/model/hf_golden_test.cpp); --exact turns it
-                                // off. The CPU stays exact
-  bool tensor_cores = false;    // CUDA, with Q8 or Q16 activations: every integer matmul on
-                                // the tensor-core tiles (kernels/q8_mma.h) at every batch size,
-                                // batch-invariant; also ZINFER_MMA=1 (a measurement switch
-                                // until it is measured faster than the matvec kernels)
-  std::string tokenizer_pre;    // replaces the file's tokenizer.ggml.pre (experts: a wrong
-                                // pre-tokenizer silently changes token ids); "" → the file's
+  std::string model_path;        // GGUF file
+  std::string device = "cpu";    // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
+                                 // "auto" (cuda:0 when a CUDA device is visible, else cpu)
+  int n_threads = 0;             // 0 → hardware concurrency
+  bool exact_matmul = true;      // float dot products against dequantized weights (the oracle);
+                                 // false → llama.cpp-style Q8 activations and integer dot
+                                 // products, on the CPU and (types with a Q8 kernel) CUDA
+  std::int32_t n_ctx = 4096;     // max tokens per sequence (≤ model context length)
+  std::int32_t n_seq_max = 64;   // sequences that can hold KV cache at once
+  bool batch_invariant = true;   // CUDA: every matmul row reduced in the same order whatever the
+                                 // batch, so a job's tokens never depend on its batch-mates;
+                                 // false → prompt-sized batches use cuBLAS (faster prefill)
+  bool cuda_graphs = true;       // CUDA: decode steps (one token per sequence) are captured as
+                                 // CUDA graphs and replayed; false → every kernel launched
+                                 // eagerly (debugging, profiling single kernels)
+  bool gpu_sampling = true;      // CUDA: forward_sample samples on the device and copies back
+                                 // only the tokens and logprobs; false → the logits come to the
+                                 // host and the host Sampler runs (debugging)
+  bool q16_act = false;          // matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights on
+                                 // 16-bit activation quants (engine/quant/q16.h): CUDA takes
+                                 // integer dot products, the CPU rounds the activations to the
+                                 // same grid and keeps its float dot products (the two agree to
+                                 // float rounding). exact_matmul = false (Q8) takes precedence
+  bool q16_on_cuda = false;      // q16_act when the device resolves to CUDA (and exact_matmul is
+                                 // set): the CLI's default since Q16 meets the agreement rule
+                                 // (tests/engine/model/hf_golden_test.cpp); --exact turns it
+                                 // off. The CPU stays exact
+  bool tensor_cores = false;     // CUDA, with Q8 or Q16 activations: every integer matmul on
+                                 // the tensor-core tiles (kernels/q8_mma.h) at every batch size,
+                                 // batch-invariant; also ZINFER_MMA=1 (a measurement switch
+                                 // until it is measured faster than the matvec kernels)
+  bool pad_decode_rows = false;  // decode steps padded with dummy sequences to a few row counts
+                                 // (model/decode_rows.h) so the CUDA graphs of those counts
+                                 // replay as the running set shrinks; one KV block is kept for
+                                 // the dummies. The same tokens either way; opt-in until
+                                 // measured on a GPU (CLI --pad-decode)
+  std::string tokenizer_pre;     // replaces the file's tokenizer.ggml.pre (experts: a wrong
+                                 // pre-tokenizer silently changes token ids); "" → the file's
   std::int64_t kv_cache_bytes =
       0;  // KV pool size; 0 → CPU: enough for n_ctx × min(n_seq_max, 4), ≤ 1 GiB;
           // CUDA: 90% of the VRAM left after weights, ≤ n_ctx × n_seq_max

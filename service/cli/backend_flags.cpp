@@ -30,6 +30,10 @@ void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
   sub->add_flag(
       "--no-graphs{false}", llm.cuda_graphs,
       "CUDA: launch every kernel of a decode step eagerly instead of replaying a captured graph");
+  sub->add_flag("--pad-decode", llm.pad_decode_rows,
+                "Pad decode steps with dummy sequences to 1, 2, 4, 8, 16, 32 or a multiple of 32 "
+                "rows, so CUDA graphs of those sizes replay as jobs finish (same tokens; a "
+                "measurement switch until measured)");
   sub->add_flag("--no-gpu-sampling{false}", llm.gpu_sampling,
                 "CUDA: copy the logits to the host and sample there instead of on the device "
                 "(debugging)");

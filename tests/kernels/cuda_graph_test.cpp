@@ -4,7 +4,8 @@
 // sized from the step's shape, so its decode steps are captured too), 3 sequences prefilled, then
 // batched and single-sequence decode steps whose sequences cross KV block boundaries (so block
 // tables grow and the table width changes). Logits must be bitwise identical at every step, and the
-// graph path must really have replayed graphs (DeviceReport::graph_replays).
+// graph path must really have replayed graphs (DeviceReport::graph_replays). Once more with
+// the graph path's decode steps padded to 4 rows (dummy sequences): the same bits.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -38,58 +39,69 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
   const std::string path = testing::write_synthetic(o, "graph_" + std::string(c.preset) + ".gguf");
   ASSERT_FALSE(path.empty());
 
-  LlmOptions lo = testing::llm_options(path, 256, 4);
-  lo.device = "cuda";
-  lo.kv_cache_bytes = 64 << 20;
-  lo.cuda_graphs = true;
-  auto graphs = Llm::load(lo);
-  ASSERT_TRUE(graphs.ok()) << graphs.error().message;
-  lo.cuda_graphs = false;
-  auto eager = Llm::load(lo);
-  ASSERT_TRUE(eager.ok()) << eager.error().message;
+  // Unpadded, then with decode steps padded (LlmOptions::pad_decode_rows) against the same
+  // eager unpadded steps.
+  for (const bool pad : {false, true}) {
+    SCOPED_TRACE(pad ? "padded decode steps" : "unpadded");
+    LlmOptions lo = testing::llm_options(path, 256, 4);
+    lo.device = "cuda";
+    lo.kv_cache_bytes = 64 << 20;
+    lo.cuda_graphs = true;
+    lo.pad_decode_rows = pad;
+    auto graphs = Llm::load(lo);
+    ASSERT_TRUE(graphs.ok()) << graphs.error().message;
+    lo.cuda_graphs = false;
+    lo.pad_decode_rows = false;
+    auto eager = Llm::load(lo);
+    ASSERT_TRUE(eager.ok()) << eager.error().message;
 
-  const std::int32_t n_vocab = (*graphs)->hparams().n_vocab;
-  sched::SequenceRunner run_graphs(**graphs), run_eager(**eager);
-  std::vector<std::vector<std::int32_t>> prompts = {
-      {5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1}, {11, 13}, {400}};
-  for (sched::SequenceRunner* m : {&run_graphs, &run_eager}) {
-    std::vector<sched::SeqInput> in;
-    for (std::size_t s = 0; s < prompts.size(); ++s)
-      in.push_back(sched::SeqInput{static_cast<std::int32_t>(s), prompts[s], false});
-    auto out = m->forward_batch(in);
-    ASSERT_TRUE(out.ok()) << out.error().message;
-  }
-  // 60 steps: all three sequences, then sequence 1 alone every fourth step.
-  for (int step = 0; step < 60; ++step) {
-    std::vector<std::vector<std::int32_t>> next;
-    std::vector<sched::SeqInput> in;
-    for (std::int32_t s = 0; s < 3; ++s) {
-      if (step % 4 == 3 && s != 1) continue;
-      next.push_back({static_cast<std::int32_t>((step * 131 + s * 17) % (n_vocab / 2) + 3)});
+    const std::int32_t n_vocab = (*graphs)->hparams().n_vocab;
+    sched::SequenceRunner run_graphs(**graphs), run_eager(**eager);
+    std::vector<std::vector<std::int32_t>> prompts = {
+        {5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1}, {11, 13}, {400}};
+    for (sched::SequenceRunner* m : {&run_graphs, &run_eager}) {
+      std::vector<sched::SeqInput> in;
+      for (std::size_t s = 0; s < prompts.size(); ++s)
+        in.push_back(sched::SeqInput{static_cast<std::int32_t>(s), prompts[s], false});
+      auto out = m->forward_batch(in);
+      ASSERT_TRUE(out.ok()) << out.error().message;
     }
-    std::size_t i = 0;
-    for (std::int32_t s = 0; s < 3; ++s) {
-      if (step % 4 == 3 && s != 1) continue;
-      in.push_back(sched::SeqInput{s, next[i++], false});
-    }
-    auto a = run_graphs.forward_batch(in);
-    auto b = run_eager.forward_batch(in);
-    ASSERT_TRUE(a.ok()) << a.error().message;
-    ASSERT_TRUE(b.ok()) << b.error().message;
-    ASSERT_EQ(a->size(), b->size());
-    for (std::size_t r = 0; r < a->size(); ++r) {
-      ASSERT_EQ((*a)[r].size(), (*b)[r].size());
-      for (std::size_t j = 0; j < (*a)[r].size(); ++j) {
-        ASSERT_EQ((*a)[r][j], (*b)[r][j]) << "step " << step << " row " << r << " logit " << j;
+    // 60 steps: all three sequences, then sequence 1 alone every fourth step.
+    for (int step = 0; step < 60; ++step) {
+      std::vector<std::vector<std::int32_t>> next;
+      std::vector<sched::SeqInput> in;
+      for (std::int32_t s = 0; s < 3; ++s) {
+        if (step % 4 == 3 && s != 1) continue;
+        next.push_back({static_cast<std::int32_t>((step * 131 + s * 17) % (n_vocab / 2) + 3)});
+      }
+      std::size_t i = 0;
+      for (std::int32_t s = 0; s < 3; ++s) {
+        if (step % 4 == 3 && s != 1) continue;
+        in.push_back(sched::SeqInput{s, next[i++], false});
+      }
+      auto a = run_graphs.forward_batch(in);
+      auto b = run_eager.forward_batch(in);
+      ASSERT_TRUE(a.ok()) << a.error().message;
+      ASSERT_TRUE(b.ok()) << b.error().message;
+      ASSERT_EQ(a->size(), b->size());
+      for (std::size_t r = 0; r < a->size(); ++r) {
+        ASSERT_EQ((*a)[r].size(), (*b)[r].size());
+        for (std::size_t j = 0; j < (*a)[r].size(); ++j) {
+          ASSERT_EQ((*a)[r][j], (*b)[r][j]) << "step " << step << " row " << r << " logit " << j;
+        }
       }
     }
+    const model::DeviceReport rep = (*graphs)->device_report();
+    std::printf("graphs held %llu, decode steps replayed %llu\n",
+                static_cast<unsigned long long>(rep.graphs),
+                static_cast<unsigned long long>(rep.graph_replays));
+    EXPECT_GT(rep.graph_replays, 20u);
+    EXPECT_EQ((*eager)->device_report().graph_replays, 0u);
+    // Padded: the 3-sequence steps ran as 4 rows (one dummy each).
+    if (pad) {
+      EXPECT_GE(rep.padded_rows, 40u);
+    }
   }
-  const model::DeviceReport rep = (*graphs)->device_report();
-  std::printf("graphs held %llu, decode steps replayed %llu\n",
-              static_cast<unsigned long long>(rep.graphs),
-              static_cast<unsigned long long>(rep.graph_replays));
-  EXPECT_GT(rep.graph_replays, 20u);
-  EXPECT_EQ((*eager)->device_report().graph_replays, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphs,

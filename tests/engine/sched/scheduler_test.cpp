@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/decode_rows.h"
 #include "engine/model/llm.h"
 #include "engine/sched/sequence_runner.h"
 #include "engine/synthetic/synthetic_model.h"
@@ -232,6 +233,46 @@ TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
   cfg.max_running = 32;
   cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
   expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+}
+
+// Padded decode steps (LlmOptions::pad_decode_rows): decode steps run with dummy sequences up
+// to 1, 2, 4, 8, 16 or 32 rows as the 32 jobs finish one by one, and every job's tokens equal
+// the job alone on the unpadded model; the scheduler gets one KV block less (the dummies').
+TEST_F(TinyModel, PaddedDecodeStepsKeepEveryJobsTokens) {
+  constexpr std::int64_t kKvBytes = 32 * 256 * 2048;
+  auto plain = load(kKvBytes);
+  ASSERT_NE(plain, nullptr);
+  LlmOptions opt = testing::llm_options(path_, 256, 32);
+  opt.n_threads = 2;
+  opt.kv_cache_bytes = kKvBytes;
+  opt.pad_decode_rows = true;
+  auto padded = Llm::load(opt);
+  ASSERT_TRUE(padded.ok()) << padded.error().message;
+  EXPECT_EQ((*padded)->kv_blocks(), plain->kv_blocks() - 1);
+  auto jobs = make_jobs(32, plain->hparams().n_vocab, 24, 120);
+  std::map<JobId, Output> alone;
+  for (const auto& j : jobs) alone[j.id] = generate_alone(*plain, j);
+  SchedulerConfig cfg;
+  cfg.max_running = 32;
+  cfg.max_step_tokens = 64;
+  auto sched = Scheduler::create(**padded, cfg);
+  ASSERT_TRUE(sched.ok()) << sched.error().message;
+  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
+  auto together = run_all(**sched, jobs.size());
+  for (const auto& j : jobs) {
+    EXPECT_FALSE(together[j.id].error) << "job " << j.id;
+    EXPECT_EQ(together[j.id].tokens, alone[j.id].tokens) << "job " << j.id;
+  }
+  EXPECT_GT((*padded)->device_report().padded_rows, 0u) << "no decode step was padded";
+  EXPECT_EQ(plain->device_report().padded_rows, 0u);
+}
+
+// Buckets: powers of two up to 32, then multiples of 32, nothing past 512.
+TEST(PaddedDecodeRows, Buckets) {
+  const std::pair<std::int64_t, std::int64_t> cases[] = {
+      {1, 1},   {2, 2},   {3, 4},     {5, 8},     {9, 16},    {17, 32},   {32, 32},
+      {33, 64}, {65, 96}, {200, 224}, {480, 480}, {511, 512}, {512, 512}, {513, 513}};
+  for (const auto& [n, want] : cases) EXPECT_EQ(model::padded_decode_rows(n), want) << n;
 }
 
 // --max-running 512 (the throughput issue's upper end): 512 sequences hold KV at once and run
