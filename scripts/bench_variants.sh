@@ -7,10 +7,10 @@
 #
 #   VARIANTS="default ZINFER_MMA_KERNEL=tile ZINFER_ATTN_GROUP=8" bash scripts/bench_variants.sh
 #
-# A variant is `default` or one or more VAR=value pairs joined by `+` (e.g.
-# `ZINFER_MMA_KERNEL=tile+ZINFER_ATTN_GROUP=8`). Environment: MODELS (default "qwen05
-# qwen7b"; scripts/peer_models.sh), FLAGS (zinfer's numerics, default "--q16-act
-# --tensor-cores"), BATCHES (decode batch sizes, default "1 8 32 128"), CONTEXT (tokens each
+# A variant is `default` or one or more VAR=value pairs or zinfer flags joined by `+` (e.g.
+# `ZINFER_MMA_KERNEL=tile+ZINFER_ATTN_GROUP=8`, `ZINFER_ATTN_FUSE=1+--pad-decode`).
+# Environment: MODELS (default "qwen05 qwen7b"; scripts/peer_models.sh), FLAGS (zinfer's
+# numerics, default "--q16-act --tensor-cores"), BATCHES (decode batch sizes, default "1 8 32 128"), CONTEXT (tokens each
 # sequence holds before the timed steps, default 128), PROMPT (prefill tokens, default 512),
 # STEPS (timed decode steps, default 32), DEVICE (default cuda), BUILD (default build-gpu),
 # OUT, PEER_WORK (the model files, shared with bench_peer.sh; default /tmp/zinfer-peer),
@@ -66,10 +66,15 @@ for m in $MODELS; do
   i=0
   for v in $VARIANTS; do
     envs=()
-    [ "$v" != default ] && IFS='+' read -r -a envs <<< "$v"
+    flags=()
+    parts=()
+    [ "$v" != default ] && IFS='+' read -r -a parts <<< "$v"
+    for x in "${parts[@]}"; do
+      case "$x" in --*) flags+=("$x") ;; *) envs+=("$x") ;; esac
+    done
     # shellcheck disable=SC2086
     env "${envs[@]}" "$ZINFER" bench --model "$f" --device "$DEVICE" --prompt-tokens "$PROMPT" \
-      --decode-tokens "$STEPS" --decode-context "$CONTEXT" $zb --repeats 1 $FLAGS --json \
+      --decode-tokens "$STEPS" --decode-context "$CONTEXT" $zb --repeats 1 $FLAGS "${flags[@]}" --json \
       > "$RAW/${m}_$i.json" 2> "$RAW/${m}_$i.json.err"
     i=$((i + 1))
     write_table > "$OUT/variants_table.txt" 2>&1
