@@ -8,13 +8,12 @@
 #   VARIANTS="default ZINFER_MMA_KERNEL=tile ZINFER_ATTN_GROUP=8" bash scripts/bench_variants.sh
 #
 # A variant is `default` or one or more VAR=value pairs or zinfer flags joined by `+` (e.g.
-# `ZINFER_MMA_KERNEL=tile+ZINFER_ATTN_GROUP=8`, `ZINFER_ATTN_FUSE=1+--pad-decode`).
-# Environment: MODELS (default "qwen05 qwen7b"; scripts/peer_models.sh), FLAGS (zinfer's
-# numerics, default "--q16-act --tensor-cores"), BATCHES (decode batch sizes, default "1 8 32 128"), CONTEXT (tokens each
-# sequence holds before the timed steps, default 128), PROMPT (prefill tokens, default 512),
-# STEPS (timed decode steps, default 32), DEVICE (default cuda), BUILD (default build-gpu),
-# OUT, PEER_WORK (the model files, shared with bench_peer.sh; default /tmp/zinfer-peer),
-# ZINFER_DEPS_LIB.
+# `ZINFER_MMA_KERNEL=tile+ZINFER_ATTN_GROUP=8`, `ZINFER_ATTN_FUSE=1+--pad-decode`). Environment:
+# MODELS (default "qwen05 qwen7b"; scripts/peer_models.sh), FLAGS (zinfer's numerics, default
+# "--q16-act --tensor-cores"), BATCHES (decode batch sizes, default "1 8 32 128"), CONTEXT (tokens
+# each sequence holds before the timed steps, default 128), PROMPT (prefill tokens, default 512),
+# STEPS (timed decode steps, default 32), DEVICE (default cuda), BUILD (default build-gpu), OUT,
+# PEER_WORK (the model files, shared with bench_peer.sh; default /tmp/zinfer-peer), ZINFER_DEPS_LIB.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
