@@ -7,7 +7,8 @@
 # Environment: BUILD (build dir, default <repo>/build-gpu), JOBS (default 16), E2E=1 (then
 # run gpu_e2e.sh: zinfer generate/serve/submit/bench on the GPU), PEER_BG=1 (after the build,
 # start scripts/bench_peer.sh's llama.cpp build in the background),
-# ONLY (space-separated test names; "none" builds only), GTEST_ARGS (extra flags for every
+# ONLY (space-separated test names, the only ones built and run; "none" builds only the
+# libraries and the CLI), GTEST_ARGS (extra flags for every
 # binary), SANITIZE (space-separated "test" or "test:gtest_filter" entries to rerun under
 # compute-sanitizer memcheck; ZINFER_GPU_GOLDEN_CASES=1 and ZINFER_GPU_SANITIZE_SHORT=1 are
 # set for those runs). ZINFER_REQUIRE_GPU (default 1): fail at once when nvidia-smi lists no
@@ -33,11 +34,14 @@ if [ "${ZINFER_REQUIRE_GPU:-1}" = 1 ] && ! gpu_visible; then
 fi
 TESTS=$(cd "$ROOT/tests/kernels" && ls *_test.cpp | sed 's/\.cpp$//' | tr '\n' ' ')
 SERVICE=OFF
-TARGETS=$TESTS
+# ONLY also limits what is built (fewer links when device time is short).
+BUILT=${ONLY:-$TESTS}
+[ "$BUILT" = none ] && BUILT=""
+TARGETS="$BUILT zinfer_backend_cuda"
 if ls "$ROOT"/.deb/*.deb > /dev/null 2>&1; then
   . "$ROOT/tests/kernels/device_deps.sh"
   SERVICE=ON
-  TARGETS="$TESTS zinfer copy_bandwidth"
+  TARGETS="$BUILT zinfer copy_bandwidth"
 fi
 t0=$(date +%s)
 if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZINFER_BUILD_SERVICE=$SERVICE > "$OUT/build.log" 2>&1 ||
