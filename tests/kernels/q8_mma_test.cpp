@@ -234,6 +234,8 @@ TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
           cuda::launch_q8_mma_gated(ov, a, gv, uv, cuda::GatedAct::kSilu, d.ctx->stream());
       cuda::set_q8_mma_kernel(-1);
       ASSERT_TRUE(st.ok()) << st.error().message;
+      // The ops' stream does not wait for the legacy stream's copies, nor they for it.
+      ASSERT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
       std::vector<float> gated(init.size());
       ASSERT_EQ(cudaMemcpy(gated.data(), out.data(), gated.size() * sizeof(float),
                            cudaMemcpyDeviceToHost),
@@ -313,6 +315,7 @@ TEST(Q8Mma, LanePrologueEqualsTheQuantizedBuffer) {
                            : cuda::launch_q8_mma(a, {wv, ov, nullptr}, false, d.ctx->stream());
             cuda::set_q8_mma_kernel(-1);
             ASSERT_TRUE(st.ok()) << st.error().message;
+            ASSERT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
             got[pro][gated].resize(init.size());
             ASSERT_EQ(cudaMemcpy(got[pro][gated].data(), out.data(), init.size() * sizeof(float),
                                  cudaMemcpyDeviceToHost),
@@ -370,6 +373,7 @@ TEST(Q8Mma, StackedMatricesEqualTheirOwnLaunches) {
       cuda::set_q8_mma_kernel(-1);
       ASSERT_TRUE(st.ok()) << st.error().message;
       ASSERT_TRUE(st_each.ok()) << st_each.error().message;
+      ASSERT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
       for (std::size_t m = 0; m < 3; ++m) {
         std::vector<float> g1(static_cast<std::size_t>(rows * ne[m])), g2(g1.size());
         ASSERT_EQ(cudaMemcpy(g1.data(), out_one[m].data(), g1.size() * 4, cudaMemcpyDeviceToHost),
