@@ -11,7 +11,8 @@
 #                    acceptance shape (256 jobs of ~130 prompt + 256 sampled tokens through a
 #                    real `zinfer serve` over ipc, beside the engine alone), then 64 jobs behind a
 #                    shared 512-token system prompt, prefix cache on and off, over ipc and tcp
-# Environment: BUILD, OUT, ZINFER_MODELS (where SmolLM2-135M-Instruct.Q4_1.gguf is).
+# Environment: BUILD, OUT, ZINFER_MODELS (where SmolLM2-135M-Instruct.Q4_1.gguf is),
+# E2E_FLAGS (more model flags for the `bench --e2e` runs, e.g. "--tensor-cores --pad-decode").
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -69,10 +70,12 @@ Q="/tmp/zinfer-qwen2.5-0.5b-q4_k.gguf"
   fi
 } > "$OUT/e2e_bench.txt" 2>&1 || rc=1
 {
+  # shellcheck disable=SC2086
   "$Z" bench --e2e --model "$Q" --device cuda --jobs 256 --prompt-tokens 130 --tokens 256 \
-    --transport ipc --json --results "$OUT/e2e_bench_serve_jobs.jsonl" > "$OUT/e2e_bench_serve.json"
+    ${E2E_FLAGS:-} --transport ipc --json --results "$OUT/e2e_bench_serve_jobs.jsonl" > "$OUT/e2e_bench_serve.json"
+  # shellcheck disable=SC2086
   "$Z" bench --e2e --model "$Q" --device cuda --jobs 64 --prompt-tokens 130 --tokens 64 \
-    --shared-prefix 512 --transport ipc --transport tcp
+    ${E2E_FLAGS:-} --shared-prefix 512 --transport ipc --transport tcp
 } > "$OUT/e2e_bench_serve.txt" 2>&1 || rc=1
 echo "e2e rc=$rc" >> "$OUT/summary.txt"
 exit $rc
