@@ -54,12 +54,7 @@ Status check_rope(MatrixView x, const RopeArgs& a, std::int32_t n_head) {
 
 Status launch_rope(MatrixView x, const RopeArgs& a, const std::int32_t* positions,
                    cudaStream_t stream) {
-  ZINFER_RETURN_IF_ERROR(check_rope(x, a, a.n_head));
-  if (x.rows == 0 || a.n_rot == 0) return ok_status();
-  rope_kernel<<<grid_2d(x.rows, a.n_rot / 2, kThreads), kThreads, 0, stream>>>(
-      x.data, x.stride, nullptr, 0, 0, x.rows, positions, a);
-  ZINFER_CUDA_LAUNCH_CHECK("rope_kernel");
-  return ok_status();
+  return launch_rope_qk(x, MatrixView{nullptr, x.rows, 0, 0}, a, 0, positions, stream);
 }
 
 Status launch_rope_qk(MatrixView q, MatrixView k, const RopeArgs& a, std::int32_t n_head_k,

@@ -225,8 +225,8 @@ class LlmImpl final : public Llm {
   // logits' row count is part of a captured step's shape); nobody reads their outputs, and
   // they write the same key and value bytes to the same slot.
   void pad_decode_step(model::Batch& batch) {
+    if (!batch.decode_only()) return;  // a prompt chunk
     const auto n = static_cast<std::int64_t>(tokens_.size());
-    if (static_cast<std::int64_t>(batch.seqs.size()) != n) return;  // a prompt chunk
     pad_table_.assign(1, backend_->kv_blocks() - 1);
     for (std::int64_t r = n; r < model::padded_decode_rows(n); ++r) {
       model::SeqSpan s;

@@ -64,6 +64,14 @@ struct Batch {
   std::span<const std::int32_t> positions;  // [n_tokens]
   std::vector<SeqSpan> seqs;
   std::int64_t n_tokens() const { return static_cast<std::int64_t>(tokens.size()); }
+  // A decode step: every sequence brings exactly one new token (no row reads another row's
+  // new key; what CUDA graphs capture and padding fills).
+  bool decode_only() const {
+    for (const SeqSpan& s : seqs) {
+      if (s.n_tokens != 1) return false;
+    }
+    return true;
+  }
 };
 
 struct RopeParams {

@@ -55,9 +55,8 @@ class CudaBackend final : public model::Backend {
       return arch.forward(*ops_, batch, logit_rows, logits);
     };
     // Decode steps (one new token per sequence) repeat with the same shape: graph them.
-    const bool decode = std::all_of(batch.seqs.begin(), batch.seqs.end(),
-                                    [](const model::SeqSpan& s) { return s.n_tokens == 1; });
-    if (!graphs_enabled_ || !decode || batch.n_tokens() > kMaxGraphRows) return record();
+    if (!graphs_enabled_ || !batch.decode_only() || batch.n_tokens() > kMaxGraphRows)
+      return record();
     StepShape shape;
     shape.rows = batch.n_tokens();
     shape.logit_rows = static_cast<std::int64_t>(logit_rows.size());

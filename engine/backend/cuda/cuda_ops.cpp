@@ -2,7 +2,6 @@
 // checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
-#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -253,9 +252,7 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   ab.block_size = cfg_.block_size;
   // A decode step (every sequence one new token) stores its keys and values inside the
   // attention kernel when fused: one launch less a layer.
-  const bool decode = std::all_of(batch.seqs.begin(), batch.seqs.end(),
-                                  [](const model::SeqSpan& s) { return s.n_tokens == 1; });
-  if (decode && attention_io_fused()) {
+  if (attention_io_fused() && batch.decode_only()) {
     ab.store = AttentionStore{k.data, k.stride, v.data, v.stride, db.slots};
   } else {
     ZINFER_RETURN_IF_ERROR(launch_kv_store(view(k), view(v), kc, vc, db.slots, ctx_.stream()));
