@@ -68,6 +68,17 @@ Status launch_moe_gate_up(MatrixView h, MatrixView x, const MoeRouting& r, const
 Status launch_moe_down(MatrixView y, MatrixView h, const MoeRouting& r, const MoeMatrix& down,
                        cudaStream_t stream);
 
+// The same two stages on tensor cores (moe_mma.cuh) from Q16 activation rows (xq: x's rows,
+// hq: h's rows, quantized by launch_quantize_act into q16_act_layout(K)): every output is
+// q8mma::mma_reference of its weight and activation rows, then the bias (and activation).
+// Taken for MXFP4 experts (moe_mma_supported); K a multiple of 32.
+bool moe_mma_supported(const MoeMatrix& m);
+Status launch_moe_mma_gate_up(MatrixView h, const std::uint8_t* xq, std::int64_t x_rows,
+                              std::int64_t k, const MoeRouting& r, const MoeMatrix& gate,
+                              const MoeMatrix& up, const MoeActArgs& act, cudaStream_t stream);
+Status launch_moe_mma_down(MatrixView y, const std::uint8_t* hq, std::int64_t k,
+                           const MoeRouting& r, const MoeMatrix& down, cudaStream_t stream);
+
 // out: [rows][n_embd]; y: [rows · k][n_embd]; weights, ids: [rows][k].
 Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
                           std::int32_t n_expert, cudaStream_t stream);

@@ -108,6 +108,17 @@ ZINFER_HD std::uint32_t ld_u16(const std::uint8_t* p) {
 ZINFER_HD std::uint32_t ld_u32_a2(const std::uint8_t* p) {
   return ld_u16(p) | (ld_u16(p + 2) << 16);
 }
+// Four bytes from any address (MXFP4's 17-byte blocks): byte loads on the device.
+ZINFER_HD std::uint32_t ld_u32_a1(const std::uint8_t* p) {
+#ifdef __CUDA_ARCH__
+  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+#else
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+#endif
+}
 ZINFER_HD std::uint32_t ld_u32(const void* p) {
 #ifdef __CUDA_ARCH__
   return *reinterpret_cast<const std::uint32_t*>(p);

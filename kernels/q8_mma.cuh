@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/mxfp4_block.cuh"
 #include "kernels/q8_act_layout.h"
 #include "kernels/q8_dot.cuh"
 
@@ -153,6 +154,25 @@ struct MmaTraits<GgmlType::kQ8_0> {
     const std::uint8_t* q = row + kBlockBytes * b + 2 + 4 * t;
     lo = ld_u32_a2(q);
     hi = ld_u32_a2(q + 16);
+  }
+};
+
+// MXFP4: one sub-block a block, scale d = 2^(e - 127) / 2 and the doubled E2M1 values as int8
+// (mxfp4_block.cuh: d · value is the weight, exactly); element j < 16 is the low nibble of
+// qs[j], element 16 + j its high nibble. Blocks are 17 bytes: byte loads. Not one of the
+// matmul types (dispatch_mma_type): only the expert kernels (moe_mma.cuh) take it.
+template <>
+struct MmaTraits<GgmlType::kMXFP4> {
+  static constexpr int kBlockElems = 32, kBlockBytes = 17, kSubK = 32, kSubs = 1;
+  static constexpr bool kMin = false;
+  ZINFER_HD static LegacyHead head(const std::uint8_t* row, std::int64_t b) {
+    return {mxfp4_scale(row[kBlockBytes * b]), 0.0f};
+  }
+  ZINFER_HD static void words(const std::uint8_t* row, std::int64_t b, int /*s*/, int t,
+                              std::uint32_t& lo, std::uint32_t& hi) {
+    const std::uint32_t w = q8::ld_u32_a1(row + kBlockBytes * b + 1 + 4 * t);
+    lo = mxfp4_values4(w & 0x0f0f0f0fu);
+    hi = mxfp4_values4((w >> 4) & 0x0f0f0f0fu);
   }
 };
 

@@ -44,13 +44,15 @@ struct OpsPair {
 inline OpsPair make_ops_pair(
     std::int32_t n_layer = 1, std::int32_t n_embd_kv = 64, std::int32_t n_blocks = 8,
     std::int32_t block_size = 16, bool batch_invariant = true,
-    cuda::CudaOpsConfig::ActQuant act = cuda::CudaOpsConfig::ActQuant::kNone) {
+    cuda::CudaOpsConfig::ActQuant act = cuda::CudaOpsConfig::ActQuant::kNone,
+    bool tensor_cores = false) {
   OpsPair p;
   auto ctx = cuda::CudaContext::create(0);
   EXPECT_TRUE(ctx.ok()) << ctx.error().message;
   if (!ctx.ok()) return p;
   p.ctx = std::move(*ctx);
   cuda::CudaOpsConfig gc{n_layer, n_embd_kv, n_blocks, block_size, batch_invariant, act};
+  gc.tensor_cores = tensor_cores;
   auto gpu = cuda::CudaOps::create(*p.ctx, gc);
   EXPECT_TRUE(gpu.ok()) << gpu.error().message;
   if (gpu.ok()) p.gpu = std::move(*gpu);

@@ -4,8 +4,9 @@
 // clamped SwiGLU or SiLU and biases, the weighted sum — for F32, F16, Q8_0, Q4_K and MXFP4
 // experts, 1 to 70 rows, routings spread out or piled onto two experts (several tiles of one
 // expert), outputs poisoned first. Tolerance atol = rtol = 2e-4, the fused matvecs' (fp32
-// dot products in another order than the CPU's). Batch invariance: a row alone gives the
-// same bits as inside a batch. The per-row math is host-checked by moe_math_host_test.
+// dot products in another order than the CPU's; the MXFP4 tensor-core kernels' Q16 activations
+// are within it too). Batch invariance: a row alone gives the same bits as inside a batch. The
+// per-row math is host-checked by moe_math_host_test.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -94,16 +95,23 @@ TEST(MoeTopk, MatchesCpu) {
 
 using MoeCase = std::tuple<GgmlType, model::ExpertActivation>;
 
-class MoeFfn : public ::testing::TestWithParam<MoeCase> {};
+struct MoeShape {
+  std::int32_t n_expert, k, ff;
+  std::int64_t d;
+  std::vector<std::int64_t> rows;
+};
 
-TEST_P(MoeFfn, MatchesCpuAndIsBatchInvariant) {
-  ZINFER_REQUIRE_GPU();
-  const auto [type, kind] = GetParam();
-  const bool kquant = quant::traits(type).block_size == 256;
-  const std::int32_t n_expert = 8, k = 4;
-  const std::int32_t ff = kquant ? 256 : 64;
-  const std::int64_t d = kquant ? 256 : 96;
-  auto p = testing::make_ops_pair();
+// moe_ffn on the GPU against CpuOps (exact f32) for each row count, spread-out and piled
+// routings; then the last row alone: the same bits. tensor_cores: Q16 activations on the
+// tensor-core expert kernels (moe_mma.cuh) where the type has them.
+void check_moe_ffn(GgmlType type, model::ExpertActivation kind, const MoeShape& s,
+                   bool tensor_cores) {
+  const std::int32_t n_expert = s.n_expert, k = s.k, ff = s.ff;
+  const std::int64_t d = s.d;
+  auto p = testing::make_ops_pair(
+      1, 64, 8, 16, true,
+      tensor_cores ? cuda::CudaOpsConfig::ActQuant::kQ16 : cuda::CudaOpsConfig::ActQuant::kNone,
+      tensor_cores);
   ASSERT_TRUE(p.gpu);
   TwoWeights gate = make_weight(*p.ctx, type, d, n_expert * ff, 1);
   TwoWeights up = make_weight(*p.ctx, type, d, n_expert * ff, 2);
@@ -117,7 +125,7 @@ TEST_P(MoeFfn, MatchesCpuAndIsBatchInvariant) {
   const model::ExpertActParams act{kind, 1.702f, 7.0f};
 
   for (const bool piled : {false, true}) {
-    for (const std::int64_t rows : {1, 3, 19, 70}) {
+    for (const std::int64_t rows : s.rows) {
       SCOPED_TRACE(std::to_string(rows) + " rows" + (piled ? ", piled onto experts 2 and 5" : ""));
       auto x = testing::random_floats(static_cast<std::size_t>(rows * d),
                                       static_cast<std::uint32_t>(rows), 1.0f);
@@ -164,6 +172,27 @@ TEST_P(MoeFfn, MatchesCpuAndIsBatchInvariant) {
       EXPECT_EQ(testing::download(gout1), slice(got, d)) << "row " << r << " alone";
     }
   }
+}
+
+class MoeFfn : public ::testing::TestWithParam<MoeCase> {};
+
+TEST_P(MoeFfn, MatchesCpuAndIsBatchInvariant) {
+  ZINFER_REQUIRE_GPU();
+  const auto [type, kind] = GetParam();
+  const bool kquant = quant::traits(type).block_size == 256;
+  check_moe_ffn(type, kind, {8, 4, kquant ? 256 : 64, kquant ? 256 : 96, {1, 3, 19, 70}}, false);
+}
+
+// MXFP4 experts on the tensor-core kernels (Q16 activations): small shapes, then gpt-oss-20b's
+// (32 experts, top 4, 2880 × 2880).
+TEST(MoeFfnTensorCores, Mxfp4MatchesCpuAndIsBatchInvariant) {
+  ZINFER_REQUIRE_GPU();
+  for (const auto kind : {model::ExpertActivation::kSwigluOai, model::ExpertActivation::kSilu}) {
+    SCOPED_TRACE(kind == model::ExpertActivation::kSilu ? "silu" : "swiglu_oai");
+    check_moe_ffn(GgmlType::kMXFP4, kind, {8, 4, 64, 96, {1, 3, 19, 70}}, true);
+  }
+  check_moe_ffn(GgmlType::kMXFP4, model::ExpertActivation::kSwigluOai,
+                {32, 4, 2880, 2880, {1, 32, 77}}, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -362,8 +362,27 @@ Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
   a.act = act.kind == model::ExpertActivation::kSwigluOai ? MoeAct::kSwigluOai : MoeAct::kSilu;
   a.alpha = act.alpha;
   a.limit = act.limit;
-  ZINFER_RETURN_IF_ERROR(launch_moe_gate_up(view(h), view(x), r, gate, up, a, ctx_.stream()));
-  ZINFER_RETURN_IF_ERROR(launch_moe_down(view(y), view(h), r, down, ctx_.stream()));
+  // With tensor cores and Q16 activations, MXFP4 experts run on the tensor-core tiles (their
+  // inputs quantized to Q16 first); otherwise the f32 expert kernels. A choice by weights and
+  // configuration only, never by the batch.
+  if (cfg_.tensor_cores && cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16 &&
+      moe_mma_supported(gate) && moe_mma_supported(down) && x.cols % 32 == 0 && w.n_ff % 32 == 0) {
+    const q8::Q8ActLayout lx = q8::q16_act_layout(x.cols), lh = q8::q16_act_layout(w.n_ff);
+    ZINFER_ASSIGN_OR_RETURN(void* xq,
+                            arena_.alloc(lx.row_bytes * static_cast<std::size_t>(x.rows)));
+    ZINFER_ASSIGN_OR_RETURN(void* hq,
+                            arena_.alloc(lh.row_bytes * static_cast<std::size_t>(r.n_slots)));
+    auto* xb = static_cast<std::uint8_t*>(xq);
+    auto* hb = static_cast<std::uint8_t*>(hq);
+    ZINFER_RETURN_IF_ERROR(launch_quantize_act(lx, view(x), xb, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(
+        launch_moe_mma_gate_up(view(h), xb, x.rows, x.cols, r, gate, up, a, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_quantize_act(lh, view(h), hb, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_moe_mma_down(view(y), hb, w.n_ff, r, down, ctx_.stream()));
+  } else {
+    ZINFER_RETURN_IF_ERROR(launch_moe_gate_up(view(h), view(x), r, gate, up, a, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_moe_down(view(y), view(h), r, down, ctx_.stream()));
+  }
   return launch_moe_combine(view(out), view(y), view(weights), view(ids), w.n_expert,
                             ctx_.stream());
 }
