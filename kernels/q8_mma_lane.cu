@@ -1,6 +1,10 @@
 // q8_mma_lane_kernel: the one-lane-a-part matmuls of q8_mma_lane.cuh on the device — the
 // thread context (shuffles, __syncthreads, the shared epilogue) and the launcher: R = 1, 2 or 4
-// activation rows a block, the one-row case with that row staged in shared memory.
+// activation rows a block, the one-row case with that row staged in shared memory (and, with
+// ZINFER_MMA_STAGE_W=1, the block's weight rows too).
+#include <cstdlib>
+#include <string>
+
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_mma_lane.cuh"
 #include "kernels/q8_mma_launch.cuh"
@@ -11,6 +15,19 @@ namespace {
 using quant::GgmlType;
 
 constexpr std::size_t kLaneStageBytes = 48 * 1024;
+// Shared memory of a block with its weight rows staged too (ZINFER_MMA_STAGE_W=1): at most
+// this much, so two blocks share an SM.
+constexpr std::size_t kLaneStageWBytes = 96 * 1024;
+
+// ZINFER_MMA_STAGE_W=1: one-row products stage their weight rows in shared memory
+// (q8_mma_lane.cuh kStageW) where they fit — a measurement switch until it is measured.
+bool stage_w_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("ZINFER_MMA_STAGE_W");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  return on;
+}
 
 // The device side of the context lane_body is written against.
 template <bool kGated>
@@ -18,12 +35,26 @@ struct LaneCtx : BlockCtx<kGated> {
   __device__ float shfl(float v, int src) const { return __shfl_sync(0xffffffffu, v, src); }
 };
 
-template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage>
+template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage, bool kStageW = false>
 __global__ void __launch_bounds__(q8mma::kLaneWarps * 32)
     q8_mma_lane_kernel(MmaParams p, q8mma::MmaArgs a) {
   extern __shared__ __align__(16) std::uint8_t lane_act[];
   LaneCtx<kGated> x{{&p, lane_act}};
-  q8mma::lane_body<T, kQ16, R, kGated, kStage>(a, x);
+  q8mma::lane_body<T, kQ16, R, kGated, kStage, kStageW>(a, x);
+}
+
+// The staged-weights kernel: above 48 KB of dynamic shared memory it must opt in, once per
+// process (a failure shows as the launch's error).
+template <GgmlType T, bool kQ16, bool kGated>
+void launch_stage_w(const MmaParams& p, const q8mma::MmaArgs& a, dim3 grid, std::size_t smem,
+                    cudaStream_t stream) {
+  static const bool opted_in =
+      cudaFuncSetAttribute(q8_mma_lane_kernel<T, kQ16, 1, kGated, true, true>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(kLaneStageWBytes)) == cudaSuccess;
+  (void)opted_in;
+  q8_mma_lane_kernel<T, kQ16, 1, kGated, true, true>
+      <<<grid, q8mma::kLaneWarps * 32, smem, stream>>>(p, a);
 }
 
 }  // namespace
@@ -32,6 +63,9 @@ bool launch_q8_mma_lane(GgmlType type, const MmaParams& p, bool gated, cudaStrea
   const q8mma::MmaArgs a = mma_args(p, gated);
   const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : 4);
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kLaneStageBytes;
+  const std::size_t w_smem = (gated ? 2 : 1) * q8mma::lane_stage_w_bytes(p.row_bytes, p.parts);
+  const bool stage_w = stage && stage_w_enabled() && p.n_stack <= 1 && p.row_bytes % 2 == 0 &&
+                       p.layout.row_bytes + w_smem <= kLaneStageWBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + q8mma::lane_block_rows(p.parts) - 1) /
                                         q8mma::lane_block_rows(p.parts)),
                   static_cast<unsigned>((p.rows + r - 1) / r));
@@ -40,7 +74,9 @@ bool launch_q8_mma_lane(GgmlType type, const MmaParams& p, bool gated, cudaStrea
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto g) {
       constexpr bool kQ16 = decltype(q16)::value, kG = decltype(g)::value;
-      if (stage) {
+      if (stage_w) {
+        launch_stage_w<T, kQ16, kG>(p, a, grid, p.layout.row_bytes + w_smem, stream);
+      } else if (stage) {
         q8_mma_lane_kernel<T, kQ16, 1, kG, true>
             <<<grid, threads, p.layout.row_bytes, stream>>>(p, a);
       } else if (r == 1) {

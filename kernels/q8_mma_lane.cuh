@@ -35,6 +35,35 @@ ZINFER_HD int lanes_a_row(int parts) {
 // Weight rows a block computes.
 ZINFER_HD std::int64_t lane_block_rows(int parts) { return kLaneWarps * (32 / lanes_a_row(parts)); }
 
+// Shared memory one matrix's staged weight rows take (kStageW): the block's rows as one
+// contiguous copy, shifted to keep each byte's address mod 16.
+ZINFER_HD std::size_t lane_stage_w_bytes(std::size_t row_bytes, int parts) {
+  return q8::align16(16 + static_cast<std::size_t>(lane_block_rows(parts)) * row_bytes);
+}
+
+// Copies bytes [src, src + bytes) to dst (dst ≡ src mod 16; 2-byte aligned, bytes even) with the
+// block's threads: the whole 16-byte granules inside the range as asynchronous copies (one
+// committed group), the partial ones at either end 2 bytes at a time — never a byte outside the
+// range. The caller waits (wait_all) and synchronizes.
+template <typename Ctx>
+ZINFER_HD void stage_range(Ctx& x, std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes) {
+  constexpr int kThreads = kLaneWarps * 32;
+  const auto tid = static_cast<std::size_t>(x.thread());
+  const std::size_t lead = (16 - reinterpret_cast<std::uintptr_t>(src) % 16) % 16;
+  const std::size_t head = lead < bytes ? lead : bytes;
+  const std::size_t n16 = (bytes - head) / 16;
+  const std::size_t tail = head + 16 * n16;
+  for (std::size_t i = 2 * tid; i < head; i += 2 * kThreads) {
+    *reinterpret_cast<std::uint16_t*>(dst + i) = static_cast<std::uint16_t>(q8::ld_u16(src + i));
+  }
+  for (std::size_t i = tail + 2 * tid; i < bytes; i += 2 * kThreads) {
+    *reinterpret_cast<std::uint16_t*>(dst + i) = static_cast<std::uint16_t>(q8::ld_u16(src + i));
+  }
+  for (std::size_t u = tid; u < n16; u += kThreads)
+    x.cp16(dst + head + 16 * u, src + head + 16 * u);
+  x.commit();
+}
+
 // acc[m][r] += the eight group terms of Q4_K / Q5_K super-block b of weight rows wrow[m] with
 // Q16 activation rows act[r], in group order: the terms of unit_term<T, true>.
 template <GgmlType T, int kM, int R>
@@ -100,7 +129,8 @@ ZINFER_HD void k4_lane_block(float (&acc)[kM][R], const std::uint8_t* const (&wr
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage, typename Ctx>
+template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage, bool kStageW = false,
+          typename Ctx>
 ZINFER_HD void lane_body(const MmaArgs& p, Ctx& x) {
   using Tr = MmaTraits<T>;
   constexpr int kM = kGated ? 2 : 1;
@@ -114,12 +144,33 @@ ZINFER_HD void lane_body(const MmaArgs& p, Ctx& x) {
       (x.block_x() * kLaneWarps + warp) * (32 / lpr) + lane / lpr;  // this lane's weight row
   const std::int64_t n0 = x.block_y() * R;
   const std::uint8_t* act[R];
+  // kStageW: the block's weight rows of each matrix copied into shared memory after the
+  // activation row (one plain matrix or the gated pair, not a stack), their copies issued
+  // first so they are in flight while the activation row is staged; the lanes then read their
+  // parts from there. The same bytes, so the same bits.
+  const std::uint8_t* wstage[kM] = {};
+  const std::int64_t jb = x.block_x() * lane_block_rows(p.parts);
+  if constexpr (kStageW) {
+    static_assert(kStage, "weights staged beside a staged activation row");
+    const std::int64_t rows =
+        p.ne1 - jb < lane_block_rows(p.parts) ? p.ne1 - jb : lane_block_rows(p.parts);
+    const std::size_t region = lane_stage_w_bytes(p.row_bytes, p.parts);
+    ZINFER_UNROLL
+    for (int m = 0; m < kM; ++m) {
+      const std::uint8_t* src = p.w[m] + static_cast<std::size_t>(jb) * p.row_bytes;
+      std::uint8_t* dst = x.smem() + p.layout.row_bytes + region * static_cast<std::size_t>(m) +
+                          reinterpret_cast<std::uintptr_t>(src) % 16;
+      stage_range(x, dst, src, static_cast<std::size_t>(rows) * p.row_bytes);
+      wstage[m] = dst;
+    }
+  }
   if constexpr (kStage) {  // one activation row in shared memory (copied, or quantized here)
     static_assert(R == 1, "one staged activation row");
     std::uint8_t* s = x.smem();
     const std::uint8_t* src =
         p.act != nullptr ? p.act + static_cast<std::size_t>(n0) * p.layout.row_bytes : nullptr;
     x.stage_act(s, src, p.layout.row_bytes);
+    if constexpr (kStageW) x.wait_all();
     x.sync();
     act[0] = s;
   } else {
@@ -136,7 +187,10 @@ ZINFER_HD void lane_body(const MmaArgs& p, Ctx& x) {
     const std::int64_t b0 = part_begin(nb, p.parts, part), b1 = part_begin(nb, p.parts, part + 1);
     const std::uint8_t* wrow[kM];
     ZINFER_UNROLL
-    for (int m = 0; m < kM; ++m) wrow[m] = stack_row(p, m, j);
+    for (int m = 0; m < kM; ++m) {
+      wrow[m] =
+          kStageW ? wstage[m] + static_cast<std::size_t>(j - jb) * p.row_bytes : stack_row(p, m, j);
+    }
     bool done = false;
     if constexpr (kK4) {
       if (p.wide_loads) {

@@ -89,7 +89,7 @@ __device__ __forceinline__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4]
 
 // What the thread contexts of the context-written kernel bodies (q8_mma_tile.cu,
 // q8_mma_lane.cu) share: the thread and block indices, the dynamic shared memory, the block
-// barrier and the epilogue.
+// barrier, the epilogue and the asynchronous copies.
 template <bool kGated>
 struct BlockCtx {
   const MmaParams* p;
@@ -102,6 +102,14 @@ struct BlockCtx {
   __device__ void store(std::int64_t n, std::int64_t j, float v0, float v1) const {
     store_output<kGated>(*p, n, j, v0, v1);
   }
+  // Asynchronous 16-byte copies global → shared (cp.async), committed and waited for in groups.
+  __device__ void cp16(void* dst, const void* src) const {
+    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
+  }
+  __device__ void commit() const { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+  __device__ void wait_prior() const { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+  __device__ void wait_all() const { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
   // The block's copy of activation row `row` (bytes of it) at dst, 16 bytes a thread at a time;
   // or, with a source row (p->src), its quantization — the bytes the quantize kernels write
   // (q8_quantize.cuh's pieces, a 128- or 256-thread block).

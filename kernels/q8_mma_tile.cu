@@ -16,13 +16,6 @@ using quant::GgmlType;
 // The device side of the context tile_body is written against (q8_mma_tile.cuh).
 template <bool kGated>
 struct TileCtx : BlockCtx<kGated> {
-  __device__ void cp16(void* dst, const void* src) const {
-    const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
-  }
-  __device__ void commit() const { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-  __device__ void wait_prior() const { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
-  __device__ void wait_all() const { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
   __device__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
                           std::uint32_t b1) const {
     cuda::mma_k32(c, a, b0, b1);

@@ -107,6 +107,11 @@ struct HostBlockCtx {
   std::uint8_t* smem() const { return e->smem(); }
   void sync() const { e->sync(); }
   void store(std::int64_t n, std::int64_t j, float v0, float v1) const { out->store(n, j, v0, v1); }
+  // cp.async, deferred by the emulator until the thread waits for its group.
+  void cp16(void* dst, const void* src) const { e->cp16(tid, dst, src); }
+  void commit() const { e->commit(tid); }
+  void wait_prior() const { e->wait_groups(tid, 1); }
+  void wait_all() const { e->wait_groups(tid, 0); }
   // The emulated threads copy the row between them, 16 bytes each, as the device's do.
   void stage_act(std::uint8_t* dst, const std::uint8_t* row, std::size_t bytes) const {
     for (std::size_t i = 16 * static_cast<std::size_t>(tid); i < bytes;

@@ -4,7 +4,8 @@
 // weight type with Q16 activations (Q4_K / Q5_K through the register path and, with rows off
 // 16-byte alignment, through unit_term) and with Q8 activations; 1, 2, 3 and 4 activation
 // rows (the one-row case staged in shared memory); 1, 2, 7 and 8 parts; the gated product
-// with a different up matrix; partial blocks of weight rows. Runs without a GPU;
+// with a different up matrix; partial blocks of weight rows; the block's weight rows staged in
+// shared memory (kStageW). Runs without a GPU;
 // tests/kernels/q8_mma_test runs the kernel itself.
 #include <gtest/gtest.h>
 
@@ -26,13 +27,13 @@ struct HostCtx : HostBlockCtx {
   float shfl(float v, int src) const { return e->shfl(tid, v, src); }
 };
 
-template <GgmlType T, bool kQ16, int R, bool kGated>
+template <GgmlType T, bool kQ16, int R, bool kGated, bool kStageW = false>
 void check_lanes(std::int64_t k, std::int64_t ne1, std::int64_t rows, bool misaligned,
                  std::uint64_t seed) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + (kQ16 ? " q16" : " q8") +
                " R=" + std::to_string(R) + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
                " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows) +
-               (misaligned ? " misaligned" : ""));
+               (misaligned ? " misaligned" : "") + (kStageW ? " weights staged" : ""));
   const std::size_t rs = quant::row_size(T, k);
   const std::size_t shift = misaligned ? 2 : 0;  // rows off 16-byte alignment: unit_term path
   Aligned w0(rs * static_cast<std::size_t>(ne1) + shift), w1(w0.size);
@@ -48,10 +49,12 @@ void check_lanes(std::int64_t k, std::int64_t ne1, std::int64_t rows, bool misal
   const std::int64_t block_rows = lane_block_rows(a.parts);
   for (std::int64_t by = 0; by < (rows + R - 1) / R; ++by) {
     for (std::int64_t bx = 0; bx < (ne1 + block_rows - 1) / block_rows; ++bx) {
-      testing::BlockEmulator e(kLaneWarps * 32, kStage ? layout.row_bytes : 16);
+      const std::size_t w_smem =
+          kStageW ? (kGated ? 2 : 1) * lane_stage_w_bytes(a.row_bytes, a.parts) : 0;
+      testing::BlockEmulator e(kLaneWarps * 32, kStage ? layout.row_bytes + w_smem : 16);
       e.run([&](int tid) {
         HostCtx c{{&e, tid, bx, by, &out}};
-        lane_body<T, kQ16, R, kGated, kStage>(a, c);
+        lane_body<T, kQ16, R, kGated, kStage, kStageW>(a, c);
       });
     }
   }
@@ -117,6 +120,11 @@ void check_type(std::uint64_t seed) {
   check_lanes<T, false, 1, false>(k8, 40, 1, false, seed + 4);
   check_lanes<T, false, 4, true>(k2, 21, 4, false, seed + 5);
   if (kq) check_lanes<T, true, 1, true>(k8, 19, 1, true, seed + 6);
+  // The block's weight rows staged in shared memory (rows off 16-byte alignment too: partial
+  // granules at both ends of the copy).
+  check_lanes<T, true, 1, false, true>(k8, 45, 1, false, seed + 9);
+  check_lanes<T, true, 1, true, true>(k2, 33, 1, true, seed + 10);
+  check_lanes<T, false, 1, false, true>(k1, 70, 1, true, seed + 11);
   check_stack<T>(k8, 1, seed + 7);  // Q, K and V as one launch
   check_stack<T>(k2, 3, seed + 8);
 }

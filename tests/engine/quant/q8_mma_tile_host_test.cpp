@@ -37,9 +37,6 @@ struct HostCtx : HostBlockCtx {
     if (!inside || !found) ++*bad_copies;
     e->cp16(tid, dst, src);
   }
-  void commit() const { e->commit(tid); }
-  void wait_prior() const { e->wait_groups(tid, 1); }
-  void wait_all() const { e->wait_groups(tid, 0); }
   void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) const {
     e->mma(tid, true, c, a, b0, b1);
   }
