@@ -63,8 +63,8 @@ bool launch_q8_mma_lane(GgmlType type, const MmaParams& p, bool gated, cudaStrea
   const q8mma::MmaArgs a = mma_args(p, gated);
   const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : 4);
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kLaneStageBytes;
-  const std::size_t w_smem = (gated ? 2 : 1) * q8mma::lane_stage_w_bytes(p.row_bytes, p.parts);
-  const bool stage_w = stage && stage_w_enabled() && p.n_stack <= 1 && p.row_bytes % 2 == 0 &&
+  const std::size_t w_smem = q8mma::lane_stage_w_bytes(p.row_bytes, p.parts, gated ? 2 : 1);
+  const bool stage_w = stage && stage_w_enabled() && p.row_bytes % 2 == 0 &&
                        p.layout.row_bytes + w_smem <= kLaneStageWBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + q8mma::lane_block_rows(p.parts) - 1) /
                                         q8mma::lane_block_rows(p.parts)),

@@ -35,10 +35,13 @@ ZINFER_HD int lanes_a_row(int parts) {
 // Weight rows a block computes.
 ZINFER_HD std::int64_t lane_block_rows(int parts) { return kLaneWarps * (32 / lanes_a_row(parts)); }
 
-// Shared memory one matrix's staged weight rows take (kStageW): the block's rows as one
-// contiguous copy, shifted to keep each byte's address mod 16.
-ZINFER_HD std::size_t lane_stage_w_bytes(std::size_t row_bytes, int parts) {
-  return q8::align16(16 + static_cast<std::size_t>(lane_block_rows(parts)) * row_bytes);
+// Shared memory the staged weight rows take (kStageW), for `matrices` = 2 (the gated pair) or
+// 1 (one matrix, or a stack of up to three): each segment one contiguous copy, shifted to keep
+// each byte's address mod 16 and rounded up to 16 bytes.
+ZINFER_HD std::size_t lane_stage_w_bytes(std::size_t row_bytes, int parts, int matrices) {
+  return static_cast<std::size_t>(matrices) * static_cast<std::size_t>(lane_block_rows(parts)) *
+             row_bytes +
+         3 * 32;
 }
 
 // Copies bytes [src, src + bytes) to dst (dst ≡ src mod 16; 2-byte aligned, bytes even) with the
@@ -144,24 +147,34 @@ ZINFER_HD void lane_body(const MmaArgs& p, Ctx& x) {
       (x.block_x() * kLaneWarps + warp) * (32 / lpr) + lane / lpr;  // this lane's weight row
   const std::int64_t n0 = x.block_y() * R;
   const std::uint8_t* act[R];
-  // kStageW: the block's weight rows of each matrix copied into shared memory after the
-  // activation row (one plain matrix or the gated pair, not a stack), their copies issued
-  // first so they are in flight while the activation row is staged; the lanes then read their
-  // parts from there. The same bytes, so the same bits.
-  const std::uint8_t* wstage[kM] = {};
+  // kStageW: the block's weight rows copied into shared memory after the activation row — one
+  // contiguous range of each matrix (the gated pair: both; a Q/K/V stack: the part of each
+  // stacked matrix the block's rows cover) — the copies issued first, so they are in flight
+  // while the activation row is staged; the lanes then read their parts from there. The same
+  // bytes, so the same bits. Segment s: rows [wfirst[s], ...) at wstage[s].
+  const std::uint8_t* wstage[3] = {};
+  std::int64_t wfirst[3] = {};
   const std::int64_t jb = x.block_x() * lane_block_rows(p.parts);
   if constexpr (kStageW) {
     static_assert(kStage, "weights staged beside a staged activation row");
-    const std::int64_t rows =
-        p.ne1 - jb < lane_block_rows(p.parts) ? p.ne1 - jb : lane_block_rows(p.parts);
-    const std::size_t region = lane_stage_w_bytes(p.row_bytes, p.parts);
-    ZINFER_UNROLL
-    for (int m = 0; m < kM; ++m) {
-      const std::uint8_t* src = p.w[m] + static_cast<std::size_t>(jb) * p.row_bytes;
-      std::uint8_t* dst = x.smem() + p.layout.row_bytes + region * static_cast<std::size_t>(m) +
-                          reinterpret_cast<std::uintptr_t>(src) % 16;
-      stage_range(x, dst, src, static_cast<std::size_t>(rows) * p.row_bytes);
-      wstage[m] = dst;
+    const std::int64_t je =
+        p.ne1 - jb < lane_block_rows(p.parts) ? p.ne1 : jb + lane_block_rows(p.parts);
+    const bool stack = p.n_stack > 1;
+    std::uint8_t* dst0 = x.smem() + p.layout.row_bytes;
+    std::size_t used = 0;
+    for (int sg = 0; sg < (stack ? p.n_stack : kM); ++sg) {
+      const std::int64_t start = stack && sg > 0 ? p.stack_end[sg - 1] : 0;
+      const std::int64_t lo = jb > start ? jb : start;
+      const std::int64_t hi = stack && p.stack_end[sg] < je ? p.stack_end[sg] : je;
+      wfirst[sg] = lo;
+      if (hi <= lo) continue;
+      const std::uint8_t* src =
+          (stack ? p.stack[sg] : p.w[sg]) + static_cast<std::size_t>(lo - start) * p.row_bytes;
+      const std::size_t bytes = static_cast<std::size_t>(hi - lo) * p.row_bytes;
+      std::uint8_t* dst = dst0 + used + reinterpret_cast<std::uintptr_t>(src) % 16;
+      stage_range(x, dst, src, bytes);
+      wstage[sg] = dst;
+      used += q8::align16(16 + bytes);
     }
   }
   if constexpr (kStage) {  // one activation row in shared memory (copied, or quantized here)
@@ -188,8 +201,12 @@ ZINFER_HD void lane_body(const MmaArgs& p, Ctx& x) {
     const std::uint8_t* wrow[kM];
     ZINFER_UNROLL
     for (int m = 0; m < kM; ++m) {
-      wrow[m] =
-          kStageW ? wstage[m] + static_cast<std::size_t>(j - jb) * p.row_bytes : stack_row(p, m, j);
+      if constexpr (kStageW) {
+        const int sg = p.n_stack > 1 ? stack_matrix(p.stack_end, p.n_stack, j) : m;
+        wrow[m] = wstage[sg] + static_cast<std::size_t>(j - wfirst[sg]) * p.row_bytes;
+      } else {
+        wrow[m] = stack_row(p, m, j);
+      }
     }
     bool done = false;
     if constexpr (kK4) {

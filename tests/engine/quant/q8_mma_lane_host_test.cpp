@@ -50,7 +50,7 @@ void check_lanes(std::int64_t k, std::int64_t ne1, std::int64_t rows, bool misal
   for (std::int64_t by = 0; by < (rows + R - 1) / R; ++by) {
     for (std::int64_t bx = 0; bx < (ne1 + block_rows - 1) / block_rows; ++bx) {
       const std::size_t w_smem =
-          kStageW ? (kGated ? 2 : 1) * lane_stage_w_bytes(a.row_bytes, a.parts) : 0;
+          kStageW ? lane_stage_w_bytes(a.row_bytes, a.parts, kGated ? 2 : 1) : 0;
       testing::BlockEmulator e(kLaneWarps * 32, kStage ? layout.row_bytes + w_smem : 16);
       e.run([&](int tid) {
         HostCtx c{{&e, tid, bx, by, &out}};
@@ -63,10 +63,10 @@ void check_lanes(std::int64_t k, std::int64_t ne1, std::int64_t rows, bool misal
 
 // Three matrices (40, 8 and 24 rows, separate buffers) as one stack: row j of the stack's
 // output is row j of the concatenated matrices.
-template <GgmlType T>
+template <GgmlType T, bool kStageW = false>
 void check_stack(std::int64_t k, std::int64_t rows, std::uint64_t seed) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " stack k=" + std::to_string(k) +
-               " rows=" + std::to_string(rows));
+               " rows=" + std::to_string(rows) + (kStageW ? " weights staged" : ""));
   const std::size_t rs = quant::row_size(T, k);
   const std::int64_t ne[3] = {40, 8, 24};
   std::vector<Aligned> ws;
@@ -86,12 +86,15 @@ void check_stack(std::int64_t k, std::int64_t rows, std::uint64_t seed) {
   a.ne1 = a.stack_end[2];
   Outputs out(rows, a.ne1);
   const std::int64_t block_rows = lane_block_rows(a.parts);
-  for (std::int64_t by = 0; by < (rows + 3) / 4; ++by) {
+  constexpr int kR = kStageW ? 1 : 4;  // staged weights: one staged activation row
+  for (std::int64_t by = 0; by < (rows + kR - 1) / kR; ++by) {
     for (std::int64_t bx = 0; bx < (a.ne1 + block_rows - 1) / block_rows; ++bx) {
-      testing::BlockEmulator e(kLaneWarps * 32, 16);
+      const std::size_t smem =
+          kStageW ? layout.row_bytes + lane_stage_w_bytes(a.row_bytes, a.parts, 1) : 16;
+      testing::BlockEmulator e(kLaneWarps * 32, smem);
       e.run([&](int tid) {
         HostCtx c{{&e, tid, bx, by, &out}};
-        lane_body<T, true, 4, false, false>(a, c);
+        lane_body<T, true, kR, false, kStageW, kStageW>(a, c);
       });
     }
   }
@@ -126,6 +129,8 @@ void check_type(std::uint64_t seed) {
   check_lanes<T, true, 1, true, true>(k2, 33, 1, true, seed + 10);
   check_lanes<T, false, 1, false, true>(k1, 70, 1, true, seed + 11);
   check_stack<T>(k8, 1, seed + 7);  // Q, K and V as one launch
+  check_stack<T, true>(k8, 1, seed + 12);
+  check_stack<T, true>(k1, 2, seed + 13);
   check_stack<T>(k2, 3, seed + 8);
 }
 
