@@ -322,7 +322,7 @@ bool attention_io_fused() {
   if (v >= 0) return v == 1;
   static const bool env = [] {
     const char* e = std::getenv("ZINFER_ATTN_FUSE");
-    return e != nullptr && std::atoi(e) == 1;
+    return e == nullptr || std::atoi(e) != 0;
   }();
   return env;
 }

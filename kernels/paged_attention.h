@@ -78,8 +78,9 @@ std::size_t attention_split_floats(std::int64_t rows, const AttentionArgs& a,
                                    const AttentionSplit& sp);
 
 // Whether decode steps store their keys and values inside the attention kernel
-// (AttentionStore) and rope q and k in one launch: set_attention_io_fused, else
-// ZINFER_ATTN_FUSE=1 (off by default until measured on a GPU). The same bits either way.
+// (AttentionStore) and rope q and k in one launch: set_attention_io_fused, else the
+// environment — on unless ZINFER_ATTN_FUSE=0 (measured on an H100: +4% batch-1 decode at the
+// 0.5B shape). The same bits either way.
 bool attention_io_fused();
 void set_attention_io_fused(int on);  // tests: 1 on, 0 off, -1 → back to the environment
 

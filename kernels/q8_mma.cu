@@ -612,6 +612,11 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   }
   if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream);  // opt-in until measured
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
+  // By shape past four rows: the staged tiles where their blocks make a wave (one an SM, as
+  // their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
+  if (ks < 0 && q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
+    return launch_q8_mma_tile(type, p, kGated, stream);
+  }
   const bool staged = ks == kMmaStaged;  // opt-in until measured
   const bool wide = staged || ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
   // Column tiles along x, the fastest-changing block index: the blocks resident at one time

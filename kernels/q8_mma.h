@@ -37,15 +37,15 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
                            const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
 
 // Which kernel computes the products (the same bits whichever does): by shape (-1, the
-// default: the vec kernel up to four activation rows, then K split over warps, or wide tiles
-// once they make enough blocks), or always one of these (staged: the wide tiles with their
-// weights staged through shared memory; tile: weights and Q16 activations staged with
-// cp.async in 64-128 × 32-64 tiles (q8_mma_tile.cuh), Q8 activations then taking the choice
-// by shape; lane: one lane a part of K, each walking its part as one stream (q8_mma_lane.cuh),
-// for a few activation rows; lane-tile: by shape with those — lane up to four rows, tile where
-// its blocks make a wave (132: one a SM, as its shared memory allows), else split or wide — all
-// only when asked for until measured). ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile
-// sets it for a process.
+// default: the vec kernel up to four activation rows; past that the staged Q16 tiles where their
+// blocks make a wave — 132, one a SM, as their shared memory allows — else K split over warps,
+// or wide tiles once they make enough blocks), or always one of these (staged: the wide tiles
+// with their weights staged through shared memory; tile: weights and Q16 activations staged
+// with cp.async in 64-128 × 32-64 tiles (q8_mma_tile.cuh), Q8 activations then taking the
+// choice by shape; lane: one lane a part of K, each walking its part as one stream
+// (q8_mma_lane.cuh), for a few activation rows; lane-tile: the by-shape choice with lane up to
+// four rows). ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile sets it for a
+// process.
 inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3, kMmaTile = 4,
                      kMmaLane = 5, kMmaLaneTile = 6;
 void set_q8_mma_kernel(int kernel);

@@ -88,15 +88,23 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool log
   return ms_since(t0) / steps;
 }
 
-// Bytes one decode step must read from the weights: all of them except an untied token
-// embedding table, of which it reads one row (a tied table is the output matrix, read whole).
+// Bytes one batch-1 decode step must read from the weights: all of them except an untied token
+// embedding table, of which it reads one row (a tied table is the output matrix, read whole),
+// and of a mixture of experts' stacked expert tensors (`*_exps.*`) only the share of the
+// experts a token uses (expert_used_count / expert_count).
 std::uint64_t decode_read_bytes(const std::string& path) {
   auto f = gguf::GgufFile::open(path);
   if (!f.ok()) return 0;
+  const auto arch = (*f)->get_string_or("general.architecture", "");
+  const auto n_expert = arch.ok() ? (*f)->get_u32_or(*arch + ".expert_count", 0) : 0u;
+  const auto n_used = arch.ok() ? (*f)->get_u32_or(*arch + ".expert_used_count", 0) : 0u;
+  const bool moe =
+      n_expert.ok() && n_used.ok() && *n_expert > 0 && *n_used > 0 && *n_used <= *n_expert;
   std::uint64_t total = 0, embd = 0;
   bool has_output = false;
   for (const auto& t : (*f)->tensors()) {
-    total += t.nbytes;
+    const bool expert = moe && t.name.find("_exps.") != std::string::npos;
+    total += expert ? t.nbytes / *n_expert * *n_used : t.nbytes;
     if (t.name == "token_embd.weight") embd = t.nbytes;
     if (t.name == "output.weight") has_output = true;
   }

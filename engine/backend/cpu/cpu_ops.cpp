@@ -22,6 +22,14 @@ constexpr std::size_t kChunkFloats = std::size_t{1} << 22;  // 16 MiB scratch ch
 
 inline float* row(Tensor t, std::int64_t r) { return t.data + r * t.stride; }
 
+// The matmuls whose activations the GPU rounds to the Q16 grid under --q16-act, so this
+// emulation of the mode rounds them too: the integer-dot formats (quant::has_q8_dot), and
+// MXFP4 — the experts' tensor-core kernels (kernels/moe_mma.cuh) take Q16 activations; no
+// model stores a dense MXFP4 matrix.
+constexpr bool q16_rounds(quant::GgmlType t) {
+  return quant::has_q8_dot(t) || t == quant::GgmlType::kMXFP4;
+}
+
 }  // namespace
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
@@ -124,7 +132,7 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   const std::size_t w_row = quant::row_size(w.type, w.ne0);
   const auto* wd = static_cast<const std::uint8_t*>(w.data);
   const std::int64_t n_rows = in.rows;
-  if (cfg_.exact_matmul && cfg_.q16_act && quant::has_q8_dot(w.type)) {
+  if (cfg_.exact_matmul && cfg_.q16_act && q16_rounds(w.type)) {
     // --q16-act: the activations on the Q16 grid, then the float dot products below.
     q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));
     pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {

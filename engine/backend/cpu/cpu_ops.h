@@ -17,7 +17,7 @@ struct CpuOpsConfig {
   int n_threads = 1;             // worker threads (≥ 1)
   bool exact_matmul = false;     // float dot products instead of quantized activations
   bool q16_act = false;          // with exact_matmul: activations of the weight types with a
-                                 // GPU integer path (quant::has_q8_dot) rounded to the Q16 grid
+                                 // GPU Q16 path (has_q8_dot, and MXFP4) rounded to the Q16 grid
                                  // first (engine/quant/q16.h) — the CPU's --q16-act
   std::int32_t n_layer = 0;      // KV cache geometry
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim

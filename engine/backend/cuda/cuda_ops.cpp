@@ -362,11 +362,12 @@ Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
   a.act = act.kind == model::ExpertActivation::kSwigluOai ? MoeAct::kSwigluOai : MoeAct::kSilu;
   a.alpha = act.alpha;
   a.limit = act.limit;
-  // With tensor cores and Q16 activations, MXFP4 experts run on the tensor-core tiles (their
-  // inputs quantized to Q16 first); otherwise the f32 expert kernels. A choice by weights and
-  // configuration only, never by the batch.
-  if (cfg_.tensor_cores && cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16 &&
-      moe_mma_supported(gate) && moe_mma_supported(down) && x.cols % 32 == 0 && w.n_ff % 32 == 0) {
+  // With Q16 activations (--q16-act, with or without --tensor-cores), MXFP4 experts run on the
+  // tensor-core tiles, their inputs quantized to Q16 first (the CPU's emulation of the mode
+  // rounds them too: quant::q16_rounds); otherwise the f32 expert kernels. A choice by weights
+  // and configuration only, never by the batch.
+  if (cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16 && moe_mma_supported(gate) &&
+      moe_mma_supported(down) && x.cols % 32 == 0 && w.n_ff % 32 == 0) {
     const q8::Q8ActLayout lx = q8::q16_act_layout(x.cols), lh = q8::q16_act_layout(w.n_ff);
     ZINFER_ASSIGN_OR_RETURN(void* xq,
                             arena_.alloc(lx.row_bytes * static_cast<std::size_t>(x.rows)));
