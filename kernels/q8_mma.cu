@@ -534,8 +534,8 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
 }
 
 // -2: not set by set_q8_mma_kernel; then ZINFER_MMA_KERNEL (a measurement switch: the same
-// bits whichever kernel runs): split, wide, vec, staged, tile, lane or lane-tile; unset: by
-// shape (-1).
+// bits whichever kernel runs): split, wide, vec, staged, tile, lane, lane-tile or lane-stage;
+// unset: by shape (-1).
 std::atomic<int> g_kernel{-2};
 
 int kernel_setting() {
@@ -545,14 +545,33 @@ int kernel_setting() {
     const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
     const std::string s(e);
-    // kMmaSplit ... kMmaLaneTile
-    const char* const names[] = {"split", "wide", "vec", "staged", "tile", "lane", "lane-tile"};
-    for (int k = 0; k < 7; ++k) {
+    // kMmaSplit ... kMmaLaneStage
+    const char* const names[] = {"split", "wide", "vec",       "staged",
+                                 "tile",  "lane", "lane-tile", "lane-stage"};
+    for (int k = 0; k < 8; ++k) {
       if (s == names[k]) return k;
     }
     return -1;
   }();
   return env;
+}
+
+// Whether the lane kernel stages its one-row products' weight rows: ZINFER_MMA_STAGE_W=1 (a
+// measurement switch), or always with lane-stage.
+bool stage_w_wanted() {
+  static const bool env = [] {
+    const char* e = std::getenv("ZINFER_MMA_STAGE_W");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  return env || kernel_setting() == kMmaLaneStage;
+}
+
+// Whether lane-stage gives one activation row of k columns (the Q16 layout, the larger) times
+// weights of type t to the lane kernel: where the block's weight rows fit its staging.
+bool lane_stage_fits(GgmlType t, std::int64_t k, bool gated) {
+  const std::int64_t block = quant::traits(t).block_size;
+  return q8_mma_lane_stage_w_fits(q8::q16_act_layout(k).row_bytes, quant::row_size(t, k),
+                                  q8mma::mma_parts(k / block, static_cast<int>(block)), gated);
 }
 
 template <bool kGated>
@@ -598,9 +617,16 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // the GPU without splitting K (about two per SM on an H200).
   const std::int64_t wide_blocks = (p.ne1 + 16 * kWideWarps - 1) / (16 * kWideWarps) * col_tiles;
   int ks = kernel_setting();
-  if (p.src != nullptr) return launch_q8_mma_lane(type, p, kGated, stream);  // one row, quantized
+  const bool stage_w = stage_w_wanted();
+  if (p.src != nullptr) return launch_q8_mma_lane(type, p, kGated, stream, stage_w);  // quantized
+  if (ks == kMmaLaneStage) {  // one row with staged weights where they fit, else by shape
+    if (p.rows == 1 && lane_stage_fits(type, p.layout.k, kGated)) {
+      return launch_q8_mma_lane(type, p, kGated, stream, true);
+    }
+    ks = -1;
+  }
   if (ks == kMmaLaneTile) {  // the by-shape choice with the kernels still to be measured
-    if (p.rows <= kVecRows) return launch_q8_mma_lane(type, p, kGated, stream);
+    if (p.rows <= kVecRows) return launch_q8_mma_lane(type, p, kGated, stream, stage_w);
     if (q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
       return launch_q8_mma_tile(type, p, kGated, stream);
     }
@@ -610,7 +636,7 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
     if (q8_mma_tile_fits(p, kGated)) return launch_q8_mma_tile(type, p, kGated, stream);
     ks = -1;
   }
-  if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream);  // opt-in until measured
+  if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream, stage_w);  // opt-in
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
   // By shape past four rows: the staged tiles where their blocks make a wave (one an SM, as
   // their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
@@ -696,16 +722,18 @@ bool q8_mma_enabled() {
   return on;
 }
 
-bool q8_mma_prologue(std::int64_t rows) {
+bool q8_mma_prologue(std::int64_t rows, GgmlType w_type, std::int64_t k, bool gated) {
   const int ks = kernel_setting();
-  return rows == 1 && (ks == kMmaLane || ks == kMmaLaneTile);
+  return rows == 1 && (ks == kMmaLane || ks == kMmaLaneTile ||
+                       (ks == kMmaLaneStage && q8::q8_dot_supported(w_type) &&
+                        lane_stage_fits(w_type, k, gated)));
 }
 
 bool q8_mma_supported(const Q8Act& a, const QuantMatrixView& w) {
   // Quantized rows in a buffer, or one f32 row the lane kernel quantizes in each block.
-  const bool source = a.data == nullptr && a.src != nullptr && q8_mma_prologue(a.rows) &&
-                      reinterpret_cast<std::uintptr_t>(a.src) % 16 == 0 &&
-                      a.layout.row_bytes <= kMaxPrologueBytes;
+  const bool source =
+      a.data == nullptr && a.src != nullptr && q8_mma_prologue(a.rows, w.type, w.ne0, false) &&
+      reinterpret_cast<std::uintptr_t>(a.src) % 16 == 0 && a.layout.row_bytes <= kMaxPrologueBytes;
   return (source || (a.data != nullptr && a.src == nullptr)) && a.rows >= 1 &&
          a.layout.k == w.ne0 && (a.layout.q16 || a.layout.type == q8_act_type(w.type)) &&
          q8_matvec_supported(w) && (source || reinterpret_cast<std::uintptr_t>(a.data) % 16 == 0) &&
@@ -735,7 +763,10 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
 Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
                           cudaStream_t stream) {
   const int ks = kernel_setting();
-  const bool lane = ks == kMmaLane || (ks == kMmaLaneTile && a.rows <= kVecRows);
+  const bool lane =
+      ks == kMmaLane || (ks == kMmaLaneTile && a.rows <= kVecRows) ||
+      (ks == kMmaLaneStage && a.rows == 1 && n_mats >= 1 && q8::q8_dot_supported(mats[0].w.type) &&
+       lane_stage_fits(mats[0].w.type, mats[0].w.ne0, false));
   bool one = lane && !accumulate && n_mats >= 2 && n_mats <= 3;
   std::int64_t weight_rows = 0;  // of the whole stack
   for (int i = 0; one && i < n_mats; ++i) {
@@ -760,7 +791,7 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
     p.stack_end[i] = (i == 0 ? 0 : p.stack_end[i - 1]) + mats[i].w.ne1;
   }
   p.ne1 = p.stack_end[n_mats - 1];
-  if (!launch_q8_mma_lane(mats[0].w.type, p, false, stream)) {
+  if (!launch_q8_mma_lane(mats[0].w.type, p, false, stream, stage_w_wanted())) {
     return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(mats[0].w));
   }
   ZINFER_CUDA_LAUNCH_CHECK("q8_mma<stack>");

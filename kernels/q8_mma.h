@@ -44,16 +44,19 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 // with cp.async in 64-128 × 32-64 tiles (q8_mma_tile.cuh), Q8 activations then taking the
 // choice by shape; lane: one lane a part of K, each walking its part as one stream
 // (q8_mma_lane.cuh), for a few activation rows; lane-tile: the by-shape choice with lane up to
-// four rows). ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile sets it for a
-// process.
+// four rows; lane-stage: the by-shape choice with the lane kernel and its staged weight rows
+// for one activation row where those fit in shared memory, the vec kernel where they do not).
+// ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage sets it for a process.
 inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3, kMmaTile = 4,
-                     kMmaLane = 5, kMmaLaneTile = 6;
+                     kMmaLane = 5, kMmaLaneTile = 6, kMmaLaneStage = 7;
 void set_q8_mma_kernel(int kernel);
 
-// Whether a product of `rows` activation rows may hand the kernels one f32 row to quantize in
-// their prologue (Q8Act::src, as the matvec kernels take it): one row, with the lane kernel
-// selected (which quantizes it into each block's shared memory: the same bytes).
-bool q8_mma_prologue(std::int64_t rows);
+// Whether a product of `rows` activation rows with weights of type w_type and k columns (the
+// gated pair: gated) may hand the kernels one f32 row to quantize in their prologue
+// (Q8Act::src, as the matvec kernels take it): one row, with the lane kernel selected (which
+// quantizes it into each block's shared memory: the same bytes) — with lane-stage, only where
+// the lane kernel will take the product (its weight rows fit the staging).
+bool q8_mma_prologue(std::int64_t rows, quant::GgmlType w_type, std::int64_t k, bool gated);
 
 // Whether ZINFER_MMA=1 is set (CudaOps' switch, read once).
 bool q8_mma_enabled();

@@ -2,9 +2,6 @@
 // thread context (shuffles, __syncthreads, the shared epilogue) and the launcher: R = 1, 2 or 4
 // activation rows a block, the one-row case with that row staged in shared memory (and, with
 // ZINFER_MMA_STAGE_W=1, the block's weight rows too).
-#include <cstdlib>
-#include <string>
-
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_mma_lane.cuh"
 #include "kernels/q8_mma_launch.cuh"
@@ -15,19 +12,9 @@ namespace {
 using quant::GgmlType;
 
 constexpr std::size_t kLaneStageBytes = 48 * 1024;
-// Shared memory of a block with its weight rows staged too (ZINFER_MMA_STAGE_W=1): at most
-// this much, so two blocks share an SM.
+// Shared memory of a block with its weight rows staged too (ZINFER_MMA_STAGE_W=1, or
+// ZINFER_MMA_KERNEL=lane-stage): at most this much, so two blocks share an SM.
 constexpr std::size_t kLaneStageWBytes = 96 * 1024;
-
-// ZINFER_MMA_STAGE_W=1: one-row products stage their weight rows in shared memory
-// (q8_mma_lane.cuh kStageW) where they fit — a measurement switch until it is measured.
-bool stage_w_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("ZINFER_MMA_STAGE_W");
-    return e != nullptr && std::string(e) == "1";
-  }();
-  return on;
-}
 
 // The device side of the context lane_body is written against.
 template <bool kGated>
@@ -59,13 +46,21 @@ void launch_stage_w(const MmaParams& p, const q8mma::MmaArgs& a, dim3 grid, std:
 
 }  // namespace
 
-bool launch_q8_mma_lane(GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream) {
+bool q8_mma_lane_stage_w_fits(std::size_t act_row_bytes, std::size_t w_row_bytes, int parts,
+                              bool gated) {
+  return act_row_bytes <= kLaneStageBytes && w_row_bytes % 2 == 0 &&
+         act_row_bytes + q8mma::lane_stage_w_bytes(w_row_bytes, parts, gated ? 2 : 1) <=
+             kLaneStageWBytes;
+}
+
+bool launch_q8_mma_lane(GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream,
+                        bool want_stage_w) {
   const q8mma::MmaArgs a = mma_args(p, gated);
   const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : 4);
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kLaneStageBytes;
   const std::size_t w_smem = q8mma::lane_stage_w_bytes(p.row_bytes, p.parts, gated ? 2 : 1);
-  const bool stage_w = stage && stage_w_enabled() && p.row_bytes % 2 == 0 &&
-                       p.layout.row_bytes + w_smem <= kLaneStageWBytes;
+  const bool stage_w = stage && want_stage_w &&
+                       q8_mma_lane_stage_w_fits(p.layout.row_bytes, p.row_bytes, p.parts, gated);
   const dim3 grid(static_cast<unsigned>((p.ne1 + q8mma::lane_block_rows(p.parts) - 1) /
                                         q8mma::lane_block_rows(p.parts)),
                   static_cast<unsigned>((p.rows + r - 1) / r));

@@ -172,8 +172,15 @@ std::int64_t q8_mma_tile_blocks(const MmaParams& p, bool gated);
 // has no tiles. The launch's own errors are left for the caller's check.
 bool launch_q8_mma_tile(quant::GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream);
 
-// Launches the one-lane-a-part kernel (q8_mma_lane.cu) for a few activation rows; false when
-// the type has none.
-bool launch_q8_mma_lane(quant::GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream);
+// Launches the one-lane-a-part kernel (q8_mma_lane.cu) for a few activation rows, with the
+// block's weight rows staged in shared memory when stage_w and they fit
+// (q8_mma_lane_stage_w_fits); false when the type has none.
+bool launch_q8_mma_lane(quant::GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream,
+                        bool stage_w);
+
+// Whether one activation row of act_row_bytes and its block's weight rows (w_row_bytes each,
+// `parts` parts of K; the gated pair: both matrices) fit the lane kernel's staging.
+bool q8_mma_lane_stage_w_fits(std::size_t act_row_bytes, std::size_t w_row_bytes, int parts,
+                              bool gated);
 
 }  // namespace zinfer::cuda

@@ -32,11 +32,14 @@ const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, Gg
                            GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
 
 // The kernels (K split over warps, wide tiles, one warp a weight row, wide tiles staged
-// through shared memory, staged Q16 tiles — with Q8 activations the choice by shape — and one
-// lane a part), each forced.
-const int kKernels[] = {cuda::kMmaSplit,  cuda::kMmaWide, cuda::kMmaVec,
-                        cuda::kMmaStaged, cuda::kMmaTile, cuda::kMmaLane};
-const char* const kKernelNames[] = {"split", "wide", "vec", "staged", "tile", "lane"};
+// through shared memory, staged Q16 tiles — with Q8 activations the choice by shape — one
+// lane a part, and lane-stage: one row on the lane kernel with its weight rows staged in
+// shared memory where they fit), each forced.
+const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec,      cuda::kMmaStaged,
+                        cuda::kMmaTile,  cuda::kMmaLane, cuda::kMmaLaneStage};
+// Indexed by the kernel setting.
+const char* const kKernelNames[] = {"split", "wide", "vec",       "staged",
+                                    "tile",  "lane", "lane-tile", "lane-stage"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows

@@ -403,13 +403,15 @@ bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
 }
 
 Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
-                                    std::int64_t weight_rows, const Weight* norm, float eps) {
+                                    std::int64_t weight_rows, const Weight* norm, float eps,
+                                    bool gated) {
   Q8Act a;
   a.layout = cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16
                  ? q8::q16_act_layout(in.cols)
                  : q8::q8_act_layout(q8_act_type(weight_type), in.cols);
   a.rows = in.rows;
-  if ((!cfg_.tensor_cores || q8_mma_prologue(in.rows)) && in.cols == in.stride &&
+  if ((!cfg_.tensor_cores || q8_mma_prologue(in.rows, weight_type, in.cols, gated)) &&
+      in.cols == in.stride &&
       q8_prologue_fits(a.layout, in.rows, in.data, weight_rows,
                        quant::row_size(weight_type, in.cols))) {
     a.src = in.data;
@@ -458,7 +460,8 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   if (q8_ok(gate, x) && up.type == gate.type) {
     // RMSNorm and quantization in one kernel, then both matrices and the activation epilogue.
     model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(x, gate.type, 2 * gate.ne1, &norm, eps));
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a,
+                            quantize_act(x, gate.type, 2 * gate.ne1, &norm, eps, /*gated=*/true));
     const GatedAct ga =
         act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh;
     if (cfg_.tensor_cores) {

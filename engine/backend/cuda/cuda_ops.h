@@ -126,9 +126,10 @@ class CudaOps final : public model::Ops {
   // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).
   // out (+)= a·Wᵀ for each of n_mats matrices: the tensor-core tiles or the matvec kernels.
   Status q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate);
+  // gated: the activations feed the gated pair (two matrices of weight_rows / 2 rows each).
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
                              std::int64_t weight_rows, const model::Weight* norm = nullptr,
-                             float eps = 0.0f);
+                             float eps = 0.0f, bool gated = false);
   Result<std::int32_t*> upload_i32(std::span<const std::int32_t> values);
   Result<DeviceBatch> device_batch(const model::Batch& batch);
   float* layer_cache(const DeviceBuffer& cache, std::int32_t layer) const;
