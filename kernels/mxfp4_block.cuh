@@ -25,45 +25,6 @@ ZINFER_HD int mxfp4_value(unsigned code) {
   return (code & 8u) != 0 ? -mag : mag;
 }
 
-// __byte_perm(x, y, s) without its sign-replicate mode: byte i of the result is byte
-// (s >> 4i) & 7 of the eight bytes y:x. The host form lets the CPU tests run the device's steps.
-ZINFER_HD std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::uint32_t s) {
-#ifdef __CUDA_ARCH__
-  return __byte_perm(x, y, s & 0x7777u);
-#else
-  const std::uint64_t v = (static_cast<std::uint64_t>(y) << 32) | x;
-  std::uint32_t r = 0;
-  for (int i = 0; i < 4; ++i) {
-    const unsigned b = (s >> (4 * i)) & 7u;
-    r |= static_cast<std::uint32_t>((v >> (8 * b)) & 0xffu) << (8 * i);
-  }
-  return r;
-#endif
-}
-
-// Byte-wise 0 - a (mod 256 per byte).
-ZINFER_HD std::uint32_t neg_bytes(std::uint32_t a) {
-#ifdef __CUDA_ARCH__
-  return __vsub4(0u, a);
-#else
-  std::uint32_t r = 0;
-  for (int i = 0; i < 4; ++i) r |= ((0x100u - ((a >> (8 * i)) & 0xffu)) & 0xffu) << (8 * i);
-  return r;
-#endif
-}
-
-// Four codes (one per byte, 0..15) → their int8 values mxfp4_value(code), one per byte: the
-// integer operands of the tensor-core products (d · value is the weight). The magnitudes
-// through one byte permute (selector nibble i: the low 3 bits of code i; bytes 0..7 of the
-// table {0, 1, 2, 3, 4, 6, 8, 12}), negated where bit 3 is set.
-ZINFER_HD std::uint32_t mxfp4_values4(std::uint32_t codes) {
-  const std::uint32_t sel =
-      (codes & 0x7u) | ((codes >> 4) & 0x70u) | ((codes >> 8) & 0x700u) | ((codes >> 12) & 0x7000u);
-  const std::uint32_t mag = byte_perm(0x03020100u, 0x0C080604u, sel);
-  const std::uint32_t neg = ((codes >> 3) & 0x01010101u) * 0xffu;
-  return (mag & ~neg) | (neg_bytes(mag) & neg);
-}
-
 // Elements [8g, 8g + 8) of a row of MXFP4 blocks: group g & 3 of block g >> 2 is the low
 // nibbles (g & 3 < 2) or high nibbles of bytes 8·(g & 1) .. 8·(g & 1) + 7 of its codes.
 ZINFER_HD void mxfp4_group8(const std::uint8_t* row, std::int64_t g, float (&v)[8]) {

@@ -157,6 +157,34 @@ struct MmaTraits<GgmlType::kQ8_0> {
   }
 };
 
+// __byte_perm(x, y, s) without its sign-replicate mode: byte i of the result is byte
+// (s >> 4i) & 7 of the eight bytes y:x. The host form lets the CPU tests run the device's steps.
+ZINFER_HD std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::uint32_t s) {
+#ifdef __CUDA_ARCH__
+  return __byte_perm(x, y, s & 0x7777u);
+#else
+  const std::uint64_t v = (static_cast<std::uint64_t>(y) << 32) | x;
+  std::uint32_t r = 0;
+  for (int i = 0; i < 4; ++i) {
+    const unsigned b = (s >> (4 * i)) & 7u;
+    r |= static_cast<std::uint32_t>((v >> (8 * b)) & 0xffu) << (8 * i);
+  }
+  return r;
+#endif
+}
+
+// Four codes (one per byte, 0..15) → their int8 values mxfp4_value(code), one per byte: the
+// integer operands of the tensor-core products (d · value is the weight). The magnitudes
+// through one byte permute (selector nibble i: the low 3 bits of code i; bytes 0..7 of the
+// table {0, 1, 2, 3, 4, 6, 8, 12}), negated where bit 3 is set.
+ZINFER_HD std::uint32_t mxfp4_values4(std::uint32_t codes) {
+  const std::uint32_t sel =
+      (codes & 0x7u) | ((codes >> 4) & 0x70u) | ((codes >> 8) & 0x700u) | ((codes >> 12) & 0x7000u);
+  const std::uint32_t mag = byte_perm(0x03020100u, 0x0C080604u, sel);
+  const std::uint32_t neg = ((codes >> 3) & 0x01010101u) * 0xffu;
+  return (mag & ~neg) | (sub_bytes(0u, mag) & neg);
+}
+
 // MXFP4: one sub-block a block, scale d = 2^(e - 127) / 2 and the doubled E2M1 values as int8
 // (mxfp4_block.cuh: d · value is the weight, exactly); element j < 16 is the low nibble of
 // qs[j], element 16 + j its high nibble. Blocks are 17 bytes: byte loads. Not one of the

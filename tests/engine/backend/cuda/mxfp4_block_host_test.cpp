@@ -76,19 +76,5 @@ TEST(Mxfp4BlockHost, SyntheticRowsEqualTheCpu) {
   }
 }
 
-// The tensor-core operands: every four codes, packed one per byte, become their four int8
-// values (the device's byte-permute steps, run here through their host forms).
-TEST(Mxfp4BlockHost, PackedValuesOfEveryFourCodes) {
-  for (std::uint32_t c = 0; c < (1u << 16); ++c) {
-    const std::uint32_t codes =
-        (c & 0xfu) | ((c & 0xf0u) << 4) | ((c & 0xf00u) << 8) | ((c & 0xf000u) << 12);
-    const std::uint32_t got = mxfp4_values4(codes);
-    for (int i = 0; i < 4; ++i) {
-      const auto v = static_cast<std::int8_t>((got >> (8 * i)) & 0xffu);
-      ASSERT_EQ(v, mxfp4_value((codes >> (8 * i)) & 0xfu)) << std::hex << codes << " byte " << i;
-    }
-  }
-}
-
 }  // namespace
 }  // namespace zinfer::cuda
