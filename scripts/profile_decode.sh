@@ -29,7 +29,7 @@ with open(sys.argv[1]) as f:
     lines = [l for l in f if l.startswith('"')]
 for r in csv.DictReader(lines):
     if r.get("Metric Name") == "gpu__time_duration.sum":
-        rows.append((int(r["ID"]), re.sub(r"\(.*", "", r["Kernel Name"]).strip(), float(r["Metric Value"].replace(",", "")) / 1e3))
+        rows.append((int(r["ID"]), re.sub(r"^(void )?[^<(]*::", "", re.sub(r"\(.*", "", r["Kernel Name"].replace("(anonymous namespace)::", ""))).strip(), float(r["Metric Value"].replace(",", "")) / 1e3))
 rows.sort()
 # One decode step ends with the output projection, the largest matvec; find step boundaries
 # by the embed kernel that starts every forward pass.

@@ -24,6 +24,7 @@ namespace {
 using quant::GgmlType;
 
 constexpr double kTol = 2e-4;
+constexpr double kTcTol = 5e-3;  // tensor cores against the CPU's Q16 emulation: see check_moe_ffn
 
 // A weight in both backends' memory: host bytes for CpuOps, a VRAM copy for CudaOps.
 struct TwoWeights {
@@ -105,7 +106,12 @@ struct MoeShape {
 // routings; then the last row alone: the same bits. tensor_cores: Q16 activations on the
 // tensor-core expert kernels (moe_mma.cuh) where the type has them, against the CPU's
 // emulation of --q16-act (expert inputs rounded to the Q16 grid: at gpt-oss's shapes the
-// rounding alone moves outputs by up to ~1e-2, over the tolerance — seen on an H100).
+// rounding alone moves outputs by up to ~1e-2, over the tolerance — seen on an H100). Even
+// then a few elements of the SwiGLU output h (up to ~56 here: a Q16 step of ~1.7e-3) land on
+// the other side of a rounding boundary on one backend (their h differ in the last ulps), and
+// each such flip moves an output by one step times a down weight: up to 1.9e-3 on 0.05% of
+// the outputs at gpt-oss's shape on an H100. kTcTol allows that; the kernel's arithmetic
+// itself is pinned bit for bit by moe_mma_host_test, and the row-alone check below is exact.
 void check_moe_ffn(GgmlType type, model::ExpertActivation kind, const MoeShape& s,
                    bool tensor_cores) {
   const std::int32_t n_expert = s.n_expert, k = s.k, ff = s.ff;
@@ -158,7 +164,8 @@ void check_moe_ffn(GgmlType type, model::ExpertActivation kind, const MoeShape& 
       Status st = p.gpu->moe_ffn(gout, gx, gid, gwt, gw, act);
       ASSERT_TRUE(st.ok()) << st.error().message;
       const std::vector<float> got = testing::download(gout);
-      EXPECT_TRUE(testing::all_close(got, testing::host_copy(cout), kTol, kTol));
+      const double tol = tensor_cores ? kTcTol : kTol;
+      EXPECT_TRUE(testing::all_close(got, testing::host_copy(cout), tol, kTol));
 
       // The last row alone: the same bits.
       const std::int64_t r = rows - 1;
