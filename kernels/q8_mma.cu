@@ -12,8 +12,9 @@
 // once per block through L1.
 // q8_mma_vec_kernel — for a few activation rows (decode at small batch), without tensor cores:
 // one warp a weight row, its lanes in one group a part, each group walking its part's units
-// (q8mma::unit_term, dp4a) L at a time and adding their terms in K order through shuffles;
-// the parts' sums added in part order. The same float steps again, so the same bits; the
+// (q8mma::unit_term, dp4a; Q4_K / Q5_K with Q16: k4_unit_term16, 16-byte loads) L·kW at a
+// time, its first lane adding their terms in K order from shared memory; the parts' sums
+// added in part order through shuffles. The same float steps again, so the same bits; the
 // weight bytes are read once, by lanes next to each other.
 // NT (1, 2 or 4 column tiles a warp) and the kernel follow the batch size; they change which
 // rows share a warp, never an output's order. Weights and activations are read straight from
@@ -443,9 +444,12 @@ constexpr int kVecRows = 4;
 constexpr int kVecStageWarps = 8;
 constexpr std::size_t kVecStageBytes = 48 * 1024;
 
+// wide (Q4_K / Q5_K weights with Q16 activations, weights 16-byte aligned): each unit's
+// weight and activation bytes through 16-byte loads (q8mma::k4_unit_term16; the same bits).
 template <GgmlType T, bool kQ16, int R, bool kGated, bool kStage>
-__global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaParams p) {
+__global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaParams p, bool wide) {
   using Tr = q8mma::MmaTraits<T>;
+  constexpr bool kK4Wide = kQ16 && q8mma::family<T>() == Family::kK4;
   constexpr int kM = kGated ? 2 : 1;
   constexpr int kU = q8mma::units_per_block<T, kQ16>();
   constexpr int kWarps = kStage ? kVecStageWarps : kVecWarps;
@@ -470,6 +474,18 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
   const std::int64_t u0 = live ? kU * q8mma::part_begin(nb, p.parts, part) : 0;
   const std::int64_t u1 = live ? kU * q8mma::part_begin(nb, p.parts, part + 1) : 0;
   const std::int64_t most = kU * ((nb + p.parts - 1) / p.parts);  // units of the largest part
+  // This warp's weight row of each matrix (a Q/K/V stack: its row of the matrix holding j).
+  const std::uint8_t* wrow[kM];
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+    if (!kGated && p.n_stack > 1) {
+      const int s = q8mma::stack_matrix(p.stack_end, p.n_stack, j);
+      wrow[m] = p.stack_w[s] +
+                static_cast<std::size_t>(j - (s == 0 ? 0 : p.stack_end[s - 1])) * p.row_bytes;
+    } else {
+      wrow[m] = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+    }
+  }
   const std::uint8_t* act[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -480,6 +496,9 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
   // Units a lane computes before its group adds them: more loads in flight at one row, fewer
   // with more activation rows (registers).
   constexpr int kW = R == 1 ? 4 : (R == 2 ? 2 : 1);
+  // This warp's terms of one pass, [m][r][part][w][i]: part q's kW·L terms in unit order.
+  __shared__ float vec_terms[kWarps][kM * R * 32 * kW];
+  float* terms = vec_terms[threadIdx.x >> 5];
   float acc[kM][R] = {};
   for (std::int64_t base = 0; base < most; base += kW * L) {
     float term[kW][kM][R] = {};
@@ -489,33 +508,60 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
       if (u < u1) {
         const std::int64_t b = u / kU;
         const int g = static_cast<int>(u % kU);
+        if constexpr (kK4Wide) {
+          if (wide) {
+            q8mma::K4Act16 a[R];
+#pragma unroll
+            for (int r = 0; r < R; ++r) a[r] = q8mma::k4_act16(act[r], p.layout, b, g);
+#pragma unroll
+            for (int m = 0; m < kM; ++m) {
+              const std::uint8_t* row = wrow[m];
+              const q8mma::K4Head h = Tr::head(row, b);
+              std::uint32_t wv[8];
+              q8mma::k4_words16<T>(row, b, g, wv);
+#pragma unroll
+              for (int r = 0; r < R; ++r) term[w][m][r] = q8mma::k4_unit_term16(h, g, wv, a[r]);
+            }
+            continue;
+          }
+        }
 #pragma unroll
         for (int m = 0; m < kM; ++m) {
-          const std::uint8_t* row = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
 #pragma unroll
           for (int r = 0; r < R; ++r) {
-            term[w][m][r] = q8mma::unit_term<T, kQ16>(row, b, g, act[r], p.layout);
+            term[w][m][r] = q8mma::unit_term<T, kQ16>(wrow[m], b, g, act[r], p.layout);
           }
         }
       }
     }
-    // The group's terms in K order (lane i of the group holds unit base + w·L + i).
+    // The group's terms in K order (lane i of the group holds unit base + w·L + i), added by
+    // the group's first lane from shared memory: a 32-long shuffle chain per w would cost
+    // four times the issue slots of these loads and adds.
+    __syncwarp();
 #pragma unroll
     for (int w = 0; w < kW; ++w) {
-      for (int i = 0; i < L; ++i) {
-        const bool has = u0 + base + w * L + i < u1;
 #pragma unroll
-        for (int m = 0; m < kM; ++m) {
+      for (int m = 0; m < kM; ++m) {
 #pragma unroll
-          for (int r = 0; r < R; ++r) {
-            const float v = __shfl_sync(0xffffffffu, term[w][m][r], i, L);
-            if (has) acc[m][r] = q8::fadd(acc[m][r], v);
-          }
+        for (int r = 0; r < R; ++r)
+          terms[((m * R + r) * 32 + part * L) * kW + w * L + sub] = term[w][m][r];
+      }
+    }
+    __syncwarp();
+    if (sub == 0 && live) {
+      const int n = static_cast<int>(min(static_cast<std::int64_t>(kW * L), u1 - u0 - base));
+#pragma unroll
+      for (int m = 0; m < kM; ++m) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const float* t = &terms[((m * R + r) * 32 + part * L) * kW];
+          for (int i = 0; i < n; ++i) acc[m][r] = q8::fadd(acc[m][r], t[i]);
         }
       }
     }
   }
-  // The parts' sums in part order (every lane ends with the same values).
+  // The parts' sums in part order (every lane ends with the same values; a group's sum is in
+  // its first lane).
   float out[kM][R];
 #pragma unroll
   for (int m = 0; m < kM; ++m) {
@@ -580,17 +626,26 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kVecStageBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + kVecWarps - 1) / kVecWarps),
                   static_cast<unsigned>((p.rows + r - 1) / r));
+  bool wide = aligned16(p.w[0]) && (!kGated || aligned16(p.w[1])) && p.row_bytes % 16 == 0;
+  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) wide = wide && aligned16(p.stack_w[m]);
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto rc) {
       q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated, false>
-          <<<grid, kVecWarps * 32, 0, stream>>>(p);
+          <<<grid, kVecWarps * 32, 0, stream>>>(p, wide);
     };
     auto with_r = [&](auto q16) {
       if (stage) {
         const dim3 sgrid(static_cast<unsigned>((p.ne1 + kVecStageWarps - 1) / kVecStageWarps));
+        // Beside its static terms, up to kVecStageBytes of dynamic shared memory: past the
+        // default 48 KB in all, so opted in once per kernel (a failure shows as the launch's).
+        static const bool opted_in =
+            cudaFuncSetAttribute(q8_mma_vec_kernel<T, decltype(q16)::value, 1, kGated, true>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(kVecStageBytes)) == cudaSuccess;
+        (void)opted_in;
         q8_mma_vec_kernel<T, decltype(q16)::value, 1, kGated, true>
-            <<<sgrid, kVecStageWarps * 32, p.layout.row_bytes, stream>>>(p);
+            <<<sgrid, kVecStageWarps * 32, p.layout.row_bytes, stream>>>(p, wide);
       } else if (r == 1) {
         go(q16, std::integral_constant<int, 1>{});
       } else if (r == 2) {
@@ -767,7 +822,10 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
       ks == kMmaLane || (ks == kMmaLaneTile && a.rows <= kVecRows) ||
       (ks == kMmaLaneStage && a.rows == 1 && n_mats >= 1 && q8::q8_dot_supported(mats[0].w.type) &&
        lane_stage_fits(mats[0].w.type, mats[0].w.ne0, false));
-  bool one = lane && !accumulate && n_mats >= 2 && n_mats <= 3;
+  // The vec kernel where launch_typed would take it for each matrix (quantized rows, a few).
+  const bool vec = !lane && (ks == kMmaVec || ks < 0 || ks == kMmaLaneStage) &&
+                   a.rows <= kVecRows && a.data != nullptr && a.src == nullptr;
+  bool one = (lane || vec) && !accumulate && n_mats >= 2 && n_mats <= 3;
   std::int64_t weight_rows = 0;  // of the whole stack
   for (int i = 0; one && i < n_mats; ++i) {
     one = q8_mma_supported(a, mats[i].w) && mats[i].w.type == mats[0].w.type &&
@@ -791,7 +849,8 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
     p.stack_end[i] = (i == 0 ? 0 : p.stack_end[i - 1]) + mats[i].w.ne1;
   }
   p.ne1 = p.stack_end[n_mats - 1];
-  if (!launch_q8_mma_lane(mats[0].w.type, p, false, stream, stage_w_wanted())) {
+  if (!(lane ? launch_q8_mma_lane(mats[0].w.type, p, false, stream, stage_w_wanted())
+             : launch_vec<false>(mats[0].w.type, p, stream))) {
     return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(mats[0].w));
   }
   ZINFER_CUDA_LAUNCH_CHECK("q8_mma<stack>");

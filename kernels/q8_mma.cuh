@@ -381,16 +381,27 @@ template <GgmlType T>
 ZINFER_HD int sub_isum16(const std::uint8_t* row, std::int64_t b, int s, const std::int8_t* hi,
                          const std::int8_t* lo) {
   using Tr = MmaTraits<T>;
+  // The activation bytes through 16-byte loads (hi and lo are 16-byte aligned: the layout's
+  // planes start so, and a sub-block starts at a multiple of 16): lanes 32 bytes apart would
+  // take an 8-way bank conflict per 4-byte load.
+  const U4 h0 = q8::ld_u128(hi), l0 = q8::ld_u128(lo);
+  U4 h1{}, l1{};
+  if constexpr (Tr::kSubK == 32) {
+    h1 = q8::ld_u128(hi + 16);
+    l1 = q8::ld_u128(lo + 16);
+  }
+  const std::uint32_t hw0[4] = {h0.x, h0.y, h0.z, h0.w}, lw0[4] = {l0.x, l0.y, l0.z, l0.w};
+  const std::uint32_t hw1[4] = {h1.x, h1.y, h1.z, h1.w}, lw1[4] = {l1.x, l1.y, l1.z, l1.w};
   int sh = 0, sl = 0;
   ZINFER_UNROLL
   for (int t = 0; t < 4; ++t) {
     std::uint32_t w0 = 0, w1 = 0;
     Tr::words(row, b, s, t, w0, w1);
-    sh = q8::dp4a(w0, ld_u32(hi + 4 * t), sh);
-    sl = q8::dp4a(w0, ld_u32(lo + 4 * t), sl);
+    sh = q8::dp4a(w0, hw0[t], sh);
+    sl = q8::dp4a(w0, lw0[t], sl);
     if constexpr (Tr::kSubK == 32) {
-      sh = q8::dp4a(w1, ld_u32(hi + 16 + 4 * t), sh);
-      sl = q8::dp4a(w1, ld_u32(lo + 16 + 4 * t), sl);
+      sh = q8::dp4a(w1, hw1[t], sh);
+      sl = q8::dp4a(w1, lw1[t], sl);
     }
   }
   return 256 * sh + sl;
@@ -441,6 +452,63 @@ ZINFER_HD float unit_term(const std::uint8_t* row, std::int64_t b, int g, const 
       return q6_term_q8(w, a.d[b], isum);
     }
   }
+}
+
+// ---- unit terms from 16-byte loads (Q4_K / Q5_K weights, Q16 activations) ----------------
+// The vec kernel gives consecutive units to consecutive lanes: 4-byte loads of unit g's
+// activation bytes (32 apart from lane to lane) then take 8 shared-memory wavefronts each (an
+// 8-way bank conflict) and the weight words 5; the same bytes through 16-byte loads take about
+// a quarter of that (H100 ncu: the 4-byte loads held a 7B down projection to ~21% of DRAM
+// bandwidth). The float steps are unit_term's: the same bits.
+
+// Unit (b, g)'s activation words: hi/lo bytes of its 32 elements, its scale and quant sum.
+struct K4Act16 {
+  std::uint32_t hw[8], lw[8];
+  float d;
+  int qsum;
+};
+ZINFER_HD K4Act16 k4_act16(const std::uint8_t* act, const q8::Q8ActLayout& l, std::int64_t b,
+                           int g) {
+  const Act16Row a = q8::act16_row(act, l, 0);
+  const std::int64_t e = 256 * b + 32 * g, ab = 8 * b + g;
+  const U4 h0 = q8::ld_u128(a.hi + e), h1 = q8::ld_u128(a.hi + e + 16);
+  const U4 l0 = q8::ld_u128(a.lo + e), l1 = q8::ld_u128(a.lo + e + 16);
+  return {{h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w},
+          {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w},
+          a.d[ab],
+          a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]};
+}
+
+// Unit g of super-block b of a 16-byte aligned weight row: wv[i] = elements 4i..4i+3 (the
+// words Tr::words gives as lo for i < 4, hi for i >= 4), offsets removed.
+template <GgmlType T>
+ZINFER_HD void k4_words16(const std::uint8_t* row, std::int64_t b, int g, std::uint32_t (&wv)[8]) {
+  using Tr = MmaTraits<T>;
+  const std::uint8_t* p = row + static_cast<std::int64_t>(Tr::kBlockBytes) * b;
+  const U4 q0 = q8::ld_u128(p + Tr::kQs + 32 * (g >> 1));
+  const U4 q1 = q8::ld_u128(p + Tr::kQs + 32 * (g >> 1) + 16);
+  const std::uint32_t qw[8] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w};
+  const int sh = 4 * (g & 1);
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) wv[i] = (qw[i] >> sh) & 0x0f0f0f0fu;
+  if constexpr (T == GgmlType::kQ5_K) {
+    const U4 h0 = q8::ld_u128(p + 16), h1 = q8::ld_u128(p + 32);
+    const std::uint32_t qh[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+    ZINFER_UNROLL
+    for (int i = 0; i < 8; ++i) wv[i] |= ((qh[i] >> g) & 0x01010101u) << 4;
+  }
+}
+
+// unit_term<T, true>(row, b, g, ...) from the head of block b, k4_words16 and k4_act16.
+ZINFER_HD float k4_unit_term16(const K4Head& h, int g, const std::uint32_t (&wv)[8],
+                               const K4Act16& a) {
+  int sh = 0, sl = 0;
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    sh = q8::dp4a(wv[i], a.hw[i], sh);
+    sl = q8::dp4a(wv[i], a.lw[i], sl);
+  }
+  return k4_term_q16(h, g, a.d, 256 * sh + sl, a.qsum);
 }
 
 // ---- host reference ---------------------------------------------------------------------

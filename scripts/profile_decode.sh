@@ -6,7 +6,9 @@
 # Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh;
 # ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act; PROMPT (default 16) and DECODE (default
 # 24): the bench's prompt and decode tokens; PICK=max summarizes instead the one profiled pass
-# with the most kernel time — with PROMPT=512, the prompt's pass: where prefill time goes)
+# with the most kernel time — with PROMPT=512, the prompt's pass: where prefill time goes;
+# CACHE=none keeps L2 between kernels as in a real step — ncu's default flush makes every
+# small kernel's reads DRAM misses and overstates them)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -19,7 +21,7 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 [ -n "$NCU" ] || { echo "ncu not found" >&2; exit 1; }
 # About ten forward passes (warm-up, prefill, graph warm-up) precede the timed decode steps:
 # skip SKIP launches, profile COUNT, and summarize the last STEPS whole passes among them.
-"$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
+"$NCU" --clock-control none --cache-control "${CACHE:-all}" --metrics gpu__time_duration.sum --csv --print-units base \
   --launch-skip "${SKIP:-2000}" --launch-count "${COUNT:-800}" "$BUILD/bin/zinfer" bench --model "$MODEL" --device cuda --no-graphs \
   --prompt-tokens "${PROMPT:-16}" --decode-tokens "${DECODE:-24}" --batch "$BATCH" --repeats 1 ${ZARGS:-} > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
 python3 - "$OUT/ncu_decode.csv" "$STEPS" "${PICK:-last}" <<'PY'

@@ -10,6 +10,7 @@
 // Runs without a GPU; tests/kernels/q8_mma_test runs the kernels themselves.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -232,6 +233,44 @@ TEST(Q8MmaHost, ReferenceOrderIsWithinRoundingOfTheCpuDots) {
   for (std::int64_t k : {256, 1024, 4864}) {
     each_type([k](auto tc, int i) { check_reference<decltype(tc)::value>(k, 21 + i); });
   }
+}
+
+// The vec kernel's 16-byte-load unit terms (k4_act16, k4_words16, k4_unit_term16) against
+// unit_term: the same bits for every unit, at ordinary and large activations.
+template <GgmlType T>
+void check_wide_k4_terms(std::uint64_t seed) {
+  SCOPED_TRACE(std::string(quant::type_name(T)));
+  const std::int64_t k = 1024;
+  const std::size_t rs = quant::row_size(T, k);
+  constexpr int kRows = 6;
+  const Aligned w = weight_rows<T>(k, kRows, seed);
+  const q8::Q8ActLayout l = q8::q16_act_layout(k);
+  Aligned a(l.row_bytes);
+  std::vector<float> x(static_cast<std::size_t>(k));
+  model::SynthRng rng(seed + 3);
+  for (float scale : {1.0f, 40.0f}) {
+    for (auto& v : x) v = rng.symmetric() * scale;
+    q8::quantize_q16_row(l, x.data(), a.p);
+    for (int r = 0; r < kRows; ++r) {
+      const std::uint8_t* row = w.p + rs * r;
+      for (std::int64_t b = 0; b < k / 256; ++b) {
+        for (int g = 0; g < 8; ++g) {
+          std::uint32_t wv[8];
+          k4_words16<T>(row, b, g, wv);
+          const float got =
+              k4_unit_term16(MmaTraits<T>::head(row, b), g, wv, k4_act16(a.p, l, b, g));
+          const float want = unit_term<T, true>(row, b, g, a.p, l);
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want))
+              << "row " << r << " block " << b << " unit " << g;
+        }
+      }
+    }
+  }
+}
+
+TEST(Q8MmaHost, WideK4UnitTermsAreUnitTermsBitForBit) {
+  check_wide_k4_terms<GgmlType::kQ4_K>(71);
+  check_wide_k4_terms<GgmlType::kQ5_K>(72);
 }
 
 TEST(Q8MmaHost, PartsCoverEveryBlockOnceAndDependOnKAlone) {
