@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -120,7 +121,92 @@ float dot_f32_chunked(GgmlType type, std::int64_t n, const void* w_row, const fl
   return have_tail ? sum + tail : sum;
 }
 
+#if defined(ZINFER_QUANT_AVX2)
+// dot_f32_chunked<true> of four rows at once (w, w + stride, ...): each chunk dequantized for
+// the four rows, then four independent accumulators, each in its own row's order — each
+// result is the one-row path's bits. Types with whole blocks only (no F32/F16/BF16 tails).
+void dot_f32_chunked4(GgmlType type, std::int64_t n, const std::uint8_t* w, std::size_t stride,
+                      const float* x, float* out) {
+  assert(can_dequantize(type) && n % traits(type).block_size == 0 && n % 8 == 0);
+  alignas(32) float tmp[4][kChunk];
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (std::int64_t i = 0; i < n; i += kChunk) {
+    const std::int64_t len = std::min(kChunk, n - i);
+    for (int r = 0; r < 4; ++r) {
+      dequantize_row(type, w + static_cast<std::size_t>(r) * stride + row_size(type, i), tmp[r],
+                     len);
+    }
+    for (std::int64_t j = 0; j < len; j += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + i + j);
+      for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(_mm256_load_ps(tmp[r] + j), xv, acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = detail::avx2_hsum8(acc[r]);
+}
+
+// dot_f32_chunked<true>(kF32, n, w, x_r) for four activation rows x_r at once: the same FMA
+// sequence a row (8-lane accumulator over the whole multiples of 8, then the tail in order).
+void dot_f32_f32_x4(std::int64_t n, const float* w, const float* const (&x)[4], float (&out)[4]) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  const std::int64_t full = n - n % 8;
+  for (std::int64_t j = 0; j < full; j += 8) {
+    const __m256 wv = _mm256_loadu_ps(w + j);
+    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[r] + j), acc[r]);
+  }
+  float tail[4] = {};
+  for (std::int64_t j = full; j < n; ++j) {
+    for (int r = 0; r < 4; ++r) tail[r] = std::fma(w[j], x[r][j], tail[r]);
+  }
+  for (int r = 0; r < 4; ++r) {
+    const float sum = detail::avx2_hsum8(acc[r]);
+    out[r] = full < n ? sum + tail[r] : sum;
+  }
+}
+#endif
+
 }  // namespace
+
+void vec_dot_f32_xrows(std::int64_t n, const float* w, const float* x, std::size_t x_stride,
+                       std::int64_t n_x, float* out, std::size_t out_stride) {
+  std::int64_t r = 0;
+#if defined(ZINFER_QUANT_AVX2)
+  for (; r + 4 <= n_x; r += 4) {
+    const float* xs[4];
+    float o[4];
+    for (int i = 0; i < 4; ++i) xs[i] = x + static_cast<std::size_t>(r + i) * x_stride;
+    dot_f32_f32_x4(n, w, xs, o);
+    for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(r + i) * out_stride] = o[i];
+  }
+#endif
+  for (; r < n_x; ++r) {
+    out[static_cast<std::size_t>(r) * out_stride] =
+        vec_dot_f32(GgmlType::kF32, n, w, x + static_cast<std::size_t>(r) * x_stride);
+  }
+}
+
+void vec_dot_f32_rows(GgmlType weight_type, std::int64_t n, const void* w, std::size_t w_row_stride,
+                      std::int64_t n_rows, const float* x, float* out) {
+  const auto* base = static_cast<const std::uint8_t*>(w);
+  std::int64_t r = 0;
+#if defined(ZINFER_QUANT_AVX2)
+  if (can_dequantize(weight_type) &&
+      detail::dot_f32_rows_avx2(weight_type, n, w, w_row_stride, n_rows, x, out)) {
+    return;
+  }
+  // Whole blocks of at least 8 (the K-quants, the other legacy formats, MXFP4): four rows at
+  // a time; F32/F16/BF16 rows may end in a tail and take the one-row path.
+  if (can_dequantize(weight_type) && traits(weight_type).block_size % 8 == 0) {
+    for (; r + 4 <= n_rows; r += 4) {
+      dot_f32_chunked4(weight_type, n, base + static_cast<std::size_t>(r) * w_row_stride,
+                       w_row_stride, x, out + r);
+    }
+  }
+#endif
+  for (; r < n_rows; ++r)
+    out[r] = vec_dot_f32(weight_type, n, base + static_cast<std::size_t>(r) * w_row_stride, x);
+}
 
 bool is_vec_dot_supported(GgmlType weight_type) { return lookup(weight_type) != nullptr; }
 
@@ -175,6 +261,8 @@ float vec_dot_f32(GgmlType weight_type, std::int64_t n, const void* w_row, const
       return detail::dot_f32_q4_0_avx2(n, w_row, x);
     case GgmlType::kQ4_1:
       return detail::dot_f32_q4_1_avx2(n, w_row, x);
+    case GgmlType::kQ5_0:
+      return detail::dot_f32_q5_0_avx2(n, w_row, x);
     case GgmlType::kQ8_0:
       return detail::dot_f32_q8_0_avx2(n, w_row, x);
     default:

@@ -40,6 +40,18 @@ void vec_dot_rows(GgmlType weight_type, std::int64_t n, const void* w, std::size
 float vec_dot_f32(GgmlType weight_type, std::int64_t n, const void* w_row, const float* x);
 float vec_dot_f32_scalar(GgmlType weight_type, std::int64_t n, const void* w_row, const float* x);
 
+// out[r] = vec_dot_f32(weight_type, n, w + r * w_row_stride, x) for r in [0, n_rows), bit for
+// bit; with AVX2 four rows at a time (independent accumulators: the one-row path is bound by
+// its single FMA chain's latency).
+void vec_dot_f32_rows(GgmlType weight_type, std::int64_t n, const void* w, std::size_t w_row_stride,
+                      std::int64_t n_rows, const float* x, float* out);
+
+// out[r · out_stride] = vec_dot_f32(kF32, n, w, x + r · x_stride) for r in [0, n_x), bit for
+// bit: one f32 weight row (e.g. a dequantized one) against several activation rows, four at a
+// time with AVX2.
+void vec_dot_f32_xrows(std::int64_t n, const float* w, const float* x, std::size_t x_stride,
+                       std::int64_t n_x, float* out, std::size_t out_stride);
+
 // Whether this build uses the AVX2 kernels for vec_dot / quantize_act_row.
 bool vec_dot_uses_avx2();
 

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "engine/quant/block_types.h"
 #include "engine/quant/fp16.h"
+#include "engine/quant/ggml_type.h"
 
 namespace zinfer::quant::detail {
 
@@ -36,7 +38,12 @@ float dot_f32_avx2(std::int64_t n, const void* w, const void* a);
 // Exact-path (vec_dot_f32) kernels: weight blocks × float activations (vec_dot_float_avx2.cpp).
 float dot_f32_q4_0_avx2(std::int64_t n, const void* w, const float* x);
 float dot_f32_q4_1_avx2(std::int64_t n, const void* w, const float* x);
+float dot_f32_q5_0_avx2(std::int64_t n, const void* w, const float* x);
 float dot_f32_q8_0_avx2(std::int64_t n, const void* w, const float* x);
+// out[r] = the one-row kernel's result for row w + r · stride, r < rows (rows in fours share
+// the activation loads and keep four accumulators going); false for a type without one.
+bool dot_f32_rows_avx2(GgmlType type, std::int64_t n, const void* w, std::size_t stride,
+                       std::int64_t rows, const float* x, float* out);
 float dot_f16_avx2(std::int64_t n, const void* w, const void* a);
 float dot_bf16_avx2(std::int64_t n, const void* w, const void* a);
 float dot_q4_0_avx2(std::int64_t n, const void* w, const void* a);

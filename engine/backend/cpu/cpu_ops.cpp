@@ -146,17 +146,17 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
     // the weight row is dequantized once; vec_dot_f32 accumulates in the same lane order
     // either way, so the result does not depend on the batch.
     pool_.parallel_for(w.ne1, [&](std::int64_t j0, std::int64_t j1, int) {
-      std::vector<float> wf(n_rows > 1 ? static_cast<std::size_t>(w.ne0) : 0);
+      if (n_rows == 1) {  // the rows' dots bit for bit, several at a time
+        quant::vec_dot_f32_rows(w.type, w.ne0, wd + static_cast<std::size_t>(j0) * w_row, w_row,
+                                j1 - j0, row(in, 0), row(out, 0) + j0);
+        return;
+      }
+      std::vector<float> wf(static_cast<std::size_t>(w.ne0));
       for (std::int64_t j = j0; j < j1; ++j) {
         const void* wr = wd + static_cast<std::size_t>(j) * w_row;
-        if (n_rows == 1) {
-          row(out, 0)[j] = quant::vec_dot_f32(w.type, w.ne0, wr, row(in, 0));
-          continue;
-        }
         quant::dequantize_row(w.type, wr, wf.data(), w.ne0);
-        for (std::int64_t r = 0; r < n_rows; ++r) {
-          row(out, r)[j] = quant::vec_dot_f32(quant::GgmlType::kF32, w.ne0, wf.data(), row(in, r));
-        }
+        quant::vec_dot_f32_xrows(w.ne0, wf.data(), row(in, 0), static_cast<std::size_t>(in.stride),
+                                 n_rows, row(out, 0) + j, static_cast<std::size_t>(out.stride));
       }
     });
     return ok_status();

@@ -155,14 +155,11 @@ TEST_P(VecDotTest, RowsMatchSingleDots) {
 
 // Random rows of many blocks (random bytes, sane fp16 scales): longer accumulations than the
 // golden rows, with our dequantization (checked bit-exact against gguf-py) as the reference.
-TEST_P(VecDotTest, LongRandomRows) {
-  const GgmlType type = GetParam();
-  std::mt19937 rng(static_cast<unsigned>(type) * 7919u + 1u);
+// `rows` random rows of n elements of `type`, their scales in a realistic range.
+std::vector<std::uint8_t> random_rows(GgmlType type, std::int64_t n, int rows, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> scale(0.0005f, 0.02f);
-  const std::int64_t n =
-      traits(type).block_size == kQKK ? 16 * kQKK : 1536 + (traits(type).block_size == 1 ? 5 : 0);
-  std::vector<std::uint8_t> raw(row_size(type, n));
+  std::vector<std::uint8_t> raw(row_size(type, n) * static_cast<std::size_t>(rows));
   for (auto& b : raw) b = static_cast<std::uint8_t>(rng());
   const std::size_t bsize = traits(type).type_size;
   const std::size_t n_blocks = raw.size() / bsize;
@@ -210,12 +207,71 @@ TEST_P(VecDotTest, LongRandomRows) {
         break;  // Q4_0, Q5_0, Q8_0: d first
     }
   }
+  return raw;
+}
+
+TEST_P(VecDotTest, LongRandomRows) {
+  const GgmlType type = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(type) * 7919u + 1u);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::int64_t n =
+      traits(type).block_size == kQKK ? 16 * kQKK : 1536 + (traits(type).block_size == 1 ? 5 : 0);
+  const std::vector<std::uint8_t> raw = random_rows(type, n, 1, rng);
   std::vector<float> deq(static_cast<std::size_t>(n)), x(static_cast<std::size_t>(n));
   dequantize_row(type, raw.data(), deq.data(), n);
   for (auto& v : x) v = normal(rng);
   x[5] = 40.0f;  // one outlier, as activations have
   check_row(type, raw.data(), deq.data(), x.data(), n,
             std::string(type_name(type)) + " random n=" + std::to_string(n));
+}
+
+// vec_dot_f32_rows (several rows at a time) gives each row vec_dot_f32's bits, for row counts
+// around the four-row groups.
+TEST_P(VecDotTest, RowsAtATimeAreTheOneRowBits) {
+  const GgmlType type = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(type) * 104729u + 3u);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::int64_t n = traits(type).block_size == kQKK ? 4 * kQKK : 544;
+  constexpr int kRows = 11;
+  const std::vector<std::uint8_t> raw = random_rows(type, n, kRows, rng);
+  const std::size_t stride = row_size(type, n);
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (auto& v : x) v = normal(rng);
+  for (int rows : {1, 3, 4, 5, 8, 11}) {
+    std::vector<float> got(static_cast<std::size_t>(rows));
+    vec_dot_f32_rows(type, n, raw.data(), stride, rows, x.data(), got.data());
+    for (int r = 0; r < rows; ++r) {
+      EXPECT_EQ(f32_bits(got[static_cast<std::size_t>(r)]),
+                f32_bits(vec_dot_f32(type, n, raw.data() + stride * static_cast<std::size_t>(r),
+                                     x.data())))
+          << type_name(type) << " rows " << rows << " row " << r;
+    }
+  }
+}
+
+// vec_dot_f32_xrows (one f32 weight row against several activation rows) gives each row
+// vec_dot_f32's bits, with and without a tail shorter than a lane.
+TEST(VecDotF32, ActivationRowsAtATimeAreTheOneRowBits) {
+  std::mt19937 rng(97);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (std::int64_t n : {8, 37, 544, 1541}) {
+    constexpr int kRows = 9;
+    std::vector<float> w(static_cast<std::size_t>(n)), x(static_cast<std::size_t>(n * kRows));
+    for (auto& v : w) v = normal(rng);
+    for (auto& v : x) v = normal(rng);
+    for (int rows : {1, 4, 6, 9}) {
+      constexpr std::size_t kOutStride = 3;
+      std::vector<float> got(kOutStride * rows, -1.0f);
+      vec_dot_f32_xrows(n, w.data(), x.data(), static_cast<std::size_t>(n), rows, got.data(),
+                        kOutStride);
+      for (int r = 0; r < rows; ++r) {
+        EXPECT_EQ(f32_bits(got[kOutStride * static_cast<std::size_t>(r)]),
+                  f32_bits(vec_dot_f32(GgmlType::kF32, n, w.data(),
+                                       x.data() + static_cast<std::size_t>(n * r))))
+            << "n " << n << " rows " << rows << " row " << r;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, VecDotTest, ::testing::ValuesIn(testing::kWeightTypes),
