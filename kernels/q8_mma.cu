@@ -626,8 +626,7 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kVecStageBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + kVecWarps - 1) / kVecWarps),
                   static_cast<unsigned>((p.rows + r - 1) / r));
-  bool wide = aligned16(p.w[0]) && (!kGated || aligned16(p.w[1])) && p.row_bytes % 16 == 0;
-  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) wide = wide && aligned16(p.stack_w[m]);
+  const bool wide = mma_args(p, kGated).wide_loads;
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto rc) {

@@ -256,18 +256,8 @@ float vec_dot_f32(GgmlType weight_type, std::int64_t n, const void* w_row, const
   if (!can_dequantize(weight_type)) return invalid_result();
 #if defined(ZINFER_QUANT_AVX2)
   // Register-dequantizing kernels, bit-identical to the chunked path (see vec_dot_float_avx2.cpp).
-  switch (weight_type) {
-    case GgmlType::kQ4_0:
-      return detail::dot_f32_q4_0_avx2(n, w_row, x);
-    case GgmlType::kQ4_1:
-      return detail::dot_f32_q4_1_avx2(n, w_row, x);
-    case GgmlType::kQ5_0:
-      return detail::dot_f32_q5_0_avx2(n, w_row, x);
-    case GgmlType::kQ8_0:
-      return detail::dot_f32_q8_0_avx2(n, w_row, x);
-    default:
-      break;
-  }
+  float out = 0.0f;
+  if (detail::dot_f32_rows_avx2(weight_type, n, w_row, 0, 1, x, &out)) return out;
   return dot_f32_chunked<true>(weight_type, n, w_row, x);
 #else
   return dot_f32_chunked<false>(weight_type, n, w_row, x);

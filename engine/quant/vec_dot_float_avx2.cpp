@@ -132,13 +132,6 @@ void dot_f32_blocks(std::int64_t n, const void* w, std::size_t stride, const flo
   for (int r = 0; r < R; ++r) out[r] = avx2_hsum8(acc[r]);
 }
 
-template <typename D>
-float dot_one(std::int64_t n, const void* w, const float* x) {
-  float out = 0.0f;
-  dot_f32_blocks<D, 1>(n, w, 0, x, &out);
-  return out;
-}
-
 // Rows in fours, the rest one at a time.
 template <typename D>
 void dot_rows(std::int64_t n, const void* w, std::size_t stride, std::int64_t rows, const float* x,
@@ -152,19 +145,6 @@ void dot_rows(std::int64_t n, const void* w, std::size_t stride, std::int64_t ro
 }
 
 }  // namespace
-
-float dot_f32_q4_0_avx2(std::int64_t n, const void* w, const float* x) {
-  return dot_one<DequantQ4_0>(n, w, x);
-}
-float dot_f32_q4_1_avx2(std::int64_t n, const void* w, const float* x) {
-  return dot_one<DequantQ4_1>(n, w, x);
-}
-float dot_f32_q5_0_avx2(std::int64_t n, const void* w, const float* x) {
-  return dot_one<DequantQ5_0>(n, w, x);
-}
-float dot_f32_q8_0_avx2(std::int64_t n, const void* w, const float* x) {
-  return dot_one<DequantQ8_0>(n, w, x);
-}
 
 bool dot_f32_rows_avx2(GgmlType type, std::int64_t n, const void* w, std::size_t stride,
                        std::int64_t rows, const float* x, float* out) {

@@ -36,12 +36,9 @@ float dot_q6_k_scalar(std::int64_t n, const void* w, const void* a);
 #define ZINFER_QUANT_AVX2 1
 float dot_f32_avx2(std::int64_t n, const void* w, const void* a);
 // Exact-path (vec_dot_f32) kernels: weight blocks × float activations (vec_dot_float_avx2.cpp).
-float dot_f32_q4_0_avx2(std::int64_t n, const void* w, const float* x);
-float dot_f32_q4_1_avx2(std::int64_t n, const void* w, const float* x);
-float dot_f32_q5_0_avx2(std::int64_t n, const void* w, const float* x);
-float dot_f32_q8_0_avx2(std::int64_t n, const void* w, const float* x);
-// out[r] = the one-row kernel's result for row w + r · stride, r < rows (rows in fours share
-// the activation loads and keep four accumulators going); false for a type without one.
+// Q4_0, Q4_1, Q5_0, Q8_0: out[r] = Σ dequant(row w + r · stride) · x for r < rows, each row's
+// FMAs in element order whatever rows is (rows in fours share the activation loads and keep
+// four accumulators going); false for any other type.
 bool dot_f32_rows_avx2(GgmlType type, std::int64_t n, const void* w, std::size_t stride,
                        std::int64_t rows, const float* x, float* out);
 float dot_f16_avx2(std::int64_t n, const void* w, const void* a);
