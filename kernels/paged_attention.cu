@@ -1,16 +1,17 @@
 // paged_attention_kernel: one block per (query token, group of up to GM query heads that share
-// one KV head), kWarps warps. The query rows are staged in shared memory. Warps take chunks of
-// 32 consecutive keys (warp w: keys first+32w, first+32(w+kWarps), ...); in a chunk each lane
-// scores one key against every head of the group (the key row read once, as float4s), so 32
-// keys' loads are in flight at once and GQA's heads share them. Each warp keeps an online
-// softmax per head (running max m, sum l, weighted values acc, lane l holding dims l, l+32,
-// ...): per chunk the scores' max and the exponentials' sum are warp reductions, and the values
-// (each row read once for the group) are accumulated key by key in chunk order. The warps'
-// partial states are merged in shared memory at the end, where a head's learned sink (when
-// given) joins the max and the denominator as one more logit without a value row. All of it is
-// fp32 with every rounding step explicit, and a head's arithmetic is the same whatever the
-// group size: the order of every sum depends only on the query's own position (batch
-// invariance), and a head computed in a group of 8 has the bits it has alone.
+// one KV head), four warps. The query rows are staged in shared memory. The block walks its
+// keys in tiles of 128: every thread scores one key of the tile against every head of the group
+// (the key row read once, as float4s, so a tile's loads are in flight at once and GQA's heads
+// share them), the tile's max and sum of exponentials are block reductions in a fixed order,
+// and the block keeps one online softmax per head (running max m, sum l, value sums acc); then
+// the threads split the head's dimensions (and, at head sizes up to 64, the keys into two
+// lanes) and accumulate the tile's value rows key by key in key order, each row read coalesced.
+// Every thread of the block works on every tile, so a short row (decode at a few hundred keys)
+// is a few dependent memory round trips, not one warp's serial walk. A head's learned sink
+// (when given) joins the max and the denominator at the end as one more logit without a value
+// row. All of it is fp32 with every rounding step explicit, and a head's arithmetic is the
+// same whatever the group size: the order of every sum depends only on the query's own
+// position (batch invariance), and a head computed in a group of 8 has the bits it has alone.
 #include <algorithm>
 #include <atomic>
 #include <cfloat>
@@ -24,6 +25,8 @@ namespace zinfer::cuda {
 namespace {
 
 constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTile = kThreads;  // keys a tile: one a thread when scoring
 
 // Splits of a row with n keys (1 when not splitting): boundaries set by its own length.
 __device__ __forceinline__ int split_count(int n, const AttentionSplit& sp) {
@@ -37,27 +40,44 @@ __device__ __forceinline__ float* split_state(const AttentionSplit& sp, const At
   return sp.part + i * (a.head_dim + 2);
 }
 
-// PL: dimensions per lane (head_dim <= 32 * PL), kUnroll: value rows loaded ahead. HD: the
-// head dimension when known at compile time (64, 128, 256: the key row's loads are all issued
-// before the first is used), 0 for any other (a runtime loop). GM: most heads a block.
+// PL: dimensions per lane of a warp (head_dim <= 32 * PL). HD: the head dimension when known
+// at compile time (64, 128, 256: a key row's loads are all issued before the first is used),
+// 0 for any other (a runtime loop). GM: most heads a block.
+//
+// A tile is kTile consecutive keys. Scores: thread i scores key tile + i against every head of
+// the block (its key row read once, as float4s; the query rows broadcast from shared memory).
+// Softmax: the tile's max and sum of exponentials per head are block reductions in a fixed
+// order (lanes by the warp butterfly, then warps 0..3), and every thread keeps the same running
+// m and l. Values: the block's threads are kKL key lanes × kDT dimensions (key lane c takes the
+// tile's keys c, c + kKL, ...; thread d reads dimensions d, d + kDT of each of its key rows —
+// one coalesced row read by kDT threads); the first kU rows are loaded before the softmax's
+// reductions so their loads overlap them. Key lanes' sums are added in lane order at the end.
 template <int PL, int HD, int GM>
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kThreads)
     paged_attention_kernel(float* out, std::int64_t out_stride, const float* q,
                            std::int64_t q_stride, float* k_cache, float* v_cache, AttentionBatch b,
                            AttentionArgs a, int head_tiles, AttentionSplit sp) {
   constexpr int kDims = HD > 0 ? HD : 32 * PL;
-  __shared__ float s_m[kWarps][GM];
-  __shared__ float s_l[kWarps][GM];
-  __shared__ float s_acc[kWarps][GM][kDims];
+  constexpr int kKL = kDims <= 64 ? 2 : 1;      // key lanes of the value phase
+  constexpr int kDT = kThreads / kKL;           // threads a key lane (its dimensions a pass)
+  constexpr int kDP = (kDims + kDT - 1) / kDT;  // dimensions a thread
+  // Value rows a thread loads at once: more where a block is alone on its SM (one head a block
+  // is the small-batch choice); which rows share a load never changes the order of a sum.
+  constexpr int kU = kDP == 1 && GM == 1 ? 32 : 16;
   __shared__ __align__(16) float s_q[GM][kDims];
+  __shared__ float s_p[GM][kTile];        // the tile's probabilities
+  __shared__ std::int64_t s_slot[kTile];  // the tile's KV slots
+  __shared__ float s_max[GM][kWarps];
+  __shared__ float s_sum[GM][kWarps];
+  __shared__ float s_acc[kKL > 1 ? GM : 1][kKL > 1 ? kDims : 1];  // key lane 1's value sums
 
   const std::int64_t row = blockIdx.x;
   const int group = a.n_head / a.n_head_kv;
   const int kvh = static_cast<int>(blockIdx.y) / head_tiles;
   const int h0 = kvh * group + (static_cast<int>(blockIdx.y) % head_tiles) * GM;
   const int gn = min(GM, kvh * group + group - h0);  // heads of this block
-  const int warp = static_cast<int>(threadIdx.x) / 32;
-  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid / 32;
   const std::int64_t dkv = static_cast<std::int64_t>(a.n_head_kv) * a.head_dim;
   const int pos = b.positions[row];
   const int first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
@@ -72,22 +92,22 @@ __global__ void __launch_bounds__(kWarps * 32)
     const std::int64_t dst = static_cast<std::int64_t>(b.store.slots[row]) * dkv +
                              static_cast<std::int64_t>(kvh) * a.head_dim;
     const std::int64_t src = static_cast<std::int64_t>(kvh) * a.head_dim;
-    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
+    for (int d = tid; d < a.head_dim; d += kThreads) {
       k_cache[dst + d] = b.store.k[row * b.store.k_stride + src + d];
       v_cache[dst + d] = b.store.v[row * b.store.v_stride + src + d];
     }
   }
   for (int hh = 0; hh < gn; ++hh) {
     const float* qh = q + row * q_stride + static_cast<std::int64_t>(h0 + hh) * a.head_dim;
-    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32)
-      s_q[hh][d] = qh[d];
+    for (int d = tid; d < a.head_dim; d += kThreads) s_q[hh][d] = qh[d];
   }
   __syncthreads();
   const int hd = HD > 0 ? HD : a.head_dim;
   const bool vec4 = hd % 4 == 0;
-  constexpr int kUnroll = PL <= 2 ? 16 : (PL <= 4 ? 8 : 4);
+  const int kl = tid / kDT;  // key lane
+  const int dt = tid % kDT;  // first dimension
 
-  float acc[GM][PL];
+  float acc[GM][kDP];
   float m[GM];
   float l[GM];
 #pragma unroll
@@ -95,17 +115,33 @@ __global__ void __launch_bounds__(kWarps * 32)
     m[hh] = -FLT_MAX;
     l[hh] = 0.0f;
 #pragma unroll
-    for (int i = 0; i < PL; ++i) acc[hh][i] = 0.0f;
+    for (int i = 0; i < kDP; ++i) acc[hh][i] = 0.0f;
   }
-  for (int c = lo + 32 * warp; c <= hi; c += 32 * kWarps) {
-    const int j = c + lane;
-    const bool valid = j <= hi;
-    std::int64_t slot = 0;
+  float vv[kU][kDP];
+  // Value rows of the tile's keys j0, j0 + kKL, ... (kU of them; zeros past nk).
+  const auto load_values = [&](int j0, int nk) {
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int jj = j0 + u * kKL;
+      const float* vr =
+          v_cache + (jj < nk ? s_slot[jj] : 0) * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+#pragma unroll
+      for (int i = 0; i < kDP; ++i) {
+        const int d = dt + i * kDT;
+        vv[u][i] = jj < nk && d < hd ? vr[d] : 0.0f;
+      }
+    }
+  };
+  for (int t0 = lo; t0 <= hi; t0 += kTile) {
+    const int nk = min(kTile, hi - t0 + 1);
     float s[GM];
 #pragma unroll
     for (int hh = 0; hh < GM; ++hh) s[hh] = -FLT_MAX;
-    if (valid) {
-      slot = static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
+    if (tid < nk) {
+      const int j = t0 + tid;
+      const std::int64_t slot =
+          static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
+      s_slot[tid] = slot;
       const float* kr = k_cache + slot * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
       float dot[GM];
 #pragma unroll
@@ -140,106 +176,119 @@ __global__ void __launch_bounds__(kWarps * 32)
         if (a.softcap > 0.0f) s[hh] = __fmul_rn(a.softcap, tanhf(__fdiv_rn(s[hh], a.softcap)));
       }
     }
-    float p[GM];
 #pragma unroll
     for (int hh = 0; hh < GM; ++hh) {
-      p[hh] = 0.0f;
-      if (hh >= gn) continue;  // the same in every lane
-      const float m_new = fmaxf(m[hh], warp_max(s[hh]));
-      const float corr = expf(__fsub_rn(m[hh], m_new));
-      p[hh] = valid ? expf(__fsub_rn(s[hh], m_new)) : 0.0f;
-      l[hh] = __fadd_rn(__fmul_rn(l[hh], corr), warp_sum(p[hh]));
+      if (hh >= gn) break;  // the same in every thread
+      const float wm = warp_max(s[hh]);
+      if (tid % 32 == 0) s_max[hh][warp] = wm;
+    }
+    __syncthreads();      // the tile's slots and warp maxima
+    load_values(kl, nk);  // in flight during the reductions below
+    float corr[GM];
 #pragma unroll
-      for (int i = 0; i < PL; ++i) acc[hh][i] = __fmul_rn(acc[hh][i], corr);
+    for (int hh = 0; hh < GM; ++hh) {
+      corr[hh] = 1.0f;
+      if (hh >= gn) break;
+      float mt = s_max[hh][0];
+#pragma unroll
+      for (int w = 1; w < kWarps; ++w) mt = fmaxf(mt, s_max[hh][w]);
+      const float m_new = fmaxf(m[hh], mt);
+      corr[hh] = expf(__fsub_rn(m[hh], m_new));
+      const float p = tid < nk ? expf(__fsub_rn(s[hh], m_new)) : 0.0f;
+      s_p[hh][tid] = p;
+      const float ws = warp_sum(p);
+      if (tid % 32 == 0) s_sum[hh][warp] = ws;
       m[hh] = m_new;
     }
-    // Values: kUnroll keys' rows are loaded before any is accumulated, so their loads are in
-    // flight together; every dimension of every head still accumulates the keys in chunk order.
-    const int n_keys = min(32, hi - c + 1);
-    for (int j0 = 0; j0 < n_keys; j0 += kUnroll) {
-      float vv[kUnroll][PL];
+    __syncthreads();  // the tile's probabilities and warp sums
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int jj = j0 + u;  // the same in every lane
-        const std::int64_t slot_j = __shfl_sync(0xffffffffu, slot, jj & 31);
-        const float* vr = v_cache + slot_j * dkv + static_cast<std::int64_t>(kvh) * a.head_dim;
+    for (int hh = 0; hh < GM; ++hh) {
+      if (hh >= gn) break;
+      float lt = s_sum[hh][0];
 #pragma unroll
-        for (int i = 0; i < PL; ++i) {
-          const int d = lane + 32 * i;
-          vv[u][i] = jj < n_keys && d < a.head_dim ? vr[d] : 0.0f;
-        }
-      }
+      for (int w = 1; w < kWarps; ++w) lt = __fadd_rn(lt, s_sum[hh][w]);
+      l[hh] = __fadd_rn(__fmul_rn(l[hh], corr[hh]), lt);
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (j0 + u >= n_keys) break;  // the same in every lane
+      for (int i = 0; i < kDP; ++i) acc[hh][i] = __fmul_rn(acc[hh][i], corr[hh]);
+    }
+    // This key lane's keys in tile order, kU rows at a time (the first kU already loaded).
+    for (int j0 = kl; j0 < nk; j0 += kKL * kU) {
+#pragma unroll
+      for (int u = 0; u < kU; ++u) {
+        const int jj = j0 + u * kKL;
+        if (jj >= nk) break;  // the same in every thread of a warp
 #pragma unroll
         for (int hh = 0; hh < GM; ++hh) {
           if (hh >= gn) break;
-          const float pj = __shfl_sync(0xffffffffu, p[hh], (j0 + u) & 31);
+          const float pj = s_p[hh][jj];
 #pragma unroll
-          for (int i = 0; i < PL; ++i) acc[hh][i] = __fmaf_rn(pj, vv[u][i], acc[hh][i]);
+          for (int i = 0; i < kDP; ++i) acc[hh][i] = __fmaf_rn(pj, vv[u][i], acc[hh][i]);
+        }
+      }
+      if (j0 + kKL * kU < nk) load_values(j0 + kKL * kU, nk);
+    }
+    __syncthreads();  // the tile's shared arrays are read before the next tile writes them
+  }
+  if constexpr (kKL > 1) {  // key lane 1's sums to key lane 0
+    if (kl == 1) {
+#pragma unroll
+      for (int hh = 0; hh < GM; ++hh) {
+        if (hh >= gn) break;
+#pragma unroll
+        for (int i = 0; i < kDP; ++i) {
+          const int d = dt + i * kDT;
+          if (d < a.head_dim) s_acc[hh][d] = acc[hh][i];
         }
       }
     }
-  }
+    __syncthreads();
+    if (kl != 0) return;
 #pragma unroll
-  for (int hh = 0; hh < GM; ++hh) {
-    if (hh >= gn) break;
-    if (lane == 0) {
-      s_m[warp][hh] = m[hh];
-      s_l[warp][hh] = l[hh];
-    }
+    for (int hh = 0; hh < GM; ++hh) {
+      if (hh >= gn) break;
 #pragma unroll
-    for (int i = 0; i < PL; ++i) {
-      const int d = lane + 32 * i;
-      if (d < a.head_dim) s_acc[warp][hh][d] = acc[hh][i];
-    }
-  }
-  __syncthreads();
-  if (n_splits > 1) {  // this split's state, merged over the warps, for the combine kernel
-    for (int hh = 0; hh < gn; ++hh) {
-      float m_all = -FLT_MAX;
-      for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w][hh]);
-      float l_all = 0.0f;
-      float f[kWarps];
-      for (int w = 0; w < kWarps; ++w) {
-        f[w] = s_l[w][hh] > 0.0f ? expf(__fsub_rn(s_m[w][hh], m_all)) : 0.0f;
-        l_all = __fadd_rn(l_all, __fmul_rn(s_l[w][hh], f[w]));
+      for (int i = 0; i < kDP; ++i) {
+        const int d = dt + i * kDT;
+        if (d < a.head_dim) acc[hh][i] = __fadd_rn(acc[hh][i], s_acc[hh][d]);
       }
+    }
+  }
+  if (n_splits > 1) {  // this split's state, for the combine kernel
+#pragma unroll
+    for (int hh = 0; hh < GM; ++hh) {
+      if (hh >= gn) break;
       float* part = split_state(sp, a, row, h0 + hh, z);
-      if (threadIdx.x == 0) {
-        part[0] = m_all;
-        part[1] = l_all;
+      if (tid == 0) {
+        part[0] = m[hh];
+        part[1] = l[hh];
       }
-      for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
-        float v = 0.0f;
-        for (int w = 0; w < kWarps; ++w) v = __fadd_rn(v, __fmul_rn(s_acc[w][hh][d], f[w]));
-        part[2 + d] = v;
+#pragma unroll
+      for (int i = 0; i < kDP; ++i) {
+        const int d = dt + i * kDT;
+        if (d < a.head_dim) part[2 + d] = acc[hh][i];
       }
     }
     return;
   }
-  for (int hh = 0; hh < gn; ++hh) {
+#pragma unroll
+  for (int hh = 0; hh < GM; ++hh) {
+    if (hh >= gn) break;
     const int h = h0 + hh;
-    float m_all = -FLT_MAX;
-    for (int w = 0; w < kWarps; ++w) m_all = fmaxf(m_all, s_m[w][hh]);
-    const bool has_sink = a.sinks != nullptr;
-    const float sink = has_sink ? a.sinks[h] : 0.0f;
-    if (has_sink) m_all = fmaxf(m_all, sink);
-    float l_all = 0.0f;
-    float f[kWarps];
-    for (int w = 0; w < kWarps; ++w) {
-      // A warp that saw no key keeps l = 0, so its factor does not matter.
-      f[w] = s_l[w][hh] > 0.0f ? expf(__fsub_rn(s_m[w][hh], m_all)) : 0.0f;
-      l_all = __fadd_rn(l_all, __fmul_rn(s_l[w][hh], f[w]));
+    // A head's learned sink joins the max and the denominator as one more logit.
+    float f = 1.0f;
+    float l_all = l[hh];
+    if (a.sinks != nullptr) {
+      const float sink = a.sinks[h];
+      const float m_all = fmaxf(m[hh], sink);
+      f = expf(__fsub_rn(m[hh], m_all));
+      l_all = __fadd_rn(__fmul_rn(l_all, f), expf(__fsub_rn(sink, m_all)));
     }
-    if (has_sink) l_all = __fadd_rn(l_all, expf(__fsub_rn(sink, m_all)));
     const float inv = __fdiv_rn(1.0f, l_all);
     float* o = out + row * out_stride + static_cast<std::int64_t>(h) * a.head_dim;
-    for (int d = static_cast<int>(threadIdx.x); d < a.head_dim; d += kWarps * 32) {
-      float v = 0.0f;
-      for (int w = 0; w < kWarps; ++w) v = __fadd_rn(v, __fmul_rn(s_acc[w][hh][d], f[w]));
-      o[d] = __fmul_rn(v, inv);
+#pragma unroll
+    for (int i = 0; i < kDP; ++i) {
+      const int d = dt + i * kDT;
+      if (d < a.head_dim) o[d] = __fmul_rn(__fmul_rn(acc[hh][i], f), inv);
     }
   }
 }
@@ -398,8 +447,8 @@ Status launch_paged_attention(MatrixView out, MatrixView q, float* k_cache, floa
   const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles),
                   static_cast<unsigned>(sp.splits));
   const auto launch = [&](auto kernel) {
-    kernel<<<grid, kWarps * 32, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache,
-                                             v_cache, batch, a, head_tiles, sp);
+    kernel<<<grid, kThreads, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache, v_cache,
+                                          batch, a, head_tiles, sp);
   };
   const auto by_dims = [&](auto gmc) {
     constexpr int kG = decltype(gmc)::value;

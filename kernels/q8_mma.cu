@@ -13,7 +13,8 @@
 // q8_mma_vec_kernel — for a few activation rows (decode at small batch), without tensor cores:
 // one warp a weight row, its lanes in one group a part, each group walking its part's units
 // (q8mma::unit_term, dp4a; Q4_K / Q5_K with Q16: k4_unit_term16, 16-byte loads) L·kW at a
-// time, its first lane adding their terms in K order from shared memory; the parts' sums
+// time, a lane of the group a product (gate, up; activation row) adding its terms in K order
+// from shared memory, the products' chains side by side; the parts' sums
 // added in part order through shuffles. The same float steps again, so the same bits; the
 // weight bytes are read once, by lanes next to each other.
 // NT (1, 2 or 4 column tiles a warp) and the kernel follow the batch size; they change which
@@ -534,8 +535,8 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
         }
       }
     }
-    // The group's terms in K order (lane i of the group holds unit base + w·L + i), added by
-    // the group's first lane from shared memory: a 32-long shuffle chain per w would cost
+    // The group's terms in K order (lane i of the group holds unit base + w·L + i), added from
+    // shared memory by the lane that owns the product: a 32-long shuffle chain per w would cost
     // four times the issue slots of these loads and adds.
     __syncwarp();
 #pragma unroll
@@ -548,28 +549,31 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
       }
     }
     __syncwarp();
-    if (sub == 0 && live) {
+    if (live) {  // output o = m·R + r of the group: summed by its lane o % L, the chains side by
+                 // side
       const int n = static_cast<int>(min(static_cast<std::int64_t>(kW * L), u1 - u0 - base));
 #pragma unroll
       for (int m = 0; m < kM; ++m) {
 #pragma unroll
         for (int r = 0; r < R; ++r) {
+          if ((m * R + r) % L != sub) continue;
           const float* t = &terms[((m * R + r) * 32 + part * L) * kW];
           for (int i = 0; i < n; ++i) acc[m][r] = q8::fadd(acc[m][r], t[i]);
         }
       }
     }
   }
-  // The parts' sums in part order (every lane ends with the same values; a group's sum is in
-  // its first lane).
+  // The parts' sums in part order (every lane ends with the same values; a group's sum of
+  // output o is in its lane o % L).
   float out[kM][R];
 #pragma unroll
   for (int m = 0; m < kM; ++m) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      out[m][r] = __shfl_sync(0xffffffffu, acc[m][r], 0);
+      const int o = (m * R + r) % L;
+      out[m][r] = __shfl_sync(0xffffffffu, acc[m][r], o);
       for (int q = 1; q < p.parts; ++q) {
-        out[m][r] = __fadd_rn(out[m][r], __shfl_sync(0xffffffffu, acc[m][r], q * L));
+        out[m][r] = __fadd_rn(out[m][r], __shfl_sync(0xffffffffu, acc[m][r], q * L + o));
       }
     }
   }
