@@ -4,8 +4,8 @@
 # build/ (compile_commands.json; scripts/build.sh makes it). Prints each finding and a count
 # per check; exits 1 when there is any finding.
 # A finding in a header is reported once, however many sources include it.
-# CI (.ci/run) runs it over the whole tree after the tests: a translation unit takes 5-10 s of
-# CPU (the headers dominate), the tree about 13 minutes on 2 cores. Before committing, run it
+# CI (.ci/run) runs it over the whole tree beside the tests: a translation unit takes 5-10 s of
+# CPU (the headers dominate), the tree ~18 CPU-minutes. Before committing, run it
 # on what you change: --since main. Intentional exceptions carry NOLINT with the reason.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
