@@ -321,6 +321,19 @@ ZINFER_HD void k4_scale_min(std::uint32_t s0, std::uint32_t s1, std::uint32_t s2
   }
 }
 
+// k4_scale_min of groups 4·half .. 4·half + 3 at once: byte i of sc4 / mn4 is group 4·half + i's
+// scale / minimum.
+ZINFER_HD void k4_scale_min4(std::uint32_t s0, std::uint32_t s1, std::uint32_t s2, int half,
+                             std::uint32_t& sc4, std::uint32_t& mn4) {
+  if (half == 0) {
+    sc4 = s0 & 0x3f3f3f3fu;
+    mn4 = s1 & 0x3f3f3f3fu;
+  } else {
+    sc4 = (s2 & 0x0f0f0f0fu) | ((s0 >> 2) & 0x30303030u);
+    mn4 = ((s2 >> 4) & 0x0f0f0f0fu) | ((s1 >> 2) & 0x30303030u);
+  }
+}
+
 // Q4_K / Q5_K: eight lanes a super-block. Lane t = 2c + h takes bytes 16h .. 16h + 15 of qs
 // chunk c: their low nibbles are elements 16h.. of group 2c, their high nibbles the same
 // elements of group 2c + 1 (and for Q5_K bits 2c, 2c + 1 of qh bytes 16h..).

@@ -478,15 +478,7 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
   // This warp's weight row of each matrix (a Q/K/V stack: its row of the matrix holding j).
   const std::uint8_t* wrow[kM];
 #pragma unroll
-  for (int m = 0; m < kM; ++m) {
-    if (!kGated && p.n_stack > 1) {
-      const int s = q8mma::stack_matrix(p.stack_end, p.n_stack, j);
-      wrow[m] = p.stack_w[s] +
-                static_cast<std::size_t>(j - (s == 0 ? 0 : p.stack_end[s - 1])) * p.row_bytes;
-    } else {
-      wrow[m] = p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
-    }
-  }
+  for (int m = 0; m < kM; ++m) wrow[m] = weight_row<kGated>(p, m, j);
   const std::uint8_t* act[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -595,10 +587,10 @@ int kernel_setting() {
     const char* e = std::getenv("ZINFER_MMA_KERNEL");
     if (e == nullptr) return -1;
     const std::string s(e);
-    // kMmaSplit ... kMmaLaneStage
-    const char* const names[] = {"split", "wide", "vec",       "staged",
-                                 "tile",  "lane", "lane-tile", "lane-stage"};
-    for (int k = 0; k < 8; ++k) {
+    // kMmaSplit ... kMmaVecBlock
+    const char* const names[] = {"split", "wide",      "vec",        "staged",   "tile",
+                                 "lane",  "lane-tile", "lane-stage", "vec-block"};
+    for (int k = 0; k < 9; ++k) {
       if (s == names[k]) return k;
     }
     return -1;
@@ -626,6 +618,9 @@ bool lane_stage_fits(GgmlType t, std::int64_t k, bool gated) {
 
 template <bool kGated>
 bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
+  if (kernel_setting() == kMmaVecBlock && launch_q8_mma_vecblock(type, p, kGated, stream)) {
+    return true;
+  }
   const int r = p.rows == 1 ? 1 : (p.rows == 2 ? 2 : kVecRows);
   const bool stage = p.rows == 1 && p.layout.row_bytes <= kVecStageBytes;
   const dim3 grid(static_cast<unsigned>((p.ne1 + kVecWarps - 1) / kVecWarps),
@@ -695,6 +690,7 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
     ks = -1;
   }
   if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream, stage_w);  // opt-in
+  if (ks == kMmaVecBlock) ks = p.rows <= kVecRows ? kMmaVec : -1;  // launch_vec picks it
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
   // By shape past four rows: the staged tiles where their blocks make a wave (one an SM, as
   // their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
@@ -826,7 +822,8 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
       (ks == kMmaLaneStage && a.rows == 1 && n_mats >= 1 && q8::q8_dot_supported(mats[0].w.type) &&
        lane_stage_fits(mats[0].w.type, mats[0].w.ne0, false));
   // The vec kernel where launch_typed would take it for each matrix (quantized rows, a few).
-  const bool vec = !lane && (ks == kMmaVec || ks < 0 || ks == kMmaLaneStage) &&
+  const bool vec = !lane &&
+                   (ks == kMmaVec || ks < 0 || ks == kMmaLaneStage || ks == kMmaVecBlock) &&
                    a.rows <= kVecRows && a.data != nullptr && a.src == nullptr;
   bool one = (lane || vec) && !accumulate && n_mats >= 2 && n_mats <= 3;
   std::int64_t weight_rows = 0;  // of the whole stack

@@ -499,16 +499,26 @@ ZINFER_HD void k4_words16(const std::uint8_t* row, std::int64_t b, int g, std::u
   }
 }
 
-// unit_term<T, true>(row, b, g, ...) from the head of block b, k4_words16 and k4_act16.
-ZINFER_HD float k4_unit_term16(const K4Head& h, int g, const std::uint32_t (&wv)[8],
-                               const K4Act16& a) {
+// unit_term<T, true>(row, b, g, ...) from the head of block b, unit g's 6-bit scale sc and
+// minimum mn (q8::k4_scale_min of the head's scale bytes), k4_words16 and k4_act16.
+ZINFER_HD float k4_unit_term16_sm(const K4Head& h, int sc, int mn, const std::uint32_t (&wv)[8],
+                                  const K4Act16& a) {
   int sh = 0, sl = 0;
   ZINFER_UNROLL
   for (int i = 0; i < 8; ++i) {
     sh = q8::dp4a(wv[i], a.hw[i], sh);
     sl = q8::dp4a(wv[i], a.lw[i], sl);
   }
-  return k4_term_q16(h, g, a.d, 256 * sh + sl, a.qsum);
+  return k4_term_q16f(fmul(h.d, static_cast<float>(sc)), fmul(h.dmin, static_cast<float>(mn)), a.d,
+                      256 * sh + sl, static_cast<float>(a.qsum));
+}
+
+// unit_term<T, true>(row, b, g, ...) from the head of block b, k4_words16 and k4_act16.
+ZINFER_HD float k4_unit_term16(const K4Head& h, int g, const std::uint32_t (&wv)[8],
+                               const K4Act16& a) {
+  int sc = 0, mn = 0;
+  q8::k4_scale_min(h.s0, h.s1, h.s2, g, sc, mn);
+  return k4_unit_term16_sm(h, sc, mn, wv, a);
 }
 
 // ---- host reference ---------------------------------------------------------------------

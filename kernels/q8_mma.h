@@ -45,10 +45,13 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 // choice by shape; lane: one lane a part of K, each walking its part as one stream
 // (q8_mma_lane.cuh), for a few activation rows; lane-tile: the by-shape choice with lane up to
 // four rows; lane-stage: the by-shape choice with the lane kernel and its staged weight rows
-// for one activation row where those fit in shared memory, the vec kernel where they do not).
-// ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage sets it for a process.
+// for one activation row where those fit in shared memory, the vec kernel where they do not;
+// vec-block: the vec kernel's choice, with one Q16 row times Q4_K / Q5_K weights on the lane-a-
+// half-block kernel, q8_mma_vecblock.cu).
+// ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage|vec-block sets it for
+// a process.
 inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3, kMmaTile = 4,
-                     kMmaLane = 5, kMmaLaneTile = 6, kMmaLaneStage = 7;
+                     kMmaLane = 5, kMmaLaneTile = 6, kMmaLaneStage = 7, kMmaVecBlock = 8;
 void set_q8_mma_kernel(int kernel);
 
 // Whether a product of `rows` activation rows with weights of type w_type and k columns (the

@@ -71,6 +71,19 @@ __device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n,
   }
 }
 
+// Weight row j of matrix m (the gated pair: 0 gate, 1 up; a Q/K/V stack: the row of the matrix
+// holding j).
+template <bool kGated>
+__device__ __forceinline__ const std::uint8_t* weight_row(const MmaParams& p, int m,
+                                                          std::int64_t j) {
+  if (!kGated && p.n_stack > 1) {
+    const int s = q8mma::stack_matrix(p.stack_end, p.n_stack, j);
+    return p.stack_w[s] +
+           static_cast<std::size_t>(j - (s == 0 ? 0 : p.stack_end[s - 1])) * p.row_bytes;
+  }
+  return p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+}
+
 // One mma.sync on this lane's fragments (PTX layout: q8_mma.cuh), C = 0.
 __device__ __forceinline__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
                                         std::uint32_t b1) {
@@ -177,6 +190,14 @@ bool launch_q8_mma_tile(quant::GgmlType type, const MmaParams& p, bool gated, cu
 // (q8_mma_lane_stage_w_fits); false when the type has none.
 bool launch_q8_mma_lane(quant::GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream,
                         bool stage_w);
+
+// Whether the lane-a-half-block kernel (q8_mma_vecblock.cu) takes this product: one Q16 row,
+// Q4_K / Q5_K weights with 16-byte loads, the row within its shared-memory staging.
+bool q8_mma_vecblock_fits(quant::GgmlType type, const MmaParams& p, bool gated);
+
+// Launches it; false (nothing launched) when it does not fit.
+bool launch_q8_mma_vecblock(quant::GgmlType type, const MmaParams& p, bool gated,
+                            cudaStream_t stream);
 
 // Whether one activation row of act_row_bytes and its block's weight rows (w_row_bytes each,
 // `parts` parts of K; the gated pair: both matrices) fit the lane kernel's staging.

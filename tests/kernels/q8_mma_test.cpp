@@ -34,12 +34,13 @@ const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, Gg
 // The kernels (K split over warps, wide tiles, one warp a weight row, wide tiles staged
 // through shared memory, staged Q16 tiles — with Q8 activations the choice by shape — one
 // lane a part, and lane-stage: one row on the lane kernel with its weight rows staged in
-// shared memory where they fit), each forced.
-const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec,      cuda::kMmaStaged,
-                        cuda::kMmaTile,  cuda::kMmaLane, cuda::kMmaLaneStage};
+// shared memory where they fit; vec-block: one Q16 row times Q4_K / Q5_K weights a lane a
+// half super-block), each forced.
+const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec,       cuda::kMmaStaged,
+                        cuda::kMmaTile,  cuda::kMmaLane, cuda::kMmaLaneStage, cuda::kMmaVecBlock};
 // Indexed by the kernel setting.
-const char* const kKernelNames[] = {"split", "wide", "vec",       "staged",
-                                    "tile",  "lane", "lane-tile", "lane-stage"};
+const char* const kKernelNames[] = {"split", "wide",      "vec",        "staged",   "tile",
+                                    "lane",  "lane-tile", "lane-stage", "vec-block"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows
@@ -162,6 +163,75 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
             ASSERT_EQ(bad, 0);
           }
         }
+      }
+    }
+  }
+}
+
+// The lane-a-half-block kernel (vec-block: one Q16 activation row times Q4_K / Q5_K weights)
+// where the tests above do not take it: K from one super-block to 74 (several 32-half-block
+// passes; 18944 columns: the largest activation row its shared-memory staging holds), 77
+// weight rows (the last block's warps partly idle), the gated pair with a different up matrix,
+// and a stack of three matrices in one launch (launch_q8_mma_each, the second with a bias, as
+// Q/K/V): bit for bit the vec kernel's outputs, which the tests above hold to the reference.
+TEST(Q8Mma, VecBlockOneRowEqualsTheVecKernelPlainGatedAndStacked) {
+  ZINFER_REQUIRE_GPU();
+  Device d;
+  ASSERT_TRUE(d.open());
+  constexpr std::int64_t kNe1 = 77;
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K}) {
+    for (std::int64_t k : {256, 1024, 3584, 18944}) {
+      SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k));
+      const Problem p = make_problem(t, true, k, 3 * kNe1, 1, 11);
+      const std::size_t rs = quant::row_size(t, k);
+      cuda::DeviceBuffer w = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
+      cuda::DeviceBuffer act = testing::device_bytes(*d.ctx, p.act.data(), p.act.size());
+      const auto bias = testing::random_floats(static_cast<std::size_t>(kNe1), 5);
+      cuda::DeviceBuffer b =
+          testing::device_bytes(*d.ctx, bias.data(), bias.size() * sizeof(float));
+      cuda::Q8Act a;
+      a.data = static_cast<const std::uint8_t*>(act.data());
+      a.layout = p.layout;
+      a.rows = 1;
+      auto slice = [&](int m) {
+        return cuda::QuantMatrixView{t, k, kNe1,
+                                     static_cast<const std::uint8_t*>(w.data()) + m * kNe1 * rs};
+      };
+      // Outputs [plain, gated, stack 0, stack 1, stack 2] with one kernel setting.
+      auto outputs = [&](int kernel) {
+        const std::vector<float> zero(static_cast<std::size_t>(5 * kNe1), 0.0f);
+        cuda::DeviceBuffer o = testing::device_bytes(*d.ctx, zero.data(), zero.size() * 4);
+        auto view = [&](int i) {
+          return cuda::MatrixView{o.as<float>() + i * kNe1, 1, kNe1, kNe1};
+        };
+        cuda::set_q8_mma_kernel(kernel);
+        EXPECT_TRUE(
+            cuda::launch_q8_mma(a, {slice(0), view(0), nullptr}, false, d.ctx->stream()).ok());
+        EXPECT_TRUE(cuda::launch_q8_mma_gated(view(1), a, slice(0), slice(1), cuda::GatedAct::kSilu,
+                                              d.ctx->stream())
+                        .ok());
+        const cuda::Q8MatvecOut mats[3] = {{slice(0), view(2), nullptr},
+                                           {slice(1), view(3), b.as<float>()},
+                                           {slice(2), view(4), nullptr}};
+        EXPECT_TRUE(cuda::launch_q8_mma_each(a, mats, 3, false, d.ctx->stream()).ok());
+        cuda::set_q8_mma_kernel(-1);
+        EXPECT_EQ(cudaStreamSynchronize(d.ctx->stream()), cudaSuccess);
+        std::vector<float> got(zero.size());
+        EXPECT_EQ(cudaMemcpy(got.data(), o.data(), got.size() * 4, cudaMemcpyDeviceToHost),
+                  cudaSuccess);
+        return got;
+      };
+      const std::vector<float> vec = outputs(cuda::kMmaVec);
+      const std::vector<float> block = outputs(cuda::kMmaVecBlock);
+      ASSERT_EQ(vec.size(), block.size());
+      for (std::size_t i = 0; i < vec.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&vec[i], &block[i], sizeof(float)), 0)
+            << "output " << i % kNe1 << " of product " << i / kNe1
+            << " (plain, gated, stack 0-2): " << vec[i] << " vs " << block[i];
+      }
+      // The plain product is the reference's too.
+      for (std::int64_t j = 0; j < kNe1; ++j) {
+        EXPECT_EQ(block[static_cast<std::size_t>(j)], reference(t, p, j, 0)) << j;
       }
     }
   }

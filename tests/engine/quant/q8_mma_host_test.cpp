@@ -262,6 +262,16 @@ void check_wide_k4_terms(std::uint64_t seed) {
           const float want = unit_term<T, true>(row, b, g, a.p, l);
           ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want))
               << "row " << r << " block " << b << " unit " << g;
+          // The vec-block kernel's way: the four units' scales of its half-block decoded at once.
+          const K4Head h = MmaTraits<T>::head(row, b);
+          std::uint32_t sc4 = 0, mn4 = 0;
+          q8::k4_scale_min4(h.s0, h.s1, h.s2, g / 4, sc4, mn4);
+          const int sh = 8 * (g % 4);
+          const float got4 =
+              k4_unit_term16_sm(h, static_cast<int>((sc4 >> sh) & 0xffu),
+                                static_cast<int>((mn4 >> sh) & 0xffu), wv, k4_act16(a.p, l, b, g));
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(got4), std::bit_cast<std::uint32_t>(want))
+              << "row " << r << " block " << b << " unit " << g << " (four scales at once)";
         }
       }
     }
@@ -271,6 +281,33 @@ void check_wide_k4_terms(std::uint64_t seed) {
 TEST(Q8MmaHost, WideK4UnitTermsAreUnitTermsBitForBit) {
   check_wide_k4_terms<GgmlType::kQ4_K>(71);
   check_wide_k4_terms<GgmlType::kQ5_K>(72);
+}
+
+// q8::k4_scale_min4 (a half super-block's four scales and minimums at once) against
+// k4_scale_min group by group, over random scale bytes (every bit pattern of each byte's
+// fields turns up).
+TEST(Q8MmaHost, FourScalesAtOnceAreK4ScaleMin) {
+  model::SynthRng rng(81);
+  for (int it = 0; it < 20000; ++it) {
+    const auto word = [&] {
+      std::uint32_t v = 0;
+      for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(rng.next() & 0xffu) << (8 * i);
+      return v;
+    };
+    const std::uint32_t s0 = word(), s1 = word(), s2 = word();
+    for (int half = 0; half < 2; ++half) {
+      std::uint32_t sc4 = 0, mn4 = 0;
+      q8::k4_scale_min4(s0, s1, s2, half, sc4, mn4);
+      for (int i = 0; i < 4; ++i) {
+        int sc = 0, mn = 0;
+        q8::k4_scale_min(s0, s1, s2, 4 * half + i, sc, mn);
+        ASSERT_EQ(static_cast<int>((sc4 >> (8 * i)) & 0xffu), sc)
+            << it << " group " << 4 * half + i;
+        ASSERT_EQ(static_cast<int>((mn4 >> (8 * i)) & 0xffu), mn)
+            << it << " group " << 4 * half + i;
+      }
+    }
+  }
 }
 
 TEST(Q8MmaHost, PartsCoverEveryBlockOnceAndDependOnKAlone) {
