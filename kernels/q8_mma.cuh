@@ -479,6 +479,20 @@ ZINFER_HD K4Act16 k4_act16(const std::uint8_t* act, const q8::Q8ActLayout& l, st
           a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]};
 }
 
+// Unit g's weight words from the 32 quant bytes it shares with its pair unit (qw: low nibbles
+// for even g, high for odd) and, for Q5_K, the block's 32 high-bit bytes qh: wv[i] = elements
+// 4i..4i+3, offsets removed.
+template <GgmlType T>
+ZINFER_HD void k4_unpack16(const std::uint32_t (&qw)[8], const std::uint32_t (&qh)[8], int g,
+                           std::uint32_t (&wv)[8]) {
+  const int sh = 4 * (g & 1);
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    wv[i] = (qw[i] >> sh) & 0x0f0f0f0fu;
+    if constexpr (T == GgmlType::kQ5_K) wv[i] |= ((qh[i] >> g) & 0x01010101u) << 4;
+  }
+}
+
 // Unit g of super-block b of a 16-byte aligned weight row: wv[i] = elements 4i..4i+3 (the
 // words Tr::words gives as lo for i < 4, hi for i >= 4), offsets removed.
 template <GgmlType T>
@@ -488,15 +502,14 @@ ZINFER_HD void k4_words16(const std::uint8_t* row, std::int64_t b, int g, std::u
   const U4 q0 = q8::ld_u128(p + Tr::kQs + 32 * (g >> 1));
   const U4 q1 = q8::ld_u128(p + Tr::kQs + 32 * (g >> 1) + 16);
   const std::uint32_t qw[8] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w};
-  const int sh = 4 * (g & 1);
-  ZINFER_UNROLL
-  for (int i = 0; i < 8; ++i) wv[i] = (qw[i] >> sh) & 0x0f0f0f0fu;
+  std::uint32_t qh[8] = {};
   if constexpr (T == GgmlType::kQ5_K) {
     const U4 h0 = q8::ld_u128(p + 16), h1 = q8::ld_u128(p + 32);
-    const std::uint32_t qh[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+    const std::uint32_t w[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
     ZINFER_UNROLL
-    for (int i = 0; i < 8; ++i) wv[i] |= ((qh[i] >> g) & 0x01010101u) << 4;
+    for (int i = 0; i < 8; ++i) qh[i] = w[i];
   }
+  k4_unpack16<T>(qw, qh, g, wv);
 }
 
 // unit_term<T, true>(row, b, g, ...) from the head of block b, unit g's 6-bit scale sc and

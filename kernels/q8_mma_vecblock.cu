@@ -89,14 +89,15 @@ __global__ void __launch_bounds__(kWarps * 32) q8_mma_vecblock_kernel(MmaParams 
         const q8mma::K4Head head = Tr::head(wrow[m], b);
         std::uint32_t sc4 = 0, mn4 = 0;  // the four units' scales and minimums, a byte each
         q8::k4_scale_min4(head.s0, head.s1, head.s2, half, sc4, mn4);
-        std::uint32_t qw[16];
+        std::uint32_t qw[2][8];  // the quant bytes of units 4·half, +1 and of 4·half + 2, +3
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const q8::U4 v = q8::ld_u128(blk + Tr::kQs + 64 * half + 16 * i);
-          qw[4 * i] = v.x;
-          qw[4 * i + 1] = v.y;
-          qw[4 * i + 2] = v.z;
-          qw[4 * i + 3] = v.w;
+          std::uint32_t* d = &qw[i >> 1][4 * (i & 1)];
+          d[0] = v.x;
+          d[1] = v.y;
+          d[2] = v.z;
+          d[3] = v.w;
         }
         std::uint32_t qh[8] = {};
         if constexpr (T == GgmlType::kQ5_K) {
@@ -121,11 +122,7 @@ __global__ void __launch_bounds__(kWarps * 32) q8_mma_vecblock_kernel(MmaParams 
           a.d = ad[gg];
           a.qsum = as[gg];
           std::uint32_t wv[8];
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            wv[i] = (qw[8 * (gg >> 1) + i] >> (4 * (gg & 1))) & 0x0f0f0f0fu;
-            if constexpr (T == GgmlType::kQ5_K) wv[i] |= ((qh[i] >> g) & 0x01010101u) << 4;
-          }
+          q8mma::k4_unpack16<T>(qw[gg >> 1], qh, g, wv);
           term[m][gg] =
               q8mma::k4_unit_term16_sm(head, static_cast<int>((sc4 >> (8 * gg)) & 0xffu),
                                        static_cast<int>((mn4 >> (8 * gg)) & 0xffu), wv, a);
