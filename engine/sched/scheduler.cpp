@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <tuple>
 
+#include "engine/sched/warm_up.h"
+
 namespace zinfer::sched {
 
 struct Scheduler::Job {
@@ -74,6 +76,12 @@ Result<std::unique_ptr<Scheduler>> Scheduler::load(const LlmOptions& llm_options
   opt.n_seq_max = std::max(opt.n_seq_max, config.max_running);
   std::unique_ptr<Llm> llm;
   ZINFER_ASSIGN_OR_RETURN(llm, Llm::load(opt));
+  if (config.warm_up && llm->device_report().name.rfind("cuda", 0) == 0) {
+    ZINFER_ASSIGN_OR_RETURN(const WarmUpReport w,
+                            warm_up(*llm, WarmUpPlan{config.max_step_tokens, config.max_running}));
+    spdlog::info("warm-up: a {}-token prompt and decode steps of 1 and {} sequences in {:.0f} ms",
+                 w.prompt_tokens, w.batch, w.ms);
+  }
   std::unique_ptr<Scheduler> sched;
   ZINFER_ASSIGN_OR_RETURN(sched, create(*llm, config));
   sched->owned_llm_ = std::move(llm);

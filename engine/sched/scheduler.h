@@ -50,6 +50,10 @@ struct SchedulerConfig {
   bool prefix_cache = true;            // reuse cached KV blocks of earlier jobs with the same
                                        // leading tokens (automatic prefix caching; verified on
                                        // the CPU and, 32/32, on an H200)
+  bool warm_up = true;  // CUDA (Scheduler::load): before the first job, a prompt chunk of
+                        // max_step_tokens and decode steps of 1 and max_running sequences
+                        // load the kernels and capture the graphs (sched/warm_up.h); the CPU
+                        // has nothing to warm
 };
 
 // kInvalidParameter naming the field when config does not fit the model's options.

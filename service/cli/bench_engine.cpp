@@ -2,8 +2,9 @@
 // with a greedy token sampled from each sequence's logits (on the device with CUDA, only the
 // ids coming back), or with --logits, with the logits on the host (the older measurement).
 // Either way a timed pass includes its copy back and synchronisation. Token ids are fixed
-// pseudo-random ids: speed does not depend on them. A warm-up pass runs first (uploads
-// finish, lazily allocated buffers appear).
+// pseudo-random ids: speed does not depend on them. A warm-up runs first (sched/warm_up.h): a
+// prefill of the measured prompt length, as llama-bench's warm-up runs its measured prompt,
+// and decode steps; each batch size's decode then gets an untimed run of its own.
 #include "service/cli/bench_engine.h"
 
 #include <spdlog/spdlog.h>
@@ -19,6 +20,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/sched/warm_up.h"
 #include "service/cli/exit_codes.h"
 
 namespace zinfer::cli {
@@ -141,12 +143,9 @@ int run_engine_bench(const EngineBenchArgs& a) {
               << " tokens) is too short for --prompt-tokens / --decode-tokens\n";
     return 2;
   }
-  // Warm-up: a short prompt and a few decode steps.
-  if (auto w = time_prefill(llm, 16); !w.ok()) {
-    std::cerr << "error: " << w.error().message << "\n";
-    return 1;
-  }
-  if (auto w = time_decode(llm, 1, 2, a.decode_context, a.logits); !w.ok()) {
+  // Warm-up (sched/warm_up.h): the measured prompt length (its kernels and buffers are not a
+  // short prompt's) and a few decode steps; each batch size gets an untimed run below.
+  if (auto w = sched::warm_up(llm, sched::WarmUpPlan{a.prompt_tokens, 1, 2}); !w.ok()) {
     std::cerr << "error: " << w.error().message << "\n";
     return 1;
   }

@@ -167,6 +167,9 @@ Command register_serve(CLI::App& app) {
   sub->add_flag("--no-prefix-cache{false}", a->sched.prefix_cache,
                 "Recompute every prompt (no automatic prefix caching)")
       ->excludes(cache_on);
+  sub->add_flag("--no-warm-up{false}", a->sched.warm_up,
+                "CUDA: skip the start-up passes that load the kernels and capture the decode "
+                "graphs before the first job (it then pays for them)");
   sub->add_option("--log-level", a->log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
   add_serve_operations_flags(sub, a->worker, a->stall_hook);

@@ -20,6 +20,7 @@
 #include "engine/model/decode_rows.h"
 #include "engine/model/llm.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/sched/warm_up.h"
 #include "engine/synthetic/synthetic_model.h"
 #include "tests/test_util.h"
 
@@ -233,6 +234,48 @@ TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
   cfg.max_running = 32;
   cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
   expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+}
+
+// A warm-up (sched/warm_up.h) caps its passes to the context, n_seq_max and the KV pool, and
+// leaves nothing behind: jobs scheduled on a warmed model get the tokens of each job alone on
+// a model that never warmed up.
+TEST_F(TinyModel, WarmUpFitsThePoolAndLeavesJobsTokensUnchanged) {
+  auto fresh = load();
+  auto warmed = load();
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_NE(warmed, nullptr);
+  auto w = warm_up(*warmed, WarmUpPlan{100000, 1000, 3});
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->prompt_tokens, std::min(warmed->options().n_ctx - 1,
+                                       warmed->kv_blocks() * warmed->kv_block_size() - 1));
+  EXPECT_EQ(w->batch, std::min(warmed->options().n_seq_max, warmed->kv_blocks()));
+  EXPECT_GT(w->batch, 1);
+
+  // More sequences than the pool has blocks: the batch is the pool's.
+  LlmOptions many = testing::llm_options(path_, 256, 512);
+  many.n_threads = 2;
+  auto wide = Llm::load(many);
+  ASSERT_TRUE(wide.ok()) << wide.error().message;
+  ASSERT_LT((*wide)->kv_blocks(), 512);
+  auto ws = warm_up(**wide, WarmUpPlan{64, 1000, 3});
+  ASSERT_TRUE(ws.ok()) << ws.error().message;
+  EXPECT_EQ(ws->prompt_tokens, 64);
+  EXPECT_EQ(ws->batch, (*wide)->kv_blocks());
+
+  const auto jobs = make_jobs(8, fresh->hparams().n_vocab, 12, 40);
+  std::map<JobId, Output> alone;
+  for (const auto& j : jobs) alone[j.id] = generate_alone(*fresh, j);
+  SchedulerConfig cfg;
+  cfg.max_running = 8;
+  auto sched = Scheduler::create(*warmed, cfg);
+  ASSERT_TRUE(sched.ok()) << sched.error().message;
+  EXPECT_EQ((*sched)->stats().kv_used_blocks, 0);
+  for (const auto& j : jobs) ASSERT_TRUE((*sched)->add(spec(j, (*sched)->limits())).ok());
+  auto together = run_all(**sched, jobs.size());
+  for (const auto& j : jobs) {
+    EXPECT_EQ(together[j.id].tokens, alone[j.id].tokens) << "job " << j.id;
+    EXPECT_EQ(together[j.id].text, alone[j.id].text) << "job " << j.id;
+  }
 }
 
 // Padded decode steps (LlmOptions::pad_decode_rows): decode steps run with dummy sequences up
