@@ -146,10 +146,12 @@ struct Selection {
   long long count = 0;         // items with exactly this value key
 };
 
-// Radix selection over the value keys of the items (item(i, key, mass) says whether i takes
-// part): walking the items from the largest key down, the key at which the running count
-// reaches `count_goal` (by_mass false) or the running mass, as a double, reaches `mass_goal`
-// (by_mass true). Four passes of 8 bits; histograms use warp-aggregated integer atomics.
+// Radix selection over the value keys of the items (item(i, mask, prefix, key, mass) says
+// whether i takes part in this pass: it is an item and (key & mask) == prefix, the class the
+// earlier passes chose; its mass is needed only then, so later passes skip most exps): walking the
+// items from the largest key down, the key at which the running count reaches `count_goal` (by_mass
+// false) or the running mass, as a double, reaches `mass_goal` (by_mass true). Four passes of 8
+// bits; histograms use warp-aggregated integer atomics.
 template <typename Item>
 __device__ Selection radix_select(int vocab, Item item, bool by_mass, long long count_goal,
                                   double mass_goal, SampleShared& s) {
@@ -174,7 +176,7 @@ __device__ Selection radix_select(int vocab, Item item, bool by_mass, long long 
       const int i = base + static_cast<int>(threadIdx.x);
       unsigned key = 0;
       long long mass = 0;
-      const bool in = i < vocab && item(i, key, mass) && (key & class_mask) == prefix;
+      const bool in = i < vocab && item(i, class_mask, prefix, key, mass);
       const unsigned d = in ? (key >> shift) & 0xffu : 0x100u;  // 0x100: not taking part
       const unsigned group = __match_any_sync(kFull, d);
       if (by_mass) s.lane_mass[warp][lane] = in ? mass : 0;
@@ -268,11 +270,11 @@ __device__ unsigned long long nth_rank_key(int vocab, long long n, Value value, 
                                            SampleShared& s) {
   const Selection sel = radix_select(
       vocab,
-      [&](int i, unsigned& key, long long& mass) {
+      [&](int i, unsigned mask, unsigned prefix, unsigned& key, long long& mass) {
         if (!in(i)) return false;
         key = value_key(value(i));
         mass = 0;
-        return true;
+        return (key & mask) == prefix;
       },
       /*by_mass=*/false, n, 0.0, s);
   if (!sel.ok) return 0;
@@ -531,10 +533,11 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a)
       const unsigned long long cut_k = cut;
       const Selection sel = radix_select(
           vocab,
-          [&](int i, unsigned& key, long long& m) {
+          [&](int i, unsigned mask, unsigned prefix, unsigned& key, long long& m) {
             const float v = scaled(i);
             if (rank_key(v, i) < cut_k) return false;
             key = value_key(v);
+            if ((key & mask) != prefix) return false;
             m = weight_of(v);
             return true;
           },
