@@ -20,6 +20,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
 #include "kernels/paged_attention.h"
+#include "kernels/pdl.h"
 
 namespace zinfer::cuda {
 namespace {
@@ -70,6 +71,8 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float s_max[GM][kWarps];
   __shared__ float s_sum[GM][kWarps];
   __shared__ float s_acc[kKL > 1 ? GM : 1][kKL > 1 ? kDims : 1];  // key lane 1's value sums
+  pdl_wait();
+  pdl_launch_dependents();
 
   const std::int64_t row = blockIdx.x;
   const int group = a.n_head / a.n_head_kv;
@@ -302,6 +305,8 @@ __global__ void __launch_bounds__(kCombineThreads)
     attention_combine_kernel(float* out, std::int64_t out_stride, AttentionBatch b, AttentionArgs a,
                              AttentionSplit sp) {
   extern __shared__ float f_split[];  // [sp.splits]
+  pdl_wait();
+  pdl_launch_dependents();
   const std::int64_t row = blockIdx.x;
   const int h = static_cast<int>(blockIdx.y);
   const int pos = b.positions[row];
@@ -447,8 +452,8 @@ Status launch_paged_attention(MatrixView out, MatrixView q, float* k_cache, floa
   const dim3 grid(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head_kv * head_tiles),
                   static_cast<unsigned>(sp.splits));
   const auto launch = [&](auto kernel) {
-    kernel<<<grid, kThreads, 0, stream>>>(out.data, out.stride, q.data, q.stride, k_cache, v_cache,
-                                          batch, a, head_tiles, sp);
+    launch_pdl(kernel, grid, dim3(kThreads), 0, stream, out.data, out.stride, q.data, q.stride,
+               k_cache, v_cache, batch, a, head_tiles, sp);
   };
   const auto by_dims = [&](auto gmc) {
     constexpr int kG = decltype(gmc)::value;
@@ -479,8 +484,9 @@ Status launch_paged_attention(MatrixView out, MatrixView q, float* k_cache, floa
     if (smem > 48 * 1024) {
       return make_error(ErrorCode::kInferenceFailed, "paged_attention: too many key splits");
     }
-    attention_combine_kernel<<<dim3(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head)),
-                               kCombineThreads, smem, stream>>>(out.data, out.stride, batch, a, sp);
+    launch_pdl(attention_combine_kernel,
+               dim3(static_cast<unsigned>(q.rows), static_cast<unsigned>(a.n_head)),
+               dim3(kCombineThreads), smem, stream, out.data, out.stride, batch, a, sp);
     ZINFER_CUDA_LAUNCH_CHECK("attention_combine_kernel");
   }
   return ok_status();

@@ -1,9 +1,10 @@
-// quantize_act kernels: one warp per 256-element group of a row (and rms_norm_quantize: RMSNorm
-// first), with the device pieces of q8_quantize.cuh (the bytes equal quantize_act_row's, or
-// quantize_q16_row's).
+// quantize_act kernels (launched with launch_pdl, pdl.h): one warp per 256-element group of a row
+// (and rms_norm_quantize: RMSNorm first), with the device pieces of q8_quantize.cuh (the bytes
+// equal quantize_act_row's, or quantize_q16_row's).
 #include <algorithm>
 
 #include "kernels/cuda_check.h"
+#include "kernels/pdl.h"
 #include "kernels/q8_act.h"
 #include "kernels/q8_quantize.cuh"
 
@@ -22,6 +23,8 @@ template <int kKind>
 __global__ void __launch_bounds__(kWarps * 32)
     quantize_act_kernel(const float* in, std::int64_t in_stride, q8::Q8ActLayout l,
                         std::int64_t rows, std::uint8_t* out) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const std::int64_t groups = q8::quant_groups(l.k);
   const std::int64_t blk = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
@@ -39,6 +42,8 @@ template <int kKind>
 __global__ void __launch_bounds__(kWarps * 32)
     rms_norm_quantize_kernel(const float* in, std::int64_t in_stride, const float* w, float eps,
                              q8::Q8ActLayout l, std::uint8_t* out) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ double scratch[8];
   const std::int64_t r = blockIdx.y;
   const float* x = in + r * in_stride;
@@ -68,16 +73,16 @@ Status launch_quantize_act(const q8::Q8ActLayout& layout, MatrixView in, std::ui
   const dim3 grid(static_cast<unsigned>((warps + kWarps - 1) / kWarps));
   switch (q8::kind_of(layout)) {
     case kQ8K:
-      quantize_act_kernel<kQ8K>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, layout, in.rows, out);
+      launch_pdl(quantize_act_kernel<kQ8K>, grid, dim3(kWarps * 32), 0, stream, in.data, in.stride,
+                 layout, in.rows, out);
       break;
     case kQ16:
-      quantize_act_kernel<kQ16>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, layout, in.rows, out);
+      launch_pdl(quantize_act_kernel<kQ16>, grid, dim3(kWarps * 32), 0, stream, in.data, in.stride,
+                 layout, in.rows, out);
       break;
     default:
-      quantize_act_kernel<kQ8Small>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, layout, in.rows, out);
+      launch_pdl(quantize_act_kernel<kQ8Small>, grid, dim3(kWarps * 32), 0, stream, in.data,
+                 in.stride, layout, in.rows, out);
   }
   ZINFER_CUDA_LAUNCH_CHECK("quantize_act kernel");
   return ok_status();
@@ -97,16 +102,16 @@ Status launch_rms_norm_quantize_act(const q8::Q8ActLayout& layout, MatrixView in
   const dim3 grid(static_cast<unsigned>(slices), static_cast<unsigned>(in.rows));
   switch (q8::kind_of(layout)) {
     case kQ8K:
-      rms_norm_quantize_kernel<kQ8K>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+      launch_pdl(rms_norm_quantize_kernel<kQ8K>, grid, dim3(kWarps * 32), 0, stream, in.data,
+                 in.stride, w, eps, layout, out);
       break;
     case kQ16:
-      rms_norm_quantize_kernel<kQ16>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+      launch_pdl(rms_norm_quantize_kernel<kQ16>, grid, dim3(kWarps * 32), 0, stream, in.data,
+                 in.stride, w, eps, layout, out);
       break;
     default:
-      rms_norm_quantize_kernel<kQ8Small>
-          <<<grid, kWarps * 32, 0, stream>>>(in.data, in.stride, w, eps, layout, out);
+      launch_pdl(rms_norm_quantize_kernel<kQ8Small>, grid, dim3(kWarps * 32), 0, stream, in.data,
+                 in.stride, w, eps, layout, out);
   }
   ZINFER_CUDA_LAUNCH_CHECK("rms_norm_quantize_act kernel");
   return ok_status();

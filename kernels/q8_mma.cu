@@ -456,6 +456,11 @@ __global__ void __launch_bounds__(kVecStageWarps * 32) q8_mma_vec_kernel(MmaPara
   constexpr int kWarps = kStage ? kVecStageWarps : kVecWarps;
   static_assert(!kStage || R == 1, "one staged activation row");
   extern __shared__ __align__(16) std::uint8_t vec_act[];
+  prefetch_weight_rows<kGated>(
+      p, static_cast<std::int64_t>(blockIdx.x) * kWarps + (static_cast<int>(threadIdx.x) >> 5),
+      static_cast<int>(threadIdx.x) & 31);
+  pdl_wait();
+  pdl_launch_dependents();
   if constexpr (kStage) {
     const auto* src = reinterpret_cast<const uint4*>(p.act);
     auto* dst = reinterpret_cast<uint4*>(vec_act);
@@ -629,8 +634,8 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     auto go = [&](auto q16, auto rc) {
-      q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated, false>
-          <<<grid, kVecWarps * 32, 0, stream>>>(p, wide);
+      launch_pdl(q8_mma_vec_kernel<T, decltype(q16)::value, decltype(rc)::value, kGated, false>,
+                 grid, dim3(kVecWarps * 32), 0, stream, p, wide);
     };
     auto with_r = [&](auto q16) {
       if (stage) {
@@ -642,8 +647,8 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
                                  static_cast<int>(kVecStageBytes)) == cudaSuccess;
         (void)opted_in;
-        q8_mma_vec_kernel<T, decltype(q16)::value, 1, kGated, true>
-            <<<sgrid, kVecStageWarps * 32, p.layout.row_bytes, stream>>>(p, wide);
+        launch_pdl(q8_mma_vec_kernel<T, decltype(q16)::value, 1, kGated, true>, sgrid,
+                   dim3(kVecStageWarps * 32), p.layout.row_bytes, stream, p, wide);
       } else if (r == 1) {
         go(q16, std::integral_constant<int, 1>{});
       } else if (r == 2) {

@@ -12,6 +12,7 @@
 #include "engine/quant/ggml_type.h"
 #include "kernels/activation.cuh"
 #include "kernels/fused_matvec.h"
+#include "kernels/pdl.h"
 #include "kernels/q8_act_layout.h"
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_quantize.cuh"
@@ -82,6 +83,21 @@ __device__ __forceinline__ const std::uint8_t* weight_row(const MmaParams& p, in
            static_cast<std::size_t>(j - (s == 0 ? 0 : p.stack_end[s - 1])) * p.row_bytes;
   }
   return p.w[m] + static_cast<std::size_t>(j) * p.row_bytes;
+}
+
+// Before pdl_wait (pdl.h): weight row j of each matrix into L2, a 128-byte line per lane and
+// step — weights are never written during a step, so they may be read while the previous
+// kernel still runs. Rows past ne1: nothing.
+template <bool kGated>
+__device__ __forceinline__ void prefetch_weight_rows(const MmaParams& p, std::int64_t j, int lane) {
+  if (j >= p.ne1) return;
+  constexpr int kM = kGated ? 2 : 1;
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+    const std::uint8_t* row = weight_row<kGated>(p, m, j);
+    for (std::size_t off = static_cast<std::size_t>(lane) * 128; off < p.row_bytes; off += 32 * 128)
+      prefetch_l2(row + off);
+  }
 }
 
 // One mma.sync on this lane's fragments (PTX layout: q8_mma.cuh), C = 0.

@@ -43,6 +43,11 @@ __global__ void __launch_bounds__(kWarps * 32) q8_mma_vecblock_kernel(MmaParams 
   extern __shared__ __align__(16) std::uint8_t vb_act[];
   __shared__ float vb_terms[kWarps][kM][32 * 4];
   const int kc = static_cast<int>(p.layout.k / 16);  // 16-byte chunks of a plane
+  prefetch_weight_rows<kGated>(
+      p, static_cast<std::int64_t>(blockIdx.x) * kWarps + (static_cast<int>(threadIdx.x) >> 5),
+      static_cast<int>(threadIdx.x) & 31);
+  pdl_wait();
+  pdl_launch_dependents();
   {
     const auto* src = reinterpret_cast<const uint4*>(p.act);
     auto* dst = reinterpret_cast<uint4*>(vb_act);
@@ -162,7 +167,8 @@ void launch_typed(const MmaParams& p, cudaStream_t stream) {
                                                     static_cast<int>(kStageBytes)) == cudaSuccess;
   (void)opted_in;
   const dim3 grid(static_cast<unsigned>((p.ne1 + kWarps - 1) / kWarps));
-  q8_mma_vecblock_kernel<T, kGated><<<grid, kWarps * 32, p.layout.row_bytes, stream>>>(p);
+  launch_pdl(q8_mma_vecblock_kernel<T, kGated>, grid, dim3(kWarps * 32), p.layout.row_bytes, stream,
+             p);
 }
 
 }  // namespace

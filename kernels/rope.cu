@@ -6,6 +6,7 @@
 // alias) cost a decode step ~10–16 µs per layer on an H100.
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
+#include "kernels/pdl.h"
 #include "kernels/rope.h"
 
 namespace zinfer::cuda {
@@ -28,6 +29,8 @@ __device__ __forceinline__ void rotate_pair(float* v, int i, float c, float s, c
 __global__ void rope_kernel(float* x, std::int64_t stride, float* x2, std::int64_t stride2,
                             int n_head2, std::int64_t rows, const std::int32_t* positions,
                             RopeArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int half = a.n_rot / 2;
   const int i = static_cast<int>(blockIdx.x) * kPairs + static_cast<int>(threadIdx.x);
   const int h = static_cast<int>(blockIdx.z) * kHeads + static_cast<int>(threadIdx.y);
@@ -67,8 +70,8 @@ Status launch_rope_qk(MatrixView q, MatrixView k, const RopeArgs& a, std::int32_
   if (q.rows == 0 || a.n_rot == 0) return ok_status();
   dim3 grid = grid_2d(q.rows, a.n_rot / 2, kPairs);
   grid.z = static_cast<unsigned>((a.n_head + n_head_k + kHeads - 1) / kHeads);
-  rope_kernel<<<grid, dim3(kPairs, kHeads), 0, stream>>>(q.data, q.stride, k.data, k.stride,
-                                                         n_head_k, q.rows, positions, a);
+  launch_pdl(rope_kernel, grid, dim3(kPairs, kHeads), 0, stream, q.data, q.stride, k.data, k.stride,
+             n_head_k, q.rows, positions, a);
   ZINFER_CUDA_LAUNCH_CHECK("rope_kernel");
   return ok_status();
 }

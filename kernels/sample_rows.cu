@@ -18,6 +18,7 @@
 #include "engine/sample/philox.h"
 #include "engine/sample/sample_math.h"
 #include "kernels/cuda_check.h"
+#include "kernels/pdl.h"
 #include "kernels/sample_rows.h"
 
 namespace zinfer::cuda {
@@ -323,6 +324,8 @@ __host__ __device__ int stat_slices(int vocab) { return (vocab + kSliceLogits - 
 // Grid (slices, rows): the raw pass over logits [slice * 8192, +8192) of one row.
 __global__ void __launch_bounds__(kThreads) row_stats_kernel(SampleRowsArgs a) {
   __shared__ SampleShared s;
+  pdl_wait();
+  pdl_launch_dependents();
   const SampleRowParams& p = a.params[blockIdx.y];
   const int vocab = static_cast<int>(a.logits.cols);
   RowStats r;
@@ -361,6 +364,8 @@ __global__ void __launch_bounds__(kThreads) row_stats_kernel(SampleRowsArgs a) {
 
 __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a) {
   __shared__ SampleShared s;
+  pdl_wait();
+  pdl_launch_dependents();
   const SampleRowParams p = a.params[blockIdx.x];
   SampleRowResult* out = a.results + blockIdx.x;
   const int vocab = static_cast<int>(a.logits.cols);
@@ -640,10 +645,10 @@ Status launch_sample_rows(const SampleRowsArgs& a, cudaStream_t stream) {
   }
   if (a.n == 0) return ok_status();
   const int slices = stat_slices(static_cast<int>(a.logits.cols));
-  row_stats_kernel<<<dim3(static_cast<unsigned>(slices), static_cast<unsigned>(a.n)), kThreads, 0,
-                     stream>>>(a);
+  launch_pdl(row_stats_kernel, dim3(static_cast<unsigned>(slices), static_cast<unsigned>(a.n)),
+             dim3(kThreads), 0, stream, a);
   ZINFER_CUDA_LAUNCH_CHECK("row_stats_kernel");
-  sample_rows_kernel<<<a.n, kThreads, 0, stream>>>(a);
+  launch_pdl(sample_rows_kernel, dim3(static_cast<unsigned>(a.n)), dim3(kThreads), 0, stream, a);
   ZINFER_CUDA_LAUNCH_CHECK("sample_rows_kernel");
   return ok_status();
 }

@@ -5,7 +5,8 @@
 // batched and single-sequence decode steps whose sequences cross KV block boundaries (so block
 // tables grow and the table width changes). Logits must be bitwise identical at every step, and the
 // graph path must really have replayed graphs (DeviceReport::graph_replays). Once more with
-// the graph path's decode steps padded to 4 rows (dummy sequences): the same bits.
+// the graph path's decode steps padded to 4 rows (dummy sequences), and once with Q16
+// activations and the graph path's kernels launched as programmatic dependents: the same bits.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -14,6 +15,7 @@
 #include "engine/model/llm.h"
 #include "engine/sched/sequence_runner.h"
 #include "engine/synthetic/synthetic_model.h"
+#include "kernels/pdl.h"
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -40,14 +42,29 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
   ASSERT_FALSE(path.empty());
 
   // Unpadded, then with decode steps padded (LlmOptions::pad_decode_rows) against the same
-  // eager unpadded steps.
-  for (const bool pad : {false, true}) {
-    SCOPED_TRACE(pad ? "padded decode steps" : "unpadded");
+  // eager unpadded steps; then Q16 activations on the tensor-core and vec kernels with the
+  // graph path's kernels launched as programmatic dependents (pdl.h) against eager ordinary
+  // launches.
+  struct Mode {
+    bool pad, pdl, q16;
+    const char* name;
+  };
+  const Mode modes[] = {{false, false, false, "unpadded"},
+                        {true, false, false, "padded decode steps"},
+                        {false, true, true, "Q16, programmatic dependent launches in the graphs"}};
+  for (const Mode& mode : modes) {
+    SCOPED_TRACE(mode.name);
+    const bool pad = mode.pad;
+    // The graph path's launches (and captures) with PDL as the mode says, the eager path's
+    // always ordinary.
+    const auto pdl_for = [&](bool graph_path) { cuda::set_pdl(graph_path && mode.pdl ? 1 : 0); };
     LlmOptions lo = testing::llm_options(path, 256, 4);
     lo.device = "cuda";
     lo.kv_cache_bytes = 64 << 20;
     lo.cuda_graphs = true;
     lo.pad_decode_rows = pad;
+    lo.q16_act = mode.q16;
+    lo.tensor_cores = mode.q16;
     auto graphs = Llm::load(lo);
     ASSERT_TRUE(graphs.ok()) << graphs.error().message;
     lo.cuda_graphs = false;
@@ -60,6 +77,7 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
     std::vector<std::vector<std::int32_t>> prompts = {
         {5, 9, 200, 17, 3, 8, 44, 12, 90, 31, 7, 2, 6, 1}, {11, 13}, {400}};
     for (sched::SequenceRunner* m : {&run_graphs, &run_eager}) {
+      pdl_for(m == &run_graphs);
       std::vector<sched::SeqInput> in;
       for (std::size_t s = 0; s < prompts.size(); ++s)
         in.push_back(sched::SeqInput{static_cast<std::int32_t>(s), prompts[s], false});
@@ -79,7 +97,9 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
         if (step % 4 == 3 && s != 1) continue;
         in.push_back(sched::SeqInput{s, next[i++], false});
       }
+      pdl_for(true);
       auto a = run_graphs.forward_batch(in);
+      pdl_for(false);
       auto b = run_eager.forward_batch(in);
       ASSERT_TRUE(a.ok()) << a.error().message;
       ASSERT_TRUE(b.ok()) << b.error().message;
@@ -102,6 +122,7 @@ TEST_P(CudaGraphs, ReplayEqualsEagerBitwise) {
       EXPECT_GE(rep.padded_rows, 40u);
     }
   }
+  cuda::set_pdl(-1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGraphs,
