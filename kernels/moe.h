@@ -4,7 +4,8 @@
 //                        tiles of ≤ kMoeTileRows slots of one expert (one block)
 //   launch_moe_gate_up   h[slot] = act(x[slot / k]·Gₑᵀ + gate_b_e, x[slot / k]·Uₑᵀ + up_b_e)
 //   launch_moe_down      y[slot] = h[slot]·Dₑᵀ + down_b_e
-//   launch_moe_combine   out[r] = Σⱼ weights[r][j] · y[r·k + j], j ascending
+//   launch_moe_combine   out[r] = Σⱼ weights[r][j] · y[r·k + j], j ascending (or, with
+//                        accumulate, out[r] += that sum: the residual add)
 //
 // The expert kernels take one tile a block (one warp per weight row, as matvec.cu): a
 // slot's products are each lane's fmaf chain over the row's 8-element groups, then the
@@ -81,6 +82,6 @@ Status launch_moe_mma_down(MatrixView y, const std::uint8_t* hq, std::int64_t k,
 
 // out: [rows][n_embd]; y: [rows · k][n_embd]; weights, ids: [rows][k].
 Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
-                          std::int32_t n_expert, cudaStream_t stream);
+                          std::int32_t n_expert, bool accumulate, cudaStream_t stream);
 
 }  // namespace zinfer::cuda

@@ -1,6 +1,7 @@
 // moe_combine_kernel (moe.h): one thread per output element, rows on the grid's y axis; the k
 // expert outputs of a row are added in slot order, as CpuOps does (o = w₀·y₀, then
-// o += wⱼ·yⱼ, an fma each: what the CPU's contracted loop computes).
+// o += wⱼ·yⱼ, an fma each: what the CPU's contracted loop computes); with accumulate the
+// output's old value plus o, as the composed residual add computes it.
 #include <string>
 
 #include "kernels/cuda_check.h"
@@ -13,7 +14,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void moe_combine_kernel(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
-                                   std::int32_t n_expert) {
+                                   std::int32_t n_expert, bool accumulate) {
   const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (c >= out.cols) return;
   const auto k = static_cast<int>(weights.cols);
@@ -26,14 +27,15 @@ __global__ void moe_combine_kernel(MatrixView out, MatrixView y, MatrixView weig
       const float yj = y.data[(r * k + j) * y.stride + c];
       o = j == 0 ? __fmul_rn(wr[j], yj) : fmaf(wr[j], yj, o);
     }
-    out.data[r * out.stride + c] = o;
+    float* dst = out.data + r * out.stride + c;
+    *dst = accumulate ? __fadd_rn(*dst, o) : o;
   }
 }
 
 }  // namespace
 
 Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
-                          std::int32_t n_expert, cudaStream_t stream) {
+                          std::int32_t n_expert, bool accumulate, cudaStream_t stream) {
   if (weights.rows != out.rows || ids.rows != out.rows || ids.cols != weights.cols ||
       y.rows != out.rows * weights.cols || y.cols != out.cols) {
     return make_error(ErrorCode::kInferenceFailed,
@@ -42,7 +44,7 @@ Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, Matr
   }
   if (out.rows == 0 || out.cols == 0) return ok_status();
   moe_combine_kernel<<<grid_2d(out.rows, out.cols, kThreads), kThreads, 0, stream>>>(
-      out, y, weights, ids, n_expert);
+      out, y, weights, ids, n_expert, accumulate);
   ZINFER_CUDA_LAUNCH_CHECK("moe_combine_kernel");
   return ok_status();
 }

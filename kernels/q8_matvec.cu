@@ -307,9 +307,10 @@ __global__ void __launch_bounds__(kThreads) q8_matvec_kernel(const Q8Params p) {
         } else {
           float* o = p.out[ur.ma] + (row0 + r) * p.out_stride[ur.ma];
           const float* bias = p.bias[ur.ma];
-          if (p.accumulate) {
-            o[ur.ja] = __fadd_rn(o[ur.ja], a);
-            if (ur.b_valid) o[ur.jb] = __fadd_rn(o[ur.jb], b);
+          if (p.accumulate) {  // x + (sum + bias): the composed ops' order
+            o[ur.ja] = __fadd_rn(o[ur.ja], bias != nullptr ? __fadd_rn(a, bias[ur.ja]) : a);
+            if (ur.b_valid)
+              o[ur.jb] = __fadd_rn(o[ur.jb], bias != nullptr ? __fadd_rn(b, bias[ur.jb]) : b);
           } else {
             o[ur.ja] = bias != nullptr ? __fadd_rn(a, bias[ur.ja]) : a;
             if (ur.b_valid) o[ur.jb] = bias != nullptr ? __fadd_rn(b, bias[ur.jb]) : b;
@@ -516,7 +517,7 @@ Status launch_q8_matvec(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, boo
   for (int i = 0; i < n_mats; ++i) {
     const Q8MatvecOut& m = mats[i];
     if (!act_fits(a, m.w) || m.w.type != mats[0].w.type || m.out.rows != a.rows ||
-        m.out.cols != m.w.ne1 || (accumulate && m.bias != nullptr)) {
+        m.out.cols != m.w.ne1) {
       return make_error(ErrorCode::kInferenceFailed,
                         "q8_matvec: bad shapes (act [" + std::to_string(a.rows) + "," +
                             std::to_string(a.layout.k) + "], w " + shape(m.w) + ")");

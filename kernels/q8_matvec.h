@@ -64,7 +64,7 @@ bool q8_prologue_fits(const q8::Q8ActLayout& layout, std::int64_t rows, const fl
 struct Q8MatvecOut {
   QuantMatrixView w;
   MatrixView out;               // [rows][w.ne1]
-  const float* bias = nullptr;  // [w.ne1] device, optional (not with accumulate)
+  const float* bias = nullptr;  // [w.ne1] device, optional; with accumulate out += (sum + bias)
 };
 
 // Every matrix: same type and ne0 = a.layout.k. With accumulate, out += the products.

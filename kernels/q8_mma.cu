@@ -800,8 +800,7 @@ bool q8_mma_supported(const Q8Act& a, const QuantMatrixView& w) {
 }
 
 Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cudaStream_t stream) {
-  if (!q8_mma_supported(a, m.w) || m.out.rows != a.rows || m.out.cols != m.w.ne1 ||
-      (accumulate && m.bias != nullptr)) {
+  if (!q8_mma_supported(a, m.w) || m.out.rows != a.rows || m.out.cols != m.w.ne1) {
     return make_error(ErrorCode::kInferenceFailed,
                       "q8_mma: bad shapes (act [" + std::to_string(a.rows) + "," +
                           std::to_string(a.layout.k) + "], w " + shape(m.w) + ")");

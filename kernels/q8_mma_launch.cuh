@@ -65,8 +65,8 @@ __device__ __forceinline__ void store_output(const MmaParams& p, std::int64_t n,
   if constexpr (kGated) {
     const float a = p.gact == GatedAct::kSilu ? silu_f32(v0) : gelu_tanh_f32(v0);
     *o = a * v1;
-  } else if (p.accumulate) {
-    *o = __fadd_rn(*o, v0);
+  } else if (p.accumulate) {  // x + (sum + bias): the composed ops' order
+    *o = __fadd_rn(*o, p.bias != nullptr ? __fadd_rn(v0, p.bias[j]) : v0);
   } else {
     *o = p.bias != nullptr ? __fadd_rn(v0, p.bias[j]) : v0;
   }

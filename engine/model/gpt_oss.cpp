@@ -88,7 +88,6 @@ class GptOss final : public Architecture {
     Tensor attn = ops.alloc(n, dq);
     Tensor router_logits = ops.alloc(n, hp_.n_expert);
     Tensor expert_w = ops.alloc(n, hp_.n_expert_used), expert_ids = ops.alloc(n, hp_.n_expert_used);
-    Tensor moe = ops.alloc(n, d);
 
     AttentionParams full = attention_params(hp_, RopeType::kNeox);
     apply_yarn(full.rope_q);
@@ -108,16 +107,13 @@ class GptOss final : public Architecture {
       ap.attn.layer = il;
       ap.attn.sinks = L.sinks;
       ZINFER_RETURN_IF_ERROR(ops.attention(attn, q, k, v, ap.attn, batch));
-      ZINFER_RETURN_IF_ERROR(ops.matmul(h, attn, L.attn.wo));
-      ZINFER_RETURN_IF_ERROR(ops.add_bias(h, L.bo));
-      ZINFER_RETURN_IF_ERROR(ops.add(x, x, h));
+      ZINFER_RETURN_IF_ERROR(ops.matmul_add(x, attn, L.attn.wo, &L.bo));
       // MoE block: route the normed input, run its experts, add their weighted sum.
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.post_attn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.matmul(router_logits, h, L.router));
       ZINFER_RETURN_IF_ERROR(ops.add_bias(router_logits, L.router_b));
       ZINFER_RETURN_IF_ERROR(ops.topk_softmax(expert_w, expert_ids, router_logits));
-      ZINFER_RETURN_IF_ERROR(ops.moe_ffn(moe, h, expert_ids, expert_w, L.experts, act));
-      ZINFER_RETURN_IF_ERROR(ops.add(x, x, moe));
+      ZINFER_RETURN_IF_ERROR(ops.moe_ffn_add(x, h, expert_ids, expert_w, L.experts, act));
     }
     return rms_norm_logits(ops, hp_, io_, x, logit_rows, logits);
   }

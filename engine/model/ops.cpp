@@ -145,8 +145,10 @@ Status Ops::topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
   return do_topk_softmax(weights, ids, logits);
 }
 
-Status Ops::moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w,
-                    const ExpertActParams& act) {
+namespace {
+
+// moe_ffn's shape checks (moe_ffn_add's too, with out = x).
+Status check_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w) {
   const std::int64_t d = x.cols, ne = w.n_expert, ff = w.n_ff;
   const bool mats_ok = ne > 0 && ff > 0 && w.gate.ne0 == d && w.up.ne0 == d &&
                        w.gate.ne1 == ne * ff && w.up.ne1 == ne * ff && w.gate.type == w.up.type &&
@@ -166,7 +168,21 @@ Status Ops::moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const Expe
       ids.cols > ne) {
     return shape_error("moe_ffn", "out must match x; ids and weights must be [rows][k ≤ n_expert]");
   }
+  return ok_status();
+}
+
+}  // namespace
+
+Status Ops::moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w,
+                    const ExpertActParams& act) {
+  ZINFER_RETURN_IF_ERROR(check_moe_ffn(out, x, ids, weights, w));
   return do_moe_ffn(out, x, ids, weights, w, act);
+}
+
+Status Ops::moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights, const ExpertWeights& w,
+                        const ExpertActParams& act) {
+  ZINFER_RETURN_IF_ERROR(check_moe_ffn(x, h, ids, weights, w));
+  return do_moe_ffn_add(x, h, ids, weights, w, act);
 }
 
 Status Ops::do_topk_softmax(Tensor, Tensor, Tensor) {
@@ -180,16 +196,28 @@ Status Ops::do_moe_ffn(Tensor, Tensor, Tensor, Tensor, const ExpertWeights&,
                     "moe_ffn: mixture-of-experts layers are not implemented by this backend");
 }
 
+Status Ops::do_moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights, const ExpertWeights& w,
+                           const ExpertActParams& act) {
+  ScratchScope scope(*this);
+  Tensor t = alloc(x.rows, x.cols);
+  ZINFER_RETURN_IF_ERROR(moe_ffn(t, h, ids, weights, w, act));
+  return add(x, x, t);
+}
+
 // Fused ops: the front checks the whole op's shapes once; the defaults compose basic ops.
 
-Status Ops::matmul_add(Tensor x, Tensor in, const Weight& w) {
+Status Ops::matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias) {
   if (in.cols != w.ne0 || x.cols != w.ne1 || x.rows != in.rows) {
     return shape_error(
         "matmul_add", "in [" + std::to_string(in.rows) + "," + std::to_string(in.cols) + "] × w [" +
                           std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → x [" +
                           std::to_string(x.rows) + "," + std::to_string(x.cols) + "]");
   }
-  return do_matmul_add(x, in, w);
+  if (bias != nullptr &&
+      (!bias->present() || bias->ne0 != w.ne1 || bias->type != quant::GgmlType::kF32)) {
+    return shape_error("matmul_add", "bias must be f32 [w rows]");
+  }
+  return do_matmul_add(x, in, w, bias);
 }
 
 Status Ops::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
@@ -225,10 +253,11 @@ Status Ops::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& 
   return do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);
 }
 
-Status Ops::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
+Status Ops::do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias) {
   ScratchScope scope(*this);
   Tensor t = alloc(x.rows, x.cols);
   ZINFER_RETURN_IF_ERROR(matmul(t, in, w));
+  if (bias != nullptr) ZINFER_RETURN_IF_ERROR(add_bias(t, *bias));
   return add(x, x, t);
 }
 

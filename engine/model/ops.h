@@ -209,14 +209,18 @@ class Ops {
   // x, out: [rows][n_embd]; ids, weights: [rows][k] as topk_softmax writes them.
   Status moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights, const ExpertWeights& w,
                  const ExpertActParams& act);
+  // x += moe_ffn(h, ...) (the residual add after a MoE block; a fused op, see below).
+  Status moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights, const ExpertWeights& w,
+                     const ExpertActParams& act);
 
   // Fused ops. Each is defined by its composition of the ops above (the default do_*
   // implementations in ops.cpp), which is what the CPU backend runs; a backend may replace
   // one with a single kernel that computes the same float operations, so the architectures
   // are written once for every backend.
   //
-  // x += in · wᵀ (the residual add after an output projection).
-  Status matmul_add(Tensor x, Tensor in, const Weight& w);
+  // x += in · wᵀ (the residual add after an output projection); with a bias (f32 [w.ne1]),
+  // x += (in · wᵀ + bias): the projection's bias added before the residual.
+  Status matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias = nullptr);
   // out = act(h · gateᵀ) * (h · upᵀ) with h = rms_norm(x, norm, eps): a gated FFN's input.
   Status norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps, const Weight& gate,
                            const Weight& up, GatedActivation act);
@@ -254,8 +258,10 @@ class Ops {
   virtual Status do_topk_softmax(Tensor weights, Tensor ids, Tensor logits);
   virtual Status do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
                             const ExpertWeights& w, const ExpertActParams& act);
+  virtual Status do_moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights,
+                                const ExpertWeights& w, const ExpertActParams& act);
   // The fused ops: by default their compositions (ops.cpp).
-  virtual Status do_matmul_add(Tensor x, Tensor in, const Weight& w);
+  virtual Status do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias);
   virtual Status do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
                                       const Weight& gate, const Weight& up, GatedActivation act);
   virtual Status do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,

@@ -179,6 +179,16 @@ void check_moe_ffn(GgmlType type, model::ExpertActivation kind, const MoeShape& 
       testing::poison(gout1);
       ASSERT_TRUE(p.gpu->moe_ffn(gout1, gx1, gid1, gwt1, gw, act).ok());
       EXPECT_EQ(testing::download(gout1), slice(got, d)) << "row " << r << " alone";
+
+      // The fused residual add (moe_ffn_add): res + the same outputs, bit for bit.
+      const auto res = testing::random_floats(static_cast<std::size_t>(rows * d),
+                                              static_cast<std::uint32_t>(300 + rows), 1.0f);
+      model::Tensor gres = testing::gpu_tensor(*p.gpu, res, rows, d);
+      st = p.gpu->moe_ffn_add(gres, gx, gid, gwt, gw, act);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      std::vector<float> want(res.size());
+      for (std::size_t i = 0; i < res.size(); ++i) want[i] = res[i] + got[i];
+      EXPECT_EQ(testing::download(gres), want) << "moe_ffn_add = x + moe_ffn";
     }
   }
 }

@@ -328,6 +328,17 @@ Status CudaOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
 
 Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
                            const model::ExpertWeights& w, const model::ExpertActParams& act) {
+  return moe_ffn_impl(out, x, ids, weights, w, act, false);
+}
+
+Status CudaOps::do_moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights,
+                               const model::ExpertWeights& w, const model::ExpertActParams& act) {
+  return moe_ffn_impl(x, h, ids, weights, w, act, true);
+}
+
+Status CudaOps::moe_ffn_impl(Tensor out, Tensor x, Tensor ids, Tensor weights,
+                             const model::ExpertWeights& w, const model::ExpertActParams& act,
+                             bool accumulate) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (x.rows == 0) return ok_status();
   if (w.n_expert > kMoeMaxExperts) {
@@ -384,7 +395,7 @@ Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
     ZINFER_RETURN_IF_ERROR(launch_moe_gate_up(view(h), view(x), r, gate, up, a, ctx_.stream()));
     ZINFER_RETURN_IF_ERROR(launch_moe_down(view(y), view(h), r, down, ctx_.stream()));
   }
-  return launch_moe_combine(view(out), view(y), view(weights), view(ids), w.n_expert,
+  return launch_moe_combine(view(out), view(y), view(weights), view(ids), w.n_expert, accumulate,
                             ctx_.stream());
 }
 
@@ -438,16 +449,17 @@ Status CudaOps::q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats,
   return launch_q8_mma_each(a, mats, n_mats, accumulate, ctx_.stream());
 }
 
-Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w) {
+Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
-  if (q8_ok(w, in)) {
+  if (q8_ok(w, in)) {  // the bias in the products' epilogue: x + (sum + bias), as composed
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
-    const Q8MatvecOut m{view(w), view(x), nullptr};
+    const Q8MatvecOut m{view(w), view(x),
+                        bias != nullptr ? static_cast<const float*>(bias->data) : nullptr};
     return q8_products(a, &m, 1, true);
   }
-  if (!fused_ok(w, in, in.rows)) return Ops::do_matmul_add(x, in, w);
+  if (bias != nullptr || !fused_ok(w, in, in.rows)) return Ops::do_matmul_add(x, in, w, bias);
   return launch_matvec_pieces(view(x), view(in), view(w), true, ctx_.stream());
 }
 

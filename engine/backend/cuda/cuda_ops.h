@@ -106,7 +106,11 @@ class CudaOps final : public model::Ops {
   Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits) override;
   Status do_moe_ffn(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
                     const model::ExpertWeights& w, const model::ExpertActParams& act) override;
-  Status do_matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w) override;
+  // The residual add in the combine kernel's store: x + (the weighted sum), as composed.
+  Status do_moe_ffn_add(model::Tensor x, model::Tensor h, model::Tensor ids, model::Tensor weights,
+                        const model::ExpertWeights& w, const model::ExpertActParams& act) override;
+  Status do_matmul_add(model::Tensor x, model::Tensor in, const model::Weight& w,
+                       const model::Weight* bias) override;
   Status do_norm_gated_matmul(model::Tensor out, model::Tensor x, const model::Weight& norm,
                               float eps, const model::Weight& gate, const model::Weight& up,
                               model::GatedActivation act) override;
@@ -125,6 +129,10 @@ class CudaOps final : public model::Ops {
   // weight_type (weight_rows rows in all), in scratch memory of this pass — or, where
   // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).
   // out (+)= a·Wᵀ for each of n_mats matrices: the tensor-core tiles or the matvec kernels.
+  // moe_ffn (accumulate false) and moe_ffn_add (out += the experts' weighted sum).
+  Status moe_ffn_impl(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
+                      const model::ExpertWeights& w, const model::ExpertActParams& act,
+                      bool accumulate);
   Status q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate);
   // gated: the activations feed the gated pair (two matrices of weight_rows / 2 rows each).
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
