@@ -10,6 +10,7 @@
 #include "engine/model/llm.h"
 #include "engine/sched/sequence.h"
 #include "engine/sched/sequence_runner.h"
+#include "engine/sched/warm_up.h"
 #include "service/cli/backend_flags.h"
 #include "service/cli/commands.h"
 #include "service/cli/exit_codes.h"
@@ -69,6 +70,15 @@ int run_generate(GenerateArgs& a) {
     return 2;
   }
   const std::size_t n_prompt = spec->prompt().size();
+  // On CUDA a warm-up of this prompt's length and a few decode steps (sched/warm_up.h), so the
+  // prompt and decode rates printed below are not those of first launches.
+  if (llm.device_report().name.rfind("cuda", 0) == 0) {
+    auto w = sched::warm_up(llm, sched::WarmUpPlan{static_cast<std::int32_t>(n_prompt), 1, 3});
+    if (!w.ok()) {
+      std::cerr << "error: " << w.error().message << "\n";
+      return 1;
+    }
+  }
 
   sched::Sequence seq(tok, *spec);
   sched::SequenceRunner run(llm);
