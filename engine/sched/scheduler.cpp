@@ -76,7 +76,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::load(const LlmOptions& llm_options
   opt.n_seq_max = std::max(opt.n_seq_max, config.max_running);
   std::unique_ptr<Llm> llm;
   ZINFER_ASSIGN_OR_RETURN(llm, Llm::load(opt));
-  if (config.warm_up && llm->device_report().name.rfind("cuda", 0) == 0) {
+  if (config.warm_up && warm_up_helps(*llm)) {
     ZINFER_ASSIGN_OR_RETURN(const WarmUpReport w,
                             warm_up(*llm, WarmUpPlan{config.max_step_tokens, config.max_running}));
     spdlog::info("warm-up: a {}-token prompt and decode steps of 1 and {} sequences in {:.0f} ms",

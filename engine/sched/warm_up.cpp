@@ -53,6 +53,8 @@ Status decode_steps(Llm& llm, std::int32_t batch, std::int32_t steps) {
 
 }  // namespace
 
+bool warm_up_helps(const Llm& llm) { return llm.device_report().name.rfind("cuda", 0) == 0; }
+
 Result<WarmUpReport> warm_up(Llm& llm, const WarmUpPlan& plan) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::int32_t block = llm.kv_block_size();

@@ -30,6 +30,10 @@ struct WarmUpReport {
   double ms = 0.0;
 };
 
+// Whether a warm-up does anything for `llm`: its backend loads kernels and captures graphs
+// lazily (CUDA); the CPU has nothing to warm.
+bool warm_up_helps(const Llm& llm);
+
 // Runs the plan on `llm`, which must have no other KV owner (no Scheduler) while it runs.
 // Errors are the forward pass's (a device error the first job would have met too).
 Result<WarmUpReport> warm_up(Llm& llm, const WarmUpPlan& plan);

@@ -72,7 +72,7 @@ int run_generate(GenerateArgs& a) {
   const std::size_t n_prompt = spec->prompt().size();
   // On CUDA a warm-up of this prompt's length and a few decode steps (sched/warm_up.h), so the
   // prompt and decode rates printed below are not those of first launches.
-  if (llm.device_report().name.rfind("cuda", 0) == 0) {
+  if (sched::warm_up_helps(llm)) {
     auto w = sched::warm_up(llm, sched::WarmUpPlan{static_cast<std::int32_t>(n_prompt), 1, 3});
     if (!w.ok()) {
       std::cerr << "error: " << w.error().message << "\n";
