@@ -10,8 +10,9 @@
 
 namespace zinfer::cuda {
 
-// logits: [rows][n_expert]; weights, ids: [rows][k], k <= n_expert (ids as floats).
-Status launch_topk_softmax(MatrixView weights, MatrixView ids, MatrixView logits,
+// logits: [rows][n_expert]; weights, ids: [rows][k], k <= n_expert (ids as floats). bias
+// (n_expert floats, or null): added to each row's logits in place first, as add_bias would.
+Status launch_topk_softmax(MatrixView weights, MatrixView ids, MatrixView logits, const float* bias,
                            cudaStream_t stream);
 
 }  // namespace zinfer::cuda

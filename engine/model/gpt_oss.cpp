@@ -111,8 +111,7 @@ class GptOss final : public Architecture {
       // MoE block: route the normed input, run its experts, add their weighted sum.
       ZINFER_RETURN_IF_ERROR(ops.rms_norm(h, x, L.post_attn_norm, hp_.norm_eps));
       ZINFER_RETURN_IF_ERROR(ops.matmul(router_logits, h, L.router));
-      ZINFER_RETURN_IF_ERROR(ops.add_bias(router_logits, L.router_b));
-      ZINFER_RETURN_IF_ERROR(ops.topk_softmax(expert_w, expert_ids, router_logits));
+      ZINFER_RETURN_IF_ERROR(ops.topk_softmax(expert_w, expert_ids, router_logits, &L.router_b));
       ZINFER_RETURN_IF_ERROR(ops.moe_ffn_add(x, h, expert_ids, expert_w, L.experts, act));
     }
     return rms_norm_logits(ops, hp_, io_, x, logit_rows, logits);

@@ -132,7 +132,7 @@ Status Ops::gather_rows(Tensor out, Tensor in, std::span<const std::int32_t> row
   return do_gather_rows(out, in, rows);
 }
 
-Status Ops::topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+Status Ops::topk_softmax(Tensor weights, Tensor ids, Tensor logits, const Weight* bias) {
   if (!same_shape(weights, ids) || weights.rows != logits.rows) {
     return shape_error("topk_softmax", "weights and ids must be [rows of logits][k]");
   }
@@ -142,7 +142,11 @@ Status Ops::topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
   if (logits.cols >= (std::int64_t{1} << 24)) {
     return shape_error("topk_softmax", "expert ids must be exact as floats");
   }
-  return do_topk_softmax(weights, ids, logits);
+  if (bias != nullptr &&
+      (!bias->present() || bias->ne0 != logits.cols || bias->type != quant::GgmlType::kF32)) {
+    return shape_error("topk_softmax", "bias must be f32 [n_expert]");
+  }
+  return do_topk_softmax(weights, ids, logits, bias);
 }
 
 namespace {
@@ -185,7 +189,7 @@ Status Ops::moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights, const Ex
   return do_moe_ffn_add(x, h, ids, weights, w, act);
 }
 
-Status Ops::do_topk_softmax(Tensor, Tensor, Tensor) {
+Status Ops::do_topk_softmax(Tensor, Tensor, Tensor, const Weight*) {
   return make_error(ErrorCode::kInferenceFailed,
                     "topk_softmax: mixture-of-experts routing is not implemented by this backend");
 }

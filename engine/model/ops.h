@@ -202,8 +202,9 @@ class Ops {
   // Mixture-of-experts routing: per row, the k = weights.cols largest logits (ties: lower
   // expert first), in descending order; ids[r][j] is the expert (stored as a float, exact
   // below 2^24) and weights[r][j] the softmax over the k selected logits.
-  // logits: [rows][n_expert]; ids, weights: [rows][k].
-  Status topk_softmax(Tensor weights, Tensor ids, Tensor logits);
+  // logits: [rows][n_expert]; ids, weights: [rows][k]. With a bias (f32 [n_expert]) the
+  // router's bias is added first, in place, as add_bias(logits, bias) would (one launch fewer).
+  Status topk_softmax(Tensor weights, Tensor ids, Tensor logits, const Weight* bias = nullptr);
   // out[r] = Σ_j weights[r][j] · (down_e · act(gate_e · x[r] + gate_b_e, up_e · x[r] + up_b_e)
   //          + down_b_e) with e = ids[r][j], summed in j order: the experts of a MoE layer.
   // x, out: [rows][n_embd]; ids, weights: [rows][k] as topk_softmax writes them.
@@ -255,7 +256,7 @@ class Ops {
   virtual Status do_to_host(Tensor t, float* host) = 0;
   // Mixture-of-experts ops: no composition of the basic ops expresses them, so a backend
   // without its own implementation answers kInferenceFailed naming the op.
-  virtual Status do_topk_softmax(Tensor weights, Tensor ids, Tensor logits);
+  virtual Status do_topk_softmax(Tensor weights, Tensor ids, Tensor logits, const Weight* bias);
   virtual Status do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,
                             const ExpertWeights& w, const ExpertActParams& act);
   virtual Status do_moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights,

@@ -94,6 +94,39 @@ TEST(MoeTopk, MatchesCpu) {
   }
 }
 
+// The router's bias in the routing kernel: the same bits as add_bias then topk_softmax on the
+// GPU (the biased logits left in place too), and the CPU's experts with the same bias.
+TEST(MoeTopk, BiasIsAddBiasThenTopk) {
+  ZINFER_REQUIRE_GPU();
+  auto p = testing::make_ops_pair();
+  ASSERT_TRUE(p.gpu);
+  for (const auto& [n_expert, k] : {std::pair{32, 4}, std::pair{19, 5}}) {
+    const TwoWeights b = make_f32(*p.ctx, n_expert, 1, static_cast<std::uint32_t>(n_expert));
+    for (const std::int64_t rows : {1, 7, 130}) {
+      const auto l = testing::random_floats(static_cast<std::size_t>(rows * n_expert),
+                                            static_cast<std::uint32_t>(rows * 3 + k), 2.0f);
+      p.gpu->begin_forward();
+      p.cpu->reset_scratch();
+      model::Tensor fl = testing::gpu_tensor(*p.gpu, l, rows, n_expert);
+      model::Tensor fw = p.gpu->alloc(rows, k), fi = p.gpu->alloc(rows, k);
+      ASSERT_TRUE(p.gpu->topk_softmax(fw, fi, fl, &b.gpu).ok());
+      model::Tensor ul = testing::gpu_tensor(*p.gpu, l, rows, n_expert);
+      model::Tensor uw = p.gpu->alloc(rows, k), ui = p.gpu->alloc(rows, k);
+      ASSERT_TRUE(p.gpu->add_bias(ul, b.gpu).ok());
+      ASSERT_TRUE(p.gpu->topk_softmax(uw, ui, ul).ok());
+      EXPECT_EQ(testing::download(fl), testing::download(ul)) << n_expert << ", rows " << rows;
+      EXPECT_EQ(testing::download(fi), testing::download(ui)) << n_expert << ", rows " << rows;
+      EXPECT_EQ(testing::download(fw), testing::download(uw)) << n_expert << ", rows " << rows;
+      model::Tensor cl = testing::cpu_tensor(*p.cpu, l, rows, n_expert);
+      model::Tensor cw = p.cpu->alloc(rows, k), ci = p.cpu->alloc(rows, k);
+      ASSERT_TRUE(p.cpu->topk_softmax(cw, ci, cl, &b.cpu).ok());
+      EXPECT_EQ(testing::download(fi), testing::host_copy(ci)) << n_expert << ", rows " << rows;
+      EXPECT_TRUE(testing::all_close(testing::download(fw), testing::host_copy(cw), 1e-6, 1e-6))
+          << n_expert << ", rows " << rows;
+    }
+  }
+}
+
 using MoeCase = std::tuple<GgmlType, model::ExpertActivation>;
 
 struct MoeShape {

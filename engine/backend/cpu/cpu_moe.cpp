@@ -30,7 +30,9 @@ float swiglu_oai(float g, float u, float alpha, float limit) {
   return x / (1.0f + std::exp(-alpha * x)) * (y + 1.0f);
 }
 
-Status CpuOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+Status CpuOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits,
+                               const model::Weight* bias) {
+  if (bias != nullptr) ZINFER_RETURN_IF_ERROR(do_add_bias(logits, *bias));
   const std::int64_t k = weights.cols;
   std::vector<std::int32_t> order(static_cast<std::size_t>(logits.cols));
   for (std::int64_t r = 0; r < logits.rows; ++r) {

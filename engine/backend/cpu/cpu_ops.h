@@ -62,7 +62,8 @@ class CpuOps final : public model::Ops {
                         std::span<const std::int32_t> rows) override;
   Status do_to_host(model::Tensor t, float* host) override;
   // Mixture of experts (cpu_moe.cpp).
-  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits) override;
+  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits,
+                         const model::Weight* bias) override;
   Status do_moe_ffn(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
                     const model::ExpertWeights& w, const model::ExpertActParams& act) override;
 

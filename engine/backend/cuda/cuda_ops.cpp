@@ -321,9 +321,12 @@ Status CudaOps::do_to_host(Tensor t, float* host) {
   return ok_status();
 }
 
-Status CudaOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits) {
+Status CudaOps::do_topk_softmax(Tensor weights, Tensor ids, Tensor logits,
+                                const model::Weight* bias) {
   ZINFER_RETURN_IF_ERROR(ready());
-  return launch_topk_softmax(view(weights), view(ids), view(logits), ctx_.stream());
+  return launch_topk_softmax(view(weights), view(ids), view(logits),
+                             bias != nullptr ? static_cast<const float*>(bias->data) : nullptr,
+                             ctx_.stream());
 }
 
 Status CudaOps::do_moe_ffn(Tensor out, Tensor x, Tensor ids, Tensor weights,

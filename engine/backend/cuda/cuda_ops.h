@@ -103,7 +103,9 @@ class CudaOps final : public model::Ops {
   Status do_to_host(model::Tensor t, float* host) override;
   // Mixture of experts: routing (kernels/topk_softmax.h) and the experts grouped by expert on
   // the device (kernels/moe.h), f32 activations whatever act_quant says.
-  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits) override;
+  // the router's bias added by the routing kernel (no add_bias launch).
+  Status do_topk_softmax(model::Tensor weights, model::Tensor ids, model::Tensor logits,
+                         const model::Weight* bias) override;
   Status do_moe_ffn(model::Tensor out, model::Tensor x, model::Tensor ids, model::Tensor weights,
                     const model::ExpertWeights& w, const model::ExpertActParams& act) override;
   // The residual add in the combine kernel's store: x + (the weighted sum), as composed.

@@ -82,6 +82,38 @@ TEST(CpuMoe, TopkSoftmaxMatchesPlainLoop) {
   EXPECT_EQ(ids.data[3 * ids.stride + 1], 9.0f);
 }
 
+// The router's bias given to topk_softmax: add_bias then topk_softmax, the same bits (and the
+// biased logits left in place).
+TEST(CpuMoe, TopkSoftmaxWithBiasIsAddBiasFirst) {
+  CpuOps ops = make_ops();
+  std::mt19937 rng(12);
+  constexpr std::int64_t rows = 5, n_expert = 32, k = 4;
+  std::vector<float> bias(n_expert);
+  for (float& b : bias) b = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+  const Weight b{GgmlType::kF32, n_expert, 1, bias.data()};
+  Tensor fused = ops.alloc(rows, n_expert), plain = ops.alloc(rows, n_expert);
+  fill(fused, rng, 1.0f);
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::memcpy(plain.data + r * plain.stride, fused.data + r * fused.stride, n_expert * 4);
+  Tensor fw = ops.alloc(rows, k), fi = ops.alloc(rows, k);
+  Tensor pw = ops.alloc(rows, k), pi = ops.alloc(rows, k);
+  ASSERT_TRUE(ops.topk_softmax(fw, fi, fused, &b).ok());
+  ASSERT_TRUE(ops.add_bias(plain, b).ok());
+  ASSERT_TRUE(ops.topk_softmax(pw, pi, plain).ok());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t e = 0; e < n_expert; ++e)
+      EXPECT_EQ(fused.data[r * fused.stride + e], plain.data[r * plain.stride + e]) << r;
+    for (std::int64_t j = 0; j < k; ++j) {
+      EXPECT_EQ(fi.data[r * fi.stride + j], pi.data[r * pi.stride + j]) << r << "," << j;
+      EXPECT_EQ(fw.data[r * fw.stride + j], pw.data[r * pw.stride + j]) << r << "," << j;
+    }
+  }
+  const Weight short_bias{GgmlType::kF32, n_expert - 1, 1, bias.data()};
+  const Status st = ops.topk_softmax(fw, fi, fused, &short_bias);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message.rfind("topk_softmax", 0), 0u) << st.error().message;
+}
+
 TEST(CpuMoe, SwigluOaiClampsAsTheReference) {
   // g = min(gate, 7), u = clamp(up, -7, 7): g * sigmoid(1.702 g) * (u + 1).
   auto ref = [](double g, double u) {
