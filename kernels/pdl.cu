@@ -24,7 +24,7 @@ bool device_supports_pdl() {
 bool pdl_enabled() {
   static const bool env = [] {
     const char* e = std::getenv("ZINFER_PDL");
-    return e != nullptr && std::string(e) == "1";
+    return e == nullptr || std::string(e) != "0";
   }();
   static const bool supported = device_supports_pdl();
   const int v = g_pdl.load(std::memory_order_relaxed);

@@ -13,8 +13,9 @@
 // reads of memory no kernel writes during a step (weights) may come before the wait. Kernels
 // launched the ordinary way need nothing: they start after their predecessor completes.
 //
-// A measurement switch until measured on a GPU: ZINFER_PDL=1 (or set_pdl), on devices of
-// compute capability 9.0 and later; otherwise launch_pdl is an ordinary launch.
+// On by default on devices of compute capability 9.0 and later (an H100, 2026-12-06: batch-1
+// decode +8% at the 0.5B shape, +2% at 7B, same bits); ZINFER_PDL=0 (or set_pdl(0)) turns it
+// off; on older devices launch_pdl is an ordinary launch.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,9 +26,10 @@
 namespace zinfer::cuda {
 
 // Whether launch_pdl launches with programmatic stream serialization: set_pdl's value, else
-// ZINFER_PDL=1; and the current device is sm_90 or later.
+// on unless ZINFER_PDL=0; and the current device is sm_90 or later.
 bool pdl_enabled();
-// Tests: 1 on, 0 off, -1 back to ZINFER_PDL. Set it between steps, not while one is queued.
+// Tests: 1 on, 0 off, -1 back to the default (ZINFER_PDL). Set it between steps, not while one is
+// queued.
 void set_pdl(int on);
 
 #ifdef __CUDACC__
