@@ -39,10 +39,22 @@ ZINFER_HD bool moe_ranks_before(const float* l, int a, int b) {
   return l[a] > l[b] || (l[a] == l[b] && a < b);
 }
 
+// The softmax over a row's k picks ids[0..k) (rank order, as floats): the sum of the
+// exponentials in double, in rank order, as CpuOps::do_topk_softmax.
+ZINFER_HD void topk_softmax_weights(const float* l, int k, const float* ids, float* weights) {
+  const float mx = l[static_cast<int>(ids[0])];
+  double sum = 0.0;
+  for (int j = 0; j < k; ++j)
+    sum += static_cast<double>(expf(sub_rn(l[static_cast<int>(ids[j])], mx)));
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (int j = 0; j < k; ++j) {
+    weights[j] = mul_rn(expf(sub_rn(l[static_cast<int>(ids[j])], mx)), inv);
+  }
+}
+
 // CpuOps::do_topk_softmax for one row of n_expert logits: the k best experts in rank order
-// (ids[j], as floats) and the softmax over their logits (weights[j]; the sum of the
-// exponentials in double, in rank order). Pick j is the best expert ranked after pick j - 1,
-// so no per-row set of picks is kept.
+// (ids[j], as floats) and the softmax over their logits (weights[j]). Pick j is the best
+// expert ranked after pick j - 1, so no per-row set of picks is kept.
 ZINFER_HD void topk_softmax_row(const float* l, int n_expert, int k, float* weights, float* ids) {
   int prev = -1;
   for (int j = 0; j < k; ++j) {
@@ -55,14 +67,26 @@ ZINFER_HD void topk_softmax_row(const float* l, int n_expert, int k, float* weig
     ids[j] = static_cast<float>(best);
     prev = best;
   }
-  const float mx = l[static_cast<int>(ids[0])];
-  double sum = 0.0;
-  for (int j = 0; j < k; ++j)
-    sum += static_cast<double>(expf(sub_rn(l[static_cast<int>(ids[j])], mx)));
-  const auto inv = static_cast<float>(1.0 / sum);
-  for (int j = 0; j < k; ++j) {
-    weights[j] = mul_rn(expf(sub_rn(l[static_cast<int>(ids[j])], mx)), inv);
+  topk_softmax_weights(l, k, ids, weights);
+}
+
+// The warp form of one pick (kernels/topk_softmax.cu): lane takes the experts e = lane,
+// lane + lanes, ... and keeps the best of those ranked after prev (-1: none yet), or -1; the
+// lanes' candidates then meet through topk_first. The order is total on finite logits, so
+// whatever tree the candidates meet in, the pick is topk_softmax_row's.
+ZINFER_HD int topk_lane_best(const float* l, int n_expert, int prev, int lane, int lanes) {
+  int best = -1;
+  for (int e = lane; e < n_expert; e += lanes) {
+    if (prev >= 0 && !moe_ranks_before(l, prev, e)) continue;
+    if (best < 0 || moe_ranks_before(l, e, best)) best = e;
   }
+  return best;
+}
+// Of two candidates (-1: none), the one ranked first.
+ZINFER_HD int topk_first(const float* l, int a, int b) {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return moe_ranks_before(l, b, a) ? b : a;
 }
 
 // The gated activations of an expert (model::ExpertActivation).

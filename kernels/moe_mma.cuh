@@ -29,6 +29,8 @@ using quant::GgmlType;
 
 // Threads a block runs: one warp per part of K, the most parts there can be.
 inline constexpr int kMoeMmaThreads = q8mma::kMaxParts * 32;
+// Blocks of K a warp loads before it multiplies them (moe_mma_body).
+inline constexpr int kMoeMmaUnroll = 4;
 // Shared memory of the parts' sums: [parts][matrices][16 rows][8 slots] floats.
 inline constexpr std::size_t kMoeMmaSmemBytes = q8mma::kMaxParts * 2 * 16 * 8 * sizeof(float);
 
@@ -97,28 +99,48 @@ ZINFER_HD void moe_mma_body(const MoeMmaArgs& p, Ctx& x) {
   float acc[kM][4] = {};
   if (part < p.parts) {
     const std::int64_t nb = p.layout.k / kE;
+    const std::int64_t b_begin = q8mma::part_begin(nb, p.parts, part);
     const std::int64_t b_end = q8mma::part_begin(nb, p.parts, part + 1);
     const auto* hi = reinterpret_cast<const std::int8_t*>(bcol);
     const auto* lo = reinterpret_cast<const std::int8_t*>(bcol + p.layout.lo_off);
-    for (std::int64_t b = q8mma::part_begin(nb, p.parts, part); b < b_end; ++b) {
-      std::uint32_t bh0 = 0, bh1 = 0, bl0 = 0, bl1 = 0;
-      q8mma::act_words(hi, kE * b, t, true, bh0, bh1);
-      q8mma::act_words(lo, kE * b, t, true, bl0, bl1);
-      const float da[2] = {dcol[0][b], dcol[1][b]};
+    // kMoeMmaUnroll blocks at a time: every load of the group first (a block past the part's
+    // end reloads its last block, never used), then the products and unit terms in K order, so
+    // a warp keeps several blocks' weights in flight (at one or two slots a tile the kernel
+    // is bound by load latency) and the sums are the same bits as one block at a time.
+    for (std::int64_t b0 = b_begin; b0 < b_end; b0 += kMoeMmaUnroll) {
+      std::uint32_t bw[kMoeMmaUnroll][4];  // hi words b0, b1; lo words b0, b1
+      float da[kMoeMmaUnroll][2];
+      std::uint32_t wa[kMoeMmaUnroll][kM][4];
+      q8mma::LegacyHead wh[kMoeMmaUnroll][kM][2];
       ZINFER_UNROLL
-      for (int m = 0; m < kM; ++m) {
-        std::uint32_t a[4];
-        Tr::words(rg[m], b, 0, t, a[0], a[2]);
-        Tr::words(rg8[m], b, 0, t, a[1], a[3]);
-        const q8mma::LegacyHead h[2] = {Tr::head(rg[m], b), Tr::head(rg8[m], b)};
-        int ch[4], cl[4];
-        x.mma_k32(ch, a, bh0, bh1);
-        x.mma_k32(cl, a, bl0, bl1);
+      for (int u = 0; u < kMoeMmaUnroll; ++u) {
+        const std::int64_t b = b0 + u < b_end ? b0 + u : b_end - 1;
+        q8mma::act_words(hi, kE * b, t, true, bw[u][0], bw[u][1]);
+        q8mma::act_words(lo, kE * b, t, true, bw[u][2], bw[u][3]);
+        da[u][0] = dcol[0][b];
+        da[u][1] = dcol[1][b];
         ZINFER_UNROLL
-        for (int i = 0; i < 4; ++i) {
-          const float term =
-              q8mma::legacy_term_q16f(h[i >> 1], false, da[i & 1], 256 * ch[i] + cl[i], 0.0f);
-          acc[m][i] = q8::fadd(acc[m][i], term);
+        for (int m = 0; m < kM; ++m) {
+          Tr::words(rg[m], b, 0, t, wa[u][m][0], wa[u][m][2]);
+          Tr::words(rg8[m], b, 0, t, wa[u][m][1], wa[u][m][3]);
+          wh[u][m][0] = Tr::head(rg[m], b);
+          wh[u][m][1] = Tr::head(rg8[m], b);
+        }
+      }
+      ZINFER_UNROLL
+      for (int u = 0; u < kMoeMmaUnroll; ++u) {
+        if (b0 + u >= b_end) break;
+        ZINFER_UNROLL
+        for (int m = 0; m < kM; ++m) {
+          int ch[4], cl[4];
+          x.mma_k32(ch, wa[u][m], bw[u][0], bw[u][1]);
+          x.mma_k32(cl, wa[u][m], bw[u][2], bw[u][3]);
+          ZINFER_UNROLL
+          for (int i = 0; i < 4; ++i) {
+            const float term = q8mma::legacy_term_q16f(wh[u][m][i >> 1], false, da[u][i & 1],
+                                                       256 * ch[i] + cl[i], 0.0f);
+            acc[m][i] = q8::fadd(acc[m][i], term);
+          }
         }
       }
     }

@@ -72,6 +72,39 @@ TEST(MoeMathHost, TopkSoftmaxRowEqualsCpuOps) {
   }
 }
 
+// The routing kernel's warp form: 32 lanes' candidates met by the kernel's xor-shuffle tree
+// (every lane ends with the pick) give topk_softmax_row's picks, ties and equal rows included.
+TEST(MoeMathHost, WarpPicksAreTheRowPicks) {
+  std::mt19937 rng(5);
+  for (const auto& [n_expert, k] :
+       {std::pair{32, 4}, std::pair{19, 5}, std::pair{128, 8}, std::pair{4, 4}, std::pair{1, 1}}) {
+    for (int row = 0; row < 40; ++row) {
+      std::vector<float> l(static_cast<std::size_t>(n_expert));
+      std::normal_distribution<float> dist(0.0f, 2.0f);
+      for (float& v : l) v = row % 5 == 4 ? 0.5f : dist(rng);  // every fifth row all equal
+      if (n_expert > 4 && row % 3 == 1) l[1] = l[static_cast<std::size_t>(n_expert) - 2] = 9.0f;
+      std::vector<float> w(static_cast<std::size_t>(k)), ids(static_cast<std::size_t>(k));
+      topk_softmax_row(l.data(), n_expert, k, w.data(), ids.data());
+      int prev = -1;
+      for (int j = 0; j < k; ++j) {
+        int lanes[32];
+        for (int lane = 0; lane < 32; ++lane)
+          lanes[lane] = topk_lane_best(l.data(), n_expert, prev, lane, 32);
+        for (int off = 16; off > 0; off >>= 1) {
+          int next[32];
+          for (int lane = 0; lane < 32; ++lane)
+            next[lane] = topk_first(l.data(), lanes[lane], lanes[lane ^ off]);
+          std::copy(next, next + 32, lanes);
+        }
+        for (int lane = 1; lane < 32; ++lane) ASSERT_EQ(lanes[lane], lanes[0]) << "lane " << lane;
+        EXPECT_EQ(static_cast<float>(lanes[0]), ids[static_cast<std::size_t>(j)])
+            << n_expert << " experts, row " << row << ", pick " << j;
+        prev = lanes[0];
+      }
+    }
+  }
+}
+
 TEST(MoeMathHost, ExpertActivationsEqualCpuOps) {
   for (float g : {-30.0f, -7.5f, -1.5f, -0.0f, 0.0f, 0.3f, 6.99f, 7.0f, 7.01f, 12.0f}) {
     for (float u : {-9.0f, -7.0f, -1.0f, 0.0f, 2.5f, 7.0f, 8.0f}) {
