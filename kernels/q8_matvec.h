@@ -45,6 +45,10 @@ struct Q8Act {
   bool norm = false;
   const float* norm_w = nullptr;
   float eps = 0.0f;
+  // Scratch of the tensor-core tiles split over K (q8_mma_part_ws_floats floats; null: they
+  // are not used and the products take another kernel).
+  float* part_ws = nullptr;
+  std::int64_t part_ws_floats = 0;
 };
 
 // One-row products without the prologue stage their weights through shared memory (cp.async,

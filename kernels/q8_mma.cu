@@ -593,9 +593,9 @@ int kernel_setting() {
     if (e == nullptr) return -1;
     const std::string s(e);
     // kMmaSplit ... kMmaVecBlock
-    const char* const names[] = {"split", "wide",      "vec",        "staged",   "tile",
-                                 "lane",  "lane-tile", "lane-stage", "vec-block"};
-    for (int k = 0; k < 9; ++k) {
+    const char* const names[] = {"split", "wide",      "vec",        "staged",    "tile",
+                                 "lane",  "lane-tile", "lane-stage", "vec-block", "tile-parts"};
+    for (int k = 0; k < 10; ++k) {
       if (s == names[k]) return k;
     }
     return -1;
@@ -669,6 +669,21 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   });
 }
 
+// Whether the staged tiles split over K take p (their scratch aside): forced, or by shape past
+// four rows where the whole tiles make fewer than 132 blocks (a wave) — the 7B shape's Q, K, V,
+// O and down products at 32 sequences, which the split kernel's 16-row blocks took at 0.2 TB/s
+// (each block re-reading all 32 activation rows for its 16 weight rows).
+// Past 16 rows: at 8 rows the 32-column tiles waste three quarters of their products (an H100,
+// 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
+constexpr std::int64_t kTilePartsMinRows = 16;
+
+bool tile_parts_shape(const MmaParams& p, bool gated) {
+  const int ks = kernel_setting();
+  if (p.src != nullptr || p.n_stack > 1 || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
+  if (ks == kMmaTileParts) return true;
+  return ks < 0 && p.rows > kTilePartsMinRows && q8_mma_tile_blocks(p, gated) < 132;
+}
+
 template <bool kGated>
 bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // Gated tiles hold two matrices' accumulators: at most two column tiles (four spill).
@@ -705,6 +720,10 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   // their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
   if (ks < 0 && q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
     return launch_q8_mma_tile(type, p, kGated, stream);
+  }
+  if (tile_parts_shape(p, kGated) && p.part_ws != nullptr &&
+      p.part_ws_floats >= q8_mma_tile_parts_floats(p, kGated)) {
+    return launch_q8_mma_tile_parts(type, p, kGated, stream);
   }
   const bool staged = ks == kMmaStaged;  // opt-in until measured
   const bool wide = staged || ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
@@ -765,8 +784,22 @@ MmaParams params(const Q8Act& a, const QuantMatrixView& w) {
   p.norm = a.norm;
   p.norm_w = a.norm_w;
   p.eps = a.eps;
+  p.part_ws = a.part_ws;
+  p.part_ws_floats = a.part_ws_floats;
   return p;
 }
+
+}  // namespace
+
+std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const QuantMatrixView& w, bool gated) {
+  if (a.layout.k != w.ne0 || !q8_matvec_supported(w)) return 0;
+  MmaParams p = params(a, w);
+  p.w[0] = static_cast<const std::uint8_t*>(w.data);
+  p.w[1] = p.w[0];
+  return tile_parts_shape(p, gated) ? q8_mma_tile_parts_floats(p, gated) : 0;
+}
+
+namespace {
 
 // Row tiles of 16 go along y (split and wide kernels), activation rows in fours along y (vec).
 bool grid_fits(std::int64_t ne1, std::int64_t rows) {

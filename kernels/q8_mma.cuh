@@ -568,7 +568,10 @@ struct MmaArgs {
                                   // product's up matrix)
   std::size_t row_bytes = 0;
   std::int64_t ne1 = 0;
-  int parts = 1;            // mma_parts(K's blocks)
+  int parts = 1;  // mma_parts(K's blocks)
+  // The staged tiles split over K (q8_mma_tile.cuh): a block computes only this part's sum
+  // (its context's store then keeps it for the parts' ordered sum); -1: every part, in order.
+  int only_part = -1;
   bool wide_loads = false;  // weights and row_bytes 16-byte aligned (16-byte weight loads)
   // Up to three matrices of one type and K as one (the lane kernel's Q, K and V): weight row j
   // of the stack is row j - stack_end[m - 1] of matrix m (stack[m]), ne1 = stack_end[n - 1].

@@ -48,12 +48,20 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 // four rows; lane-stage: the by-shape choice with the lane kernel and its staged weight rows
 // for one activation row where those fit in shared memory, the vec kernel where they do not;
 // vec: the vec kernel up to four rows, one-row Q4_K / Q5_K products included; vec-block: the
-// default's choice up to four rows).
-// ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage|vec-block sets it for
-// a process.
+// default's choice up to four rows; tile-parts: the staged Q16 tiles split over K's parts
+// wherever the caller gave their scratch — by shape they take the products past four rows
+// whose whole tiles are fewer than 132 blocks).
+// ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage|vec-block|tile-parts
+// sets it for a process.
 inline constexpr int kMmaSplit = 0, kMmaWide = 1, kMmaVec = 2, kMmaStaged = 3, kMmaTile = 4,
-                     kMmaLane = 5, kMmaLaneTile = 6, kMmaLaneStage = 7, kMmaVecBlock = 8;
+                     kMmaLane = 5, kMmaLaneTile = 6, kMmaLaneStage = 7, kMmaVecBlock = 8,
+                     kMmaTileParts = 9;
 void set_q8_mma_kernel(int kernel);
+
+// The scratch floats (Q8Act::part_ws) a product of a's rows with w (the gated pair: gated)
+// takes on the staged tiles split over K, or 0 where the kernel choice (shapes and the setting
+// above) does not take them: the caller allocates it and sets a.part_ws / part_ws_floats.
+std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const QuantMatrixView& w, bool gated);
 
 // Whether a product of `rows` activation rows with weights of type w_type and k columns (the
 // gated pair: gated) may hand the kernels one f32 row to quantize in their prologue

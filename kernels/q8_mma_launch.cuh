@@ -38,6 +38,9 @@ struct MmaParams {
   bool norm = false;
   const float* norm_w = nullptr;
   float eps = 0.0f;
+  // The staged tiles split over K (q8_mma_tile.cu): [parts][matrices][rows][ne1] partial sums.
+  float* part_ws = nullptr;
+  std::int64_t part_ws_floats = 0;
   // Plain products of up to three matrices in one launch (the lane kernel: Q, K and V): rows
   // [stack_end[m - 1], stack_end[m]) are matrix m's, written to its own output and bias;
   // ne1 = stack_end[n_stack - 1].
@@ -200,6 +203,18 @@ std::int64_t q8_mma_tile_blocks(const MmaParams& p, bool gated);
 // Launches the staged Q16 tiles (q8_mma_tile.cu) for weight type `type`; false when the type
 // has no tiles. The launch's own errors are left for the caller's check.
 bool launch_q8_mma_tile(quant::GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream);
+
+// The floats of partial sums the staged tiles split over K need for this product: one
+// [rows][ne1] plane a part and matrix.
+inline std::int64_t q8_mma_tile_parts_floats(const MmaParams& p, bool gated) {
+  return static_cast<std::int64_t>(p.parts) * (gated ? 2 : 1) * p.rows * p.ne1;
+}
+
+// Launches the staged tiles split over K: a block per (tile, part of K) computing that part's
+// sums into p.part_ws, then a kernel adding the parts in part order and storing through the
+// shared epilogue — the same bits as the whole tiles. The caller checks the scratch's size.
+bool launch_q8_mma_tile_parts(quant::GgmlType type, const MmaParams& p, bool gated,
+                              cudaStream_t stream);
 
 // Launches the one-lane-a-part kernel (q8_mma_lane.cu) for a few activation rows, with the
 // block's weight rows staged in shared memory when stage_w and they fit

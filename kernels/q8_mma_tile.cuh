@@ -233,7 +233,9 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
   }
 }
 
-// The kernel body, run by each of the block's S::kThreads threads. Ctx provides: thread(),
+// The kernel body, run by each of the block's S::kThreads threads (with p.only_part >= 0 the
+// sums of that part of K alone: the tiles split over K, whose parts' sums another kernel adds
+// in part order — the same bits). Ctx provides: thread(),
 // block_x() (activation-row tile), block_y() (weight-row tile), smem() (S::kSmemBytes, 16-byte
 // aligned), sync() (__syncthreads), cp16(dst, src) (an asynchronous 16-byte copy), commit(),
 // wait_prior() (all copies but the last committed group have landed), wait_all(),
@@ -255,7 +257,13 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   const std::int64_t nbase = x.block_x() * S::kCols;
   const std::int64_t nb = p.layout.k / Tr::kBlockElems;
   const std::int64_t units = p.layout.k / 32;
-  const std::int64_t stages = (nb + S::kG - 1) / S::kG;
+  // The weight blocks this block walks: all of K, or one part's (only_part) — then the stages
+  // holding them, and its output is that part's sum alone.
+  const bool one_part = p.only_part >= 0;
+  const std::int64_t kb_begin = one_part ? part_begin(nb, p.parts, p.only_part) : 0;
+  const std::int64_t kb_end = one_part ? part_begin(nb, p.parts, p.only_part + 1) : nb;
+  const std::int64_t st_begin = kb_begin / S::kG;
+  const std::int64_t st_end = (kb_end + S::kG - 1) / S::kG;
   const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(p.ne1);
   std::uint8_t* smem = x.smem();
   auto* sc = reinterpret_cast<float*>(smem + 2 * S::kBufBytes);  // [2][units][kCols][2]
@@ -355,13 +363,13 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
     });
   };
 
-  stage_copy(0, 0);
+  stage_copy(st_begin, 0);
   x.commit();
-  scale_load(0);
+  scale_load(st_begin);
   scale_store(0);
-  for (std::int64_t st = 0; st < stages; ++st) {
-    const int buf = static_cast<int>(st & 1);
-    const bool next = st + 1 < stages;
+  for (std::int64_t st = st_begin; st < st_end; ++st) {
+    const int buf = static_cast<int>((st - st_begin) & 1);
+    const bool next = st + 1 < st_end;
     if (next) {
       stage_copy(st + 1, buf ^ 1);
       x.commit();
@@ -392,9 +400,10 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
       l.b[nt] = a_stage(buf, c0 + g);
       l.sc[nt] = sc + (static_cast<std::size_t>(buf) * kTileUnits * S::kCols + c0 + 2 * t) * 2;
     }
-    const int gn = static_cast<int>(tile_min(S::kG, nb - b0));
-    for (int bi = 0; bi < gn; ++bi) {
-      if (b0 + bi == part_end) {
+    const int bi_begin = static_cast<int>(kb_begin > b0 ? kb_begin - b0 : 0);
+    const int bi_end = static_cast<int>(tile_min(S::kG, kb_end - b0));
+    for (int bi = bi_begin; bi < bi_end; ++bi) {
+      if (!one_part && b0 + bi == part_end) {
         fold();
         ++part;
         part_end = part_begin(nb, p.parts, part + 1);

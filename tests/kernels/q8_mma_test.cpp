@@ -35,12 +35,14 @@ const GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, Gg
 // through shared memory, staged Q16 tiles — with Q8 activations the choice by shape — one
 // lane a part, and lane-stage: one row on the lane kernel with its weight rows staged in
 // shared memory where they fit; vec-block: one Q16 row times Q4_K / Q5_K weights a lane a
-// half super-block), each forced.
-const int kKernels[] = {cuda::kMmaSplit, cuda::kMmaWide, cuda::kMmaVec,       cuda::kMmaStaged,
-                        cuda::kMmaTile,  cuda::kMmaLane, cuda::kMmaLaneStage, cuda::kMmaVecBlock};
+// half super-block; tile-parts: the staged Q16 tiles split over K's parts, with Q8
+// activations the choice by shape), each forced.
+const int kKernels[] = {cuda::kMmaSplit,     cuda::kMmaWide,     cuda::kMmaVec,
+                        cuda::kMmaStaged,    cuda::kMmaTile,     cuda::kMmaLane,
+                        cuda::kMmaLaneStage, cuda::kMmaVecBlock, cuda::kMmaTileParts};
 // Indexed by the kernel setting.
-const char* const kKernelNames[] = {"split", "wide",      "vec",        "staged",   "tile",
-                                    "lane",  "lane-tile", "lane-stage", "vec-block"};
+const char* const kKernelNames[] = {"split", "wide",      "vec",        "staged",    "tile",
+                                    "lane",  "lane-tile", "lane-stage", "vec-block", "tile-parts"};
 
 struct Problem {
   std::vector<std::uint8_t> w;    // [ne1] rows
@@ -93,7 +95,7 @@ float reference(GgmlType t, const Problem& p, std::int64_t j, std::int64_t r) {
 
 struct Device {
   std::unique_ptr<cuda::CudaContext> ctx;
-  cuda::DeviceBuffer w, act, out, bias;
+  cuda::DeviceBuffer w, act, out, bias, part_ws;
   bool open() {
     auto c = cuda::CudaContext::create(0);
     EXPECT_TRUE(c.ok()) << c.error().message;
@@ -114,6 +116,13 @@ std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1
   a.rows = rows;
   const cuda::QuantMatrixView wv{t, p.layout.k, ne1, d.w.data()};
   const cuda::MatrixView ov{d.out.as<float>(), rows, ne1, ne1};
+  // The split tiles' scratch where the kernel choice takes them (as CudaOps gives it).
+  if (const std::int64_t ws = cuda::q8_mma_part_ws_floats(a, wv, mode == 3); ws > 0) {
+    const std::vector<float> poison(static_cast<std::size_t>(ws), std::nanf(""));
+    d.part_ws = testing::device_bytes(*d.ctx, poison.data(), poison.size() * sizeof(float));
+    a.part_ws = d.part_ws.as<float>();
+    a.part_ws_floats = ws;
+  }
   Status st = ok_status();
   if (mode == 3) {
     st = cuda::launch_q8_mma_gated(ov, a, wv, wv, cuda::GatedAct::kSilu, d.ctx->stream());
@@ -273,7 +282,7 @@ TEST(Q8Mma, EpiloguesBiasAccumulateAndGated) {
 // The staged Q16 tiles at the shapes the shared tests do not reach: several row and column
 // tiles, 128-row tiles (>= 2048 weight rows), a partial last stage (K = 896 with 32-element
 // blocks: 28 blocks, 7 parts), weight rows off 16-byte alignment (Q6_K, legacy at K = 896);
-// plain and gated (a different up matrix), bit for bit.
+// plain and gated (a different up matrix), bit for bit; whole and split over K's parts.
 TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
   ZINFER_REQUIRE_GPU();
   Device d;
@@ -284,12 +293,16 @@ TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
   for (GgmlType t : kTypes) {
     const bool kquant = quant::traits(t).block_size == 256;
     const std::int64_t k = kquant ? 768 : 896;
-    for (const Shape sh : {Shape{300, 130}, Shape{2100, 40}}) {
+    for (const auto& [kernel, sh] :
+         {std::pair{cuda::kMmaTile, Shape{300, 130}}, std::pair{cuda::kMmaTile, Shape{2100, 40}},
+          std::pair{cuda::kMmaTileParts, Shape{300, 130}},
+          std::pair{cuda::kMmaTileParts, Shape{2100, 40}}}) {
       SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k) +
-                   " ne1=" + std::to_string(sh.ne1) + " rows=" + std::to_string(sh.rows));
+                   " ne1=" + std::to_string(sh.ne1) + " rows=" + std::to_string(sh.rows) + " " +
+                   kKernelNames[kernel]);
       const Problem p = make_problem(t, true, k, sh.ne1, sh.rows, 13);
       const Problem up = make_problem(t, true, k, sh.ne1, sh.rows, 14);  // its weights only
-      cuda::set_q8_mma_kernel(cuda::kMmaTile);
+      cuda::set_q8_mma_kernel(kernel);
       const std::vector<float> init(static_cast<std::size_t>(sh.rows * sh.ne1), std::nanf(""));
       const std::vector<float> got = run(d, t, p, sh.ne1, sh.rows, 0, init, {0.0f});
       // Gated: gate = p's weights, up = up's weights, the same activations.
@@ -303,6 +316,13 @@ TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
       a.rows = sh.rows;
       const cuda::QuantMatrixView gv{t, k, sh.ne1, wg.data()}, uv{t, k, sh.ne1, wu.data()};
       const cuda::MatrixView ov{out.as<float>(), sh.rows, sh.ne1, sh.ne1};
+      cuda::DeviceBuffer ws;
+      if (const std::int64_t n = cuda::q8_mma_part_ws_floats(a, gv, true); n > 0) {
+        const std::vector<float> poison(static_cast<std::size_t>(n), std::nanf(""));
+        ws = testing::device_bytes(*d.ctx, poison.data(), poison.size() * sizeof(float));
+        a.part_ws = ws.as<float>();
+        a.part_ws_floats = n;
+      }
       const Status st =
           cuda::launch_q8_mma_gated(ov, a, gv, uv, cuda::GatedAct::kSilu, d.ctx->stream());
       cuda::set_q8_mma_kernel(-1);

@@ -449,7 +449,21 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
 
 Status CudaOps::q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate) {
   if (!cfg_.tensor_cores) return launch_q8_matvec(a, mats, n_mats, accumulate, ctx_.stream());
-  return launch_q8_mma_each(a, mats, n_mats, accumulate, ctx_.stream());
+  ZINFER_ASSIGN_OR_RETURN(const Q8Act b, with_part_scratch(a, mats, n_mats, false));
+  return launch_q8_mma_each(b, mats, n_mats, accumulate, ctx_.stream());
+}
+
+Result<Q8Act> CudaOps::with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated) {
+  std::int64_t need = 0;
+  for (int i = 0; i < n_mats; ++i) {
+    const std::int64_t n = q8_mma_part_ws_floats(a, mats[i].w, gated);
+    need = n > need ? n : need;
+  }
+  if (need == 0) return a;
+  ZINFER_ASSIGN_OR_RETURN(void* buf, arena_.alloc(static_cast<std::size_t>(need) * sizeof(float)));
+  a.part_ws = static_cast<float*>(buf);
+  a.part_ws_floats = need;
+  return a;
 }
 
 Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias) {
@@ -480,7 +494,9 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
     const GatedAct ga =
         act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh;
     if (cfg_.tensor_cores) {
-      return launch_q8_mma_gated(view(out), a, view(gate), view(up), ga, ctx_.stream());
+      const Q8MatvecOut g{view(gate), view(out), nullptr};
+      ZINFER_ASSIGN_OR_RETURN(const Q8Act b, with_part_scratch(a, &g, 1, true));
+      return launch_q8_mma_gated(view(out), b, view(gate), view(up), ga, ctx_.stream());
     }
     return launch_q8_gated_matvec(view(out), a, view(gate), view(up), ga, ctx_.stream());
   }

@@ -136,6 +136,10 @@ class CudaOps final : public model::Ops {
                       const model::ExpertWeights& w, const model::ExpertActParams& act,
                       bool accumulate);
   Status q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate);
+  // a with scratch (from the arena, in the caller's scope) for the tensor-core tiles split over
+  // K, sized for the largest of these products that take them (kernels/q8_mma.h); a itself
+  // when none does.
+  Result<Q8Act> with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated);
   // gated: the activations feed the gated pair (two matrices of weight_rows / 2 rows each).
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
                              std::int64_t weight_rows, const model::Weight* norm = nullptr,

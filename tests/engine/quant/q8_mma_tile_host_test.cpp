@@ -45,8 +45,11 @@ struct HostCtx : HostBlockCtx {
   }
 };
 
+// split: the tiles split over K (a grid of blocks per part, p.only_part), each part's sums
+// stored once, then added in part order as q8_mma_tile.cu's part-sum kernel does.
 template <GgmlType T, int RF, int CW, bool kGated>
-void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed) {
+void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed,
+                 bool split = false) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " RF=" + std::to_string(RF) +
                " CW=" + std::to_string(CW) + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
                " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
@@ -58,18 +61,37 @@ void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint6
   const q8::Q8ActLayout layout = q8::q16_act_layout(k);
   const Aligned act = act_rows<T>(layout, rows, seed);
   const MmaArgs a = host_args<T>(act, layout, rows, w0.p, w1.p, ne1);
-  Outputs out(rows, ne1);
   const std::vector<const Aligned*> buffers = {&w0, &w1, &act};
   int bad_copies = 0;
-  for (std::int64_t by = 0; by < (ne1 + S::kRows - 1) / S::kRows; ++by) {
-    for (std::int64_t bx = 0; bx < (rows + S::kCols - 1) / S::kCols; ++bx) {
-      testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
-      std::memset(e.smem(), 0x5a, S::kSmemBytes);
-      e.run([&](int tid) {
-        HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
-        tile_body<T, RF, CW, kGated>(a, c);
-      });
+  auto run_grid = [&](const MmaArgs& args, Outputs& out) {
+    for (std::int64_t by = 0; by < (ne1 + S::kRows - 1) / S::kRows; ++by) {
+      for (std::int64_t bx = 0; bx < (rows + S::kCols - 1) / S::kCols; ++bx) {
+        testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+        std::memset(e.smem(), 0x5a, S::kSmemBytes);
+        e.run([&](int tid) {
+          HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
+          tile_body<T, RF, CW, kGated>(args, c);
+        });
+      }
     }
+  };
+  Outputs out(rows, ne1);
+  if (!split) {
+    run_grid(a, out);
+  } else {
+    ASSERT_GT(a.parts, 1);
+    for (int q = 0; q < a.parts; ++q) {
+      MmaArgs one = a;
+      one.only_part = q;
+      Outputs part(rows, ne1);
+      run_grid(one, part);
+      for (std::size_t i = 0; i < part.v0.size(); ++i) {
+        ASSERT_EQ(part.stores[i], 1) << "part " << q << " output " << i;
+        out.v0[i] = q == 0 ? part.v0[i] : q8::fadd(out.v0[i], part.v0[i]);
+        out.v1[i] = q == 0 ? part.v1[i] : q8::fadd(out.v1[i], part.v1[i]);
+      }
+    }
+    for (int& n : out.stores) n = 1;
   }
   EXPECT_EQ(bad_copies, 0);
   expect_reference_outputs<T>(out, a, kGated);
@@ -84,6 +106,9 @@ void check_type(std::uint64_t seed) {
   check_tiles<T, 1, 1, false>(k, 77, 37, seed);
   check_tiles<T, 2, 2, false>(k, 150, 70, seed + 10);
   check_tiles<T, 1, 2, true>(k, 70, 66, seed + 20);
+  // Split over K: parts ending inside a stage (896), the legacy types' partial last stage.
+  check_tiles<T, 1, 1, false>(k, 40, 9, seed + 30, true);
+  check_tiles<T, 1, 1, true>(k, 20, 33, seed + 40, true);
 }
 
 ZINFER_MMA_TYPE_TESTS(Q8MmaTileHost, check_type)
