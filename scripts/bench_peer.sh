@@ -17,11 +17,12 @@
 # files and the raw results, default /tmp/zinfer-peer), REPEATS (runs a measure, default 3),
 # JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
-# matmul numerics to run, default "exact q16 q8": f32 dot products; --q16-act, 16-bit
+# matmul numerics to run, default "mma16 q16"; exact: f32 dot products; q16: --q16-act, 16-bit
 # activation quants and integer dot products (same greedy picks, logits within ~1e-2);
-# --q8-act, Q8 activations — llama.cpp's own numerics; mma16 / mma8: those two with
-# --tensor-cores, every integer matmul in the tensor-core order). Per-kernel times of one
-# decode step of both engines: scripts/profile_peer.sh.
+# q8: --q8-act, Q8 activations — llama.cpp's own numerics; both on the matvec kernels
+# (--no-tensor-cores); mma16 / mma8: those two in the tensor-core order — mma16 is what the
+# CLI runs by default). Per-kernel times of one decode step of both engines:
+# scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
@@ -31,7 +32,7 @@ WORK=${PEER_WORK:-/tmp/zinfer-peer}
 JOBS=${JOBS:-16}
 MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
 BATCHES=${BATCHES:-"8 16"}
-ZMODES=${ZMODES:-"exact q16 q8"}
+ZMODES=${ZMODES:-"mma16 q16"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
 RAW="$WORK/results"
 mkdir -p "$OUT" "$WORK"
@@ -139,8 +140,8 @@ for m in $MODELS; do
   for mode in $ZMODES; do
     flag=""
     case $mode in
-      q8) flag="--q8-act" ;;
-      q16) flag="--q16-act" ;;
+      q8) flag="--q8-act --no-tensor-cores" ;;
+      q16) flag="--q16-act --no-tensor-cores" ;;
       mma8) flag="--q8-act --tensor-cores" ;;
       mma16) flag="--q16-act --tensor-cores" ;;
     esac
