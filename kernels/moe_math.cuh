@@ -52,24 +52,6 @@ ZINFER_HD void topk_softmax_weights(const float* l, int k, const float* ids, flo
   }
 }
 
-// CpuOps::do_topk_softmax for one row of n_expert logits: the k best experts in rank order
-// (ids[j], as floats) and the softmax over their logits (weights[j]). Pick j is the best
-// expert ranked after pick j - 1, so no per-row set of picks is kept.
-ZINFER_HD void topk_softmax_row(const float* l, int n_expert, int k, float* weights, float* ids) {
-  int prev = -1;
-  for (int j = 0; j < k; ++j) {
-    int best = -1;
-    for (int e = 0; e < n_expert; ++e) {
-      if (prev >= 0 && !moe_ranks_before(l, prev, e)) continue;
-      if (best < 0 || moe_ranks_before(l, e, best)) best = e;
-    }
-    if (best < 0) best = prev >= 0 ? prev : 0;  // only with NaN logits: keep indices valid
-    ids[j] = static_cast<float>(best);
-    prev = best;
-  }
-  topk_softmax_weights(l, k, ids, weights);
-}
-
 // The warp form of one pick (kernels/topk_softmax.cu): lane takes the experts e = lane,
 // lane + lanes, ... and keeps the best of those ranked after prev (-1: none yet), or -1; the
 // lanes' candidates then meet through topk_first. The order is total on finite logits, so
@@ -87,6 +69,20 @@ ZINFER_HD int topk_first(const float* l, int a, int b) {
   if (a < 0) return b;
   if (b < 0) return a;
   return moe_ranks_before(l, b, a) ? b : a;
+}
+
+// CpuOps::do_topk_softmax for one row of n_expert logits: the k best experts in rank order
+// (ids[j], as floats) and the softmax over their logits (weights[j]). Pick j is the best
+// expert ranked after pick j - 1, so no per-row set of picks is kept.
+ZINFER_HD void topk_softmax_row(const float* l, int n_expert, int k, float* weights, float* ids) {
+  int prev = -1;
+  for (int j = 0; j < k; ++j) {
+    int best = topk_lane_best(l, n_expert, prev, 0, 1);  // one lane: every expert
+    if (best < 0) best = prev >= 0 ? prev : 0;           // only with NaN logits: keep indices valid
+    ids[j] = static_cast<float>(best);
+    prev = best;
+  }
+  topk_softmax_weights(l, k, ids, weights);
 }
 
 // The gated activations of an expert (model::ExpertActivation).

@@ -104,6 +104,18 @@ struct Device {
   }
 };
 
+// The split tiles' scratch (NaN-poisoned) where the kernel choice takes them, as CudaOps gives
+// it: held in buf, set on a.
+void give_part_scratch(cuda::CudaContext& ctx, cuda::Q8Act& a, const cuda::QuantMatrixView& w,
+                       bool gated, cuda::DeviceBuffer& buf) {
+  const std::int64_t n = cuda::q8_mma_part_ws_floats(a, w, gated);
+  if (n <= 0) return;
+  const std::vector<float> poison(static_cast<std::size_t>(n), std::nanf(""));
+  buf = testing::device_bytes(ctx, poison.data(), poison.size() * sizeof(float));
+  a.part_ws = buf.as<float>();
+  a.part_ws_floats = n;
+}
+
 std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1, std::int64_t rows,
                        int mode, const std::vector<float>& init, const std::vector<float>& bias) {
   d.w = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
@@ -116,13 +128,7 @@ std::vector<float> run(Device& d, GgmlType t, const Problem& p, std::int64_t ne1
   a.rows = rows;
   const cuda::QuantMatrixView wv{t, p.layout.k, ne1, d.w.data()};
   const cuda::MatrixView ov{d.out.as<float>(), rows, ne1, ne1};
-  // The split tiles' scratch where the kernel choice takes them (as CudaOps gives it).
-  if (const std::int64_t ws = cuda::q8_mma_part_ws_floats(a, wv, mode == 3); ws > 0) {
-    const std::vector<float> poison(static_cast<std::size_t>(ws), std::nanf(""));
-    d.part_ws = testing::device_bytes(*d.ctx, poison.data(), poison.size() * sizeof(float));
-    a.part_ws = d.part_ws.as<float>();
-    a.part_ws_floats = ws;
-  }
+  give_part_scratch(*d.ctx, a, wv, mode == 3, d.part_ws);
   Status st = ok_status();
   if (mode == 3) {
     st = cuda::launch_q8_mma_gated(ov, a, wv, wv, cuda::GatedAct::kSilu, d.ctx->stream());
@@ -317,12 +323,7 @@ TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
       const cuda::QuantMatrixView gv{t, k, sh.ne1, wg.data()}, uv{t, k, sh.ne1, wu.data()};
       const cuda::MatrixView ov{out.as<float>(), sh.rows, sh.ne1, sh.ne1};
       cuda::DeviceBuffer ws;
-      if (const std::int64_t n = cuda::q8_mma_part_ws_floats(a, gv, true); n > 0) {
-        const std::vector<float> poison(static_cast<std::size_t>(n), std::nanf(""));
-        ws = testing::device_bytes(*d.ctx, poison.data(), poison.size() * sizeof(float));
-        a.part_ws = ws.as<float>();
-        a.part_ws_floats = n;
-      }
+      give_part_scratch(*d.ctx, a, gv, true, ws);
       const Status st =
           cuda::launch_q8_mma_gated(ov, a, gv, uv, cuda::GatedAct::kSilu, d.ctx->stream());
       cuda::set_q8_mma_kernel(-1);
