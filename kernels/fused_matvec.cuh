@@ -1,5 +1,6 @@
 // fused_matvec_kernel<T, NR, Mode>: the kernel behind fused_matvec.h, instantiated per mode
-// in fused_matvec_{plain,gated,qkv}.cu (three files so they compile in parallel).
+// in fused_matvec_{plain,gated,qkv}.cu (three files so they compile in parallel), launched
+// with launch_pdl (pdl.h).
 //
 // Grid: one block per (tile of NR activation rows, kUnitsPerBlock units); the tile index
 // varies fastest so blocks sharing weight rows run together and hit L2. A unit is one warp's
@@ -15,6 +16,7 @@
 #include "kernels/activation.cuh"
 #include "kernels/fused_matvec.h"
 #include "kernels/launch_util.cuh"
+#include "kernels/pdl.h"
 #include "kernels/quant_piece.cuh"
 
 namespace zinfer::cuda {
@@ -155,6 +157,8 @@ __global__ void __launch_bounds__(kFusedThreads) fused_matvec_kernel(const Fused
   constexpr bool kNorm = M != MatvecMode::kPlain;
   using PT = PieceTraits<T>;
   __shared__ float s_part[kFusedWarps][NR][3];
+  pdl_wait();
+  pdl_launch_dependents();
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int wpu = p.warps_per_unit;
@@ -312,9 +316,9 @@ void launch_fused_matvec_typed(FusedMatvecParams p, cudaStream_t stream) {
   const std::int64_t unit_blocks = (p.n_units + units_per_block - 1) / units_per_block;
   const dim3 grid(static_cast<unsigned>(unit_blocks * p.n_tiles));
   if (nr == 1) {
-    fused_matvec_kernel<T, 1, M><<<grid, kFusedThreads, 0, stream>>>(p);
+    launch_pdl(fused_matvec_kernel<T, 1, M>, grid, dim3(kFusedThreads), 0, stream, p);
   } else {
-    fused_matvec_kernel<T, kFusedTileRows, M><<<grid, kFusedThreads, 0, stream>>>(p);
+    launch_pdl(fused_matvec_kernel<T, kFusedTileRows, M>, grid, dim3(kFusedThreads), 0, stream, p);
   }
 }
 

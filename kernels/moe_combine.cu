@@ -1,12 +1,13 @@
-// moe_combine_kernel (moe.h): one thread per output element, rows on the grid's y axis; the k
-// expert outputs of a row are added in slot order, as CpuOps does (o = w₀·y₀, then
-// o += wⱼ·yⱼ, an fma each: what the CPU's contracted loop computes); with accumulate the
-// output's old value plus o, as the composed residual add computes it.
+// moe_combine_kernel (moe.h; launch_pdl): one thread per output element, rows on the grid's y axis;
+// the k expert outputs of a row are added in slot order, as CpuOps does (o = w₀·y₀, then o +=
+// wⱼ·yⱼ, an fma each: what the CPU's contracted loop computes); with accumulate the output's old
+// value plus o, as the composed residual add computes it.
 #include <string>
 
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
 #include "kernels/moe.h"
+#include "kernels/pdl.h"
 
 namespace zinfer::cuda {
 namespace {
@@ -15,6 +16,8 @@ constexpr int kThreads = 256;
 
 __global__ void moe_combine_kernel(MatrixView out, MatrixView y, MatrixView weights, MatrixView ids,
                                    std::int32_t n_expert, bool accumulate) {
+  pdl_wait();
+  pdl_launch_dependents();
   const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (c >= out.cols) return;
   const auto k = static_cast<int>(weights.cols);
@@ -43,8 +46,8 @@ Status launch_moe_combine(MatrixView out, MatrixView y, MatrixView weights, Matr
                           std::to_string(out.cols) + "], k " + std::to_string(weights.cols) + ")");
   }
   if (out.rows == 0 || out.cols == 0) return ok_status();
-  moe_combine_kernel<<<grid_2d(out.rows, out.cols, kThreads), kThreads, 0, stream>>>(
-      out, y, weights, ids, n_expert, accumulate);
+  launch_pdl(moe_combine_kernel, grid_2d(out.rows, out.cols, kThreads), dim3(kThreads), 0, stream,
+             out, y, weights, ids, n_expert, accumulate);
   ZINFER_CUDA_LAUNCH_CHECK("moe_combine_kernel");
   return ok_status();
 }

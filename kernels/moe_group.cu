@@ -1,5 +1,6 @@
-// moe_group_kernel (moe.h): one block of kThreads. Warp w takes experts w, w + 32, ...; it
-// scans the routing ids 32 slots at a time, a ballot marking its expert's slots, so
+// moe_group_kernel (moe.h): one block of kThreads (launched with launch_pdl, pdl.h). Warp w takes
+// experts w, w + 32, ...; it scans the routing ids 32 slots at a time, a ballot marking its
+// expert's slots, so
 //   pass 1 counts each expert's slots,
 //   thread 0 turns the counts into each expert's first slot entry and first tile,
 //   pass 2 writes each expert's slots in ascending order (rank in a ballot = the set bits
@@ -9,6 +10,7 @@
 
 #include "kernels/cuda_check.h"
 #include "kernels/moe.h"
+#include "kernels/pdl.h"
 
 namespace zinfer::cuda {
 namespace {
@@ -27,6 +29,8 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ int s_first[kMoeMaxExperts];  // first entry of the expert's slots
   __shared__ int s_tile[kMoeMaxExperts];   // its first tile
   __shared__ int s_n_tiles;
+  pdl_wait();
+  pdl_launch_dependents();
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const unsigned below = (1u << lane) - 1u;
@@ -87,7 +91,7 @@ Status launch_moe_group(MatrixView ids, const MoeRouting& r, cudaStream_t stream
                           " experts, at most " + std::to_string(kMoeMaxExperts) + ")");
   }
   if (r.n_slots == 0) return ok_status();
-  moe_group_kernel<<<1, kThreads, 0, stream>>>(ids.data, ids.stride, r);
+  launch_pdl(moe_group_kernel, dim3(1), dim3(kThreads), 0, stream, ids.data, ids.stride, r);
   ZINFER_CUDA_LAUNCH_CHECK("moe_group_kernel");
   return ok_status();
 }

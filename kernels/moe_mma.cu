@@ -1,5 +1,7 @@
 // moe_mma_kernel: the experts' matmuls of moe_mma.cuh on the device — the thread context
 // (mma.sync, __syncthreads, the output row of a slot) and the launchers of both stages.
+#include <atomic>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -7,6 +9,8 @@
 #include "kernels/cuda_check.h"
 #include "kernels/moe.h"
 #include "kernels/moe_mma.cuh"
+#include "kernels/moe_vec.h"
+#include "kernels/pdl.h"
 #include "kernels/q8_mma_launch.cuh"
 
 namespace zinfer::cuda {
@@ -36,6 +40,8 @@ template <GgmlType T, bool kGateUp>
 __global__ void __launch_bounds__(moemma::kMoeMmaThreads)
     moe_mma_kernel(const MoeMmaArgs p, float* out, std::int64_t out_stride) {
   __shared__ __align__(16) std::uint8_t red[moemma::kMoeMmaSmemBytes];
+  pdl_wait();
+  pdl_launch_dependents();
   MoeMmaCtx x{red, out, out_stride};
   moemma::moe_mma_body<T, kGateUp>(p, x);
 }
@@ -57,6 +63,23 @@ Status check_shapes(const char* what, MatrixView out, std::int64_t in_rows, std:
   return ok_status();
 }
 
+// set_moe_kernel's value, else ZINFER_MOE_KERNEL: mma or vec (a measurement switch: the same
+// bits whichever runs); unset or anything else: the vec kernel up to kMoeVecMaxTokens tokens
+// (0), else the tensor cores.
+std::atomic<int> g_moe_kernel{-1};
+
+int moe_kernel_setting() {
+  const int set = g_moe_kernel.load(std::memory_order_relaxed);
+  if (set >= 0) return set;
+  static const int env = [] {
+    const char* e = std::getenv("ZINFER_MOE_KERNEL");
+    if (e == nullptr) return 0;
+    const std::string s(e);
+    return s == "mma" ? 1 : (s == "vec" ? 2 : 0);
+  }();
+  return env;
+}
+
 template <bool kGateUp>
 Status launch(MoeMmaArgs p, const MoeRouting& r, MatrixView out, cudaStream_t stream) {
   p.slots = r.slots;
@@ -65,15 +88,22 @@ Status launch(MoeMmaArgs p, const MoeRouting& r, MatrixView out, cudaStream_t st
   p.tile_count = r.tile_count;
   p.max_tiles = r.max_tiles;
   p.parts = q8mma::mma_parts(p.layout.k / 32, 32);
+  const int setting = moe_kernel_setting();
+  const std::int64_t tokens = r.k > 0 ? r.n_slots / r.k : r.n_slots;
+  if (setting != 1 && (setting == 2 || tokens <= kMoeVecMaxTokens) && moe_vec_fits(p)) {
+    return launch_moe_vec(p, kGateUp, out, stream);
+  }
   const dim3 grid(
       static_cast<unsigned>(moemma::moe_mma_row_blocks(p.rows_per_expert) * r.max_tiles));
-  moe_mma_kernel<GgmlType::kMXFP4, kGateUp>
-      <<<grid, moemma::kMoeMmaThreads, 0, stream>>>(p, out.data, out.stride);
+  launch_pdl(moe_mma_kernel<GgmlType::kMXFP4, kGateUp>, grid, dim3(moemma::kMoeMmaThreads), 0,
+             stream, p, out.data, out.stride);
   ZINFER_CUDA_LAUNCH_CHECK("moe_mma_kernel");
   return ok_status();
 }
 
 }  // namespace
+
+void set_moe_kernel(int v) { g_moe_kernel.store(v, std::memory_order_relaxed); }
 
 bool moe_mma_supported(const MoeMatrix& m) { return m.w.type == GgmlType::kMXFP4; }
 

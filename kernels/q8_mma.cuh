@@ -202,6 +202,34 @@ struct MmaTraits<GgmlType::kMXFP4> {
     lo = mxfp4_values4(w & 0x0f0f0f0fu);
     hi = mxfp4_values4((w >> 4) & 0x0f0f0f0fu);
   }
+  // The whole block b for a lane that takes it alone (moe_vec.cuh): its scale d and its 32
+  // int8 values, v[i] = elements 4i..4i+3 — the words of elements 0..15 then 16..31, as the
+  // Q16 planes' words of the block lie. Five aligned loads (the block's 17 bytes lie in the
+  // five aligned words from the one holding its first byte, each of which holds one of its
+  // bytes) and four funnel shifts.
+  ZINFER_HD static void values(const std::uint8_t* row, std::int64_t b, float& d,
+                               std::uint32_t (&v)[8]) {
+    const std::uint8_t* p = row + kBlockBytes * b;
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const std::uint8_t* q = p - (a & 3u);
+    const auto o = static_cast<unsigned>(a & 3u);
+    std::uint32_t w[5];
+    ZINFER_UNROLL
+    for (int i = 0; i < 5; ++i) w[i] = ld_u32(q + 4 * i);
+    d = mxfp4_scale(static_cast<std::uint8_t>(w[0] >> (8 * o)));
+    const unsigned sh = 8 * (o + 1);  // 8..32: the codes start at byte o + 1
+    ZINFER_UNROLL
+    for (int i = 0; i < 4; ++i) {
+#ifdef __CUDA_ARCH__
+      const std::uint32_t c = __funnelshift_rc(w[i], w[i + 1], sh);
+#else
+      const std::uint32_t c =
+          static_cast<std::uint32_t>(((static_cast<std::uint64_t>(w[i + 1]) << 32) | w[i]) >> sh);
+#endif
+      v[i] = mxfp4_values4(c & 0x0f0f0f0fu);
+      v[4 + i] = mxfp4_values4((c >> 4) & 0x0f0f0f0fu);
+    }
+  }
 };
 
 // Q4_K / Q5_K: eight groups of 32 (sub-block s = group s) with 6-bit scales and mins. Group

@@ -1,7 +1,9 @@
-// rms_norm_kernel: one block per row. As CpuOps does (and ggml), the float squares are
-// summed in double, the mean is rounded to float, and x·s and ·w are separate roundings.
+// rms_norm_kernel: one block per row (launched with launch_pdl, pdl.h). As CpuOps does (and ggml),
+// the float squares are summed in double, the mean is rounded to float, and x·s and ·w are separate
+// roundings.
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
+#include "kernels/pdl.h"
 #include "kernels/rms_norm.h"
 
 namespace zinfer::cuda {
@@ -13,6 +15,8 @@ __global__ void rms_norm_kernel(float* out, std::int64_t out_stride, const float
                                 std::int64_t in_stride, std::int64_t rows, std::int64_t cols,
                                 const float* w, float eps) {
   __shared__ double scratch[32];
+  pdl_wait();
+  pdl_launch_dependents();
   for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* x = in + r * in_stride;
     float* y = out + r * out_stride;
@@ -40,8 +44,8 @@ Status launch_rms_norm(MatrixView out, MatrixView in, const float* w, float eps,
   }
   if (in.rows == 0 || in.cols == 0) return ok_status();
   const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(in.rows, 65535));
-  rms_norm_kernel<<<blocks, kThreads, 0, stream>>>(out.data, out.stride, in.data, in.stride,
-                                                   in.rows, in.cols, w, eps);
+  launch_pdl(rms_norm_kernel, dim3(blocks), dim3(kThreads), 0, stream, out.data, out.stride,
+             in.data, in.stride, in.rows, in.cols, w, eps);
   ZINFER_CUDA_LAUNCH_CHECK("rms_norm_kernel");
   return ok_status();
 }

@@ -1,11 +1,13 @@
-// topk_softmax_kernel: one warp per row — the router's bias added to the row first when there
-// is one, then k picks, each the lanes' best candidates (experts lane, lane + 32, ...) met by a
-// shuffle tree, and lane 0 writes the ids and the softmax (moe_math.cuh: topk_softmax_row's
-// picks and bits; a thread per row took ~18 µs at gpt-oss's 32 experts on an H100).
+// topk_softmax_kernel (launched with launch_pdl, pdl.h): one warp per row — the router's bias added
+// to the row first when there is one, then k picks, each the lanes' best candidates (experts lane,
+// lane + 32, ...) met by a shuffle tree, and lane 0 writes the ids and the softmax (moe_math.cuh:
+// topk_softmax_row's picks and bits; a thread per row took ~18 µs at gpt-oss's 32 experts on an
+// H100).
 #include <string>
 
 #include "kernels/cuda_check.h"
 #include "kernels/moe_math.cuh"
+#include "kernels/pdl.h"
 #include "kernels/topk_softmax.h"
 
 namespace zinfer::cuda {
@@ -16,6 +18,8 @@ constexpr int kRowsPerBlock = kThreads / 32;
 
 __global__ void topk_softmax_kernel(MatrixView weights, MatrixView ids, MatrixView logits,
                                     const float* bias) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const std::int64_t r =
       static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + static_cast<int>(threadIdx.x) / 32;
@@ -55,7 +59,8 @@ Status launch_topk_softmax(MatrixView weights, MatrixView ids, MatrixView logits
   }
   if (logits.rows == 0) return ok_status();
   const auto blocks = static_cast<unsigned>((logits.rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  topk_softmax_kernel<<<blocks, kThreads, 0, stream>>>(weights, ids, logits, bias);
+  launch_pdl(topk_softmax_kernel, dim3(blocks), dim3(kThreads), 0, stream, weights, ids, logits,
+             bias);
   ZINFER_CUDA_LAUNCH_CHECK("topk_softmax_kernel");
   return ok_status();
 }

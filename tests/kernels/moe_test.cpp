@@ -16,6 +16,7 @@
 
 #include "engine/quant/quant_ops.h"
 #include "engine/synthetic/synthetic_weights.h"
+#include "kernels/moe_vec.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace zinfer {
@@ -245,6 +246,64 @@ TEST(MoeFfnTensorCores, Mxfp4MatchesCpuAndIsBatchInvariant) {
   }
   check_moe_ffn(GgmlType::kMXFP4, model::ExpertActivation::kSwigluOai,
                 {32, 4, 2880, 2880, {1, 32, 77}}, true);
+}
+
+// The few-token kernel (moe_vec.cuh) against the tensor-core kernel, each forced: the same
+// bits at every row count (tiles of one to eight slots; piled: several tiles of an expert), at
+// gpt-oss-20b's shape and at a K of one pass and one part.
+TEST(MoeFfnTensorCores, VecKernelIsTheTensorCoreKernelBitForBit) {
+  ZINFER_REQUIRE_GPU();
+  struct Shape {
+    std::int32_t n_expert, k, ff;
+    std::int64_t d;
+  };
+  for (const Shape s : {Shape{32, 4, 2880, 2880}, Shape{8, 2, 96, 64}}) {
+    SCOPED_TRACE("experts " + std::to_string(s.n_expert) + ", K " + std::to_string(s.d));
+    auto p = testing::make_ops_pair(1, 64, 8, 16, true, cuda::CudaOpsConfig::ActQuant::kQ16, true,
+                                    /*cpu_q16=*/true);
+    ASSERT_TRUE(p.gpu);
+    TwoWeights gate = make_weight(*p.ctx, GgmlType::kMXFP4, s.d, s.n_expert * s.ff, 1);
+    TwoWeights up = make_weight(*p.ctx, GgmlType::kMXFP4, s.d, s.n_expert * s.ff, 2);
+    TwoWeights down = make_weight(*p.ctx, GgmlType::kMXFP4, s.ff, s.n_expert * s.d, 3);
+    TwoWeights gate_b = make_f32(*p.ctx, s.ff, s.n_expert, 4);
+    TwoWeights up_b = make_f32(*p.ctx, s.ff, s.n_expert, 5);
+    TwoWeights down_b = make_f32(*p.ctx, s.d, s.n_expert, 6);
+    model::ExpertWeights gw{s.n_expert, s.ff,       gate.gpu, up.gpu,
+                            down.gpu,   gate_b.gpu, up_b.gpu, down_b.gpu};
+    const model::ExpertActParams act{model::ExpertActivation::kSwigluOai, 1.702f, 7.0f};
+    for (const bool piled : {false, true}) {
+      for (const std::int64_t rows : {1, 2, 5, 19}) {
+        SCOPED_TRACE(std::to_string(rows) + " rows" + (piled ? ", piled" : ""));
+        const auto x = testing::random_floats(static_cast<std::size_t>(rows * s.d),
+                                              static_cast<std::uint32_t>(rows), 1.0f);
+        std::vector<float> ids(static_cast<std::size_t>(rows * s.k)), wt(ids.size());
+        for (std::int64_t r = 0; r < rows; ++r) {
+          for (std::int32_t j = 0; j < s.k; ++j) {
+            const auto i = static_cast<std::size_t>(r * s.k + j);
+            ids[i] =
+                static_cast<float>(piled ? (j == 0 ? 2 : (j == 1 ? 5 : (r + 3 * j) % s.n_expert))
+                                         : (r * 7 + j * 3) % s.n_expert);
+            wt[i] = 0.25f + 0.1f * static_cast<float>(j);
+          }
+        }
+        std::vector<float> out[2];
+        for (int kernel : {1, 2}) {
+          cuda::set_moe_kernel(kernel);
+          p.gpu->begin_forward();
+          model::Tensor gx = testing::gpu_tensor(*p.gpu, x, rows, s.d);
+          model::Tensor gwt = testing::gpu_tensor(*p.gpu, wt, rows, s.k);
+          model::Tensor gid = testing::gpu_tensor(*p.gpu, ids, rows, s.k);
+          model::Tensor gout = p.gpu->alloc(rows, s.d);
+          testing::poison(gout);
+          const Status st = p.gpu->moe_ffn(gout, gx, gid, gwt, gw, act);
+          ASSERT_TRUE(st.ok()) << st.error().message;
+          out[kernel - 1] = testing::download(gout);
+        }
+        cuda::set_moe_kernel(-1);
+        EXPECT_EQ(out[1], out[0]) << "vec kernel vs tensor-core kernel";
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -20,6 +20,7 @@
 #include "engine/quant/vec_dot.h"
 #include "kernels/moe_math.cuh"
 #include "kernels/moe_mma.cuh"
+#include "kernels/moe_vec.cuh"
 #include "kernels/q8_act_layout.h"
 #include "kernels/q8_mma.cuh"
 #include "tests/engine/quant/cuda_block_emulator.h"
@@ -76,11 +77,36 @@ struct HostRouting {
   }
 };
 
+// Runs one block of the vec kernel's body (moe_vec.cuh), its passes a template argument.
+template <bool kGateUp>
+void run_vec_block(const MoeMmaArgs& p, std::int64_t bx, q8mma::Outputs& out) {
+  testing::BlockEmulator e(moevec::kMoeVecThreads, moevec::kMoeVecSmemBytes);
+  e.run([&](int tid) {
+    HostCtx c{&e, tid, bx, &out};
+    switch (moevec::moe_vec_passes(p.layout.k)) {
+      case 1:
+        moevec::moe_vec_body<kGateUp, 1>(p, c);
+        break;
+      case 2:
+        moevec::moe_vec_body<kGateUp, 2>(p, c);
+        break;
+      case 3:
+        moevec::moe_vec_body<kGateUp, 3>(p, c);
+        break;
+      default:
+        moevec::moe_vec_body<kGateUp, 4>(p, c);
+        break;
+    }
+  });
+}
+
+// vec: the few-token kernel's body (moe_vec.cuh) instead of the tensor-core one — the same
+// reference, the same bits.
 template <bool kGateUp>
 void check_stage(std::int64_t k, std::int64_t rows_per_expert, int n_expert, int top_k,
-                 std::int64_t tokens, bool with_bias, std::uint64_t seed) {
-  SCOPED_TRACE(std::string(kGateUp ? "gate/up" : "down") + " k=" + std::to_string(k) +
-               " rows/expert=" + std::to_string(rows_per_expert) +
+                 std::int64_t tokens, bool with_bias, std::uint64_t seed, bool vec = false) {
+  SCOPED_TRACE(std::string(vec ? "vec " : "mma ") + (kGateUp ? "gate/up" : "down") +
+               " k=" + std::to_string(k) + " rows/expert=" + std::to_string(rows_per_expert) +
                " experts=" + std::to_string(n_expert) + " tokens=" + std::to_string(tokens));
   const std::size_t rs = quant::row_size(kT, k);
   const std::int64_t ne1 = rows_per_expert * n_expert;
@@ -123,13 +149,18 @@ void check_stage(std::int64_t k, std::int64_t rows_per_expert, int n_expert, int
   p.max_tiles = route.max_tiles;
 
   q8mma::Outputs out(n_slots, rows_per_expert);
-  const std::int64_t blocks = moe_mma_row_blocks(rows_per_expert) * route.max_tiles;
-  for (std::int64_t bx = 0; bx < blocks; ++bx) {
-    testing::BlockEmulator e(kMoeMmaThreads, kMoeMmaSmemBytes);
-    e.run([&](int tid) {
-      HostCtx c{&e, tid, bx, &out};
-      moe_mma_body<kT, kGateUp>(p, c);
-    });
+  if (vec) {
+    const std::int64_t blocks = moevec::moe_vec_row_blocks(rows_per_expert) * route.max_tiles;
+    for (std::int64_t bx = 0; bx < blocks; ++bx) run_vec_block<kGateUp>(p, bx, out);
+  } else {
+    const std::int64_t blocks = moe_mma_row_blocks(rows_per_expert) * route.max_tiles;
+    for (std::int64_t bx = 0; bx < blocks; ++bx) {
+      testing::BlockEmulator e(kMoeMmaThreads, kMoeMmaSmemBytes);
+      e.run([&](int tid) {
+        HostCtx c{&e, tid, bx, &out};
+        moe_mma_body<kT, kGateUp>(p, c);
+      });
+    }
   }
 
   int bad = 0;
@@ -169,6 +200,49 @@ TEST(MoeMmaHost, GateUpEqualsTheReferenceOrderBitForBit) {
 TEST(MoeMmaHost, DownEqualsTheReferenceOrderBitForBit) {
   check_stage<false>(96, 40, 4, 2, 11, true, 4);
   check_stage<false>(2880, 20, 3, 4, 2, true, 5);
+}
+
+// The few-token kernel: one token (a slot a tile, gpt-oss's decode), then tiles of several
+// slots (an expert of more than one tile), rows per expert past the last block of 8, K of 1,
+// 7 and 8 parts and of one to four passes of 32 blocks.
+TEST(MoeVecHost, GateUpEqualsTheReferenceOrderBitForBit) {
+  check_stage<true>(2880, 16, 6, 4, 1, true, 11, true);  // gpt-oss's K: 3 passes, 8 parts
+  check_stage<true>(96, 40, 4, 2, 11, true, 12, true);   // one part, 3 tiles of expert 1
+  check_stage<true>(896, 20, 5, 3, 4, false, 13, true);  // 7 parts, no bias
+  check_stage<true>(4096, 8, 3, 2, 2, true, 14, true);   // 4 passes
+}
+
+TEST(MoeVecHost, DownEqualsTheReferenceOrderBitForBit) {
+  check_stage<false>(2880, 20, 6, 4, 1, true, 15, true);
+  check_stage<false>(96, 40, 4, 2, 11, true, 16, true);
+  check_stage<false>(1024, 12, 3, 2, 3, false, 17, true);  // 1 pass exactly
+}
+
+// MoeMmaTraits<MXFP4>::values (the vec kernel's loads) against the dequantized weights, at
+// every alignment of a block's first byte.
+TEST(MoeVecHost, Mxfp4BlockValuesAreTheDequantizedWeights) {
+  const std::int64_t k = 64;
+  const std::size_t rs = quant::row_size(kT, k);
+  Aligned w(rs * 4 + 8);
+  std::vector<float> want(static_cast<std::size_t>(k));
+  for (std::size_t shift = 0; shift < 4; ++shift) {
+    q8mma::fill_weights<kT>(w.p + shift, k, 4, 20 + shift);
+    for (int r = 0; r < 4; ++r) {
+      const std::uint8_t* row = w.p + shift + rs * static_cast<std::size_t>(r);
+      quant::dequantize_row(kT, row, want.data(), k);
+      for (std::int64_t b = 0; b < k / 32; ++b) {
+        float d = 0.0f;
+        std::uint32_t v[8];
+        MmaTraits<kT>::values(row, b, d, v);
+        EXPECT_EQ(d, MmaTraits<kT>::head(row, b).d);
+        for (int i = 0; i < 32; ++i) {
+          const auto q = static_cast<std::int8_t>(q8::byte_of(v[i / 4], i % 4));
+          ASSERT_EQ(d * static_cast<float>(q), want[static_cast<std::size_t>(32 * b + i)])
+              << "shift " << shift << " row " << r << " element " << 32 * b + i;
+        }
+      }
+    }
+  }
 }
 
 // MXFP4's fragment words against the dequantized weights, and its reference order against the
