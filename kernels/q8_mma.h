@@ -38,7 +38,8 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 
 // Which kernel computes the products (the same bits whichever does): by shape (-1, the
 // default: the vec kernel up to four activation rows — at one Q16 row times Q4_K / Q5_K weights
-// the vec-block kernel, q8_mma_vecblock.cu; past that the staged Q16 tiles where their
+// the vec-block kernel, q8_mma_vecblock.cu, times Q8_0 / Q4_0 the lane-a-block kernel,
+// q8_mma_vecleg.cu; past that the staged Q16 tiles where their
 // blocks make a wave — 132, one a SM, as their shared memory allows — else K split over warps,
 // or wide tiles once they make enough blocks), or always one of these (staged: the wide tiles
 // with their weights staged through shared memory; tile: weights and Q16 activations staged
@@ -47,9 +48,9 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
 // (q8_mma_lane.cuh), for a few activation rows; lane-tile: the by-shape choice with lane up to
 // four rows; lane-stage: the by-shape choice with the lane kernel and its staged weight rows
 // for one activation row where those fit in shared memory, the vec kernel where they do not;
-// vec: the vec kernel up to four rows, one-row Q4_K / Q5_K products included; vec-block: the
-// default's choice up to four rows; tile-parts: the staged Q16 tiles split over K's parts
-// wherever the caller gave their scratch — by shape they take the products past four rows
+// vec: the vec kernel up to four rows, one-row Q4_K / Q5_K / Q8_0 / Q4_0 products included;
+// vec-block: the default's choice up to four rows; tile-parts: the staged Q16 tiles split over K's
+// parts wherever the caller gave their scratch — by shape they take the products past four rows
 // whose whole tiles are fewer than 132 blocks).
 // ZINFER_MMA_KERNEL=split|wide|vec|staged|tile|lane|lane-tile|lane-stage|vec-block|tile-parts
 // sets it for a process.

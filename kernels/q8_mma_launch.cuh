@@ -230,6 +230,14 @@ bool q8_mma_vecblock_fits(quant::GgmlType type, const MmaParams& p, bool gated);
 bool launch_q8_mma_vecblock(quant::GgmlType type, const MmaParams& p, bool gated,
                             cudaStream_t stream);
 
+// Whether the lane-a-block kernel (q8_mma_vecleg.cu) takes this product: one Q16 row, Q8_0 /
+// Q4_0 weights (every matrix 4-byte aligned), K a whole number of 32s.
+bool q8_mma_vecleg_fits(quant::GgmlType type, const MmaParams& p, bool gated);
+
+// Launches it; false (nothing launched) when it does not fit.
+bool launch_q8_mma_vecleg(quant::GgmlType type, const MmaParams& p, bool gated,
+                          cudaStream_t stream);
+
 // Whether one activation row of act_row_bytes and its block's weight rows (w_row_bytes each,
 // `parts` parts of K; the gated pair: both matrices) fit the lane kernel's staging.
 bool q8_mma_lane_stage_w_fits(std::size_t act_row_bytes, std::size_t w_row_bytes, int parts,
