@@ -15,7 +15,7 @@ namespace zinfer::cuda {
 
 // Tokens (routed rows) up to which the launchers take the vec kernel unless ZINFER_MOE_KERNEL
 // says otherwise (mma or vec: a measurement switch, the same bits).
-inline constexpr std::int64_t kMoeVecMaxTokens = 4;
+inline constexpr std::int64_t kMoeVecMaxTokens = 8;
 
 // Tests: 0 by tokens, 1 the tensor-core kernel, 2 the vec kernel (where it fits), -1 back to
 // the default (ZINFER_MOE_KERNEL). Set it between steps, not while one is queued.

@@ -180,6 +180,22 @@ TEST(CudaBatchInvariance, TinyGptOss) {
   check_batch_invariance(**llm, false, "tiny gpt-oss");
 }
 
+// The same on the CLI's default numerics (Q16 activations on the tensor-core order): a batch's
+// expert products run on the tensor-core tiles, a token alone on the few-token kernels
+// (moe_vec.cuh, q8_mma_vecleg.cuh) — one float order, the same bits.
+TEST(CudaBatchInvariance, TinyGptOssOnTensorCores) {
+  ZINFER_REQUIRE_GPU();
+  const std::string path = testing::write_synthetic("tiny-gpt-oss", quant::GgmlType::kQ8_0,
+                                                    "batch_tiny_gpt_oss_tc.gguf", 13);
+  ASSERT_FALSE(path.empty());
+  LlmOptions lo = gpu_options(path);
+  lo.q16_act = true;
+  lo.tensor_cores = true;
+  auto llm = Llm::load(lo);
+  ASSERT_TRUE(llm.ok()) << llm.error().message;
+  check_batch_invariance(**llm, false, "tiny gpt-oss, q16 on tensor cores");
+}
+
 // With prefix caching, every "alone" run after the batch run starts from the KV blocks its own
 // prompt published during the batch run (and job i's blocks are shared with nobody else): the
 // attached KV must give bitwise the same tokens and log-probabilities as computing it.
