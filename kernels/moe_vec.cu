@@ -1,5 +1,8 @@
 // moe_vec_kernel: the experts' matmuls of moe_vec.cuh on the device (launched with launch_pdl)
 // — the thread context and the launcher both stages of moe_mma.cu take for few tokens.
+#include <cstdlib>
+#include <string>
+
 #include "kernels/cuda_check.h"
 #include "kernels/moe_vec.cuh"
 #include "kernels/moe_vec.h"
@@ -21,43 +24,56 @@ struct MoeVecCtx {
   }
 };
 
-template <bool kGateUp, int kPasses>
-__global__ void __launch_bounds__(moevec::kMoeVecThreads)
+template <bool kGateUp, int kPasses, int kRows>
+__global__ void __launch_bounds__(moevec::kMoeVecThreads, 2)
     moe_vec_kernel(const moemma::MoeMmaArgs p, float* out, std::int64_t out_stride) {
   __shared__ __align__(16) std::uint8_t sm[moevec::kMoeVecSmemBytes];
   pdl_wait();
   pdl_launch_dependents();
   MoeVecCtx x{sm, out, out_stride};
-  moevec::moe_vec_body<kGateUp, kPasses>(p, x);
+  moevec::moe_vec_body<kGateUp, kPasses, kRows>(p, x);
 }
 
-template <bool kGateUp>
-void launch_typed(const moemma::MoeMmaArgs& p, float* out, std::int64_t out_stride, int passes,
-                  cudaStream_t stream) {
+template <bool kGateUp, int kRows>
+void launch_rows(const moemma::MoeMmaArgs& p, float* out, std::int64_t out_stride, int passes,
+                 cudaStream_t stream) {
   const dim3 grid(
-      static_cast<unsigned>(moevec::moe_vec_row_blocks(p.rows_per_expert) * p.max_tiles));
+      static_cast<unsigned>(moevec::moe_vec_row_blocks(p.rows_per_expert, kRows) * p.max_tiles));
   const dim3 block(moevec::kMoeVecThreads);
   switch (passes) {
     case 1:
-      launch_pdl(moe_vec_kernel<kGateUp, 1>, grid, block, 0, stream, p, out, out_stride);
+      launch_pdl(moe_vec_kernel<kGateUp, 1, kRows>, grid, block, 0, stream, p, out, out_stride);
       break;
     case 2:
-      launch_pdl(moe_vec_kernel<kGateUp, 2>, grid, block, 0, stream, p, out, out_stride);
+      launch_pdl(moe_vec_kernel<kGateUp, 2, kRows>, grid, block, 0, stream, p, out, out_stride);
       break;
     case 3:
-      launch_pdl(moe_vec_kernel<kGateUp, 3>, grid, block, 0, stream, p, out, out_stride);
+      launch_pdl(moe_vec_kernel<kGateUp, 3, kRows>, grid, block, 0, stream, p, out, out_stride);
       break;
     default:
-      launch_pdl(moe_vec_kernel<kGateUp, 4>, grid, block, 0, stream, p, out, out_stride);
+      launch_pdl(moe_vec_kernel<kGateUp, 4, kRows>, grid, block, 0, stream, p, out, out_stride);
       break;
   }
+}
+
+// Weight rows a warp takes: ZINFER_MOE_VEC_ROWS (1, 2 or 4; a measurement switch, the same
+// bits), else kMoeVecRows; at most what the matrices allow (gate/up: 2).
+int vec_rows(bool gate_up) {
+  static const int env = [] {
+    const char* e = std::getenv("ZINFER_MOE_VEC_ROWS");
+    const int v = e != nullptr ? std::atoi(e) : 0;
+    return v == 1 || v == 2 || v == 4 ? v : 0;
+  }();
+  const int want = env != 0 ? env : kMoeVecRows;
+  const int most = moevec::kMoeVecMaxPairs / (gate_up ? 2 : 1);
+  return want < most ? want : most;
 }
 
 }  // namespace
 
 bool moe_vec_fits(const moemma::MoeMmaArgs& p) {
   return moevec::moe_vec_passes(p.layout.k) > 0 && p.layout.k % 32 == 0 &&
-         moevec::moe_vec_row_blocks(p.rows_per_expert) * p.max_tiles <= 0x7fffffff;
+         moevec::moe_vec_row_blocks(p.rows_per_expert, 1) * p.max_tiles <= 0x7fffffff;
 }
 
 Status launch_moe_vec(const moemma::MoeMmaArgs& p, bool gate_up, MatrixView out,
@@ -68,10 +84,15 @@ Status launch_moe_vec(const moemma::MoeMmaArgs& p, bool gate_up, MatrixView out,
                           std::to_string(32 * 32 * moevec::kMoeVecMaxPasses));
   }
   const int passes = moevec::moe_vec_passes(p.layout.k);
+  const int rows = vec_rows(gate_up);
   if (gate_up) {
-    launch_typed<true>(p, out.data, out.stride, passes, stream);
+    rows == 1 ? launch_rows<true, 1>(p, out.data, out.stride, passes, stream)
+              : launch_rows<true, 2>(p, out.data, out.stride, passes, stream);
+  } else if (rows == 1) {
+    launch_rows<false, 1>(p, out.data, out.stride, passes, stream);
   } else {
-    launch_typed<false>(p, out.data, out.stride, passes, stream);
+    rows == 2 ? launch_rows<false, 2>(p, out.data, out.stride, passes, stream)
+              : launch_rows<false, 4>(p, out.data, out.stride, passes, stream);
   }
   ZINFER_CUDA_LAUNCH_CHECK("moe_vec_kernel");
   return ok_status();

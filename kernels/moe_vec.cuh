@@ -10,8 +10,8 @@
 // (legacy_term_q16f). The terms go to shared memory; lane 8m + q adds part q of matrix m in K
 // order and lane 0 the parts' sums in part order: q8_mma.cuh's order, the same bits.
 //
-// A block is kMoeVecWarps warps, weight rows j0 .. j0 + kMoeVecWarps - 1 of one tile (the tile
-// index varying fastest, as the tensor-core kernel). Written against a thread context, as
+// A block is kMoeVecWarps warps, each taking kRows weight rows of one tile (the tile index
+// varying fastest, as the tensor-core kernel). Written against a thread context, as
 // moe_mma.cuh, so the CPU tests run the same body: thread(), block_x(), smem()
 // (kMoeVecSmemBytes), sync() and store(slot, j, v). K's blocks: at most 32 · kMoeVecMaxPasses.
 #pragma once
@@ -33,16 +33,19 @@ inline constexpr int kMoeVecWarps = 8;
 inline constexpr int kMoeVecThreads = kMoeVecWarps * 32;
 // Passes of 32 blocks a lane's registers hold: K up to 4096.
 inline constexpr int kMoeVecMaxPasses = 4;
-// Shared memory: each warp's unit terms [2 matrices][32 · kMoeVecMaxPasses], then its parts'
-// sums [2][kMaxParts].
+// (weight row, matrix) pairs a warp takes at most: rows per warp × matrices (2 for gate/up).
+inline constexpr int kMoeVecMaxPairs = 4;
+// Shared memory: each warp's unit terms [pairs][32 · kMoeVecMaxPasses], then its parts' sums
+// [pairs][kMaxParts].
 inline constexpr int kMoeVecTermStride = 32 * kMoeVecMaxPasses;
-inline constexpr int kMoeVecWarpFloats = 2 * (kMoeVecTermStride + q8mma::kMaxParts);
+inline constexpr int kMoeVecWarpFloats = kMoeVecMaxPairs * (kMoeVecTermStride + q8mma::kMaxParts);
 inline constexpr std::size_t kMoeVecSmemBytes =
     static_cast<std::size_t>(kMoeVecWarps) * kMoeVecWarpFloats * sizeof(float);
 
-// Blocks of weight rows a tile takes.
-ZINFER_HD std::int64_t moe_vec_row_blocks(std::int64_t rows_per_expert) {
-  return (rows_per_expert + kMoeVecWarps - 1) / kMoeVecWarps;
+// Blocks of weight rows a tile takes (kRows rows a warp).
+ZINFER_HD std::int64_t moe_vec_row_blocks(std::int64_t rows_per_expert, int rows = 1) {
+  const std::int64_t per_block = static_cast<std::int64_t>(kMoeVecWarps) * rows;
+  return (rows_per_expert + per_block - 1) / per_block;
 }
 // Passes of 32 blocks over K (0: K has too many blocks for the kernel).
 ZINFER_HD int moe_vec_passes(std::int64_t k) {
@@ -50,41 +53,51 @@ ZINFER_HD int moe_vec_passes(std::int64_t k) {
   return p <= kMoeVecMaxPasses ? static_cast<int>(p) : 0;
 }
 
+// kRows: weight rows a warp takes (rows j0 + r · kMoeVecWarps, r < kRows), their loads all
+// issued before any is used — more bytes in flight a warp and fewer blocks, each paying the
+// routing's dependent reads once. kRows · matrices <= kMoeVecMaxPairs.
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <bool kGateUp, int kPasses, typename Ctx>
+template <bool kGateUp, int kPasses, int kRows, typename Ctx>
 ZINFER_HD void moe_vec_body(const MoeMmaArgs& p, Ctx& x) {
   using Tr = q8mma::MmaTraits<GgmlType::kMXFP4>;
   constexpr int kM = kGateUp ? 2 : 1;
+  constexpr int kPairs = kRows * kM;  // pair i = r · kM + m
+  static_assert(kPairs <= kMoeVecMaxPairs, "rows a warp × matrices");
   const int tid = x.thread();
   const int lane = tid & 31, warp = tid >> 5;
   const std::int64_t tile = x.block_x() % p.max_tiles;
-  const std::int64_t j = x.block_x() / p.max_tiles * kMoeVecWarps + warp;
+  const std::int64_t j0 = x.block_x() / p.max_tiles * kMoeVecWarps * kRows + warp;
   const int e = p.tile_expert[tile];
   if (e < 0) return;  // the whole block: past the last tile
   const std::int64_t rpe = p.rows_per_expert;
-  const bool row_ok = j < rpe;  // a warp past the last row still meets the block's barriers
-  const std::int64_t wrow = static_cast<std::int64_t>(e) * rpe + (row_ok ? j : rpe - 1);
   const std::int64_t nb = p.layout.k / Tr::kBlockElems;
 
-  // This lane's blocks b = 32u + lane of the row (a block past K's end reloads the last one,
-  // never used): their scales and values, kept for every slot of the tile.
-  float wd[kPasses][kM];
-  std::uint32_t wv[kPasses][kM][8];
+  // This lane's blocks b = 32u + lane of each row (a block past K's end reloads the last one,
+  // never used; a row past the expert's last computes its last, never stored): their words,
+  // every load issued before any is decoded, kept for every slot of the tile.
+  const std::uint8_t* wr[kPairs];
+  std::uint32_t ww[kPasses][kPairs][5];
+  ZINFER_UNROLL
+  for (int r = 0; r < kRows; ++r) {
+    const std::int64_t j = j0 + r * kMoeVecWarps;
+    const std::int64_t wrow = static_cast<std::int64_t>(e) * rpe + (j < rpe ? j : rpe - 1);
+    ZINFER_UNROLL
+    for (int m = 0; m < kM; ++m)
+      wr[r * kM + m] = p.w[m] + static_cast<std::size_t>(wrow) * p.row_bytes;
+  }
   ZINFER_UNROLL
   for (int u = 0; u < kPasses; ++u) {
     const std::int64_t b = 32 * u + lane < nb ? 32 * u + lane : nb - 1;
     ZINFER_UNROLL
-    for (int m = 0; m < kM; ++m) {
-      Tr::values(p.w[m] + static_cast<std::size_t>(wrow) * p.row_bytes, b, wd[u][m], wv[u][m]);
-    }
+    for (int i = 0; i < kPairs; ++i) Tr::load_words(Tr::block(wr[i], b), ww[u][i]);
   }
 
   auto* terms = reinterpret_cast<float*>(x.smem()) + warp * kMoeVecWarpFloats;
-  float* psum = terms + 2 * kMoeVecTermStride;
-  const int own_m = lane >> 3, own_q = lane & 7;
-  const bool owner = own_m < kM && own_q < p.parts;
+  float* psum = terms + kMoeVecMaxPairs * kMoeVecTermStride;
+  const int own_i = lane >> 3, own_q = lane & 7;  // lane 8i + q: part q of pair i
+  const bool owner = own_i < kPairs && own_q < p.parts;
   const std::int64_t own_lo = owner ? q8mma::part_begin(nb, p.parts, own_q) : 0;
   const std::int64_t own_hi = owner ? q8mma::part_begin(nb, p.parts, own_q + 1) : 0;
   const std::int32_t* ts = p.slots + p.tile_begin[tile];
@@ -105,38 +118,46 @@ ZINFER_HD void moe_vec_body(const MoeMmaArgs& p, Ctx& x) {
         const std::uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
         const float da = dcol[b];
         ZINFER_UNROLL
-        for (int m = 0; m < kM; ++m) {
+        for (int i = 0; i < kPairs; ++i) {
+          float d = 0.0f;
+          std::uint32_t v[8];
+          Tr::decode(Tr::block(wr[i], b), ww[u][i], d, v);
           int ch = 0, cl = 0;
           ZINFER_UNROLL
-          for (int i = 0; i < 8; ++i) {
-            ch = q8::dp4a(wv[u][m][i], hw[i], ch);
-            cl = q8::dp4a(wv[u][m][i], lw[i], cl);
+          for (int k = 0; k < 8; ++k) {
+            ch = q8::dp4a(v[k], hw[k], ch);
+            cl = q8::dp4a(v[k], lw[k], cl);
           }
-          terms[m * kMoeVecTermStride + b] =
-              q8mma::legacy_term_q16f({wd[u][m], 0.0f}, false, da, 256 * ch + cl, 0.0f);
+          terms[i * kMoeVecTermStride + b] =
+              q8mma::legacy_term_q16f({d, 0.0f}, false, da, 256 * ch + cl, 0.0f);
         }
       }
     }
     x.sync();
-    if (owner) {  // part own_q of matrix own_m: its terms in K order, from 0
+    if (owner) {  // part own_q of pair own_i: its terms in K order, from 0
       float acc = 0.0f;
       for (std::int64_t b = own_lo; b < own_hi; ++b)
-        acc = q8::fadd(acc, terms[own_m * kMoeVecTermStride + b]);
-      psum[own_m * q8mma::kMaxParts + own_q] = acc;
+        acc = q8::fadd(acc, terms[own_i * kMoeVecTermStride + b]);
+      psum[own_i * q8mma::kMaxParts + own_q] = acc;
     }
     x.sync();
-    if (lane == 0 && row_ok) {
-      float v[kM];
-      ZINFER_UNROLL
-      for (int m = 0; m < kM; ++m) {
-        float s = psum[m * q8mma::kMaxParts];
-        for (int q = 1; q < p.parts; ++q) s = q8::fadd(s, psum[m * q8mma::kMaxParts + q]);
-        v[m] = p.bias[m] != nullptr ? q8::fadd(s, p.bias[m][wrow]) : s;
-      }
-      if constexpr (kGateUp) {
-        x.store(slot, j, moe_expert_act(p.act_kind, v[0], v[1], p.alpha, p.limit));
-      } else {
-        x.store(slot, j, v[0]);
+    if (lane < kRows) {  // lane r: row r's outputs
+      const std::int64_t j = j0 + lane * kMoeVecWarps;
+      if (j < rpe) {
+        const std::int64_t wrow = static_cast<std::int64_t>(e) * rpe + j;
+        float v[kM];
+        ZINFER_UNROLL
+        for (int m = 0; m < kM; ++m) {
+          const float* ps = psum + (lane * kM + m) * q8mma::kMaxParts;
+          float s = ps[0];
+          for (int q = 1; q < p.parts; ++q) s = q8::fadd(s, ps[q]);
+          v[m] = p.bias[m] != nullptr ? q8::fadd(s, p.bias[m][wrow]) : s;
+        }
+        if constexpr (kGateUp) {
+          x.store(slot, j, moe_expert_act(p.act_kind, v[0], v[1], p.alpha, p.limit));
+        } else {
+          x.store(slot, j, v[0]);
+        }
       }
     }
     x.sync();  // the slot's terms and sums are read before the next slot's overwrite them

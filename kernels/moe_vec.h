@@ -21,6 +21,9 @@ inline constexpr std::int64_t kMoeVecMaxTokens = 8;
 // the default (ZINFER_MOE_KERNEL). Set it between steps, not while one is queued.
 void set_moe_kernel(int v);
 
+// Weight rows a warp of the vec kernel takes by default (gate/up: at most 2); see moe_vec.cuh.
+inline constexpr int kMoeVecRows = 2;
+
 // Whether the vec kernel takes these arguments (K at most 32 · 32 · kMoeVecMaxPasses).
 bool moe_vec_fits(const moemma::MoeMmaArgs& p);
 // One stage (gate/up: h = act(gate, up); down) on the vec kernel; p as the tensor-core kernel

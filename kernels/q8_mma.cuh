@@ -202,20 +202,22 @@ struct MmaTraits<GgmlType::kMXFP4> {
     lo = mxfp4_values4(w & 0x0f0f0f0fu);
     hi = mxfp4_values4((w >> 4) & 0x0f0f0f0fu);
   }
-  // The whole block b for a lane that takes it alone (moe_vec.cuh): its scale d and its 32
-  // int8 values, v[i] = elements 4i..4i+3 — the words of elements 0..15 then 16..31, as the
-  // Q16 planes' words of the block lie. Five aligned loads (the block's 17 bytes lie in the
-  // five aligned words from the one holding its first byte, each of which holds one of its
-  // bytes) and four funnel shifts.
-  ZINFER_HD static void values(const std::uint8_t* row, std::int64_t b, float& d,
-                               std::uint32_t (&v)[8]) {
-    const std::uint8_t* p = row + kBlockBytes * b;
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const std::uint8_t* q = p - (a & 3u);
-    const auto o = static_cast<unsigned>(a & 3u);
-    std::uint32_t w[5];
+  // The whole block b for a lane that takes it alone (moe_vec.cuh), in two steps so a caller
+  // can issue many blocks' loads before it decodes any: load_words reads the five aligned words
+  // that hold the block's 17 bytes (from the one holding its first byte; each holds one of its
+  // bytes), decode gives its scale d and its 32 int8 values, v[i] = elements 4i..4i+3 (the
+  // words of elements 0..15 then 16..31, as the Q16 planes' words of the block lie).
+  ZINFER_HD static const std::uint8_t* block(const std::uint8_t* row, std::int64_t b) {
+    return row + kBlockBytes * b;
+  }
+  ZINFER_HD static void load_words(const std::uint8_t* p, std::uint32_t (&w)[5]) {
+    const std::uint8_t* q = p - (reinterpret_cast<std::uintptr_t>(p) & 3u);
     ZINFER_UNROLL
     for (int i = 0; i < 5; ++i) w[i] = ld_u32(q + 4 * i);
+  }
+  ZINFER_HD static void decode(const std::uint8_t* p, const std::uint32_t (&w)[5], float& d,
+                               std::uint32_t (&v)[8]) {
+    const auto o = static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(p) & 3u);
     d = mxfp4_scale(static_cast<std::uint8_t>(w[0] >> (8 * o)));
     const unsigned sh = 8 * (o + 1);  // 8..32: the codes start at byte o + 1
     ZINFER_UNROLL
@@ -229,6 +231,13 @@ struct MmaTraits<GgmlType::kMXFP4> {
       v[i] = mxfp4_values4(c & 0x0f0f0f0fu);
       v[4 + i] = mxfp4_values4((c >> 4) & 0x0f0f0f0fu);
     }
+  }
+  ZINFER_HD static void values(const std::uint8_t* row, std::int64_t b, float& d,
+                               std::uint32_t (&v)[8]) {
+    const std::uint8_t* p = block(row, b);
+    std::uint32_t w[5];
+    load_words(p, w);
+    decode(p, w, d, v);
   }
 };
 

@@ -78,35 +78,44 @@ struct HostRouting {
 };
 
 // Runs one block of the vec kernel's body (moe_vec.cuh), its passes a template argument.
-template <bool kGateUp>
+template <bool kGateUp, int kRows>
 void run_vec_block(const MoeMmaArgs& p, std::int64_t bx, q8mma::Outputs& out) {
   testing::BlockEmulator e(moevec::kMoeVecThreads, moevec::kMoeVecSmemBytes);
   e.run([&](int tid) {
     HostCtx c{&e, tid, bx, &out};
     switch (moevec::moe_vec_passes(p.layout.k)) {
       case 1:
-        moevec::moe_vec_body<kGateUp, 1>(p, c);
+        moevec::moe_vec_body<kGateUp, 1, kRows>(p, c);
         break;
       case 2:
-        moevec::moe_vec_body<kGateUp, 2>(p, c);
+        moevec::moe_vec_body<kGateUp, 2, kRows>(p, c);
         break;
       case 3:
-        moevec::moe_vec_body<kGateUp, 3>(p, c);
+        moevec::moe_vec_body<kGateUp, 3, kRows>(p, c);
         break;
       default:
-        moevec::moe_vec_body<kGateUp, 4>(p, c);
+        moevec::moe_vec_body<kGateUp, 4, kRows>(p, c);
         break;
     }
   });
+}
+
+template <bool kGateUp, int kRows>
+void run_vec(const MoeMmaArgs& p, std::int64_t rows_per_expert, std::int64_t max_tiles,
+             q8mma::Outputs& out) {
+  const std::int64_t blocks = moevec::moe_vec_row_blocks(rows_per_expert, kRows) * max_tiles;
+  for (std::int64_t bx = 0; bx < blocks; ++bx) run_vec_block<kGateUp, kRows>(p, bx, out);
 }
 
 // vec: the few-token kernel's body (moe_vec.cuh) instead of the tensor-core one — the same
 // reference, the same bits.
 template <bool kGateUp>
 void check_stage(std::int64_t k, std::int64_t rows_per_expert, int n_expert, int top_k,
-                 std::int64_t tokens, bool with_bias, std::uint64_t seed, bool vec = false) {
-  SCOPED_TRACE(std::string(vec ? "vec " : "mma ") + (kGateUp ? "gate/up" : "down") +
-               " k=" + std::to_string(k) + " rows/expert=" + std::to_string(rows_per_expert) +
+                 std::int64_t tokens, bool with_bias, std::uint64_t seed, int vec_rows = 0) {
+  const bool vec = vec_rows > 0;
+  SCOPED_TRACE(std::string(vec ? "vec rows " + std::to_string(vec_rows) + " " : "mma ") +
+               (kGateUp ? "gate/up" : "down") + " k=" + std::to_string(k) +
+               " rows/expert=" + std::to_string(rows_per_expert) +
                " experts=" + std::to_string(n_expert) + " tokens=" + std::to_string(tokens));
   const std::size_t rs = quant::row_size(kT, k);
   const std::int64_t ne1 = rows_per_expert * n_expert;
@@ -149,9 +158,12 @@ void check_stage(std::int64_t k, std::int64_t rows_per_expert, int n_expert, int
   p.max_tiles = route.max_tiles;
 
   q8mma::Outputs out(n_slots, rows_per_expert);
-  if (vec) {
-    const std::int64_t blocks = moevec::moe_vec_row_blocks(rows_per_expert) * route.max_tiles;
-    for (std::int64_t bx = 0; bx < blocks; ++bx) run_vec_block<kGateUp>(p, bx, out);
+  if (vec_rows == 1) {
+    run_vec<kGateUp, 1>(p, rows_per_expert, route.max_tiles, out);
+  } else if (vec_rows == 2) {
+    run_vec<kGateUp, 2>(p, rows_per_expert, route.max_tiles, out);
+  } else if (vec_rows == 4) {
+    if constexpr (!kGateUp) run_vec<kGateUp, 4>(p, rows_per_expert, route.max_tiles, out);
   } else {
     const std::int64_t blocks = moe_mma_row_blocks(rows_per_expert) * route.max_tiles;
     for (std::int64_t bx = 0; bx < blocks; ++bx) {
@@ -206,16 +218,20 @@ TEST(MoeMmaHost, DownEqualsTheReferenceOrderBitForBit) {
 // slots (an expert of more than one tile), rows per expert past the last block of 8, K of 1,
 // 7 and 8 parts and of one to four passes of 32 blocks.
 TEST(MoeVecHost, GateUpEqualsTheReferenceOrderBitForBit) {
-  check_stage<true>(2880, 16, 6, 4, 1, true, 11, true);  // gpt-oss's K: 3 passes, 8 parts
-  check_stage<true>(96, 40, 4, 2, 11, true, 12, true);   // one part, 3 tiles of expert 1
-  check_stage<true>(896, 20, 5, 3, 4, false, 13, true);  // 7 parts, no bias
-  check_stage<true>(4096, 8, 3, 2, 2, true, 14, true);   // 4 passes
+  for (const int rows : {1, 2}) {
+    check_stage<true>(2880, 16, 6, 4, 1, true, 11, rows);  // gpt-oss's K: 3 passes, 8 parts
+    check_stage<true>(96, 40, 4, 2, 11, true, 12, rows);   // one part, 3 tiles of expert 1
+    check_stage<true>(896, 20, 5, 3, 4, false, 13, rows);  // 7 parts, no bias
+    check_stage<true>(4096, 8, 3, 2, 2, true, 14, rows);   // 4 passes
+  }
 }
 
 TEST(MoeVecHost, DownEqualsTheReferenceOrderBitForBit) {
-  check_stage<false>(2880, 20, 6, 4, 1, true, 15, true);
-  check_stage<false>(96, 40, 4, 2, 11, true, 16, true);
-  check_stage<false>(1024, 12, 3, 2, 3, false, 17, true);  // 1 pass exactly
+  for (const int rows : {1, 2, 4}) {
+    check_stage<false>(2880, 20, 6, 4, 1, true, 15, rows);
+    check_stage<false>(96, 40, 4, 2, 11, true, 16, rows);
+    check_stage<false>(1024, 12, 3, 2, 3, false, 17, rows);  // 1 pass exactly
+  }
 }
 
 // MoeMmaTraits<MXFP4>::values (the vec kernel's loads) against the dequantized weights, at
