@@ -1,5 +1,6 @@
 // moe_vec_kernel: the experts' matmuls of moe_vec.cuh on the device (launched with launch_pdl)
 // — the thread context and the launcher both stages of moe_mma.cu take for few tokens.
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -56,20 +57,28 @@ void launch_rows(const moemma::MoeMmaArgs& p, float* out, std::int64_t out_strid
   }
 }
 
-// Weight rows a warp takes: ZINFER_MOE_VEC_ROWS (1, 2 or 4; a measurement switch, the same
-// bits), else kMoeVecRows; at most what the matrices allow (gate/up: 2).
+std::atomic<int> g_vec_rows{0};
+
+// Weight rows a warp takes: set_moe_vec_rows's value, else ZINFER_MOE_VEC_ROWS (1, 2 or 4; a
+// measurement switch, the same bits), else kMoeVecRows; at most what the matrices allow
+// (gate/up: 2).
 int vec_rows(bool gate_up) {
+  const int set = g_vec_rows.load(std::memory_order_relaxed);
   static const int env = [] {
     const char* e = std::getenv("ZINFER_MOE_VEC_ROWS");
     const int v = e != nullptr ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 ? v : 0;
   }();
-  const int want = env != 0 ? env : kMoeVecRows;
+  const int want = set != 0 ? set : (env != 0 ? env : kMoeVecRows);
   const int most = moevec::kMoeVecMaxPairs / (gate_up ? 2 : 1);
   return want < most ? want : most;
 }
 
 }  // namespace
+
+void set_moe_vec_rows(int rows) {
+  g_vec_rows.store(rows == 1 || rows == 2 || rows == 4 ? rows : 0, std::memory_order_relaxed);
+}
 
 bool moe_vec_fits(const moemma::MoeMmaArgs& p) {
   return moevec::moe_vec_passes(p.layout.k) > 0 && p.layout.k % 32 == 0 &&

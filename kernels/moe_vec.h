@@ -24,6 +24,9 @@ void set_moe_kernel(int v);
 // Weight rows a warp of the vec kernel takes by default (gate/up: at most 2); see moe_vec.cuh.
 inline constexpr int kMoeVecRows = 2;
 
+// Tests: the rows a warp takes (1, 2 or 4; 0 back to the default). Between steps only.
+void set_moe_vec_rows(int rows);
+
 // Whether the vec kernel takes these arguments (K at most 32 · 32 · kMoeVecMaxPasses).
 bool moe_vec_fits(const moemma::MoeMmaArgs& p);
 // One stage (gate/up: h = act(gate, up); down) on the vec kernel; p as the tensor-core kernel

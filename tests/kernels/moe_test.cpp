@@ -248,9 +248,9 @@ TEST(MoeFfnTensorCores, Mxfp4MatchesCpuAndIsBatchInvariant) {
                 {32, 4, 2880, 2880, {1, 32, 77}}, true);
 }
 
-// The few-token kernel (moe_vec.cuh) against the tensor-core kernel, each forced: the same
-// bits at every row count (tiles of one to eight slots; piled: several tiles of an expert), at
-// gpt-oss-20b's shape and at a K of one pass and one part.
+// The few-token kernel (moe_vec.cuh; 1, 2 and 4 rows a warp) against the tensor-core kernel,
+// each forced: the same bits at every row count (tiles of one to eight slots; piled: several
+// tiles of an expert), at gpt-oss-20b's shape and at a K of one pass and one part.
 TEST(MoeFfnTensorCores, VecKernelIsTheTensorCoreKernelBitForBit) {
   ZINFER_REQUIRE_GPU();
   struct Shape {
@@ -286,9 +286,10 @@ TEST(MoeFfnTensorCores, VecKernelIsTheTensorCoreKernelBitForBit) {
             wt[i] = 0.25f + 0.1f * static_cast<float>(j);
           }
         }
-        std::vector<float> out[2];
-        for (int kernel : {1, 2}) {
-          cuda::set_moe_kernel(kernel);
+        std::vector<float> out[4];  // tensor cores; vec at 1, 2, 4 rows a warp
+        for (int kernel : {0, 1, 2, 3}) {
+          cuda::set_moe_kernel(kernel == 0 ? 1 : 2);
+          cuda::set_moe_vec_rows(kernel == 0 ? 0 : 1 << (kernel - 1));
           p.gpu->begin_forward();
           model::Tensor gx = testing::gpu_tensor(*p.gpu, x, rows, s.d);
           model::Tensor gwt = testing::gpu_tensor(*p.gpu, wt, rows, s.k);
@@ -297,10 +298,12 @@ TEST(MoeFfnTensorCores, VecKernelIsTheTensorCoreKernelBitForBit) {
           testing::poison(gout);
           const Status st = p.gpu->moe_ffn(gout, gx, gid, gwt, gw, act);
           ASSERT_TRUE(st.ok()) << st.error().message;
-          out[kernel - 1] = testing::download(gout);
+          out[kernel] = testing::download(gout);
         }
         cuda::set_moe_kernel(-1);
-        EXPECT_EQ(out[1], out[0]) << "vec kernel vs tensor-core kernel";
+        cuda::set_moe_vec_rows(0);
+        for (int v = 1; v < 4; ++v)
+          EXPECT_EQ(out[v], out[0]) << "vec kernel, " << (1 << (v - 1)) << " rows a warp";
       }
     }
   }
