@@ -19,20 +19,10 @@ namespace {
 using moemma::MoeMmaArgs;
 using quant::GgmlType;
 
-struct MoeMmaCtx {
-  std::uint8_t* sm;
-  float* out;
-  std::int64_t out_stride;
-  __device__ int thread() const { return static_cast<int>(threadIdx.x); }
-  __device__ std::int64_t block_x() const { return blockIdx.x; }
-  __device__ std::uint8_t* smem() const { return sm; }
-  __device__ void sync() const { __syncthreads(); }
+struct MoeMmaCtx : moemma::MoeDeviceCtx {
   __device__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
                           std::uint32_t b1) const {
     cuda::mma_k32(c, a, b0, b1);
-  }
-  __device__ void store(std::int64_t slot, std::int64_t j, float v) const {
-    out[slot * out_stride + j] = v;
   }
 };
 
@@ -42,7 +32,7 @@ __global__ void __launch_bounds__(moemma::kMoeMmaThreads)
   __shared__ __align__(16) std::uint8_t red[moemma::kMoeMmaSmemBytes];
   pdl_wait();
   pdl_launch_dependents();
-  MoeMmaCtx x{red, out, out_stride};
+  MoeMmaCtx x{{red, out, out_stride}};
   moemma::moe_mma_body<T, kGateUp>(p, x);
 }
 

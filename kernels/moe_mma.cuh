@@ -52,6 +52,24 @@ struct MoeMmaArgs {
   std::int64_t max_tiles = 0;
 };
 
+#ifdef __CUDACC__
+// The device side of the thread context the expert kernels' bodies take (this file's and
+// moe_vec.cuh's): the thread and block index, shared memory, the block barrier and the store of
+// a slot's output j.
+struct MoeDeviceCtx {
+  std::uint8_t* sm;
+  float* out;
+  std::int64_t out_stride;
+  __device__ int thread() const { return static_cast<int>(threadIdx.x); }
+  __device__ std::int64_t block_x() const { return blockIdx.x; }
+  __device__ std::uint8_t* smem() const { return sm; }
+  __device__ void sync() const { __syncthreads(); }
+  __device__ void store(std::int64_t slot, std::int64_t j, float v) const {
+    out[slot * out_stride + j] = v;
+  }
+};
+#endif
+
 // Blocks of weight rows a tile takes (16 rows each).
 ZINFER_HD std::int64_t moe_mma_row_blocks(std::int64_t rows_per_expert) {
   return (rows_per_expert + 15) / 16;

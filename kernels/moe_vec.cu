@@ -12,26 +12,13 @@
 namespace zinfer::cuda {
 namespace {
 
-struct MoeVecCtx {
-  std::uint8_t* sm;
-  float* out;
-  std::int64_t out_stride;
-  __device__ int thread() const { return static_cast<int>(threadIdx.x); }
-  __device__ std::int64_t block_x() const { return blockIdx.x; }
-  __device__ std::uint8_t* smem() const { return sm; }
-  __device__ void sync() const { __syncthreads(); }
-  __device__ void store(std::int64_t slot, std::int64_t j, float v) const {
-    out[slot * out_stride + j] = v;
-  }
-};
-
 template <bool kGateUp, int kPasses, int kRows>
 __global__ void __launch_bounds__(moevec::kMoeVecThreads, 2)
     moe_vec_kernel(const moemma::MoeMmaArgs p, float* out, std::int64_t out_stride) {
   __shared__ __align__(16) std::uint8_t sm[moevec::kMoeVecSmemBytes];
   pdl_wait();
   pdl_launch_dependents();
-  MoeVecCtx x{sm, out, out_stride};
+  moemma::MoeDeviceCtx x{sm, out, out_stride};
   moevec::moe_vec_body<kGateUp, kPasses, kRows>(p, x);
 }
 

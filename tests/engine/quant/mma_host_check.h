@@ -145,6 +145,41 @@ void expect_reference_outputs(const Outputs& out, const MmaArgs& a, bool gated) 
   EXPECT_EQ(bad, 0);
 }
 
+// Three matrices of type T (40, 8 and 24 rows of k, separate buffers) as one Q/K/V stack, and
+// one contiguous copy of them for the reference: row j of the stack is row j of the copy.
+template <GgmlType T>
+struct HostStack {
+  static constexpr std::int64_t kRows[3] = {40, 8, 24};
+  std::vector<Aligned> ws;
+  Aligned all;
+  HostStack(std::int64_t k, std::uint64_t seed)
+      : all(quant::row_size(T, k) * static_cast<std::size_t>(kRows[0] + kRows[1] + kRows[2])) {
+    const std::size_t rs = quant::row_size(T, k);
+    std::size_t off = 0;
+    for (int m = 0; m < 3; ++m) {
+      ws.emplace_back(rs * static_cast<std::size_t>(kRows[m]));
+      fill_weights<T>(ws.back().p, k, kRows[m], seed + static_cast<std::uint64_t>(m));
+      std::memcpy(all.p + off, ws.back().p, ws.back().size);
+      off += ws.back().size;
+    }
+  }
+  // a made a stack of the three (ne1 = their rows); reference(a): a on the contiguous copy.
+  void apply(MmaArgs& a) const {
+    a.n_stack = 3;
+    for (int m = 0; m < 3; ++m) {
+      a.stack[m] = ws[static_cast<std::size_t>(m)].p;
+      a.stack_end[m] = (m == 0 ? 0 : a.stack_end[m - 1]) + kRows[m];
+    }
+    a.ne1 = a.stack_end[2];
+  }
+  MmaArgs reference(const MmaArgs& a) const {
+    MmaArgs ref = a;
+    ref.n_stack = 1;
+    ref.w[0] = ref.w[1] = all.p;
+    return ref;
+  }
+};
+
 }  // namespace zinfer::cuda::q8mma
 
 // One test per weight type with tensor-core tiles: check<T>(seed) (check names a function

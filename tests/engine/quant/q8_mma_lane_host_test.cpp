@@ -61,29 +61,18 @@ void check_lanes(std::int64_t k, std::int64_t ne1, std::int64_t rows, bool misal
   expect_reference_outputs<T>(out, a, kGated);
 }
 
-// Three matrices (40, 8 and 24 rows, separate buffers) as one stack: row j of the stack's
-// output is row j of the concatenated matrices.
+// Three matrices as one Q/K/V stack (HostStack): row j of the stack's output is row j of the
+// concatenated matrices.
 template <GgmlType T, bool kStageW = false>
 void check_stack(std::int64_t k, std::int64_t rows, std::uint64_t seed) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " stack k=" + std::to_string(k) +
                " rows=" + std::to_string(rows) + (kStageW ? " weights staged" : ""));
-  const std::size_t rs = quant::row_size(T, k);
-  const std::int64_t ne[3] = {40, 8, 24};
-  std::vector<Aligned> ws;
-  for (int m = 0; m < 3; ++m) {
-    ws.emplace_back(rs * static_cast<std::size_t>(ne[m]));
-    fill_weights<T>(ws.back().p, k, ne[m], seed + static_cast<std::uint64_t>(m));
-  }
+  const HostStack<T> st(k, seed);
   const q8::Q8ActLayout layout = q8::q16_act_layout(k);
   const Aligned act = act_rows<T>(layout, rows, seed);
-  MmaArgs a = host_args<T>(act, layout, rows, ws[0].p, ws[0].p, 0);
-  a.wide_loads = rs % 16 == 0;
-  a.n_stack = 3;
-  for (int m = 0; m < 3; ++m) {
-    a.stack[m] = ws[static_cast<std::size_t>(m)].p;
-    a.stack_end[m] = (m == 0 ? 0 : a.stack_end[m - 1]) + ne[m];
-  }
-  a.ne1 = a.stack_end[2];
+  MmaArgs a = host_args<T>(act, layout, rows, st.all.p, st.all.p, 0);
+  a.wide_loads = quant::row_size(T, k) % 16 == 0;
+  st.apply(a);
   Outputs out(rows, a.ne1);
   const std::int64_t block_rows = lane_block_rows(a.parts);
   constexpr int kR = kStageW ? 1 : 4;  // staged weights: one staged activation row
@@ -98,17 +87,7 @@ void check_stack(std::int64_t k, std::int64_t rows, std::uint64_t seed) {
       });
     }
   }
-  // The reference reads one contiguous copy of the three matrices.
-  Aligned all(rs * static_cast<std::size_t>(a.ne1));
-  for (int m = 0; m < 3; ++m) {
-    const std::int64_t first = m == 0 ? 0 : a.stack_end[m - 1];
-    std::memcpy(all.p + rs * static_cast<std::size_t>(first), ws[static_cast<std::size_t>(m)].p,
-                rs * static_cast<std::size_t>(ne[m]));
-  }
-  MmaArgs ref = a;
-  ref.n_stack = 1;
-  ref.w[0] = ref.w[1] = all.p;
-  expect_reference_outputs<T>(out, ref, false);
+  expect_reference_outputs<T>(out, st.reference(a), false);
 }
 
 template <GgmlType T>
