@@ -7,6 +7,10 @@
 # ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act; PROMPT (default 16) and DECODE (default
 # 24): the bench's prompt and decode tokens; PICK=max summarizes instead the one profiled pass
 # with the most kernel time — with PROMPT=512, the prompt's pass: where prefill time goes;
+# METRICS: more ncu metrics, comma-separated, whose mean per launch is printed for the ten
+# costliest kernels (e.g. dram__throughput.avg.pct_of_peak_sustained_elapsed,
+# sm__warps_active.avg.pct_of_peak_sustained_active,
+# smsp__warp_issue_stalled_long_scoreboard_per_warp_active.pct);
 # CACHE=none keeps L2 between kernels as in a real step — ncu's default flush makes every
 # small kernel's reads DRAM misses and overstates them)
 set -euo pipefail
@@ -21,17 +25,23 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 [ -n "$NCU" ] || { echo "ncu not found" >&2; exit 1; }
 # About ten forward passes (warm-up, prefill, graph warm-up) precede the timed decode steps:
 # skip SKIP launches, profile COUNT, and summarize the last STEPS whole passes among them.
-"$NCU" --clock-control none --cache-control "${CACHE:-all}" --metrics gpu__time_duration.sum --csv --print-units base \
+"$NCU" --clock-control none --cache-control "${CACHE:-all}" --metrics "gpu__time_duration.sum${METRICS:+,$METRICS}" --csv --print-units base \
   --launch-skip "${SKIP:-2000}" --launch-count "${COUNT:-800}" "$BUILD/bin/zinfer" bench --model "$MODEL" --device cuda --no-graphs \
   --prompt-tokens "${PROMPT:-16}" --decode-tokens "${DECODE:-24}" --batch "$BATCH" --repeats 1 ${ZARGS:-} > "$OUT/ncu_decode.csv" 2> "$OUT/ncu_decode.err" || true
-python3 - "$OUT/ncu_decode.csv" "$STEPS" "${PICK:-last}" <<'PY'
+python3 - "$OUT/ncu_decode.csv" "$STEPS" "${PICK:-last}" "${METRICS:-}" <<'PY'
 import csv, sys, collections, re
 rows = []
+extra = collections.defaultdict(dict)  # launch ID -> {metric: value}
 with open(sys.argv[1]) as f:
     lines = [l for l in f if l.startswith('"')]
 for r in csv.DictReader(lines):
     if r.get("Metric Name") == "gpu__time_duration.sum":
         rows.append((int(r["ID"]), re.sub(r"^(void )?[^<(]*::", "", re.sub(r"\(.*", "", r["Kernel Name"].replace("(anonymous namespace)::", ""))).strip(), float(r["Metric Value"].replace(",", "")) / 1e3))
+    elif r.get("Metric Name"):
+        try:
+            extra[int(r["ID"])][r["Metric Name"]] = float(r["Metric Value"].replace(",", ""))
+        except ValueError:
+            pass
 rows.sort()
 # One decode step ends with the output projection, the largest matvec; find step boundaries
 # by the embed kernel that starts every forward pass.
@@ -51,4 +61,15 @@ total = sum(a[1] for a in agg.values())
 print(f"{len(sel)/steps:.0f} kernels per step, {total/steps:.1f} us of kernel time per step")
 for n, (c, us) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
     print(f"  {n[:60]:60} {c/steps:6.1f}/step {us/steps:9.1f} us/step {us/c:8.2f} us each")
+# METRICS: each extra metric's mean over the launches of the ten costliest kernels.
+names = [m for m in sys.argv[4].split(",") if m]
+if names:
+    print("mean per launch of:", ", ".join(names))
+    for n, _ in sorted(agg.items(), key=lambda kv: -kv[1][1])[:10]:
+        ids = [i for i, k, _ in sel if k == n]
+        vals = []
+        for m in names:
+            v = [extra[i][m] for i in ids if m in extra[i]]
+            vals.append(f"{sum(v) / len(v):.4g}" if v else "-")
+        print(f"  {n[:60]:60} " + "  ".join(vals))
 PY
