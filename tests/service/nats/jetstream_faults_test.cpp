@@ -72,7 +72,11 @@ class JetStreamFaults : public ::testing::Test {
 
 TEST_F(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   const int n = soak() ? 1000 : 240;
-  const int max_tokens = 64;  // workers, not producers, are the bottleneck: they hold jobs
+  // Workers, not producers, are the bottleneck: they hold jobs. A worker's jobs run in
+  // lockstep (same lengths) and it fetches the next ones only after acknowledging a batch, so
+  // jobs long against that gap (~0.2 s each on a fast machine) keep it holding jobs nearly
+  // all the time, and the run long enough for another attempt if a stop lands in the gap.
+  const int max_tokens = 192;
   const std::vector<std::string> flags = {"--nats-ack-wait", "2", "--nats-nak-delay", "0.2",
                                           "--max-running",   "8", "--drain-timeout",  "20"};
   std::vector<std::unique_ptr<Child>> workers;
@@ -102,12 +106,15 @@ TEST_F(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
   // fetches it holds none; then it is continued for a moment — long enough to fetch again —
   // and stopped again. (Asking its stats first, through a `zinfer health` child, took so long
   // on a loaded machine that the stats were stale and the jobs done before a stop caught it.)
+  // Not at once after the completion line: that is the moment it acknowledges its batch and
+  // holds nothing until its next fetch (stopping there every time failed 3 runs of 3).
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
   bool held = false;
   const auto give_up = Clock::now() + std::chrono::seconds(60);
   while (!held && Clock::now() < give_up) {
     const std::int64_t before = probe.redeliveries();
     workers[0]->signal(SIGSTOP);
-    const auto wait_until = Clock::now() + std::chrono::seconds(5);
+    const auto wait_until = Clock::now() + std::chrono::seconds(4);
     while (!held && Clock::now() < wait_until) {
       // A redelivered job counts while unacknowledged (a 64-token job: far longer than 10 ms).
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -115,7 +122,7 @@ TEST_F(JetStreamFaults, KillOneWorkerDrainAnotherEveryJobExactlyOnce) {
     }
     if (!held) {
       workers[0]->signal(SIGCONT);
-      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
     }
   }
   ASSERT_TRUE(held) << "worker 0 never held a job when stopped";
