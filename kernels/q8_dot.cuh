@@ -134,6 +134,28 @@ ZINFER_HD std::uint32_t ld_u32(const void* p) {
   return v;
 #endif
 }
+
+// (hi:lo) >> sh for sh in 0..32 (32: hi), __funnelshift_rc on the device.
+ZINFER_HD std::uint32_t funnel_rc(std::uint32_t lo, std::uint32_t hi, unsigned sh) {
+#ifdef __CUDA_ARCH__
+  return __funnelshift_rc(lo, hi, sh);
+#else
+  return sh >= 32 ? hi
+                  : static_cast<std::uint32_t>(((static_cast<std::uint64_t>(hi) << 32) | lo) >> sh);
+#endif
+}
+
+// The kN aligned words from the one holding p[0] (a lane's whole block of the few-row kernels:
+// the caller makes every word hold a byte of the block, so none lies past its buffer); o is
+// p's offset in the first.
+template <int kN>
+ZINFER_HD void ld_words_from(const std::uint8_t* p, std::uint32_t (&w)[kN], unsigned& o) {
+  o = static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(p) & 3u);
+  const std::uint8_t* q = p - o;
+  ZINFER_UNROLL
+  for (int i = 0; i < kN; ++i) w[i] = ld_u32(q + 4 * i);
+}
+
 ZINFER_HD U2 ld_u64(const void* p) {
 #ifdef __CUDA_ARCH__
   const uint2 v = *reinterpret_cast<const uint2*>(p);

@@ -211,9 +211,8 @@ struct MmaTraits<GgmlType::kMXFP4> {
     return row + kBlockBytes * b;
   }
   ZINFER_HD static void load_words(const std::uint8_t* p, std::uint32_t (&w)[5]) {
-    const std::uint8_t* q = p - (reinterpret_cast<std::uintptr_t>(p) & 3u);
-    ZINFER_UNROLL
-    for (int i = 0; i < 5; ++i) w[i] = ld_u32(q + 4 * i);
+    unsigned o = 0;
+    q8::ld_words_from(p, w, o);
   }
   ZINFER_HD static void decode(const std::uint8_t* p, const std::uint32_t (&w)[5], float& d,
                                std::uint32_t (&v)[8]) {
@@ -222,12 +221,7 @@ struct MmaTraits<GgmlType::kMXFP4> {
     const unsigned sh = 8 * (o + 1);  // 8..32: the codes start at byte o + 1
     ZINFER_UNROLL
     for (int i = 0; i < 4; ++i) {
-#ifdef __CUDA_ARCH__
-      const std::uint32_t c = __funnelshift_rc(w[i], w[i + 1], sh);
-#else
-      const std::uint32_t c =
-          static_cast<std::uint32_t>(((static_cast<std::uint64_t>(w[i + 1]) << 32) | w[i]) >> sh);
-#endif
+      const std::uint32_t c = q8::funnel_rc(w[i], w[i + 1], sh);
       v[i] = mxfp4_values4(c & 0x0f0f0f0fu);
       v[4 + i] = mxfp4_values4((c >> 4) & 0x0f0f0f0fu);
     }

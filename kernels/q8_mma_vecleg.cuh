@@ -46,22 +46,12 @@ template <GgmlType T>
 ZINFER_HD void leg_block_values(const std::uint8_t* row, std::int64_t b, LegacyHead& h,
                                 std::uint32_t (&v)[8]) {
   static_assert(kLegType<T>, "Q8_0 or Q4_0");
-  const std::uint8_t* p = row + MmaTraits<T>::kBlockBytes * b;
-  const auto a = reinterpret_cast<std::uintptr_t>(p);
-  const std::uint8_t* q = p - (a & 3u);
-  const auto o = static_cast<unsigned>(a & 3u);
   std::uint32_t w[kLegWords<T>];
-  ZINFER_UNROLL
-  for (int i = 0; i < kLegWords<T>; ++i) w[i] = ld_u32(q + 4 * i);
+  unsigned o = 0;
+  q8::ld_words_from(row + MmaTraits<T>::kBlockBytes * b, w, o);
   h = {half_to_f32(w[0] >> (8 * o)), 0.0f};
   const unsigned sh = 8 * (o + 2);  // 16 or 32
-  auto word = [&](int i) {
-#ifdef __CUDA_ARCH__
-    return __funnelshift_rc(w[i], w[i + 1], sh);
-#else
-    return static_cast<std::uint32_t>(((static_cast<std::uint64_t>(w[i + 1]) << 32) | w[i]) >> sh);
-#endif
-  };
+  auto word = [&](int i) { return q8::funnel_rc(w[i], w[i + 1], sh); };
   if constexpr (T == GgmlType::kQ8_0) {
     ZINFER_UNROLL
     for (int i = 0; i < 8; ++i) v[i] = word(i);
