@@ -623,7 +623,7 @@ bool lane_stage_fits(GgmlType t, std::int64_t k, bool gated) {
 
 template <bool kGated>
 bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
-  // One Q16 row times Q4_K / Q5_K weights: the vec-block kernel by default (an H100,
+  // One Q16 row times Q4_K / Q5_K (and Q6_K) weights: the vec-block kernel by default (an H100,
   // 2026-12-06: 7B batch 1 +23%); times Q8_0 / Q4_0: the lane-a-block kernel;
   // ZINFER_MMA_KERNEL=vec keeps the vec kernel.
   const int setting = kernel_setting();

@@ -565,6 +565,76 @@ ZINFER_HD float k4_unit_term16(const K4Head& h, int g, const std::uint32_t (&wv)
   return k4_unit_term16_sm(h, sc, mn, wv, a);
 }
 
+// ---- one lane a half super-block of Q6_K (the vec-block kernel) ---------------------------
+// Q6_K rows are 2-byte aligned only (210-byte blocks): a lane takes half h of super-block b —
+// units 4h .. 4h + 3, elements 128h .. 128h + 127 — through aligned 4-byte loads joined by
+// funnel shifts: its 64 low-nibble bytes ql[64h ..], its 32 high-bit bytes qh[32h ..], its
+// eight scales and d.
+struct Q6Half {
+  float d;
+  std::uint32_t sc[2];   // scales[8h .. 8h + 7], a signed byte each
+  std::uint32_t ql[16];  // ql[64h + 4i .. 64h + 4i + 3]
+  std::uint32_t qh[8];   // qh[32h + 4i ..]
+};
+
+// n aligned words from the one holding p[0], joined so out[i] = bytes p[4i .. 4i + 3] (p 2-byte
+// aligned: each of the words read holds a byte of p[0 .. 4n - 1]).
+template <int kN>
+ZINFER_HD void ld_words_a2(const std::uint8_t* p, std::uint32_t (&out)[kN]) {
+  const auto o = static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(p) & 3u);
+  const std::uint8_t* q = p - o;
+  std::uint32_t w[kN + 1];
+  ZINFER_UNROLL
+  for (int i = 0; i < kN; ++i) w[i] = ld_u32(q + 4 * i);
+  w[kN] = o != 0 ? ld_u32(q + 4 * kN) : 0u;
+  ZINFER_UNROLL
+  for (int i = 0; i < kN; ++i) {
+#ifdef __CUDA_ARCH__
+    out[i] = __funnelshift_r(w[i], w[i + 1], 8 * o);
+#else
+    out[i] = static_cast<std::uint32_t>(((static_cast<std::uint64_t>(w[i + 1]) << 32) | w[i]) >>
+                                        (8 * o));
+#endif
+  }
+}
+
+ZINFER_HD Q6Half q6_half(const std::uint8_t* row, std::int64_t b, int h) {
+  const std::uint8_t* p =
+      row + static_cast<std::int64_t>(MmaTraits<GgmlType::kQ6_K>::kBlockBytes) * b;
+  Q6Half w;
+  ld_words_a2<16>(p + 64 * h, w.ql);
+  ld_words_a2<8>(p + 128 + 32 * h, w.qh);
+  ld_words_a2<2>(p + 192 + 8 * h, w.sc);
+  w.d = half_to_f32(ld_u16(p + 208));
+  return w;
+}
+
+// unit_term<Q6_K, true>(row, b, 4h + gi, ...) from q6_half(row, b, h) and the unit's Q16
+// activation words (hw/lw: hi and lo bytes of its 32 elements) and scale da.
+ZINFER_HD float q6_unit_term16(const Q6Half& w, int gi, const std::uint32_t (&hw)[8],
+                               const std::uint32_t (&lw)[8], float da) {
+  const int nsh = 4 * (gi >> 1), hsh = 2 * gi;
+  int s0h = 0, s0l = 0, s1h = 0, s1l = 0;
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    const std::uint32_t lo = (w.ql[8 * (gi & 1) + i] >> nsh) & 0x0f0f0f0fu;
+    const std::uint32_t hi = ((w.qh[i] >> hsh) & 0x03030303u) << 4;
+    const std::uint32_t v = sub_bytes(lo | hi, 0x20202020u);
+    if (i < 4) {
+      s0h = q8::dp4a(v, hw[i], s0h);
+      s0l = q8::dp4a(v, lw[i], s0l);
+    } else {
+      s1h = q8::dp4a(v, hw[i], s1h);
+      s1l = q8::dp4a(v, lw[i], s1l);
+    }
+  }
+  const int s = 2 * gi;  // the unit's first sub-block within the half
+  const auto sc0 = static_cast<std::int8_t>(byte_of(w.sc[s >> 2], s & 3));              // NOLINT
+  const auto sc1 = static_cast<std::int8_t>(byte_of(w.sc[(s + 1) >> 2], (s + 1) & 3));  // NOLINT
+  return q6_term_q16f(fmul(w.d, static_cast<float>(sc0)), fmul(w.d, static_cast<float>(sc1)), da,
+                      256 * s0h + s0l, 256 * s1h + s1l);
+}
+
 // ---- host reference ---------------------------------------------------------------------
 // The product of one weight row with one activation row in the order above (Q8 activations:
 // l is q8_act_layout(q8_act_type(T), k); Q16: q16_act_layout(k)).

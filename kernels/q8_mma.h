@@ -37,8 +37,8 @@ Status launch_q8_mma_gated(MatrixView out, const Q8Act& a, const QuantMatrixView
                            const QuantMatrixView& up, GatedAct act, cudaStream_t stream);
 
 // Which kernel computes the products (the same bits whichever does): by shape (-1, the
-// default: the vec kernel up to four activation rows — at one Q16 row times Q4_K / Q5_K weights
-// the vec-block kernel, q8_mma_vecblock.cu, times Q8_0 / Q4_0 the lane-a-block kernel,
+// default: the vec kernel up to four activation rows — at one Q16 row times Q4_K / Q5_K / Q6_K
+// weights the vec-block kernel, q8_mma_vecblock.cu, times Q8_0 / Q4_0 the lane-a-block kernel,
 // q8_mma_vecleg.cu; past that the staged Q16 tiles where their
 // blocks make a wave — 132, one a SM, as their shared memory allows — else K split over warps,
 // or wide tiles once they make enough blocks), or always one of these (staged: the wide tiles

@@ -1,11 +1,13 @@
-// q8_mma_vecblock_kernel: one Q16 activation row (batch-1 decode) times Q4_K / Q5_K weights —
-// the vec kernel's order (q8_mma.cuh: each part's unit terms added in K order, the parts' sums
-// in part order; the same bits) with a lane per half super-block (four units) instead of a
-// lane per unit. An H200 ncu profile of the vec kernel (7B gate/up, 2026-12-05) showed it bound
-// by instruction issue (IPC 2.06, ~92 instructions a unit and matrix: every unit re-derived its
-// block's address, loaded its block's head and the 32 quant bytes its neighbour unit loads too,
-// shifted every word by a run-time amount). Here a lane loads its half-block's head once and
-// its 64 quant bytes as four 16-byte loads, and the four units' shifts are constants.
+// q8_mma_vecblock_kernel: one Q16 activation row (batch-1 decode) times Q4_K / Q5_K / Q6_K
+// weights — the vec kernel's order (q8_mma.cuh: each part's unit terms added in K order, the
+// parts' sums in part order; the same bits) with a lane per half super-block (four units)
+// instead of a lane per unit. An H200 ncu profile of the vec kernel (7B gate/up, 2026-12-05) showed
+// it bound by instruction issue (IPC 2.06, ~92 instructions a unit and matrix: every unit
+// re-derived its block's address, loaded its block's head and the 32 quant bytes its neighbour unit
+// loads too, shifted every word by a run-time amount). Here a lane loads its half-block's head once
+// and its 64 quant bytes as four 16-byte loads, and the four units' shifts are constants. Q6_K
+// (210-byte blocks, rows 2-byte aligned): the lane's half of ql, qh and the scales through
+// aligned 4-byte loads joined by funnel shifts (q8mma::q6_half), its terms q6_unit_term16.
 //
 // A block is kWarps warps, a warp one weight row (one per matrix when gated; a Q/K/V stack: the
 // row of the matrix holding it). The block first copies the activation row into shared memory
@@ -90,47 +92,60 @@ __global__ void __launch_bounds__(kWarps * 32) q8_mma_vecblock_kernel(MmaParams 
       const int as[4] = {s0.x + s0.y, s0.z + s0.w, s1.x + s1.y, s1.z + s1.w};
 #pragma unroll
       for (int m = 0; m < kM; ++m) {
-        const std::uint8_t* blk = wrow[m] + static_cast<std::int64_t>(Tr::kBlockBytes) * b;
-        const q8mma::K4Head head = Tr::head(wrow[m], b);
-        std::uint32_t sc4 = 0, mn4 = 0;  // the four units' scales and minimums, a byte each
-        q8::k4_scale_min4(head.s0, head.s1, head.s2, half, sc4, mn4);
-        std::uint32_t qw[2][8];  // the quant bytes of units 4·half, +1 and of 4·half + 2, +3
+        if constexpr (T == GgmlType::kQ6_K) {
+          const q8mma::Q6Half w6 = q8mma::q6_half(wrow[m], b, half);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const q8::U4 v = q8::ld_u128(blk + Tr::kQs + 64 * half + 16 * i);
-          std::uint32_t* d = &qw[i >> 1][4 * (i & 1)];
-          d[0] = v.x;
-          d[1] = v.y;
-          d[2] = v.z;
-          d[3] = v.w;
-        }
-        std::uint32_t qh[8] = {};
-        if constexpr (T == GgmlType::kQ5_K) {
-          const q8::U4 h0 = q8::ld_u128(blk + 16), h1 = q8::ld_u128(blk + 32);
-          const std::uint32_t w[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
-#pragma unroll
-          for (int i = 0; i < 8; ++i) qh[i] = w[i];
-        }
-#pragma unroll
-        for (int gg = 0; gg < 4; ++gg) {
-          const int g = 4 * half + gg;
-          q8mma::K4Act16 a;
-          const uint4 h0 = hi[8 * h + ((2 * gg) ^ x)], h1 = hi[8 * h + ((2 * gg + 1) ^ x)];
-          const uint4 l0 = lo[8 * h + ((2 * gg) ^ x)], l1 = lo[8 * h + ((2 * gg + 1) ^ x)];
-          const std::uint32_t hw[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
-          const std::uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            a.hw[i] = hw[i];
-            a.lw[i] = lw[i];
+          for (int gg = 0; gg < 4; ++gg) {
+            const uint4 h0 = hi[8 * h + ((2 * gg) ^ x)], h1 = hi[8 * h + ((2 * gg + 1) ^ x)];
+            const uint4 l0 = lo[8 * h + ((2 * gg) ^ x)], l1 = lo[8 * h + ((2 * gg + 1) ^ x)];
+            const std::uint32_t hw[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+            const std::uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
+            term[m][gg] = q8mma::q6_unit_term16(w6, gg, hw, lw, ad[gg]);
           }
-          a.d = ad[gg];
-          a.qsum = as[gg];
-          std::uint32_t wv[8];
-          q8mma::k4_unpack16<T>(qw[gg >> 1], qh, g, wv);
-          term[m][gg] =
-              q8mma::k4_unit_term16_sm(head, static_cast<int>((sc4 >> (8 * gg)) & 0xffu),
-                                       static_cast<int>((mn4 >> (8 * gg)) & 0xffu), wv, a);
+          (void)as;
+        } else {
+          const std::uint8_t* blk = wrow[m] + static_cast<std::int64_t>(Tr::kBlockBytes) * b;
+          const q8mma::K4Head head = Tr::head(wrow[m], b);
+          std::uint32_t sc4 = 0, mn4 = 0;  // the four units' scales and minimums, a byte each
+          q8::k4_scale_min4(head.s0, head.s1, head.s2, half, sc4, mn4);
+          std::uint32_t qw[2][8];  // the quant bytes of units 4·half, +1 and of 4·half + 2, +3
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const q8::U4 v = q8::ld_u128(blk + Tr::kQs + 64 * half + 16 * i);
+            std::uint32_t* d = &qw[i >> 1][4 * (i & 1)];
+            d[0] = v.x;
+            d[1] = v.y;
+            d[2] = v.z;
+            d[3] = v.w;
+          }
+          std::uint32_t qh[8] = {};
+          if constexpr (T == GgmlType::kQ5_K) {
+            const q8::U4 h0 = q8::ld_u128(blk + 16), h1 = q8::ld_u128(blk + 32);
+            const std::uint32_t w[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+#pragma unroll
+            for (int i = 0; i < 8; ++i) qh[i] = w[i];
+          }
+#pragma unroll
+          for (int gg = 0; gg < 4; ++gg) {
+            const int g = 4 * half + gg;
+            q8mma::K4Act16 a;
+            const uint4 h0 = hi[8 * h + ((2 * gg) ^ x)], h1 = hi[8 * h + ((2 * gg + 1) ^ x)];
+            const uint4 l0 = lo[8 * h + ((2 * gg) ^ x)], l1 = lo[8 * h + ((2 * gg + 1) ^ x)];
+            const std::uint32_t hw[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+            const std::uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+              a.hw[i] = hw[i];
+              a.lw[i] = lw[i];
+            }
+            a.d = ad[gg];
+            a.qsum = as[gg];
+            std::uint32_t wv[8];
+            q8mma::k4_unpack16<T>(qw[gg >> 1], qh, g, wv);
+            term[m][gg] =
+                q8mma::k4_unit_term16_sm(head, static_cast<int>((sc4 >> (8 * gg)) & 0xffu),
+                                         static_cast<int>((mn4 >> (8 * gg)) & 0xffu), wv, a);
+          }
         }
       }
     }
@@ -173,10 +188,22 @@ void launch_typed(const MmaParams& p, cudaStream_t stream) {
 
 }  // namespace
 
+// Q6_K's 210-byte blocks: its rows 2-byte aligned, every matrix 4-byte aligned (q6_half's
+// aligned loads).
+bool q6_aligned(const MmaParams& p, bool gated) {
+  auto a4 = [](const void* q) { return reinterpret_cast<std::uintptr_t>(q) % 4 == 0; };
+  bool ok = a4(p.w[0]) && (!gated || a4(p.w[1])) && p.row_bytes % 2 == 0;
+  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) ok = ok && a4(p.stack_w[m]);
+  return ok;
+}
+
 bool q8_mma_vecblock_fits(GgmlType type, const MmaParams& p, bool gated) {
-  return (type == GgmlType::kQ4_K || type == GgmlType::kQ5_K) && p.layout.q16 && p.rows == 1 &&
-         p.act != nullptr && p.src == nullptr && p.layout.k % 256 == 0 &&
-         p.layout.row_bytes <= kStageBytes && p.parts <= 8 && mma_args(p, gated).wide_loads &&
+  const bool loads =
+      type == GgmlType::kQ6_K
+          ? q6_aligned(p, gated)
+          : (type == GgmlType::kQ4_K || type == GgmlType::kQ5_K) && mma_args(p, gated).wide_loads;
+  return loads && p.layout.q16 && p.rows == 1 && p.act != nullptr && p.src == nullptr &&
+         p.layout.k % 256 == 0 && p.layout.row_bytes <= kStageBytes && p.parts <= 8 &&
          (p.ne1 + kWarps - 1) / kWarps <= 0x7fffffff;
 }
 
@@ -185,6 +212,9 @@ bool launch_q8_mma_vecblock(GgmlType type, const MmaParams& p, bool gated, cudaS
   if (type == GgmlType::kQ4_K) {
     gated ? launch_typed<GgmlType::kQ4_K, true>(p, stream)
           : launch_typed<GgmlType::kQ4_K, false>(p, stream);
+  } else if (type == GgmlType::kQ6_K) {
+    gated ? launch_typed<GgmlType::kQ6_K, true>(p, stream)
+          : launch_typed<GgmlType::kQ6_K, false>(p, stream);
   } else {
     gated ? launch_typed<GgmlType::kQ5_K, true>(p, stream)
           : launch_typed<GgmlType::kQ5_K, false>(p, stream);

@@ -183,18 +183,20 @@ TEST(Q8Mma, EveryOutputEqualsTheReferenceBitwiseAtEveryBatchSize) {
   }
 }
 
-// The lane-a-half-block kernel (vec-block: one Q16 activation row times Q4_K / Q5_K weights)
-// where the tests above do not take it: K from one super-block to 74 (several 32-half-block
-// passes; 18944 columns: the largest activation row its shared-memory staging holds), 77
-// weight rows (the last block's warps partly idle), the gated pair with a different up matrix,
-// and a stack of three matrices in one launch (launch_q8_mma_each, the second with a bias, as
-// Q/K/V): bit for bit the vec kernel's outputs, which the tests above hold to the reference.
+// The lane-a-half-block kernel (vec-block: one Q16 activation row times Q4_K / Q5_K / Q6_K
+// weights) and the lane-a-block kernel (Q8_0) where the tests above do not take them: K from one
+// super-block to 74 (several 32-half-block passes; 18944 columns: the largest activation row its
+// shared-memory staging holds), 77 weight rows (the last block's warps partly idle), the gated pair
+// with a different up matrix, and a stack of three matrices in one launch (launch_q8_mma_each, the
+// second with a bias, as Q/K/V): bit for bit the vec kernel's outputs, which the tests above hold
+// to the reference.
 TEST(Q8Mma, VecBlockOneRowEqualsTheVecKernelPlainGatedAndStacked) {
   ZINFER_REQUIRE_GPU();
   Device d;
   ASSERT_TRUE(d.open());
   constexpr std::int64_t kNe1 = 77;
-  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K}) {
+  // Q8_0: the lane-a-block kernel (q8_mma_vecleg.cu), which the same setting picks.
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ8_0}) {
     for (std::int64_t k : {256, 1024, 3584, 18944}) {
       SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k));
       const Problem p = make_problem(t, true, k, 3 * kNe1, 1, 11);

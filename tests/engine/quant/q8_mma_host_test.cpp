@@ -283,6 +283,44 @@ TEST(Q8MmaHost, WideK4UnitTermsAreUnitTermsBitForBit) {
   check_wide_k4_terms<GgmlType::kQ5_K>(72);
 }
 
+// The vec-block kernel's Q6_K terms (a lane a half super-block: q6_half's aligned loads and
+// funnel shifts, q6_unit_term16) against unit_term, bit for bit, with the rows at both 2-byte
+// offsets a 210-byte block can start at, at ordinary and large activations.
+TEST(Q8MmaHost, Q6HalfBlockUnitTermsAreUnitTermsBitForBit) {
+  constexpr GgmlType kT = GgmlType::kQ6_K;
+  const std::int64_t k = 1024;
+  const std::size_t rs = quant::row_size(kT, k);
+  constexpr int kRows = 5;
+  Aligned w(rs * kRows + 8);
+  const q8::Q8ActLayout l = q8::q16_act_layout(k);
+  Aligned a(l.row_bytes);
+  std::vector<float> x(static_cast<std::size_t>(k));
+  model::SynthRng rng(91);
+  for (const std::size_t shift : {std::size_t{0}, std::size_t{2}}) {
+    fill_weights<kT>(w.p + shift, k, kRows, 90 + shift);
+    for (float scale : {1.0f, 40.0f}) {
+      for (auto& v : x) v = rng.symmetric() * scale;
+      q8::quantize_q16_row(l, x.data(), a.p);
+      for (int r = 0; r < kRows; ++r) {
+        const std::uint8_t* row = w.p + shift + rs * r;
+        for (std::int64_t b = 0; b < k / 256; ++b) {
+          for (int h = 0; h < 2; ++h) {
+            const Q6Half half = q6_half(row, b, h);
+            for (int gi = 0; gi < 4; ++gi) {
+              const int g = 4 * h + gi;
+              const K4Act16 act = k4_act16(a.p, l, b, g);
+              const float got = q6_unit_term16(half, gi, act.hw, act.lw, act.d);
+              const float want = unit_term<kT, true>(row, b, g, a.p, l);
+              ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want))
+                  << "shift " << shift << " row " << r << " block " << b << " unit " << g;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // q8::k4_scale_min4 (a half super-block's four scales and minimums at once) against
 // k4_scale_min group by group, over random scale bytes (every bit pattern of each byte's
 // fields turns up).
