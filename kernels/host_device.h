@@ -56,6 +56,14 @@ ZINFER_HD float sub_rn(float a, float b) {
   return opaque(a) - opaque(b);
 #endif
 }
+// a · b + c with one rounding (an IEEE fused multiply-add on both sides).
+ZINFER_HD float fma_rn(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+  return __fmaf_rn(a, b, c);
+#else
+  return __builtin_fmaf(a, b, c);
+#endif
+}
 ZINFER_HD float div_rn(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fdiv_rn(a, b);

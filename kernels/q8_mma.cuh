@@ -332,24 +332,31 @@ ZINFER_HD float legacy_term_q8(const LegacyHead& w, bool has_min, float da, floa
   const float v = scaled(w.d, da, isum);
   return has_min ? fadd(v, fmul(w.m, sa)) : v;
 }
-// Legacy block, Q16 activations: isum = Σ w·q (q = 256·hi + lo), qsum = Σ q (|qsum| < 2^24,
-// so its float is exact: the _f forms take it converted, as the tile kernel stages it).
-ZINFER_HD float legacy_term_q16f(const LegacyHead& w, bool has_min, float da, int isum,
-                                 float qsum) {
-  const float v = scaled(w.d, da, isum);
-  return has_min ? fadd(v, fmul(fmul(w.m, da), qsum)) : v;
+// Q16 terms: per unit a handful of float operations a weight row and activation row share,
+// so their count is the tensor-core kernels' cost (their epilogue issues them for every
+// accumulator). daq = da · Σq (q = 256·hi + lo; |Σq| < 2^24, so its float is exact), the
+// activation's part of a minimum's term: one value per activation unit, which the tile kernel
+// stages once for all its weight rows (q16_daq is its one rounding, wherever it is computed).
+ZINFER_HD float q16_daq(float da, int qsum) { return fmul(da, static_cast<float>(qsum)); }
+// Legacy block, Q16 activations: isum = Σ w·q; (d·da)·isum, + m·daq in the same rounding
+// (an fma) when the type has a minimum.
+ZINFER_HD float legacy_term_q16f(const LegacyHead& w, bool has_min, float da, int isum, float daq) {
+  const float dd = fmul(w.d, da);
+  return has_min ? fma_rn(dd, static_cast<float>(isum), fmul(w.m, daq))
+                 : fmul(dd, static_cast<float>(isum));
 }
 ZINFER_HD float legacy_term_q16(const LegacyHead& w, bool has_min, float da, int isum, int qsum) {
-  return legacy_term_q16f(w, has_min, da, isum, static_cast<float>(qsum));
+  return legacy_term_q16f(w, has_min, da, isum, q16_daq(da, qsum));
 }
 // Q4_K/Q5_K super-block, Q8_K activations: isum = Σ_g sc_g·Σ w·q, msum = Σ_g mn_g·Σ_g q.
 ZINFER_HD float k4_term_q8(const K4Head& w, float da, int isum, int msum) {
   return fsub(scaled(w.d, da, isum), scaled(w.dmin, da, msum));
 }
-// Q4_K/Q5_K group g, Q16 activations of that group (scale da), from the group's scaled
-// weight scales dsc = d·sc_g and dmn = dmin·mn_g.
-ZINFER_HD float k4_term_q16f(float dsc, float dmn, float da, int isum, float qsum) {
-  return fsub(scaled(dsc, da, isum), fmul(fmul(dmn, da), qsum));
+// Q4_K/Q5_K group g, Q16 activations of that group (scale da, daq = q16_daq), from the
+// group's scaled weight scales dsc = d·sc_g and dmn = dmin·mn_g: (dsc·da)·isum − dmn·daq in
+// one fma (four float operations where daq is staged; six before 2026-12-06).
+ZINFER_HD float k4_term_q16f(float dsc, float dmn, float da, int isum, float daq) {
+  return fma_rn(fmul(dsc, da), static_cast<float>(isum), -fmul(dmn, daq));
 }
 ZINFER_HD float k4_dsc(const K4Head& w, int g) {
   return fmul(w.d, static_cast<float>(k4_scale(w, g)));
@@ -358,14 +365,15 @@ ZINFER_HD float k4_dmn(const K4Head& w, int g) {
   return fmul(w.dmin, static_cast<float>(k4_min(w, g)));
 }
 ZINFER_HD float k4_term_q16(const K4Head& w, int g, float da, int isum, int qsum) {
-  return k4_term_q16f(k4_dsc(w, g), k4_dmn(w, g), da, isum, static_cast<float>(qsum));
+  return k4_term_q16f(k4_dsc(w, g), k4_dmn(w, g), da, isum, q16_daq(da, qsum));
 }
 // Q6_K super-block, Q8_K activations: isum = Σ_s sc_s·Σ w·q.
 ZINFER_HD float q6_term_q8(const Q6Head& w, float da, int isum) { return scaled(w.d, da, isum); }
 // Q6_K group g (sub-blocks 2g, 2g + 1), Q16 activations of that group, from the sub-blocks'
-// scaled weight scales ds0 = d·sc_2g, ds1 = d·sc_2g+1.
+// scaled weight scales ds0 = d·sc_2g, ds1 = d·sc_2g+1: da · (ds0·i0 + ds1·i1), the inner sum
+// one fma (five float operations; seven before 2026-12-06).
 ZINFER_HD float q6_term_q16f(float ds0, float ds1, float da, int i0, int i1) {
-  return fadd(scaled(ds0, da, i0), scaled(ds1, da, i1));
+  return fmul(da, fma_rn(ds0, static_cast<float>(i0), fmul(ds1, static_cast<float>(i1))));
 }
 ZINFER_HD float q6_ds(const Q6Head& w, int s) {
   return fmul(w.d, static_cast<float>(q6_scale(w, s)));
@@ -554,7 +562,7 @@ ZINFER_HD float k4_unit_term16_sm(const K4Head& h, int sc, int mn, const std::ui
     sl = q8::dp4a(wv[i], a.lw[i], sl);
   }
   return k4_term_q16f(fmul(h.d, static_cast<float>(sc)), fmul(h.dmin, static_cast<float>(mn)), a.d,
-                      256 * sh + sl, static_cast<float>(a.qsum));
+                      256 * sh + sl, q16_daq(a.d, a.qsum));
 }
 
 // unit_term<T, true>(row, b, g, ...) from the head of block b, k4_words16 and k4_act16.

@@ -121,7 +121,7 @@ ZINFER_HD void k4_lane_block(float (&acc)[kM][R], const std::uint8_t* const (&wr
           const std::int64_t ab = 8 * b + s;
           const float term =
               k4_term_q16f(dsc, dmn, a.d[ab], 256 * sh + sl,
-                           static_cast<float>(a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]));
+                           q16_daq(a.d[ab], a.qsum16[2 * ab] + a.qsum16[2 * ab + 1]));
           acc[m][r] = fadd(acc[m][r], term);
         }
       }

@@ -8,7 +8,7 @@
 // legacy blocks): the stage's weight bytes of the block's rows and the hi/lo quant planes of
 // its activation rows are copied into shared memory with cp.async (16-byte pieces, double
 // buffered: the next stage is in flight while this one is multiplied), and each activation
-// row's per-32 scale and quant sum are staged beside them as floats. Warps are kTileRowWarps
+// row's per-32 scale and da·Σq (q16_daq) are staged beside them as floats. Warps are kTileRowWarps
 // (16·RF weight rows each) × CW (32 activation rows each, four 8-column mma tiles); every
 // fragment is read from shared memory (row strides chosen so a warp's 4-byte loads hit 32
 // different banks).
@@ -54,7 +54,7 @@ struct TileShape {
   static constexpr std::size_t kABytes = static_cast<std::size_t>(kCols) * kTileActStride;
   static constexpr std::size_t kBufBytes = kWBytes + kABytes;
   static constexpr std::size_t kScBytes = static_cast<std::size_t>(kTileUnits) * kCols * 8;
-  // Two buffers of weights + activations, two of (scale, quant sum) pairs.
+  // Two buffers of weights + activations, two of (scale, daq) pairs.
   static constexpr std::size_t kSmemBytes = 2 * kBufBytes + 2 * kScBytes;
   static_assert(kWBytes % 16 == 0 && kABytes % 16 == 0, "16-byte aligned regions");
 };
@@ -73,7 +73,7 @@ ZINFER_HD void ld_f4(const float* p, float (&v)[4]) {
 }
 
 // The lane's view of one stage: weight rows g / g + 8 of each row fragment (staged, skew
-// applied), its B column of each 8-column tile, and the (scale, quant sum) pairs of its C
+// applied), its B column of each 8-column tile, and the (scale, daq) pairs of its C
 // columns 2t, 2t + 1 of each tile (unit 0; unit u is u · kCols · 2 floats further).
 template <int kM, int RF>
 struct TileLane {
@@ -135,8 +135,8 @@ ZINFER_HD void tile_b_words(const TileLane<kM, RF>& l, int nt, int e, std::uint3
   bw[3] = q8::ld_u32(c + 256 + 16);
 }
 
-// acc += term(m, rf, r, da, isum, qsum) of one 32-element unit with k32 sub-blocks (fragments
-// a), for every tile: r = 0 / 1 the lane's row g / g + 8, da and qsum its column's.
+// acc += term(m, rf, r, da, isum, daq) of one 32-element unit with k32 sub-blocks (fragments
+// a), for every tile: r = 0 / 1 the lane's row g / g + 8, da and daq its column's (q16_daq).
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
@@ -147,7 +147,7 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>&
   for (int nt = 0; nt < 4; ++nt) {
     std::uint32_t bw[4];
     tile_b_words(l, nt, 32 * unit, bw);
-    float sa[4];  // da, qsum of column 2t; da, qsum of column 2t + 1
+    float sa[4];  // da, daq of column 2t; da, daq of column 2t + 1
     ld_f4(l.sc[nt] + l.sc_unit * unit, sa);
     each_frag<kM, RF>([&](int m, int rf) {
       int c[4], cl[4];
@@ -177,8 +177,8 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
     std::uint32_t a[kM][RF][4];
     tile_heads<Tr>(h, l, bi);
     tile_frags<Tr>(a, l, bi, 0);
-    tile_unit_k32(acc, l, a, bi, x, [&](int m, int rf, int r, float da, int isum, float qsum) {
-      return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, qsum);
+    tile_unit_k32(acc, l, a, bi, x, [&](int m, int rf, int r, float da, int isum, float daq) {
+      return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, daq);
     });
   } else if constexpr (kFam == Family::kK4) {
     K4Head h[kM][RF][2];
@@ -191,8 +191,8 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
       tile_row_scales(
           dsc, dmn, h, [&](const K4Head& w) { return k4_dsc(w, s); },
           [&](const K4Head& w) { return k4_dmn(w, s); });
-      tile_unit_k32(acc, l, a, s, x, [&](int m, int rf, int r, float da, int isum, float qsum) {
-        return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, qsum);
+      tile_unit_k32(acc, l, a, s, x, [&](int m, int rf, int r, float da, int isum, float daq) {
+        return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, daq);
       });
     }
   } else {  // Q6_K: unit g is sub-blocks 2g (elements 32g..) and 2g + 1 (32g + 16..), k16 each
@@ -317,7 +317,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
       x.cp16(a_stage(buf, c) + 256 * plane + 16 * piece, src);
     }
   };
-  // Each thread loads kScPer (scale, quant sum) pairs of a stage into registers, and later
+  // Each thread loads kScPer (scale, daq) pairs of a stage into registers, and later
   // stores them into the stage's pair buffer (the loads overlap the multiplications).
   constexpr int kScPer = kTileUnits * S::kCols / S::kThreads;
   static_assert(kScPer * S::kThreads == kTileUnits * S::kCols, "whole pairs a thread");
@@ -332,7 +332,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
       if (ua < units) {
         const q8::Act16Row a = q8::act16_row(p.act, p.layout, tile_min(nbase + c, p.rows - 1));
         sd[i] = a.d[ua];
-        sq[i] = static_cast<float>(a.qsum16[2 * ua] + a.qsum16[2 * ua + 1]);
+        sq[i] = q16_daq(a.d[ua], a.qsum16[2 * ua] + a.qsum16[2 * ua + 1]);
       }
     }
   };
