@@ -201,7 +201,16 @@ TEST(Q8Mma, VecBlockOneRowEqualsTheVecKernelPlainGatedAndStacked) {
       SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k));
       const Problem p = make_problem(t, true, k, 3 * kNe1, 1, 11);
       const std::size_t rs = quant::row_size(t, k);
-      cuda::DeviceBuffer w = testing::device_bytes(*d.ctx, p.w.data(), p.w.size());
+      // Each matrix from a 256-byte boundary, as a GGUF file's tensors are aligned (77 rows of
+      // 210-byte Q6_K blocks would put the second matrix off the 16-byte alignment the launch
+      // functions require).
+      const std::size_t mat_bytes = static_cast<std::size_t>(kNe1) * rs;
+      const std::size_t mat_stride = (mat_bytes + 255) / 256 * 256;
+      std::vector<std::uint8_t> padded(3 * mat_stride, 0);
+      for (std::size_t m = 0; m < 3; ++m) {
+        std::memcpy(padded.data() + m * mat_stride, p.w.data() + m * mat_bytes, mat_bytes);
+      }
+      cuda::DeviceBuffer w = testing::device_bytes(*d.ctx, padded.data(), padded.size());
       cuda::DeviceBuffer act = testing::device_bytes(*d.ctx, p.act.data(), p.act.size());
       const auto bias = testing::random_floats(static_cast<std::size_t>(kNe1), 5);
       cuda::DeviceBuffer b =
@@ -212,7 +221,8 @@ TEST(Q8Mma, VecBlockOneRowEqualsTheVecKernelPlainGatedAndStacked) {
       a.rows = 1;
       auto slice = [&](int m) {
         return cuda::QuantMatrixView{t, k, kNe1,
-                                     static_cast<const std::uint8_t*>(w.data()) + m * kNe1 * rs};
+                                     static_cast<const std::uint8_t*>(w.data()) +
+                                         static_cast<std::size_t>(m) * mat_stride};
       };
       // Outputs [plain, gated, stack 0, stack 1, stack 2] with one kernel setting.
       auto outputs = [&](int kernel) {
