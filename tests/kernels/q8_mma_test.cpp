@@ -220,9 +220,9 @@ TEST(Q8Mma, VecBlockOneRowEqualsTheVecKernelPlainGatedAndStacked) {
       a.layout = p.layout;
       a.rows = 1;
       auto slice = [&](int m) {
-        return cuda::QuantMatrixView{t, k, kNe1,
-                                     static_cast<const std::uint8_t*>(w.data()) +
-                                         static_cast<std::size_t>(m) * mat_stride};
+        return cuda::QuantMatrixView{
+            t, k, kNe1,
+            static_cast<const std::uint8_t*>(w.data()) + static_cast<std::size_t>(m) * mat_stride};
       };
       // Outputs [plain, gated, stack 0, stack 1, stack 2] with one kernel setting.
       auto outputs = [&](int kernel) {
