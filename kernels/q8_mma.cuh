@@ -596,14 +596,7 @@ ZINFER_HD void ld_words_a2(const std::uint8_t* p, std::uint32_t (&out)[kN]) {
   for (int i = 0; i < kN; ++i) w[i] = ld_u32(q + 4 * i);
   w[kN] = o != 0 ? ld_u32(q + 4 * kN) : 0u;
   ZINFER_UNROLL
-  for (int i = 0; i < kN; ++i) {
-#ifdef __CUDA_ARCH__
-    out[i] = __funnelshift_r(w[i], w[i + 1], 8 * o);
-#else
-    out[i] = static_cast<std::uint32_t>(((static_cast<std::uint64_t>(w[i + 1]) << 32) | w[i]) >>
-                                        (8 * o));
-#endif
-  }
+  for (int i = 0; i < kN; ++i) out[i] = q8::funnel_rc(w[i], w[i + 1], 8 * o);
 }
 
 ZINFER_HD Q6Half q6_half(const std::uint8_t* row, std::int64_t b, int h) {

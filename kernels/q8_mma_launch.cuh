@@ -172,6 +172,16 @@ struct BlockCtx {
 // Whether q is 16-byte aligned (16-byte and cp.async loads need it).
 inline bool aligned16(const void* q) { return reinterpret_cast<std::uintptr_t>(q) % 16 == 0; }
 
+// Whether every matrix of p (the gated pair's, a stack's) starts 4-byte aligned and its rows
+// 2-byte aligned: what the few-row kernels' aligned 4-byte loads joined by funnel shifts need
+// (Q6_K's 210-byte and the legacy types' blocks).
+inline bool rows_aligned2(const MmaParams& p, bool gated) {
+  auto a4 = [](const void* q) { return reinterpret_cast<std::uintptr_t>(q) % 4 == 0; };
+  bool ok = a4(p.w[0]) && (!gated || a4(p.w[1])) && p.row_bytes % 2 == 0;
+  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) ok = ok && a4(p.stack_w[m]);
+  return ok;
+}
+
 // The context-written kernels' view of p (q8mma::MmaArgs).
 inline q8mma::MmaArgs mma_args(const MmaParams& p, bool gated) {
   q8mma::MmaArgs a;

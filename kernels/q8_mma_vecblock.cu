@@ -188,19 +188,10 @@ void launch_typed(const MmaParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-// Q6_K's 210-byte blocks: its rows 2-byte aligned, every matrix 4-byte aligned (q6_half's
-// aligned loads).
-bool q6_aligned(const MmaParams& p, bool gated) {
-  auto a4 = [](const void* q) { return reinterpret_cast<std::uintptr_t>(q) % 4 == 0; };
-  bool ok = a4(p.w[0]) && (!gated || a4(p.w[1])) && p.row_bytes % 2 == 0;
-  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) ok = ok && a4(p.stack_w[m]);
-  return ok;
-}
-
 bool q8_mma_vecblock_fits(GgmlType type, const MmaParams& p, bool gated) {
   const bool loads =
       type == GgmlType::kQ6_K
-          ? q6_aligned(p, gated)
+          ? rows_aligned2(p, gated)  // q6_half's aligned loads
           : (type == GgmlType::kQ4_K || type == GgmlType::kQ5_K) && mma_args(p, gated).wide_loads;
   return loads && p.layout.q16 && p.rows == 1 && p.act != nullptr && p.src == nullptr &&
          p.layout.k % 256 == 0 && p.layout.row_bytes <= kStageBytes && p.parts <= 8 &&

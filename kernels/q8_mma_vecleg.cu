@@ -28,8 +28,6 @@ __global__ void __launch_bounds__(q8mma::kLegWarps * 32)
   q8mma::leg_body<T, kGated>(a, x);
 }
 
-bool aligned4(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 4 == 0; }
-
 template <GgmlType T, bool kGated>
 void launch_typed(const MmaParams& p, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((p.ne1 + q8mma::kLegWarps - 1) / q8mma::kLegWarps));
@@ -41,10 +39,8 @@ void launch_typed(const MmaParams& p, cudaStream_t stream) {
 
 bool q8_mma_vecleg_fits(GgmlType type, const MmaParams& p, bool gated) {
   if (type != GgmlType::kQ8_0 && type != GgmlType::kQ4_0) return false;
-  bool aligned = aligned4(p.w[0]) && (!gated || aligned4(p.w[1])) && p.row_bytes % 2 == 0;
-  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) aligned = aligned && aligned4(p.stack_w[m]);
-  return aligned && p.layout.q16 && p.rows == 1 && p.act != nullptr && p.src == nullptr &&
-         p.layout.k % 32 == 0 && p.parts <= q8mma::kMaxParts &&
+  return rows_aligned2(p, gated) && p.layout.q16 && p.rows == 1 && p.act != nullptr &&
+         p.src == nullptr && p.layout.k % 32 == 0 && p.parts <= q8mma::kMaxParts &&
          (p.ne1 + q8mma::kLegWarps - 1) / q8mma::kLegWarps <= 0x7fffffff;
 }
 

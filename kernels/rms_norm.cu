@@ -27,23 +27,29 @@ __global__ void rms_norm_kernel(float* out, std::int64_t out_stride, const float
   for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* x = in + r * in_stride;
     float* y = out + r * out_stride;
-    if (cols <= static_cast<std::int64_t>(kThreads) * kHeld) {
-      float xv[kHeld], wv[kHeld];
+    const bool held = cols <= static_cast<std::int64_t>(kThreads) * kHeld;
+    float xv[kHeld], wv[kHeld];
+    double sum = 0.0;
+    if (held) {
 #pragma unroll
       for (int k = 0; k < kHeld; ++k) {
         const std::int64_t i = tid + static_cast<std::int64_t>(k) * kThreads;
         xv[k] = i < cols ? x[i] : 0.0f;
         wv[k] = i < cols && w != nullptr ? w[i] : 1.0f;
       }
-      double sum = 0.0;
 #pragma unroll
       for (int k = 0; k < kHeld; ++k) {
         if (tid + static_cast<std::int64_t>(k) * kThreads < cols)
           sum += static_cast<double>(__fmul_rn(xv[k], xv[k]));
       }
-      sum = block_sum(sum, scratch);
-      const float mean = static_cast<float>(sum / static_cast<double>(cols));
-      const float s = 1.0f / sqrtf(mean + eps);
+    } else {
+      for (std::int64_t i = tid; i < cols; i += kThreads)
+        sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+    }
+    sum = block_sum(sum, scratch);
+    const float mean = static_cast<float>(sum / static_cast<double>(cols));
+    const float s = 1.0f / sqrtf(mean + eps);
+    if (held) {
 #pragma unroll
       for (int k = 0; k < kHeld; ++k) {
         const std::int64_t i = tid + static_cast<std::int64_t>(k) * kThreads;
@@ -54,12 +60,6 @@ __global__ void rms_norm_kernel(float* out, std::int64_t out_stride, const float
         }
       }
     } else {
-      double sum = 0.0;
-      for (std::int64_t i = tid; i < cols; i += kThreads)
-        sum += static_cast<double>(__fmul_rn(x[i], x[i]));
-      sum = block_sum(sum, scratch);
-      const float mean = static_cast<float>(sum / static_cast<double>(cols));
-      const float s = 1.0f / sqrtf(mean + eps);
       for (std::int64_t i = tid; i < cols; i += kThreads) {
         float v = __fmul_rn(x[i], s);
         if (w != nullptr) v = __fmul_rn(v, w[i]);
