@@ -288,6 +288,8 @@ __device__ __forceinline__ void part_sums(float (&acc)[kM][NT][4], const MmaPara
 // One warp a part: the parts of a tile meet in shared memory.
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kMaxParts * 32) q8_mma_kernel(MmaParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int kM = kGated ? 2 : 1;
   constexpr int kCols = 8 * NT;
   __shared__ float red[kMaxParts][kM][16][kCols];
@@ -328,6 +330,8 @@ constexpr int kWideWarps = 4;
 
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_wide_kernel(MmaParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int kM = kGated ? 2 : 1;
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
@@ -365,6 +369,8 @@ __device__ __forceinline__ int copy_width(const MmaParams& p, int kM, std::size_
 
 template <GgmlType T, bool kQ16, int NT, bool kGated>
 __global__ void __launch_bounds__(kWideWarps * 32) q8_mma_staged_kernel(MmaParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
   using Tr = q8mma::MmaTraits<T>;
   constexpr int kM = kGated ? 2 : 1;
   constexpr int kRows = 16 * kWideWarps;
@@ -674,16 +680,16 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
 // Whether the staged tiles split over K take p (their scratch aside): forced, or by shape past
 // four rows where the whole tiles make fewer than 132 blocks (a wave) — the 7B shape's Q, K, V,
 // O and down products at 32 sequences, which the split kernel's 16-row blocks took at 0.2 TB/s
-// (each block re-reading all 32 activation rows for its 16 weight rows).
-// Past 16 rows: at 8 rows the 32-column tiles waste three quarters of their products (an H100,
-// 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
-constexpr std::int64_t kTilePartsMinRows = 16;
-
+// (each block re-reading all 32 activation rows for its 16 weight rows). Past 8 rows with the
+// 8- and 16-column tiles (q8_mma_small_tiles: at 8 rows the split kernel measured faster);
+// with them off, past 16 rows only: the 32-column tiles at 8 rows wasted three quarters of
+// their products (an H100, 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
 bool tile_parts_shape(const MmaParams& p, bool gated) {
   const int ks = kernel_setting();
   if (p.src != nullptr || p.n_stack > 1 || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
   if (ks == kMmaTileParts) return true;
-  return ks < 0 && p.rows > kTilePartsMinRows && q8_mma_tile_blocks(p, gated) < 132;
+  const std::int64_t min_rows = q8_mma_small_tiles() == 2 ? 8 : 16;
+  return ks < 0 && p.rows > min_rows && q8_mma_tile_blocks(p, gated) < 132;
 }
 
 template <bool kGated>
@@ -742,11 +748,11 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
       constexpr bool kQ16 = decltype(q16)::value;
       constexpr int kNT = decltype(ntc)::value;
       if (staged) {
-        q8_mma_staged_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+        launch_pdl(q8_mma_staged_kernel<T, kQ16, kNT, kGated>, grid, block, 0, stream, p);
       } else if (wide) {
-        q8_mma_wide_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+        launch_pdl(q8_mma_wide_kernel<T, kQ16, kNT, kGated>, grid, block, 0, stream, p);
       } else {
-        q8_mma_kernel<T, kQ16, kNT, kGated><<<grid, block, 0, stream>>>(p);
+        launch_pdl(q8_mma_kernel<T, kQ16, kNT, kGated>, grid, block, 0, stream, p);
       }
     };
     auto with_nt = [&](auto q16) {

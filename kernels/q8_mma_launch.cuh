@@ -207,8 +207,33 @@ inline q8mma::MmaArgs mma_args(const MmaParams& p, bool gated) {
 // weights 16-byte aligned, grid within limits).
 bool q8_mma_tile_fits(const MmaParams& p, bool gated);
 
+// How the staged tiles take 5 to 16 activation rows (ZINFER_TILE_SMALL, a measurement switch:
+// the same bits whichever): 2 (default) their 8- and 16-column shapes where those make a wave,
+// and past 8 rows the same split over K where they do not; 1 those shapes only where they make
+// a wave (the split kernel elsewhere); 0 as before them — 32-column tiles where those make a
+// wave, else the split kernel. The split kernel's blocks of 16 weight rows each re-read every
+// activation row (at the 7B shape and 16 sequences, 32 bytes of Q16 activations a K element
+// for 9 of weights), and 32-column tiles at 8 rows multiply three quarters padding. Measured
+// (an H100, 2026-12-06, one run, tok/s for 0 / 1 / tiles split over K from 5 rows): 7B 8
+// sequences 816 / 1,488 / 1,052, 16 sequences 1,250 / 1,683 / 2,430; 0.5B 8 sequences 4,652 /
+// 4,972 / 4,570, 16 sequences 7,444 / 7,606 / 8,547 — hence the split over K past 8 rows only.
+int q8_mma_small_tiles();
+
+// The staged tiles' shape for a product: nt 8-column mma tiles a warp (1 up to 8 activation
+// rows, 2 up to 16, else 4), cw warps across the activation rows (2 past 32 rows), rf 16-row
+// fragments a warp (a block has 64·rf weight rows).
+struct TilePick {
+  int nt = 4, cw = 1, rf = 1;
+};
+TilePick q8_mma_tile_pick(const MmaParams& p, bool gated);
+
 // Blocks the staged Q16 tiles launch for this product (the shape the launcher picks).
 std::int64_t q8_mma_tile_blocks(const MmaParams& p, bool gated);
+
+// Launches the tiles of 8 or 16 columns (t.nt 1 or 2; q8_mma_tile_small.cu), whole or split
+// over K (parts); false when the type has no tiles.
+bool launch_q8_mma_tile_small(quant::GgmlType type, const MmaParams& p, const q8mma::MmaArgs& a,
+                              const TilePick& t, bool gated, bool parts, cudaStream_t stream);
 
 // Launches the staged Q16 tiles (q8_mma_tile.cu) for weight type `type`; false when the type
 // has no tiles. The launch's own errors are left for the caller's check.

@@ -9,7 +9,8 @@
 // its activation rows are copied into shared memory with cp.async (16-byte pieces, double
 // buffered: the next stage is in flight while this one is multiplied), and each activation
 // row's per-32 scale and da·Σq (q16_daq) are staged beside them as floats. Warps are kTileRowWarps
-// (16·RF weight rows each) × CW (32 activation rows each, four 8-column mma tiles); every
+// (16·RF weight rows each) × CW (8·NT activation rows each, NT 8-column mma tiles: four, or two
+// and one for small batches, where 32 columns would multiply padding); every
 // fragment is read from shared memory (row strides chosen so a warp's 4-byte loads hit 32
 // different banks).
 //
@@ -35,12 +36,12 @@ inline constexpr int kTileActStride = 528;
 
 ZINFER_HD std::int64_t tile_min(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
 
-template <GgmlType T, int RF, int CW, bool kGated>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4>
 struct TileShape {
   using Tr = MmaTraits<T>;
   static constexpr int kM = kGated ? 2 : 1;  // matrices
   static constexpr int kRows = 16 * RF * kTileRowWarps;
-  static constexpr int kCols = 32 * CW;
+  static constexpr int kCols = 8 * NT * CW;
   static constexpr int kThreads = 32 * kTileRowWarps * CW;
   static constexpr int kG = kTileStageElems / Tr::kBlockElems;  // weight blocks a stage
   static constexpr int kStageBytes = kG * Tr::kBlockBytes;
@@ -75,11 +76,11 @@ ZINFER_HD void ld_f4(const float* p, float (&v)[4]) {
 // The lane's view of one stage: weight rows g / g + 8 of each row fragment (staged, skew
 // applied), its B column of each 8-column tile, and the (scale, daq) pairs of its C
 // columns 2t, 2t + 1 of each tile (unit 0; unit u is u · kCols · 2 floats further).
-template <int kM, int RF>
+template <int kM, int RF, int NT>
 struct TileLane {
   const std::uint8_t* w[kM][RF][2];
-  const std::uint8_t* b[4];
-  const float* sc[4];
+  const std::uint8_t* b[NT];
+  const float* sc[NT];
   int sc_unit;  // floats from one unit's pairs to the next
   int t;
 };
@@ -95,8 +96,8 @@ ZINFER_HD void each_frag(F f) {
 }
 
 // The lane's weight block heads (rows g, g + 8 of each matrix and row fragment).
-template <typename Tr, typename Head, int kM, int RF>
-ZINFER_HD void tile_heads(Head (&h)[kM][RF][2], const TileLane<kM, RF>& l, int bi) {
+template <typename Tr, typename Head, int kM, int RF, int NT>
+ZINFER_HD void tile_heads(Head (&h)[kM][RF][2], const TileLane<kM, RF, NT>& l, int bi) {
   each_frag<kM, RF>([&](int m, int rf) {
     h[m][rf][0] = Tr::head(l.w[m][rf][0], bi);
     h[m][rf][1] = Tr::head(l.w[m][rf][1], bi);
@@ -104,8 +105,9 @@ ZINFER_HD void tile_heads(Head (&h)[kM][RF][2], const TileLane<kM, RF>& l, int b
 }
 
 // The lane's A fragments of sub-block s of block bi.
-template <typename Tr, int kM, int RF>
-ZINFER_HD void tile_frags(std::uint32_t (&a)[kM][RF][4], const TileLane<kM, RF>& l, int bi, int s) {
+template <typename Tr, int kM, int RF, int NT>
+ZINFER_HD void tile_frags(std::uint32_t (&a)[kM][RF][4], const TileLane<kM, RF, NT>& l, int bi,
+                          int s) {
   each_frag<kM, RF>([&](int m, int rf) {
     Tr::words(l.w[m][rf][0], bi, s, l.t, a[m][rf][0], a[m][rf][2]);
     Tr::words(l.w[m][rf][1], bi, s, l.t, a[m][rf][1], a[m][rf][3]);
@@ -126,8 +128,8 @@ ZINFER_HD void tile_row_scales(float (&v0)[kM][RF][2], float (&v1)[kM][RF][2],
 }
 
 // The B words of the lane's column of tile nt at stage element e: hi b0, b1, lo b0, b1.
-template <int kM, int RF>
-ZINFER_HD void tile_b_words(const TileLane<kM, RF>& l, int nt, int e, std::uint32_t (&bw)[4]) {
+template <int kM, int RF, int NT>
+ZINFER_HD void tile_b_words(const TileLane<kM, RF, NT>& l, int nt, int e, std::uint32_t (&bw)[4]) {
   const std::uint8_t* c = l.b[nt] + e + 4 * l.t;
   bw[0] = q8::ld_u32(c);
   bw[1] = q8::ld_u32(c + 16);
@@ -140,11 +142,11 @@ ZINFER_HD void tile_b_words(const TileLane<kM, RF>& l, int nt, int e, std::uint3
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <int kM, int RF, typename Ctx, typename Term>
-ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
+template <int kM, int RF, int NT, typename Ctx, typename Term>
+ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l,
                              const std::uint32_t (&a)[kM][RF][4], int unit, Ctx& x, Term term) {
   ZINFER_UNROLL
-  for (int nt = 0; nt < 4; ++nt) {
+  for (int nt = 0; nt < NT; ++nt) {
     std::uint32_t bw[4];
     tile_b_words(l, nt, 32 * unit, bw);
     float sa[4];  // da, daq of column 2t; da, daq of column 2t + 1
@@ -168,8 +170,9 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>&
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int kM, int RF, typename Ctx>
-ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l, int bi, Ctx& x) {
+template <GgmlType T, int kM, int RF, int NT, typename Ctx>
+ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l, int bi,
+                          Ctx& x) {
   using Tr = MmaTraits<T>;
   constexpr Family kFam = family<T>();
   if constexpr (kFam == Family::kLegacy) {
@@ -208,7 +211,7 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
           ds0, ds1, h, [&](const Q6Head& w) { return q6_ds(w, 2 * g); },
           [&](const Q6Head& w) { return q6_ds(w, 2 * g + 1); });
       ZINFER_UNROLL
-      for (int nt = 0; nt < 4; ++nt) {
+      for (int nt = 0; nt < NT; ++nt) {
         // k16 B words: sub-block 2g's at 32g + 4t (b0 of the k32 view), 2g + 1's at +16 (b1).
         std::uint32_t bw[4];
         tile_b_words(l, nt, 32 * g, bw);
@@ -244,9 +247,9 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][4][4], const TileLane<kM, RF>& l,
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int RF, int CW, bool kGated, typename Ctx>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, typename Ctx>
 ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
-  using S = TileShape<T, RF, CW, kGated>;
+  using S = TileShape<T, RF, CW, kGated, NT>;
   using Tr = MmaTraits<T>;
   constexpr int kM = S::kM;
   const int tid = x.thread();
@@ -319,12 +322,15 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   };
   // Each thread loads kScPer (scale, daq) pairs of a stage into registers, and later
   // stores them into the stage's pair buffer (the loads overlap the multiplications).
-  constexpr int kScPer = kTileUnits * S::kCols / S::kThreads;
-  static_assert(kScPer * S::kThreads == kTileUnits * S::kCols, "whole pairs a thread");
-  float sd[kScPer], sq[kScPer];
+  // (With 8-column tiles a stage has fewer pairs than the block has threads.)
+  constexpr int kPairs = kTileUnits * S::kCols;
+  constexpr int kScPer = (kPairs + S::kThreads - 1) / S::kThreads;
+  static_assert(kPairs < S::kThreads || kScPer * S::kThreads == kPairs, "whole pairs a thread");
+  float sd[kScPer] = {}, sq[kScPer] = {};
   auto scale_load = [&](std::int64_t st) {
     for (int i = 0; i < kScPer; ++i) {
       const int idx = tid + i * S::kThreads;
+      if (kPairs % S::kThreads != 0 && idx >= kPairs) continue;  // (known at compile time)
       const int u = idx / S::kCols, c = idx % S::kCols;
       const std::int64_t ua = st * kTileUnits + u;
       sd[i] = 0.0f;
@@ -339,20 +345,21 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   auto scale_store = [&](int buf) {
     for (int i = 0; i < kScPer; ++i) {
       const int idx = tid + i * S::kThreads;
+      if (kPairs % S::kThreads != 0 && idx >= kPairs) continue;
       float* e = sc + (static_cast<std::size_t>(buf) * kTileUnits * S::kCols + idx) * 2;
       e[0] = sd[i];
       e[1] = sq[i];
     }
   };
 
-  float out[kM][RF][4][4] = {};
-  float acc[kM][RF][4][4] = {};
+  float out[kM][RF][NT][4] = {};
+  float acc[kM][RF][NT][4] = {};
   int part = 0;
   std::int64_t part_end = part_begin(nb, p.parts, 1);
   auto fold = [&]() {  // a part ends: its sum joins the output, in part order
     each_frag<kM, RF>([&](int m, int rf) {
       ZINFER_UNROLL
-      for (int nt = 0; nt < 4; ++nt) {
+      for (int nt = 0; nt < NT; ++nt) {
         ZINFER_UNROLL
         for (int i = 0; i < 4; ++i) {
           out[m][rf][nt][i] =
@@ -380,7 +387,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
     }
     x.sync();  // stage st (weights, activations, pairs) is in shared memory for every thread
     const std::int64_t b0 = st * S::kG;
-    TileLane<kM, RF> l;
+    TileLane<kM, RF, NT> l;
     l.t = t;
     l.sc_unit = 2 * S::kCols;
     ZINFER_UNROLL
@@ -395,8 +402,8 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
       }
     }
     ZINFER_UNROLL
-    for (int nt = 0; nt < 4; ++nt) {
-      const int c0 = 32 * cw + 8 * nt;
+    for (int nt = 0; nt < NT; ++nt) {
+      const int c0 = 8 * NT * cw + 8 * nt;
       l.b[nt] = a_stage(buf, c0 + g);
       l.sc[nt] = sc + (static_cast<std::size_t>(buf) * kTileUnits * S::kCols + c0 + 2 * t) * 2;
     }
@@ -408,7 +415,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
         ++part;
         part_end = part_begin(nb, p.parts, part + 1);
       }
-      tile_block<T, kM, RF>(acc, l, bi, x);
+      tile_block<T, kM, RF, NT>(acc, l, bi, x);
     }
     if (next) scale_store(buf ^ 1);
     x.sync();  // everyone is done with buffer buf before stage st + 2 is copied into it
@@ -417,11 +424,11 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   ZINFER_UNROLL
   for (int rf = 0; rf < RF; ++rf) {
     ZINFER_UNROLL
-    for (int nt = 0; nt < 4; ++nt) {
+    for (int nt = 0; nt < NT; ++nt) {
       ZINFER_UNROLL
       for (int i = 0; i < 4; ++i) {
         const std::int64_t j = jb + 16 * (RF * rw + rf) + g + 8 * (i >> 1);
-        const std::int64_t n = nbase + 32 * cw + 8 * nt + 2 * t + (i & 1);
+        const std::int64_t n = nbase + 8 * NT * cw + 8 * nt + 2 * t + (i & 1);
         if (j < p.ne1 && n < p.rows) x.store(n, j, out[0][rf][nt][i], out[kM - 1][rf][nt][i]);
       }
     }

@@ -314,7 +314,11 @@ TEST(Q8Mma, TileShapesEqualTheReferenceBitwise) {
     for (const auto& [kernel, sh] :
          {std::pair{cuda::kMmaTile, Shape{300, 130}}, std::pair{cuda::kMmaTile, Shape{2100, 40}},
           std::pair{cuda::kMmaTileParts, Shape{300, 130}},
-          std::pair{cuda::kMmaTileParts, Shape{2100, 40}}}) {
+          std::pair{cuda::kMmaTileParts, Shape{2100, 40}},
+          // The 8- and 16-column tiles (q8_mma_tile_small.cu), whole and split.
+          std::pair{cuda::kMmaTile, Shape{2100, 13}}, std::pair{cuda::kMmaTile, Shape{300, 7}},
+          std::pair{cuda::kMmaTileParts, Shape{300, 16}},
+          std::pair{cuda::kMmaTileParts, Shape{2100, 5}}}) {
       SCOPED_TRACE(std::string(quant::type_name(t)) + " k=" + std::to_string(k) +
                    " ne1=" + std::to_string(sh.ne1) + " rows=" + std::to_string(sh.rows) + " " +
                    kKernelNames[kernel]);

@@ -3,7 +3,7 @@
 // copies, the warp's mma from the PTX fragment layout), every output held bit for bit to
 // mma_reference — the order every tensor-core kernel follows — and stored exactly once; every
 // asynchronous copy reads inside the weight or activation buffers. Covers each weight type,
-// each tile shape (64 or 128 weight rows, 32 or 64 activation rows, the gated product with a
+// each tile shape (64 or 128 weight rows, 8, 16, 32 or 64 activation rows, the gated product with a
 // different up matrix), partial tiles in both directions, a partial last stage (K = 896 with
 // the 32-element blocks), parts ending inside a stage, and weight rows whose bytes start off
 // 16-byte alignment (Q6_K, and the legacy types at K = 896). Runs without a GPU;
@@ -47,13 +47,14 @@ struct HostCtx : HostBlockCtx {
 
 // split: the tiles split over K (a grid of blocks per part, p.only_part), each part's sums
 // stored once, then added in part order as q8_mma_tile.cu's part-sum kernel does.
-template <GgmlType T, int RF, int CW, bool kGated>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4>
 void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed,
                  bool split = false) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " RF=" + std::to_string(RF) +
-               " CW=" + std::to_string(CW) + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
+               " CW=" + std::to_string(CW) + " NT=" + std::to_string(NT) +
+               (kGated ? " gated" : "") + " k=" + std::to_string(k) +
                " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
-  using S = TileShape<T, RF, CW, kGated>;
+  using S = TileShape<T, RF, CW, kGated, NT>;
   const std::size_t rs = quant::row_size(T, k);
   Aligned w0(rs * static_cast<std::size_t>(ne1)), w1(w0.size);
   fill_weights<T>(w0.p, k, ne1, seed);
@@ -70,7 +71,7 @@ void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint6
         std::memset(e.smem(), 0x5a, S::kSmemBytes);
         e.run([&](int tid) {
           HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
-          tile_body<T, RF, CW, kGated>(args, c);
+          tile_body<T, RF, CW, kGated, NT>(args, c);
         });
       }
     }
@@ -109,6 +110,12 @@ void check_type(std::uint64_t seed) {
   // Split over K: parts ending inside a stage (896), the legacy types' partial last stage.
   check_tiles<T, 1, 1, false>(k, 40, 9, seed + 30, true);
   check_tiles<T, 1, 1, true>(k, 20, 33, seed + 40, true);
+  // The small-batch tiles: 16 columns (13 rows: a partial tile) and 8 (5 and 7 rows; an
+  // 8-column tile has fewer (scale, daq) pairs a stage than the block has threads).
+  check_tiles<T, 2, 1, false, 2>(k, 150, 13, seed + 50);
+  check_tiles<T, 1, 1, true, 1>(k, 70, 5, seed + 60);
+  check_tiles<T, 1, 1, false, 1>(k, 40, 7, seed + 70, true);
+  check_tiles<T, 1, 1, true, 2>(k, 20, 16, seed + 80, true);
 }
 
 ZINFER_MMA_TYPE_TESTS(Q8MmaTileHost, check_type)

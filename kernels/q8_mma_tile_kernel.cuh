@@ -1,0 +1,112 @@
+// The staged Q16 tiles of q8_mma_tile.cuh as kernels: the thread context (cp.async copies,
+// mma.sync, __syncthreads, the shared epilogue), the kernel, the kernel adding the parts of the
+// tiles split over K, and the launch of one tile shape. Shared by q8_mma_tile.cu (32- and
+// 64-column tiles, prompts and large batches) and q8_mma_tile_small.cu (8- and 16-column
+// tiles, batches of 5 to 16 rows), two files so their many instantiations compile side by side.
+// Device code only.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/pdl.h"
+#include "kernels/q8_mma.cuh"
+#include "kernels/q8_mma_launch.cuh"
+#include "kernels/q8_mma_tile.cuh"
+
+namespace zinfer::cuda::tile_kernel {
+
+using quant::GgmlType;
+
+// The device side of the context tile_body is written against (q8_mma_tile.cuh).
+template <bool kGated>
+struct TileCtx : BlockCtx<kGated> {
+  __device__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                          std::uint32_t b1) const {
+    cuda::mma_k32(c, a, b0, b1);
+  }
+  __device__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
+    cuda::mma_k16(c, a, b0);
+  }
+};
+
+// The tiles split over K: a block's sums are its part's (blockIdx.z), kept in the scratch
+// planes [part][matrix][rows][ne1] for q8_mma_part_sum_kernel.
+template <bool kGated>
+struct TilePartCtx : TileCtx<kGated> {
+  __device__ void store(std::int64_t n, std::int64_t j, float v0, float v1) const {
+    const MmaParams& q = *this->p;
+    const std::size_t plane = static_cast<std::size_t>(q.rows) * static_cast<std::size_t>(q.ne1);
+    float* o = q.part_ws + static_cast<std::size_t>(blockIdx.z) * (kGated ? 2 : 1) * plane +
+               static_cast<std::size_t>(n) * static_cast<std::size_t>(q.ne1) +
+               static_cast<std::size_t>(j);
+    o[0] = v0;
+    if constexpr (kGated) o[plane] = v1;
+  }
+};
+
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
+__global__ void __launch_bounds__(q8mma::TileShape<T, RF, CW, kGated, NT>::kThreads)
+    q8_mma_tile_kernel(MmaParams p, q8mma::MmaArgs a) {
+  extern __shared__ __align__(16) std::uint8_t tile_smem[];
+  pdl_wait();
+  pdl_launch_dependents();
+  if constexpr (kParts) {
+    a.only_part = static_cast<int>(blockIdx.z);
+    TilePartCtx<kGated> x{{{&p, tile_smem}}};
+    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x);
+  } else {
+    TileCtx<kGated> x{{&p, tile_smem}};
+    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x);
+  }
+}
+
+// out(n, j) = the parts' sums added in part order (tile_body's fold: part 0, then + part 1,
+// ...), through the shared epilogue.
+template <bool kGated>
+__global__ void q8_mma_part_sum_kernel(MmaParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const std::size_t plane = static_cast<std::size_t>(p.rows) * static_cast<std::size_t>(p.ne1);
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= plane) return;
+  constexpr int kM = kGated ? 2 : 1;
+  float v[kM];
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+    v[m] = p.part_ws[m * plane + i];
+    for (int q = 1; q < p.parts; ++q) v[m] = __fadd_rn(v[m], p.part_ws[(q * kM + m) * plane + i]);
+  }
+  const auto n = static_cast<std::int64_t>(i / static_cast<std::size_t>(p.ne1));
+  const auto j = static_cast<std::int64_t>(i % static_cast<std::size_t>(p.ne1));
+  store_output<kGated>(p, n, j, v[0], v[kM - 1]);
+}
+
+// One tile shape's launch (and, split over K, the parts' sum), both with programmatic
+// dependent launch (pdl.h).
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
+void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
+  using S = q8mma::TileShape<T, RF, CW, kGated, NT>;
+  auto* kernel = q8_mma_tile_kernel<T, RF, CW, kGated, NT, kParts>;
+  // Above 48 KB of dynamic shared memory a kernel must opt in, once per process (a worker
+  // owns one device); a failure shows as the launch's error.
+  static const bool opted_in =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(S::kSmemBytes)) == cudaSuccess;
+  (void)opted_in;
+  const dim3 grid(static_cast<unsigned>((p.rows + S::kCols - 1) / S::kCols),
+                  static_cast<unsigned>((p.ne1 + S::kRows - 1) / S::kRows),
+                  static_cast<unsigned>(kParts ? p.parts : 1));
+  launch_pdl(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, p, a);
+  if constexpr (kParts) {
+    const std::size_t plane = static_cast<std::size_t>(p.rows) * static_cast<std::size_t>(p.ne1);
+    constexpr unsigned kSumThreads = 256;
+    launch_pdl(q8_mma_part_sum_kernel<kGated>,
+               dim3(static_cast<unsigned>((plane + kSumThreads - 1) / kSumThreads)),
+               dim3(kSumThreads), 0, stream, p);
+  }
+}
+
+}  // namespace zinfer::cuda::tile_kernel
