@@ -1,10 +1,10 @@
 // moe_mma_kernel: the experts' matmuls of moe_mma.cuh on the device — the thread context
 // (mma.sync, __syncthreads, the output row of a slot) and the launchers of both stages.
 #include <atomic>
-#include <cstdlib>
 #include <limits>
 #include <string>
 
+#include "engine/core/env_switch.h"
 #include "engine/quant/ggml_type.h"
 #include "kernels/cuda_check.h"
 #include "kernels/moe.h"
@@ -61,12 +61,7 @@ std::atomic<int> g_moe_kernel{-1};
 int moe_kernel_setting() {
   const int set = g_moe_kernel.load(std::memory_order_relaxed);
   if (set >= 0) return set;
-  static const int env = [] {
-    const char* e = std::getenv("ZINFER_MOE_KERNEL");
-    if (e == nullptr) return 0;
-    const std::string s(e);
-    return s == "mma" ? 1 : (s == "vec" ? 2 : 0);
-  }();
+  static const int env = env_choice("ZINFER_MOE_KERNEL", {"auto", "mma", "vec"}, 0, 0);
   return env;
 }
 

@@ -17,6 +17,7 @@
 #include <cfloat>
 #include <cstdlib>
 
+#include "engine/core/env_switch.h"
 #include "kernels/cuda_check.h"
 #include "kernels/launch_util.cuh"
 #include "kernels/paged_attention.h"
@@ -374,10 +375,7 @@ std::atomic<int> g_io_fused{-1};
 bool attention_io_fused() {
   const int v = g_io_fused.load(std::memory_order_relaxed);
   if (v >= 0) return v == 1;
-  static const bool env = [] {
-    const char* e = std::getenv("ZINFER_ATTN_FUSE");
-    return e == nullptr || std::atoi(e) != 0;
-  }();
+  static const bool env = env_flag("ZINFER_ATTN_FUSE", true);
   return env;
 }
 

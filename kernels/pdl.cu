@@ -1,8 +1,7 @@
 // pdl_enabled / set_pdl (see pdl.h).
 #include <atomic>
-#include <cstdlib>
-#include <string>
 
+#include "engine/core/env_switch.h"
 #include "kernels/pdl.h"
 
 namespace zinfer::cuda {
@@ -22,10 +21,7 @@ bool device_supports_pdl() {
 }  // namespace
 
 bool pdl_enabled() {
-  static const bool env = [] {
-    const char* e = std::getenv("ZINFER_PDL");
-    return e == nullptr || std::string(e) != "0";
-  }();
+  static const bool env = env_flag("ZINFER_PDL", true);
   static const bool supported = device_supports_pdl();
   const int v = g_pdl.load(std::memory_order_relaxed);
   return supported && (v < 0 ? env : v == 1);

@@ -15,9 +15,9 @@
 // weight load, at 25% occupancy: too few bytes in flight. Staged, the copies need no registers.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <string>
 
+#include "engine/core/env_switch.h"
 #include "engine/quant/ggml_type.h"
 #include "kernels/activation.cuh"
 #include "kernels/cuda_check.h"
@@ -342,10 +342,7 @@ std::atomic<int> g_staging{-1};
 bool q8_staging() {
   const int v = g_staging.load(std::memory_order_relaxed);
   if (v >= 0) return v != 0;
-  static const bool env = [] {
-    const char* e = std::getenv("ZINFER_Q8_STAGE");
-    return e == nullptr || std::string(e) != "0";
-  }();
+  static const bool env = env_flag("ZINFER_Q8_STAGE", true);
   return env;
 }
 
@@ -480,10 +477,7 @@ bool q8_prologue_fits(const q8::Q8ActLayout& layout, std::int64_t rows, const fl
   // bandwidth-bound (7B gate/up and output matrices: b1 decode -7% with the prologue there).
   constexpr double kSmallWeights = 8.0 * 1024 * 1024;
   // ZINFER_Q8_PROLOGUE=0 turns the prologue off (a measurement switch: same results).
-  static const bool enabled = [] {
-    const char* e = std::getenv("ZINFER_Q8_PROLOGUE");
-    return e == nullptr || std::string(e) != "0";
-  }();
+  static const bool enabled = env_flag("ZINFER_Q8_PROLOGUE", true);
   if (!enabled || rows != 1 || src == nullptr || reinterpret_cast<std::uintptr_t>(src) % 16 != 0 ||
       layout.k > kMaxK || layout.row_bytes > kMaxPrologueBytes || weight_rows < 1) {
     return false;

@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "engine/core/env_switch.h"
 #include "kernels/activation.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/q8_mma.cuh"
@@ -594,28 +595,18 @@ std::atomic<int> g_kernel{-2};
 int kernel_setting() {
   const int v = g_kernel.load(std::memory_order_relaxed);
   if (v != -2) return v;
-  static const int env = [] {
-    const char* e = std::getenv("ZINFER_MMA_KERNEL");
-    if (e == nullptr) return -1;
-    const std::string s(e);
-    // kMmaSplit ... kMmaVecBlock
-    const char* const names[] = {"split", "wide",      "vec",        "staged",    "tile",
-                                 "lane",  "lane-tile", "lane-stage", "vec-block", "tile-parts"};
-    for (int k = 0; k < 10; ++k) {
-      if (s == names[k]) return k;
-    }
-    return -1;
-  }();
+  // kMmaSplit ... kMmaTileParts
+  static const int env = env_choice("ZINFER_MMA_KERNEL",
+                                    {"split", "wide", "vec", "staged", "tile", "lane", "lane-tile",
+                                     "lane-stage", "vec-block", "tile-parts"},
+                                    -1, -1);
   return env;
 }
 
 // Whether the lane kernel stages its one-row products' weight rows: ZINFER_MMA_STAGE_W=1 (a
 // measurement switch), or always with lane-stage.
 bool stage_w_wanted() {
-  static const bool env = [] {
-    const char* e = std::getenv("ZINFER_MMA_STAGE_W");
-    return e != nullptr && std::string(e) == "1";
-  }();
+  static const bool env = env_flag("ZINFER_MMA_STAGE_W", false);
   return env || kernel_setting() == kMmaLaneStage;
 }
 
@@ -684,12 +675,27 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
 // 8- and 16-column tiles (q8_mma_small_tiles: at 8 rows the split kernel measured faster);
 // with them off, past 16 rows only: the 32-column tiles at 8 rows wasted three quarters of
 // their products (an H100, 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
+//
+// ZINFER_TILE_PARTS_WAVES=N (a measurement switch, 1 to 16; default 1): split where the whole
+// tiles make fewer than N waves of 132 blocks. An H100 profile at the 7B shape and 16 sequences
+// had the gated gate/up tiles (296 blocks: ~2 a SM, ~9 warps) at 85 us a layer, ~0.9 TB/s —
+// too few warps resident to hide their latency; split over K's seven parts they would be 2,072
+// blocks, for a part-sum pass over 16 x 18,944 x 2 x 7 floats.
+int tile_parts_waves() {
+  static const int env = [] {
+    const char* e = std::getenv("ZINFER_TILE_PARTS_WAVES");
+    const int v = e != nullptr ? std::atoi(e) : 1;
+    return v >= 1 && v <= 16 ? v : 1;
+  }();
+  return env;
+}
+
 bool tile_parts_shape(const MmaParams& p, bool gated) {
   const int ks = kernel_setting();
   if (p.src != nullptr || p.n_stack > 1 || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
   if (ks == kMmaTileParts) return true;
   const std::int64_t min_rows = q8_mma_small_tiles() == 2 ? 8 : 16;
-  return ks < 0 && p.rows > min_rows && q8_mma_tile_blocks(p, gated) < 132;
+  return ks < 0 && p.rows > min_rows && q8_mma_tile_blocks(p, gated) < 132 * tile_parts_waves();
 }
 
 template <bool kGated>
@@ -724,14 +730,15 @@ bool launch_typed(GgmlType type, const MmaParams& p, cudaStream_t stream) {
   if (ks == kMmaLane) return launch_q8_mma_lane(type, p, kGated, stream, stage_w);  // opt-in
   if (ks == kMmaVecBlock) ks = p.rows <= kVecRows ? kMmaVec : -1;  // launch_vec picks it
   if (ks == kMmaVec || (ks < 0 && p.rows <= kVecRows)) return launch_vec<kGated>(type, p, stream);
-  // By shape past four rows: the staged tiles where their blocks make a wave (one an SM, as
-  // their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
-  if (ks < 0 && q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
-    return launch_q8_mma_tile(type, p, kGated, stream);
-  }
+  // By shape past four rows: the staged tiles split over K where their blocks make fewer than
+  // tile_parts_waves() waves (with the scratch for it), else whole where they make one (one
+  // block an SM, as their shared memory allows) — on an H100 7B prefill +55%, 32 sequences +11%.
   if (tile_parts_shape(p, kGated) && p.part_ws != nullptr &&
       p.part_ws_floats >= q8_mma_tile_parts_floats(p, kGated)) {
     return launch_q8_mma_tile_parts(type, p, kGated, stream);
+  }
+  if (ks < 0 && q8_mma_tile_fits(p, kGated) && q8_mma_tile_blocks(p, kGated) >= 132) {
+    return launch_q8_mma_tile(type, p, kGated, stream);
   }
   const bool staged = ks == kMmaStaged;  // opt-in until measured
   const bool wide = staged || ks == kMmaWide || (ks < 0 && wide_blocks >= 264);
@@ -819,10 +826,7 @@ bool grid_fits(std::int64_t ne1, std::int64_t rows) {
 void set_q8_mma_kernel(int kernel) { g_kernel.store(kernel, std::memory_order_relaxed); }
 
 bool q8_mma_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("ZINFER_MMA");
-    return e != nullptr && std::string(e) == "1";
-  }();
+  static const bool on = env_flag("ZINFER_MMA", false);
   return on;
 }
 

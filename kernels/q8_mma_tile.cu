@@ -6,9 +6,7 @@
 // adds the parts in part order). The shape and the split change which outputs share a block,
 // never an output's order. The 32- and 64-column shapes are instantiated here, the 8- and
 // 16-column ones in q8_mma_tile_small.cu.
-#include <cstdlib>
-#include <string>
-
+#include "engine/core/env_switch.h"
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_mma_launch.cuh"
 #include "kernels/q8_mma_tile_kernel.cuh"
@@ -31,12 +29,7 @@ bool q8_mma_tile_fits(const MmaParams& p, bool gated) {
 }
 
 int q8_mma_small_tiles() {
-  static const int env = [] {
-    const char* e = std::getenv("ZINFER_TILE_SMALL");
-    if (e == nullptr) return 2;
-    const std::string s(e);
-    return s == "0" ? 0 : (s == "1" ? 1 : 2);
-  }();
+  static const int env = env_choice("ZINFER_TILE_SMALL", {"0", "1", "2"}, 2, 2);
   return env;
 }
 
