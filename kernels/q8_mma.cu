@@ -692,7 +692,7 @@ int tile_parts_waves() {
 
 bool tile_parts_shape(const MmaParams& p, bool gated) {
   const int ks = kernel_setting();
-  if (p.src != nullptr || p.n_stack > 1 || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
+  if (p.src != nullptr || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
   if (ks == kMmaTileParts) return true;
   const std::int64_t min_rows = q8_mma_small_tiles() == 2 ? 8 : 16;
   return ks < 0 && p.rows > min_rows && q8_mma_tile_blocks(p, gated) < 132 * tile_parts_waves();
@@ -804,7 +804,62 @@ MmaParams params(const Q8Act& a, const QuantMatrixView& w) {
   return p;
 }
 
+// The parameters of mats (2 or 3 plain products of a, one type and K) as one stack.
+MmaParams stack_params(const Q8Act& a, const Q8MatvecOut* mats, int n_mats) {
+  MmaParams p = params(a, mats[0].w);
+  p.w[0] = static_cast<const std::uint8_t*>(mats[0].w.data);
+  p.w[1] = p.w[0];
+  p.n_stack = n_mats;
+  for (int i = 0; i < n_mats; ++i) {
+    p.stack_w[i] = static_cast<const std::uint8_t*>(mats[i].w.data);
+    p.stack_out[i] = mats[i].out.data;
+    p.stack_stride[i] = mats[i].out.stride;
+    p.stack_bias[i] = mats[i].bias;
+    p.stack_end[i] = (i == 0 ? 0 : p.stack_end[i - 1]) + mats[i].w.ne1;
+  }
+  p.ne1 = p.stack_end[n_mats - 1];
+  return p;
+}
+
+// Whether Q, K and V go to the staged tiles as one launch (ZINFER_TILE_STACK=1, opt-in until
+// measured): past kVecRows rows, by shape, the same type and K, no accumulation; p is then the
+// stack's parameters. The tiles take it whole where their blocks make a wave, else split over
+// K (when tile_parts_shape allows; its scratch the stack's), never the split or wide kernels,
+// which read one matrix — so the stack is only built where the tiles will take it.
+bool tile_stack_params(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                       MmaParams& p) {
+  static const bool wanted = env_flag("ZINFER_TILE_STACK", false);
+  if (!wanted || kernel_setting() >= 0 || accumulate || n_mats < 2 || n_mats > 3 ||
+      a.rows <= kVecRows || a.data == nullptr || a.src != nullptr) {
+    return false;
+  }
+  for (int i = 0; i < n_mats; ++i) {
+    if (!q8_mma_supported(a, mats[i].w) || mats[i].w.type != mats[0].w.type ||
+        mats[i].w.ne0 != mats[0].w.ne0 || mats[i].out.rows != a.rows ||
+        mats[i].out.cols != mats[i].w.ne1) {
+      return false;
+    }
+  }
+  p = stack_params(a, mats, n_mats);
+  return q8_mma_tile_fits(p, false) &&
+         (tile_parts_shape(p, false) || q8_mma_tile_blocks(p, false) >= 132);
+}
+
 }  // namespace
+
+std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const Q8MatvecOut* mats, int n_mats,
+                                   bool accumulate) {
+  MmaParams p;
+  if (tile_stack_params(a, mats, n_mats, accumulate, p) && tile_parts_shape(p, false)) {
+    return q8_mma_tile_parts_floats(p, false);
+  }
+  std::int64_t need = 0;
+  for (int i = 0; i < n_mats; ++i) {
+    const std::int64_t n = q8_mma_part_ws_floats(a, mats[i].w, false);
+    need = n > need ? n : need;
+  }
+  return need;
+}
 
 std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const QuantMatrixView& w, bool gated) {
   if (a.layout.k != w.ne0 || !q8_matvec_supported(w)) return 0;
@@ -869,6 +924,18 @@ Status launch_q8_mma(const Q8Act& a, const Q8MatvecOut& m, bool accumulate, cuda
 
 Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
                           cudaStream_t stream) {
+  {
+    MmaParams p;
+    if (tile_stack_params(a, mats, n_mats, accumulate, p) &&
+        (!tile_parts_shape(p, false) ||
+         (p.part_ws != nullptr && p.part_ws_floats >= q8_mma_tile_parts_floats(p, false)))) {
+      if (!launch_typed<false>(mats[0].w.type, p, stream)) {
+        return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(mats[0].w));
+      }
+      ZINFER_CUDA_LAUNCH_CHECK("q8_mma<tile stack>");
+      return ok_status();
+    }
+  }
   const int ks = kernel_setting();
   const bool lane =
       ks == kMmaLane || (ks == kMmaLaneTile && a.rows <= kVecRows) ||
@@ -891,17 +958,7 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
       ZINFER_RETURN_IF_ERROR(launch_q8_mma(a, mats[i], accumulate, stream));
     return ok_status();
   }
-  MmaParams p = params(a, mats[0].w);
-  p.w[0] = static_cast<const std::uint8_t*>(mats[0].w.data);
-  p.n_stack = n_mats;
-  for (int i = 0; i < n_mats; ++i) {
-    p.stack_w[i] = static_cast<const std::uint8_t*>(mats[i].w.data);
-    p.stack_out[i] = mats[i].out.data;
-    p.stack_stride[i] = mats[i].out.stride;
-    p.stack_bias[i] = mats[i].bias;
-    p.stack_end[i] = (i == 0 ? 0 : p.stack_end[i - 1]) + mats[i].w.ne1;
-  }
-  p.ne1 = p.stack_end[n_mats - 1];
+  const MmaParams p = stack_params(a, mats, n_mats);
   if (!(lane ? launch_q8_mma_lane(mats[0].w.type, p, false, stream, stage_w_wanted())
              : launch_vec<false>(mats[0].w.type, p, stream))) {
     return make_error(ErrorCode::kInferenceFailed, "q8_mma: unsupported " + shape(mats[0].w));

@@ -24,14 +24,26 @@ constexpr std::int64_t kTallRows = 2048;
 }  // namespace
 
 bool q8_mma_tile_fits(const MmaParams& p, bool gated) {
+  bool stack_aligned = true;  // a Q/K/V stack: every matrix (the tiles copy 16-byte pieces)
+  for (int m = 0; m < p.n_stack && p.n_stack > 1; ++m) {
+    stack_aligned = stack_aligned && aligned16(p.stack_w[m]);
+  }
   return p.layout.q16 && p.layout.k % 32 == 0 && aligned16(p.act) && aligned16(p.w[0]) &&
-         (!gated || aligned16(p.w[1])) && (p.ne1 + 63) / 64 <= 65535 && p.rows >= 1;
+         (!gated || aligned16(p.w[1])) && stack_aligned && (p.ne1 + 63) / 64 <= 65535 &&
+         p.rows >= 1;
 }
 
 int q8_mma_small_tiles() {
   static const int env = env_choice("ZINFER_TILE_SMALL", {"0", "1", "2"}, 2, 2);
   return env;
 }
+
+namespace tile_kernel {
+bool tile_exact_wanted() {
+  static const bool env = env_flag("ZINFER_TILE_EXACT", false);
+  return env;
+}
+}  // namespace tile_kernel
 
 TilePick q8_mma_tile_pick(const MmaParams& p, bool gated) {
   TilePick t;

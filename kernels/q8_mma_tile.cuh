@@ -142,7 +142,7 @@ ZINFER_HD void tile_b_words(const TileLane<kM, RF, NT>& l, int nt, int e, std::u
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <int kM, int RF, int NT, typename Ctx, typename Term>
+template <bool kExact, int kM, int RF, int NT, typename Ctx, typename Term>
 ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l,
                              const std::uint32_t (&a)[kM][RF][4], int unit, Ctx& x, Term term) {
   ZINFER_UNROLL
@@ -153,12 +153,22 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF,
     ld_f4(l.sc[nt] + l.sc_unit * unit, sa);
     each_frag<kM, RF>([&](int m, int rf) {
       int c[4], cl[4];
-      x.mma_k32(c, a[m][rf], bw[0], bw[1]);
-      x.mma_k32(cl, a[m][rf], bw[2], bw[3]);
+      if constexpr (kExact) {  // the planes' sums biased (q16_isum_exact): no conversion
+        x.mma_k32_biased(c, a[m][rf], bw[0], bw[1]);
+        x.mma_k32_biased(cl, a[m][rf], bw[2], bw[3]);
+      } else {
+        x.mma_k32(c, a[m][rf], bw[0], bw[1]);
+        x.mma_k32(cl, a[m][rf], bw[2], bw[3]);
+      }
       ZINFER_UNROLL
       for (int i = 0; i < 4; ++i) {
-        const float v =
-            term(m, rf, i >> 1, sa[2 * (i & 1)], 256 * c[i] + cl[i], sa[2 * (i & 1) + 1]);
+        float v;
+        if constexpr (kExact) {
+          v = term(m, rf, i >> 1, sa[2 * (i & 1)], q16_isum_exact(c[i], cl[i]),
+                   sa[2 * (i & 1) + 1]);
+        } else {
+          v = term(m, rf, i >> 1, sa[2 * (i & 1)], 256 * c[i] + cl[i], sa[2 * (i & 1) + 1]);
+        }
         acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], v);
       }
     });
@@ -170,7 +180,7 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF,
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int kM, int RF, int NT, typename Ctx>
+template <GgmlType T, bool kExact, int kM, int RF, int NT, typename Ctx>
 ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l, int bi,
                           Ctx& x) {
   using Tr = MmaTraits<T>;
@@ -180,9 +190,10 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
     std::uint32_t a[kM][RF][4];
     tile_heads<Tr>(h, l, bi);
     tile_frags<Tr>(a, l, bi, 0);
-    tile_unit_k32(acc, l, a, bi, x, [&](int m, int rf, int r, float da, int isum, float daq) {
-      return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, daq);
-    });
+    tile_unit_k32<kExact>(acc, l, a, bi, x,
+                          [&](int m, int rf, int r, float da, auto isum, float daq) {
+                            return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, daq);
+                          });
   } else if constexpr (kFam == Family::kK4) {
     K4Head h[kM][RF][2];
     tile_heads<Tr>(h, l, bi);
@@ -194,9 +205,10 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
       tile_row_scales(
           dsc, dmn, h, [&](const K4Head& w) { return k4_dsc(w, s); },
           [&](const K4Head& w) { return k4_dmn(w, s); });
-      tile_unit_k32(acc, l, a, s, x, [&](int m, int rf, int r, float da, int isum, float daq) {
-        return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, daq);
-      });
+      tile_unit_k32<kExact>(acc, l, a, s, x,
+                            [&](int m, int rf, int r, float da, auto isum, float daq) {
+                              return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, daq);
+                            });
     }
   } else {  // Q6_K: unit g is sub-blocks 2g (elements 32g..) and 2g + 1 (32g + 16..), k16 each
     Q6Head h[kM][RF][2];
@@ -219,15 +231,28 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
         ld_f4(l.sc[nt] + l.sc_unit * g, sa);
         each_frag<kM, RF>([&](int m, int rf) {
           int h0[4], l0[4], h1[4], l1[4];
-          x.mma_k16(h0, a0[m][rf], bw[0]);
-          x.mma_k16(l0, a0[m][rf], bw[2]);
-          x.mma_k16(h1, a1[m][rf], bw[1]);
-          x.mma_k16(l1, a1[m][rf], bw[3]);
+          if constexpr (kExact) {
+            x.mma_k16_biased(h0, a0[m][rf], bw[0]);
+            x.mma_k16_biased(l0, a0[m][rf], bw[2]);
+            x.mma_k16_biased(h1, a1[m][rf], bw[1]);
+            x.mma_k16_biased(l1, a1[m][rf], bw[3]);
+          } else {
+            x.mma_k16(h0, a0[m][rf], bw[0]);
+            x.mma_k16(l0, a0[m][rf], bw[2]);
+            x.mma_k16(h1, a1[m][rf], bw[1]);
+            x.mma_k16(l1, a1[m][rf], bw[3]);
+          }
           ZINFER_UNROLL
           for (int i = 0; i < 4; ++i) {
             const int r = i >> 1;
-            const float term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
-                                            256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
+            float term;
+            if constexpr (kExact) {
+              term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
+                                  q16_isum_exact(h0[i], l0[i]), q16_isum_exact(h1[i], l1[i]));
+            } else {
+              term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
+                                  256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
+            }
             acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], term);
           }
         });
@@ -238,16 +263,19 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
 
 // The kernel body, run by each of the block's S::kThreads threads (with p.only_part >= 0 the
 // sums of that part of K alone: the tiles split over K, whose parts' sums another kernel adds
-// in part order — the same bits). Ctx provides: thread(),
+// in part order — the same bits). A plain product may be a Q/K/V stack (p.n_stack > 1: each
+// weight row read from the matrix holding it, every matrix 16-byte aligned; the outputs go
+// through the store, which knows the stack). Ctx provides: thread(),
 // block_x() (activation-row tile), block_y() (weight-row tile), smem() (S::kSmemBytes, 16-byte
 // aligned), sync() (__syncthreads), cp16(dst, src) (an asynchronous 16-byte copy), commit(),
 // wait_prior() (all copies but the last committed group have landed), wait_all(),
-// mma_k32 / mma_k16 (mma.sync.m16n8k32 / k16 .s8 on this lane's fragments, C = 0) and
+// mma_k32 / mma_k16 (mma.sync.m16n8k32 / k16 .s8 on this lane's fragments, C = 0; with kExact
+// mma_k32_biased / mma_k16_biased, C = kMmaBias: see q16_isum_exact) and
 // store(n, j, v0, v1) (output j of activation row n: v0 of matrix 0, v1 of the last).
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, typename Ctx>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, bool kExact = false, typename Ctx>
 ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   using S = TileShape<T, RF, CW, kGated, NT>;
   using Tr = MmaTraits<T>;
@@ -267,7 +295,6 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   const std::int64_t kb_end = one_part ? part_begin(nb, p.parts, p.only_part + 1) : nb;
   const std::int64_t st_begin = kb_begin / S::kG;
   const std::int64_t st_end = (kb_end + S::kG - 1) / S::kG;
-  const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(p.ne1);
   std::uint8_t* smem = x.smem();
   auto* sc = reinterpret_cast<float*>(smem + 2 * S::kBufBytes);  // [2][units][kCols][2]
   auto w_stage = [&](int buf, int m, int r) {
@@ -278,11 +305,25 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
     return smem + static_cast<std::size_t>(buf) * S::kBufBytes + S::kWBytes +
            static_cast<std::size_t>(c) * kTileActStride;
   };
-  // Where block b0 of weight row r (block-local, clamped to the last row) starts, from w.
-  auto w_offset = [&](int r, std::int64_t b0) {
+  // Block b0 of weight row r (block-local, clamped to the last row) of matrix m: its matrix's
+  // bytes (16-byte aligned; a Q/K/V stack's rows each in their own matrix) and its offset there.
+  struct WSrc {
+    const std::uint8_t* base;
+    std::size_t bytes, off;
+  };
+  auto w_src = [&](int m, int r, std::int64_t b0) {
     const std::int64_t row = tile_min(jb + r, p.ne1 - 1);
-    return static_cast<std::size_t>(row) * p.row_bytes +
-           static_cast<std::size_t>(b0) * Tr::kBlockBytes;
+    std::int64_t first = 0, rows = p.ne1;
+    const std::uint8_t* base = p.w[m];
+    if (p.n_stack > 1) {
+      const int st = stack_matrix(p.stack_end, p.n_stack, row);
+      first = st == 0 ? 0 : p.stack_end[st - 1];
+      rows = p.stack_end[st] - first;
+      base = p.stack[st];
+    }
+    return WSrc{base, p.row_bytes * static_cast<std::size_t>(rows),
+                static_cast<std::size_t>(row - first) * p.row_bytes +
+                    static_cast<std::size_t>(b0) * Tr::kBlockBytes};
   };
 
   // Issues the copies of stage st into buffer buf (nothing waits for them here).
@@ -294,17 +335,18 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
     for (int m = 0; m < kM; ++m) {
       for (int idx = tid; idx < S::kRows * kPieces; idx += S::kThreads) {
         const int r = idx / kPieces, c = idx % kPieces;
-        const std::size_t off = w_offset(r, b0);
+        const WSrc ws = w_src(m, r, b0);
+        const std::size_t off = ws.off;
         const std::size_t a0 = off & ~static_cast<std::size_t>(15);
         if (16 * c >= static_cast<int>(off - a0) + bytes) continue;
         const std::size_t src = a0 + 16 * static_cast<std::size_t>(c);
         std::uint8_t* dst = w_stage(buf, m, r) + 16 * c;
-        if (src + 16 <= w_bytes) {
-          x.cp16(dst, p.w[m] + src);
+        if (src + 16 <= ws.bytes) {
+          x.cp16(dst, ws.base + src);
         } else {  // the matrix's last bytes (its size is even): no read past its end
-          for (std::size_t i = 0; src + i < w_bytes; i += 2) {
+          for (std::size_t i = 0; src + i < ws.bytes; i += 2) {
             *reinterpret_cast<std::uint16_t*>(dst + i) =
-                *reinterpret_cast<const std::uint16_t*>(p.w[m] + src + i);
+                *reinterpret_cast<const std::uint16_t*>(ws.base + src + i);
           }
         }
       }
@@ -397,7 +439,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
         ZINFER_UNROLL
         for (int h = 0; h < 2; ++h) {
           const int r = 16 * (RF * rw + rf) + g + 8 * h;
-          l.w[m][rf][h] = w_stage(buf, m, r) + (w_offset(r, b0) & 15);
+          l.w[m][rf][h] = w_stage(buf, m, r) + (w_src(m, r, b0).off & 15);
         }
       }
     }
@@ -415,7 +457,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
         ++part;
         part_end = part_begin(nb, p.parts, part + 1);
       }
-      tile_block<T, kM, RF, NT>(acc, l, bi, x);
+      tile_block<T, kExact, kM, RF, NT>(acc, l, bi, x);
     }
     if (next) scale_store(buf ^ 1);
     x.sync();  // everyone is done with buffer buf before stage st + 2 is copied into it

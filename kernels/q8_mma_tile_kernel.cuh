@@ -30,6 +30,13 @@ struct TileCtx : BlockCtx<kGated> {
   __device__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
     cuda::mma_k16(c, a, b0);
   }
+  __device__ void mma_k32_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                 std::uint32_t b1) const {
+    cuda::mma_k32(c, a, b0, b1, q8mma::kMmaBias);
+  }
+  __device__ void mma_k16_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
+    cuda::mma_k16(c, a, b0, q8mma::kMmaBias);
+  }
 };
 
 // The tiles split over K: a block's sums are its part's (blockIdx.z), kept in the scratch
@@ -47,7 +54,7 @@ struct TilePartCtx : TileCtx<kGated> {
   }
 };
 
-template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, bool kExact>
 __global__ void __launch_bounds__(q8mma::TileShape<T, RF, CW, kGated, NT>::kThreads)
     q8_mma_tile_kernel(MmaParams p, q8mma::MmaArgs a) {
   extern __shared__ __align__(16) std::uint8_t tile_smem[];
@@ -56,10 +63,10 @@ __global__ void __launch_bounds__(q8mma::TileShape<T, RF, CW, kGated, NT>::kThre
   if constexpr (kParts) {
     a.only_part = static_cast<int>(blockIdx.z);
     TilePartCtx<kGated> x{{{&p, tile_smem}}};
-    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x);
+    q8mma::tile_body<T, RF, CW, kGated, NT, kExact>(a, x);
   } else {
     TileCtx<kGated> x{{&p, tile_smem}};
-    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x);
+    q8mma::tile_body<T, RF, CW, kGated, NT, kExact>(a, x);
   }
 }
 
@@ -84,12 +91,16 @@ __global__ void q8_mma_part_sum_kernel(MmaParams p) {
   store_output<kGated>(p, n, j, v[0], v[kM - 1]);
 }
 
+// Whether the tiles take the conversion-free sums (q8mma::q16_isum_exact: the same bits):
+// ZINFER_TILE_EXACT=1, a measurement switch until measured.
+bool tile_exact_wanted();
+
 // One tile shape's launch (and, split over K, the parts' sum), both with programmatic
 // dependent launch (pdl.h).
-template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
-void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, bool kExact>
+void launch_shape_as(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
   using S = q8mma::TileShape<T, RF, CW, kGated, NT>;
-  auto* kernel = q8_mma_tile_kernel<T, RF, CW, kGated, NT, kParts>;
+  auto* kernel = q8_mma_tile_kernel<T, RF, CW, kGated, NT, kParts, kExact>;
   // Above 48 KB of dynamic shared memory a kernel must opt in, once per process (a worker
   // owns one device); a failure shows as the launch's error.
   static const bool opted_in =
@@ -106,6 +117,15 @@ void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stre
     launch_pdl(q8_mma_part_sum_kernel<kGated>,
                dim3(static_cast<unsigned>((plane + kSumThreads - 1) / kSumThreads)),
                dim3(kSumThreads), 0, stream, p);
+  }
+}
+
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
+void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
+  if (tile_exact_wanted()) {
+    launch_shape_as<T, RF, CW, kGated, NT, kParts, true>(p, a, stream);
+  } else {
+    launch_shape_as<T, RF, CW, kGated, NT, kParts, false>(p, a, stream);
   }
 }
 

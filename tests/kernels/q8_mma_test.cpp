@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -443,15 +444,17 @@ TEST(Q8Mma, LanePrologueEqualsTheQuantizedBuffer) {
   }
 }
 
-// Q, K and V as one launch (launch_q8_mma_each with the lane kernel): each matrix's outputs,
-// with its bias, equal its own launch's bit for bit.
+// Q, K and V as one launch (launch_q8_mma_each: the lane kernel for 1 and 3 rows; past four
+// rows the choice by shape — the tiles as one stack with ZINFER_TILE_STACK=1 set for the run,
+// else three launches): each matrix's outputs, with its bias, equal its own launch's bit for
+// bit.
 TEST(Q8Mma, StackedMatricesEqualTheirOwnLaunches) {
   ZINFER_REQUIRE_GPU();
   Device d;
   ASSERT_TRUE(d.open());
   const std::int64_t k = 1024, ne[3] = {64, 16, 16};
   for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_0, GgmlType::kQ6_K}) {
-    for (std::int64_t rows : {1, 3}) {
+    for (std::int64_t rows : {1, 3, 13, 40}) {
       SCOPED_TRACE(std::string(quant::type_name(t)) + " rows=" + std::to_string(rows));
       std::vector<Problem> ps;
       std::vector<cuda::DeviceBuffer> w, bias, out_one, out_each;
@@ -475,7 +478,18 @@ TEST(Q8Mma, StackedMatricesEqualTheirOwnLaunches) {
         one.push_back({wv, {out_one[m].as<float>(), rows, ne[m], ne[m]}, bias[m].as<float>()});
         each.push_back({wv, {out_each[m].as<float>(), rows, ne[m], ne[m]}, bias[m].as<float>()});
       }
-      cuda::set_q8_mma_kernel(cuda::kMmaLane);
+      // The tiles split over K take scratch (the stack's or the largest matrix's, whichever is
+      // larger), as CudaOps gives it.
+      std::int64_t need = cuda::q8_mma_part_ws_floats(a, one.data(), 3, false);
+      for (const auto& m : each) need = std::max(need, cuda::q8_mma_part_ws_floats(a, m.w, false));
+      cuda::DeviceBuffer ws;
+      if (need > 0) {
+        const std::vector<float> poison(static_cast<std::size_t>(need), std::nanf(""));
+        ws = testing::device_bytes(*d.ctx, poison.data(), poison.size() * sizeof(float));
+        a.part_ws = ws.as<float>();
+        a.part_ws_floats = need;
+      }
+      if (rows <= 4) cuda::set_q8_mma_kernel(cuda::kMmaLane);
       const Status st = cuda::launch_q8_mma_each(a, one.data(), 3, false, d.ctx->stream());
       Status st_each = ok_status();
       for (std::size_t m = 0; m < 3 && st_each.ok(); ++m)

@@ -449,16 +449,14 @@ Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
 
 Status CudaOps::q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate) {
   if (!cfg_.tensor_cores) return launch_q8_matvec(a, mats, n_mats, accumulate, ctx_.stream());
-  ZINFER_ASSIGN_OR_RETURN(const Q8Act b, with_part_scratch(a, mats, n_mats, false));
+  ZINFER_ASSIGN_OR_RETURN(const Q8Act b, with_part_scratch(a, mats, n_mats, false, accumulate));
   return launch_q8_mma_each(b, mats, n_mats, accumulate, ctx_.stream());
 }
 
-Result<Q8Act> CudaOps::with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated) {
-  std::int64_t need = 0;
-  for (int i = 0; i < n_mats; ++i) {
-    const std::int64_t n = q8_mma_part_ws_floats(a, mats[i].w, gated);
-    need = n > need ? n : need;
-  }
+Result<Q8Act> CudaOps::with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated,
+                                         bool accumulate) {
+  const std::int64_t need = gated ? q8_mma_part_ws_floats(a, mats[0].w, true)
+                                  : q8_mma_part_ws_floats(a, mats, n_mats, accumulate);
   if (need == 0) return a;
   ZINFER_ASSIGN_OR_RETURN(void* buf, arena_.alloc(static_cast<std::size_t>(need) * sizeof(float)));
   a.part_ws = static_cast<float*>(buf);

@@ -137,9 +137,11 @@ class CudaOps final : public model::Ops {
                       bool accumulate);
   Status q8_products(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate);
   // a with scratch (from the arena, in the caller's scope) for the tensor-core tiles split over
-  // K, sized for the largest of these products that take them (kernels/q8_mma.h); a itself
-  // when none does.
-  Result<Q8Act> with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated);
+  // K, sized for the largest of these products that take them (kernels/q8_mma.h; the gated
+  // pair: one product; plain products as launch_q8_mma_each launches them, accumulate as it
+  // is given); a itself when none does.
+  Result<Q8Act> with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n_mats, bool gated,
+                                  bool accumulate = false);
   // gated: the activations feed the gated pair (two matrices of weight_rows / 2 rows each).
   Result<Q8Act> quantize_act(model::Tensor in, quant::GgmlType weight_type,
                              std::int64_t weight_rows, const model::Weight* norm = nullptr,

@@ -43,16 +43,26 @@ struct HostCtx : HostBlockCtx {
   void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
     e->mma(tid, false, c, a, b0, 0);
   }
+  // C = kMmaBias: the integer sums come back biased, as the device's mma adds its C operand.
+  void mma_k32_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                      std::uint32_t b1) const {
+    e->mma(tid, true, c, a, b0, b1);
+    for (int& v : c) v += kMmaBias;
+  }
+  void mma_k16_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
+    e->mma(tid, false, c, a, b0, 0);
+    for (int& v : c) v += kMmaBias;
+  }
 };
 
 // split: the tiles split over K (a grid of blocks per part, p.only_part), each part's sums
 // stored once, then added in part order as q8_mma_tile.cu's part-sum kernel does.
-template <GgmlType T, int RF, int CW, bool kGated, int NT = 4>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, bool kExact = false>
 void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed,
                  bool split = false) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " RF=" + std::to_string(RF) +
                " CW=" + std::to_string(CW) + " NT=" + std::to_string(NT) +
-               (kGated ? " gated" : "") + " k=" + std::to_string(k) +
+               (kExact ? " exact" : "") + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
                " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
   using S = TileShape<T, RF, CW, kGated, NT>;
   const std::size_t rs = quant::row_size(T, k);
@@ -71,7 +81,7 @@ void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint6
         std::memset(e.smem(), 0x5a, S::kSmemBytes);
         e.run([&](int tid) {
           HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
-          tile_body<T, RF, CW, kGated, NT>(args, c);
+          tile_body<T, RF, CW, kGated, NT, kExact>(args, c);
         });
       }
     }
@@ -98,6 +108,46 @@ void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint6
   expect_reference_outputs<T>(out, a, kGated);
 }
 
+// Three matrices as one Q/K/V stack (HostStack: 40, 8 and 24 rows, so 64-row tiles straddle
+// them), whole or split over K: row j of the output is row j of the concatenated matrices.
+template <GgmlType T, int NT>
+void check_stack(std::int64_t k, std::int64_t rows, std::uint64_t seed, bool split) {
+  SCOPED_TRACE(std::string(quant::type_name(T)) + " stack NT=" + std::to_string(NT) + " k=" +
+               std::to_string(k) + " rows=" + std::to_string(rows) + (split ? " split" : ""));
+  using S = TileShape<T, 1, 1, false, NT>;
+  const HostStack<T> st(k, seed);
+  const q8::Q8ActLayout layout = q8::q16_act_layout(k);
+  const Aligned act = act_rows<T>(layout, rows, seed);
+  MmaArgs a = host_args<T>(act, layout, rows, st.all.p, st.all.p, 0);
+  st.apply(a);
+  std::vector<const Aligned*> buffers = {&act};
+  for (const Aligned& w : st.ws) buffers.push_back(&w);
+  int bad_copies = 0;
+  Outputs out(rows, a.ne1);
+  for (int q = 0; q < (split ? a.parts : 1); ++q) {
+    MmaArgs one = a;
+    one.only_part = split ? q : -1;
+    Outputs part(rows, a.ne1);
+    for (std::int64_t by = 0; by < (a.ne1 + S::kRows - 1) / S::kRows; ++by) {
+      for (std::int64_t bx = 0; bx < (rows + S::kCols - 1) / S::kCols; ++bx) {
+        testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+        e.run([&](int tid) {
+          HostCtx c{{&e, tid, bx, by, &part}, &buffers, &bad_copies};
+          tile_body<T, 1, 1, false, NT>(one, c);
+        });
+      }
+    }
+    for (std::size_t i = 0; i < part.v0.size(); ++i) {
+      ASSERT_EQ(part.stores[i], 1) << "part " << q << " output " << i;
+      out.v0[i] = q == 0 ? part.v0[i] : q8::fadd(out.v0[i], part.v0[i]);
+      out.v1[i] = out.v0[i];
+    }
+  }
+  for (int& n : out.stores) n = 1;
+  EXPECT_EQ(bad_copies, 0);
+  expect_reference_outputs<T>(out, st.reference(a), false);
+}
+
 template <GgmlType T>
 void check_type(std::uint64_t seed) {
   // 32-element blocks: K = 896 (28 blocks: 3.5 stages, 7 parts of 4 blocks); K-quants: 768
@@ -116,6 +166,12 @@ void check_type(std::uint64_t seed) {
   check_tiles<T, 1, 1, true, 1>(k, 70, 5, seed + 60);
   check_tiles<T, 1, 1, false, 1>(k, 40, 7, seed + 70, true);
   check_tiles<T, 1, 1, true, 2>(k, 20, 16, seed + 80, true);
+  // The conversion-free sums (q16_isum_exact, ZINFER_TILE_EXACT=1): the same bits.
+  check_tiles<T, 1, 1, false, 4, true>(k, 77, 37, seed + 90);
+  check_tiles<T, 1, 1, true, 2, true>(k, 20, 16, seed + 100, true);
+  // Q, K and V as one launch (ZINFER_TILE_STACK=1), whole and split over K.
+  check_stack<T, 2>(k, 13, seed + 110, false);
+  check_stack<T, 1>(k, 6, seed + 120, true);
 }
 
 ZINFER_MMA_TYPE_TESTS(Q8MmaTileHost, check_type)
