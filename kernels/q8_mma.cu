@@ -821,24 +821,32 @@ MmaParams stack_params(const Q8Act& a, const Q8MatvecOut* mats, int n_mats) {
   return p;
 }
 
-// Whether Q, K and V go to the staged tiles as one launch (ZINFER_TILE_STACK=1, opt-in until
-// measured): past kVecRows rows, by shape, the same type and K, no accumulation; p is then the
-// stack's parameters. The tiles take it whole where their blocks make a wave, else split over
-// K (when tile_parts_shape allows; its scratch the stack's), never the split or wide kernels,
-// which read one matrix — so the stack is only built where the tiles will take it.
-bool tile_stack_params(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
-                       MmaParams& p) {
-  static const bool wanted = env_flag("ZINFER_TILE_STACK", false);
-  if (!wanted || kernel_setting() >= 0 || accumulate || n_mats < 2 || n_mats > 3 ||
-      a.rows <= kVecRows || a.data == nullptr || a.src != nullptr) {
-    return false;
-  }
+// Whether mats (2 or 3 plain products of a, added to nothing) can run as one stack: each a
+// product the tensor-core kernels take, all of one type and K, each output [a.rows, its ne1].
+bool stackable(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate) {
+  if (accumulate || n_mats < 2 || n_mats > 3) return false;
   for (int i = 0; i < n_mats; ++i) {
     if (!q8_mma_supported(a, mats[i].w) || mats[i].w.type != mats[0].w.type ||
         mats[i].w.ne0 != mats[0].w.ne0 || mats[i].out.rows != a.rows ||
         mats[i].out.cols != mats[i].w.ne1) {
       return false;
     }
+  }
+  return true;
+}
+
+// Whether Q, K and V go to the staged tiles as one launch (past kVecRows rows, by shape; p is
+// then the stack's parameters). The tiles take it whole where their blocks make a wave, else
+// split over K (when tile_parts_shape allows; its scratch the stack's), never the split or wide
+// kernels, which read one matrix — so the stack is only built where the tiles will take it.
+// Measured on an H100 (2026-12-06, bench_variants.sh, tok/s, three launches → one): 0.5B
+// prefill 38,341 → 43,644, 16 / 32 / 128 sequences 7,539 → 8,760 / 12,954 → 14,605 / 25,596 →
+// 27,214; 7B 16 / 32 / 128 sequences 2,390 → 2,512 / 2,715 → 2,899 / 4,769 → 4,866.
+bool tile_stack_params(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, bool accumulate,
+                       MmaParams& p) {
+  if (kernel_setting() >= 0 || a.rows <= kVecRows || a.data == nullptr || a.src != nullptr ||
+      !stackable(a, mats, n_mats, accumulate)) {
+    return false;
   }
   p = stack_params(a, mats, n_mats);
   return q8_mma_tile_fits(p, false) &&
@@ -945,14 +953,9 @@ Status launch_q8_mma_each(const Q8Act& a, const Q8MatvecOut* mats, int n_mats, b
   const bool vec = !lane &&
                    (ks == kMmaVec || ks < 0 || ks == kMmaLaneStage || ks == kMmaVecBlock) &&
                    a.rows <= kVecRows && a.data != nullptr && a.src == nullptr;
-  bool one = (lane || vec) && !accumulate && n_mats >= 2 && n_mats <= 3;
+  const bool one = (lane || vec) && stackable(a, mats, n_mats, accumulate);
   std::int64_t weight_rows = 0;  // of the whole stack
-  for (int i = 0; one && i < n_mats; ++i) {
-    one = q8_mma_supported(a, mats[i].w) && mats[i].w.type == mats[0].w.type &&
-          mats[i].w.ne0 == mats[0].w.ne0 && mats[i].out.rows == a.rows &&
-          mats[i].out.cols == mats[i].w.ne1;
-    weight_rows += mats[i].w.ne1;
-  }
+  for (int i = 0; one && i < n_mats; ++i) weight_rows += mats[i].w.ne1;
   if (!one || !grid_fits(weight_rows, a.rows)) {
     for (int i = 0; i < n_mats; ++i)
       ZINFER_RETURN_IF_ERROR(launch_q8_mma(a, mats[i], accumulate, stream));

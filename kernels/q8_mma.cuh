@@ -338,30 +338,12 @@ ZINFER_HD float legacy_term_q8(const LegacyHead& w, bool has_min, float da, floa
 // activation's part of a minimum's term: one value per activation unit, which the tile kernel
 // stages once for all its weight rows (q16_daq is its one rounding, wherever it is computed).
 ZINFER_HD float q16_daq(float da, int qsum) { return fmul(da, static_cast<float>(qsum)); }
-// A Q16 unit's integer sum as a float without an int-to-float conversion (the tiles with
-// ZINFER_TILE_EXACT=1, q8_mma_tile.cuh): each plane's mma starts from C = kMmaBias, the bits of
-// 1.5·2^23, so its int32 result c' read as a float is 1.5·2^23 + c exactly (|c| < 2^22: 32
-// products of 8-bit values), and mma_unbias leaves c exactly; 256·c_hi + c_lo then rounds once,
-// in an fma — the float the conversion of the integer sum gives, bit for bit. Three FP32
-// operations instead of an integer multiply-add and a conversion (conversions run at 16 a
-// clock per SM on sm_90, FP32 operations at 128).
-inline constexpr int kMmaBias = 0x4B400000;
-ZINFER_HD float mma_unbias(int biased) {
-  return fsub(f32_from_bits(static_cast<std::uint32_t>(biased)), 12582912.0f);
-}
-ZINFER_HD float q16_isum_exact(int hi_biased, int lo_biased) {
-  return fma_rn(256.0f, mma_unbias(hi_biased), mma_unbias(lo_biased));
-}
 // Legacy block, Q16 activations: isum = Σ w·q; (d·da)·isum, + m·daq in the same rounding
 // (an fma) when the type has a minimum.
-// (isum_f: the exact float of the integer sum — q16_isum_exact — or the int itself below.)
-ZINFER_HD float legacy_term_q16f(const LegacyHead& w, bool has_min, float da, float isum_f,
-                                 float daq) {
-  const float dd = fmul(w.d, da);
-  return has_min ? fma_rn(dd, isum_f, fmul(w.m, daq)) : fmul(dd, isum_f);
-}
 ZINFER_HD float legacy_term_q16f(const LegacyHead& w, bool has_min, float da, int isum, float daq) {
-  return legacy_term_q16f(w, has_min, da, static_cast<float>(isum), daq);
+  const float dd = fmul(w.d, da);
+  return has_min ? fma_rn(dd, static_cast<float>(isum), fmul(w.m, daq))
+                 : fmul(dd, static_cast<float>(isum));
 }
 ZINFER_HD float legacy_term_q16(const LegacyHead& w, bool has_min, float da, int isum, int qsum) {
   return legacy_term_q16f(w, has_min, da, isum, q16_daq(da, qsum));
@@ -373,11 +355,8 @@ ZINFER_HD float k4_term_q8(const K4Head& w, float da, int isum, int msum) {
 // Q4_K/Q5_K group g, Q16 activations of that group (scale da, daq = q16_daq), from the
 // group's scaled weight scales dsc = d·sc_g and dmn = dmin·mn_g: (dsc·da)·isum − dmn·daq in
 // one fma (four float operations where daq is staged; six before 2026-12-06).
-ZINFER_HD float k4_term_q16f(float dsc, float dmn, float da, float isum_f, float daq) {
-  return fma_rn(fmul(dsc, da), isum_f, -fmul(dmn, daq));
-}
 ZINFER_HD float k4_term_q16f(float dsc, float dmn, float da, int isum, float daq) {
-  return k4_term_q16f(dsc, dmn, da, static_cast<float>(isum), daq);
+  return fma_rn(fmul(dsc, da), static_cast<float>(isum), -fmul(dmn, daq));
 }
 ZINFER_HD float k4_dsc(const K4Head& w, int g) {
   return fmul(w.d, static_cast<float>(k4_scale(w, g)));
@@ -393,11 +372,8 @@ ZINFER_HD float q6_term_q8(const Q6Head& w, float da, int isum) { return scaled(
 // Q6_K group g (sub-blocks 2g, 2g + 1), Q16 activations of that group, from the sub-blocks'
 // scaled weight scales ds0 = d·sc_2g, ds1 = d·sc_2g+1: da · (ds0·i0 + ds1·i1), the inner sum
 // one fma (five float operations; seven before 2026-12-06).
-ZINFER_HD float q6_term_q16f(float ds0, float ds1, float da, float i0_f, float i1_f) {
-  return fmul(da, fma_rn(ds0, i0_f, fmul(ds1, i1_f)));
-}
 ZINFER_HD float q6_term_q16f(float ds0, float ds1, float da, int i0, int i1) {
-  return q6_term_q16f(ds0, ds1, da, static_cast<float>(i0), static_cast<float>(i1));
+  return fmul(da, fma_rn(ds0, static_cast<float>(i0), fmul(ds1, static_cast<float>(i1))));
 }
 ZINFER_HD float q6_ds(const Q6Head& w, int s) {
   return fmul(w.d, static_cast<float>(q6_scale(w, s)));

@@ -64,7 +64,7 @@ void set_q8_mma_kernel(int kernel);
 // above) does not take them: the caller allocates it and sets a.part_ws / part_ws_floats.
 std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const QuantMatrixView& w, bool gated);
 // The same for launch_q8_mma_each's plain products (mats): the largest matrix's, or where Q, K
-// and V go to the tiles as one launch (ZINFER_TILE_STACK=1) split over K, the stack's.
+// and V go to the tiles as one launch split over K, the stack's.
 std::int64_t q8_mma_part_ws_floats(const Q8Act& a, const Q8MatvecOut* mats, int n_mats,
                                    bool accumulate);
 

@@ -103,21 +103,20 @@ __device__ __forceinline__ void prefetch_weight_rows(const MmaParams& p, std::in
   }
 }
 
-// One mma.sync on this lane's fragments (PTX layout: q8_mma.cuh), C = c0 in every element
-// (0, or q8mma::kMmaBias for the conversion-free sums of q16_isum_exact).
+// One mma.sync on this lane's fragments (PTX layout: q8_mma.cuh), C = 0.
 __device__ __forceinline__ void mma_k32(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                        std::uint32_t b1, int c0 = 0) {
+                                        std::uint32_t b1) {
   asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%10,%10,%10,%10};"
       : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
 }
-__device__ __forceinline__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                        int c0 = 0) {
+__device__ __forceinline__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4],
+                                        std::uint32_t b0) {
   asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, "
       "{%7,%7,%7,%7};"
       : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(b0), "r"(c0));
+      : "r"(a[0]), "r"(a[1]), "r"(b0), "r"(0));
 }
 
 // What the thread contexts of the context-written kernel bodies (q8_mma_tile.cu,

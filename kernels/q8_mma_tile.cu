@@ -39,8 +39,8 @@ int q8_mma_small_tiles() {
 }
 
 namespace tile_kernel {
-bool tile_exact_wanted() {
-  static const bool env = env_flag("ZINFER_TILE_EXACT", false);
+int tile_min_blocks() {
+  static const int env = env_choice("ZINFER_TILE_OCCUPANCY", {"1", "2"}, 0, 0) == 1 ? 2 : 1;
   return env;
 }
 }  // namespace tile_kernel

@@ -142,7 +142,7 @@ ZINFER_HD void tile_b_words(const TileLane<kM, RF, NT>& l, int nt, int e, std::u
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <bool kExact, int kM, int RF, int NT, typename Ctx, typename Term>
+template <int kM, int RF, int NT, typename Ctx, typename Term>
 ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l,
                              const std::uint32_t (&a)[kM][RF][4], int unit, Ctx& x, Term term) {
   ZINFER_UNROLL
@@ -153,22 +153,12 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF,
     ld_f4(l.sc[nt] + l.sc_unit * unit, sa);
     each_frag<kM, RF>([&](int m, int rf) {
       int c[4], cl[4];
-      if constexpr (kExact) {  // the planes' sums biased (q16_isum_exact): no conversion
-        x.mma_k32_biased(c, a[m][rf], bw[0], bw[1]);
-        x.mma_k32_biased(cl, a[m][rf], bw[2], bw[3]);
-      } else {
-        x.mma_k32(c, a[m][rf], bw[0], bw[1]);
-        x.mma_k32(cl, a[m][rf], bw[2], bw[3]);
-      }
+      x.mma_k32(c, a[m][rf], bw[0], bw[1]);
+      x.mma_k32(cl, a[m][rf], bw[2], bw[3]);
       ZINFER_UNROLL
       for (int i = 0; i < 4; ++i) {
-        float v;
-        if constexpr (kExact) {
-          v = term(m, rf, i >> 1, sa[2 * (i & 1)], q16_isum_exact(c[i], cl[i]),
-                   sa[2 * (i & 1) + 1]);
-        } else {
-          v = term(m, rf, i >> 1, sa[2 * (i & 1)], 256 * c[i] + cl[i], sa[2 * (i & 1) + 1]);
-        }
+        const float v =
+            term(m, rf, i >> 1, sa[2 * (i & 1)], 256 * c[i] + cl[i], sa[2 * (i & 1) + 1]);
         acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], v);
       }
     });
@@ -180,7 +170,7 @@ ZINFER_HD void tile_unit_k32(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF,
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, bool kExact, int kM, int RF, int NT, typename Ctx>
+template <GgmlType T, int kM, int RF, int NT, typename Ctx>
 ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT>& l, int bi,
                           Ctx& x) {
   using Tr = MmaTraits<T>;
@@ -190,10 +180,9 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
     std::uint32_t a[kM][RF][4];
     tile_heads<Tr>(h, l, bi);
     tile_frags<Tr>(a, l, bi, 0);
-    tile_unit_k32<kExact>(acc, l, a, bi, x,
-                          [&](int m, int rf, int r, float da, auto isum, float daq) {
-                            return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, daq);
-                          });
+    tile_unit_k32(acc, l, a, bi, x, [&](int m, int rf, int r, float da, int isum, float daq) {
+      return legacy_term_q16f(h[m][rf][r], Tr::kMin, da, isum, daq);
+    });
   } else if constexpr (kFam == Family::kK4) {
     K4Head h[kM][RF][2];
     tile_heads<Tr>(h, l, bi);
@@ -205,10 +194,9 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
       tile_row_scales(
           dsc, dmn, h, [&](const K4Head& w) { return k4_dsc(w, s); },
           [&](const K4Head& w) { return k4_dmn(w, s); });
-      tile_unit_k32<kExact>(acc, l, a, s, x,
-                            [&](int m, int rf, int r, float da, auto isum, float daq) {
-                              return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, daq);
-                            });
+      tile_unit_k32(acc, l, a, s, x, [&](int m, int rf, int r, float da, int isum, float daq) {
+        return k4_term_q16f(dsc[m][rf][r], dmn[m][rf][r], da, isum, daq);
+      });
     }
   } else {  // Q6_K: unit g is sub-blocks 2g (elements 32g..) and 2g + 1 (32g + 16..), k16 each
     Q6Head h[kM][RF][2];
@@ -231,28 +219,15 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
         ld_f4(l.sc[nt] + l.sc_unit * g, sa);
         each_frag<kM, RF>([&](int m, int rf) {
           int h0[4], l0[4], h1[4], l1[4];
-          if constexpr (kExact) {
-            x.mma_k16_biased(h0, a0[m][rf], bw[0]);
-            x.mma_k16_biased(l0, a0[m][rf], bw[2]);
-            x.mma_k16_biased(h1, a1[m][rf], bw[1]);
-            x.mma_k16_biased(l1, a1[m][rf], bw[3]);
-          } else {
-            x.mma_k16(h0, a0[m][rf], bw[0]);
-            x.mma_k16(l0, a0[m][rf], bw[2]);
-            x.mma_k16(h1, a1[m][rf], bw[1]);
-            x.mma_k16(l1, a1[m][rf], bw[3]);
-          }
+          x.mma_k16(h0, a0[m][rf], bw[0]);
+          x.mma_k16(l0, a0[m][rf], bw[2]);
+          x.mma_k16(h1, a1[m][rf], bw[1]);
+          x.mma_k16(l1, a1[m][rf], bw[3]);
           ZINFER_UNROLL
           for (int i = 0; i < 4; ++i) {
             const int r = i >> 1;
-            float term;
-            if constexpr (kExact) {
-              term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
-                                  q16_isum_exact(h0[i], l0[i]), q16_isum_exact(h1[i], l1[i]));
-            } else {
-              term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
-                                  256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
-            }
+            const float term = q6_term_q16f(ds0[m][rf][r], ds1[m][rf][r], sa[2 * (i & 1)],
+                                            256 * h0[i] + l0[i], 256 * h1[i] + l1[i]);
             acc[m][rf][nt][i] = fadd(acc[m][rf][nt][i], term);
           }
         });
@@ -261,7 +236,7 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
   }
 }
 
-// The kernel body, run by each of the block's S::kThreads threads (with p.only_part >= 0 the
+// The kernel body, run by each of the block's S::kThreads threads (with only_part >= 0 the
 // sums of that part of K alone: the tiles split over K, whose parts' sums another kernel adds
 // in part order — the same bits). A plain product may be a Q/K/V stack (p.n_stack > 1: each
 // weight row read from the matrix holding it, every matrix 16-byte aligned; the outputs go
@@ -269,14 +244,13 @@ ZINFER_HD void tile_block(float (&acc)[kM][RF][NT][4], const TileLane<kM, RF, NT
 // block_x() (activation-row tile), block_y() (weight-row tile), smem() (S::kSmemBytes, 16-byte
 // aligned), sync() (__syncthreads), cp16(dst, src) (an asynchronous 16-byte copy), commit(),
 // wait_prior() (all copies but the last committed group have landed), wait_all(),
-// mma_k32 / mma_k16 (mma.sync.m16n8k32 / k16 .s8 on this lane's fragments, C = 0; with kExact
-// mma_k32_biased / mma_k16_biased, C = kMmaBias: see q16_isum_exact) and
+// mma_k32 / mma_k16 (mma.sync.m16n8k32 / k16 .s8 on this lane's fragments, C = 0) and
 // store(n, j, v0, v1) (output j of activation row n: v0 of matrix 0, v1 of the last).
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, bool kExact = false, typename Ctx>
-ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, typename Ctx>
+ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x, int only_part) {
   using S = TileShape<T, RF, CW, kGated, NT>;
   using Tr = MmaTraits<T>;
   constexpr int kM = S::kM;
@@ -290,9 +264,9 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
   const std::int64_t units = p.layout.k / 32;
   // The weight blocks this block walks: all of K, or one part's (only_part) — then the stages
   // holding them, and its output is that part's sum alone.
-  const bool one_part = p.only_part >= 0;
-  const std::int64_t kb_begin = one_part ? part_begin(nb, p.parts, p.only_part) : 0;
-  const std::int64_t kb_end = one_part ? part_begin(nb, p.parts, p.only_part + 1) : nb;
+  const bool one_part = only_part >= 0;
+  const std::int64_t kb_begin = one_part ? part_begin(nb, p.parts, only_part) : 0;
+  const std::int64_t kb_end = one_part ? part_begin(nb, p.parts, only_part + 1) : nb;
   const std::int64_t st_begin = kb_begin / S::kG;
   const std::int64_t st_end = (kb_end + S::kG - 1) / S::kG;
   std::uint8_t* smem = x.smem();
@@ -315,11 +289,11 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
     const std::int64_t row = tile_min(jb + r, p.ne1 - 1);
     std::int64_t first = 0, rows = p.ne1;
     const std::uint8_t* base = p.w[m];
-    if (p.n_stack > 1) {
+    if (p.n_stack > 1) {  // (constant indices: a run-time one would copy p to local memory)
       const int st = stack_matrix(p.stack_end, p.n_stack, row);
-      first = st == 0 ? 0 : p.stack_end[st - 1];
-      rows = p.stack_end[st] - first;
-      base = p.stack[st];
+      first = st == 0 ? 0 : (st == 1 ? p.stack_end[0] : p.stack_end[1]);
+      rows = (st == 0 ? p.stack_end[0] : (st == 1 ? p.stack_end[1] : p.stack_end[2])) - first;
+      base = st == 0 ? p.stack[0] : (st == 1 ? p.stack[1] : p.stack[2]);
     }
     return WSrc{base, p.row_bytes * static_cast<std::size_t>(rows),
                 static_cast<std::size_t>(row - first) * p.row_bytes +
@@ -457,7 +431,7 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
         ++part;
         part_end = part_begin(nb, p.parts, part + 1);
       }
-      tile_block<T, kExact, kM, RF, NT>(acc, l, bi, x);
+      tile_block<T, kM, RF, NT>(acc, l, bi, x);
     }
     if (next) scale_store(buf ^ 1);
     x.sync();  // everyone is done with buffer buf before stage st + 2 is copied into it
@@ -475,6 +449,15 @@ ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
       }
     }
   }
+}
+
+// The same, the part to compute (or -1: all of K) taken from p.only_part (the host tests).
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, typename Ctx>
+ZINFER_HD void tile_body(const MmaArgs& p, Ctx& x) {
+  tile_body<T, RF, CW, kGated, NT>(p, x, p.only_part);
 }
 
 }  // namespace zinfer::cuda::q8mma

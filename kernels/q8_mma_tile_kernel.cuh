@@ -30,13 +30,6 @@ struct TileCtx : BlockCtx<kGated> {
   __device__ void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
     cuda::mma_k16(c, a, b0);
   }
-  __device__ void mma_k32_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                 std::uint32_t b1) const {
-    cuda::mma_k32(c, a, b0, b1, q8mma::kMmaBias);
-  }
-  __device__ void mma_k16_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
-    cuda::mma_k16(c, a, b0, q8mma::kMmaBias);
-  }
 };
 
 // The tiles split over K: a block's sums are its part's (blockIdx.z), kept in the scratch
@@ -54,19 +47,22 @@ struct TilePartCtx : TileCtx<kGated> {
   }
 };
 
-template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, bool kExact>
-__global__ void __launch_bounds__(q8mma::TileShape<T, RF, CW, kGated, NT>::kThreads)
-    q8_mma_tile_kernel(MmaParams p, q8mma::MmaArgs a) {
+// kMinBlocks: the blocks a multiprocessor should hold (__launch_bounds__: with 2, registers are
+// capped at 128 a thread; where shared memory allows two blocks, twice the warps hide latency).
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, int kMinBlocks>
+__global__ void __launch_bounds__(q8mma::TileShape<T, RF, CW, kGated, NT>::kThreads, kMinBlocks)
+    q8_mma_tile_kernel(MmaParams p, const q8mma::MmaArgs a) {
   extern __shared__ __align__(16) std::uint8_t tile_smem[];
   pdl_wait();
   pdl_launch_dependents();
+  // (The part is passed beside a, not written into it: a written kernel parameter is copied to
+  // local memory, and every read of it in the K loop with it.)
   if constexpr (kParts) {
-    a.only_part = static_cast<int>(blockIdx.z);
     TilePartCtx<kGated> x{{{&p, tile_smem}}};
-    q8mma::tile_body<T, RF, CW, kGated, NT, kExact>(a, x);
+    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x, static_cast<int>(blockIdx.z));
   } else {
     TileCtx<kGated> x{{&p, tile_smem}};
-    q8mma::tile_body<T, RF, CW, kGated, NT, kExact>(a, x);
+    q8mma::tile_body<T, RF, CW, kGated, NT>(a, x, -1);
   }
 }
 
@@ -91,16 +87,16 @@ __global__ void q8_mma_part_sum_kernel(MmaParams p) {
   store_output<kGated>(p, n, j, v[0], v[kM - 1]);
 }
 
-// Whether the tiles take the conversion-free sums (q8mma::q16_isum_exact: the same bits):
-// ZINFER_TILE_EXACT=1, a measurement switch until measured.
-bool tile_exact_wanted();
+// The blocks a multiprocessor the tiles are built for (kMinBlocks): ZINFER_TILE_OCCUPANCY=1|2,
+// a measurement switch until measured (default 1).
+int tile_min_blocks();
 
 // One tile shape's launch (and, split over K, the parts' sum), both with programmatic
 // dependent launch (pdl.h).
-template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, bool kExact>
+template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts, int kMinBlocks>
 void launch_shape_as(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
   using S = q8mma::TileShape<T, RF, CW, kGated, NT>;
-  auto* kernel = q8_mma_tile_kernel<T, RF, CW, kGated, NT, kParts, kExact>;
+  auto* kernel = q8_mma_tile_kernel<T, RF, CW, kGated, NT, kParts, kMinBlocks>;
   // Above 48 KB of dynamic shared memory a kernel must opt in, once per process (a worker
   // owns one device); a failure shows as the launch's error.
   static const bool opted_in =
@@ -122,11 +118,16 @@ void launch_shape_as(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t s
 
 template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
 void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
-  if (tile_exact_wanted()) {
-    launch_shape_as<T, RF, CW, kGated, NT, kParts, true>(p, a, stream);
-  } else {
-    launch_shape_as<T, RF, CW, kGated, NT, kParts, false>(p, a, stream);
+  // Two blocks only where their shared memory fits an SM (228 KB, 1 KB of it reserved a block).
+  constexpr bool kTwoFit =
+      2 * (q8mma::TileShape<T, RF, CW, kGated, NT>::kSmemBytes + 1024) <= 228 * 1024;
+  if constexpr (kTwoFit) {
+    if (tile_min_blocks() == 2) {
+      launch_shape_as<T, RF, CW, kGated, NT, kParts, 2>(p, a, stream);
+      return;
+    }
   }
+  launch_shape_as<T, RF, CW, kGated, NT, kParts, 1>(p, a, stream);
 }
 
 }  // namespace zinfer::cuda::tile_kernel

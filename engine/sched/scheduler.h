@@ -45,11 +45,11 @@
 namespace zinfer::sched {
 
 struct SchedulerConfig {
-  std::int32_t max_running = 16;       // concurrent sequences (1 ≤ · ≤ LlmOptions.n_seq_max)
-  std::int32_t max_step_tokens = 512;  // tokens per forward step: all decodes, then prompt chunks
-  bool prefix_cache = true;            // reuse cached KV blocks of earlier jobs with the same
-                                       // leading tokens (automatic prefix caching; verified on
-                                       // the CPU and, 32/32, on an H200)
+  std::int32_t max_running = 16;        // concurrent sequences (1 ≤ · ≤ LlmOptions.n_seq_max)
+  std::int32_t max_step_tokens = 1024;  // tokens per forward step: all decodes, then prompt chunks
+  bool prefix_cache = true;             // reuse cached KV blocks of earlier jobs with the same
+                                        // leading tokens (automatic prefix caching; verified on
+                                        // the CPU and, 32/32, on an H200)
   bool warm_up = true;  // CUDA (Scheduler::load): before the first job, a prompt chunk of
                         // max_step_tokens and decode steps of 1 and max_running sequences
                         // load the kernels and capture the graphs (sched/warm_up.h); the CPU

@@ -38,7 +38,7 @@ struct E2eBenchArgs {
   std::vector<std::string> transports = {"ipc", "tcp"};
   int clients = 1;               // DEALER sockets (threads); jobs are dealt round-robin
   int ctx = 0;                   // serve --ctx; 0 → shared_prefix + prompt + tokens + 1, rounded
-  int max_step_tokens = 512;     // serve --max-step-tokens
+  int max_step_tokens = 1024;    // serve --max-step-tokens
   std::int64_t kv_cache_mb = 0;  // serve --kv-cache-mb; 0 → room for every job's whole context
   bool prefix_cache = true;      // for the unique-prompt runs (the shared workload runs both)
   float temperature = 0.8f;

@@ -445,7 +445,7 @@ TEST(Q8Mma, LanePrologueEqualsTheQuantizedBuffer) {
 }
 
 // Q, K and V as one launch (launch_q8_mma_each: the lane kernel for 1 and 3 rows; past four
-// rows the choice by shape — the tiles as one stack with ZINFER_TILE_STACK=1 set for the run,
+// rows the choice by shape — the tiles as one stack where they take it whole or split over K,
 // else three launches): each matrix's outputs, with its bias, equal its own launch's bit for
 // bit.
 TEST(Q8Mma, StackedMatricesEqualTheirOwnLaunches) {

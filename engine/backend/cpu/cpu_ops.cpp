@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/quant/f16_round.h"
 #include "engine/quant/q16.h"
 #include "engine/quant/quant_ops.h"
 
@@ -141,12 +142,25 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
     });
     in = Tensor{q16_buf_.data(), n_rows, in.cols, in.cols};
   }
+  const bool fp16 = cfg_.exact_matmul && cfg_.fp16_matmul && q16_rounds(w.type);
+  if (fp16) {
+    // fp16_matmul: each activation row in fp16 (a power-of-two scale keeps it in range).
+    q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));
+    pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const float* x = row(in, r);
+        quant::f16_round_row(x, q16_buf_.data() + r * in.cols, in.cols,
+                             quant::f16_row_scale(x, in.cols));
+      }
+    });
+    in = Tensor{q16_buf_.data(), n_rows, in.cols, in.cols};
+  }
   if (cfg_.exact_matmul) {
     // Float dot products against the dequantized weight row. With several activation rows
     // the weight row is dequantized once; vec_dot_f32 accumulates in the same lane order
     // either way, so the result does not depend on the batch.
     pool_.parallel_for(w.ne1, [&](std::int64_t j0, std::int64_t j1, int) {
-      if (n_rows == 1) {  // the rows' dots bit for bit, several at a time
+      if (n_rows == 1 && !fp16) {  // the rows' dots bit for bit, several at a time
         quant::vec_dot_f32_rows(w.type, w.ne0, wd + static_cast<std::size_t>(j0) * w_row, w_row,
                                 j1 - j0, row(in, 0), row(out, 0) + j0);
         return;
@@ -155,6 +169,7 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
       for (std::int64_t j = j0; j < j1; ++j) {
         const void* wr = wd + static_cast<std::size_t>(j) * w_row;
         quant::dequantize_row(w.type, wr, wf.data(), w.ne0);
+        if (fp16) quant::f16_round_row(wf.data(), wf.data(), w.ne0);
         quant::vec_dot_f32_xrows(w.ne0, wf.data(), row(in, 0), static_cast<std::size_t>(in.stride),
                                  n_rows, row(out, 0) + j, static_cast<std::size_t>(out.stride));
       }

@@ -19,6 +19,8 @@ struct CpuOpsConfig {
   bool q16_act = false;          // with exact_matmul: activations of the weight types with a
                                  // GPU Q16 path (has_q8_dot, and MXFP4) rounded to the Q16 grid
                                  // first (engine/quant/q16.h) — the CPU's --q16-act
+  bool fp16_matmul = false;      // with exact_matmul: those matmuls' activations and dequantized
+                                 // weights rounded to fp16 (LlmOptions::fp16_matmul)
   std::int32_t n_layer = 0;      // KV cache geometry
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
   std::int32_t n_blocks = 0;     // KV blocks in the pool
@@ -77,7 +79,7 @@ class CpuOps final : public model::Ops {
   std::size_t chunk_index_ = 0;
   std::size_t chunk_used_ = 0;
   std::vector<std::uint8_t> act_buf_;  // quantized activations of the current matmul
-  std::vector<float> q16_buf_;         // q16_act: the current matmul's rounded activations
+  std::vector<float> q16_buf_;         // q16_act / fp16_matmul: the matmul's rounded activations
   // KV cache: [n_layer][n_blocks * block_size][n_embd_kv] f32.
   std::vector<float> k_cache_;
   std::vector<float> v_cache_;

@@ -68,8 +68,9 @@ struct Agreement {
 };
 
 // The numerics a fixture is run with: the exact path (token identity required), or a faster
-// one whose agreement is measured: Q8 activations (llama.cpp's numerics) or Q16 activations.
-enum class Numerics { kExact, kQ8, kQ16 };
+// one whose agreement is measured: Q8 activations (llama.cpp's numerics), Q16 activations, or
+// fp16 operands.
+enum class Numerics { kExact, kQ8, kQ16, kF16 };
 
 // Greedy decoding of every case in `fixture` with the model at `path` must be transformers'
 // ids, with the top-20 logits within kLogitTolerance. With kQ8 or kQ16 ids may differ: only
@@ -82,6 +83,7 @@ void check_against_fixture(const std::string& path, const char* fixture,
   LlmOptions lo = testing::llm_options(path, 1024, 1);
   lo.exact_matmul = numerics != Numerics::kQ8;
   lo.q16_act = numerics == Numerics::kQ16;
+  lo.fp16_matmul = numerics == Numerics::kF16;
   auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   sched::SequenceRunner run(**llm);
@@ -108,6 +110,7 @@ void check_against_fixture(const std::string& path, const char* fixture,
                 name.c_str(), prompt.size(), golden.size(), check.max_diff,
                 numerics == Numerics::kQ8    ? " (q8 activations)"
                 : numerics == Numerics::kQ16 ? " (q16 activations)"
+                : numerics == Numerics::kF16 ? " (fp16 operands)"
                                              : "");
     if (numerics != Numerics::kExact) {
       tally->steps += static_cast<int>(golden.size());
@@ -167,6 +170,13 @@ TEST(HfGolden, Q8ActivationsAgreeWithTransformersOnNearlyEveryStep) {
 // of 1280 steps (100%), top-20 logits within 7.3e-3 (Gemma-3: gemma3_golden_test).
 TEST(HfGolden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
   expect_agreement(Numerics::kQ16, "--q16-act", 0.995);
+}
+
+// fp16 operands (LlmOptions::fp16_matmul, CPU only): the numerics an fp16 tensor-core mode would
+// have — activations (a power-of-two row scale keeping them in range) and dequantized weights
+// rounded to fp16, products summed in fp32. Measured before any kernel takes that route.
+TEST(HfGolden, Fp16OperandsAgreeWithTransformers) {
+  expect_agreement(Numerics::kF16, "fp16 operands", 0.995);
 }
 
 }  // namespace

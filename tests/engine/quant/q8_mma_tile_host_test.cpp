@@ -43,26 +43,16 @@ struct HostCtx : HostBlockCtx {
   void mma_k16(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
     e->mma(tid, false, c, a, b0, 0);
   }
-  // C = kMmaBias: the integer sums come back biased, as the device's mma adds its C operand.
-  void mma_k32_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                      std::uint32_t b1) const {
-    e->mma(tid, true, c, a, b0, b1);
-    for (int& v : c) v += kMmaBias;
-  }
-  void mma_k16_biased(int (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0) const {
-    e->mma(tid, false, c, a, b0, 0);
-    for (int& v : c) v += kMmaBias;
-  }
 };
 
 // split: the tiles split over K (a grid of blocks per part, p.only_part), each part's sums
 // stored once, then added in part order as q8_mma_tile.cu's part-sum kernel does.
-template <GgmlType T, int RF, int CW, bool kGated, int NT = 4, bool kExact = false>
+template <GgmlType T, int RF, int CW, bool kGated, int NT = 4>
 void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed,
                  bool split = false) {
   SCOPED_TRACE(std::string(quant::type_name(T)) + " RF=" + std::to_string(RF) +
                " CW=" + std::to_string(CW) + " NT=" + std::to_string(NT) +
-               (kExact ? " exact" : "") + (kGated ? " gated" : "") + " k=" + std::to_string(k) +
+               (kGated ? " gated" : "") + " k=" + std::to_string(k) +
                " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
   using S = TileShape<T, RF, CW, kGated, NT>;
   const std::size_t rs = quant::row_size(T, k);
@@ -81,7 +71,7 @@ void check_tiles(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint6
         std::memset(e.smem(), 0x5a, S::kSmemBytes);
         e.run([&](int tid) {
           HostCtx c{{&e, tid, bx, by, &out}, &buffers, &bad_copies};
-          tile_body<T, RF, CW, kGated, NT, kExact>(args, c);
+          tile_body<T, RF, CW, kGated, NT>(args, c);
         });
       }
     }
@@ -166,10 +156,7 @@ void check_type(std::uint64_t seed) {
   check_tiles<T, 1, 1, true, 1>(k, 70, 5, seed + 60);
   check_tiles<T, 1, 1, false, 1>(k, 40, 7, seed + 70, true);
   check_tiles<T, 1, 1, true, 2>(k, 20, 16, seed + 80, true);
-  // The conversion-free sums (q16_isum_exact, ZINFER_TILE_EXACT=1): the same bits.
-  check_tiles<T, 1, 1, false, 4, true>(k, 77, 37, seed + 90);
-  check_tiles<T, 1, 1, true, 2, true>(k, 20, 16, seed + 100, true);
-  // Q, K and V as one launch (ZINFER_TILE_STACK=1), whole and split over K.
+  // Q, K and V as one launch, whole and split over K.
   check_stack<T, 2>(k, 13, seed + 110, false);
   check_stack<T, 1>(k, 6, seed + 120, true);
 }

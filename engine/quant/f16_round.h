@@ -1,0 +1,33 @@
+// fp16 rounding of a matmul's operands (LlmOptions::fp16_matmul): the numerics of an fp16
+// tensor-core mode — activations and dequantized weights held as IEEE halves, products summed
+// in fp32 — emulated on the CPU so that its agreement with transformers can be measured
+// (tests/engine/model/hf_golden_test.cpp) before any kernel relies on it.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "engine/quant/fp16.h"
+
+namespace zinfer::quant {
+
+// Largest |value| an activation row keeps after its scale: 2^15, half of fp16's range, so sums
+// of a few of them cannot overflow an fp16 operand either.
+inline constexpr float kF16RowMax = 32768.0f;
+
+// The power of two an activation row is divided by before it is rounded to fp16 (1 unless its
+// largest |value| passes kF16RowMax): exact, so only the fp16 rounding changes the values.
+inline float f16_row_scale(const float* x, std::int64_t n) {
+  float amax = 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  float s = 1.0f;
+  while (amax / s > kF16RowMax) s *= 2.0f;
+  return s;
+}
+
+// y[0..n) <- x rounded to fp16 after dividing by `scale` (a power of two), times scale again.
+inline void f16_round_row(const float* x, float* y, std::int64_t n, float scale = 1.0f) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = fp16_to_f32(f32_to_fp16(x[i] / scale)) * scale;
+}
+
+}  // namespace zinfer::quant
