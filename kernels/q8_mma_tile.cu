@@ -40,7 +40,7 @@ int q8_mma_small_tiles() {
 
 namespace tile_kernel {
 int tile_min_blocks() {
-  static const int env = env_choice("ZINFER_TILE_OCCUPANCY", {"1", "2"}, 0, 0) == 1 ? 2 : 1;
+  static const int env = env_choice("ZINFER_TILE_OCCUPANCY", {"1", "2"}, 1, 1) == 1 ? 2 : 1;
   return env;
 }
 }  // namespace tile_kernel
