@@ -36,6 +36,20 @@ inline constexpr int kTileActStride = 528;
 
 ZINFER_HD std::int64_t tile_min(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
 
+// One weight row's part of a stage: kG blocks (kStageBytes), copied from the row's 16-byte-
+// aligned start — so it begins where its bytes sit past 16-byte alignment in global memory (0
+// when the block size is a multiple of 16, else up to kMaxSkew = 14: the same alignment as the
+// global row, so loads that were valid there stay valid) and spans kSpan bytes, whole 16-byte
+// pieces. Shared by these tiles and the fp16 ones (f16_mma.cu).
+template <GgmlType T>
+struct StageRow {
+  using Tr = MmaTraits<T>;
+  static constexpr int kG = kTileStageElems / Tr::kBlockElems;  // weight blocks a stage
+  static constexpr int kStageBytes = kG * Tr::kBlockBytes;
+  static constexpr int kMaxSkew = Tr::kBlockBytes % 16 == 0 ? 0 : 14;
+  static constexpr int kSpan = (kStageBytes + kMaxSkew + 15) / 16 * 16;
+};
+
 template <GgmlType T, int RF, int CW, bool kGated, int NT = 4>
 struct TileShape {
   using Tr = MmaTraits<T>;
@@ -43,13 +57,9 @@ struct TileShape {
   static constexpr int kRows = 16 * RF * kTileRowWarps;
   static constexpr int kCols = 8 * NT * CW;
   static constexpr int kThreads = 32 * kTileRowWarps * CW;
-  static constexpr int kG = kTileStageElems / Tr::kBlockElems;  // weight blocks a stage
-  static constexpr int kStageBytes = kG * Tr::kBlockBytes;
-  // A staged row starts where its bytes sit past 16-byte alignment in global memory (0 when
-  // the block size is a multiple of 16, else up to 14: the same alignment as the global row,
-  // so the weight loads of q8_mma.cuh stay valid), and spans whole 16-byte pieces.
-  static constexpr int kMaxSkew = Tr::kBlockBytes % 16 == 0 ? 0 : 14;
-  static constexpr int kSpan = (kStageBytes + kMaxSkew + 15) / 16 * 16;
+  static constexpr int kG = StageRow<T>::kG;
+  static constexpr int kStageBytes = StageRow<T>::kStageBytes;
+  static constexpr int kSpan = StageRow<T>::kSpan;  // a staged row (StageRow)
   static constexpr int kWStride = (kSpan / 16) % 2 == 1 ? kSpan : kSpan + 16;  // odd pieces
   static constexpr std::size_t kWBytes = static_cast<std::size_t>(kM) * kRows * kWStride;
   static constexpr std::size_t kABytes = static_cast<std::size_t>(kCols) * kTileActStride;

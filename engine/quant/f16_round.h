@@ -21,7 +21,7 @@ inline float f16_row_scale(const float* x, std::int64_t n) {
   float amax = 0.0f;
   for (std::int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
   float s = 1.0f;
-  while (amax / s > kF16RowMax) s *= 2.0f;
+  while (amax / s > kF16RowMax && s < 0x1p126f) s *= 2.0f;  // (an infinite row: 2^126)
   return s;
 }
 

@@ -1,0 +1,36 @@
+// Matmuls on fp16 tensor cores (f16_mma.cu): quantized weight rows dequantized into shared memory
+// as halves (QuantTraits::group8 — the CPU's dequantize_row — rounded to fp16), times fp16
+// activation rows (f16_act.h), fp32 sums. Not yet wired into the backend: the candidate for a
+// faster numerics than the Q16 tiles, whose agreement with transformers the CPU emulation
+// measured (LlmOptions::fp16_matmul, tests/engine/model/hf_golden_test.cpp).
+//
+// The order, the same for every batch size (batch invariance by construction): K's blocks are
+// cut into P = q8mma::mma_parts(nb, block) consecutive parts; a part's sum is a chain of
+// mma.m16n8k16 steps over its elements in K order (16 a step), starting from C = 0; the parts'
+// sums are added in part order (fp32 adds); then out = sum · scale[n] (a power of two: exact
+// unless it leaves fp32's normal range), + bias, and with accumulate out = out + that. One mma's
+// result element depends only on its row of A, its column of B and its C, so which other rows
+// share a tile does not change an output's bits.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/core/error.h"
+#include "kernels/f16_act.h"
+#include "kernels/matrix_view.h"
+
+namespace zinfer::cuda {
+
+// Whether launch_f16_mma takes this product (a quantized weight type with an integer kernel,
+// K a multiple of its block and of 16, the activations' K, rows 16-byte aligned).
+bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
+
+// out[n][j] (+)= the product of activation row n with weight row j in the order above; bias
+// (may be null) added before the accumulation. Kernel shape: ZINFER_F16_COLS=64|128 activation
+// rows a block (a measurement switch; default 128).
+Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
+                      bool accumulate, cudaStream_t stream);
+
+}  // namespace zinfer::cuda
