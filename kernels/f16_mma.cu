@@ -269,13 +269,16 @@ bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 
 
 }  // namespace
 
-bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w) {
+bool f16_mma_weight_supported(const QuantMatrixView& w) {
   bool type_ok = false;
   q8mma::dispatch_mma_type(w.type, [&](auto) { type_ok = true; });
-  const std::int64_t block = quant::traits(w.type).block_size;
-  return type_ok && a.k == w.ne0 && w.ne0 % block == 0 && w.ne0 % 16 == 0 && a.rows >= 1 &&
-         w.ne1 >= 1 && a.stride % 8 == 0 && a.stride >= a.k && aligned16(a.data) &&
-         aligned16(w.data) && a.scale != nullptr && (w.ne1 + 63) / 64 <= 65535;
+  return type_ok && w.ne0 >= 1 && w.ne0 % quant::traits(w.type).block_size == 0 &&
+         w.ne0 % 16 == 0 && w.ne1 >= 1 && aligned16(w.data) && (w.ne1 + 63) / 64 <= 65535;
+}
+
+bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w) {
+  return f16_mma_weight_supported(w) && a.k == w.ne0 && a.rows >= 1 && a.stride % 8 == 0 &&
+         a.stride >= a.k && aligned16(a.data) && a.scale != nullptr;
 }
 
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,

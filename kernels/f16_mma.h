@@ -23,6 +23,9 @@
 
 namespace zinfer::cuda {
 
+// Whether the fp16 tiles take this weight matrix (its type and K; f16_mma_supported checks the
+// activations too).
+bool f16_mma_weight_supported(const QuantMatrixView& w);
 // Whether launch_f16_mma takes this product (a quantized weight type with an integer kernel,
 // K a multiple of its block and of 16, the activations' K, rows 16-byte aligned).
 bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);

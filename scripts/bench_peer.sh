@@ -21,7 +21,8 @@
 # activation quants and integer dot products (same greedy picks, logits within ~1e-2);
 # q8: --q8-act, Q8 activations — llama.cpp's own numerics; both on the matvec kernels
 # (--no-tensor-cores); mma16 / mma8: those two in the tensor-core order — mma16 is what the
-# CLI runs by default). Per-kernel times of one decode step of both engines:
+# CLI runs by default; f16: --fp16, fp16 operands on the fp16 tensor-core tiles, a measurement
+# mode). Per-kernel times of one decode step of both engines:
 # scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -144,6 +145,7 @@ for m in $MODELS; do
       q16) flag="--q16-act --no-tensor-cores" ;;
       mma8) flag="--q8-act --tensor-cores" ;;
       mma16) flag="--q16-act --tensor-cores" ;;
+      f16) flag="--fp16" ;;
     esac
     "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats "$REPEATS" \
       $flag --json > "$RAW/zinfer_${m}_${mode}_b1.json" 2> "$RAW/zinfer_${m}_${mode}_b1.err"

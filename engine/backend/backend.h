@@ -26,7 +26,7 @@ struct BackendConfig {
   std::int32_t kv_blocks = 0;       // CPU: KV blocks in the pool (CUDA sizes its own)
   std::int32_t kv_block_size = 16;  // tokens per KV block
   bool q16_act = false;             // see LlmOptions::q16_act
-  bool fp16_matmul = false;         // see LlmOptions::fp16_matmul (CPU only)
+  bool fp16_matmul = false;         // see LlmOptions::fp16_matmul
   // CUDA only.
   int device_index = 0;             // cuda:<device_index>
   std::int32_t n_ctx = 0;           // the pool must hold at least one full context

@@ -67,12 +67,14 @@ class LlmImpl final : public Llm {
 
     ZINFER_ASSIGN_OR_RETURN(const int cuda_index, parse_device(opt_.device));
     opt_.device = cuda_index < 0 ? "cpu" : "cuda:" + std::to_string(cuda_index);  // "auto" resolved
-    if (cuda_index >= 0 && opt_.q16_on_cuda && opt_.exact_matmul) opt_.q16_act = true;
-    if (opt_.fp16_matmul && (cuda_index >= 0 || !opt_.exact_matmul || opt_.q16_act)) {
+    if (opt_.fp16_matmul && !opt_.exact_matmul) {
       return make_error(ErrorCode::kInvalidParameter,
-                        "fp16_matmul: a CPU measurement of the float matmuls (exact_matmul, no "
-                        "q16_act); not on CUDA");
+                        "fp16_matmul: fp16 operands of the float matmuls, not with Q8 activations");
     }
+    if (cuda_index >= 0 && opt_.q16_on_cuda && opt_.exact_matmul && !opt_.fp16_matmul) {
+      opt_.q16_act = true;
+    }
+    if (opt_.fp16_matmul) opt_.q16_act = false;
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
     // Padded decode steps keep the pool's last block for their dummy sequences.
     const std::int32_t pad_blocks = opt_.pad_decode_rows ? 1 : 0;

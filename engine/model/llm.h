@@ -44,11 +44,12 @@ struct LlmOptions {
                                  // integer dot products, the CPU rounds the activations to the
                                  // same grid and keeps its float dot products (the two agree to
                                  // float rounding). exact_matmul = false (Q8) takes precedence
-  bool fp16_matmul = false;      // CPU only, a measurement: with exact_matmul, the operands of
-                                 // the same matmuls as q16_act rounded to fp16 (activations with
-                                 // a power-of-two row scale, dequantized weights) before the float
-                                 // dot products — the numerics of an fp16 tensor-core mode
-                                 // (engine/quant/f16_round.h); CUDA rejects it
+  bool fp16_matmul = false;      // a measurement mode: with exact_matmul, the operands of the
+                                 // same matmuls as q16_act in fp16 (activations with a power-of-
+                                 // two row scale, dequantized weights), fp32 sums — the CPU
+                                 // rounds them (engine/quant/f16_round.h) before its float dot
+                                 // products, CUDA runs the fp16 tensor-core tiles
+                                 // (kernels/f16_mma.h); overrides q16_act / q16_on_cuda
   bool q16_on_cuda = false;      // q16_act when the device resolves to CUDA (and exact_matmul is
                                  // set): the CLI's default since Q16 meets the agreement rule
                                  // (tests/engine/model/hf_golden_test.cpp); --exact turns it

@@ -27,7 +27,18 @@ inline float f16_row_scale(const float* x, std::int64_t n) {
 
 // y[0..n) <- x rounded to fp16 after dividing by `scale` (a power of two), times scale again.
 inline void f16_round_row(const float* x, float* y, std::int64_t n, float scale = 1.0f) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = fp16_to_f32(f32_to_fp16(x[i] / scale)) * scale;
+  std::int64_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+  // Eight at a time: x · (1 / scale) is x / scale exactly (a power of two), and VCVTPS2PH
+  // rounds to nearest even as f32_to_fp16 does.
+  const __m256 inv = _mm256_set1_ps(1.0f / scale), sc = _mm256_set1_ps(scale);
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h =
+        _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtph_ps(h), sc));
+  }
+#endif
+  for (; i < n; ++i) y[i] = fp16_to_f32(f32_to_fp16(x[i] / scale)) * scale;
 }
 
 }  // namespace zinfer::quant

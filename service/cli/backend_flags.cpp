@@ -15,11 +15,18 @@ void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
       "--q16-act", llm.q16_act,
       "16-bit activation quants for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights: the default "
       "on CUDA (integer dot products); on the CPU the activations are rounded to the same grid");
+  auto* fp16 = sub->add_flag(
+      "--fp16", llm.fp16_matmul,
+      "fp16 operands for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights: on CUDA the fp16 "
+      "tensor-core tiles, on the CPU the operands rounded to fp16 (a measurement mode: 99.84% of "
+      "the golden steps agree with transformers)");
+  fp16->excludes(q8)->excludes(q16);
   sub->add_flag("--exact{false}", llm.q16_on_cuda,
                 "Exact float dot products on CUDA too (the CPU's numerics: slower, logits within "
                 "2e-3 of transformers' where Q16 moves them by up to ~1e-2)")
       ->excludes(q8)
-      ->excludes(q16);
+      ->excludes(q16)
+      ->excludes(fp16);
   // The tensor-core order is the default on CUDA since the real-model goldens passed with it
   // on a GPU (an H100, 2026-12-06) and it measured faster at every batch size.
   llm.tensor_cores = true;

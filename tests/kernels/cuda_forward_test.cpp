@@ -60,8 +60,9 @@ std::int32_t argmax(const std::vector<float>& v) {
 
 class CudaForward : public ::testing::TestWithParam<FwdCase> {};
 
-// kQ8Mma / kQ16Mma: the same on the tensor-core tiles (LlmOptions::tensor_cores).
-enum class Mode { kExact, kQ8, kQ16, kQ8Mma, kQ16Mma };
+// kQ8Mma / kQ16Mma: the same on the tensor-core tiles (LlmOptions::tensor_cores); kF16: both
+// with fp16 operands (LlmOptions::fp16_matmul: the GPU's fp16 tiles, the CPU's emulation).
+enum class Mode { kExact, kQ8, kQ16, kQ8Mma, kQ16Mma, kF16 };
 
 // One case: load on both backends (exact float matmuls; kQ8: both in the Q8-activation mode;
 // kQ16: the GPU on 16-bit activation quants, the CPU exact), prefill three sequences, decode
@@ -82,6 +83,7 @@ void run_case(const FwdCase& c, Mode mode) {
   const bool q8 = mode == Mode::kQ8 || mode == Mode::kQ8Mma;
   const bool q16 = mode == Mode::kQ16 || mode == Mode::kQ16Mma;
   lo.exact_matmul = !q8;
+  lo.fp16_matmul = mode == Mode::kF16;
   auto cpu = Llm::load(lo);  // kQ16: against the CPU's exact path
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
@@ -108,7 +110,9 @@ void run_case(const FwdCase& c, Mode mode) {
   // attention sum in different orders), so now and then an activation quant lands one step
   // apart (1/127 of its block's largest magnitude): a wider tolerance than the exact paths'
   // (measured on an H200: up to 0.050, SmolLM2 2 layers Q4_1; 0.037 on the tiny models).
-  const double tol = q8 ? 8e-2 : 1e-3;
+  // kF16: the same halves on both sides but for an activation whose f32 value differs in its
+  // last bits between the backends and lands on the other side of an fp16 rounding boundary.
+  const double tol = q8 ? 8e-2 : (mode == Mode::kF16 ? 5e-3 : 1e-3);
   auto compare = [&](const std::vector<std::vector<float>>& g,
                      const std::vector<std::vector<float>>& r, const std::string& what) {
     ASSERT_EQ(g.size(), r.size());
@@ -147,7 +151,7 @@ void run_case(const FwdCase& c, Mode mode) {
   compare({*lg}, {*lc}, "single-sequence step");
   EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
   std::printf("%s%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
-              q8 ? " (q8 activations)" : (q16 ? " (q16)" : ""),
+              q8 ? " (q8 activations)" : (q16 ? " (q16)" : (mode == Mode::kF16 ? " (fp16)" : "")),
               mode == Mode::kQ8Mma || mode == Mode::kQ16Mma ? " tensor cores" : "", max_diff);
 }
 
@@ -198,6 +202,16 @@ TEST_P(CudaForward, Q16ActivationsOnTensorCoresMatchCpuExactPath) {
   if (!has_integer_kernel(GetParam().type))
     GTEST_SKIP() << GetParam().type << " has no integer kernel";
   run_case(GetParam(), Mode::kQ16Mma);
+}
+
+// fp16 operands (the fp16 tensor-core tiles) against the CPU's emulation of them.
+TEST_P(CudaForward, Fp16OperandsMatchCpuFp16Path) {
+  ZINFER_REQUIRE_GPU();
+  if (!has_integer_kernel(GetParam().type))
+    GTEST_SKIP() << GetParam().type << " has no fp16 tile kernel";
+  if (GetParam().preset.rfind("tiny-gpt-oss", 0) == 0)
+    GTEST_SKIP() << "the GPU's MoE experts keep f32 operands in the fp16 mode";
+  run_case(GetParam(), Mode::kF16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),

@@ -180,6 +180,7 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
   oc.block_size = config.kv_block_size;
   oc.batch_invariant = config.batch_invariant;
   oc.act_quant = !config.exact_matmul ? CudaOpsConfig::ActQuant::kQ8
+                 : config.fp16_matmul ? CudaOpsConfig::ActQuant::kF16
                  : config.q16_act     ? CudaOpsConfig::ActQuant::kQ16
                                       : CudaOpsConfig::ActQuant::kNone;
   oc.tensor_cores = config.tensor_cores;

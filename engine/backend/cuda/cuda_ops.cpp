@@ -9,6 +9,7 @@
 #include "kernels/add_bias.h"
 #include "kernels/cuda_check.h"
 #include "kernels/embed.h"
+#include "kernels/f16_mma.h"
 #include "kernels/fused_matvec.h"
 #include "kernels/gated_activation.h"
 #include "kernels/gather_rows.h"
@@ -192,6 +193,11 @@ Status CudaOps::do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weig
 Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
+  if (f16_ok(w, in)) {
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(in));
+    return launch_f16_mma(a, view(w), view(out), nullptr, false, ctx_.stream());
+  }
   if (q8_ok(w, in)) {
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
@@ -412,8 +418,35 @@ bool CudaOps::fused_ok(const Weight& w, Tensor in, std::int64_t rows) const {
 
 bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
   return cfg_.act_quant != CudaOpsConfig::ActQuant::kNone &&
+         cfg_.act_quant != CudaOpsConfig::ActQuant::kF16 &&
          (cfg_.batch_invariant || cfg_.tensor_cores || in.rows <= kMatvecTileRows) &&
          q8_matvec_supported(view(w));
+}
+
+bool CudaOps::f16_ok(const Weight& w, Tensor in) const {
+  return cfg_.act_quant == CudaOpsConfig::ActQuant::kF16 && in.cols == w.ne0 &&
+         f16_mma_weight_supported(view(w));
+}
+
+Result<F16Act> CudaOps::f16_rows(Tensor in, const Weight* norm, float eps) {
+  Tensor src = in;
+  if (norm != nullptr) {
+    src = alloc(in.rows, in.cols);
+    ZINFER_RETURN_IF_ERROR(ready());
+    ZINFER_RETURN_IF_ERROR(launch_rms_norm(
+        view(src), view(in), static_cast<const float*>(norm->data), eps, ctx_.stream()));
+  }
+  F16Act a;
+  a.rows = in.rows;
+  a.k = in.cols;
+  a.stride = f16_act_stride(in.cols);
+  ZINFER_ASSIGN_OR_RETURN(void* h, arena_.alloc(static_cast<std::size_t>(a.rows * a.stride) * 2));
+  ZINFER_ASSIGN_OR_RETURN(void* s, arena_.alloc(static_cast<std::size_t>(a.rows) * sizeof(float)));
+  a.data = static_cast<const std::uint16_t*>(h);
+  a.scale = static_cast<const float*>(s);
+  ZINFER_RETURN_IF_ERROR(launch_f16_act(view(src), static_cast<std::uint16_t*>(h),
+                                        static_cast<float*>(s), ctx_.stream()));
+  return a;
 }
 
 Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
@@ -467,6 +500,13 @@ Result<Q8Act> CudaOps::with_part_scratch(Q8Act a, const Q8MatvecOut* mats, int n
 Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias) {
   ZINFER_RETURN_IF_ERROR(ready());
   if (in.rows == 0) return ok_status();
+  if (f16_ok(w, in)) {  // x + (sum + bias), as composed
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(in));
+    return launch_f16_mma(a, view(w), view(x),
+                          bias != nullptr ? static_cast<const float*>(bias->data) : nullptr, true,
+                          ctx_.stream());
+  }
   if (q8_ok(w, in)) {  // the bias in the products' epilogue: x + (sum + bias), as composed
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const Q8Act a, quantize_act(in, w.type, w.ne1));
@@ -484,6 +524,17 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   ZINFER_RETURN_IF_ERROR(ready());
   const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
+  if (f16_ok(gate, x) && f16_ok(up, x)) {  // RMSNorm, fp16 rows, both products, the activation
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
+    const Tensor g = alloc(x.rows, gate.ne1), u = alloc(x.rows, up.ne1);
+    ZINFER_RETURN_IF_ERROR(ready());
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, view(gate), view(g), nullptr, false, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, view(up), view(u), nullptr, false, ctx_.stream()));
+    return act == model::GatedActivation::kSilu
+               ? launch_swiglu(view(out), view(g), view(u), ctx_.stream())
+               : launch_geglu(view(out), view(g), view(u), ctx_.stream());
+  }
   if (q8_ok(gate, x) && up.type == gate.type) {
     // RMSNorm and quantization in one kernel, then both matrices and the activation epilogue.
     model::ScratchScope scope(*this);
@@ -505,6 +556,16 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
       act == model::GatedActivation::kSilu ? GatedAct::kSilu : GatedAct::kGeluTanh, ctx_.stream());
 }
 
+Status CudaOps::rope_qk(Tensor q, Tensor k, const model::RopeParams& rq,
+                        const model::RopeParams& rk, const model::Batch& batch, bool rope_match) {
+  if (rope_match && attention_io_fused()) {  // q and k in one launch, the same bits
+    ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
+    return launch_rope_qk(view(q), view(k), rope_args(rq), rk.n_head, db.positions, ctx_.stream());
+  }
+  ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
+  return rope(k, rk, batch);
+}
+
 Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
                                  float eps, const model::QkvWeights& w, const model::RopeParams& rq,
                                  const model::RopeParams& rk, const model::Batch& batch) {
@@ -513,6 +574,18 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   const bool rope_match = rq.head_dim == rk.head_dim && rq.type == rk.type && same_angles(rq, rk) &&
                           rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
+  if (f16_ok(w.wq, x) && f16_ok(w.wk, x) && f16_ok(w.wv, x)) {
+    // RMSNorm, fp16 rows, Q, K and V with their biases, then RoPE as the Q8 composition.
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
+        a, view(w.wq), view(q), static_cast<const float*>(w.bq.data), false, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
+        a, view(w.wk), view(k), static_cast<const float*>(w.bk.data), false, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
+        a, view(w.wv), view(v), static_cast<const float*>(w.bv.data), false, ctx_.stream()));
+    return rope_qk(q, k, rq, rk, batch, rope_match);
+  }
   const bool q8 = same_type && q8_ok(w.wq, x);
   if (q8 && (!rope_match || cfg_.tensor_cores)) {
     // Q8 matmuls of the composition: RMSNorm and quantization in one kernel, Q, K and V (with
@@ -524,13 +597,7 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                                  {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
     ZINFER_RETURN_IF_ERROR(q8_products(a, mats, 3, false));
-    if (rope_match && attention_io_fused()) {  // q and k in one launch, the same bits
-      ZINFER_ASSIGN_OR_RETURN(const DeviceBatch db, device_batch(batch));
-      return launch_rope_qk(view(q), view(k), rope_args(rq), rk.n_head, db.positions,
-                            ctx_.stream());
-    }
-    ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
-    return rope(k, rk, batch);
+    return rope_qk(q, k, rq, rk, batch, rope_match);
   }
   if (!q8 && (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows))) {
     return Ops::do_norm_qkv_rope(q, k, v, x, norm, eps, w, rq, rk, batch);

@@ -17,6 +17,7 @@
 #include "engine/model/ops.h"
 #include "kernels/cuda_context.h"
 #include "kernels/device_buffer.h"
+#include "kernels/f16_act.h"
 #include "kernels/paged_attention.h"
 #include "kernels/q8_matvec.h"
 
@@ -36,8 +37,11 @@ struct CudaOpsConfig {
   //        does without exact_matmul — llama.cpp's numerics;
   //   kQ16 (LlmOptions::q16_act, `--q16-act`): 16-bit activation quants, products within
   //        ~3e-6 of Σ|w·x| of the exact ones;
+  //   kF16 (LlmOptions::fp16_matmul): fp16 operands on the fp16 tensor-core tiles (f16_mma.h)
+  //        — activations with a power-of-two row scale and dequantized weights as halves, fp32
+  //        sums; a measurement mode until measured (not run on a GPU yet);
   //   kNone: f32 dot products.
-  enum class ActQuant { kNone, kQ8, kQ16 };
+  enum class ActQuant { kNone, kQ8, kQ16, kF16 };
   ActQuant act_quant = ActQuant::kNone;
   // With act_quant: every integer matmul on the tensor-core tiles (q8_mma.h) at every batch
   // size — one float order per output, batch-invariant — instead of the matvec kernels. Also
@@ -127,6 +131,15 @@ class CudaOps final : public model::Ops {
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
   // Whether a matmul with this weight runs on the integer kernels (act_quant mode).
   bool q8_ok(const model::Weight& w, model::Tensor in) const;
+  // RoPE of q and k after the composed Q/K/V products: one launch where rope_match and the
+  // fused attention input allow, else one each.
+  Status rope_qk(model::Tensor q, model::Tensor k, const model::RopeParams& rq,
+                 const model::RopeParams& rk, const model::Batch& batch, bool rope_match);
+  // Whether it runs on the fp16 tiles (act_quant kF16).
+  bool f16_ok(const model::Weight& w, model::Tensor in) const;
+  // in (or with norm, rms_norm(in, norm, eps) first) as fp16 rows in scratch memory of this
+  // pass (f16_act.h).
+  Result<F16Act> f16_rows(model::Tensor in, const model::Weight* norm = nullptr, float eps = 0.0f);
   // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
   // weight_type (weight_rows rows in all), in scratch memory of this pass — or, where
   // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).
