@@ -259,10 +259,12 @@ void launch_shape(const F16MmaParams& p, cudaStream_t stream) {
   launch_pdl(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, p);
 }
 
-// Activation rows a block: ZINFER_F16_COLS=64 or 128 (default), a measurement switch.
-int f16_cols() {
-  static const int env = env_choice("ZINFER_F16_COLS", {"64", "128"}, 1, 1) == 0 ? 64 : 128;
-  return env;
+// Activation rows a block, by batch: 16 up to 16 rows, 64 up to 64, else 128 — or forced by
+// ZINFER_F16_COLS=16|64|128 (a measurement switch). The shape never changes an output's bits.
+int f16_cols(std::int64_t rows) {
+  static const int env = env_choice("ZINFER_F16_COLS", {"16", "64", "128"}, -1, -1);
+  if (env >= 0) return env == 0 ? 16 : (env == 1 ? 64 : 128);
+  return rows <= 16 ? 16 : (rows <= 64 ? 64 : 128);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
@@ -305,13 +307,15 @@ Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out,
   p.out_stride = out.stride;
   p.bias = bias;
   p.accumulate = accumulate;
-  const bool wide = f16_cols() == 128;
+  const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (wide) {
+    if (cols == 128) {
       launch_shape<T, 8, 2>(p, stream);
-    } else {
+    } else if (cols == 64) {
       launch_shape<T, 4, 2>(p, stream);
+    } else {
+      launch_shape<T, 2, 1>(p, stream);
     }
   });
   ZINFER_CUDA_LAUNCH_CHECK("f16_mma_tile_kernel");

@@ -31,8 +31,8 @@ bool f16_mma_weight_supported(const QuantMatrixView& w);
 bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 
 // out[n][j] (+)= the product of activation row n with weight row j in the order above; bias
-// (may be null) added before the accumulation. Kernel shape: ZINFER_F16_COLS=64|128 activation
-// rows a block (a measurement switch; default 128).
+// (may be null) added before the accumulation. Kernel shape: 16, 64 or 128 activation rows a
+// block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch).
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
 

@@ -3,8 +3,9 @@
 // f16_row_scale); every output within fp32 summation error of a double-precision dot product of
 // the same fp16 operands (the weights dequantized by quant::dequantize_row, rounded to fp16);
 // and batch invariance bit for bit — a row's outputs the same alone, in a few rows, at another
-// position of a tile and among 200 rows, with either tile width. Then the epilogue (bias,
-// accumulate). The prompt-shaped case is also what `ncu` times against the Q16 tiles.
+// position of a tile and among 200 rows, across the three tile widths (16, 64, 128 columns). Then
+// the epilogue (bias, accumulate). The prompt-shaped case is also what `ncu` times against the Q16
+// tiles.
 #include "kernels/f16_mma.h"
 
 #include <gtest/gtest.h>
@@ -219,7 +220,7 @@ void check_type(GgmlType t, std::int64_t k, std::int64_t ne1, std::uint64_t seed
   struct Slice {
     std::int64_t first, n;
   };
-  for (const Slice s : {Slice{0, 1}, Slice{131, 1}, Slice{3, 5}, Slice{37, 70}}) {
+  for (const Slice s : {Slice{0, 1}, Slice{131, 1}, Slice{3, 5}, Slice{100, 40}, Slice{37, 70}}) {
     const std::vector<float> part = run(g, slice(a, s.first, s.n), w);
     for (std::int64_t n = 0; n < s.n; ++n) {
       for (std::int64_t j = 0; j < ne1; ++j) {
