@@ -114,6 +114,56 @@ class BlockEmulator {
     wait(w.bar);  // every lane has read them
   }
 
+  // ldmatrix.sync.aligned.m8n8.x4.shared.b16 for the warp of lane tid, whose row address is p:
+  // register i of lane l holds row l / 4 of matrix i (the rows lanes 8i..8i+7 point at),
+  // its 16-bit elements 2·(l % 4) and 2·(l % 4) + 1.
+  void ldmatrix_x4(int tid, std::uint32_t (&r)[4], const void* p) {
+    Warp& w = warps_[static_cast<std::size_t>(tid / 32)];
+    const int lane = tid % 32;
+    w.rows[lane] = static_cast<const std::uint8_t*>(p);
+    wait(w.bar);  // every lane's address is in
+    for (int i = 0; i < 4; ++i) {
+      std::memcpy(&r[i], w.rows[8 * i + lane / 4] + 4 * (lane % 4), 4);
+    }
+    wait(w.bar);  // every lane has read
+  }
+
+  // mma.sync.m16n8k16.row.col.f32.f16.f16.f32, d = a·b + d, for the warp of lane tid: each
+  // output the sum of its 16 products (exact in double) and its C, rounded once to float — the
+  // tensor cores' own rounding may differ in the last bits, so callers compare with tolerance.
+  void mma_f16(int tid, float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+               std::uint32_t b1, float (*half_to_float)(std::uint16_t)) {
+    Warp& w = warps_[static_cast<std::size_t>(tid / 32)];
+    const int lane = tid % 32;
+    Frag& mine = w.frags[lane];
+    std::memcpy(mine.a, a, sizeof(mine.a));
+    mine.b[0] = b0;
+    mine.b[1] = b1;
+    wait(w.bar);  // every lane's fragments are in
+    // A (16 × 16): a0 (row g, k 2t..2t+1), a1 (row g + 8), a2 (row g, k + 8), a3 (row g + 8,
+    // k + 8); B (16 × 8): b0 (k 2t..2t+1, column g), b1 (k + 8).
+    auto a_at = [&](int r, int k) {
+      const Frag& f = w.frags[4 * (r % 8) + (k % 8) / 2];
+      const std::uint32_t word = f.a[(r / 8) + 2 * (k / 8)];
+      return half_to_float(static_cast<std::uint16_t>(word >> (16 * (k % 2))));
+    };
+    auto b_at = [&](int k, int n) {
+      const Frag& f = w.frags[4 * n + (k % 8) / 2];
+      const std::uint32_t word = f.b[k / 8];
+      return half_to_float(static_cast<std::uint16_t>(word >> (16 * (k % 2))));
+    };
+    const int g = lane >> 2, t = lane & 3;
+    float out[4];
+    for (int i = 0; i < 4; ++i) {
+      const int r = g + 8 * (i >> 1), n = 2 * t + (i & 1);
+      double sum = d[i];
+      for (int k = 0; k < 16; ++k) sum += static_cast<double>(a_at(r, k)) * b_at(k, n);
+      out[i] = static_cast<float>(sum);
+    }
+    wait(w.bar);  // every lane has read the fragments
+    std::memcpy(d, out, sizeof(out));
+  }
+
   // __shfl_sync(0xffffffff, v, src) for the warp of lane tid.
   float shfl(int tid, float v, int src) {
     Warp& w = warps_[static_cast<std::size_t>(tid / 32)];
@@ -148,6 +198,7 @@ class BlockEmulator {
     Barrier bar;
     Frag frags[32];
     float values[32];
+    const std::uint8_t* rows[32];
   };
 
   // getcontext returns twice: kept out of the caller's loop (-Wclobbered).

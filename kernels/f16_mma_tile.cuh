@@ -1,0 +1,245 @@
+// The fp16 tensor-core tiles' body (f16_mma.cu), written once against a thread context so the
+// CPU tests run the same code (tests/engine/quant/f16_mma_tile_host_test.cpp emulates a block's
+// threads, barriers, asynchronous copies, ldmatrix and the warp's mma from the PTX fragment
+// layouts). See f16_mma.h for the order and f16_mma.cu for the staging.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/q8_mma.cuh"
+#include "kernels/q8_mma_tile.cuh"
+
+#ifndef __CUDA_ARCH__
+#include "engine/quant/fp16.h"
+#endif
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#endif
+
+namespace zinfer::cuda::f16mma {
+
+using quant::GgmlType;
+
+inline constexpr int kStageElems = q8mma::kTileStageElems;
+inline constexpr int kRowWarps = 4;
+inline constexpr int kHalfStride = 264;  // halves a staged row: 256 + 8 of padding (528 bytes)
+
+struct F16MmaParams {
+  const std::uint16_t* act;  // [rows][stride] halves
+  const float* scale;        // [rows]
+  std::int64_t rows, stride;
+  const std::uint8_t* w;  // [ne1] rows of row_bytes, 16-byte aligned base
+  std::size_t row_bytes;
+  std::int64_t ne1, nb;  // weight rows, blocks a row
+  int parts;
+  float* out;
+  std::int64_t out_stride;
+  const float* bias;
+  bool accumulate;
+};
+
+template <GgmlType T, int NT, int CW>
+struct F16Shape {
+  using Tr = q8mma::MmaTraits<T>;
+  static constexpr int kRows = 16 * kRowWarps;
+  static constexpr int kCols = 8 * NT * CW;
+  static constexpr int kThreads = 32 * kRowWarps * CW;
+  static constexpr int kG = q8mma::StageRow<T>::kG;           // weight blocks a stage
+  static constexpr int kWStride = q8mma::StageRow<T>::kSpan;  // a staged raw row
+  static constexpr int kPieces = kWStride / 16;
+  static constexpr std::size_t kRawBytes = static_cast<std::size_t>(kRows) * kWStride;
+  static constexpr std::size_t kActBytes = static_cast<std::size_t>(kCols) * kHalfStride * 2;
+  static constexpr std::size_t kDeqBytes = static_cast<std::size_t>(kRows) * kHalfStride * 2;
+  static constexpr std::size_t kSmemBytes = 2 * kRawBytes + 2 * kActBytes + kDeqBytes;
+  static_assert(NT % 2 == 0, "B fragments are loaded two 8-column tiles at a time");
+  static_assert(kRawBytes % 16 == 0 && kActBytes % 16 == 0, "16-byte aligned regions");
+};
+
+// The fp16 bits of lo and hi (round to nearest even), lo in the low half.
+ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
+#ifdef __CUDA_ARCH__
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&h);
+#else
+  return static_cast<std::uint32_t>(quant::f32_to_fp16(lo)) |
+         static_cast<std::uint32_t>(quant::f32_to_fp16(hi)) << 16;
+#endif
+}
+
+// Four words at p (16-byte aligned), in one 16-byte store on the device.
+ZINFER_HD void st_u32x4(std::uint8_t* p, std::uint32_t a, std::uint32_t b, std::uint32_t c,
+                        std::uint32_t d) {
+#ifdef __CUDA_ARCH__
+  *reinterpret_cast<uint4*>(p) = make_uint4(a, b, c, d);
+#else
+  const std::uint32_t w[4] = {a, b, c, d};
+  std::memcpy(p, w, sizeof(w));
+#endif
+}
+
+// The kernel body, run by each of the block's S::kThreads threads. Ctx provides: thread(),
+// block_x() (activation-row tile), block_y() (weight-row tile), smem() (S::kSmemBytes, 16-byte
+// aligned), sync(), cp16(dst, src), commit(), wait_prior(), wait_all() (as q8_mma_tile.cuh's),
+// ldmatrix_x4(r, p) (ldmatrix.sync.aligned.m8n8.x4.shared.b16 with this lane's row address p),
+// mma_f16(d, a, b0, b1) (mma.sync.m16n8k16.f32.f16.f16.f32, d = a·b + d) and group8<T>(row, g, v)
+// (elements 8g..8g+7 of the blocks at row, dequantized as quant::dequantize_row does).
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <GgmlType T, int NT, int CW, typename Ctx>
+ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
+  using S = F16Shape<T, NT, CW>;
+  using Tr = q8mma::MmaTraits<T>;
+  std::uint8_t* const f16_smem = x.smem();
+  const int tid = x.thread();
+  const int lane = tid & 31, warp = tid >> 5;
+  const int rw = warp % kRowWarps, cw = warp / kRowWarps;
+  const int g = lane >> 2, t = lane & 3;
+  const std::int64_t jb = x.block_y() * S::kRows;
+  const std::int64_t nbase = x.block_x() * S::kCols;
+  const std::int64_t st_end = (p.nb + S::kG - 1) / S::kG;
+  const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(p.ne1);
+  auto raw = [&](int buf) { return f16_smem + static_cast<std::size_t>(buf) * S::kRawBytes; };
+  auto act = [&](int buf) {
+    return f16_smem + 2 * S::kRawBytes + static_cast<std::size_t>(buf) * S::kActBytes;
+  };
+  std::uint8_t* deq = f16_smem + 2 * S::kRawBytes + 2 * S::kActBytes;
+  // Offset of block b0 of the tile's weight row r (clamped to the last row) in the matrix.
+  auto row_off = [&](int r, std::int64_t b0) {
+    const std::int64_t row = jb + r < p.ne1 ? jb + r : p.ne1 - 1;
+    return static_cast<std::size_t>(row) * p.row_bytes +
+           static_cast<std::size_t>(b0) * Tr::kBlockBytes;
+  };
+  auto blocks_in = [&](std::int64_t st) {
+    const std::int64_t left = p.nb - st * S::kG;
+    return static_cast<int>(left < S::kG ? left : S::kG);
+  };
+
+  // Issues the copies of stage st into buffer buf.
+  auto stage_copy = [&](std::int64_t st, int buf) {
+    const std::int64_t b0 = st * S::kG;
+    const int bytes = blocks_in(st) * Tr::kBlockBytes;
+    for (int idx = tid; idx < S::kRows * S::kPieces; idx += S::kThreads) {
+      const int r = idx / S::kPieces, c = idx % S::kPieces;
+      const std::size_t off = row_off(r, b0);
+      const std::size_t a0 = off & ~static_cast<std::size_t>(15);
+      if (16 * c >= static_cast<int>(off - a0) + bytes) continue;
+      const std::size_t src = a0 + 16 * static_cast<std::size_t>(c);
+      std::uint8_t* dst = raw(buf) + static_cast<std::size_t>(r) * S::kWStride + 16 * c;
+      if (src + 16 <= w_bytes) {
+        x.cp16(dst, p.w + src);
+      } else {  // the matrix's last bytes (its size is even): no read past its end
+        for (std::size_t i = 0; src + i < w_bytes; i += 2) {
+          *reinterpret_cast<std::uint16_t*>(dst + i) =
+              *reinterpret_cast<const std::uint16_t*>(p.w + src + i);
+        }
+      }
+    }
+    const int a_pieces = blocks_in(st) * Tr::kBlockElems / 8;
+    const std::int64_t e0 = st * kStageElems;
+    for (int idx = tid; idx < S::kCols * 32; idx += S::kThreads) {
+      const int c = idx >> 5, piece = idx & 31;
+      if (piece >= a_pieces) continue;
+      const std::int64_t n = nbase + c < p.rows ? nbase + c : p.rows - 1;
+      x.cp16(act(buf) + static_cast<std::size_t>(c) * kHalfStride * 2 + 16 * piece,
+             p.act + n * p.stride + e0 + 8 * piece);
+    }
+  };
+  // The stage's weights as halves: row r's group gi (8 elements) at deq[r][8·gi].
+  auto dequant = [&](std::int64_t st, int buf) {
+    const std::int64_t b0 = st * S::kG;
+    const int groups = blocks_in(st) * Tr::kBlockElems / 8;
+    for (int idx = tid; idx < S::kRows * (kStageElems / 8); idx += S::kThreads) {
+      const int r = idx / (kStageElems / 8), gi = idx % (kStageElems / 8);
+      if (gi >= groups) continue;
+      const std::uint8_t* src =
+          raw(buf) + static_cast<std::size_t>(r) * S::kWStride + (row_off(r, b0) & 15);
+      float v[8];
+      x.template group8<T>(src, gi, v);
+      st_u32x4(deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 16 * gi,
+               f16_half2_bits(v[0], v[1]), f16_half2_bits(v[2], v[3]), f16_half2_bits(v[4], v[5]),
+               f16_half2_bits(v[6], v[7]));
+    }
+  };
+
+  float acc[NT][4] = {};
+  float out[NT][4] = {};
+  int part = 0;
+  std::int64_t part_end = q8mma::part_begin(p.nb, p.parts, 1);
+  auto fold = [&]() {  // a part ends: its sum joins the output, in part order
+    ZINFER_UNROLL
+    for (int nt = 0; nt < NT; ++nt) {
+      ZINFER_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        out[nt][i] = part == 0 ? acc[nt][i] : q8::fadd(out[nt][i], acc[nt][i]);
+        acc[nt][i] = 0.0f;
+      }
+    }
+  };
+  // This lane's ldmatrix rows: A (weights) row and column offset, B (activations) row and
+  // column offset (two 8-column tiles a load).
+  const int a_row = 16 * rw + (lane & 7) + 8 * ((lane >> 3) & 1);
+  const int a_col = 8 * (lane >> 4);
+  const int b_row = 8 * NT * cw + (lane & 7) + 8 * (lane >> 4);
+  const int b_col = 8 * ((lane >> 3) & 1);
+
+  stage_copy(0, 0);
+  x.commit();
+  for (std::int64_t st = 0; st < st_end; ++st) {
+    const int buf = static_cast<int>(st & 1);
+    if (st + 1 < st_end) {
+      stage_copy(st + 1, buf ^ 1);
+      x.commit();
+      x.wait_prior();
+    } else {
+      x.wait_all();
+    }
+    x.sync();  // stage st's raw weights and activations are in shared memory
+    dequant(st, buf);
+    x.sync();  // its halves too
+    const std::int64_t b0 = st * S::kG;
+    const int nblk = blocks_in(st);
+    const std::uint8_t* a_base = deq + static_cast<std::size_t>(a_row) * kHalfStride * 2;
+    const std::uint8_t* b_base = act(buf) + static_cast<std::size_t>(b_row) * kHalfStride * 2;
+    for (int bi = 0; bi < nblk; ++bi) {
+      if (b0 + bi == part_end) {
+        fold();
+        ++part;
+        part_end = q8mma::part_begin(p.nb, p.parts, part + 1);
+      }
+      ZINFER_UNROLL
+      for (int s = 0; s < Tr::kBlockElems / 16; ++s) {
+        const int k = bi * Tr::kBlockElems + 16 * s;
+        std::uint32_t a[4];
+        x.ldmatrix_x4(a, a_base + 2 * (k + a_col));
+        ZINFER_UNROLL
+        for (int np = 0; np < NT / 2; ++np) {
+          std::uint32_t b[4];
+          x.ldmatrix_x4(
+              b, b_base + static_cast<std::size_t>(16 * np) * kHalfStride * 2 + 2 * (k + b_col));
+          x.mma_f16(acc[2 * np], a, b[0], b[1]);
+          x.mma_f16(acc[2 * np + 1], a, b[2], b[3]);
+        }
+      }
+    }
+    x.sync();  // everyone is done with buffer buf and the halves before they are rewritten
+  }
+  fold();
+  ZINFER_UNROLL
+  for (int nt = 0; nt < NT; ++nt) {
+    ZINFER_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      const std::int64_t j = jb + 16 * rw + g + 8 * (i >> 1);
+      const std::int64_t n = nbase + 8 * NT * cw + 8 * nt + 2 * t + (i & 1);
+      if (j >= p.ne1 || n >= p.rows) continue;
+      float v = q8::fmul(out[nt][i], p.scale[n]);
+      if (p.bias != nullptr) v = q8::fadd(v, p.bias[j]);
+      float* o = p.out + n * p.out_stride + j;
+      *o = p.accumulate ? q8::fadd(*o, v) : v;
+    }
+  }
+}
+
+}  // namespace zinfer::cuda::f16mma

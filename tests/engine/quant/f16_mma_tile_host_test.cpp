@@ -1,0 +1,175 @@
+// The fp16 tiles' kernel body (kernels/f16_mma_tile.cuh) run on the CPU: every thread of every
+// block emulated (cuda_block_emulator.h: fibers, barriers, deferred cp.async copies, ldmatrix
+// and the warp's mma from the PTX fragment layouts — the emulated mma sums its 16 products in
+// double and rounds once, so outputs are held to a double-precision reference within fp32
+// summation error rather than bit for bit; the device kernel's own test is
+// tests/kernels/f16_mma_test). What this catches without a GPU: the staging (skewed rows, a
+// partial last stage, partial tiles), the dequantization into halves, the fragment and
+// ldmatrix addressing, the parts' fold and the epilogue. And, since every output is computed
+// by the same sequence of emulated steps whatever its tile, the three tile widths give the
+// same bits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/quant/dequant.h"
+#include "engine/quant/f16_round.h"
+#include "engine/quant/ggml_type.h"
+#include "kernels/f16_mma_tile.cuh"
+#include "tests/engine/quant/cuda_block_emulator.h"
+#include "tests/engine/quant/mma_host_check.h"
+
+namespace zinfer::cuda::f16mma {
+namespace {
+
+using q8mma::Aligned;
+
+struct HostCtx {
+  testing::BlockEmulator* e;
+  int tid;
+  std::int64_t bx, by;
+  int thread() const { return tid; }
+  std::int64_t block_x() const { return bx; }
+  std::int64_t block_y() const { return by; }
+  std::uint8_t* smem() const { return e->smem(); }
+  void sync() const { e->sync(); }
+  void cp16(void* dst, const void* src) const { e->cp16(tid, dst, src); }
+  void commit() const { e->commit(tid); }
+  void wait_prior() const { e->wait_groups(tid, 1); }
+  void wait_all() const { e->wait_groups(tid, 0); }
+  void ldmatrix_x4(std::uint32_t (&r)[4], const void* p) const { e->ldmatrix_x4(tid, r, p); }
+  void mma_f16(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+               std::uint32_t b1) const {
+    e->mma_f16(tid, d, a, b0, b1, &quant::fp16_to_f32);
+  }
+  template <GgmlType T>
+  void group8(const std::uint8_t* row, int g, float (&v)[8]) const {
+    constexpr int kElems = q8mma::MmaTraits<T>::kBlockElems;
+    float block[kElems];
+    const int b = 8 * g / kElems;
+    quant::dequantize_row(T, row + static_cast<std::size_t>(b) * q8mma::MmaTraits<T>::kBlockBytes,
+                          block, kElems);
+    std::memcpy(v, block + (8 * g) % kElems, sizeof(v));
+  }
+};
+
+// Weights, fp16 activation rows (the CPU's rounding) and their scales.
+struct Problem {
+  Aligned w;
+  std::vector<std::uint16_t> act;
+  std::vector<float> scale, x;
+  std::int64_t k, ne1, rows, stride;
+  Problem(std::size_t w_bytes, std::int64_t k_, std::int64_t ne1_, std::int64_t rows_)
+      : w(w_bytes), k(k_), ne1(ne1_), rows(rows_), stride((k_ + 7) / 8 * 8) {}
+};
+
+template <GgmlType T>
+Problem make_problem(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed) {
+  Problem pr(quant::row_size(T, k) * static_cast<std::size_t>(ne1), k, ne1, rows);
+  q8mma::fill_weights<T>(pr.w.p, k, ne1, seed);
+  std::mt19937 rng(static_cast<std::uint32_t>(seed));
+  std::normal_distribution<float> dist(0.0f, 1.5f);
+  pr.x.resize(static_cast<std::size_t>(rows * k));
+  for (float& v : pr.x) v = dist(rng);
+  if (rows > 2) pr.x[static_cast<std::size_t>(2 * k + 1)] = 1.0e5f;  // row 2: a scale of 4
+  pr.act.assign(static_cast<std::size_t>(rows * pr.stride), 0);
+  pr.scale.resize(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* xr = pr.x.data() + r * k;
+    const float s = quant::f16_row_scale(xr, k);
+    pr.scale[static_cast<std::size_t>(r)] = s;
+    for (std::int64_t i = 0; i < k; ++i)
+      pr.act[static_cast<std::size_t>(r * pr.stride + i)] = quant::f32_to_fp16(xr[i] / s);
+  }
+  return pr;
+}
+
+// out [rows][ne1] from the emulated grid of one tile shape (poisoned with NaN first).
+template <GgmlType T, int NT, int CW>
+std::vector<float> run_grid(const Problem& pr, const float* bias) {
+  using S = F16Shape<T, NT, CW>;
+  std::vector<float> out(static_cast<std::size_t>(pr.rows * pr.ne1), std::nanf(""));
+  F16MmaParams p{};
+  p.act = pr.act.data();
+  p.scale = pr.scale.data();
+  p.rows = pr.rows;
+  p.stride = pr.stride;
+  p.w = pr.w.p;
+  p.row_bytes = quant::row_size(T, pr.k);
+  p.ne1 = pr.ne1;
+  p.nb = pr.k / q8mma::MmaTraits<T>::kBlockElems;
+  p.parts = q8mma::mma_parts(p.nb, q8mma::MmaTraits<T>::kBlockElems);
+  p.out = out.data();
+  p.out_stride = pr.ne1;
+  p.bias = bias;
+  p.accumulate = false;
+  for (std::int64_t by = 0; by < (pr.ne1 + S::kRows - 1) / S::kRows; ++by) {
+    for (std::int64_t bx = 0; bx < (pr.rows + S::kCols - 1) / S::kCols; ++bx) {
+      testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+      e.run([&](int tid) {
+        HostCtx c{&e, tid, bx, by};
+        f16_tile_body<T, NT, CW>(p, c);
+      });
+    }
+  }
+  return out;
+}
+
+template <GgmlType T>
+void check_type(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64_t seed) {
+  SCOPED_TRACE(std::string(quant::type_name(T)) + " k=" + std::to_string(k) +
+               " ne1=" + std::to_string(ne1) + " rows=" + std::to_string(rows));
+  const Problem pr = make_problem<T>(k, ne1, rows, seed);
+  std::vector<float> bias(static_cast<std::size_t>(ne1));
+  for (std::int64_t j = 0; j < ne1; ++j)
+    bias[static_cast<std::size_t>(j)] = 0.01f * static_cast<float>(j);
+  const std::vector<float> narrow = run_grid<T, 2, 1>(pr, bias.data());
+  const std::vector<float> mid = run_grid<T, 4, 2>(pr, bias.data());
+  const std::size_t rs = quant::row_size(T, k);
+  std::vector<float> wf(static_cast<std::size_t>(k));
+  int bad = 0;
+  for (std::int64_t j = 0; j < ne1 && bad < 3; ++j) {
+    quant::dequantize_row(T, pr.w.p + rs * static_cast<std::size_t>(j), wf.data(), k);
+    quant::f16_round_row(wf.data(), wf.data(), k);
+    for (std::int64_t n = 0; n < rows && bad < 3; ++n) {
+      double sum = 0.0, mag = 0.0;
+      for (std::int64_t i = 0; i < k; ++i) {
+        const double v = static_cast<double>(wf[static_cast<std::size_t>(i)]) *
+                         quant::fp16_to_f32(pr.act[static_cast<std::size_t>(n * pr.stride + i)]);
+        sum += v;
+        mag += std::fabs(v);
+      }
+      const double s = pr.scale[static_cast<std::size_t>(n)];
+      const double want = sum * s + bias[static_cast<std::size_t>(j)];
+      const std::size_t at = static_cast<std::size_t>(n * ne1 + j);
+      const double tol = (static_cast<double>(k) / 16.0 + 8.0) * 0x1p-22 * mag * s + 1e-6;
+      if (!(std::fabs(narrow[at] - want) <= tol)) {
+        ADD_FAILURE() << "row " << n << " output " << j << ": " << narrow[at] << " vs " << want;
+        ++bad;
+      }
+      if (std::memcmp(&narrow[at], &mid[at], 4) != 0) {
+        ADD_FAILURE() << "row " << n << " output " << j << ": 16 columns " << narrow[at]
+                      << ", 64 columns " << mid[at];
+        ++bad;
+      }
+    }
+  }
+}
+
+TEST(F16MmaTileHost, LegacyTypesPartialStagePartsAndSkew) {
+  check_type<GgmlType::kQ4_0>(896, 70, 19, 1);  // 18-byte blocks: rows off alignment
+  check_type<GgmlType::kQ8_0>(96, 65, 3, 2);
+  check_type<GgmlType::kQ5_1>(256, 64, 17, 3);
+}
+
+TEST(F16MmaTileHost, KQuants) {
+  check_type<GgmlType::kQ4_K>(512, 80, 18, 4);
+  check_type<GgmlType::kQ6_K>(768, 66, 5, 5);  // 210-byte blocks: rows off alignment
+}
+
+}  // namespace
+}  // namespace zinfer::cuda::f16mma
