@@ -25,6 +25,8 @@ using f16mma::F16MmaParams;
 using f16mma::F16Shape;
 using quant::GgmlType;
 
+constexpr std::size_t kMaxSmemPerBlock = 227 * 1024;  // sm_90's opt-in limit
+
 // The device side of the context f16_tile_body is written against (f16_mma_tile.cuh): the
 // tiles' thread and block indices, barrier and cp.async copies (BlockCtx; no MmaParams: the
 // body stores its own outputs), ldmatrix, the fp16 mma and the dequantization.
@@ -49,20 +51,24 @@ struct DeviceCtx : BlockCtx<false> {
   }
 };
 
-template <GgmlType T, int NT, int CW>
-__global__ void __launch_bounds__(F16Shape<T, NT, CW>::kThreads)
+template <GgmlType T, int NT, int CW, int RW>
+__global__ void __launch_bounds__(F16Shape<T, NT, CW, RW>::kThreads)
     f16_mma_tile_kernel(const F16MmaParams p) {
   extern __shared__ __align__(16) std::uint8_t f16_smem[];
   pdl_wait();
   pdl_launch_dependents();
   DeviceCtx x{{nullptr, f16_smem}};
-  f16mma::f16_tile_body<T, NT, CW>(p, x);
+  f16mma::f16_tile_body<T, NT, CW, RW>(p, x);
 }
 
-template <GgmlType T, int NT, int CW>
+template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps>
 void launch_shape(const F16MmaParams& p, cudaStream_t stream) {
-  using S = F16Shape<T, NT, CW>;
-  auto* kernel = f16_mma_tile_kernel<T, NT, CW>;
+  using S = F16Shape<T, NT, CW, RW>;
+  if constexpr (RW != f16mma::kRowWarps && S::kSmemBytes > kMaxSmemPerBlock) {
+    launch_shape<T, NT, CW>(p, stream);  // the taller tile does not fit this type's stage
+    return;
+  }
+  auto* kernel = f16_mma_tile_kernel<T, NT, CW, RW>;
   // Above 48 KB of dynamic shared memory a kernel must opt in, once per process.
   static const bool opted_in =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -75,6 +81,13 @@ void launch_shape(const F16MmaParams& p, cudaStream_t stream) {
 
 // Activation rows a block, by batch: 16 up to 16 rows, 64 up to 64, else 128 — or forced by
 // ZINFER_F16_COLS=16|64|128 (a measurement switch). The shape never changes an output's bits.
+// Weight rows a block: 64, or 96 (six row warps: three warps a scheduler instead of two, where
+// the stage fits shared memory) with ZINFER_F16_ROWS=96 — a measurement switch.
+bool f16_tall() {
+  static const bool tall = env_choice("ZINFER_F16_ROWS", {"64", "96"}, 0, 0) == 1;
+  return tall;
+}
+
 int f16_cols(std::int64_t rows) {
   static const int env = env_choice("ZINFER_F16_COLS", {"16", "64", "128"}, -1, -1);
   if (env >= 0) return env == 0 ? 16 : (env == 1 ? 64 : 128);
@@ -92,7 +105,8 @@ bool f16_mma_weight_supported(const QuantMatrixView& w) {
 
 bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w) {
   return f16_mma_weight_supported(w) && a.k == w.ne0 && a.rows >= 1 && a.stride % 8 == 0 &&
-         a.stride >= a.k && aligned16(a.data) && a.scale != nullptr;
+         a.stride < (std::int64_t{1} << 23) && a.stride >= a.k && aligned16(a.data) &&
+         a.scale != nullptr;
 }
 
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
@@ -122,7 +136,9 @@ Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out,
   const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (cols == 128) {
+    if (cols == 128 && f16_tall()) {
+      launch_shape<T, 8, 2, 6>(p, stream);
+    } else if (cols == 128) {
       launch_shape<T, 8, 2>(p, stream);
     } else if (cols == 64) {
       launch_shape<T, 4, 2>(p, stream);

@@ -8,15 +8,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/f16_dequant.cuh"
 #include "kernels/q8_mma.cuh"
 #include "kernels/q8_mma_tile.cuh"
-
-#ifndef __CUDA_ARCH__
-#include "engine/quant/fp16.h"
-#endif
-#ifdef __CUDACC__
-#include <cuda_fp16.h>
-#endif
 
 namespace zinfer::cuda::f16mma {
 
@@ -40,12 +34,13 @@ struct F16MmaParams {
   bool accumulate;
 };
 
-template <GgmlType T, int NT, int CW>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps>
 struct F16Shape {
   using Tr = q8mma::MmaTraits<T>;
-  static constexpr int kRows = 16 * kRowWarps;
+  static constexpr int kRowWarps = RW;
+  static constexpr int kRows = 16 * RW;
   static constexpr int kCols = 8 * NT * CW;
-  static constexpr int kThreads = 32 * kRowWarps * CW;
+  static constexpr int kThreads = 32 * RW * CW;
   static constexpr int kG = q8mma::StageRow<T>::kG;           // weight blocks a stage
   static constexpr int kWStride = q8mma::StageRow<T>::kSpan;  // a staged raw row
   static constexpr int kPieces = kWStride / 16;
@@ -56,17 +51,6 @@ struct F16Shape {
   static_assert(NT % 2 == 0, "B fragments are loaded two 8-column tiles at a time");
   static_assert(kRawBytes % 16 == 0 && kActBytes % 16 == 0, "16-byte aligned regions");
 };
-
-// The fp16 bits of lo and hi (round to nearest even), lo in the low half.
-ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
-#ifdef __CUDA_ARCH__
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const std::uint32_t*>(&h);
-#else
-  return static_cast<std::uint32_t>(quant::f32_to_fp16(lo)) |
-         static_cast<std::uint32_t>(quant::f32_to_fp16(hi)) << 16;
-#endif
-}
 
 // Four words at p (16-byte aligned), in one 16-byte store on the device.
 ZINFER_HD void st_u32x4(std::uint8_t* p, std::uint32_t a, std::uint32_t b, std::uint32_t c,
@@ -88,14 +72,14 @@ ZINFER_HD void st_u32x4(std::uint8_t* p, std::uint32_t a, std::uint32_t b, std::
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int NT, int CW, typename Ctx>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, typename Ctx>
 ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
-  using S = F16Shape<T, NT, CW>;
+  using S = F16Shape<T, NT, CW, RW>;
   using Tr = q8mma::MmaTraits<T>;
   std::uint8_t* const f16_smem = x.smem();
   const int tid = x.thread();
   const int lane = tid & 31, warp = tid >> 5;
-  const int rw = warp % kRowWarps, cw = warp / kRowWarps;
+  const int rw = warp % RW, cw = warp / RW;
   const int g = lane >> 2, t = lane & 3;
   const std::int64_t jb = x.block_y() * S::kRows;
   const std::int64_t nbase = x.block_x() * S::kCols;
@@ -137,30 +121,52 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
         }
       }
     }
+    // Activations: a thread copies one 16-byte piece of every kThreads/32-th column of the tile,
+    // offsets within the tile in 32 bits (kCols · stride < 2^31: f16_mma_supported).
     const int a_pieces = blocks_in(st) * Tr::kBlockElems / 8;
-    const std::int64_t e0 = st * kStageElems;
-    for (int idx = tid; idx < S::kCols * 32; idx += S::kThreads) {
-      const int c = idx >> 5, piece = idx & 31;
-      if (piece >= a_pieces) continue;
-      const std::int64_t n = nbase + c < p.rows ? nbase + c : p.rows - 1;
-      x.cp16(act(buf) + static_cast<std::size_t>(c) * kHalfStride * 2 + 16 * piece,
-             p.act + n * p.stride + e0 + 8 * piece);
+    const int piece = tid & 31;
+    if (piece < a_pieces) {
+      const std::uint16_t* src = p.act + nbase * p.stride + st * kStageElems + 8 * piece;
+      const int last = static_cast<int>(p.rows - 1 - nbase);
+      const int stride = static_cast<int>(p.stride);
+      std::uint8_t* dst = act(buf) + 16 * piece;
+      for (int c = tid >> 5; c < S::kCols; c += S::kThreads / 32) {
+        const int n = c < last ? c : last;
+        x.cp16(dst + static_cast<std::size_t>(c) * kHalfStride * 2,
+               src + static_cast<unsigned>(n * stride));
+      }
     }
   };
   // The stage's weights as halves: row r's group gi (8 elements) at deq[r][8·gi].
   auto dequant = [&](std::int64_t st, int buf) {
-    const std::int64_t b0 = st * S::kG;
-    const int groups = blocks_in(st) * Tr::kBlockElems / 8;
-    for (int idx = tid; idx < S::kRows * (kStageElems / 8); idx += S::kThreads) {
-      const int r = idx / (kStageElems / 8), gi = idx % (kStageElems / 8);
-      if (gi >= groups) continue;
-      const std::uint8_t* src =
-          raw(buf) + static_cast<std::size_t>(r) * S::kWStride + (row_off(r, b0) & 15);
-      float v[8];
-      x.template group8<T>(src, gi, v);
-      st_u32x4(deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 16 * gi,
-               f16_half2_bits(v[0], v[1]), f16_half2_bits(v[2], v[3]), f16_half2_bits(v[4], v[5]),
-               f16_half2_bits(v[6], v[7]));
+    if constexpr (T == GgmlType::kQ4_K) {
+      // One super-block a stage, rows 16-byte aligned (144-byte blocks): a thread takes whole
+      // 32-element sub-blocks, consecutive threads consecutive rows (528-byte rows: the 16-byte
+      // stores of 8 threads fall in different banks).
+      (void)st;
+      for (int idx = tid; idx < S::kRows * 8; idx += S::kThreads) {
+        const int r = idx % S::kRows, sub = idx / S::kRows;
+        std::uint32_t h[16];
+        q4k_sub32_f16(raw(buf) + static_cast<std::size_t>(r) * S::kWStride, sub, h);
+        std::uint8_t* d = deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 64 * sub;
+        ZINFER_UNROLL
+        for (int i = 0; i < 4; ++i)
+          st_u32x4(d + 16 * i, h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]);
+      }
+    } else {
+      const std::int64_t b0 = st * S::kG;
+      const int groups = blocks_in(st) * Tr::kBlockElems / 8;
+      for (int idx = tid; idx < S::kRows * (kStageElems / 8); idx += S::kThreads) {
+        const int r = idx / (kStageElems / 8), gi = idx % (kStageElems / 8);
+        if (gi >= groups) continue;
+        const std::uint8_t* src =
+            raw(buf) + static_cast<std::size_t>(r) * S::kWStride + (row_off(r, b0) & 15);
+        float v[8];
+        x.template group8<T>(src, gi, v);
+        st_u32x4(deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 16 * gi,
+                 f16_half2_bits(v[0], v[1]), f16_half2_bits(v[2], v[3]), f16_half2_bits(v[4], v[5]),
+                 f16_half2_bits(v[6], v[7]));
+      }
     }
   };
 

@@ -6,8 +6,8 @@
 // tests/kernels/f16_mma_test). What this catches without a GPU: the staging (skewed rows, a
 // partial last stage, partial tiles), the dequantization into halves, the fragment and
 // ldmatrix addressing, the parts' fold and the epilogue. And, since every output is computed
-// by the same sequence of emulated steps whatever its tile, the three tile widths give the
-// same bits.
+// by the same sequence of emulated steps whatever its tile, the tile shapes (16, 64 and 128
+// columns; 64 and 96 weight rows) give the same bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,9 +89,9 @@ Problem make_problem(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::u
 }
 
 // out [rows][ne1] from the emulated grid of one tile shape (poisoned with NaN first).
-template <GgmlType T, int NT, int CW>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps>
 std::vector<float> run_grid(const Problem& pr, const float* bias) {
-  using S = F16Shape<T, NT, CW>;
+  using S = F16Shape<T, NT, CW, RW>;
   std::vector<float> out(static_cast<std::size_t>(pr.rows * pr.ne1), std::nanf(""));
   F16MmaParams p{};
   p.act = pr.act.data();
@@ -112,7 +112,7 @@ std::vector<float> run_grid(const Problem& pr, const float* bias) {
       testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
       e.run([&](int tid) {
         HostCtx c{&e, tid, bx, by};
-        f16_tile_body<T, NT, CW>(p, c);
+        f16_tile_body<T, NT, CW, RW>(p, c);
       });
     }
   }
@@ -129,6 +129,7 @@ void check_type(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64
     bias[static_cast<std::size_t>(j)] = 0.01f * static_cast<float>(j);
   const std::vector<float> narrow = run_grid<T, 2, 1>(pr, bias.data());
   const std::vector<float> mid = run_grid<T, 4, 2>(pr, bias.data());
+  const std::vector<float> tall = run_grid<T, 8, 2, 6>(pr, bias.data());  // 96 rows × 128
   const std::size_t rs = quant::row_size(T, k);
   std::vector<float> wf(static_cast<std::size_t>(k));
   int bad = 0;
@@ -151,9 +152,10 @@ void check_type(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64
         ADD_FAILURE() << "row " << n << " output " << j << ": " << narrow[at] << " vs " << want;
         ++bad;
       }
-      if (std::memcmp(&narrow[at], &mid[at], 4) != 0) {
+      if (std::memcmp(&narrow[at], &mid[at], 4) != 0 ||
+          std::memcmp(&narrow[at], &tall[at], 4) != 0) {
         ADD_FAILURE() << "row " << n << " output " << j << ": 16 columns " << narrow[at]
-                      << ", 64 columns " << mid[at];
+                      << ", 64 columns " << mid[at] << ", 96 x 128 " << tall[at];
         ++bad;
       }
     }

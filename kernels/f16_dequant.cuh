@@ -1,0 +1,162 @@
+// Whole sub-blocks of a quantized weight row dequantized straight to fp16 pairs, for the fp16
+// tiles' shared-memory stage (f16_mma_tile.cuh). The values are those of QuantTraits::group8
+// (the CPU's quant::dequantize_row: fp32 products and differences, each rounded on its own)
+// rounded to fp16 — bit for bit, tests/engine/quant/f16_dequant_test.cpp — but a thread does 32
+// elements at once from word loads, where group8 reads 8 bytes one at a time and decodes the
+// scales again for every 8 elements (~115 instructions a group in the fp16 tile's SASS).
+//
+// The integer-to-float step is the exponent trick: the word 0x4B0000qq is the float 2^23 + q,
+// and fma(d1, 2^23 + q, -d1·2^23) is d1·q rounded once (the fma's exact sum is d1·q; -d1·2^23
+// is exact, a power-of-two scaling), which is what d1 * float(q) gives.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/quant/block_types.h"
+#include "kernels/host_device.h"
+
+#ifndef __CUDA_ARCH__
+#include "engine/quant/fp16.h"
+#endif
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#endif
+
+namespace zinfer::cuda::f16mma {
+
+// The fp16 bits of lo and hi (round to nearest even), lo in the low half.
+ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
+#ifdef __CUDA_ARCH__
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&h);
+#else
+  return static_cast<std::uint32_t>(quant::f32_to_fp16(lo)) |
+         static_cast<std::uint32_t>(quant::f32_to_fp16(hi)) << 16;
+#endif
+}
+
+ZINFER_HD std::uint32_t load_u32(const std::uint8_t* p) {
+#ifdef __CUDA_ARCH__
+  return *reinterpret_cast<const std::uint32_t*>(p);
+#else
+  std::uint32_t v = 0;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+#endif
+}
+
+ZINFER_HD float half_bits_to_f32(std::uint32_t h) {
+#ifdef __CUDA_ARCH__
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
+#else
+  return quant::fp16_to_f32(static_cast<std::uint16_t>(h));
+#endif
+}
+
+// 2^23 + (byte k of x), as a float.
+ZINFER_HD float magic_byte(std::uint32_t x, int k) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7650u + static_cast<unsigned>(k)));
+#else
+  const std::uint32_t v = 0x4B000000u | ((x >> (8 * k)) & 0xffu);
+  float f = 0.0f;
+  std::memcpy(&f, &v, sizeof(f));
+  return f;
+#endif
+}
+
+ZINFER_HD float fma_rn(float a, float b, float c) {
+#ifdef __CUDA_ARCH__
+  return __fmaf_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
+ZINFER_HD float fsub_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+
+ZINFER_HD std::uint32_t f32_bits(float v) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(v);
+#else
+  std::uint32_t u = 0;
+  std::memcpy(&u, &v, sizeof(u));
+  return u;
+#endif
+}
+
+ZINFER_HD float bits_f32(std::uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float v = 0.0f;
+  std::memcpy(&v, &u, sizeof(v));
+  return v;
+#endif
+}
+
+// d1·q - m1 for the four bytes of x (each a quant 0..255), rounded to fp16, as two pairs. With
+// kNeg (d1's sign bit set) the product is |d1|·q with the sign put back, so that q = 0 gives
+// d1's signed zero as a plain product does (the fma alone would give +0).
+template <bool kNeg>
+ZINFER_HD void affine4_f16(std::uint32_t x, float d1, float m1, std::uint32_t& lo,
+                           std::uint32_t& hi) {
+  const float a = kNeg ? -d1 : d1;
+  const float bias = -(a * 8388608.0f);
+  float v[4];
+  ZINFER_UNROLL
+  for (int k = 0; k < 4; ++k) {
+    float prod = fma_rn(a, magic_byte(x, k), bias);
+    if constexpr (kNeg) prod = bits_f32(f32_bits(prod) ^ 0x80000000u);
+    v[k] = fsub_rn(prod, m1);
+  }
+  lo = f16_half2_bits(v[0], v[1]);
+  hi = f16_half2_bits(v[2], v[3]);
+}
+
+// The 32 quants q (low nibbles of the bytes at q after >> shift) as d1·q - m1 in fp16 pairs.
+template <bool kNeg>
+ZINFER_HD void nibbles32_f16(const std::uint8_t* q, int shift, float d1, float m1,
+                             std::uint32_t (&h)[16]) {
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    const std::uint32_t x = (load_u32(q + 4 * i) >> shift) & 0x0f0f0f0fu;
+    affine4_f16<kNeg>(x, d1, m1, h[2 * i], h[2 * i + 1]);
+  }
+}
+
+// Sub-block s (0..7, 32 elements) of the Q4_K super-block at blk (4-byte aligned) as 16 words
+// of fp16 pairs, element 2i in the low half of h[i].
+ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[16]) {
+  const std::uint32_t w0 = load_u32(blk), w1 = load_u32(blk + 4), w2 = load_u32(blk + 8),
+                      w3 = load_u32(blk + 12);
+  // k4_scale_min on the scale words: bytes 0..3 of the scales are w1, 4..7 w2, 8..11 w3.
+  const int j = s & 3, sh = 8 * j;
+  int sc = 0, mn = 0;
+  if (s < 4) {
+    sc = static_cast<int>((w1 >> sh) & 63u);
+    mn = static_cast<int>((w2 >> sh) & 63u);
+  } else {
+    sc = static_cast<int>(((w3 >> sh) & 0x0fu) | (((w1 >> sh) >> 6 & 3u) << 4));
+    mn = static_cast<int>(((w3 >> sh) >> 4 & 0x0fu) | (((w2 >> sh) >> 6 & 3u) << 4));
+  }
+  const float d1 = half_bits_to_f32(w0 & 0xffffu) * static_cast<float>(sc);
+  const float m1 = half_bits_to_f32(w0 >> 16) * static_cast<float>(mn);
+  const std::uint8_t* q = blk + 16 + 32 * (s >> 1);
+  const int shift = 4 * (s & 1);
+  if (f32_bits(d1) >> 31 == 0) {
+    nibbles32_f16<false>(q, shift, d1, m1, h);
+  } else {
+    nibbles32_f16<true>(q, shift, d1, m1, h);
+  }
+}
+
+}  // namespace zinfer::cuda::f16mma
