@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(F16Shape<T, NT, CW, RW>::kThreads)
 }
 
 template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps>
-void launch_shape(const F16MmaParams& p, cudaStream_t stream) {
+void launch_shape(F16MmaParams p, cudaStream_t stream) {
   using S = F16Shape<T, NT, CW, RW>;
   if constexpr (RW != f16mma::kRowWarps && S::kSmemBytes > kMaxSmemPerBlock) {
     launch_shape<T, NT, CW>(p, stream);  // the taller tile does not fit this type's stage
@@ -74,20 +74,39 @@ void launch_shape(const F16MmaParams& p, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            static_cast<int>(S::kSmemBytes)) == cudaSuccess;
   (void)opted_in;
+  const std::int64_t tiles = f16mma::stack_tiles(p, S::kRows);
   const dim3 grid(static_cast<unsigned>((p.rows + S::kCols - 1) / S::kCols),
-                  static_cast<unsigned>((p.ne1 + S::kRows - 1) / S::kRows));
+                  static_cast<unsigned>(tiles));
   launch_pdl(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, p);
+}
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v < 1) {
+      (void)cudaGetLastError();
+      return 132;
+    }
+    return v;
+  }();
+  return n;
+}
+
+// Whether the 128-column launch takes 96 weight rows a block: forced by ZINFER_F16_ROWS=64|96,
+// else when its waves of blocks (one a multiprocessor) × 1.25 are fewer than the 64-row tile's.
+bool f16_tall(const F16MmaParams& p) {
+  static const int env = env_choice("ZINFER_F16_ROWS", {"64", "96"}, -1, -1);
+  if (env >= 0) return env == 1;
+  F16MmaParams q = p;
+  const std::int64_t cols = (p.rows + 127) / 128, sms = sm_count();
+  const std::int64_t waves64 = (cols * f16mma::stack_tiles(q, 64) + sms - 1) / sms;
+  const std::int64_t waves96 = (cols * f16mma::stack_tiles(q, 96) + sms - 1) / sms;
+  return 5 * waves96 < 4 * waves64;
 }
 
 // Activation rows a block, by batch: 16 up to 16 rows, 64 up to 64, else 128 — or forced by
 // ZINFER_F16_COLS=16|64|128 (a measurement switch). The shape never changes an output's bits.
-// Weight rows a block: 64, or 96 (six row warps: three warps a scheduler instead of two, where
-// the stage fits shared memory) with ZINFER_F16_ROWS=96 — a measurement switch.
-bool f16_tall() {
-  static const bool tall = env_choice("ZINFER_F16_ROWS", {"64", "96"}, 0, 0) == 1;
-  return tall;
-}
-
 int f16_cols(std::int64_t rows) {
   static const int env = env_choice("ZINFER_F16_COLS", {"16", "64", "128"}, -1, -1);
   if (env >= 0) return env == 0 ? 16 : (env == 1 ? 64 : 128);
@@ -109,34 +128,48 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w) {
          a.scale != nullptr;
 }
 
-Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
-                      bool accumulate, cudaStream_t stream) {
-  if (!f16_mma_supported(a, w) || out.rows != a.rows || out.cols != w.ne1) {
+Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool accumulate,
+                            cudaStream_t stream) {
+  bool ok = n >= 1 && n <= f16mma::kMaxMats;
+  std::int64_t tiles = 0;  // 64-row tiles: the grid's y extent must stay within 65535
+  for (int m = 0; ok && m < n; ++m) {
+    const F16Product& x = mats[m];
+    ok = f16_mma_supported(a, x.w) && x.out.rows == a.rows && x.out.cols == x.w.ne1 &&
+         x.w.type == mats[0].w.type && x.w.ne0 == mats[0].w.ne0;
+    tiles += (x.w.ne1 + 63) / 64;
+  }
+  ok = ok && tiles <= 65535;
+  if (!ok) {
+    std::string shapes;
+    for (int m = 0; m < n && m < f16mma::kMaxMats; ++m) {
+      shapes += " w [" + std::to_string(mats[m].w.ne1) + "," + std::to_string(mats[m].w.ne0) +
+                "] " + std::string(quant::type_name(mats[m].w.type)) + " out [" +
+                std::to_string(mats[m].out.rows) + "," + std::to_string(mats[m].out.cols) + "]";
+    }
     return make_error(ErrorCode::kInferenceFailed,
-                      "f16_mma: bad shapes (act [" + std::to_string(a.rows) + "," +
-                          std::to_string(a.k) + "], w [" + std::to_string(w.ne1) + "," +
-                          std::to_string(w.ne0) + "] " + std::string(quant::type_name(w.type)) +
-                          ")");
+                      "f16_mma: bad shapes (" + std::to_string(n) + " matrices; act [" +
+                          std::to_string(a.rows) + "," + std::to_string(a.k) + "]" + shapes + ")");
   }
   F16MmaParams p{};
   p.act = a.data;
   p.scale = a.scale;
   p.rows = a.rows;
   p.stride = a.stride;
-  p.w = static_cast<const std::uint8_t*>(w.data);
+  p.n_mats = n;
+  for (int m = 0; m < n; ++m) {
+    p.mat[m] = {static_cast<const std::uint8_t*>(mats[m].w.data), mats[m].w.ne1, mats[m].out.data,
+                mats[m].out.stride, mats[m].bias};
+  }
+  const QuantMatrixView& w = mats[0].w;
   p.row_bytes = quant::row_size(w.type, w.ne0);
-  p.ne1 = w.ne1;
   const int block = static_cast<int>(quant::traits(w.type).block_size);
   p.nb = w.ne0 / block;
   p.parts = q8mma::mma_parts(p.nb, block);
-  p.out = out.data;
-  p.out_stride = out.stride;
-  p.bias = bias;
   p.accumulate = accumulate;
   const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (cols == 128 && f16_tall()) {
+    if (cols == 128 && f16_tall(p)) {
       launch_shape<T, 8, 2, 6>(p, stream);
     } else if (cols == 128) {
       launch_shape<T, 8, 2>(p, stream);
@@ -148,6 +181,12 @@ Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out,
   });
   ZINFER_CUDA_LAUNCH_CHECK("f16_mma_tile_kernel");
   return ok_status();
+}
+
+Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
+                      bool accumulate, cudaStream_t stream) {
+  const F16Product one{w, out, bias};
+  return launch_f16_mma_stack(a, &one, 1, accumulate, stream);
 }
 
 }  // namespace zinfer::cuda

@@ -32,8 +32,22 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 
 // out[n][j] (+)= the product of activation row n with weight row j in the order above; bias
 // (may be null) added before the accumulation. Kernel shape: 16, 64 or 128 activation rows a
-// block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch).
+// block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch); with 128, 64 or
+// 96 weight rows a block, whichever needs fewer waves of blocks over the multiprocessors (a
+// 96-row block takes ~1.25× a 64-row one's time; ZINFER_F16_ROWS=64|96 forces one).
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
+
+// One product of a stack: weights, output, bias (may be null).
+struct F16Product {
+  QuantMatrixView w;
+  MatrixView out;
+  const float* bias;
+};
+
+// Up to three products of the same activation rows with matrices of one type and K (Q, K and
+// V) in one launch; each output's bits are those of its own launch_f16_mma.
+Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool accumulate,
+                            cudaStream_t stream);
 
 }  // namespace zinfer::cuda

@@ -20,19 +20,42 @@ inline constexpr int kStageElems = q8mma::kTileStageElems;
 inline constexpr int kRowWarps = 4;
 inline constexpr int kHalfStride = 264;  // halves a staged row: 256 + 8 of padding (528 bytes)
 
+// One weight matrix of a launch and where its products go.
+struct F16Mat {
+  const std::uint8_t* w;  // [ne1] rows of row_bytes, 16-byte aligned base
+  std::int64_t ne1;       // weight rows
+  float* out;             // [rows][out_stride]
+  std::int64_t out_stride;
+  const float* bias;  // [ne1] or null
+};
+
+inline constexpr int kMaxMats = 3;
+
 struct F16MmaParams {
   const std::uint16_t* act;  // [rows][stride] halves
   const float* scale;        // [rows]
   std::int64_t rows, stride;
-  const std::uint8_t* w;  // [ne1] rows of row_bytes, 16-byte aligned base
+  // A stack of n_mats matrices of one type and K (Q, K and V): the grid's weight-row tiles are
+  // matrix 0's, then matrix 1's from tile_end[0], then matrix 2's from tile_end[1].
+  F16Mat mat[kMaxMats];
+  int n_mats;
+  std::int64_t tile_end[kMaxMats - 1];
   std::size_t row_bytes;
-  std::int64_t ne1, nb;  // weight rows, blocks a row
+  std::int64_t nb;  // blocks a row
   int parts;
-  float* out;
-  std::int64_t out_stride;
-  const float* bias;
   bool accumulate;
 };
+
+// The grid's weight-row tiles of rows_per_tile rows: each matrix of the stack starts a tile
+// (sets p.tile_end).
+inline std::int64_t stack_tiles(F16MmaParams& p, int rows_per_tile) {
+  std::int64_t tiles = 0;
+  for (int m = 0; m < p.n_mats; ++m) {
+    tiles += (p.mat[m].ne1 + rows_per_tile - 1) / rows_per_tile;
+    if (m + 1 < p.n_mats) p.tile_end[m] = tiles;
+  }
+  return tiles;
+}
 
 template <GgmlType T, int NT, int CW, int RW = kRowWarps>
 struct F16Shape {
@@ -81,10 +104,22 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   const int lane = tid & 31, warp = tid >> 5;
   const int rw = warp % RW, cw = warp / RW;
   const int g = lane >> 2, t = lane & 3;
-  const std::int64_t jb = x.block_y() * S::kRows;
+  // This block's matrix of the stack (selected field by field with constant indices: a run-time
+  // index into the parameters would copy them to local memory) and its row tile there.
+  std::int64_t by = x.block_y();
+  int m = 0;
+  if (p.n_mats > 1 && by >= p.tile_end[0]) m = p.n_mats > 2 && by >= p.tile_end[1] ? 2 : 1;
+  if (m > 0) by -= m == 1 ? p.tile_end[0] : p.tile_end[1];
+  const std::uint8_t* const w = m == 0 ? p.mat[0].w : (m == 1 ? p.mat[1].w : p.mat[2].w);
+  const std::int64_t ne1 = m == 0 ? p.mat[0].ne1 : (m == 1 ? p.mat[1].ne1 : p.mat[2].ne1);
+  float* const out_base = m == 0 ? p.mat[0].out : (m == 1 ? p.mat[1].out : p.mat[2].out);
+  const std::int64_t out_stride =
+      m == 0 ? p.mat[0].out_stride : (m == 1 ? p.mat[1].out_stride : p.mat[2].out_stride);
+  const float* const bias = m == 0 ? p.mat[0].bias : (m == 1 ? p.mat[1].bias : p.mat[2].bias);
+  const std::int64_t jb = by * S::kRows;
   const std::int64_t nbase = x.block_x() * S::kCols;
   const std::int64_t st_end = (p.nb + S::kG - 1) / S::kG;
-  const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(p.ne1);
+  const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(ne1);
   auto raw = [&](int buf) { return f16_smem + static_cast<std::size_t>(buf) * S::kRawBytes; };
   auto act = [&](int buf) {
     return f16_smem + 2 * S::kRawBytes + static_cast<std::size_t>(buf) * S::kActBytes;
@@ -92,7 +127,7 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   std::uint8_t* deq = f16_smem + 2 * S::kRawBytes + 2 * S::kActBytes;
   // Offset of block b0 of the tile's weight row r (clamped to the last row) in the matrix.
   auto row_off = [&](int r, std::int64_t b0) {
-    const std::int64_t row = jb + r < p.ne1 ? jb + r : p.ne1 - 1;
+    const std::int64_t row = jb + r < ne1 ? jb + r : ne1 - 1;
     return static_cast<std::size_t>(row) * p.row_bytes +
            static_cast<std::size_t>(b0) * Tr::kBlockBytes;
   };
@@ -113,11 +148,11 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
       const std::size_t src = a0 + 16 * static_cast<std::size_t>(c);
       std::uint8_t* dst = raw(buf) + static_cast<std::size_t>(r) * S::kWStride + 16 * c;
       if (src + 16 <= w_bytes) {
-        x.cp16(dst, p.w + src);
+        x.cp16(dst, w + src);
       } else {  // the matrix's last bytes (its size is even): no read past its end
         for (std::size_t i = 0; src + i < w_bytes; i += 2) {
           *reinterpret_cast<std::uint16_t*>(dst + i) =
-              *reinterpret_cast<const std::uint16_t*>(p.w + src + i);
+              *reinterpret_cast<const std::uint16_t*>(w + src + i);
         }
       }
     }
@@ -239,10 +274,10 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
     for (int i = 0; i < 4; ++i) {
       const std::int64_t j = jb + 16 * rw + g + 8 * (i >> 1);
       const std::int64_t n = nbase + 8 * NT * cw + 8 * nt + 2 * t + (i & 1);
-      if (j >= p.ne1 || n >= p.rows) continue;
+      if (j >= ne1 || n >= p.rows) continue;
       float v = q8::fmul(out[nt][i], p.scale[n]);
-      if (p.bias != nullptr) v = q8::fadd(v, p.bias[j]);
-      float* o = p.out + n * p.out_stride + j;
+      if (bias != nullptr) v = q8::fadd(v, bias[j]);
+      float* o = out_base + n * out_stride + j;
       *o = p.accumulate ? q8::fadd(*o, v) : v;
     }
   }

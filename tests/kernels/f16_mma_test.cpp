@@ -267,6 +267,50 @@ TEST(F16Mma, BiasAndAccumulate) {
   }
 }
 
+// Q, K and V (the 7B shape's rows, K = 512; biases) as one stack launch: every output the bits
+// of its own launch, at 5 rows (16-column tiles) and 300 (128-column tiles, 64 and 96 rows a tile
+// by the wave rule) — and with the 96-row tile forced, at 300 rows, when ZINFER_F16_ROWS=96.
+TEST(F16Mma, StackEqualsItsMatricesAlone) {
+  ZINFER_REQUIRE_GPU();
+  Gpu g;
+  ASSERT_TRUE(g.open());
+  const GgmlType t = GgmlType::kQ4_K;
+  const std::int64_t k = 512, ne1[3] = {3584, 512, 512};
+  for (const std::int64_t rows : {std::int64_t{5}, std::int64_t{300}}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    std::vector<Problem> prs;
+    std::vector<cuda::DeviceBuffer> outs, biases;
+    cuda::F16Product mats[3];
+    for (int m = 0; m < 3; ++m) {
+      prs.push_back(make_problem(g, t, k, ne1[m], rows, 40 + static_cast<std::uint64_t>(m)));
+      const std::vector<float> b =
+          testing::random_floats(static_cast<std::size_t>(ne1[m]), 50 + m, 1.0f);
+      biases.push_back(testing::device_bytes(*g.ctx, b.data(), b.size() * 4));
+      outs.push_back(g.alloc(static_cast<std::size_t>(rows * ne1[m]) * 4));
+      ASSERT_EQ(cudaMemset(outs.back().data(), 0xFF, outs.back().size()), cudaSuccess);
+    }
+    for (int m = 0; m < 3; ++m) {
+      mats[m] = {prs[static_cast<std::size_t>(m)].w,
+                 {outs[static_cast<std::size_t>(m)].as<float>(), rows, ne1[m], ne1[m]},
+                 biases[static_cast<std::size_t>(m)].as<float>()};
+    }
+    // Every matrix reads the first problem's activation rows.
+    const Status st = cuda::launch_f16_mma_stack(prs[0].a.view, mats, 3, false, nullptr);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    for (int m = 0; m < 3; ++m) {
+      const std::vector<float> alone =
+          run(g, prs[0].a.view, mats[m].w, biases[static_cast<std::size_t>(m)].as<float>());
+      std::vector<float> got(alone.size());
+      ASSERT_EQ(cudaMemcpy(got.data(), outs[static_cast<std::size_t>(m)].data(), got.size() * 4,
+                           cudaMemcpyDeviceToHost),
+                cudaSuccess);
+      EXPECT_FALSE(std::isnan(got[0]));
+      EXPECT_EQ(0, std::memcmp(got.data(), alone.data(), got.size() * 4)) << "matrix " << m;
+    }
+  }
+}
+
 // A prompt-shaped product (the 7B shape's gate: 18,944 × 3,584, Q4_K, 512 rows): outputs of a
 // sample of rows against the reference — and the launch ncu times.
 TEST(F16Mma, PromptShape) {

@@ -575,15 +575,20 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
                           rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
   if (f16_ok(w.wq, x) && f16_ok(w.wk, x) && f16_ok(w.wv, x)) {
-    // RMSNorm, fp16 rows, Q, K and V with their biases, then RoPE as the Q8 composition.
+    // RMSNorm, fp16 rows, Q, K and V with their biases (one launch where the types agree), then
+    // RoPE as the Q8 composition.
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
-        a, view(w.wq), view(q), static_cast<const float*>(w.bq.data), false, ctx_.stream()));
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
-        a, view(w.wk), view(k), static_cast<const float*>(w.bk.data), false, ctx_.stream()));
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(
-        a, view(w.wv), view(v), static_cast<const float*>(w.bv.data), false, ctx_.stream()));
+    const F16Product mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
+                                {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
+                                {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
+    if (same_type) {  // one launch
+      ZINFER_RETURN_IF_ERROR(launch_f16_mma_stack(a, mats, 3, false, ctx_.stream()));
+    } else {
+      for (const F16Product& m : mats) {
+        ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, m.w, m.out, m.bias, false, ctx_.stream()));
+      }
+    }
     return rope_qk(q, k, rq, rk, batch, rope_match);
   }
   const bool q8 = same_type && q8_ok(w.wq, x);

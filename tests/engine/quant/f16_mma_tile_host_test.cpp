@@ -88,27 +88,13 @@ Problem make_problem(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::u
   return pr;
 }
 
-// out [rows][ne1] from the emulated grid of one tile shape (poisoned with NaN first).
+// Emulates the grid of one tile shape over p (its matrices' outputs poisoned with NaN first).
 template <GgmlType T, int NT, int CW, int RW = kRowWarps>
-std::vector<float> run_grid(const Problem& pr, const float* bias) {
+void emulate(F16MmaParams p) {
   using S = F16Shape<T, NT, CW, RW>;
-  std::vector<float> out(static_cast<std::size_t>(pr.rows * pr.ne1), std::nanf(""));
-  F16MmaParams p{};
-  p.act = pr.act.data();
-  p.scale = pr.scale.data();
-  p.rows = pr.rows;
-  p.stride = pr.stride;
-  p.w = pr.w.p;
-  p.row_bytes = quant::row_size(T, pr.k);
-  p.ne1 = pr.ne1;
-  p.nb = pr.k / q8mma::MmaTraits<T>::kBlockElems;
-  p.parts = q8mma::mma_parts(p.nb, q8mma::MmaTraits<T>::kBlockElems);
-  p.out = out.data();
-  p.out_stride = pr.ne1;
-  p.bias = bias;
-  p.accumulate = false;
-  for (std::int64_t by = 0; by < (pr.ne1 + S::kRows - 1) / S::kRows; ++by) {
-    for (std::int64_t bx = 0; bx < (pr.rows + S::kCols - 1) / S::kCols; ++bx) {
+  const std::int64_t tiles = stack_tiles(p, S::kRows);
+  for (std::int64_t by = 0; by < tiles; ++by) {
+    for (std::int64_t bx = 0; bx < (p.rows + S::kCols - 1) / S::kCols; ++bx) {
       testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
       e.run([&](int tid) {
         HostCtx c{&e, tid, bx, by};
@@ -116,6 +102,30 @@ std::vector<float> run_grid(const Problem& pr, const float* bias) {
       });
     }
   }
+}
+
+template <GgmlType T>
+F16MmaParams params(const Problem& pr) {
+  F16MmaParams p{};
+  p.act = pr.act.data();
+  p.scale = pr.scale.data();
+  p.rows = pr.rows;
+  p.stride = pr.stride;
+  p.n_mats = 1;
+  p.row_bytes = quant::row_size(T, pr.k);
+  p.nb = pr.k / q8mma::MmaTraits<T>::kBlockElems;
+  p.parts = q8mma::mma_parts(p.nb, q8mma::MmaTraits<T>::kBlockElems);
+  p.accumulate = false;
+  return p;
+}
+
+// out [rows][ne1] from the emulated grid of one tile shape (poisoned with NaN first).
+template <GgmlType T, int NT, int CW, int RW = kRowWarps>
+std::vector<float> run_grid(const Problem& pr, const float* bias) {
+  std::vector<float> out(static_cast<std::size_t>(pr.rows * pr.ne1), std::nanf(""));
+  F16MmaParams p = params<T>(pr);
+  p.mat[0] = {pr.w.p, pr.ne1, out.data(), pr.ne1, bias};
+  emulate<T, NT, CW, RW>(p);
   return out;
 }
 
@@ -171,6 +181,42 @@ TEST(F16MmaTileHost, LegacyTypesPartialStagePartsAndSkew) {
 TEST(F16MmaTileHost, KQuants) {
   check_type<GgmlType::kQ4_K>(512, 80, 18, 4);
   check_type<GgmlType::kQ6_K>(768, 66, 5, 5);  // 210-byte blocks: rows off alignment
+}
+
+// Q, K and V as one stack (row counts off the tile size, so a tile of each matrix is partial):
+// every output the bits of its own launch, in the 64- and the 96-row tiles.
+TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
+  constexpr GgmlType kT = GgmlType::kQ4_K;
+  const std::int64_t k = 512, rows = 21, ne1[3] = {100, 40, 40};
+  const std::size_t rs = quant::row_size(kT, k);
+  Problem pr = make_problem<kT>(k, ne1[0] + ne1[1] + ne1[2], rows, 9);
+  std::vector<float> bias(static_cast<std::size_t>(pr.ne1));
+  for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.02f * static_cast<float>(j % 17);
+  std::vector<float> alone[3], stacked[3], tall[3];
+  F16MmaParams p = params<kT>(pr);
+  p.n_mats = 3;
+  std::int64_t row0 = 0;
+  for (int m = 0; m < 3; ++m) {
+    const std::size_t n = static_cast<std::size_t>(rows * ne1[m]);
+    alone[m].assign(n, std::nanf(""));
+    stacked[m].assign(n, std::nanf(""));
+    tall[m].assign(n, std::nanf(""));
+    F16MmaParams one = params<kT>(pr);
+    one.mat[0] = {pr.w.p + rs * static_cast<std::size_t>(row0), ne1[m], alone[m].data(), ne1[m],
+                  bias.data() + row0};
+    emulate<kT, 2, 1>(one);
+    p.mat[m] = {one.mat[0].w, ne1[m], stacked[m].data(), ne1[m], one.mat[0].bias};
+    row0 += ne1[m];
+  }
+  emulate<kT, 2, 1>(p);
+  for (int m = 0; m < 3; ++m) p.mat[m].out = tall[m].data();
+  emulate<kT, 8, 2, 6>(p);
+  for (int m = 0; m < 3; ++m) {
+    SCOPED_TRACE("matrix " + std::to_string(m));
+    EXPECT_FALSE(std::isnan(alone[m][0]));
+    EXPECT_EQ(0, std::memcmp(alone[m].data(), stacked[m].data(), alone[m].size() * 4));
+    EXPECT_EQ(0, std::memcmp(alone[m].data(), tall[m].data(), alone[m].size() * 4));
+  }
 }
 
 }  // namespace
