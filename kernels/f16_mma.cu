@@ -26,6 +26,7 @@ using f16mma::F16Shape;
 using quant::GgmlType;
 
 constexpr std::size_t kMaxSmemPerBlock = 227 * 1024;  // sm_90's opt-in limit
+constexpr std::size_t kMaxSmemPerSm = 226 * 1024;     // 228 KB less 1 KB reserved a block
 
 // The device side of the context f16_tile_body is written against (f16_mma_tile.cuh): the
 // tiles' thread and block indices, barrier and cp.async copies (BlockCtx; no MmaParams: the
@@ -51,24 +52,26 @@ struct DeviceCtx : BlockCtx<false> {
   }
 };
 
-template <GgmlType T, int NT, int CW, int RW>
-__global__ void __launch_bounds__(F16Shape<T, NT, CW, RW>::kThreads)
+template <GgmlType T, int NT, int CW, int RW, bool kLean>
+__global__ void __launch_bounds__(F16Shape<T, NT, CW, RW, kLean>::kThreads,
+                                  F16Shape<T, NT, CW, RW, kLean>::kMinBlocks)
     f16_mma_tile_kernel(const F16MmaParams p) {
   extern __shared__ __align__(16) std::uint8_t f16_smem[];
   pdl_wait();
   pdl_launch_dependents();
   DeviceCtx x{{nullptr, f16_smem}};
-  f16mma::f16_tile_body<T, NT, CW, RW>(p, x);
+  f16mma::f16_tile_body<T, NT, CW, RW, kLean>(p, x);
 }
 
-template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps>
+template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps, bool kLean = false>
 void launch_shape(F16MmaParams p, cudaStream_t stream) {
-  using S = F16Shape<T, NT, CW, RW>;
-  if constexpr (RW != f16mma::kRowWarps && S::kSmemBytes > kMaxSmemPerBlock) {
-    launch_shape<T, NT, CW>(p, stream);  // the taller tile does not fit this type's stage
+  using S = F16Shape<T, NT, CW, RW, kLean>;
+  if constexpr ((RW != f16mma::kRowWarps && S::kSmemBytes > kMaxSmemPerBlock) ||
+                (kLean && 2 * S::kSmemBytes > kMaxSmemPerSm)) {
+    launch_shape<T, NT, CW>(p, stream);  // this type's stage does not fit the shape
     return;
   }
-  auto* kernel = f16_mma_tile_kernel<T, NT, CW, RW>;
+  auto* kernel = f16_mma_tile_kernel<T, NT, CW, RW, kLean>;
   // Above 48 KB of dynamic shared memory a kernel must opt in, once per process.
   static const bool opted_in =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -107,6 +110,13 @@ bool f16_tall(const F16MmaParams& p) {
 
 // Activation rows a block, by batch: 16 up to 16 rows, 64 up to 64, else 128 — or forced by
 // ZINFER_F16_COLS=16|64|128 (a measurement switch). The shape never changes an output's bits.
+// ZINFER_F16_LEAN=1: the lean tiles (single buffers, swizzled rows, two blocks a
+// multiprocessor; F16Shape) for 64 and 128 columns — a measurement switch.
+bool f16_lean() {
+  static const bool lean = env_choice("ZINFER_F16_LEAN", {"0", "1"}, 0, 0) == 1;
+  return lean;
+}
+
 int f16_cols(std::int64_t rows) {
   static const int env = env_choice("ZINFER_F16_COLS", {"16", "64", "128"}, -1, -1);
   if (env >= 0) return env == 0 ? 16 : (env == 1 ? 64 : 128);
@@ -169,7 +179,13 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
   const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (cols == 128 && f16_tall(p)) {
+    if (cols >= 64 && f16_lean()) {
+      if (cols == 128) {
+        launch_shape<T, 8, 2, f16mma::kRowWarps, true>(p, stream);
+      } else {
+        launch_shape<T, 4, 2, f16mma::kRowWarps, true>(p, stream);
+      }
+    } else if (cols == 128 && f16_tall(p)) {
       launch_shape<T, 8, 2, 6>(p, stream);
     } else if (cols == 128) {
       launch_shape<T, 8, 2>(p, stream);

@@ -57,7 +57,11 @@ inline std::int64_t stack_tiles(F16MmaParams& p, int rows_per_tile) {
   return tiles;
 }
 
-template <GgmlType T, int NT, int CW, int RW = kRowWarps>
+// kLean: one buffer each for raw weights and activations, rows of 512 bytes with their 16-byte
+// chunks swizzled (chunk c of row r at c ^ (r & 7), so the 8 rows of an ldmatrix matrix still
+// fall in 8 bank groups) — a stage of 128 columns in ~105 KB, two blocks a multiprocessor —
+// instead of double buffers of 528-byte padded rows (~187 KB, one block).
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false>
 struct F16Shape {
   using Tr = q8mma::MmaTraits<T>;
   static constexpr int kRowWarps = RW;
@@ -67,10 +71,13 @@ struct F16Shape {
   static constexpr int kG = q8mma::StageRow<T>::kG;           // weight blocks a stage
   static constexpr int kWStride = q8mma::StageRow<T>::kSpan;  // a staged raw row
   static constexpr int kPieces = kWStride / 16;
+  static constexpr int kBufs = kLean ? 1 : 2;
+  static constexpr int kRowB = kLean ? 2 * kStageElems : 2 * kHalfStride;  // a row of halves
   static constexpr std::size_t kRawBytes = static_cast<std::size_t>(kRows) * kWStride;
-  static constexpr std::size_t kActBytes = static_cast<std::size_t>(kCols) * kHalfStride * 2;
-  static constexpr std::size_t kDeqBytes = static_cast<std::size_t>(kRows) * kHalfStride * 2;
-  static constexpr std::size_t kSmemBytes = 2 * kRawBytes + 2 * kActBytes + kDeqBytes;
+  static constexpr std::size_t kActBytes = static_cast<std::size_t>(kCols) * kRowB;
+  static constexpr std::size_t kDeqBytes = static_cast<std::size_t>(kRows) * kRowB;
+  static constexpr std::size_t kSmemBytes = kBufs * (kRawBytes + kActBytes) + kDeqBytes;
+  static constexpr int kMinBlocks = kLean ? 2 : 1;
   static_assert(NT % 2 == 0, "B fragments are loaded two 8-column tiles at a time");
   static_assert(kRawBytes % 16 == 0 && kActBytes % 16 == 0, "16-byte aligned regions");
 };
@@ -95,9 +102,9 @@ ZINFER_HD void st_u32x4(std::uint8_t* p, std::uint32_t a, std::uint32_t b, std::
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
-template <GgmlType T, int NT, int CW, int RW = kRowWarps, typename Ctx>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false, typename Ctx>
 ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
-  using S = F16Shape<T, NT, CW, RW>;
+  using S = F16Shape<T, NT, CW, RW, kLean>;
   using Tr = q8mma::MmaTraits<T>;
   std::uint8_t* const f16_smem = x.smem();
   const int tid = x.thread();
@@ -122,9 +129,11 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(ne1);
   auto raw = [&](int buf) { return f16_smem + static_cast<std::size_t>(buf) * S::kRawBytes; };
   auto act = [&](int buf) {
-    return f16_smem + 2 * S::kRawBytes + static_cast<std::size_t>(buf) * S::kActBytes;
+    return f16_smem + S::kBufs * S::kRawBytes + static_cast<std::size_t>(buf) * S::kActBytes;
   };
-  std::uint8_t* deq = f16_smem + 2 * S::kRawBytes + 2 * S::kActBytes;
+  std::uint8_t* deq = f16_smem + S::kBufs * (S::kRawBytes + S::kActBytes);
+  // Byte offset of 16-byte chunk c in a row of halves (row r of its tile).
+  auto chunk = [](int r, int c) { return 16 * (kLean ? c ^ (r & 7) : c); };
   // Offset of block b0 of the tile's weight row r (clamped to the last row) in the matrix.
   auto row_off = [&](int r, std::int64_t b0) {
     const std::int64_t row = jb + r < ne1 ? jb + r : ne1 - 1;
@@ -136,8 +145,8 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
     return static_cast<int>(left < S::kG ? left : S::kG);
   };
 
-  // Issues the copies of stage st into buffer buf.
-  auto stage_copy = [&](std::int64_t st, int buf) {
+  // Issues the copies of stage st's raw weight rows into buffer buf.
+  auto raw_copy = [&](std::int64_t st, int buf) {
     const std::int64_t b0 = st * S::kG;
     const int bytes = blocks_in(st) * Tr::kBlockBytes;
     for (int idx = tid; idx < S::kRows * S::kPieces; idx += S::kThreads) {
@@ -156,18 +165,21 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
         }
       }
     }
-    // Activations: a thread copies one 16-byte piece of every kThreads/32-th column of the tile,
-    // offsets within the tile in 32 bits (kCols · stride < 2^31: f16_mma_supported).
+  };
+  // Issues the copies of stage st's activation rows into buffer buf: a thread copies one 16-byte
+  // piece of every kThreads/32-th column of the tile, offsets within the tile in 32 bits (kCols ·
+  // stride < 2^31: f16_mma_supported).
+  auto act_copy = [&](std::int64_t st, int buf) {
     const int a_pieces = blocks_in(st) * Tr::kBlockElems / 8;
     const int piece = tid & 31;
     if (piece < a_pieces) {
       const std::uint16_t* src = p.act + nbase * p.stride + st * kStageElems + 8 * piece;
       const int last = static_cast<int>(p.rows - 1 - nbase);
       const int stride = static_cast<int>(p.stride);
-      std::uint8_t* dst = act(buf) + 16 * piece;
+      std::uint8_t* const base = act(buf);
       for (int c = tid >> 5; c < S::kCols; c += S::kThreads / 32) {
         const int n = c < last ? c : last;
-        x.cp16(dst + static_cast<std::size_t>(c) * kHalfStride * 2,
+        x.cp16(base + static_cast<std::size_t>(c) * S::kRowB + chunk(c, piece),
                src + static_cast<unsigned>(n * stride));
       }
     }
@@ -183,10 +195,10 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
         const int r = idx % S::kRows, sub = idx / S::kRows;
         std::uint32_t h[16];
         q4k_sub32_f16(raw(buf) + static_cast<std::size_t>(r) * S::kWStride, sub, h);
-        std::uint8_t* d = deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 64 * sub;
+        std::uint8_t* d = deq + static_cast<std::size_t>(r) * S::kRowB;
         ZINFER_UNROLL
         for (int i = 0; i < 4; ++i)
-          st_u32x4(d + 16 * i, h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]);
+          st_u32x4(d + chunk(r, 4 * sub + i), h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]);
       }
     } else {
       const std::int64_t b0 = st * S::kG;
@@ -198,7 +210,7 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
             raw(buf) + static_cast<std::size_t>(r) * S::kWStride + (row_off(r, b0) & 15);
         float v[8];
         x.template group8<T>(src, gi, v);
-        st_u32x4(deq + static_cast<std::size_t>(r) * kHalfStride * 2 + 16 * gi,
+        st_u32x4(deq + static_cast<std::size_t>(r) * S::kRowB + chunk(r, gi),
                  f16_half2_bits(v[0], v[1]), f16_half2_bits(v[2], v[3]), f16_half2_bits(v[4], v[5]),
                  f16_half2_bits(v[6], v[7]));
       }
@@ -226,24 +238,12 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   const int b_row = 8 * NT * cw + (lane & 7) + 8 * (lane >> 4);
   const int b_col = 8 * ((lane >> 3) & 1);
 
-  stage_copy(0, 0);
-  x.commit();
-  for (std::int64_t st = 0; st < st_end; ++st) {
-    const int buf = static_cast<int>(st & 1);
-    if (st + 1 < st_end) {
-      stage_copy(st + 1, buf ^ 1);
-      x.commit();
-      x.wait_prior();
-    } else {
-      x.wait_all();
-    }
-    x.sync();  // stage st's raw weights and activations are in shared memory
-    dequant(st, buf);
-    x.sync();  // its halves too
+  // Stage st's products from the halves and activation buffer buf.
+  const std::uint8_t* const a_base = deq + static_cast<std::size_t>(a_row) * S::kRowB;
+  auto multiply = [&](std::int64_t st, int buf) {
     const std::int64_t b0 = st * S::kG;
     const int nblk = blocks_in(st);
-    const std::uint8_t* a_base = deq + static_cast<std::size_t>(a_row) * kHalfStride * 2;
-    const std::uint8_t* b_base = act(buf) + static_cast<std::size_t>(b_row) * kHalfStride * 2;
+    const std::uint8_t* b_base = act(buf) + static_cast<std::size_t>(b_row) * S::kRowB;
     for (int bi = 0; bi < nblk; ++bi) {
       if (b0 + bi == part_end) {
         fold();
@@ -254,18 +254,63 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
       for (int s = 0; s < Tr::kBlockElems / 16; ++s) {
         const int k = bi * Tr::kBlockElems + 16 * s;
         std::uint32_t a[4];
-        x.ldmatrix_x4(a, a_base + 2 * (k + a_col));
+        x.ldmatrix_x4(a, a_base + chunk(a_row, (k + a_col) / 8));
         ZINFER_UNROLL
         for (int np = 0; np < NT / 2; ++np) {
           std::uint32_t b[4];
-          x.ldmatrix_x4(
-              b, b_base + static_cast<std::size_t>(16 * np) * kHalfStride * 2 + 2 * (k + b_col));
+          // b_row + 16·np has b_row's low three bits: the same swizzle.
+          x.ldmatrix_x4(b, b_base + static_cast<std::size_t>(16 * np) * S::kRowB +
+                               chunk(b_row, (k + b_col) / 8));
           x.mma_f16(acc[2 * np], a, b[0], b[1]);
           x.mma_f16(acc[2 * np + 1], a, b[2], b[3]);
         }
       }
     }
-    x.sync();  // everyone is done with buffer buf and the halves before they are rewritten
+  };
+
+  if constexpr (kLean) {
+    // One buffer each: the next stage's raw weights are copied while this stage multiplies, its
+    // activations once the products are done (the other block of the multiprocessor covers that
+    // wait).
+    raw_copy(0, 0);
+    act_copy(0, 0);
+    x.commit();
+    for (std::int64_t st = 0; st < st_end; ++st) {
+      x.wait_all();
+      x.sync();  // stage st's raw weights and activations are in shared memory
+      dequant(st, 0);
+      x.sync();  // its halves too; the raw buffer is free
+      if (st + 1 < st_end) {
+        raw_copy(st + 1, 0);
+        x.commit();
+      }
+      multiply(st, 0);
+      x.sync();  // the activations and halves are free
+      if (st + 1 < st_end) {
+        act_copy(st + 1, 0);
+        x.commit();
+      }
+    }
+  } else {
+    raw_copy(0, 0);
+    act_copy(0, 0);
+    x.commit();
+    for (std::int64_t st = 0; st < st_end; ++st) {
+      const int buf = static_cast<int>(st & 1);
+      if (st + 1 < st_end) {
+        raw_copy(st + 1, buf ^ 1);
+        act_copy(st + 1, buf ^ 1);
+        x.commit();
+        x.wait_prior();
+      } else {
+        x.wait_all();
+      }
+      x.sync();  // stage st's raw weights and activations are in shared memory
+      dequant(st, buf);
+      x.sync();  // its halves too
+      multiply(st, buf);
+      x.sync();  // everyone is done with buffer buf and the halves before they are rewritten
+    }
   }
   fold();
   ZINFER_UNROLL

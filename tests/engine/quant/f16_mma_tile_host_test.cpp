@@ -7,7 +7,7 @@
 // partial last stage, partial tiles), the dequantization into halves, the fragment and
 // ldmatrix addressing, the parts' fold and the epilogue. And, since every output is computed
 // by the same sequence of emulated steps whatever its tile, the tile shapes (16, 64 and 128
-// columns; 64 and 96 weight rows) give the same bits.
+// columns; 64 and 96 weight rows; the lean single-buffered, swizzled stage) give the same bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,16 +89,16 @@ Problem make_problem(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::u
 }
 
 // Emulates the grid of one tile shape over p (its matrices' outputs poisoned with NaN first).
-template <GgmlType T, int NT, int CW, int RW = kRowWarps>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false>
 void emulate(F16MmaParams p) {
-  using S = F16Shape<T, NT, CW, RW>;
+  using S = F16Shape<T, NT, CW, RW, kLean>;
   const std::int64_t tiles = stack_tiles(p, S::kRows);
   for (std::int64_t by = 0; by < tiles; ++by) {
     for (std::int64_t bx = 0; bx < (p.rows + S::kCols - 1) / S::kCols; ++bx) {
       testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
       e.run([&](int tid) {
         HostCtx c{&e, tid, bx, by};
-        f16_tile_body<T, NT, CW, RW>(p, c);
+        f16_tile_body<T, NT, CW, RW, kLean>(p, c);
       });
     }
   }
@@ -120,12 +120,12 @@ F16MmaParams params(const Problem& pr) {
 }
 
 // out [rows][ne1] from the emulated grid of one tile shape (poisoned with NaN first).
-template <GgmlType T, int NT, int CW, int RW = kRowWarps>
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false>
 std::vector<float> run_grid(const Problem& pr, const float* bias) {
   std::vector<float> out(static_cast<std::size_t>(pr.rows * pr.ne1), std::nanf(""));
   F16MmaParams p = params<T>(pr);
   p.mat[0] = {pr.w.p, pr.ne1, out.data(), pr.ne1, bias};
-  emulate<T, NT, CW, RW>(p);
+  emulate<T, NT, CW, RW, kLean>(p);
   return out;
 }
 
@@ -140,6 +140,7 @@ void check_type(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64
   const std::vector<float> narrow = run_grid<T, 2, 1>(pr, bias.data());
   const std::vector<float> mid = run_grid<T, 4, 2>(pr, bias.data());
   const std::vector<float> tall = run_grid<T, 8, 2, 6>(pr, bias.data());  // 96 rows × 128
+  const std::vector<float> lean = run_grid<T, 8, 2, kRowWarps, true>(pr, bias.data());
   const std::size_t rs = quant::row_size(T, k);
   std::vector<float> wf(static_cast<std::size_t>(k));
   int bad = 0;
@@ -163,9 +164,11 @@ void check_type(std::int64_t k, std::int64_t ne1, std::int64_t rows, std::uint64
         ++bad;
       }
       if (std::memcmp(&narrow[at], &mid[at], 4) != 0 ||
-          std::memcmp(&narrow[at], &tall[at], 4) != 0) {
+          std::memcmp(&narrow[at], &tall[at], 4) != 0 ||
+          std::memcmp(&narrow[at], &lean[at], 4) != 0) {
         ADD_FAILURE() << "row " << n << " output " << j << ": 16 columns " << narrow[at]
-                      << ", 64 columns " << mid[at] << ", 96 x 128 " << tall[at];
+                      << ", 64 columns " << mid[at] << ", 96 x 128 " << tall[at] << ", lean "
+                      << lean[at];
         ++bad;
       }
     }
@@ -211,11 +214,18 @@ TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
   emulate<kT, 2, 1>(p);
   for (int m = 0; m < 3; ++m) p.mat[m].out = tall[m].data();
   emulate<kT, 8, 2, 6>(p);
+  std::vector<float> lean[3];
+  for (int m = 0; m < 3; ++m) {
+    lean[m].assign(alone[m].size(), std::nanf(""));
+    p.mat[m].out = lean[m].data();
+  }
+  emulate<kT, 4, 2, kRowWarps, true>(p);
   for (int m = 0; m < 3; ++m) {
     SCOPED_TRACE("matrix " + std::to_string(m));
     EXPECT_FALSE(std::isnan(alone[m][0]));
     EXPECT_EQ(0, std::memcmp(alone[m].data(), stacked[m].data(), alone[m].size() * 4));
     EXPECT_EQ(0, std::memcmp(alone[m].data(), tall[m].data(), alone[m].size() * 4));
+    EXPECT_EQ(0, std::memcmp(alone[m].data(), lean[m].data(), alone[m].size() * 4));
   }
 }
 
