@@ -96,27 +96,41 @@ int sm_count() {
   return n;
 }
 
-// Whether the 128-column launch takes 96 weight rows a block: forced by ZINFER_F16_ROWS=64|96,
-// else when its waves of blocks (one a multiprocessor) × 1.25 are fewer than the 64-row tile's.
-bool f16_tall(const F16MmaParams& p) {
-  static const int env = env_choice("ZINFER_F16_ROWS", {"64", "96"}, -1, -1);
-  if (env >= 0) return env == 1;
+// The stage a launch of 64 or 128 columns takes: plain (64 weight rows, one block a
+// multiprocessor), tall (96 rows; 128 columns only) or lean (64 rows, two blocks a
+// multiprocessor; where the type's stage fits). Chosen by the waves of blocks each needs times
+// its block time relative to a plain block — tall 1.25 (ncu: the 7B gate tile 522 µs in six
+// waves against 626 µs in nine), lean 1.4 (H100, 7B: it wins prefill, 9,536–9,766 tok/s against
+// 8,163–8,226, and 32 sequences, 1,751 against 1,600, loses 128 sequences, 4,712–4,718 against
+// 5,273, and loses 0.5B prefill, 42,385 against 47,111; 1.4 is the factor between those
+// outcomes), the cheapest first among equals. ZINFER_F16_ROWS=64|96 forces plain or tall,
+// ZINFER_F16_LEAN=1 forces lean and =0 leaves it out (measurement switches). The stage never
+// changes an output's bits.
+enum class F16Stage { kPlain, kTall, kLean };
+
+F16Stage f16_stage(const F16MmaParams& p, int cols, bool lean_fits) {
+  static const int rows_env = env_choice("ZINFER_F16_ROWS", {"64", "96"}, -1, -1);
+  static const int lean_env = env_choice("ZINFER_F16_LEAN", {"0", "1"}, -1, -1);
+  if (rows_env >= 0) return rows_env == 1 && cols == 128 ? F16Stage::kTall : F16Stage::kPlain;
+  if (lean_env == 1 && lean_fits) return F16Stage::kLean;
   F16MmaParams q = p;
-  const std::int64_t cols = (p.rows + 127) / 128, sms = sm_count();
-  const std::int64_t waves64 = (cols * f16mma::stack_tiles(q, 64) + sms - 1) / sms;
-  const std::int64_t waves96 = (cols * f16mma::stack_tiles(q, 96) + sms - 1) / sms;
-  return 5 * waves96 < 4 * waves64;
+  const std::int64_t col_tiles = (p.rows + cols - 1) / cols, sms = sm_count();
+  auto waves = [&](int rows_per_tile, int per_sm) {
+    const std::int64_t blocks = col_tiles * f16mma::stack_tiles(q, rows_per_tile);
+    return (blocks + per_sm * sms - 1) / (per_sm * sms);
+  };
+  F16Stage best = F16Stage::kPlain;
+  std::int64_t cost = 40 * waves(64, 1);  // in fortieths of a plain block's time
+  if (cols == 128 && 50 * waves(96, 1) < cost) {
+    best = F16Stage::kTall;
+    cost = 50 * waves(96, 1);
+  }
+  if (lean_fits && lean_env != 0 && 56 * waves(64, 2) < cost) best = F16Stage::kLean;
+  return best;
 }
 
 // Activation rows a block, by batch: 16 up to 16 rows, 64 up to 64, else 128 — or forced by
 // ZINFER_F16_COLS=16|64|128 (a measurement switch). The shape never changes an output's bits.
-// ZINFER_F16_LEAN=1: the lean tiles (single buffers, swizzled rows, two blocks a
-// multiprocessor; F16Shape) for 64 and 128 columns — a measurement switch.
-bool f16_lean() {
-  static const bool lean = env_choice("ZINFER_F16_LEAN", {"0", "1"}, 0, 0) == 1;
-  return lean;
-}
-
 int f16_cols(std::int64_t rows) {
   static const int env = env_choice("ZINFER_F16_COLS", {"16", "64", "128"}, -1, -1);
   if (env >= 0) return env == 0 ? 16 : (env == 1 ? 64 : 128);
@@ -179,13 +193,14 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
   const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (cols >= 64 && f16_lean()) {
-      if (cols == 128) {
-        launch_shape<T, 8, 2, f16mma::kRowWarps, true>(p, stream);
-      } else {
-        launch_shape<T, 4, 2, f16mma::kRowWarps, true>(p, stream);
-      }
-    } else if (cols == 128 && f16_tall(p)) {
+    constexpr bool kLeanFits =
+        2 * F16Shape<T, 8, 2, f16mma::kRowWarps, true>::kSmemBytes <= kMaxSmemPerSm;
+    const F16Stage stage = cols >= 64 ? f16_stage(p, cols, kLeanFits) : F16Stage::kPlain;
+    if (stage == F16Stage::kLean && cols == 128) {
+      launch_shape<T, 8, 2, f16mma::kRowWarps, true>(p, stream);
+    } else if (stage == F16Stage::kLean) {
+      launch_shape<T, 4, 2, f16mma::kRowWarps, true>(p, stream);
+    } else if (stage == F16Stage::kTall) {
       launch_shape<T, 8, 2, 6>(p, stream);
     } else if (cols == 128) {
       launch_shape<T, 8, 2>(p, stream);

@@ -32,9 +32,10 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 
 // out[n][j] (+)= the product of activation row n with weight row j in the order above; bias
 // (may be null) added before the accumulation. Kernel shape: 16, 64 or 128 activation rows a
-// block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch); with 128, 64 or
-// 96 weight rows a block, whichever needs fewer waves of blocks over the multiprocessors (a
-// 96-row block takes ~1.25× a 64-row one's time; ZINFER_F16_ROWS=64|96 forces one).
+// block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch); with 64 and 128,
+// 64 weight rows a block, 96 (128 columns only) or the lean stage of 64 rows two blocks a
+// multiprocessor, whichever its waves of blocks make cheapest (f16_mma.cu: f16_stage;
+// ZINFER_F16_ROWS=64|96 and ZINFER_F16_LEAN=0|1 force a choice).
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
 

@@ -268,8 +268,8 @@ TEST(F16Mma, BiasAndAccumulate) {
 }
 
 // Q, K and V (the 7B shape's rows, K = 512; biases) as one stack launch: every output the bits
-// of its own launch, at 5 rows (16-column tiles) and 300 (128-column tiles, 64 and 96 rows a tile
-// by the wave rule) — and with the 96-row tile forced, at 300 rows, when ZINFER_F16_ROWS=96.
+// of its own launch, at 5 rows (16-column tiles) and 300 (128-column tiles, the stage by the wave
+// rule for each launch) — and with a stage forced by ZINFER_F16_ROWS=64|96 or ZINFER_F16_LEAN=1.
 TEST(F16Mma, StackEqualsItsMatricesAlone) {
   ZINFER_REQUIRE_GPU();
   Gpu g;
