@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "engine/quant/block_types.h"
+#include "engine/quant/ggml_type.h"
 #include "kernels/host_device.h"
 
 #ifndef __CUDA_ARCH__
@@ -26,6 +27,8 @@
 
 namespace zinfer::cuda::f16mma {
 
+using quant::GgmlType;
+
 // The fp16 bits of lo and hi (round to nearest even), lo in the low half.
 ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
 #ifdef __CUDA_ARCH__
@@ -35,6 +38,22 @@ ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
   return static_cast<std::uint32_t>(quant::f32_to_fp16(lo)) |
          static_cast<std::uint32_t>(quant::f32_to_fp16(hi)) << 16;
 #endif
+}
+
+ZINFER_HD std::uint32_t load_u16(const std::uint8_t* p) {  // 2-byte aligned
+#ifdef __CUDA_ARCH__
+  return *reinterpret_cast<const std::uint16_t*>(p);
+#else
+  std::uint16_t v = 0;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+#endif
+}
+
+// Four bytes from a 2-byte-aligned address (legacy blocks of 18, 22 or 34 bytes sit at any even
+// offset).
+ZINFER_HD std::uint32_t load_u32_a2(const std::uint8_t* p) {
+  return load_u16(p) | load_u16(p + 2) << 16;
 }
 
 ZINFER_HD std::uint32_t load_u32(const std::uint8_t* p) {
@@ -156,6 +175,70 @@ ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[
     nibbles32_f16<false>(q, shift, d1, m1, h);
   } else {
     nibbles32_f16<true>(q, shift, d1, m1, h);
+  }
+}
+
+// d · (q - off) for the four bytes q of x, rounded to fp16, as two pairs: the byte's float minus
+// off is exact (both integers below 2^24), then the plain product as the CPU's d * float(q - off)
+// (a zero difference is +0, so the product's zero takes d's sign there as well).
+ZINFER_HD void scaled4_f16(std::uint32_t x, float d, float off, std::uint32_t& lo,
+                           std::uint32_t& hi) {
+  float v[4];
+  ZINFER_UNROLL
+  for (int k = 0; k < 4; ++k) {
+    const float q = fsub_rn(magic_byte(x, k), 8388608.0f + off);
+#ifdef __CUDA_ARCH__
+    v[k] = __fmul_rn(d, q);
+#else
+    v[k] = d * q;
+#endif
+  }
+  lo = f16_half2_bits(v[0], v[1]);
+  hi = f16_half2_bits(v[2], v[3]);
+}
+
+// Bits 0..3 of b into bit 0 of bytes 0..3.
+ZINFER_HD std::uint32_t spread4(std::uint32_t b) { return (b * 0x00204081u) & 0x01010101u; }
+
+// The Q5_0 block at blk (2-byte aligned) as 16 words of fp16 pairs.
+ZINFER_HD void q5_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
+  const float d = half_bits_to_f32(load_u16(blk));
+  const std::uint32_t qh = load_u32_a2(blk + 2);
+  ZINFER_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    const std::uint32_t w = load_u32_a2(blk + 6 + 4 * i);
+    const std::uint32_t lo = (w & 0x0f0f0f0fu) | spread4((qh >> (4 * i)) & 15u) << 4;
+    const std::uint32_t hi = ((w >> 4) & 0x0f0f0f0fu) | spread4((qh >> (16 + 4 * i)) & 15u) << 4;
+    scaled4_f16(lo, d, 16.0f, h[2 * i], h[2 * i + 1]);          // elements 4i..4i+3
+    scaled4_f16(hi, d, 16.0f, h[8 + 2 * i], h[8 + 2 * i + 1]);  // elements 16+4i..
+  }
+}
+
+// The Q8_0 block at blk (2-byte aligned) as 16 words of fp16 pairs (signed quants biased by 128).
+ZINFER_HD void q8_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
+  const float d = half_bits_to_f32(load_u16(blk));
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    scaled4_f16(load_u32_a2(blk + 2 + 4 * i) ^ 0x80808080u, d, 128.0f, h[2 * i], h[2 * i + 1]);
+  }
+}
+
+// Which types dequantize a 32-element unit at a time (sub32_f16), and that unit: sub-block s of
+// the Q4_K super-block at p, or the legacy block at p (s unused).
+template <GgmlType T>
+inline constexpr bool kSub32 = T == GgmlType::kQ4_K || T == GgmlType::kQ5_0 || T == GgmlType::kQ8_0;
+
+template <GgmlType T>
+ZINFER_HD void sub32_f16(const std::uint8_t* p, int s, std::uint32_t (&h)[16]) {
+  if constexpr (T == GgmlType::kQ4_K) {
+    q4k_sub32_f16(p, s, h);
+  } else if constexpr (T == GgmlType::kQ5_0) {
+    (void)s;
+    q5_0_block_f16(p, h);
+  } else {
+    static_assert(T == GgmlType::kQ8_0, "kSub32 types only");
+    (void)s;
+    q8_0_block_f16(p, h);
   }
 }
 

@@ -186,19 +186,29 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   };
   // The stage's weights as halves: row r's group gi (8 elements) at deq[r][8·gi].
   auto dequant = [&](std::int64_t st, int buf) {
-    if constexpr (T == GgmlType::kQ4_K) {
-      // One super-block a stage, rows 16-byte aligned (144-byte blocks): a thread takes whole
-      // 32-element sub-blocks, consecutive threads consecutive rows (528-byte rows: the 16-byte
-      // stores of 8 threads fall in different banks).
-      (void)st;
-      for (int idx = tid; idx < S::kRows * 8; idx += S::kThreads) {
-        const int r = idx % S::kRows, sub = idx / S::kRows;
+    if constexpr (kSub32<T>) {
+      // A thread takes whole 32-element units (a Q4_K sub-block, a legacy block) from word
+      // loads, consecutive threads consecutive rows (the 16-byte stores of 8 threads fall in
+      // different bank groups).
+      const std::int64_t b0 = st * S::kG;
+      // (a stage of one super-block is always whole)
+      const int units = S::kG == 1 ? kStageElems / 32 : blocks_in(st) * Tr::kBlockElems / 32;
+      for (int idx = tid; idx < S::kRows * (kStageElems / 32); idx += S::kThreads) {
+        const int r = idx % S::kRows, u = idx / S::kRows;
+        if (u >= units) continue;
+        // Rows of blocks whose size is a multiple of 16 sit at their 16-byte-aligned start.
+        const std::size_t skew = q8mma::StageRow<T>::kMaxSkew == 0 ? 0 : (row_off(r, b0) & 15);
+        const std::uint8_t* src = raw(buf) + static_cast<std::size_t>(r) * S::kWStride + skew;
         std::uint32_t h[16];
-        q4k_sub32_f16(raw(buf) + static_cast<std::size_t>(r) * S::kWStride, sub, h);
+        if constexpr (Tr::kBlockElems == 32) {
+          sub32_f16<T>(src + u * Tr::kBlockBytes, 0, h);
+        } else {
+          sub32_f16<T>(src, u, h);  // one super-block a stage
+        }
         std::uint8_t* d = deq + static_cast<std::size_t>(r) * S::kRowB;
         ZINFER_UNROLL
         for (int i = 0; i < 4; ++i)
-          st_u32x4(d + chunk(r, 4 * sub + i), h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]);
+          st_u32x4(d + chunk(r, 4 * u + i), h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]);
       }
     } else {
       const std::int64_t b0 = st * S::kG;

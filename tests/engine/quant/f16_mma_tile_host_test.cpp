@@ -179,6 +179,7 @@ TEST(F16MmaTileHost, LegacyTypesPartialStagePartsAndSkew) {
   check_type<GgmlType::kQ4_0>(896, 70, 19, 1);  // 18-byte blocks: rows off alignment
   check_type<GgmlType::kQ8_0>(96, 65, 3, 2);
   check_type<GgmlType::kQ5_1>(256, 64, 17, 3);
+  check_type<GgmlType::kQ5_0>(896, 70, 20, 6);  // 22-byte blocks, a partial last stage
 }
 
 TEST(F16MmaTileHost, KQuants) {
