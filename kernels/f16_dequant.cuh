@@ -122,23 +122,29 @@ ZINFER_HD float bits_f32(std::uint32_t u) {
 #endif
 }
 
-// d1·q - m1 for the four bytes of x (each a quant 0..255), rounded to fp16, as two pairs. With
-// kNeg (d1's sign bit set) the product is |d1|·q with the sign put back, so that q = 0 gives
-// d1's signed zero as a plain product does (the fma alone would give +0).
+// d1·q - m1 for bytes k0 and k0 + 1 of x (each a quant 0..255), rounded to fp16, as one pair.
+// With kNeg (d1's sign bit set) the product is |d1|·q with the sign put back, so that q = 0
+// gives d1's signed zero as a plain product does (the fma alone would give +0).
 template <bool kNeg>
-ZINFER_HD void affine4_f16(std::uint32_t x, float d1, float m1, std::uint32_t& lo,
-                           std::uint32_t& hi) {
+ZINFER_HD std::uint32_t affine2_f16(std::uint32_t x, int k0, float d1, float m1) {
   const float a = kNeg ? -d1 : d1;
   const float bias = -(a * 8388608.0f);
-  float v[4];
+  float v[2];
   ZINFER_UNROLL
-  for (int k = 0; k < 4; ++k) {
-    float prod = fma_rn(a, magic_byte(x, k), bias);
+  for (int k = 0; k < 2; ++k) {
+    float prod = fma_rn(a, magic_byte(x, k0 + k), bias);
     if constexpr (kNeg) prod = bits_f32(f32_bits(prod) ^ 0x80000000u);
     v[k] = fsub_rn(prod, m1);
   }
-  lo = f16_half2_bits(v[0], v[1]);
-  hi = f16_half2_bits(v[2], v[3]);
+  return f16_half2_bits(v[0], v[1]);
+}
+
+// The same for all four bytes of x, as two pairs.
+template <bool kNeg>
+ZINFER_HD void affine4_f16(std::uint32_t x, float d1, float m1, std::uint32_t& lo,
+                           std::uint32_t& hi) {
+  lo = affine2_f16<kNeg>(x, 0, d1, m1);
+  hi = affine2_f16<kNeg>(x, 2, d1, m1);
 }
 
 // The 32 quants q (low nibbles of the bytes at q after >> shift) as d1·q - m1 in fp16 pairs.
@@ -154,11 +160,12 @@ ZINFER_HD void nibbles32_f16(const std::uint8_t* q, int shift, float d1, float m
 
 // Sub-block s (0..7, 32 elements) of the Q4_K super-block at blk (4-byte aligned) as 16 words
 // of fp16 pairs, element 2i in the low half of h[i].
-ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[16]) {
-  const std::uint32_t w0 = load_u32(blk), w1 = load_u32(blk + 4), w2 = load_u32(blk + 8),
-                      w3 = load_u32(blk + 12);
+// d1 = d·sc and m1 = dmin·mn of sub-block s of a Q4_K super-block whose first 16 bytes are the
+// words w0..w3 (d and dmin, then the 12 scale bytes), as dequantize_row computes them.
+ZINFER_HD void q4k_scale_min(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3,
+                             int s, float& d1, float& m1) {
   // k4_scale_min on the scale words: bytes 0..3 of the scales are w1, 4..7 w2, 8..11 w3.
-  const int j = s & 3, sh = 8 * j;
+  const int sh = 8 * (s & 3);
   int sc = 0, mn = 0;
   if (s < 4) {
     sc = static_cast<int>((w1 >> sh) & 63u);
@@ -167,8 +174,13 @@ ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[
     sc = static_cast<int>(((w3 >> sh) & 0x0fu) | (((w1 >> sh) >> 6 & 3u) << 4));
     mn = static_cast<int>(((w3 >> sh) >> 4 & 0x0fu) | (((w2 >> sh) >> 6 & 3u) << 4));
   }
-  const float d1 = half_bits_to_f32(w0 & 0xffffu) * static_cast<float>(sc);
-  const float m1 = half_bits_to_f32(w0 >> 16) * static_cast<float>(mn);
+  d1 = half_bits_to_f32(w0 & 0xffffu) * static_cast<float>(sc);
+  m1 = half_bits_to_f32(w0 >> 16) * static_cast<float>(mn);
+}
+
+ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[16]) {
+  float d1 = 0.0f, m1 = 0.0f;
+  q4k_scale_min(load_u32(blk), load_u32(blk + 4), load_u32(blk + 8), load_u32(blk + 12), s, d1, m1);
   const std::uint8_t* q = blk + 16 + 32 * (s >> 1);
   const int shift = 4 * (s & 1);
   if (f32_bits(d1) >> 31 == 0) {

@@ -12,6 +12,7 @@
 #include "engine/core/env_switch.h"
 #include "kernels/cuda_check.h"
 #include "kernels/f16_mma.h"
+#include "kernels/f16_mma_small.cuh"
 #include "kernels/f16_mma_tile.cuh"
 #include "kernels/pdl.h"
 #include "kernels/q8_mma.cuh"
@@ -61,6 +62,32 @@ __global__ void __launch_bounds__(F16Shape<T, NT, CW, RW, kLean>::kThreads,
   pdl_launch_dependents();
   DeviceCtx x{{nullptr, f16_smem}};
   f16mma::f16_tile_body<T, NT, CW, RW, kLean>(p, x);
+}
+
+template <GgmlType T, int NT>
+__global__ void __launch_bounds__(f16mma::F16SmallShape<NT>::kThreads)
+    f16_mma_small_kernel(const F16MmaParams p) {
+  extern __shared__ __align__(16) std::uint8_t f16_small_smem[];
+  pdl_wait();
+  pdl_launch_dependents();
+  DeviceCtx x{{nullptr, f16_small_smem}};
+  f16mma::f16_small_body<T, NT>(p, x);
+}
+
+template <GgmlType T, int NT>
+void launch_small(F16MmaParams p, cudaStream_t stream) {
+  using S = f16mma::F16SmallShape<NT>;
+  const std::int64_t tiles = f16mma::stack_tiles(p, f16mma::kSmallRows);
+  launch_pdl(f16_mma_small_kernel<T, NT>, dim3(1, static_cast<unsigned>(tiles)), dim3(S::kThreads),
+             S::kSmemBytes, stream, p);
+}
+
+// ZINFER_F16_SMALL=1: up to 32 activation rows of the types f16_mma_small.cuh takes run its
+// kernel (A fragments dequantized in registers, a warp a part of K) instead of the 16- or
+// 64-column tiles — the same bits; a measurement switch until it has been measured.
+bool f16_small() {
+  static const bool on = env_choice("ZINFER_F16_SMALL", {"0", "1"}, 0, 0) == 1;
+  return on;
 }
 
 template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps, bool kLean = false>
@@ -193,6 +220,19 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
   const int cols = f16_cols(a.rows);
   q8mma::dispatch_mma_type(w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
+    if constexpr (f16mma::kSmallType<T>) {
+      F16MmaParams q = p;
+      if (a.rows <= 32 && f16_small() && f16mma::stack_tiles(q, f16mma::kSmallRows) <= 65535) {
+        if (a.rows <= 8) {
+          launch_small<T, 1>(p, stream);
+        } else if (a.rows <= 16) {
+          launch_small<T, 2>(p, stream);
+        } else {
+          launch_small<T, 4>(p, stream);
+        }
+        return;
+      }
+    }
     constexpr bool kLeanFits =
         2 * F16Shape<T, 8, 2, f16mma::kRowWarps, true>::kSmemBytes <= kMaxSmemPerSm;
     const F16Stage stage = cols >= 64 ? f16_stage(p, cols, kLeanFits) : F16Stage::kPlain;

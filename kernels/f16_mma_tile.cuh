@@ -46,6 +46,30 @@ struct F16MmaParams {
   bool accumulate;
 };
 
+// A block's matrix of the stack and its row tile there (tile = the grid's block_y less the tiles
+// of the matrices before it), selected field by field with constant indices: a run-time index
+// into the parameters would copy them to local memory.
+struct F16Sel {
+  const std::uint8_t* w;
+  std::int64_t ne1;
+  float* out;
+  std::int64_t out_stride;
+  const float* bias;
+  std::int64_t tile;
+};
+
+ZINFER_HD F16Sel select_mat(const F16MmaParams& p, std::int64_t by) {
+  int m = 0;
+  if (p.n_mats > 1 && by >= p.tile_end[0]) m = p.n_mats > 2 && by >= p.tile_end[1] ? 2 : 1;
+  if (m > 0) by -= m == 1 ? p.tile_end[0] : p.tile_end[1];
+  return {m == 0 ? p.mat[0].w : (m == 1 ? p.mat[1].w : p.mat[2].w),
+          m == 0 ? p.mat[0].ne1 : (m == 1 ? p.mat[1].ne1 : p.mat[2].ne1),
+          m == 0 ? p.mat[0].out : (m == 1 ? p.mat[1].out : p.mat[2].out),
+          m == 0 ? p.mat[0].out_stride : (m == 1 ? p.mat[1].out_stride : p.mat[2].out_stride),
+          m == 0 ? p.mat[0].bias : (m == 1 ? p.mat[1].bias : p.mat[2].bias),
+          by};
+}
+
 // The grid's weight-row tiles of rows_per_tile rows: each matrix of the stack starts a tile
 // (sets p.tile_end).
 inline std::int64_t stack_tiles(F16MmaParams& p, int rows_per_tile) {
@@ -111,18 +135,13 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   const int lane = tid & 31, warp = tid >> 5;
   const int rw = warp % RW, cw = warp / RW;
   const int g = lane >> 2, t = lane & 3;
-  // This block's matrix of the stack (selected field by field with constant indices: a run-time
-  // index into the parameters would copy them to local memory) and its row tile there.
-  std::int64_t by = x.block_y();
-  int m = 0;
-  if (p.n_mats > 1 && by >= p.tile_end[0]) m = p.n_mats > 2 && by >= p.tile_end[1] ? 2 : 1;
-  if (m > 0) by -= m == 1 ? p.tile_end[0] : p.tile_end[1];
-  const std::uint8_t* const w = m == 0 ? p.mat[0].w : (m == 1 ? p.mat[1].w : p.mat[2].w);
-  const std::int64_t ne1 = m == 0 ? p.mat[0].ne1 : (m == 1 ? p.mat[1].ne1 : p.mat[2].ne1);
-  float* const out_base = m == 0 ? p.mat[0].out : (m == 1 ? p.mat[1].out : p.mat[2].out);
-  const std::int64_t out_stride =
-      m == 0 ? p.mat[0].out_stride : (m == 1 ? p.mat[1].out_stride : p.mat[2].out_stride);
-  const float* const bias = m == 0 ? p.mat[0].bias : (m == 1 ? p.mat[1].bias : p.mat[2].bias);
+  const F16Sel sel = select_mat(p, x.block_y());
+  const std::uint8_t* const w = sel.w;
+  const std::int64_t ne1 = sel.ne1;
+  float* const out_base = sel.out;
+  const std::int64_t out_stride = sel.out_stride;
+  const float* const bias = sel.bias;
+  const std::int64_t by = sel.tile;
   const std::int64_t jb = by * S::kRows;
   const std::int64_t nbase = x.block_x() * S::kCols;
   const std::int64_t st_end = (p.nb + S::kG - 1) / S::kG;

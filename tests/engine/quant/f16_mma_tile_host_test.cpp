@@ -19,6 +19,7 @@
 #include "engine/quant/dequant.h"
 #include "engine/quant/f16_round.h"
 #include "engine/quant/ggml_type.h"
+#include "kernels/f16_mma_small.cuh"
 #include "kernels/f16_mma_tile.cuh"
 #include "tests/engine/quant/cuda_block_emulator.h"
 #include "tests/engine/quant/mma_host_check.h"
@@ -101,6 +102,20 @@ void emulate(F16MmaParams p) {
         f16_tile_body<T, NT, CW, RW, kLean>(p, c);
       });
     }
+  }
+}
+
+// Emulates the small-batch kernel's grid (f16_mma_small.cuh) over p.
+template <GgmlType T, int NT>
+void emulate_small(F16MmaParams p) {
+  using S = F16SmallShape<NT>;
+  const std::int64_t tiles = stack_tiles(p, kSmallRows);
+  for (std::int64_t by = 0; by < tiles; ++by) {
+    testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+    e.run([&](int tid) {
+      HostCtx c{&e, tid, 0, by};
+      f16_small_body<T, NT>(p, c);
+    });
   }
 }
 
@@ -227,6 +242,60 @@ TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
     EXPECT_EQ(0, std::memcmp(alone[m].data(), stacked[m].data(), alone[m].size() * 4));
     EXPECT_EQ(0, std::memcmp(alone[m].data(), tall[m].data(), alone[m].size() * 4));
     EXPECT_EQ(0, std::memcmp(alone[m].data(), lean[m].data(), alone[m].size() * 4));
+  }
+}
+
+// The small-batch kernel (one to 32 activation rows, A fragments dequantized in registers)
+// against the tiles, bit for bit: 8, 16 and 32 columns a block, a partial row tile, several
+// parts (K = 2,304: nine super-blocks in eight parts), a bias; and as a Q/K/V stack.
+TEST(F16MmaTileHost, SmallBatchKernelEqualsTheTiles) {
+  constexpr GgmlType kT = GgmlType::kQ4_K;
+  for (const std::int64_t rows :
+       {std::int64_t{1}, std::int64_t{6}, std::int64_t{13}, std::int64_t{30}}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    const std::int64_t k = 2304, ne1 = 40;
+    const Problem pr = make_problem<kT>(k, ne1, rows, 70 + static_cast<std::uint64_t>(rows));
+    std::vector<float> bias(static_cast<std::size_t>(ne1));
+    for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.03f * static_cast<float>(j % 7);
+    const std::vector<float> tile = run_grid<kT, 2, 1>(pr, bias.data());
+    auto small = [&](auto nt) {
+      std::vector<float> out(tile.size(), std::nanf(""));
+      F16MmaParams p = params<kT>(pr);
+      p.mat[0] = {pr.w.p, ne1, out.data(), ne1, bias.data()};
+      emulate_small<kT, decltype(nt)::value>(p);
+      return out;
+    };
+    std::vector<std::vector<float>> outs;
+    if (rows <= 8) outs.push_back(small(std::integral_constant<int, 1>{}));
+    if (rows <= 16) outs.push_back(small(std::integral_constant<int, 2>{}));
+    outs.push_back(small(std::integral_constant<int, 4>{}));
+    for (const auto& o : outs) {
+      EXPECT_FALSE(std::isnan(o[0]));
+      EXPECT_EQ(0, std::memcmp(o.data(), tile.data(), tile.size() * 4));
+    }
+  }
+  // Q, K and V as a stack at 3 rows.
+  const std::int64_t k = 512, rows = 3, ne1[3] = {48, 20, 20};
+  const std::size_t rs = quant::row_size(kT, k);
+  const Problem pr = make_problem<kT>(k, ne1[0] + ne1[1] + ne1[2], rows, 90);
+  F16MmaParams p = params<kT>(pr);
+  p.n_mats = 3;
+  std::vector<float> alone[3], stacked[3];
+  std::int64_t row0 = 0;
+  for (int m = 0; m < 3; ++m) {
+    alone[m].assign(static_cast<std::size_t>(rows * ne1[m]), std::nanf(""));
+    stacked[m].assign(alone[m].size(), std::nanf(""));
+    F16MmaParams one = params<kT>(pr);
+    one.mat[0] = {pr.w.p + rs * static_cast<std::size_t>(row0), ne1[m], alone[m].data(), ne1[m],
+                  nullptr};
+    emulate<kT, 2, 1>(one);
+    p.mat[m] = {one.mat[0].w, ne1[m], stacked[m].data(), ne1[m], nullptr};
+    row0 += ne1[m];
+  }
+  emulate_small<kT, 1>(p);
+  for (int m = 0; m < 3; ++m) {
+    EXPECT_EQ(0, std::memcmp(alone[m].data(), stacked[m].data(), alone[m].size() * 4))
+        << "matrix " << m;
   }
 }
 
