@@ -190,23 +190,29 @@ ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[
   }
 }
 
-// d · (q - off) for the four bytes q of x, rounded to fp16, as two pairs: the byte's float minus
-// off is exact (both integers below 2^24), then the plain product as the CPU's d * float(q - off)
-// (a zero difference is +0, so the product's zero takes d's sign there as well).
-ZINFER_HD void scaled4_f16(std::uint32_t x, float d, float off, std::uint32_t& lo,
-                           std::uint32_t& hi) {
-  float v[4];
+// d · (q - off) for bytes k0 and k0 + 1 of x (quants q), rounded to fp16, as one pair: the byte's
+// float minus off is exact (both integers below 2^24), then the plain product as the CPU's
+// d * float(q - off) (a zero difference is +0, so the product's zero takes d's sign there as
+// well).
+ZINFER_HD std::uint32_t scaled2_f16(std::uint32_t x, int k0, float d, float off) {
+  float v[2];
   ZINFER_UNROLL
-  for (int k = 0; k < 4; ++k) {
-    const float q = fsub_rn(magic_byte(x, k), 8388608.0f + off);
+  for (int k = 0; k < 2; ++k) {
+    const float q = fsub_rn(magic_byte(x, k0 + k), 8388608.0f + off);
 #ifdef __CUDA_ARCH__
     v[k] = __fmul_rn(d, q);
 #else
     v[k] = d * q;
 #endif
   }
-  lo = f16_half2_bits(v[0], v[1]);
-  hi = f16_half2_bits(v[2], v[3]);
+  return f16_half2_bits(v[0], v[1]);
+}
+
+// The same for all four bytes of x, as two pairs.
+ZINFER_HD void scaled4_f16(std::uint32_t x, float d, float off, std::uint32_t& lo,
+                           std::uint32_t& hi) {
+  lo = scaled2_f16(x, 0, d, off);
+  hi = scaled2_f16(x, 2, d, off);
 }
 
 // Bits 0..3 of b into bit 0 of bytes 0..3.
@@ -235,6 +241,33 @@ ZINFER_HD void q8_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
   }
 }
 
+// Q6_K: the four 6-bit quants whose low nibbles are the bytes lo (>> ls) and whose high two bits
+// are the bytes hi (>> hs), as bytes.
+ZINFER_HD std::uint32_t q6k_quants(std::uint32_t lo, std::uint32_t hi, int ls, int hs) {
+  return ((lo >> ls) & 0x0f0f0f0fu) | ((hi >> hs) & 0x03030303u) << 4;
+}
+
+// d · scales[i] of the Q6_K super-block at blk (2-byte aligned), as dequantize_row computes it.
+ZINFER_HD float q6k_scale(const std::uint8_t* blk, int i) {
+  const std::uint32_t sw = load_u16(blk + 192 + (i & ~1));
+  const auto sc = static_cast<std::int8_t>(static_cast<std::uint8_t>(sw >> (8 * (i & 1))));
+  return half_bits_to_f32(load_u16(blk + 208)) * static_cast<float>(sc);
+}
+
+// Sub-block s (0..7, 32 elements: two 16-element scales) of the Q6_K super-block at blk.
+ZINFER_HD void q6k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[16]) {
+  const int half = s >> 2, gg = s & 3;
+  const std::uint8_t* const ql = blk + 64 * half + 32 * (gg & 1);
+  const std::uint8_t* const qh = blk + 128 + 32 * half;
+  const float d0 = q6k_scale(blk, 2 * s), d1 = q6k_scale(blk, 2 * s + 1);
+  ZINFER_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    const std::uint32_t x =
+        q6k_quants(load_u32_a2(ql + 4 * i), load_u32_a2(qh + 4 * i), 4 * (gg >> 1), 2 * gg);
+    scaled4_f16(x, i < 4 ? d0 : d1, 32.0f, h[2 * i], h[2 * i + 1]);
+  }
+}
+
 // Which types dequantize a 32-element unit at a time (sub32_f16), and that unit: sub-block s of
 // the Q4_K super-block at p, or the legacy block at p (s unused).
 template <GgmlType T>
@@ -244,6 +277,8 @@ template <GgmlType T>
 ZINFER_HD void sub32_f16(const std::uint8_t* p, int s, std::uint32_t (&h)[16]) {
   if constexpr (T == GgmlType::kQ4_K) {
     q4k_sub32_f16(p, s, h);
+  } else if constexpr (T == GgmlType::kQ6_K) {
+    q6k_sub32_f16(p, s, h);
   } else if constexpr (T == GgmlType::kQ5_0) {
     (void)s;
     q5_0_block_f16(p, h);

@@ -7,7 +7,7 @@
 // are added in part order, then scaled, biased and accumulated as in the tiles. Every output is
 // the same instruction sequence over the same operands as in a tile: the bits do not depend on
 // which kernel ran (tests/engine/quant/f16_mma_tile_host_test.cpp holds them to the tiles).
-// Q4_K only for now (kSmallTypes).
+// Q4_K and Q6_K (kSmallType).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,40 @@
 namespace zinfer::cuda::f16mma {
 
 template <GgmlType T>
-inline constexpr bool kSmallType = T == GgmlType::kQ4_K;
+inline constexpr bool kSmallType = T == GgmlType::kQ4_K || T == GgmlType::kQ6_K;
+
+// A fragment's two pairs from one weight row: elements e, e + 1 (lo) and e + 8, e + 9 (hi) of
+// sub-block s of the super-block at blk, e = 16·j + 2·t — the halves the stage makes of them.
+// head: the super-block's first 16 bytes (Q4_K: d, dmin, scales).
+template <GgmlType T>
+ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], int s, int e,
+                       std::uint32_t& lo, std::uint32_t& hi) {
+  if constexpr (T == GgmlType::kQ4_K) {
+    float d1 = 0.0f, m1 = 0.0f;
+    q4k_scale_min(head[0], head[1], head[2], head[3], s, d1, m1);
+    const std::uint8_t* q = blk + 16 + 32 * (s >> 1) + e;
+    const std::uint32_t x = (load_u16(q) | load_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu;
+    if (f32_bits(d1) >> 31 == 0) {
+      lo = affine2_f16<false>(x, 0, d1, m1);
+      hi = affine2_f16<false>(x, 2, d1, m1);
+    } else {
+      lo = affine2_f16<true>(x, 0, d1, m1);
+      hi = affine2_f16<true>(x, 2, d1, m1);
+    }
+  } else {
+    static_assert(T == GgmlType::kQ6_K, "kSmallType types only");
+    (void)head;
+    const int half = s >> 2, gg = s & 3;
+    const std::uint8_t* ql = blk + 64 * half + 32 * (gg & 1) + e;
+    const std::uint8_t* qh = blk + 128 + 32 * half + e;
+    const std::uint32_t x =
+        q6k_quants(load_u16(ql) | load_u16(ql + 8) << 16, load_u16(qh) | load_u16(qh + 8) << 16,
+                   4 * (gg >> 1), 2 * gg);
+    const float d1 = q6k_scale(blk, 2 * s + (e >= 16 ? 1 : 0));  // e and e + 9 share a scale
+    lo = scaled2_f16(x, 0, d1, 32.0f);
+    hi = scaled2_f16(x, 2, d1, 32.0f);
+  }
+}
 
 inline constexpr int kSmallWarps = q8mma::kMaxParts;  // one a part
 inline constexpr int kSmallRows = 16;                 // weight rows a block
@@ -65,40 +98,23 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
     for (std::int64_t b = q8mma::part_begin(p.nb, p.parts, part); b < b_end; ++b) {
       const std::uint8_t* const blk0 = w0 + static_cast<std::size_t>(b) * Tr::kBlockBytes;
       const std::uint8_t* const blk1 = w1 + static_cast<std::size_t>(b) * Tr::kBlockBytes;
-      const std::uint32_t h00 = load_u32(blk0), h01 = load_u32(blk0 + 4), h02 = load_u32(blk0 + 8),
-                          h03 = load_u32(blk0 + 12);
-      const std::uint32_t h10 = load_u32(blk1), h11 = load_u32(blk1 + 4), h12 = load_u32(blk1 + 8),
-                          h13 = load_u32(blk1 + 12);
+      std::uint32_t head0[4] = {}, head1[4] = {};
+      if constexpr (T == GgmlType::kQ4_K) {
+        ZINFER_UNROLL
+        for (int i = 0; i < 4; ++i) {
+          head0[i] = load_u32(blk0 + 4 * i);
+          head1[i] = load_u32(blk1 + 4 * i);
+        }
+      }
       for (int s = 0; s < 8; ++s) {  // sub-blocks of 32 elements: two mma steps each
-        float d0 = 0.0f, m0 = 0.0f, d1 = 0.0f, m1 = 0.0f;
-        q4k_scale_min(h00, h01, h02, h03, s, d0, m0);
-        q4k_scale_min(h10, h11, h12, h13, s, d1, m1);
-        const int qoff = 16 + 32 * (s >> 1), shift = 4 * (s & 1);
         ZINFER_UNROLL
         for (int j = 0; j < 2; ++j) {
           // A: a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row g + 8, k + 8.
-          const int e = qoff + 16 * j + 2 * t;
-          const std::uint32_t q0 =
-              (load_u16(blk0 + e) | load_u16(blk0 + e + 8) << 16) >> shift & 0x0f0f0f0fu;
-          const std::uint32_t q1 =
-              (load_u16(blk1 + e) | load_u16(blk1 + e + 8) << 16) >> shift & 0x0f0f0f0fu;
+          const int e = 16 * j + 2 * t;
           std::uint32_t a[4];
-          if ((f32_bits(d0) | f32_bits(d1)) >> 31 == 0) {
-            a[0] = affine2_f16<false>(q0, 0, d0, m0);
-            a[2] = affine2_f16<false>(q0, 2, d0, m0);
-            a[1] = affine2_f16<false>(q1, 0, d1, m1);
-            a[3] = affine2_f16<false>(q1, 2, d1, m1);
-          } else {
-            auto pair = [](std::uint32_t q, int k0, float d, float m) {
-              return f32_bits(d) >> 31 == 0 ? affine2_f16<false>(q, k0, d, m)
-                                            : affine2_f16<true>(q, k0, d, m);
-            };
-            a[0] = pair(q0, 0, d0, m0);
-            a[2] = pair(q0, 2, d0, m0);
-            a[1] = pair(q1, 0, d1, m1);
-            a[3] = pair(q1, 2, d1, m1);
-          }
-          const std::int64_t k = b * Tr::kBlockElems + 32 * s + 16 * j;
+          a_pairs<T>(blk0, head0, s, e, a[0], a[2]);
+          a_pairs<T>(blk1, head1, s, e, a[1], a[3]);
+          const std::int64_t k = b * Tr::kBlockElems + 32 * s + e - 2 * t;
           ZINFER_UNROLL
           for (int nt = 0; nt < NT; ++nt) {
             const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);

@@ -247,22 +247,24 @@ TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
 
 // The small-batch kernel (one to 32 activation rows, A fragments dequantized in registers)
 // against the tiles, bit for bit: 8, 16 and 32 columns a block, a partial row tile, several
-// parts (K = 2,304: nine super-blocks in eight parts), a bias; and as a Q/K/V stack.
-TEST(F16MmaTileHost, SmallBatchKernelEqualsTheTiles) {
-  constexpr GgmlType kT = GgmlType::kQ4_K;
+// parts (K = 2,304: nine super-blocks in eight parts), a bias; Q4_K and Q6_K (210-byte blocks:
+// rows off 4-byte alignment); and as a Q/K/V stack.
+template <GgmlType T>
+void check_small() {
+  SCOPED_TRACE(std::string(quant::type_name(T)));
   for (const std::int64_t rows :
        {std::int64_t{1}, std::int64_t{6}, std::int64_t{13}, std::int64_t{30}}) {
     SCOPED_TRACE("rows " + std::to_string(rows));
     const std::int64_t k = 2304, ne1 = 40;
-    const Problem pr = make_problem<kT>(k, ne1, rows, 70 + static_cast<std::uint64_t>(rows));
+    const Problem pr = make_problem<T>(k, ne1, rows, 70 + static_cast<std::uint64_t>(rows));
     std::vector<float> bias(static_cast<std::size_t>(ne1));
     for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.03f * static_cast<float>(j % 7);
-    const std::vector<float> tile = run_grid<kT, 2, 1>(pr, bias.data());
+    const std::vector<float> tile = run_grid<T, 2, 1>(pr, bias.data());
     auto small = [&](auto nt) {
       std::vector<float> out(tile.size(), std::nanf(""));
-      F16MmaParams p = params<kT>(pr);
+      F16MmaParams p = params<T>(pr);
       p.mat[0] = {pr.w.p, ne1, out.data(), ne1, bias.data()};
-      emulate_small<kT, decltype(nt)::value>(p);
+      emulate_small<T, decltype(nt)::value>(p);
       return out;
     };
     std::vector<std::vector<float>> outs;
@@ -274,6 +276,12 @@ TEST(F16MmaTileHost, SmallBatchKernelEqualsTheTiles) {
       EXPECT_EQ(0, std::memcmp(o.data(), tile.data(), tile.size() * 4));
     }
   }
+}
+
+TEST(F16MmaTileHost, SmallBatchKernelEqualsTheTiles) {
+  check_small<GgmlType::kQ4_K>();
+  check_small<GgmlType::kQ6_K>();
+  constexpr GgmlType kT = GgmlType::kQ4_K;
   // Q, K and V as a stack at 3 rows.
   const std::int64_t k = 512, rows = 3, ne1[3] = {48, 20, 20};
   const std::size_t rs = quant::row_size(kT, k);
