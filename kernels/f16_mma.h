@@ -36,7 +36,8 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 // 64 weight rows a block, 96 (128 columns only) or the lean stage of 64 rows two blocks a
 // multiprocessor, whichever its waves of blocks make cheapest (f16_mma.cu: f16_stage;
 // ZINFER_F16_ROWS=64|96 and ZINFER_F16_LEAN=0|1 force a choice). ZINFER_F16_SMALL=1: up to 32
-// rows of Q4_K weights on the small-batch kernel (f16_mma_small.cuh), the same bits.
+// rows of Q4_K/Q6_K/Q5_0/Q8_0 weights on the small-batch kernel (f16_mma_small.cuh), the same
+// bits.
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
 

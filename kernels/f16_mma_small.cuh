@@ -7,7 +7,7 @@
 // are added in part order, then scaled, biased and accumulated as in the tiles. Every output is
 // the same instruction sequence over the same operands as in a tile: the bits do not depend on
 // which kernel ran (tests/engine/quant/f16_mma_tile_host_test.cpp holds them to the tiles).
-// Q4_K and Q6_K (kSmallType).
+// Q4_K, Q6_K, Q5_0 and Q8_0 (kSmallType).
 #pragma once
 
 #include <cstdint>
@@ -19,11 +19,13 @@
 namespace zinfer::cuda::f16mma {
 
 template <GgmlType T>
-inline constexpr bool kSmallType = T == GgmlType::kQ4_K || T == GgmlType::kQ6_K;
+inline constexpr bool kSmallType =
+    T == GgmlType::kQ4_K || T == GgmlType::kQ6_K || T == GgmlType::kQ5_0 || T == GgmlType::kQ8_0;
 
 // A fragment's two pairs from one weight row: elements e, e + 1 (lo) and e + 8, e + 9 (hi) of
-// sub-block s of the super-block at blk, e = 16·j + 2·t — the halves the stage makes of them.
-// head: the super-block's first 16 bytes (Q4_K: d, dmin, scales).
+// sub-block s of the super-block at blk (of the legacy block at blk: s = 0), e = 16·j + 2·t —
+// the halves the stage makes of them. head: the super-block's first 16 bytes (Q4_K: d, dmin,
+// scales).
 template <GgmlType T>
 ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], int s, int e,
                        std::uint32_t& lo, std::uint32_t& hi) {
@@ -39,6 +41,27 @@ ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], 
       lo = affine2_f16<true>(x, 0, d1, m1);
       hi = affine2_f16<true>(x, 2, d1, m1);
     }
+  } else if constexpr (T == GgmlType::kQ5_0) {
+    (void)head;
+    (void)s;
+    // Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; bit e of qh is
+    // element e's fifth bit.
+    const std::uint8_t* q = blk + 6 + (e & 15);
+    const std::uint32_t qh = load_u32_a2(blk + 2);
+    const std::uint32_t fifth = spread4(((qh >> e) & 3u) | ((qh >> (e + 8)) & 3u) << 2) << 4;
+    const std::uint32_t x =
+        ((load_u16(q) | load_u16(q + 8) << 16) >> (e >= 16 ? 4 : 0) & 0x0f0f0f0fu) | fifth;
+    const float d = half_bits_to_f32(load_u16(blk));
+    lo = scaled2_f16(x, 0, d, 16.0f);
+    hi = scaled2_f16(x, 2, d, 16.0f);
+  } else if constexpr (T == GgmlType::kQ8_0) {
+    (void)head;
+    (void)s;
+    const std::uint8_t* q = blk + 2 + e;
+    const std::uint32_t x = (load_u16(q) | load_u16(q + 8) << 16) ^ 0x80808080u;
+    const float d = half_bits_to_f32(load_u16(blk));
+    lo = scaled2_f16(x, 0, d, 128.0f);
+    hi = scaled2_f16(x, 2, d, 128.0f);
   } else {
     static_assert(T == GgmlType::kQ6_K, "kSmallType types only");
     (void)head;
@@ -106,7 +129,7 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
           head1[i] = load_u32(blk1 + 4 * i);
         }
       }
-      for (int s = 0; s < 8; ++s) {  // sub-blocks of 32 elements: two mma steps each
+      for (int s = 0; s < Tr::kBlockElems / 32; ++s) {  // 32 elements: two mma steps each
         ZINFER_UNROLL
         for (int j = 0; j < 2; ++j) {
           // A: a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row g + 8, k + 8.

@@ -247,15 +247,15 @@ TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
 
 // The small-batch kernel (one to 32 activation rows, A fragments dequantized in registers)
 // against the tiles, bit for bit: 8, 16 and 32 columns a block, a partial row tile, several
-// parts (K = 2,304: nine super-blocks in eight parts), a bias; Q4_K and Q6_K (210-byte blocks:
-// rows off 4-byte alignment); and as a Q/K/V stack.
+// parts, a bias; Q4_K, Q6_K, Q5_0 and Q8_0 (blocks of 210, 22 and 34 bytes: rows off 4-byte
+// alignment); and as a Q/K/V stack.
 template <GgmlType T>
-void check_small() {
+void check_small(std::int64_t k) {
   SCOPED_TRACE(std::string(quant::type_name(T)));
   for (const std::int64_t rows :
        {std::int64_t{1}, std::int64_t{6}, std::int64_t{13}, std::int64_t{30}}) {
     SCOPED_TRACE("rows " + std::to_string(rows));
-    const std::int64_t k = 2304, ne1 = 40;
+    const std::int64_t ne1 = 40;
     const Problem pr = make_problem<T>(k, ne1, rows, 70 + static_cast<std::uint64_t>(rows));
     std::vector<float> bias(static_cast<std::size_t>(ne1));
     for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.03f * static_cast<float>(j % 7);
@@ -279,8 +279,10 @@ void check_small() {
 }
 
 TEST(F16MmaTileHost, SmallBatchKernelEqualsTheTiles) {
-  check_small<GgmlType::kQ4_K>();
-  check_small<GgmlType::kQ6_K>();
+  check_small<GgmlType::kQ4_K>(2304);  // nine super-blocks in eight parts
+  check_small<GgmlType::kQ6_K>(2304);
+  check_small<GgmlType::kQ5_0>(896);   // 28 blocks in seven parts of four (the 0.5B K)
+  check_small<GgmlType::kQ8_0>(1120);  // 35 blocks in eight parts
   constexpr GgmlType kT = GgmlType::kQ4_K;
   // Q, K and V as a stack at 3 rows.
   const std::int64_t k = 512, rows = 3, ne1[3] = {48, 20, 20};
