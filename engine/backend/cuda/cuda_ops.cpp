@@ -68,6 +68,18 @@ bool same_angles(const model::RopeParams& a, const model::RopeParams& b) {
          a.yarn_low == b.yarn_low && a.yarn_high == b.yarn_high;
 }
 
+// The products of a with each matrix: one stacked launch where their types agree (Q/K/V, the
+// gated pair), else one launch each — the same bits either way.
+Status f16_products(const F16Act& a, const F16Product* mats, int n, cudaStream_t stream) {
+  bool same = true;
+  for (int m = 1; m < n; ++m) same = same && mats[m].w.type == mats[0].w.type;
+  if (same) return launch_f16_mma_stack(a, mats, n, false, stream);
+  for (int m = 0; m < n; ++m) {
+    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, mats[m].w, mats[m].out, mats[m].bias, false, stream));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
@@ -524,13 +536,14 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
   ZINFER_RETURN_IF_ERROR(ready());
   const auto* nw = static_cast<const float*>(norm.data);  // f32 [x.cols] or absent (front)
   if (x.rows == 0) return ok_status();
-  if (f16_ok(gate, x) && f16_ok(up, x)) {  // RMSNorm, fp16 rows, both products, the activation
+  if (f16_ok(gate, x) && f16_ok(up, x)) {
+    // RMSNorm, fp16 rows, both products (one launch where the types agree), the activation.
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
     const Tensor g = alloc(x.rows, gate.ne1), u = alloc(x.rows, up.ne1);
     ZINFER_RETURN_IF_ERROR(ready());
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, view(gate), view(g), nullptr, false, ctx_.stream()));
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, view(up), view(u), nullptr, false, ctx_.stream()));
+    const F16Product mats[2] = {{view(gate), view(g), nullptr}, {view(up), view(u), nullptr}};
+    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 2, ctx_.stream()));
     return act == model::GatedActivation::kSilu
                ? launch_swiglu(view(out), view(g), view(u), ctx_.stream())
                : launch_geglu(view(out), view(g), view(u), ctx_.stream());
@@ -582,13 +595,7 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
     const F16Product mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
                                 {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                 {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
-    if (same_type) {  // one launch
-      ZINFER_RETURN_IF_ERROR(launch_f16_mma_stack(a, mats, 3, false, ctx_.stream()));
-    } else {
-      for (const F16Product& m : mats) {
-        ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, m.w, m.out, m.bias, false, ctx_.stream()));
-      }
-    }
+    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 3, ctx_.stream()));
     return rope_qk(q, k, rq, rk, batch, rope_match);
   }
   const bool q8 = same_type && q8_ok(w.wq, x);
