@@ -17,6 +17,7 @@
 #include "engine/quant/block_types.h"
 #include "engine/quant/ggml_type.h"
 #include "kernels/host_device.h"
+#include "kernels/q8_dot.cuh"
 
 #ifndef __CUDA_ARCH__
 #include "engine/quant/fp16.h"
@@ -40,65 +41,12 @@ ZINFER_HD std::uint32_t f16_half2_bits(float lo, float hi) {
 #endif
 }
 
-ZINFER_HD std::uint32_t load_u16(const std::uint8_t* p) {  // 2-byte aligned
-#ifdef __CUDA_ARCH__
-  return *reinterpret_cast<const std::uint16_t*>(p);
-#else
-  std::uint16_t v = 0;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-#endif
-}
-
-// Four bytes from a 2-byte-aligned address (legacy blocks of 18, 22 or 34 bytes sit at any even
-// offset).
-ZINFER_HD std::uint32_t load_u32_a2(const std::uint8_t* p) {
-  return load_u16(p) | load_u16(p + 2) << 16;
-}
-
-ZINFER_HD std::uint32_t load_u32(const std::uint8_t* p) {
-#ifdef __CUDA_ARCH__
-  return *reinterpret_cast<const std::uint32_t*>(p);
-#else
-  std::uint32_t v = 0;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-#endif
-}
-
-ZINFER_HD float half_bits_to_f32(std::uint32_t h) {
-#ifdef __CUDA_ARCH__
-  return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
-#else
-  return quant::fp16_to_f32(static_cast<std::uint16_t>(h));
-#endif
-}
-
 // 2^23 + (byte k of x), as a float.
 ZINFER_HD float magic_byte(std::uint32_t x, int k) {
 #ifdef __CUDA_ARCH__
   return __uint_as_float(__byte_perm(x, 0x4B000000u, 0x7650u + static_cast<unsigned>(k)));
 #else
-  const std::uint32_t v = 0x4B000000u | ((x >> (8 * k)) & 0xffu);
-  float f = 0.0f;
-  std::memcpy(&f, &v, sizeof(f));
-  return f;
-#endif
-}
-
-ZINFER_HD float fma_rn(float a, float b, float c) {
-#ifdef __CUDA_ARCH__
-  return __fmaf_rn(a, b, c);
-#else
-  return std::fma(a, b, c);
-#endif
-}
-
-ZINFER_HD float fsub_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fsub_rn(a, b);
-#else
-  return a - b;
+  return f32_from_bits(0x4B000000u | q8::byte_of(x, k));
 #endif
 }
 
@@ -109,16 +57,6 @@ ZINFER_HD std::uint32_t f32_bits(float v) {
   std::uint32_t u = 0;
   std::memcpy(&u, &v, sizeof(u));
   return u;
-#endif
-}
-
-ZINFER_HD float bits_f32(std::uint32_t u) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float v = 0.0f;
-  std::memcpy(&v, &u, sizeof(v));
-  return v;
 #endif
 }
 
@@ -133,8 +71,8 @@ ZINFER_HD std::uint32_t affine2_f16(std::uint32_t x, int k0, float d1, float m1)
   ZINFER_UNROLL
   for (int k = 0; k < 2; ++k) {
     float prod = fma_rn(a, magic_byte(x, k0 + k), bias);
-    if constexpr (kNeg) prod = bits_f32(f32_bits(prod) ^ 0x80000000u);
-    v[k] = fsub_rn(prod, m1);
+    if constexpr (kNeg) prod = f32_from_bits(f32_bits(prod) ^ 0x80000000u);
+    v[k] = sub_rn(prod, m1);
   }
   return f16_half2_bits(v[0], v[1]);
 }
@@ -153,7 +91,7 @@ ZINFER_HD void nibbles32_f16(const std::uint8_t* q, int shift, float d1, float m
                              std::uint32_t (&h)[16]) {
   ZINFER_UNROLL
   for (int i = 0; i < 8; ++i) {
-    const std::uint32_t x = (load_u32(q + 4 * i) >> shift) & 0x0f0f0f0fu;
+    const std::uint32_t x = (q8::ld_u32(q + 4 * i) >> shift) & 0x0f0f0f0fu;
     affine4_f16<kNeg>(x, d1, m1, h[2 * i], h[2 * i + 1]);
   }
 }
@@ -164,23 +102,16 @@ ZINFER_HD void nibbles32_f16(const std::uint8_t* q, int shift, float d1, float m
 // words w0..w3 (d and dmin, then the 12 scale bytes), as dequantize_row computes them.
 ZINFER_HD void q4k_scale_min(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3,
                              int s, float& d1, float& m1) {
-  // k4_scale_min on the scale words: bytes 0..3 of the scales are w1, 4..7 w2, 8..11 w3.
-  const int sh = 8 * (s & 3);
   int sc = 0, mn = 0;
-  if (s < 4) {
-    sc = static_cast<int>((w1 >> sh) & 63u);
-    mn = static_cast<int>((w2 >> sh) & 63u);
-  } else {
-    sc = static_cast<int>(((w3 >> sh) & 0x0fu) | (((w1 >> sh) >> 6 & 3u) << 4));
-    mn = static_cast<int>(((w3 >> sh) >> 4 & 0x0fu) | (((w2 >> sh) >> 6 & 3u) << 4));
-  }
-  d1 = half_bits_to_f32(w0 & 0xffffu) * static_cast<float>(sc);
-  m1 = half_bits_to_f32(w0 >> 16) * static_cast<float>(mn);
+  q8::k4_scale_min(w1, w2, w3, s, sc, mn);  // bytes 0..3 of the scales are w1, 4..7 w2, 8..11 w3
+  d1 = q8::half_to_f32(w0 & 0xffffu) * static_cast<float>(sc);
+  m1 = q8::half_to_f32(w0 >> 16) * static_cast<float>(mn);
 }
 
 ZINFER_HD void q4k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[16]) {
   float d1 = 0.0f, m1 = 0.0f;
-  q4k_scale_min(load_u32(blk), load_u32(blk + 4), load_u32(blk + 8), load_u32(blk + 12), s, d1, m1);
+  q4k_scale_min(q8::ld_u32(blk), q8::ld_u32(blk + 4), q8::ld_u32(blk + 8), q8::ld_u32(blk + 12), s,
+                d1, m1);
   const std::uint8_t* q = blk + 16 + 32 * (s >> 1);
   const int shift = 4 * (s & 1);
   if (f32_bits(d1) >> 31 == 0) {
@@ -198,12 +129,8 @@ ZINFER_HD std::uint32_t scaled2_f16(std::uint32_t x, int k0, float d, float off)
   float v[2];
   ZINFER_UNROLL
   for (int k = 0; k < 2; ++k) {
-    const float q = fsub_rn(magic_byte(x, k0 + k), 8388608.0f + off);
-#ifdef __CUDA_ARCH__
-    v[k] = __fmul_rn(d, q);
-#else
-    v[k] = d * q;
-#endif
+    const float q = sub_rn(magic_byte(x, k0 + k), 8388608.0f + off);
+    v[k] = mul_rn(d, q);
   }
   return f16_half2_bits(v[0], v[1]);
 }
@@ -215,18 +142,15 @@ ZINFER_HD void scaled4_f16(std::uint32_t x, float d, float off, std::uint32_t& l
   hi = scaled2_f16(x, 2, d, off);
 }
 
-// Bits 0..3 of b into bit 0 of bytes 0..3.
-ZINFER_HD std::uint32_t spread4(std::uint32_t b) { return (b * 0x00204081u) & 0x01010101u; }
-
 // The Q5_0 block at blk (2-byte aligned) as 16 words of fp16 pairs.
 ZINFER_HD void q5_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
-  const float d = half_bits_to_f32(load_u16(blk));
-  const std::uint32_t qh = load_u32_a2(blk + 2);
+  const float d = q8::half_to_f32(q8::ld_u16(blk));
+  const std::uint32_t qh = q8::ld_u32_a2(blk + 2);
   ZINFER_UNROLL
   for (int i = 0; i < 4; ++i) {
-    const std::uint32_t w = load_u32_a2(blk + 6 + 4 * i);
-    const std::uint32_t lo = (w & 0x0f0f0f0fu) | spread4((qh >> (4 * i)) & 15u) << 4;
-    const std::uint32_t hi = ((w >> 4) & 0x0f0f0f0fu) | spread4((qh >> (16 + 4 * i)) & 15u) << 4;
+    const std::uint32_t w = q8::ld_u32_a2(blk + 6 + 4 * i);
+    const std::uint32_t lo = (w & 0x0f0f0f0fu) | q8::spread_bit4((qh >> (4 * i)) & 15u);
+    const std::uint32_t hi = ((w >> 4) & 0x0f0f0f0fu) | q8::spread_bit4((qh >> (16 + 4 * i)) & 15u);
     scaled4_f16(lo, d, 16.0f, h[2 * i], h[2 * i + 1]);          // elements 4i..4i+3
     scaled4_f16(hi, d, 16.0f, h[8 + 2 * i], h[8 + 2 * i + 1]);  // elements 16+4i..
   }
@@ -234,10 +158,10 @@ ZINFER_HD void q5_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
 
 // The Q8_0 block at blk (2-byte aligned) as 16 words of fp16 pairs (signed quants biased by 128).
 ZINFER_HD void q8_0_block_f16(const std::uint8_t* blk, std::uint32_t (&h)[16]) {
-  const float d = half_bits_to_f32(load_u16(blk));
+  const float d = q8::half_to_f32(q8::ld_u16(blk));
   ZINFER_UNROLL
   for (int i = 0; i < 8; ++i) {
-    scaled4_f16(load_u32_a2(blk + 2 + 4 * i) ^ 0x80808080u, d, 128.0f, h[2 * i], h[2 * i + 1]);
+    scaled4_f16(q8::ld_u32_a2(blk + 2 + 4 * i) ^ 0x80808080u, d, 128.0f, h[2 * i], h[2 * i + 1]);
   }
 }
 
@@ -249,9 +173,9 @@ ZINFER_HD std::uint32_t q6k_quants(std::uint32_t lo, std::uint32_t hi, int ls, i
 
 // d · scales[i] of the Q6_K super-block at blk (2-byte aligned), as dequantize_row computes it.
 ZINFER_HD float q6k_scale(const std::uint8_t* blk, int i) {
-  const std::uint32_t sw = load_u16(blk + 192 + (i & ~1));
+  const std::uint32_t sw = q8::ld_u16(blk + 192 + (i & ~1));
   const auto sc = static_cast<std::int8_t>(static_cast<std::uint8_t>(sw >> (8 * (i & 1))));
-  return half_bits_to_f32(load_u16(blk + 208)) * static_cast<float>(sc);
+  return q8::half_to_f32(q8::ld_u16(blk + 208)) * static_cast<float>(sc);
 }
 
 // Sub-block s (0..7, 32 elements: two 16-element scales) of the Q6_K super-block at blk.
@@ -263,7 +187,7 @@ ZINFER_HD void q6k_sub32_f16(const std::uint8_t* blk, int s, std::uint32_t (&h)[
   ZINFER_UNROLL
   for (int i = 0; i < 8; ++i) {
     const std::uint32_t x =
-        q6k_quants(load_u32_a2(ql + 4 * i), load_u32_a2(qh + 4 * i), 4 * (gg >> 1), 2 * gg);
+        q6k_quants(q8::ld_u32_a2(ql + 4 * i), q8::ld_u32_a2(qh + 4 * i), 4 * (gg >> 1), 2 * gg);
     scaled4_f16(x, i < 4 ? d0 : d1, 32.0f, h[2 * i], h[2 * i + 1]);
   }
 }

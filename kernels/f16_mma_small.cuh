@@ -33,7 +33,8 @@ ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], 
     float d1 = 0.0f, m1 = 0.0f;
     q4k_scale_min(head[0], head[1], head[2], head[3], s, d1, m1);
     const std::uint8_t* q = blk + 16 + 32 * (s >> 1) + e;
-    const std::uint32_t x = (load_u16(q) | load_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu;
+    const std::uint32_t x =
+        (q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu;
     if (f32_bits(d1) >> 31 == 0) {
       lo = affine2_f16<false>(x, 0, d1, m1);
       hi = affine2_f16<false>(x, 2, d1, m1);
@@ -47,19 +48,19 @@ ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], 
     // Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; bit e of qh is
     // element e's fifth bit.
     const std::uint8_t* q = blk + 6 + (e & 15);
-    const std::uint32_t qh = load_u32_a2(blk + 2);
-    const std::uint32_t fifth = spread4(((qh >> e) & 3u) | ((qh >> (e + 8)) & 3u) << 2) << 4;
+    const std::uint32_t qh = q8::ld_u32_a2(blk + 2);
+    const std::uint32_t fifth = q8::spread_bit4(((qh >> e) & 3u) | ((qh >> (e + 8)) & 3u) << 2);
     const std::uint32_t x =
-        ((load_u16(q) | load_u16(q + 8) << 16) >> (e >= 16 ? 4 : 0) & 0x0f0f0f0fu) | fifth;
-    const float d = half_bits_to_f32(load_u16(blk));
+        ((q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) >> (e >= 16 ? 4 : 0) & 0x0f0f0f0fu) | fifth;
+    const float d = q8::half_to_f32(q8::ld_u16(blk));
     lo = scaled2_f16(x, 0, d, 16.0f);
     hi = scaled2_f16(x, 2, d, 16.0f);
   } else if constexpr (T == GgmlType::kQ8_0) {
     (void)head;
     (void)s;
     const std::uint8_t* q = blk + 2 + e;
-    const std::uint32_t x = (load_u16(q) | load_u16(q + 8) << 16) ^ 0x80808080u;
-    const float d = half_bits_to_f32(load_u16(blk));
+    const std::uint32_t x = (q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) ^ 0x80808080u;
+    const float d = q8::half_to_f32(q8::ld_u16(blk));
     lo = scaled2_f16(x, 0, d, 128.0f);
     hi = scaled2_f16(x, 2, d, 128.0f);
   } else {
@@ -69,8 +70,8 @@ ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], 
     const std::uint8_t* ql = blk + 64 * half + 32 * (gg & 1) + e;
     const std::uint8_t* qh = blk + 128 + 32 * half + e;
     const std::uint32_t x =
-        q6k_quants(load_u16(ql) | load_u16(ql + 8) << 16, load_u16(qh) | load_u16(qh + 8) << 16,
-                   4 * (gg >> 1), 2 * gg);
+        q6k_quants(q8::ld_u16(ql) | q8::ld_u16(ql + 8) << 16,
+                   q8::ld_u16(qh) | q8::ld_u16(qh + 8) << 16, 4 * (gg >> 1), 2 * gg);
     const float d1 = q6k_scale(blk, 2 * s + (e >= 16 ? 1 : 0));  // e and e + 9 share a scale
     lo = scaled2_f16(x, 0, d1, 32.0f);
     hi = scaled2_f16(x, 2, d1, 32.0f);
@@ -125,8 +126,8 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
       if constexpr (T == GgmlType::kQ4_K) {
         ZINFER_UNROLL
         for (int i = 0; i < 4; ++i) {
-          head0[i] = load_u32(blk0 + 4 * i);
-          head1[i] = load_u32(blk1 + 4 * i);
+          head0[i] = q8::ld_u32(blk0 + 4 * i);
+          head1[i] = q8::ld_u32(blk1 + 4 * i);
         }
       }
       for (int s = 0; s < Tr::kBlockElems / 32; ++s) {  // 32 elements: two mma steps each
@@ -141,7 +142,7 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
           ZINFER_UNROLL
           for (int nt = 0; nt < NT; ++nt) {
             const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);
-            x.mma_f16(acc[nt], a, load_u32(bp), load_u32(bp + 16));
+            x.mma_f16(acc[nt], a, q8::ld_u32(bp), q8::ld_u32(bp + 16));
           }
         }
       }
