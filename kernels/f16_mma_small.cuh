@@ -22,6 +22,17 @@ template <GgmlType T>
 inline constexpr bool kSmallType =
     T == GgmlType::kQ4_K || T == GgmlType::kQ6_K || T == GgmlType::kQ5_0 || T == GgmlType::kQ8_0;
 
+// Four Q4_K quants x (bytes: elements e, e + 1, e + 8, e + 9) of a sub-block with d1 and m1 as
+// the stage's fp16 pairs: lo = (e, e + 1), hi = (e + 8, e + 9).
+ZINFER_HD void q4k_pairs(std::uint32_t x, float d1, float m1, std::uint32_t& lo,
+                         std::uint32_t& hi) {
+  if (f32_bits(d1) >> 31 == 0) {
+    affine4_f16<false>(x, d1, m1, lo, hi);
+  } else {
+    affine4_f16<true>(x, d1, m1, lo, hi);
+  }
+}
+
 // A fragment's two pairs from one weight row: elements e, e + 1 (lo) and e + 8, e + 9 (hi) of
 // sub-block s of the super-block at blk (of the legacy block at blk: s = 0), e = 16·j + 2·t —
 // the halves the stage makes of them. head: the super-block's first 16 bytes (Q4_K: d, dmin,
@@ -33,15 +44,8 @@ ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], 
     float d1 = 0.0f, m1 = 0.0f;
     q4k_scale_min(head[0], head[1], head[2], head[3], s, d1, m1);
     const std::uint8_t* q = blk + 16 + 32 * (s >> 1) + e;
-    const std::uint32_t x =
-        (q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu;
-    if (f32_bits(d1) >> 31 == 0) {
-      lo = affine2_f16<false>(x, 0, d1, m1);
-      hi = affine2_f16<false>(x, 2, d1, m1);
-    } else {
-      lo = affine2_f16<true>(x, 0, d1, m1);
-      hi = affine2_f16<true>(x, 2, d1, m1);
-    }
+    q4k_pairs((q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu, d1, m1, lo,
+              hi);
   } else if constexpr (T == GgmlType::kQ5_0) {
     (void)head;
     (void)s;
@@ -130,19 +134,92 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
           head1[i] = q8::ld_u32(blk1 + 4 * i);
         }
       }
-      for (int s = 0; s < Tr::kBlockElems / 32; ++s) {  // 32 elements: two mma steps each
+      // One mma step: the A pairs (a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row
+      // g + 8, k + 8) times each activation tile's B fragment at element k of the row.
+      auto step = [&](const std::uint32_t(&a)[4], std::int64_t k) {
         ZINFER_UNROLL
-        for (int j = 0; j < 2; ++j) {
-          // A: a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row g + 8, k + 8.
-          const int e = 16 * j + 2 * t;
-          std::uint32_t a[4];
-          a_pairs<T>(blk0, head0, s, e, a[0], a[2]);
-          a_pairs<T>(blk1, head1, s, e, a[1], a[3]);
-          const std::int64_t k = b * Tr::kBlockElems + 32 * s + e - 2 * t;
+        for (int nt = 0; nt < NT; ++nt) {
+          const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);
+          x.mma_f16(acc[nt], a, q8::ld_u32(bp), q8::ld_u32(bp + 16));
+        }
+      };
+      if constexpr (T == GgmlType::kQ4_K) {
+        // Sub-blocks 2c and 2c + 1 are the low and high nibbles of the same 32 bytes: this
+        // lane's bytes of them (e, e + 1, e + 8, e + 9 for e = 16j + 2t) are loaded once for
+        // both, each sub-block's scale and min decoded once for its four pairs a row.
+        ZINFER_UNROLL
+        for (int c = 0; c < 4; ++c) {
+          std::uint32_t x0[2], x1[2];
           ZINFER_UNROLL
-          for (int nt = 0; nt < NT; ++nt) {
-            const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);
-            x.mma_f16(acc[nt], a, q8::ld_u32(bp), q8::ld_u32(bp + 16));
+          for (int j = 0; j < 2; ++j) {
+            const int o = 16 + 32 * c + 16 * j + 2 * t;
+            x0[j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+            x1[j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+          }
+          ZINFER_UNROLL
+          for (int h = 0; h < 2; ++h) {
+            const int s = 2 * c + h;
+            float d0 = 0.0f, m0 = 0.0f, d1 = 0.0f, m1 = 0.0f;
+            q4k_scale_min(head0[0], head0[1], head0[2], head0[3], s, d0, m0);
+            q4k_scale_min(head1[0], head1[1], head1[2], head1[3], s, d1, m1);
+            const bool plain = (f32_bits(d0) | f32_bits(d1)) >> 31 == 0;  // the usual case
+            ZINFER_UNROLL
+            for (int j = 0; j < 2; ++j) {
+              const std::uint32_t q0 = x0[j] >> (4 * h) & 0x0f0f0f0fu;
+              const std::uint32_t q1 = x1[j] >> (4 * h) & 0x0f0f0f0fu;
+              std::uint32_t a[4];
+              if (plain) {
+                affine4_f16<false>(q0, d0, m0, a[0], a[2]);
+                affine4_f16<false>(q1, d1, m1, a[1], a[3]);
+              } else {
+                q4k_pairs(q0, d0, m0, a[0], a[2]);
+                q4k_pairs(q1, d1, m1, a[1], a[3]);
+              }
+              step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
+            }
+          }
+        }
+      } else if constexpr (T == GgmlType::kQ6_K) {
+        // Each half of the super-block: its two 32-byte runs of low nibbles (sub-blocks gg and
+        // gg + 2 share one) and its 32 bytes of high bits (all four sub-blocks) loaded once.
+        ZINFER_UNROLL
+        for (int hf = 0; hf < 2; ++hf) {
+          std::uint32_t l0[2][2], l1[2][2], h0[2], h1[2];  // [run][j], [j]
+          ZINFER_UNROLL
+          for (int j = 0; j < 2; ++j) {
+            const int e = 16 * j + 2 * t;
+            ZINFER_UNROLL
+            for (int r = 0; r < 2; ++r) {
+              const int o = 64 * hf + 32 * r + e;
+              l0[r][j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+              l1[r][j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+            }
+            const int o = 128 + 32 * hf + e;
+            h0[j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+            h1[j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+          }
+          ZINFER_UNROLL
+          for (int gg = 0; gg < 4; ++gg) {
+            const int s = 4 * hf + gg;
+            ZINFER_UNROLL
+            for (int j = 0; j < 2; ++j) {  // elements 16j.. of the sub-block: scale 2s + j
+              const std::uint32_t q0 = q6k_quants(l0[gg & 1][j], h0[j], 4 * (gg >> 1), 2 * gg);
+              const std::uint32_t q1 = q6k_quants(l1[gg & 1][j], h1[j], 4 * (gg >> 1), 2 * gg);
+              std::uint32_t a[4];
+              scaled4_f16(q0, q6k_scale(blk0, 2 * s + j), 32.0f, a[0], a[2]);
+              scaled4_f16(q1, q6k_scale(blk1, 2 * s + j), 32.0f, a[1], a[3]);
+              step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
+            }
+          }
+        }
+      } else {
+        for (int s = 0; s < Tr::kBlockElems / 32; ++s) {  // 32 elements: two mma steps each
+          ZINFER_UNROLL
+          for (int j = 0; j < 2; ++j) {
+            std::uint32_t a[4];
+            a_pairs<T>(blk0, head0, s, 16 * j + 2 * t, a[0], a[2]);
+            a_pairs<T>(blk1, head1, s, 16 * j + 2 * t, a[1], a[3]);
+            step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
           }
         }
       }
