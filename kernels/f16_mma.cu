@@ -61,7 +61,16 @@ __global__ void __launch_bounds__(F16Shape<T, NT, CW, RW, kLean>::kThreads,
   pdl_wait();
   pdl_launch_dependents();
   DeviceCtx x{{nullptr, f16_smem}};
-  f16mma::f16_tile_body<T, NT, CW, RW, kLean>(p, x);
+  f16mma::f16_tile_body<T, NT, CW, RW, kLean>(
+      p, x, p.part_ws != nullptr ? static_cast<int>(blockIdx.z) : -1);
+}
+
+// A split launch's outputs from its parts' sums (f16_combine_body), one a thread.
+__global__ void __launch_bounds__(256) f16_combine_kernel(const F16MmaParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < p.ws_part) f16mma::f16_combine_body(p, i);
 }
 
 template <GgmlType T, int NT>
@@ -106,8 +115,13 @@ void launch_shape(F16MmaParams p, cudaStream_t stream) {
   (void)opted_in;
   const std::int64_t tiles = f16mma::stack_tiles(p, S::kRows);
   const dim3 grid(static_cast<unsigned>((p.rows + S::kCols - 1) / S::kCols),
-                  static_cast<unsigned>(tiles));
+                  static_cast<unsigned>(tiles),
+                  static_cast<unsigned>(p.part_ws != nullptr ? p.parts : 1));
   launch_pdl(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, p);
+  if (p.part_ws != nullptr) {
+    launch_pdl(f16_combine_kernel, dim3(static_cast<unsigned>((p.ws_part + 255) / 256)), dim3(256),
+               0, stream, p);
+  }
 }
 
 int sm_count() {
@@ -179,9 +193,13 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w) {
          a.scale != nullptr;
 }
 
-Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool accumulate,
-                            cudaStream_t stream) {
-  bool ok = n >= 1 && n <= f16mma::kMaxMats;
+namespace {
+
+// The launch's parameters (ok = false where the shapes do not fit: f16_mma_supported, one type
+// and K, outputs of the activations' rows and the matrix's rows, at most 65535 row tiles).
+F16MmaParams make_params(const F16Act& a, const F16Product* mats, int n, bool accumulate,
+                         bool& ok) {
+  ok = n >= 1 && n <= f16mma::kMaxMats;
   std::int64_t tiles = 0;  // 64-row tiles: the grid's y extent must stay within 65535
   for (int m = 0; ok && m < n; ++m) {
     const F16Product& x = mats[m];
@@ -190,18 +208,8 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
     tiles += (x.w.ne1 + 63) / 64;
   }
   ok = ok && tiles <= 65535;
-  if (!ok) {
-    std::string shapes;
-    for (int m = 0; m < n && m < f16mma::kMaxMats; ++m) {
-      shapes += " w [" + std::to_string(mats[m].w.ne1) + "," + std::to_string(mats[m].w.ne0) +
-                "] " + std::string(quant::type_name(mats[m].w.type)) + " out [" +
-                std::to_string(mats[m].out.rows) + "," + std::to_string(mats[m].out.cols) + "]";
-    }
-    return make_error(ErrorCode::kInferenceFailed,
-                      "f16_mma: bad shapes (" + std::to_string(n) + " matrices; act [" +
-                          std::to_string(a.rows) + "," + std::to_string(a.k) + "]" + shapes + ")");
-  }
   F16MmaParams p{};
+  if (!ok) return p;
   p.act = a.data;
   p.scale = a.scale;
   p.rows = a.rows;
@@ -217,12 +225,81 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
   p.nb = w.ne0 / block;
   p.parts = q8mma::mma_parts(p.nb, block);
   p.accumulate = accumulate;
-  const int cols = f16_cols(a.rows);
-  q8mma::dispatch_mma_type(w.type, [&](auto tc) {
+  f16mma::set_ws_layout(p);
+  return p;
+}
+
+// ZINFER_F16_SPLIT=0|1: never split the tiles over K / split them wherever K has two parts or
+// more (measurement switches); by default they split where whole they make less than one wave
+// of blocks (the 0.5B shape's O and down products at 128 rows: 14 blocks for 132 SMs). A split
+// block multiplies one part, so a launch has parts× the blocks, and a second kernel adds the
+// parts' sums in order — the same bits.
+bool f16_split(const F16MmaParams& p, std::int64_t blocks, int per_sm) {
+  static const int env = env_choice("ZINFER_F16_SPLIT", {"0", "1"}, -1, -1);
+  if (p.parts < 2 || env == 0) return false;
+  return env == 1 || blocks < static_cast<std::int64_t>(per_sm) * sm_count();
+}
+
+// How a launch of type T runs: on the small-batch kernel, or tiles of cols columns in stage,
+// split over K or not.
+struct F16Plan {
+  bool small = false;
+  int cols = 16;
+  F16Stage stage = F16Stage::kPlain;
+  bool split = false;
+};
+
+template <GgmlType T>
+F16Plan plan(F16MmaParams p) {
+  F16Plan pl;
+  if constexpr (f16mma::kSmallType<T>) {
+    if (p.rows <= 32 && f16_small() && f16mma::stack_tiles(p, f16mma::kSmallRows) <= 65535) {
+      pl.small = true;
+      return pl;
+    }
+  }
+  constexpr bool kLeanFits =
+      2 * F16Shape<T, 8, 2, f16mma::kRowWarps, true>::kSmemBytes <= kMaxSmemPerSm;
+  pl.cols = f16_cols(p.rows);
+  pl.stage = pl.cols >= 64 ? f16_stage(p, pl.cols, kLeanFits) : F16Stage::kPlain;
+  const int rows = pl.stage == F16Stage::kTall ? 96 : 64;
+  const std::int64_t blocks = (p.rows + pl.cols - 1) / pl.cols * f16mma::stack_tiles(p, rows);
+  pl.split = f16_split(p, blocks, pl.stage == F16Stage::kLean ? 2 : 1);
+  return pl;
+}
+
+}  // namespace
+
+std::int64_t f16_mma_part_ws_floats(const F16Act& a, const F16Product* mats, int n) {
+  bool ok = false;
+  const F16MmaParams p = make_params(a, mats, n, false, ok);
+  if (!ok) return 0;
+  bool split = false;
+  q8mma::dispatch_mma_type(mats[0].w.type,
+                           [&](auto tc) { split = plan<decltype(tc)::value>(p).split; });
+  return split ? p.parts * p.ws_part : 0;
+}
+
+Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool accumulate,
+                            cudaStream_t stream, float* part_ws, std::int64_t part_ws_floats) {
+  bool ok = false;
+  F16MmaParams p = make_params(a, mats, n, accumulate, ok);
+  if (!ok) {
+    std::string shapes;
+    for (int m = 0; m < n && m < f16mma::kMaxMats; ++m) {
+      shapes += " w [" + std::to_string(mats[m].w.ne1) + "," + std::to_string(mats[m].w.ne0) +
+                "] " + std::string(quant::type_name(mats[m].w.type)) + " out [" +
+                std::to_string(mats[m].out.rows) + "," + std::to_string(mats[m].out.cols) + "]";
+    }
+    return make_error(ErrorCode::kInferenceFailed,
+                      "f16_mma: bad shapes (" + std::to_string(n) + " matrices; act [" +
+                          std::to_string(a.rows) + "," + std::to_string(a.k) + "]" + shapes + ")");
+  }
+  q8mma::dispatch_mma_type(mats[0].w.type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
+    const F16Plan pl = plan<T>(p);
     if constexpr (f16mma::kSmallType<T>) {
-      F16MmaParams q = p;
-      if (a.rows <= 32 && f16_small() && f16mma::stack_tiles(q, f16mma::kSmallRows) <= 65535) {
+      if (pl.small) {
         if (a.rows <= 8) {
           launch_small<T, 1>(p, stream);
         } else if (a.rows <= 16) {
@@ -233,18 +310,19 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
         return;
       }
     }
-    constexpr bool kLeanFits =
-        2 * F16Shape<T, 8, 2, f16mma::kRowWarps, true>::kSmemBytes <= kMaxSmemPerSm;
-    const F16Stage stage = cols >= 64 ? f16_stage(p, cols, kLeanFits) : F16Stage::kPlain;
-    if (stage == F16Stage::kLean && cols == 128) {
+    // Split only with the scratch for it (f16_mma_part_ws_floats).
+    if (pl.split && part_ws != nullptr && part_ws_floats >= p.parts * p.ws_part) {
+      p.part_ws = part_ws;
+    }
+    if (pl.stage == F16Stage::kLean && pl.cols == 128) {
       launch_shape<T, 8, 2, f16mma::kRowWarps, true>(p, stream);
-    } else if (stage == F16Stage::kLean) {
+    } else if (pl.stage == F16Stage::kLean) {
       launch_shape<T, 4, 2, f16mma::kRowWarps, true>(p, stream);
-    } else if (stage == F16Stage::kTall) {
+    } else if (pl.stage == F16Stage::kTall) {
       launch_shape<T, 8, 2, 6>(p, stream);
-    } else if (cols == 128) {
+    } else if (pl.cols == 128) {
       launch_shape<T, 8, 2>(p, stream);
-    } else if (cols == 64) {
+    } else if (pl.cols == 64) {
       launch_shape<T, 4, 2>(p, stream);
     } else {
       launch_shape<T, 2, 1>(p, stream);
@@ -257,7 +335,7 @@ Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream) {
   const F16Product one{w, out, bias};
-  return launch_f16_mma_stack(a, &one, 1, accumulate, stream);
+  return launch_f16_mma_stack(a, &one, 1, accumulate, stream, nullptr, 0);
 }
 
 }  // namespace zinfer::cuda

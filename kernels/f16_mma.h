@@ -37,7 +37,7 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 // multiprocessor, whichever its waves of blocks make cheapest (f16_mma.cu: f16_stage;
 // ZINFER_F16_ROWS=64|96 and ZINFER_F16_LEAN=0|1 force a choice). ZINFER_F16_SMALL=1: up to 32
 // rows of Q4_K/Q6_K/Q5_0/Q8_0 weights on the small-batch kernel (f16_mma_small.cuh), the same
-// bits.
+// bits. Never split over K (launch_f16_mma_stack with scratch does that).
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
 
@@ -49,8 +49,13 @@ struct F16Product {
 };
 
 // Up to three products of the same activation rows with matrices of one type and K (Q, K and
-// V) in one launch; each output's bits are those of its own launch_f16_mma.
+// V) in one launch; each output's bits are those of its own launch_f16_mma. With part_ws (at
+// least f16_mma_part_ws_floats floats of scratch) tiles that would not fill the GPU split over
+// K: a block a part of K, then a kernel adding the parts' sums in order — the same bits.
 Status launch_f16_mma_stack(const F16Act& a, const F16Product* mats, int n, bool accumulate,
-                            cudaStream_t stream);
+                            cudaStream_t stream, float* part_ws, std::int64_t part_ws_floats);
+
+// The scratch floats launch_f16_mma_stack would split these products with (0: it would not).
+std::int64_t f16_mma_part_ws_floats(const F16Act& a, const F16Product* mats, int n);
 
 }  // namespace zinfer::cuda

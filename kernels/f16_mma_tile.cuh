@@ -44,6 +44,12 @@ struct F16MmaParams {
   std::int64_t nb;  // blocks a row
   int parts;
   bool accumulate;
+  // Split over K (f16_mma.cu): grid z runs part z alone, whose sum (unscaled) goes to
+  // part_ws[z·ws_part + ws_base[m] + n·ne1 + j] for matrix m; f16_combine_body then adds the
+  // parts in order and applies the epilogue — the bits of the whole tile. Null: not split.
+  float* part_ws;
+  std::int64_t ws_part;  // Σ rows · ne1 over the stack
+  std::int64_t ws_base[kMaxMats];
 };
 
 // A block's matrix of the stack and its row tile there (tile = the grid's block_y less the tiles
@@ -56,6 +62,7 @@ struct F16Sel {
   std::int64_t out_stride;
   const float* bias;
   std::int64_t tile;
+  std::int64_t ws_base;
 };
 
 ZINFER_HD F16Sel select_mat(const F16MmaParams& p, std::int64_t by) {
@@ -67,7 +74,33 @@ ZINFER_HD F16Sel select_mat(const F16MmaParams& p, std::int64_t by) {
           m == 0 ? p.mat[0].out : (m == 1 ? p.mat[1].out : p.mat[2].out),
           m == 0 ? p.mat[0].out_stride : (m == 1 ? p.mat[1].out_stride : p.mat[2].out_stride),
           m == 0 ? p.mat[0].bias : (m == 1 ? p.mat[1].bias : p.mat[2].bias),
-          by};
+          by,
+          m == 0 ? p.ws_base[0] : (m == 1 ? p.ws_base[1] : p.ws_base[2])};
+}
+
+// Sets p.ws_part and p.ws_base for a split launch's part sums.
+inline void set_ws_layout(F16MmaParams& p) {
+  std::int64_t at = 0;
+  for (int m = 0; m < p.n_mats; ++m) {
+    p.ws_base[m] = at;
+    at += p.rows * p.mat[m].ne1;
+  }
+  p.ws_part = at;
+}
+
+// Output i (of ws_part) of a split launch: its parts' sums added in part order, then scaled,
+// biased and accumulated as the tile's epilogue does.
+ZINFER_HD void f16_combine_body(const F16MmaParams& p, std::int64_t i) {
+  int m = 0;
+  if (p.n_mats > 1 && i >= p.ws_base[1]) m = p.n_mats > 2 && i >= p.ws_base[2] ? 2 : 1;
+  const F16Sel sel = select_mat(p, m == 0 ? 0 : p.tile_end[m - 1]);
+  const std::int64_t n = (i - sel.ws_base) / sel.ne1, j = (i - sel.ws_base) % sel.ne1;
+  float v = p.part_ws[i];
+  for (int q = 1; q < p.parts; ++q) v = q8::fadd(v, p.part_ws[q * p.ws_part + i]);
+  v = q8::fmul(v, p.scale[n]);
+  if (sel.bias != nullptr) v = q8::fadd(v, sel.bias[j]);
+  float* o = sel.out + n * sel.out_stride + j;
+  *o = p.accumulate ? q8::fadd(*o, v) : v;
 }
 
 // The grid's weight-row tiles of rows_per_tile rows: each matrix of the stack starts a tile
@@ -126,8 +159,10 @@ ZINFER_HD void st_u32x4(std::uint8_t* p, std::uint32_t a, std::uint32_t b, std::
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
+// only_part ≥ 0 (a split launch): the block computes that part's sum alone and stores it to
+// p.part_ws.
 template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false, typename Ctx>
-ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
+ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x, int only_part = -1) {
   using S = F16Shape<T, NT, CW, RW, kLean>;
   using Tr = q8mma::MmaTraits<T>;
   std::uint8_t* const f16_smem = x.smem();
@@ -144,7 +179,11 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
   const std::int64_t by = sel.tile;
   const std::int64_t jb = by * S::kRows;
   const std::int64_t nbase = x.block_x() * S::kCols;
-  const std::int64_t st_end = (p.nb + S::kG - 1) / S::kG;
+  // The blocks [pb, pe) this block multiplies: all, or its part's.
+  const std::int64_t pb = only_part < 0 ? 0 : q8mma::part_begin(p.nb, p.parts, only_part);
+  const std::int64_t pe = only_part < 0 ? p.nb : q8mma::part_begin(p.nb, p.parts, only_part + 1);
+  const std::int64_t st_begin = pb / S::kG;
+  const std::int64_t st_end = (pe + S::kG - 1) / S::kG;
   const std::size_t w_bytes = p.row_bytes * static_cast<std::size_t>(ne1);
   auto raw = [&](int buf) { return f16_smem + static_cast<std::size_t>(buf) * S::kRawBytes; };
   auto act = [&](int buf) {
@@ -248,8 +287,8 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
 
   float acc[NT][4] = {};
   float out[NT][4] = {};
-  int part = 0;
-  std::int64_t part_end = q8mma::part_begin(p.nb, p.parts, 1);
+  int part = only_part < 0 ? 0 : only_part;
+  std::int64_t part_end = only_part < 0 ? q8mma::part_begin(p.nb, p.parts, 1) : pe;
   auto fold = [&]() {  // a part ends: its sum joins the output, in part order
     ZINFER_UNROLL
     for (int nt = 0; nt < NT; ++nt) {
@@ -274,6 +313,7 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
     const int nblk = blocks_in(st);
     const std::uint8_t* b_base = act(buf) + static_cast<std::size_t>(b_row) * S::kRowB;
     for (int bi = 0; bi < nblk; ++bi) {
+      if (b0 + bi < pb || b0 + bi >= pe) continue;  // another part's (a split launch)
       if (b0 + bi == part_end) {
         fold();
         ++part;
@@ -301,10 +341,10 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
     // One buffer each: the next stage's raw weights are copied while this stage multiplies, its
     // activations once the products are done (the other block of the multiprocessor covers that
     // wait).
-    raw_copy(0, 0);
-    act_copy(0, 0);
+    raw_copy(st_begin, 0);
+    act_copy(st_begin, 0);
     x.commit();
-    for (std::int64_t st = 0; st < st_end; ++st) {
+    for (std::int64_t st = st_begin; st < st_end; ++st) {
       x.wait_all();
       x.sync();  // stage st's raw weights and activations are in shared memory
       dequant(st, 0);
@@ -321,11 +361,11 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
       }
     }
   } else {
-    raw_copy(0, 0);
-    act_copy(0, 0);
+    raw_copy(st_begin, 0);
+    act_copy(st_begin, 0);
     x.commit();
-    for (std::int64_t st = 0; st < st_end; ++st) {
-      const int buf = static_cast<int>(st & 1);
+    for (std::int64_t st = st_begin; st < st_end; ++st) {
+      const int buf = static_cast<int>((st - st_begin) & 1);
       if (st + 1 < st_end) {
         raw_copy(st + 1, buf ^ 1);
         act_copy(st + 1, buf ^ 1);
@@ -341,20 +381,31 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x) {
       x.sync();  // everyone is done with buffer buf and the halves before they are rewritten
     }
   }
-  fold();
-  ZINFER_UNROLL
-  for (int nt = 0; nt < NT; ++nt) {
+  // Calls f(v, n, j) for each of this lane's outputs inside the matrix: v of sums[nt][i], n its
+  // activation row, j its weight row.
+  auto each_output = [&](const float(&sums)[NT][4], auto&& f) {
     ZINFER_UNROLL
-    for (int i = 0; i < 4; ++i) {
-      const std::int64_t j = jb + 16 * rw + g + 8 * (i >> 1);
-      const std::int64_t n = nbase + 8 * NT * cw + 8 * nt + 2 * t + (i & 1);
-      if (j >= ne1 || n >= p.rows) continue;
-      float v = q8::fmul(out[nt][i], p.scale[n]);
-      if (bias != nullptr) v = q8::fadd(v, bias[j]);
-      float* o = out_base + n * out_stride + j;
-      *o = p.accumulate ? q8::fadd(*o, v) : v;
+    for (int nt = 0; nt < NT; ++nt) {
+      ZINFER_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        const std::int64_t j = jb + 16 * rw + g + 8 * (i >> 1);
+        const std::int64_t n = nbase + 8 * NT * cw + 8 * nt + 2 * t + (i & 1);
+        if (j < ne1 && n < p.rows) f(sums[nt][i], n, j);
+      }
     }
+  };
+  if (only_part >= 0) {  // the part's sum as it is; f16_combine_body does the rest
+    float* const ws = p.part_ws + only_part * p.ws_part + sel.ws_base;
+    each_output(acc, [&](float v, std::int64_t n, std::int64_t j) { ws[n * ne1 + j] = v; });
+    return;
   }
+  fold();
+  each_output(out, [&](float v, std::int64_t n, std::int64_t j) {
+    v = q8::fmul(v, p.scale[n]);
+    if (bias != nullptr) v = q8::fadd(v, bias[j]);
+    float* o = out_base + n * out_stride + j;
+    *o = p.accumulate ? q8::fadd(*o, v) : v;
+  });
 }
 
 }  // namespace zinfer::cuda::f16mma

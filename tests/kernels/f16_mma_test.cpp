@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/quant/f16_round.h"
@@ -297,7 +298,8 @@ TEST(F16Mma, StackEqualsItsMatricesAlone) {
                  biases[static_cast<std::size_t>(m)].as<float>()};
     }
     // Every matrix reads the first problem's activation rows.
-    const Status st = cuda::launch_f16_mma_stack(prs[0].a.view, mats, 3, false, nullptr);
+    const Status st =
+        cuda::launch_f16_mma_stack(prs[0].a.view, mats, 3, false, nullptr, nullptr, 0);
     ASSERT_TRUE(st.ok()) << st.error().message;
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     for (int m = 0; m < 3; ++m) {
@@ -310,6 +312,43 @@ TEST(F16Mma, StackEqualsItsMatricesAlone) {
       EXPECT_FALSE(std::isnan(got[0]));
       EXPECT_EQ(0, std::memcmp(got.data(), alone.data(), got.size() * 4)) << "matrix " << m;
     }
+  }
+}
+
+// Tiles that would not fill the GPU split over K when given scratch (a block a part of K, then
+// a kernel adding the parts' sums in order): the bits of the whole tiles, with a bias and
+// accumulation — the 0.5B shape's down product at 200 rows (Q4_K, K = 4,864: eight parts, 28
+// whole blocks) and a Q5_0 one (K = 896: seven parts). ZINFER_F16_SPLIT=0 leaves them whole.
+TEST(F16Mma, SplitOverKEqualsTheWholeTiles) {
+  ZINFER_REQUIRE_GPU();
+  Gpu g;
+  ASSERT_TRUE(g.open());
+  const std::pair<GgmlType, std::int64_t> cases[] = {{GgmlType::kQ4_K, 4864},
+                                                     {GgmlType::kQ5_0, 896}};
+  for (const auto& [t, k] : cases) {
+    SCOPED_TRACE(std::string(quant::type_name(t)));
+    const std::int64_t ne1 = 896, rows = 200;
+    const Problem pr = make_problem(g, t, k, ne1, rows, 61);
+    const std::vector<float> bias = testing::random_floats(static_cast<std::size_t>(ne1), 7, 1.0f);
+    cuda::DeviceBuffer bd = testing::device_bytes(*g.ctx, bias.data(), bias.size() * 4);
+    const std::vector<float> init =
+        testing::random_floats(static_cast<std::size_t>(rows * ne1), 8, 2.0f);
+    const std::vector<float> whole = run(g, pr.a.view, pr.w, bd.as<float>(), &init);
+    cuda::DeviceBuffer out = testing::device_bytes(*g.ctx, init.data(), init.size() * 4);
+    const cuda::F16Product m{pr.w, {out.as<float>(), rows, ne1, ne1}, bd.as<float>()};
+    const std::int64_t need = cuda::f16_mma_part_ws_floats(pr.a.view, &m, 1);
+    if (std::getenv("ZINFER_F16_SPLIT") == nullptr) {
+      EXPECT_GT(need, 0);
+    }
+    cuda::DeviceBuffer ws = g.alloc(static_cast<std::size_t>(need > 0 ? need : 1) * 4);
+    const Status st =
+        cuda::launch_f16_mma_stack(pr.a.view, &m, 1, true, nullptr, ws.as<float>(), need);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<float> got(whole.size());
+    ASSERT_EQ(cudaMemcpy(got.data(), out.data(), got.size() * 4, cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    EXPECT_EQ(0, std::memcmp(got.data(), whole.data(), got.size() * 4));
   }
 }
 

@@ -68,18 +68,6 @@ bool same_angles(const model::RopeParams& a, const model::RopeParams& b) {
          a.yarn_low == b.yarn_low && a.yarn_high == b.yarn_high;
 }
 
-// The products of a with each matrix: one stacked launch where their types agree (Q/K/V, the
-// gated pair), else one launch each — the same bits either way.
-Status f16_products(const F16Act& a, const F16Product* mats, int n, cudaStream_t stream) {
-  bool same = true;
-  for (int m = 1; m < n; ++m) same = same && mats[m].w.type == mats[0].w.type;
-  if (same) return launch_f16_mma_stack(a, mats, n, false, stream);
-  for (int m = 0; m < n; ++m) {
-    ZINFER_RETURN_IF_ERROR(launch_f16_mma(a, mats[m].w, mats[m].out, mats[m].bias, false, stream));
-  }
-  return ok_status();
-}
-
 }  // namespace
 
 CudaOps::CudaOps(CudaContext& ctx, const CudaOpsConfig& config)
@@ -208,7 +196,8 @@ Status CudaOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   if (f16_ok(w, in)) {
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(in));
-    return launch_f16_mma(a, view(w), view(out), nullptr, false, ctx_.stream());
+    const F16Product m{view(w), view(out), nullptr};
+    return f16_products(a, &m, 1, false);
   }
   if (q8_ok(w, in)) {
     model::ScratchScope scope(*this);
@@ -461,6 +450,26 @@ Result<F16Act> CudaOps::f16_rows(Tensor in, const Weight* norm, float eps) {
   return a;
 }
 
+Status CudaOps::f16_products(const F16Act& a, const F16Product* mats, int n, bool accumulate) {
+  bool same = true;
+  for (int m = 1; m < n; ++m) same = same && mats[m].w.type == mats[0].w.type;
+  const int launches = same ? 1 : n;
+  for (int l = 0; l < launches; ++l) {
+    const F16Product* first = same ? mats : mats + l;
+    const int count = same ? n : 1;
+    const std::int64_t need = f16_mma_part_ws_floats(a, first, count);
+    float* ws = nullptr;
+    if (need > 0) {
+      ZINFER_ASSIGN_OR_RETURN(void* buf,
+                              arena_.alloc(static_cast<std::size_t>(need) * sizeof(float)));
+      ws = static_cast<float*>(buf);
+    }
+    ZINFER_RETURN_IF_ERROR(
+        launch_f16_mma_stack(a, first, count, accumulate, ctx_.stream(), ws, need));
+  }
+  return ok_status();
+}
+
 Result<Q8Act> CudaOps::quantize_act(Tensor in, quant::GgmlType weight_type,
                                     std::int64_t weight_rows, const Weight* norm, float eps,
                                     bool gated) {
@@ -515,9 +524,9 @@ Status CudaOps::do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight
   if (f16_ok(w, in)) {  // x + (sum + bias), as composed
     model::ScratchScope scope(*this);
     ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(in));
-    return launch_f16_mma(a, view(w), view(x),
-                          bias != nullptr ? static_cast<const float*>(bias->data) : nullptr, true,
-                          ctx_.stream());
+    const F16Product m{view(w), view(x),
+                       bias != nullptr ? static_cast<const float*>(bias->data) : nullptr};
+    return f16_products(a, &m, 1, true);
   }
   if (q8_ok(w, in)) {  // the bias in the products' epilogue: x + (sum + bias), as composed
     model::ScratchScope scope(*this);
@@ -543,7 +552,7 @@ Status CudaOps::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, f
     const Tensor g = alloc(x.rows, gate.ne1), u = alloc(x.rows, up.ne1);
     ZINFER_RETURN_IF_ERROR(ready());
     const F16Product mats[2] = {{view(gate), view(g), nullptr}, {view(up), view(u), nullptr}};
-    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 2, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 2, false));
     return act == model::GatedActivation::kSilu
                ? launch_swiglu(view(out), view(g), view(u), ctx_.stream())
                : launch_geglu(view(out), view(g), view(u), ctx_.stream());
@@ -595,7 +604,7 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
     const F16Product mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
                                 {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
                                 {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
-    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 3, ctx_.stream()));
+    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 3, false));
     return rope_qk(q, k, rq, rk, batch, rope_match);
   }
   const bool q8 = same_type && q8_ok(w.wq, x);

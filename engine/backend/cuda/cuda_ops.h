@@ -18,6 +18,7 @@
 #include "kernels/cuda_context.h"
 #include "kernels/device_buffer.h"
 #include "kernels/f16_act.h"
+#include "kernels/f16_mma.h"
 #include "kernels/paged_attention.h"
 #include "kernels/q8_matvec.h"
 
@@ -140,6 +141,10 @@ class CudaOps final : public model::Ops {
   // in (or with norm, rms_norm(in, norm, eps) first) as fp16 rows in scratch memory of this
   // pass (f16_act.h).
   Result<F16Act> f16_rows(model::Tensor in, const model::Weight* norm = nullptr, float eps = 0.0f);
+  // out (+)= a·Wᵀ for each of n matrices on the fp16 tiles: one stacked launch where their
+  // types agree (Q/K/V, the gated pair), else one each — the same bits either way — with
+  // scratch of this pass for a split over K where the tiles take one.
+  Status f16_products(const F16Act& a, const F16Product* mats, int n, bool accumulate);
   // in (or with norm, rms_norm(in, *norm, eps), in the same kernel) quantized for weights of
   // weight_type (weight_rows rows in all), in scratch memory of this pass — or, where
   // q8_prologue_fits, left for the matvec's prologue to quantize (same bytes, one kernel).

@@ -245,6 +245,71 @@ TEST(F16MmaTileHost, StackEqualsItsMatricesAlone) {
   }
 }
 
+// The tiles split over K (a block a part, its sum to scratch, then f16_combine_body adding the
+// parts in order with the epilogue): the bits of the whole tiles, for a Q/K/V stack (bias,
+// accumulation) in the 64-row and lean stages, and for a legacy type whose parts end inside a
+// stage (Q5_0, K = 896: seven parts of four blocks, stages of eight).
+template <GgmlType T, int NT, int CW, int RW = kRowWarps, bool kLean = false>
+void emulate_split(F16MmaParams p, std::vector<float>& ws) {
+  using S = F16Shape<T, NT, CW, RW, kLean>;
+  set_ws_layout(p);
+  ws.assign(static_cast<std::size_t>(p.parts * p.ws_part), std::nanf(""));
+  p.part_ws = ws.data();
+  const std::int64_t tiles = stack_tiles(p, S::kRows);
+  for (int z = 0; z < p.parts; ++z) {
+    for (std::int64_t by = 0; by < tiles; ++by) {
+      for (std::int64_t bx = 0; bx < (p.rows + S::kCols - 1) / S::kCols; ++bx) {
+        testing::BlockEmulator e(S::kThreads, S::kSmemBytes);
+        e.run([&](int tid) {
+          HostCtx c{&e, tid, bx, by};
+          f16_tile_body<T, NT, CW, RW, kLean>(p, c, z);
+        });
+      }
+    }
+  }
+  for (std::int64_t i = 0; i < p.ws_part; ++i) f16_combine_body(p, i);
+}
+
+template <GgmlType T>
+void check_split(std::int64_t k, const std::int64_t (&ne1)[3], std::int64_t rows) {
+  SCOPED_TRACE(std::string(quant::type_name(T)) + " k=" + std::to_string(k));
+  const std::size_t rs = quant::row_size(T, k);
+  const Problem pr = make_problem<T>(k, ne1[0] + ne1[1] + ne1[2], rows, 120);
+  std::vector<float> bias(static_cast<std::size_t>(pr.ne1));
+  for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.05f * static_cast<float>(j % 11);
+  F16MmaParams p = params<T>(pr);
+  ASSERT_GE(p.parts, 2);
+  p.accumulate = true;
+  p.n_mats = 3;
+  std::vector<float> init[3], whole[3], split[3], lean[3];
+  std::int64_t row0 = 0;
+  for (int m = 0; m < 3; ++m) {
+    init[m].resize(static_cast<std::size_t>(rows * ne1[m]));
+    for (std::size_t i = 0; i < init[m].size(); ++i) init[m][i] = 0.25f * static_cast<float>(i % 9);
+    whole[m] = split[m] = lean[m] = init[m];
+    p.mat[m] = {pr.w.p + rs * static_cast<std::size_t>(row0), ne1[m], whole[m].data(), ne1[m],
+                bias.data() + row0};
+    row0 += ne1[m];
+  }
+  emulate<T, 4, 2>(p);
+  std::vector<float> ws;
+  for (int m = 0; m < 3; ++m) p.mat[m].out = split[m].data();
+  emulate_split<T, 4, 2>(p, ws);
+  for (int m = 0; m < 3; ++m) p.mat[m].out = lean[m].data();
+  emulate_split<T, 4, 2, kRowWarps, true>(p, ws);
+  for (int m = 0; m < 3; ++m) {
+    SCOPED_TRACE("matrix " + std::to_string(m));
+    EXPECT_NE(0, std::memcmp(whole[m].data(), init[m].data(), init[m].size() * 4));
+    EXPECT_EQ(0, std::memcmp(whole[m].data(), split[m].data(), whole[m].size() * 4));
+    EXPECT_EQ(0, std::memcmp(whole[m].data(), lean[m].data(), whole[m].size() * 4));
+  }
+}
+
+TEST(F16MmaTileHost, SplitOverKEqualsTheWholeTiles) {
+  check_split<GgmlType::kQ4_K>(1024, {70, 20, 20}, 37);  // four parts of one super-block
+  check_split<GgmlType::kQ5_0>(896, {40, 16, 16}, 9);    // parts end inside a stage
+}
+
 // The small-batch kernel (one to 32 activation rows, A fragments dequantized in registers)
 // against the tiles, bit for bit: 8, 16 and 32 columns a block, a partial row tile, several
 // parts, a bias; Q4_K, Q6_K, Q5_0 and Q8_0 (blocks of 210, 22 and 34 bytes: rows off 4-byte
