@@ -230,14 +230,21 @@ F16MmaParams make_params(const F16Act& a, const F16Product* mats, int n, bool ac
 }
 
 // ZINFER_F16_SPLIT=0|1: never split the tiles over K / split them wherever K has two parts or
-// more (measurement switches); by default they split where whole they make less than one wave
-// of blocks (the 0.5B shape's O and down products at 128 rows: 14 blocks for 132 SMs). A split
-// block multiplies one part, so a launch has parts× the blocks, and a second kernel adds the
-// parts' sums in order — the same bits.
+// more (measurement switches). A split block multiplies one part, so a launch has parts× the
+// blocks, each 1/parts as long, and a second kernel adds the parts' sums in order — the same
+// bits. By default they split where that takes fewer waves of part-long blocks, counting the
+// second kernel as one more: the 0.5B shape's O and down products at 128 rows (14 whole blocks
+// for 132 multiprocessors: 7–8 part-waves whole, 2 split) and its prompt's down product (56
+// blocks: 8 against 5), not the 7B prompt's down product in the lean stage (224 blocks, two a
+// multiprocessor: 8 against 7 + 1).
 bool f16_split(const F16MmaParams& p, std::int64_t blocks, int per_sm) {
   static const int env = env_choice("ZINFER_F16_SPLIT", {"0", "1"}, -1, -1);
   if (p.parts < 2 || env == 0) return false;
-  return env == 1 || blocks < static_cast<std::int64_t>(per_sm) * sm_count();
+  if (env == 1) return true;
+  const std::int64_t cap = static_cast<std::int64_t>(per_sm) * sm_count();
+  const std::int64_t whole = (blocks + cap - 1) / cap * p.parts;
+  const std::int64_t split = (blocks * p.parts + cap - 1) / cap + 1;
+  return split < whole;
 }
 
 // How a launch of type T runs: on the small-batch kernel, or tiles of cols columns in stage,
