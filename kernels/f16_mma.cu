@@ -232,19 +232,27 @@ F16MmaParams make_params(const F16Act& a, const F16Product* mats, int n, bool ac
 // ZINFER_F16_SPLIT=0|1: never split the tiles over K / split them wherever K has two parts or
 // more (measurement switches). A split block multiplies one part, so a launch has parts× the
 // blocks, each 1/parts as long, and a second kernel adds the parts' sums in order — the same
-// bits. By default they split where that takes fewer waves of part-long blocks, counting the
-// second kernel as one more: the 0.5B shape's O and down products at 128 rows (14 whole blocks
-// for 132 multiprocessors: 7–8 part-waves whole, 2 split) and its prompt's down product (56
-// blocks: 8 against 5), not the 7B prompt's down product in the lean stage (224 blocks, two a
-// multiprocessor: 8 against 7 + 1).
+// bits. By default the tiles split where whole they make less than one wave of blocks and the
+// split takes fewer waves of part-long blocks, the second kernel counted as one: the 0.5B
+// shape's Q/K/V, O and down products at 32 and 128 rows (14–18 whole blocks for 132
+// multiprocessors: 7–8 part-waves whole, 2 split), the 7B shape's at 32. Never for more than
+// kMaxSplitBytes of part sums (the scratch comes out of the working-memory reserve). An H100
+// (2026-12-06) measured the first rule, which split wherever that took fewer part-waves: 0.5B
+// 128 sequences 21,239 → 33,927 tok/s and 32 sequences 7,505 → 10,213, but its prompt 49,696 →
+// 40,864 (gate/up split too: 34 part-waves against 35, 139 MB of part sums) and the 7B runs
+// out of memory (the 7B prompt's Q/K/V part sums alone 75 MB).
+constexpr std::int64_t kMaxSplitBytes = std::int64_t{32} << 20;
+
 bool f16_split(const F16MmaParams& p, std::int64_t blocks, int per_sm) {
   static const int env = env_choice("ZINFER_F16_SPLIT", {"0", "1"}, -1, -1);
-  if (p.parts < 2 || env == 0) return false;
+  if (p.parts < 2 || env == 0 ||
+      p.parts * p.ws_part * static_cast<std::int64_t>(sizeof(float)) > kMaxSplitBytes) {
+    return false;
+  }
   if (env == 1) return true;
   const std::int64_t cap = static_cast<std::int64_t>(per_sm) * sm_count();
-  const std::int64_t whole = (blocks + cap - 1) / cap * p.parts;
-  const std::int64_t split = (blocks * p.parts + cap - 1) / cap + 1;
-  return split < whole;
+  if (blocks >= cap) return false;  // a wave or more whole
+  return (blocks * p.parts + cap - 1) / cap + 1 < p.parts;
 }
 
 // How a launch of type T runs: on the small-batch kernel, or tiles of cols columns in stage,
