@@ -91,12 +91,15 @@ void launch_small(F16MmaParams p, cudaStream_t stream) {
              S::kSmemBytes, stream, p);
 }
 
-// ZINFER_F16_SMALL=1: up to 32 activation rows of the types f16_mma_small.cuh takes run its
-// kernel (A fragments dequantized in registers, a warp a part of K) instead of the 16- or
-// 64-column tiles — the same bits; a measurement switch until it has been measured.
-bool f16_small() {
-  static const bool on = env_choice("ZINFER_F16_SMALL", {"0", "1"}, 0, 0) == 1;
-  return on;
+// The most activation rows of the types f16_mma_small.cuh takes that run its kernel (A
+// fragments dequantized in registers, a warp a part of K) instead of the 16- or 64-column
+// tiles — the same bits. Up to 8 by default: on an H100 (2026-12-06) it beat the tiles at 1
+// and 8 rows (0.5B 441 → 612 and 3,554 → 4,395 tok/s; 7B 105 → 175 and 951 → 1,156) and lost
+// at 32 (10,207 → 9,631; 2,274 → 2,083). ZINFER_F16_SMALL=0 never, =1 up to 32 (measurement
+// switches).
+std::int64_t f16_small_rows() {
+  static const int env = env_choice("ZINFER_F16_SMALL", {"0", "1"}, -1, -1);
+  return env == 0 ? 0 : (env == 1 ? 32 : 8);
 }
 
 template <GgmlType T, int NT, int CW, int RW = f16mma::kRowWarps, bool kLean = false>
@@ -268,7 +271,7 @@ template <GgmlType T>
 F16Plan plan(F16MmaParams p) {
   F16Plan pl;
   if constexpr (f16mma::kSmallType<T>) {
-    if (p.rows <= 32 && f16_small() && f16mma::stack_tiles(p, f16mma::kSmallRows) <= 65535) {
+    if (p.rows <= f16_small_rows() && f16mma::stack_tiles(p, f16mma::kSmallRows) <= 65535) {
       pl.small = true;
       return pl;
     }

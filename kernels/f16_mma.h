@@ -35,9 +35,10 @@ bool f16_mma_supported(const F16Act& a, const QuantMatrixView& w);
 // block by batch (ZINFER_F16_COLS=16|64|128 forces one: a measurement switch); with 64 and 128,
 // 64 weight rows a block, 96 (128 columns only) or the lean stage of 64 rows two blocks a
 // multiprocessor, whichever its waves of blocks make cheapest (f16_mma.cu: f16_stage;
-// ZINFER_F16_ROWS=64|96 and ZINFER_F16_LEAN=0|1 force a choice). ZINFER_F16_SMALL=1: up to 32
-// rows of Q4_K/Q6_K/Q5_0/Q8_0 weights on the small-batch kernel (f16_mma_small.cuh), the same
-// bits. Never split over K (launch_f16_mma_stack with scratch does that).
+// ZINFER_F16_ROWS=64|96 and ZINFER_F16_LEAN=0|1 force a choice). Up to 8 rows of
+// Q4_K/Q6_K/Q5_0/Q8_0 weights run on the small-batch kernel (f16_mma_small.cuh; the same bits;
+// ZINFER_F16_SMALL=0 never, =1 up to 32). Never split over K (launch_f16_mma_stack with scratch
+// does that).
 Status launch_f16_mma(const F16Act& a, const QuantMatrixView& w, MatrixView out, const float* bias,
                       bool accumulate, cudaStream_t stream);
 

@@ -5,7 +5,7 @@
 // and batch invariance bit for bit — a row's outputs the same alone, in a few rows, at another
 // position of a tile and among 200 rows, across the three tile widths (16, 64, 128 columns). Then
 // the epilogue (bias, accumulate). The prompt-shaped case is also what `ncu` times against the Q16
-// tiles. Run with ZINFER_F16_SMALL=1 the slices of up to 32 rows take the small-batch kernel
+// tiles. Slices of up to 8 rows (up to 32 with ZINFER_F16_SMALL=1) take the small-batch kernel
 // (f16_mma_small.cuh), so the invariance checks hold it to the tiles bit for bit; with
 // ZINFER_F16_LEAN=1 and ZINFER_F16_ROWS=64|96 the other stages.
 #include "kernels/f16_mma.h"
