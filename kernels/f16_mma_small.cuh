@@ -33,12 +33,22 @@ ZINFER_HD void q4k_pairs(std::uint32_t x, float d1, float m1, std::uint32_t& lo,
   }
 }
 
-// A fragment's two pairs from one weight row of legacy blocks (Q5_0, Q8_0): elements e, e + 1
-// (lo) and e + 8, e + 9 (hi) of the block at blk, e = 16·j + 2·t — the halves the stage makes
-// of them.
+// A fragment's two pairs from one weight row: elements e, e + 1 (lo) and e + 8, e + 9 (hi) of
+// sub-block s of the super-block at blk (of the legacy block at blk: s = 0), e = 16·j + 2·t —
+// the halves the stage makes of them. head: the super-block's first 16 bytes (Q4_K: d, dmin,
+// scales).
 template <GgmlType T>
-ZINFER_HD void legacy_pairs(const std::uint8_t* blk, int e, std::uint32_t& lo, std::uint32_t& hi) {
-  if constexpr (T == GgmlType::kQ5_0) {
+ZINFER_HD void a_pairs(const std::uint8_t* blk, const std::uint32_t (&head)[4], int s, int e,
+                       std::uint32_t& lo, std::uint32_t& hi) {
+  if constexpr (T == GgmlType::kQ4_K) {
+    float d1 = 0.0f, m1 = 0.0f;
+    q4k_scale_min(head[0], head[1], head[2], head[3], s, d1, m1);
+    const std::uint8_t* q = blk + 16 + 32 * (s >> 1) + e;
+    q4k_pairs((q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) >> (4 * (s & 1)) & 0x0f0f0f0fu, d1, m1, lo,
+              hi);
+  } else if constexpr (T == GgmlType::kQ5_0) {
+    (void)head;
+    (void)s;
     // Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; bit e of qh is
     // element e's fifth bit.
     const std::uint8_t* q = blk + 6 + (e & 15);
@@ -49,39 +59,28 @@ ZINFER_HD void legacy_pairs(const std::uint8_t* blk, int e, std::uint32_t& lo, s
     const float d = q8::half_to_f32(q8::ld_u16(blk));
     lo = scaled2_f16(x, 0, d, 16.0f);
     hi = scaled2_f16(x, 2, d, 16.0f);
-  } else {
-    static_assert(T == GgmlType::kQ8_0, "legacy kSmallType types only");
+  } else if constexpr (T == GgmlType::kQ8_0) {
+    (void)head;
+    (void)s;
     const std::uint8_t* q = blk + 2 + e;
     const std::uint32_t x = (q8::ld_u16(q) | q8::ld_u16(q + 8) << 16) ^ 0x80808080u;
     const float d = q8::half_to_f32(q8::ld_u16(blk));
     lo = scaled2_f16(x, 0, d, 128.0f);
     hi = scaled2_f16(x, 2, d, 128.0f);
+  } else {
+    static_assert(T == GgmlType::kQ6_K, "kSmallType types only");
+    (void)head;
+    const int half = s >> 2, gg = s & 3;
+    const std::uint8_t* ql = blk + 64 * half + 32 * (gg & 1) + e;
+    const std::uint8_t* qh = blk + 128 + 32 * half + e;
+    const std::uint32_t x =
+        q6k_quants(q8::ld_u16(ql) | q8::ld_u16(ql + 8) << 16,
+                   q8::ld_u16(qh) | q8::ld_u16(qh + 8) << 16, 4 * (gg >> 1), 2 * gg);
+    const float d1 = q6k_scale(blk, 2 * s + (e >= 16 ? 1 : 0));  // e and e + 9 share a scale
+    lo = scaled2_f16(x, 0, d1, 32.0f);
+    hi = scaled2_f16(x, 2, d1, 32.0f);
   }
 }
-
-// One lane's bytes of a Q4_K super-block in two weight rows r: the head words (d, dmin, the
-// scales) and, of each 32-byte run c of quants (sub-blocks 2c and 2c + 1: low and high nibbles),
-// the bytes e, e + 1, e + 8, e + 9 (e = 16j + 2t) as a word.
-struct Q4kLaneBytes {
-  std::uint32_t head[2][4];
-  std::uint32_t q[2][4][2];  // [r][c][j]
-  ZINFER_HD void load(const std::uint8_t* blk0, const std::uint8_t* blk1, int t) {
-    ZINFER_UNROLL
-    for (int i = 0; i < 4; ++i) {
-      head[0][i] = q8::ld_u32(blk0 + 4 * i);
-      head[1][i] = q8::ld_u32(blk1 + 4 * i);
-    }
-    ZINFER_UNROLL
-    for (int c = 0; c < 4; ++c) {
-      ZINFER_UNROLL
-      for (int j = 0; j < 2; ++j) {
-        const int o = 16 + 32 * c + 16 * j + 2 * t;
-        q[0][c][j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
-        q[1][c][j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
-      }
-    }
-  }
-};
 
 inline constexpr int kSmallWarps = q8mma::kMaxParts;  // one a part
 inline constexpr int kSmallRows = 16;                 // weight rows a block
@@ -123,44 +122,51 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
       const std::int64_t n = 8 * nt + g < p.rows ? 8 * nt + g : p.rows - 1;
       act[nt] = p.act + n * p.stride + 2 * t;
     }
-    const std::int64_t b_begin = q8mma::part_begin(p.nb, p.parts, part);
     const std::int64_t b_end = q8mma::part_begin(p.nb, p.parts, part + 1);
-    // One mma step: the A pairs (a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row
-    // g + 8, k + 8) times each activation tile's B fragment at element k of the row.
-    auto step = [&](const std::uint32_t(&a)[4], std::int64_t k) {
-      ZINFER_UNROLL
-      for (int nt = 0; nt < NT; ++nt) {
-        const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);
-        x.mma_f16(acc[nt], a, q8::ld_u32(bp), q8::ld_u32(bp + 16));
+    for (std::int64_t b = q8mma::part_begin(p.nb, p.parts, part); b < b_end; ++b) {
+      const std::uint8_t* const blk0 = w0 + static_cast<std::size_t>(b) * Tr::kBlockBytes;
+      const std::uint8_t* const blk1 = w1 + static_cast<std::size_t>(b) * Tr::kBlockBytes;
+      std::uint32_t head0[4] = {}, head1[4] = {};
+      if constexpr (T == GgmlType::kQ4_K) {
+        ZINFER_UNROLL
+        for (int i = 0; i < 4; ++i) {
+          head0[i] = q8::ld_u32(blk0 + 4 * i);
+          head1[i] = q8::ld_u32(blk1 + 4 * i);
+        }
       }
-    };
-    auto blk = [&](const std::uint8_t* w, std::int64_t b) {
-      return w + static_cast<std::size_t>(b) * Tr::kBlockBytes;
-    };
-    if constexpr (T == GgmlType::kQ4_K) {
-      // A super-block's bytes are loaded while the one before it multiplies (a warp is one mma
-      // chain, and few are resident at batch 1: each would otherwise wait for its loads); each
-      // run's words serve both of its sub-blocks, each sub-block's scale and min decoded once
-      // for its four pairs a row.
-      Q4kLaneBytes cur{}, nxt{};
-      if (b_begin < b_end) cur.load(blk(w0, b_begin), blk(w1, b_begin), t);
-      for (std::int64_t b = b_begin; b < b_end; ++b) {
-        if (b + 1 < b_end) nxt.load(blk(w0, b + 1), blk(w1, b + 1), t);
+      // One mma step: the A pairs (a0 row g, k 2t..2t+1; a1 row g + 8; a2 row g, k + 8; a3 row
+      // g + 8, k + 8) times each activation tile's B fragment at element k of the row.
+      auto step = [&](const std::uint32_t(&a)[4], std::int64_t k) {
+        ZINFER_UNROLL
+        for (int nt = 0; nt < NT; ++nt) {
+          const std::uint8_t* const bp = reinterpret_cast<const std::uint8_t*>(act[nt] + k);
+          x.mma_f16(acc[nt], a, q8::ld_u32(bp), q8::ld_u32(bp + 16));
+        }
+      };
+      if constexpr (T == GgmlType::kQ4_K) {
+        // Sub-blocks 2c and 2c + 1 are the low and high nibbles of the same 32 bytes: this
+        // lane's bytes of them (e, e + 1, e + 8, e + 9 for e = 16j + 2t) are loaded once for
+        // both, each sub-block's scale and min decoded once for its four pairs a row.
         ZINFER_UNROLL
         for (int c = 0; c < 4; ++c) {
+          std::uint32_t x0[2], x1[2];
+          ZINFER_UNROLL
+          for (int j = 0; j < 2; ++j) {
+            const int o = 16 + 32 * c + 16 * j + 2 * t;
+            x0[j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+            x1[j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+          }
           ZINFER_UNROLL
           for (int h = 0; h < 2; ++h) {
             const int s = 2 * c + h;
             float d0 = 0.0f, m0 = 0.0f, d1 = 0.0f, m1 = 0.0f;
-            q4k_scale_min(cur.head[0][0], cur.head[0][1], cur.head[0][2], cur.head[0][3], s, d0,
-                          m0);
-            q4k_scale_min(cur.head[1][0], cur.head[1][1], cur.head[1][2], cur.head[1][3], s, d1,
-                          m1);
+            q4k_scale_min(head0[0], head0[1], head0[2], head0[3], s, d0, m0);
+            q4k_scale_min(head1[0], head1[1], head1[2], head1[3], s, d1, m1);
             const bool plain = (f32_bits(d0) | f32_bits(d1)) >> 31 == 0;  // the usual case
             ZINFER_UNROLL
             for (int j = 0; j < 2; ++j) {
-              const std::uint32_t q0 = cur.q[0][c][j] >> (4 * h) & 0x0f0f0f0fu;
-              const std::uint32_t q1 = cur.q[1][c][j] >> (4 * h) & 0x0f0f0f0fu;
+              const std::uint32_t q0 = x0[j] >> (4 * h) & 0x0f0f0f0fu;
+              const std::uint32_t q1 = x1[j] >> (4 * h) & 0x0f0f0f0fu;
               std::uint32_t a[4];
               if (plain) {
                 affine4_f16<false>(q0, d0, m0, a[0], a[2]);
@@ -173,52 +179,47 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
             }
           }
         }
-        cur = nxt;
-      }
-    } else {
-      for (std::int64_t b = b_begin; b < b_end; ++b) {
-        const std::uint8_t* const blk0 = blk(w0, b);
-        const std::uint8_t* const blk1 = blk(w1, b);
-        if constexpr (T == GgmlType::kQ6_K) {
-          // Each half of the super-block: its two 32-byte runs of low nibbles (sub-blocks gg and
-          // gg + 2 share one) and its 32 bytes of high bits (all four sub-blocks) loaded once.
+      } else if constexpr (T == GgmlType::kQ6_K) {
+        // Each half of the super-block: its two 32-byte runs of low nibbles (sub-blocks gg and
+        // gg + 2 share one) and its 32 bytes of high bits (all four sub-blocks) loaded once.
+        ZINFER_UNROLL
+        for (int hf = 0; hf < 2; ++hf) {
+          std::uint32_t l0[2][2], l1[2][2], h0[2], h1[2];  // [run][j], [j]
           ZINFER_UNROLL
-          for (int hf = 0; hf < 2; ++hf) {
-            std::uint32_t l0[2][2], l1[2][2], h0[2], h1[2];  // [run][j], [j]
+          for (int j = 0; j < 2; ++j) {
+            const int e = 16 * j + 2 * t;
             ZINFER_UNROLL
-            for (int j = 0; j < 2; ++j) {
-              const int e = 16 * j + 2 * t;
-              ZINFER_UNROLL
-              for (int r = 0; r < 2; ++r) {
-                const int o = 64 * hf + 32 * r + e;
-                l0[r][j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
-                l1[r][j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
-              }
-              const int o = 128 + 32 * hf + e;
-              h0[j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
-              h1[j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+            for (int r = 0; r < 2; ++r) {
+              const int o = 64 * hf + 32 * r + e;
+              l0[r][j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+              l1[r][j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
             }
+            const int o = 128 + 32 * hf + e;
+            h0[j] = q8::ld_u16(blk0 + o) | q8::ld_u16(blk0 + o + 8) << 16;
+            h1[j] = q8::ld_u16(blk1 + o) | q8::ld_u16(blk1 + o + 8) << 16;
+          }
+          ZINFER_UNROLL
+          for (int gg = 0; gg < 4; ++gg) {
+            const int s = 4 * hf + gg;
             ZINFER_UNROLL
-            for (int gg = 0; gg < 4; ++gg) {
-              const int s = 4 * hf + gg;
-              ZINFER_UNROLL
-              for (int j = 0; j < 2; ++j) {  // elements 16j.. of the sub-block: scale 2s + j
-                const std::uint32_t q0 = q6k_quants(l0[gg & 1][j], h0[j], 4 * (gg >> 1), 2 * gg);
-                const std::uint32_t q1 = q6k_quants(l1[gg & 1][j], h1[j], 4 * (gg >> 1), 2 * gg);
-                std::uint32_t a[4];
-                scaled4_f16(q0, q6k_scale(blk0, 2 * s + j), 32.0f, a[0], a[2]);
-                scaled4_f16(q1, q6k_scale(blk1, 2 * s + j), 32.0f, a[1], a[3]);
-                step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
-              }
+            for (int j = 0; j < 2; ++j) {  // elements 16j.. of the sub-block: scale 2s + j
+              const std::uint32_t q0 = q6k_quants(l0[gg & 1][j], h0[j], 4 * (gg >> 1), 2 * gg);
+              const std::uint32_t q1 = q6k_quants(l1[gg & 1][j], h1[j], 4 * (gg >> 1), 2 * gg);
+              std::uint32_t a[4];
+              scaled4_f16(q0, q6k_scale(blk0, 2 * s + j), 32.0f, a[0], a[2]);
+              scaled4_f16(q1, q6k_scale(blk1, 2 * s + j), 32.0f, a[1], a[3]);
+              step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
             }
           }
-        } else {  // one 32-element block: two mma steps
+        }
+      } else {
+        for (int s = 0; s < Tr::kBlockElems / 32; ++s) {  // 32 elements: two mma steps each
           ZINFER_UNROLL
           for (int j = 0; j < 2; ++j) {
             std::uint32_t a[4];
-            legacy_pairs<T>(blk0, 16 * j + 2 * t, a[0], a[2]);
-            legacy_pairs<T>(blk1, 16 * j + 2 * t, a[1], a[3]);
-            step(a, b * Tr::kBlockElems + 16 * j);
+            a_pairs<T>(blk0, head0, s, 16 * j + 2 * t, a[0], a[2]);
+            a_pairs<T>(blk1, head1, s, 16 * j + 2 * t, a[1], a[3]);
+            step(a, b * Tr::kBlockElems + 32 * s + 16 * j);
           }
         }
       }
