@@ -241,10 +241,7 @@ ZINFER_HD void f16_small_body(const F16MmaParams& p, Ctx& x) {
       if (j >= sel.ne1 || n >= p.rows) continue;
       float v = sums[(nt * 32 + lane) * 4 + i];
       for (int q = 1; q < p.parts; ++q) v = q8::fadd(v, sums[((q * NT + nt) * 32 + lane) * 4 + i]);
-      v = q8::fmul(v, p.scale[n]);
-      if (sel.bias != nullptr) v = q8::fadd(v, sel.bias[j]);
-      float* o = sel.out + n * sel.out_stride + j;
-      *o = p.accumulate ? q8::fadd(*o, v) : v;
+      f16_store(p, sel, v, n, j);
     }
   }
 }

@@ -88,6 +88,16 @@ inline void set_ws_layout(F16MmaParams& p) {
   p.ws_part = at;
 }
 
+// The epilogue of output (n, j) of the selected matrix from its parts' sum v: × the row's scale,
+// + bias, + the output when accumulating — the tiles', the small kernel's and the split's.
+ZINFER_HD void f16_store(const F16MmaParams& p, const F16Sel& sel, float v, std::int64_t n,
+                         std::int64_t j) {
+  v = q8::fmul(v, p.scale[n]);
+  if (sel.bias != nullptr) v = q8::fadd(v, sel.bias[j]);
+  float* o = sel.out + n * sel.out_stride + j;
+  *o = p.accumulate ? q8::fadd(*o, v) : v;
+}
+
 // Output i (of ws_part) of a split launch: its parts' sums added in part order, then scaled,
 // biased and accumulated as the tile's epilogue does.
 ZINFER_HD void f16_combine_body(const F16MmaParams& p, std::int64_t i) {
@@ -97,10 +107,7 @@ ZINFER_HD void f16_combine_body(const F16MmaParams& p, std::int64_t i) {
   const std::int64_t n = (i - sel.ws_base) / sel.ne1, j = (i - sel.ws_base) % sel.ne1;
   float v = p.part_ws[i];
   for (int q = 1; q < p.parts; ++q) v = q8::fadd(v, p.part_ws[q * p.ws_part + i]);
-  v = q8::fmul(v, p.scale[n]);
-  if (sel.bias != nullptr) v = q8::fadd(v, sel.bias[j]);
-  float* o = sel.out + n * sel.out_stride + j;
-  *o = p.accumulate ? q8::fadd(*o, v) : v;
+  f16_store(p, sel, v, n, j);
 }
 
 // The grid's weight-row tiles of rows_per_tile rows: each matrix of the stack starts a tile
@@ -173,9 +180,6 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x, int only_part = -1) 
   const F16Sel sel = select_mat(p, x.block_y());
   const std::uint8_t* const w = sel.w;
   const std::int64_t ne1 = sel.ne1;
-  float* const out_base = sel.out;
-  const std::int64_t out_stride = sel.out_stride;
-  const float* const bias = sel.bias;
   const std::int64_t by = sel.tile;
   const std::int64_t jb = by * S::kRows;
   const std::int64_t nbase = x.block_x() * S::kCols;
@@ -400,12 +404,7 @@ ZINFER_HD void f16_tile_body(const F16MmaParams& p, Ctx& x, int only_part = -1) 
     return;
   }
   fold();
-  each_output(out, [&](float v, std::int64_t n, std::int64_t j) {
-    v = q8::fmul(v, p.scale[n]);
-    if (bias != nullptr) v = q8::fadd(v, bias[j]);
-    float* o = out_base + n * out_stride + j;
-    *o = p.accumulate ? q8::fadd(*o, v) : v;
-  });
+  each_output(out, [&](float v, std::int64_t n, std::int64_t j) { f16_store(p, sel, v, n, j); });
 }
 
 }  // namespace zinfer::cuda::f16mma
