@@ -24,10 +24,11 @@ pack() {  # pack <binary> <name>
   strip -o "$tmp/$2" "$1"
   gzip -1 -c "$tmp/$2" > "$OUT/$2.gz"
   ldd "$1" | awk '$3 ~ /^\// {print $3}' |
-    grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libdl|libpthread|librt|libresolv|libcudart|libcublas|libcublasLt)\.so' |
+    (grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libdl|libpthread|librt|libresolv|libcudart|libcublas|libcublasLt)\.so' || true) |
     while read -r lib; do cp -L "$lib" "$tmp/lib/"; done
 }
 pack "$BUILD/bin/zinfer" zinfer
+[ -x "$BUILD/bin/copy_bandwidth" ] && pack "$BUILD/bin/copy_bandwidth" copy_bandwidth  # bench_peer.sh
 for t in "$@"; do pack "$BUILD/tests/$t" "$t"; done
 tar czf "$OUT/lib.tgz" -C "$tmp" lib
 du -ch "$OUT"/* | tail -1
