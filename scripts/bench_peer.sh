@@ -22,7 +22,8 @@
 # q8: --q8-act, Q8 activations — llama.cpp's own numerics; both on the matvec kernels
 # (--no-tensor-cores); mma16 / mma8: those two in the tensor-core order — mma16 is what the
 # CLI runs by default; f16: --fp16, fp16 operands on the fp16 tensor-core tiles, a measurement
-# mode). Per-kernel times of one decode step of both engines:
+# mode; f16p: --fp16-prompts, prompts on the fp16 tiles and decodes on the Q16 kernels).
+# Per-kernel times of one decode step of both engines:
 # scripts/profile_peer.sh.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -146,6 +147,7 @@ for m in $MODELS; do
       mma8) flag="--q8-act --tensor-cores" ;;
       mma16) flag="--q16-act --tensor-cores" ;;
       f16) flag="--fp16" ;;
+      f16p) flag="--fp16-prompts" ;;
     esac
     "$ZINFER" bench --model "$f" --device cuda --prompt-tokens 512 --decode-tokens 128 --batch 1 --repeats "$REPEATS" \
       $flag --json > "$RAW/zinfer_${m}_${mode}_b1.json" 2> "$RAW/zinfer_${m}_${mode}_b1.err"

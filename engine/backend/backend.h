@@ -27,6 +27,7 @@ struct BackendConfig {
   std::int32_t kv_block_size = 16;  // tokens per KV block
   bool q16_act = false;             // see LlmOptions::q16_act
   bool fp16_matmul = false;         // see LlmOptions::fp16_matmul
+  bool fp16_prompts = false;        // see LlmOptions::fp16_prompts
   // CUDA only.
   int device_index = 0;             // cuda:<device_index>
   std::int32_t n_ctx = 0;           // the pool must hold at least one full context
@@ -56,6 +57,7 @@ class Backend {
   // architecture's ops directly.
   virtual Status forward(Architecture& arch, const Batch& batch,
                          std::span<const std::int32_t> logit_rows, Tensor logits) {
+    ops().set_row_kinds(batch, logit_rows);
     return arch.forward(ops(), batch, logit_rows, logits);
   }
   // Samples rows of the logits that forward() just wrote. Per row: the token with its

@@ -75,6 +75,14 @@ class LlmImpl final : public Llm {
       opt_.q16_act = true;
     }
     if (opt_.fp16_matmul) opt_.q16_act = false;
+    if (opt_.fp16_prompts) {
+      if (!opt_.exact_matmul || opt_.fp16_matmul) {
+        return make_error(ErrorCode::kInvalidParameter,
+                          "fp16_prompts: per-token numerics of the float matmuls (prompt tokens "
+                          "fp16, generated tokens Q16), not with Q8 activations or fp16_matmul");
+      }
+      opt_.q16_act = true;  // the generated tokens' numerics
+    }
     const std::int64_t bytes_per_token = std::int64_t{2} * hp_.n_layer * hp_.n_embd_kv() * 4;
     // Padded decode steps keep the pool's last block for their dummy sequences.
     const std::int32_t pad_blocks = opt_.pad_decode_rows ? 1 : 0;
@@ -84,6 +92,7 @@ class LlmImpl final : public Llm {
     bc.exact_matmul = opt_.exact_matmul;
     bc.q16_act = opt_.q16_act;
     bc.fp16_matmul = opt_.fp16_matmul;
+    bc.fp16_prompts = opt_.fp16_prompts;
     bc.tensor_cores = opt_.tensor_cores;
     bc.n_layer = hp_.n_layer;
     bc.n_embd_kv = hp_.n_embd_kv();
@@ -209,6 +218,7 @@ class LlmImpl final : public Llm {
       s.n_tokens = n;
       s.row_start = static_cast<std::int32_t>(tokens_.size());
       s.block_table = in.block_table;
+      s.generated = in.generated;
       batch.seqs.push_back(s);
       first_logit_[i] = static_cast<std::int32_t>(logit_rows_.size());
       for (std::int32_t t = 0; t < n; ++t) {
@@ -242,6 +252,7 @@ class LlmImpl final : public Llm {
       s.n_tokens = 1;
       s.row_start = static_cast<std::int32_t>(r);
       s.block_table = pad_table_;
+      s.generated = true;  // a decode row like the rest (one kind: the step's graph)
       batch.seqs.push_back(s);
       tokens_.push_back(0);
       positions_.push_back(0);

@@ -50,6 +50,13 @@ struct LlmOptions {
                                  // rounds them (engine/quant/f16_round.h) before its float dot
                                  // products, CUDA runs the fp16 tensor-core tiles
                                  // (kernels/f16_mma.h); overrides q16_act / q16_on_cuda
+  bool fp16_prompts = false;     // per-token numerics (with exact_matmul; sets q16_act): the
+                                 // matmuls fp16_matmul covers take a prompt token's row with
+                                 // fp16 operands (the fast prompt path) and a generated token's
+                                 // (SeqStep::generated) with Q16 activations (the fast decode
+                                 // path). A token's numerics depend on its kind only, never on
+                                 // the batch: invariance holds per token. CUDA: the fp16 tiles
+                                 // and the Q16 kernels; the CPU rounds the same way
   bool q16_on_cuda = false;      // q16_act when the device resolves to CUDA (and exact_matmul is
                                  // set): the CLI's default since Q16 meets the agreement rule
                                  // (tests/engine/model/hf_golden_test.cpp); --exact turns it
@@ -78,6 +85,9 @@ struct SeqStep {
   std::int32_t n_past = 0;               // tokens already in the sequence's KV cache
   std::span<const std::int32_t> block_table;  // ≥ ceil((n_past + n) / kv_block_size()) block ids
   bool all_logits = false;                    // logits for every token, else only the last
+  bool generated = false;  // the tokens were sampled by the engine (a decode, or a preempted
+                           // job's output recomputed), not given in a prompt: with
+                           // LlmOptions::fp16_prompts they take the generated tokens' numerics
 };
 
 // What forward_sample gives per step: the sampled token (or that job's own sampling error:

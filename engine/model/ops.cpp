@@ -55,7 +55,40 @@ Status Ops::matmul(Tensor out, Tensor in, const Weight& w) {
                       std::to_string(w.ne1) + "," + std::to_string(w.ne0) + "] → out [" +
                       std::to_string(out.rows) + "," + std::to_string(out.cols) + "]");
   }
-  return do_matmul(out, in, w);
+  return by_kind(in.rows, w, [&](std::int64_t r0, std::int64_t n) {
+    return do_matmul(out.rows_slice(r0, n), in.rows_slice(r0, n), w);
+  });
+}
+
+void Ops::set_row_kinds(const Batch& batch, std::span<const std::int32_t> logit_rows) {
+  step_rows_ = batch.n_tokens();
+  logit_count_ = static_cast<std::int64_t>(logit_rows.size());
+  step_runs_.clear();
+  logit_runs_.clear();
+  auto push = [](std::vector<RowRun>& runs, std::int64_t row, bool generated) {
+    if (!runs.empty() && runs.back().generated == generated && runs.back().end == row) {
+      ++runs.back().end;
+    } else {
+      runs.push_back({row, row + 1, generated});
+    }
+  };
+  std::vector<bool> kind(static_cast<std::size_t>(step_rows_), false);
+  for (const SeqSpan& s : batch.seqs) {
+    for (std::int32_t t = 0; t < s.n_tokens; ++t) {
+      kind[static_cast<std::size_t>(s.row_start + t)] = s.generated;
+    }
+  }
+  for (std::int64_t r = 0; r < step_rows_; ++r)
+    push(step_runs_, r, kind[static_cast<std::size_t>(r)]);
+  for (std::int64_t i = 0; i < logit_count_; ++i) {
+    push(logit_runs_, i, kind[static_cast<std::size_t>(logit_rows[static_cast<std::size_t>(i)])]);
+  }
+}
+
+std::vector<Ops::RowRun> Ops::row_runs(std::int64_t rows) const {
+  if (rows == step_rows_ && !step_runs_.empty()) return step_runs_;
+  if (rows == logit_count_ && !logit_runs_.empty()) return logit_runs_;
+  return {RowRun{0, rows, false}};
 }
 
 Status Ops::add_bias(Tensor x, const Weight& b) {
@@ -221,7 +254,9 @@ Status Ops::matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias)
       (!bias->present() || bias->ne0 != w.ne1 || bias->type != quant::GgmlType::kF32)) {
     return shape_error("matmul_add", "bias must be f32 [w rows]");
   }
-  return do_matmul_add(x, in, w, bias);
+  return by_kind(in.rows, w, [&](std::int64_t r0, std::int64_t n) {
+    return do_matmul_add(x.rows_slice(r0, n), in.rows_slice(r0, n), w, bias);
+  });
 }
 
 Status Ops::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,
@@ -234,7 +269,10 @@ Status Ops::norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float ep
     return shape_error("norm_gated_matmul",
                        "norm weight must be f32 [" + std::to_string(x.cols) + "]");
   }
-  return do_norm_gated_matmul(out, x, norm, eps, gate, up, act);
+  return by_kind(x.rows, gate, [&](std::int64_t r0, std::int64_t n) {
+    return do_norm_gated_matmul(out.rows_slice(r0, n), x.rows_slice(r0, n), norm, eps, gate, up,
+                                act);
+  });
 }
 
 Status Ops::norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,

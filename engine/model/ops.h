@@ -40,6 +40,9 @@ struct Tensor {
   Tensor cols_slice(std::int64_t col0, std::int64_t n) const {
     return {data + col0, rows, n, stride};
   }
+  Tensor rows_slice(std::int64_t row0, std::int64_t n) const {
+    return {data + row0 * stride, n, cols, stride};
+  }
   // True when rows follow each other without padding, so the buffer can be re-split.
   bool contiguous() const { return stride == cols || rows <= 1; }
   // The same contiguous buffer seen as rows of n columns, e.g. [tokens][n_head * head_dim]
@@ -57,6 +60,10 @@ struct SeqSpan {
   std::int32_t n_tokens = 0;
   std::int32_t row_start = 0;
   std::span<const std::int32_t> block_table;
+  // Its tokens were sampled by the engine (decodes, a preempted job's recomputed output)
+  // rather than given in a prompt: with per-token numerics (LlmOptions::fp16_prompts) the
+  // two kinds take different matmul numerics. A span holds one kind.
+  bool generated = false;
 };
 
 struct Batch {
@@ -69,6 +76,12 @@ struct Batch {
   bool decode_only() const {
     for (const SeqSpan& s : seqs) {
       if (s.n_tokens != 1) return false;
+    }
+    return true;
+  }
+  bool all_generated() const {
+    for (const SeqSpan& s : seqs) {
+      if (!s.generated) return false;
     }
     return true;
   }
@@ -231,8 +244,32 @@ class Ops {
                        const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
                        const Batch& batch);
 
+  // Per-token numerics (LlmOptions::fp16_prompts): which rows of this pass hold generated
+  // tokens (SeqSpan::generated), for the pass's token rows and its logit rows. Backends call
+  // it before the architecture runs; without it every row counts as a prompt row.
+  void set_row_kinds(const Batch& batch, std::span<const std::int32_t> logit_rows);
+
  protected:
   explicit Ops(const KvGeometry& kv) : kv_(kv) {}
+
+  // Rows [begin, end) of one kind.
+  struct RowRun {
+    std::int64_t begin = 0;
+    std::int64_t end = 0;
+    bool generated = false;
+  };
+  // The runs of a tensor of `rows` rows: the pass's token rows or its logit rows (another row
+  // count: one run of prompt rows).
+  std::vector<RowRun> row_runs(std::int64_t rows) const;
+  // Whether the kind of a row changes a product with w (the backend's per-token numerics).
+  virtual bool kind_matters(const Weight& /*w*/) const { return false; }
+  // The kind of the rows the current do_* call holds: the matmul fronts call their do_* once
+  // per run of rows of one kind where kind_matters, else once with the first row's kind.
+  bool rows_generated() const { return generated_; }
+  // Runs f(row0, n) once per run of `rows` (or once for all of them, see rows_generated),
+  // with rows_generated() set; fronts called inside keep the kind (no second split).
+  template <typename F>
+  Status by_kind(std::int64_t rows, const Weight& w, F&& f);
 
   // The backend's implementations: called only by the front above, with checked shapes.
   virtual Tensor do_alloc(std::int64_t rows, std::int64_t cols) = 0;
@@ -271,7 +308,28 @@ class Ops {
 
  private:
   KvGeometry kv_;
+  std::int64_t step_rows_ = -1, logit_count_ = -1;
+  std::vector<RowRun> step_runs_, logit_runs_;
+  bool in_run_ = false;  // inside by_kind: the rows are of one kind
+  bool generated_ = false;
 };
+
+template <typename F>
+Status Ops::by_kind(std::int64_t rows, const Weight& w, F&& f) {
+  if (in_run_) return f(std::int64_t{0}, rows);
+  std::vector<RowRun> runs = row_runs(rows);
+  if (runs.size() > 1 && !kind_matters(w)) runs = {RowRun{0, rows, runs[0].generated}};
+  Status st = ok_status();
+  in_run_ = true;
+  for (const RowRun& r : runs) {
+    generated_ = r.generated;
+    st = f(r.begin, r.end - r.begin);
+    if (!st.ok()) break;
+  }
+  in_run_ = false;
+  generated_ = false;
+  return st;
+}
 
 // Releases the scratch a composition (or a backend's op) allocated when it goes out of scope.
 class ScratchScope {

@@ -34,6 +34,7 @@ struct Scheduler::Job {
   std::int32_t known() const {
     return static_cast<std::int32_t>(seq->prompt().size() + seq->generated().size());
   }
+  std::int32_t prompt_size() const { return static_cast<std::int32_t>(seq->prompt().size()); }
   std::int32_t token_at(std::int32_t i) const {
     const auto p = static_cast<std::int32_t>(seq->prompt().size());
     return i < p ? seq->prompt()[static_cast<std::size_t>(i)]
@@ -89,7 +90,10 @@ Result<std::unique_ptr<Scheduler>> Scheduler::load(const LlmOptions& llm_options
 }
 
 Scheduler::Scheduler(Llm& llm, const SchedulerConfig& config)
-    : llm_(llm), cfg_(config), kv_(llm.kv_blocks(), llm.kv_block_size()) {
+    : llm_(llm),
+      cfg_(config),
+      per_token_(llm.options().fp16_prompts),
+      kv_(llm.kv_blocks(), llm.kv_block_size()) {
   for (std::int32_t s = cfg_.max_running - 1; s >= 0; --s) free_slots_.push_back(s);
   const model::DeviceReport mem = llm.device_report();
   info_.model = llm.hparams().name.empty()
@@ -192,9 +196,12 @@ void Scheduler::admit(Clock::time_point now) {
     for (std::int32_t i = 0; i < job->known(); ++i)
       known[static_cast<std::size_t>(i)] = job->token_at(i);
     // Never the whole of it: the last known token is always fed, so its logits exist.
-    job->n_cached = cfg_.prefix_cache && known.size() >= 2
-                        ? kv_.attach(job->slot, known, static_cast<std::int32_t>(known.size()) - 1)
-                        : 0;
+    // With per-token numerics only prompt blocks are published (commit below), and only the
+    // prompt may attach them: a preempted job's generated tokens recompute as generated ones.
+    std::int32_t attachable = static_cast<std::int32_t>(known.size()) - 1;
+    if (per_token_) attachable = std::min(attachable, job->prompt_size());
+    job->n_cached =
+        cfg_.prefix_cache && known.size() >= 2 ? kv_.attach(job->slot, known, attachable) : 0;
     counters_.tokens_reused += static_cast<std::uint64_t>(job->n_cached);
     job->started = true;
     if (!job->admitted_at) job->admitted_at = now;
@@ -271,6 +278,10 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     std::int32_t n = 1;
     if (remaining > 1) {
       n = std::min(remaining, prefill_budget);
+      // Per-token numerics: a chunk holds one kind (a preempted job's prompt, then its
+      // generated tokens).
+      if (per_token_ && j->n_cached < j->prompt_size())
+        n = std::min(n, j->prompt_size() - j->n_cached);
       if (n <= 0) continue;
       prefill_budget -= n;
     }
@@ -299,6 +310,13 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     if (j->slot >= 0) planned.push_back(j);
   }
   if (planned.empty()) return events;
+  // Per-token numerics: generated tokens' rows first, then prompt chunks (rank order within
+  // each), so a matmul splits its rows into two runs at most (rows are independent: the order
+  // changes no result).
+  if (per_token_) {
+    std::stable_partition(planned.begin(), planned.end(),
+                          [](const Job* j) { return j->n_cached >= j->prompt_size(); });
+  }
 
   // 4. One forward pass over every planned sequence, sampling those whose last known token
   //    it feeds (a prompt chunk short of the end samples nothing).
@@ -307,7 +325,8 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   steps.reserve(planned.size());
   requests.reserve(planned.size());
   for (const Job* j : planned) {
-    steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false});
+    steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false,
+                            j->n_cached >= j->prompt_size()});
     const bool last = j->n_cached + static_cast<std::int32_t>(j->input.size()) >= j->known();
     requests.push_back(last ? j->seq->sample_request() : sample::SampleRequest{});
   }
@@ -323,7 +342,9 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
     return events;
   }
   if (cfg_.prefix_cache) {
-    for (const Job* j : planned) kv_.commit(j->slot, j->input);  // publish the blocks they filled
+    for (const Job* j : planned) {  // publish the blocks they filled (per-token: prompt only)
+      if (!per_token_ || j->n_cached < j->prompt_size()) kv_.commit(j->slot, j->input);
+    }
   }
 
   // 5. Sample for the sequences whose last known token was just fed.

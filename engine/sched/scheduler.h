@@ -112,6 +112,9 @@ class Scheduler final : public JobEngine {
   std::unique_ptr<Llm> owned_llm_;  // set by load(); declared first so it outlives the rest
   Llm& llm_;
   SchedulerConfig cfg_;
+  // LlmOptions::fp16_prompts: a chunk holds one kind of token, generated rows go first, and
+  // only prompt blocks are published to (and attached from) the prefix cache.
+  bool per_token_ = false;
   EngineInfo info_;
   kv::KvBlockAllocator kv_;  // the KV pool's blocks: which job's positions live where
   std::unordered_map<JobId, std::unique_ptr<Job>> jobs_;

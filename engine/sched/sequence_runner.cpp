@@ -11,8 +11,8 @@ SequenceRunner::SequenceRunner(Llm& llm) : llm_(llm), kv_(llm.kv_blocks(), llm.k
 
 Result<std::vector<float>> SequenceRunner::forward(std::int32_t seq_id,
                                                    std::span<const std::int32_t> tokens,
-                                                   bool all_logits) {
-  const SeqInput in{seq_id, tokens, all_logits};
+                                                   bool all_logits, bool generated) {
+  const SeqInput in{seq_id, tokens, all_logits, generated};
   ZINFER_ASSIGN_OR_RETURN(auto out, forward_batch(std::span<const SeqInput>(&in, 1)));
   return std::move(out[0]);
 }
@@ -74,7 +74,7 @@ Result<std::vector<SeqStep>> SequenceRunner::plan(std::span<const SeqInput> inpu
     const std::int32_t n_past = kv_.length(in.seq_id);
     ZINFER_RETURN_IF_ERROR(
         kv_.reserve(in.seq_id, static_cast<std::int32_t>(in.tokens.size())));  // fits: checked
-    steps.push_back(SeqStep{in.tokens, n_past, {}, in.all_logits});
+    steps.push_back(SeqStep{in.tokens, n_past, {}, in.all_logits, in.generated});
   }
   // Tables are read after every reservation: a reservation never moves another sequence's table.
   for (std::size_t i = 0; i < inputs.size(); ++i)

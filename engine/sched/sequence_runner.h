@@ -20,6 +20,7 @@ struct SeqInput {
   std::int32_t seq_id = 0;               // any id ≥ 0; the runner keeps one KV table per id
   std::span<const std::int32_t> tokens;  // appended after the sequence's cached tokens
   bool all_logits = false;               // logits for every token, else only the last
+  bool generated = false;                // tokens the engine sampled (SeqStep::generated)
 };
 
 class SequenceRunner {
@@ -28,9 +29,10 @@ class SequenceRunner {
   explicit SequenceRunner(Llm& llm);
 
   // Appends tokens to sequence seq_id and returns logits: [tokens.size()][n_vocab] row-major
-  // when all_logits, else [n_vocab] for the last token.
+  // when all_logits, else [n_vocab] for the last token. generated: the tokens were sampled
+  // (SeqStep::generated), else prompt tokens.
   Result<std::vector<float>> forward(std::int32_t seq_id, std::span<const std::int32_t> tokens,
-                                     bool all_logits);
+                                     bool all_logits, bool generated = false);
   // One forward pass over several sequences; per input, the logits as forward() gives them.
   // Token ids must be in the vocabulary (asserted: they come from a sched::JobSpec, the
   // tokenizer or a fixture). kInvalidParameter (a seq_id repeated or negative, no tokens),

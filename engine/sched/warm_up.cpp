@@ -43,7 +43,7 @@ Status decode_steps(Llm& llm, std::int32_t batch, std::int32_t steps) {
     for (std::int32_t b = 0; b < batch; ++b) {
       const auto i = static_cast<std::size_t>(b);
       tokens[i] = filler(n_vocab, 1, s * batch + b);
-      in[i] = SeqInput{b, tokens[i], false};
+      in[i] = SeqInput{b, tokens[i], false, /*generated=*/true};  // decode steps, graphed
       requests[i] = sample::SampleRequest{b % 2 == 0 ? &greedy : &random, tokens[i], s};
     }
     ZINFER_RETURN_IF_ERROR(run.forward_sample(in, requests));

@@ -21,12 +21,20 @@ void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
       "tensor-core tiles, on the CPU the operands rounded to fp16 (a measurement mode: 99.84% of "
       "the golden steps agree with transformers)");
   fp16->excludes(q8)->excludes(q16);
+  auto* prompts = sub->add_flag(
+      "--fp16-prompts", llm.fp16_prompts,
+      "Per-token numerics: prompt tokens with fp16 operands (on CUDA the fp16 tensor-core "
+      "tiles: the fast prompt path), generated tokens with 16-bit activation quants (the fast "
+      "decode path); a token's numerics depend only on its kind, never on its batch. The CPU "
+      "rounds the same way");
+  prompts->excludes(q8)->excludes(q16)->excludes(fp16);
   sub->add_flag("--exact{false}", llm.q16_on_cuda,
                 "Exact float dot products on CUDA too (the CPU's numerics: slower, logits within "
                 "2e-3 of transformers' where Q16 moves them by up to ~1e-2)")
       ->excludes(q8)
       ->excludes(q16)
-      ->excludes(fp16);
+      ->excludes(fp16)
+      ->excludes(prompts);
   // The tensor-core order is the default on CUDA since the real-model goldens passed with it
   // on a GPU (an H100, 2026-12-06) and it measured faster at every batch size.
   llm.tensor_cores = true;

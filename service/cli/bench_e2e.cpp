@@ -267,6 +267,7 @@ int run_e2e_bench(const E2eBenchArgs& a) {
   if (!a.llm.exact_matmul) serve_args.push_back("--q8-act");
   if (a.llm.q16_act) serve_args.push_back("--q16-act");
   if (a.llm.fp16_matmul) serve_args.push_back("--fp16");
+  if (a.llm.fp16_prompts) serve_args.push_back("--fp16-prompts");
   if (!a.llm.q16_on_cuda) serve_args.push_back("--exact");
   serve_args.push_back(a.llm.tensor_cores ? "--tensor-cores" : "--no-tensor-cores");
   if (!a.llm.batch_invariant) serve_args.push_back("--fast-prefill");

@@ -78,7 +78,7 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool log
       next[static_cast<std::size_t>(b)] = {
           static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
       in[static_cast<std::size_t>(b)] =
-          sched::SeqInput{b, next[static_cast<std::size_t>(b)], false};
+          sched::SeqInput{b, next[static_cast<std::size_t>(b)], false, /*generated=*/true};
       requests[static_cast<std::size_t>(b)] = sample::SampleRequest{&greedy, {}, s};
     }
     if (logits) {

@@ -89,7 +89,7 @@ int run_generate(GenerateArgs& a) {
   while (!seq.finished()) {
     auto t0 = std::chrono::steady_clock::now();
     // Sampled in the forward pass (on the device with CUDA), as the scheduler does.
-    const sched::SeqInput in{0, seq.pending_input(), false};
+    const sched::SeqInput in{0, seq.pending_input(), false, /*generated=*/!first};
     const sample::SampleRequest request = seq.sample_request();
     auto sampled = run.forward_sample(std::span<const sched::SeqInput>(&in, 1),
                                       std::span<const sample::SampleRequest>(&request, 1));

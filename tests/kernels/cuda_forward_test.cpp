@@ -62,7 +62,10 @@ class CudaForward : public ::testing::TestWithParam<FwdCase> {};
 
 // kQ8Mma / kQ16Mma: the same on the tensor-core tiles (LlmOptions::tensor_cores); kF16: both
 // with fp16 operands (LlmOptions::fp16_matmul: the GPU's fp16 tiles, the CPU's emulation).
-enum class Mode { kExact, kQ8, kQ16, kQ8Mma, kQ16Mma, kF16 };
+// kF16Prompts: per-token numerics (LlmOptions::fp16_prompts) on both — the prompts' rows as
+// kF16, the decoded tokens' (fed back as generated) on Q16, and one step that mixes a prompt
+// chunk with decodes, so every product splits its rows by kind.
+enum class Mode { kExact, kQ8, kQ16, kQ8Mma, kQ16Mma, kF16, kF16Prompts };
 
 // One case: load on both backends (exact float matmuls; kQ8: both in the Q8-activation mode;
 // kQ16: the GPU on 16-bit activation quants, the CPU exact), prefill three sequences, decode
@@ -84,7 +87,9 @@ void run_case(const FwdCase& c, Mode mode) {
   const bool q16 = mode == Mode::kQ16 || mode == Mode::kQ16Mma;
   lo.exact_matmul = !q8;
   lo.fp16_matmul = mode == Mode::kF16;
-  auto cpu = Llm::load(lo);  // kQ16: against the CPU's exact path
+  lo.fp16_prompts = mode == Mode::kF16Prompts;
+  const bool gen = mode == Mode::kF16Prompts;  // decoded tokens fed back as generated
+  auto cpu = Llm::load(lo);                    // kQ16: against the CPU's exact path
   if (!cpu.ok() && c.preset != "tiny-llama" && c.preset != "tiny-qwen2" &&
       c.preset != "smollm2-135m") {
     GTEST_SKIP() << c.preset << " does not load on the CPU in this build: " << cpu.error().message;
@@ -92,7 +97,7 @@ void run_case(const FwdCase& c, Mode mode) {
   ASSERT_TRUE(cpu.ok()) << cpu.error().message;
   lo.device = "cuda";
   lo.q16_act = q16;
-  lo.tensor_cores = mode == Mode::kQ8Mma || mode == Mode::kQ16Mma;
+  lo.tensor_cores = mode == Mode::kQ8Mma || mode == Mode::kQ16Mma || mode == Mode::kF16Prompts;
   auto gpu = Llm::load(lo);
   ASSERT_TRUE(gpu.ok()) << gpu.error().message;
   const std::int32_t n_vocab = (*cpu)->hparams().n_vocab;
@@ -112,7 +117,7 @@ void run_case(const FwdCase& c, Mode mode) {
   // (measured on an H200: up to 0.050, SmolLM2 2 layers Q4_1; 0.037 on the tiny models).
   // kF16: the same halves on both sides but for an activation whose f32 value differs in its
   // last bits between the backends and lands on the other side of an fp16 rounding boundary.
-  const double tol = q8 ? 8e-2 : (mode == Mode::kF16 ? 5e-3 : 1e-3);
+  const double tol = q8 ? 8e-2 : (mode == Mode::kF16 || gen ? 5e-3 : 1e-3);
   auto compare = [&](const std::vector<std::vector<float>>& g,
                      const std::vector<std::vector<float>>& r, const std::string& what) {
     ASSERT_EQ(g.size(), r.size());
@@ -137,7 +142,9 @@ void run_case(const FwdCase& c, Mode mode) {
       next[i] = {argmax(std::vector<float>(l.end() - n_vocab, l.end()))};
     }
     std::vector<sched::SeqInput> dec = {
-        {0, next[0], false}, {1, next[1], false}, {2, next[2], false}};
+        {0, next[0], false, gen}, {1, next[1], false, gen}, {2, next[2], false, gen}};
+    const std::vector<std::int32_t> more = prompt(6, 4);
+    if (gen && step == 1) dec[1] = {1, more, false, false};  // a prompt chunk among decodes
     rc = run_cpu.forward_batch(dec);
     rg = run_gpu.forward_batch(dec);
     ASSERT_TRUE(rc.ok()) << rc.error().message;
@@ -145,13 +152,16 @@ void run_case(const FwdCase& c, Mode mode) {
     compare(*rg, *rc, "decode step " + std::to_string(step));
   }
   const std::vector<std::int32_t> one = {argmax((*rc)[0])};
-  auto lc = run_cpu.forward(0, one, false);
-  auto lg = run_gpu.forward(0, one, false);
+  auto lc = run_cpu.forward(0, one, false, gen);
+  auto lg = run_gpu.forward(0, one, false, gen);
   ASSERT_TRUE(lc.ok() && lg.ok());
   compare({*lg}, {*lc}, "single-sequence step");
   EXPECT_EQ(run_gpu.seq_length(0), 23 + 4 + 1);
   std::printf("%s%s%s: max |gpu - cpu| over all logits = %.3g\n", c.id().c_str(),
-              q8 ? " (q8 activations)" : (q16 ? " (q16)" : (mode == Mode::kF16 ? " (fp16)" : "")),
+              q8    ? " (q8 activations)"
+              : q16 ? " (q16)"
+              : gen ? " (fp16 prompts)"
+                    : (mode == Mode::kF16 ? " (fp16)" : ""),
               mode == Mode::kQ8Mma || mode == Mode::kQ16Mma ? " tensor cores" : "", max_diff);
 }
 
@@ -212,6 +222,16 @@ TEST_P(CudaForward, Fp16OperandsMatchCpuFp16Path) {
   if (GetParam().preset.rfind("tiny-gpt-oss", 0) == 0)
     GTEST_SKIP() << "the GPU's MoE experts keep f32 operands in the fp16 mode";
   run_case(GetParam(), Mode::kF16);
+}
+
+// Per-token numerics (--fp16-prompts) against the CPU's emulation of them.
+TEST_P(CudaForward, Fp16PromptsMatchCpuPerTokenPath) {
+  ZINFER_REQUIRE_GPU();
+  if (!has_integer_kernel(GetParam().type))
+    GTEST_SKIP() << GetParam().type << " has no fp16 tile kernel";
+  if (GetParam().preset.rfind("tiny-gpt-oss", 0) == 0)
+    GTEST_SKIP() << "the GPU's MoE experts keep f32 operands in the fp16 mode";
+  run_case(GetParam(), Mode::kF16Prompts);
 }
 
 INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),

@@ -32,7 +32,8 @@ class CpuBackend final : public Backend {
   std::int32_t kv_blocks() const override { return cfg_.n_blocks; }
   std::string describe() const override {
     return "cpu (" + std::to_string(cfg_.n_threads) + " threads, " +
-           (cfg_.exact_matmul ? (cfg_.q16_act       ? "float matmul, q16 activations"
+           (cfg_.exact_matmul ? (cfg_.fp16_prompts  ? "float matmul, fp16 prompts, q16 generated"
+                                 : cfg_.q16_act     ? "float matmul, q16 activations"
                                  : cfg_.fp16_matmul ? "float matmul, fp16 operands"
                                                     : "float matmul")
                               : "q8 activations") +
@@ -54,6 +55,7 @@ Result<std::unique_ptr<Backend>> create_cpu_backend(const gguf::GgufFile& file,
   cfg.exact_matmul = config.exact_matmul;
   cfg.q16_act = config.q16_act;
   cfg.fp16_matmul = config.fp16_matmul;
+  cfg.fp16_prompts = config.fp16_prompts;
   cfg.n_layer = config.n_layer;
   cfg.n_embd_kv = config.n_embd_kv;
   cfg.n_blocks = config.kv_blocks;

@@ -129,11 +129,17 @@ Status CpuOps::do_layer_norm(Tensor out, Tensor in, const Weight& w, const Weigh
   return ok_status();
 }
 
+bool CpuOps::kind_matters(const Weight& w) const {
+  return cfg_.exact_matmul && cfg_.fp16_prompts && q16_rounds(w.type);
+}
+
 Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
   const std::size_t w_row = quant::row_size(w.type, w.ne0);
   const auto* wd = static_cast<const std::uint8_t*>(w.data);
   const std::int64_t n_rows = in.rows;
-  if (cfg_.exact_matmul && cfg_.q16_act && q16_rounds(w.type)) {
+  // Per-token numerics: this call's rows are of one kind (the front splits by kind).
+  const bool f16_rows = cfg_.fp16_matmul || (cfg_.fp16_prompts && !rows_generated());
+  if (cfg_.exact_matmul && cfg_.q16_act && !f16_rows && q16_rounds(w.type)) {
     // --q16-act: the activations on the Q16 grid, then the float dot products below.
     q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));
     pool_.parallel_for(n_rows, [&](std::int64_t r0, std::int64_t r1, int) {
@@ -142,7 +148,7 @@ Status CpuOps::do_matmul(Tensor out, Tensor in, const Weight& w) {
     });
     in = Tensor{q16_buf_.data(), n_rows, in.cols, in.cols};
   }
-  const bool fp16 = cfg_.exact_matmul && cfg_.fp16_matmul && q16_rounds(w.type);
+  const bool fp16 = cfg_.exact_matmul && f16_rows && q16_rounds(w.type);
   if (fp16) {
     // fp16_matmul: each activation row in fp16 (a power-of-two scale keeps it in range).
     q16_buf_.resize(static_cast<std::size_t>(n_rows * in.cols));

@@ -21,6 +21,9 @@ struct CpuOpsConfig {
                                  // first (engine/quant/q16.h) — the CPU's --q16-act
   bool fp16_matmul = false;      // with exact_matmul: those matmuls' activations and dequantized
                                  // weights rounded to fp16 (LlmOptions::fp16_matmul)
+  bool fp16_prompts = false;     // with exact_matmul and q16_act: per-token numerics — prompt
+                                 // rows as fp16_matmul, generated rows as q16_act
+                                 // (LlmOptions::fp16_prompts)
   std::int32_t n_layer = 0;      // KV cache geometry
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
   std::int32_t n_blocks = 0;     // KV blocks in the pool
@@ -50,6 +53,7 @@ class CpuOps final : public model::Ops {
   Status do_layer_norm(model::Tensor out, model::Tensor in, const model::Weight& w,
                        const model::Weight& b, float eps) override;
   Status do_matmul(model::Tensor out, model::Tensor in, const model::Weight& w) override;
+  bool kind_matters(const model::Weight& w) const override;
   Status do_add_bias(model::Tensor x, const model::Weight& b) override;
   Status do_add(model::Tensor out, model::Tensor a, model::Tensor b) override;
   Status do_scale(model::Tensor x, float s) override;

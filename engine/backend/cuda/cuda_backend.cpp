@@ -50,12 +50,16 @@ class CudaBackend final : public model::Backend {
   Status forward(model::Architecture& arch, const model::Batch& batch,
                  std::span<const std::int32_t> logit_rows, model::Tensor logits) override {
     ZINFER_RETURN_IF_ERROR(ops_->prepare_step(batch, logit_rows));
+    ops_->set_row_kinds(batch, logit_rows);
     const auto record = [&]() -> Status {
       ZINFER_RETURN_IF_ERROR(ops_->upload_step());
       return arch.forward(*ops_, batch, logit_rows, logits);
     };
     // Decode steps (one new token per sequence) repeat with the same shape: graph them.
-    if (!graphs_enabled_ || !batch.decode_only() || batch.n_tokens() > kMaxGraphRows)
+    // With per-token numerics a graph holds its rows' kinds: only all-generated steps (the
+    // decodes) are graphed, a step with a one-token prompt chunk runs eagerly.
+    if (!graphs_enabled_ || !batch.decode_only() || batch.n_tokens() > kMaxGraphRows ||
+        (ops_->per_token_numerics() && !batch.all_generated()))
       return record();
     StepShape shape;
     shape.rows = batch.n_tokens();
@@ -184,6 +188,7 @@ Result<std::unique_ptr<model::Backend>> create_cuda_backend_impl(
                  : config.q16_act     ? CudaOpsConfig::ActQuant::kQ16
                                       : CudaOpsConfig::ActQuant::kNone;
   oc.tensor_cores = config.tensor_cores;
+  oc.f16_prompts = config.fp16_prompts;
   ZINFER_ASSIGN_OR_RETURN(std::unique_ptr<CudaOps> ops, CudaOps::create(*ctx, oc));
   spdlog::debug("cuda: {} free of {} on {}; weights {}, KV pool {} blocks ({})",
                 mib(static_cast<std::int64_t>(mem.free_bytes)),

@@ -425,7 +425,14 @@ bool CudaOps::q8_ok(const Weight& w, Tensor in) const {
 }
 
 bool CudaOps::f16_ok(const Weight& w, Tensor in) const {
-  return cfg_.act_quant == CudaOpsConfig::ActQuant::kF16 && in.cols == w.ne0 &&
+  const bool f16_rows =
+      cfg_.act_quant == CudaOpsConfig::ActQuant::kF16 ||
+      (cfg_.f16_prompts && cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16 && !rows_generated());
+  return f16_rows && in.cols == w.ne0 && f16_mma_weight_supported(view(w));
+}
+
+bool CudaOps::kind_matters(const Weight& w) const {
+  return cfg_.f16_prompts && cfg_.act_quant == CudaOpsConfig::ActQuant::kQ16 &&
          f16_mma_weight_supported(view(w));
 }
 
@@ -588,6 +595,40 @@ Status CudaOps::rope_qk(Tensor q, Tensor k, const model::RopeParams& rq,
   return rope(k, rk, batch);
 }
 
+Status CudaOps::qkv_products(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
+                             const model::QkvWeights& w) {
+  if (f16_ok(w.wq, x) && f16_ok(w.wk, x) && f16_ok(w.wv, x)) {
+    // RMSNorm, fp16 rows, Q, K and V with their biases (one launch where the types agree).
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
+    const F16Product mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
+                                {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
+                                {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
+    return f16_products(a, mats, 3, false);
+  }
+  if (w.wq.type == w.wk.type && w.wq.type == w.wv.type && q8_ok(w.wq, x)) {
+    // RMSNorm and quantization in one kernel, Q, K and V with biases (one launch on the
+    // matvec kernels).
+    model::ScratchScope scope(*this);
+    ZINFER_ASSIGN_OR_RETURN(const Q8Act a,
+                            quantize_act(x, w.wq.type, w.wq.ne1 + w.wk.ne1 + w.wv.ne1, &norm, eps));
+    const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
+                                 {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
+                                 {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
+    return q8_products(a, mats, 3, false);
+  }
+  model::ScratchScope scope(*this);  // the composition's products
+  const Tensor h = alloc(x.rows, x.cols);
+  ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
+  ZINFER_RETURN_IF_ERROR(matmul(q, h, w.wq));
+  ZINFER_RETURN_IF_ERROR(matmul(k, h, w.wk));
+  ZINFER_RETURN_IF_ERROR(matmul(v, h, w.wv));
+  if (w.bq.present()) ZINFER_RETURN_IF_ERROR(add_bias(q, w.bq));
+  if (w.bk.present()) ZINFER_RETURN_IF_ERROR(add_bias(k, w.bk));
+  if (w.bv.present()) ZINFER_RETURN_IF_ERROR(add_bias(v, w.bv));
+  return ok_status();
+}
+
 Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,
                                  float eps, const model::QkvWeights& w, const model::RopeParams& rq,
                                  const model::RopeParams& rk, const model::Batch& batch) {
@@ -596,28 +637,21 @@ Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const W
   const bool rope_match = rq.head_dim == rk.head_dim && rq.type == rk.type && same_angles(rq, rk) &&
                           rq.head_dim % 2 == 0;
   if (x.rows == 0) return ok_status();
-  if (f16_ok(w.wq, x) && f16_ok(w.wk, x) && f16_ok(w.wv, x)) {
-    // RMSNorm, fp16 rows, Q, K and V with their biases (one launch where the types agree), then
-    // RoPE as the Q8 composition.
-    model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const F16Act a, f16_rows(x, &norm, eps));
-    const F16Product mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
-                                {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
-                                {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
-    ZINFER_RETURN_IF_ERROR(f16_products(a, mats, 3, false));
+  if (kind_matters(w.wq) || kind_matters(w.wk) || kind_matters(w.wv)) {
+    // Per-token numerics: the products of each run of rows of one kind, then RoPE over all.
+    const Weight& wk = kind_matters(w.wq) ? w.wq : kind_matters(w.wk) ? w.wk : w.wv;
+    ZINFER_RETURN_IF_ERROR(by_kind(x.rows, wk, [&](std::int64_t r0, std::int64_t n) {
+      return qkv_products(q.rows_slice(r0, n), k.rows_slice(r0, n), v.rows_slice(r0, n),
+                          x.rows_slice(r0, n), norm, eps, w);
+    }));
     return rope_qk(q, k, rq, rk, batch, rope_match);
   }
+  // The fp16 tiles, or the Q8 matmuls of the composition on the tensor cores (or where q and
+  // k rotate differently): the products, then RoPE on q and k.
   const bool q8 = same_type && q8_ok(w.wq, x);
-  if (q8 && (!rope_match || cfg_.tensor_cores)) {
-    // Q8 matmuls of the composition: RMSNorm and quantization in one kernel, Q, K and V (with
-    // biases; one launch on the matvec kernels), then RoPE on q and k separately.
-    model::ScratchScope scope(*this);
-    ZINFER_ASSIGN_OR_RETURN(const Q8Act a,
-                            quantize_act(x, w.wq.type, w.wq.ne1 + w.wk.ne1 + w.wv.ne1, &norm, eps));
-    const Q8MatvecOut mats[3] = {{view(w.wq), view(q), static_cast<const float*>(w.bq.data)},
-                                 {view(w.wk), view(k), static_cast<const float*>(w.bk.data)},
-                                 {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
-    ZINFER_RETURN_IF_ERROR(q8_products(a, mats, 3, false));
+  if ((f16_ok(w.wq, x) && f16_ok(w.wk, x) && f16_ok(w.wv, x)) ||
+      (q8 && (!rope_match || cfg_.tensor_cores))) {
+    ZINFER_RETURN_IF_ERROR(qkv_products(q, k, v, x, norm, eps, w));
     return rope_qk(q, k, rq, rk, batch, rope_match);
   }
   if (!q8 && (!same_type || !rope_match || !fused_ok(w.wq, x, x.rows))) {

@@ -48,6 +48,9 @@ struct CudaOpsConfig {
   // size — one float order per output, batch-invariant — instead of the matvec kernels. Also
   // turned on by ZINFER_MMA=1 (a measurement switch until it is measured as the faster path).
   bool tensor_cores = false;
+  // With act_quant kQ16: per-token numerics (LlmOptions::fp16_prompts) — the rows of prompt
+  // tokens on the fp16 tiles (as kF16), those of generated tokens on the Q16 kernels.
+  bool f16_prompts = false;
 };
 
 class CudaOps final : public model::Ops {
@@ -75,6 +78,8 @@ class CudaOps final : public model::Ops {
   // check_vram_resident on the KV pool.
   Status verify_residency() const;
   std::size_t scratch_bytes() const { return arena_.capacity(); }
+  // Whether a row's kind (prompt or generated token) changes its products (f16_prompts).
+  bool per_token_numerics() const { return cfg_.f16_prompts; }
 
  private:
   // Per-token batch metadata in VRAM (views into StepInputs), laid out once per pass.
@@ -126,8 +131,14 @@ class CudaOps final : public model::Ops {
                           const model::RopeParams& rq, const model::RopeParams& rk,
                           const model::Batch& batch) override;
 
+  bool kind_matters(const model::Weight& w) const override;
+
   CudaOps(CudaContext& ctx, const CudaOpsConfig& config);
   Status ready() const;
+  // norm_qkv_rope's products without the RoPE: the fp16 tiles or the integer kernels (one
+  // launch where they take Q, K and V together), else the composition's matmuls and biases.
+  Status qkv_products(model::Tensor q, model::Tensor k, model::Tensor v, model::Tensor x,
+                      const model::Weight& norm, float eps, const model::QkvWeights& w);
   // Whether a fused op may run as one piece kernel for this weight and input.
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
   // Whether a matmul with this weight runs on the integer kernels (act_quant mode).

@@ -56,13 +56,17 @@ const json& fixture(const char* file) {
   return it->second;
 }
 
-// The exact path, or (q16) with the activations on the Q16 grid (--q16-act), or (fp16) with
-// the matmuls' operands rounded to fp16 (LlmOptions::fp16_matmul).
-std::unique_ptr<Llm> load_exact(const std::string& path, bool q16 = false, bool fp16 = false) {
+// The numerics a case runs with: the exact path, the activations on the Q16 grid
+// (--q16-act), the matmuls' operands rounded to fp16 (LlmOptions::fp16_matmul), or per-token
+// numerics (LlmOptions::fp16_prompts: the prompt as fp16, the fed-back tokens as Q16).
+enum class Numerics { kExact, kQ16, kF16, kF16Prompts };
+
+std::unique_ptr<Llm> load_exact(const std::string& path, Numerics numerics = Numerics::kExact) {
   LlmOptions opt = testing::llm_options(path, 1024, 1);
   opt.n_threads = 2;
-  opt.q16_act = q16;
-  opt.fp16_matmul = fp16;
+  opt.q16_act = numerics == Numerics::kQ16;
+  opt.fp16_matmul = numerics == Numerics::kF16;
+  opt.fp16_prompts = numerics == Numerics::kF16Prompts;
   auto llm = Llm::load(opt);
   if (!llm.ok()) {
     ADD_FAILURE() << "Llm::load(" << path << "): " << llm.error().message;
@@ -156,7 +160,7 @@ CaseResult run_case(Llm& llm, const json& c) {
     }
     if (s + 1 == golden.size()) break;
     const std::int32_t next = golden[s];  // teacher forcing
-    logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
+    logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false, /*generated=*/true);
     EXPECT_TRUE(logits.ok()) << logits.error().message;
   }
   return r;
@@ -181,11 +185,11 @@ TEST_P(Gemma3HfGolden, GreedyTokenIdentity) {
 // --q16-act on Gemma-3 (the CPU's emulation, as HfGolden.Q16Activations... for SmolLM2 and
 // Qwen2.5-Coder): teacher-forced top-1 agreement with transformers over every step of every
 // case, against issue 10's bar for a faster default (99.5%).
-void expect_agreement(bool q16, const char* label) {
+void expect_agreement(Numerics numerics, const char* label) {
   ZINFER_REQUIRE_MODEL(path, kModel);
   const json& fx = fixture("gemma3_hf_greedy.json");
   ASSERT_FALSE(fx.is_null()) << "missing gemma3_hf_greedy.json; run scripts/golden/hf_goldens.py";
-  auto llm = load_exact(path, q16, !q16);
+  auto llm = load_exact(path, numerics);
   ASSERT_NE(llm, nullptr);
   int steps = 0, agree = 0;
   double max_diff = 0.0;
@@ -205,13 +209,21 @@ void expect_agreement(bool q16, const char* label) {
 }
 
 TEST(Gemma3Golden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
-  expect_agreement(true, "--q16-act");
+  expect_agreement(Numerics::kQ16, "--q16-act");
 }
 
 // fp16 operands (HfGolden.Fp16OperandsAgreeWithTransformers): Gemma-3's residual stream is
 // large, so the row scale matters here. Measured: 574 of 576 steps (99.65%), top-k logits within
 // 4.4e-2.
-TEST(Gemma3Golden, Fp16OperandsAgreeWithTransformers) { expect_agreement(false, "fp16 operands"); }
+TEST(Gemma3Golden, Fp16OperandsAgreeWithTransformers) {
+  expect_agreement(Numerics::kF16, "fp16 operands");
+}
+
+// Per-token numerics (--fp16-prompts): each case's prompt with fp16 operands, the tokens fed
+// back (the generated ones in a real run) on the Q16 grid.
+TEST(Gemma3Golden, Fp16PromptsAgreeWithTransformers) {
+  expect_agreement(Numerics::kF16Prompts, "--fp16-prompts");
+}
 
 INSTANTIATE_TEST_SUITE_P(Cases, Gemma3HfGolden, ::testing::ValuesIn(hf_cases()),
                          [](const ::testing::TestParamInfo<CaseParam>& i) { return i.param.name; });

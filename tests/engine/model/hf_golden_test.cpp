@@ -70,7 +70,7 @@ struct Agreement {
 // The numerics a fixture is run with: the exact path (token identity required), or a faster
 // one whose agreement is measured: Q8 activations (llama.cpp's numerics), Q16 activations, or
 // fp16 operands.
-enum class Numerics { kExact, kQ8, kQ16, kF16 };
+enum class Numerics { kExact, kQ8, kQ16, kF16, kF16Prompts };
 
 // Greedy decoding of every case in `fixture` with the model at `path` must be transformers'
 // ids, with the top-20 logits within kLogitTolerance. With kQ8 or kQ16 ids may differ: only
@@ -84,6 +84,7 @@ void check_against_fixture(const std::string& path, const char* fixture,
   lo.exact_matmul = numerics != Numerics::kQ8;
   lo.q16_act = numerics == Numerics::kQ16;
   lo.fp16_matmul = numerics == Numerics::kF16;
+  lo.fp16_prompts = numerics == Numerics::kF16Prompts;
   auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   sched::SequenceRunner run(**llm);
@@ -102,16 +103,17 @@ void check_against_fixture(const std::string& path, const char* fixture,
       check_step(*logits, steps[s], golden[s], static_cast<int>(s), check);
       if (s + 1 == golden.size()) break;
       const std::int32_t next = golden[s];  // teacher forcing
-      logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false);
+      logits = run.forward(0, std::span<const std::int32_t>(&next, 1), false, /*generated=*/true);
       ASSERT_TRUE(logits.ok()) << logits.error().message;
     }
     worst = std::max(worst, check.max_diff);
     std::printf("[ %-16s ] %zu prompt tokens, %zu steps, max top-20 logit diff %.2e%s\n",
                 name.c_str(), prompt.size(), golden.size(), check.max_diff,
-                numerics == Numerics::kQ8    ? " (q8 activations)"
-                : numerics == Numerics::kQ16 ? " (q16 activations)"
-                : numerics == Numerics::kF16 ? " (fp16 operands)"
-                                             : "");
+                numerics == Numerics::kQ8           ? " (q8 activations)"
+                : numerics == Numerics::kQ16        ? " (q16 activations)"
+                : numerics == Numerics::kF16        ? " (fp16 operands)"
+                : numerics == Numerics::kF16Prompts ? " (fp16 prompts)"
+                                                    : "");
     if (numerics != Numerics::kExact) {
       tally->steps += static_cast<int>(golden.size());
       tally->agree += static_cast<int>(golden.size()) - check.mismatches;
@@ -178,6 +180,13 @@ TEST(HfGolden, Q16ActivationsAgreeWithTransformersOnAtLeast995Permille) {
 // of 1280 steps (99.92%), top-20 logits within 5.2e-2 (Gemma-3: 574 of 576, gemma3_golden_test).
 TEST(HfGolden, Fp16OperandsAgreeWithTransformers) {
   expect_agreement(Numerics::kF16, "fp16 operands", 0.995);
+}
+
+// Per-token numerics (LlmOptions::fp16_prompts, --fp16-prompts): the prompt with fp16 operands
+// (the fast prompt path), the tokens fed back — the generated ones in a real run — with Q16
+// activations (the fast decode path).
+TEST(HfGolden, Fp16PromptsAgreeWithTransformers) {
+  expect_agreement(Numerics::kF16Prompts, "--fp16-prompts", 0.995);
 }
 
 }  // namespace
