@@ -145,12 +145,15 @@ std::string write_synthetic_qwen(const std::string& file) {
 
 // The synthetic Qwen2.5-0.5B-shape model on the GPU (tensor_cores: Q16 activations on the
 // tensor-core tiles, q8_mma.h).
-void check_synthetic_qwen(bool prefix_cache, const char* label, bool tensor_cores = false) {
+// fp16_prompts: per-token numerics (prompts on the fp16 tiles, generated tokens on Q16).
+void check_synthetic_qwen(bool prefix_cache, const char* label, bool tensor_cores = false,
+                          bool fp16_prompts = false) {
   const std::string path = write_synthetic_qwen("batch_qwen_shapes.gguf");
   ASSERT_FALSE(path.empty());
   LlmOptions lo = gpu_options(path);
-  lo.q16_act = tensor_cores;
+  lo.q16_act = tensor_cores && !fp16_prompts;
   lo.tensor_cores = tensor_cores;
+  lo.fp16_prompts = fp16_prompts;
   auto llm = Llm::load(lo);
   ASSERT_TRUE(llm.ok()) << llm.error().message;
   check_batch_invariance(**llm, prefix_cache, label);
@@ -165,6 +168,13 @@ TEST(CudaBatchInvariance, SyntheticQwenShapes) {
 TEST(CudaBatchInvariance, SyntheticQwenShapesOnTensorCores) {
   ZINFER_REQUIRE_GPU();
   check_synthetic_qwen(false, "synthetic qwen2.5-0.5b shapes, q16 on tensor cores", true);
+}
+
+// Per-token numerics (--fp16-prompts): prompt chunks share steps with decodes, so the steps'
+// products split their rows into the fp16 tiles and the Q16 kernels; every job alone = batched.
+TEST(CudaBatchInvariance, SyntheticQwenShapesWithFp16Prompts) {
+  ZINFER_REQUIRE_GPU();
+  check_synthetic_qwen(true, "synthetic qwen2.5-0.5b shapes, fp16 prompts", true, true);
 }
 
 // gpt-oss (tiny: top-4 of 8 MXFP4 experts, attention sinks, sliding windows, YaRN): the expert

@@ -29,6 +29,7 @@ namespace {
 
 struct Output {
   std::vector<std::int32_t> tokens;
+  std::vector<float> logprobs;  // of each token: any change in a job's numerics shows here
   std::string text;
   FinishReason finish = FinishReason::kNone;
   int terminals = 0;
@@ -64,13 +65,15 @@ Output generate_alone(Llm& llm, const Req& req) {
   Sequence seq(llm.tokenizer(), spec(req, limits_of(llm)));
   Output out;
   while (!seq.finished()) {
-    auto logits = run.forward(0, seq.pending_input(), false);
+    // The prompt, then each sampled token fed back as generated (SeqStep::generated).
+    auto logits = run.forward(0, seq.pending_input(), false, !seq.generated().empty());
     EXPECT_TRUE(logits.ok()) << logits.error().message;
     if (!logits.ok()) break;
     auto step = seq.accept_logits(*logits);
     EXPECT_TRUE(step.ok());
     if (!step.ok()) break;
     out.text += step->text;
+    for (const auto& smp : step->samples) out.logprobs.push_back(smp.logprob);
   }
   out.tokens = seq.generated();
   out.finish = seq.finish_reason();
@@ -85,6 +88,7 @@ std::map<JobId, Output> run_all(Scheduler& sched, std::size_t n_jobs, int max_st
       Output& o = outs[ev.id];
       EXPECT_EQ(o.terminals, 0) << "event after the terminal event of job " << ev.id;
       o.tokens.insert(o.tokens.end(), ev.tokens.begin(), ev.tokens.end());
+      for (const auto& smp : ev.samples) o.logprobs.push_back(smp.logprob);
       o.text += ev.text;
       if (ev.terminal()) {
         ++o.terminals;
@@ -140,10 +144,13 @@ class TinyModel : public ::testing::Test {
     path_ = testing::write_synthetic(o, "sched_tiny_llama_q4_1.gguf");
     ASSERT_FALSE(path_.empty());
   }
-  std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0) {
+  // fp16_prompts: per-token numerics (LlmOptions::fp16_prompts), where a job's prompt and its
+  // generated tokens take different matmul numerics.
+  std::unique_ptr<Llm> load(std::int64_t kv_bytes = 0, bool fp16_prompts = false) {
     LlmOptions opt = testing::llm_options(path_, 256, 32);
     opt.n_threads = 2;
     opt.kv_cache_bytes = kv_bytes;
+    opt.fp16_prompts = fp16_prompts;
     auto llm = Llm::load(opt);
     EXPECT_TRUE(llm.ok()) << llm.error().message;
     return llm.ok() ? std::move(*llm) : nullptr;
@@ -174,6 +181,7 @@ void expect_same_as_alone(Llm& llm, const std::vector<Req>& jobs, const Schedule
     EXPECT_EQ(b.tokens, a.tokens) << "job " << j.id << " (prompt " << j.prompt.size()
                                   << " tokens, temp " << j.params.sampling.temperature << ")";
     EXPECT_EQ(b.text, a.text) << "job " << j.id;
+    EXPECT_EQ(b.logprobs, a.logprobs) << "job " << j.id;  // bit for bit
     EXPECT_EQ(b.finish, a.finish) << "job " << j.id;
   }
   const SchedulerStats st = (*sched)->stats();
@@ -233,6 +241,19 @@ TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
   cfg.prefix_cache = true;
   cfg.max_running = 32;
   cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
+  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+}
+
+// Per-token numerics (--fp16-prompts): prompt chunks and decodes share steps, so most steps'
+// matmuls split their rows by kind — each job's tokens are still those it gets alone.
+TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAloneWithFp16Prompts) {
+  auto llm = load(32 * 256 * 2048, /*fp16_prompts=*/true);
+  ASSERT_NE(llm, nullptr);
+  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
+  SchedulerConfig cfg;
+  cfg.prefix_cache = true;
+  cfg.max_running = 32;
+  cfg.max_step_tokens = 64;
   expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
 }
 
@@ -342,6 +363,7 @@ TEST_F(TinyModel, FiveHundredTwelveJobsRunTogether) {
     for (JobEvent& ev : (*sched)->step()) {
       Output& o = outs[ev.id];
       o.tokens.insert(o.tokens.end(), ev.tokens.begin(), ev.tokens.end());
+      for (const auto& smp : ev.samples) o.logprobs.push_back(smp.logprob);
       if (ev.terminal()) ++o.terminals;
     }
     most_running = std::max(most_running, (*sched)->stats().running);
@@ -358,8 +380,8 @@ TEST_F(TinyModel, FiveHundredTwelveJobsRunTogether) {
 // Prefix caching: jobs sharing a 70-token prefix (4 full blocks) run through the scheduler with
 // the cache on and off. Outputs are identical — and equal to each job alone — while the cache
 // serves the shared blocks to every job admitted after the first ones stored them.
-TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithUnchangedOutputs) {
-  auto llm = load(0);
+// With per-token numerics (fp16_prompts) only prompt blocks are published and attached.
+void expect_shared_prefixes_reused(std::unique_ptr<Llm> llm) {
   ASSERT_NE(llm, nullptr);
   std::vector<Req> jobs = make_jobs(12, llm->hparams().n_vocab, 16, 20);
   std::vector<std::int32_t> prefix;
@@ -380,7 +402,10 @@ TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithUnchangedOutputs) {
   }
   for (const auto& j : jobs) {
     EXPECT_EQ(outs[0][j.id].tokens, outs[1][j.id].tokens) << "job " << j.id;
-    EXPECT_EQ(outs[0][j.id].tokens, generate_alone(*llm, j).tokens) << "job " << j.id;
+    EXPECT_EQ(outs[0][j.id].logprobs, outs[1][j.id].logprobs) << "job " << j.id;
+    const Output alone = generate_alone(*llm, j);
+    EXPECT_EQ(outs[0][j.id].tokens, alone.tokens) << "job " << j.id;
+    EXPECT_EQ(outs[0][j.id].logprobs, alone.logprobs) << "job " << j.id;
   }
   EXPECT_GE(stats[0].tokens_reused, 8u * 64u) << "jobs 5..12 should each reuse the 4 shared blocks";
   EXPECT_EQ(stats[1].tokens_reused, 0u);
@@ -391,11 +416,32 @@ TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithUnchangedOutputs) {
               static_cast<unsigned long long>(stats[1].tokens_prefilled));
 }
 
+TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithUnchangedOutputs) {
+  expect_shared_prefixes_reused(load(0));
+}
+
+TEST_F(TinyModel, SharedPrefixesComeFromTheCacheWithFp16Prompts) {
+  expect_shared_prefixes_reused(load(0, /*fp16_prompts=*/true));
+}
+
 TEST_F(TinyModel, PreemptionUnderASmallKvPoolKeepsOutputs) {
   // 2 layers × 128 KV floats × 2 (K, V) × 4 bytes = 2 KiB per token; 20 blocks of 16 tokens.
   auto llm = load(20 * 16 * 2048);
   ASSERT_NE(llm, nullptr);
   ASSERT_EQ(llm->kv_blocks(), 20);
+  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
+  SchedulerConfig cfg;
+  cfg.prefix_cache = true;
+  cfg.max_running = 32;
+  cfg.max_step_tokens = 48;
+  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/true);
+}
+
+// Per-token numerics: a preempted job recomputes its prompt as prompt tokens and its output
+// as generated ones (a chunk never mixes them), so it continues exactly as it would have.
+TEST_F(TinyModel, PreemptionKeepsOutputsWithFp16Prompts) {
+  auto llm = load(20 * 16 * 2048, /*fp16_prompts=*/true);
+  ASSERT_NE(llm, nullptr);
   auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
   SchedulerConfig cfg;
   cfg.prefix_cache = true;
