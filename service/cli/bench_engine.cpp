@@ -46,6 +46,14 @@ std::vector<std::int32_t> ids(std::int32_t n_vocab, int n, int salt) {
   return out;
 }
 
+// The matmul numerics the options resolved to, as the report names them.
+const char* numerics_label(const LlmOptions& o) {
+  if (!o.exact_matmul) return "Q8-activation";
+  if (o.fp16_prompts) return "per-token (fp16 prompts, Q16 generated)";
+  if (o.fp16_matmul) return "fp16-operand";
+  return o.q16_act ? "Q16-activation" : "exact float";
+}
+
 // Prompt processing: one forward pass over `n` tokens of a fresh sequence.
 Result<double> time_prefill(Llm& llm, int n) {
   const auto prompt = ids(llm.hparams().n_vocab, n, 1);
@@ -234,12 +242,11 @@ int run_engine_bench(const EngineBenchArgs& a) {
         static_cast<double>(dev.scratch_bytes) / 1048576.0,
         dev.vram_resident ? "verified" : "NOT verified",
         llm.options().batch_invariant ? "on" : "off (cuBLAS prefill)",
-        !llm.options().exact_matmul ? "Q8-activation"
-                                    : (llm.options().q16_act ? "Q16-activation" : "exact float"),
-        llm.options().cuda_graphs ? "on" : "off", llm.options().gpu_sampling ? "device" : "host");
+        numerics_label(llm.options()), llm.options().cuda_graphs ? "on" : "off",
+        llm.options().gpu_sampling ? "device" : "host");
   } else {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
-                llm.options().exact_matmul ? "exact float" : "Q8-activation");
+                numerics_label(llm.options()));
   }
   std::printf("  load %.0f ms; medians of %d runs; decode steps end with %s\n", load_ms, a.repeats,
               a.logits ? "the logits on the host" : "a greedy token sampled");
