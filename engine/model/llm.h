@@ -21,42 +21,42 @@
 namespace zinfer {
 
 struct LlmOptions {
-  std::string model_path;        // GGUF file
-  std::string device = "cpu";    // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
-                                 // "auto" (cuda:0 when a CUDA device is visible, else cpu)
-  int n_threads = 0;             // 0 → hardware concurrency
-  bool exact_matmul = true;      // float dot products against dequantized weights (the oracle);
-                                 // false → llama.cpp-style Q8 activations and integer dot
-                                 // products, on the CPU and (types with a Q8 kernel) CUDA
-  std::int32_t n_ctx = 4096;     // max tokens per sequence (≤ model context length)
-  std::int32_t n_seq_max = 64;   // sequences that can hold KV cache at once
-  bool batch_invariant = true;   // CUDA: every matmul row reduced in the same order whatever the
-                                 // batch, so a job's tokens never depend on its batch-mates;
-                                 // false → prompt-sized batches use cuBLAS (faster prefill)
-  bool cuda_graphs = true;       // CUDA: decode steps (one token per sequence) are captured as
-                                 // CUDA graphs and replayed; false → every kernel launched
-                                 // eagerly (debugging, profiling single kernels)
-  bool gpu_sampling = true;      // CUDA: forward_sample samples on the device and copies back
-                                 // only the tokens and logprobs; false → the logits come to the
-                                 // host and the host Sampler runs (debugging)
-  bool q16_act = false;          // matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights on
-                                 // 16-bit activation quants (engine/quant/q16.h): CUDA takes
-                                 // integer dot products, the CPU rounds the activations to the
-                                 // same grid and keeps its float dot products (the two agree to
-                                 // float rounding). exact_matmul = false (Q8) takes precedence
-  bool fp16_matmul = false;      // a measurement mode: with exact_matmul, the operands of the
-                                 // same matmuls as q16_act in fp16 (activations with a power-of-
-                                 // two row scale, dequantized weights), fp32 sums — the CPU
-                                 // rounds them (engine/quant/f16_round.h) before its float dot
-                                 // products, CUDA runs the fp16 tensor-core tiles
-                                 // (kernels/f16_mma.h); overrides q16_act / q16_on_cuda
-  bool fp16_prompts = false;     // per-token numerics (with exact_matmul; sets q16_act): the
-                                 // matmuls fp16_matmul covers take a prompt token's row with
-                                 // fp16 operands (the fast prompt path) and a generated token's
-                                 // (SeqStep::generated) with Q16 activations (the fast decode
-                                 // path). A token's numerics depend on its kind only, never on
-                                 // the batch: invariance holds per token. CUDA: the fp16 tiles
-                                 // and the Q16 kernels; the CPU rounds the same way
+  std::string model_path;       // GGUF file
+  std::string device = "cpu";   // "cpu", "cuda", "cuda:N" (builds with the CUDA backend) or
+                                // "auto" (cuda:0 when a CUDA device is visible, else cpu)
+  int n_threads = 0;            // 0 → hardware concurrency
+  bool exact_matmul = true;     // float dot products against dequantized weights (the oracle);
+                                // false → llama.cpp-style Q8 activations and integer dot
+                                // products, on the CPU and (types with a Q8 kernel) CUDA
+  std::int32_t n_ctx = 4096;    // max tokens per sequence (≤ model context length)
+  std::int32_t n_seq_max = 64;  // sequences that can hold KV cache at once
+  bool batch_invariant = true;  // CUDA: every matmul row reduced in the same order whatever the
+                                // batch, so a job's tokens never depend on its batch-mates;
+                                // false → prompt-sized batches use cuBLAS (faster prefill)
+  bool cuda_graphs = true;      // CUDA: decode steps (one token per sequence) are captured as
+                                // CUDA graphs and replayed; false → every kernel launched
+                                // eagerly (debugging, profiling single kernels)
+  bool gpu_sampling = true;     // CUDA: forward_sample samples on the device and copies back
+                                // only the tokens and logprobs; false → the logits come to the
+                                // host and the host Sampler runs (debugging)
+  bool q16_act = false;         // matmuls of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K weights on
+                                // 16-bit activation quants (engine/quant/q16.h): CUDA takes
+                                // integer dot products, the CPU rounds the activations to the
+                                // same grid and keeps its float dot products (the two agree to
+                                // float rounding). exact_matmul = false (Q8) takes precedence
+  bool fp16_matmul = false;     // a measurement mode: with exact_matmul, the operands of the
+                                // same matmuls as q16_act in fp16 (activations with a power-of-
+                                // two row scale, dequantized weights), fp32 sums — the CPU
+                                // rounds them (engine/quant/f16_round.h) before its float dot
+                                // products, CUDA runs the fp16 tensor-core tiles
+                                // (kernels/f16_mma.h); overrides q16_act / q16_on_cuda
+  bool fp16_prompts = false;    // per-token numerics (with exact_matmul; sets q16_act): the
+                                // matmuls fp16_matmul covers take a prompt token's row with
+                                // fp16 operands (the fast prompt path) and a generated token's
+                                // (SeqStep::generated) with Q16 activations (the fast decode
+                                // path). A token's numerics depend on its kind only, never on
+                                // the batch: invariance holds per token. CUDA: the fp16 tiles
+                                // and the Q16 kernels; the CPU rounds the same way
   bool fp16_prompts_on_cuda = false;  // fp16_prompts when the device resolves to CUDA and no
                                       // numerics was asked for (q16_on_cuda set, exact_matmul,
                                       // neither q16_act nor fp16_matmul); the CPU stays exact

@@ -74,8 +74,8 @@ void Ops::set_row_kinds(const Batch& batch, std::span<const std::int32_t> logit_
   };
   std::vector<bool> kind(static_cast<std::size_t>(step_rows_), false);
   for (const SeqSpan& s : batch.seqs) {
-    for (std::int32_t t = 0; t < s.n_tokens; ++t) {
-      kind[static_cast<std::size_t>(s.row_start + t)] = s.generated;
+    for (std::int64_t r = s.row_start; r < std::int64_t{s.row_start} + s.n_tokens; ++r) {
+      kind[static_cast<std::size_t>(r)] = s.generated;
     }
   }
   for (std::int64_t r = 0; r < step_rows_; ++r)
