@@ -3,7 +3,9 @@
 // out like CpuOps' ([n_layer][n_blocks * block_size][n_embd_kv]). Every op queues kernels
 // on the context's stream and returns at once; to_host() is the only synchronization of a
 // forward pass. Numerics follow CpuOps with exact_matmul (the oracle the tests compare to), or
-// with act_quant kQ8 those of CpuOps without it (Q8 activations, integer dot products).
+// with act_quant kQ8 those of CpuOps without it (Q8 activations, integer dot products). With
+// f16_prompts a product's rows come in runs of one kind (model::Ops::by_kind): prompt rows on
+// the fp16 tiles, generated rows on the Q16 kernels, as CpuOps rounds them.
 #pragma once
 
 #include <cstdint>
