@@ -314,9 +314,8 @@ Status Ops::do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float
   return act == GatedActivation::kSilu ? swiglu(out, out, u) : geglu(out, out, u);
 }
 
-Status Ops::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
-                             const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
-                             const Batch& batch) {
+Status Ops::norm_qkv_composed(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
+                              const QkvWeights& w) {
   ScratchScope scope(*this);
   Tensor h = alloc(x.rows, x.cols);
   ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
@@ -326,6 +325,13 @@ Status Ops::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weigh
   if (w.bq.present()) ZINFER_RETURN_IF_ERROR(add_bias(q, w.bq));
   if (w.bk.present()) ZINFER_RETURN_IF_ERROR(add_bias(k, w.bk));
   if (w.bv.present()) ZINFER_RETURN_IF_ERROR(add_bias(v, w.bv));
+  return ok_status();
+}
+
+Status Ops::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
+                             const QkvWeights& w, const RopeParams& rq, const RopeParams& rk,
+                             const Batch& batch) {
+  ZINFER_RETURN_IF_ERROR(norm_qkv_composed(q, k, v, x, norm, eps, w));
   ZINFER_RETURN_IF_ERROR(rope(q, rq, batch));
   return rope(k, rk, batch);
 }

@@ -298,6 +298,10 @@ class Ops {
                             const ExpertWeights& w, const ExpertActParams& act);
   virtual Status do_moe_ffn_add(Tensor x, Tensor h, Tensor ids, Tensor weights,
                                 const ExpertWeights& w, const ExpertActParams& act);
+  // norm_qkv_rope's composition without the RoPE: RMSNorm, the Q, K and V matmuls (through
+  // the matmul front) and their biases.
+  Status norm_qkv_composed(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm, float eps,
+                           const QkvWeights& w);
   // The fused ops: by default their compositions (ops.cpp).
   virtual Status do_matmul_add(Tensor x, Tensor in, const Weight& w, const Weight* bias);
   virtual Status do_norm_gated_matmul(Tensor out, Tensor x, const Weight& norm, float eps,

@@ -617,16 +617,7 @@ Status CudaOps::qkv_products(Tensor q, Tensor k, Tensor v, Tensor x, const Weigh
                                  {view(w.wv), view(v), static_cast<const float*>(w.bv.data)}};
     return q8_products(a, mats, 3, false);
   }
-  model::ScratchScope scope(*this);  // the composition's products
-  const Tensor h = alloc(x.rows, x.cols);
-  ZINFER_RETURN_IF_ERROR(rms_norm(h, x, norm, eps));
-  ZINFER_RETURN_IF_ERROR(matmul(q, h, w.wq));
-  ZINFER_RETURN_IF_ERROR(matmul(k, h, w.wk));
-  ZINFER_RETURN_IF_ERROR(matmul(v, h, w.wv));
-  if (w.bq.present()) ZINFER_RETURN_IF_ERROR(add_bias(q, w.bq));
-  if (w.bk.present()) ZINFER_RETURN_IF_ERROR(add_bias(k, w.bk));
-  if (w.bv.present()) ZINFER_RETURN_IF_ERROR(add_bias(v, w.bv));
-  return ok_status();
+  return norm_qkv_composed(q, k, v, x, norm, eps, w);
 }
 
 Status CudaOps::do_norm_qkv_rope(Tensor q, Tensor k, Tensor v, Tensor x, const Weight& norm,

@@ -233,28 +233,28 @@ TEST_F(TinyModel, ForwardSampleIsTheSamplerOnForwardBatchLogits) {
   }
 }
 
-TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
-  auto llm = load(32 * 256 * 2048);  // room for every job's whole context: no preemption
+// 32 jobs (prompts of 1-120 tokens, 24 tokens each) at once, prefix cache on, prompts in
+// chunks of max_step_tokens mixed with decodes: each job's output is what it gets alone.
+void expect_32_jobs_as_alone(std::unique_ptr<Llm> llm, std::int32_t max_step_tokens,
+                             bool expect_preemption) {
   ASSERT_NE(llm, nullptr);
   auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
   SchedulerConfig cfg;
   cfg.prefix_cache = true;
   cfg.max_running = 32;
-  cfg.max_step_tokens = 64;  // prompts arrive in chunks, mixed with decodes
-  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+  cfg.max_step_tokens = max_step_tokens;
+  expect_same_as_alone(*llm, jobs, cfg, expect_preemption);
+}
+
+TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAlone) {
+  // Room for every job's whole context: no preemption.
+  expect_32_jobs_as_alone(load(32 * 256 * 2048), 64, false);
 }
 
 // Per-token numerics (--fp16-prompts): prompt chunks and decodes share steps, so most steps'
 // matmuls split their rows by kind — each job's tokens are still those it gets alone.
 TEST_F(TinyModel, ThirtyTwoJobsTogetherMatchEachAloneWithFp16Prompts) {
-  auto llm = load(32 * 256 * 2048, /*fp16_prompts=*/true);
-  ASSERT_NE(llm, nullptr);
-  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
-  SchedulerConfig cfg;
-  cfg.prefix_cache = true;
-  cfg.max_running = 32;
-  cfg.max_step_tokens = 64;
-  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/false);
+  expect_32_jobs_as_alone(load(32 * 256 * 2048, /*fp16_prompts=*/true), 64, false);
 }
 
 // A warm-up (sched/warm_up.h) caps its passes to the context, n_seq_max and the KV pool, and
@@ -429,25 +429,13 @@ TEST_F(TinyModel, PreemptionUnderASmallKvPoolKeepsOutputs) {
   auto llm = load(20 * 16 * 2048);
   ASSERT_NE(llm, nullptr);
   ASSERT_EQ(llm->kv_blocks(), 20);
-  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
-  SchedulerConfig cfg;
-  cfg.prefix_cache = true;
-  cfg.max_running = 32;
-  cfg.max_step_tokens = 48;
-  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/true);
+  expect_32_jobs_as_alone(std::move(llm), 48, true);
 }
 
 // Per-token numerics: a preempted job recomputes its prompt as prompt tokens and its output
 // as generated ones (a chunk never mixes them), so it continues exactly as it would have.
 TEST_F(TinyModel, PreemptionKeepsOutputsWithFp16Prompts) {
-  auto llm = load(20 * 16 * 2048, /*fp16_prompts=*/true);
-  ASSERT_NE(llm, nullptr);
-  auto jobs = make_jobs(32, llm->hparams().n_vocab, 24, 120);
-  SchedulerConfig cfg;
-  cfg.prefix_cache = true;
-  cfg.max_running = 32;
-  cfg.max_step_tokens = 48;
-  expect_same_as_alone(*llm, jobs, cfg, /*expect_preemption=*/true);
+  expect_32_jobs_as_alone(load(20 * 16 * 2048, /*fp16_prompts=*/true), 48, true);
 }
 
 // The scheduler owns the KV pool and plans every step before the forward pass: an Llm that
