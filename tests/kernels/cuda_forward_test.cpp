@@ -239,6 +239,25 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),
                            return info.param.id();
                          });
 
+// The CLI's defaults on a CUDA device: per-token numerics where fp16_prompts_on_cuda asks for
+// it and no numerics was named; --q16-act (q16_act set) keeps plain Q16.
+TEST(CudaLoad, PerTokenNumericsAsTheCudaDefault) {
+  ZINFER_REQUIRE_GPU();
+  LlmOptions lo = testing::tiny_llama_options("cuda_load_per_token.gguf");
+  ASSERT_FALSE(lo.model_path.empty());
+  lo.device = "cuda";
+  lo.q16_on_cuda = true;
+  lo.fp16_prompts_on_cuda = true;
+  auto per_token = Llm::load(lo);
+  ASSERT_TRUE(per_token.ok()) << per_token.error().message;
+  EXPECT_TRUE((*per_token)->options().fp16_prompts);
+  EXPECT_TRUE((*per_token)->options().q16_act);
+  lo.q16_act = true;
+  auto plain = Llm::load(lo);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE((*plain)->options().fp16_prompts);
+}
+
 TEST(CudaLoad, TypedErrors) {
   ZINFER_REQUIRE_GPU();
   LlmOptions lo = testing::tiny_llama_options("cuda_load_errors.gguf");

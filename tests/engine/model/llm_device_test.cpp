@@ -43,6 +43,12 @@ TEST(LlmDevice, CudaWithoutBackendAndBadNamesAreInvalidDevice) {
   ASSERT_TRUE(cpu_default.ok()) << cpu_default.error().message;
   EXPECT_FALSE((*cpu_default)->options().q16_act);
   EXPECT_TRUE((*cpu_default)->options().exact_matmul);
+  // So does per-token numerics as a CUDA default (fp16_prompts_on_cuda).
+  lo.fp16_prompts_on_cuda = true;
+  auto cpu_per_token = Llm::load(lo);
+  ASSERT_TRUE(cpu_per_token.ok()) << cpu_per_token.error().message;
+  EXPECT_FALSE((*cpu_per_token)->options().fp16_prompts);
+  EXPECT_FALSE((*cpu_per_token)->options().q16_act);
 }
 
 TEST(LlmLoad, TensorTypesAreTheFilesEachOnce) {
