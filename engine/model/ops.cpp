@@ -85,10 +85,10 @@ void Ops::set_row_kinds(const Batch& batch, std::span<const std::int32_t> logit_
   }
 }
 
-std::vector<Ops::RowRun> Ops::row_runs(std::int64_t rows) const {
+std::span<const Ops::RowRun> Ops::row_runs(std::int64_t rows) const {
   if (rows == step_rows_ && !step_runs_.empty()) return step_runs_;
   if (rows == logit_count_ && !logit_runs_.empty()) return logit_runs_;
-  return {RowRun{0, rows, false}};
+  return {};
 }
 
 Status Ops::add_bias(Tensor x, const Weight& b) {

@@ -259,8 +259,8 @@ class Ops {
     bool generated = false;
   };
   // The runs of a tensor of `rows` rows: the pass's token rows or its logit rows (another row
-  // count: one run of prompt rows).
-  std::vector<RowRun> row_runs(std::int64_t rows) const;
+  // count: none — one run of prompt rows). A view of runs kept for the pass: no allocation.
+  std::span<const RowRun> row_runs(std::int64_t rows) const;
   // Whether the kind of a row changes a product with w (the backend's per-token numerics).
   virtual bool kind_matters(const Weight& /*w*/) const { return false; }
   // The kind of the rows the current do_* call holds: the matmul fronts call their do_* once
@@ -321,8 +321,9 @@ class Ops {
 template <typename F>
 Status Ops::by_kind(std::int64_t rows, const Weight& w, F&& f) {
   if (in_run_) return f(std::int64_t{0}, rows);
-  std::vector<RowRun> runs = row_runs(rows);
-  if (runs.size() > 1 && !kind_matters(w)) runs = {RowRun{0, rows, runs[0].generated}};
+  std::span<const RowRun> runs = row_runs(rows);
+  const RowRun all{0, rows, !runs.empty() && runs[0].generated};
+  if (runs.size() <= 1 || !kind_matters(w)) runs = std::span<const RowRun>(&all, 1);
   Status st = ok_status();
   in_run_ = true;
   for (const RowRun& r : runs) {

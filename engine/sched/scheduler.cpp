@@ -35,6 +35,8 @@ struct Scheduler::Job {
     return static_cast<std::int32_t>(seq->prompt().size() + seq->generated().size());
   }
   std::int32_t prompt_size() const { return static_cast<std::int32_t>(seq->prompt().size()); }
+  // This step feeds generated tokens (SeqStep::generated): its prompt is cached already.
+  bool feeds_generated() const { return n_cached >= prompt_size(); }
   std::int32_t token_at(std::int32_t i) const {
     const auto p = static_cast<std::int32_t>(seq->prompt().size());
     return i < p ? seq->prompt()[static_cast<std::size_t>(i)]
@@ -315,7 +317,7 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   // changes no result).
   if (per_token_) {
     std::stable_partition(planned.begin(), planned.end(),
-                          [](const Job* j) { return j->n_cached >= j->prompt_size(); });
+                          [](const Job* j) { return j->feeds_generated(); });
   }
 
   // 4. One forward pass over every planned sequence, sampling those whose last known token
@@ -325,8 +327,8 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   steps.reserve(planned.size());
   requests.reserve(planned.size());
   for (const Job* j : planned) {
-    steps.push_back(SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false,
-                            j->n_cached >= j->prompt_size()});
+    steps.push_back(
+        SeqStep{j->input, j->n_cached, kv_.block_table(j->slot), false, j->feeds_generated()});
     const bool last = j->n_cached + static_cast<std::int32_t>(j->input.size()) >= j->known();
     requests.push_back(last ? j->seq->sample_request() : sample::SampleRequest{});
   }
@@ -343,7 +345,7 @@ std::vector<JobEvent> Scheduler::step(Clock::time_point now) {
   }
   if (cfg_.prefix_cache) {
     for (const Job* j : planned) {  // publish the blocks they filled (per-token: prompt only)
-      if (!per_token_ || j->n_cached < j->prompt_size()) kv_.commit(j->slot, j->input);
+      if (!per_token_ || !j->feeds_generated()) kv_.commit(j->slot, j->input);
     }
   }
 
