@@ -221,11 +221,16 @@ int q8_mma_small_tiles();
 
 // The staged tiles' shape for a product: nt 8-column mma tiles a warp (1 up to 8 activation
 // rows, 2 up to 16, else 4), cw warps across the activation rows (2 past 32 rows), rf 16-row
-// fragments a warp (a block has 64·rf weight rows).
+// fragments a warp (a block has 64·rf weight rows); with ZINFER_TILE_NT2, nt 2 and cw 2 where
+// they would be 4 and 1.
 struct TilePick {
   int nt = 4, cw = 1, rf = 1;
 };
 TilePick q8_mma_tile_pick(const MmaParams& p, bool gated);
+
+// ZINFER_TILE_NT2=1 (a measurement switch; the same bits): the 32-column tiles as two
+// warp-columns of two 8-column mma tiles (nt 2, cw 2) instead of one of four (q8_mma_tile_nt2.cu).
+bool q8_mma_tile_nt2();
 
 // Blocks the staged Q16 tiles launch for this product (the shape the launcher picks).
 std::int64_t q8_mma_tile_blocks(const MmaParams& p, bool gated);
@@ -234,6 +239,11 @@ std::int64_t q8_mma_tile_blocks(const MmaParams& p, bool gated);
 // over K (parts); false when the type has no tiles.
 bool launch_q8_mma_tile_small(quant::GgmlType type, const MmaParams& p, const q8mma::MmaArgs& a,
                               const TilePick& t, bool gated, bool parts, cudaStream_t stream);
+
+// Launches the 32-column tiles as two warp-columns of 16 (t.nt 2, t.cw 2;
+// q8_mma_tile_nt2.cu), whole or split over K (parts); false when the type has no tiles.
+bool launch_q8_mma_tile_nt2(quant::GgmlType type, const MmaParams& p, const q8mma::MmaArgs& a,
+                            const TilePick& t, bool gated, bool parts, cudaStream_t stream);
 
 // Launches the staged Q16 tiles (q8_mma_tile.cu) for weight type `type`; false when the type
 // has no tiles. The launch's own errors are left for the caller's check.

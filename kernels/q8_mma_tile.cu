@@ -38,6 +38,11 @@ int q8_mma_small_tiles() {
   return env;
 }
 
+bool q8_mma_tile_nt2() {
+  static const bool env = env_choice("ZINFER_TILE_NT2", {"0", "1"}, 0, 0) == 1;
+  return env;
+}
+
 namespace tile_kernel {
 int tile_min_blocks() {
   static const int env = env_choice("ZINFER_TILE_OCCUPANCY", {"1", "2"}, 1, 1) == 1 ? 2 : 1;
@@ -55,6 +60,10 @@ TilePick q8_mma_tile_pick(const MmaParams& p, bool gated) {
   const bool tall =
       !gated && p.ne1 >= kTallRows && (t.nt == 4 || (p.ne1 + 127) / 128 * col_tiles >= 132);
   t.rf = tall ? 2 : 1;
+  if (t.nt == 4 && t.cw == 1 && q8_mma_tile_nt2()) {  // the same columns, twice the warps
+    t.nt = 2;
+    t.cw = 2;
+  }
   return t;
 }
 
@@ -70,6 +79,7 @@ template <bool kParts>
 bool launch_tiles(GgmlType type, const MmaParams& p, bool gated, cudaStream_t stream) {
   const q8mma::MmaArgs a = mma_args(p, gated);
   const TilePick t = q8_mma_tile_pick(p, gated);
+  if (t.nt < 4 && t.cw > 1) return launch_q8_mma_tile_nt2(type, p, a, t, gated, kParts, stream);
   if (t.nt < 4) return launch_q8_mma_tile_small(type, p, a, t, gated, kParts, stream);
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;

@@ -120,8 +120,9 @@ void launch_shape_as(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t s
 template <GgmlType T, int RF, int CW, bool kGated, int NT, bool kParts>
 void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stream) {
   // Two blocks only where their shared memory fits an SM (228 KB, 1 KB of it reserved a block).
-  constexpr bool kTwoFit =
-      2 * (q8mma::TileShape<T, RF, CW, kGated, NT>::kSmemBytes + 1024) <= 228 * 1024;
+  // (and past 256 threads never: two blocks would cap a thread at 64 registers)
+  using S = q8mma::TileShape<T, RF, CW, kGated, NT>;
+  constexpr bool kTwoFit = 2 * (S::kSmemBytes + 1024) <= 228 * 1024 && S::kThreads <= 256;
   if constexpr (kTwoFit) {
     if (tile_min_blocks() == 2) {
       launch_shape_as<T, RF, CW, kGated, NT, kParts, 2>(p, a, stream);

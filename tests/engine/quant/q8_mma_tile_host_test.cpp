@@ -156,6 +156,9 @@ void check_type(std::uint64_t seed) {
   check_tiles<T, 1, 1, true, 1>(k, 70, 5, seed + 60);
   check_tiles<T, 1, 1, false, 1>(k, 40, 7, seed + 70, true);
   check_tiles<T, 1, 1, true, 2>(k, 20, 16, seed + 80, true);
+  // 32 columns as two warp-columns of two 8-column tiles (ZINFER_TILE_NT2).
+  check_tiles<T, 1, 2, true, 2>(k, 70, 29, seed + 90);
+  check_tiles<T, 2, 2, false, 2>(k, 150, 32, seed + 100, true);
   // Q, K and V as one launch, whole and split over K.
   check_stack<T, 2>(k, 13, seed + 110, false);
   check_stack<T, 1>(k, 6, seed + 120, true);
