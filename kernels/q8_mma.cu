@@ -676,16 +676,20 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
 // with them off, past 16 rows only: the 32-column tiles at 8 rows wasted three quarters of
 // their products (an H100, 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
 //
-// ZINFER_TILE_PARTS_WAVES=N (a measurement switch, 1 to 16; default 1): split where the whole
-// tiles make fewer than N waves of 132 blocks. An H100 profile at the 7B shape and 16 sequences
-// had the gated gate/up tiles (296 blocks: ~2 a SM, ~9 warps) at 85 us a layer, ~0.9 TB/s —
-// too few warps resident to hide their latency; split over K's seven parts they would be 2,072
-// blocks, for a part-sum pass over 16 x 18,944 x 2 x 7 floats.
+// Past 16 rows (the 32- and 64-column tiles) also where they make fewer than three waves and
+// the parts' sums take no more bytes than the product's weights: an H200 profile at the 7B
+// shape and 32 sequences (2026-12-07) had the gated gate/up tiles (296 blocks: ~2 an SM, ~9
+// warps) at 194 us a layer, 48% of the step — too few warps resident to hide their latency;
+// split over K's parts (2,072 blocks, 34 MB of sums for 76 MB of weights) the step went from
+// 2,910 to 3,443 tok/s in the same run, while at the 0.5B shape and 128 sequences, where the
+// gate/up sums would be 35 MB for 6 MB of weights, splitting cost 3% (28,216 -> 27,293).
+// ZINFER_TILE_PARTS_WAVES=N (a measurement switch, 1 to 16) replaces that rule: split where the
+// whole tiles make fewer than N waves of 132 blocks (N = 1: the rule before it).
 int tile_parts_waves() {
   static const int env = [] {
     const char* e = std::getenv("ZINFER_TILE_PARTS_WAVES");
-    const int v = e != nullptr ? std::atoi(e) : 1;
-    return v >= 1 && v <= 16 ? v : 1;
+    const int v = e != nullptr ? std::atoi(e) : 0;
+    return v >= 1 && v <= 16 ? v : 0;
   }();
   return env;
 }
@@ -695,7 +699,13 @@ bool tile_parts_shape(const MmaParams& p, bool gated) {
   if (p.src != nullptr || p.parts < 2 || !q8_mma_tile_fits(p, gated)) return false;
   if (ks == kMmaTileParts) return true;
   const std::int64_t min_rows = q8_mma_small_tiles() == 2 ? 8 : 16;
-  return ks < 0 && p.rows > min_rows && q8_mma_tile_blocks(p, gated) < 132 * tile_parts_waves();
+  if (ks >= 0 || p.rows <= min_rows) return false;
+  const std::int64_t blocks = q8_mma_tile_blocks(p, gated);
+  if (tile_parts_waves() > 0) return blocks < 132 * tile_parts_waves();
+  if (blocks < 132) return true;
+  const std::int64_t sum_bytes = q8_mma_tile_parts_floats(p, gated) * 4;
+  const auto w_bytes = static_cast<std::int64_t>(p.row_bytes) * p.ne1 * (gated ? 2 : 1);
+  return p.rows > 16 && blocks < 3 * 132 && sum_bytes <= w_bytes;
 }
 
 template <bool kGated>
