@@ -8,8 +8,10 @@
 
 namespace zinfer::cli {
 
-// --q8-act, --q16-act, --exact, --fast-prefill, --no-graphs, --no-gpu-sampling; sets the
-// default numerics (LlmOptions::q16_on_cuda: Q16 activations on CUDA, exact on the CPU).
+// --q8-act, --q16-act, --fp16, --fp16-prompts, --exact, --tensor-cores, --fast-prefill,
+// --no-graphs, --pad-decode, --no-gpu-sampling; sets the default numerics
+// (LlmOptions::fp16_prompts_on_cuda over q16_on_cuda: per-token numerics on CUDA, exact on the
+// CPU).
 void add_backend_flags(CLI::App* sub, LlmOptions& llm);
 
 }  // namespace zinfer::cli
