@@ -71,8 +71,10 @@ class LlmImpl final : public Llm {
       return make_error(ErrorCode::kInvalidParameter,
                         "fp16_matmul: fp16 operands of the float matmuls, not with Q8 activations");
     }
+    // (Not for MoE models: the GPU's expert kernels have no fp16 path, and per-token numerics
+    // has not been held to the CPU there — cuda_forward_test skips gpt-oss.)
     if (cuda_index >= 0 && opt_.fp16_prompts_on_cuda && opt_.q16_on_cuda && opt_.exact_matmul &&
-        !opt_.fp16_matmul && !opt_.q16_act) {
+        !opt_.fp16_matmul && !opt_.q16_act && hp_.n_expert == 0) {
       opt_.fp16_prompts = true;
     }
     if (cuda_index >= 0 && opt_.q16_on_cuda && opt_.exact_matmul && !opt_.fp16_matmul) {

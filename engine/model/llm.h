@@ -57,9 +57,10 @@ struct LlmOptions {
                                 // path). A token's numerics depend on its kind only, never on
                                 // the batch: invariance holds per token. CUDA: the fp16 tiles
                                 // and the Q16 kernels; the CPU rounds the same way
-  bool fp16_prompts_on_cuda = false;  // fp16_prompts when the device resolves to CUDA and no
+  bool fp16_prompts_on_cuda = false;  // fp16_prompts when the device resolves to CUDA, no
                                       // numerics was asked for (q16_on_cuda set, exact_matmul,
-                                      // neither q16_act nor fp16_matmul); the CPU stays exact
+                                      // neither q16_act nor fp16_matmul) and the model has no
+                                      // MoE experts (those keep Q16); the CPU stays exact
   bool q16_on_cuda = false;      // q16_act when the device resolves to CUDA (and exact_matmul is
                                  // set): the CLI's default since Q16 meets the agreement rule
                                  // (tests/engine/model/hf_golden_test.cpp); --exact turns it

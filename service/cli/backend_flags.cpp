@@ -6,8 +6,9 @@ namespace zinfer::cli {
 void add_backend_flags(CLI::App* sub, LlmOptions& llm) {
   // The default numerics: exact float dot products on the CPU (the oracle); on CUDA per-token
   // numerics — prompt tokens with fp16 operands, generated tokens with 16-bit activation quants
-  // (LlmOptions::fp16_prompts_on_cuda over q16_on_cuda). Measured on an H200 (2026-12-07, one
-  // run): prefill 1.12x (0.5B shape) and 1.68x (7B) the Q16 default's, decode the same.
+  // (LlmOptions::fp16_prompts_on_cuda over q16_on_cuda; MoE models keep Q16). Measured on an H200
+  // (2026-12-07, one run): prefill 1.12x (0.5B shape) and 1.68x (7B) the Q16 default's, decode the
+  // same.
   llm.q16_on_cuda = true;
   llm.fp16_prompts_on_cuda = true;
   auto* q8 = sub->add_flag(

@@ -240,7 +240,8 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),
                          });
 
 // The CLI's defaults on a CUDA device: per-token numerics where fp16_prompts_on_cuda asks for
-// it and no numerics was named; --q16-act (q16_act set) keeps plain Q16.
+// it and no numerics was named; --q16-act (q16_act set) keeps plain Q16, and so does a model
+// with MoE experts.
 TEST(CudaLoad, PerTokenNumericsAsTheCudaDefault) {
   ZINFER_REQUIRE_GPU();
   LlmOptions lo = testing::tiny_llama_options("cuda_load_per_token.gguf");
@@ -256,6 +257,18 @@ TEST(CudaLoad, PerTokenNumericsAsTheCudaDefault) {
   auto plain = Llm::load(lo);
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   EXPECT_FALSE((*plain)->options().fp16_prompts);
+  // A model with MoE experts keeps Q16 for every token.
+  LlmOptions moe = testing::llm_options(
+      testing::write_synthetic("tiny-gpt-oss", quant::GgmlType::kQ8_0, "cuda_load_moe.gguf"), 64,
+      1);
+  ASSERT_FALSE(moe.model_path.empty());
+  moe.device = "cuda";
+  moe.q16_on_cuda = true;
+  moe.fp16_prompts_on_cuda = true;
+  auto experts = Llm::load(moe);
+  ASSERT_TRUE(experts.ok()) << experts.error().message;
+  EXPECT_FALSE((*experts)->options().fp16_prompts);
+  EXPECT_TRUE((*experts)->options().q16_act);
 }
 
 TEST(CudaLoad, TypedErrors) {
