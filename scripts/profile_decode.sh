@@ -12,7 +12,11 @@
 # sm__warps_active.avg.pct_of_peak_sustained_active,
 # smsp__warp_issue_stalled_long_scoreboard_per_warp_active.pct);
 # CACHE=none keeps L2 between kernels as in a real step — ncu's default flush makes every
-# small kernel's reads DRAM misses and overstates them)
+# small kernel's reads DRAM misses and overstates them). SKIP and COUNT (launches skipped and
+# profiled, default 2000 and 800) must cover STEPS + 2 whole passes; what worked on an H200
+# (2026-12-07): 7B decode `SKIP=4000 COUNT=2200` (~370 kernels a pass), 0.5B decode at 128
+# sequences `SKIP=3000 COUNT=1600`, the 0.5B 512-token prompt `SKIP=0 COUNT=2600 PICK=max
+# PROMPT=512 DECODE=2` (~410 kernels a prompt pass); each such run took 15-25 s.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD=${BUILD:-$ROOT/build-gpu}
