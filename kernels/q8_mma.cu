@@ -676,15 +676,11 @@ bool launch_vec(GgmlType type, const MmaParams& p, cudaStream_t stream) {
 // with them off, past 16 rows only: the 32-column tiles at 8 rows wasted three quarters of
 // their products (an H100, 2026-12-06: 0.5B 8 sequences 4,588 -> 2,816 tok/s on them).
 //
-// Past 16 rows (the 32- and 64-column tiles) also where they make fewer than three waves and
-// the parts' sums take no more bytes than the product's weights: an H200 profile at the 7B
-// shape and 32 sequences (2026-12-07) had the gated gate/up tiles (296 blocks: ~2 an SM, ~9
-// warps) at 194 us a layer, 48% of the step — too few warps resident to hide their latency;
-// split over K's parts (2,072 blocks, 34 MB of sums for 76 MB of weights) the step went from
-// 2,910 to 3,443 tok/s in the same run, while at the 0.5B shape and 128 sequences, where the
-// gate/up sums would be 35 MB for 6 MB of weights, splitting cost 3% (28,216 -> 27,293).
-// ZINFER_TILE_PARTS_WAVES=N (a measurement switch, 1 to 16) replaces that rule: split where the
-// whole tiles make fewer than N waves of 132 blocks (N = 1: the rule before it).
+// Past 16 rows also where they make fewer than three waves and the parts' sums take no more
+// bytes than the product's weights: the 7B gate/up tiles at 32 rows (296 blocks, ~9 warps an
+// SM) split, +18% a step on an H200; not the 0.5B gate/up at 128 rows (35 MB of sums for 6 MB
+// of weights: -3% split). kernels/README.md has the profile. ZINFER_TILE_PARTS_WAVES=N (a
+// measurement switch, 1 to 16) replaces that rule: split below N waves (N = 1: the old rule).
 int tile_parts_waves() {
   static const int env = [] {
     const char* e = std::getenv("ZINFER_TILE_PARTS_WAVES");

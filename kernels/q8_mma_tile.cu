@@ -15,7 +15,6 @@ namespace zinfer::cuda {
 namespace {
 
 using quant::GgmlType;
-using tile_kernel::launch_shape;
 
 // Large matrices take 128 weight rows a block (each activation tile's bytes then serve twice
 // as many rows); the rest 64, for more blocks.
@@ -83,22 +82,10 @@ bool launch_tiles(GgmlType type, const MmaParams& p, bool gated, cudaStream_t st
   if (t.nt < 4) return launch_q8_mma_tile_small(type, p, a, t, gated, kParts, stream);
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
-    if (gated) {
-      if (t.cw == 2) {
-        launch_shape<T, 1, 2, true, 4, kParts>(p, a, stream);
-      } else {
-        launch_shape<T, 1, 1, true, 4, kParts>(p, a, stream);
-      }
-    } else if (t.rf == 2) {
-      if (t.cw == 2) {
-        launch_shape<T, 2, 2, false, 4, kParts>(p, a, stream);
-      } else {
-        launch_shape<T, 2, 1, false, 4, kParts>(p, a, stream);
-      }
-    } else if (t.cw == 2) {
-      launch_shape<T, 1, 2, false, 4, kParts>(p, a, stream);
+    if (t.cw == 2) {
+      tile_kernel::launch_width<T, 2, 4, kParts>(p, a, gated, t.rf, stream);
     } else {
-      launch_shape<T, 1, 1, false, 4, kParts>(p, a, stream);
+      tile_kernel::launch_width<T, 1, 4, kParts>(p, a, gated, t.rf, stream);
     }
   });
 }

@@ -132,4 +132,18 @@ void launch_shape(const MmaParams& p, const q8mma::MmaArgs& a, cudaStream_t stre
   launch_shape_as<T, RF, CW, kGated, NT, kParts, 1>(p, a, stream);
 }
 
+// One tile width's launch (CW warp-columns of NT 8-column mma tiles) for the product's kind:
+// the gated pair (64 weight rows), or plain products of 64 · rf weight rows (rf 1 or 2).
+template <GgmlType T, int CW, int NT, bool kParts>
+void launch_width(const MmaParams& p, const q8mma::MmaArgs& a, bool gated, int rf,
+                  cudaStream_t stream) {
+  if (gated) {
+    launch_shape<T, 1, CW, true, NT, kParts>(p, a, stream);
+  } else if (rf == 2) {
+    launch_shape<T, 2, CW, false, NT, kParts>(p, a, stream);
+  } else {
+    launch_shape<T, 1, CW, false, NT, kParts>(p, a, stream);
+  }
+}
+
 }  // namespace zinfer::cuda::tile_kernel

@@ -13,33 +13,17 @@
 #include "kernels/q8_mma_tile_kernel.cuh"
 
 namespace zinfer::cuda {
-namespace {
-
 using quant::GgmlType;
-using tile_kernel::launch_shape;
-
-template <GgmlType T, bool kParts>
-void launch_nt2(const MmaParams& p, const q8mma::MmaArgs& a, const TilePick& t, bool gated,
-                cudaStream_t stream) {
-  if (gated) {
-    launch_shape<T, 1, 2, true, 2, kParts>(p, a, stream);
-  } else if (t.rf == 2) {
-    launch_shape<T, 2, 2, false, 2, kParts>(p, a, stream);
-  } else {
-    launch_shape<T, 1, 2, false, 2, kParts>(p, a, stream);
-  }
-}
-
-}  // namespace
+using tile_kernel::launch_width;
 
 bool launch_q8_mma_tile_nt2(GgmlType type, const MmaParams& p, const q8mma::MmaArgs& a,
                             const TilePick& t, bool gated, bool parts, cudaStream_t stream) {
   return q8mma::dispatch_mma_type(type, [&](auto tc) {
     constexpr GgmlType T = decltype(tc)::value;
     if (parts) {
-      launch_nt2<T, true>(p, a, t, gated, stream);
+      launch_width<T, 2, 2, true>(p, a, gated, t.rf, stream);
     } else {
-      launch_nt2<T, false>(p, a, t, gated, stream);
+      launch_width<T, 2, 2, false>(p, a, gated, t.rf, stream);
     }
   });
 }

@@ -8,24 +8,8 @@
 #include "kernels/q8_mma_tile_kernel.cuh"
 
 namespace zinfer::cuda {
-namespace {
-
 using quant::GgmlType;
-using tile_kernel::launch_shape;
-
-template <GgmlType T, int NT, bool kParts>
-void launch_nt(const MmaParams& p, const q8mma::MmaArgs& a, const TilePick& t, bool gated,
-               cudaStream_t stream) {
-  if (gated) {
-    launch_shape<T, 1, 1, true, NT, kParts>(p, a, stream);
-  } else if (t.rf == 2) {
-    launch_shape<T, 2, 1, false, NT, kParts>(p, a, stream);
-  } else {
-    launch_shape<T, 1, 1, false, NT, kParts>(p, a, stream);
-  }
-}
-
-}  // namespace
+using tile_kernel::launch_width;
 
 bool launch_q8_mma_tile_small(GgmlType type, const MmaParams& p, const q8mma::MmaArgs& a,
                               const TilePick& t, bool gated, bool parts, cudaStream_t stream) {
@@ -33,14 +17,14 @@ bool launch_q8_mma_tile_small(GgmlType type, const MmaParams& p, const q8mma::Mm
     constexpr GgmlType T = decltype(tc)::value;
     if (t.nt == 1) {
       if (parts) {
-        launch_nt<T, 1, true>(p, a, t, gated, stream);
+        launch_width<T, 1, 1, true>(p, a, gated, t.rf, stream);
       } else {
-        launch_nt<T, 1, false>(p, a, t, gated, stream);
+        launch_width<T, 1, 1, false>(p, a, gated, t.rf, stream);
       }
     } else if (parts) {
-      launch_nt<T, 2, true>(p, a, t, gated, stream);
+      launch_width<T, 1, 2, true>(p, a, gated, t.rf, stream);
     } else {
-      launch_nt<T, 2, false>(p, a, t, gated, stream);
+      launch_width<T, 1, 2, false>(p, a, gated, t.rf, stream);
     }
   });
 }

@@ -244,11 +244,15 @@ INSTANTIATE_TEST_SUITE_P(Synthetic, CudaForward, ::testing::ValuesIn(cases()),
 // with MoE experts.
 TEST(CudaLoad, PerTokenNumericsAsTheCudaDefault) {
   ZINFER_REQUIRE_GPU();
-  LlmOptions lo = testing::tiny_llama_options("cuda_load_per_token.gguf");
+  // The options the commands set, on CUDA.
+  auto cli_defaults = [](LlmOptions lo) {
+    lo.device = "cuda";
+    lo.q16_on_cuda = true;
+    lo.fp16_prompts_on_cuda = true;
+    return lo;
+  };
+  LlmOptions lo = cli_defaults(testing::tiny_llama_options("cuda_load_per_token.gguf"));
   ASSERT_FALSE(lo.model_path.empty());
-  lo.device = "cuda";
-  lo.q16_on_cuda = true;
-  lo.fp16_prompts_on_cuda = true;
   auto per_token = Llm::load(lo);
   ASSERT_TRUE(per_token.ok()) << per_token.error().message;
   EXPECT_TRUE((*per_token)->options().fp16_prompts);
@@ -258,13 +262,10 @@ TEST(CudaLoad, PerTokenNumericsAsTheCudaDefault) {
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   EXPECT_FALSE((*plain)->options().fp16_prompts);
   // A model with MoE experts keeps Q16 for every token.
-  LlmOptions moe = testing::llm_options(
+  const LlmOptions moe = cli_defaults(testing::llm_options(
       testing::write_synthetic("tiny-gpt-oss", quant::GgmlType::kQ8_0, "cuda_load_moe.gguf"), 64,
-      1);
+      1));
   ASSERT_FALSE(moe.model_path.empty());
-  moe.device = "cuda";
-  moe.q16_on_cuda = true;
-  moe.fp16_prompts_on_cuda = true;
   auto experts = Llm::load(moe);
   ASSERT_TRUE(experts.ok()) << experts.error().message;
   EXPECT_FALSE((*experts)->options().fp16_prompts);
