@@ -17,12 +17,13 @@
 # files and the raw results, default /tmp/zinfer-peer), REPEATS (runs a measure, default 3),
 # JOBS (build parallelism, default 16), BATCHES
 # (decode batch sizes compared with llama-batched-bench, default "8 16"), ZMODES (zinfer's
-# matmul numerics to run, default "mma16 q16"; exact: f32 dot products; q16: --q16-act, 16-bit
-# activation quants and integer dot products (same greedy picks, logits within ~1e-2);
-# q8: --q8-act, Q8 activations — llama.cpp's own numerics; both on the matvec kernels
-# (--no-tensor-cores); mma16 / mma8: those two in the tensor-core order — mma16 is what the
-# CLI runs by default; f16: --fp16, fp16 operands on the fp16 tensor-core tiles, a measurement
-# mode; f16p: --fp16-prompts, prompts on the fp16 tiles and decodes on the Q16 kernels).
+# numerics to run, default "f16p mma16"; f16p: --fp16-prompts, what the CLI runs by default on
+# CUDA — prompt tokens on fp16 operands (the fp16 tiles, the fp16 prompt attention), generated
+# tokens on the Q16 kernels; exact: f32 dot products; q16: --q16-act --no-tensor-cores, 16-bit
+# activation quants for every token and integer dot products on the matvec kernels (same
+# greedy picks, logits within ~1e-2); q8: --q8-act, Q8 activations — llama.cpp's own numerics;
+# mma16 / mma8: those two in the tensor-core order; f16: --fp16, fp16 operands on the fp16
+# tensor-core tiles for every token, a measurement mode).
 # Per-kernel times of one decode step of both engines:
 # scripts/profile_peer.sh.
 set -uo pipefail
@@ -34,7 +35,7 @@ WORK=${PEER_WORK:-/tmp/zinfer-peer}
 JOBS=${JOBS:-16}
 MODELS=${MODELS:-"qwen05 smollm2 qwen7b"}
 BATCHES=${BATCHES:-"8 16"}
-ZMODES=${ZMODES:-"mma16 q16"}
+ZMODES=${ZMODES:-"f16p mma16"}
 ZMODELS=${ZINFER_MODELS:-$ROOT/.models}
 RAW="$WORK/results"
 mkdir -p "$OUT" "$WORK"

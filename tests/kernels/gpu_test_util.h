@@ -45,7 +45,7 @@ inline OpsPair make_ops_pair(
     std::int32_t n_layer = 1, std::int32_t n_embd_kv = 64, std::int32_t n_blocks = 8,
     std::int32_t block_size = 16, bool batch_invariant = true,
     cuda::CudaOpsConfig::ActQuant act = cuda::CudaOpsConfig::ActQuant::kNone,
-    bool tensor_cores = false, bool cpu_q16 = false) {
+    bool tensor_cores = false, bool cpu_q16 = false, bool per_token = false) {
   OpsPair p;
   auto ctx = cuda::CudaContext::create(0);
   EXPECT_TRUE(ctx.ok()) << ctx.error().message;
@@ -53,6 +53,7 @@ inline OpsPair make_ops_pair(
   p.ctx = std::move(*ctx);
   cuda::CudaOpsConfig gc{n_layer, n_embd_kv, n_blocks, block_size, batch_invariant, act};
   gc.tensor_cores = tensor_cores;
+  gc.f16_prompts = per_token;  // per-token numerics (LlmOptions::fp16_prompts) on both sides
   auto gpu = cuda::CudaOps::create(*p.ctx, gc);
   EXPECT_TRUE(gpu.ok()) << gpu.error().message;
   if (gpu.ok()) p.gpu = std::move(*gpu);
@@ -60,6 +61,7 @@ inline OpsPair make_ops_pair(
   cc.n_threads = 4;
   cc.exact_matmul = act != cuda::CudaOpsConfig::ActQuant::kQ8;
   cc.q16_act = cpu_q16;  // the CPU's emulation of --q16-act (activations on the Q16 grid)
+  cc.fp16_prompts = per_token;
   cc.n_layer = n_layer;
   cc.n_embd_kv = n_embd_kv;
   cc.n_blocks = n_blocks;

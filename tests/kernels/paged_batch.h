@@ -23,9 +23,11 @@ class PagedSeqs {
     std::shuffle(free_.begin(), free_.end(), rng);
   }
 
-  // One step: new_tokens[i] more tokens for sequence i (0 → not in this batch). Token ids are
+  // One step: new_tokens[i] more tokens for sequence i (0 → not in this batch), of the kind
+  // generated[i] (model::SeqSpan::generated; none given → prompt tokens). Token ids are
   // arbitrary (rope/attention ignore them). The returned Batch is valid until the next step.
-  const model::Batch& step(const std::vector<std::int32_t>& new_tokens) {
+  const model::Batch& step(const std::vector<std::int32_t>& new_tokens,
+                           const std::vector<bool>& generated = {}) {
     tokens_.clear();
     positions_.clear();
     batch_ = model::Batch{};
@@ -42,6 +44,7 @@ class PagedSeqs {
       s.n_past = length_[i];
       s.n_tokens = n;
       s.row_start = static_cast<std::int32_t>(tokens_.size());
+      s.generated = i < generated.size() && generated[i];
       for (std::int32_t t = 0; t < n; ++t) {
         tokens_.push_back(static_cast<std::int32_t>(i));
         positions_.push_back(length_[i] + t);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/backend/cpu/f16_tile_attention.h"
 #include "engine/quant/f16_round.h"
 #include "engine/quant/q16.h"
 #include "engine/quant/quant_ops.h"
@@ -320,6 +321,7 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
   pool_.parallel_for(n_work, [&](std::int64_t w0, std::int64_t w1, int) {
     std::vector<float> scores;
     std::vector<float> acc(static_cast<std::size_t>(p.head_dim));
+    std::vector<const float*> k_rows, v_rows;
     for (std::int64_t w = w0; w < w1; ++w) {
       const Item& it = items[static_cast<std::size_t>(w / p.n_head)];
       const std::int32_t h = static_cast<std::int32_t>(w % p.n_head);
@@ -328,6 +330,23 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
       const std::int32_t first = p.window > 0 ? std::max(0, pos - p.window + 1) : 0;
       const float* qv =
           row(q, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
+      float* o = row(out, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
+      if (cfg_.fp16_matmul || (cfg_.fp16_prompts && !it.seq->generated)) {
+        // fp16 operands: the GPU's prompt attention (f16_tile_attention.h).
+        k_rows.clear();
+        v_rows.clear();
+        for (std::int32_t j = first; j <= pos; ++j) {
+          const std::int32_t slot =
+              it.seq->block_table[static_cast<std::size_t>(j / bs)] * bs + j % bs;
+          k_rows.push_back(kv_row(k_cache_, p.layer, slot) +
+                           static_cast<std::int64_t>(kvh) * p.head_dim);
+          v_rows.push_back(kv_row(v_cache_, p.layer, slot) +
+                           static_cast<std::int64_t>(kvh) * p.head_dim);
+        }
+        f16_tile_attention(qv, k_rows, v_rows, first, pos, p,
+                           sinks != nullptr ? sinks[h] : -INFINITY, o);
+        continue;
+      }
       scores.resize(static_cast<std::size_t>(pos) - static_cast<std::size_t>(first) + 1);
       float mx = -INFINITY;
       for (std::int32_t j = first; j <= pos; ++j) {
@@ -361,7 +380,6 @@ Status CpuOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mode
         for (std::int32_t d = 0; d < p.head_dim; ++d)
           acc[static_cast<std::size_t>(d)] += pj * vr[d];
       }
-      float* o = row(out, it.seq->row_start + it.t) + static_cast<std::int64_t>(h) * p.head_dim;
       std::memcpy(o, acc.data(), sizeof(float) * static_cast<std::size_t>(p.head_dim));
     }
   });

@@ -20,10 +20,11 @@ struct CpuOpsConfig {
                                  // GPU Q16 path (has_q8_dot, and MXFP4) rounded to the Q16 grid
                                  // first (engine/quant/q16.h) — the CPU's --q16-act
   bool fp16_matmul = false;      // with exact_matmul: those matmuls' activations and dequantized
-                                 // weights rounded to fp16 (LlmOptions::fp16_matmul)
+                                 // weights rounded to fp16 (LlmOptions::fp16_matmul), and
+                                 // attention with fp16 operands (f16_tile_attention.h)
   bool fp16_prompts = false;     // with exact_matmul and q16_act: per-token numerics — prompt
-                                 // rows as fp16_matmul, generated rows as q16_act
-                                 // (LlmOptions::fp16_prompts)
+                                 // rows as fp16_matmul (their attention too), generated rows as
+                                 // q16_act (LlmOptions::fp16_prompts)
   std::int32_t n_layer = 0;      // KV cache geometry
   std::int32_t n_embd_kv = 0;    // n_head_kv * head_dim
   std::int32_t n_blocks = 0;     // KV blocks in the pool

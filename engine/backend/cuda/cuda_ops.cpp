@@ -2,6 +2,7 @@
 // checked the arguments' shapes.
 #include "engine/backend/cuda/cuda_ops.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "kernels/layer_norm.h"
 #include "kernels/matvec.h"
 #include "kernels/moe.h"
+#include "kernels/prompt_attention.h"
 #include "kernels/q8_act.h"
 #include "kernels/q8_mma.h"
 #include "kernels/quant_gemm.h"
@@ -257,9 +259,14 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
   ab.bt_offsets = db.bt_offsets;
   ab.block_tables = db.block_tables;
   ab.block_size = cfg_.block_size;
+  // Rows on the fp16 prompt attention (prompt_attention.h): every row under fp16 operands,
+  // the prompt rows under per-token numerics. Their keys are stored first (the kernel does not
+  // store); the other rows take the fp32 kernel below.
+  const bool f16_all = cfg_.act_quant == CudaOpsConfig::ActQuant::kF16;
+  const bool f16_some = f16_all || (cfg_.f16_prompts && !batch.all_generated());
   // A decode step (every sequence one new token) stores its keys and values inside the
   // attention kernel when fused: one launch less a layer.
-  if (attention_io_fused() && batch.decode_only()) {
+  if (attention_io_fused() && batch.decode_only() && !f16_some) {
     ab.store = AttentionStore{k.data, k.stride, v.data, v.stride, db.slots};
   } else {
     ZINFER_RETURN_IF_ERROR(launch_kv_store(view(k), view(v), kc, vc, db.slots, ctx_.stream()));
@@ -281,7 +288,61 @@ Status CudaOps::do_attention(Tensor out, Tensor q, Tensor k, Tensor v, const mod
                             arena_.alloc(attention_split_floats(q.rows, a, sp) * sizeof(float)));
     sp.part = static_cast<float*>(part);
   }
-  return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream(), sp);
+  if (!f16_some)
+    return launch_paged_attention(view(out), view(q), kc, vc, ab, a, ctx_.stream(), sp);
+  if (!f16_all) {
+    // The generated rows: the scheduler puts them first (rows [0, g)), so the fp32 kernel runs
+    // on those alone; rows of both kinds in another order run it on every row, the prompt
+    // rows' results then replaced below.
+    std::int64_t g = 0;
+    for (const model::SeqSpan& s : batch.seqs) g += s.generated ? s.n_tokens : 0;
+    bool prefix = true;
+    for (const model::SeqSpan& s : batch.seqs)
+      prefix = prefix && (!s.generated || s.row_start + s.n_tokens <= g);
+    if (g > 0) {
+      const std::int64_t rows = prefix ? g : q.rows;
+      ZINFER_RETURN_IF_ERROR(launch_paged_attention(view(out.rows_slice(0, rows)),
+                                                    view(q.rows_slice(0, rows)), kc, vc, ab, a,
+                                                    ctx_.stream(), sp));
+    }
+  }
+  return prompt_attention(out, q, kc, vc, ab, a, batch, f16_all);
+}
+
+Status CudaOps::prompt_attention(Tensor out, Tensor q, const float* kc, const float* vc,
+                                 const AttentionBatch& ab, const AttentionArgs& a,
+                                 const model::Batch& batch, bool all_rows) {
+  // Tiles of up to kPromptTileRows rows of one span; a decode step under fp16 operands is one
+  // row a tile (no upload: a captured graph replays it).
+  PromptTiles tiles;
+  if (all_rows && batch.decode_only()) {
+    tiles.n = static_cast<std::int32_t>(q.rows);
+    return launch_prompt_attention(view(out), view(q), kc, vc, ab, a, tiles, ctx_.stream());
+  }
+  struct Tile {
+    std::int32_t row0, rows, last_pos;
+  };
+  std::vector<Tile> list;
+  for (const model::SeqSpan& s : batch.seqs) {
+    if (s.generated && !all_rows) continue;
+    for (std::int32_t r = 0; r < s.n_tokens; r += kPromptTileRows) {
+      const std::int32_t n = std::min(kPromptTileRows, s.n_tokens - r);
+      list.push_back({s.row_start + r, n, s.n_past + r + n - 1});
+    }
+  }
+  // The tiles with the most keys first: the grid's last blocks are then the short ones.
+  std::stable_sort(list.begin(), list.end(),
+                   [](const Tile& x, const Tile& y) { return x.last_pos > y.last_pos; });
+  std::vector<std::int32_t> flat;
+  flat.reserve(list.size() * 2);
+  for (const Tile& t : list) {
+    flat.push_back(t.row0);
+    flat.push_back(t.rows);
+  }
+  ZINFER_ASSIGN_OR_RETURN(std::int32_t * d_tiles, upload_i32(flat));
+  tiles.tiles = d_tiles;
+  tiles.n = static_cast<std::int32_t>(list.size());
+  return launch_prompt_attention(view(out), view(q), kc, vc, ab, a, tiles, ctx_.stream());
 }
 
 Status CudaOps::do_swiglu(Tensor out, Tensor gate, Tensor up) {

@@ -141,6 +141,11 @@ class CudaOps final : public model::Ops {
   // launch where they take Q, K and V together), else the composition's matmuls and biases.
   Status qkv_products(model::Tensor q, model::Tensor k, model::Tensor v, model::Tensor x,
                       const model::Weight& norm, float eps, const model::QkvWeights& w);
+  // Attention of the rows on the fp16 prompt kernel (all_rows: every row, else the prompt
+  // rows), their keys and values already stored.
+  Status prompt_attention(model::Tensor out, model::Tensor q, const float* kc, const float* vc,
+                          const AttentionBatch& ab, const AttentionArgs& a,
+                          const model::Batch& batch, bool all_rows);
   // Whether a fused op may run as one piece kernel for this weight and input.
   bool fused_ok(const model::Weight& w, model::Tensor in, std::int64_t rows) const;
   // Whether a matmul with this weight runs on the integer kernels (act_quant mode).
