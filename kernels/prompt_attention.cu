@@ -145,49 +145,72 @@ __global__ void __launch_bounds__(kThreads)
     if (j < first_lo || j > pos_hi) return -1;
     return static_cast<std::int64_t>(table[j / b.block_size]) * b.block_size + j % b.block_size;
   };
-  // The float4s of a tile a thread stages per matrix, and how many it loads at once: every
-  // load of a batch in flight together (two memory round trips: the block table, the rows).
+  // The float4s of a tile a thread stages per matrix. Keys go [key][dim] (consecutive threads
+  // take consecutive dimensions), values transposed [dim][key] (consecutive threads take
+  // consecutive keys: conflict-free 16-bit stores).
   constexpr int kIt = kKeys * (DP / 4) / kThreads;
-  constexpr int kBatch = kIt < 16 ? kIt : (DP > 128 ? 4 : 16);
+  const auto k_at = [](int u, int t) {
+    const int i = t + u * kThreads;
+    return make_int2(i / (DP / 4), (i % (DP / 4)) * 4);
+  };
+  const auto v_at = [](int u, int t) {
+    const int i = t + u * kThreads;
+    return make_int2(i % kKeys, (i / kKeys) * 4);
+  };
+  const auto fetch = [&](const float* cache, int kb, int2 at) {
+    const std::int64_t slot = slot_of(kb + at.x);
+    return slot >= 0 ? load4(cache + slot * dkv + kv_col, at.y, hd, vec4_kv)
+                     : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  };
+  const auto put_k = [&](int2 at, float4 v) {
+    *reinterpret_cast<uint2*>(s_k + at.x * L::kQS + at.y) =
+        make_uint2(pack2(to_half(v.x), to_half(v.y)), pack2(to_half(v.z), to_half(v.w)));
+  };
+  const auto put_v = [&](int2 at, float4 v) {
+    __half* dst = s_v + at.y * L::kVS + at.x;
+    dst[0] = to_half(v.x);
+    dst[L::kVS] = to_half(v.y);
+    dst[2 * L::kVS] = to_half(v.z);
+    dst[3 * L::kVS] = to_half(v.w);
+  };
+  // Head sizes up to 64: the next tile's keys and values are loaded into registers while the
+  // warps work on this one (software pipelining; 16 float4s a thread). Larger heads: a tile's
+  // loads go in batches of kBatch float4s of each matrix, all of a batch in flight together.
+  constexpr bool kPipe = DP == 64;
+  constexpr int kBatch = kPipe ? kIt : (DP > 128 ? 4 : 8);
   static_assert(kIt % kBatch == 0, "whole batches");
-  for (int kb = first_lo / kKeys * kKeys; kb <= pos_hi; kb += kKeys) {
+  float4 rk[kBatch], rv[kBatch];
+  const auto load_batch = [&](int kb, int i0) {
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      rk[u] = fetch(k_cache, kb, k_at(i0 + u, tid));
+      rv[u] = fetch(v_cache, kb, v_at(i0 + u, tid));
+    }
+  };
+  const auto put_batch = [&](int i0) {
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      put_k(k_at(i0 + u, tid), rk[u]);
+      put_v(v_at(i0 + u, tid), rv[u]);
+    }
+  };
+  const int kb0 = first_lo / kKeys * kKeys;
+  if constexpr (kPipe) load_batch(kb0, 0);
+  for (int kb = kb0; kb <= pos_hi; kb += kKeys) {
     __syncthreads();  // the previous tile's keys and values are read
-    // A tile of the cache as halves: each thread's float4 i of the tile at (key, dimension)
-    // where(i), loaded in batches, stored by put(key, dimension, value).
-    const auto stage = [&](const float* cache, auto where, auto put) {
+    if constexpr (kPipe) {
+      put_batch(0);
+    } else {
 #pragma unroll
       for (int i0 = 0; i0 < kIt; i0 += kBatch) {
-        float4 v[kBatch];
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u) {
-          const int2 at = where(tid + (i0 + u) * kThreads);
-          const std::int64_t slot = slot_of(kb + at.x);
-          v[u] = slot >= 0 ? load4(cache + slot * dkv + kv_col, at.y, hd, vec4_kv)
-                           : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        }
-#pragma unroll
-        for (int u = 0; u < kBatch; ++u) put(where(tid + (i0 + u) * kThreads), v[u]);
+        load_batch(kb, i0);
+        put_batch(i0);
       }
-    };
-    // Keys [kb, kb + 64) as [key][dim]: consecutive threads take consecutive dimensions.
-    stage(
-        k_cache, [](int i) { return make_int2(i / (DP / 4), (i % (DP / 4)) * 4); },
-        [&](int2 at, float4 v) {
-          *reinterpret_cast<uint2*>(s_k + at.x * L::kQS + at.y) =
-              make_uint2(pack2(to_half(v.x), to_half(v.y)), pack2(to_half(v.z), to_half(v.w)));
-        });
-    // Values transposed, [dim][key]: consecutive threads take consecutive keys (conflict-free
-    // 16-bit stores).
-    stage(
-        v_cache, [](int i) { return make_int2(i % kKeys, (i / kKeys) * 4); },
-        [&](int2 at, float4 v) {
-          __half* dst = s_v + at.y * L::kVS + at.x;
-          dst[0] = to_half(v.x);
-          dst[L::kVS] = to_half(v.y);
-          dst[2 * L::kVS] = to_half(v.z);
-          dst[3 * L::kVS] = to_half(v.w);
-        });
+    }
     __syncthreads();
+    if constexpr (kPipe) {
+      if (kb + kKeys <= pos_hi) load_batch(kb + kKeys, 0);  // in flight during this tile
+    }
     // A warp none of whose rows sees a key of this tile skips it (exactly what computing it
     // would give: every key masked).
     if (!warp_rows || kb > w_pos || kb + kKeys - 1 < w_first) continue;
