@@ -69,7 +69,8 @@ struct Layout {
   static constexpr int kQ = 0;
   static constexpr int kK = kQ + kRows * kQS;
   static constexpr int kV = kK + kKeys * kQS;
-  static constexpr std::size_t kBytes = static_cast<std::size_t>(kV + DP * kVS) * 2;
+  static constexpr int kSlot = kV + DP * kVS;  // then kKeys int32 KV slots (even: 4-aligned)
+  static constexpr std::size_t kBytes = static_cast<std::size_t>(kSlot) * 2 + kKeys * 4;
 };
 
 // x as fp16 bits, saturating at ±65504 (NaN stays NaN): cpu::f16_saturate_round.
@@ -167,6 +168,9 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
   auto* const s_q = reinterpret_cast<std::uint16_t*>(x.smem()) + L::kQ;  // [kRows][kQS]
   auto* const s_k = reinterpret_cast<std::uint16_t*>(x.smem()) + L::kK;  // [kKeys][kQS]
   auto* const s_v = reinterpret_cast<std::uint16_t*>(x.smem()) + L::kV;  // [DP][kVS]
+  // [kKeys] the KV slot of each key of the tile being loaded, -1 outside the block's keys
+  auto* const s_slot =
+      reinterpret_cast<std::int32_t*>(reinterpret_cast<std::uint16_t*>(x.smem()) + L::kSlot);
   const int tile = x.tile(), h = x.head();
   const std::int64_t row0 = p.tiles != nullptr ? p.tiles[2 * tile] : tile;
   const int nrows = p.tiles != nullptr ? p.tiles[2 * tile + 1] : 1;
@@ -213,10 +217,13 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
   for (int n = 0; n < DP / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   float ma = -FLT_MAX, mb = -FLT_MAX, la = 0.0f, lb = 0.0f;
 
-  // A key's KV slot, or -1 outside the block's keys (its row of the tile stays zero).
-  const auto slot_of = [&](int j) -> std::int64_t {
-    if (j < first_lo || j > pos_hi) return -1;
-    return static_cast<std::int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
+  // The KV slots of keys [kb, kb + 64), one a thread of the first 64, into s_slot: -1 outside
+  // the block's keys (their rows of the tile stay zero). Read by the next loads after a sync.
+  const auto fill_slots = [&](int kb) {
+    if (tid >= kKeys) return;
+    const int j = kb + tid;
+    s_slot[tid] =
+        j < first_lo || j > pos_hi ? -1 : table[j / p.block_size] * p.block_size + j % p.block_size;
   };
   // The float4s of a tile a thread stages per matrix. Keys go [key][dim] (consecutive threads
   // take consecutive dimensions), values transposed [dim][key] (consecutive threads take
@@ -232,8 +239,8 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
     key = i % kKeys;
     d = (i / kKeys) * 4;
   };
-  const auto fetch = [&](const float* cache, int kb, int key, int d) {
-    const std::int64_t slot = slot_of(kb + key);
+  const auto fetch = [&](const float* cache, int key, int d) {
+    const std::int32_t slot = s_slot[key];
     return slot >= 0 ? load4(cache + slot * dkv + kv_col, d, hd, vec4_kv) : F4{};
   };
   // Head sizes up to 64: the next tile's keys and values are loaded into registers while the
@@ -243,14 +250,14 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
   constexpr int kBatch = kPipe ? kIt : (DP > 128 ? 4 : 8);
   static_assert(kIt % kBatch == 0, "whole batches");
   F4 rk[kBatch], rv[kBatch];
-  const auto load_batch = [&](int kb, int i0) {
+  const auto load_batch = [&](int i0) {  // the tile whose slots s_slot holds
     ZINFER_UNROLL
     for (int u = 0; u < kBatch; ++u) {
       int key = 0, d = 0;
       k_at(i0 + u, tid, key, d);
-      rk[u] = fetch(p.k_cache, kb, key, d);
+      rk[u] = fetch(p.k_cache, key, d);
       v_at(i0 + u, tid, key, d);
-      rv[u] = fetch(p.v_cache, kb, key, d);
+      rv[u] = fetch(p.v_cache, key, d);
     }
   };
   const auto put_batch = [&](int i0) {
@@ -269,21 +276,28 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
     }
   };
   const int kb0 = first_lo / kKeys * kKeys;
-  if constexpr (kPipe) load_batch(kb0, 0);
+  if constexpr (kPipe) {
+    fill_slots(kb0);
+    x.sync();
+    load_batch(0);
+  }
   for (int kb = kb0; kb <= pos_hi; kb += kKeys) {
-    x.sync();  // the previous tile's keys and values are read
+    x.sync();  // the previous tile's keys, values and slots are read
     if constexpr (kPipe) {
       put_batch(0);
+      if (kb + kKeys <= pos_hi) fill_slots(kb + kKeys);
     } else {
+      fill_slots(kb);
+      x.sync();
       ZINFER_UNROLL
       for (int i0 = 0; i0 < kIt; i0 += kBatch) {
-        load_batch(kb, i0);
+        load_batch(i0);
         put_batch(i0);
       }
     }
     x.sync();
     if constexpr (kPipe) {
-      if (kb + kKeys <= pos_hi) load_batch(kb + kKeys, 0);  // in flight during this tile
+      if (kb + kKeys <= pos_hi) load_batch(0);  // the next tile, in flight during this one
     }
     // A warp none of whose rows sees a key of this tile skips it (exactly what computing it
     // would give: every key masked).
