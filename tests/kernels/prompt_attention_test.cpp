@@ -109,7 +109,7 @@ Rows run_schedule(const Case& c, const std::vector<Step>& steps, std::uint32_t p
     const std::vector<float> cpu = testing::host_copy(co);
     for (const model::SeqSpan& s : batch.seqs) {
       for (std::int32_t t = 0; t < s.n_tokens; ++t) {
-        const auto at = static_cast<std::ptrdiff_t>((s.row_start + t) * dq);
+        const auto at = static_cast<std::ptrdiff_t>(s.row_start + t) * dq;
         RowOut& ro = rows[{s.seq_id, s.n_past + t}];
         ro.generated = s.generated;
         if (gpu.size() == cpu.size() && !gpu.empty()) {

@@ -68,7 +68,7 @@ class Problem {
     std::vector<std::int32_t> free(kBlocks);
     std::iota(free.begin(), free.end(), 0);
     std::shuffle(free.begin(), free.end(), std::mt19937(3));
-    const auto slots = static_cast<std::size_t>(kBlocks * kBlockSize);
+    const auto slots = static_cast<std::size_t>(kBlocks) * kBlockSize;
     k_.assign(slots * static_cast<std::size_t>(dkv_), 0.0f);
     v_ = k_;
     for (int s = 0; s < 3; ++s) {
@@ -78,7 +78,7 @@ class Problem {
       }
       for (std::int32_t pos = 0; pos < kLengths[s]; ++pos) {
         const auto t = token(s, pos);
-        const std::size_t at = static_cast<std::size_t>(slot(s, pos)) * dkv_;
+        const auto at = static_cast<std::ptrdiff_t>(slot(s, pos)) * dkv_;
         std::copy(t.begin() + dq(), t.begin() + dq() + dkv_, k_.begin() + at);
         std::copy(t.begin() + dq() + dkv_, t.end(), v_.begin() + at);
       }
