@@ -4,7 +4,8 @@
 # prints per kernel name: launches per step, µs per step and µs per launch. Run on the GPU
 # host after a build with the service (tests/kernels/run_gpu_tests.sh builds one).
 # Usage: scripts/profile_decode.sh MODEL.gguf [BATCH] [STEPS]   (BUILD, OUT as in bench_peer.sh;
-# ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act; PROMPT (default 16) and DECODE (default
+# ZARGS: more zinfer bench flags, e.g. ZARGS=--q16-act, or ZARGS="--temp 0.8 --top-p 0.95"
+# (the decode steps' sampling kernels under top-p); PROMPT (default 16) and DECODE (default
 # 24): the bench's prompt and decode tokens; PICK=max summarizes instead the one profiled pass
 # with the most kernel time — with PROMPT=512, the prompt's pass: where prefill time goes;
 # METRICS: more ncu metrics, comma-separated, whose mean per launch is printed for the ten

@@ -1,6 +1,7 @@
 // zinfer bench --model: see bench_engine.h. A decode step ends the way the scheduler's does:
-// with a greedy token sampled from each sequence's logits (on the device with CUDA, only the
-// ids coming back), or with --logits, with the logits on the host (the older measurement).
+// with a token sampled from each sequence's logits — greedy, or seeded with --temp / --top-p
+// (on the device with CUDA, only the ids coming back) — or with --logits, with the logits on
+// the host (the older measurement).
 // Either way a timed pass includes its copy back and synchronisation. Token ids are fixed
 // pseudo-random ids: speed does not depend on them. A warm-up runs first (sched/warm_up.h): a
 // prefill of the measured prompt length, as llama-bench's warm-up runs its measured prompt,
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_file.h"
+#include "engine/sample/sampling_params.h"
 #include "engine/sched/sequence_runner.h"
 #include "engine/sched/warm_up.h"
 #include "service/cli/exit_codes.h"
@@ -64,9 +66,10 @@ Result<double> time_prefill(Llm& llm, int n) {
 }
 
 // Decoding: `batch` sequences that hold a `context`-token context, then `steps` forward
-// passes of one token per sequence, each sampling a greedy token (or returning the logits).
-// Returns the milliseconds per step.
-Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool logits) {
+// passes of one token per sequence, each sampling a token with `a`'s sampling (or returning
+// the logits). Returns the milliseconds per step.
+Result<double> time_decode(Llm& llm, int batch, int steps, const EngineBenchArgs& a) {
+  const int context = a.decode_context;
   const std::int32_t n_vocab = llm.hparams().n_vocab;
   std::vector<std::vector<std::int32_t>> ctx(static_cast<std::size_t>(batch));
   std::vector<sched::SeqInput> in(static_cast<std::size_t>(batch));
@@ -77,8 +80,13 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool log
   }
   ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
   std::vector<std::vector<std::int32_t>> next(static_cast<std::size_t>(batch));
-  sample::SamplingParams greedy;
-  greedy.temperature = 0.0f;
+  std::vector<sample::SamplingParams> params(static_cast<std::size_t>(batch));
+  for (int b = 0; b < batch; ++b) {
+    sample::SamplingParams& sp = params[static_cast<std::size_t>(b)];
+    sp.temperature = a.temperature;
+    sp.top_p = a.top_p;
+    sp.seed = static_cast<std::uint64_t>(b) + 1;
+  }
   std::vector<sample::SampleRequest> requests(static_cast<std::size_t>(batch));
   const auto t0 = Clock::now();
   for (int s = 0; s < steps; ++s) {
@@ -87,9 +95,10 @@ Result<double> time_decode(Llm& llm, int batch, int steps, int context, bool log
           static_cast<std::int32_t>((s * 31 + b * 17) % (n_vocab / 2) + 1)};
       in[static_cast<std::size_t>(b)] =
           sched::SeqInput{b, next[static_cast<std::size_t>(b)], false, /*generated=*/true};
-      requests[static_cast<std::size_t>(b)] = sample::SampleRequest{&greedy, {}, s};
+      requests[static_cast<std::size_t>(b)] =
+          sample::SampleRequest{&params[static_cast<std::size_t>(b)], {}, s};
     }
-    if (logits) {
+    if (a.logits) {
       ZINFER_RETURN_IF_ERROR(run.forward_batch(in));
     } else {
       ZINFER_RETURN_IF_ERROR(run.forward_sample(in, requests));
@@ -136,6 +145,13 @@ int run_engine_bench(const EngineBenchArgs& a) {
                  "--batch must be ≥ 1\n";
     return 2;
   }
+  sample::SamplingParams sp;
+  sp.temperature = a.temperature;
+  sp.top_p = a.top_p;
+  if (const Status st = sample::validate(sp, 1); !st.ok()) {
+    std::cerr << "error: --temp / --top-p: " << st.error().message << "\n";
+    return 2;
+  }
   LlmOptions lo = a.llm;
   const int max_batch = *std::max_element(a.batches.begin(), a.batches.end());
   lo.n_seq_max = std::max(lo.n_seq_max, max_batch);
@@ -173,13 +189,13 @@ int run_engine_bench(const EngineBenchArgs& a) {
     for (int r = 0; r < a.repeats; ++r) {
       // A first untimed run captures this batch size's decode graphs.
       if (r == 0) {
-        auto w = time_decode(llm, b, 3, a.decode_context, a.logits);
+        auto w = time_decode(llm, b, 3, a);
         if (!w.ok()) {
           std::cerr << "error: decode batch " << b << ": " << w.error().message << "\n";
           return 1;
         }
       }
-      auto m = time_decode(llm, b, a.decode_tokens, a.decode_context, a.logits);
+      auto m = time_decode(llm, b, a.decode_tokens, a);
       if (!m.ok()) {
         std::cerr << "error: decode batch " << b << ": " << m.error().message << "\n";
         return 1;
@@ -210,7 +226,9 @@ int run_engine_bench(const EngineBenchArgs& a) {
                     {"repeats", a.repeats},
                     {"cuda_graphs", llm.options().cuda_graphs},
                     {"gpu_sampling", llm.options().gpu_sampling},
-                    {"decode_returns", a.logits ? "logits" : "greedy token"},
+                    {"decode_returns", a.logits ? "logits" : "sampled token"},
+                    {"temperature", a.temperature},
+                    {"top_p", a.top_p},
                     {"decode_context", a.decode_context}};
     j["memory"] = {{"device_bytes", dev.device_bytes},
                    {"weight_bytes", dev.weight_bytes},
@@ -248,8 +266,15 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 numerics_label(llm.options()));
   }
+  char sampled[96];
+  if (a.temperature > 0.0f) {
+    std::snprintf(sampled, sizeof(sampled), "a token sampled (temperature %.2f, top-p %.2f)",
+                  static_cast<double>(a.temperature), static_cast<double>(a.top_p));
+  } else {
+    std::snprintf(sampled, sizeof(sampled), "a greedy token sampled");
+  }
   std::printf("  load %.0f ms; medians of %d runs; decode steps end with %s\n", load_ms, a.repeats,
-              a.logits ? "the logits on the host" : "a greedy token sampled");
+              a.logits ? "the logits on the host" : sampled);
   std::printf("  prefill %5d tokens      %9.2f ms        %9.1f tokens/s\n", a.prompt_tokens, p_ms,
               a.prompt_tokens * 1000.0 / p_ms);
   for (const auto& d : decode) {

@@ -17,7 +17,9 @@ struct EngineBenchArgs {
   std::vector<int> batches = {1};  // concurrent sequences for the decode measurements
   int repeats = 3;                 // each measurement; the median is reported
   bool logits = false;             // decode steps return logits to the host instead of sampling
-                                   // (greedy, on the device with CUDA: what serve does)
+                                   // (on the device with CUDA: what serve does)
+  float temperature = 0.0f;        // decode steps' sampling: 0 → greedy; else seeded (sequence
+  float top_p = 1.0f;              //   b: seed b + 1) with this temperature and top-p (1 → off)
   bool json = false;               // one JSON object on stdout instead of the table
 };
 

@@ -57,6 +57,8 @@ struct BenchArgs {
   CLI::Option* tokens_opt = nullptr;
   CLI::Option* clients_opt = nullptr;
   CLI::Option* prompt_tokens_opt = nullptr;
+  CLI::Option* temp_opt = nullptr;
+  CLI::Option* top_p_opt = nullptr;
 };
 
 struct ClientResult {
@@ -260,7 +262,12 @@ int run_bench(const BenchArgs& a) {
       spdlog::set_level(spdlog::level::warn);
     else
       spdlog::set_level(spdlog::level::err);
-    return run_engine_bench(a.engine);
+    EngineBenchArgs engine = a.engine;
+    // The decode steps sample greedily unless --temp or --top-p is given (--top-p alone: at
+    // --temp's default).
+    if (a.temp_opt->count() > 0 || a.top_p_opt->count() > 0) engine.temperature = a.e2e.temperature;
+    if (a.top_p_opt->count() > 0) engine.top_p = a.e2e.top_p;
+    return run_engine_bench(engine);
   }
   if (!a.service) {
     std::cerr << "error: give --model FILE (engine speed) or --service (the service layer alone)\n";
@@ -388,8 +395,14 @@ Command register_bench(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--max-step-tokens", e.max_step_tokens, "--e2e: serve --max-step-tokens")
       ->capture_default_str();
-  sub->add_option("--temp", e.temperature, "--e2e: sampling temperature")->capture_default_str();
-  sub->add_option("--top-p", e.top_p, "--e2e: nucleus sampling")->capture_default_str();
+  a->temp_opt = sub->add_option("--temp", e.temperature,
+                                "Sampling temperature (--e2e: of the jobs; the engine's decode "
+                                "steps: greedy unless given)")
+                    ->capture_default_str();
+  a->top_p_opt = sub->add_option("--top-p", e.top_p,
+                                 "Nucleus sampling (--e2e: of the jobs; the engine's decode steps: "
+                                 "off unless given)")
+                     ->capture_default_str();
   sub->add_option("--seed", e.seed, "--e2e: seed of job 0 (job i: seed + i)")
       ->capture_default_str();
   sub->add_flag("--no-prefix-cache{false}", e.prefix_cache,

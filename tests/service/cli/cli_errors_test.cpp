@@ -101,6 +101,32 @@ TEST(CliErrors, GenerateNamesTheDeviceItChoseAndEndsTheTextWithANewline) {
   EXPECT_NE(line.find("| finish: length"), std::string::npos) << line;
 }
 
+// The engine bench's decode steps sample greedily unless --temp / --top-p is given; then with
+// them (the report says which); a bad value is refused before the model loads.
+TEST(CliErrors, EngineBenchSamplesWithTheGivenTemperatureAndTopP) {
+  RunResult r = run("bench --model m.gguf --top-p 1.5 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "error: --temp / --top-p: top_p must be in (0, 1], got 1.5\n");
+  const std::string model = zinfer::testing::temp_dir() + "/cli_bench_tiny_llama.gguf";
+  ASSERT_EQ(run("mkmodel --preset tiny-llama --type Q8_0 --out " + model + " >/dev/null").exit_code,
+            0);
+  const std::string bench =
+      "bench --model " + model +
+      " --device cpu --prompt-tokens 8 --decode-tokens 2 --repeats 1 --batch 2";
+  r = run(bench + " 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("decode steps end with a greedy token sampled"), std::string::npos) << r.out;
+  r = run(bench + " --temp 0.7 --top-p 0.9 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("decode steps end with a token sampled (temperature 0.70, top-p 0.90)"),
+            std::string::npos)
+      << r.out;
+  r = run(bench + " --top-p 0.5 --json 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"temperature\":0.8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"top_p\":0.5"), std::string::npos) << r.out;
+}
+
 TEST(CliErrors, ExactExcludesTheQuantizedActivationFlagsInEveryModelCommand) {
   for (const std::string& cmd :
        {std::string("generate --model m.gguf -p hi"), std::string("serve --model m.gguf"),
