@@ -14,8 +14,8 @@
 //    probability near a rounding boundary may land one fp16 step away (2^-10 of it) — bounded by
 //    2^-10 · max |v| ≈ 8e-3 here; generated rows within the fp32 kernel's 5e-6·sqrt(head_dim).
 // Geometries: Qwen2.5-0.5B's (14 × 2 heads of 64) and 7B's (28 × 4 of 128), head size 256
-// (Gemma-3), head size 80 (padded to 128 in the kernel), a sliding window of 40 with
-// soft-capping, and learned sinks.
+// (Gemma-3), head sizes 80 and 70 (padded to 128 in the kernel; 70: rows not loaded as
+// float4s), a sliding window of 40 with soft-capping, and learned sinks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -170,6 +170,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"qwen05_14x2_d64", 14, 2, 64, 0, 0.0f},
                       Case{"qwen7b_28x4_d128", 28, 4, 128, 0, 0.0f},
                       Case{"d256_4x1", 4, 1, 256, 0, 0.0f}, Case{"d80_6x2", 6, 2, 80, 0, 0.0f},
+                      Case{"d70_2x1_scalar_loads", 2, 1, 70, 0, 0.0f},
                       Case{"window40_softcap5_4x1_d64", 4, 1, 64, 40, 5.0f},
                       Case{"sinks_window40_8x2_d64", 8, 2, 64, 40, 0.0f, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });

@@ -3,7 +3,8 @@
 // mma.sync from the PTX fragment layout, summed in double and rounded once, and __shfl_sync).
 // What this catches without a GPU: the fragment addressing of S = Q·Kᵀ and O += P·V, the
 // staging of keys and transposed values (the pipelined path at head size 64, the batched one
-// above), masking, windows, the online softmax and the sinks.
+// above; a head size of 70, padded to 128 with rows not in float4s), masking, windows, the
+// online softmax and the sinks.
 //
 // Three sequences (150, 45 and 70 prompt tokens) in a paged f32 cache with shuffled blocks, each
 // token's q, k and v fixed by its sequence and position. Schedule A computes every prompt row in
@@ -244,7 +245,8 @@ TEST_P(PromptAttentionHost, MatchesTheCpuNumericsAndKeepsBitsAcrossChunks) {
 INSTANTIATE_TEST_SUITE_P(Geometries, PromptAttentionHost,
                          ::testing::Values(Case{"gqa_4x2_d64", 4, 2, 64, 0, 0.0f, false},
                                            Case{"d80_window40_softcap5", 2, 1, 80, 40, 5.0f, false},
-                                           Case{"d256_sinks", 2, 2, 256, 0, 0.0f, true}),
+                                           Case{"d256_sinks", 2, 2, 256, 0, 0.0f, true},
+                                           Case{"d70_rows_not_float4", 2, 1, 70, 0, 0.0f, false}),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return info.param.name;
                          });
