@@ -1,7 +1,5 @@
 // prompt_attention_kernel: prompt_attention_body (prompt_attention.cuh) on the device — one
 // block per (query tile, query head), 128 threads — and its launcher.
-#include <algorithm>
-#include <cfloat>
 #include <string>
 
 #include "kernels/cuda_check.h"
