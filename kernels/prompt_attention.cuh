@@ -95,30 +95,6 @@ ZINFER_HD std::uint32_t pack2(std::uint16_t lo, std::uint16_t hi) {
   return static_cast<std::uint32_t>(lo) | (static_cast<std::uint32_t>(hi) << 16);
 }
 
-ZINFER_HD float exp_f(float x) {
-#ifdef __CUDA_ARCH__
-  return expf(x);
-#else
-  return std::exp(x);
-#endif
-}
-
-ZINFER_HD float tanh_f(float x) {
-#ifdef __CUDA_ARCH__
-  return tanhf(x);
-#else
-  return std::tanh(x);
-#endif
-}
-
-ZINFER_HD float max_f(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return fmaxf(a, b);
-#else
-  return std::fmax(a, b);
-#endif
-}
-
 ZINFER_HD int max_i(int a, int b) { return a > b ? a : b; }
 ZINFER_HD int min_i(int a, int b) { return a < b ? a : b; }
 
@@ -326,22 +302,22 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
         const int j = kb + 8 * n + 2 * t4 + (e & 1);
         const bool upper = e >= 2;
         float v = mul_rn(s[n][e], p.scale);
-        if (p.softcap > 0.0f) v = mul_rn(p.softcap, tanh_f(div_rn(v, p.softcap)));
+        if (p.softcap > 0.0f) v = mul_rn(p.softcap, tanhf(div_rn(v, p.softcap)));
         const bool keep = upper ? (j >= fb && j <= pb) : (j >= fa && j <= pa);
         s[n][e] = keep ? v : -INFINITY;
         if (upper) {
-          mtb = max_f(mtb, s[n][e]);
+          mtb = fmaxf(mtb, s[n][e]);
         } else {
-          mta = max_f(mta, s[n][e]);
+          mta = fmaxf(mta, s[n][e]);
         }
       }
     }
-    mta = max_f(mta, x.shfl_xor(mta, 1));
-    mta = max_f(mta, x.shfl_xor(mta, 2));
-    mtb = max_f(mtb, x.shfl_xor(mtb, 1));
-    mtb = max_f(mtb, x.shfl_xor(mtb, 2));
-    const float na = max_f(ma, mta), nb = max_f(mb, mtb);
-    const float ca = exp_f(sub_rn(ma, na)), cb = exp_f(sub_rn(mb, nb));
+    mta = fmaxf(mta, x.shfl_xor(mta, 1));
+    mta = fmaxf(mta, x.shfl_xor(mta, 2));
+    mtb = fmaxf(mtb, x.shfl_xor(mtb, 1));
+    mtb = fmaxf(mtb, x.shfl_xor(mtb, 2));
+    const float na = fmaxf(ma, mta), nb = fmaxf(mb, mtb);
+    const float ca = expf(sub_rn(ma, na)), cb = expf(sub_rn(mb, nb));
     ma = na;
     mb = nb;
     la = mul_rn(la, ca);
@@ -360,7 +336,7 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
       std::uint16_t ph[4];
       ZINFER_UNROLL
       for (int e = 0; e < 4; ++e) {
-        ph[e] = half_bits(exp_f(sub_rn(s[n][e], e >= 2 ? mb : ma)));
+        ph[e] = half_bits(expf(sub_rn(s[n][e], e >= 2 ? mb : ma)));
         if (e >= 2) {
           lb = add_rn(lb, half_value(ph[e]));
         } else {
@@ -388,11 +364,11 @@ ZINFER_HD void prompt_attention_body(const Params& p, Ctx& x) {
   float fa_ = 1.0f, fb_ = 1.0f;
   if (p.sinks != nullptr) {
     const float sink = p.sinks[h];
-    const float xa = max_f(ma, sink), xb = max_f(mb, sink);
-    fa_ = exp_f(sub_rn(ma, xa));
-    fb_ = exp_f(sub_rn(mb, xb));
-    la = add_rn(mul_rn(la, fa_), exp_f(sub_rn(sink, xa)));
-    lb = add_rn(mul_rn(lb, fb_), exp_f(sub_rn(sink, xb)));
+    const float xa = fmaxf(ma, sink), xb = fmaxf(mb, sink);
+    fa_ = expf(sub_rn(ma, xa));
+    fb_ = expf(sub_rn(mb, xb));
+    la = add_rn(mul_rn(la, fa_), expf(sub_rn(sink, xa)));
+    lb = add_rn(mul_rn(lb, fb_), expf(sub_rn(sink, xb)));
   }
   const float ia = div_rn(1.0f, la), ib = div_rn(1.0f, lb);
   float* oa = p.out + (row0 + ra) * p.out_stride + static_cast<std::int64_t>(h) * hd;
