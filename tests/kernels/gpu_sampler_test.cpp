@@ -244,15 +244,19 @@ TEST_F(DeviceSamplerTest, GreedyTakesTheArgmaxWithLowestIdOnTies) {
 }
 
 // Parameter combinations of the seeded chain (and greedy with bias / penalties).
+sample::SamplingParams seeded_chain(float t, std::int32_t k, float p, float min_p) {
+  sample::SamplingParams s;
+  s.temperature = t;
+  s.top_k = k;
+  s.top_p = p;
+  s.min_p = min_p;
+  return s;
+}
+
 std::vector<sample::SamplingParams> param_grid(std::size_t vocab) {
   std::vector<sample::SamplingParams> grid;
   const auto add = [&](float t, std::int32_t k, float p, float min_p) {
-    sample::SamplingParams s;
-    s.temperature = t;
-    s.top_k = k;
-    s.top_p = p;
-    s.min_p = min_p;
-    grid.push_back(s);
+    grid.push_back(seeded_chain(t, k, p, min_p));
     return &grid.back();
   };
   add(1.0f, 0, 1.0f, 0.0f);
@@ -324,6 +328,49 @@ TEST_F(DeviceSamplerTest, SeededMatchesHostOverSeedsPositionsAndParameters) {
   }
   std::printf("device sampler: %d of %d seeded/greedy rows equal to the host Sampler\n",
               total - mismatched, total);
+}
+
+// The cuts' slow path (sample_rank_cut.cuh): when the bin of 1/64 below the top that holds
+// the cut has more than 2,048 items, its levels run as passes over the row instead of on the
+// shared-memory list. Near-flat rows put every item in the first bins; a few strong logits
+// above them, or a normal spread with its crossing bin crowded, vary where the cut falls.
+TEST_F(DeviceSamplerTest, CutsInCrowdedBinsMatchHost) {
+  ZINFER_REQUIRE_GPU();
+  const std::vector<sample::SamplingParams> grid = {
+      seeded_chain(1.0f, 0, 0.5f, 0.0f),
+      seeded_chain(1.0f, 0, 0.97f, 0.0f),
+      seeded_chain(0.8f, 10000, 1.0f, 0.0f),
+      seeded_chain(0.8f, 3000, 0.9f, 0.0f),
+      seeded_chain(0.8f, 40, 0.95f, 0.05f),
+      seeded_chain(20.0f, 0, 0.95f, 0.0f),  // a high temperature squeezes a normal spread
+  };
+  int mismatched = 0;
+  for (const std::size_t vocab : {std::size_t{32000}, std::size_t{151936}}) {
+    for (std::size_t g = 0; g < grid.size(); ++g) {
+      std::vector<Case> cases;
+      for (int r = 0; r < 6; ++r) {
+        Case c;
+        std::mt19937 rng(static_cast<std::uint32_t>(977 * g + 31 * static_cast<std::size_t>(r)));
+        std::uniform_real_distribution<float> flat(0.0f, 0.004f);
+        std::normal_distribution<float> spread(0.0f, 1.0f);
+        c.logits.resize(vocab);
+        for (float& x : c.logits) x = r < 3 ? 1.0f + flat(rng) : spread(rng);
+        if (r == 1) {
+          for (std::size_t i = 0; i < 6; ++i) c.logits[i * 4999 % vocab] = 1.5f;
+        }
+        if (r == 2) {
+          for (float& x : c.logits) x = std::round(x * 1000.0f) / 1000.0f;  // runs of ties
+        }
+        c.params = grid[g];
+        c.params.seed = 4242 + static_cast<std::uint64_t>(r * 17) + g;
+        c.position = r * 3 + static_cast<int>(g);
+        cases.push_back(std::move(c));
+      }
+      mismatched += expect_matches_host(
+          cases, "crowded vocab " + std::to_string(vocab) + " params " + std::to_string(g));
+    }
+  }
+  EXPECT_EQ(mismatched, 0);
 }
 
 // A row's result does not depend on its batch-mates: each of 64 mixed rows sampled alone
