@@ -20,6 +20,7 @@ inline constexpr int kMassBits = 11;  // selection by mass: digits of up to 11 b
 inline constexpr int kMassBins = 1 << kMassBits;
 inline constexpr int kListCap = 2048;  // class items rank_cut gathers in shared memory
 inline constexpr unsigned kFull = 0xffffffffu;
+inline constexpr int kUnroll = 4;  // items a thread evaluates together in a pass over the row
 
 struct SampleShared {
   unsigned long long u64[kWarps];
@@ -69,17 +70,24 @@ __device__ __forceinline__ int rank_key_id(unsigned long long key) {
 }
 
 // Reduction over the block; every thread gets the result. The order is fixed (butterfly in
-// each warp, then warps in order), so a float or double result is the same on every run.
+// each warp, then a butterfly over the warps' results in warp 0), so a float or double result
+// is the same on every run.
 template <typename T, typename Op>
 __device__ T block_all_reduce(T v, T* scratch, Op op) {
+  static_assert(kWarps == 32, "warp 0 folds one value per warp");
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(kFull, v, o));
   __syncthreads();  // scratch may still be read by an earlier call
   if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
   __syncthreads();
-  T r = scratch[0];
-  for (int w = 1; w < kWarps; ++w) r = op(r, scratch[w]);
-  return r;
+  if (threadIdx.x < 32) {
+    T w = scratch[threadIdx.x];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) w = op(w, __shfl_xor_sync(kFull, w, o));
+    if (threadIdx.x == 0) scratch[0] = w;  // every lane of warp 0 has read its slot
+  }
+  __syncthreads();
+  return scratch[0];
 }
 
 __device__ __forceinline__ long long warp_sum_i64(long long v) {
@@ -124,7 +132,13 @@ __device__ __noinline__ long long warp_range_sums(int vocab, Weight weight, Samp
   const int lo = warp_range_begin(vocab, warp);
   const int hi = warp_range_begin(vocab, warp + 1);
   long long sum = 0;
-  for (int i = lo + lane; i < hi; i += 32) sum += weight(i);
+  for (int b = lo; b < hi; b += kUnroll * 32) {  // kUnroll loads in flight
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = b + u * 32 + lane;
+      if (i < hi) sum += weight(i);
+    }
+  }
   sum = warp_sum_i64(sum);
   __syncthreads();  // warp_mass may still be read by an earlier call
   if (lane == 0) s.warp_mass[warp] = sum;

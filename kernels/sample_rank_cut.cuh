@@ -52,12 +52,24 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
     s.hist_mass[d] = 0;
   }
   __syncthreads();
-  for (int j = threadIdx.x; j < n; j += kThreads) {
-    int d = 0;
-    long long w = 0;
-    if (item(j, d, w)) {
-      atomicAdd(&s.hist_count[d], 1u);
-      atomicAdd(&s.hist_mass[d], static_cast<unsigned long long>(w));
+  // kUnroll items a trip, evaluated before any is added: their loads are in flight together.
+  for (int j0 = threadIdx.x; j0 < n; j0 += kUnroll * kThreads) {
+    int d[kUnroll];
+    long long w[kUnroll];
+    bool in[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int j = j0 + u * kThreads;
+      d[u] = 0;
+      w[u] = 0;
+      in[u] = j < n && item(j, d[u], w[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      if (in[u]) {
+        atomicAdd(&s.hist_count[d[u]], 1u);
+        atomicAdd(&s.hist_mass[d[u]], static_cast<unsigned long long>(w[u]));
+      }
     }
   }
   __syncthreads();
@@ -135,7 +147,7 @@ struct RankCut {
 // goal is k). sum_draw: also leave the draw's per-range sums in s.warp_mass when the class
 // fits the list (the cut is the last one before the draw).
 template <typename Row>
-__device__ __noinline__ RankCut rank_cut(const Row& row, bool by_mass, double fraction, long long k,
+__device__ __noinline__ RankCut rank_cut(const Row row, bool by_mass, double fraction, long long k,
                                          bool sum_draw, SampleShared& s) {
   const int vocab = row.vocab;
   const unsigned long long cut_k = row.cut_k;
@@ -186,30 +198,37 @@ __device__ __noinline__ RankCut rank_cut(const Row& row, bool by_mass, double fr
     if (threadIdx.x == 0) s.list_n = 0;
     __syncthreads();
     long long above = 0;
-    for (int b = lo; b < hi; b += 32) {  // warp-uniform trips
-      const int i = b + lane;
-      bool take = false;
-      unsigned key = 0;
-      if (i < hi) {
-        const float v = row.scaled(i);
-        if (in_top_k(v, i)) {
-          const int bin = rank_bin(v);
-          if (bin < b0) {
-            if (sum_draw && (!row.min_p || v >= row.threshold)) above += row.weight_of(v);
-          } else if (bin == b0) {
-            take = item_weight(v) > 0;
-            key = value_key(v);
+    for (int b = lo; b < hi; b += kUnroll * 32) {  // warp-uniform trips
+      bool take[kUnroll];
+      unsigned key[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int i = b + u * 32 + lane;
+        take[u] = false;
+        key[u] = 0;
+        if (i < hi) {
+          const float v = row.scaled(i);
+          if (in_top_k(v, i)) {
+            const int bin = rank_bin(v);
+            if (bin < b0) {
+              if (sum_draw && (!row.min_p || v >= row.threshold)) above += row.weight_of(v);
+            } else if (bin == b0) {
+              take[u] = item_weight(v) > 0;
+              key[u] = value_key(v);
+            }
           }
         }
       }
-      const unsigned ballot = __ballot_sync(kFull, take);
-      if (ballot != 0u) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const unsigned ballot = __ballot_sync(kFull, take[u]);
+        if (ballot == 0u) continue;
         int slot = 0;
         if (lane == 0) slot = atomicAdd(&s.list_n, __popc(ballot));
         slot = __shfl_sync(kFull, slot, 0) + __popc(ballot & ((1u << lane) - 1u));
-        if (take) {
-          s.list_key[slot] = key;
-          s.list_id[slot] = i;
+        if (take[u]) {
+          s.list_key[slot] = key[u];
+          s.list_id[slot] = b + u * 32 + lane;
         }
       }
     }

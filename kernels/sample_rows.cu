@@ -86,8 +86,20 @@ __global__ void __launch_bounds__(kThreads) row_stats_kernel(SampleRowsArgs a) {
     const int end = min(begin + kSliceLogits, vocab);
     float m_t = -inf;
     double s_t = 0.0;
-    for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += kThreads) {
-      const float x = row[i];
+    // The slice's logits of this thread loaded up front (several loads in flight), then
+    // taken in the same order as one at a time.
+    constexpr int kPerThread = kSliceLogits / kThreads;
+    float xs[kPerThread];
+#pragma unroll
+    for (int u = 0; u < kPerThread; ++u) {
+      const int i = begin + static_cast<int>(threadIdx.x) + u * kThreads;
+      xs[u] = i < end ? row[i] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kPerThread; ++u) {
+      const int i = begin + static_cast<int>(threadIdx.x) + u * kThreads;
+      if (i >= end) break;
+      const float x = xs[u];
       if (!(x < inf)) {
         r.bad = min(r.bad, i);
         continue;
@@ -257,9 +269,11 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a)
       return;
     }
     const float t = p.temperature;
-    const auto scaled = [&](int i) { return __fdiv_rn(__fsub_rn(row[i], row_max), t); };
+    const auto scaled = [row, row_max, t](int i) {
+      return __fdiv_rn(__fsub_rn(row[i], row_max), t);
+    };
     const float top = __fdiv_rn(__fsub_rn(row_max, row_max), t);  // the largest scaled value
-    const auto weight_of = [&](float v) {
+    const auto weight_of = [top](float v) {
       return static_cast<long long>(
           sample::fixed_weight(sample::exp_nonpositive(__fsub_rn(v, top))));
     };
@@ -288,7 +302,7 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a)
     }
     // The draw: the first survivor, in id order, whose running mass exceeds u · total.
     const unsigned long long cut_p = cut;
-    const auto draw_weight = [&](int i) -> long long {
+    const auto draw_weight = [scaled, weight_of, cut_p, min_p, threshold](int i) -> long long {
       const float v = scaled(i);
       if (rank_key(v, i) < cut_p || (min_p && !(v >= threshold))) return 0;
       return weight_of(v);
