@@ -30,7 +30,10 @@ struct SampleShared {
   int i32[kWarps];
   long long warp_mass[kWarps];  // per warp range: a sum of weights (warp_range_sums)
   unsigned int hist_count[kMassBins];
-  unsigned long long hist_mass[kMassBins];
+  // A bin's mass is hist_mass_hi · 2^32 + hist_mass_lo (mass_add): two native 32-bit adds
+  // where a 64-bit one would be a compare-and-swap loop.
+  unsigned int hist_mass_lo[kMassBins];
+  unsigned int hist_mass_hi[kMassBins];
   unsigned list_key[kListCap];
   int list_id[kListCap];
   int list_n;

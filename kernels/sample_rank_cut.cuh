@@ -31,6 +31,11 @@ __device__ __forceinline__ int rank_bin(float v) {
   return min(__float2int_rz(-v * kBinsPerUnit), kMassBins - 1);  // saturates: -inf → the last
 }
 
+__device__ __forceinline__ long long bin_mass(const SampleShared& s, int d) {
+  return static_cast<long long>((static_cast<unsigned long long>(s.hist_mass_hi[d]) << 32) |
+                                s.hist_mass_lo[d]);
+}
+
 struct MassStep {
   int digit = -1;             // where the mass is reached; -1: never (a broken invariant)
   long long before_mass = 0;  // base + the mass of the higher digits
@@ -49,7 +54,8 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
   const int warp = threadIdx.x >> 5;
   for (int d = threadIdx.x; d < bins; d += kThreads) {
     s.hist_count[d] = 0;
-    s.hist_mass[d] = 0;
+    s.hist_mass_lo[d] = 0;
+    s.hist_mass_hi[d] = 0;
   }
   __syncthreads();
   // kUnroll items a trip, evaluated before any is added: their loads are in flight together.
@@ -64,12 +70,22 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
       w[u] = 0;
       in[u] = j < n && item(j, d[u], w[u]);
     }
+    // A bin's mass exactly in two 32-bit words: the low word wraps, and whoever wraps it adds
+    // the carry to the high word with its own high part.
+    unsigned carry[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
+      carry[u] = 0;
       if (in[u]) {
         atomicAdd(&s.hist_count[d[u]], 1u);
-        atomicAdd(&s.hist_mass[d[u]], static_cast<unsigned long long>(w[u]));
+        const auto lo = static_cast<unsigned>(static_cast<unsigned long long>(w[u]));
+        carry[u] = atomicAdd(&s.hist_mass_lo[d[u]], lo) + lo < lo ? 1u : 0u;
       }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const auto hi = static_cast<unsigned>(static_cast<unsigned long long>(w[u]) >> 32) + carry[u];
+      if (in[u] && hi != 0u) atomicAdd(&s.hist_mass_hi[d[u]], hi);
     }
   }
   __syncthreads();
@@ -79,7 +95,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
     const int first = lane * per;
     long long lane_m = 0;
     for (int k = 0; k < per; ++k) {
-      if (first + k < bins) lane_m += static_cast<long long>(s.hist_mass[first + k]);
+      if (first + k < bins) lane_m += bin_mass(s, first + k);
     }
     long long suf = lane_m;  // the mass of this lane's digits and every higher one
 #pragma unroll
@@ -103,7 +119,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
       for (int k = per - 1; k >= 0; --k) {
         const int d = first + k;
         if (d >= bins) continue;
-        const long long next = run + static_cast<long long>(s.hist_mass[d]);
+        const long long next = run + bin_mass(s, d);
         if (static_cast<double>(next) >= g) {
           s.sel_digit = d;
           s.sel_base_mass = run;
