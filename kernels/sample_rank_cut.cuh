@@ -31,7 +31,8 @@ __device__ __forceinline__ int rank_bin(float v) {
   return min(__float2int_rz(-v * kBinsPerUnit), kMassBins - 1);  // saturates: -inf → the last
 }
 
-__device__ __forceinline__ long long bin_mass(const SampleShared& s, int d) {
+__device__ __forceinline__ long long bin_mass(const SampleShared& s, int d, bool counts_only) {
+  if (counts_only) return s.hist_count[d];
   return static_cast<long long>((static_cast<unsigned long long>(s.hist_mass_hi[d]) << 32) |
                                 s.hist_mass_lo[d]);
 }
@@ -47,9 +48,10 @@ struct MassStep {
 // in [0, bins) and weight w > 0. From the highest digit down, starting at base_mass, the digit
 // at which the running mass, as a double, reaches the goal — given, or fraction · (base + the
 // level's total) when from_total.
+// counts_only: every weight is 1 (top-k), so the counts are the masses and no mass is added.
 template <typename Item>
 __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, bool from_total,
-                              double fraction, double goal, SampleShared& s) {
+                              double fraction, double goal, bool counts_only, SampleShared& s) {
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   for (int d = threadIdx.x; d < bins; d += kThreads) {
@@ -78,6 +80,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
       carry[u] = 0;
       if (in[u]) {
         atomicAdd(&s.hist_count[d[u]], 1u);
+        if (counts_only) continue;
         const auto lo = static_cast<unsigned>(static_cast<unsigned long long>(w[u]));
         carry[u] = atomicAdd(&s.hist_mass_lo[d[u]], lo) + lo < lo ? 1u : 0u;
       }
@@ -85,7 +88,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const auto hi = static_cast<unsigned>(static_cast<unsigned long long>(w[u]) >> 32) + carry[u];
-      if (in[u] && hi != 0u) atomicAdd(&s.hist_mass_hi[d[u]], hi);
+      if (in[u] && hi != 0u && !counts_only) atomicAdd(&s.hist_mass_hi[d[u]], hi);
     }
   }
   __syncthreads();
@@ -95,7 +98,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
     const int first = lane * per;
     long long lane_m = 0;
     for (int k = 0; k < per; ++k) {
-      if (first + k < bins) lane_m += bin_mass(s, first + k);
+      if (first + k < bins) lane_m += bin_mass(s, first + k, counts_only);
     }
     long long suf = lane_m;  // the mass of this lane's digits and every higher one
 #pragma unroll
@@ -119,7 +122,7 @@ __device__ MassStep mass_step(int n, int bins, Item item, long long base_mass, b
       for (int k = per - 1; k >= 0; --k) {
         const int d = first + k;
         if (d >= bins) continue;
-        const long long next = run + bin_mass(s, d);
+        const long long next = run + bin_mass(s, d, counts_only);
         if (static_cast<double>(next) >= g) {
           s.sel_digit = d;
           s.sel_base_mass = run;
@@ -186,7 +189,7 @@ __device__ __noinline__ RankCut rank_cut(const Row row, bool by_mass, double fra
         d = kMassBins - 1 - rank_bin(v);
         return w > 0;
       },
-      0, /*from_total=*/by_mass, fraction, static_cast<double>(k), s);
+      0, /*from_total=*/by_mass, fraction, static_cast<double>(k), !by_mass, s);
   if (l0.digit < 0) {
     out.status = 3;
     return out;
@@ -275,7 +278,7 @@ __device__ __noinline__ RankCut rank_cut(const Row row, bool by_mass, double fra
             w = item_weight(key_value(key));
             return true;
           },
-          base, false, 0.0, goal, s);
+          base, false, 0.0, goal, !by_mass, s);
     } else {
       step = mass_step(
           vocab, 1 << take,
@@ -287,7 +290,7 @@ __device__ __noinline__ RankCut rank_cut(const Row row, bool by_mass, double fra
             w = item_weight(v);
             return w > 0;
           },
-          base, false, 0.0, goal, s);
+          base, false, 0.0, goal, !by_mass, s);
     }
     if (step.digit < 0) {
       out.status = 3;
@@ -364,6 +367,68 @@ __device__ __noinline__ RankCut rank_cut(const Row row, bool by_mass, double fra
     out.range_sums = true;
   }
   return out;
+}
+
+// The top-n logprobs' selection: the n ≤ 20 largest raw logits (lower id first on ties), their
+// rank keys into s.top_keys[0, n) in ranking order. The same bins, of x - max (monotone in x,
+// so a bin's items never outrank a higher bin's), counted; the items in and above the bin
+// holding the n-th are gathered and ranked among themselves. False (nothing written) when they
+// are more than kTopListCap: the caller then takes the radix selection.
+inline constexpr int kTopListCap = 1024;
+
+template <typename Value>
+__device__ __noinline__ bool top_n_by_bins(int vocab, Value value, float vmax, int n,
+                                           SampleShared& s) {
+  const auto bin_of = [&](float x) { return rank_bin(__fsub_rn(x, vmax)); };
+  const MassStep l0 = mass_step(
+      vocab, kMassBins,
+      [&](int i, int& d, long long& w) {
+        d = kMassBins - 1 - bin_of(value(i));
+        w = 1;
+        return true;
+      },
+      0, false, 0.0, static_cast<double>(n), /*counts_only=*/true, s);
+  if (l0.digit < 0 || l0.before_mass + l0.count > kTopListCap) return false;
+  const int b0 = kMassBins - 1 - l0.digit;
+  const int lane = threadIdx.x & 31;
+  if (threadIdx.x == 0) s.list_n = 0;
+  __syncthreads();
+  for (int b = 0; b < vocab; b += kUnroll * kThreads) {  // block-uniform trips
+    float x[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = b + u * kThreads + static_cast<int>(threadIdx.x);
+      x[u] = i < vocab ? value(i) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = b + u * kThreads + static_cast<int>(threadIdx.x);
+      const bool take = i < vocab && bin_of(x[u]) <= b0;
+      const unsigned ballot = __ballot_sync(kFull, take);
+      if (ballot == 0u) continue;
+      int slot = 0;
+      if (lane == 0) slot = atomicAdd(&s.list_n, __popc(ballot));
+      slot = __shfl_sync(kFull, slot, 0) + __popc(ballot & ((1u << lane) - 1u));
+      if (take) {
+        s.list_key[slot] = value_key(x[u]);
+        s.list_id[slot] = i;
+      }
+    }
+  }
+  __syncthreads();
+  const int m = s.list_n;
+  const auto key_of = [&](int j) {
+    return (static_cast<unsigned long long>(s.list_key[j]) << 32) |
+           static_cast<unsigned>(~s.list_id[j]);
+  };
+  for (int j = threadIdx.x; j < m; j += kThreads) {
+    const unsigned long long kj = key_of(j);
+    int above = 0;
+    for (int q = 0; q < m; ++q) above += key_of(q) > kj ? 1 : 0;
+    if (above < n) s.top_keys[above] = kj;  // rank keys are distinct: one writer a slot
+  }
+  __syncthreads();
+  return true;
 }
 
 }  // namespace zinfer::cuda::sample_detail

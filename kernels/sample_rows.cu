@@ -163,39 +163,49 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(SampleRowsArgs a)
   const double sum = block_all_reduce(part, s.f64, [](double u, double v) { return u + v; });
   const double log_z = static_cast<double>(raw_max) + log(sum);
 
-  // Top-n raw logprobs: the n-th rank key, then the ≤ n items at or above it, sorted.
+  // Top-n raw logprobs: by bins (sample_rank_cut.cuh), or when the bins are crowded the n-th
+  // rank key by radix selection, then the ≤ n items at or above it, sorted.
   const int n_top = min(min(p.top_logprobs, kSampleMaxTopLogprobs), vocab);
   if (n_top > 0) {
-    const unsigned long long cut = nth_rank_key(
-        vocab, n_top, [&](int i) { return row[i]; }, [](int) { return true; }, s);
-    if (cut == 0) {
-      fail(out, SampleRowStatus::kInternal, 1, 0);
-      return;
-    }
-    if (tid == 0) s.n_top = 0;
-    __syncthreads();
-    for (int i = tid; i < vocab; i += kThreads) {
-      const unsigned long long k = rank_key(row[i], i);
-      if (k >= cut) {
-        const int slot = atomicAdd(&s.n_top, 1);
-        if (slot < kSampleMaxTopLogprobs) s.top_keys[slot] = k;
+    if (!top_n_by_bins(
+            vocab, [row](int i) { return row[i]; }, raw_max, n_top, s)) {
+      const unsigned long long cut = nth_rank_key(
+          vocab, n_top, [&](int i) { return row[i]; }, [](int) { return true; }, s);
+      if (cut == 0) {
+        fail(out, SampleRowStatus::kInternal, 1, 0);
+        return;
+      }
+      if (tid == 0) s.n_top = 0;
+      __syncthreads();
+      for (int i = tid; i < vocab; i += kThreads) {
+        const unsigned long long k = rank_key(row[i], i);
+        if (k >= cut) {
+          const int slot = atomicAdd(&s.n_top, 1);
+          if (slot < kSampleMaxTopLogprobs) s.top_keys[slot] = k;
+        }
+      }
+      __syncthreads();
+      if (s.n_top != n_top) {  // exactly n_top items rank at or above the n-th
+        fail(out, SampleRowStatus::kInternal, 1, 0);
+        return;
+      }
+      if (tid == 0) {
+        const int n = n_top;
+        for (int j = 1; j < n; ++j) {  // insertion sort, descending: ≤ 20 keys
+          const unsigned long long k = s.top_keys[j];
+          int q = j;
+          for (; q > 0 && s.top_keys[q - 1] < k; --q) s.top_keys[q] = s.top_keys[q - 1];
+          s.top_keys[q] = k;
+        }
       }
     }
-    __syncthreads();
     if (tid == 0) {
-      const int n = min(s.n_top, n_top);
-      for (int j = 1; j < n; ++j) {  // insertion sort, descending: ≤ 20 keys
-        const unsigned long long k = s.top_keys[j];
-        int q = j;
-        for (; q > 0 && s.top_keys[q - 1] < k; --q) s.top_keys[q] = s.top_keys[q - 1];
-        s.top_keys[q] = k;
-      }
-      for (int j = 0; j < n; ++j) {
+      for (int j = 0; j < n_top; ++j) {
         const int id = rank_key_id(s.top_keys[j]);
         out->top_ids[j] = id;
         out->top_logprobs[j] = static_cast<float>(static_cast<double>(row[id]) - log_z);
       }
-      out->n_top = n;
+      out->n_top = n_top;
     }
     __syncthreads();  // row is edited below
   } else if (tid == 0) {

@@ -403,6 +403,8 @@ int run_e2e_bench(const E2eBenchArgs& a) {
                      {"clients", std::min(a.clients, a.jobs)},
                      {"temperature", a.temperature},
                      {"top_p", a.top_p},
+                     {"top_k", a.top_k},
+                     {"top_logprobs", a.top_logprobs},
                      {"seed", a.seed},
                      {"ctx", ctx},
                      {"kv_cache_mb", kv_mb},

@@ -43,6 +43,8 @@ struct E2eBenchArgs {
   bool prefix_cache = true;      // for the unique-prompt runs (the shared workload runs both)
   float temperature = 0.8f;
   float top_p = 0.95f;
+  std::int32_t top_k = 0;         // the jobs' top-k (0 → off)
+  std::int32_t top_logprobs = 0;  // the jobs' top logprobs a token
   std::uint64_t seed = 1;
   bool engine_baseline = true;  // run the engine alone first
   std::string results_path;     // per-job JSONL of what the clients received ("" = none)

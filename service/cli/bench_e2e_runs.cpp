@@ -59,6 +59,8 @@ JobPlan make_job(const E2eBenchArgs& a, std::int32_t n_vocab, std::string id,
   p.params.ignore_eos = true;  // exactly `tokens` tokens per job
   p.params.sampling.temperature = a.temperature;
   p.params.sampling.top_p = a.top_p;
+  p.params.sampling.top_k = a.top_k;
+  p.params.sampling.top_logprobs = a.top_logprobs;
   p.params.sampling.seed = seed;
   protocol::SubmitMsg m;
   m.job_id = p.id;

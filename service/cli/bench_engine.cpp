@@ -85,6 +85,8 @@ Result<double> time_decode(Llm& llm, int batch, int steps, const EngineBenchArgs
     sample::SamplingParams& sp = params[static_cast<std::size_t>(b)];
     sp.temperature = a.temperature;
     sp.top_p = a.top_p;
+    sp.top_k = a.top_k;
+    sp.top_logprobs = a.top_logprobs;
     sp.seed = static_cast<std::uint64_t>(b) + 1;
   }
   std::vector<sample::SampleRequest> requests(static_cast<std::size_t>(batch));
@@ -148,8 +150,11 @@ int run_engine_bench(const EngineBenchArgs& a) {
   sample::SamplingParams sp;
   sp.temperature = a.temperature;
   sp.top_p = a.top_p;
+  sp.top_k = a.top_k;
+  sp.top_logprobs = a.top_logprobs;
   if (const Status st = sample::validate(sp, 1); !st.ok()) {
-    std::cerr << "error: --temp / --top-p: " << st.error().message << "\n";
+    std::cerr << "error: --temp / --top-p / --top-k / --top-logprobs: " << st.error().message
+              << "\n";
     return 2;
   }
   LlmOptions lo = a.llm;
@@ -229,6 +234,8 @@ int run_engine_bench(const EngineBenchArgs& a) {
                     {"decode_returns", a.logits ? "logits" : "sampled token"},
                     {"temperature", a.temperature},
                     {"top_p", a.top_p},
+                    {"top_k", a.top_k},
+                    {"top_logprobs", a.top_logprobs},
                     {"decode_context", a.decode_context}};
     j["memory"] = {{"device_bytes", dev.device_bytes},
                    {"weight_bytes", dev.weight_bytes},
@@ -266,12 +273,22 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 numerics_label(llm.options()));
   }
-  char sampled[96];
+  char sampled[160];
+  int used = 0;
   if (a.temperature > 0.0f) {
-    std::snprintf(sampled, sizeof(sampled), "a token sampled (temperature %.2f, top-p %.2f)",
-                  static_cast<double>(a.temperature), static_cast<double>(a.top_p));
+    used = std::snprintf(sampled, sizeof(sampled), "a token sampled (temperature %.2f, top-p %.2f",
+                         static_cast<double>(a.temperature), static_cast<double>(a.top_p));
+    if (a.top_k > 0) {
+      used += std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used),
+                            ", top-k %d", a.top_k);
+    }
+    used += std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used), ")");
   } else {
-    std::snprintf(sampled, sizeof(sampled), "a greedy token sampled");
+    used = std::snprintf(sampled, sizeof(sampled), "a greedy token sampled");
+  }
+  if (a.top_logprobs > 0) {
+    std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used),
+                  " and its %d top logprobs", a.top_logprobs);
   }
   std::printf("  load %.0f ms; medians of %d runs; decode steps end with %s\n", load_ms, a.repeats,
               a.logits ? "the logits on the host" : sampled);

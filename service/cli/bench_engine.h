@@ -20,6 +20,8 @@ struct EngineBenchArgs {
                                    // (on the device with CUDA: what serve does)
   float temperature = 0.0f;        // decode steps' sampling: 0 → greedy; else seeded (sequence
   float top_p = 1.0f;              //   b: seed b + 1) with this temperature and top-p (1 → off)
+  std::int32_t top_k = 0;          //   and top-k (0 → off)
+  std::int32_t top_logprobs = 0;   // each sampled token also reports this many top logprobs
   bool json = false;               // one JSON object on stdout instead of the table
 };
 

@@ -59,6 +59,7 @@ struct BenchArgs {
   CLI::Option* prompt_tokens_opt = nullptr;
   CLI::Option* temp_opt = nullptr;
   CLI::Option* top_p_opt = nullptr;
+  CLI::Option* top_k_opt = nullptr;
 };
 
 struct ClientResult {
@@ -263,10 +264,14 @@ int run_bench(const BenchArgs& a) {
     else
       spdlog::set_level(spdlog::level::err);
     EngineBenchArgs engine = a.engine;
-    // The decode steps sample greedily unless --temp or --top-p is given (--top-p alone: at
-    // --temp's default).
-    if (a.temp_opt->count() > 0 || a.top_p_opt->count() > 0) engine.temperature = a.e2e.temperature;
+    // The decode steps sample greedily unless --temp, --top-p or --top-k is given (--top-p or
+    // --top-k alone: at --temp's default).
+    if (a.temp_opt->count() > 0 || a.top_p_opt->count() > 0 || a.top_k_opt->count() > 0) {
+      engine.temperature = a.e2e.temperature;
+    }
     if (a.top_p_opt->count() > 0) engine.top_p = a.e2e.top_p;
+    engine.top_k = a.e2e.top_k;
+    engine.top_logprobs = a.e2e.top_logprobs;
     return run_engine_bench(engine);
   }
   if (!a.service) {
@@ -403,6 +408,14 @@ Command register_bench(CLI::App& app) {
                                  "Nucleus sampling (--e2e: of the jobs; the engine's decode steps: "
                                  "off unless given)")
                      ->capture_default_str();
+  a->top_k_opt = sub->add_option("--top-k", e.top_k,
+                                 "Top-k, 0 = off (--e2e: of the jobs; the engine's decode steps: "
+                                 "off unless given)")
+                     ->capture_default_str();
+  sub->add_option("--top-logprobs", e.top_logprobs,
+                  "Top logprobs each sampled token reports, 0..20 (--e2e: of the jobs; the "
+                  "engine's decode steps too)")
+      ->capture_default_str();
   sub->add_option("--seed", e.seed, "--e2e: seed of job 0 (job i: seed + i)")
       ->capture_default_str();
   sub->add_flag("--no-prefix-cache{false}", e.prefix_cache,

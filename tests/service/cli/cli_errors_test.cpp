@@ -101,12 +101,20 @@ TEST(CliErrors, GenerateNamesTheDeviceItChoseAndEndsTheTextWithANewline) {
   EXPECT_NE(line.find("| finish: length"), std::string::npos) << line;
 }
 
-// The engine bench's decode steps sample greedily unless --temp / --top-p is given; then with
-// them (the report says which); a bad value is refused before the model loads.
+// The engine bench's decode steps sample greedily unless --temp / --top-p / --top-k is given;
+// then with them (the report says which, and the top logprobs asked for); a bad value is
+// refused before the model loads.
 TEST(CliErrors, EngineBenchSamplesWithTheGivenTemperatureAndTopP) {
   RunResult r = run("bench --model m.gguf --top-p 1.5 2>&1");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out, "error: --temp / --top-p: top_p must be in (0, 1], got 1.5\n");
+  EXPECT_EQ(r.out,
+            "error: --temp / --top-p / --top-k / --top-logprobs: top_p must be in (0, 1], got "
+            "1.5\n");
+  r = run("bench --model m.gguf --top-logprobs 21 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out,
+            "error: --temp / --top-p / --top-k / --top-logprobs: top_logprobs must be in [0, 20], "
+            "got 21\n");
   const std::string model = zinfer::testing::temp_dir() + "/cli_bench_tiny_llama.gguf";
   ASSERT_EQ(run("mkmodel --preset tiny-llama --type Q8_0 --out " + model + " >/dev/null").exit_code,
             0);
@@ -119,6 +127,12 @@ TEST(CliErrors, EngineBenchSamplesWithTheGivenTemperatureAndTopP) {
   r = run(bench + " --temp 0.7 --top-p 0.9 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("decode steps end with a token sampled (temperature 0.70, top-p 0.90)"),
+            std::string::npos)
+      << r.out;
+  r = run(bench + " --top-k 5 --top-logprobs 3 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("decode steps end with a token sampled (temperature 0.80, top-p 1.00, "
+                       "top-k 5) and its 3 top logprobs"),
             std::string::npos)
       << r.out;
   r = run(bench + " --top-p 0.5 --json 2>/dev/null");
