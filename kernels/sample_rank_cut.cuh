@@ -15,6 +15,7 @@
 // the class level by level, on the gathered list (or by further passes over the row when the
 // class is larger), to the exact value key where the goal is reached; items tying at it are
 // resolved in id order. The draw then walks only the range of ids where its sum crosses.
+// top_n_by_bins (the top-n logprobs) counts the same bins over the raw logits.
 #pragma once
 
 #include <cuda_runtime.h>

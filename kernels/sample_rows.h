@@ -8,7 +8,8 @@
 // (sample_math.h: exp_nonpositive with explicit fmas, fixed-point weights whose sums are exact
 // integers; __fadd_rn / __fdiv_rn / __fmul_rn where the host rounds each step), ranks use the
 // same total order (larger value first, lower id on ties), and the top-k / top-p cuts are found
-// by radix selection on the order-preserving bits of the values instead of sorting. Logprobs
+// without sorting: histograms of value bins, then digits of the order-preserving bits of the
+// values within the bin that holds the cut (sample_rank_cut.cuh). Logprobs
 // (log-softmax of the raw logits) use a different summation order: within ~1e-6 of the host.
 //
 // Two kernels: the raw pass (NaN check, argmax, log-sum-exp) over slices of 8192 logits, one
