@@ -18,6 +18,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/hparams.h"
 #include "service/cli/bench_e2e_runs.h"
+#include "service/cli/bench_engine.h"
 #include "service/cli/bench_serve_child.h"
 #include "service/cli/exit_codes.h"
 #include "service/worker/service_log.h"
@@ -203,6 +204,8 @@ int run_e2e_bench(const E2eBenchArgs& a) {
       return kExitBadInput;
     }
   }
+  // The jobs' sampling, refused here rather than by every job.
+  if (!bench_sampling_ok(a.temperature, a.top_p, a.top_k, a.top_logprobs)) return kExitBadInput;
   const int max_running = a.max_running > 0 ? a.max_running : a.jobs;
   if (max_running > 1024) {
     std::cerr << "error: --max-running must be in [1, 1024], got " << max_running << "\n";

@@ -139,6 +139,21 @@ struct DecodeResult {
 
 }  // namespace
 
+bool bench_sampling_ok(float temperature, float top_p, std::int32_t top_k,
+                       std::int32_t top_logprobs) {
+  sample::SamplingParams sp;
+  sp.temperature = temperature;
+  sp.top_p = top_p;
+  sp.top_k = top_k;
+  sp.top_logprobs = top_logprobs;
+  if (const Status st = sample::validate(sp, 1); !st.ok()) {
+    std::cerr << "error: --temp / --top-p / --top-k / --top-logprobs: " << st.error().message
+              << "\n";
+    return false;
+  }
+  return true;
+}
+
 int run_engine_bench(const EngineBenchArgs& a) {
   if (a.prompt_tokens < 1 || a.decode_tokens < 1 || a.decode_context < 1 || a.repeats < 1 ||
       a.batches.empty() ||
@@ -147,16 +162,7 @@ int run_engine_bench(const EngineBenchArgs& a) {
                  "--batch must be ≥ 1\n";
     return 2;
   }
-  sample::SamplingParams sp;
-  sp.temperature = a.temperature;
-  sp.top_p = a.top_p;
-  sp.top_k = a.top_k;
-  sp.top_logprobs = a.top_logprobs;
-  if (const Status st = sample::validate(sp, 1); !st.ok()) {
-    std::cerr << "error: --temp / --top-p / --top-k / --top-logprobs: " << st.error().message
-              << "\n";
-    return 2;
-  }
+  if (!bench_sampling_ok(a.temperature, a.top_p, a.top_k, a.top_logprobs)) return 2;
   LlmOptions lo = a.llm;
   const int max_batch = *std::max_element(a.batches.begin(), a.batches.end());
   lo.n_seq_max = std::max(lo.n_seq_max, max_batch);

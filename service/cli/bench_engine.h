@@ -2,6 +2,7 @@
 // batch-1 decode speed and batched decode throughput of one model on one device.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,10 @@ struct EngineBenchArgs {
 
 // Runs the measurements and prints them with the device and model named; exit code.
 int run_engine_bench(const EngineBenchArgs& args);
+
+// The bench's sampling flags (the decode steps' or the e2e jobs'), checked as a job's would be:
+// false, with the error printed, when refused.
+bool bench_sampling_ok(float temperature, float top_p, std::int32_t top_k,
+                       std::int32_t top_logprobs);
 
 }  // namespace zinfer::cli

@@ -110,6 +110,11 @@ TEST(CliErrors, EngineBenchSamplesWithTheGivenTemperatureAndTopP) {
   EXPECT_EQ(r.out,
             "error: --temp / --top-p / --top-k / --top-logprobs: top_p must be in (0, 1], got "
             "1.5\n");
+  r = run("bench --e2e --model m.gguf --top-k -1 2>&1");  // the e2e jobs' too, before serve starts
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out,
+            "error: --temp / --top-p / --top-k / --top-logprobs: top_k must be >= 0 (0 disables), "
+            "got -1\n");
   r = run("bench --model m.gguf --top-logprobs 21 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out,
