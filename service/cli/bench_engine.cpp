@@ -279,25 +279,20 @@ int run_engine_bench(const EngineBenchArgs& a) {
     std::printf("  %d threads, %s matmuls\n", llm.options().n_threads,
                 numerics_label(llm.options()));
   }
-  char sampled[160];
-  int used = 0;
+  std::string sampled = "a greedy token sampled";
   if (a.temperature > 0.0f) {
-    used = std::snprintf(sampled, sizeof(sampled), "a token sampled (temperature %.2f, top-p %.2f",
-                         static_cast<double>(a.temperature), static_cast<double>(a.top_p));
-    if (a.top_k > 0) {
-      used += std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used),
-                            ", top-k %d", a.top_k);
-    }
-    used += std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used), ")");
-  } else {
-    used = std::snprintf(sampled, sizeof(sampled), "a greedy token sampled");
+    char head[96];
+    std::snprintf(head, sizeof(head), "a token sampled (temperature %.2f, top-p %.2f",
+                  static_cast<double>(a.temperature), static_cast<double>(a.top_p));
+    sampled = head;
+    if (a.top_k > 0) sampled += ", top-k " + std::to_string(a.top_k);
+    sampled += ")";
   }
   if (a.top_logprobs > 0) {
-    std::snprintf(sampled + used, sizeof(sampled) - static_cast<std::size_t>(used),
-                  " and its %d top logprobs", a.top_logprobs);
+    sampled += " and its " + std::to_string(a.top_logprobs) + " top logprobs";
   }
   std::printf("  load %.0f ms; medians of %d runs; decode steps end with %s\n", load_ms, a.repeats,
-              a.logits ? "the logits on the host" : sampled);
+              a.logits ? "the logits on the host" : sampled.c_str());
   std::printf("  prefill %5d tokens      %9.2f ms        %9.1f tokens/s\n", a.prompt_tokens, p_ms,
               a.prompt_tokens * 1000.0 / p_ms);
   for (const auto& d : decode) {

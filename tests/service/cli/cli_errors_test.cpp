@@ -105,21 +105,21 @@ TEST(CliErrors, GenerateNamesTheDeviceItChoseAndEndsTheTextWithANewline) {
 // then with them (the report says which, and the top logprobs asked for); a bad value is
 // refused before the model loads.
 TEST(CliErrors, EngineBenchSamplesWithTheGivenTemperatureAndTopP) {
-  RunResult r = run("bench --model m.gguf --top-p 1.5 2>&1");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out,
-            "error: --temp / --top-p / --top-k / --top-logprobs: top_p must be in (0, 1], got "
-            "1.5\n");
-  r = run("bench --e2e --model m.gguf --top-k -1 2>&1");  // the e2e jobs' too, before serve starts
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out,
-            "error: --temp / --top-p / --top-k / --top-logprobs: top_k must be >= 0 (0 disables), "
-            "got -1\n");
-  r = run("bench --model m.gguf --top-logprobs 21 2>&1");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.out,
-            "error: --temp / --top-p / --top-k / --top-logprobs: top_logprobs must be in [0, 20], "
-            "got 21\n");
+  const struct {
+    const char* flags;
+    const char* error;
+  } refused[] = {
+      {"--top-p 1.5", "top_p must be in (0, 1], got 1.5"},
+      {"--e2e --top-k -1", "top_k must be >= 0 (0 disables), got -1"},  // before serve starts
+      {"--top-logprobs 21", "top_logprobs must be in [0, 20], got 21"},
+  };
+  RunResult r;
+  for (const auto& c : refused) {
+    r = run(std::string("bench --model m.gguf ") + c.flags + " 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << c.flags;
+    EXPECT_EQ(r.out,
+              std::string("error: --temp / --top-p / --top-k / --top-logprobs: ") + c.error + "\n");
+  }
   const std::string model = zinfer::testing::temp_dir() + "/cli_bench_tiny_llama.gguf";
   ASSERT_EQ(run("mkmodel --preset tiny-llama --type Q8_0 --out " + model + " >/dev/null").exit_code,
             0);
